@@ -1,0 +1,22 @@
+//! reckon-core: the data contract in code, with no IO.
+//!
+//! This crate owns the vocabulary every other reckon crate speaks: exact
+//! [`Money`] in integer minor units of an ISO 4217 [`Currency`], the contract's
+//! input tables as [`schema`] specs, strict dates, rejects, and deterministic
+//! ids. It reads no files and pulls in no heavy dependencies, so engines and
+//! tools can depend on it freely.
+
+pub mod currency;
+pub mod date;
+pub mod id;
+pub mod money;
+pub mod reject;
+pub mod schema;
+
+pub use currency::Currency;
+pub use money::{DecimalMark, Money, MoneyError, MoneyFormat, format_minor, parse_minor};
+pub use reject::{Reject, RejectCode};
+pub use schema::{ColumnSpec, ColumnType, Table, TableSpec};
+
+/// Version of the data contract this build implements.
+pub const CONTRACT_VERSION: &str = "1";
