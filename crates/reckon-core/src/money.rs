@@ -69,7 +69,7 @@ pub enum MoneyError {
     Sign(String),
     #[error("'{0}' has no digits")]
     NoDigits(String),
-    #[error("'{text}' has {decimals} decimals but {currency} has {exponent}")]
+    #[error("'{text}' has {decimals} decimal place(s) but {currency} has {exponent}")]
     TooManyDecimals {
         text: String,
         decimals: usize,

@@ -1,0 +1,260 @@
+//! An RFC 4180 scanner that keeps what audit needs and generic CSV readers drop:
+//! the source line of every record, its field count, and whether its bytes were
+//! valid in the file's encoding.
+//!
+//! polars' CSV reader turns blank lines into rows, renames duplicate headers and
+//! reports neither line numbers nor ragged rows, so reckon tokenizes here, straight
+//! into column vectors that become polars string columns.
+
+/// One data record's facts besides its values.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordInfo {
+    /// 1-based line where the record starts (header = line 1 when it is the first line).
+    pub line: u64,
+    /// Number of fields the record actually had.
+    pub fields: usize,
+    /// The record held bytes that are not valid UTF-8 (replaced by U+FFFD).
+    pub bad_utf8: bool,
+    /// The record ended inside a quoted field (end of file reached).
+    pub unterminated: bool,
+}
+
+/// A scanned CSV file: header, one vector per header column, record facts.
+#[derive(Debug, Default)]
+pub struct Scanned {
+    pub header: Vec<String>,
+    /// `columns[c][r]`: value of header column `c` in record `r` ("" when the record was short).
+    pub columns: Vec<Vec<String>>,
+    pub records: Vec<RecordInfo>,
+    /// Lines that held nothing (skipped, counted for the manifest).
+    pub blank_lines: u64,
+}
+
+/// Why a file cannot be scanned at all.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ScanError {
+    #[error("the file is empty (no header row)")]
+    Empty,
+    #[error("the header row has an empty column name at position {0}")]
+    EmptyHeader(usize),
+    #[error("the header names column '{0}' twice")]
+    DuplicateHeader(String),
+    #[error("the header row is not valid UTF-8 (declare the file's encoding in its mapping)")]
+    HeaderEncoding,
+    #[error("the header row has an unterminated quote")]
+    HeaderQuote,
+    #[error("this looks like a binary file, not CSV (NUL byte at offset {0})")]
+    Binary(usize),
+}
+
+/// Scans `bytes` (UTF-8, BOM already removed) with the given delimiter and quote.
+pub fn scan(bytes: &[u8], delimiter: u8, quote: u8) -> Result<Scanned, ScanError> {
+    if let Some(pos) = bytes.iter().take(8192).position(|&b| b == 0) {
+        return Err(ScanError::Binary(pos));
+    }
+    let mut rd = Reader { b: bytes, pos: 0, line: 1, delimiter, quote };
+    // Header: the first non-blank record.
+    let mut out = Scanned::default();
+    let header = loop {
+        match rd.record() {
+            None => return Err(ScanError::Empty),
+            Some(r) if r.blank => {
+                out.blank_lines += 1;
+            }
+            Some(r) => break r,
+        }
+    };
+    if header.unterminated {
+        return Err(ScanError::HeaderQuote);
+    }
+    if header.bad_utf8 {
+        return Err(ScanError::HeaderEncoding);
+    }
+    let mut names = Vec::with_capacity(header.fields.len());
+    for (i, f) in header.fields.iter().enumerate() {
+        let name = f.trim().to_string();
+        if name.is_empty() {
+            // A trailing delimiter on the header line gives one empty last name; allow it.
+            if i + 1 == header.fields.len() && i > 0 {
+                continue;
+            }
+            return Err(ScanError::EmptyHeader(i + 1));
+        }
+        if names.contains(&name) {
+            return Err(ScanError::DuplicateHeader(name));
+        }
+        names.push(name);
+    }
+    let ncol = names.len();
+    out.columns = (0..ncol).map(|_| Vec::new()).collect();
+    out.header = names;
+    while let Some(r) = rd.record() {
+        if r.blank {
+            out.blank_lines += 1;
+            continue;
+        }
+        let nfields = r.fields.len();
+        // A trailing empty field beyond the header (trailing delimiter) is not raggedness.
+        let effective = if nfields == ncol + 1 && r.fields.last().is_some_and(|f| f.is_empty()) {
+            ncol
+        } else {
+            nfields
+        };
+        let mut it = r.fields.into_iter();
+        for col in out.columns.iter_mut() {
+            col.push(it.next().unwrap_or_default());
+        }
+        out.records.push(RecordInfo {
+            line: r.line,
+            fields: effective,
+            bad_utf8: r.bad_utf8,
+            unterminated: r.unterminated,
+        });
+    }
+    Ok(out)
+}
+
+struct RawRecord {
+    line: u64,
+    fields: Vec<String>,
+    blank: bool,
+    bad_utf8: bool,
+    unterminated: bool,
+}
+
+struct Reader<'a> {
+    b: &'a [u8],
+    pos: usize,
+    line: u64,
+    delimiter: u8,
+    quote: u8,
+}
+
+impl Reader<'_> {
+    fn record(&mut self) -> Option<RawRecord> {
+        if self.pos >= self.b.len() {
+            return None;
+        }
+        let start_line = self.line;
+        let mut fields = Vec::new();
+        let mut field: Vec<u8> = Vec::new();
+        let mut bad_utf8 = false;
+        let mut unterminated = false;
+        let mut in_quotes = false;
+        let mut at_field_start = true;
+        let mut saw_any = false;
+        let push = |field: &mut Vec<u8>, fields: &mut Vec<String>, bad: &mut bool| {
+            let bytes = std::mem::take(field);
+            match String::from_utf8(bytes) {
+                Ok(s) => fields.push(s),
+                Err(e) => {
+                    *bad = true;
+                    fields.push(String::from_utf8_lossy(e.as_bytes()).into_owned());
+                }
+            }
+        };
+        loop {
+            let Some(&c) = self.b.get(self.pos) else {
+                if in_quotes {
+                    unterminated = true;
+                }
+                break;
+            };
+            self.pos += 1;
+            if in_quotes {
+                if c == self.quote {
+                    if self.b.get(self.pos) == Some(&self.quote) {
+                        field.push(c);
+                        self.pos += 1;
+                    } else {
+                        in_quotes = false;
+                    }
+                } else {
+                    if c == b'\n' {
+                        self.line += 1;
+                    }
+                    field.push(c);
+                }
+                continue;
+            }
+            match c {
+                b'\n' => {
+                    self.line += 1;
+                    break;
+                }
+                b'\r' => {
+                    if self.b.get(self.pos) == Some(&b'\n') {
+                        self.pos += 1;
+                    }
+                    self.line += 1;
+                    break;
+                }
+                _ if c == self.delimiter => {
+                    saw_any = true;
+                    push(&mut field, &mut fields, &mut bad_utf8);
+                    at_field_start = true;
+                    continue;
+                }
+                _ if c == self.quote && at_field_start && field.iter().all(|b| *b == b' ') => {
+                    field.clear();
+                    in_quotes = true;
+                    saw_any = true;
+                }
+                _ => {
+                    saw_any = true;
+                    field.push(c);
+                }
+            }
+            at_field_start = false;
+        }
+        let blank = !saw_any && field.is_empty();
+        push(&mut field, &mut fields, &mut bad_utf8);
+        Some(RawRecord { line: start_line, fields, blank, bad_utf8, unterminated })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(text: &str) -> Scanned {
+        scan(text.as_bytes(), b',', b'"').unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn lines_quotes_blanks_ragged() {
+        let r = s("a,b,c\r\n1,\"x\ny\",3\r\n\r\n4,5\n7,8,9,10\n\"q\"\"q\",,\n");
+        assert_eq!(r.header, ["a", "b", "c"]);
+        assert_eq!(r.columns[1], ["x\ny", "5", "8", ""]);
+        assert_eq!(r.columns[0], ["1", "4", "7", "q\"q"]);
+        let lines: Vec<u64> = r.records.iter().map(|x| x.line).collect();
+        assert_eq!(lines, [2, 5, 6, 7]);
+        let fields: Vec<usize> = r.records.iter().map(|x| x.fields).collect();
+        assert_eq!(fields, [3, 2, 4, 3]);
+        assert_eq!(r.blank_lines, 1);
+    }
+
+    #[test]
+    fn trailing_delimiter_and_unterminated() {
+        let r = s("a,b,\n1,2,\n\"open,2\n");
+        assert_eq!(r.header, ["a", "b"]);
+        assert_eq!(r.records[0].fields, 2);
+        assert!(r.records[1].unterminated);
+    }
+
+    #[test]
+    fn invalid_utf8_is_flagged_per_record() {
+        let bytes = b"a,b\n1,M\xfcller\n2,ok\n";
+        let r = scan(bytes, b',', b'"').unwrap_or_else(|e| panic!("{e}"));
+        assert!(r.records[0].bad_utf8);
+        assert!(!r.records[1].bad_utf8);
+    }
+
+    #[test]
+    fn file_level_errors() {
+        assert_eq!(scan(b"", b',', b'"').err(), Some(ScanError::Empty));
+        assert_eq!(scan(b"\n\n", b',', b'"').err(), Some(ScanError::Empty));
+        assert_eq!(scan(b"a,a\n", b',', b'"').err(), Some(ScanError::DuplicateHeader("a".into())));
+        assert!(matches!(scan(b"PAR1\0\0", b',', b'"'), Err(ScanError::Binary(4))));
+    }
+}

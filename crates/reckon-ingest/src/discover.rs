@@ -1,0 +1,200 @@
+//! Finding the input files of a folder and loading them into contract tables.
+//!
+//! Conventions (see docs/data-contract.md):
+//! - `<table>.csv` / `<table>.parquet` (e.g. `ar_open_items.csv`) is contract-shaped;
+//! - any other `X.csv` / `X.parquet` with a sibling `X.mapping.toml` is loaded through
+//!   that mapping, which names the table;
+//! - everything else is listed as ignored.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+use reckon_core::{Reject, RejectCode, Table};
+
+use crate::load::{FileReport, load_file};
+use crate::mapping::{Mapping, MappingConfig};
+
+/// Everything loaded from an input folder.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    /// Good rows per table, in file-name then row order.
+    pub tables: BTreeMap<Table, DataFrame>,
+    pub files: Vec<FileReport>,
+    pub rejects: Vec<Reject>,
+    /// Files in the folder reckon did not recognise.
+    pub ignored: Vec<String>,
+}
+
+impl Loaded {
+    pub fn refused_files(&self) -> Vec<&str> {
+        self.files.iter().filter(|f| f.refused.is_some()).map(|f| f.path.as_str()).collect()
+    }
+}
+
+/// Error that stops loading altogether (the folder itself is unusable).
+#[derive(Debug, thiserror::Error)]
+pub enum DiscoverError {
+    #[error("input folder {0}: {1}")]
+    Folder(PathBuf, std::io::Error),
+}
+
+struct Planned {
+    path: PathBuf,
+    rel: String,
+    mapping: Result<Mapping, String>,
+    mapping_name: Option<String>,
+}
+
+fn plan(dir: &Path) -> Result<(Vec<Planned>, Vec<String>), DiscoverError> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map_err(|e| DiscoverError::Folder(dir.to_path_buf(), e))?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    let mut planned = Vec::new();
+    let mut ignored = Vec::new();
+    for name in &names {
+        let lower = name.to_ascii_lowercase();
+        let stem = match lower.strip_suffix(".csv").or_else(|| lower.strip_suffix(".parquet")) {
+            Some(s) => &name[..s.len()],
+            None => {
+                if !lower.ends_with(".mapping.toml") {
+                    ignored.push(name.clone());
+                }
+                continue;
+            }
+        };
+        let mapping_file = format!("{stem}.mapping.toml");
+        let path = dir.join(name);
+        if names.contains(&mapping_file) {
+            let mapping = std::fs::read_to_string(dir.join(&mapping_file))
+                .map_err(|e| e.to_string())
+                .and_then(|t| MappingConfig::from_toml(&t).map_err(|e| e.to_string()))
+                .and_then(|c| c.build().map_err(|e| e.to_string()))
+                .map_err(|e| format!("mapping {mapping_file}: {e}"));
+            planned.push(Planned { path, rel: name.clone(), mapping, mapping_name: Some(mapping_file) });
+        } else if let Some(t) = Table::from_name(stem) {
+            planned.push(Planned { path, rel: name.clone(), mapping: Ok(Mapping::contract(t)), mapping_name: None });
+        } else {
+            ignored.push(name.clone());
+        }
+    }
+    Ok((planned, ignored))
+}
+
+/// Loads every recognised file of `dir`.
+pub fn load_dir(dir: &Path) -> Result<Loaded, DiscoverError> {
+    let (planned, ignored) = plan(dir)?;
+    let mut out = Loaded { ignored, ..Loaded::default() };
+    let mut frames: BTreeMap<Table, Vec<(usize, DataFrame)>> = BTreeMap::new();
+    for p in planned {
+        match p.mapping {
+            Ok(m) => {
+                tracing::info!(file = %p.rel, table = %m.table, "loading");
+                let lf = load_file(&p.path, &p.rel, &m, p.mapping_name.as_deref());
+                out.rejects.extend(lf.rejects);
+                if let Some(df) = lf.df {
+                    frames.entry(m.table).or_default().push((out.files.len(), df));
+                }
+                out.files.push(lf.report);
+            }
+            Err(reason) => {
+                let bytes = std::fs::read(&p.path).unwrap_or_default();
+                out.rejects.push(Reject {
+                    file: p.rel.clone(),
+                    row: None,
+                    column: None,
+                    value: None,
+                    code: RejectCode::FileRefused,
+                    reason: reason.clone(),
+                    table: None,
+                });
+                out.files.push(FileReport {
+                    path: p.rel,
+                    format: "csv".into(),
+                    mapping: p.mapping_name,
+                    sha256: reckon_core::id::sha256_hex(&bytes),
+                    bytes: bytes.len() as u64,
+                    refused: Some(reason),
+                    ..FileReport::default()
+                });
+            }
+        }
+    }
+    for (table, parts) in frames {
+        let df = dedupe_keys(table, parts, &mut out.files, &mut out.rejects);
+        out.tables.insert(table, df);
+    }
+    Ok(out)
+}
+
+/// Concatenates a table's files and rejects rows whose key was already seen.
+fn dedupe_keys(
+    table: Table,
+    parts: Vec<(usize, DataFrame)>,
+    files: &mut [FileReport],
+    rejects: &mut Vec<Reject>,
+) -> DataFrame {
+    let key = table.spec().key;
+    let mut seen: HashMap<String, String> = HashMap::new();
+    let mut kept = Vec::new();
+    for (fi, df) in parts {
+        let df = if key.is_empty() {
+            df
+        } else {
+            let cols: Vec<Vec<String>> = key
+                .iter()
+                .map(|k| match df.column(k) {
+                    Ok(c) => c
+                        .cast(&DataType::String)
+                        .ok()
+                        .and_then(|c| c.str().ok().map(|s| s.iter().map(|v| v.unwrap_or("").to_string()).collect()))
+                        .unwrap_or_else(|| vec![String::new(); df.height()]),
+                    Err(_) => vec![String::new(); df.height()],
+                })
+                .collect();
+            let pos: Vec<String> = df
+                .column("source_position")
+                .ok()
+                .and_then(|c| c.str().ok().map(|s| s.iter().map(|v| v.unwrap_or("").to_string()).collect()))
+                .unwrap_or_else(|| vec![String::new(); df.height()]);
+            let mut keep = Vec::with_capacity(df.height());
+            for r in 0..df.height() {
+                let k: Vec<&str> = cols.iter().map(|c| c[r].as_str()).collect();
+                let kstr = k.join("\u{1f}");
+                let here = format!("{} {}", files[fi].path, pos[r]);
+                if let Some(first) = seen.get(&kstr) {
+                    keep.push(false);
+                    files[fi].loaded_rows -= 1;
+                    files[fi].rejected_rows += 1;
+                    rejects.push(Reject {
+                        file: files[fi].path.clone(),
+                        row: pos[r].rsplit(' ').next().and_then(|n| n.parse().ok()),
+                        column: Some(key.join("+")),
+                        value: Some(k.join("/")),
+                        code: RejectCode::DuplicateKey,
+                        reason: format!("{} {} was already loaded from {first}", key.join("+"), k.join("/")),
+                        table: Some(table.name().to_string()),
+                    });
+                } else {
+                    seen.insert(kstr, here);
+                    keep.push(true);
+                }
+            }
+            let mask: BooleanChunked = keep.into_iter().collect();
+            df.filter(&mask).unwrap_or(df)
+        };
+        kept.push(df);
+    }
+    let mut iter = kept.into_iter();
+    let mut acc = iter.next().unwrap_or_default();
+    for df in iter {
+        if acc.vstack_mut_owned(df).is_err() {
+            tracing::error!(table = %table, "frames of one table have different schemas");
+        }
+    }
+    acc
+}

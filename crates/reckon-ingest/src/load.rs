@@ -1,0 +1,465 @@
+//! Loading one input file into a contract table: decode, scan, map, validate.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use polars::prelude::*;
+use reckon_core::date::parse_iso_date;
+use reckon_core::{ColumnType, Currency, Reject, RejectCode, Table, parse_minor};
+
+use crate::csv::{ScanError, scan};
+use crate::mapping::{Encoding, Mapping, Source, TemplatePart};
+
+/// What happened to one input file; the manifest lists these.
+#[derive(Clone, Debug, Default, serde::Serialize, PartialEq, Eq)]
+pub struct FileReport {
+    /// Path relative to the input folder.
+    pub path: String,
+    pub table: Option<String>,
+    pub format: String,
+    /// Mapping file used, relative to the input folder (none for contract-shaped files).
+    pub mapping: Option<String>,
+    pub sha256: String,
+    pub bytes: u64,
+    /// Data records in the file (blank lines not counted).
+    pub input_rows: u64,
+    pub blank_lines: u64,
+    pub loaded_rows: u64,
+    pub rejected_rows: u64,
+    /// Why the whole file was refused, if it was.
+    pub refused: Option<String>,
+}
+
+/// One file, loaded: typed rows in contract columns plus `source_file`/`source_position`.
+#[derive(Debug)]
+pub struct LoadedFile {
+    pub report: FileReport,
+    pub df: Option<DataFrame>,
+    pub rejects: Vec<Reject>,
+}
+
+/// Raw text of a file in source columns, with the position of each record.
+struct Raw {
+    df: DataFrame,
+    positions: Vec<u64>,
+    position_kind: &'static str,
+    /// Problems found before mapping (encoding, ragged rows), per record.
+    pre: Vec<Option<(RejectCode, String)>>,
+    blank_lines: u64,
+}
+
+/// Loads `path` (named `rel` in reports) as the mapping's table.
+pub fn load_file(path: &Path, rel: &str, mapping: &Mapping, mapping_name: Option<&str>) -> LoadedFile {
+    let table = mapping.table;
+    let mut report = FileReport {
+        path: rel.to_string(),
+        table: Some(table.name().to_string()),
+        mapping: mapping_name.map(str::to_string),
+        ..FileReport::default()
+    };
+    let refuse = |mut report: FileReport, reason: String| {
+        report.refused = Some(reason.clone());
+        report.rejected_rows = report.input_rows;
+        let rej = Reject {
+            file: report.path.clone(),
+            row: None,
+            column: None,
+            value: None,
+            code: RejectCode::FileRefused,
+            reason,
+            table: report.table.clone(),
+        };
+        LoadedFile { report, df: None, rejects: vec![rej] }
+    };
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) => return refuse(report, format!("cannot read file: {e}")),
+    };
+    report.bytes = bytes.len() as u64;
+    report.sha256 = reckon_core::id::sha256_hex(&bytes);
+    let is_parquet = bytes.starts_with(b"PAR1")
+        || path.extension().is_some_and(|e| e.eq_ignore_ascii_case("parquet"));
+    report.format = if is_parquet { "parquet" } else { "csv" }.to_string();
+    let raw = if is_parquet {
+        read_parquet(path, table)
+    } else {
+        read_csv(&bytes, mapping)
+    };
+    let raw = match raw {
+        Ok(r) => r,
+        Err(reason) => return refuse(report, reason),
+    };
+    report.input_rows = raw.positions.len() as u64;
+    report.blank_lines = raw.blank_lines;
+    // Every source column the mapping reads must exist.
+    let have: HashSet<&str> = raw.df.get_column_names().into_iter().map(|s| s.as_str()).collect();
+    let mut missing: Vec<&str> = mapping.source_columns().into_iter().filter(|c| !have.contains(c)).collect();
+    missing.dedup();
+    // For contract-shaped files, optional columns may be absent.
+    let is_contract = mapping_name.is_none();
+    if is_contract {
+        let spec = table.spec();
+        missing.retain(|c| spec.column(c).is_some_and(|s| s.required));
+    }
+    if !missing.is_empty() {
+        let mut cols: Vec<&str> = have.into_iter().collect();
+        cols.sort_unstable();
+        return refuse(
+            report,
+            format!(
+                "required column(s) {} missing (the file has: {})",
+                missing.iter().map(|m| format!("'{m}'")).collect::<Vec<_>>().join(", "),
+                cols.join(", ")
+            ),
+        );
+    }
+    match map_and_validate(raw, rel, mapping, is_contract) {
+        Ok((df, rejects, rejected_rows)) => {
+            report.loaded_rows = df.height() as u64;
+            report.rejected_rows = rejected_rows;
+            LoadedFile { report, df: Some(df), rejects }
+        }
+        Err(e) => refuse(report, format!("internal error while loading: {e}")),
+    }
+}
+
+fn read_csv(bytes: &[u8], mapping: &Mapping) -> Result<Raw, String> {
+    if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
+        return Err("file is UTF-16 (byte order mark FF FE / FE FF); export it as UTF-8".into());
+    }
+    let body = bytes.strip_prefix(&[0xEF, 0xBB, 0xBF]).unwrap_or(bytes);
+    let decoded: std::borrow::Cow<'_, [u8]> = match mapping.encoding {
+        Encoding::Utf8 => body.into(),
+        Encoding::Windows1252 => {
+            let (s, _, _) = encoding_rs::WINDOWS_1252.decode(body);
+            s.into_owned().into_bytes().into()
+        }
+        Encoding::Iso8859_15 => {
+            let (s, _, _) = encoding_rs::ISO_8859_15.decode(body);
+            s.into_owned().into_bytes().into()
+        }
+    };
+    let scanned = scan(&decoded, mapping.delimiter, b'"').map_err(|e| match e {
+        ScanError::HeaderEncoding => format!("{e}"),
+        other => format!("not a usable CSV file: {other}"),
+    })?;
+    let ncol = scanned.header.len();
+    let height = scanned.records.len();
+    let mut cols = Vec::with_capacity(ncol);
+    for (name, values) in scanned.header.iter().zip(scanned.columns) {
+        cols.push(Column::new(name.as_str().into(), values));
+    }
+    let df = DataFrame::new(height, cols).map_err(|e| e.to_string())?;
+    let pre = scanned
+        .records
+        .iter()
+        .map(|r| {
+            if r.unterminated {
+                Some((RejectCode::RaggedRow, "record ends inside a quoted field (unterminated quote)".to_string()))
+            } else if r.bad_utf8 {
+                Some((
+                    RejectCode::BadEncoding,
+                    "row is not valid UTF-8 (a Latin-1/Windows-1252 export? declare encoding in a mapping)".to_string(),
+                ))
+            } else if r.fields != ncol {
+                Some((
+                    RejectCode::RaggedRow,
+                    format!("row has {} fields, the header has {ncol} (truncated or shifted line)", r.fields),
+                ))
+            } else {
+                None
+            }
+        })
+        .collect();
+    Ok(Raw {
+        df,
+        positions: scanned.records.iter().map(|r| r.line).collect(),
+        position_kind: "line",
+        pre,
+        blank_lines: scanned.blank_lines,
+    })
+}
+
+fn read_parquet(path: &Path, table: Table) -> Result<Raw, String> {
+    let p = PlRefPath::new(path.to_string_lossy().as_ref());
+    let lf = LazyFrame::scan_parquet(p, ScanArgsParquet::default()).map_err(|e| format!("not a readable Parquet file: {e}"))?;
+    let df = lf.collect().map_err(|e| format!("not a readable Parquet file: {e}"))?;
+    let spec = table.spec();
+    let mut exprs = Vec::new();
+    for (name, dtype) in df.schema().iter() {
+        let is_money = spec.column(name).is_some_and(|c| c.ty == ColumnType::Money);
+        if is_money && dtype.is_float() {
+            return Err(format!(
+                "money column '{name}' is {dtype}: floats cannot hold exact money; write Decimal128 or a decimal string"
+            ));
+        }
+        let e = match dtype {
+            DataType::String => col(name.clone()),
+            DataType::Datetime(_, _) => col(name.clone()).dt().to_string("%Y-%m-%dT%H:%M:%S%.fZ"),
+            _ => col(name.clone()).cast(DataType::String),
+        };
+        exprs.push(e.fill_null(lit("")).alias(name.clone()));
+    }
+    let df = df.lazy().select(exprs).collect().map_err(|e| format!("cannot read Parquet columns as text: {e}"))?;
+    let n = df.height();
+    Ok(Raw { df, positions: (1..=n as u64).collect(), position_kind: "record", pre: vec![None; n], blank_lines: 0 })
+}
+
+/// Applies the mapping (polars expressions), then checks and types every column.
+/// Returns the typed frame of good rows, the rejects, and the number of rejected rows.
+fn map_and_validate(
+    raw: Raw,
+    rel: &str,
+    mapping: &Mapping,
+    is_contract: bool,
+) -> PolarsResult<(DataFrame, Vec<Reject>, u64)> {
+    let table = mapping.table;
+    let spec = table.spec();
+    let have: HashSet<String> = raw.df.get_column_names().into_iter().map(|s| s.to_string()).collect();
+    let mut exprs: Vec<Expr> = Vec::new();
+    for (name, src) in &mapping.sources {
+        let e = match src {
+            Source::Column(c) if is_contract && !have.contains(c) => lit(""),
+            Source::Column(c) => col(c.as_str()),
+            Source::Constant(v) => lit(v.clone()),
+            Source::Template(parts) => concat_str(
+                parts
+                    .iter()
+                    .map(|p| match p {
+                        TemplatePart::Lit(l) => lit(l.clone()),
+                        TemplatePart::Col(c) => col(c.as_str()).str().strip_chars(lit(NULL)),
+                    })
+                    .collect::<Vec<_>>(),
+                "",
+                true,
+            ),
+        };
+        exprs.push(e.alias(*name));
+    }
+    if let Some(s) = &mapping.sign {
+        exprs.push(col(s.indicator.as_str()).alias("__sign"));
+    }
+    let mapped = raw.df.lazy().select(exprs).collect()?;
+    let n = mapped.height();
+    let text = |name: &str| -> Vec<String> {
+        match mapped.column(name).ok().and_then(|c| c.str().ok().cloned()) {
+            Some(ca) => ca.iter().map(|v| v.unwrap_or("").trim().to_string()).collect(),
+            None => vec![String::new(); n],
+        }
+    };
+    let mut bad = vec![false; n];
+    let mut rejects = Vec::new();
+    let mut reject = |row: usize, column: Option<&str>, value: &str, code: RejectCode, reason: String| {
+        rejects.push(Reject {
+            file: rel.to_string(),
+            row: Some(raw.positions[row]),
+            column: column.map(str::to_string),
+            value: (!value.is_empty()).then(|| value.to_string()),
+            code,
+            reason,
+            table: Some(table.name().to_string()),
+        });
+    };
+    for (i, p) in raw.pre.iter().enumerate() {
+        if let Some((code, reason)) = p {
+            bad[i] = true;
+            reject(i, None, "", *code, reason.clone());
+        }
+    }
+    // Rows broken before mapping (ragged, undecodable) get no column-level reports:
+    // their fields are not where the header says. Other rows get every problem reported.
+    let broken: Vec<bool> = bad.clone();
+    // Sign indicator.
+    let mut negate = vec![false; n];
+    if let Some(s) = &mapping.sign {
+        for (i, v) in text("__sign").iter().enumerate() {
+            if broken[i] {
+                continue;
+            }
+            if s.negative.contains(v) {
+                negate[i] = true;
+            } else if !s.positive.contains(v) {
+                bad[i] = true;
+                reject(
+                    i,
+                    Some(s.indicator.as_str()),
+                    v,
+                    RejectCode::UnmappedValue,
+                    format!(
+                        "debit/credit indicator '{v}' is neither negative ({}) nor positive ({})",
+                        s.negative.join("/"),
+                        s.positive.join("/")
+                    ),
+                );
+            }
+        }
+    }
+    // Currency first: money depends on it.
+    let mut currencies: Vec<Option<Currency>> = vec![None; n];
+    let mut out_cols: Vec<Column> = Vec::new();
+    let present: HashSet<&str> = mapping.sources.iter().map(|(c, _)| *c).collect();
+    let mut texts: Vec<(&'static str, Vec<String>)> = Vec::new();
+    for c in spec.columns {
+        let mut vals = text(c.name);
+        if let Some(map) = mapping.values.get(c.name) {
+            let strict = mapping.strict_values.iter().any(|s| s == c.name);
+            for (i, v) in vals.iter_mut().enumerate() {
+                match map.get(v.as_str()) {
+                    Some(m) => *v = m.clone(),
+                    None if strict && !broken[i] && !v.is_empty() => {
+                        bad[i] = true;
+                        reject(
+                            i,
+                            Some(c.name),
+                            v,
+                            RejectCode::UnmappedValue,
+                            format!("value '{v}' of {} has no entry in the mapping's [values.{}]", c.name, c.name),
+                        );
+                    }
+                    None => {}
+                }
+            }
+        }
+        texts.push((c.name, vals));
+    }
+    for (name, vals) in &texts {
+        if *name != "currency" {
+            continue;
+        }
+        for (i, v) in vals.iter().enumerate() {
+            if v.is_empty() {
+                continue; // reported as missing below
+            }
+            match Currency::parse(v) {
+                Some(c) => currencies[i] = Some(c),
+                None => {
+                    if !broken[i] {
+                        bad[i] = true;
+                        reject(
+                            i,
+                            Some("currency"),
+                            v,
+                            RejectCode::UnknownCurrency,
+                            format!("'{v}' is not an ISO 4217 currency code with a minor unit"),
+                        );
+                    }
+                }
+            }
+        }
+    }
+    let date_fmt = mapping.date_format.as_deref();
+    for (c, (_, vals)) in spec.columns.iter().zip(&texts) {
+        let name = c.name;
+        // Required-ness: empty required field.
+        for (i, v) in vals.iter().enumerate() {
+            if c.required && v.is_empty() && !broken[i] {
+                bad[i] = true;
+                let why = if present.contains(name) { "is empty" } else { "has no source" };
+                reject(i, Some(name), "", RejectCode::MissingRequired, format!("required field {name} {why}"));
+            }
+        }
+        let column = match c.ty {
+            ColumnType::Str | ColumnType::List => {
+                Column::new(name.into(), vals.iter().map(|v| (!v.is_empty()).then_some(v.as_str())).collect::<Vec<_>>())
+            }
+            ColumnType::Currency => Column::new(
+                name.into(),
+                currencies.iter().map(|c| c.map(|c| c.code().to_string())).collect::<Vec<_>>(),
+            ),
+            ColumnType::Date => {
+                let mut out: Vec<Option<i32>> = Vec::with_capacity(n);
+                for (i, v) in vals.iter().enumerate() {
+                    let parsed = if v.is_empty() { None } else { parse_date(v, date_fmt) };
+                    if !v.is_empty() && parsed.is_none() && !broken[i] {
+                        bad[i] = true;
+                        let want = date_fmt.unwrap_or("%Y-%m-%d");
+                        reject(i, Some(name), v, RejectCode::BadDate, format!("'{v}' is not a valid date in format {want}"));
+                    }
+                    out.push(parsed);
+                }
+                Column::new(name.into(), out).cast(&DataType::Date)?
+            }
+            ColumnType::Timestamp => {
+                let mut out: Vec<Option<i64>> = Vec::with_capacity(n);
+                for (i, v) in vals.iter().enumerate() {
+                    let parsed = if v.is_empty() { None } else { parse_timestamp(v, mapping.timestamp_format.as_deref()) };
+                    if !v.is_empty() && parsed.is_none() && !broken[i] {
+                        bad[i] = true;
+                        reject(i, Some(name), v, RejectCode::BadDate, format!("'{v}' is not an RFC 3339 timestamp"));
+                    }
+                    out.push(parsed);
+                }
+                Column::new(name.into(), out).cast(&DataType::Datetime(TimeUnit::Microseconds, None))?
+            }
+            ColumnType::Int => {
+                let mut out: Vec<Option<i64>> = Vec::with_capacity(n);
+                for (i, v) in vals.iter().enumerate() {
+                    let parsed = if v.is_empty() { None } else { v.parse::<i64>().ok() };
+                    if !v.is_empty() && parsed.is_none() && !broken[i] {
+                        bad[i] = true;
+                        reject(i, Some(name), v, RejectCode::BadInteger, format!("'{v}' is not an integer"));
+                    }
+                    out.push(parsed);
+                }
+                Column::new(name.into(), out)
+            }
+            ColumnType::Money => {
+                let sign_applies = mapping.sign.as_ref().is_some_and(|s| s.applies_to.contains(&name));
+                let mut out: Vec<Option<i64>> = Vec::with_capacity(n);
+                for (i, v) in vals.iter().enumerate() {
+                    let mut parsed = None;
+                    if !v.is_empty() {
+                        if let Some(cur) = currencies[i] {
+                            match parse_minor(v, &mapping.money, cur) {
+                                Ok(m) => {
+                                    let m = if sign_applies && negate[i] { -m } else { m };
+                                    parsed = Some(m);
+                                }
+                                Err(e) => {
+                                    if !broken[i] {
+                                        bad[i] = true;
+                                        reject(i, Some(name), v, RejectCode::BadMoney, e.to_string());
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    out.push(parsed);
+                }
+                Column::new(name.into(), out)
+            }
+        };
+        out_cols.push(column);
+    }
+    out_cols.push(Column::new("source_file".into(), vec![rel.to_string(); n]));
+    out_cols.push(Column::new(
+        "source_position".into(),
+        raw.positions.iter().map(|p| format!("{} {p}", raw.position_kind)).collect::<Vec<_>>(),
+    ));
+    let df = DataFrame::new(n, out_cols)?;
+    let keep: BooleanChunked = bad.iter().map(|b| !b).collect();
+    let df = df.filter(&keep)?;
+    let rejected_rows = bad.iter().filter(|b| **b).count() as u64;
+    // Report in file order; within a row, in contract column order (stable sort).
+    rejects.sort_by_key(|r| r.row);
+    Ok((df, rejects, rejected_rows))
+}
+
+fn parse_date(v: &str, fmt: Option<&str>) -> Option<i32> {
+    match fmt {
+        None => parse_iso_date(v),
+        Some(f) => {
+            let d = chrono::NaiveDate::parse_from_str(v, f).ok()?;
+            Some(d.num_days_from_ce() - 719_163)
+        }
+    }
+}
+
+use chrono::Datelike;
+
+fn parse_timestamp(v: &str, fmt: Option<&str>) -> Option<i64> {
+    match fmt {
+        None => chrono::DateTime::parse_from_rfc3339(v).ok().map(|t| t.timestamp_micros()),
+        Some(f) => chrono::NaiveDateTime::parse_from_str(v, f).ok().map(|t| t.and_utc().timestamp_micros()),
+    }
+}

@@ -1,0 +1,175 @@
+//! Data-driven ingestion tests: `tests/fixtures/ingest/<case>/input/` is loaded and
+//! compared with `<case>/expected/` (one CSV per loaded table, `rejects.csv`,
+//! `files.csv`). Set `RECKON_BLESS=1` to rewrite the expected files after a
+//! deliberate change, then review the diff.
+
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+use reckon_ingest::normalize::{contract_view, to_csv_string};
+use reckon_ingest::{Loaded, load_dir};
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/ingest")
+}
+
+fn load(dir: &Path) -> Loaded {
+    load_dir(dir).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn render(loaded: &Loaded) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (t, df) in &loaded.tables {
+        let v = contract_view(*t, df).unwrap_or_else(|e| panic!("{e}"));
+        out.push((format!("{}.csv", t.name()), to_csv_string(&v).unwrap_or_else(|e| panic!("{e}"))));
+    }
+    let mut rej = String::from("file,row,column,value,code,reason\n");
+    for r in &loaded.rejects {
+        rej.push_str(&format!(
+            "{},{},{},{},{},{}\n",
+            q(&r.file),
+            r.row.map(|x| x.to_string()).unwrap_or_default(),
+            q(r.column.as_deref().unwrap_or("")),
+            q(r.value.as_deref().unwrap_or("")),
+            r.code.as_str(),
+            q(&r.reason)
+        ));
+    }
+    out.push(("rejects.csv".into(), rej));
+    let mut files = String::from("path,table,format,input_rows,blank_lines,loaded_rows,rejected_rows,refused\n");
+    for f in &loaded.files {
+        files.push_str(&format!(
+            "{},{},{},{},{},{},{},{}\n",
+            q(&f.path),
+            f.table.as_deref().unwrap_or(""),
+            f.format,
+            f.input_rows,
+            f.blank_lines,
+            f.loaded_rows,
+            f.rejected_rows,
+            q(f.refused.as_deref().unwrap_or(""))
+        ));
+    }
+    files.push_str(&format!("# ignored: {}\n", loaded.ignored.join(" ")));
+    out.push(("files.csv".into(), files));
+    out
+}
+
+fn q(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
+}
+
+fn check_case(case: &Path) {
+    let loaded = load(&case.join("input"));
+    // Nothing lost: per file, every data record is loaded or rejected.
+    for f in &loaded.files {
+        assert_eq!(f.input_rows, f.loaded_rows + f.rejected_rows, "{}: rows do not tie out", f.path);
+    }
+    let total_loaded: u64 = loaded.files.iter().map(|f| f.loaded_rows).sum();
+    assert_eq!(total_loaded, loaded.tables.values().map(|d| d.height() as u64).sum::<u64>());
+    let expected = case.join("expected");
+    let bless = std::env::var_os("RECKON_BLESS").is_some();
+    for (name, got) in render(&loaded) {
+        let path = expected.join(&name);
+        if bless {
+            std::fs::create_dir_all(&expected).unwrap_or_else(|e| panic!("{e}"));
+            std::fs::write(&path, &got).unwrap_or_else(|e| panic!("{e}"));
+            continue;
+        }
+        let want = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{}: {e} (run with RECKON_BLESS=1 to create)", path.display()));
+        assert_eq!(got, want, "{} differs from expected", path.display());
+    }
+    // No expected table file that the run did not produce.
+    if let Ok(rd) = std::fs::read_dir(&expected) {
+        let produced: Vec<String> = render(&loaded).into_iter().map(|(n, _)| n).collect();
+        for e in rd.flatten() {
+            let n = e.file_name().to_string_lossy().into_owned();
+            assert!(produced.contains(&n), "{} expected but not produced", e.path().display());
+        }
+    }
+}
+
+#[test]
+fn every_fixture_case_matches_its_expected_output() {
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(fixtures())
+        .unwrap_or_else(|e| panic!("{e}"))
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.join("input").is_dir())
+        .collect();
+    cases.sort();
+    assert!(cases.len() >= 6, "fixture cases missing");
+    for c in cases {
+        check_case(&c);
+    }
+}
+
+fn without_source(df: &DataFrame) -> DataFrame {
+    df.drop_many(["source_file", "source_position"])
+}
+
+/// A mapped ERP export loads to exactly the rows of its contract-shaped twin.
+fn assert_twin(case: &str) {
+    let dir = fixtures().join(case);
+    let a = load(&dir.join("input"));
+    let b = load(&dir.join("twin"));
+    assert!(a.rejects.is_empty(), "{case}: {:?}", a.rejects);
+    assert!(b.rejects.is_empty(), "{case} twin: {:?}", b.rejects);
+    assert_eq!(a.tables.len(), 1);
+    for (t, df) in &a.tables {
+        let other = b.tables.get(t).unwrap_or_else(|| panic!("twin lacks {t}"));
+        let (x, y) = (without_source(df), without_source(other));
+        assert!(x.height() > 0);
+        assert!(x.equals_missing(&y), "{case}: mapped rows differ from twin\n{}\n{}",
+            to_csv_string(&x).unwrap_or_default(), to_csv_string(&y).unwrap_or_default());
+    }
+}
+
+#[test]
+fn sap_fbl5n_export_equals_contract_twin() {
+    assert_twin("sap_fbl5n");
+}
+
+#[test]
+fn netsuite_export_equals_contract_twin() {
+    assert_twin("netsuite_ap");
+}
+
+#[test]
+fn parquet_input_loads_like_csv() {
+    // Write the contract_basic AR table as Parquet with typed columns and read it back.
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let csv = load(&fixtures().join("contract_basic/input"));
+    let ar = csv.tables.get(&reckon_core::Table::ArOpenItems).unwrap_or_else(|| panic!("no AR"));
+    let mut view = contract_view(reckon_core::Table::ArOpenItems, ar)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .drop_many(["source_file", "source_position", "amount_open_minor"]);
+    let f = std::fs::File::create(dir.path().join("ar_open_items.parquet")).unwrap_or_else(|e| panic!("{e}"));
+    ParquetWriter::new(f).finish(&mut view).unwrap_or_else(|e| panic!("{e}"));
+    let pq = load(dir.path());
+    assert!(pq.rejects.is_empty(), "{:?}", pq.rejects);
+    let got = pq.tables.get(&reckon_core::Table::ArOpenItems).unwrap_or_else(|| panic!("no AR"));
+    assert_eq!(got.column("source_position").ok().and_then(|c| c.str().ok()?.get(0).map(str::to_string)).as_deref(), Some("record 1"));
+    assert!(without_source(got).equals_missing(&without_source(ar)));
+}
+
+#[test]
+fn parquet_float_money_is_refused() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let mut df = df!(
+        "account_id" => ["A1"], "entity" => ["E1"], "currency" => ["EUR"],
+    ).unwrap_or_else(|e| panic!("{e}"));
+    let f = std::fs::File::create(dir.path().join("bank_accounts.parquet")).unwrap_or_else(|e| panic!("{e}"));
+    ParquetWriter::new(f).finish(&mut df).unwrap_or_else(|e| panic!("{e}"));
+    let mut gl = df!(
+        "journal_id" => ["J1"], "line_no" => [1i64], "entity" => ["E1"], "account" => ["4000"],
+        "posting_date" => ["2026-03-01"], "amount" => [12.5f64], "currency" => ["EUR"], "preparer_id" => ["u1"],
+    ).unwrap_or_else(|e| panic!("{e}"));
+    let f = std::fs::File::create(dir.path().join("gl_journal_lines.parquet")).unwrap_or_else(|e| panic!("{e}"));
+    ParquetWriter::new(f).finish(&mut gl).unwrap_or_else(|e| panic!("{e}"));
+    let l = load(dir.path());
+    assert_eq!(l.refused_files(), vec!["gl_journal_lines.parquet"]);
+    assert!(l.rejects[0].reason.contains("floats cannot hold exact money"), "{}", l.rejects[0].reason);
+    assert_eq!(l.tables.get(&reckon_core::Table::BankAccounts).map(|d| d.height()), Some(1));
+}
