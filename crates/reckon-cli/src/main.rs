@@ -1,1 +1,258 @@
-fn main() {}
+//! `reckon`: the command line of the reckon engine.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use reckon_pipeline::{Config, RunOptions, exit};
+
+/// reckon reconciles finance data in batch: it loads bank statements, remittances,
+/// receivables, payables and journals onto one data contract, rejects bad rows with
+/// a reason, and writes an audit manifest of every run.
+///
+/// Exit codes: 0 ok, 1 run failed, 2 bad usage or config, 3 completed but some
+/// input was refused (see rejects.parquet and the manifest's refused_files).
+#[derive(Debug, Parser)]
+#[command(name = "reckon", version, propagate_version = true)]
+struct Cli {
+    /// Log filter (also RECKON_LOG), e.g. `info`, `reckon_ingest=debug`.
+    #[arg(long, global = true, default_value = "warn")]
+    log: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run reckon on an input folder: load, check, write rejects and the manifest.
+    Run {
+        /// Folder with the input tables (bank_transactions.csv, ar_open_items.parquet, …
+        /// and ERP exports with a sibling <name>.mapping.toml).
+        #[arg(long)]
+        input: PathBuf,
+        /// Output folder (created if missing).
+        #[arg(long)]
+        out: PathBuf,
+        /// reckon.toml with run settings (default: built-in defaults).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Also write normalized/<table>.parquet: every table as reckon understood it.
+        #[arg(long)]
+        keep_normalized: bool,
+    },
+    /// Run on the bundled sample data (data/sample) into ./reckon-out and summarise.
+    Demo {
+        /// Output folder.
+        #[arg(long, default_value = "reckon-out")]
+        out: PathBuf,
+    },
+    /// Check an input folder against the data contract without running anything.
+    Validate {
+        #[arg(long)]
+        input: PathBuf,
+        /// Print every reject, not only the first 20.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Load an input folder and write normalized/<table>.parquet and rejects.parquet.
+    Ingest {
+        #[arg(long)]
+        input: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Generate a deterministic scenario with ground truth (truth/ holds the labels).
+    Generate {
+        /// Output folder.
+        #[arg(long)]
+        out: PathBuf,
+        /// Random seed: the same seed and scale give byte-identical files.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Number of AR open items; other tables scale with it.
+        #[arg(long, default_value_t = 10_000)]
+        scale: usize,
+    },
+    /// End-to-end benchmark: generate a scenario at a scale, then load it, and report
+    /// throughput (rows/s, MB/s) and peak memory. Build with --release for real numbers.
+    Bench {
+        #[arg(long, default_value_t = 200_000)]
+        scale: usize,
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        /// Work folder (default: a temporary folder).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = std::env::var("RECKON_LOG").unwrap_or_else(|_| cli.log.clone());
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|_| "warn".into()))
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+    match dispatch(cli.command) {
+        Ok(code) => ExitCode::from(code as u8),
+        Err(e) => {
+            eprintln!("reckon: error: {e:#}");
+            let usage = e.downcast_ref::<reckon_pipeline::ConfigError>().is_some();
+            ExitCode::from(if usage { exit::USAGE } else { exit::FAILED } as u8)
+        }
+    }
+}
+
+fn dispatch(cmd: Command) -> anyhow::Result<i32> {
+    match cmd {
+        Command::Run { input, out, config, keep_normalized } => {
+            let mut cfg = match &config {
+                Some(p) => Config::load(p)?,
+                None => Config::default(),
+            };
+            cfg.output.keep_normalized |= keep_normalized;
+            run(&input, &out, cfg, config)
+        }
+        Command::Demo { out } => {
+            let input = sample_dir().context("bundled sample data (data/sample) not found")?;
+            println!("reckon demo: input {}  output {}", input.display(), out.display());
+            let mut cfg = Config::default();
+            cfg.output.keep_normalized = true;
+            run(&input, &out, cfg, None)
+        }
+        Command::Validate { input, all } => {
+            let loaded = reckon_ingest::load_dir(&input)?;
+            print_files(&loaded);
+            let limit = if all { usize::MAX } else { 20 };
+            for r in loaded.rejects.iter().take(limit) {
+                println!(
+                    "  {}:{} {} [{}] {}",
+                    r.file,
+                    r.row.map(|x| x.to_string()).unwrap_or_else(|| "-".into()),
+                    r.column.as_deref().unwrap_or("-"),
+                    r.code.as_str(),
+                    r.reason
+                );
+            }
+            if loaded.rejects.len() > limit {
+                println!("  … {} more (use --all)", loaded.rejects.len() - limit);
+            }
+            Ok(if !loaded.refused_files().is_empty() || !loaded.rejects.is_empty() { exit::REFUSED_INPUT } else { exit::OK })
+        }
+        Command::Ingest { input, out } => {
+            let mut cfg = Config::default();
+            cfg.output.keep_normalized = true;
+            run(&input, &out, cfg, None)
+        }
+        Command::Generate { out, seed, scale } => {
+            let t = Instant::now();
+            let s = reckon_synth::generate(&out, &reckon_synth::Config::new(seed, scale))?;
+            println!("generated seed={seed} scale={scale} into {} in {:.2?}", out.display(), t.elapsed());
+            for (k, v) in &s.rows {
+                println!("  {k:<32} {v:>10}");
+            }
+            println!("  patterns: see {}", out.join("truth/summary.json").display());
+            Ok(exit::OK)
+        }
+        Command::Bench { scale, seed, dir } => bench(scale, seed, dir),
+    }
+}
+
+fn run(input: &Path, out: &Path, config: Config, config_path: Option<PathBuf>) -> anyhow::Result<i32> {
+    let opts = RunOptions { input: input.to_path_buf(), out: out.to_path_buf(), config, config_path };
+    let o = reckon_pipeline::run(&opts)?;
+    print_files(&o.loaded);
+    let c = &o.manifest.conservation;
+    println!(
+        "bank entries: {} in, {} loaded, {} rejected, {} matched, {} in exceptions, {} unreconciled",
+        c.bank_transactions.input_rows,
+        c.bank_transactions.loaded,
+        c.bank_transactions.rejected,
+        c.bank_transactions.matched,
+        c.bank_transactions.in_exceptions,
+        c.bank_transactions.unreconciled
+    );
+    println!("conservation: {}", if c.balanced { "balanced" } else { "NOT BALANCED" });
+    println!("wrote {} (run {})", out.join("manifest.json").display(), o.manifest.run_id);
+    if o.exit_code == exit::REFUSED_INPUT {
+        println!("some input was refused: {}", o.manifest.refused_files.join(", "));
+    }
+    Ok(o.exit_code)
+}
+
+fn print_files(loaded: &reckon_ingest::Loaded) {
+    println!("{:<34} {:<18} {:>9} {:>9} {:>9}", "file", "table", "rows", "loaded", "rejected");
+    for f in &loaded.files {
+        println!(
+            "{:<34} {:<18} {:>9} {:>9} {:>9}{}",
+            f.path,
+            f.table.as_deref().unwrap_or("-"),
+            f.input_rows,
+            f.loaded_rows,
+            f.rejected_rows,
+            f.refused.as_ref().map(|r| format!("  REFUSED: {r}")).unwrap_or_default()
+        );
+    }
+    for i in &loaded.ignored {
+        println!("{i:<34} (ignored: not a contract table and no mapping)");
+    }
+}
+
+/// The bundled sample: ./data/sample, else the one next to the sources this binary was built from.
+fn sample_dir() -> Option<PathBuf> {
+    let here = PathBuf::from("data/sample");
+    if here.is_dir() {
+        return Some(here);
+    }
+    let built = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/sample");
+    built.is_dir().then_some(built)
+}
+
+fn peak_rss_mib() -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb: f64 = s.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+fn bench(scale: usize, seed: u64, dir: Option<PathBuf>) -> anyhow::Result<i32> {
+    let tmp;
+    let dir = match dir {
+        Some(d) => d,
+        None => {
+            tmp = std::env::temp_dir().join(format!("reckon-bench-{}", std::process::id()));
+            tmp.clone()
+        }
+    };
+    let input = dir.join("input");
+    let t = Instant::now();
+    reckon_synth::generate(&input, &reckon_synth::Config::new(seed, scale))?;
+    let gen_s = t.elapsed().as_secs_f64();
+    let bytes: u64 = std::fs::read_dir(&input)?.flatten().filter_map(|e| e.metadata().ok()).filter(|m| m.is_file()).map(|m| m.len()).sum();
+    let t = Instant::now();
+    let loaded = reckon_ingest::load_dir(&input)?;
+    let load_s = t.elapsed().as_secs_f64();
+    let rows: u64 = loaded.files.iter().map(|f| f.input_rows).sum();
+    let profile = if cfg!(debug_assertions) { "debug (use --release for real numbers)" } else { "release" };
+    let report = serde_json::json!({
+        "profile": profile,
+        "scale": scale,
+        "seed": seed,
+        "generate_seconds": gen_s,
+        "generate_open_items_per_s": scale as f64 / gen_s,
+        "input_bytes": bytes,
+        "input_rows": rows,
+        "load_seconds": load_s,
+        "load_rows_per_s": rows as f64 / load_s,
+        "load_mb_per_s": bytes as f64 / 1e6 / load_s,
+        "rejects": loaded.rejects.len(),
+        "peak_rss_mib": peak_rss_mib(),
+    });
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    if std::env::var_os("RECKON_BENCH_KEEP").is_none() {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    Ok(exit::OK)
+}

@@ -1,1 +1,177 @@
-//! placeholder
+//! reckon-pipeline: one reckon run, from an input folder to an output folder.
+//!
+//! A run loads every table (reckon-ingest), runs the engine stages that exist,
+//! writes `rejects.parquet` (and `normalized/` on request) and finishes with
+//! `manifest.json`: the audit record of what went in, what came out, and the
+//! conservation check that every input row is accounted for and that amounts tie
+//! out to the minor unit. Business problems are output rows; `Err` is kept for
+//! runs that could not be carried out.
+
+pub mod config;
+pub mod manifest;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use polars::prelude::*;
+use reckon_core::{Currency, Reject, Table, format_minor};
+use reckon_ingest::Loaded;
+use reckon_ingest::normalize::contract_view;
+
+pub use config::{Config, ConfigError};
+pub use manifest::Manifest;
+
+/// Exit codes of `reckon run` (and the other commands).
+pub mod exit {
+    pub const OK: i32 = 0;
+    pub const FAILED: i32 = 1;
+    pub const USAGE: i32 = 2;
+    pub const REFUSED_INPUT: i32 = 3;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Input(#[from] reckon_ingest::discover::DiscoverError),
+    #[error("cannot write {0}: {1}")]
+    Write(PathBuf, String),
+    #[error("conservation check failed: {0}")]
+    Conservation(String),
+}
+
+/// What a run produced.
+#[derive(Debug)]
+pub struct RunOutcome {
+    pub manifest: Manifest,
+    pub loaded: Loaded,
+    pub exit_code: i32,
+}
+
+/// Options of one run.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    pub input: PathBuf,
+    pub out: PathBuf,
+    pub config: Config,
+    /// Where the config came from, for the manifest.
+    pub config_path: Option<PathBuf>,
+}
+
+/// Runs reckon on `opts.input` into `opts.out`.
+pub fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
+    let started = chrono::Utc::now();
+    let t0 = Instant::now();
+    std::fs::create_dir_all(&opts.out).map_err(|e| RunError::Write(opts.out.clone(), e.to_string()))?;
+    let loaded = reckon_ingest::load_dir(&opts.input)?;
+    let mut timings = BTreeMap::new();
+    timings.insert("ingest".to_string(), t0.elapsed().as_millis() as u64);
+    tracing::info!(
+        files = loaded.files.len(),
+        rejects = loaded.rejects.len(),
+        refused = loaded.refused_files().len(),
+        "ingest done"
+    );
+
+    let t1 = Instant::now();
+    let mut outputs = BTreeMap::new();
+    let rejects_path = opts.out.join("rejects.parquet");
+    let rows = write_rejects(&rejects_path, &loaded.rejects)?;
+    outputs.insert("rejects.parquet".to_string(), manifest::output_entry(&rejects_path, rows));
+    if opts.config.output.keep_normalized {
+        let dir = opts.out.join("normalized");
+        std::fs::create_dir_all(&dir).map_err(|e| RunError::Write(dir.clone(), e.to_string()))?;
+        for (t, df) in &loaded.tables {
+            let p = dir.join(format!("{}.parquet", t.name()));
+            let rows = write_normalized(&p, *t, df)?;
+            outputs.insert(format!("normalized/{}.parquet", t.name()), manifest::output_entry(&p, rows));
+        }
+    }
+    timings.insert("write".to_string(), t1.elapsed().as_millis() as u64);
+
+    let conservation = manifest::conservation(&loaded);
+    let refused: Vec<String> = loaded.refused_files().into_iter().map(str::to_string).collect();
+    let totals = amount_totals(&loaded);
+    let m = Manifest::new(
+        started,
+        &opts.input,
+        &opts.config,
+        opts.config_path.as_deref(),
+        &loaded,
+        totals,
+        outputs,
+        timings,
+        conservation,
+    );
+    let mpath = opts.out.join("manifest.json");
+    m.write(&mpath).map_err(|e| RunError::Write(mpath.clone(), e.to_string()))?;
+    if !m.conservation.balanced {
+        return Err(RunError::Conservation(m.conservation.problems.join("; ")));
+    }
+    let exit_code = if refused.is_empty() { exit::OK } else { exit::REFUSED_INPUT };
+    Ok(RunOutcome { manifest: m, loaded, exit_code })
+}
+
+/// Sum of every money column per table and currency, as exact decimal text.
+pub fn amount_totals(loaded: &Loaded) -> BTreeMap<String, BTreeMap<String, BTreeMap<String, String>>> {
+    let mut out = BTreeMap::new();
+    for (t, df) in &loaded.tables {
+        let Ok(cur) = df.column("currency").and_then(|c| c.str().cloned()) else { continue };
+        let mut per_col = BTreeMap::new();
+        for c in t.spec().columns.iter().filter(|c| c.ty == reckon_core::ColumnType::Money) {
+            let Ok(vals) = df.column(c.name).and_then(|c| c.i64().cloned()) else { continue };
+            let mut sums: BTreeMap<String, i128> = BTreeMap::new();
+            for (cu, v) in cur.iter().zip(vals.iter()) {
+                if let (Some(cu), Some(v)) = (cu, v) {
+                    *sums.entry(cu.to_string()).or_default() += i128::from(v);
+                }
+            }
+            let txt = sums
+                .into_iter()
+                .map(|(cu, s)| {
+                    let e = Currency::parse(&cu).map_or(2, |c| c.exponent());
+                    let s = i64::try_from(s).map_or_else(|_| format!("{s} minor units"), |s| format_minor(s, e));
+                    (cu, s)
+                })
+                .collect();
+            per_col.insert(c.name.to_string(), txt);
+        }
+        out.insert(t.name().to_string(), per_col);
+    }
+    out
+}
+
+/// Writes `rejects.parquet` (file, row, column, value, reason, code, table).
+pub fn write_rejects(path: &Path, rejects: &[Reject]) -> Result<u64, RunError> {
+    let mut sorted: Vec<&Reject> = rejects.iter().collect();
+    sorted.sort_by(|a, b| (&a.file, a.row, &a.column).cmp(&(&b.file, b.row, &b.column)));
+    let n = sorted.len();
+    let s = |f: &dyn Fn(&Reject) -> Option<String>| -> Vec<Option<String>> { sorted.iter().map(|r| f(r)).collect() };
+    let cols = vec![
+        Column::new("file".into(), s(&|r| Some(r.file.clone()))),
+        Column::new("row".into(), sorted.iter().map(|r| r.row).collect::<Vec<Option<u64>>>()),
+        Column::new("column".into(), s(&|r| r.column.clone())),
+        Column::new("value".into(), s(&|r| r.value.clone())),
+        Column::new("reason".into(), s(&|r| Some(r.reason.clone()))),
+        Column::new("code".into(), s(&|r| Some(r.code.as_str().to_string()))),
+        Column::new("table".into(), s(&|r| r.table.clone())),
+    ];
+    let mut df = DataFrame::new(n, cols).map_err(|e| RunError::Write(path.to_path_buf(), e.to_string()))?;
+    write_parquet(path, &mut df)?;
+    Ok(n as u64)
+}
+
+fn write_normalized(path: &Path, table: Table, df: &DataFrame) -> Result<u64, RunError> {
+    let mut v = contract_view(table, df).map_err(|e| RunError::Write(path.to_path_buf(), e.to_string()))?;
+    write_parquet(path, &mut v)?;
+    Ok(v.height() as u64)
+}
+
+pub fn write_parquet(path: &Path, df: &mut DataFrame) -> Result<(), RunError> {
+    let f = std::fs::File::create(path).map_err(|e| RunError::Write(path.to_path_buf(), e.to_string()))?;
+    ParquetWriter::new(f)
+        .with_statistics(StatisticsOptions::empty())
+        .finish(df)
+        .map_err(|e| RunError::Write(path.to_path_buf(), e.to_string()))?;
+    Ok(())
+}

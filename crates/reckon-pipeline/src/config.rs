@@ -1,0 +1,59 @@
+//! `reckon.toml`: the run's configuration, read strictly and validated.
+
+use serde::{Deserialize, Serialize};
+
+/// The configuration file as written. Unknown keys are errors, so a typo never
+/// silently falls back to a default.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub output: OutputConfig,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct OutputConfig {
+    /// Also write `normalized/<table>.parquet` (what reckon understood of each input).
+    #[serde(default)]
+    pub keep_normalized: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config {0}: {1}")]
+    Read(String, std::io::Error),
+    #[error("config {0}: {1}")]
+    Parse(String, String),
+}
+
+impl Config {
+    pub fn from_toml(name: &str, text: &str) -> Result<Config, ConfigError> {
+        let c: Config = toml::from_str(text).map_err(|e| ConfigError::Parse(name.to_string(), e.to_string()))?;
+        c.validate().map_err(|e| ConfigError::Parse(name.to_string(), e))?;
+        Ok(c)
+    }
+
+    pub fn load(path: &std::path::Path) -> Result<Config, ConfigError> {
+        let name = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read(name.clone(), e))?;
+        Config::from_toml(&name, &text)
+    }
+
+    /// Cross-field checks (none yet beyond the types; engines add theirs).
+    pub fn validate(&self) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        assert!(Config::from_toml("t", "[output]\nkeep_normalized = true").is_ok());
+        let e = Config::from_toml("t", "[output]\nkeep_normalised = true").err().map(|e| e.to_string());
+        assert!(e.is_some_and(|e| e.contains("keep_normalised")));
+    }
+}
