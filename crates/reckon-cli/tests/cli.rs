@@ -1,0 +1,63 @@
+//! The binary's contract with its callers: exit codes, help, demo.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn reckon(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_reckon"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn fixtures() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/ingest")
+}
+
+#[test]
+fn help_explains_every_command() {
+    let t = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let top = reckon(&["--help"], t.path());
+    assert!(top.status.success());
+    let text = String::from_utf8_lossy(&top.stdout);
+    for c in ["run", "demo", "validate", "ingest", "generate", "bench", "Exit codes"] {
+        assert!(text.contains(c), "top-level help lacks {c}");
+    }
+    for c in ["run", "demo", "validate", "ingest", "generate", "bench"] {
+        let o = reckon(&[c, "--help"], t.path());
+        assert!(o.status.success(), "{c} --help failed");
+        assert!(String::from_utf8_lossy(&o.stdout).len() > 100, "{c} --help says too little");
+    }
+}
+
+#[test]
+fn exit_codes() {
+    let t = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let out = t.path().join("o");
+    let out = out.to_string_lossy();
+    let refused = fixtures().join("refused/input");
+    assert_eq!(reckon(&["run", "--input", &refused.to_string_lossy(), "--out", &out], t.path()).status.code(), Some(3));
+    let good = fixtures().join("contract_basic/input");
+    assert_eq!(reckon(&["run", "--input", &good.to_string_lossy(), "--out", &out], t.path()).status.code(), Some(0));
+    assert_eq!(reckon(&["run", "--input", "/nonexistent/reckon", "--out", &out], t.path()).status.code(), Some(1));
+    std::fs::write(t.path().join("bad.toml"), "[output]\nkeep_normalised = true\n").unwrap_or_else(|e| panic!("{e}"));
+    let o = reckon(&["run", "--input", &good.to_string_lossy(), "--out", &out, "--config", "bad.toml"], t.path());
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("keep_normalised"));
+    assert_eq!(reckon(&["run", "--bogus"], t.path()).status.code(), Some(2));
+    let bad = fixtures().join("bad_rows/input");
+    let v = reckon(&["validate", "--input", &bad.to_string_lossy()], t.path());
+    assert_eq!(v.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&v.stdout).contains("ar_open_items.csv:4 amount_open [bad_money]"));
+}
+
+#[test]
+fn demo_runs_on_bundled_sample() {
+    let t = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let o = reckon(&["demo"], t.path());
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(t.path().join("reckon-out/manifest.json").is_file());
+    assert!(t.path().join("reckon-out/normalized/ar_open_items.parquet").is_file());
+    assert!(String::from_utf8_lossy(&o.stdout).contains("conservation: balanced"));
+}

@@ -1,0 +1,101 @@
+//! End-to-end runs: manifest, rejects, exit codes, determinism, normalized round trip.
+
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+use reckon_pipeline::{Config, RunOptions, exit, run};
+
+fn fixture(case: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/ingest").join(case).join("input")
+}
+
+fn opts(input: &Path, out: &Path, keep: bool) -> RunOptions {
+    let mut config = Config::default();
+    config.output.keep_normalized = keep;
+    RunOptions { input: input.to_path_buf(), out: out.to_path_buf(), config, config_path: None }
+}
+
+fn read_parquet(p: &Path) -> DataFrame {
+    let f = std::fs::File::open(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    ParquetReader::new(f).finish().unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn manifest_json(out: &Path) -> serde_json::Value {
+    let t = std::fs::read_to_string(out.join("manifest.json")).unwrap_or_else(|e| panic!("{e}"));
+    serde_json::from_str(&t).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn refused_files_give_exit_3_and_reject_rows() {
+    let out = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let o = run(&opts(&fixture("refused"), out.path(), false)).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(o.exit_code, exit::REFUSED_INPUT);
+    let m = manifest_json(out.path());
+    let refused: Vec<&str> = m["refused_files"].as_array().into_iter().flatten().filter_map(|v| v.as_str()).collect();
+    assert_eq!(refused, ["ap_invoices.csv", "customers.csv", "gl_journal_lines.csv", "vendors.parquet"]);
+    assert_eq!(m["ignored_files"][0], "notes.txt");
+    assert_eq!(m["conservation"]["balanced"], true);
+    let rej = read_parquet(&out.path().join("rejects.parquet"));
+    assert_eq!(rej.height(), 4);
+    let names: Vec<String> = rej.get_column_names().iter().map(|s| s.to_string()).collect();
+    for c in ["file", "row", "column", "value", "reason"] {
+        assert!(names.iter().any(|n| n == c), "rejects.parquet lacks {c}");
+    }
+    assert_eq!(rej.column("row").map(|c| c.null_count()).ok(), Some(4), "whole-file rejects have no row");
+}
+
+#[test]
+fn row_rejects_are_written_and_rows_tie_out() {
+    let out = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let o = run(&opts(&fixture("bad_rows"), out.path(), false)).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(o.exit_code, exit::OK, "row rejects alone do not refuse the file");
+    let m = manifest_json(out.path());
+    let t = &m["conservation"]["tables"]["ar_open_items"];
+    assert_eq!((t["input_rows"].as_u64(), t["loaded_rows"].as_u64(), t["rejected_rows"].as_u64()), (Some(15), Some(3), Some(12)));
+    let rej = read_parquet(&out.path().join("rejects.parquet"));
+    assert_eq!(rej.height(), 14);
+    // Sorted by file and line.
+    let rows: Vec<Option<u64>> = rej.column("row").and_then(|c| c.u64().map(|c| c.iter().collect())).unwrap_or_default();
+    let mut sorted = rows.clone();
+    sorted.sort();
+    assert_eq!(rows, sorted);
+    assert_eq!(m["amount_totals"]["ar_open_items"]["amount_open"]["EUR"], "1235.06");
+    assert_eq!(m["amount_totals"]["ar_open_items"]["amount_open"]["BHD"], "12.345");
+}
+
+/// Same input, two runs: identical outputs apart from run id and timestamps.
+#[test]
+fn runs_are_deterministic_and_normalized_output_reloads() {
+    let input = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    reckon_synth::generate(input.path(), &reckon_synth::Config::new(5, 1500)).unwrap_or_else(|e| panic!("{e}"));
+    let a = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let b = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let oa = run(&opts(input.path(), a.path(), true)).unwrap_or_else(|e| panic!("{e}"));
+    run(&opts(input.path(), b.path(), true)).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(oa.exit_code, exit::OK);
+    let strip = |mut v: serde_json::Value| {
+        for k in ["run_id", "started_at", "finished_at", "timings_ms", "input_dir"] {
+            v[k] = serde_json::Value::Null;
+        }
+        v
+    };
+    assert_eq!(strip(manifest_json(a.path())), strip(manifest_json(b.path())));
+    for f in ["rejects.parquet", "normalized/bank_transactions.parquet", "normalized/gl_journal_lines.parquet"] {
+        let x = std::fs::read(a.path().join(f)).unwrap_or_else(|e| panic!("{f}: {e}"));
+        let y = std::fs::read(b.path().join(f)).unwrap_or_else(|e| panic!("{f}: {e}"));
+        assert_eq!(x, y, "{f} differs between runs");
+    }
+    let m = manifest_json(a.path());
+    assert_eq!(m["conservation"]["balanced"], true);
+    assert_eq!(m["conservation"]["bank_transactions"]["input_rows"], m["conservation"]["bank_transactions"]["loaded"]);
+    // normalized/ is valid contract input: loading it again gives the same rows.
+    let again = reckon_ingest::load_dir(&a.path().join("normalized")).unwrap_or_else(|e| panic!("{e}"));
+    assert!(again.rejects.is_empty(), "{:?}", &again.rejects[..again.rejects.len().min(3)]);
+    for (t, df) in &oa.loaded.tables {
+        let other = &again.tables[t];
+        let cols: Vec<&str> = t.spec().columns.iter().map(|c| c.name).collect();
+        let x = df.select(cols.clone()).unwrap_or_else(|e| panic!("{e}"));
+        let y = other.select(cols).unwrap_or_else(|e| panic!("{e}"));
+        assert!(x.equals_missing(&y), "{t}: normalized output does not reload to the same rows");
+    }
+}
