@@ -94,6 +94,7 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|_| "warn".into()))
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .init();
     match dispatch(cli.command) {
@@ -140,7 +141,11 @@ fn dispatch(cmd: Command) -> anyhow::Result<i32> {
             if loaded.rejects.len() > limit {
                 println!("  … {} more (use --all)", loaded.rejects.len() - limit);
             }
-            Ok(if !loaded.refused_files().is_empty() || !loaded.rejects.is_empty() { exit::REFUSED_INPUT } else { exit::OK })
+            Ok(if !loaded.refused_files().is_empty() || !loaded.rejects.is_empty() {
+                exit::REFUSED_INPUT
+            } else {
+                exit::OK
+            })
         }
         Command::Ingest { input, out } => {
             let mut cfg = Config::default();
@@ -230,7 +235,12 @@ fn bench(scale: usize, seed: u64, dir: Option<PathBuf>) -> anyhow::Result<i32> {
     let t = Instant::now();
     reckon_synth::generate(&input, &reckon_synth::Config::new(seed, scale))?;
     let gen_s = t.elapsed().as_secs_f64();
-    let bytes: u64 = std::fs::read_dir(&input)?.flatten().filter_map(|e| e.metadata().ok()).filter(|m| m.is_file()).map(|m| m.len()).sum();
+    let bytes: u64 = std::fs::read_dir(&input)?
+        .flatten()
+        .filter_map(|e| e.metadata().ok())
+        .filter(|m| m.is_file())
+        .map(|m| m.len())
+        .sum();
     let t = Instant::now();
     let loaded = reckon_ingest::load_dir(&input)?;
     let load_s = t.elapsed().as_secs_f64();

@@ -4,11 +4,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 fn reckon(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_reckon"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .unwrap_or_else(|e| panic!("{e}"))
+    Command::new(env!("CARGO_BIN_EXE_reckon")).args(args).current_dir(cwd).output().unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn fixtures() -> std::path::PathBuf {

@@ -32,11 +32,8 @@ pub struct MoneyFormat {
 
 impl MoneyFormat {
     /// The data contract's format: point decimal mark, no grouping, leading sign.
-    pub const CONTRACT: MoneyFormat = MoneyFormat {
-        decimal: DecimalMark::Point,
-        thousands: None,
-        trailing_minus: false,
-    };
+    pub const CONTRACT: MoneyFormat =
+        MoneyFormat { decimal: DecimalMark::Point, thousands: None, trailing_minus: false };
 
     fn decimal_char(&self) -> char {
         match self.decimal {
@@ -70,12 +67,7 @@ pub enum MoneyError {
     #[error("'{0}' has no digits")]
     NoDigits(String),
     #[error("'{text}' has {decimals} decimal place(s) but {currency} has {exponent}")]
-    TooManyDecimals {
-        text: String,
-        decimals: usize,
-        currency: String,
-        exponent: u8,
-    },
+    TooManyDecimals { text: String, decimals: usize, currency: String, exponent: u8 },
     #[error("'{0}' is too large")]
     Overflow(String),
 }
@@ -102,12 +94,12 @@ pub fn parse_minor(text: &str, format: &MoneyFormat, currency: Currency) -> Resu
         signs += 1;
         body = rest;
     }
-    if format.trailing_minus {
-        if let Some(rest) = body.strip_suffix('-') {
-            negative = true;
-            signs += 1;
-            body = rest;
-        }
+    if format.trailing_minus
+        && let Some(rest) = body.strip_suffix('-')
+    {
+        negative = true;
+        signs += 1;
+        body = rest;
     }
     if signs > 1 || body.starts_with(['-', '+']) || body.ends_with(['-', '+']) {
         return Err(MoneyError::Sign(owned()));
@@ -136,8 +128,8 @@ pub fn parse_minor(text: &str, format: &MoneyFormat, currency: Currency) -> Resu
     let int_digits: String = match format.thousands {
         Some(sep) if int_part.contains(sep) => {
             let groups: Vec<&str> = int_part.split(sep).collect();
-            let ok = groups.first().is_some_and(|g| (1..=3).contains(&g.len()))
-                && groups[1..].iter().all(|g| g.len() == 3);
+            let ok =
+                groups.first().is_some_and(|g| (1..=3).contains(&g.len())) && groups[1..].iter().all(|g| g.len() == 3);
             if !ok {
                 return Err(MoneyError::Grouping(owned()));
             }
@@ -179,11 +171,7 @@ pub fn format_minor(minor: i64, exponent: u8) -> String {
     let int = abs / scale;
     let frac = abs % scale;
     let sign = if neg { "-" } else { "" };
-    if e == 0 {
-        format!("{sign}{int}")
-    } else {
-        format!("{sign}{int}.{frac:0width$}", width = e as usize)
-    }
+    if e == 0 { format!("{sign}{int}") } else { format!("{sign}{int}.{frac:0width$}", width = e as usize) }
 }
 
 /// An exact amount in a currency.

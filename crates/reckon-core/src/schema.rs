@@ -173,24 +173,13 @@ pub static AR_OPEN_ITEMS: TableSpec = TableSpec {
 
 pub static BANK_ACCOUNTS: TableSpec = TableSpec {
     table: Table::BankAccounts,
-    columns: &[
-        req("account_id", Str),
-        req("entity", Str),
-        req("currency", Currency),
-        opt("gl_account", Str),
-    ],
+    columns: &[req("account_id", Str), req("entity", Str), req("currency", Currency), opt("gl_account", Str)],
     key: &["account_id"],
 };
 
 pub static CUSTOMERS: TableSpec = TableSpec {
     table: Table::Customers,
-    columns: &[
-        req("customer_id", Str),
-        req("name", Str),
-        opt("aliases", List),
-        opt("ibans", List),
-        opt("tax_id", Str),
-    ],
+    columns: &[req("customer_id", Str), req("name", Str), opt("aliases", List), opt("ibans", List), opt("tax_id", Str)],
     key: &["customer_id"],
 };
 
@@ -216,12 +205,7 @@ pub static AP_INVOICES: TableSpec = TableSpec {
 
 pub static VENDORS: TableSpec = TableSpec {
     table: Table::Vendors,
-    columns: &[
-        req("vendor_id", Str),
-        req("name", Str),
-        opt("tax_id", Str),
-        opt("ibans", List),
-    ],
+    columns: &[req("vendor_id", Str), req("name", Str), opt("tax_id", Str), opt("ibans", List)],
     key: &["vendor_id"],
 };
 

@@ -24,7 +24,7 @@ fn erp_text(minor: i64, exp: u8, fmt: &MoneyFormat) -> String {
             let b: Vec<char> = int.chars().collect();
             let mut out = String::new();
             for (i, c) in b.iter().enumerate() {
-                if i > 0 && (b.len() - i) % 3 == 0 {
+                if i > 0 && (b.len() - i).is_multiple_of(3) {
                     out.push(sep);
                 }
                 out.push(*c);

@@ -95,11 +95,8 @@ pub fn scan(bytes: &[u8], delimiter: u8, quote: u8) -> Result<Scanned, ScanError
         }
         let nfields = r.fields.len();
         // A trailing empty field beyond the header (trailing delimiter) is not raggedness.
-        let effective = if nfields == ncol + 1 && r.fields.last().is_some_and(|f| f.is_empty()) {
-            ncol
-        } else {
-            nfields
-        };
+        let effective =
+            if nfields == ncol + 1 && r.fields.last().is_some_and(|f| f.is_empty()) { ncol } else { nfields };
         let mut it = r.fields.into_iter();
         for col in out.columns.iter_mut() {
             col.push(it.next().unwrap_or_default());

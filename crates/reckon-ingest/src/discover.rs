@@ -90,18 +90,32 @@ pub fn load_dir(dir: &Path) -> Result<Loaded, DiscoverError> {
     let (planned, ignored) = plan(dir)?;
     let mut out = Loaded { ignored, ..Loaded::default() };
     let mut frames: BTreeMap<Table, Vec<(usize, DataFrame)>> = BTreeMap::new();
-    for p in planned {
-        match p.mapping {
-            Ok(m) => {
-                tracing::info!(file = %p.rel, table = %m.table, "loading");
-                let lf = load_file(&p.path, &p.rel, &m, p.mapping_name.as_deref());
+    // Files load in parallel; results are merged in file-name order, so the
+    // outcome does not depend on the thread count.
+    use rayon::prelude::*;
+    let results: Vec<(Planned, Option<crate::load::LoadedFile>)> = planned
+        .into_par_iter()
+        .map(|p| {
+            let lf = p.mapping.as_ref().ok().map(|m| {
+                let t = std::time::Instant::now();
+                let lf = load_file(&p.path, &p.rel, m, p.mapping_name.as_deref());
+                tracing::info!(file = %p.rel, table = %m.table, rows = lf.report.input_rows, ms = t.elapsed().as_millis() as u64, "loaded");
+                lf
+            });
+            (p, lf)
+        })
+        .collect();
+    for (p, lf) in results {
+        match (p.mapping, lf) {
+            (Ok(m), Some(lf)) => {
                 out.rejects.extend(lf.rejects);
                 if let Some(df) = lf.df {
                     frames.entry(m.table).or_default().push((out.files.len(), df));
                 }
                 out.files.push(lf.report);
             }
-            Err(reason) => {
+            (Ok(_), None) => {}
+            (Err(reason), _) => {
                 let bytes = std::fs::read(&p.path).unwrap_or_default();
                 out.rejects.push(Reject {
                     file: p.rel.clone(),
@@ -124,8 +138,11 @@ pub fn load_dir(dir: &Path) -> Result<Loaded, DiscoverError> {
             }
         }
     }
+
     for (table, parts) in frames {
+        let t = std::time::Instant::now();
         let df = dedupe_keys(table, parts, &mut out.files, &mut out.rejects);
+        tracing::info!(table = %table, ms = t.elapsed().as_millis() as u64, "keys checked");
         out.tables.insert(table, df);
     }
     Ok(out)
@@ -139,7 +156,9 @@ fn dedupe_keys(
     rejects: &mut Vec<Reject>,
 ) -> DataFrame {
     let key = table.spec().key;
-    let mut seen: HashMap<String, String> = HashMap::new();
+    // key → (file index, position) of its first occurrence
+    let mut seen: HashMap<String, (usize, usize)> = HashMap::new();
+    let mut first_pos: HashMap<usize, Vec<String>> = HashMap::new();
     let mut kept = Vec::new();
     for (fi, df) in parts {
         let df = if key.is_empty() {
@@ -163,10 +182,15 @@ fn dedupe_keys(
                 .unwrap_or_else(|| vec![String::new(); df.height()]);
             let mut keep = Vec::with_capacity(df.height());
             for r in 0..df.height() {
-                let k: Vec<&str> = cols.iter().map(|c| c[r].as_str()).collect();
-                let kstr = k.join("\u{1f}");
-                let here = format!("{} {}", files[fi].path, pos[r]);
-                if let Some(first) = seen.get(&kstr) {
+                let kstr = if cols.len() == 1 {
+                    cols[0][r].clone()
+                } else {
+                    cols.iter().map(|c| c[r].as_str()).collect::<Vec<_>>().join("\u{1f}")
+                };
+                if let Some(&(ffi, fpos)) = seen.get(&kstr) {
+                    let k: Vec<&str> = cols.iter().map(|c| c[r].as_str()).collect();
+                    let fp = if ffi == fi { pos.get(fpos) } else { first_pos.get(&ffi).and_then(|p| p.get(fpos)) };
+                    let first = format!("{} {}", files[ffi].path, fp.map(String::as_str).unwrap_or("?"));
                     keep.push(false);
                     files[fi].loaded_rows -= 1;
                     files[fi].rejected_rows += 1;
@@ -180,10 +204,11 @@ fn dedupe_keys(
                         table: Some(table.name().to_string()),
                     });
                 } else {
-                    seen.insert(kstr, here);
+                    seen.insert(kstr, (fi, r));
                     keep.push(true);
                 }
             }
+            first_pos.insert(fi, pos);
             let mask: BooleanChunked = keep.into_iter().collect();
             df.filter(&mask).unwrap_or(df)
         };

@@ -1,5 +1,6 @@
 //! Loading one input file into a contract table: decode, scan, map, validate.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::path::Path;
 
@@ -77,14 +78,9 @@ pub fn load_file(path: &Path, rel: &str, mapping: &Mapping, mapping_name: Option
     };
     report.bytes = bytes.len() as u64;
     report.sha256 = reckon_core::id::sha256_hex(&bytes);
-    let is_parquet = bytes.starts_with(b"PAR1")
-        || path.extension().is_some_and(|e| e.eq_ignore_ascii_case("parquet"));
+    let is_parquet = bytes.starts_with(b"PAR1") || path.extension().is_some_and(|e| e.eq_ignore_ascii_case("parquet"));
     report.format = if is_parquet { "parquet" } else { "csv" }.to_string();
-    let raw = if is_parquet {
-        read_parquet(path, table)
-    } else {
-        read_csv(&bytes, mapping)
-    };
+    let raw = if is_parquet { read_parquet(path, table) } else { read_csv(&bytes, mapping) };
     let raw = match raw {
         Ok(r) => r,
         Err(reason) => return refuse(report, reason),
@@ -182,7 +178,8 @@ fn read_csv(bytes: &[u8], mapping: &Mapping) -> Result<Raw, String> {
 
 fn read_parquet(path: &Path, table: Table) -> Result<Raw, String> {
     let p = PlRefPath::new(path.to_string_lossy().as_ref());
-    let lf = LazyFrame::scan_parquet(p, ScanArgsParquet::default()).map_err(|e| format!("not a readable Parquet file: {e}"))?;
+    let lf = LazyFrame::scan_parquet(p, ScanArgsParquet::default())
+        .map_err(|e| format!("not a readable Parquet file: {e}"))?;
     let df = lf.collect().map_err(|e| format!("not a readable Parquet file: {e}"))?;
     let spec = table.spec();
     let mut exprs = Vec::new();
@@ -241,10 +238,13 @@ fn map_and_validate(
     }
     let mapped = raw.df.lazy().select(exprs).collect()?;
     let n = mapped.height();
-    let text = |name: &str| -> Vec<String> {
-        match mapped.column(name).ok().and_then(|c| c.str().ok().cloned()) {
-            Some(ca) => ca.iter().map(|v| v.unwrap_or("").trim().to_string()).collect(),
-            None => vec![String::new(); n],
+    // Borrowed, trimmed text of a mapped column ("" for null or absent).
+    let string_cols: Vec<Option<StringChunked>> = mapped.columns().iter().map(|c| c.str().ok().cloned()).collect();
+    let names: Vec<String> = mapped.get_column_names().iter().map(|s| s.to_string()).collect();
+    let text = |name: &str| -> Vec<Cow<'_, str>> {
+        match names.iter().position(|n| n == name).and_then(|i| string_cols[i].as_ref()) {
+            Some(ca) => ca.iter().map(|v| Cow::Borrowed(v.unwrap_or("").trim())).collect(),
+            None => vec![Cow::Borrowed(""); n],
         }
     };
     let mut bad = vec![false; n];
@@ -276,9 +276,9 @@ fn map_and_validate(
             if broken[i] {
                 continue;
             }
-            if s.negative.contains(v) {
+            if s.negative.iter().any(|x| x == v) {
                 negate[i] = true;
-            } else if !s.positive.contains(v) {
+            } else if !s.positive.iter().any(|x| x == v) {
                 bad[i] = true;
                 reject(
                     i,
@@ -298,14 +298,14 @@ fn map_and_validate(
     let mut currencies: Vec<Option<Currency>> = vec![None; n];
     let mut out_cols: Vec<Column> = Vec::new();
     let present: HashSet<&str> = mapping.sources.iter().map(|(c, _)| *c).collect();
-    let mut texts: Vec<(&'static str, Vec<String>)> = Vec::new();
+    let mut texts: Vec<(&'static str, Vec<Cow<'_, str>>)> = Vec::new();
     for c in spec.columns {
         let mut vals = text(c.name);
         if let Some(map) = mapping.values.get(c.name) {
             let strict = mapping.strict_values.iter().any(|s| s == c.name);
             for (i, v) in vals.iter_mut().enumerate() {
-                match map.get(v.as_str()) {
-                    Some(m) => *v = m.clone(),
+                match map.get(v.as_ref()) {
+                    Some(m) => *v = Cow::Owned(m.clone()),
                     None if strict && !broken[i] && !v.is_empty() => {
                         bad[i] = true;
                         reject(
@@ -360,12 +360,11 @@ fn map_and_validate(
         }
         let column = match c.ty {
             ColumnType::Str | ColumnType::List => {
-                Column::new(name.into(), vals.iter().map(|v| (!v.is_empty()).then_some(v.as_str())).collect::<Vec<_>>())
+                Column::new(name.into(), vals.iter().map(|v| (!v.is_empty()).then_some(v.as_ref())).collect::<Vec<_>>())
             }
-            ColumnType::Currency => Column::new(
-                name.into(),
-                currencies.iter().map(|c| c.map(|c| c.code().to_string())).collect::<Vec<_>>(),
-            ),
+            ColumnType::Currency => {
+                Column::new(name.into(), currencies.iter().map(|c| c.map(|c| c.code().to_string())).collect::<Vec<_>>())
+            }
             ColumnType::Date => {
                 let mut out: Vec<Option<i32>> = Vec::with_capacity(n);
                 for (i, v) in vals.iter().enumerate() {
@@ -373,7 +372,13 @@ fn map_and_validate(
                     if !v.is_empty() && parsed.is_none() && !broken[i] {
                         bad[i] = true;
                         let want = date_fmt.unwrap_or("%Y-%m-%d");
-                        reject(i, Some(name), v, RejectCode::BadDate, format!("'{v}' is not a valid date in format {want}"));
+                        reject(
+                            i,
+                            Some(name),
+                            v,
+                            RejectCode::BadDate,
+                            format!("'{v}' is not a valid date in format {want}"),
+                        );
                     }
                     out.push(parsed);
                 }
@@ -382,7 +387,8 @@ fn map_and_validate(
             ColumnType::Timestamp => {
                 let mut out: Vec<Option<i64>> = Vec::with_capacity(n);
                 for (i, v) in vals.iter().enumerate() {
-                    let parsed = if v.is_empty() { None } else { parse_timestamp(v, mapping.timestamp_format.as_deref()) };
+                    let parsed =
+                        if v.is_empty() { None } else { parse_timestamp(v, mapping.timestamp_format.as_deref()) };
                     if !v.is_empty() && parsed.is_none() && !broken[i] {
                         bad[i] = true;
                         reject(i, Some(name), v, RejectCode::BadDate, format!("'{v}' is not an RFC 3339 timestamp"));
@@ -408,20 +414,14 @@ fn map_and_validate(
                 let mut out: Vec<Option<i64>> = Vec::with_capacity(n);
                 for (i, v) in vals.iter().enumerate() {
                     let mut parsed = None;
-                    if !v.is_empty() {
-                        if let Some(cur) = currencies[i] {
-                            match parse_minor(v, &mapping.money, cur) {
-                                Ok(m) => {
-                                    let m = if sign_applies && negate[i] { -m } else { m };
-                                    parsed = Some(m);
-                                }
-                                Err(e) => {
-                                    if !broken[i] {
-                                        bad[i] = true;
-                                        reject(i, Some(name), v, RejectCode::BadMoney, e.to_string());
-                                    }
-                                }
+                    if let (false, Some(cur)) = (v.is_empty(), currencies[i]) {
+                        match parse_minor(v, &mapping.money, cur) {
+                            Ok(m) => parsed = Some(if sign_applies && negate[i] { -m } else { m }),
+                            Err(e) if !broken[i] => {
+                                bad[i] = true;
+                                reject(i, Some(name), v, RejectCode::BadMoney, e.to_string());
                             }
+                            Err(_) => {}
                         }
                     }
                     out.push(parsed);

@@ -163,12 +163,8 @@ impl MappingConfig {
 
     /// Checks the mapping against the contract and builds the runtime mapping.
     pub fn build(&self) -> Result<Mapping, MappingError> {
-        let table = Table::from_name(&self.table).ok_or_else(|| {
-            MappingError::UnknownTable(
-                self.table.clone(),
-                Table::ALL.map(|t| t.name()).join(", "),
-            )
-        })?;
+        let table = Table::from_name(&self.table)
+            .ok_or_else(|| MappingError::UnknownTable(self.table.clone(), Table::ALL.map(|t| t.name()).join(", ")))?;
         let spec = table.spec();
         let encoding = match self.encoding.as_deref().map(|e| e.to_ascii_lowercase()) {
             None => Encoding::Utf8,

@@ -13,11 +13,7 @@ pub fn contract_view(table: Table, df: &DataFrame) -> PolarsResult<DataFrame> {
     let spec = table.spec();
     let n = df.height();
     let exps: Vec<u8> = match df.column("currency") {
-        Ok(c) => c
-            .str()?
-            .iter()
-            .map(|v| v.and_then(Currency::parse).map_or(2, |c| c.exponent()))
-            .collect(),
+        Ok(c) => c.str()?.iter().map(|v| v.and_then(Currency::parse).map_or(2, |c| c.exponent())).collect(),
         Err(_) => vec![2; n],
     };
     let mut cols: Vec<Column> = Vec::with_capacity(df.width() + 2);
@@ -28,8 +24,7 @@ pub fn contract_view(table: Table, df: &DataFrame) -> PolarsResult<DataFrame> {
             continue;
         }
         let minor = c.i64()?;
-        let text: Vec<Option<String>> =
-            minor.iter().zip(&exps).map(|(m, e)| m.map(|m| format_minor(m, *e))).collect();
+        let text: Vec<Option<String>> = minor.iter().zip(&exps).map(|(m, e)| m.map(|m| format_minor(m, *e))).collect();
         cols.push(Column::new(c.name().clone(), text));
         let mut m = c.clone();
         m.rename(format!("{}_minor", c.name()).into());

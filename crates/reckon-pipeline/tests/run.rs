@@ -51,11 +51,15 @@ fn row_rejects_are_written_and_rows_tie_out() {
     assert_eq!(o.exit_code, exit::OK, "row rejects alone do not refuse the file");
     let m = manifest_json(out.path());
     let t = &m["conservation"]["tables"]["ar_open_items"];
-    assert_eq!((t["input_rows"].as_u64(), t["loaded_rows"].as_u64(), t["rejected_rows"].as_u64()), (Some(15), Some(3), Some(12)));
+    assert_eq!(
+        (t["input_rows"].as_u64(), t["loaded_rows"].as_u64(), t["rejected_rows"].as_u64()),
+        (Some(15), Some(3), Some(12))
+    );
     let rej = read_parquet(&out.path().join("rejects.parquet"));
     assert_eq!(rej.height(), 14);
     // Sorted by file and line.
-    let rows: Vec<Option<u64>> = rej.column("row").and_then(|c| c.u64().map(|c| c.iter().collect())).unwrap_or_default();
+    let rows: Vec<Option<u64>> =
+        rej.column("row").and_then(|c| c.u64().map(|c| c.iter().collect())).unwrap_or_default();
     let mut sorted = rows.clone();
     sorted.sort();
     assert_eq!(rows, sorted);
@@ -63,15 +67,17 @@ fn row_rejects_are_written_and_rows_tie_out() {
     assert_eq!(m["amount_totals"]["ar_open_items"]["amount_open"]["BHD"], "12.345");
 }
 
-/// Same input, two runs: identical outputs apart from run id and timestamps.
+/// Same input, two runs at 1 and 8 threads: identical outputs apart from run id and timestamps.
 #[test]
 fn runs_are_deterministic_and_normalized_output_reloads() {
     let input = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     reckon_synth::generate(input.path(), &reckon_synth::Config::new(5, 1500)).unwrap_or_else(|e| panic!("{e}"));
     let a = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let b = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let oa = run(&opts(input.path(), a.path(), true)).unwrap_or_else(|e| panic!("{e}"));
-    run(&opts(input.path(), b.path(), true)).unwrap_or_else(|e| panic!("{e}"));
+    // One thread against eight: the same bytes.
+    let pool = |n| rayon::ThreadPoolBuilder::new().num_threads(n).build().unwrap_or_else(|e| panic!("{e}"));
+    let oa = pool(1).install(|| run(&opts(input.path(), a.path(), true))).unwrap_or_else(|e| panic!("{e}"));
+    pool(8).install(|| run(&opts(input.path(), b.path(), true))).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(oa.exit_code, exit::OK);
     let strip = |mut v: serde_json::Value| {
         for k in ["run_id", "started_at", "finished_at", "timings_ms", "input_dir"] {

@@ -41,8 +41,18 @@ pub const DUP_PATTERNS: &[(&str, u64)] = &[
 ];
 
 const DESCS: &[&str] = &[
-    "Freight", "Office supplies", "Consulting services", "Raw material", "Maintenance", "Software licence",
-    "Packaging material", "Spare parts", "Cleaning services", "Travel", "Marketing", "IT hardware",
+    "Freight",
+    "Office supplies",
+    "Consulting services",
+    "Raw material",
+    "Maintenance",
+    "Software licence",
+    "Packaging material",
+    "Spare parts",
+    "Cleaning services",
+    "Travel",
+    "Marketing",
+    "IT hardware",
 ];
 
 fn number(rng: &mut Rng, style: u8, serial: u64) -> String {
@@ -55,7 +65,8 @@ fn number(rng: &mut Rng, style: u8, serial: u64) -> String {
     }
 }
 
-const LOOKALIKE: &[(char, char)] = &[('0', 'O'), ('1', 'I'), ('5', 'S'), ('8', 'B'), ('2', 'Z'), ('1', 'l'), ('6', 'G')];
+const LOOKALIKE: &[(char, char)] =
+    &[('0', 'O'), ('1', 'I'), ('5', 'S'), ('8', 'B'), ('2', 'Z'), ('1', 'l'), ('6', 'G')];
 
 fn ocr(rng: &mut Rng, s: &str) -> Option<String> {
     let cs: Vec<char> = s.chars().collect();
@@ -72,8 +83,9 @@ fn ocr(rng: &mut Rng, s: &str) -> Option<String> {
 
 fn transpose(rng: &mut Rng, s: &str) -> Option<String> {
     let cs: Vec<char> = s.chars().collect();
-    let spots: Vec<usize> =
-        (0..cs.len().saturating_sub(1)).filter(|&i| cs[i].is_ascii_digit() && cs[i + 1].is_ascii_digit() && cs[i] != cs[i + 1]).collect();
+    let spots: Vec<usize> = (0..cs.len().saturating_sub(1))
+        .filter(|&i| cs[i].is_ascii_digit() && cs[i + 1].is_ascii_digit() && cs[i] != cs[i + 1])
+        .collect();
     if spots.is_empty() {
         return None;
     }
@@ -93,6 +105,7 @@ fn prefix_zeros(rng: &mut Rng, s: &str) -> String {
     }
 }
 
+#[allow(clippy::explicit_auto_deref)]
 pub fn write(dir: &Path, rng: &mut Rng, scale: usize, base_day: i32, summary: &mut Summary) -> io::Result<()> {
     let n_inv = (scale / 2).max(50);
     let n_vendors = (n_inv / 25).max(12);
@@ -123,7 +136,11 @@ pub fn write(dir: &Path, rng: &mut Rng, scale: usize, base_day: i32, summary: &m
             let v = &vendors[i];
             let twin = Vendor {
                 id: format!("V{:06}", 900_000 + i),
-                company: Company { name: bank_variant(&mut vrng, &v.company), base: v.company.base.clone(), suffix_idx: v.company.suffix_idx },
+                company: Company {
+                    name: bank_variant(&mut vrng, &v.company),
+                    base: v.company.base.clone(),
+                    suffix_idx: v.company.suffix_idx,
+                },
                 entity: v.entity,
                 iban: if vrng.permille(600) { v.iban.clone() } else { String::new() },
                 tax_id: v.tax_id.clone(),
@@ -133,7 +150,8 @@ pub fn write(dir: &Path, rng: &mut Rng, scale: usize, base_day: i32, summary: &m
             vendors.push(twin);
         }
     }
-    let twins: Vec<(usize, usize)> = vendors.iter().enumerate().filter_map(|(i, v)| v.twin_of.map(|o| (o, i))).collect();
+    let twins: Vec<(usize, usize)> =
+        vendors.iter().enumerate().filter_map(|(i, v)| v.twin_of.map(|o| (o, i))).collect();
 
     let mut irng = rng.fork(12);
     let mut invs: Vec<Inv> = Vec::with_capacity(n_inv + n_inv / 20);
@@ -168,7 +186,12 @@ pub fn write(dir: &Path, rng: &mut Rng, scale: usize, base_day: i32, summary: &m
                     received: dd + 2,
                     amount,
                     po: format!("45{:08}", irng.below(100_000_000)),
-                    desc: *irng.pick(&["Monthly rent", "Leasing instalment", "SaaS subscription", "Maintenance contract"]),
+                    desc: *irng.pick::<&str>(&[
+                        "Monthly rent",
+                        "Leasing instalment",
+                        "SaaS subscription",
+                        "Maintenance contract",
+                    ]),
                 });
             }
             for k in start + 1..invs.len() {
@@ -187,7 +210,7 @@ pub fn write(dir: &Path, rng: &mut Rng, scale: usize, base_day: i32, summary: &m
             received: d + irng.range(1, 10) as i32,
             amount,
             po: if irng.permille(600) { format!("45{:08}", irng.below(100_000_000)) } else { String::new() },
-            desc: *irng.pick(DESCS),
+            desc: *irng.pick::<&str>(DESCS),
         });
         if kind < 100 {
             // Credit memo for the invoice, and sometimes a re-issue after it.
@@ -279,12 +302,40 @@ pub fn write(dir: &Path, rng: &mut Rng, scale: usize, base_day: i32, summary: &m
     summary.rows.insert("vendors".into(), c.finish()?);
     let mut c = Csv::create(
         &dir.join("ap_invoices.csv"),
-        &["doc_id", "entity", "vendor_id", "vendor_name", "vendor_tax_id", "vendor_iban", "invoice_number", "invoice_date", "received_date", "amount", "currency", "po_number", "description"],
+        &[
+            "doc_id",
+            "entity",
+            "vendor_id",
+            "vendor_name",
+            "vendor_tax_id",
+            "vendor_iban",
+            "invoice_number",
+            "invoice_date",
+            "received_date",
+            "amount",
+            "currency",
+            "po_number",
+            "description",
+        ],
     )?;
     for i in &invs {
         let v = &vendors[i.vendor];
         let e = &ENTITIES[v.entity];
-        c.row(&[&i.doc, e.code, &v.id, &v.company.name, &v.tax_id, &v.iban, &i.number, &date(i.date), &date(i.received), &money(i.amount, e.exp), e.currency, &i.po, i.desc])?;
+        c.row(&[
+            &i.doc,
+            e.code,
+            &v.id,
+            &v.company.name,
+            &v.tax_id,
+            &v.iban,
+            &i.number,
+            &date(i.date),
+            &date(i.received),
+            &money(i.amount, e.exp),
+            e.currency,
+            &i.po,
+            i.desc,
+        ])?;
     }
     summary.rows.insert("ap_invoices".into(), c.finish()?);
     let mut c = Csv::create(&dir.join("truth/ap_duplicates.csv"), &["doc_id_a", "doc_id_b", "pattern"])?;
@@ -303,12 +354,37 @@ pub fn write(dir: &Path, rng: &mut Rng, scale: usize, base_day: i32, summary: &m
     let mut truth = Csv::create(&dir.join("truth/disbursements.csv"), &["txn_id", "class", "doc_id"])?;
     let mut brng = rng.fork(13);
     let mut seq = 0u64;
-    let mut debit = |bank: &mut Csv, truth: &mut Csv, rng: &mut Rng, ent: usize, day: i32, amt: i64, name: &str, acct: &str, desc: &str, code: &str, class: &str, doc: &str| -> io::Result<()> {
+    let mut debit = |bank: &mut Csv,
+                     truth: &mut Csv,
+                     rng: &mut Rng,
+                     ent: usize,
+                     day: i32,
+                     amt: i64,
+                     name: &str,
+                     acct: &str,
+                     desc: &str,
+                     code: &str,
+                     class: &str,
+                     doc: &str|
+     -> io::Result<()> {
         seq += 1;
         let e = &ENTITIES[ent];
         let txn = format!("BD{seq:09}");
         let e2e = if rng.permille(500) { format!("PAY{:010}", rng.below(10_000_000_000)) } else { String::new() };
-        bank.row(&[&txn, e.account, &date(day), &date(day), &money(-amt, e.exp), e.currency, name, acct, &e2e, "", desc, code])?;
+        bank.row(&[
+            &txn,
+            e.account,
+            &date(day),
+            &date(day),
+            &money(-amt, e.exp),
+            e.currency,
+            name,
+            acct,
+            &e2e,
+            "",
+            desc,
+            code,
+        ])?;
         truth.row(&[&txn, class, doc])
     };
     let dup_b: std::collections::HashSet<usize> = dups.iter().map(|d| d.1).collect();
@@ -320,7 +396,20 @@ pub fn write(dir: &Path, rng: &mut Rng, scale: usize, base_day: i32, summary: &m
         let v = &vendors[i.vendor];
         let name = bank_variant(&mut brng, &v.company);
         let desc = format!("{} {}", brng.pick(&["Inv", "Rechnung", "Invoice", "Payment"]), i.number);
-        debit(&mut bank, &mut truth, &mut brng, v.entity, i.received + 20, i.amount, &name, &v.iban, &desc, "PMNT-ICDT-ESCT", "ap_payment", &i.doc)?;
+        debit(
+            &mut bank,
+            &mut truth,
+            &mut brng,
+            v.entity,
+            i.received + 20,
+            i.amount,
+            &name,
+            &v.iban,
+            &desc,
+            "PMNT-ICDT-ESCT",
+            "ap_payment",
+            &i.doc,
+        )?;
     }
     for (a, b, _) in dups.iter().filter(|d| d.2 == "re_entry").take(3) {
         // The duplicate slipped through: both documents paid.
@@ -328,7 +417,20 @@ pub fn write(dir: &Path, rng: &mut Rng, scale: usize, base_day: i32, summary: &m
             let i = &invs[k];
             let v = &vendors[i.vendor];
             let desc = format!("Invoice {}", i.number);
-            debit(&mut bank, &mut truth, &mut brng, v.entity, i.received + 20, i.amount, &v.company.name, &v.iban, &desc, "PMNT-ICDT-ESCT", "duplicate_payment", &i.doc)?;
+            debit(
+                &mut bank,
+                &mut truth,
+                &mut brng,
+                v.entity,
+                i.received + 20,
+                i.amount,
+                &v.company.name,
+                &v.iban,
+                &desc,
+                "PMNT-ICDT-ESCT",
+                "duplicate_payment",
+                &i.doc,
+            )?;
         }
         paid_twice += 1;
     }
@@ -336,11 +438,50 @@ pub fn write(dir: &Path, rng: &mut Rng, scale: usize, base_day: i32, summary: &m
         for (ent, e) in ENTITIES.iter().enumerate() {
             let day = base_day + 30 * m + 27;
             let fee = 35 * e.unit + brng.below(20) as i64 * e.unit;
-            debit(&mut bank, &mut truth, &mut brng, ent, day, fee, "", "", "Kontofuehrung / account charges", "PMNT-MCOP-CHRG", "bank_fee", "")?;
+            debit(
+                &mut bank,
+                &mut truth,
+                &mut brng,
+                ent,
+                day,
+                fee,
+                "",
+                "",
+                "Kontofuehrung / account charges",
+                "PMNT-MCOP-CHRG",
+                "bank_fee",
+                "",
+            )?;
             let pay = brng.amount(200_000 * e.unit, 900_000 * e.unit);
-            debit(&mut bank, &mut truth, &mut brng, ent, day, pay, "Payroll run", "", &format!("SALARIES {:02}/2026", m + 1), "PMNT-ICDT-SALA", "payroll", "")?;
+            debit(
+                &mut bank,
+                &mut truth,
+                &mut brng,
+                ent,
+                day,
+                pay,
+                "Payroll run",
+                "",
+                &format!("SALARIES {:02}/2026", m + 1),
+                "PMNT-ICDT-SALA",
+                "payroll",
+                "",
+            )?;
             let tax = brng.amount(50_000 * e.unit, 300_000 * e.unit);
-            debit(&mut bank, &mut truth, &mut brng, ent, day - 17, tax, e.tax_office, "", "VAT return", "PMNT-ICDT-TAXS", "tax", "")?;
+            debit(
+                &mut bank,
+                &mut truth,
+                &mut brng,
+                ent,
+                day - 17,
+                tax,
+                e.tax_office,
+                "",
+                "VAT return",
+                "PMNT-ICDT-TAXS",
+                "tax",
+                "",
+            )?;
         }
     }
     summary.rows.insert("bank_transactions(debits)".into(), bank.rows);

@@ -64,7 +64,12 @@ pub fn customers(rng: &mut Rng, n: usize) -> Vec<Customer> {
             let country = ENTITIES[entity].country;
             let bban = match country {
                 "DE" => format!("{:08}{:010}", 10_000_000 + rng.below(89_999_999), rng.below(10_000_000_000)),
-                _ => format!("{}{:06}{:08}", ["BARC", "NWBK", "LOYD", "HBUK"][rng.below(4) as usize], rng.below(1_000_000), rng.below(100_000_000)),
+                _ => format!(
+                    "{}{:06}{:08}",
+                    ["BARC", "NWBK", "LOYD", "HBUK"][rng.below(4) as usize],
+                    rng.below(1_000_000),
+                    rng.below(100_000_000)
+                ),
             };
             let iban = iban(if country == "US" { "GB" } else { country }, &bban);
             let mut aliases = Vec::new();
@@ -104,7 +109,11 @@ pub fn items(rng: &mut Rng, custs: &[Customer], n: usize, base_day: i32) -> Vec<
         out.push(Item {
             id: format!("AR{:08}", out.len() + 1),
             cust,
-            number: if credit { format!("CN-{}", invoice_number(rng, e, serial[ent])) } else { invoice_number(rng, e, serial[ent]) },
+            number: if credit {
+                format!("CN-{}", invoice_number(rng, e, serial[ent]))
+            } else {
+                invoice_number(rng, e, serial[ent])
+            },
             date,
             due: date + *rng.pick(&[14, 30, 30, 45, 60]),
             amount,
@@ -154,7 +163,7 @@ fn text_with_refs(rng: &mut Rng, refs: &[String], cust: &Customer) -> String {
         3 => format!("Zahlung Kd-Nr {} Re {joined}", cust.id.trim_start_matches('C')),
         4 => format!("SEPA-Ueberweisung {joined}"),
         5 => format!("Payment for invoices {joined}"),
-        6 => format!("{joined}"),
+        6 => joined.to_string(),
         _ => format!("Inv {joined} - {}", truncate35(&cust.company.base)),
     }
 }
@@ -199,7 +208,17 @@ impl Ctx<'_> {
         Ok((txn, e2e))
     }
 
-    fn truth(&mut self, txn: &str, item: &Item, applied: i64, pattern: &str, group: &str, residual: i64, reason: &str) -> io::Result<()> {
+    #[allow(clippy::too_many_arguments)]
+    fn truth(
+        &mut self,
+        txn: &str,
+        item: &Item,
+        applied: i64,
+        pattern: &str,
+        group: &str,
+        residual: i64,
+        reason: &str,
+    ) -> io::Result<()> {
         let e = &ENTITIES[self.custs[item.cust].entity];
         self.truth.row(&[group, txn, &item.id, &money(applied, e.exp), &money(residual, e.exp), reason, pattern])
     }
@@ -238,7 +257,13 @@ impl Ctx<'_> {
 }
 
 /// Writes customers, AR open items, receipts, remittances and their truth.
-pub fn write(dir: &Path, rng: &mut Rng, scale: usize, base_day: i32, summary: &mut Summary) -> io::Result<Vec<Customer>> {
+pub fn write(
+    dir: &Path,
+    rng: &mut Rng,
+    scale: usize,
+    base_day: i32,
+    summary: &mut Summary,
+) -> io::Result<Vec<Customer>> {
     let n_cust = (scale / 8).max(20);
     let custs = customers(&mut rng.fork(1), n_cust);
     let items = items(&mut rng.fork(2), &custs, scale, base_day);
@@ -251,23 +276,67 @@ pub fn write(dir: &Path, rng: &mut Rng, scale: usize, base_day: i32, summary: &m
     summary.rows.insert("customers".into(), c.finish()?);
     let mut c = Csv::create(
         &dir.join("ar_open_items.csv"),
-        &["item_id", "entity", "customer_id", "customer_name", "invoice_number", "invoice_date", "due_date", "amount_open", "currency"],
+        &[
+            "item_id",
+            "entity",
+            "customer_id",
+            "customer_name",
+            "invoice_number",
+            "invoice_date",
+            "due_date",
+            "amount_open",
+            "currency",
+        ],
     )?;
     for it in &items {
         let cu = &custs[it.cust];
         let e = &ENTITIES[cu.entity];
-        c.row(&[&it.id, e.code, &cu.id, &cu.company.name, &it.number, &date(it.date), &date(it.due), &money(it.amount, e.exp), e.currency])?;
+        c.row(&[
+            &it.id,
+            e.code,
+            &cu.id,
+            &cu.company.name,
+            &it.number,
+            &date(it.date),
+            &date(it.due),
+            &money(it.amount, e.exp),
+            e.currency,
+        ])?;
     }
     summary.rows.insert("ar_open_items".into(), c.finish()?);
 
     let mut ctx = Ctx {
         bank: Csv::create(
             &dir.join("bank_transactions.csv"),
-            &["txn_id", "account_id", "booking_date", "value_date", "amount", "currency", "counterparty_name", "counterparty_account", "end_to_end_id", "reference", "description", "bank_code"],
+            &[
+                "txn_id",
+                "account_id",
+                "booking_date",
+                "value_date",
+                "amount",
+                "currency",
+                "counterparty_name",
+                "counterparty_account",
+                "end_to_end_id",
+                "reference",
+                "description",
+                "bank_code",
+            ],
         )?,
         rem: Csv::create(
             &dir.join("remittances.csv"),
-            &["remittance_id", "payment_ref", "payer_name", "advice_date", "invoice_ref", "paid_amount", "discount_amount", "deduction_amount", "deduction_reason", "currency"],
+            &[
+                "remittance_id",
+                "payment_ref",
+                "payer_name",
+                "advice_date",
+                "invoice_ref",
+                "paid_amount",
+                "discount_amount",
+                "deduction_amount",
+                "deduction_reason",
+                "currency",
+            ],
         )?,
         truth: Csv::create(
             &dir.join("truth/cash_matches.csv"),
@@ -317,7 +386,8 @@ pub fn write(dir: &Path, rng: &mut Rng, scale: usize, base_day: i32, summary: &m
             "exact_reference" => {
                 let reference = if prng.permille(500) { rf_reference(&it.number) } else { it.number.clone() };
                 let desc = if prng.permille(500) { format!("Invoice {}", it.number) } else { String::new() };
-                let (txn, e2e) = ctx.receipt(&mut prng, Some(cu), &payer, it.amount, day, &reference, &desc, false, cu.entity)?;
+                let (txn, e2e) =
+                    ctx.receipt(&mut prng, Some(cu), &payer, it.amount, day, &reference, &desc, false, cu.entity)?;
                 ctx.truth(&txn, it, it.amount, pattern, &group, 0, "none")?;
                 ctx.receipts.row(&[&txn, pattern, &group])?;
                 if prng.permille(100) {
@@ -353,7 +423,11 @@ pub fn write(dir: &Path, rng: &mut Rng, scale: usize, base_day: i32, summary: &m
                 };
                 let (txn, e2e) = ctx.receipt(&mut prng, Some(cu), &payer, paid, day, "", &desc, cross, cu.entity)?;
                 let applied = if pattern == "overpayment" { it.amount } else { paid };
-                let applied = if pattern == "bank_fee" || pattern == "discount" || pattern == "deduction" { it.amount } else { applied };
+                let applied = if pattern == "bank_fee" || pattern == "discount" || pattern == "deduction" {
+                    it.amount
+                } else {
+                    applied
+                };
                 ctx.truth(&txn, it, applied, pattern, &group, residual, reason)?;
                 ctx.receipts.row(&[&txn, pattern, &group])?;
                 let advice = match pattern {
@@ -364,7 +438,16 @@ pub fn write(dir: &Path, rng: &mut Rng, scale: usize, base_day: i32, summary: &m
                 if advice {
                     let (disc, ded, why) = match pattern {
                         "discount" => (residual, 0, ""),
-                        "deduction" => (0, residual, *prng.pick(&["damaged goods", "price difference", "short delivery", "DED-17 promo allowance"])),
+                        "deduction" => (
+                            0,
+                            residual,
+                            *prng.pick(&[
+                                "damaged goods",
+                                "price difference",
+                                "short delivery",
+                                "DED-17 promo allowance",
+                            ]),
+                        ),
                         _ => (0, 0, ""),
                     };
                     ctx.remittance(&mut prng, &e2e, &payer, day, &[(r, paid, disc, ded, why)], cu.entity)?;
@@ -419,7 +502,17 @@ pub fn write(dir: &Path, rng: &mut Rng, scale: usize, base_day: i32, summary: &m
                 let r = written_ref(&mut prng, &it.number);
                 for (k, part) in [first, it.amount - first].into_iter().enumerate() {
                     let desc = format!("{} {}/2", text_with_refs(&mut prng, std::slice::from_ref(&r), cu), k + 1);
-                    let (txn, _) = ctx.receipt(&mut prng, Some(cu), &payer, part, day + 7 * k as i32, "", &desc, false, cu.entity)?;
+                    let (txn, _) = ctx.receipt(
+                        &mut prng,
+                        Some(cu),
+                        &payer,
+                        part,
+                        day + 7 * k as i32,
+                        "",
+                        &desc,
+                        false,
+                        cu.entity,
+                    )?;
                     ctx.truth(&txn, it, part, pattern, &group, 0, "none")?;
                     ctx.receipts.row(&[&txn, pattern, &group])?;
                 }

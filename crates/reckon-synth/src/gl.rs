@@ -21,8 +21,17 @@ const TEMPLATES: &[(&str, &[(&str, i64)])] = &[
 ];
 
 pub const ANOMALIES: &[&str] = &[
-    "global_amount", "unusual_account_pair", "unusual_preparer_account", "sod_self_approval", "weekend_posting",
-    "after_close", "backdated", "round_amount", "below_approval_limit", "period_end_manual_revenue", "unbalanced",
+    "global_amount",
+    "unusual_account_pair",
+    "unusual_preparer_account",
+    "sod_self_approval",
+    "weekend_posting",
+    "after_close",
+    "backdated",
+    "round_amount",
+    "below_approval_limit",
+    "period_end_manual_revenue",
+    "unbalanced",
     "duplicate_journal",
 ];
 
@@ -35,7 +44,23 @@ pub fn write(dir: &Path, rng: &mut Rng, scale: usize, base_day: i32, summary: &m
     let n_journals = (scale / 4).max(100);
     let mut c = Csv::create(
         &dir.join("gl_journal_lines.csv"),
-        &["journal_id", "line_no", "entity", "account", "cost_center", "posting_date", "document_date", "fiscal_period", "amount", "currency", "preparer_id", "approver_id", "source", "description", "created_at"],
+        &[
+            "journal_id",
+            "line_no",
+            "entity",
+            "account",
+            "cost_center",
+            "posting_date",
+            "document_date",
+            "fiscal_period",
+            "amount",
+            "currency",
+            "preparer_id",
+            "approver_id",
+            "source",
+            "description",
+            "created_at",
+        ],
     )?;
     let mut truth = Csv::create(&dir.join("truth/journal_anomalies.csv"), &["entity", "journal_id", "type"])?;
     let mut r = rng.fork(21);
@@ -101,7 +126,8 @@ pub fn write(dir: &Path, rng: &mut Rng, scale: usize, base_day: i32, summary: &m
         match anomaly {
             Some("unusual_account_pair") => {
                 // Revenue straight against cash, a pair no template uses.
-                lines = vec![Line { account: "1200".into(), amount: amt }, Line { account: "4000".into(), amount: -amt }];
+                lines =
+                    vec![Line { account: "1200".into(), amount: amt }, Line { account: "4000".into(), amount: -amt }];
             }
             Some("sod_self_approval") => approver = preparer.clone(),
             Some("weekend_posting") => {
@@ -113,7 +139,11 @@ pub fn write(dir: &Path, rng: &mut Rng, scale: usize, base_day: i32, summary: &m
             Some("after_close") => {
                 // Created well into the next month, posted into the closed previous period.
                 let (y, m, _) = reckon_core::date::civil_from_days(day);
-                let next = reckon_core::date::days_from_civil(if m == 12 { y + 1 } else { y }, if m == 12 { 1 } else { m + 1 }, 12);
+                let next = reckon_core::date::days_from_civil(
+                    if m == 12 { y + 1 } else { y },
+                    if m == 12 { 1 } else { m + 1 },
+                    12,
+                );
                 created_day = next;
             }
             Some("backdated") => created_day = day + r.range(35, 90) as i32,
@@ -123,7 +153,8 @@ pub fn write(dir: &Path, rng: &mut Rng, scale: usize, base_day: i32, summary: &m
                 created_day = day;
                 hour = r.range(19, 23);
                 approver = r.pick(&approvers).clone();
-                lines = vec![Line { account: "1400".into(), amount: amt }, Line { account: "4000".into(), amount: -amt }];
+                lines =
+                    vec![Line { account: "1400".into(), amount: amt }, Line { account: "4000".into(), amount: -amt }];
                 preparer = format!("U{:03}", 90 + r.below(5));
             }
             Some("unbalanced") => {
@@ -132,7 +163,8 @@ pub fn write(dir: &Path, rng: &mut Rng, scale: usize, base_day: i32, summary: &m
             }
             _ => {}
         }
-        let is_manual = manual || matches!(anomaly, Some("sod_self_approval" | "period_end_manual_revenue" | "unusual_account_pair"));
+        let is_manual = manual
+            || matches!(anomaly, Some("sod_self_approval" | "period_end_manual_revenue" | "unusual_account_pair"));
         if is_manual && approver.is_empty() {
             approver = r.pick(&approvers).clone();
         }
@@ -162,8 +194,10 @@ pub fn write(dir: &Path, rng: &mut Rng, scale: usize, base_day: i32, summary: &m
             }
             Ok(())
         };
-        if anomaly == Some("duplicate_journal") {
-            if let Some((lent, lday, llines, lprep)) = &last {
+        if anomaly == Some("duplicate_journal")
+            && let Some((lent, lday, llines, lprep)) = &last
+        {
+            {
                 emit(&jid, *lent, *lday, llines, lprep)?;
                 truth.row(&[ENTITIES[*lent].code, &jid, "duplicate_journal"])?;
                 *summary.patterns.entry("gl/duplicate_journal".into()).or_default() += 1;

@@ -33,9 +33,33 @@ pub struct Entity {
 }
 
 pub const ENTITIES: [Entity; 3] = [
-    Entity { code: "DE01", country: "DE", currency: "EUR", exp: 2, unit: 100, account: "DE89370400440532013000", tax_office: "Finanzamt Koeln-Mitte" },
-    Entity { code: "GB01", country: "GB", currency: "GBP", exp: 2, unit: 100, account: "GB33BUKB20201555555555", tax_office: "HMRC VAT" },
-    Entity { code: "US01", country: "US", currency: "USD", exp: 2, unit: 100, account: "021000021-4432190876", tax_office: "IRS USATAXPYMT" },
+    Entity {
+        code: "DE01",
+        country: "DE",
+        currency: "EUR",
+        exp: 2,
+        unit: 100,
+        account: "DE89370400440532013000",
+        tax_office: "Finanzamt Koeln-Mitte",
+    },
+    Entity {
+        code: "GB01",
+        country: "GB",
+        currency: "GBP",
+        exp: 2,
+        unit: 100,
+        account: "GB33BUKB20201555555555",
+        tax_office: "HMRC VAT",
+    },
+    Entity {
+        code: "US01",
+        country: "US",
+        currency: "USD",
+        exp: 2,
+        unit: 100,
+        account: "021000021-4432190876",
+        tax_office: "IRS USATAXPYMT",
+    },
 ];
 
 /// Generator settings.

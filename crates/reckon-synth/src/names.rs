@@ -3,18 +3,88 @@
 use crate::rng::Rng;
 
 const FIRST: &[&str] = &[
-    "Nordwind", "Blue Harbor", "Alpen", "Rhein", "Meridian", "Northgate", "Silverline", "Greenfield",
-    "Atlas", "Falken", "Hanse", "Kestrel", "Lindner", "Summit", "Baltic", "Crescent", "Elbe", "Oakridge",
-    "Sonnen", "Pioneer", "Westbrook", "Schmidt & Partner", "Müller", "Bäckerei Schäfer", "Weber",
-    "Fischer", "Becker", "Hoffmann", "Wagner", "Keller", "Brightwater", "Redwood", "Ironbridge",
-    "Harbourside", "Kingsley", "Ashford", "Thornton", "Caldwell", "Marlowe", "Pemberton", "Vantage",
-    "Polaris", "Quantum", "Horizon", "Sterling", "Beacon", "Cobalt", "Evergreen", "Granite", "Juniper",
+    "Nordwind",
+    "Blue Harbor",
+    "Alpen",
+    "Rhein",
+    "Meridian",
+    "Northgate",
+    "Silverline",
+    "Greenfield",
+    "Atlas",
+    "Falken",
+    "Hanse",
+    "Kestrel",
+    "Lindner",
+    "Summit",
+    "Baltic",
+    "Crescent",
+    "Elbe",
+    "Oakridge",
+    "Sonnen",
+    "Pioneer",
+    "Westbrook",
+    "Schmidt & Partner",
+    "Müller",
+    "Bäckerei Schäfer",
+    "Weber",
+    "Fischer",
+    "Becker",
+    "Hoffmann",
+    "Wagner",
+    "Keller",
+    "Brightwater",
+    "Redwood",
+    "Ironbridge",
+    "Harbourside",
+    "Kingsley",
+    "Ashford",
+    "Thornton",
+    "Caldwell",
+    "Marlowe",
+    "Pemberton",
+    "Vantage",
+    "Polaris",
+    "Quantum",
+    "Horizon",
+    "Sterling",
+    "Beacon",
+    "Cobalt",
+    "Evergreen",
+    "Granite",
+    "Juniper",
 ];
 const MIDDLE: &[&str] = &[
-    "Logistik", "Trading", "Maschinenbau", "Industries", "Technologies", "Handels", "Foods", "Pharma",
-    "Elektrotechnik", "Medical", "Packaging", "Engineering", "Consulting", "Systems", "Retail", "Textil",
-    "Automotive", "Chemicals", "Energy", "Construction", "Software", "Distribution", "Metallbau",
-    "Holzwerke", "Supplies", "Components", "Instruments", "Services", "International", "Group",
+    "Logistik",
+    "Trading",
+    "Maschinenbau",
+    "Industries",
+    "Technologies",
+    "Handels",
+    "Foods",
+    "Pharma",
+    "Elektrotechnik",
+    "Medical",
+    "Packaging",
+    "Engineering",
+    "Consulting",
+    "Systems",
+    "Retail",
+    "Textil",
+    "Automotive",
+    "Chemicals",
+    "Energy",
+    "Construction",
+    "Software",
+    "Distribution",
+    "Metallbau",
+    "Holzwerke",
+    "Supplies",
+    "Components",
+    "Instruments",
+    "Services",
+    "International",
+    "Group",
 ];
 /// Legal forms with the variants payers and banks write.
 const SUFFIX: &[(&str, &[&str])] = &[
@@ -44,7 +114,7 @@ pub fn company(rng: &mut Rng, serial: usize) -> Company {
     // Long names exist and get truncated by banks at 35 characters.
     let base = if rng.permille(150) {
         format!("{first} {mid} und {} Vertriebsgesellschaft", rng.pick(MIDDLE))
-    } else if serial % 7 == 0 {
+    } else if serial.is_multiple_of(7) {
         format!("{first} {mid} {}", rng.pick(&["Nord", "Süd", "West", "Ost", "Europe", "UK", "Central"]))
     } else {
         format!("{first} {mid}")
@@ -91,15 +161,26 @@ pub fn truncate35(s: &str) -> String {
 }
 
 fn transliterate(s: &str) -> String {
-    s.replace('ä', "ae").replace('ö', "oe").replace('ü', "ue").replace('Ä', "AE").replace('Ö', "OE")
-        .replace('Ü', "UE").replace('ß', "ss")
+    s.replace('ä', "ae")
+        .replace('ö', "oe")
+        .replace('ü', "ue")
+        .replace('Ä', "AE")
+        .replace('Ö', "OE")
+        .replace('Ü', "UE")
+        .replace('ß', "ss")
 }
 
 fn abbreviate(s: &str) -> String {
-    s.replace("Maschinenbau", "Masch.bau").replace("International", "Intl").replace("Technologies", "Tech")
-        .replace("Engineering", "Eng.").replace("Distribution", "Distr.").replace("Logistik", "Log.")
-        .replace("Industries", "Ind.").replace("Vertriebsgesellschaft", "Vertriebsges.")
-        .replace(" und ", " u. ").replace(" & ", " + ")
+    s.replace("Maschinenbau", "Masch.bau")
+        .replace("International", "Intl")
+        .replace("Technologies", "Tech")
+        .replace("Engineering", "Eng.")
+        .replace("Distribution", "Distr.")
+        .replace("Logistik", "Log.")
+        .replace("Industries", "Ind.")
+        .replace("Vertriebsgesellschaft", "Vertriebsges.")
+        .replace(" und ", " u. ")
+        .replace(" & ", " + ")
 }
 
 /// One keyboard slip: a dropped, doubled or swapped letter.

@@ -79,7 +79,8 @@ pub fn rf_reference(reference: &str) -> String {
 fn mod97(s: &str) -> u32 {
     let mut r: u32 = 0;
     for c in s.chars() {
-        let v = if c.is_ascii_digit() { c as u32 - '0' as u32 } else { c.to_ascii_uppercase() as u32 - 'A' as u32 + 10 };
+        let v =
+            if c.is_ascii_digit() { c as u32 - '0' as u32 } else { c.to_ascii_uppercase() as u32 - 'A' as u32 + 10 };
         r = if v >= 10 { (r * 100 + v) % 97 } else { (r * 10 + v) % 97 };
     }
     r

@@ -74,7 +74,11 @@ fn bundled_sample_is_the_generators_output() {
     let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/sample");
     let t = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     generate(t.path(), &Config::new(42, 400)).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(files(&sample), files(t.path()), "regenerate data/sample: reckon generate --out data/sample --seed 42 --scale 400");
+    assert_eq!(
+        files(&sample),
+        files(t.path()),
+        "regenerate data/sample: reckon generate --out data/sample --seed 42 --scale 400"
+    );
 }
 
 #[test]
@@ -90,7 +94,8 @@ fn truth_is_consistent_and_scenario_is_hard() {
     let item_by: HashMap<&str, &HashMap<String, String>> = items.iter().map(|r| (r["item_id"].as_str(), r)).collect();
     assert_eq!(txns.len(), bank.len(), "txn ids unique");
     // Every credit is labelled exactly once; every label points at real rows.
-    let credits: BTreeSet<&str> = bank.iter().filter(|r| !r["amount"].starts_with('-')).map(|r| r["txn_id"].as_str()).collect();
+    let credits: BTreeSet<&str> =
+        bank.iter().filter(|r| !r["amount"].starts_with('-')).map(|r| r["txn_id"].as_str()).collect();
     let labelled: BTreeSet<&str> = receipts.iter().map(|r| r["txn_id"].as_str()).collect();
     assert_eq!(credits, labelled);
     let mut used_items = BTreeSet::new();
@@ -108,7 +113,20 @@ fn truth_is_consistent_and_scenario_is_hard() {
     });
     assert!(groups_per_item.values().all(|g| g.len() == 1), "an item is paid by one group");
     // Every pattern the issue names is present.
-    for p in ["exact_reference", "reference_in_text", "name_only", "one_to_many", "partial", "split", "bank_fee", "discount", "overpayment", "unmatched", "deduction", "ambiguous_trap"] {
+    for p in [
+        "exact_reference",
+        "reference_in_text",
+        "name_only",
+        "one_to_many",
+        "partial",
+        "split",
+        "bank_fee",
+        "discount",
+        "overpayment",
+        "unmatched",
+        "deduction",
+        "ambiguous_trap",
+    ] {
         assert!(s.patterns.get(&format!("cash/{p}")).copied().unwrap_or(0) > 0, "pattern {p} missing");
     }
     for p in ["re_entry", "ocr", "transposed", "prefix_zeros", "date_shift"] {
@@ -131,10 +149,12 @@ fn truth_is_consistent_and_scenario_is_hard() {
             .filter_map(|tok| by_number.get(tok))
             .flatten()
             .find(|it| it["amount_open"] == tx["amount"]);
-        if let Some(it) = hit {
-            if truth_by_txn.get(tx["txn_id"].as_str()).is_some_and(|s| s.len() == 1 && s.contains(it["item_id"].as_str())) {
-                correct += 1;
-            }
+        if let Some(it) = hit
+            && truth_by_txn
+                .get(tx["txn_id"].as_str())
+                .is_some_and(|s| s.len() == 1 && s.contains(it["item_id"].as_str()))
+        {
+            correct += 1;
         }
     }
     let matchable = truth_by_txn.len();
