@@ -75,6 +75,18 @@ enum Command {
         #[arg(long, default_value_t = 10_000)]
         scale: usize,
     },
+    /// Parse bank statement or remittance files (camt.05x, MT940/942, BAI2, X12 820) and
+    /// print what they contain as JSON, one line per file: the contract rows with their
+    /// positions and the statement controls, or with --model the format's own model
+    /// (every tag as the bank sent it; used to compare reckon with other parsers).
+    Parse {
+        /// Files to parse (the format is detected from the content).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Print the format's native model instead of contract rows (MT940/942, camt, BAI2).
+        #[arg(long)]
+        model: bool,
+    },
     /// End-to-end benchmark: generate a scenario at a scale, then load it, and report
     /// throughput (rows/s, MB/s) and peak memory. Build with --release for real numbers.
     Bench {
@@ -163,6 +175,7 @@ fn dispatch(cmd: Command) -> anyhow::Result<i32> {
             Ok(exit::OK)
         }
         Command::Bench { scale, seed, dir } => bench(scale, seed, dir),
+        Command::Parse { files, model } => parse_files(&files, model),
     }
 }
 
@@ -186,6 +199,40 @@ fn run(input: &Path, out: &Path, config: Config, config_path: Option<PathBuf>) -
         println!("some input was refused: {}", o.manifest.refused_files.join(", "));
     }
     Ok(o.exit_code)
+}
+
+fn parse_files(files: &[PathBuf], model: bool) -> anyhow::Result<i32> {
+    use reckon_formats::Format;
+    let mut code = exit::OK;
+    for f in files {
+        let bytes = std::fs::read(f).with_context(|| format!("reading {}", f.display()))?;
+        let format = reckon_formats::detect(&bytes);
+        let body = if model {
+            match format {
+                Format::Mt940 | Format::Mt942 => serde_json::to_value(reckon_formats::mt940::statements(&bytes))?,
+                Format::Camt(_) => match reckon_formats::camt::document(&bytes) {
+                    Ok(d) => serde_json::to_value(d)?,
+                    Err(e) => serde_json::json!({ "error": e.to_string() }),
+                },
+                Format::Bai2 => match reckon_formats::bai2::accounts(&bytes) {
+                    Ok((a, c)) => serde_json::json!({ "accounts": a, "controls": c }),
+                    Err(e) => serde_json::json!({ "error": e.to_string() }),
+                },
+                _ => serde_json::json!({ "error": "no native model for this format" }),
+            }
+        } else {
+            match reckon_formats::parse(&bytes) {
+                Ok(p) => serde_json::to_value(p)?,
+                Err(e) => {
+                    code = exit::REFUSED_INPUT;
+                    serde_json::json!({ "error": e.to_string() })
+                }
+            }
+        };
+        let line = serde_json::json!({ "file": f.display().to_string(), "format": format.name(), "parsed": body });
+        println!("{}", serde_json::to_string(&line)?);
+    }
+    Ok(code)
 }
 
 fn print_files(loaded: &reckon_ingest::Loaded) {

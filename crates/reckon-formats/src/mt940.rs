@@ -1,0 +1,791 @@
+//! SWIFT MT940 (customer statement) and MT942 (interim transaction report).
+//!
+//! The parser first yields the format's own model ([`Statement`], [`Entry`]):
+//! every tag as the bank sent it, so it can be compared field by field with
+//! other parsers. [`to_rows`] then maps it onto `bank_transactions`, reading the
+//! structured `:86:` variants (German `?20…?29`/`?32` subfields with SEPA
+//! `EREF+`/`SVWZ+` keys, and `/EREF/ /REMI/ /ORDP/` slash codes).
+
+use reckon_core::{Currency, MoneyFormat, format_minor, parse_minor};
+use serde::Serialize;
+
+use crate::text::{decode, iso, squash, valid, yymmdd};
+use crate::{Control, FormatError, Parsed, Row, Target};
+
+/// A balance tag (`:60F:`, `:62M:`, `:64:`, `:65:`).
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct Balance {
+    /// `C` or `D`.
+    pub mark: String,
+    pub date: String,
+    pub currency: String,
+    /// Decimal text with a point (`1234.56`), unsigned as in the file.
+    pub amount: String,
+    /// `F` (final/first) or `M` (intermediate), empty for `:64:`/`:65:`.
+    pub kind: String,
+}
+
+/// One `:61:` statement line with its `:86:`.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct Entry {
+    pub line: u64,
+    pub value_date: String,
+    pub entry_date: Option<String>,
+    /// `C`, `D`, `RC` (reversal of credit: a debit) or `RD`.
+    pub mark: String,
+    pub funds_code: Option<String>,
+    /// Unsigned decimal text with a point.
+    pub amount: String,
+    /// Transaction type identification code (`NTRF`, `N192`, `FCHG`…).
+    pub type_code: String,
+    pub customer_ref: String,
+    pub bank_ref: Option<String>,
+    pub supplementary: Option<String>,
+    /// `:86:` lines joined with `\n`.
+    pub info: Option<String>,
+    /// The `:86:` read as German structured subfields (`GVC?00…?20…?32…`), when it is.
+    pub german: Option<German>,
+    /// SEPA keys (`EREF+`, `SVWZ+`, `KREF+`…) found in the purpose text, raw.
+    pub sepa: Vec<(String, String)>,
+    /// Problem found in this line (the row is rejected with it).
+    pub problem: Option<String>,
+}
+
+/// One statement (or MT942 report), from `:20:` to the end of its message.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct Statement {
+    pub line: u64,
+    pub transaction_ref: String,
+    pub related_ref: Option<String>,
+    pub account: String,
+    pub statement_no: Option<String>,
+    pub sequence_no: Option<String>,
+    pub opening: Option<Balance>,
+    pub closing: Option<Balance>,
+    pub available: Option<Balance>,
+    pub forward_available: Vec<Balance>,
+    pub entries: Vec<Entry>,
+    /// Statement-level `:86:`.
+    pub info: Option<String>,
+    /// MT942 `:13D:` date-time indication.
+    pub datetime: Option<String>,
+    /// MT942 `:34F:` floor limits as written.
+    pub floor_limits: Vec<String>,
+    /// MT942 `:90D:` / `:90C:` (count, currency, amount).
+    pub sum_debits: Option<(u64, String, String)>,
+    pub sum_credits: Option<(u64, String, String)>,
+    /// Tags the parser did not expect, as (tag, line).
+    pub unknown_tags: Vec<(String, u64)>,
+}
+
+struct Tag {
+    name: String,
+    value: String,
+    line: u64,
+}
+
+/// Splits the text into tags, removing SWIFT block wrappers (`{1:…}{2:…}{4:` … `-}`),
+/// control characters and bank header lines outside messages.
+fn tags(text: &str) -> Vec<Tag> {
+    let mut out: Vec<Tag> = Vec::new();
+    // A fragment without any :20: (a single tag sent on its own) is read as one message.
+    let mut in_msg = !text.contains(":20:");
+    let raw_lines: Vec<&str> = text.split('\n').collect();
+    let mut skip_next = false;
+    for (i, raw) in raw_lines.iter().enumerate() {
+        if std::mem::take(&mut skip_next) {
+            continue;
+        }
+        let line_no = i as u64 + 1;
+        let mut l: String = raw.trim_end_matches('\r').chars().filter(|c| !matches!(c, '\u{1}' | '\u{3}')).collect();
+        // A tag broken after its first colon (":" then "86:…" on the next line).
+        if l == ":"
+            && let Some(next) = raw_lines.get(i + 1)
+            && tag_start(&format!(":{}", next.trim_end_matches('\r'))).is_some()
+        {
+            l = format!(":{}", next.trim_end_matches('\r'));
+            skip_next = true;
+        }
+        // Block wrappers: keep only what follows `{4:`; a header line without it is dropped.
+        if l.starts_with('{') {
+            match l.find("{4:") {
+                Some(p) => l = l[p + 3..].to_string(),
+                None => {
+                    in_msg = false;
+                    continue;
+                }
+            }
+            in_msg = false;
+        }
+        let t = l.trim_end();
+        if t == "-" || t == "-}" || t.starts_with("-}") {
+            in_msg = false;
+            continue;
+        }
+        if let Some((name, value)) = tag_start(&l) {
+            if name == "20" {
+                in_msg = true;
+            }
+            if in_msg {
+                out.push(Tag { name: name.to_string(), value: value.to_string(), line: line_no });
+            }
+            continue;
+        }
+        if in_msg && let Some(last) = out.last_mut() {
+            last.value.push('\n');
+            last.value.push_str(&l);
+        }
+    }
+    // Trailing empty continuation lines carry nothing.
+    for t in &mut out {
+        while t.value.ends_with('\n') {
+            t.value.pop();
+        }
+    }
+    out
+}
+
+/// Tags of MT940 and MT942. Anything else that looks like `:nn:` at a line start is
+/// text (an `:86:` continuation may begin with a time such as `:12:11`).
+const KNOWN_TAGS: &[&str] = &[
+    "20", "21", "25", "25P", "28", "28C", "60F", "60M", "61", "62F", "62M", "64", "65", "86", "13", "13D", "34F",
+    "90D", "90C",
+];
+
+/// `:61:…` → ("61", "…") for a known tag.
+fn tag_start(l: &str) -> Option<(&str, &str)> {
+    let b = l.as_bytes();
+    if b.len() < 4 || b[0] != b':' || !b[1].is_ascii_digit() || !b[2].is_ascii_digit() {
+        return None;
+    }
+    let (name, rest) = if b[3] == b':' {
+        (&l[1..3], &l[4..])
+    } else if b.len() >= 5 && b[3].is_ascii_uppercase() && b[4] == b':' {
+        (&l[1..4], &l[5..])
+    } else {
+        return None;
+    };
+    KNOWN_TAGS.contains(&name).then_some((name, rest))
+}
+
+/// `YYMMDD`, where a day past the month's end (banks' 30 February) is clamped to it.
+fn yymmdd_lenient(s: &str) -> Option<(i32, u32, u32)> {
+    if let Some(x) = yymmdd(s) {
+        return Some(x);
+    }
+    let (y, m, d) = yymmdd(&format!("{}01", s.get(0..4)?))?;
+    let day: u32 = s.get(4..6)?.parse().ok()?;
+    let last = reckon_core::date::days_in_month(y, m);
+    (day > last && day <= 31).then_some((y, m, d.max(last)))
+}
+
+fn amount_text(s: &str) -> Option<String> {
+    // SWIFT amounts: digits, one comma, up to 15 characters.
+    let s = s.trim();
+    // Some banks omit the comma of whole amounts (`500`); more than one comma is never valid.
+    if s.is_empty() || s.len() > 15 || !s.bytes().all(|b| b.is_ascii_digit() || b == b',') || s.matches(',').count() > 1
+    {
+        return None;
+    }
+    let (i, f) = s.split_once(',').unwrap_or((s, ""));
+    let i = i.trim_start_matches('0');
+    let i = if i.is_empty() { "0" } else { i };
+    let f = f.trim_end_matches('0');
+    Some(if f.is_empty() { i.to_string() } else { format!("{i}.{f}") })
+}
+
+fn balance(v: &str, kind: &str) -> Option<Balance> {
+    let v = v.trim();
+    let mark = v.get(0..1)?;
+    if mark != "C" && mark != "D" {
+        return None;
+    }
+    let (y, m, d) = yymmdd(v.get(1..7)?)?;
+    let currency = v.get(7..10)?.to_string();
+    let amount = amount_text(v.get(10..)?)?;
+    Some(Balance { mark: mark.to_string(), date: iso(y, m, d), currency, amount, kind: kind.to_string() })
+}
+
+/// Parses the `:61:` value (first line plus optional supplementary line).
+fn entry(v: &str, line: u64) -> Entry {
+    let mut e = Entry {
+        line,
+        value_date: String::new(),
+        entry_date: None,
+        mark: String::new(),
+        funds_code: None,
+        amount: String::new(),
+        type_code: String::new(),
+        customer_ref: String::new(),
+        bank_ref: None,
+        supplementary: None,
+        info: None,
+        german: None,
+        sepa: Vec::new(),
+        problem: None,
+    };
+    // Some banks (Sparkassen) break the line between the mark and the amount.
+    let joined_v;
+    let v = match v.split_once('\n') {
+        Some((a, b)) if a.trim_end().len() <= 13 && a.trim_end().ends_with(|c: char| c.is_ascii_alphabetic()) => {
+            joined_v = format!("{}{b}", a.trim_end());
+            joined_v.as_str()
+        }
+        _ => v,
+    };
+    let (first, rest) = match v.split_once('\n') {
+        Some((a, b)) => (a.trim_end(), Some(b)),
+        None => (v.trim_end(), None),
+    };
+    e.supplementary = rest.map(|r| r.replace('\n', "")).filter(|r| !r.trim().is_empty());
+    let b = first.as_bytes();
+    let mut p = 0;
+    let Some((y, m, d)) = first.get(0..6).and_then(yymmdd_lenient) else {
+        e.problem = Some(format!(":61: value date '{}' is not a valid YYMMDD date", first.get(0..6).unwrap_or(first)));
+        return e;
+    };
+    e.value_date = iso(y, m, d);
+    p += 6;
+    if b.len() >= p + 4 && b[p..p + 4].iter().all(u8::is_ascii_digit) {
+        let em: u32 = first[p..p + 2].parse().unwrap_or(0);
+        let ed: u32 = first[p + 2..p + 4].parse().unwrap_or(0);
+        // The entry date has no year: take the value date's, across a year end if needed.
+        let ey = if m == 12 && em == 1 {
+            y + 1
+        } else if m == 1 && em == 12 {
+            y - 1
+        } else {
+            y
+        };
+        if valid(ey, em, ed) {
+            e.entry_date = Some(iso(ey, em, ed));
+        } else if !(em == 2 && (ed == 29 || ed == 30)) {
+            // 30 February appears in real files (banks' interest dates); it is ignored, not fatal.
+            e.problem = Some(format!(":61: entry date '{}' is not a valid MMDD date", &first[p..p + 4]));
+        }
+        p += 4;
+    }
+    let mark = if first[p..].starts_with("RC") || first[p..].starts_with("RD") {
+        &first[p..p + 2]
+    } else if first[p..].starts_with('C') || first[p..].starts_with('D') {
+        &first[p..p + 1]
+    } else {
+        e.problem = Some(format!(":61: debit/credit mark missing at '{}'", &first[p..]));
+        return e;
+    };
+    e.mark = mark.to_string();
+    p += mark.len();
+    if b.get(p).is_some_and(u8::is_ascii_alphabetic) {
+        e.funds_code = Some(first[p..p + 1].to_string());
+        p += 1;
+    }
+    let amt_end = first[p..].find(|c: char| !(c.is_ascii_digit() || c == ',')).map_or(first.len(), |i| p + i);
+    match amount_text(&first[p..amt_end]) {
+        Some(a) => e.amount = a,
+        None => {
+            e.problem =
+                Some(format!(":61: amount '{}' is not a SWIFT amount (digits and one comma)", &first[p..amt_end]));
+            return e;
+        }
+    }
+    p = amt_end;
+    match first.get(p..p + 4) {
+        Some(t) if t.as_bytes()[0].is_ascii_alphabetic() => e.type_code = t.to_string(),
+        _ => {
+            e.problem = Some(format!(":61: transaction type code missing after the amount ('{}')", &first[p..]));
+            return e;
+        }
+    }
+    p += 4;
+    // 16x customer reference, then optionally //16x bank reference; anything after
+    // that on the same line is supplementary detail (some banks put the name there).
+    let refs = &first[p..];
+    let split =
+        refs.char_indices().take_while(|(i, _)| *i <= 16).find(|(i, _)| refs[*i..].starts_with("//")).map(|(i, _)| i);
+    let extra_same_line = match split {
+        Some(i) => {
+            e.customer_ref = refs[..i].to_string();
+            let after = &refs[i + 2..];
+            let cut = after.char_indices().nth(16).map_or(after.len(), |(k, _)| k);
+            let br = after[..cut].trim_end();
+            e.bank_ref = (!br.is_empty()).then(|| br.to_string());
+            after[cut..].trim().to_string()
+        }
+        None => {
+            let cut = refs.char_indices().nth(16).map_or(refs.len(), |(k, _)| k);
+            e.customer_ref = refs[..cut].to_string();
+            refs[cut..].trim().to_string()
+        }
+    };
+    if !extra_same_line.is_empty() {
+        e.supplementary = Some(match e.supplementary.take() {
+            Some(next) => format!("{extra_same_line} {next}"),
+            None => extra_same_line,
+        });
+    }
+    e
+}
+
+/// Parses a whole MT940/MT942 file into statements.
+pub fn statements(bytes: &[u8]) -> Vec<Statement> {
+    let text = decode(bytes);
+    let mut out: Vec<Statement> = Vec::new();
+    let mut prev_tag = String::new();
+    for t in tags(&text) {
+        let prev = std::mem::replace(&mut prev_tag, t.name.clone());
+        if out.is_empty() && t.name != "20" {
+            out.push(Statement { line: t.line, ..Statement::default() });
+        }
+        if t.name == "20" {
+            out.push(Statement { line: t.line, transaction_ref: t.value.trim().to_string(), ..Statement::default() });
+            continue;
+        }
+        let Some(s) = out.last_mut() else { continue };
+        let v = t.value.as_str();
+        match t.name.as_str() {
+            "21" => s.related_ref = Some(v.trim().to_string()),
+            "25" | "25P" => s.account = v.lines().next().unwrap_or("").trim().to_string(),
+            "28" | "28C" => {
+                let v = v.trim();
+                match v.split_once('/') {
+                    Some((a, b)) => {
+                        s.statement_no = Some(a.to_string());
+                        s.sequence_no = Some(b.to_string());
+                    }
+                    None => s.statement_no = Some(v.to_string()),
+                }
+            }
+            "60F" | "60M" => s.opening = balance(v, &t.name[2..]),
+            "62F" | "62M" => s.closing = balance(v, &t.name[2..]),
+            "64" => s.available = balance(v, ""),
+            "65" => s.forward_available.extend(balance(v, "")),
+            "61" => s.entries.push(entry(v, t.line)),
+            "86" => match s.entries.last_mut() {
+                Some(e) if s.closing.is_none() && (e.info.is_none() || prev == "86") => {
+                    // Several :86: tags after one :61: (seen from Dutch banks) continue its text.
+                    let v = v.trim_start();
+                    let info = match e.info.take() {
+                        Some(p) => format!("{p}\n{v}"),
+                        None => v.to_string(),
+                    };
+                    e.german = german(&info);
+                    e.sepa = e.german.as_ref().and_then(|g| g.purpose.as_deref()).map(sepa).unwrap_or_default();
+                    e.info = Some(info);
+                }
+                _ => {
+                    s.info = Some(match s.info.take() {
+                        Some(prev) => format!("{prev}\n{v}"),
+                        None => v.to_string(),
+                    })
+                }
+            },
+            "13" | "13D" => s.datetime = Some(v.trim().to_string()),
+            "34F" => s.floor_limits.push(v.trim().to_string()),
+            "90D" | "90C" => {
+                let v = v.trim();
+                let digits = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
+                let count = v[..digits].parse().unwrap_or(0);
+                let cur = v.get(digits..digits + 3).unwrap_or("").to_string();
+                let amt = v.get(digits + 3..).and_then(amount_text).unwrap_or_default();
+                if t.name == "90D" {
+                    s.sum_debits = Some((count, cur, amt));
+                } else {
+                    s.sum_credits = Some((count, cur, amt));
+                }
+            }
+            other => s.unknown_tags.push((other.to_string(), t.line)),
+        }
+    }
+    out
+}
+
+fn signed_minor(amount: &str, negative: bool, cur: Currency) -> Option<i64> {
+    let m = parse_minor(amount, &MoneyFormat::CONTRACT, cur).ok()?;
+    Some(if negative { -m } else { m })
+}
+
+/// The statement's currency: from the balances, else MT942's floor limit or sums.
+fn currency_of(s: &Statement) -> Option<String> {
+    s.opening
+        .as_ref()
+        .or(s.closing.as_ref())
+        .map(|b| b.currency.clone())
+        .or_else(|| s.floor_limits.first().and_then(|f| f.get(0..3)).map(str::to_string))
+        .or_else(|| s.sum_credits.as_ref().or(s.sum_debits.as_ref()).map(|x| x.1.clone()))
+}
+
+/// German structured `:86:` (DFÜ-Abkommen / Deutsche Bank MT940 structure): a
+/// three-digit business transaction code (GVC) then `?nn` subfields.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct German {
+    pub transaction_code: String,
+    /// `?00`
+    pub posting_text: Option<String>,
+    /// `?10`
+    pub prima_nota: Option<String>,
+    /// `?20`–`?29`, concatenated as sent.
+    pub purpose: Option<String>,
+    /// `?30` bank code / BIC of the counterparty.
+    pub applicant_bin: Option<String>,
+    /// `?31` account / IBAN of the counterparty.
+    pub applicant_iban: Option<String>,
+    /// `?32` + `?33` counterparty name.
+    pub applicant_name: Option<String>,
+    /// `?34` text key extension (return reasons).
+    pub return_debit_notes: Option<String>,
+    /// `?35`
+    pub recipient_name: Option<String>,
+    /// `?60`–`?63`
+    pub additional_purpose: Option<String>,
+    /// Other subfields as (id, value).
+    pub other: Vec<(String, String)>,
+}
+
+/// Reads a German structured `:86:`; `None` when the text is not one.
+pub fn german(info: &str) -> Option<German> {
+    // Lines are joined as sent: a space before a line wrap is content.
+    let joined: String = info.split('\n').map(|l| l.trim_end_matches('\r')).collect();
+    let joined = joined.trim_start().trim_end_matches('?').to_string();
+    let b = joined.as_bytes();
+    if b.len() < 6
+        || !b[..3].iter().all(u8::is_ascii_digit)
+        || b[3] != b'?'
+        || !b[4].is_ascii_digit()
+        || !b[5].is_ascii_digit()
+    {
+        return None;
+    }
+    let mut g = German { transaction_code: joined[..3].to_string(), ..German::default() };
+    // Subfield starts: '?' followed by two digits.
+    let starts: Vec<usize> = (3..b.len().saturating_sub(2))
+        .filter(|&i| b[i] == b'?' && b[i + 1].is_ascii_digit() && b[i + 2].is_ascii_digit())
+        .collect();
+    let push = |slot: &mut Option<String>, v: &str| slot.get_or_insert_with(String::new).push_str(v);
+    for (k, &st) in starts.iter().enumerate() {
+        let end = starts.get(k + 1).copied().unwrap_or(joined.len());
+        let id = &joined[st + 1..st + 3];
+        let v = &joined[st + 3..end];
+        match id {
+            "00" => push(&mut g.posting_text, v),
+            "10" => push(&mut g.prima_nota, v),
+            "20" | "21" | "22" | "23" | "24" | "25" | "26" | "27" | "28" | "29" => push(&mut g.purpose, v),
+            "30" => push(&mut g.applicant_bin, v),
+            "31" => push(&mut g.applicant_iban, v),
+            "32" | "33" => push(&mut g.applicant_name, v),
+            "34" => push(&mut g.return_debit_notes, v),
+            "35" => push(&mut g.recipient_name, v),
+            "60" | "61" | "62" | "63" => push(&mut g.additional_purpose, v),
+            _ => g.other.push((id.to_string(), v.to_string())),
+        }
+    }
+    Some(g)
+}
+
+/// SEPA purpose keys used in German statements (`EREF+`, `SVWZ+`, …).
+const SEPA_KEYS: &[&str] = &[
+    "IBAN", "BIC ", "EREF", "MREF", "CRED", "PURP", "SVWZ", "MDAT", "ABWA", "ABWE", "SQTP", "ORCR", "ORMR", "DDAT",
+    "KREF", "DEBT", "COAM", "OAMT",
+];
+
+/// Splits a purpose text at SEPA keys: (key, raw value) in order; text before the
+/// first key is returned under the empty key.
+pub fn sepa(purpose: &str) -> Vec<(String, String)> {
+    let mut marks: Vec<(usize, &str)> = Vec::new();
+    for (i, _) in purpose.match_indices('+') {
+        if i >= 4
+            && let Some(k) = SEPA_KEYS.iter().find(|k| purpose.get(i - 4..i) == Some(**k))
+        {
+            marks.push((i - 4, k));
+        }
+    }
+    let mut out = Vec::new();
+    if marks.is_empty() {
+        return out;
+    }
+    if marks[0].0 > 0 {
+        out.push((String::new(), purpose[..marks[0].0].to_string()));
+    }
+    for (n, (pos, key)) in marks.iter().enumerate() {
+        let end = marks.get(n + 1).map_or(purpose.len(), |m| m.0);
+        out.push((key.trim().to_string(), purpose[pos + 5..end].to_string()));
+    }
+    out
+}
+
+/// Fields of a structured `:86:`.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Details {
+    pub name: Option<String>,
+    pub account: Option<String>,
+    pub end_to_end_id: Option<String>,
+    pub reference: Option<String>,
+    pub description: Option<String>,
+    pub code: Option<String>,
+}
+
+/// Reads the `:86:` variants: German `?nn` subfields (with SEPA `EREF+`… keys),
+/// `/KEY/value` slash codes, or free text.
+pub fn details(info: &str) -> Details {
+    let joined: String = info.split('\n').map(|l| l.trim_end_matches('\r')).collect::<Vec<_>>().join("");
+    let mut d = Details::default();
+    if let Some(g) = german(info) {
+        d.code = Some(g.transaction_code.clone());
+        d.name = g.applicant_name.as_deref().map(squash).filter(|s| !s.is_empty());
+        d.account = g.applicant_iban.as_deref().map(str::trim).map(str::to_string).filter(|s| !s.is_empty());
+        let purpose =
+            format!("{}{}", g.purpose.as_deref().unwrap_or(""), g.additional_purpose.as_deref().unwrap_or(""));
+        let keys = sepa(&purpose);
+        for (k, v) in &keys {
+            let v = squash(v);
+            match k.as_str() {
+                "EREF" if v != "NOTPROVIDED" && !v.is_empty() => d.end_to_end_id = Some(v),
+                "SVWZ" => d.description = Some(v),
+                "ABWA" if d.name.is_none() => d.name = Some(v),
+                "IBAN" if d.account.is_none() => d.account = Some(v),
+                _ => {}
+            }
+        }
+        if d.description.is_none() {
+            let lead = keys.iter().find(|(k, _)| k.is_empty()).map(|(_, v)| squash(v));
+            d.description = match (keys.is_empty(), lead) {
+                (true, _) => Some(squash(&purpose)).filter(|s| !s.is_empty()),
+                (false, Some(l)) if !l.is_empty() => Some(l),
+                _ => None,
+            };
+        }
+        if d.description.is_none() {
+            d.description = g.posting_text.as_deref().map(squash).filter(|s| !s.is_empty());
+        }
+    } else if joined.starts_with('/') && slash_key(&joined[1..]).is_some() {
+        let mut parts: Vec<(String, String)> = Vec::new();
+        let mut rest = &joined[1..];
+        while let Some(k) = slash_key(rest) {
+            rest = &rest[k.len() + 1..];
+            // Value runs to the next "/KEY/".
+            let mut end = rest.len();
+            let mut i = 0;
+            while let Some(j) = rest[i..].find('/') {
+                let at = i + j;
+                if slash_key(&rest[at + 1..]).is_some() {
+                    end = at;
+                    break;
+                }
+                i = at + 1;
+            }
+            parts.push((k.to_string(), rest[..end].to_string()));
+            rest = if end < rest.len() { &rest[end + 1..] } else { "" };
+        }
+        for (k, v) in &parts {
+            let v = v.trim_matches('/');
+            match k.as_str() {
+                "EREF" if v != "NOTPROVIDED" && !v.is_empty() => d.end_to_end_id = Some(v.to_string()),
+                "REMI" => {
+                    let t = v.trim_start_matches("USTD//").trim_start_matches("USTD/").trim_start_matches("STRD/");
+                    d.description = Some(squash(t));
+                }
+                "NAME" if d.name.is_none() => d.name = Some(squash(v)),
+                "ORDP" | "BENM" if d.name.is_none() => {
+                    let n = v.trim_start_matches('/').split("/NAME/").last().unwrap_or(v);
+                    let n = n.trim_start_matches("NAME/");
+                    d.name = Some(squash(n.split('/').next().unwrap_or(n))).filter(|s| !s.is_empty());
+                }
+                "IBAN" if d.account.is_none() => d.account = Some(v.to_string()),
+                "CNTP" => {
+                    // CNTP/account/bic/name/city
+                    let f: Vec<&str> = v.split('/').collect();
+                    if let Some(a) = f.first().filter(|a| !a.is_empty()) {
+                        d.account = Some(a.to_string());
+                    }
+                    if let Some(n) = f.get(2).filter(|n| !n.is_empty()) {
+                        d.name = Some(squash(n));
+                    }
+                }
+                "TRTP" => d.code = Some(v.to_string()),
+                _ => {}
+            }
+        }
+    } else {
+        d.description = Some(squash(&joined)).filter(|s| !s.is_empty());
+    }
+    // An ISO 11649 creditor reference anywhere in the purpose is the structured reference.
+    d.reference = find_rf(&joined);
+    d
+}
+
+const SLASH_KEYS: &[&str] = &[
+    "EREF", "REMI", "ORDP", "BENM", "NAME", "IBAN", "BIC", "CNTP", "TRTP", "CSID", "MARF", "PREF", "SVCL", "PURP",
+    "ISDT", "RTRN", "ADDR", "ULTC", "ULTD", "ULTB", "BUSP", "ACCW", "EXCH", "OCMT", "CHGS", "IREF", "BENM", "CITY",
+];
+
+fn slash_key(s: &str) -> Option<&'static str> {
+    SLASH_KEYS.iter().find(|k| s.starts_with(*k) && s[k.len()..].starts_with('/')).copied()
+}
+
+/// First ISO 11649 `RFnn…` reference with valid check digits.
+pub fn find_rf(text: &str) -> Option<String> {
+    let up = text.to_uppercase();
+    let b = up.as_bytes();
+    let mut i = 0;
+    while let Some(j) = up[i..].find("RF") {
+        let s = i + j;
+        let boundary = s == 0 || !b[s - 1].is_ascii_alphanumeric();
+        let end = up[s..].find(|c: char| !c.is_ascii_alphanumeric()).map_or(up.len(), |k| s + k);
+        let cand = &up[s..end];
+        if boundary
+            && (5..=25).contains(&cand.len())
+            && cand[2..4].bytes().all(|c| c.is_ascii_digit())
+            && rf_valid(cand)
+        {
+            return Some(cand.to_string());
+        }
+        i = s + 2;
+    }
+    None
+}
+
+fn rf_valid(rf: &str) -> bool {
+    let moved = format!("{}{}", &rf[4..], &rf[..4]);
+    let mut r: u32 = 0;
+    for c in moved.chars() {
+        let v = match c.to_digit(36) {
+            Some(v) => v,
+            None => return false,
+        };
+        r = if v >= 10 { (r * 100 + v) % 97 } else { (r * 10 + v) % 97 };
+    }
+    r == 1
+}
+
+/// Maps statements to `bank_transactions` rows and checks every statement's balances.
+pub fn to_rows(stmts: &[Statement]) -> (Vec<Row>, Vec<Control>) {
+    let mut rows = Vec::new();
+    let mut controls = Vec::new();
+    for (si, s) in stmts.iter().enumerate() {
+        let scope =
+            format!(":20:{} :25:{} :28C:{}", s.transaction_ref, s.account, s.statement_no.as_deref().unwrap_or("-"));
+        let cur_code = currency_of(s);
+        let cur = cur_code.as_deref().and_then(Currency::parse);
+        let mut stmt_rows: Vec<Row> = Vec::new();
+        let mut sum: i64 = 0;
+        let mut sum_ok = true;
+        let mut seen_refs: Vec<String> = Vec::new();
+        for (k, e) in s.entries.iter().enumerate() {
+            let mut r = Row::new(e.line, format!("stmt {} :61: #{}", si + 1, k + 1));
+            let negative = e.mark == "D" || e.mark == "RC";
+            let id = match e.bank_ref.as_deref().map(str::trim) {
+                Some(b) if !b.is_empty() && !b.eq_ignore_ascii_case("NONREF") => {
+                    let n = seen_refs.iter().filter(|x| *x == b).count();
+                    seen_refs.push(b.to_string());
+                    if n == 0 { b.to_string() } else { format!("{b}#{}", n + 1) }
+                }
+                _ => format!("@{}", r.position),
+            };
+            r.set("txn_id", id);
+            r.set("account_id", s.account.clone());
+            r.set("booking_date", e.entry_date.clone().unwrap_or_else(|| e.value_date.clone()));
+            r.set("value_date", e.value_date.clone());
+            if let Some(c) = &cur_code {
+                r.set("currency", c.clone());
+            }
+            match cur.and_then(|c| signed_minor(&e.amount, negative, c).map(|m| (m, c))) {
+                Some((m, c)) => {
+                    sum += m;
+                    r.set("amount", format_minor(m, c.exponent()));
+                }
+                None => {
+                    sum_ok = false;
+                    if e.problem.is_none() {
+                        r.reject = Some(format!(
+                            "amount {} cannot be read in currency {}",
+                            e.amount,
+                            cur_code.as_deref().unwrap_or("(none: no balance tag)")
+                        ));
+                    }
+                }
+            }
+            if let Some(p) = &e.problem {
+                r.reject = Some(p.clone());
+                sum_ok = false;
+            }
+            let det = e.info.as_deref().map(details).unwrap_or_default();
+            r.set("counterparty_name", det.name.unwrap_or_default());
+            r.set("counterparty_account", det.account.unwrap_or_default());
+            r.set("end_to_end_id", det.end_to_end_id.unwrap_or_default());
+            let cref = e.customer_ref.trim();
+            let reference = det
+                .reference
+                .or_else(|| (!cref.is_empty() && !cref.eq_ignore_ascii_case("NONREF")).then(|| cref.to_string()));
+            r.set("reference", reference.unwrap_or_default());
+            let mut desc = det.description.unwrap_or_default();
+            if let Some(sup) = &e.supplementary {
+                desc = squash(&format!("{desc} {sup}"));
+            }
+            r.set("description", desc);
+            r.set("bank_code", det.code.map_or_else(|| e.type_code.clone(), |c| format!("{}/{c}", e.type_code)));
+            stmt_rows.push(r);
+        }
+        // Controls: opening + entries = closing (MT940); counts and sums (MT942 :90D:/:90C:).
+        if let (Some(o), Some(c), Some(cu)) = (&s.opening, &s.closing, cur) {
+            let open = signed_minor(&o.amount, o.mark == "D", cu);
+            let close = signed_minor(&c.amount, c.mark == "D", cu);
+            if let (Some(open), Some(close)) = (open, close) {
+                let ok = sum_ok && open + sum == close;
+                let e = cu.exponent();
+                let detail = format!(
+                    "opening {} + entries {} = {} vs closing {} (difference {})",
+                    format_minor(open, e),
+                    format_minor(sum, e),
+                    format_minor(open + sum, e),
+                    format_minor(close, e),
+                    format_minor(close - open - sum, e)
+                );
+                if !ok {
+                    for r in &mut stmt_rows {
+                        r.reject.get_or_insert_with(|| format!("statement {scope} does not tie out: {detail}"));
+                    }
+                }
+                controls.push(Control { scope: scope.clone(), check: "balance".into(), ok, detail });
+            }
+        }
+        for (which, sums, want_neg) in [("debits", &s.sum_debits, true), ("credits", &s.sum_credits, false)] {
+            if let (Some((count, _, amt)), Some(cu)) = (sums, cur) {
+                let mine: Vec<&Entry> =
+                    s.entries.iter().filter(|e| (e.mark == "D" || e.mark == "RC") == want_neg).collect();
+                let total: i64 = mine.iter().filter_map(|e| signed_minor(&e.amount, false, cu)).sum();
+                let stated = signed_minor(amt, false, cu).unwrap_or(-1);
+                let ok = mine.len() as u64 == *count && total == stated;
+                let detail = format!(
+                    "{which}: {} entries totalling {} vs stated {count} totalling {}",
+                    mine.len(),
+                    format_minor(total, cu.exponent()),
+                    format_minor(stated, cu.exponent())
+                );
+                if !ok {
+                    for r in &mut stmt_rows {
+                        r.reject.get_or_insert_with(|| format!("report {scope} does not tie out: {detail}"));
+                    }
+                }
+                controls.push(Control { scope: scope.clone(), check: format!("sum_{which}"), ok, detail });
+            }
+        }
+        rows.extend(stmt_rows);
+    }
+    (rows, controls)
+}
+
+/// Parses an MT940/MT942 file into contract rows.
+pub fn parse(bytes: &[u8]) -> Result<Parsed, FormatError> {
+    let stmts = statements(bytes);
+    if stmts.is_empty() {
+        return Err(FormatError::Empty);
+    }
+    let is942 = stmts.iter().any(|s| s.datetime.is_some() || !s.floor_limits.is_empty());
+    let (rows, controls) = to_rows(&stmts);
+    Ok(Parsed {
+        format: if is942 { crate::Format::Mt942 } else { crate::Format::Mt940 },
+        target: Target::BankTransactions,
+        rows,
+        controls,
+        statements: stmts.len(),
+    })
+}
