@@ -26,6 +26,9 @@ pub enum RejectCode {
     FileRefused,
     /// A statement or file's control totals do not tie out.
     ControlTotal,
+    /// A record of a bank or remittance file is malformed or unusable (broken `:61:`,
+    /// unknown debit/credit, entry not booked…).
+    BadRecord,
 }
 
 impl RejectCode {
@@ -42,6 +45,7 @@ impl RejectCode {
             RejectCode::DuplicateKey => "duplicate_key",
             RejectCode::FileRefused => "file_refused",
             RejectCode::ControlTotal => "control_total",
+            RejectCode::BadRecord => "bad_record",
         }
     }
 }

@@ -291,10 +291,7 @@ pub fn accounts(bytes: &[u8]) -> Result<(Vec<Account>, Vec<Control>), FormatErro
         });
     }
     if !failures.is_empty() {
-        return Err(FormatError::Syntax {
-            line: 0,
-            msg: format!("control totals do not tie out: {}", failures.join("; ")),
-        });
+        return Err(FormatError::Control(failures.join("; ")));
     }
     Ok((accounts, controls))
 }
@@ -353,7 +350,7 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed, FormatError> {
             let scope = format!("account {} {}", a.number, a.as_of);
             if !ok {
                 for r in &mut acct_rows {
-                    r.reject.get_or_insert_with(|| format!("{scope} does not tie out: {detail}"));
+                    r.fail_control(|| format!("{scope} does not tie out: {detail}"));
                 }
             }
             controls.push(Control { scope, check: "balance".into(), ok, detail });

@@ -225,7 +225,10 @@ pub fn document(bytes: &[u8]) -> Result<Document, FormatError> {
                 let depth = stack.len().saturating_sub(1);
                 let value = text_buf.trim().to_string();
                 text_buf.clear();
-                assign(&mut doc, &stack, &value, &cur_ccy, ctx_stmt, ctx_ntry, ctx_tx, ctx_bal, ctx_strd);
+                // Container elements end with no text of their own; only leaves carry values.
+                if !value.is_empty() {
+                    assign(&mut doc, &stack, &value, &cur_ccy, ctx_stmt, ctx_ntry, ctx_tx, ctx_bal, ctx_strd);
+                }
                 stack.pop();
                 if ctx_strd == Some(depth) {
                     ctx_strd = None;
@@ -519,7 +522,7 @@ pub fn bank_rows(doc: &Document) -> (Vec<Row>, Vec<Control>) {
                 );
                 if !ok {
                     for r in &mut stmt_rows {
-                        r.reject.get_or_insert_with(|| format!("statement {scope} does not tie out: {detail}"));
+                        r.fail_control(|| format!("statement {scope} does not tie out: {detail}"));
                     }
                 }
                 controls.push(Control { scope, check: "balance".into(), ok, detail });

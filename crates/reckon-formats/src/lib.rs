@@ -39,11 +39,22 @@ pub struct Row {
     pub values: Vec<(&'static str, String)>,
     /// Set when the row must not be accepted (e.g. its statement does not tie out).
     pub reject: Option<String>,
+    /// The reject comes from a failed statement or file control, not from the record itself.
+    pub control_failure: bool,
 }
 
 impl Row {
     pub fn new(line: u64, position: String) -> Row {
-        Row { line, position, values: Vec::new(), reject: None }
+        Row { line, position, values: Vec::new(), reject: None, control_failure: false }
+    }
+
+    /// Marks the row as refused because a control of its statement failed (unless it
+    /// already carries a reason of its own).
+    pub fn fail_control(&mut self, reason: impl FnOnce() -> String) {
+        if self.reject.is_none() {
+            self.reject = Some(reason());
+            self.control_failure = true;
+        }
     }
 
     /// Sets a column (empty values are skipped).
@@ -89,6 +100,8 @@ pub enum FormatError {
     Xml(String),
     #[error("line {line}: {msg}")]
     Syntax { line: u64, msg: String },
+    #[error("control totals do not tie out: {0}")]
+    Control(String),
     #[error("file too large ({0} bytes; limit {1})")]
     TooLarge(usize, usize),
     #[error("no statements or entries found")]

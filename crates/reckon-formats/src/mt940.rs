@@ -741,7 +741,7 @@ pub fn to_rows(stmts: &[Statement]) -> (Vec<Row>, Vec<Control>) {
                 );
                 if !ok {
                     for r in &mut stmt_rows {
-                        r.reject.get_or_insert_with(|| format!("statement {scope} does not tie out: {detail}"));
+                        r.fail_control(|| format!("statement {scope} does not tie out: {detail}"));
                     }
                 }
                 controls.push(Control { scope: scope.clone(), check: "balance".into(), ok, detail });
@@ -762,7 +762,7 @@ pub fn to_rows(stmts: &[Statement]) -> (Vec<Row>, Vec<Control>) {
                 );
                 if !ok {
                     for r in &mut stmt_rows {
-                        r.reject.get_or_insert_with(|| format!("report {scope} does not tie out: {detail}"));
+                        r.fail_control(|| format!("report {scope} does not tie out: {detail}"));
                     }
                 }
                 controls.push(Control { scope: scope.clone(), check: format!("sum_{which}"), ok, detail });

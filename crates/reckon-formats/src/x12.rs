@@ -178,14 +178,12 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed, FormatError> {
                     });
                     if !ok {
                         for r in &mut set_rows {
-                            r.reject
-                                .get_or_insert_with(|| format!("{scope}: SE01 says {stated} segments, found {actual}"));
+                            r.fail_control(|| format!("{scope}: SE01 says {stated} segments, found {actual}"));
                         }
                     }
                 } else {
                     for r in &mut set_rows {
-                        r.reject
-                            .get_or_insert_with(|| format!("{scope}: transaction set has no SE trailer (truncated)"));
+                        r.fail_control(|| format!("{scope}: transaction set has no SE trailer (truncated)"));
                     }
                 }
                 if let (Some(total), Some(c)) = (payment_total, Currency::parse(&ccy)) {
@@ -201,7 +199,7 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed, FormatError> {
                     });
                     if !ok {
                         for r in &mut set_rows {
-                            r.reject.get_or_insert_with(|| {
+                            r.fail_control(|| {
                                 format!(
                                     "{scope}: remitted lines total {} but BPR02 pays {total}",
                                     format_minor(paid, c.exponent())

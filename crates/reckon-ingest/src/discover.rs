@@ -44,6 +44,31 @@ struct Planned {
     rel: String,
     mapping: Result<Mapping, String>,
     mapping_name: Option<String>,
+    /// A bank statement or remittance file (format detected from content).
+    statement: bool,
+}
+
+/// Bank and remittance files in `bank/` and `remittance/` (any name; content decides).
+fn plan_statements(dir: &Path, planned: &mut Vec<Planned>) {
+    for sub in ["bank", "remittance"] {
+        let Ok(rd) = std::fs::read_dir(dir.join(sub)) else { continue };
+        let mut names: Vec<String> = rd
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| !n.starts_with('.'))
+            .collect();
+        names.sort();
+        for n in names {
+            planned.push(Planned {
+                path: dir.join(sub).join(&n),
+                rel: format!("{sub}/{n}"),
+                mapping: Err(String::new()),
+                mapping_name: None,
+                statement: true,
+            });
+        }
+    }
 }
 
 fn plan(dir: &Path) -> Result<(Vec<Planned>, Vec<String>), DiscoverError> {
@@ -75,13 +100,26 @@ fn plan(dir: &Path) -> Result<(Vec<Planned>, Vec<String>), DiscoverError> {
                 .and_then(|t| MappingConfig::from_toml(&t).map_err(|e| e.to_string()))
                 .and_then(|c| c.build().map_err(|e| e.to_string()))
                 .map_err(|e| format!("mapping {mapping_file}: {e}"));
-            planned.push(Planned { path, rel: name.clone(), mapping, mapping_name: Some(mapping_file) });
+            planned.push(Planned {
+                path,
+                rel: name.clone(),
+                mapping,
+                mapping_name: Some(mapping_file),
+                statement: false,
+            });
         } else if let Some(t) = Table::from_name(stem) {
-            planned.push(Planned { path, rel: name.clone(), mapping: Ok(Mapping::contract(t)), mapping_name: None });
+            planned.push(Planned {
+                path,
+                rel: name.clone(),
+                mapping: Ok(Mapping::contract(t)),
+                mapping_name: None,
+                statement: false,
+            });
         } else {
             ignored.push(name.clone());
         }
     }
+    plan_statements(dir, &mut planned);
     Ok((planned, ignored))
 }
 
@@ -96,6 +134,12 @@ pub fn load_dir(dir: &Path) -> Result<Loaded, DiscoverError> {
     let results: Vec<(Planned, Option<crate::load::LoadedFile>)> = planned
         .into_par_iter()
         .map(|p| {
+            if p.statement {
+                let t = std::time::Instant::now();
+                let lf = crate::load::load_statement_file(&p.path, &p.rel);
+                tracing::info!(file = %p.rel, format = lf.report.format.as_str(), rows = lf.report.input_rows, ms = t.elapsed().as_millis() as u64, "loaded");
+                return (p, Some(lf));
+            }
             let lf = p.mapping.as_ref().ok().map(|m| {
                 let t = std::time::Instant::now();
                 let lf = load_file(&p.path, &p.rel, m, p.mapping_name.as_deref());
@@ -106,7 +150,15 @@ pub fn load_dir(dir: &Path) -> Result<Loaded, DiscoverError> {
         })
         .collect();
     for (p, lf) in results {
+        let table_of = |lf: &crate::load::LoadedFile| lf.report.table.as_deref().and_then(Table::from_name);
         match (p.mapping, lf) {
+            (_, Some(lf)) if p.statement => {
+                out.rejects.extend(lf.rejects.iter().cloned());
+                if let (Some(t), Some(df)) = (table_of(&lf), lf.df) {
+                    frames.entry(t).or_default().push((out.files.len(), df));
+                }
+                out.files.push(lf.report);
+            }
             (Ok(m), Some(lf)) => {
                 out.rejects.extend(lf.rejects);
                 if let Some(df) = lf.df {

@@ -29,6 +29,24 @@ pub struct FileReport {
     pub rejected_rows: u64,
     /// Why the whole file was refused, if it was.
     pub refused: Option<String>,
+    /// For bank/remittance files: the format detected from the content.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detected_format: Option<String>,
+    /// For bank/remittance files: statements (or advices) in the file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub statements: Option<u64>,
+    /// For bank/remittance files: every statement-level control and its outcome.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub controls: Vec<ControlReport>,
+}
+
+/// A statement or file control (balance tie-out, control totals) and its outcome.
+#[derive(Clone, Debug, Default, serde::Serialize, PartialEq, Eq)]
+pub struct ControlReport {
+    pub scope: String,
+    pub check: String,
+    pub ok: bool,
+    pub detail: String,
 }
 
 /// One file, loaded: typed rows in contract columns plus `source_file`/`source_position`.
@@ -42,8 +60,10 @@ pub struct LoadedFile {
 /// Raw text of a file in source columns, with the position of each record.
 struct Raw {
     df: DataFrame,
+    /// Line (text) or record (Parquet) number of each row, for rejects.
     positions: Vec<u64>,
-    position_kind: &'static str,
+    /// `source_position` of each row.
+    labels: Vec<String>,
     /// Problems found before mapping (encoding, ragged rows), per record.
     pre: Vec<Option<(RejectCode, String)>>,
     blank_lines: u64,
@@ -119,6 +139,94 @@ pub fn load_file(path: &Path, rel: &str, mapping: &Mapping, mapping_name: Option
     }
 }
 
+/// Loads a bank statement or remittance file (camt, MT940/942, BAI2, X12 820): the
+/// format and target table are detected from the content.
+pub fn load_statement_file(path: &Path, rel: &str) -> LoadedFile {
+    let mut report = FileReport { path: rel.to_string(), ..FileReport::default() };
+    let refuse = |mut report: FileReport, reason: String| {
+        report.refused = Some(reason.clone());
+        let rej = Reject {
+            file: report.path.clone(),
+            row: None,
+            column: None,
+            value: None,
+            code: RejectCode::FileRefused,
+            reason,
+            table: report.table.clone(),
+        };
+        LoadedFile { report, df: None, rejects: vec![rej] }
+    };
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) => return refuse(report, format!("cannot read file: {e}")),
+    };
+    report.bytes = bytes.len() as u64;
+    report.sha256 = reckon_core::id::sha256_hex(&bytes);
+    let format = reckon_formats::detect(&bytes);
+    report.format = format.name().to_string();
+    report.detected_format = Some(format.name().to_string());
+    let parsed = match reckon_formats::parse(&bytes) {
+        Ok(p) => p,
+        Err(e @ reckon_formats::FormatError::Unknown(_)) => return refuse(report, e.to_string()),
+        Err(e) => return refuse(report, format!("{} file refused: {e}", format.name())),
+    };
+    let table = match parsed.target {
+        reckon_formats::Target::BankTransactions => Table::BankTransactions,
+        reckon_formats::Target::Remittances => Table::Remittances,
+    };
+    report.table = Some(table.name().to_string());
+    report.statements = Some(parsed.statements as u64);
+    report.controls = parsed
+        .controls
+        .iter()
+        .map(|c| ControlReport { scope: c.scope.clone(), check: c.check.clone(), ok: c.ok, detail: c.detail.clone() })
+        .collect();
+    let n = parsed.rows.len();
+    let mut cols = Vec::new();
+    for c in table.spec().columns {
+        let vals: Vec<String> = parsed
+            .rows
+            .iter()
+            .map(|r| match r.get(c.name) {
+                // Formats without an entry reference get file + position as id.
+                Some(v) if c.name == "txn_id" && v.starts_with('@') => format!("{rel}{v}"),
+                Some(v) => v.to_string(),
+                None => String::new(),
+            })
+            .collect();
+        cols.push(Column::new(c.name.into(), vals));
+    }
+    let df = match DataFrame::new(n, cols) {
+        Ok(d) => d,
+        Err(e) => return refuse(report, format!("internal error: {e}")),
+    };
+    let raw = Raw {
+        df,
+        positions: parsed.rows.iter().map(|r| r.line).collect(),
+        labels: parsed.rows.iter().map(|r| format!("line {}: {}", r.line, r.position)).collect(),
+        pre: parsed
+            .rows
+            .iter()
+            .map(|r| {
+                r.reject.as_ref().map(|why| {
+                    let code = if r.control_failure { RejectCode::ControlTotal } else { RejectCode::BadRecord };
+                    (code, format!("{}: {why}", r.position))
+                })
+            })
+            .collect(),
+        blank_lines: 0,
+    };
+    report.input_rows = n as u64;
+    match map_and_validate(raw, rel, &Mapping::contract(table), true) {
+        Ok((df, rejects, rejected_rows)) => {
+            report.loaded_rows = df.height() as u64;
+            report.rejected_rows = rejected_rows;
+            LoadedFile { report, df: Some(df), rejects }
+        }
+        Err(e) => refuse(report, format!("internal error while loading: {e}")),
+    }
+}
+
 fn read_csv(bytes: &[u8], mapping: &Mapping) -> Result<Raw, String> {
     if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
         return Err("file is UTF-16 (byte order mark FF FE / FE FF); export it as UTF-8".into());
@@ -170,7 +278,7 @@ fn read_csv(bytes: &[u8], mapping: &Mapping) -> Result<Raw, String> {
     Ok(Raw {
         df,
         positions: scanned.records.iter().map(|r| r.line).collect(),
-        position_kind: "line",
+        labels: scanned.records.iter().map(|r| format!("line {}", r.line)).collect(),
         pre,
         blank_lines: scanned.blank_lines,
     })
@@ -199,7 +307,13 @@ fn read_parquet(path: &Path, table: Table) -> Result<Raw, String> {
     }
     let df = df.lazy().select(exprs).collect().map_err(|e| format!("cannot read Parquet columns as text: {e}"))?;
     let n = df.height();
-    Ok(Raw { df, positions: (1..=n as u64).collect(), position_kind: "record", pre: vec![None; n], blank_lines: 0 })
+    Ok(Raw {
+        df,
+        positions: (1..=n as u64).collect(),
+        labels: (1..=n).map(|i| format!("record {i}")).collect(),
+        pre: vec![None; n],
+        blank_lines: 0,
+    })
 }
 
 /// Applies the mapping (polars expressions), then checks and types every column.
@@ -432,10 +546,7 @@ fn map_and_validate(
         out_cols.push(column);
     }
     out_cols.push(Column::new("source_file".into(), vec![rel.to_string(); n]));
-    out_cols.push(Column::new(
-        "source_position".into(),
-        raw.positions.iter().map(|p| format!("{} {p}", raw.position_kind)).collect::<Vec<_>>(),
-    ));
+    out_cols.push(Column::new("source_position".into(), raw.labels));
     let df = DataFrame::new(n, out_cols)?;
     let keep: BooleanChunked = bad.iter().map(|b| !b).collect();
     let df = df.filter(&keep)?;
