@@ -1,0 +1,7 @@
+#![no_main]
+//! Fuzz target: the x12 parser must return rows or an error for any bytes, never panic.
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let _ = reckon_formats::x12::parse(data);
+});

@@ -1,0 +1,132 @@
+//! Format details the fixture snapshots do not pin down one by one, and a property
+//! test that no parser panics on arbitrary bytes (the fuzz targets go further).
+
+use proptest::prelude::*;
+use reckon_formats::{Format, Target, bai2, camt, detect, mt940, parse, x12};
+
+fn get<'a>(row: &'a reckon_formats::Row, c: &str) -> &'a str {
+    row.get(c).unwrap_or("")
+}
+
+#[test]
+fn mt940_marks_dates_and_references() {
+    let f = ":20:A\n:25:X\n:28C:1/1\n:60F:C251231EUR100,\n\
+:61:2512310102RC10,NTRFCUST//BANK1\nsupplementary text\n:86:?\n\
+:61:251231D1,5NCHG12345678901234567890\n:62F:C251231EUR88,50\n-\n";
+    let st = mt940::statements(f.as_bytes());
+    assert_eq!(st.len(), 1);
+    let e = &st[0].entries;
+    assert_eq!(e[0].mark, "RC");
+    assert_eq!(e[0].value_date, "2025-12-31");
+    assert_eq!(e[0].entry_date.as_deref(), Some("2026-01-02"), "entry date across the year end");
+    assert_eq!(e[0].customer_ref, "CUST");
+    assert_eq!(e[0].bank_ref.as_deref(), Some("BANK1"));
+    assert_eq!(e[0].supplementary.as_deref(), Some("supplementary text"));
+    assert_eq!(e[1].amount, "1.5");
+    assert_eq!(e[1].customer_ref, "1234567890123456", "16x");
+    let p = parse(f.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+    // RC is a reversal of a credit: money out.
+    assert_eq!(get(&p.rows[0], "amount"), "-10.00");
+    assert!(p.controls.iter().all(|c| c.ok), "{:?}", p.controls);
+}
+
+#[test]
+fn mt940_structured_86_variants() {
+    let d = mt940::details("166?00SEPA-GUTSCHRIFT?20EREF+E1?21SVWZ+RE 4711 RF18539007547034?32Max Mustermann");
+    assert_eq!(d.end_to_end_id.as_deref(), Some("E1"));
+    assert_eq!(d.description.as_deref(), Some("RE 4711 RF18539007547034"));
+    assert_eq!(d.name.as_deref(), Some("Max Mustermann"));
+    assert_eq!(d.reference.as_deref(), Some("RF18539007547034"));
+    assert_eq!(d.code.as_deref(), Some("166"));
+    let s = mt940::details("/EREF/E2//CNTP/NL91ABNA0417164300/ABNANL2A/Summit BV/Utrecht/REMI/USTD//Factuur 9/");
+    assert_eq!(s.end_to_end_id.as_deref(), Some("E2"));
+    assert_eq!(s.account.as_deref(), Some("NL91ABNA0417164300"));
+    assert_eq!(s.name.as_deref(), Some("Summit BV"));
+    assert_eq!(s.description.as_deref(), Some("Factuur 9"));
+    // A check digit error is not an RF reference.
+    assert_eq!(mt940::find_rf("paid RF19539007547034"), None);
+}
+
+#[test]
+fn mt942_sums_are_checked() {
+    let good = ":20:R\n:25:X\n:28C:1\n:34F:EUR0,\n:13D:2603041200+0100\n:61:260304C5,NTRFN//A\n:90D:0EUR0,\n:90C:1EUR5,\n-";
+    let p = parse(good.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(p.format, Format::Mt942);
+    assert!(p.controls.iter().all(|c| c.ok));
+    let bad = good.replace(":90C:1EUR5,", ":90C:1EUR6,");
+    let p = parse(bad.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+    assert!(p.rows.iter().all(|r| r.control_failure), "a report whose sums disagree is not accepted");
+}
+
+#[test]
+fn camt_batch_split_and_namespaces() {
+    let x = r#"<Document xmlns:c="urn:iso:std:iso:20022:tech:xsd:camt.053.001.08"><c:BkToCstmrStmt><c:Stmt><c:Id>S</c:Id>
+<c:Acct><c:Id><c:IBAN>DE1</c:IBAN></c:Id></c:Acct>
+<c:Ntry><c:Amt Ccy="EUR">3.00</c:Amt><c:CdtDbtInd>CRDT</c:CdtDbtInd><c:Sts><c:Cd>BOOK</c:Cd></c:Sts><c:AcctSvcrRef>R</c:AcctSvcrRef>
+<c:NtryDtls><c:TxDtls><c:Amt Ccy="EUR">1.00</c:Amt><c:CdtDbtInd>CRDT</c:CdtDbtInd></c:TxDtls>
+<c:TxDtls><c:Amt Ccy="EUR">2.00</c:Amt><c:CdtDbtInd>CRDT</c:CdtDbtInd></c:TxDtls></c:NtryDtls></c:Ntry>
+<c:Ntry><c:Amt Ccy="EUR">3.00</c:Amt><c:CdtDbtInd>CRDT</c:CdtDbtInd><c:AcctSvcrRef>Q</c:AcctSvcrRef>
+<c:NtryDtls><c:TxDtls><c:Amt Ccy="EUR">1.00</c:Amt></c:TxDtls><c:TxDtls><c:Amt Ccy="EUR">1.00</c:Amt></c:TxDtls></c:NtryDtls></c:Ntry>
+</c:Stmt></c:BkToCstmrStmt></Document>"#;
+    assert_eq!(detect(x.as_bytes()), Format::Camt(53));
+    let p = parse(x.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+    let ids: Vec<&str> = p.rows.iter().map(|r| get(r, "txn_id")).collect();
+    // The first batch adds up and is split; the second does not and stays one row.
+    assert_eq!(ids, ["R/1", "R/2", "Q"]);
+    assert_eq!(get(&p.rows[2], "amount"), "3.00");
+}
+
+#[test]
+fn camt_refuses_hostile_xml() {
+    let bomb = br#"<?xml version="1.0"?><!DOCTYPE d [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;&a;">]><Document><BkToCstmrStmt><Stmt><Id>&b;</Id></Stmt></BkToCstmrStmt></Document>"#;
+    assert!(matches!(camt::document(bomb), Err(reckon_formats::FormatError::Xml(m)) if m.contains("DOCTYPE")));
+    let deep = format!("<Document><BkToCstmrStmt>{}</BkToCstmrStmt></Document>", "<a>".repeat(100));
+    assert!(camt::document(deep.as_bytes()).is_err());
+}
+
+#[test]
+fn bai2_funds_types_and_directions() {
+    assert_eq!(bai2::is_credit("195"), Some(true));
+    assert_eq!(bai2::is_credit("475"), Some(false));
+    assert_eq!(bai2::is_credit("015"), None);
+    assert_eq!(bai2::is_credit("930"), Some(true));
+    assert_eq!(bai2::is_credit("970"), Some(false));
+    let f = "01,B,C,260304,0800,1,,,2/\n02,C,B,1,260304,,JPY,2/\n03,1,,010,1000,,/\n\
+16,195,500,D,2,0,250,1,250,BR1,CR1,TEXT, WITH COMMA\n88,AND MORE\n16,495,100,V,260305,,BR2,,OUT\n\
+49,1600,5/\n98,1600,1,7/\n99,1600,1,9/\n";
+    let (a, _) = bai2::accounts(f.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(a[0].currency, "JPY", "currency defaults from the group");
+    assert_eq!(a[0].details[0].bank_ref, "BR1");
+    assert_eq!(a[0].details[0].text, "TEXT, WITH COMMA AND MORE");
+    assert_eq!(a[0].details[1].bank_ref, "BR2");
+    let p = parse(f.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(get(&p.rows[0], "amount"), "500", "JPY has no minor unit");
+    assert_eq!(get(&p.rows[1], "amount"), "-100");
+}
+
+#[test]
+fn x12_separators_come_from_isa() {
+    let isa = "ISA|00|          |00|          |ZZ|A              |ZZ|B              |260302|0900|U|00401|000000001|0|P|^\n";
+    let body = "ST|820|1\nBPR|C|10.00|C\nTRN|1|T1\nN1|PR|PAYER\nRMR|IV|INV1||10.00\nSE|6|1\n";
+    // The segment terminator is a newline here (position 105 of the ISA), the element separator '|'.
+    let p = x12::parse(format!("{isa}{body}").as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(p.target, Target::Remittances);
+    assert_eq!(get(&p.rows[0], "invoice_ref"), "INV1");
+    assert_eq!(get(&p.rows[0], "payment_ref"), "T1");
+    assert!(p.controls.iter().all(|c| c.ok), "{:?}", p.controls);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+    #[test]
+    fn no_parser_panics(bytes in prop::collection::vec(any::<u8>(), 0..600), prefix in 0usize..5) {
+        let heads: [&[u8]; 5] = [b"", b":20:X\n:25:Y\n:61:", b"01,", b"<Document><BkToCstmrStmt>", b"ISA*00*"];
+        let mut input = heads[prefix].to_vec();
+        input.extend(bytes);
+        let _ = parse(&input);
+        let _ = mt940::statements(&input);
+        let _ = camt::document(&input);
+        let _ = bai2::accounts(&input);
+        let _ = x12::segments(&input);
+    }
+}
