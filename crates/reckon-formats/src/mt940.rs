@@ -530,13 +530,15 @@ pub fn details(info: &str) -> Details {
     let mut d = Details::default();
     if let Some(g) = german(info) {
         d.code = Some(g.transaction_code.clone());
-        d.name = g.applicant_name.as_deref().map(squash).filter(|s| !s.is_empty());
+        // German subfields are fixed 27-character chunks joined as sent: trimming is
+        // enough, inner spacing is the bank's.
+        d.name = g.applicant_name.as_deref().map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
         d.account = g.applicant_iban.as_deref().map(str::trim).map(str::to_string).filter(|s| !s.is_empty());
         let purpose =
             format!("{}{}", g.purpose.as_deref().unwrap_or(""), g.additional_purpose.as_deref().unwrap_or(""));
         let keys = sepa(&purpose);
         for (k, v) in &keys {
-            let v = squash(v);
+            let v = v.trim().to_string();
             match k.as_str() {
                 "EREF" if v != "NOTPROVIDED" && !v.is_empty() => d.end_to_end_id = Some(v),
                 "SVWZ" => d.description = Some(v),
@@ -552,9 +554,6 @@ pub fn details(info: &str) -> Details {
                 (false, Some(l)) if !l.is_empty() => Some(l),
                 _ => None,
             };
-        }
-        if d.description.is_none() {
-            d.description = g.posting_text.as_deref().map(squash).filter(|s| !s.is_empty());
         }
     } else if joined.starts_with('/') && slash_key(&joined[1..]).is_some() {
         let mut parts: Vec<(String, String)> = Vec::new();

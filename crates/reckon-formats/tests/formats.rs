@@ -49,7 +49,8 @@ fn mt940_structured_86_variants() {
 
 #[test]
 fn mt942_sums_are_checked() {
-    let good = ":20:R\n:25:X\n:28C:1\n:34F:EUR0,\n:13D:2603041200+0100\n:61:260304C5,NTRFN//A\n:90D:0EUR0,\n:90C:1EUR5,\n-";
+    let good =
+        ":20:R\n:25:X\n:28C:1\n:34F:EUR0,\n:13D:2603041200+0100\n:61:260304C5,NTRFN//A\n:90D:0EUR0,\n:90C:1EUR5,\n-";
     let p = parse(good.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(p.format, Format::Mt942);
     assert!(p.controls.iter().all(|c| c.ok));
@@ -106,7 +107,8 @@ fn bai2_funds_types_and_directions() {
 
 #[test]
 fn x12_separators_come_from_isa() {
-    let isa = "ISA|00|          |00|          |ZZ|A              |ZZ|B              |260302|0900|U|00401|000000001|0|P|^\n";
+    let isa =
+        "ISA|00|          |00|          |ZZ|A              |ZZ|B              |260302|0900|U|00401|000000001|0|P|^\n";
     let body = "ST|820|1\nBPR|C|10.00|C\nTRN|1|T1\nN1|PR|PAYER\nRMR|IV|INV1||10.00\nSE|6|1\n";
     // The segment terminator is a newline here (position 105 of the ISA), the element separator '|'.
     let p = x12::parse(format!("{isa}{body}").as_bytes()).unwrap_or_else(|e| panic!("{e}"));

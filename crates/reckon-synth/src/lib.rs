@@ -14,6 +14,7 @@ use std::path::Path;
 
 pub mod ap;
 pub mod ar;
+pub mod bankfile;
 pub mod gl;
 pub mod names;
 pub mod out;

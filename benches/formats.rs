@@ -1,0 +1,104 @@
+//! Parse throughput per bank format (MB/s, one thread), each beside a baseline in
+//! the same process: a plain line split (MT940, BAI2, X12) or quick-xml's bare event
+//! loop (camt) over the same bytes — the floor any parser of that format pays.
+//!
+//! Inputs are written by `reckon_synth::bankfile` from a generated scenario, so
+//! they carry realistic names, references and remittance text.
+
+use std::hint::black_box;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use reckon_core::Currency;
+use reckon_synth::bankfile::{self, BankLine};
+
+fn bank_lines() -> Vec<BankLine> {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    reckon_synth::generate(dir.path(), &reckon_synth::Config::new(3, 30_000)).unwrap_or_else(|e| panic!("{e}"));
+    let loaded = reckon_ingest::load_dir(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+    let df = &loaded.tables[&reckon_core::Table::BankTransactions];
+    let s = |c: &str| -> Vec<String> {
+        df.column(c)
+            .ok()
+            .and_then(|c| c.str().ok().map(|s| s.iter().map(|v| v.unwrap_or("").to_string()).collect()))
+            .unwrap_or_default()
+    };
+    let date = |c: &str| -> Vec<String> {
+        df.column(c)
+            .ok()
+            .and_then(|c| c.cast(&polars::prelude::DataType::String).ok())
+            .and_then(|c| c.str().ok().map(|s| s.iter().map(|v| v.unwrap_or("").to_string()).collect()))
+            .unwrap_or_default()
+    };
+    let amounts: Vec<i64> =
+        df.column("amount").ok().and_then(|c| c.i64().ok().map(|a| a.iter().flatten().collect())).unwrap_or_default();
+    let (id, acct, cur, name, cpa, e2e, rf, desc, code) = (
+        s("txn_id"),
+        s("account_id"),
+        s("currency"),
+        s("counterparty_name"),
+        s("counterparty_account"),
+        s("end_to_end_id"),
+        s("reference"),
+        s("description"),
+        s("bank_code"),
+    );
+    let (bd, vd) = (date("booking_date"), date("value_date"));
+    (0..df.height())
+        .map(|i| BankLine {
+            txn_id: id[i].clone(),
+            account_id: acct[i].clone(),
+            booking_date: bd[i].clone(),
+            value_date: vd[i].clone(),
+            amount_minor: amounts[i],
+            currency: cur[i].clone(),
+            exponent: Currency::parse(&cur[i]).map_or(2, |c| c.exponent()),
+            counterparty_name: name[i].clone(),
+            counterparty_account: cpa[i].clone(),
+            end_to_end_id: e2e[i].clone(),
+            reference: rf[i].clone(),
+            description: desc[i].clone(),
+            bank_code: code[i].clone(),
+        })
+        .collect()
+}
+
+fn line_split_baseline(bytes: &[u8]) -> usize {
+    bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count()
+}
+
+fn xml_events_baseline(bytes: &[u8]) -> usize {
+    let mut r = quick_xml::Reader::from_reader(bytes);
+    let mut buf = Vec::new();
+    let mut n = 0;
+    loop {
+        match r.read_event_into(&mut buf) {
+            Ok(quick_xml::events::Event::Eof) | Err(_) => break,
+            Ok(_) => n += 1,
+        }
+        buf.clear();
+    }
+    n
+}
+
+fn formats(c: &mut Criterion) {
+    let lines = bank_lines();
+    type Case = (&'static str, Vec<u8>, fn(&[u8]) -> usize);
+    let files: Vec<Case> = vec![
+        ("mt940", bankfile::mt940(&lines).into_bytes(), line_split_baseline),
+        ("bai2", bankfile::bai2(&lines).into_bytes(), line_split_baseline),
+        ("camt053", bankfile::camt053(&lines).into_bytes(), xml_events_baseline),
+    ];
+    for (name, bytes, baseline) in files {
+        let mut g = c.benchmark_group(format!("parse/{name}"));
+        g.throughput(Throughput::Bytes(bytes.len() as u64));
+        g.sample_size(10);
+        g.bench_function("reckon", |b| {
+            b.iter(|| reckon_formats::parse(black_box(&bytes)).map(|p| p.rows.len()).unwrap_or(0))
+        });
+        g.bench_function("baseline", |b| b.iter(|| baseline(black_box(&bytes))));
+        g.finish();
+    }
+}
+
+criterion_group!(benches, formats);
+criterion_main!(benches);
