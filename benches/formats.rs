@@ -95,6 +95,17 @@ fn formats(c: &mut Criterion) {
         g.bench_function("reckon", |b| {
             b.iter(|| reckon_formats::parse(black_box(&bytes)).map(|p| p.rows.len()).unwrap_or(0))
         });
+        match name {
+            "mt940" => g.bench_function("model_only", |b| {
+                b.iter(|| reckon_formats::mt940::statements(black_box(&bytes)).len())
+            }),
+            "bai2" => g.bench_function("model_only", |b| {
+                b.iter(|| reckon_formats::bai2::accounts(black_box(&bytes)).map(|a| a.0.len()).unwrap_or(0))
+            }),
+            _ => g.bench_function("model_only", |b| {
+                b.iter(|| reckon_formats::camt::document(black_box(&bytes)).map(|d| d.statements.len()).unwrap_or(0))
+            }),
+        };
         g.bench_function("baseline", |b| b.iter(|| baseline(black_box(&bytes))));
         g.finish();
     }

@@ -166,7 +166,10 @@ fn dispatch(cmd: Command) -> anyhow::Result<i32> {
         }
         Command::Generate { out, seed, scale } => {
             let t = Instant::now();
-            let s = reckon_synth::generate(&out, &reckon_synth::Config::new(seed, scale))?;
+            let pb = spinner(&format!("reckon: generating {scale} open items"));
+            let s = reckon_synth::generate(&out, &reckon_synth::Config::new(seed, scale));
+            pb.finish_and_clear();
+            let s = s?;
             println!("generated seed={seed} scale={scale} into {} in {:.2?}", out.display(), t.elapsed());
             for (k, v) in &s.rows {
                 println!("  {k:<32} {v:>10}");
@@ -179,9 +182,23 @@ fn dispatch(cmd: Command) -> anyhow::Result<i32> {
     }
 }
 
+/// A spinner on stderr while long work runs (only on a terminal; logs and pipes stay clean).
+fn spinner(msg: &str) -> indicatif::ProgressBar {
+    if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        return indicatif::ProgressBar::hidden();
+    }
+    let pb = indicatif::ProgressBar::new_spinner();
+    pb.set_message(msg.to_string());
+    pb.enable_steady_tick(std::time::Duration::from_millis(120));
+    pb
+}
+
 fn run(input: &Path, out: &Path, config: Config, config_path: Option<PathBuf>) -> anyhow::Result<i32> {
     let opts = RunOptions { input: input.to_path_buf(), out: out.to_path_buf(), config, config_path };
-    let o = reckon_pipeline::run(&opts)?;
+    let pb = spinner(&format!("reckon: loading and checking {}", input.display()));
+    let o = reckon_pipeline::run(&opts);
+    pb.finish_and_clear();
+    let o = o?;
     print_files(&o.loaded);
     let c = &o.manifest.conservation;
     println!(

@@ -13,9 +13,10 @@ use crate::{Control, Format, FormatError, Parsed, Row, Target};
 
 /// A logical record: code, fields (continuations merged), first line.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
-pub struct Record {
-    pub code: String,
-    pub fields: Vec<String>,
+pub struct Record<'a> {
+    pub code: &'a str,
+    /// Borrowed from the file, owned only where a continuation was merged in.
+    pub fields: Vec<std::borrow::Cow<'a, str>>,
     pub line: u64,
     /// Physical records it spans (1 + continuations).
     pub physical: u64,
@@ -46,8 +47,9 @@ pub struct Account {
 }
 
 /// Splits text into logical records (a `/` ends a record's fields; `88` continues).
-pub fn records(text: &str) -> Result<Vec<Record>, FormatError> {
-    let mut out: Vec<Record> = Vec::new();
+pub fn records(text: &str) -> Result<Vec<Record<'_>>, FormatError> {
+    use std::borrow::Cow;
+    let mut out: Vec<Record<'_>> = Vec::new();
     for (i, raw) in text.split('\n').enumerate() {
         let line = i as u64 + 1;
         let l = raw.trim_end_matches(['\r', ' ']);
@@ -58,7 +60,7 @@ pub fn records(text: &str) -> Result<Vec<Record>, FormatError> {
         if code.len() != 2 || !code.bytes().all(|b| b.is_ascii_digit()) {
             return Err(FormatError::Syntax { line, msg: format!("'{code}' is not a BAI2 record code") });
         }
-        let fields: Vec<String> = rest.split(',').map(str::to_string).collect();
+        let fields: Vec<Cow<'_, str>> = rest.split(',').map(Cow::Borrowed).collect();
         if code == "88" {
             let Some(prev) = out.last_mut() else {
                 return Err(FormatError::Syntax { line, msg: "continuation (88) before any record".into() });
@@ -67,19 +69,20 @@ pub fn records(text: &str) -> Result<Vec<Record>, FormatError> {
             // record is a 16; otherwise it adds fields.
             if prev.code == "16" && !prev.fields.is_empty() {
                 if let Some(last) = prev.fields.last_mut() {
-                    last.push(' ');
-                    last.push_str(rest);
+                    let merged = format!("{last} {rest}");
+                    *last = Cow::Owned(merged);
                 }
             } else {
                 if let Some(last) = prev.fields.last_mut().filter(|f| f.ends_with('/')) {
-                    last.pop();
+                    let cut = last[..last.len() - 1].to_string();
+                    *last = Cow::Owned(cut);
                 }
                 prev.fields.extend(fields);
             }
             prev.physical += 1;
             continue;
         }
-        out.push(Record { code: code.to_string(), fields, line, physical: 1 });
+        out.push(Record { code, fields, line, physical: 1 });
     }
     Ok(out)
 }
@@ -105,7 +108,7 @@ fn amount(s: &str, line: u64) -> Result<Option<i64>, FormatError> {
 }
 
 /// Extra fields a funds type adds after it.
-fn funds_extra(ft: &str, rest: &[String]) -> usize {
+fn funds_extra(ft: &str, rest: &[std::borrow::Cow<'_, str>]) -> usize {
     match strip_slash(ft) {
         "S" => 3,
         "V" => 2,
@@ -155,7 +158,7 @@ pub fn accounts(bytes: &[u8]) -> Result<(Vec<Account>, Vec<Control>), FormatErro
         if in_account {
             acct_records += r.physical;
         }
-        match r.code.as_str() {
+        match r.code {
             "01" => {}
             "02" => {
                 group_records = r.physical;
@@ -183,7 +186,7 @@ pub fn accounts(bytes: &[u8]) -> Result<(Vec<Account>, Vec<Control>), FormatErro
                     }
                     let amt = amount(&f[i + 1], r.line)?;
                     acct_total += i128::from(amt.unwrap_or(0));
-                    let ft = f.get(i + 3).map(String::as_str).unwrap_or("");
+                    let ft = f.get(i + 3).map(|c| c.as_ref()).unwrap_or("");
                     i += 4 + funds_extra(ft, &f[(i + 4).min(f.len())..]);
                     summaries.push((code, amt));
                 }
@@ -204,7 +207,7 @@ pub fn accounts(bytes: &[u8]) -> Result<(Vec<Account>, Vec<Control>), FormatErro
                     });
                 };
                 let type_code = f.first().map(|s| strip_slash(s).to_string()).unwrap_or_default();
-                let amt = amount(f.get(1).map(String::as_str).unwrap_or(""), r.line)?.unwrap_or(0);
+                let amt = amount(f.get(1).map(|c| c.as_ref()).unwrap_or(""), r.line)?.unwrap_or(0);
                 acct_total += i128::from(amt);
                 let ft = f.get(2).map(|s| strip_slash(s).to_string()).unwrap_or_default();
                 let at = 3 + funds_extra(&ft, &f[3.min(f.len())..]);
@@ -223,7 +226,7 @@ pub fn accounts(bytes: &[u8]) -> Result<(Vec<Account>, Vec<Control>), FormatErro
                 });
             }
             "49" => {
-                let want = amount(f.first().map(String::as_str).unwrap_or(""), r.line)?.unwrap_or(0);
+                let want = amount(f.first().map(|c| c.as_ref()).unwrap_or(""), r.line)?.unwrap_or(0);
                 let scope = format!("account {} (line {})", accounts.last().map_or("", |a| a.number.as_str()), r.line);
                 if !check(scope.clone(), "account_control_total", acct_total, i128::from(want), &mut controls) {
                     failures.push(format!("{scope}: control total {acct_total} but trailer says {want}"));
@@ -237,7 +240,7 @@ pub fn accounts(bytes: &[u8]) -> Result<(Vec<Account>, Vec<Control>), FormatErro
                 in_account = false;
             }
             "98" => {
-                let want = amount(f.first().map(String::as_str).unwrap_or(""), r.line)?.unwrap_or(0);
+                let want = amount(f.first().map(|c| c.as_ref()).unwrap_or(""), r.line)?.unwrap_or(0);
                 let scope = format!("group ending line {}", r.line);
                 if !check(scope.clone(), "group_control_total", group_total, i128::from(want), &mut controls) {
                     failures.push(format!("{scope}: control total {group_total} but trailer says {want}"));
@@ -265,7 +268,7 @@ pub fn accounts(bytes: &[u8]) -> Result<(Vec<Account>, Vec<Control>), FormatErro
             }
             "99" => {
                 saw_99 = true;
-                let want = amount(f.first().map(String::as_str).unwrap_or(""), r.line)?.unwrap_or(0);
+                let want = amount(f.first().map(|c| c.as_ref()).unwrap_or(""), r.line)?.unwrap_or(0);
                 let ng: u64 = f.get(1).map(|s| strip_slash(s)).and_then(|s| s.parse().ok()).unwrap_or(0);
                 let nr: u64 = f.get(2).map(|s| strip_slash(s)).and_then(|s| s.parse().ok()).unwrap_or(0);
                 let scope = "file".to_string();

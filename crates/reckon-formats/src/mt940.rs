@@ -79,7 +79,7 @@ pub struct Statement {
 }
 
 struct Tag {
-    name: String,
+    name: &'static str,
     value: String,
     line: u64,
 }
@@ -97,19 +97,24 @@ fn tags(text: &str) -> Vec<Tag> {
             continue;
         }
         let line_no = i as u64 + 1;
-        let mut l: String = raw.trim_end_matches('\r').chars().filter(|c| !matches!(c, '\u{1}' | '\u{3}')).collect();
+        let trimmed = raw.trim_end_matches('\r');
+        let mut l: std::borrow::Cow<'_, str> = if trimmed.contains(['\u{1}', '\u{3}']) {
+            std::borrow::Cow::Owned(trimmed.chars().filter(|c| !matches!(c, '\u{1}' | '\u{3}')).collect())
+        } else {
+            std::borrow::Cow::Borrowed(trimmed)
+        };
         // A tag broken after its first colon (":" then "86:…" on the next line).
         if l == ":"
             && let Some(next) = raw_lines.get(i + 1)
             && tag_start(&format!(":{}", next.trim_end_matches('\r'))).is_some()
         {
-            l = format!(":{}", next.trim_end_matches('\r'));
+            l = std::borrow::Cow::Owned(format!(":{}", next.trim_end_matches('\r')));
             skip_next = true;
         }
         // Block wrappers: keep only what follows `{4:`; a header line without it is dropped.
         if l.starts_with('{') {
             match l.find("{4:") {
-                Some(p) => l = l[p + 3..].to_string(),
+                Some(p) => l = std::borrow::Cow::Owned(l[p + 3..].to_string()),
                 None => {
                     in_msg = false;
                     continue;
@@ -127,7 +132,8 @@ fn tags(text: &str) -> Vec<Tag> {
                 in_msg = true;
             }
             if in_msg {
-                out.push(Tag { name: name.to_string(), value: value.to_string(), line: line_no });
+                let name = KNOWN_TAGS.iter().find(|t| **t == name).copied().unwrap_or("??");
+                out.push(Tag { name, value: value.to_string(), line: line_no });
             }
             continue;
         }
@@ -330,9 +336,9 @@ fn entry(v: &str, line: u64) -> Entry {
 pub fn statements(bytes: &[u8]) -> Vec<Statement> {
     let text = decode(bytes);
     let mut out: Vec<Statement> = Vec::new();
-    let mut prev_tag = String::new();
+    let mut prev_tag: &str = "";
     for t in tags(&text) {
-        let prev = std::mem::replace(&mut prev_tag, t.name.clone());
+        let prev = std::mem::replace(&mut prev_tag, t.name);
         if out.is_empty() && t.name != "20" {
             out.push(Statement { line: t.line, ..Statement::default() });
         }
@@ -342,7 +348,7 @@ pub fn statements(bytes: &[u8]) -> Vec<Statement> {
         }
         let Some(s) = out.last_mut() else { continue };
         let v = t.value.as_str();
-        match t.name.as_str() {
+        match t.name {
             "21" => s.related_ref = Some(v.trim().to_string()),
             "25" | "25P" => s.account = v.lines().next().unwrap_or("").trim().to_string(),
             "28" | "28C" => {
@@ -512,6 +518,35 @@ pub fn sepa(purpose: &str) -> Vec<(String, String)> {
     out
 }
 
+/// Fields of a German structured `:86:` (with SEPA keys in its purpose).
+fn details_german(g: &German, d: &mut Details) {
+    d.code = Some(g.transaction_code.clone());
+    // German subfields are fixed 27-character chunks joined as sent: trimming is
+    // enough, inner spacing is the bank's.
+    d.name = g.applicant_name.as_deref().map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+    d.account = g.applicant_iban.as_deref().map(str::trim).map(str::to_string).filter(|s| !s.is_empty());
+    let purpose = format!("{}{}", g.purpose.as_deref().unwrap_or(""), g.additional_purpose.as_deref().unwrap_or(""));
+    let keys = sepa(&purpose);
+    for (k, v) in &keys {
+        let v = v.trim().to_string();
+        match k.as_str() {
+            "EREF" if v != "NOTPROVIDED" && !v.is_empty() => d.end_to_end_id = Some(v),
+            "SVWZ" => d.description = Some(v),
+            "ABWA" if d.name.is_none() => d.name = Some(v),
+            "IBAN" if d.account.is_none() => d.account = Some(v),
+            _ => {}
+        }
+    }
+    if d.description.is_none() {
+        let lead = keys.iter().find(|(k, _)| k.is_empty()).map(|(_, v)| squash(v));
+        d.description = match (keys.is_empty(), lead) {
+            (true, _) => Some(squash(&purpose)).filter(|s| !s.is_empty()),
+            (false, Some(l)) if !l.is_empty() => Some(l),
+            _ => None,
+        };
+    }
+}
+
 /// Fields of a structured `:86:`.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Details {
@@ -526,36 +561,19 @@ pub struct Details {
 /// Reads the `:86:` variants: German `?nn` subfields (with SEPA `EREF+`… keys),
 /// `/KEY/value` slash codes, or free text.
 pub fn details(info: &str) -> Details {
-    let joined: String = info.split('\n').map(|l| l.trim_end_matches('\r')).collect::<Vec<_>>().join("");
+    details_with(info, german(info).as_ref())
+}
+
+/// [`details`] with the German structure already parsed (or known absent).
+pub fn details_with(info: &str, german_parsed: Option<&German>) -> Details {
     let mut d = Details::default();
-    if let Some(g) = german(info) {
-        d.code = Some(g.transaction_code.clone());
-        // German subfields are fixed 27-character chunks joined as sent: trimming is
-        // enough, inner spacing is the bank's.
-        d.name = g.applicant_name.as_deref().map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
-        d.account = g.applicant_iban.as_deref().map(str::trim).map(str::to_string).filter(|s| !s.is_empty());
-        let purpose =
-            format!("{}{}", g.purpose.as_deref().unwrap_or(""), g.additional_purpose.as_deref().unwrap_or(""));
-        let keys = sepa(&purpose);
-        for (k, v) in &keys {
-            let v = v.trim().to_string();
-            match k.as_str() {
-                "EREF" if v != "NOTPROVIDED" && !v.is_empty() => d.end_to_end_id = Some(v),
-                "SVWZ" => d.description = Some(v),
-                "ABWA" if d.name.is_none() => d.name = Some(v),
-                "IBAN" if d.account.is_none() => d.account = Some(v),
-                _ => {}
-            }
-        }
-        if d.description.is_none() {
-            let lead = keys.iter().find(|(k, _)| k.is_empty()).map(|(_, v)| squash(v));
-            d.description = match (keys.is_empty(), lead) {
-                (true, _) => Some(squash(&purpose)).filter(|s| !s.is_empty()),
-                (false, Some(l)) if !l.is_empty() => Some(l),
-                _ => None,
-            };
-        }
-    } else if joined.starts_with('/') && slash_key(&joined[1..]).is_some() {
+    if let Some(g) = german_parsed {
+        details_german(g, &mut d);
+        d.reference = g.purpose.as_deref().and_then(find_rf).or_else(|| find_rf(info));
+        return d;
+    }
+    let joined: String = info.split('\n').map(|l| l.trim_end_matches('\r')).collect::<Vec<_>>().join("");
+    if joined.starts_with('/') && slash_key(&joined[1..]).is_some() {
         let mut parts: Vec<(String, String)> = Vec::new();
         let mut rest = &joined[1..];
         while let Some(k) = slash_key(rest) {
@@ -622,22 +640,25 @@ fn slash_key(s: &str) -> Option<&'static str> {
 
 /// First ISO 11649 `RFnn…` reference with valid check digits.
 pub fn find_rf(text: &str) -> Option<String> {
-    let up = text.to_uppercase();
-    let b = up.as_bytes();
-    let mut i = 0;
-    while let Some(j) = up[i..].find("RF") {
-        let s = i + j;
-        let boundary = s == 0 || !b[s - 1].is_ascii_alphanumeric();
-        let end = up[s..].find(|c: char| !c.is_ascii_alphanumeric()).map_or(up.len(), |k| s + k);
-        let cand = &up[s..end];
-        if boundary
-            && (5..=25).contains(&cand.len())
-            && cand[2..4].bytes().all(|c| c.is_ascii_digit())
-            && rf_valid(cand)
-        {
-            return Some(cand.to_string());
+    let b = text.as_bytes();
+    let mut s = 0;
+    while s + 4 < b.len() {
+        let start = s;
+        s += 1;
+        if !(b[start].eq_ignore_ascii_case(&b'R') && b[start + 1].eq_ignore_ascii_case(&b'F')) {
+            continue;
         }
-        i = s + 2;
+        if !(b[start + 2].is_ascii_digit() && b[start + 3].is_ascii_digit()) {
+            continue;
+        }
+        if start > 0 && b[start - 1].is_ascii_alphanumeric() {
+            continue;
+        }
+        let end = b[start..].iter().position(|c| !c.is_ascii_alphanumeric()).map_or(b.len(), |k| start + k);
+        let cand = text[start..end].to_ascii_uppercase();
+        if (5..=25).contains(&cand.len()) && rf_valid(&cand) {
+            return Some(cand);
+        }
     }
     None
 }
@@ -667,15 +688,15 @@ pub fn to_rows(stmts: &[Statement]) -> (Vec<Row>, Vec<Control>) {
         let mut stmt_rows: Vec<Row> = Vec::new();
         let mut sum: i64 = 0;
         let mut sum_ok = true;
-        let mut seen_refs: Vec<String> = Vec::new();
+        let mut seen_refs: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
         for (k, e) in s.entries.iter().enumerate() {
             let mut r = Row::new(e.line, format!("stmt {} :61: #{}", si + 1, k + 1));
             let negative = e.mark == "D" || e.mark == "RC";
             let id = match e.bank_ref.as_deref().map(str::trim) {
                 Some(b) if !b.is_empty() && !b.eq_ignore_ascii_case("NONREF") => {
-                    let n = seen_refs.iter().filter(|x| *x == b).count();
-                    seen_refs.push(b.to_string());
-                    if n == 0 { b.to_string() } else { format!("{b}#{}", n + 1) }
+                    let n = seen_refs.entry(b).or_insert(0);
+                    *n += 1;
+                    if *n == 1 { b.to_string() } else { format!("{b}#{n}") }
                 }
                 _ => format!("@{}", r.position),
             };
@@ -706,7 +727,7 @@ pub fn to_rows(stmts: &[Statement]) -> (Vec<Row>, Vec<Control>) {
                 r.reject = Some(p.clone());
                 sum_ok = false;
             }
-            let det = e.info.as_deref().map(details).unwrap_or_default();
+            let det = e.info.as_deref().map(|i| details_with(i, e.german.as_ref())).unwrap_or_default();
             r.set("counterparty_name", det.name.unwrap_or_default());
             r.set("counterparty_account", det.account.unwrap_or_default());
             r.set("end_to_end_id", det.end_to_end_id.unwrap_or_default());

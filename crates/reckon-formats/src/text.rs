@@ -66,5 +66,12 @@ pub fn iso(y: i32, m: u32, d: u32) -> String {
 
 /// Collapses runs of whitespace to one space and trims.
 pub fn squash(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
+    let mut out = String::with_capacity(s.len());
+    for w in s.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(w);
+    }
+    out
 }
