@@ -7,6 +7,10 @@
 
 use std::hint::black_box;
 
+// The same global allocator as the `reckon` binary, so the numbers are the product's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use reckon_core::Currency;
 use reckon_synth::bankfile::{self, BankLine};

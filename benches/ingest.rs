@@ -9,6 +9,10 @@
 use std::hint::black_box;
 use std::io::Cursor;
 
+// The same global allocator as the `reckon` binary, so the numbers are the product's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use polars::prelude::*;
 use reckon_core::{Currency, MoneyFormat, Table, parse_minor};

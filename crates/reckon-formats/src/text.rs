@@ -66,6 +66,16 @@ pub fn iso(y: i32, m: u32, d: u32) -> String {
 
 /// Collapses runs of whitespace to one space and trims.
 pub fn squash(s: &str) -> String {
+    // Fast path: already single-spaced and trimmed (most bank text).
+    let b = s.as_bytes();
+    let clean = !b.first().is_some_and(|c| *c == b' ')
+        && !b.last().is_some_and(|c| *c == b' ')
+        && !b.iter().any(|c| matches!(c, b'\t' | b'\n' | b'\r' | 0x0b | 0x0c))
+        && !b.windows(2).any(|w| w == b"  ")
+        && s.is_ascii();
+    if clean {
+        return s.to_string();
+    }
     let mut out = String::with_capacity(s.len());
     for w in s.split_whitespace() {
         if !out.is_empty() {

@@ -188,3 +188,57 @@ fn parquet_float_money_is_refused() {
     assert!(l.rejects[0].reason.contains("floats cannot hold exact money"), "{}", l.rejects[0].reason);
     assert_eq!(l.tables.get(&reckon_core::Table::BankAccounts).map(|d| d.height()), Some(1));
 }
+
+#[test]
+fn parquet_typed_columns_decimal_money_dates_timestamps() {
+    // An ERP's Parquet export: Decimal128 money (scale 4), Date and Datetime columns, Int64 line numbers.
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let amounts = Series::new("amount".into(), ["1234.5600", "-0.5000", "7.1250"])
+        .cast(&DataType::Decimal(20, 4))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let days = Series::new("posting_date".into(), [20_515i32, 20_516, 20_517])
+        .cast(&DataType::Date)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let created =
+        Series::new("created_at".into(), [1_772_409_600_000_000i64, 1_772_496_000_000_000, 1_772_582_400_000_000])
+            .cast(&DataType::Datetime(TimeUnit::Microseconds, None))
+            .unwrap_or_else(|e| panic!("{e}"));
+    let mut df = DataFrame::new(
+        3,
+        vec![
+            Column::new("journal_id".into(), ["J1", "J1", "J2"]),
+            Column::new("line_no".into(), [1i64, 2, 1]),
+            Column::new("entity".into(), ["DE01", "DE01", "BH01"]),
+            Column::new("account".into(), ["4000", "1200", "4000"]),
+            days.into(),
+            amounts.into(),
+            Column::new("currency".into(), ["EUR", "EUR", "BHD"]),
+            Column::new("preparer_id".into(), ["u1", "u1", "u2"]),
+            created.into(),
+        ],
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let f = std::fs::File::create(dir.path().join("gl_journal_lines.parquet")).unwrap_or_else(|e| panic!("{e}"));
+    ParquetWriter::new(f).finish(&mut df).unwrap_or_else(|e| panic!("{e}"));
+    let l = load(dir.path());
+    // 7.1250 BHD is exact at 3 decimals; -0.5000 EUR is -0.50; nothing rejected.
+    assert!(l.rejects.is_empty(), "{:?}", l.rejects);
+    let gl = &l.tables[&reckon_core::Table::GlJournalLines];
+    let minor: Vec<i64> =
+        gl.column("amount").ok().and_then(|c| c.i64().ok().map(|a| a.iter().flatten().collect())).unwrap_or_default();
+    assert_eq!(minor, [123_456, -50, 7_125]);
+    let dates: Vec<i32> = gl
+        .column("posting_date")
+        .ok()
+        .and_then(|c| c.cast(&DataType::Int32).ok())
+        .and_then(|c| c.i32().ok().map(|a| a.iter().flatten().collect()))
+        .unwrap_or_default();
+    assert_eq!(dates, [20_515, 20_516, 20_517]);
+    let ts: Vec<i64> = gl
+        .column("created_at")
+        .ok()
+        .and_then(|c| c.cast(&DataType::Int64).ok())
+        .and_then(|c| c.i64().ok().map(|a| a.iter().flatten().collect()))
+        .unwrap_or_default();
+    assert_eq!(ts, [1_772_409_600_000_000, 1_772_496_000_000_000, 1_772_582_400_000_000]);
+}
