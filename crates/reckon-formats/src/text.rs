@@ -68,8 +68,8 @@ pub fn iso(y: i32, m: u32, d: u32) -> String {
 pub fn squash(s: &str) -> String {
     // Fast path: already single-spaced and trimmed (most bank text).
     let b = s.as_bytes();
-    let clean = !b.first().is_some_and(|c| *c == b' ')
-        && !b.last().is_some_and(|c| *c == b' ')
+    let clean = b.first().is_none_or(|c| *c != b' ')
+        && b.last().is_none_or(|c| *c != b' ')
         && !b.iter().any(|c| matches!(c, b'\t' | b'\n' | b'\r' | 0x0b | 0x0c))
         && !b.windows(2).any(|w| w == b"  ")
         && s.is_ascii();
