@@ -81,6 +81,17 @@ enum Command {
         #[arg(long, default_value_t = 10_000)]
         scale: usize,
     },
+    /// Evaluate a run's outputs against a generated scenario's truth: cash-matching
+    /// precision of `auto`, touchless rate, recall in any band, by pattern, and a
+    /// threshold sweep. Prints a summary and writes OUT/eval.json.
+    Eval {
+        /// Output folder of a `reckon run`.
+        #[arg(long)]
+        out: PathBuf,
+        /// The scenario's truth folder (`reckon generate` writes it as DIR/truth).
+        #[arg(long)]
+        truth: PathBuf,
+    },
     /// Parse bank statement or remittance files (camt.05x, MT940/942, BAI2, X12 820) and
     /// print what they contain as JSON, one line per file: the contract rows with their
     /// positions and the statement controls, or with --model the format's own model
@@ -185,6 +196,29 @@ fn dispatch(cmd: Command) -> anyhow::Result<i32> {
         }
         Command::Bench { scale, seed, dir } => bench(scale, seed, dir),
         Command::Parse { files, model } => parse_files(&files, model),
+        Command::Eval { out, truth } => {
+            let e = reckon_pipeline::eval::cash(&out, &truth)?;
+            println!("cash matching: {} matchable receipts", e.matchable);
+            println!(
+                "  auto: {} groups, precision {:.4}; touchless {:.4}; recall in any band {:.4}; false auto on nobody's money {}",
+                e.auto_groups, e.auto_precision, e.touchless, e.recall_any_band, e.false_auto_on_unmatched
+            );
+            println!("  {:<18} {:>8} {:>8} {:>12} {:>12}", "pattern", "receipts", "auto", "auto_ok", "any_band_ok");
+            for (p, s) in &e.by_pattern {
+                println!("  {:<18} {:>8} {:>8} {:>12} {:>12}", p, s.receipts, s.auto, s.auto_correct, s.any_correct);
+            }
+            println!("  threshold sweep (confidence >= t cleared automatically):");
+            for s in &e.sweep {
+                println!(
+                    "    t={:.2}: {:>7} groups, precision {:.4}, touchless {:.4}",
+                    s.threshold, s.auto_groups, s.auto_precision, s.touchless
+                );
+            }
+            let path = out.join("eval.json");
+            std::fs::write(&path, serde_json::to_string_pretty(&serde_json::json!({ "cash": e }))? + "\n")?;
+            println!("wrote {}", path.display());
+            Ok(exit::OK)
+        }
     }
 }
 

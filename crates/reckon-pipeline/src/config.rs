@@ -9,6 +9,9 @@ use serde::{Deserialize, Serialize};
 pub struct Config {
     #[serde(default)]
     pub output: OutputConfig,
+    /// Cash application settings.
+    #[serde(default)]
+    pub matching: reckon_match::MatchConfig,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
@@ -40,9 +43,9 @@ impl Config {
         Config::from_toml(&name, &text)
     }
 
-    /// Cross-field checks (none yet beyond the types; engines add theirs).
+    /// Cross-field checks beyond the types.
     pub fn validate(&self) -> Result<(), String> {
-        Ok(())
+        self.matching.validate()
     }
 }
 

@@ -7,7 +7,9 @@
 //! out to the minor unit. Business problems are output rows; `Err` is kept for
 //! runs that could not be carried out.
 
+pub mod cash;
 pub mod config;
+pub mod eval;
 pub mod manifest;
 
 use std::collections::BTreeMap;
@@ -89,10 +91,27 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
     }
     timings.insert("write".to_string(), t1.elapsed().as_millis() as u64);
 
-    let conservation = manifest::conservation(&loaded);
+    let t2 = Instant::now();
+    let cash = cash::run(&loaded, &opts.config.matching);
+    let mut breakdown = std::collections::BTreeMap::new();
+    if let Some((res, _)) = &cash {
+        let p = opts.out.join("matches.parquet");
+        let rows = cash::write_matches(&p, res)?;
+        outputs.insert("matches.parquet".to_string(), manifest::output_entry(&p, rows));
+        let p = opts.out.join("receipt_outcomes.parquet");
+        let rows = cash::write_outcomes(&p, res)?;
+        outputs.insert("receipt_outcomes.parquet".to_string(), manifest::output_entry(&p, rows));
+        for o in &res.outcomes {
+            *breakdown.entry(o.status.to_string()).or_insert(0u64) += 1;
+        }
+        tracing::info!(receipts = res.outcomes.len(), links = res.rows.len(), "cash matching done");
+    }
+    timings.insert("cash_matching".to_string(), t2.elapsed().as_millis() as u64);
+
+    let conservation = manifest::conservation(&loaded, &breakdown);
     let refused: Vec<String> = loaded.refused_files().into_iter().map(str::to_string).collect();
     let totals = amount_totals(&loaded);
-    let m = Manifest::new(
+    let mut m = Manifest::new(
         started,
         &opts.input,
         &opts.config,
@@ -102,6 +121,10 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
         outputs,
         timings,
         conservation,
+    );
+    m.stages.insert(
+        "cash_matching".to_string(),
+        if cash.is_some() { "ok (rule-based scores, not calibrated)" } else { "no input" }.to_string(),
     );
     let mpath = opts.out.join("manifest.json");
     m.write(&mpath).map_err(|e| RunError::Write(mpath.clone(), e.to_string()))?;

@@ -34,10 +34,15 @@ pub struct BankRows {
     pub input_rows: u64,
     pub rejected: u64,
     pub loaded: u64,
+    /// Receipts cleared without a person (`auto` band).
     pub matched: u64,
+    /// Entries in the exception feed (written by the feed stage, not in this build).
     pub in_exceptions: u64,
-    /// Loaded entries no engine has reconciled yet (engines not present in this run).
+    /// Loaded entries not cleared: receipts proposed for review, ambiguous or
+    /// unmatched (see `receipts`), and money out (not yet classified).
     pub unreconciled: u64,
+    /// Cash-matching outcome per receipt: auto / review / ambiguous / unmatched.
+    pub receipts: BTreeMap<String, u64>,
     /// Loaded amount per currency = matched + exceptions + unreconciled, exact.
     pub loaded_amount: BTreeMap<String, String>,
 }
@@ -52,7 +57,7 @@ pub struct Conservation {
 }
 
 /// Checks that every input row is loaded or rejected, per file and per table.
-pub fn conservation(loaded: &Loaded) -> Conservation {
+pub fn conservation(loaded: &Loaded, receipts: &BTreeMap<String, u64>) -> Conservation {
     let mut c = Conservation::default();
     for f in &loaded.files {
         if f.input_rows != f.loaded_rows + f.rejected_rows {
@@ -79,9 +84,10 @@ pub fn conservation(loaded: &Loaded) -> Conservation {
         input_rows: bank.input_rows,
         rejected: bank.rejected_rows,
         loaded: bank.loaded_rows,
-        matched: 0,
+        matched: receipts.get("auto").copied().unwrap_or(0),
         in_exceptions: 0,
-        unreconciled: bank.loaded_rows,
+        unreconciled: bank.loaded_rows - receipts.get("auto").copied().unwrap_or(0).min(bank.loaded_rows),
+        receipts: receipts.clone(),
         loaded_amount: crate::amount_totals(loaded)
             .get("bank_transactions")
             .and_then(|m| m.get("amount"))
@@ -140,7 +146,7 @@ impl Manifest {
         let run_id = format!("run-{}-{}", started.format("%Y%m%dT%H%M%S%.3fZ"), &digest[..8]);
         let mut stages = BTreeMap::new();
         stages.insert("ingest".to_string(), "ok".to_string());
-        for s in ["cash_matching", "duplicate_detection", "journal_anomaly", "exception_feed"] {
+        for s in ["duplicate_detection", "journal_anomaly", "exception_feed"] {
             stages.insert(s.to_string(), "not_in_this_build".to_string());
         }
         Manifest {

@@ -416,10 +416,12 @@ pub fn write(
                         let d = (it.amount * prng.range(3, 15) / 100).max(e.unit);
                         (it.amount - d, d, "deduction", false)
                     }
-                    _ => {
+                    "partial" => {
                         let p = it.amount * prng.range(20, 70) / 100;
                         (p, 0, "partial", false)
                     }
+                    // reference_in_text: the full amount, the invoice number only in the free text.
+                    _ => (it.amount, 0, "none", false),
                 };
                 let (txn, e2e) = ctx.receipt(&mut prng, Some(cu), &payer, paid, day, "", &desc, cross, cu.entity)?;
                 let applied = if pattern == "overpayment" { it.amount } else { paid };

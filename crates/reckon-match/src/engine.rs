@@ -1,0 +1,691 @@
+//! Evidence, candidate groups, global assignment.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::normalize::{invoice_keys, name_key, name_similarity};
+
+/// A bank credit to apply.
+#[derive(Clone, Debug, Default)]
+pub struct Receipt {
+    pub txn_id: String,
+    pub booking_date: i32,
+    pub amount: i64,
+    pub currency: String,
+    pub counterparty_name: String,
+    pub counterparty_account: String,
+    pub end_to_end_id: String,
+    pub reference: String,
+    pub description: String,
+}
+
+/// An AR open item.
+#[derive(Clone, Debug, Default)]
+pub struct OpenItem {
+    pub item_id: String,
+    pub entity: String,
+    pub customer_id: String,
+    pub customer_name: String,
+    pub invoice_number: String,
+    pub invoice_date: i32,
+    pub due_date: Option<i32>,
+    pub amount: i64,
+    pub currency: String,
+}
+
+/// A customer master record.
+#[derive(Clone, Debug, Default)]
+pub struct Customer {
+    pub customer_id: String,
+    pub name: String,
+    pub aliases: Vec<String>,
+    pub ibans: Vec<String>,
+}
+
+/// A remittance advice line.
+#[derive(Clone, Debug, Default)]
+pub struct RemittanceLine {
+    pub remittance_id: String,
+    pub payment_ref: String,
+    pub invoice_ref: String,
+    pub paid: i64,
+    pub discount: i64,
+    pub deduction: i64,
+    pub currency: String,
+}
+
+/// Matching settings (`[matching]` in reckon.toml).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MatchConfig {
+    /// Groups scoring at least this clear without a person (`auto`).
+    pub auto_threshold: f64,
+    /// Minimum name similarity to take a payer for a customer.
+    pub name_threshold: f64,
+    /// Largest residual (in minor units) read as a bank charge.
+    pub bank_fee_max_minor: i64,
+    /// Early-payment discount rates in percent.
+    pub discount_percent: Vec<i64>,
+    /// Open items considered for a name-only payment: due/invoice date within this many days.
+    pub date_window_days: i32,
+    /// Subset-sum bounds: items per group and candidates searched.
+    pub subset_max_items: usize,
+    pub subset_max_candidates: usize,
+    /// Two groups for one receipt within this score are ambiguous.
+    pub ambiguity_margin: f64,
+}
+
+impl Default for MatchConfig {
+    fn default() -> Self {
+        MatchConfig {
+            auto_threshold: 0.97,
+            name_threshold: 0.90,
+            bank_fee_max_minor: 2500,
+            discount_percent: vec![2, 3],
+            date_window_days: 120,
+            subset_max_items: 4,
+            subset_max_candidates: 16,
+            ambiguity_margin: 0.02,
+        }
+    }
+}
+
+impl MatchConfig {
+    pub fn validate(&self) -> Result<(), String> {
+        if !(0.0..=1.0).contains(&self.auto_threshold) || !(0.0..=1.0).contains(&self.name_threshold) {
+            return Err("matching thresholds must be within 0..=1".into());
+        }
+        if self.subset_max_candidates > 24 {
+            return Err("matching.subset_max_candidates above 24 makes the exact search explode".into());
+        }
+        Ok(())
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Band {
+    Auto,
+    Review,
+}
+
+/// One (receipt, open item) link of an accepted group.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct MatchRow {
+    pub match_id: String,
+    pub txn_id: String,
+    pub item_id: String,
+    pub remittance_id: Option<String>,
+    pub currency: String,
+    pub applied_minor: i64,
+    /// Unexplained or explained difference of the whole group (0 when exact).
+    pub residual_minor: i64,
+    pub residual_reason: &'static str,
+    pub confidence: f64,
+    pub band: Band,
+    pub method: &'static str,
+    pub reasons: Vec<String>,
+}
+
+/// What happened to each receipt.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ReceiptOutcome {
+    pub txn_id: String,
+    /// `auto`, `review`, `ambiguous`, `unmatched`.
+    pub status: &'static str,
+    pub reasons: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct MatchResult {
+    pub rows: Vec<MatchRow>,
+    pub outcomes: Vec<ReceiptOutcome>,
+}
+
+#[derive(Clone, Debug)]
+struct Group {
+    receipt: usize,
+    items: Vec<(usize, i64)>, // (item index, applied)
+    residual: i64,
+    reason: &'static str,
+    score: f64,
+    method: &'static str,
+    remittance_id: Option<String>,
+    reasons: Vec<String>,
+}
+
+struct Index<'a> {
+    items: &'a [OpenItem],
+    by_full: HashMap<(String, String), Vec<usize>>, // (currency, key)
+    by_tail: HashMap<(String, String), Vec<usize>>,
+    by_customer: HashMap<&'a str, Vec<usize>>,
+    customers: Vec<(String, Vec<String>)>, // (customer_id, name keys)
+    by_iban: HashMap<String, usize>,
+    name_blocks: HashMap<String, Vec<usize>>,
+    remit: HashMap<String, Vec<&'a RemittanceLine>>,
+}
+
+fn block_keys(key: &str) -> Vec<String> {
+    key.split(' ').filter(|t| t.len() >= 3).map(|t| t.chars().take(4).collect()).collect()
+}
+
+impl<'a> Index<'a> {
+    fn new(items: &'a [OpenItem], customers: &'a [Customer], remittances: &'a [RemittanceLine]) -> Index<'a> {
+        let mut by_full: HashMap<(String, String), Vec<usize>> = HashMap::new();
+        let mut by_tail: HashMap<(String, String), Vec<usize>> = HashMap::new();
+        let mut by_customer: HashMap<&str, Vec<usize>> = HashMap::new();
+        for (i, it) in items.iter().enumerate() {
+            let (full, tail) = invoice_keys(&it.invoice_number);
+            if let Some(f) = full {
+                by_full.entry((it.currency.clone(), f)).or_default().push(i);
+            }
+            if let Some(t) = tail {
+                by_tail.entry((it.currency.clone(), t)).or_default().push(i);
+            }
+            by_customer.entry(it.customer_id.as_str()).or_default().push(i);
+        }
+        let mut cust: Vec<(String, Vec<String>)> = Vec::new();
+        let mut by_iban = HashMap::new();
+        let mut name_blocks: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut seen: BTreeSet<&str> = BTreeSet::new();
+        let mut add = |id: &str, names: Vec<String>, ibans: &[String], cust: &mut Vec<(String, Vec<String>)>| {
+            let ci = cust.len();
+            for ib in ibans {
+                let ib: String = ib.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_uppercase();
+                if !ib.is_empty() {
+                    by_iban.insert(ib, ci);
+                }
+            }
+            for n in &names {
+                for b in block_keys(n) {
+                    name_blocks.entry(b).or_default().push(ci);
+                }
+            }
+            cust.push((id.to_string(), names));
+        };
+        for c in customers {
+            seen.insert(c.customer_id.as_str());
+            let mut names = vec![name_key(&c.name)];
+            names.extend(c.aliases.iter().map(|a| name_key(a)));
+            names.retain(|n| !n.is_empty());
+            add(&c.customer_id, names, &c.ibans, &mut cust);
+        }
+        // Customers known only from their open items.
+        for it in items {
+            if seen.insert(it.customer_id.as_str()) {
+                add(&it.customer_id, vec![name_key(&it.customer_name)], &[], &mut cust);
+            }
+        }
+        for v in name_blocks.values_mut() {
+            v.sort_unstable();
+            v.dedup();
+        }
+        let mut remit: HashMap<String, Vec<&RemittanceLine>> = HashMap::new();
+        for r in remittances {
+            if !r.payment_ref.is_empty() {
+                remit.entry(r.payment_ref.clone()).or_default().push(r);
+            }
+        }
+        Index { items, by_full, by_tail, by_customer, customers: cust, by_iban, name_blocks, remit }
+    }
+
+    /// The payer as a customer: by IBAN, else by name. Returns (customer_id, similarity, how).
+    fn payer(&self, r: &Receipt, threshold: f64) -> Option<(String, f64, &'static str)> {
+        let ib: String =
+            r.counterparty_account.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_uppercase();
+        if let Some(&ci) = self.by_iban.get(&ib) {
+            return Some((self.customers[ci].0.clone(), 1.0, "iban"));
+        }
+        let key = name_key(&r.counterparty_name);
+        if key.is_empty() {
+            return None;
+        }
+        let mut cands: BTreeSet<usize> = BTreeSet::new();
+        for b in block_keys(&key) {
+            if let Some(v) = self.name_blocks.get(&b) {
+                cands.extend(v.iter().take(2000));
+            }
+        }
+        let mut best: Option<(f64, usize)> = None;
+        for ci in cands {
+            let s = self.customers[ci].1.iter().map(|n| name_similarity(&key, n)).fold(0.0, f64::max);
+            if best.is_none_or(|(b, _)| s > b) {
+                best = Some((s, ci));
+            }
+        }
+        best.filter(|(s, _)| *s >= threshold).map(|(s, ci)| (self.customers[ci].0.clone(), s, "name"))
+    }
+
+    /// Open items whose invoice number appears in the receipt's reference or text.
+    fn referenced(&self, r: &Receipt) -> Vec<usize> {
+        let text = format!("{} {}", r.reference, r.description);
+        let toks: Vec<&str> = text
+            .split(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | '/' | ':' | '(' | ')'))
+            .map(|t| t.trim_matches(|c: char| !c.is_alphanumeric()))
+            .filter(|t| !t.is_empty())
+            .collect();
+        let mut found: BTreeSet<usize> = BTreeSet::new();
+        let probe = |s: &str, found: &mut BTreeSet<usize>| {
+            let (full, tail) = invoice_keys(s);
+            if let Some(f) = full
+                && let Some(v) = self.by_full.get(&(r.currency.clone(), f))
+            {
+                found.extend(v);
+                return;
+            }
+            if let Some(t) = tail
+                && let Some(v) = self.by_tail.get(&(r.currency.clone(), t))
+            {
+                found.extend(v);
+            }
+        };
+        for (i, t) in toks.iter().enumerate() {
+            probe(t, &mut found);
+            if let Some(next) = toks.get(i + 1) {
+                probe(&format!("{t}{next}"), &mut found);
+            }
+        }
+        // An RF creditor reference carries the invoice number after its check digits.
+        if let Some(rf) = r.reference.strip_prefix("RF").filter(|s| s.len() > 2) {
+            probe(&rf[2..], &mut found);
+        }
+        found.into_iter().collect()
+    }
+}
+
+fn explain(open: i64, paid: i64, cfg: &MatchConfig, currency_unit_ok: bool) -> Option<(&'static str, f64, String)> {
+    let diff = open - paid;
+    if diff == 0 {
+        return Some(("none", 1.0, "amount equal".into()));
+    }
+    if diff < 0 {
+        return Some(("overpayment", 0.75, format!("paid {} more than open", -diff)));
+    }
+    for p in &cfg.discount_percent {
+        let d = open * p / 100;
+        if (diff - d).abs() <= 1 {
+            return Some(("discount", 0.95, format!("residual = {p}% early-payment discount")));
+        }
+    }
+    if diff <= cfg.bank_fee_max_minor && currency_unit_ok {
+        return Some(("bank_fee", 0.94, "residual within typical bank charges".into()));
+    }
+    None
+}
+
+/// Exact subset-sum over `pool` (bounded: at most `max` items, stops after 3 solutions).
+#[allow(clippy::too_many_arguments)]
+fn search(
+    pool: &[usize],
+    items: &[OpenItem],
+    start: usize,
+    left: i64,
+    max: usize,
+    min: usize,
+    stack: &mut Vec<usize>,
+    found: &mut Vec<Vec<usize>>,
+) {
+    if found.len() > 2 {
+        return;
+    }
+    if left == 0 && stack.len() >= min {
+        found.push(stack.clone());
+        return;
+    }
+    if stack.len() == max {
+        return;
+    }
+    for k in start..pool.len() {
+        stack.push(pool[k]);
+        search(pool, items, k + 1, left - items[pool[k]].amount, max, min, stack, found);
+        stack.pop();
+    }
+}
+
+fn candidates(idx: &Index<'_>, ri: usize, r: &Receipt, cfg: &MatchConfig) -> Vec<Group> {
+    let items = idx.items;
+    let mut out = Vec::new();
+    let payer = idx.payer(r, cfg.name_threshold);
+    let payer_id = payer.as_ref().map(|p| p.0.as_str());
+    let payer_reason = payer.as_ref().map(|(c, s, how)| match *how {
+        "iban" => format!("payer IBAN is customer {c}'s"),
+        _ => format!("payer name {s:.2} like customer {c}"),
+    });
+    // 1. Remittance advice linked by the payment's reference.
+    for key in [&r.end_to_end_id, &r.reference] {
+        let Some(lines) = idx.remit.get(key.as_str()).filter(|_| !key.is_empty()) else { continue };
+        let mut applied = Vec::new();
+        let mut ok = true;
+        let (mut paid, mut disc, mut ded) = (0i64, 0i64, 0i64);
+        for l in lines {
+            let (full, tail) = invoice_keys(&l.invoice_ref);
+            let hit = full
+                .and_then(|f| idx.by_full.get(&(r.currency.clone(), f)))
+                .or_else(|| tail.and_then(|t| idx.by_tail.get(&(r.currency.clone(), t))));
+            let it = hit.and_then(|v| {
+                v.iter().copied().find(|&i| payer_id.is_none_or(|p| items[i].customer_id == p)).or(v.first().copied())
+            });
+            match it {
+                Some(i) => applied.push((i, l.paid + l.discount + l.deduction)),
+                None => ok = false,
+            }
+            paid += l.paid;
+            disc += l.discount;
+            ded += l.deduction;
+        }
+        if ok && paid == r.amount && !applied.is_empty() {
+            let open: i64 = applied.iter().map(|(i, _)| items[*i].amount).sum();
+            let reason = if ded > 0 {
+                "deduction"
+            } else if disc > 0 {
+                "discount"
+            } else {
+                "none"
+            };
+            let mut reasons = vec![format!("remittance {} lists {} invoice(s)", lines[0].remittance_id, applied.len())];
+            reasons.extend(payer_reason.clone());
+            out.push(Group {
+                receipt: ri,
+                items: applied,
+                residual: open - paid,
+                reason,
+                score: if open - paid == disc + ded { 0.99 } else { 0.9 },
+                method: "remittance",
+                remittance_id: Some(lines[0].remittance_id.clone()),
+                reasons,
+            });
+            return out;
+        }
+    }
+    // 2. Invoice numbers in the text.
+    let mut refs = idx.referenced(r);
+    if let Some(p) = payer_id {
+        let own: Vec<usize> = refs.iter().copied().filter(|&i| items[i].customer_id == p).collect();
+        if !own.is_empty() {
+            refs = own;
+        }
+    }
+    refs.retain(|&i| items[i].amount != 0);
+    if !refs.is_empty() && refs.len() <= 12 {
+        let consistent = payer_id.is_none_or(|p| refs.iter().all(|&i| items[i].customer_id == p));
+        let mut reasons: Vec<String> =
+            refs.iter().map(|&i| format!("invoice {} in text", items[i].invoice_number)).collect();
+        reasons.extend(payer_reason.clone());
+        // Subsets of the referenced items (all, then smaller) that pay exactly.
+        let n = refs.len();
+        let mut exact: Option<Vec<usize>> = None;
+        if refs.iter().map(|&i| items[i].amount).sum::<i64>() == r.amount {
+            exact = Some(refs.clone());
+        } else if n <= 10 {
+            for mask in (1u32..(1 << n)).rev() {
+                let s: i64 = (0..n).filter(|b| mask >> b & 1 == 1).map(|b| items[refs[b]].amount).sum();
+                if s == r.amount {
+                    exact = Some((0..n).filter(|b| mask >> b & 1 == 1).map(|b| refs[b]).collect());
+                    break;
+                }
+            }
+        }
+        if let Some(set) = exact {
+            out.push(Group {
+                receipt: ri,
+                items: set.iter().map(|&i| (i, items[i].amount)).collect(),
+                residual: 0,
+                reason: "none",
+                score: if consistent { 0.985 } else { 0.85 },
+                method: "reference",
+                remittance_id: None,
+                reasons,
+            });
+            return out;
+        }
+        // Some of the invoices named, the rest of the payment for other open items of
+        // the payer (a collective payment naming only its first invoice).
+        if let Some(p) = payer_id.filter(|_| consistent)
+            && let Some(own) = idx.by_customer.get(p)
+        {
+            let need: i64 = r.amount - refs.iter().map(|&i| items[i].amount).sum::<i64>();
+            if need > 0 {
+                let mut pool: Vec<usize> = own
+                    .iter()
+                    .copied()
+                    .filter(|i| !refs.contains(i) && items[*i].currency == r.currency && items[*i].amount != 0)
+                    .collect();
+                pool.sort_by_key(|&i| ((r.booking_date - items[i].due_date.unwrap_or(items[i].invoice_date)).abs(), i));
+                pool.truncate(cfg.subset_max_candidates);
+                let mut found = Vec::new();
+                let mut stack = Vec::new();
+                search(&pool, items, 0, need, cfg.subset_max_items, 1, &mut stack, &mut found);
+                if found.len() == 1 {
+                    let mut set = refs.clone();
+                    set.extend(found[0].iter().copied());
+                    let mut rs = reasons.clone();
+                    rs.push(format!("{} more open item(s) of the payer make up the rest", found[0].len()));
+                    out.push(Group {
+                        receipt: ri,
+                        items: set.iter().map(|&i| (i, items[i].amount)).collect(),
+                        residual: 0,
+                        reason: "none",
+                        score: 0.9,
+                        method: "reference_subset_sum",
+                        remittance_id: None,
+                        reasons: rs,
+                    });
+                    return out;
+                }
+            }
+        }
+        if n == 1 {
+            let i = refs[0];
+            let open = items[i].amount;
+            match explain(open, r.amount, cfg, true) {
+                Some((why, s, text)) => {
+                    let mut rs = reasons.clone();
+                    rs.push(text);
+                    out.push(Group {
+                        receipt: ri,
+                        items: vec![(i, open)],
+                        residual: open - r.amount,
+                        reason: why,
+                        score: if consistent { s } else { s * 0.85 },
+                        method: "reference",
+                        remittance_id: None,
+                        reasons: rs,
+                    });
+                }
+                None => {
+                    // Less than open and not a fee or discount: a partial (or split) payment.
+                    let mut rs = reasons.clone();
+                    rs.push(format!("pays {} of {} open", r.amount, open));
+                    out.push(Group {
+                        receipt: ri,
+                        items: vec![(i, r.amount)],
+                        residual: open - r.amount,
+                        reason: "short_payment",
+                        score: if consistent { 0.8 } else { 0.6 },
+                        method: "reference_partial",
+                        remittance_id: None,
+                        reasons: rs,
+                    });
+                }
+            }
+            return out;
+        }
+    }
+    // 3. Name only: the payer's open items.
+    let Some(p) = payer_id else { return out };
+    let Some(own) = idx.by_customer.get(p) else { return out };
+    let window: Vec<usize> = own
+        .iter()
+        .copied()
+        .filter(|&i| items[i].currency == r.currency && items[i].amount != 0)
+        .filter(|&i| {
+            let d = items[i].due_date.unwrap_or(items[i].invoice_date);
+            (r.booking_date - d).abs() <= cfg.date_window_days && items[i].invoice_date <= r.booking_date
+        })
+        .collect();
+    let base_score = match payer.as_ref().map(|x| x.2) {
+        Some("iban") => 0.95,
+        _ => 0.9,
+    };
+    let same: Vec<usize> = window.iter().copied().filter(|&i| items[i].amount == r.amount).collect();
+    for &i in &same {
+        let mut rs = vec![format!("amount equals invoice {}", items[i].invoice_number)];
+        rs.extend(payer_reason.clone());
+        out.push(Group {
+            receipt: ri,
+            items: vec![(i, r.amount)],
+            residual: 0,
+            reason: "none",
+            score: base_score,
+            method: "name_amount",
+            remittance_id: None,
+            reasons: rs,
+        });
+    }
+    if !same.is_empty() {
+        return out;
+    }
+    // Bounded exact subset-sum over the payer's open items closest in date.
+    let mut pool = window.clone();
+    pool.sort_by_key(|&i| ((r.booking_date - items[i].due_date.unwrap_or(items[i].invoice_date)).abs(), i));
+    pool.truncate(cfg.subset_max_candidates);
+    let mut found: Vec<Vec<usize>> = Vec::new();
+    let mut stack: Vec<usize> = Vec::new();
+    search(&pool, items, 0, r.amount, cfg.subset_max_items, 2, &mut stack, &mut found);
+    for set in found {
+        let mut rs = vec![format!("{} open items of the payer sum to the amount", set.len())];
+        rs.extend(payer_reason.clone());
+        out.push(Group {
+            receipt: ri,
+            items: set.iter().map(|&i| (i, items[i].amount)).collect(),
+            residual: 0,
+            reason: "none",
+            score: base_score - 0.07,
+            method: "subset_sum",
+            remittance_id: None,
+            reasons: rs,
+        });
+    }
+    if !out.is_empty() {
+        return out;
+    }
+    // One open item of the payer explained by a fee or discount.
+    for &i in &window {
+        if let Some((why, s, text)) = explain(items[i].amount, r.amount, cfg, true).filter(|x| x.0 != "overpayment")
+            && why != "none"
+        {
+            let mut rs = vec![text, format!("invoice {}", items[i].invoice_number)];
+            rs.extend(payer_reason.clone());
+            out.push(Group {
+                receipt: ri,
+                items: vec![(i, items[i].amount)],
+                residual: items[i].amount - r.amount,
+                reason: why,
+                score: s * 0.8,
+                method: "name_residual",
+                remittance_id: None,
+                reasons: rs,
+            });
+        }
+    }
+    out
+}
+
+/// Runs cash application over all receipts (amount > 0).
+pub fn run(
+    receipts: &[Receipt],
+    items: &[OpenItem],
+    customers: &[Customer],
+    remittances: &[RemittanceLine],
+    cfg: &MatchConfig,
+) -> MatchResult {
+    let idx = Index::new(items, customers, remittances);
+    let per_receipt: Vec<Vec<Group>> = receipts
+        .par_iter()
+        .enumerate()
+        .map(|(ri, r)| if r.amount > 0 { candidates(&idx, ri, r, cfg) } else { Vec::new() })
+        .collect();
+    // Receipts whose two best groups are too close to call are ambiguous.
+    let mut ambiguous: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+    let mut all: Vec<Group> = Vec::new();
+    for (ri, mut gs) in per_receipt.into_iter().enumerate() {
+        gs.sort_by(|a, b| b.score.total_cmp(&a.score));
+        if gs.len() >= 2 && gs[0].score - gs[1].score < cfg.ambiguity_margin {
+            let alts = gs
+                .iter()
+                .take(3)
+                .map(|g| g.items.iter().map(|(i, _)| items[*i].invoice_number.clone()).collect::<Vec<_>>().join("+"))
+                .collect::<Vec<_>>()
+                .join(" or ");
+            ambiguous.insert(ri, vec![format!("equally likely: {alts}")]);
+            continue;
+        }
+        all.extend(gs.into_iter().take(1));
+    }
+    // Global assignment: best score first; ties by receipt order. An item's open
+    // amount is consumed by what is applied to it.
+    all.sort_by(|a, b| b.score.total_cmp(&a.score).then(receipts[a.receipt].txn_id.cmp(&receipts[b.receipt].txn_id)));
+    let mut remaining: Vec<i64> = items.iter().map(|i| i.amount).collect();
+    let mut taken: BTreeMap<usize, Group> = BTreeMap::new();
+    let mut lost: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+    for g in all {
+        let fits = g.items.iter().all(|(i, a)| {
+            let rem = remaining[*i];
+            if items[*i].amount >= 0 { *a <= rem } else { rem != 0 }
+        });
+        if !fits {
+            lost.insert(g.receipt, vec!["its invoices were already applied to a stronger match".into()]);
+            continue;
+        }
+        for (i, a) in &g.items {
+            remaining[*i] -= a;
+        }
+        taken.insert(g.receipt, g);
+    }
+    let mut result = MatchResult::default();
+    for (ri, r) in receipts.iter().enumerate() {
+        if r.amount <= 0 {
+            continue;
+        }
+        if let Some(g) = taken.get(&ri) {
+            let band = if g.score >= cfg.auto_threshold { Band::Auto } else { Band::Review };
+            let ids: Vec<&str> = g.items.iter().map(|(i, _)| items[*i].item_id.as_str()).collect();
+            let mut parts = vec![r.txn_id.as_str()];
+            parts.extend(ids.iter().copied());
+            let match_id = reckon_core::id::stable_id("M-", &parts);
+            for (i, a) in &g.items {
+                result.rows.push(MatchRow {
+                    match_id: match_id.clone(),
+                    txn_id: r.txn_id.clone(),
+                    item_id: items[*i].item_id.clone(),
+                    remittance_id: g.remittance_id.clone(),
+                    currency: r.currency.clone(),
+                    applied_minor: *a,
+                    residual_minor: g.residual,
+                    residual_reason: g.reason,
+                    confidence: g.score,
+                    band,
+                    method: g.method,
+                    reasons: g.reasons.clone(),
+                });
+            }
+            let status = if band == Band::Auto { "auto" } else { "review" };
+            result.outcomes.push(ReceiptOutcome { txn_id: r.txn_id.clone(), status, reasons: g.reasons.clone() });
+        } else if let Some(why) = ambiguous.get(&ri).or(lost.get(&ri)) {
+            result.outcomes.push(ReceiptOutcome {
+                txn_id: r.txn_id.clone(),
+                status: "ambiguous",
+                reasons: why.clone(),
+            });
+        } else {
+            result.outcomes.push(ReceiptOutcome {
+                txn_id: r.txn_id.clone(),
+                status: "unmatched",
+                reasons: vec!["no invoice reference, remittance or payer match".into()],
+            });
+        }
+    }
+    result
+}

@@ -1,0 +1,140 @@
+//! Normalising what payers write: invoice numbers and company names.
+
+/// Keys under which an invoice number is found: the alphanumeric form
+/// (`INV-000123` → `INV000123`, OCR `O` in digit runs read as `0`) and its
+/// trailing digit run without leading zeros (`123`), when that run is long
+/// enough to identify anything.
+pub fn invoice_keys(text: &str) -> (Option<String>, Option<String>) {
+    let up: Vec<char> = text.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_uppercase).collect();
+    if up.is_empty() {
+        return (None, None);
+    }
+    // OCR and typing confusions inside digit runs: O→0, I/L→1.
+    let n = up.len();
+    let is_digitish = |c: char| c.is_ascii_digit() || matches!(c, 'O' | 'I' | 'L');
+    let mut fixed: Vec<char> = up.clone();
+    for i in 0..n {
+        let c = up[i];
+        if matches!(c, 'O' | 'I' | 'L') {
+            let left = i > 0 && up[i - 1].is_ascii_digit();
+            let right = i + 1 < n
+                && is_digitish(up[i + 1])
+                && (i + 2 >= n || is_digitish(up[i + 2]) || up[i + 1].is_ascii_digit());
+            if left || (right && up[i + 1..].iter().any(char::is_ascii_digit)) {
+                fixed[i] = if c == 'O' { '0' } else { '1' };
+            }
+        }
+    }
+    let full: String = fixed.iter().collect();
+    let tail: String = {
+        let start = fixed.iter().rposition(|c| !c.is_ascii_digit()).map_or(0, |p| p + 1);
+        fixed[start..].iter().collect::<String>().trim_start_matches('0').to_string()
+    };
+    let tail = (tail.len() >= 4).then_some(tail);
+    (Some(full), tail)
+}
+
+const LEGAL: &[&str] = &[
+    "GMBH",
+    "MBH",
+    "AG",
+    "KG",
+    "CO",
+    "OHG",
+    "UG",
+    "GBR",
+    "EK",
+    "LTD",
+    "LIMITED",
+    "PLC",
+    "LLP",
+    "INC",
+    "INCORPORATED",
+    "LLC",
+    "CORP",
+    "CORPORATION",
+    "SA",
+    "SAS",
+    "SARL",
+    "BV",
+    "NV",
+    "SPA",
+    "SRL",
+    "AB",
+    "AS",
+    "OY",
+    "GESELLSCHAFT",
+    "MIT",
+    "BESCHRAENKTER",
+    "HAFTUNG",
+    "AKTIENGESELLSCHAFT",
+    "U",
+    "UND",
+    "AND",
+    "THE",
+];
+
+/// Upper-case, umlauts transliterated, punctuation removed, legal forms dropped.
+pub fn name_key(name: &str) -> String {
+    let mut s = String::with_capacity(name.len());
+    for c in name.chars() {
+        match c {
+            'ä' | 'Ä' => s.push_str("AE"),
+            'ö' | 'Ö' => s.push_str("OE"),
+            'ü' | 'Ü' => s.push_str("UE"),
+            'ß' => s.push_str("SS"),
+            '&' | '+' => s.push(' '),
+            c if c.is_alphanumeric() => s.extend(c.to_uppercase()),
+            _ => s.push(' '),
+        }
+    }
+    s.split_whitespace().filter(|t| !LEGAL.contains(t)).collect::<Vec<_>>().join(" ")
+}
+
+/// Similarity of two name keys in 0..=1: Jaro–Winkler on the keys and on their
+/// sorted tokens (word order), allowing for truncation of the payer's name.
+pub fn name_similarity(payer: &str, master: &str) -> f64 {
+    if payer.is_empty() || master.is_empty() {
+        return 0.0;
+    }
+    let direct = strsim::jaro_winkler(payer, master);
+    let sorted = |s: &str| {
+        let mut t: Vec<&str> = s.split(' ').collect();
+        t.sort_unstable();
+        t.join(" ")
+    };
+    let by_tokens = strsim::jaro_winkler(&sorted(payer), &sorted(master));
+    // Banks cut names at 35 characters: compare with the master cut to the payer's length.
+    let cut: String = master.chars().take(payer.chars().count()).collect();
+    let truncated = if payer.chars().count() >= 12 { strsim::jaro_winkler(payer, &cut) } else { 0.0 };
+    direct.max(by_tokens).max(truncated)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invoice_keys_survive_how_payers_write() {
+        let k = |s| invoice_keys(s);
+        assert_eq!(k("INV-000123").0.as_deref(), Some("INV000123"));
+        assert_eq!(k("inv 000123").0, k("INV-000123").0);
+        assert_eq!(k("INV-100140").1.as_deref(), Some("100140"));
+        assert_eq!(k("100140").1.as_deref(), Some("100140"));
+        assert_eq!(k("9O10000942").0.as_deref(), Some("9010000942"), "OCR O in a digit run");
+        assert_eq!(k("3OOO112").0.as_deref(), Some("3000112"));
+        assert_eq!(k("INVOICE").1, None);
+        assert_eq!(k("12").1, None, "too short to identify anything");
+    }
+
+    #[test]
+    fn names() {
+        assert_eq!(name_key("Müller GmbH & Co. KG"), "MUELLER");
+        assert_eq!(name_key("MUELLER GMBH U CO KG"), "MUELLER");
+        assert!(name_similarity(&name_key("SCHAEFER BAECKEREI"), &name_key("Bäckerei Schäfer KG")) > 0.95);
+        let long = name_key("Nordwind Logistik und Trading Vertriebsgesellschaft GmbH");
+        let cut: String = "NORDWIND LOGISTIK UND TRADING VERTR".to_string();
+        assert!(name_similarity(&name_key(&cut), &long) > 0.95, "35-character truncation");
+        assert!(name_similarity(&name_key("Atlas Foods Ltd"), &name_key("Polaris Energy AG")) < 0.7);
+    }
+}

@@ -1,0 +1,168 @@
+//! One small case per payment pattern, the ambiguity trap, and thread-count independence.
+
+use reckon_match::{Band, Customer, MatchConfig, OpenItem, Receipt, RemittanceLine, run};
+
+fn item(id: &str, cust: &str, inv: &str, amount: i64, day: i32) -> OpenItem {
+    OpenItem {
+        item_id: id.into(),
+        entity: "DE01".into(),
+        customer_id: cust.into(),
+        customer_name: String::new(),
+        invoice_number: inv.into(),
+        invoice_date: day,
+        due_date: Some(day + 30),
+        amount,
+        currency: "EUR".into(),
+    }
+}
+
+fn receipt(id: &str, amount: i64, name: &str, iban: &str, reference: &str, desc: &str) -> Receipt {
+    Receipt {
+        txn_id: id.into(),
+        booking_date: 20_540,
+        amount,
+        currency: "EUR".into(),
+        counterparty_name: name.into(),
+        counterparty_account: iban.into(),
+        end_to_end_id: String::new(),
+        reference: reference.into(),
+        description: desc.into(),
+    }
+}
+
+fn customers() -> Vec<Customer> {
+    vec![
+        Customer {
+            customer_id: "C1".into(),
+            name: "Müller Maschinenbau GmbH".into(),
+            aliases: vec![],
+            ibans: vec!["DE02120300000000202051".into()],
+        },
+        Customer {
+            customer_id: "C2".into(),
+            name: "Atlas Foods Ltd".into(),
+            aliases: vec!["ATLAS FOODS UK".into()],
+            ibans: vec![],
+        },
+    ]
+}
+
+fn items() -> Vec<OpenItem> {
+    vec![
+        item("AR1", "C1", "9010000942", 123_456, 20_500),
+        item("AR2", "C1", "9010000943", 50_000, 20_505),
+        item("AR3", "C1", "CN-9010000944", -10_000, 20_506),
+        item("AR4", "C2", "INV-100140", 200_000, 20_500),
+        item("AR5", "C2", "INV-100141", 75_000, 20_510),
+        item("AR6", "C2", "INV-100142", 75_000, 20_512),
+        item("AR7", "C1", "9010000950", 80_000, 20_515),
+    ]
+}
+
+fn applied(res: &reckon_match::MatchResult, txn: &str) -> Vec<(String, i64)> {
+    res.rows.iter().filter(|r| r.txn_id == txn).map(|r| (r.item_id.clone(), r.applied_minor)).collect()
+}
+
+fn status(res: &reckon_match::MatchResult, txn: &str) -> &'static str {
+    res.outcomes.iter().find(|o| o.txn_id == txn).map_or("missing", |o| o.status)
+}
+
+#[test]
+fn patterns() {
+    let cfg = MatchConfig::default();
+    let receipts = vec![
+        // exact reference, written with an OCR O and a prefix
+        receipt("T1", 123_456, "MUELLER MASCHINENBAU", "DE02120300000000202051", "", "Rechnung 9O10000942"),
+        // bank fee deducted (12.50)
+        receipt("T2", 198_750, "ATLAS FOODS", "", "", "INV 100140"),
+        // 1:N with a credit note netted: 500.00 + 800.00 - 100.00
+        receipt("T3", 120_000, "Mueller Maschinenbau", "", "", "9010000943 9010000950 CN-9010000944"),
+        // nobody's money
+        receipt("T4", 4_711, "Kestrel Retail", "", "", "Deposit"),
+        // name only, two open items of the same amount: the classic trap
+        receipt("T5", 75_000, "Atlas Foods Ltd", "", "", "PAYMENT"),
+    ];
+    let res = run(&receipts, &items(), &customers(), &[], &cfg);
+    assert_eq!(applied(&res, "T1"), [("AR1".to_string(), 123_456)]);
+    assert_eq!(status(&res, "T1"), "auto");
+    let t2: Vec<_> = res.rows.iter().filter(|r| r.txn_id == "T2").collect();
+    assert_eq!(t2.len(), 1);
+    assert_eq!((t2[0].item_id.as_str(), t2[0].residual_minor, t2[0].residual_reason), ("AR4", 1_250, "bank_fee"));
+    assert_eq!(t2[0].band, Band::Review, "an explained residual is a proposal, not auto");
+    let mut t3 = applied(&res, "T3");
+    t3.sort();
+    assert_eq!(t3, [("AR2".to_string(), 50_000), ("AR3".to_string(), -10_000), ("AR7".to_string(), 80_000)]);
+    assert_eq!(status(&res, "T4"), "unmatched");
+    assert_eq!(status(&res, "T5"), "ambiguous", "two equal open items must not be guessed");
+    assert!(applied(&res, "T5").is_empty());
+}
+
+#[test]
+fn discount_partial_split_overpayment_and_remittance() {
+    let cfg = MatchConfig::default();
+    let receipts = vec![
+        // 2% discount on 2000.00
+        receipt("D1", 196_000, "Atlas Foods", "", "", "INV-100140 less 2% skonto"),
+        // split payment of AR1: two partials referencing it
+        receipt("S1", 60_000, "Mueller", "DE02120300000000202051", "", "9010000942 1/2"),
+        receipt("S2", 63_456, "Mueller", "DE02120300000000202051", "", "9010000942 2/2"),
+        // overpayment of AR5
+        receipt("O1", 80_000, "Atlas Foods", "", "INV-100141", ""),
+        // remittance-linked 1:N with a deduction
+        Receipt { end_to_end_id: "E2E-9".into(), ..receipt("R1", 120_000, "", "", "", "") },
+    ];
+    let remit = vec![
+        RemittanceLine {
+            remittance_id: "RA1".into(),
+            payment_ref: "E2E-9".into(),
+            invoice_ref: "9010000943".into(),
+            paid: 45_000,
+            discount: 0,
+            deduction: 5_000,
+            currency: "EUR".into(),
+        },
+        RemittanceLine {
+            remittance_id: "RA1".into(),
+            payment_ref: "E2E-9".into(),
+            invoice_ref: "9010000950".into(),
+            paid: 75_000,
+            discount: 0,
+            deduction: 5_000,
+            currency: "EUR".into(),
+        },
+    ];
+    let res = run(&receipts, &items(), &customers(), &remit, &cfg);
+    let d1: Vec<_> = res.rows.iter().filter(|r| r.txn_id == "D1").collect();
+    assert_eq!((d1[0].item_id.as_str(), d1[0].residual_reason), ("AR4", "discount"));
+    assert_eq!(applied(&res, "S1"), [("AR1".to_string(), 60_000)]);
+    assert_eq!(applied(&res, "S2"), [("AR1".to_string(), 63_456)], "the second part of a split payment");
+    let o1: Vec<_> = res.rows.iter().filter(|r| r.txn_id == "O1").collect();
+    assert_eq!((o1[0].item_id.as_str(), o1[0].residual_minor, o1[0].residual_reason), ("AR5", -5_000, "overpayment"));
+    let r1: Vec<_> = res.rows.iter().filter(|r| r.txn_id == "R1").collect();
+    assert_eq!(r1.len(), 2);
+    assert!(r1.iter().all(|r| r.remittance_id.as_deref() == Some("RA1") && r.residual_reason == "deduction"));
+    // No open amount is used twice.
+    let total_ar1: i64 = res.rows.iter().filter(|r| r.item_id == "AR1").map(|r| r.applied_minor).sum();
+    assert!(total_ar1 <= 123_456);
+}
+
+#[test]
+fn same_answer_at_any_thread_count() {
+    let cfg = MatchConfig::default();
+    let mut receipts = Vec::new();
+    for k in 0..200 {
+        receipts.push(receipt(
+            &format!("T{k:03}"),
+            [123_456, 198_750, 120_000, 75_000, 4_711][k % 5],
+            "Atlas Foods",
+            "",
+            "",
+            ["9010000942", "INV 100140", "", "PAYMENT", "x"][k % 5],
+        ));
+    }
+    let pool = |n| rayon::ThreadPoolBuilder::new().num_threads(n).build().unwrap_or_else(|e| panic!("{e}"));
+    let a = pool(1).install(|| run(&receipts, &items(), &customers(), &[], &cfg));
+    let b = pool(8).install(|| run(&receipts, &items(), &customers(), &[], &cfg));
+    assert_eq!(a.rows, b.rows);
+    assert_eq!(a.outcomes, b.outcomes);
+}

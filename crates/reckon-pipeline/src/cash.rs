@@ -1,0 +1,170 @@
+//! The cash-matching stage: loaded frames → reckon-match → `matches.parquet`.
+
+use std::path::Path;
+
+use polars::prelude::*;
+use reckon_core::{Currency, Table, format_minor};
+use reckon_ingest::Loaded;
+use reckon_match::{Customer, MatchConfig, MatchResult, OpenItem, Receipt, RemittanceLine};
+
+use crate::RunError;
+
+fn strings(df: &DataFrame, c: &str) -> Vec<String> {
+    df.column(c)
+        .ok()
+        .and_then(|c| c.str().ok().map(|s| s.iter().map(|v| v.unwrap_or("").to_string()).collect()))
+        .unwrap_or_else(|| vec![String::new(); df.height()])
+}
+
+fn ints(df: &DataFrame, c: &str) -> Vec<Option<i64>> {
+    df.column(c).ok().and_then(|c| c.i64().ok().map(|a| a.iter().collect())).unwrap_or_else(|| vec![None; df.height()])
+}
+
+fn days(df: &DataFrame, c: &str) -> Vec<Option<i32>> {
+    df.column(c)
+        .ok()
+        .and_then(|c| c.cast(&DataType::Int32).ok())
+        .and_then(|c| c.i32().ok().map(|a| a.iter().collect()))
+        .unwrap_or_else(|| vec![None; df.height()])
+}
+
+fn list(s: &str) -> Vec<String> {
+    s.split('|').map(str::trim).filter(|x| !x.is_empty()).map(str::to_string).collect()
+}
+
+/// Runs cash application when receipts and open items were loaded.
+pub fn run(loaded: &Loaded, cfg: &MatchConfig) -> Option<(MatchResult, Vec<Receipt>)> {
+    let bank = loaded.tables.get(&Table::BankTransactions)?;
+    let ar = loaded.tables.get(&Table::ArOpenItems)?;
+    let (id, cur, name, acct, e2e, rf, desc) = (
+        strings(bank, "txn_id"),
+        strings(bank, "currency"),
+        strings(bank, "counterparty_name"),
+        strings(bank, "counterparty_account"),
+        strings(bank, "end_to_end_id"),
+        strings(bank, "reference"),
+        strings(bank, "description"),
+    );
+    let (amt, bd) = (ints(bank, "amount"), days(bank, "booking_date"));
+    let receipts: Vec<Receipt> = (0..bank.height())
+        .map(|i| Receipt {
+            txn_id: id[i].clone(),
+            booking_date: bd[i].unwrap_or(0),
+            amount: amt[i].unwrap_or(0),
+            currency: cur[i].clone(),
+            counterparty_name: name[i].clone(),
+            counterparty_account: acct[i].clone(),
+            end_to_end_id: e2e[i].clone(),
+            reference: rf[i].clone(),
+            description: desc[i].clone(),
+        })
+        .collect();
+    let (iid, ent, cid, cname, inv, icur) = (
+        strings(ar, "item_id"),
+        strings(ar, "entity"),
+        strings(ar, "customer_id"),
+        strings(ar, "customer_name"),
+        strings(ar, "invoice_number"),
+        strings(ar, "currency"),
+    );
+    let (open, idate, due) = (ints(ar, "amount_open"), days(ar, "invoice_date"), days(ar, "due_date"));
+    let items: Vec<OpenItem> = (0..ar.height())
+        .map(|i| OpenItem {
+            item_id: iid[i].clone(),
+            entity: ent[i].clone(),
+            customer_id: cid[i].clone(),
+            customer_name: cname[i].clone(),
+            invoice_number: inv[i].clone(),
+            invoice_date: idate[i].unwrap_or(0),
+            due_date: due[i],
+            amount: open[i].unwrap_or(0),
+            currency: icur[i].clone(),
+        })
+        .collect();
+    let customers: Vec<Customer> = match loaded.tables.get(&Table::Customers) {
+        Some(c) => {
+            let (cid, n, al, ib) =
+                (strings(c, "customer_id"), strings(c, "name"), strings(c, "aliases"), strings(c, "ibans"));
+            (0..c.height())
+                .map(|i| Customer {
+                    customer_id: cid[i].clone(),
+                    name: n[i].clone(),
+                    aliases: list(&al[i]),
+                    ibans: list(&ib[i]),
+                })
+                .collect()
+        }
+        None => Vec::new(),
+    };
+    let remittances: Vec<RemittanceLine> = match loaded.tables.get(&Table::Remittances) {
+        Some(r) => {
+            let (rid, pref, inv, cur) = (
+                strings(r, "remittance_id"),
+                strings(r, "payment_ref"),
+                strings(r, "invoice_ref"),
+                strings(r, "currency"),
+            );
+            let (paid, disc, ded) = (ints(r, "paid_amount"), ints(r, "discount_amount"), ints(r, "deduction_amount"));
+            (0..r.height())
+                .map(|i| RemittanceLine {
+                    remittance_id: rid[i].clone(),
+                    payment_ref: pref[i].clone(),
+                    invoice_ref: inv[i].clone(),
+                    paid: paid[i].unwrap_or(0),
+                    discount: disc[i].unwrap_or(0),
+                    deduction: ded[i].unwrap_or(0),
+                    currency: cur[i].clone(),
+                })
+                .collect()
+        }
+        None => Vec::new(),
+    };
+    let result = reckon_match::run(&receipts, &items, &customers, &remittances, cfg);
+    Some((result, receipts))
+}
+
+/// Writes `matches.parquet` (contract columns, money as exact decimal text plus minor units).
+pub fn write_matches(path: &Path, result: &MatchResult) -> Result<u64, RunError> {
+    let rows = &result.rows;
+    let exp = |c: &str| Currency::parse(c).map_or(2, |c| c.exponent());
+    let s = |f: &dyn Fn(&reckon_match::MatchRow) -> String| -> Vec<String> { rows.iter().map(f).collect() };
+    let cols = vec![
+        Column::new("match_id".into(), s(&|r| r.match_id.clone())),
+        Column::new("txn_id".into(), s(&|r| r.txn_id.clone())),
+        Column::new("item_id".into(), s(&|r| r.item_id.clone())),
+        Column::new(
+            "remittance_id".into(),
+            rows.iter().map(|r| r.remittance_id.clone()).collect::<Vec<Option<String>>>(),
+        ),
+        Column::new("applied_amount".into(), s(&|r| format_minor(r.applied_minor, exp(&r.currency)))),
+        Column::new("residual_amount".into(), s(&|r| format_minor(r.residual_minor, exp(&r.currency)))),
+        Column::new("residual_reason".into(), s(&|r| r.residual_reason.to_string())),
+        Column::new("confidence".into(), rows.iter().map(|r| r.confidence).collect::<Vec<f64>>()),
+        Column::new(
+            "band".into(),
+            s(&|r| if r.band == reckon_match::Band::Auto { "auto".into() } else { "review".into() }),
+        ),
+        Column::new("method".into(), s(&|r| r.method.to_string())),
+        Column::new("currency".into(), s(&|r| r.currency.clone())),
+        Column::new("applied_amount_minor".into(), rows.iter().map(|r| r.applied_minor).collect::<Vec<i64>>()),
+        Column::new("residual_amount_minor".into(), rows.iter().map(|r| r.residual_minor).collect::<Vec<i64>>()),
+        Column::new("reasons".into(), s(&|r| r.reasons.join("; "))),
+    ];
+    let mut df = DataFrame::new(rows.len(), cols).map_err(|e| RunError::Write(path.to_path_buf(), e.to_string()))?;
+    crate::write_parquet(path, &mut df)?;
+    Ok(rows.len() as u64)
+}
+
+/// Writes `receipt_outcomes.parquet`: what happened to every receipt (auto, review,
+/// ambiguous, unmatched) with reasons — the input of the exception feed.
+pub fn write_outcomes(path: &Path, result: &MatchResult) -> Result<u64, RunError> {
+    let o = &result.outcomes;
+    let cols = vec![
+        Column::new("txn_id".into(), o.iter().map(|x| x.txn_id.clone()).collect::<Vec<_>>()),
+        Column::new("status".into(), o.iter().map(|x| x.status.to_string()).collect::<Vec<_>>()),
+        Column::new("reasons".into(), o.iter().map(|x| x.reasons.join("; ")).collect::<Vec<_>>()),
+    ];
+    let mut df = DataFrame::new(o.len(), cols).map_err(|e| RunError::Write(path.to_path_buf(), e.to_string()))?;
+    crate::write_parquet(path, &mut df)?;
+    Ok(o.len() as u64)
+}
