@@ -104,8 +104,10 @@ enum Command {
         #[arg(long)]
         model: bool,
     },
-    /// End-to-end benchmark: generate a scenario at a scale, then load it, and report
-    /// throughput (rows/s, MB/s) and peak memory. Build with --release for real numbers.
+    /// End-to-end benchmark: generate a scenario at a scale, load it, run cash matching
+    /// and a naive baseline (exact invoice number + amount, else unique amount) on the
+    /// same data; report throughput (rows/s, MB/s, receipts/s), peak memory, and both
+    /// methods' precision/touchless/recall. Build with --release for real numbers.
     Bench {
         #[arg(long, default_value_t = 200_000)]
         scale: usize,
@@ -349,6 +351,45 @@ fn bench(scale: usize, seed: u64, dir: Option<PathBuf>) -> anyhow::Result<i32> {
     let loaded = reckon_ingest::load_dir(&input)?;
     let load_s = t.elapsed().as_secs_f64();
     let rows: u64 = loaded.files.iter().map(|f| f.input_rows).sum();
+    // Cash matching against the naive baseline, on the same data in the same process.
+    let inputs = reckon_pipeline::cash::inputs(&loaded).context("generated scenario lacks receipts or open items")?;
+    let truth = reckon_pipeline::eval::cash_truth(&input.join("truth"))?;
+    let n_receipts = inputs.receipts.iter().filter(|r| r.amount > 0).count();
+    let t = Instant::now();
+    let res = reckon_match::run(
+        &inputs.receipts,
+        &inputs.items,
+        &inputs.customers,
+        &inputs.remittances,
+        &reckon_match::MatchConfig::default(),
+    );
+    let match_s = t.elapsed().as_secs_f64();
+    let match_rss = peak_rss_mib();
+    let mut pred = reckon_pipeline::eval::Predicted::new();
+    for r in &res.rows {
+        let e = pred.entry(r.txn_id.clone()).or_insert((
+            Default::default(),
+            r.band == reckon_match::Band::Auto,
+            r.confidence,
+        ));
+        e.0.insert(r.item_id.clone());
+    }
+    let reckon_eval = reckon_pipeline::eval::score(&pred, &truth);
+    let t = Instant::now();
+    let naive = reckon_match::baseline::naive(&inputs.receipts, &inputs.items);
+    let naive_s = t.elapsed().as_secs_f64();
+    let mut npred = reckon_pipeline::eval::Predicted::new();
+    for (ri, ii) in naive {
+        let e = npred.entry(inputs.receipts[ri].txn_id.clone()).or_insert((Default::default(), true, 1.0));
+        e.0.insert(inputs.items[ii].item_id.clone());
+    }
+    let naive_eval = reckon_pipeline::eval::score(&npred, &truth);
+    let summary = |e: &reckon_pipeline::eval::CashEval| {
+        serde_json::json!({
+            "auto_groups": e.auto_groups, "auto_precision": e.auto_precision,
+            "touchless": e.touchless, "recall_any_band": e.recall_any_band,
+        })
+    };
     let profile = if cfg!(debug_assertions) { "debug (use --release for real numbers)" } else { "release" };
     let report = serde_json::json!({
         "profile": profile,
@@ -363,6 +404,16 @@ fn bench(scale: usize, seed: u64, dir: Option<PathBuf>) -> anyhow::Result<i32> {
         "load_mb_per_s": bytes as f64 / 1e6 / load_s,
         "rejects": loaded.rejects.len(),
         "peak_rss_mib": peak_rss_mib(),
+        "matching": {
+            "receipts": n_receipts,
+            "open_items": inputs.items.len(),
+            "reckon_seconds": match_s,
+            "reckon_receipts_per_s": n_receipts as f64 / match_s,
+            "peak_rss_mib_after_matching": match_rss,
+            "reckon": summary(&reckon_eval),
+            "naive_baseline_seconds": naive_s,
+            "naive_baseline": summary(&naive_eval),
+        },
     });
     println!("{}", serde_json::to_string_pretty(&report)?);
     if std::env::var_os("RECKON_BENCH_KEEP").is_none() {

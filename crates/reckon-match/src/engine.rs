@@ -164,6 +164,8 @@ struct Index<'a> {
     customers: Vec<(String, Vec<String>)>, // (customer_id, name keys)
     by_iban: HashMap<String, usize>,
     name_blocks: HashMap<String, Vec<usize>>,
+    /// Exact name keys (names and aliases) → customer.
+    by_name: HashMap<String, usize>,
     remit: HashMap<String, Vec<&'a RemittanceLine>>,
 }
 
@@ -222,13 +224,29 @@ impl<'a> Index<'a> {
             v.sort_unstable();
             v.dedup();
         }
+        let mut by_name: HashMap<String, usize> = HashMap::new();
+        let mut clash: BTreeSet<String> = BTreeSet::new();
+        for (ci, (_, names)) in cust.iter().enumerate() {
+            for n in names {
+                if let Some(&other) = by_name.get(n)
+                    && other != ci
+                {
+                    clash.insert(n.clone());
+                }
+                by_name.entry(n.clone()).or_insert(ci);
+            }
+        }
+        // A name two customers share identifies neither.
+        for n in clash {
+            by_name.remove(&n);
+        }
         let mut remit: HashMap<String, Vec<&RemittanceLine>> = HashMap::new();
         for r in remittances {
             if !r.payment_ref.is_empty() {
                 remit.entry(r.payment_ref.clone()).or_default().push(r);
             }
         }
-        Index { items, by_full, by_tail, by_customer, customers: cust, by_iban, name_blocks, remit }
+        Index { items, by_full, by_tail, by_customer, customers: cust, by_iban, name_blocks, by_name, remit }
     }
 
     /// The payer as a customer: by IBAN, else by name. Returns (customer_id, similarity, how).
@@ -242,14 +260,30 @@ impl<'a> Index<'a> {
         if key.is_empty() {
             return None;
         }
-        let mut cands: BTreeSet<usize> = BTreeSet::new();
-        for b in block_keys(&key) {
-            if let Some(v) = self.name_blocks.get(&b) {
-                cands.extend(v.iter().take(2000));
+        if let Some(&ci) = self.by_name.get(&key) {
+            return Some((self.customers[ci].0.clone(), 1.0, "name"));
+        }
+        // Blocking: customers sharing name tokens, rarest tokens first; only the
+        // candidates sharing the most tokens are compared in full.
+        let mut blocks: Vec<&Vec<usize>> = block_keys(&key).iter().filter_map(|b| self.name_blocks.get(b)).collect();
+        blocks.sort_by_key(|v| v.len());
+        let mut shared: HashMap<usize, u32> = HashMap::new();
+        for (k, v) in blocks.iter().enumerate() {
+            if k > 0 && v.len() > 20_000 {
+                break; // a word half the master shares says nothing
+            }
+            for &ci in v.iter() {
+                *shared.entry(ci).or_insert(0) += 1;
+            }
+            if shared.len() >= 256 {
+                break;
             }
         }
+        let mut cands: Vec<(u32, usize)> = shared.into_iter().map(|(ci, n)| (n, ci)).collect();
+        cands.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        cands.truncate(64);
         let mut best: Option<(f64, usize)> = None;
-        for ci in cands {
+        for (_, ci) in cands {
             let s = self.customers[ci].1.iter().map(|n| name_similarity(&key, n)).fold(0.0, f64::max);
             if best.is_none_or(|(b, _)| s > b) {
                 best = Some((s, ci));

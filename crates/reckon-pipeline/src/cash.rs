@@ -32,8 +32,24 @@ fn list(s: &str) -> Vec<String> {
     s.split('|').map(str::trim).filter(|x| !x.is_empty()).map(str::to_string).collect()
 }
 
+/// The engine's inputs, taken from the loaded frames.
+#[derive(Debug, Default)]
+pub struct Inputs {
+    pub receipts: Vec<Receipt>,
+    pub items: Vec<OpenItem>,
+    pub customers: Vec<Customer>,
+    pub remittances: Vec<RemittanceLine>,
+}
+
 /// Runs cash application when receipts and open items were loaded.
 pub fn run(loaded: &Loaded, cfg: &MatchConfig) -> Option<(MatchResult, Vec<Receipt>)> {
+    let i = inputs(loaded)?;
+    let result = reckon_match::run(&i.receipts, &i.items, &i.customers, &i.remittances, cfg);
+    Some((result, i.receipts))
+}
+
+/// Extracts the engine's inputs (None without bank transactions and open items).
+pub fn inputs(loaded: &Loaded) -> Option<Inputs> {
     let bank = loaded.tables.get(&Table::BankTransactions)?;
     let ar = loaded.tables.get(&Table::ArOpenItems)?;
     let (id, cur, name, acct, e2e, rf, desc) = (
@@ -119,8 +135,7 @@ pub fn run(loaded: &Loaded, cfg: &MatchConfig) -> Option<(MatchResult, Vec<Recei
         }
         None => Vec::new(),
     };
-    let result = reckon_match::run(&receipts, &items, &customers, &remittances, cfg);
-    Some((result, receipts))
+    Some(Inputs { receipts, items, customers, remittances })
 }
 
 /// Writes `matches.parquet` (contract columns, money as exact decimal text plus minor units).

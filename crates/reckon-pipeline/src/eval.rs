@@ -67,16 +67,31 @@ fn col(df: &DataFrame, c: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Evaluates `out/matches.parquet` against `truth/cash_matches.csv` and `truth/receipts.csv`.
-pub fn cash(out: &Path, truth: &Path) -> Result<CashEval, EvalError> {
+/// Predicted groups per receipt: (items, cleared automatically, confidence).
+pub type Predicted = BTreeMap<String, (BTreeSet<String>, bool, f64)>;
+
+/// A scenario's cash truth: items per paying receipt, and every receipt's pattern.
+#[derive(Clone, Debug, Default)]
+pub struct CashTruth {
+    pub items: BTreeMap<String, BTreeSet<String>>,
+    pub pattern: BTreeMap<String, String>,
+}
+
+/// Reads `truth/cash_matches.csv` and `truth/receipts.csv`.
+pub fn cash_truth(truth: &Path) -> Result<CashTruth, EvalError> {
     let t_links = read_truth(&truth.join("cash_matches.csv"))?;
     let t_receipts = read_truth(&truth.join("receipts.csv"))?;
-    let mut truth_items: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut items: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for l in &t_links {
-        truth_items.entry(l["txn_id"].clone()).or_default().insert(l["item_id"].clone());
+        items.entry(l["txn_id"].clone()).or_default().insert(l["item_id"].clone());
     }
-    let pattern: BTreeMap<String, String> =
-        t_receipts.iter().map(|r| (r["txn_id"].clone(), r["pattern"].clone())).collect();
+    let pattern = t_receipts.iter().map(|r| (r["txn_id"].clone(), r["pattern"].clone())).collect();
+    Ok(CashTruth { items, pattern })
+}
+
+/// Evaluates `out/matches.parquet` against the scenario's truth folder.
+pub fn cash(out: &Path, truth: &Path) -> Result<CashEval, EvalError> {
+    let t = cash_truth(truth)?;
     let m = read_parquet(&out.join("matches.parquet"))?;
     let (txn, item, band) = (col(&m, "txn_id"), col(&m, "item_id"), col(&m, "band"));
     let conf: Vec<f64> = m
@@ -84,16 +99,22 @@ pub fn cash(out: &Path, truth: &Path) -> Result<CashEval, EvalError> {
         .ok()
         .and_then(|c| c.f64().ok().map(|a| a.iter().flatten().collect()))
         .unwrap_or_default();
-    let mut pred: BTreeMap<String, (BTreeSet<String>, bool, f64)> = BTreeMap::new();
+    let mut pred: Predicted = BTreeMap::new();
     for i in 0..m.height() {
         let e = pred.entry(txn[i].clone()).or_insert((BTreeSet::new(), band[i] == "auto", conf[i]));
         e.0.insert(item[i].clone());
     }
+    Ok(score(&pred, &t))
+}
+
+/// Scores predicted groups against the truth.
+pub fn score(pred: &Predicted, t: &CashTruth) -> CashEval {
+    let (truth_items, pattern) = (&t.items, &t.pattern);
     let matchable = truth_items.len() as u64;
     let correct = |t: &str| -> bool { pred.get(t).is_some_and(|p| truth_items.get(t).is_some_and(|s| *s == p.0)) };
     let mut by_pattern: BTreeMap<String, PatternStats> = BTreeMap::new();
     let (mut auto, mut auto_ok, mut any_ok, mut false_auto) = (0u64, 0u64, 0u64, 0u64);
-    for (t, p) in &pattern {
+    for (t, p) in pattern {
         let st = by_pattern.entry(p.clone()).or_default();
         st.receipts += 1;
         let is_auto = pred.get(t).is_some_and(|x| x.1);
@@ -119,7 +140,7 @@ pub fn cash(out: &Path, truth: &Path) -> Result<CashEval, EvalError> {
         .iter()
         .map(|&th| {
             let (mut n, mut ok) = (0u64, 0u64);
-            for (t, p) in &pred {
+            for (t, p) in pred {
                 if p.2 >= th {
                     n += 1;
                     if correct(t) {
@@ -130,7 +151,7 @@ pub fn cash(out: &Path, truth: &Path) -> Result<CashEval, EvalError> {
             Sweep { threshold: th, auto_groups: n, auto_precision: ratio(ok, n), touchless: ratio(ok, matchable) }
         })
         .collect();
-    Ok(CashEval {
+    CashEval {
         matchable,
         auto_groups: auto,
         auto_correct: auto_ok,
@@ -140,5 +161,5 @@ pub fn cash(out: &Path, truth: &Path) -> Result<CashEval, EvalError> {
         false_auto_on_unmatched: false_auto,
         by_pattern,
         sweep,
-    })
+    }
 }
