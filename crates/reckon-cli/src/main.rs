@@ -252,6 +252,18 @@ fn run(input: &Path, out: &Path, config: Config, config_path: Option<PathBuf>) -
         c.bank_transactions.in_exceptions,
         c.bank_transactions.unreconciled
     );
+    if !c.bank_transactions.receipts.is_empty() {
+        let r = &c.bank_transactions.receipts;
+        let g = |k: &str| r.get(k).copied().unwrap_or(0);
+        println!(
+            "cash matching: {} receipts: {} auto, {} for review, {} ambiguous, {} unmatched (matches.parquet)",
+            r.values().sum::<u64>(),
+            g("auto"),
+            g("review"),
+            g("ambiguous"),
+            g("unmatched")
+        );
+    }
     println!("conservation: {}", if c.balanced { "balanced" } else { "NOT BALANCED" });
     println!("wrote {} (run {})", out.join("manifest.json").display(), o.manifest.run_id);
     if o.exit_code == exit::REFUSED_INPUT {

@@ -62,13 +62,17 @@ fn demo_runs_on_bundled_sample() {
 fn generate_run_eval() {
     let t = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let p = |s: &str| t.path().join(s).to_string_lossy().into_owned();
-    assert_eq!(reckon(&["generate", "--out", &p("g"), "--seed", "21", "--scale", "800"], t.path()).status.code(), Some(0));
+    assert_eq!(
+        reckon(&["generate", "--out", &p("g"), "--seed", "21", "--scale", "800"], t.path()).status.code(),
+        Some(0)
+    );
     assert_eq!(reckon(&["run", "--input", &p("g"), "--out", &p("o")], t.path()).status.code(), Some(0));
     assert!(t.path().join("o/matches.parquet").is_file());
     let o = reckon(&["eval", "--out", &p("o"), "--truth", &p("g/truth")], t.path());
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
-    let e: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(t.path().join("o/eval.json")).unwrap_or_default())
-        .unwrap_or_else(|e| panic!("{e}"));
+    let e: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(t.path().join("o/eval.json")).unwrap_or_default())
+            .unwrap_or_else(|e| panic!("{e}"));
     let precision = e["cash"]["auto_precision"].as_f64().unwrap_or(0.0);
     let recall = e["cash"]["recall_any_band"].as_f64().unwrap_or(0.0);
     assert!(precision >= 0.99, "auto precision {precision}");

@@ -69,6 +69,22 @@ struct Raw {
     blank_lines: u64,
 }
 
+/// The whole file refused: one reject row naming it; every data row it had counts as rejected.
+fn refuse(mut report: FileReport, reason: String) -> LoadedFile {
+    report.refused = Some(reason.clone());
+    report.rejected_rows = report.input_rows;
+    let rej = Reject {
+        file: report.path.clone(),
+        row: None,
+        column: None,
+        value: None,
+        code: RejectCode::FileRefused,
+        reason,
+        table: report.table.clone(),
+    };
+    LoadedFile { report, df: None, rejects: vec![rej] }
+}
+
 /// Loads `path` (named `rel` in reports) as the mapping's table.
 pub fn load_file(path: &Path, rel: &str, mapping: &Mapping, mapping_name: Option<&str>) -> LoadedFile {
     let table = mapping.table;
@@ -77,20 +93,6 @@ pub fn load_file(path: &Path, rel: &str, mapping: &Mapping, mapping_name: Option
         table: Some(table.name().to_string()),
         mapping: mapping_name.map(str::to_string),
         ..FileReport::default()
-    };
-    let refuse = |mut report: FileReport, reason: String| {
-        report.refused = Some(reason.clone());
-        report.rejected_rows = report.input_rows;
-        let rej = Reject {
-            file: report.path.clone(),
-            row: None,
-            column: None,
-            value: None,
-            code: RejectCode::FileRefused,
-            reason,
-            table: report.table.clone(),
-        };
-        LoadedFile { report, df: None, rejects: vec![rej] }
     };
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
@@ -143,19 +145,6 @@ pub fn load_file(path: &Path, rel: &str, mapping: &Mapping, mapping_name: Option
 /// format and target table are detected from the content.
 pub fn load_statement_file(path: &Path, rel: &str) -> LoadedFile {
     let mut report = FileReport { path: rel.to_string(), ..FileReport::default() };
-    let refuse = |mut report: FileReport, reason: String| {
-        report.refused = Some(reason.clone());
-        let rej = Reject {
-            file: report.path.clone(),
-            row: None,
-            column: None,
-            value: None,
-            code: RejectCode::FileRefused,
-            reason,
-            table: report.table.clone(),
-        };
-        LoadedFile { report, df: None, rejects: vec![rej] }
-    };
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
         Err(e) => return refuse(report, format!("cannot read file: {e}")),
