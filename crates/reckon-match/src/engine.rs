@@ -60,7 +60,10 @@ pub struct RemittanceLine {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct MatchConfig {
-    /// Groups scoring at least this clear without a person (`auto`).
+    /// Groups scoring at least this clear without a person (`auto`). The default,
+    /// 0.85, is the lowest score with no wrong group on a validation scenario
+    /// (`reckon generate --seed 101 --scale 20000`: 9,282 groups, precision 1.0000);
+    /// partial payments (0.80) and overpayments (0.75) stay below it by design.
     pub auto_threshold: f64,
     /// Minimum name similarity to take a payer for a customer.
     pub name_threshold: f64,
@@ -80,7 +83,7 @@ pub struct MatchConfig {
 impl Default for MatchConfig {
     fn default() -> Self {
         MatchConfig {
-            auto_threshold: 0.97,
+            auto_threshold: 0.85,
             name_threshold: 0.90,
             bank_fee_max_minor: 2500,
             discount_percent: vec![2, 3],

@@ -88,7 +88,11 @@ fn patterns() {
     let t2: Vec<_> = res.rows.iter().filter(|r| r.txn_id == "T2").collect();
     assert_eq!(t2.len(), 1);
     assert_eq!((t2[0].item_id.as_str(), t2[0].residual_minor, t2[0].residual_reason), ("AR4", 1_250, "bank_fee"));
-    assert_eq!(t2[0].band, Band::Review, "an explained residual is a proposal, not auto");
+    assert_eq!(t2[0].band, Band::Auto, "a bank fee within tolerance clears at the default threshold");
+    let strict = MatchConfig { auto_threshold: 0.97, ..MatchConfig::default() };
+    let res_strict = run(&receipts, &items(), &customers(), &[], &strict);
+    let t2s: Vec<_> = res_strict.rows.iter().filter(|r| r.txn_id == "T2").collect();
+    assert_eq!(t2s[0].band, Band::Review, "above the fee's score it is a proposal for a person");
     let mut t3 = applied(&res, "T3");
     t3.sort();
     assert_eq!(t3, [("AR2".to_string(), 50_000), ("AR3".to_string(), -10_000), ("AR7".to_string(), 80_000)]);

@@ -136,7 +136,7 @@ pub fn score(pred: &Predicted, t: &CashTruth) -> CashEval {
         }
     }
     let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
-    let sweep = [0.80, 0.85, 0.90, 0.93, 0.95, 0.97, 0.98, 0.99]
+    let sweep = [0.80, 0.85, 0.86, 0.88, 0.90, 0.93, 0.95, 0.97, 0.98, 0.99]
         .iter()
         .map(|&th| {
             let (mut n, mut ok) = (0u64, 0u64);
