@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::normalize::{invoice_keys, name_key, name_similarity};
+use crate::normalize::{invoice_keys, name_key, name_similarity_sorted, sorted_tokens};
 
 /// A bank credit to apply.
 #[derive(Clone, Debug, Default)]
@@ -62,7 +62,7 @@ pub struct RemittanceLine {
 pub struct MatchConfig {
     /// Groups scoring at least this clear without a person (`auto`). The default,
     /// 0.85, is the lowest score with no wrong group on a validation scenario
-    /// (`reckon generate --seed 101 --scale 20000`: 9,282 groups, precision 1.0000);
+    /// (`reckon generate --seed 101 --scale 20000`: 9,279 groups, precision 1.0000);
     /// partial payments (0.80) and overpayments (0.75) stay below it by design.
     pub auto_threshold: f64,
     /// Minimum name similarity to take a payer for a customer.
@@ -165,6 +165,7 @@ struct Index<'a> {
     by_tail: HashMap<(String, String), Vec<usize>>,
     by_customer: HashMap<&'a str, Vec<usize>>,
     customers: Vec<(String, Vec<String>)>, // (customer_id, name keys)
+    sorted_names: Vec<Vec<String>>,        // the same keys with sorted tokens
     by_iban: HashMap<String, usize>,
     name_blocks: HashMap<String, Vec<usize>>,
     /// Exact name keys (names and aliases) → customer.
@@ -249,7 +250,19 @@ impl<'a> Index<'a> {
                 remit.entry(r.payment_ref.clone()).or_default().push(r);
             }
         }
-        Index { items, by_full, by_tail, by_customer, customers: cust, by_iban, name_blocks, by_name, remit }
+        let sorted_names = cust.iter().map(|(_, names)| names.iter().map(|n| sorted_tokens(n)).collect()).collect();
+        Index {
+            items,
+            by_full,
+            by_tail,
+            by_customer,
+            customers: cust,
+            sorted_names,
+            by_iban,
+            name_blocks,
+            by_name,
+            remit,
+        }
     }
 
     /// The payer as a customer: by IBAN, else by name. Returns (customer_id, similarity, how).
@@ -284,10 +297,16 @@ impl<'a> Index<'a> {
         }
         let mut cands: Vec<(u32, usize)> = shared.into_iter().map(|(ci, n)| (n, ci)).collect();
         cands.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-        cands.truncate(64);
+        cands.truncate(32);
+        let key_sorted = sorted_tokens(&key);
         let mut best: Option<(f64, usize)> = None;
         for (_, ci) in cands {
-            let s = self.customers[ci].1.iter().map(|n| name_similarity(&key, n)).fold(0.0, f64::max);
+            let s = self.customers[ci]
+                .1
+                .iter()
+                .zip(&self.sorted_names[ci])
+                .map(|(n, ns)| name_similarity_sorted(&key, &key_sorted, n, ns))
+                .fold(0.0, f64::max);
             if best.is_none_or(|(b, _)| s > b) {
                 best = Some((s, ci));
             }
@@ -381,10 +400,11 @@ fn search(
     }
 }
 
-fn candidates(idx: &Index<'_>, ri: usize, r: &Receipt, cfg: &MatchConfig) -> Vec<Group> {
+type Payer = Option<(String, f64, &'static str)>;
+
+fn candidates(idx: &Index<'_>, ri: usize, r: &Receipt, cfg: &MatchConfig, payer: &Payer) -> Vec<Group> {
     let items = idx.items;
     let mut out = Vec::new();
-    let payer = idx.payer(r, cfg.name_threshold);
     let payer_id = payer.as_ref().map(|p| p.0.as_str());
     let payer_reason = payer.as_ref().map(|(c, s, how)| match *how {
         "iban" => format!("payer IBAN is customer {c}'s"),
@@ -639,10 +659,32 @@ pub fn run(
     cfg: &MatchConfig,
 ) -> MatchResult {
     let idx = Index::new(items, customers, remittances);
+    // Payers repeat: identify each distinct (account, name) once.
+    let mut keys: Vec<(&str, &str)> = receipts
+        .iter()
+        .filter(|r| r.amount > 0)
+        .map(|r| (r.counterparty_account.as_str(), r.counterparty_name.as_str()))
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    let payers: HashMap<(&str, &str), Payer> = keys
+        .par_iter()
+        .map(|&(a, n)| {
+            let probe =
+                Receipt { counterparty_account: a.to_string(), counterparty_name: n.to_string(), ..Receipt::default() };
+            ((a, n), idx.payer(&probe, cfg.name_threshold))
+        })
+        .collect();
     let per_receipt: Vec<Vec<Group>> = receipts
         .par_iter()
         .enumerate()
-        .map(|(ri, r)| if r.amount > 0 { candidates(&idx, ri, r, cfg) } else { Vec::new() })
+        .map(|(ri, r)| {
+            if r.amount <= 0 {
+                return Vec::new();
+            }
+            let payer = payers.get(&(r.counterparty_account.as_str(), r.counterparty_name.as_str())).cloned().flatten();
+            candidates(&idx, ri, r, cfg, &payer)
+        })
         .collect();
     // Receipts whose two best groups are too close to call are ambiguous.
     let mut ambiguous: BTreeMap<usize, Vec<String>> = BTreeMap::new();

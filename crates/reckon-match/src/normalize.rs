@@ -94,16 +94,26 @@ pub fn name_key(name: &str) -> String {
 /// Similarity of two name keys in 0..=1: Jaro–Winkler on the keys and on their
 /// sorted tokens (word order), allowing for truncation of the payer's name.
 pub fn name_similarity(payer: &str, master: &str) -> f64 {
+    name_similarity_sorted(payer, &sorted_tokens(payer), master, &sorted_tokens(master))
+}
+
+/// A name key with its tokens in alphabetical order (word-order-free comparison).
+pub fn sorted_tokens(s: &str) -> String {
+    let mut t: Vec<&str> = s.split(' ').collect();
+    t.sort_unstable();
+    t.join(" ")
+}
+
+/// [`name_similarity`] with both sides' sorted-token forms precomputed.
+pub fn name_similarity_sorted(payer: &str, payer_sorted: &str, master: &str, master_sorted: &str) -> f64 {
     if payer.is_empty() || master.is_empty() {
         return 0.0;
     }
     let direct = strsim::jaro_winkler(payer, master);
-    let sorted = |s: &str| {
-        let mut t: Vec<&str> = s.split(' ').collect();
-        t.sort_unstable();
-        t.join(" ")
-    };
-    let by_tokens = strsim::jaro_winkler(&sorted(payer), &sorted(master));
+    if direct >= 0.98 {
+        return direct;
+    }
+    let by_tokens = strsim::jaro_winkler(payer_sorted, master_sorted);
     // Banks cut names at 35 characters: compare with the master cut to the payer's length.
     let cut: String = master.chars().take(payer.chars().count()).collect();
     let truncated = if payer.chars().count() >= 12 { strsim::jaro_winkler(payer, &cut) } else { 0.0 };
