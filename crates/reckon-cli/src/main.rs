@@ -8,6 +8,19 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use reckon_pipeline::{Config, RunOptions, exit};
 
+/// `println!` that ends the process quietly when stdout is closed (`reckon … | head`)
+/// instead of panicking.
+macro_rules! outln {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!(std::io::stdout().lock(), $($t)*) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(0);
+            }
+        }
+    }};
+}
+
 // reckon allocates many small strings while parsing and validating; mimalloc is
 // markedly faster than glibc malloc for that (see README, Benchmarks) and is what
 // polars recommends for its own workloads.
@@ -150,7 +163,7 @@ fn dispatch(cmd: Command) -> anyhow::Result<i32> {
         }
         Command::Demo { out } => {
             let input = sample_dir().context("bundled sample data (data/sample) not found")?;
-            println!("reckon demo: input {}  output {}", input.display(), out.display());
+            outln!("reckon demo: input {}  output {}", input.display(), out.display());
             let mut cfg = Config::default();
             cfg.output.keep_normalized = true;
             run(&input, &out, cfg, None)
@@ -160,7 +173,7 @@ fn dispatch(cmd: Command) -> anyhow::Result<i32> {
             print_files(&loaded);
             let limit = if all { usize::MAX } else { 20 };
             for r in loaded.rejects.iter().take(limit) {
-                println!(
+                outln!(
                     "  {}:{} {} [{}] {}",
                     r.file,
                     r.row.map(|x| x.to_string()).unwrap_or_else(|| "-".into()),
@@ -170,7 +183,7 @@ fn dispatch(cmd: Command) -> anyhow::Result<i32> {
                 );
             }
             if loaded.rejects.len() > limit {
-                println!("  … {} more (use --all)", loaded.rejects.len() - limit);
+                outln!("  … {} more (use --all)", loaded.rejects.len() - limit);
             }
             Ok(if !loaded.refused_files().is_empty() || !loaded.rejects.is_empty() {
                 exit::REFUSED_INPUT
@@ -189,36 +202,43 @@ fn dispatch(cmd: Command) -> anyhow::Result<i32> {
             let s = reckon_synth::generate(&out, &reckon_synth::Config::new(seed, scale));
             pb.finish_and_clear();
             let s = s?;
-            println!("generated seed={seed} scale={scale} into {} in {:.2?}", out.display(), t.elapsed());
+            outln!("generated seed={seed} scale={scale} into {} in {:.2?}", out.display(), t.elapsed());
             for (k, v) in &s.rows {
-                println!("  {k:<32} {v:>10}");
+                outln!("  {k:<32} {v:>10}");
             }
-            println!("  patterns: see {}", out.join("truth/summary.json").display());
+            outln!("  patterns: see {}", out.join("truth/summary.json").display());
             Ok(exit::OK)
         }
         Command::Bench { scale, seed, dir } => bench(scale, seed, dir),
         Command::Parse { files, model } => parse_files(&files, model),
         Command::Eval { out, truth } => {
             let e = reckon_pipeline::eval::cash(&out, &truth)?;
-            println!("cash matching: {} matchable receipts", e.matchable);
-            println!(
+            outln!("cash matching: {} matchable receipts", e.matchable);
+            outln!(
                 "  auto: {} groups, precision {:.4}; touchless {:.4}; recall in any band {:.4}; false auto on nobody's money {}",
-                e.auto_groups, e.auto_precision, e.touchless, e.recall_any_band, e.false_auto_on_unmatched
+                e.auto_groups,
+                e.auto_precision,
+                e.touchless,
+                e.recall_any_band,
+                e.false_auto_on_unmatched
             );
-            println!("  {:<18} {:>8} {:>8} {:>12} {:>12}", "pattern", "receipts", "auto", "auto_ok", "any_band_ok");
+            outln!("  {:<18} {:>8} {:>8} {:>12} {:>12}", "pattern", "receipts", "auto", "auto_ok", "any_band_ok");
             for (p, s) in &e.by_pattern {
-                println!("  {:<18} {:>8} {:>8} {:>12} {:>12}", p, s.receipts, s.auto, s.auto_correct, s.any_correct);
+                outln!("  {:<18} {:>8} {:>8} {:>12} {:>12}", p, s.receipts, s.auto, s.auto_correct, s.any_correct);
             }
-            println!("  threshold sweep (confidence >= t cleared automatically):");
+            outln!("  threshold sweep (confidence >= t cleared automatically):");
             for s in &e.sweep {
-                println!(
+                outln!(
                     "    t={:.2}: {:>7} groups, precision {:.4}, touchless {:.4}",
-                    s.threshold, s.auto_groups, s.auto_precision, s.touchless
+                    s.threshold,
+                    s.auto_groups,
+                    s.auto_precision,
+                    s.touchless
                 );
             }
             let path = out.join("eval.json");
             std::fs::write(&path, serde_json::to_string_pretty(&serde_json::json!({ "cash": e }))? + "\n")?;
-            println!("wrote {}", path.display());
+            outln!("wrote {}", path.display());
             Ok(exit::OK)
         }
     }
@@ -243,7 +263,7 @@ fn run(input: &Path, out: &Path, config: Config, config_path: Option<PathBuf>) -
     let o = o?;
     print_files(&o.loaded);
     let c = &o.manifest.conservation;
-    println!(
+    outln!(
         "bank entries: {} in, {} loaded, {} rejected, {} matched, {} in exceptions, {} unreconciled",
         c.bank_transactions.input_rows,
         c.bank_transactions.loaded,
@@ -255,7 +275,7 @@ fn run(input: &Path, out: &Path, config: Config, config_path: Option<PathBuf>) -
     if !c.bank_transactions.receipts.is_empty() {
         let r = &c.bank_transactions.receipts;
         let g = |k: &str| r.get(k).copied().unwrap_or(0);
-        println!(
+        outln!(
             "cash matching: {} receipts: {} auto, {} for review, {} ambiguous, {} unmatched (matches.parquet)",
             r.values().sum::<u64>(),
             g("auto"),
@@ -264,10 +284,10 @@ fn run(input: &Path, out: &Path, config: Config, config_path: Option<PathBuf>) -
             g("unmatched")
         );
     }
-    println!("conservation: {}", if c.balanced { "balanced" } else { "NOT BALANCED" });
-    println!("wrote {} (run {})", out.join("manifest.json").display(), o.manifest.run_id);
+    outln!("conservation: {}", if c.balanced { "balanced" } else { "NOT BALANCED" });
+    outln!("wrote {} (run {})", out.join("manifest.json").display(), o.manifest.run_id);
     if o.exit_code == exit::REFUSED_INPUT {
-        println!("some input was refused: {}", o.manifest.refused_files.join(", "));
+        outln!("some input was refused: {}", o.manifest.refused_files.join(", "));
     }
     Ok(o.exit_code)
 }
@@ -301,15 +321,15 @@ fn parse_files(files: &[PathBuf], model: bool) -> anyhow::Result<i32> {
             }
         };
         let line = serde_json::json!({ "file": f.display().to_string(), "format": format.name(), "parsed": body });
-        println!("{}", serde_json::to_string(&line)?);
+        outln!("{}", serde_json::to_string(&line)?);
     }
     Ok(code)
 }
 
 fn print_files(loaded: &reckon_ingest::Loaded) {
-    println!("{:<34} {:<18} {:>9} {:>9} {:>9}", "file", "table", "rows", "loaded", "rejected");
+    outln!("{:<34} {:<18} {:>9} {:>9} {:>9}", "file", "table", "rows", "loaded", "rejected");
     for f in &loaded.files {
-        println!(
+        outln!(
             "{:<34} {:<18} {:>9} {:>9} {:>9}{}",
             f.path,
             f.table.as_deref().unwrap_or("-"),
@@ -320,7 +340,7 @@ fn print_files(loaded: &reckon_ingest::Loaded) {
         );
     }
     for i in &loaded.ignored {
-        println!("{i:<34} (ignored: not a contract table and no mapping)");
+        outln!("{i:<34} (ignored: not a contract table and no mapping)");
     }
 }
 
@@ -427,7 +447,7 @@ fn bench(scale: usize, seed: u64, dir: Option<PathBuf>) -> anyhow::Result<i32> {
             "naive_baseline": summary(&naive_eval),
         },
     });
-    println!("{}", serde_json::to_string_pretty(&report)?);
+    outln!("{}", serde_json::to_string_pretty(&report)?);
     if std::env::var_os("RECKON_BENCH_KEEP").is_none() {
         let _ = std::fs::remove_dir_all(&dir);
     }
