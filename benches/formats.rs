@@ -12,58 +12,12 @@ use std::hint::black_box;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use reckon_core::Currency;
 use reckon_synth::bankfile::{self, BankLine};
 
 fn bank_lines() -> Vec<BankLine> {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     reckon_synth::generate(dir.path(), &reckon_synth::Config::new(3, 30_000)).unwrap_or_else(|e| panic!("{e}"));
-    let loaded = reckon_ingest::load_dir(dir.path()).unwrap_or_else(|e| panic!("{e}"));
-    let df = &loaded.tables[&reckon_core::Table::BankTransactions];
-    let s = |c: &str| -> Vec<String> {
-        df.column(c)
-            .ok()
-            .and_then(|c| c.str().ok().map(|s| s.iter().map(|v| v.unwrap_or("").to_string()).collect()))
-            .unwrap_or_default()
-    };
-    let date = |c: &str| -> Vec<String> {
-        df.column(c)
-            .ok()
-            .and_then(|c| c.cast(&polars::prelude::DataType::String).ok())
-            .and_then(|c| c.str().ok().map(|s| s.iter().map(|v| v.unwrap_or("").to_string()).collect()))
-            .unwrap_or_default()
-    };
-    let amounts: Vec<i64> =
-        df.column("amount").ok().and_then(|c| c.i64().ok().map(|a| a.iter().flatten().collect())).unwrap_or_default();
-    let (id, acct, cur, name, cpa, e2e, rf, desc, code) = (
-        s("txn_id"),
-        s("account_id"),
-        s("currency"),
-        s("counterparty_name"),
-        s("counterparty_account"),
-        s("end_to_end_id"),
-        s("reference"),
-        s("description"),
-        s("bank_code"),
-    );
-    let (bd, vd) = (date("booking_date"), date("value_date"));
-    (0..df.height())
-        .map(|i| BankLine {
-            txn_id: id[i].clone(),
-            account_id: acct[i].clone(),
-            booking_date: bd[i].clone(),
-            value_date: vd[i].clone(),
-            amount_minor: amounts[i],
-            currency: cur[i].clone(),
-            exponent: Currency::parse(&cur[i]).map_or(2, |c| c.exponent()),
-            counterparty_name: name[i].clone(),
-            counterparty_account: cpa[i].clone(),
-            end_to_end_id: e2e[i].clone(),
-            reference: rf[i].clone(),
-            description: desc[i].clone(),
-            bank_code: code[i].clone(),
-        })
-        .collect()
+    bankfile::read_generated(&dir.path().join("bank_transactions.csv")).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn line_split_baseline(bytes: &[u8]) -> usize {

@@ -26,6 +26,37 @@ pub struct BankLine {
     pub bank_code: String,
 }
 
+/// Reads a generated `bank_transactions.csv` into bank lines, sorted by `txn_id`.
+pub fn read_generated(path: &std::path::Path) -> std::io::Result<Vec<BankLine>> {
+    let rows = crate::out::read_csv(path)?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let get = |k: &str| r.get(k).cloned().unwrap_or_default();
+        let currency = get("currency");
+        let cur = reckon_core::Currency::parse(&currency)
+            .ok_or_else(|| std::io::Error::other(format!("unknown currency {currency}")))?;
+        let amount_minor = reckon_core::parse_minor(&get("amount"), &reckon_core::MoneyFormat::CONTRACT, cur)
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        out.push(BankLine {
+            txn_id: get("txn_id"),
+            account_id: get("account_id"),
+            booking_date: get("booking_date"),
+            value_date: get("value_date"),
+            amount_minor,
+            currency,
+            exponent: cur.exponent(),
+            counterparty_name: get("counterparty_name"),
+            counterparty_account: get("counterparty_account"),
+            end_to_end_id: get("end_to_end_id"),
+            reference: get("reference"),
+            description: get("description"),
+            bank_code: get("bank_code"),
+        });
+    }
+    out.sort_by(|a, b| a.txn_id.cmp(&b.txn_id));
+    Ok(out)
+}
+
 fn by_account(lines: &[BankLine]) -> BTreeMap<(String, String), Vec<&BankLine>> {
     let mut m: BTreeMap<(String, String), Vec<&BankLine>> = BTreeMap::new();
     for l in lines {

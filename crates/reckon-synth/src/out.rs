@@ -54,6 +54,40 @@ impl Csv {
     }
 }
 
+/// Reads a CSV this crate wrote (RFC 4180 quoting) into rows keyed by header.
+pub fn read_csv(path: &Path) -> std::io::Result<Vec<std::collections::BTreeMap<String, String>>> {
+    let text = std::fs::read_to_string(path)?;
+    let mut rows = Vec::new();
+    let mut header: Vec<String> = Vec::new();
+    let mut fields = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (quoted, c) {
+            (true, '"') if chars.peek() == Some(&'"') => {
+                cur.push('"');
+                chars.next();
+            }
+            (true, '"') => quoted = false,
+            (true, c) => cur.push(c),
+            (false, '"') => quoted = true,
+            (false, ',') => fields.push(std::mem::take(&mut cur)),
+            (false, '\n') => {
+                fields.push(std::mem::take(&mut cur));
+                let f = std::mem::take(&mut fields);
+                if header.is_empty() {
+                    header = f;
+                } else {
+                    rows.push(header.iter().cloned().zip(f).collect());
+                }
+            }
+            (false, c) => cur.push(c),
+        }
+    }
+    Ok(rows)
+}
+
 pub fn money(minor: i64, exp: u8) -> String {
     format_minor(minor, exp)
 }

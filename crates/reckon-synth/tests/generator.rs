@@ -20,38 +20,12 @@ fn files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     out
 }
 
-/// Minimal CSV reading for tests (the generator's own quoting).
 fn read_csv(path: &Path) -> Vec<HashMap<String, String>> {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let mut rows = Vec::new();
-    let mut header: Vec<String> = Vec::new();
-    let mut fields = Vec::new();
-    let mut cur = String::new();
-    let mut q = false;
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match (q, c) {
-            (true, '"') if chars.peek() == Some(&'"') => {
-                cur.push('"');
-                chars.next();
-            }
-            (true, '"') => q = false,
-            (true, c) => cur.push(c),
-            (false, '"') => q = true,
-            (false, ',') => fields.push(std::mem::take(&mut cur)),
-            (false, '\n') => {
-                fields.push(std::mem::take(&mut cur));
-                let f = std::mem::take(&mut fields);
-                if header.is_empty() {
-                    header = f;
-                } else {
-                    rows.push(header.iter().cloned().zip(f).collect());
-                }
-            }
-            (false, c) => cur.push(c),
-        }
-    }
-    rows
+    reckon_synth::out::read_csv(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .into_iter()
+        .map(|r| r.into_iter().collect())
+        .collect()
 }
 
 #[test]
