@@ -468,7 +468,7 @@ pub fn write(
                     if members.len() > want {
                         break;
                     }
-                    if !used[j] && j != ix && (items[j].date - it.date).abs() < 60 {
+                    if !used[j] && j != ix && items[j].date < day && day - items[j].date < 90 {
                         members.push(j);
                     }
                 }
