@@ -361,22 +361,32 @@ impl<'a> Index<'a> {
     }
 }
 
-fn explain(open: i64, paid: i64, cfg: &MatchConfig, currency_unit_ok: bool) -> Option<(&'static str, f64, String)> {
+/// Minor units as decimal text in the currency (for reasons a person reads).
+fn money(minor: i64, currency: &str) -> String {
+    let e = reckon_core::Currency::parse(currency).map_or(2, |c| c.exponent());
+    format!("{} {currency}", reckon_core::format_minor(minor, e))
+}
+
+fn explain(open: i64, paid: i64, cfg: &MatchConfig, currency: &str) -> Option<(&'static str, f64, String)> {
     let diff = open - paid;
     if diff == 0 {
         return Some(("none", 1.0, "amount equal".into()));
     }
     if diff < 0 {
-        return Some(("overpayment", 0.75, format!("paid {} more than open", -diff)));
+        return Some(("overpayment", 0.75, format!("paid {} more than open", money(-diff, currency))));
     }
     for p in &cfg.discount_percent {
         let d = open * p / 100;
         if (diff - d).abs() <= 1 {
-            return Some(("discount", 0.95, format!("residual = {p}% early-payment discount")));
+            return Some((
+                "discount",
+                0.95,
+                format!("residual {} = {p}% early-payment discount", money(diff, currency)),
+            ));
         }
     }
-    if diff <= cfg.bank_fee_max_minor && currency_unit_ok {
-        return Some(("bank_fee", 0.94, "residual within typical bank charges".into()));
+    if diff <= cfg.bank_fee_max_minor {
+        return Some(("bank_fee", 0.94, format!("residual {} = bank charges", money(diff, currency))));
     }
     None
 }
@@ -551,7 +561,7 @@ fn candidates(idx: &Index<'_>, ri: usize, r: &Receipt, cfg: &MatchConfig, payer:
         if n == 1 {
             let i = refs[0];
             let open = items[i].amount;
-            match explain(open, r.amount, cfg, true) {
+            match explain(open, r.amount, cfg, &r.currency) {
                 Some((why, s, text)) => {
                     let mut rs = reasons.clone();
                     rs.push(text);
@@ -569,7 +579,7 @@ fn candidates(idx: &Index<'_>, ri: usize, r: &Receipt, cfg: &MatchConfig, payer:
                 None => {
                     // Less than open and not a fee or discount: a partial (or split) payment.
                     let mut rs = reasons.clone();
-                    rs.push(format!("pays {} of {} open", r.amount, open));
+                    rs.push(format!("pays {} of {} open", money(r.amount, &r.currency), money(open, &r.currency)));
                     out.push(Group {
                         receipt: ri,
                         items: vec![(i, r.amount)],
@@ -649,7 +659,8 @@ fn candidates(idx: &Index<'_>, ri: usize, r: &Receipt, cfg: &MatchConfig, payer:
     }
     // One open item of the payer explained by a fee or discount.
     for &i in &window {
-        if let Some((why, s, text)) = explain(items[i].amount, r.amount, cfg, true).filter(|x| x.0 != "overpayment")
+        if let Some((why, s, text)) =
+            explain(items[i].amount, r.amount, cfg, &r.currency).filter(|x| x.0 != "overpayment")
             && why != "none"
         {
             let mut rs = vec![text, format!("invoice {}", items[i].invoice_number)];

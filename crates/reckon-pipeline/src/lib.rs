@@ -10,6 +10,7 @@
 pub mod cash;
 pub mod config;
 pub mod eval;
+pub mod exceptions;
 pub mod manifest;
 
 use std::collections::BTreeMap;
@@ -108,7 +109,16 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
     }
     timings.insert("cash_matching".to_string(), t2.elapsed().as_millis() as u64);
 
-    let conservation = manifest::conservation(&loaded, &breakdown);
+    let t3 = Instant::now();
+    let run_id = manifest::run_id(started, &loaded, &opts.config);
+    let time = started.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let ex = exceptions::from_bank(&loaded, cash.as_ref().map(|c| &c.0), &run_id);
+    let (n, _) = exceptions::write(&opts.out, &ex, &time)?;
+    outputs.insert("exceptions.parquet".to_string(), manifest::output_entry(&opts.out.join("exceptions.parquet"), n));
+    outputs.insert("exceptions.jsonl".to_string(), manifest::output_entry(&opts.out.join("exceptions.jsonl"), n));
+    timings.insert("exception_feed".to_string(), t3.elapsed().as_millis() as u64);
+
+    let conservation = manifest::conservation(&loaded, &breakdown, ex.len() as u64);
     let refused: Vec<String> = loaded.refused_files().into_iter().map(str::to_string).collect();
     let totals = amount_totals(&loaded);
     let mut m = Manifest::new(
@@ -122,6 +132,7 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
         timings,
         conservation,
     );
+    m.stages.insert("exception_feed".to_string(), "files (exceptions.parquet, exceptions.jsonl)".to_string());
     m.stages.insert(
         "cash_matching".to_string(),
         if cash.is_some() { "ok (rule-based scores, not calibrated)" } else { "no input" }.to_string(),

@@ -36,10 +36,10 @@ pub struct BankRows {
     pub loaded: u64,
     /// Receipts cleared without a person (`auto` band).
     pub matched: u64,
-    /// Entries in the exception feed (written by the feed stage, not in this build).
+    /// Entries with an exception in the feed (proposed, ambiguous or unmatched
+    /// receipts, money out not yet linked or classified).
     pub in_exceptions: u64,
-    /// Loaded entries not cleared: receipts proposed for review, ambiguous or
-    /// unmatched (see `receipts`), and money out (not yet classified).
+    /// Loaded entries neither matched nor in an exception (0 when the books balance).
     pub unreconciled: u64,
     /// Cash-matching outcome per receipt: auto / review / ambiguous / unmatched.
     pub receipts: BTreeMap<String, u64>,
@@ -57,7 +57,7 @@ pub struct Conservation {
 }
 
 /// Checks that every input row is loaded or rejected, per file and per table.
-pub fn conservation(loaded: &Loaded, receipts: &BTreeMap<String, u64>) -> Conservation {
+pub fn conservation(loaded: &Loaded, receipts: &BTreeMap<String, u64>, bank_exceptions: u64) -> Conservation {
     let mut c = Conservation::default();
     for f in &loaded.files {
         if f.input_rows != f.loaded_rows + f.rejected_rows {
@@ -85,8 +85,11 @@ pub fn conservation(loaded: &Loaded, receipts: &BTreeMap<String, u64>) -> Conser
         rejected: bank.rejected_rows,
         loaded: bank.loaded_rows,
         matched: receipts.get("auto").copied().unwrap_or(0),
-        in_exceptions: 0,
-        unreconciled: bank.loaded_rows - receipts.get("auto").copied().unwrap_or(0).min(bank.loaded_rows),
+        in_exceptions: bank_exceptions,
+        unreconciled: bank
+            .loaded_rows
+            .saturating_sub(receipts.get("auto").copied().unwrap_or(0))
+            .saturating_sub(bank_exceptions),
         receipts: receipts.clone(),
         loaded_amount: crate::amount_totals(loaded)
             .get("bank_transactions")
@@ -97,6 +100,12 @@ pub fn conservation(loaded: &Loaded, receipts: &BTreeMap<String, u64>) -> Conser
     let b = &c.bank_transactions;
     if b.input_rows != b.rejected + b.matched + b.in_exceptions + b.unreconciled {
         c.problems.push("bank_transactions: input != rejected + matched + exceptions + unreconciled".into());
+    }
+    if b.unreconciled != 0 {
+        c.problems.push(format!(
+            "bank_transactions: {} loaded entries are neither matched nor in an exception",
+            b.unreconciled
+        ));
     }
     c.balanced = c.problems.is_empty();
     c
@@ -124,6 +133,16 @@ pub struct Manifest {
     pub conservation: Conservation,
 }
 
+/// Run id: start time plus a digest of what went in, so two runs never share one
+/// and the same inputs are recognisable.
+pub fn run_id(started: chrono::DateTime<chrono::Utc>, loaded: &Loaded, config: &Config) -> String {
+    let mut parts: Vec<String> = loaded.files.iter().map(|f| format!("{}={}", f.path, f.sha256)).collect();
+    parts.push(serde_json::to_string(config).unwrap_or_default());
+    let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
+    let digest = reckon_core::id::stable_id("", &refs);
+    format!("run-{}-{}", started.format("%Y%m%dT%H%M%S%.3fZ"), &digest[..8])
+}
+
 impl Manifest {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
@@ -137,16 +156,10 @@ impl Manifest {
         timings_ms: BTreeMap<String, u64>,
         conservation: Conservation,
     ) -> Manifest {
-        // Run id: start time plus a digest of what went in, so two runs never share one
-        // and the same inputs are recognisable.
-        let mut parts: Vec<String> = loaded.files.iter().map(|f| format!("{}={}", f.path, f.sha256)).collect();
-        parts.push(serde_json::to_string(config).unwrap_or_default());
-        let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
-        let digest = reckon_core::id::stable_id("", &refs);
-        let run_id = format!("run-{}-{}", started.format("%Y%m%dT%H%M%S%.3fZ"), &digest[..8]);
+        let run_id = run_id(started, loaded, config);
         let mut stages = BTreeMap::new();
         stages.insert("ingest".to_string(), "ok".to_string());
-        for s in ["duplicate_detection", "journal_anomaly", "exception_feed"] {
+        for s in ["duplicate_detection", "journal_anomaly", "webhook_delivery"] {
             stages.insert(s.to_string(), "not_in_this_build".to_string());
         }
         Manifest {

@@ -83,17 +83,56 @@ fn runs_are_deterministic_and_normalized_output_reloads() {
         for k in ["run_id", "started_at", "finished_at", "timings_ms", "input_dir"] {
             v[k] = serde_json::Value::Null;
         }
+        // The exception files carry the run id and time; their content is compared below.
+        for f in ["exceptions.parquet", "exceptions.jsonl"] {
+            v["outputs"][f]["sha256"] = serde_json::Value::Null;
+        }
         v
     };
     assert_eq!(strip(manifest_json(a.path())), strip(manifest_json(b.path())));
-    for f in ["rejects.parquet", "normalized/bank_transactions.parquet", "normalized/gl_journal_lines.parquet"] {
+    // exceptions.jsonl: identical apart from run id and time.
+    let events = |d: &Path| -> Vec<serde_json::Value> {
+        std::fs::read_to_string(d.join("exceptions.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| {
+                let mut v: serde_json::Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}"));
+                v["time"] = serde_json::Value::Null;
+                v["data"]["run_id"] = serde_json::Value::Null;
+                v
+            })
+            .collect()
+    };
+    let (ea, eb) = (events(a.path()), events(b.path()));
+    assert!(!ea.is_empty());
+    assert_eq!(ea, eb, "exceptions differ between 1 and 8 threads");
+    for e in &ea {
+        assert_eq!(e["specversion"], "1.0");
+        assert!(e["type"].as_str().is_some_and(|t| t.starts_with("com.reckon.exception.")));
+        assert!(e["id"].as_str().is_some_and(|t| t.starts_with("EX-")));
+    }
+    for f in [
+        "rejects.parquet",
+        "matches.parquet",
+        "receipt_outcomes.parquet",
+        "normalized/bank_transactions.parquet",
+        "normalized/gl_journal_lines.parquet",
+    ] {
         let x = std::fs::read(a.path().join(f)).unwrap_or_else(|e| panic!("{f}: {e}"));
         let y = std::fs::read(b.path().join(f)).unwrap_or_else(|e| panic!("{f}: {e}"));
         assert_eq!(x, y, "{f} differs between runs");
     }
     let m = manifest_json(a.path());
     assert_eq!(m["conservation"]["balanced"], true);
-    assert_eq!(m["conservation"]["bank_transactions"]["input_rows"], m["conservation"]["bank_transactions"]["loaded"]);
+    let b = &m["conservation"]["bank_transactions"];
+    assert_eq!(b["input_rows"], b["loaded"]);
+    // Every bank entry is matched or in an exception: nothing falls through.
+    assert_eq!(b["unreconciled"], 0);
+    assert_eq!(
+        b["matched"].as_u64().unwrap_or(0) + b["in_exceptions"].as_u64().unwrap_or(0),
+        b["loaded"].as_u64().unwrap_or(1)
+    );
+    assert!(b["matched"].as_u64().unwrap_or(0) > 0);
     // normalized/ is valid contract input: loading it again gives the same rows.
     let again = reckon_ingest::load_dir(&a.path().join("normalized")).unwrap_or_else(|e| panic!("{e}"));
     assert!(again.rejects.is_empty(), "{:?}", &again.rejects[..again.rejects.len().min(3)]);

@@ -1,0 +1,163 @@
+//! Turning engine outcomes into the exception feed: `exceptions.parquet` and
+//! `exceptions.jsonl` (CloudEvents 1.0, one event per line).
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+
+use polars::prelude::*;
+use reckon_core::{Currency, Table, format_minor};
+use reckon_feed::{Exception, Reason};
+use reckon_ingest::Loaded;
+use reckon_match::{Band, MatchResult, MatchRow};
+
+use crate::RunError;
+
+fn strings(df: &DataFrame, c: &str) -> Vec<String> {
+    df.column(c)
+        .ok()
+        .and_then(|c| c.str().ok().map(|s| s.iter().map(|v| v.unwrap_or("").to_string()).collect()))
+        .unwrap_or_else(|| vec![String::new(); df.height()])
+}
+
+fn reasons(texts: &[String], code: &str) -> Vec<Reason> {
+    texts.iter().map(|t| Reason { code: code.to_string(), text: t.clone(), weight: 1.0 }).collect()
+}
+
+/// Exceptions for every bank entry that was not cleared automatically: receipts
+/// proposed, ambiguous or unmatched, and money out (not yet linked or classified).
+pub fn from_bank(loaded: &Loaded, cash: Option<&MatchResult>, run_id: &str) -> Vec<Exception> {
+    let Some(bank) = loaded.tables.get(&Table::BankTransactions) else { return Vec::new() };
+    let (ids, cur, acct) = (strings(bank, "txn_id"), strings(bank, "currency"), strings(bank, "account_id"));
+    let amt: Vec<i64> = bank
+        .column("amount")
+        .ok()
+        .and_then(|c| c.i64().ok().map(|a| a.iter().map(|v| v.unwrap_or(0)).collect()))
+        .unwrap_or_default();
+    let entity_of: BTreeMap<String, String> = loaded
+        .tables
+        .get(&Table::BankAccounts)
+        .map(|b| strings(b, "account_id").into_iter().zip(strings(b, "entity")).collect())
+        .unwrap_or_default();
+    let mut rows_by_txn: BTreeMap<&str, Vec<&MatchRow>> = BTreeMap::new();
+    let mut outcome: BTreeMap<&str, (&str, &[String])> = BTreeMap::new();
+    if let Some(res) = cash {
+        for r in &res.rows {
+            rows_by_txn.entry(r.txn_id.as_str()).or_default().push(r);
+        }
+        for o in &res.outcomes {
+            outcome.insert(o.txn_id.as_str(), (o.status, o.reasons.as_slice()));
+        }
+    }
+    let mut out = Vec::new();
+    for i in 0..bank.height() {
+        let exp = Currency::parse(&cur[i]).map_or(2, |c| c.exponent());
+        let mut records = vec![format!("bank_transactions:{}", ids[i])];
+        let (kind, score, confidence, why, action): (&str, f64, f64, Vec<Reason>, &str) = if amt[i] > 0 {
+            match outcome.get(ids[i].as_str()) {
+                Some(("auto", _)) => continue,
+                Some(("review", rs)) => {
+                    let group = rows_by_txn.get(ids[i].as_str()).cloned().unwrap_or_default();
+                    records.extend(group.iter().map(|r| format!("ar_open_items:{}", r.item_id)));
+                    let first = group.first();
+                    let (kind, action) = match first.map(|r| r.residual_reason) {
+                        Some("short_payment") => (
+                            "partial_payment",
+                            "apply the payment and keep the rest of the invoice open, or ask the customer",
+                        ),
+                        Some("overpayment") => {
+                            ("overpayment", "apply the invoice and refund or hold the excess as a credit")
+                        }
+                        _ => ("suggested_match", "confirm the proposed invoices or choose others"),
+                    };
+                    let c = first.map_or(0.0, |r| r.confidence);
+                    debug_assert!(first.is_none_or(|r| r.band == Band::Review));
+                    (kind, c, c, reasons(rs, "evidence"), action)
+                }
+                Some(("ambiguous", rs)) => {
+                    ("ambiguous_match", 0.5, 0.0, reasons(rs, "ambiguous"), "decide which open item the payment is for")
+                }
+                Some((_, rs)) => (
+                    "unmatched_receipt",
+                    0.5,
+                    0.0,
+                    reasons(rs, "no_evidence"),
+                    "identify the payer and the invoices it pays",
+                ),
+                None => (
+                    "unmatched_receipt",
+                    0.5,
+                    0.0,
+                    vec![Reason {
+                        code: "no_open_items".into(),
+                        text: "no receivables were loaded to match against".into(),
+                        weight: 1.0,
+                    }],
+                    "load the open items or identify the payment",
+                ),
+            }
+        } else {
+            (
+                "unreconciled_disbursement",
+                0.5,
+                0.0,
+                vec![Reason {
+                    code: "money_out".into(),
+                    text: "money out is not yet linked to AP invoices or classified by bank rules".into(),
+                    weight: 1.0,
+                }],
+                "link the payment to the invoices it pays or classify it",
+            )
+        };
+        out.push(Exception {
+            exception_id: Exception::id_for(kind, &records),
+            run_id: run_id.to_string(),
+            kind: kind.to_string(),
+            band: "review".to_string(),
+            score,
+            confidence,
+            entity: entity_of.get(&acct[i]).cloned(),
+            currency: Some(cur[i].clone()),
+            amount: Some(format_minor(amt[i], exp)),
+            records,
+            reasons: why,
+            recommended_action: action.to_string(),
+            model: None,
+        });
+    }
+    out
+}
+
+/// Writes `exceptions.parquet` (records `|`-joined, reasons as JSON) and `exceptions.jsonl`.
+pub fn write(dir: &Path, ex: &[Exception], time: &str) -> Result<(u64, u64), RunError> {
+    let p = dir.join("exceptions.parquet");
+    let s = |f: &dyn Fn(&Exception) -> String| -> Vec<String> { ex.iter().map(f).collect() };
+    let o = |f: &dyn Fn(&Exception) -> Option<String>| -> Vec<Option<String>> { ex.iter().map(f).collect() };
+    let cols = vec![
+        Column::new("exception_id".into(), s(&|e| e.exception_id.clone())),
+        Column::new("run_id".into(), s(&|e| e.run_id.clone())),
+        Column::new("kind".into(), s(&|e| e.kind.clone())),
+        Column::new("band".into(), s(&|e| e.band.clone())),
+        Column::new("score".into(), ex.iter().map(|e| e.score).collect::<Vec<f64>>()),
+        Column::new("confidence".into(), ex.iter().map(|e| e.confidence).collect::<Vec<f64>>()),
+        Column::new("entity".into(), o(&|e| e.entity.clone())),
+        Column::new("currency".into(), o(&|e| e.currency.clone())),
+        Column::new("amount".into(), o(&|e| e.amount.clone())),
+        Column::new("records".into(), s(&|e| e.records.join("|"))),
+        Column::new("reasons".into(), s(&|e| serde_json::to_string(&e.reasons).unwrap_or_default())),
+        Column::new("recommended_action".into(), s(&|e| e.recommended_action.clone())),
+        Column::new("model".into(), o(&|e| e.model.clone())),
+    ];
+    let mut df = DataFrame::new(ex.len(), cols).map_err(|e| RunError::Write(p.clone(), e.to_string()))?;
+    crate::write_parquet(&p, &mut df)?;
+    let j = dir.join("exceptions.jsonl");
+    let f = std::fs::File::create(&j).map_err(|e| RunError::Write(j.clone(), e.to_string()))?;
+    let mut w = std::io::BufWriter::new(f);
+    for e in ex {
+        let line = serde_json::to_string(&reckon_feed::cloud_event(e, time))
+            .map_err(|e| RunError::Write(j.clone(), e.to_string()))?;
+        writeln!(w, "{line}").map_err(|e| RunError::Write(j.clone(), e.to_string()))?;
+    }
+    w.flush().map_err(|e| RunError::Write(j.clone(), e.to_string()))?;
+    Ok((ex.len() as u64, ex.len() as u64))
+}
