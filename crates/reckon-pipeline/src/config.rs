@@ -12,6 +12,9 @@ pub struct Config {
     /// Cash application settings.
     #[serde(default)]
     pub matching: reckon_match::MatchConfig,
+    /// Exception routing policy.
+    #[serde(default)]
+    pub feed: reckon_feed::FeedConfig,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
@@ -45,13 +48,21 @@ impl Config {
 
     /// Cross-field checks beyond the types.
     pub fn validate(&self) -> Result<(), String> {
-        self.matching.validate()
+        self.matching.validate()?;
+        self.feed.build().map(|_| ())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn feed_policy_is_validated() {
+        assert!(Config::from_toml("t", "[feed]\nescalate_above = { EUR = \"50000.00\" }").is_ok());
+        let e = Config::from_toml("t", "[feed]\nescalate_above = { EUR = \"5.000,00\" }").err().map(|e| e.to_string());
+        assert!(e.is_some_and(|e| e.contains("escalate_above.EUR")));
+    }
 
     #[test]
     fn unknown_keys_are_refused() {

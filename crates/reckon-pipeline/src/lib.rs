@@ -41,6 +41,8 @@ pub enum RunError {
     Write(PathBuf, String),
     #[error("conservation check failed: {0}")]
     Conservation(String),
+    #[error("feed policy: {0}")]
+    Policy(String),
 }
 
 /// What a run produced.
@@ -112,7 +114,10 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
     let t3 = Instant::now();
     let run_id = manifest::run_id(started, &loaded, &opts.config);
     let time = started.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    let ex = exceptions::from_bank(&loaded, cash.as_ref().map(|c| &c.0), &run_id);
+    let mut ex = exceptions::from_bank(&loaded, cash.as_ref().map(|c| &c.0), &run_id);
+    // The config was validated on load; a policy that fails here is a config error all the same.
+    let policy = opts.config.feed.build().map_err(RunError::Policy)?;
+    policy.apply(&mut ex);
     let (n, _) = exceptions::write(&opts.out, &ex, &time)?;
     outputs.insert("exceptions.parquet".to_string(), manifest::output_entry(&opts.out.join("exceptions.parquet"), n));
     outputs.insert("exceptions.jsonl".to_string(), manifest::output_entry(&opts.out.join("exceptions.jsonl"), n));

@@ -144,3 +144,31 @@ fn runs_are_deterministic_and_normalized_output_reloads() {
         assert!(x.equals_missing(&y), "{t}: normalized output does not reload to the same rows");
     }
 }
+
+#[test]
+fn feed_policy_escalates() {
+    let input = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    reckon_synth::generate(input.path(), &reckon_synth::Config::new(8, 600)).unwrap_or_else(|e| panic!("{e}"));
+    let out = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let config =
+        Config::from_toml("t", "[feed]\nescalate_above = { EUR = \"10000.00\" }\nwatch_entities = [\"GB01\"]\n")
+            .unwrap_or_else(|e| panic!("{e}"));
+    let o = RunOptions { input: input.path().to_path_buf(), out: out.path().to_path_buf(), config, config_path: None };
+    run(&o).unwrap_or_else(|e| panic!("{e}"));
+    let lines = std::fs::read_to_string(out.path().join("exceptions.jsonl")).unwrap_or_default();
+    let events: Vec<serde_json::Value> = lines.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    assert!(!events.is_empty());
+    for e in &events {
+        let d = &e["data"];
+        let eur = reckon_core::Currency::parse("EUR").unwrap_or_else(|| panic!("EUR"));
+        let big_eur = d["currency"] == "EUR"
+            && d["amount"]
+                .as_str()
+                .and_then(|a| reckon_core::parse_minor(a, &reckon_core::MoneyFormat::CONTRACT, eur).ok())
+                .is_some_and(|m| m.abs() > 1_000_000);
+        let watched = d["entity"] == "GB01";
+        let want = if big_eur || watched { "escalate" } else { "review" };
+        assert_eq!(d["band"], want, "{d}");
+    }
+    assert!(events.iter().any(|e| e["data"]["band"] == "escalate"));
+}
