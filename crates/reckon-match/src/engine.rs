@@ -49,6 +49,8 @@ pub struct Customer {
 pub struct RemittanceLine {
     pub remittance_id: String,
     pub payment_ref: String,
+    /// Days since 1970-01-01, when the advice carries a date.
+    pub advice_date: Option<i32>,
     pub invoice_ref: String,
     pub paid: i64,
     pub discount: i64,
@@ -62,7 +64,7 @@ pub struct RemittanceLine {
 pub struct MatchConfig {
     /// Groups scoring at least this clear without a person (`auto`). The default,
     /// 0.85, was chosen on a validation scenario (`reckon generate --seed 101
-    /// --scale 20000`: 9,571 groups, precision 0.9999); partial payments (0.80) and
+    /// --scale 20000`: 9,644 groups, precision 0.9999); partial payments (0.80) and
     /// overpayments (0.75) stay below it by design.
     pub auto_threshold: f64,
     /// Minimum name similarity to take a payer for a customer.
@@ -171,6 +173,8 @@ struct Index<'a> {
     /// Exact name keys (names and aliases) → customer.
     by_name: HashMap<String, usize>,
     remit: HashMap<String, Vec<&'a RemittanceLine>>,
+    /// Advices without a payment reference, by (currency, total paid).
+    unlinked: HashMap<(String, i64), Vec<Vec<&'a RemittanceLine>>>,
 }
 
 fn block_keys(key: &str) -> Vec<String> {
@@ -245,10 +249,18 @@ impl<'a> Index<'a> {
             by_name.remove(&n);
         }
         let mut remit: HashMap<String, Vec<&RemittanceLine>> = HashMap::new();
+        let mut advices: BTreeMap<&str, Vec<&RemittanceLine>> = BTreeMap::new();
         for r in remittances {
-            if !r.payment_ref.is_empty() {
+            if r.payment_ref.is_empty() {
+                advices.entry(r.remittance_id.as_str()).or_default().push(r);
+            } else {
                 remit.entry(r.payment_ref.clone()).or_default().push(r);
             }
+        }
+        let mut unlinked: HashMap<(String, i64), Vec<Vec<&RemittanceLine>>> = HashMap::new();
+        for (_, lines) in advices {
+            let total: i64 = lines.iter().map(|l| l.paid).sum();
+            unlinked.entry((lines[0].currency.clone(), total)).or_default().push(lines);
         }
         let sorted_names = cust.iter().map(|(_, names)| names.iter().map(|n| sorted_tokens(n)).collect()).collect();
         Index {
@@ -262,6 +274,7 @@ impl<'a> Index<'a> {
             name_blocks,
             by_name,
             remit,
+            unlinked,
         }
     }
 
@@ -432,9 +445,24 @@ fn candidates(idx: &Index<'_>, ri: usize, r: &Receipt, cfg: &MatchConfig, payer:
         "iban" => format!("payer IBAN is customer {}'s", c.join("")),
         _ => format!("payer name {s:.2} like customer {}", c.join(" or ")),
     });
-    // 1. Remittance advice linked by the payment's reference.
+    // 1. Remittance advice linked by the payment's reference, else the only advice
+    // without one that pays exactly this amount within a week of the booking.
+    let mut advices: Vec<(&[&RemittanceLine], bool)> = Vec::new();
     for key in [&r.end_to_end_id, &r.reference] {
-        let Some(lines) = idx.remit.get(key.as_str()).filter(|_| !key.is_empty()) else { continue };
+        if let Some(lines) = idx.remit.get(key.as_str()).filter(|_| !key.is_empty()) {
+            advices.push((lines.as_slice(), true));
+        }
+    }
+    if advices.is_empty()
+        && let Some(cands) = idx.unlinked.get(&(r.currency.clone(), r.amount))
+    {
+        let near: Vec<&Vec<&RemittanceLine>> =
+            cands.iter().filter(|ls| ls[0].advice_date.is_none_or(|d| (r.booking_date - d).abs() <= 7)).collect();
+        if near.len() == 1 {
+            advices.push((near[0].as_slice(), false));
+        }
+    }
+    for (lines, linked) in advices {
         let mut applied = Vec::new();
         let mut ok = true;
         let (mut paid, mut disc, mut ded) = (0i64, 0i64, 0i64);
@@ -467,14 +495,25 @@ fn candidates(idx: &Index<'_>, ri: usize, r: &Receipt, cfg: &MatchConfig, payer:
                 "none"
             };
             let mut reasons = vec![format!("remittance {} lists {} invoice(s)", lines[0].remittance_id, applied.len())];
+            if !linked {
+                reasons.push("advice has no payment reference: linked by amount and date".into());
+            }
             reasons.extend(payer_reason.clone());
+            // Linked by amount alone, the advice needs the payer to confirm it.
+            let consistent = !payer_ids.is_empty() && applied.iter().all(|(i, _)| is_payer(&items[*i].customer_id));
+            let exact = open - paid == disc + ded;
             out.push(Group {
                 receipt: ri,
                 items: applied,
                 residual: open - paid,
                 reason,
-                score: if open - paid == disc + ded { 0.99 } else { 0.9 },
-                method: "remittance",
+                score: match (exact, linked, consistent) {
+                    (true, true, _) => 0.99,
+                    (true, false, true) => 0.93,
+                    (true, false, false) => 0.8,
+                    _ => 0.8,
+                },
+                method: if linked { "remittance" } else { "remittance_by_amount" },
                 remittance_id: Some(lines[0].remittance_id.clone()),
                 reasons,
             });

@@ -119,6 +119,7 @@ fn discount_partial_split_overpayment_and_remittance() {
         RemittanceLine {
             remittance_id: "RA1".into(),
             payment_ref: "E2E-9".into(),
+            advice_date: None,
             invoice_ref: "9010000943".into(),
             paid: 45_000,
             discount: 0,
@@ -128,6 +129,7 @@ fn discount_partial_split_overpayment_and_remittance() {
         RemittanceLine {
             remittance_id: "RA1".into(),
             payment_ref: "E2E-9".into(),
+            advice_date: None,
             invoice_ref: "9010000950".into(),
             paid: 75_000,
             discount: 0,
@@ -136,6 +138,23 @@ fn discount_partial_split_overpayment_and_remittance() {
         },
     ];
     let res = run(&receipts, &items(), &customers(), &remit, &cfg);
+    // An advice without a payment reference is linked by its total and date.
+    let unlinked = vec![RemittanceLine {
+        remittance_id: "RA2".into(),
+        payment_ref: String::new(),
+        advice_date: Some(20_539),
+        invoice_ref: "INV-100141".into(),
+        paid: 75_000,
+        discount: 0,
+        deduction: 0,
+        currency: "EUR".into(),
+    }];
+    let lone = run(&[receipt("U1", 75_000, "", "", "", "")], &items(), &customers(), &unlinked, &cfg);
+    assert_eq!(applied(&lone, "U1"), [("AR5".to_string(), 75_000)]);
+    assert_eq!(lone.rows[0].method, "remittance_by_amount");
+    let far = vec![RemittanceLine { advice_date: Some(20_500), ..unlinked[0].clone() }];
+    let lone_far = run(&[receipt("U1", 75_000, "", "", "", "")], &items(), &customers(), &far, &cfg);
+    assert!(applied(&lone_far, "U1").is_empty(), "an advice weeks away from the payment is not linked by amount");
     let d1: Vec<_> = res.rows.iter().filter(|r| r.txn_id == "D1").collect();
     assert_eq!((d1[0].item_id.as_str(), d1[0].residual_reason), ("AR4", "discount"));
     assert_eq!(applied(&res, "S1"), [("AR1".to_string(), 60_000)]);

@@ -121,10 +121,12 @@ pub fn inputs(loaded: &Loaded) -> Option<Inputs> {
                 strings(r, "currency"),
             );
             let (paid, disc, ded) = (ints(r, "paid_amount"), ints(r, "discount_amount"), ints(r, "deduction_amount"));
+            let adate = days(r, "advice_date");
             (0..r.height())
                 .map(|i| RemittanceLine {
                     remittance_id: rid[i].clone(),
                     payment_ref: pref[i].clone(),
+                    advice_date: adate[i],
                     invoice_ref: inv[i].clone(),
                     paid: paid[i].unwrap_or(0),
                     discount: disc[i].unwrap_or(0),
