@@ -14,7 +14,7 @@ pub mod reject;
 pub mod schema;
 
 pub use currency::Currency;
-pub use money::{DecimalMark, Money, MoneyError, MoneyFormat, format_minor, parse_minor};
+pub use money::{DecimalMark, Money, MoneyError, MoneyFormat, format_minor, parse_minor, write_minor};
 pub use reject::{Reject, RejectCode};
 pub use schema::{ColumnSpec, ColumnType, Table, TableSpec};
 

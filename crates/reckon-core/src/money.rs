@@ -164,14 +164,46 @@ pub fn parse_minor(text: &str, format: &MoneyFormat, currency: Currency) -> Resu
 
 /// Formats minor units as the contract's decimal text (`-1234.50`, JPY `1234`).
 pub fn format_minor(minor: i64, exponent: u8) -> String {
+    let mut s = String::with_capacity(24);
+    write_minor(&mut s, minor, exponent);
+    s
+}
+
+/// Appends [`format_minor`]'s text to `out` (hot in every parser and writer: written
+/// digit by digit, the same text as `format!("{sign}{int}.{frac:0e$}")`).
+pub fn write_minor(out: &mut String, minor: i64, exponent: u8) {
     let neg = minor < 0;
     let abs = minor.unsigned_abs();
-    let e = u32::from(exponent);
+    let e = u32::from(exponent).min(19);
     let scale = 10u64.pow(e);
     let int = abs / scale;
     let frac = abs % scale;
-    let sign = if neg { "-" } else { "" };
-    if e == 0 { format!("{sign}{int}") } else { format!("{sign}{int}.{frac:0width$}", width = e as usize) }
+    let mut digits = [0u8; 48];
+    let mut at = digits.len();
+    let mut push = |d: u8| {
+        at -= 1;
+        digits[at] = d;
+    };
+    let mut f = frac;
+    for _ in 0..e {
+        push(b'0' + (f % 10) as u8);
+        f /= 10;
+    }
+    if e > 0 {
+        push(b'.');
+    }
+    let mut i = int;
+    loop {
+        push(b'0' + (i % 10) as u8);
+        i /= 10;
+        if i == 0 {
+            break;
+        }
+    }
+    if neg {
+        push(b'-');
+    }
+    out.extend(digits[at..].iter().map(|b| char::from(*b)));
 }
 
 /// An exact amount in a currency.

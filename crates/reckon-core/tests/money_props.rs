@@ -85,3 +85,19 @@ proptest! {
         prop_assert!(parse_minor(&text, &MoneyFormat::CONTRACT, eur).is_err(), "{}", text);
     }
 }
+
+proptest! {
+    /// The hand-written formatter says exactly what `format!` would, for every exponent in use.
+    #[test]
+    fn format_minor_is_plain_decimal_text(minor in any::<i64>(), exp in 0u8..=4) {
+        let abs = minor.unsigned_abs();
+        let scale = 10u64.pow(u32::from(exp));
+        let sign = if minor < 0 { "-" } else { "" };
+        let want = if exp == 0 {
+            format!("{sign}{abs}")
+        } else {
+            format!("{sign}{}.{:0w$}", abs / scale, abs % scale, w = exp as usize)
+        };
+        prop_assert_eq!(format_minor(minor, exp), want);
+    }
+}

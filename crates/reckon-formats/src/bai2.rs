@@ -5,10 +5,12 @@
 //! the group, and every control total and record count checked: a file whose
 //! trailers disagree with its content is refused.
 
+use std::borrow::Cow;
+
 use reckon_core::{Currency, format_minor};
 use serde::Serialize;
 
-use crate::text::{decode, iso, squash, yymmdd};
+use crate::text::{decode, iso, squash_cow, yymmdd};
 use crate::{Control, Format, FormatError, Parsed, Row, Target};
 
 /// A logical record: code, fields (continuations merged), first line.
@@ -22,35 +24,66 @@ pub struct Record<'a> {
     pub physical: u64,
 }
 
-/// A `16` transaction detail.
+/// A `16` transaction detail (text fields borrowed from the file where it allows).
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
-pub struct Detail {
+pub struct Detail<'a> {
     pub line: u64,
-    pub type_code: String,
+    pub type_code: Cow<'a, str>,
     pub amount: i64,
-    pub funds_type: String,
-    pub bank_ref: String,
-    pub customer_ref: String,
-    pub text: String,
+    pub funds_type: Cow<'a, str>,
+    pub bank_ref: Cow<'a, str>,
+    pub customer_ref: Cow<'a, str>,
+    pub text: Cow<'a, str>,
 }
 
 /// An account section (`03` … `49`).
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
-pub struct Account {
+pub struct Account<'a> {
     pub line: u64,
     pub number: String,
     pub currency: String,
     pub as_of: String,
     /// Summary/status amounts by type code.
     pub summaries: Vec<(String, Option<i64>)>,
-    pub details: Vec<Detail>,
+    pub details: Vec<Detail<'a>>,
+}
+
+impl Account<'_> {
+    fn into_owned(self) -> Account<'static> {
+        let own = |c: Cow<'_, str>| Cow::Owned(c.into_owned());
+        Account {
+            line: self.line,
+            number: self.number,
+            currency: self.currency,
+            as_of: self.as_of,
+            summaries: self.summaries,
+            details: self
+                .details
+                .into_iter()
+                .map(|d| Detail {
+                    line: d.line,
+                    type_code: own(d.type_code),
+                    amount: d.amount,
+                    funds_type: own(d.funds_type),
+                    bank_ref: own(d.bank_ref),
+                    customer_ref: own(d.customer_ref),
+                    text: own(d.text),
+                })
+                .collect(),
+        }
+    }
 }
 
 /// Splits text into logical records (a `/` ends a record's fields; `88` continues).
 pub fn records(text: &str) -> Result<Vec<Record<'_>>, FormatError> {
-    use std::borrow::Cow;
-    let mut out: Vec<Record<'_>> = Vec::new();
-    for (i, raw) in text.split('\n').enumerate() {
+    let mut out: Vec<Record<'_>> = Vec::with_capacity(text.len() / 48);
+    let mut line_start = 0;
+    let bytes = text.as_bytes();
+    let ends = memchr::memchr_iter(b'\n', bytes).chain(std::iter::once(bytes.len()));
+    for (i, end) in ends.enumerate() {
+        // '\n' is ASCII, so both ends are character boundaries.
+        let raw = &text[line_start..end];
+        line_start = end + 1;
         let line = i as u64 + 1;
         let l = raw.trim_end_matches(['\r', ' ']);
         if l.trim().is_empty() {
@@ -60,7 +93,13 @@ pub fn records(text: &str) -> Result<Vec<Record<'_>>, FormatError> {
         if code.len() != 2 || !code.bytes().all(|b| b.is_ascii_digit()) {
             return Err(FormatError::Syntax { line, msg: format!("'{code}' is not a BAI2 record code") });
         }
-        let fields: Vec<Cow<'_, str>> = rest.split(',').map(Cow::Borrowed).collect();
+        let mut fields: Vec<Cow<'_, str>> = Vec::with_capacity(8);
+        let mut at = 0;
+        for comma in memchr::memchr_iter(b',', rest.as_bytes()) {
+            fields.push(Cow::Borrowed(&rest[at..comma]));
+            at = comma + 1;
+        }
+        fields.push(Cow::Borrowed(&rest[at..]));
         if code == "88" {
             let Some(prev) = out.last_mut() else {
                 return Err(FormatError::Syntax { line, msg: "continuation (88) before any record".into() });
@@ -128,9 +167,15 @@ pub fn is_credit(code: &str) -> Option<bool> {
 }
 
 /// Parses a BAI2 file into accounts, checking trailers.
-pub fn accounts(bytes: &[u8]) -> Result<(Vec<Account>, Vec<Control>), FormatError> {
+pub fn accounts(bytes: &[u8]) -> Result<(Vec<Account<'static>>, Vec<Control>), FormatError> {
     let text = decode(bytes);
-    let recs = records(&text)?;
+    let (accounts, controls) = accounts_in(&text)?;
+    Ok((accounts.into_iter().map(Account::into_owned).collect(), controls))
+}
+
+/// [`accounts`] of decoded text, borrowing from it.
+fn accounts_in(text: &str) -> Result<(Vec<Account<'_>>, Vec<Control>), FormatError> {
+    let recs = records(text)?;
     let mut accounts: Vec<Account> = Vec::new();
     let mut controls = Vec::new();
     let mut group_ccy = "USD".to_string();
@@ -206,15 +251,24 @@ pub fn accounts(bytes: &[u8]) -> Result<(Vec<Account>, Vec<Control>), FormatErro
                         msg: "transaction detail (16) outside an account".into(),
                     });
                 };
-                let type_code = f.first().map(|s| strip_slash(s).to_string()).unwrap_or_default();
+                // A field borrowed from the file stays borrowed; one merged from a continuation is owned.
+                let field = |i: usize| match f.get(i) {
+                    Some(Cow::Borrowed(b)) => Cow::Borrowed(strip_slash(b)),
+                    Some(Cow::Owned(o)) => Cow::Owned(strip_slash(o).to_string()),
+                    None => Cow::Borrowed(""),
+                };
+                let type_code = field(0);
                 let amt = amount(f.get(1).map(|c| c.as_ref()).unwrap_or(""), r.line)?.unwrap_or(0);
                 acct_total += i128::from(amt);
-                let ft = f.get(2).map(|s| strip_slash(s).to_string()).unwrap_or_default();
+                let ft = field(2);
                 let at = 3 + funds_extra(&ft, &f[3.min(f.len())..]);
-                let bank_ref = f.get(at).map(|s| strip_slash(s).to_string()).unwrap_or_default();
-                let customer_ref = f.get(at + 1).map(|s| strip_slash(s).to_string()).unwrap_or_default();
-                let text = if f.len() > at + 2 { f[at + 2..].join(",") } else { String::new() };
-                let text = strip_slash(&text).to_string();
+                let bank_ref = field(at);
+                let customer_ref = field(at + 1);
+                let text = match f.get(at + 2..) {
+                    Some([_]) => field(at + 2),
+                    Some(more) if !more.is_empty() => Cow::Owned(strip_slash(&more.join(",")).to_string()),
+                    _ => Cow::Borrowed(""),
+                };
                 acct.details.push(Detail {
                     line: r.line,
                     type_code,
@@ -301,19 +355,22 @@ pub fn accounts(bytes: &[u8]) -> Result<(Vec<Account>, Vec<Control>), FormatErro
 
 /// Parses a BAI2 file into `bank_transactions` rows.
 pub fn parse(bytes: &[u8]) -> Result<Parsed, FormatError> {
-    let (accounts, mut controls) = accounts(bytes)?;
-    let mut rows = Vec::new();
-    for (ai, a) in accounts.iter().enumerate() {
+    let text = decode(bytes);
+    let (mut accounts, mut controls) = accounts_in(&text)?;
+    let mut rows = Vec::with_capacity(accounts.iter().map(|a| a.details.len()).sum());
+    let statements = accounts.len();
+    for (ai, a) in accounts.iter_mut().enumerate() {
         let cur = Currency::parse(&a.currency);
-        let mut acct_rows = Vec::new();
+        let mut acct_rows = Vec::with_capacity(a.details.len());
         let mut net: i64 = 0;
-        for (di, d) in a.details.iter().enumerate() {
-            let mut r = Row::new(d.line, format!("account {} 16 #{}", ai + 1, di + 1));
-            let id = if d.bank_ref.is_empty() { format!("@{}", r.position) } else { d.bank_ref.clone() };
+        let has_details = !a.details.is_empty();
+        for (di, d) in std::mem::take(&mut a.details).into_iter().enumerate() {
+            let mut r = Row::numbered(d.line, &["account ", " 16 #"], [ai + 1, di + 1]);
+            let id = if d.bank_ref.is_empty() { Cow::Owned(format!("@{}", r.position())) } else { d.bank_ref };
             r.set("txn_id", id);
-            r.set("account_id", a.number.clone());
-            r.set("booking_date", a.as_of.clone());
-            r.set("currency", a.currency.clone());
+            r.set("account_id", a.number.as_str());
+            r.set("booking_date", a.as_of.as_str());
+            r.set("currency", a.currency.as_str());
             let signed = match is_credit(&d.type_code) {
                 Some(true) => Some(d.amount),
                 Some(false) => Some(-d.amount),
@@ -322,7 +379,7 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed, FormatError> {
             match (signed, cur) {
                 (Some(m), Some(c)) => {
                     net += m;
-                    r.set("amount", format_minor(m, c.exponent()));
+                    r.set_minor("amount", m, c.exponent());
                 }
                 (None, _) => {
                     r.reject = Some(format!(
@@ -332,14 +389,14 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed, FormatError> {
                 }
                 (_, None) => r.reject = Some(format!("currency '{}' is not ISO 4217", a.currency)),
             }
-            r.set("reference", d.customer_ref.clone());
-            r.set("description", squash(&d.text));
-            r.set("bank_code", d.type_code.clone());
+            r.set("reference", d.customer_ref);
+            r.set("description", squash_cow(&d.text));
+            r.set("bank_code", d.type_code);
             acct_rows.push(r);
         }
         // Opening ledger (010) + detail = closing ledger (015), when both are reported.
         let get = |code: &str| a.summaries.iter().find(|(c, _)| c == code).and_then(|(_, v)| *v);
-        if let (Some(open), Some(close), Some(c), false) = (get("010"), get("015"), cur, a.details.is_empty()) {
+        if let (Some(open), Some(close), Some(c), false) = (get("010"), get("015"), cur, !has_details) {
             let ok = open + net == close && acct_rows.iter().all(|r| r.reject.is_none());
             let e = c.exponent();
             let detail = format!(
@@ -360,5 +417,5 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed, FormatError> {
         }
         rows.extend(acct_rows);
     }
-    Ok(Parsed { format: Format::Bai2, target: Target::BankTransactions, rows, controls, statements: accounts.len() })
+    Ok(Parsed { format: Format::Bai2, target: Target::BankTransactions, rows, controls, statements })
 }

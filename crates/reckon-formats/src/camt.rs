@@ -452,7 +452,7 @@ pub fn bank_rows(doc: &Document) -> (Vec<Row>, Vec<Control>) {
                     (true, Some(tid), _) if Some(&tid) != base_id.as_ref() => tid,
                     (true, _, Some(b)) => format!("{b}/{}", ui + 1),
                     (false, _, Some(b)) => b.clone(),
-                    _ => format!("@{}", r.position),
+                    _ => format!("@{}", r.position()),
                 };
                 r.set("txn_id", id);
                 r.set("account_id", s.account.clone());
@@ -466,7 +466,7 @@ pub fn bank_rows(doc: &Document) -> (Vec<Row>, Vec<Control>) {
                 };
                 match signed(&amt, &dir) {
                     Some((m, c)) => {
-                        r.set("amount", format_minor(m, c.exponent()));
+                        r.set_minor("amount", m, c.exponent());
                         r.set("currency", c.code());
                     }
                     None => r.reject = Some(format!("entry amount '{}' {} cannot be read", amt.value, amt.ccy)),

@@ -9,7 +9,7 @@
 use reckon_core::{Currency, MoneyFormat, format_minor, parse_minor};
 use serde::Serialize;
 
-use crate::text::{decode, iso, squash, valid, yymmdd};
+use crate::text::{decode, iso, squash, squash_cow, valid, yymmdd};
 use crate::{Control, FormatError, Parsed, Row, Target};
 
 /// A balance tag (`:60F:`, `:62M:`, `:64:`, `:65:`).
@@ -44,7 +44,7 @@ pub struct Entry {
     /// `:86:` lines joined with `\n`.
     pub info: Option<String>,
     /// The `:86:` read as German structured subfields (`GVC?00…?20…?32…`), when it is.
-    pub german: Option<German>,
+    pub german: Option<Box<German>>,
     /// SEPA keys (`EREF+`, `SVWZ+`, `KREF+`…) found in the purpose text, raw.
     pub sepa: Vec<(String, String)>,
     /// Problem found in this line (the row is rejected with it).
@@ -78,19 +78,26 @@ pub struct Statement {
     pub unknown_tags: Vec<(String, u64)>,
 }
 
-struct Tag {
+struct Tag<'a> {
     name: &'static str,
-    value: String,
+    /// Borrowed from the text unless continuation lines were joined in.
+    value: std::borrow::Cow<'a, str>,
     line: u64,
 }
 
 /// Splits the text into tags, removing SWIFT block wrappers (`{1:…}{2:…}{4:` … `-}`),
 /// control characters and bank header lines outside messages.
-fn tags(text: &str) -> Vec<Tag> {
-    let mut out: Vec<Tag> = Vec::new();
+fn tags(text: &str) -> Vec<Tag<'_>> {
+    let mut out: Vec<Tag<'_>> = Vec::with_capacity(text.len() / 64);
     // A fragment without any :20: (a single tag sent on its own) is read as one message.
     let mut in_msg = !text.contains(":20:");
-    let raw_lines: Vec<&str> = text.split('\n').collect();
+    let mut raw_lines: Vec<&str> = Vec::with_capacity(text.len() / 40);
+    let mut start = 0;
+    for end in memchr::memchr_iter(b'\n', text.as_bytes()).chain(std::iter::once(text.len())) {
+        // '\n' is ASCII: both ends are character boundaries.
+        raw_lines.push(&text[start..end]);
+        start = end + 1;
+    }
     let mut skip_next = false;
     for (i, raw) in raw_lines.iter().enumerate() {
         if std::mem::take(&mut skip_next) {
@@ -133,19 +140,27 @@ fn tags(text: &str) -> Vec<Tag> {
             }
             if in_msg {
                 let name = KNOWN_TAGS.iter().find(|t| **t == name).copied().unwrap_or("??");
-                out.push(Tag { name, value: value.to_string(), line: line_no });
+                let value = match &l {
+                    std::borrow::Cow::Borrowed(b) => std::borrow::Cow::Borrowed(&b[b.len() - value.len()..]),
+                    std::borrow::Cow::Owned(_) => std::borrow::Cow::Owned(value.to_string()),
+                };
+                out.push(Tag { name, value, line: line_no });
             }
             continue;
         }
         if in_msg && let Some(last) = out.last_mut() {
-            last.value.push('\n');
-            last.value.push_str(&l);
+            let v = last.value.to_mut();
+            v.push('\n');
+            v.push_str(&l);
         }
     }
     // Trailing empty continuation lines carry nothing.
     for t in &mut out {
-        while t.value.ends_with('\n') {
-            t.value.pop();
+        if t.value.ends_with('\n') {
+            let v = t.value.to_mut();
+            while v.ends_with('\n') {
+                v.pop();
+            }
         }
     }
     out
@@ -197,7 +212,13 @@ fn amount_text(s: &str) -> Option<String> {
     let i = i.trim_start_matches('0');
     let i = if i.is_empty() { "0" } else { i };
     let f = f.trim_end_matches('0');
-    Some(if f.is_empty() { i.to_string() } else { format!("{i}.{f}") })
+    let mut out = String::with_capacity(i.len() + f.len() + 1);
+    out.push_str(i);
+    if !f.is_empty() {
+        out.push('.');
+        out.push_str(f);
+    }
+    Some(out)
 }
 
 fn balance(v: &str, kind: &str) -> Option<Balance> {
@@ -334,6 +355,12 @@ fn entry(v: &str, line: u64) -> Entry {
 
 /// Parses a whole MT940/MT942 file into statements.
 pub fn statements(bytes: &[u8]) -> Vec<Statement> {
+    read_statements(bytes, true)
+}
+
+/// `structured`: also read every `:86:` as German subfields and SEPA keys into the
+/// model (for inspection and conformance); [`to_rows`] reads them itself either way.
+fn read_statements(bytes: &[u8], structured: bool) -> Vec<Statement> {
     let text = decode(bytes);
     let mut out: Vec<Statement> = Vec::new();
     let mut prev_tag: &str = "";
@@ -347,7 +374,7 @@ pub fn statements(bytes: &[u8]) -> Vec<Statement> {
             continue;
         }
         let Some(s) = out.last_mut() else { continue };
-        let v = t.value.as_str();
+        let v: &str = &t.value;
         match t.name {
             "21" => s.related_ref = Some(v.trim().to_string()),
             "25" | "25P" => s.account = v.lines().next().unwrap_or("").trim().to_string(),
@@ -374,8 +401,10 @@ pub fn statements(bytes: &[u8]) -> Vec<Statement> {
                         Some(p) => format!("{p}\n{v}"),
                         None => v.to_string(),
                     };
-                    e.german = german(&info);
-                    e.sepa = e.german.as_ref().and_then(|g| g.purpose.as_deref()).map(sepa).unwrap_or_default();
+                    if structured {
+                        e.german = german(&info).map(Box::new);
+                        e.sepa = e.german.as_ref().and_then(|g| g.purpose.as_deref()).map(sepa).unwrap_or_default();
+                    }
                     e.info = Some(info);
                 }
                 _ => {
@@ -450,8 +479,14 @@ pub struct German {
 /// Reads a German structured `:86:`; `None` when the text is not one.
 pub fn german(info: &str) -> Option<German> {
     // Lines are joined as sent: a space before a line wrap is content.
-    let joined: String = info.split('\n').map(|l| l.trim_end_matches('\r')).collect();
-    let joined = joined.trim_start().trim_end_matches('?').to_string();
+    let joined: std::borrow::Cow<'_, str> = if memchr::memchr2(b'\n', b'\r', info.as_bytes()).is_some() {
+        let mut j = String::with_capacity(info.len());
+        info.split('\n').for_each(|l| j.push_str(l.trim_end_matches('\r')));
+        j.into()
+    } else {
+        info.into()
+    };
+    let joined = joined.trim_start().trim_end_matches('?');
     let b = joined.as_bytes();
     if b.len() < 6
         || !b[..3].iter().all(u8::is_ascii_digit)
@@ -463,8 +498,8 @@ pub fn german(info: &str) -> Option<German> {
     }
     let mut g = German { transaction_code: joined[..3].to_string(), ..German::default() };
     // Subfield starts: '?' followed by two digits.
-    let starts: Vec<usize> = (3..b.len().saturating_sub(2))
-        .filter(|&i| b[i] == b'?' && b[i + 1].is_ascii_digit() && b[i + 2].is_ascii_digit())
+    let starts: Vec<usize> = memchr::memchr_iter(b'?', b)
+        .filter(|&i| i >= 3 && i + 2 < b.len() && b[i + 1].is_ascii_digit() && b[i + 2].is_ascii_digit())
         .collect();
     let push = |slot: &mut Option<String>, v: &str| slot.get_or_insert_with(String::new).push_str(v);
     for (k, &st) in starts.iter().enumerate() {
@@ -496,8 +531,13 @@ const SEPA_KEYS: &[&str] = &[
 /// Splits a purpose text at SEPA keys: (key, raw value) in order; text before the
 /// first key is returned under the empty key.
 pub fn sepa(purpose: &str) -> Vec<(String, String)> {
-    let mut marks: Vec<(usize, &str)> = Vec::new();
-    for (i, _) in purpose.match_indices('+') {
+    sepa_spans(purpose).into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+/// [`sepa`] borrowing from the purpose text (key without its trailing space).
+fn sepa_spans(purpose: &str) -> Vec<(&'static str, &str)> {
+    let mut marks: Vec<(usize, &'static str)> = Vec::new();
+    for i in memchr::memchr_iter(b'+', purpose.as_bytes()) {
         if i >= 4
             && let Some(k) = SEPA_KEYS.iter().find(|k| purpose.get(i - 4..i) == Some(**k))
         {
@@ -509,11 +549,11 @@ pub fn sepa(purpose: &str) -> Vec<(String, String)> {
         return out;
     }
     if marks[0].0 > 0 {
-        out.push((String::new(), purpose[..marks[0].0].to_string()));
+        out.push(("", &purpose[..marks[0].0]));
     }
     for (n, (pos, key)) in marks.iter().enumerate() {
         let end = marks.get(n + 1).map_or(purpose.len(), |m| m.0);
-        out.push((key.trim().to_string(), purpose[pos + 5..end].to_string()));
+        out.push((key.trim_end(), &purpose[pos + 5..end]));
     }
     out
 }
@@ -525,15 +565,19 @@ fn details_german(g: &German, d: &mut Details) {
     // enough, inner spacing is the bank's.
     d.name = g.applicant_name.as_deref().map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
     d.account = g.applicant_iban.as_deref().map(str::trim).map(str::to_string).filter(|s| !s.is_empty());
-    let purpose = format!("{}{}", g.purpose.as_deref().unwrap_or(""), g.additional_purpose.as_deref().unwrap_or(""));
-    let keys = sepa(&purpose);
+    let purpose: std::borrow::Cow<'_, str> = match (g.purpose.as_deref(), g.additional_purpose.as_deref()) {
+        (Some(p), None) => p.into(),
+        (None, None) => "".into(),
+        (p, Some(a)) => format!("{}{a}", p.unwrap_or("")).into(),
+    };
+    let keys = sepa_spans(&purpose);
     for (k, v) in &keys {
-        let v = v.trim().to_string();
-        match k.as_str() {
-            "EREF" if v != "NOTPROVIDED" && !v.is_empty() => d.end_to_end_id = Some(v),
-            "SVWZ" => d.description = Some(v),
-            "ABWA" if d.name.is_none() => d.name = Some(v),
-            "IBAN" if d.account.is_none() => d.account = Some(v),
+        let v = v.trim();
+        match *k {
+            "EREF" if v != "NOTPROVIDED" && !v.is_empty() => d.end_to_end_id = Some(v.to_string()),
+            "SVWZ" => d.description = Some(v.to_string()),
+            "ABWA" if d.name.is_none() => d.name = Some(v.to_string()),
+            "IBAN" if d.account.is_none() => d.account = Some(v.to_string()),
             _ => {}
         }
     }
@@ -572,7 +616,8 @@ pub fn details_with(info: &str, german_parsed: Option<&German>) -> Details {
         d.reference = g.purpose.as_deref().and_then(find_rf).or_else(|| find_rf(info));
         return d;
     }
-    let joined: String = info.split('\n').map(|l| l.trim_end_matches('\r')).collect::<Vec<_>>().join("");
+    let mut joined = String::with_capacity(info.len());
+    info.split('\n').for_each(|l| joined.push_str(l.trim_end_matches('\r')));
     if joined.starts_with('/') && slash_key(&joined[1..]).is_some() {
         let mut parts: Vec<(String, String)> = Vec::new();
         let mut rest = &joined[1..];
@@ -641,11 +686,13 @@ fn slash_key(s: &str) -> Option<&'static str> {
 /// First ISO 11649 `RFnn…` reference with valid check digits.
 pub fn find_rf(text: &str) -> Option<String> {
     let b = text.as_bytes();
-    let mut s = 0;
-    while s + 4 < b.len() {
-        let start = s;
-        s += 1;
-        if !(b[start].eq_ignore_ascii_case(&b'R') && b[start + 1].eq_ignore_ascii_case(&b'F')) {
+    // Find the `F` (rarer in text than `R`), then look back for the `R`.
+    for f in memchr::memchr2_iter(b'F', b'f', b) {
+        let Some(start) = f.checked_sub(1) else { continue };
+        if start + 4 >= b.len() {
+            break;
+        }
+        if !b[start].eq_ignore_ascii_case(&b'R') {
             continue;
         }
         if !(b[start + 2].is_ascii_digit() && b[start + 3].is_ascii_digit()) {
@@ -677,40 +724,61 @@ fn rf_valid(rf: &str) -> bool {
 }
 
 /// Maps statements to `bank_transactions` rows and checks every statement's balances.
-pub fn to_rows(stmts: &[Statement]) -> (Vec<Row>, Vec<Control>) {
-    let mut rows = Vec::new();
+pub fn to_rows(stmts: Vec<Statement>) -> (Vec<Row>, Vec<Control>) {
+    let mut rows = Vec::with_capacity(stmts.iter().map(|s| s.entries.len()).sum());
     let mut controls = Vec::new();
-    for (si, s) in stmts.iter().enumerate() {
+    for (si, mut s) in stmts.into_iter().enumerate() {
         let scope =
             format!(":20:{} :25:{} :28C:{}", s.transaction_ref, s.account, s.statement_no.as_deref().unwrap_or("-"));
-        let cur_code = currency_of(s);
+        let cur_code = currency_of(&s);
         let cur = cur_code.as_deref().and_then(Currency::parse);
-        let mut stmt_rows: Vec<Row> = Vec::new();
+        let mut stmt_rows: Vec<Row> = Vec::with_capacity(s.entries.len());
         let mut sum: i64 = 0;
         let mut sum_ok = true;
-        let mut seen_refs: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
-        for (k, e) in s.entries.iter().enumerate() {
-            let mut r = Row::new(e.line, format!("stmt {} :61: #{}", si + 1, k + 1));
+        // Repeated bank references within a statement get `#2`, `#3`… (rare: only
+        // the repeats are counted).
+        let mut bank_refs: Vec<&str> =
+            s.entries.iter().filter_map(|e| e.bank_ref.as_deref().map(str::trim)).filter(|b| !b.is_empty()).collect();
+        bank_refs.sort_unstable();
+        let repeated: std::collections::HashSet<String> =
+            bank_refs.windows(2).filter(|w| w[0] == w[1]).map(|w| w[0].to_string()).collect();
+        let mut seen_refs: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+        // Moved out so that entries can be consumed while the statement's other fields are read.
+        let entries = std::mem::take(&mut s.entries);
+        let debit_credit: Vec<(bool, String)> = if s.sum_debits.is_some() || s.sum_credits.is_some() {
+            entries.iter().map(|e| (e.mark == "D" || e.mark == "RC", e.amount.clone())).collect()
+        } else {
+            Vec::new()
+        };
+        for (k, e) in entries.into_iter().enumerate() {
+            let mut r = Row::numbered(e.line, &["stmt ", " :61: #"], [si + 1, k + 1]);
             let negative = e.mark == "D" || e.mark == "RC";
             let id = match e.bank_ref.as_deref().map(str::trim) {
                 Some(b) if !b.is_empty() && !b.eq_ignore_ascii_case("NONREF") => {
-                    let n = seen_refs.entry(b).or_insert(0);
-                    *n += 1;
-                    if *n == 1 { b.to_string() } else { format!("{b}#{n}") }
+                    if repeated.contains(b) {
+                        let n = seen_refs.entry(b.to_string()).or_insert(0);
+                        *n += 1;
+                        if *n == 1 { b.into() } else { format!("{b}#{n}").into() }
+                    } else {
+                        std::borrow::Cow::Borrowed(b)
+                    }
                 }
-                _ => format!("@{}", r.position),
+                _ => format!("@{}", r.position()).into(),
             };
             r.set("txn_id", id);
-            r.set("account_id", s.account.clone());
-            r.set("booking_date", e.entry_date.clone().unwrap_or_else(|| e.value_date.clone()));
-            r.set("value_date", e.value_date.clone());
+            r.set("account_id", s.account.as_str());
+            match e.entry_date {
+                Some(d) => r.set("booking_date", d),
+                None => r.set("booking_date", e.value_date.as_str()),
+            }
+            r.set("value_date", e.value_date);
             if let Some(c) = &cur_code {
-                r.set("currency", c.clone());
+                r.set("currency", c.as_str());
             }
             match cur.and_then(|c| signed_minor(&e.amount, negative, c).map(|m| (m, c))) {
                 Some((m, c)) => {
                     sum += m;
-                    r.set("amount", format_minor(m, c.exponent()));
+                    r.set_minor("amount", m, c.exponent());
                 }
                 None => {
                     sum_ok = false;
@@ -727,7 +795,11 @@ pub fn to_rows(stmts: &[Statement]) -> (Vec<Row>, Vec<Control>) {
                 r.reject = Some(p.clone());
                 sum_ok = false;
             }
-            let det = e.info.as_deref().map(|i| details_with(i, e.german.as_ref())).unwrap_or_default();
+            let det = match (e.info.as_deref(), &e.german) {
+                (Some(i), Some(g)) => details_with(i, Some(g)),
+                (Some(i), None) => details(i),
+                (None, _) => Details::default(),
+            };
             r.set("counterparty_name", det.name.unwrap_or_default());
             r.set("counterparty_account", det.account.unwrap_or_default());
             r.set("end_to_end_id", det.end_to_end_id.unwrap_or_default());
@@ -736,12 +808,22 @@ pub fn to_rows(stmts: &[Statement]) -> (Vec<Row>, Vec<Control>) {
                 .reference
                 .or_else(|| (!cref.is_empty() && !cref.eq_ignore_ascii_case("NONREF")).then(|| cref.to_string()));
             r.set("reference", reference.unwrap_or_default());
-            let mut desc = det.description.unwrap_or_default();
-            if let Some(sup) = &e.supplementary {
-                desc = squash(&format!("{desc} {sup}"));
+            match (det.description, &e.supplementary) {
+                (Some(d), Some(sup)) => {
+                    let mut both = String::with_capacity(d.len() + sup.len() + 1);
+                    both.push_str(&d);
+                    both.push(' ');
+                    both.push_str(sup);
+                    r.set("description", squash_cow(&both));
+                }
+                (None, Some(sup)) => r.set("description", squash_cow(sup)),
+                (Some(d), None) => r.set("description", d),
+                (None, None) => {}
             }
-            r.set("description", desc);
-            r.set("bank_code", det.code.map_or_else(|| e.type_code.clone(), |c| format!("{}/{c}", e.type_code)));
+            match det.code {
+                Some(c) => r.set_parts("bank_code", &[&e.type_code, "/", &c]),
+                None => r.set("bank_code", e.type_code),
+            }
             stmt_rows.push(r);
         }
         // Controls: opening + entries = closing (MT940); counts and sums (MT942 :90D:/:90C:).
@@ -769,9 +851,9 @@ pub fn to_rows(stmts: &[Statement]) -> (Vec<Row>, Vec<Control>) {
         }
         for (which, sums, want_neg) in [("debits", &s.sum_debits, true), ("credits", &s.sum_credits, false)] {
             if let (Some((count, _, amt)), Some(cu)) = (sums, cur) {
-                let mine: Vec<&Entry> =
-                    s.entries.iter().filter(|e| (e.mark == "D" || e.mark == "RC") == want_neg).collect();
-                let total: i64 = mine.iter().filter_map(|e| signed_minor(&e.amount, false, cu)).sum();
+                let mine: Vec<&String> =
+                    debit_credit.iter().filter(|(neg, _)| *neg == want_neg).map(|(_, a)| a).collect();
+                let total: i64 = mine.iter().filter_map(|a| signed_minor(a, false, cu)).sum();
                 let stated = signed_minor(amt, false, cu).unwrap_or(-1);
                 let ok = mine.len() as u64 == *count && total == stated;
                 let detail = format!(
@@ -795,17 +877,18 @@ pub fn to_rows(stmts: &[Statement]) -> (Vec<Row>, Vec<Control>) {
 
 /// Parses an MT940/MT942 file into contract rows.
 pub fn parse(bytes: &[u8]) -> Result<Parsed, FormatError> {
-    let stmts = statements(bytes);
+    let stmts = read_statements(bytes, false);
     if stmts.is_empty() {
         return Err(FormatError::Empty);
     }
     let is942 = stmts.iter().any(|s| s.datetime.is_some() || !s.floor_limits.is_empty());
-    let (rows, controls) = to_rows(&stmts);
+    let statements = stmts.len();
+    let (rows, controls) = to_rows(stmts);
     Ok(Parsed {
         format: if is942 { crate::Format::Mt942 } else { crate::Format::Mt940 },
         target: Target::BankTransactions,
         rows,
         controls,
-        statements: stmts.len(),
+        statements,
     })
 }

@@ -61,20 +61,50 @@ pub fn valid(y: i32, m: u32, d: u32) -> bool {
 }
 
 pub fn iso(y: i32, m: u32, d: u32) -> String {
-    format!("{y:04}-{m:02}-{d:02}")
+    // Hot in every parser: written by hand instead of through `format!`.
+    if !(0..=9999).contains(&y) || m > 99 || d > 99 {
+        return format!("{y:04}-{m:02}-{d:02}");
+    }
+    let (y, m, d) = (y as u32, m, d);
+    let digit = |v: u32| char::from(b'0' + (v % 10) as u8);
+    let mut s = String::with_capacity(10);
+    for c in [
+        digit(y / 1000),
+        digit(y / 100),
+        digit(y / 10),
+        digit(y),
+        '-',
+        digit(m / 10),
+        digit(m),
+        '-',
+        digit(d / 10),
+        digit(d),
+    ] {
+        s.push(c);
+    }
+    s
 }
 
 /// Collapses runs of whitespace to one space and trims.
 pub fn squash(s: &str) -> String {
-    // Fast path: already single-spaced and trimmed (most bank text).
+    squash_cow(s).into_owned()
+}
+
+/// [`squash`], borrowing when the text is already clean.
+pub fn squash_cow(s: &str) -> std::borrow::Cow<'_, str> {
+    // Fast path, one pass: already single-spaced, trimmed and ASCII (most bank text).
     let b = s.as_bytes();
-    let clean = b.first().is_none_or(|c| *c != b' ')
-        && b.last().is_none_or(|c| *c != b' ')
-        && !b.iter().any(|c| matches!(c, b'\t' | b'\n' | b'\r' | 0x0b | 0x0c))
-        && !b.windows(2).any(|w| w == b"  ")
-        && s.is_ascii();
+    let mut clean = b.first() != Some(&b' ') && b.last() != Some(&b' ');
+    let mut prev_space = false;
+    for &c in b {
+        if c >= 0x80 || matches!(c, b'\t' | b'\n' | b'\r' | 0x0b | 0x0c) || (c == b' ' && prev_space) {
+            clean = false;
+            break;
+        }
+        prev_space = c == b' ';
+    }
     if clean {
-        return s.to_string();
+        return std::borrow::Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len());
     for w in s.split_whitespace() {
@@ -83,5 +113,5 @@ pub fn squash(s: &str) -> String {
         }
         out.push_str(w);
     }
-    out
+    std::borrow::Cow::Owned(out)
 }

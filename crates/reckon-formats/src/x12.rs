@@ -125,7 +125,7 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed, FormatError> {
                             r.set("payment_ref", payment_ref.clone());
                             r.set("payer_name", payer.clone());
                             r.set("advice_date", advice_date.clone());
-                            r.set("invoice_ref", g.el(2).to_string());
+                            r.set("invoice_ref", g.el(2));
                             r.set("currency", ccy.clone());
                             match Currency::parse(&ccy) {
                                 Some(c) => {
@@ -152,7 +152,8 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed, FormatError> {
                                 match money(g.el(1), c) {
                                     Some(m) => {
                                         let prev = r.get("deduction_amount").and_then(|p| money(p, c)).unwrap_or(0);
-                                        r.values.retain(|(k, _)| *k != "deduction_amount" && *k != "deduction_reason");
+                                        r.unset("deduction_amount");
+                                        r.unset("deduction_reason");
                                         r.set("deduction_amount", format_minor(prev - m, c.exponent()));
                                         r.set("deduction_reason", format!("ADX {}", g.el(2)));
                                     }

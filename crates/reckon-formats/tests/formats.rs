@@ -132,3 +132,24 @@ proptest! {
         let _ = x12::segments(&input);
     }
 }
+
+#[test]
+fn row_buffer_keeps_position_and_values_apart() {
+    let mut r = reckon_formats::Row::numbered(7, &["stmt ", " :61: #"], [2, 15]);
+    assert_eq!(r.position(), "stmt 2 :61: #15");
+    r.set("txn_id", "B1");
+    r.set("description", "");
+    r.set_minor("amount", -123_405, 2);
+    r.set_parts("bank_code", &["NTRF", "/", "166"]);
+    r.set("amount", "1.00");
+    assert_eq!(r.get("amount"), Some("1.00"), "a later value wins");
+    assert_eq!(r.get("description"), None, "empty values are not set");
+    r.unset("amount");
+    assert_eq!(r.get("amount"), None);
+    let v: Vec<(&str, &str)> = r.values().collect();
+    assert_eq!(v, vec![("txn_id", "B1"), ("bank_code", "NTRF/166")]);
+    let json = serde_json::to_value(&r).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(json["position"], "stmt 2 :61: #15");
+    assert_eq!(json["values"][1][1], "NTRF/166");
+    assert_eq!(reckon_formats::Row::new(1, "Stmt[1]/Ntry[4]").position(), "Stmt[1]/Ntry[4]");
+}

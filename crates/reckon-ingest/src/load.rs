@@ -192,14 +192,14 @@ pub fn load_statement_file(path: &Path, rel: &str) -> LoadedFile {
     let raw = Raw {
         df,
         positions: parsed.rows.iter().map(|r| r.line).collect(),
-        labels: parsed.rows.iter().map(|r| format!("line {}: {}", r.line, r.position)).collect(),
+        labels: parsed.rows.iter().map(|r| format!("line {}: {}", r.line, r.position())).collect(),
         pre: parsed
             .rows
             .iter()
             .map(|r| {
                 r.reject.as_ref().map(|why| {
                     let code = if r.control_failure { RejectCode::ControlTotal } else { RejectCode::BadRecord };
-                    (code, format!("{}: {why}", r.position))
+                    (code, format!("{}: {why}", r.position()))
                 })
             })
             .collect(),
