@@ -27,12 +27,16 @@ macro_rules! outln {
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod feed;
+
 /// reckon reconciles finance data in batch: it loads bank statements, remittances,
 /// receivables, payables and journals onto one data contract, rejects bad rows with
 /// a reason, and writes an audit manifest of every run.
 ///
 /// Exit codes: 0 ok, 1 run failed, 2 bad usage or config, 3 completed but some
-/// input was refused (see rejects.parquet and the manifest's refused_files).
+/// input was refused (see rejects.parquet and the manifest's refused_files),
+/// 4 completed but some exceptions were not delivered to a configured sink
+/// (see outbox/<sink>/dead_letter.jsonl; `reckon feed replay`).
 #[derive(Debug, Parser)]
 #[command(name = "reckon", version, propagate_version = true)]
 struct Cli {
@@ -60,6 +64,22 @@ enum Command {
         /// Also write normalized/<table>.parquet: every table as reckon understood it.
         #[arg(long)]
         keep_normalized: bool,
+        /// Do not deliver the feed to the sinks in [feed.webhook]/[feed.camunda]
+        /// (deliver later with `reckon feed --out OUT`).
+        #[arg(long)]
+        no_deliver: bool,
+    },
+    /// Deliver a run's exception feed to a workflow engine, durably: a Standard
+    /// Webhooks endpoint (CloudEvents, signed with the whsec_ secret in
+    /// RECKON_WEBHOOK_SECRET) and/or Camunda 8 (one message per exception). Progress
+    /// is kept in OUT/outbox/<sink>/: a killed delivery resumes where it stopped and
+    /// re-sends at most the message in flight, under the same webhook-id.
+    #[command(args_conflicts_with_subcommands = true)]
+    Feed {
+        #[command(subcommand)]
+        action: Option<feed::Action>,
+        #[command(flatten)]
+        target: feed::Target,
     },
     /// Run on the bundled sample data (data/sample) into ./reckon-out and summarise.
     Demo {
@@ -153,20 +173,21 @@ fn main() -> ExitCode {
 
 fn dispatch(cmd: Command) -> anyhow::Result<i32> {
     match cmd {
-        Command::Run { input, out, config, keep_normalized } => {
+        Command::Run { input, out, config, keep_normalized, no_deliver } => {
             let mut cfg = match &config {
                 Some(p) => Config::load(p)?,
                 None => Config::default(),
             };
             cfg.output.keep_normalized |= keep_normalized;
-            run(&input, &out, cfg, config)
+            run(&input, &out, cfg, config, !no_deliver)
         }
+        Command::Feed { action, target } => feed::dispatch(action, target),
         Command::Demo { out } => {
             let input = sample_dir().context("bundled sample data (data/sample) not found")?;
             outln!("reckon demo: input {}  output {}", input.display(), out.display());
             let mut cfg = Config::default();
             cfg.output.keep_normalized = true;
-            run(&input, &out, cfg, None)
+            run(&input, &out, cfg, None, false)
         }
         Command::Validate { input, all } => {
             let loaded = reckon_ingest::load_dir(&input)?;
@@ -194,7 +215,7 @@ fn dispatch(cmd: Command) -> anyhow::Result<i32> {
         Command::Ingest { input, out } => {
             let mut cfg = Config::default();
             cfg.output.keep_normalized = true;
-            run(&input, &out, cfg, None)
+            run(&input, &out, cfg, None, false)
         }
         Command::Generate { out, seed, scale } => {
             let t = Instant::now();
@@ -255,8 +276,15 @@ fn spinner(msg: &str) -> indicatif::ProgressBar {
     pb
 }
 
-fn run(input: &Path, out: &Path, config: Config, config_path: Option<PathBuf>) -> anyhow::Result<i32> {
-    let opts = RunOptions { input: input.to_path_buf(), out: out.to_path_buf(), config, config_path };
+fn run(input: &Path, out: &Path, config: Config, config_path: Option<PathBuf>, deliver: bool) -> anyhow::Result<i32> {
+    let opts = RunOptions {
+        input: input.to_path_buf(),
+        out: out.to_path_buf(),
+        config,
+        config_path,
+        deliver,
+        started_at: None,
+    };
     let pb = spinner(&format!("reckon: loading and checking {}", input.display()));
     let o = reckon_pipeline::run(&opts);
     pb.finish_and_clear();
@@ -286,8 +314,11 @@ fn run(input: &Path, out: &Path, config: Config, config_path: Option<PathBuf>) -
     }
     outln!("conservation: {}", if c.balanced { "balanced" } else { "NOT BALANCED" });
     outln!("wrote {} (run {})", out.join("manifest.json").display(), o.manifest.run_id);
-    if o.exit_code == exit::REFUSED_INPUT {
+    if !o.manifest.refused_files.is_empty() {
         outln!("some input was refused: {}", o.manifest.refused_files.join(", "));
+    }
+    for d in &o.deliveries {
+        feed::print_delivery(d.sink, &d.report, &d.status);
     }
     Ok(o.exit_code)
 }

@@ -31,6 +31,9 @@ pub mod exit {
     pub const FAILED: i32 = 1;
     pub const USAGE: i32 = 2;
     pub const REFUSED_INPUT: i32 = 3;
+    /// The run completed but some exceptions could not be delivered to a configured
+    /// sink (they are in `outbox/<sink>/dead_letter.jsonl`; `reckon feed replay`).
+    pub const FEED_UNDELIVERED: i32 = 4;
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +46,29 @@ pub enum RunError {
     Conservation(String),
     #[error("feed policy: {0}")]
     Policy(String),
+    #[error("exception feed: {0}")]
+    Feed(#[from] reckon_feed::FeedError),
+}
+
+/// One sink's delivery at the end of a run.
+#[derive(Debug)]
+pub struct Delivery {
+    pub sink: &'static str,
+    pub report: reckon_feed::deliver::Report,
+    pub status: reckon_feed::outbox::Status,
+}
+
+/// The sinks configured in `[feed]`, built (secrets loaded) before the run starts so
+/// that a missing secret stops the run at once rather than after the work.
+pub fn sinks(feed: &reckon_feed::FeedConfig) -> Result<Vec<reckon_feed::deliver::Sink>, reckon_feed::FeedError> {
+    let mut out = Vec::new();
+    if let Some(w) = &feed.webhook {
+        out.push(reckon_feed::deliver::Sink::webhook(w)?);
+    }
+    if let Some(c) = &feed.camunda {
+        out.push(reckon_feed::deliver::Sink::camunda(c)?);
+    }
+    Ok(out)
 }
 
 /// What a run produced.
@@ -51,6 +77,8 @@ pub struct RunOutcome {
     pub manifest: Manifest,
     pub loaded: Loaded,
     pub exit_code: i32,
+    /// Deliveries to the configured sinks (empty when none or `deliver` is off).
+    pub deliveries: Vec<Delivery>,
 }
 
 /// Options of one run.
@@ -61,13 +89,33 @@ pub struct RunOptions {
     pub config: Config,
     /// Where the config came from, for the manifest.
     pub config_path: Option<PathBuf>,
+    /// Deliver the feed to the sinks in `[feed]` after the run (webhook, Camunda).
+    pub deliver: bool,
+    /// The run's start time, instead of the clock (reproducible reruns and tests:
+    /// the run id and the events' `time` derive from it).
+    pub started_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl RunOptions {
+    /// Options with defaults: no delivery, the clock's time.
+    pub fn new(input: &Path, out: &Path, config: Config) -> RunOptions {
+        RunOptions {
+            input: input.to_path_buf(),
+            out: out.to_path_buf(),
+            config,
+            config_path: None,
+            deliver: false,
+            started_at: None,
+        }
+    }
 }
 
 /// Runs reckon on `opts.input` into `opts.out`.
 pub fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
-    let started = chrono::Utc::now();
+    let started = opts.started_at.unwrap_or_else(chrono::Utc::now);
     let t0 = Instant::now();
     std::fs::create_dir_all(&opts.out).map_err(|e| RunError::Write(opts.out.clone(), e.to_string()))?;
+    let sinks = if opts.deliver { sinks(&opts.config.feed)? } else { Vec::new() };
     let loaded = reckon_ingest::load_dir(&opts.input)?;
     let mut timings = BTreeMap::new();
     timings.insert("ingest".to_string(), t0.elapsed().as_millis() as u64);
@@ -137,7 +185,15 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
         timings,
         conservation,
     );
-    m.stages.insert("exception_feed".to_string(), "files (exceptions.parquet, exceptions.jsonl)".to_string());
+    let names: Vec<&str> = sinks.iter().map(|s| s.name()).collect();
+    m.stages.insert(
+        "exception_feed".to_string(),
+        if names.is_empty() {
+            "files (exceptions.parquet, exceptions.jsonl)".to_string()
+        } else {
+            format!("files (exceptions.parquet, exceptions.jsonl); delivered through outbox/ to {}", names.join(", "))
+        },
+    );
     m.stages.insert(
         "cash_matching".to_string(),
         if cash.is_some() { "ok (rule-based scores, not calibrated)" } else { "no input" }.to_string(),
@@ -147,8 +203,26 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
     if !m.conservation.balanced {
         return Err(RunError::Conservation(m.conservation.problems.join("; ")));
     }
-    let exit_code = if refused.is_empty() { exit::OK } else { exit::REFUSED_INPUT };
-    Ok(RunOutcome { manifest: m, loaded, exit_code })
+    let mut deliveries = Vec::new();
+    for sink in &sinks {
+        let (report, status) = reckon_feed::deliver::deliver_dir(&opts.out, sink, &mut |_, _| {})?;
+        tracing::info!(
+            sink = sink.name(),
+            delivered = report.delivered_events,
+            dead = report.dead_events,
+            retries = report.retries,
+            "feed delivered"
+        );
+        deliveries.push(Delivery { sink: sink.name(), report, status });
+    }
+    let exit_code = if deliveries.iter().any(|d| d.status.dead_events > 0 || d.status.pending_events > 0) {
+        exit::FEED_UNDELIVERED
+    } else if refused.is_empty() {
+        exit::OK
+    } else {
+        exit::REFUSED_INPUT
+    };
+    Ok(RunOutcome { manifest: m, loaded, exit_code, deliveries })
 }
 
 /// Sum of every money column per table and currency, as exact decimal text.

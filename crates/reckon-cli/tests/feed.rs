@@ -1,0 +1,153 @@
+//! The feed's delivery guarantees through the binary: a `reckon feed` process is
+//! killed with SIGKILL mid-delivery (twice, the receiver failing in between) and
+//! restarted; afterwards the receiver holds every exception of the run exactly
+//! once by `webhook-id`, every signature verifies, and `reckon feed status`
+//! agrees. `reckon run` delivers when [feed.webhook] is configured and exits 4
+//! when the receiver refuses.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use reckon_feed::receiver::{Fault, Receiver};
+use reckon_feed::sign::Secret;
+
+fn sample() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/sample")
+}
+
+fn secret() -> Secret {
+    Secret::from_bytes(b"reckon-test-secret-0123456789abcdef")
+}
+
+fn reckon(args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_reckon"));
+    c.args(args).env("RECKON_WEBHOOK_SECRET", secret().expose()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    c
+}
+
+fn exception_ids(out: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(out.join("exceptions.jsonl")).unwrap_or_else(|e| panic!("{e}"));
+    text.lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}"));
+            v["id"].as_str().unwrap_or_default().to_string()
+        })
+        .collect()
+}
+
+fn wait_until(r: &Receiver, n: usize, child: &mut Child) {
+    let t0 = Instant::now();
+    while r.unique_events().len() < n {
+        assert!(child.try_wait().ok().flatten().is_none(), "sender finished before it could be killed");
+        assert!(t0.elapsed() < Duration::from_secs(60), "no progress");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+#[test]
+fn sigkill_mid_delivery_loses_and_duplicates_nothing() {
+    let t = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let out = t.path().join("out");
+    let o = reckon(&["run", "--input", &sample().to_string_lossy(), "--out", &out.to_string_lossy()])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let ids = exception_ids(&out);
+    assert!(ids.len() > 100, "the sample should raise a good number of exceptions");
+
+    let r = Receiver::start("127.0.0.1:0", vec![secret()]).unwrap_or_else(|e| panic!("{e}"));
+    r.set_delay(Duration::from_millis(8));
+    let url = r.url();
+    let args = ["feed", "--out", &out.to_string_lossy(), "--to", &url, "--batch-size", "3"];
+    let args: Vec<&str> = args.iter().map(|s| &**s).collect();
+
+    // 1: killed a third of the way.
+    let mut c = reckon(&args).spawn().unwrap_or_else(|e| panic!("{e}"));
+    wait_until(&r, ids.len() / 3, &mut c);
+    c.kill().unwrap_or_else(|e| panic!("{e}")); // SIGKILL on Unix
+    let _ = c.wait();
+    let after_first = r.unique_events().len();
+
+    // 2: the receiver now fails in several ways; killed again two thirds of the way.
+    r.push_faults([Fault::Status(500), Fault::Drop, Fault::Status(503), Fault::RetryAfter(429, 1)]);
+    let mut c = reckon(&args).spawn().unwrap_or_else(|e| panic!("{e}"));
+    wait_until(&r, 2 * ids.len() / 3, &mut c);
+    c.kill().unwrap_or_else(|e| panic!("{e}"));
+    let _ = c.wait();
+
+    // 3: runs to the end.
+    let o = reckon(&args).output().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+
+    let held = r.unique_events();
+    let mut want: Vec<&String> = ids.iter().collect();
+    want.sort();
+    assert_eq!(held.keys().collect::<Vec<_>>(), want, "the receiver must hold every exception");
+    assert!(held.values().all(|c| *c == 1), "an exception arrived twice under different webhook-ids");
+    let accepted = r.accepted();
+    assert!(accepted.iter().all(|a| a.verified == Some(true)));
+    let resent =
+        accepted.len() - accepted.iter().map(|a| &a.webhook_id).collect::<std::collections::HashSet<_>>().len();
+
+    let st = reckon(&["feed", "status", "--out", &out.to_string_lossy()]).output().unwrap_or_else(|e| panic!("{e}"));
+    let st: serde_json::Value = serde_json::from_slice(&st.stdout).unwrap_or_else(|e| panic!("{e}"));
+    let w = &st["webhook"];
+    assert_eq!(w["events"].as_u64(), Some(ids.len() as u64));
+    assert_eq!(w["delivered_events"].as_u64(), Some(ids.len() as u64));
+    assert_eq!((w["pending_events"].as_u64(), w["dead_events"].as_u64()), (Some(0), Some(0)));
+    eprintln!(
+        "SIGKILL ×2 + 500/drop/503/429: {} exceptions, {} after the first kill, {} requests, {} messages re-sent under the same webhook-id (dropped by the receiver), outbox retries {}",
+        ids.len(),
+        after_first,
+        r.requests(),
+        resent,
+        w["retries"]
+    );
+}
+
+#[test]
+fn run_delivers_when_configured_and_exits_4_when_refused() {
+    let t = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let r = Receiver::start("127.0.0.1:0", vec![secret()]).unwrap_or_else(|e| panic!("{e}"));
+    let cfg = t.path().join("reckon.toml");
+    std::fs::write(
+        &cfg,
+        format!("[feed.webhook]\nurl = \"{}\"\nbatch_size = 20\n[feed.webhook.retry]\nbase_ms = 5\nmax_ms = 20\nmax_attempts = 2\n", r.url()),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let out = t.path().join("out");
+    let run = |out: &Path| {
+        reckon(&[
+            "run",
+            "--input",
+            &sample().to_string_lossy(),
+            "--out",
+            &out.to_string_lossy(),
+            "--config",
+            &cfg.to_string_lossy(),
+        ])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let o = run(&out);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(r.unique_events().len(), exception_ids(&out).len());
+    assert!(String::from_utf8_lossy(&o.stdout).contains("feed → webhook"));
+
+    // The receiver refuses everything: the run's books are fine, the feed is not delivered.
+    r.push_faults(std::iter::repeat_n(Fault::Status(400), 100));
+    let o = run(&t.path().join("out2"));
+    assert_eq!(o.status.code(), Some(4), "{}", String::from_utf8_lossy(&o.stdout));
+    assert!(t.path().join("out2/outbox/webhook/dead_letter.jsonl").exists());
+
+    // No secret: refused before any work, as a usage error.
+    let o = Command::new(env!("CARGO_BIN_EXE_reckon"))
+        .args(["run", "--input", &sample().to_string_lossy(), "--out", &t.path().join("o3").to_string_lossy()])
+        .args(["--config", &cfg.to_string_lossy()])
+        .env_remove("RECKON_WEBHOOK_SECRET")
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_ne!(o.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("RECKON_WEBHOOK_SECRET"));
+}
