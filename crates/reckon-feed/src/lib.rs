@@ -75,9 +75,25 @@ pub struct Exception {
     pub reasons: Vec<Reason>,
     pub recommended_action: String,
     pub model: Option<String>,
+    /// 1 (first) to 3: 1 escalated; 2 money at risk or unapplied (ambiguous,
+    /// partial, over- or unmatched payments, duplicates, anomalies, control
+    /// violations); 3 proposals to confirm and money out not yet linked. Set by
+    /// [`Policy::apply`] from the final band.
+    pub priority: u8,
 }
 
 impl Exception {
+    /// The priority of this exception from its band and kind (see [`Exception::priority`]).
+    pub fn prioritize(&mut self) {
+        self.priority = if self.band == "escalate" {
+            1
+        } else if matches!(self.kind.as_str(), "suggested_match" | "unreconciled_disbursement") {
+            3
+        } else {
+            2
+        };
+    }
+
     /// Masks IBANs in every text field (reasons, action, records, entity).
     pub fn mask_account_numbers(&mut self) {
         let m = |s: &mut String| {
@@ -143,6 +159,7 @@ mod tests {
             reasons: vec![],
             recommended_action: "find the payer".into(),
             model: None,
+            priority: 2,
         };
         let ev = cloud_event(&e, "2026-03-01T00:00:00Z");
         assert_eq!(ev["specversion"], "1.0");

@@ -227,6 +227,7 @@ impl Policy {
                 e.band = "escalate".to_string();
                 e.reasons.extend(why.into_iter().map(|t| Reason { code: "policy".into(), text: t, weight: 1.0 }));
             }
+            e.prioritize();
             if !self.show_account_numbers {
                 e.mask_account_numbers();
             }
@@ -253,6 +254,7 @@ mod tests {
             reasons: vec![],
             recommended_action: String::new(),
             model: None,
+            priority: 0,
         }
     }
 
@@ -316,6 +318,8 @@ escalate_kinds = ["overpayment"]
             ["escalate", "review", "escalate", "review", "escalate", "review", "escalate", "escalate", "escalate"]
         );
         assert!(v[0].reasons.iter().any(|r| r.text.contains("kind escalation limit 10000.00")));
+        let prio: Vec<u8> = v.iter().map(|e| e.priority).collect();
+        assert_eq!(prio, [1, 2, 1, 3, 1, 2, 1, 1, 1]);
         assert!(v[2].reasons.iter().any(|r| r.text.contains("entity escalation limit 1000.00")));
     }
 

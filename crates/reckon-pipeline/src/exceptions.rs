@@ -123,6 +123,7 @@ pub fn from_bank(loaded: &Loaded, cash: Option<&MatchResult>, run_id: &str) -> V
             reasons: why,
             recommended_action: action.to_string(),
             model: None,
+            priority: 0,
         });
     }
     out
@@ -147,6 +148,7 @@ pub fn write(dir: &Path, ex: &[Exception], time: &str) -> Result<(u64, u64), Run
         Column::new("reasons".into(), s(&|e| serde_json::to_string(&e.reasons).unwrap_or_default())),
         Column::new("recommended_action".into(), s(&|e| e.recommended_action.clone())),
         Column::new("model".into(), o(&|e| e.model.clone())),
+        Column::new("priority".into(), ex.iter().map(|e| i32::from(e.priority)).collect::<Vec<i32>>()),
     ];
     let mut df = DataFrame::new(ex.len(), cols).map_err(|e| RunError::Write(p.clone(), e.to_string()))?;
     crate::write_parquet(&p, &mut df)?;
