@@ -1,0 +1,50 @@
+//! A logistic regression trained in Rust and its ONNX export served by ONNX
+//! Runtime give the same probabilities (to 1e-5) on held-out rows.
+
+use reckon_learn::logistic::Logistic;
+use reckon_onnx::{Model, ModelConfig};
+
+#[test]
+fn rust_model_and_its_onnx_export_agree() {
+    // A separable-ish synthetic problem: y = [2x0 - x1 + noise > 0.5].
+    let mut s: u64 = 7;
+    let mut rnd = || {
+        s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((s >> 11) as f64) / ((1u64 << 53) as f64)
+    };
+    let (n, k) = (2000, 3);
+    let mut x = Vec::with_capacity(n * k);
+    let mut y = Vec::with_capacity(n);
+    for _ in 0..n {
+        let (a, b, c) = (rnd() * 10.0, rnd() * 3.0 + 100.0, rnd());
+        x.extend([a, b, c]);
+        y.push(2.0 * a - (b - 100.0) + (rnd() - 0.5) * 4.0 > 5.0);
+    }
+    let m = Logistic::fit(&x, k, &y, 0.01).unwrap_or_else(|e| panic!("{e}"));
+    let acc = (0..n).filter(|&i| (m.predict(&x[i * k..i * k + k]) > 0.5) == y[i]).count() as f64 / n as f64;
+    assert!(acc > 0.85, "training accuracy {acc}");
+    let bytes = m.to_onnx(&[("purpose", "parity test")]);
+    let cfg = ModelConfig {
+        name: "parity".into(),
+        version: "0.1".into(),
+        task: "test".into(),
+        feature_spec: "test".into(),
+        features: vec!["a".into(), "b".into(), "c".into()],
+        input: "features".into(),
+        output: "probability".into(),
+        output_mapping: "probability".into(),
+        thresholds: Default::default(),
+        model_sha256: reckon_core::id::sha256_hex(&bytes),
+        training_data_sha256: String::new(),
+    };
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let model = Model::from_bytes(dir.path(), cfg, &bytes).unwrap_or_else(|e| panic!("{e}"));
+    let rows: Vec<f32> = x[..300 * k].iter().map(|v| *v as f32).collect();
+    let onnx = model.score(300, &rows).unwrap_or_else(|e| panic!("{e}"));
+    let mut worst = 0.0f64;
+    for i in 0..300 {
+        let r: Vec<f64> = rows[i * k..i * k + k].iter().map(|v| f64::from(*v)).collect();
+        worst = worst.max((m.predict(&r) - f64::from(onnx[i])).abs());
+    }
+    assert!(worst < 1e-5, "Rust and ONNX Runtime differ by {worst}");
+}
