@@ -125,6 +125,18 @@ enum Command {
         #[arg(long)]
         truth: PathBuf,
     },
+    /// Train a model from generated (or labelled) scenarios and write its folder:
+    /// model.onnx, config.json (features, thresholds, hashes), metrics.json, MODEL_CARD.md.
+    Train {
+        #[command(subcommand)]
+        what: TrainWhat,
+    },
+    /// Check a model folder: config.json valid, model.onnx matches its sha256, ONNX
+    /// Runtime loads it and a smoke inference gives one finite score per row.
+    Models {
+        #[command(subcommand)]
+        what: ModelsWhat,
+    },
     /// Parse bank statement or remittance files (camt.05x, MT940/942, BAI2, X12 820) and
     /// print what they contain as JSON, one line per file: the contract rows with their
     /// positions and the statement controls, or with --model the format's own model
@@ -150,6 +162,32 @@ enum Command {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum TrainWhat {
+    /// The cash-matching group scorer (logistic regression, calibrated, ONNX): fit on
+    /// --input, threshold for the target auto precision chosen on --validation.
+    Match {
+        /// Training scenario (a `reckon generate` folder with truth/).
+        #[arg(long)]
+        input: PathBuf,
+        /// A different scenario for the threshold and calibration.
+        #[arg(long)]
+        validation: PathBuf,
+        /// Model folder to write, e.g. models/cash_match_v1_0.
+        #[arg(long)]
+        out: PathBuf,
+        /// Auto precision the threshold must reach on validation.
+        #[arg(long, default_value_t = 0.998)]
+        target_precision: f64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ModelsWhat {
+    /// Verify one model folder (e.g. models/cash_match_v1_0).
+    Verify { dir: PathBuf },
 }
 
 fn main() -> ExitCode {
@@ -182,6 +220,52 @@ fn dispatch(cmd: Command) -> anyhow::Result<i32> {
             run(&input, &out, cfg, config, !no_deliver)
         }
         Command::Feed { action, target } => feed::dispatch(action, target),
+        Command::Models { what: ModelsWhat::Verify { dir } } => {
+            let m = reckon_onnx::Model::load(&dir).map_err(|e| anyhow::anyhow!(e))?;
+            let k = m.config.features.len();
+            let rows = 4;
+            let x: Vec<f32> = (0..rows * k).map(|i| (i % 7) as f32 * 0.25).collect();
+            let s = m.score(rows, &x).map_err(|e| anyhow::anyhow!(e))?;
+            anyhow::ensure!(s.len() == rows && s.iter().all(|v| v.is_finite()), "smoke inference gave {s:?}");
+            if m.config.output_mapping == "probability" {
+                anyhow::ensure!(s.iter().all(|v| (0.0..=1.0).contains(v)), "probabilities outside 0–1: {s:?}");
+            }
+            outln!(
+                "{}: ok — {} features ({}), model.onnx sha256 {} matches, ONNX Runtime {} ({}), smoke scores {:?}",
+                m.id(),
+                k,
+                m.config.feature_spec,
+                &m.config.model_sha256[..12],
+                reckon_onnx::runtime::VERSION,
+                reckon_onnx::runtime::library().map(|p| p.display().to_string()).unwrap_or_default(),
+                s
+            );
+            Ok(exit::OK)
+        }
+        Command::Train { what: TrainWhat::Match { input, validation, out, target_precision } } => {
+            let pb = spinner("reckon: training the cash-matching model");
+            let r = reckon_pipeline::model::train(&input, &validation, &out, target_precision);
+            pb.finish_and_clear();
+            let r = r.map_err(|e| anyhow::anyhow!(e))?;
+            outln!(
+                "trained on {} candidate groups ({} right); validation: ROC-AUC {:.4}, AP {:.4}, Brier {:.4}, ECE {:.4}",
+                r.train_rows,
+                r.train_positive,
+                r.validation_roc_auc,
+                r.validation_average_precision,
+                r.validation_brier,
+                r.validation_ece
+            );
+            outln!(
+                "auto threshold {:.4}: validation auto precision {:.4}, touchless {:.4}, recall any band {:.4}",
+                r.auto_threshold,
+                r.validation_auto_precision,
+                r.validation_touchless,
+                r.validation_recall_any_band
+            );
+            outln!("wrote {}", out.display());
+            Ok(exit::OK)
+        }
         Command::Demo { out } => {
             let input = sample_dir().context("bundled sample data (data/sample) not found")?;
             outln!("reckon demo: input {}  output {}", input.display(), out.display());

@@ -79,3 +79,23 @@ fn generate_run_eval() {
     assert!(recall >= 0.85, "recall in any band {recall}");
     assert!(e["cash"]["auto_groups"].as_u64().unwrap_or(0) > 50);
 }
+
+#[test]
+fn models_verify_accepts_the_shipped_model_and_refuses_a_tampered_one() {
+    let t = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/cash_match_v1_0");
+    let o = reckon(&["models", "verify", &shipped.to_string_lossy()], t.path());
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("cash_match@1.0: ok"));
+    let bad = t.path().join("bad");
+    std::fs::create_dir_all(&bad).unwrap_or_else(|e| panic!("{e}"));
+    for f in ["config.json", "model.onnx"] {
+        std::fs::copy(shipped.join(f), bad.join(f)).unwrap_or_else(|e| panic!("{e}"));
+    }
+    let mut bytes = std::fs::read(bad.join("model.onnx")).unwrap_or_else(|e| panic!("{e}"));
+    bytes.push(0);
+    std::fs::write(bad.join("model.onnx"), bytes).unwrap_or_else(|e| panic!("{e}"));
+    let o = reckon(&["models", "verify", &bad.to_string_lossy()], t.path());
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("does not match"));
+}

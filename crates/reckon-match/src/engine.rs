@@ -80,6 +80,11 @@ pub struct MatchConfig {
     pub subset_max_candidates: usize,
     /// Two groups for one receipt within this score are ambiguous.
     pub ambiguity_margin: f64,
+    /// The group scorer: a model folder name under `models/` (or a path), or
+    /// `rules` for the rule scores alone. With a model, confidence is its
+    /// calibrated probability and the auto threshold is the model's own (chosen on
+    /// validation data), not `auto_threshold`.
+    pub model: String,
 }
 
 impl Default for MatchConfig {
@@ -93,6 +98,7 @@ impl Default for MatchConfig {
             subset_max_items: 4,
             subset_max_candidates: 16,
             ambiguity_margin: 0.02,
+            model: "cash_match_v1_0".into(),
         }
     }
 }
@@ -149,6 +155,56 @@ pub struct MatchResult {
     pub outcomes: Vec<ReceiptOutcome>,
 }
 
+/// The feature spec of a candidate group, as a model's config names it.
+pub const FEATURE_SPEC: &str = "cash_group_v1";
+
+/// Features of a candidate group (`cash_group_v1`), in column order.
+pub const FEATURES: &[&str] = &[
+    "rule_score",
+    "m_remittance",
+    "m_remittance_by_amount",
+    "m_reference",
+    "m_reference_subset_sum",
+    "m_reference_partial",
+    "m_name_amount",
+    "m_subset_sum",
+    "m_name_residual",
+    "r_none",
+    "r_bank_fee",
+    "r_discount",
+    "r_short_payment",
+    "r_overpayment",
+    "r_deduction",
+    "rel_residual",
+    "log_items",
+    "payer_iban",
+    "payer_name",
+    "payer_names_tied",
+    "payer_similarity",
+    "items_of_payer",
+    "log_groups",
+    "margin_to_next",
+    "log_amount",
+    "days_after_due",
+];
+
+/// Scores candidate groups from their features (a calibrated model: the output is
+/// the probability that the group is exactly right).
+pub trait GroupScorer: Sync {
+    /// One probability per row of `rows` × `FEATURES.len()` features (row-major).
+    fn score(&self, rows: usize, features: &[f32]) -> Result<Vec<f32>, String>;
+    /// `name@version`.
+    fn id(&self) -> String;
+}
+
+/// A candidate group with its features and whether it is right, for training.
+#[derive(Clone, Debug)]
+pub struct TrainingRow {
+    pub txn_id: String,
+    pub item_ids: Vec<String>,
+    pub features: Vec<f32>,
+}
+
 #[derive(Clone, Debug)]
 struct Group {
     receipt: usize,
@@ -159,6 +215,7 @@ struct Group {
     method: &'static str,
     remittance_id: Option<String>,
     reasons: Vec<String>,
+    features: Vec<f32>,
 }
 
 struct Index<'a> {
@@ -515,6 +572,7 @@ fn candidates(idx: &Index<'_>, ri: usize, r: &Receipt, cfg: &MatchConfig, payer:
                 },
                 method: if linked { "remittance" } else { "remittance_by_amount" },
                 remittance_id: Some(lines[0].remittance_id.clone()),
+                features: Vec::new(),
                 reasons,
             });
             return out;
@@ -557,6 +615,7 @@ fn candidates(idx: &Index<'_>, ri: usize, r: &Receipt, cfg: &MatchConfig, payer:
                 score: if consistent { 0.985 } else { 0.85 },
                 method: "reference",
                 remittance_id: None,
+                features: Vec::new(),
                 reasons,
             });
             return out;
@@ -591,6 +650,7 @@ fn candidates(idx: &Index<'_>, ri: usize, r: &Receipt, cfg: &MatchConfig, payer:
                         score: 0.9,
                         method: "reference_subset_sum",
                         remittance_id: None,
+                        features: Vec::new(),
                         reasons: rs,
                     });
                     return out;
@@ -612,6 +672,7 @@ fn candidates(idx: &Index<'_>, ri: usize, r: &Receipt, cfg: &MatchConfig, payer:
                         score: if consistent { s } else { s * 0.85 },
                         method: "reference",
                         remittance_id: None,
+                        features: Vec::new(),
                         reasons: rs,
                     });
                 }
@@ -627,6 +688,7 @@ fn candidates(idx: &Index<'_>, ri: usize, r: &Receipt, cfg: &MatchConfig, payer:
                         score: if consistent { 0.8 } else { 0.6 },
                         method: "reference_partial",
                         remittance_id: None,
+                        features: Vec::new(),
                         reasons: rs,
                     });
                 }
@@ -666,6 +728,7 @@ fn candidates(idx: &Index<'_>, ri: usize, r: &Receipt, cfg: &MatchConfig, payer:
             score: base_score,
             method: "name_amount",
             remittance_id: None,
+            features: Vec::new(),
             reasons: rs,
         });
     }
@@ -690,6 +753,7 @@ fn candidates(idx: &Index<'_>, ri: usize, r: &Receipt, cfg: &MatchConfig, payer:
             score: base_score - 0.07,
             method: "subset_sum",
             remittance_id: None,
+            features: Vec::new(),
             reasons: rs,
         });
     }
@@ -712,6 +776,7 @@ fn candidates(idx: &Index<'_>, ri: usize, r: &Receipt, cfg: &MatchConfig, payer:
                 score: s * 0.8,
                 method: "name_residual",
                 remittance_id: None,
+                features: Vec::new(),
                 reasons: rs,
             });
         }
@@ -720,14 +785,49 @@ fn candidates(idx: &Index<'_>, ri: usize, r: &Receipt, cfg: &MatchConfig, payer:
 }
 
 /// Runs cash application over all receipts (amount > 0).
-pub fn run(
-    receipts: &[Receipt],
-    items: &[OpenItem],
-    customers: &[Customer],
-    remittances: &[RemittanceLine],
-    cfg: &MatchConfig,
-) -> MatchResult {
-    let idx = Index::new(items, customers, remittances);
+/// The features of group `g` of receipt `r` (see [`FEATURES`]).
+fn features(g: &Group, r: &Receipt, items: &[OpenItem], payer: &Payer, n_groups: usize, margin: f64) -> Vec<f32> {
+    let one = |b: bool| if b { 1.0f32 } else { 0.0 };
+    let methods = [
+        "remittance",
+        "remittance_by_amount",
+        "reference",
+        "reference_subset_sum",
+        "reference_partial",
+        "name_amount",
+        "subset_sum",
+        "name_residual",
+    ];
+    let reasons = ["none", "bank_fee", "discount", "short_payment", "overpayment", "deduction"];
+    let mut f = Vec::with_capacity(FEATURES.len());
+    f.push(g.score as f32);
+    f.extend(methods.iter().map(|m| one(g.method == *m)));
+    f.extend(reasons.iter().map(|x| one(g.reason == *x)));
+    f.push((g.residual.unsigned_abs() as f64 / r.amount.unsigned_abs().max(1) as f64).min(2.0) as f32);
+    f.push((1.0 + g.items.len() as f32).ln());
+    let kind = payer.as_ref().map_or("", |p| p.2);
+    f.push(one(kind == "iban"));
+    f.push(one(kind == "name"));
+    f.push(one(kind == "names"));
+    f.push(payer.as_ref().map_or(0.0, |p| p.1 as f32));
+    let payer_ids: &[String] = payer.as_ref().map_or(&[], |p| p.0.as_slice());
+    f.push(one(!payer_ids.is_empty() && g.items.iter().all(|(i, _)| payer_ids.contains(&items[*i].customer_id))));
+    f.push((1.0 + n_groups as f32).ln());
+    f.push(margin as f32);
+    f.push((r.amount.unsigned_abs() as f32 + 1.0).log10());
+    let due = g
+        .items
+        .iter()
+        .map(|(i, _)| items[*i].due_date.unwrap_or(items[*i].invoice_date))
+        .max()
+        .unwrap_or(r.booking_date);
+    f.push(((r.booking_date - due) as f32 / 30.0).clamp(-2.0, 12.0));
+    f
+}
+
+/// Candidate groups per receipt with their features, sorted by rule score.
+fn candidate_groups(idx: &Index<'_>, receipts: &[Receipt], cfg: &MatchConfig) -> Vec<Vec<Group>> {
+    let items = idx.items;
     // Payers repeat: identify each distinct (account, name) once.
     let mut keys: Vec<(&str, &str)> = receipts
         .iter()
@@ -744,7 +844,7 @@ pub fn run(
             ((a, n), idx.payer(&probe, cfg.name_threshold))
         })
         .collect();
-    let per_receipt: Vec<Vec<Group>> = receipts
+    receipts
         .par_iter()
         .enumerate()
         .map(|(ri, r)| {
@@ -752,14 +852,96 @@ pub fn run(
                 return Vec::new();
             }
             let payer = payers.get(&(r.counterparty_account.as_str(), r.counterparty_name.as_str())).cloned().flatten();
-            candidates(&idx, ri, r, cfg, &payer)
+            let mut gs = candidates(idx, ri, r, cfg, &payer);
+            gs.sort_by(|a, b| b.score.total_cmp(&a.score));
+            let n = gs.len();
+            let scores: Vec<f64> = gs.iter().map(|g| g.score).collect();
+            for (k, g) in gs.iter_mut().enumerate() {
+                let other = if k == 0 { scores.get(1) } else { scores.first() };
+                let margin = other.map_or(1.0, |o| g.score - o);
+                g.features = features(g, r, items, &payer, n, margin);
+            }
+            gs
         })
-        .collect();
+        .collect()
+}
+
+/// Every candidate group with its features (for training a scorer): one row per
+/// group, labelled later against the truth by its items.
+pub fn training_rows(
+    receipts: &[Receipt],
+    items: &[OpenItem],
+    customers: &[Customer],
+    remittances: &[RemittanceLine],
+    cfg: &MatchConfig,
+) -> Vec<TrainingRow> {
+    let idx = Index::new(items, customers, remittances);
+    candidate_groups(&idx, receipts, cfg)
+        .into_iter()
+        .flatten()
+        .map(|g| TrainingRow {
+            txn_id: receipts[g.receipt].txn_id.clone(),
+            item_ids: g.items.iter().map(|(i, _)| items[*i].item_id.clone()).collect(),
+            features: g.features,
+        })
+        .collect()
+}
+
+/// Cash application with the rule scores as confidence.
+pub fn run(
+    receipts: &[Receipt],
+    items: &[OpenItem],
+    customers: &[Customer],
+    remittances: &[RemittanceLine],
+    cfg: &MatchConfig,
+) -> MatchResult {
+    // Without a scorer nothing can fail.
+    run_with(receipts, items, customers, remittances, cfg, None).unwrap_or_default()
+}
+
+/// Cash application; with a `scorer`, every candidate group's confidence is the
+/// model's probability (ambiguity, assignment and bands then use it).
+pub fn run_with(
+    receipts: &[Receipt],
+    items: &[OpenItem],
+    customers: &[Customer],
+    remittances: &[RemittanceLine],
+    cfg: &MatchConfig,
+    scorer: Option<&dyn GroupScorer>,
+) -> Result<MatchResult, String> {
+    let idx = Index::new(items, customers, remittances);
+    let mut per_receipt = candidate_groups(&idx, receipts, cfg);
+    if let Some(sc) = scorer {
+        let k = FEATURES.len();
+        let rows: usize = per_receipt.iter().map(Vec::len).sum();
+        let mut x = Vec::with_capacity(rows * k);
+        for g in per_receipt.iter().flatten() {
+            x.extend_from_slice(&g.features);
+        }
+        // Score in chunks on the rayon pool (the same numbers whatever the thread count).
+        let chunk = 8192 * k;
+        let parts: Result<Vec<Vec<f32>>, String> = x.par_chunks(chunk).map(|c| sc.score(c.len() / k, c)).collect();
+        let p: Vec<f32> = parts?.into_iter().flatten().collect();
+        if p.len() != rows {
+            return Err(format!("scorer returned {} scores for {rows} groups", p.len()));
+        }
+        let mut at = 0;
+        for gs in &mut per_receipt {
+            for g in gs.iter_mut() {
+                g.score = f64::from(p[at]);
+                at += 1;
+            }
+            gs.sort_by(|a, b| b.score.total_cmp(&a.score));
+        }
+    }
+    Ok(assign(receipts, items, per_receipt, cfg))
+}
+
+fn assign(receipts: &[Receipt], items: &[OpenItem], per_receipt: Vec<Vec<Group>>, cfg: &MatchConfig) -> MatchResult {
     // Receipts whose two best groups are too close to call are ambiguous.
     let mut ambiguous: BTreeMap<usize, Vec<String>> = BTreeMap::new();
     let mut all: Vec<Group> = Vec::new();
-    for (ri, mut gs) in per_receipt.into_iter().enumerate() {
-        gs.sort_by(|a, b| b.score.total_cmp(&a.score));
+    for (ri, gs) in per_receipt.into_iter().enumerate() {
         if gs.len() >= 2 && gs[0].score - gs[1].score < cfg.ambiguity_margin {
             let alts = gs
                 .iter()

@@ -19,5 +19,6 @@ pub mod engine;
 pub mod normalize;
 
 pub use engine::{
-    Band, Customer, MatchConfig, MatchResult, MatchRow, OpenItem, Receipt, ReceiptOutcome, RemittanceLine, run,
+    Band, Customer, FEATURE_SPEC, FEATURES, GroupScorer, MatchConfig, MatchResult, MatchRow, OpenItem, Receipt,
+    ReceiptOutcome, RemittanceLine, TrainingRow, run, run_with, training_rows,
 };

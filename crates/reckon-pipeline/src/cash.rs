@@ -42,10 +42,21 @@ pub struct Inputs {
 }
 
 /// Runs cash application when receipts and open items were loaded.
-pub fn run(loaded: &Loaded, cfg: &MatchConfig) -> Option<(MatchResult, Vec<Receipt>)> {
-    let i = inputs(loaded)?;
-    let result = reckon_match::run(&i.receipts, &i.items, &i.customers, &i.remittances, cfg);
-    Some((result, i.receipts))
+pub fn run(
+    loaded: &Loaded,
+    cfg: &MatchConfig,
+    scorer: Option<&crate::model::OnnxScorer>,
+) -> Result<Option<(MatchResult, Vec<Receipt>)>, String> {
+    let Some(i) = inputs(loaded) else { return Ok(None) };
+    let mut cfg = cfg.clone();
+    if let Some(s) = scorer
+        && let Some(t) = s.0.config.thresholds.get("auto")
+    {
+        cfg.auto_threshold = *t;
+    }
+    let sc = scorer.map(|s| s as &dyn reckon_match::GroupScorer);
+    let result = reckon_match::run_with(&i.receipts, &i.items, &i.customers, &i.remittances, &cfg, sc)?;
+    Ok(Some((result, i.receipts)))
 }
 
 /// Extracts the engine's inputs (None without bank transactions and open items).

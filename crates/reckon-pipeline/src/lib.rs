@@ -12,6 +12,7 @@ pub mod config;
 pub mod eval;
 pub mod exceptions;
 pub mod manifest;
+pub mod model;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -46,6 +47,8 @@ pub enum RunError {
     Conservation(String),
     #[error("feed policy: {0}")]
     Policy(String),
+    #[error("cash-matching model: {0}")]
+    Model(String),
     #[error("exception feed: {0}")]
     Feed(#[from] reckon_feed::FeedError),
 }
@@ -143,7 +146,8 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
     timings.insert("write".to_string(), t1.elapsed().as_millis() as u64);
 
     let t2 = Instant::now();
-    let cash = cash::run(&loaded, &opts.config.matching);
+    let scorer = model::load_scorer(&opts.config.matching).map_err(RunError::Model)?;
+    let cash = cash::run(&loaded, &opts.config.matching, scorer.as_ref()).map_err(RunError::Model)?;
     let mut breakdown = std::collections::BTreeMap::new();
     if let Some((res, _)) = &cash {
         let p = opts.out.join("matches.parquet");
@@ -163,6 +167,14 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
     let run_id = manifest::run_id(started, &loaded, &opts.config);
     let time = started.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let mut ex = exceptions::from_bank(&loaded, cash.as_ref().map(|c| &c.0), &run_id);
+    if let Some(s) = &scorer {
+        let id = reckon_match::GroupScorer::id(s);
+        for e in ex.iter_mut().filter(|e| {
+            matches!(e.kind.as_str(), "suggested_match" | "partial_payment" | "overpayment" | "ambiguous_match")
+        }) {
+            e.model = Some(id.clone());
+        }
+    }
     // The config was validated on load; a policy that fails here is a config error all the same.
     let policy = opts.config.feed.build().map_err(RunError::Policy)?;
     policy.apply(&mut ex);
@@ -185,6 +197,13 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
         timings,
         conservation,
     );
+    if let Some(s) = &scorer {
+        m.models.push(manifest::ModelEntry {
+            id: reckon_match::GroupScorer::id(s),
+            path: s.0.dir.display().to_string(),
+            sha256: s.0.config.model_sha256.clone(),
+        });
+    }
     let names: Vec<&str> = sinks.iter().map(|s| s.name()).collect();
     m.stages.insert(
         "exception_feed".to_string(),
@@ -196,7 +215,13 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
     );
     m.stages.insert(
         "cash_matching".to_string(),
-        if cash.is_some() { "ok (rule-based scores, not calibrated)" } else { "no input" }.to_string(),
+        match (&cash, &scorer) {
+            (None, _) => "no input".to_string(),
+            (Some(_), Some(s)) => {
+                format!("ok (model {}, auto threshold from the model)", reckon_match::GroupScorer::id(s))
+            }
+            (Some(_), None) => "ok (rule-based scores, not calibrated)".to_string(),
+        },
     );
     let mpath = opts.out.join("manifest.json");
     m.write(&mpath).map_err(|e| RunError::Write(mpath.clone(), e.to_string()))?;

@@ -15,6 +15,14 @@ pub struct OutputEntry {
     pub sha256: String,
 }
 
+/// A model used by a run.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct ModelEntry {
+    pub id: String,
+    pub path: String,
+    pub sha256: String,
+}
+
 pub fn output_entry(path: &Path, rows: u64) -> OutputEntry {
     let sha256 = std::fs::read(path).map(|b| reckon_core::id::sha256_hex(&b)).unwrap_or_default();
     OutputEntry { rows, sha256 }
@@ -124,7 +132,8 @@ pub struct Manifest {
     pub inputs: Vec<FileReport>,
     pub ignored_files: Vec<String>,
     pub refused_files: Vec<String>,
-    pub models: Vec<OutputEntry>,
+    /// Models the run used: `name@version`, folder, sha256 of `model.onnx`.
+    pub models: Vec<ModelEntry>,
     /// Exact sums of loaded money per table, column and currency.
     pub amount_totals: BTreeMap<String, BTreeMap<String, BTreeMap<String, String>>>,
     pub outputs: BTreeMap<String, OutputEntry>,

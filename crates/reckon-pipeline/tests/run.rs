@@ -225,3 +225,29 @@ fn one_two_and_eight_threads_give_byte_identical_feed_and_manifest() {
         assert_eq!(manifest(first), manifest(other.path()), "manifest.json differs between thread counts");
     }
 }
+
+/// The default run uses the shipped cash-matching model (named in the manifest with
+/// its hash, cited by the exceptions it scored); `rules` runs without it; a named
+/// model that is missing stops the run instead of silently changing method.
+#[test]
+fn the_shipped_model_scores_the_run_and_a_missing_one_is_an_error() {
+    let input = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    reckon_synth::generate(input.path(), &reckon_synth::Config::new(3, 800)).unwrap_or_else(|e| panic!("{e}"));
+    let out = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let r = run(&RunOptions::new(input.path(), out.path(), Config::default())).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.manifest.models.len(), 1);
+    assert_eq!(r.manifest.models[0].id, "cash_match@1.0");
+    assert!(r.manifest.stages["cash_matching"].contains("model cash_match@1.0"));
+    let ev = std::fs::read_to_string(out.path().join("exceptions.jsonl")).unwrap_or_default();
+    assert!(ev.contains("\"model\":\"cash_match@1.0\""), "proposals should cite the model");
+
+    let mut rules = Config::default();
+    rules.matching.model = "rules".into();
+    let r = run(&RunOptions::new(input.path(), out.path(), rules)).unwrap_or_else(|e| panic!("{e}"));
+    assert!(r.manifest.models.is_empty());
+
+    let mut missing = Config::default();
+    missing.matching.model = "cash_match_v9_9".into();
+    let e = run(&RunOptions::new(input.path(), out.path(), missing)).err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(e.contains("cash_match_v9_9") && e.contains("rules"), "{e}");
+}
