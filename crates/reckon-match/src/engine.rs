@@ -91,12 +91,12 @@ impl Default for MatchConfig {
     fn default() -> Self {
         MatchConfig {
             auto_threshold: 0.85,
-            name_threshold: 0.90,
+            name_threshold: 0.85,
             bank_fee_max_minor: 2500,
             discount_percent: vec![2, 3],
             date_window_days: 120,
-            subset_max_items: 4,
-            subset_max_candidates: 16,
+            subset_max_items: 5,
+            subset_max_candidates: 24,
             ambiguity_margin: 0.02,
             model: "cash_match_v1_0".into(),
         }
@@ -535,7 +535,13 @@ fn candidates(idx: &Index<'_>, ri: usize, r: &Receipt, cfg: &MatchConfig, payer:
                     .or(v.first().copied())
             });
             match it {
-                Some(i) => applied.push((i, l.paid + l.discount + l.deduction)),
+                // What an advice settles on an item is at most what is open on it; an
+                // advice paying more leaves an overpayment (the group's residual).
+                Some(i) => {
+                    let settle = l.paid + l.discount + l.deduction;
+                    let open = items[i].amount;
+                    applied.push((i, if open >= 0 { settle.min(open) } else { settle }));
+                }
                 None => ok = false,
             }
             paid += l.paid;
@@ -544,7 +550,9 @@ fn candidates(idx: &Index<'_>, ri: usize, r: &Receipt, cfg: &MatchConfig, payer:
         }
         if ok && paid == r.amount && !applied.is_empty() {
             let open: i64 = applied.iter().map(|(i, _)| items[*i].amount).sum();
-            let reason = if ded > 0 {
+            let reason = if open < paid + disc + ded {
+                "overpayment"
+            } else if ded > 0 {
                 "deduction"
             } else if disc > 0 {
                 "discount"
@@ -911,6 +919,11 @@ pub fn run_with(
 ) -> Result<MatchResult, String> {
     let idx = Index::new(items, customers, remittances);
     let mut per_receipt = candidate_groups(&idx, receipts, cfg);
+    // Ambiguity is decided on the evidence (rule scores) before any model: two
+    // groups the evidence cannot tell apart (the same amount twice for one payer)
+    // stay ambiguous even when a model's features would break the tie.
+    let tied: Vec<bool> =
+        per_receipt.iter().map(|gs| gs.len() >= 2 && gs[0].score - gs[1].score < cfg.ambiguity_margin).collect();
     if let Some(sc) = scorer {
         let k = FEATURES.len();
         let rows: usize = per_receipt.iter().map(Vec::len).sum();
@@ -934,15 +947,21 @@ pub fn run_with(
             gs.sort_by(|a, b| b.score.total_cmp(&a.score));
         }
     }
-    Ok(assign(receipts, items, per_receipt, cfg))
+    Ok(assign(receipts, items, per_receipt, &tied, cfg))
 }
 
-fn assign(receipts: &[Receipt], items: &[OpenItem], per_receipt: Vec<Vec<Group>>, cfg: &MatchConfig) -> MatchResult {
+fn assign(
+    receipts: &[Receipt],
+    items: &[OpenItem],
+    per_receipt: Vec<Vec<Group>>,
+    tied: &[bool],
+    cfg: &MatchConfig,
+) -> MatchResult {
     // Receipts whose two best groups are too close to call are ambiguous.
     let mut ambiguous: BTreeMap<usize, Vec<String>> = BTreeMap::new();
     let mut all: Vec<Group> = Vec::new();
     for (ri, gs) in per_receipt.into_iter().enumerate() {
-        if gs.len() >= 2 && gs[0].score - gs[1].score < cfg.ambiguity_margin {
+        if gs.len() >= 2 && (tied[ri] || gs[0].score - gs[1].score < cfg.ambiguity_margin) {
             let alts = gs
                 .iter()
                 .take(3)
