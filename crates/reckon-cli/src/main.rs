@@ -502,14 +502,22 @@ fn bench(scale: usize, seed: u64, dir: Option<PathBuf>) -> anyhow::Result<i32> {
     let inputs = reckon_pipeline::cash::inputs(&loaded).context("generated scenario lacks receipts or open items")?;
     let truth = reckon_pipeline::eval::cash_truth(&input.join("truth"))?;
     let n_receipts = inputs.receipts.iter().filter(|r| r.amount > 0).count();
+    // The shipped model, as `reckon run` uses it (its own auto threshold).
+    let mut mcfg = reckon_match::MatchConfig::default();
+    let scorer = reckon_pipeline::model::load_scorer(&mcfg).map_err(|e| anyhow::anyhow!(e))?;
+    if let Some(t) = scorer.as_ref().and_then(|s| s.0.config.thresholds.get("auto")) {
+        mcfg.auto_threshold = *t;
+    }
     let t = Instant::now();
-    let res = reckon_match::run(
+    let res = reckon_match::run_with(
         &inputs.receipts,
         &inputs.items,
         &inputs.customers,
         &inputs.remittances,
-        &reckon_match::MatchConfig::default(),
-    );
+        &mcfg,
+        scorer.as_ref().map(|s| s as &dyn reckon_match::GroupScorer),
+    )
+    .map_err(|e| anyhow::anyhow!(e))?;
     let match_s = t.elapsed().as_secs_f64();
     let match_rss = peak_rss_mib();
     let mut pred = reckon_pipeline::eval::Predicted::new();
@@ -554,6 +562,7 @@ fn bench(scale: usize, seed: u64, dir: Option<PathBuf>) -> anyhow::Result<i32> {
         "matching": {
             "receipts": n_receipts,
             "open_items": inputs.items.len(),
+            "reckon_model": scorer.as_ref().map(|s| reckon_match::GroupScorer::id(s)),
             "reckon_seconds": match_s,
             "reckon_receipts_per_s": n_receipts as f64 / match_s,
             "peak_rss_mib_after_matching": match_rss,
