@@ -166,6 +166,17 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum TrainWhat {
+    /// The AP duplicate-pair scorer (logistic regression, ONNX): fit on --input,
+    /// threshold with the best F1 on --validation.
+    Dedup {
+        #[arg(long)]
+        input: PathBuf,
+        #[arg(long)]
+        validation: PathBuf,
+        /// Model folder to write, e.g. models/ap_dedup_v1_0.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// The cash-matching group scorer (logistic regression, calibrated, ONNX): fit on
     /// --input, threshold for the target auto precision chosen on --validation.
     Match {
@@ -240,6 +251,27 @@ fn dispatch(cmd: Command) -> anyhow::Result<i32> {
                 reckon_onnx::runtime::library().map(|p| p.display().to_string()).unwrap_or_default(),
                 s
             );
+            Ok(exit::OK)
+        }
+        Command::Train { what: TrainWhat::Dedup { input, validation, out } } => {
+            let r = reckon_pipeline::dedup::train(&input, &validation, &out).map_err(|e| anyhow::anyhow!(e))?;
+            outln!(
+                "trained on {} candidate pairs ({} duplicates); validation: {} pairs, ROC-AUC {:.4}, AP {:.4}",
+                r.train_pairs,
+                r.train_positive,
+                r.validation_pairs,
+                r.validation_roc_auc,
+                r.validation_average_precision
+            );
+            outln!(
+                "threshold {:.2}: precision {:.4}, recall {:.4}, F1 {:.4}; false alarms {:?}",
+                r.threshold,
+                r.validation.precision,
+                r.validation.recall,
+                r.validation.f1,
+                r.validation.false_alarms
+            );
+            outln!("wrote {}", out.display());
             Ok(exit::OK)
         }
         Command::Train { what: TrainWhat::Match { input, validation, out, target_precision } } => {
@@ -341,8 +373,52 @@ fn dispatch(cmd: Command) -> anyhow::Result<i32> {
                     s.touchless
                 );
             }
+            // Duplicate detection, when the run wrote it and the truth has it, beside the
+            // ERP's exact-key check on the same invoices.
+            let mut dup_json = serde_json::Value::Null;
+            if out.join("duplicates.parquet").is_file() && truth.join("ap_duplicates.csv").is_file() {
+                let d = reckon_pipeline::dedup::eval_out(&out, &truth).map_err(|e| anyhow::anyhow!(e))?;
+                let scenario = truth.parent().unwrap_or(&truth);
+                let baseline = match reckon_ingest::load_dir(scenario)
+                    .ok()
+                    .and_then(|l| reckon_pipeline::dedup::inputs(&l))
+                {
+                    Some((inv, _)) => {
+                        let flagged = reckon_pipeline::dedup::exact_key_baseline(&inv);
+                        Some(reckon_pipeline::dedup::evaluate(&flagged, 0, &truth).map_err(|e| anyhow::anyhow!(e))?)
+                    }
+                    None => None,
+                };
+                outln!("duplicate invoices: {} true pairs", d.true_pairs);
+                outln!(
+                    "  reckon: {} flagged, precision {:.4}, recall {:.4}, F1 {:.4}",
+                    d.flagged,
+                    d.precision,
+                    d.recall,
+                    d.f1
+                );
+                for (p, (n, found)) in &d.by_pattern {
+                    outln!("    {p:<14} {found:>5} of {n:>5}");
+                }
+                for (t, (n, fa, rate)) in &d.false_alarms {
+                    outln!("    false alarms on {t:<12} {fa:>5} of {n:>5} ({:.3}%)", rate * 100.0);
+                }
+                if let Some(b) = &baseline {
+                    outln!(
+                        "  exact-key check (same vendor, number, amount, date): {} flagged, precision {:.4}, recall {:.4}, F1 {:.4}",
+                        b.flagged,
+                        b.precision,
+                        b.recall,
+                        b.f1
+                    );
+                }
+                dup_json = serde_json::json!({ "reckon": d, "exact_key_baseline": baseline });
+            }
             let path = out.join("eval.json");
-            std::fs::write(&path, serde_json::to_string_pretty(&serde_json::json!({ "cash": e }))? + "\n")?;
+            std::fs::write(
+                &path,
+                serde_json::to_string_pretty(&serde_json::json!({ "cash": e, "duplicates": dup_json }))? + "\n",
+            )?;
             outln!("wrote {}", path.display());
             Ok(exit::OK)
         }

@@ -9,18 +9,18 @@ use reckon_match::{Customer, MatchConfig, MatchResult, OpenItem, Receipt, Remitt
 
 use crate::RunError;
 
-fn strings(df: &DataFrame, c: &str) -> Vec<String> {
+pub(crate) fn strings(df: &DataFrame, c: &str) -> Vec<String> {
     df.column(c)
         .ok()
         .and_then(|c| c.str().ok().map(|s| s.iter().map(|v| v.unwrap_or("").to_string()).collect()))
         .unwrap_or_else(|| vec![String::new(); df.height()])
 }
 
-fn ints(df: &DataFrame, c: &str) -> Vec<Option<i64>> {
+pub(crate) fn ints(df: &DataFrame, c: &str) -> Vec<Option<i64>> {
     df.column(c).ok().and_then(|c| c.i64().ok().map(|a| a.iter().collect())).unwrap_or_else(|| vec![None; df.height()])
 }
 
-fn days(df: &DataFrame, c: &str) -> Vec<Option<i32>> {
+pub(crate) fn days(df: &DataFrame, c: &str) -> Vec<Option<i32>> {
     df.column(c)
         .ok()
         .and_then(|c| c.cast(&DataType::Int32).ok())

@@ -15,6 +15,23 @@ pub struct Config {
     /// Exception routing policy.
     #[serde(default)]
     pub feed: reckon_feed::FeedConfig,
+    /// Duplicate-invoice detection on AP.
+    #[serde(default)]
+    pub duplicates: DuplicatesConfig,
+}
+
+/// `[duplicates]`.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DuplicatesConfig {
+    /// Model folder name under `models/` (or a path), or `off`.
+    pub model: String,
+}
+
+impl Default for DuplicatesConfig {
+    fn default() -> Self {
+        DuplicatesConfig { model: "ap_dedup_v1_0".into() }
+    }
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]

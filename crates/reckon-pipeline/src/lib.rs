@@ -9,6 +9,7 @@
 
 pub mod cash;
 pub mod config;
+pub mod dedup;
 pub mod eval;
 pub mod exceptions;
 pub mod manifest;
@@ -147,7 +148,33 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
 
     let t2 = Instant::now();
     let scorer = model::load_scorer(&opts.config.matching).map_err(RunError::Model)?;
-    let cash = cash::run(&loaded, &opts.config.matching, scorer.as_ref()).map_err(RunError::Model)?;
+    let dedup_model = match opts.config.duplicates.model.as_str() {
+        "off" => None,
+        name => {
+            let dir = model::resolve(name).ok_or_else(|| {
+                RunError::Model(format!("duplicates.model '{name}' not found (set it to \"off\" to skip)"))
+            })?;
+            Some(reckon_onnx::Model::load(&dir).map_err(|e| RunError::Model(e.to_string()))?)
+        }
+    };
+    // The engines run side by side on the rayon pool.
+    let (cash, dups) = rayon::join(
+        || cash::run(&loaded, &opts.config.matching, scorer.as_ref()),
+        || dedup_model.as_ref().map(|m| dedup::run(&loaded, m)).transpose(),
+    );
+    let cash = cash.map_err(RunError::Model)?;
+    let dups = dups.map_err(RunError::Model)?.flatten();
+    if let Some(d) = &dups {
+        let p = opts.out.join("duplicates.parquet");
+        let rows = dedup::write(&p, d)?;
+        outputs.insert("duplicates.parquet".to_string(), manifest::output_entry(&p, rows));
+        tracing::info!(
+            invoices = d.invoices.len(),
+            compared = d.compared_pairs,
+            flagged = d.flagged.len(),
+            "duplicate detection done"
+        );
+    }
     let mut breakdown = std::collections::BTreeMap::new();
     if let Some((res, _)) = &cash {
         let p = opts.out.join("matches.parquet");
@@ -167,6 +194,9 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
     let run_id = manifest::run_id(started, &loaded, &opts.config);
     let time = started.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let mut ex = exceptions::from_bank(&loaded, cash.as_ref().map(|c| &c.0), &run_id);
+    if let Some(d) = &dups {
+        ex.extend(dedup::exceptions(d, &run_id));
+    }
     if let Some(s) = &scorer {
         let id = reckon_match::GroupScorer::id(s);
         for e in ex.iter_mut().filter(|e| {
@@ -183,7 +213,10 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
     outputs.insert("exceptions.jsonl".to_string(), manifest::output_entry(&opts.out.join("exceptions.jsonl"), n));
     timings.insert("exception_feed".to_string(), t3.elapsed().as_millis() as u64);
 
-    let conservation = manifest::conservation(&loaded, &breakdown, ex.len() as u64);
+    // Bank entries in exceptions (duplicate invoices concern AP documents, not bank entries).
+    let bank_exceptions =
+        ex.iter().filter(|e| e.records.first().is_some_and(|r| r.starts_with("bank_transactions:"))).count() as u64;
+    let conservation = manifest::conservation(&loaded, &breakdown, bank_exceptions);
     let refused: Vec<String> = loaded.refused_files().into_iter().map(str::to_string).collect();
     let totals = amount_totals(&loaded);
     let mut m = Manifest::new(
@@ -204,6 +237,27 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
             sha256: s.0.config.model_sha256.clone(),
         });
     }
+    if let Some(dm) = &dedup_model {
+        m.models.push(manifest::ModelEntry {
+            id: dm.id(),
+            path: dm.dir.display().to_string(),
+            sha256: dm.config.model_sha256.clone(),
+        });
+    }
+    m.stages.insert(
+        "duplicate_detection".to_string(),
+        match (&dups, &dedup_model) {
+            (Some(d), Some(dm)) => format!(
+                "ok (model {}, {} invoices, {} pairs compared, {} flagged)",
+                dm.id(),
+                d.invoices.len(),
+                d.compared_pairs,
+                d.flagged.len()
+            ),
+            (None, Some(_)) => "no input".to_string(),
+            (_, None) => "off".to_string(),
+        },
+    );
     let names: Vec<&str> = sinks.iter().map(|s| s.name()).collect();
     m.stages.insert(
         "exception_feed".to_string(),

@@ -1,0 +1,489 @@
+//! reckon-dedup: duplicate-invoice detection on accounts payable.
+//!
+//! Invoices keyed twice are found where an ERP's exact check (same vendor,
+//! reference, amount, date) misses them: an OCR look-alike or a transposed digit
+//! in the number, a dropped prefix or leading zeros, a shifted date, the same
+//! supplier under a second vendor master record. Recurring invoices, credit
+//! memos and re-issues after a credit are what must *not* be flagged.
+//!
+//! Steps: [`normalize_number`] (kept beside the raw value); vendor resolution
+//! ([`vendor_clusters`]: same IBAN, tax id or normalised name → one supplier);
+//! blocking on several keys (vendor cluster + number, vendor cluster + amount,
+//! amount + date window across vendors, sorted neighbourhood on the number) so
+//! comparisons stay near linear; [`features`] of each candidate pair; a scorer
+//! (a calibrated model, see `reckon-pipeline`) gives P(duplicate); pairs above
+//! the threshold form clusters by strong links only, with reasons a person reads.
+
+use std::collections::{BTreeMap, HashMap};
+
+use rayon::prelude::*;
+
+/// An AP invoice (amount in minor units, dates in days since 1970-01-01).
+#[derive(Clone, Debug, Default)]
+pub struct Invoice {
+    pub doc_id: String,
+    pub entity: String,
+    pub vendor_id: String,
+    pub vendor_name: String,
+    pub tax_id: String,
+    pub iban: String,
+    pub invoice_number: String,
+    pub invoice_date: i32,
+    pub amount: i64,
+    pub currency: String,
+    pub po_number: String,
+    pub description: String,
+}
+
+/// A vendor master record.
+#[derive(Clone, Debug, Default)]
+pub struct Vendor {
+    pub vendor_id: String,
+    pub name: String,
+    pub tax_id: String,
+    pub ibans: Vec<String>,
+}
+
+/// Letters OCR reads for digits (and back): O/0, I/l/1, S/5, B/8, Z/2, G/6.
+fn ocr_digit(c: char) -> char {
+    match c {
+        'O' | 'Q' | 'D' => '0',
+        'I' | 'L' | '|' => '1',
+        'S' => '5',
+        'B' => '8',
+        'Z' => '2',
+        'G' => '6',
+        other => other,
+    }
+}
+
+/// Common invoice-number prefixes people add or drop.
+const PREFIXES: &[&str] = &["INVOICE", "INV", "RECHNUNG", "RE", "RG", "NR", "NO", "FACT", "FA", "BILL"];
+
+/// Normalised invoice number: upper case, separators dropped, a common prefix
+/// dropped, OCR look-alike letters read as digits where the number is mostly
+/// digits, leading zeros dropped. A trailing credit/re-issue marker (`-CR`,
+/// `-R`, `STORNO`) is kept, separated by `~`, because it makes another document.
+pub fn normalize_number(raw: &str) -> String {
+    let up = raw.trim().to_uppercase();
+    // A suffix after a separator that marks a credit or re-issue.
+    let (body, suffix) = match up.rsplit_once(['-', '/', ' ', '_']) {
+        Some((b, s)) if matches!(s, "CR" | "R" | "RE" | "STORNO" | "GS" | "CN" | "C") && !b.is_empty() => {
+            (b.to_string(), s.to_string())
+        }
+        _ => (up.clone(), String::new()),
+    };
+    let mut s: String = body.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
+    if let Some(p) = PREFIXES.iter().find(|p| s.starts_with(**p) && s.len() > p.len() + 2) {
+        let rest = &s[p.len()..];
+        if rest.chars().next().is_some_and(|c| c.is_ascii_digit() || ocr_digit(c).is_ascii_digit()) {
+            s = rest.to_string();
+        }
+    }
+    let digits = s.chars().filter(char::is_ascii_digit).count();
+    if digits * 2 >= s.len() {
+        s = s.chars().map(ocr_digit).collect();
+    }
+    let t = s.trim_start_matches('0');
+    let mut out = if t.is_empty() { "0".to_string() } else { t.to_string() };
+    if !suffix.is_empty() {
+        out.push('~');
+        out.push_str(&suffix);
+    }
+    out
+}
+
+fn name_key(s: &str) -> String {
+    const LEGAL: &[&str] =
+        &["GMBH", "AG", "LTD", "LLC", "PLC", "BV", "SA", "SAS", "SRL", "INC", "CO", "KG", "SE", "NV", "OY", "AB"];
+    let up: String = s.to_uppercase().chars().map(|c| if c.is_alphanumeric() { c } else { ' ' }).collect();
+    up.split_whitespace().filter(|w| !LEGAL.contains(w)).collect::<Vec<_>>().join(" ")
+}
+
+/// Vendor records that are one supplier (same IBAN, tax id or normalised name):
+/// vendor id → cluster id (the smallest vendor id of the cluster), and why.
+pub fn vendor_clusters(
+    vendors: &[Vendor],
+    invoices: &[Invoice],
+) -> (HashMap<String, String>, BTreeMap<(String, String), String>) {
+    let mut ids: Vec<String> = vendors.iter().map(|v| v.vendor_id.clone()).collect();
+    ids.extend(invoices.iter().map(|i| i.vendor_id.clone()));
+    ids.sort();
+    ids.dedup();
+    let pos: HashMap<&str, usize> = ids.iter().enumerate().map(|(i, v)| (v.as_str(), i)).collect();
+    let mut parent: Vec<usize> = (0..ids.len()).collect();
+    fn find(p: &mut [usize], x: usize) -> usize {
+        let mut r = x;
+        while p[r] != r {
+            r = p[r];
+        }
+        let mut y = x;
+        while p[y] != r {
+            let n = p[y];
+            p[y] = r;
+            y = n;
+        }
+        r
+    }
+    let mut why: BTreeMap<(String, String), String> = BTreeMap::new();
+    let mut first: HashMap<(u8, String), usize> = HashMap::new();
+    let mut link = |kind: u8, key: String, vid: &str, label: &str, parent: &mut Vec<usize>| {
+        if key.len() < 4 {
+            return;
+        }
+        let Some(&i) = pos.get(vid) else { return };
+        match first.get(&(kind, key.clone())) {
+            Some(&j) if j != i => {
+                let (a, b) = (find(parent, i), find(parent, j));
+                if a != b {
+                    parent[a.max(b)] = a.min(b);
+                    let (x, y) = if ids[i] < ids[j] {
+                        (ids[i].clone(), ids[j].clone())
+                    } else {
+                        (ids[j].clone(), ids[i].clone())
+                    };
+                    why.entry((x, y)).or_insert_with(|| {
+                        format!("same {label} under vendors {} and {}", ids[i.min(j)], ids[i.max(j)])
+                    });
+                }
+            }
+            Some(_) => {}
+            None => {
+                first.insert((kind, key), i);
+            }
+        }
+    };
+    for v in vendors {
+        for iban in &v.ibans {
+            link(0, iban.replace(' ', "").to_uppercase(), &v.vendor_id, "IBAN", &mut parent);
+        }
+        link(1, v.tax_id.trim().to_uppercase(), &v.vendor_id, "tax id", &mut parent);
+        link(2, name_key(&v.name), &v.vendor_id, "name", &mut parent);
+    }
+    for inv in invoices {
+        link(0, inv.iban.replace(' ', "").to_uppercase(), &inv.vendor_id, "IBAN", &mut parent);
+        link(1, inv.tax_id.trim().to_uppercase(), &inv.vendor_id, "tax id", &mut parent);
+    }
+    let map = ids.iter().enumerate().map(|(i, v)| (v.clone(), ids[find(&mut parent, i)].clone())).collect();
+    (map, why)
+}
+
+/// Feature spec of a candidate pair.
+pub const FEATURE_SPEC: &str = "ap_pair_v1";
+
+pub const FEATURES: &[&str] = &[
+    "same_vendor",
+    "same_cluster",
+    "vendor_name_sim",
+    "number_raw_equal",
+    "number_norm_equal",
+    "number_dl_norm",
+    "number_jw_norm",
+    "number_transposition",
+    "number_suffix_differs",
+    "number_sequential",
+    "amount_equal",
+    "amount_opposite",
+    "amount_rel_diff",
+    "amount_one_digit",
+    "date_diff_months",
+    "date_same",
+    "date_monthly_gap",
+    "po_equal",
+    "po_differs",
+    "desc_sim",
+    "credit_between",
+    "log_amount",
+];
+
+/// A candidate pair (indices into the invoice slice, a < b by doc id).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Pair {
+    pub a: usize,
+    pub b: usize,
+    pub features: Vec<f32>,
+}
+
+/// Blocking: candidate pairs from several keys, de-duplicated, within one
+/// currency. Returns the pairs and how many were generated before de-duplication.
+pub fn candidate_pairs(inv: &[Invoice], cluster: &HashMap<String, String>, window_days: i32) -> Vec<(usize, usize)> {
+    let cl = |i: usize| cluster.get(&inv[i].vendor_id).cloned().unwrap_or_else(|| inv[i].vendor_id.clone());
+    let norm: Vec<String> = inv.iter().map(|i| normalize_number(&i.invoice_number)).collect();
+    let base = |n: &str| n.split('~').next().unwrap_or(n).to_string();
+    let mut blocks: HashMap<(u8, String, String, i64), Vec<usize>> = HashMap::new();
+    for i in 0..inv.len() {
+        let c = cl(i);
+        blocks.entry((0, c.clone(), base(&norm[i]), 0)).or_default().push(i);
+        blocks.entry((1, c, inv[i].currency.clone(), inv[i].amount.abs())).or_default().push(i);
+    }
+    let mut pairs: Vec<(usize, usize)> = Vec::new();
+    let push_block = |v: &[usize], pairs: &mut Vec<(usize, usize)>| {
+        // Large blocks (a vendor billing one amount every month) are compared only
+        // with their nearest neighbours in time.
+        let mut v = v.to_vec();
+        v.sort_by_key(|&i| (inv[i].invoice_date, i));
+        for x in 0..v.len() {
+            for y in x + 1..v.len().min(x + 8) {
+                pairs.push((v[x].min(v[y]), v[x].max(v[y])));
+            }
+        }
+    };
+    for v in blocks.values() {
+        if v.len() >= 2 {
+            push_block(v, &mut pairs);
+        }
+    }
+    // Amount + date window across vendors (a second vendor record the master data does not link).
+    let mut by_amount: HashMap<(String, i64), Vec<usize>> = HashMap::new();
+    for (i, x) in inv.iter().enumerate() {
+        by_amount.entry((x.currency.clone(), x.amount)).or_default().push(i);
+    }
+    for v in by_amount.values().filter(|v| v.len() >= 2) {
+        let mut v = v.clone();
+        v.sort_by_key(|&i| (inv[i].invoice_date, i));
+        for x in 0..v.len() {
+            for y in x + 1..v.len() {
+                if inv[v[y]].invoice_date - inv[v[x]].invoice_date > window_days {
+                    break;
+                }
+                pairs.push((v[x].min(v[y]), v[x].max(v[y])));
+            }
+        }
+    }
+    // Sorted neighbourhood on the normalised number within a cluster (typos that change the key).
+    let mut order: Vec<usize> = (0..inv.len()).collect();
+    order.sort_by(|&x, &y| (cl(x), &norm[x], x).cmp(&(cl(y), &norm[y], y)));
+    for w in 0..order.len() {
+        for k in 1..=3 {
+            if let Some(&o) = order.get(w + k)
+                && cl(o) == cl(order[w])
+            {
+                pairs.push((order[w].min(o), order[w].max(o)));
+            }
+        }
+    }
+    // And on the reversed number (a typo early in the number keeps the tail).
+    let rev: Vec<String> = norm.iter().map(|n| base(n).chars().rev().collect()).collect();
+    order.sort_by(|&x, &y| (cl(x), &rev[x], x).cmp(&(cl(y), &rev[y], y)));
+    for w in 0..order.len() {
+        for k in 1..=3 {
+            if let Some(&o) = order.get(w + k)
+                && cl(o) == cl(order[w])
+            {
+                pairs.push((order[w].min(o), order[w].max(o)));
+            }
+        }
+    }
+    pairs.retain(|(a, b)| a != b && inv[*a].currency == inv[*b].currency);
+    pairs.sort_unstable();
+    pairs.dedup();
+    pairs
+}
+
+fn one_digit_apart(a: i64, b: i64) -> bool {
+    let (x, y) = (a.abs().to_string(), b.abs().to_string());
+    x.len() == y.len() && x.chars().zip(y.chars()).filter(|(p, q)| p != q).count() == 1
+}
+
+fn trailing_number(s: &str) -> Option<i64> {
+    let d: String = s.chars().rev().take_while(char::is_ascii_digit).collect::<Vec<_>>().into_iter().rev().collect();
+    d.get(d.len().saturating_sub(9)..).and_then(|t| t.parse().ok())
+}
+
+/// Features of every pair (see [`FEATURES`]).
+pub fn features(
+    inv: &[Invoice],
+    cluster: &HashMap<String, String>,
+    vendors: &HashMap<String, String>,
+    pairs: &[(usize, usize)],
+) -> Vec<Pair> {
+    let norm: Vec<String> = inv.iter().map(|i| normalize_number(&i.invoice_number)).collect();
+    // Credit memos per (cluster, currency, absolute amount), by date: a credit between
+    // two equal invoices makes the second a re-issue, not a duplicate.
+    let cl = |i: usize| cluster.get(&inv[i].vendor_id).map(String::as_str).unwrap_or(inv[i].vendor_id.as_str());
+    let mut credits: HashMap<(&str, &str, i64), Vec<i32>> = HashMap::new();
+    for (i, x) in inv.iter().enumerate() {
+        if x.amount < 0 {
+            credits.entry((cl(i), x.currency.as_str(), -x.amount)).or_default().push(x.invoice_date);
+        }
+    }
+    pairs
+        .par_iter()
+        .map(|&(a, b)| {
+            let (x, y) = (&inv[a], &inv[b]);
+            let one = |c: bool| if c { 1.0f32 } else { 0.0 };
+            let (na, nb) = (&norm[a], &norm[b]);
+            let (ba, bb) = (na.split('~').next().unwrap_or(na), nb.split('~').next().unwrap_or(nb));
+            let dl = strsim::damerau_levenshtein(ba, bb);
+            let lev = strsim::levenshtein(ba, bb);
+            let maxlen = ba.len().max(bb.len()).max(1);
+            let seq = match (trailing_number(ba), trailing_number(bb)) {
+                (Some(p), Some(q)) => p != q && (p - q).abs() <= 12 && ba.len() == bb.len() && lev <= 2,
+                _ => false,
+            };
+            let dd = (x.invoice_date - y.invoice_date).abs();
+            let vn = |i: &Invoice| vendors.get(&i.vendor_id).cloned().unwrap_or_else(|| i.vendor_name.clone());
+            let (lo, hi) = (x.invoice_date.min(y.invoice_date), x.invoice_date.max(y.invoice_date));
+            let credit_between = x.amount == y.amount
+                && x.amount > 0
+                && credits
+                    .get(&(cl(a), x.currency.as_str(), x.amount))
+                    .is_some_and(|ds| ds.iter().any(|d| *d >= lo - 3 && *d <= hi + 3));
+            let f = vec![
+                one(x.vendor_id == y.vendor_id),
+                one(cl(a) == cl(b)),
+                strsim::jaro_winkler(&name_key(&vn(x)), &name_key(&vn(y))) as f32,
+                one(x.invoice_number.trim() == y.invoice_number.trim()),
+                one(na == nb),
+                (dl as f32 / maxlen as f32),
+                strsim::jaro_winkler(ba, bb) as f32,
+                one(dl == 1 && lev == 2),
+                one(ba == bb && na != nb),
+                one(seq),
+                one(x.amount == y.amount),
+                one(x.amount == -y.amount),
+                ((x.amount - y.amount).abs() as f64 / x.amount.abs().max(y.amount.abs()).max(1) as f64).min(2.0) as f32,
+                one(x.amount != y.amount && one_digit_apart(x.amount, y.amount)),
+                (dd as f32 / 30.0).min(24.0),
+                one(dd == 0),
+                one((27..=32).contains(&(dd % 365)) || (58..=63).contains(&dd) || (88..=94).contains(&dd)),
+                one(!x.po_number.is_empty() && x.po_number == y.po_number),
+                one(!x.po_number.is_empty() && !y.po_number.is_empty() && x.po_number != y.po_number),
+                strsim::jaro_winkler(&x.description.to_lowercase(), &y.description.to_lowercase()) as f32,
+                one(credit_between),
+                (x.amount.unsigned_abs() as f32 + 1.0).log10(),
+            ];
+            Pair { a, b, features: f }
+        })
+        .collect()
+}
+
+/// Human reasons for a scored pair.
+pub fn reasons(inv: &[Invoice], p: &Pair, vendor_why: &BTreeMap<(String, String), String>) -> Vec<String> {
+    let (x, y) = (&inv[p.a], &inv[p.b]);
+    let f = |name: &str| FEATURES.iter().position(|n| *n == name).map_or(0.0, |i| p.features[i]);
+    let mut r = Vec::new();
+    if x.invoice_number == y.invoice_number {
+        r.push(format!("same invoice number {}", x.invoice_number));
+    } else if f("number_norm_equal") == 1.0 {
+        let ocr = x.invoice_number.len() == y.invoice_number.len()
+            && x.invoice_number
+                .chars()
+                .zip(y.invoice_number.chars())
+                .any(|(a, b)| a != b && (a.is_ascii_digit() != b.is_ascii_digit()));
+        if ocr {
+            r.push(format!("numbers {} and {} differ only by OCR look-alikes", x.invoice_number, y.invoice_number));
+        } else {
+            r.push(format!(
+                "numbers {} and {} are the same once prefixes, separators and zeros are dropped",
+                x.invoice_number, y.invoice_number
+            ));
+        }
+    } else if f("number_transposition") == 1.0 {
+        r.push(format!("numbers {} and {} differ by two swapped digits", x.invoice_number, y.invoice_number));
+    } else {
+        r.push(format!(
+            "numbers {} and {} are {:.0}% alike",
+            x.invoice_number,
+            y.invoice_number,
+            f("number_jw_norm") * 100.0
+        ));
+    }
+    if x.vendor_id != y.vendor_id {
+        let key = if x.vendor_id < y.vendor_id {
+            (x.vendor_id.clone(), y.vendor_id.clone())
+        } else {
+            (y.vendor_id.clone(), x.vendor_id.clone())
+        };
+        r.push(
+            vendor_why
+                .get(&key)
+                .cloned()
+                .unwrap_or_else(|| format!("vendors {} and {} are one supplier", x.vendor_id, y.vendor_id)),
+        );
+    }
+    let dd = (x.invoice_date - y.invoice_date).abs();
+    if x.amount == y.amount {
+        r.push(format!("amount equal, dates {dd} day(s) apart"));
+    } else {
+        r.push(format!("amounts differ by {:.1}%, dates {dd} day(s) apart", f("amount_rel_diff") * 100.0));
+    }
+    if f("po_equal") == 1.0 {
+        r.push(format!("same PO {}", x.po_number));
+    }
+    r
+}
+
+/// Clusters of duplicates from pairs at or above `threshold`: connected by strong
+/// links only; a cluster whose members are not all linked at least at `weak`
+/// (a chain through one link) is split back into its strong pairs.
+pub fn clusters(n: usize, scored: &[(usize, usize, f64)], threshold: f64, weak: f64) -> Vec<Option<usize>> {
+    let mut parent: Vec<usize> = (0..n).collect();
+    fn find(p: &mut [usize], x: usize) -> usize {
+        let mut r = x;
+        while p[r] != r {
+            r = p[r];
+        }
+        p[x] = r;
+        r
+    }
+    let score: HashMap<(usize, usize), f64> = scored.iter().map(|(a, b, s)| ((*a, *b), *s)).collect();
+    let mut strong: Vec<&(usize, usize, f64)> = scored.iter().filter(|(_, _, s)| *s >= threshold).collect();
+    strong.sort_by(|x, y| y.2.total_cmp(&x.2).then((x.0, x.1).cmp(&(y.0, y.1))));
+    let mut members: HashMap<usize, Vec<usize>> = HashMap::new();
+    for (a, b, _) in strong {
+        let (ra, rb) = (find(&mut parent, *a), find(&mut parent, *b));
+        if ra == rb {
+            continue;
+        }
+        let ma = members.get(&ra).cloned().unwrap_or_else(|| vec![*a]);
+        let mb = members.get(&rb).cloned().unwrap_or_else(|| vec![*b]);
+        // Every cross pair must be at least weakly linked: no chaining.
+        let ok =
+            ma.iter().all(|x| mb.iter().all(|y| score.get(&((*x).min(*y), (*x).max(*y))).is_some_and(|s| *s >= weak)));
+        if !ok {
+            continue;
+        }
+        let (root, other) = (ra.min(rb), ra.max(rb));
+        parent[other] = root;
+        let mut all = ma;
+        all.extend(mb);
+        members.remove(&other);
+        members.insert(root, all);
+    }
+    let mut out = vec![None; n];
+    for (root, ms) in &members {
+        if ms.len() >= 2 {
+            for m in ms {
+                out[*m] = Some(*root);
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_normalise_like_a_clerk_reads_them() {
+        assert_eq!(normalize_number("INV-000123"), "123");
+        assert_eq!(normalize_number("inv 123"), "123");
+        assert_eq!(normalize_number("RE20000123"), normalize_number("20000123"));
+        assert_eq!(normalize_number("2026/00O45"), normalize_number("2026/00045"), "O for 0");
+        assert_eq!(normalize_number("1OI5"), "1015");
+        assert_eq!(normalize_number("INV-000123-CR"), "123~CR", "a credit memo stays another document");
+        assert_ne!(normalize_number("4711-R"), normalize_number("4711"));
+    }
+
+    #[test]
+    fn chains_are_not_clusters() {
+        // 0–1 strong, 1–2 strong, 0–2 unrelated: no cluster of three.
+        let c = clusters(3, &[(0, 1, 0.99), (1, 2, 0.98), (0, 2, 0.05)], 0.9, 0.5);
+        assert_eq!(c[0], c[1]);
+        assert!(c[2].is_none());
+        let c = clusters(3, &[(0, 1, 0.99), (1, 2, 0.98), (0, 2, 0.7)], 0.9, 0.5);
+        assert!(c[0].is_some() && c[0] == c[2]);
+    }
+}
