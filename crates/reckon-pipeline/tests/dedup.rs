@@ -1,3 +1,4 @@
+#![allow(clippy::inconsistent_digit_grouping)] // amounts in cents written as 1_234_50
 //! Duplicate-invoice detection with the shipped model, one fixture per duplicate
 //! pattern (flagged, with a reason a person understands) and per hard-negative
 //! type (not flagged), each inside a small book of unrelated invoices.
