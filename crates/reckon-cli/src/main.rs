@@ -638,7 +638,7 @@ fn bench(scale: usize, seed: u64, dir: Option<PathBuf>) -> anyhow::Result<i32> {
         "matching": {
             "receipts": n_receipts,
             "open_items": inputs.items.len(),
-            "reckon_model": scorer.as_ref().map(|s| reckon_match::GroupScorer::id(s)),
+            "reckon_model": scorer.as_ref().map(reckon_match::GroupScorer::id),
             "reckon_seconds": match_s,
             "reckon_receipts_per_s": n_receipts as f64 / match_s,
             "peak_rss_mib_after_matching": match_rss,
