@@ -414,10 +414,21 @@ fn dispatch(cmd: Command) -> anyhow::Result<i32> {
                 }
                 dup_json = serde_json::json!({ "reckon": d, "exact_key_baseline": baseline });
             }
+            let mut out_json = serde_json::Value::Null;
+            if out.join("disbursements.parquet").is_file() && truth.join("disbursements.csv").is_file() {
+                let m = reckon_pipeline::dedup::eval_money_out(&out, &truth).map_err(|e| anyhow::anyhow!(e))?;
+                outln!("money out: debits settled right, by class");
+                for (c, (n, ok)) in &m {
+                    outln!("    {c:<18} {ok:>6} of {n:>6}");
+                }
+                out_json = serde_json::to_value(&m)?;
+            }
             let path = out.join("eval.json");
             std::fs::write(
                 &path,
-                serde_json::to_string_pretty(&serde_json::json!({ "cash": e, "duplicates": dup_json }))? + "\n",
+                serde_json::to_string_pretty(
+                    &serde_json::json!({ "cash": e, "duplicates": dup_json, "money_out": out_json }),
+                )? + "\n",
             )?;
             outln!("wrote {}", path.display());
             Ok(exit::OK)
@@ -621,6 +632,39 @@ fn bench(scale: usize, seed: u64, dir: Option<PathBuf>) -> anyhow::Result<i32> {
             "touchless": e.touchless, "recall_any_band": e.recall_any_band,
         })
     };
+    // Duplicate detection on the scenario's AP invoices, beside the exact-key check.
+    let mut dup_report = serde_json::Value::Null;
+    if let Some((inv, ven)) = reckon_pipeline::dedup::inputs(&loaded) {
+        let dir_m = reckon_pipeline::model::resolve("ap_dedup_v1_0").context("models/ap_dedup_v1_0 not found")?;
+        let m = reckon_onnx::Model::load(&dir_m).map_err(|e| anyhow::anyhow!(e))?;
+        let n = inv.len();
+        let t = Instant::now();
+        let base = reckon_pipeline::dedup::exact_key_baseline(&inv);
+        let base_s = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        let r = reckon_pipeline::dedup::detect(inv, &ven, &m).map_err(|e| anyhow::anyhow!(e))?;
+        let dedup_s = t.elapsed().as_secs_f64();
+        let key = |a: usize, b: usize| {
+            let (x, y) = (&r.invoices[a].doc_id, &r.invoices[b].doc_id);
+            if x < y { (x.clone(), y.clone()) } else { (y.clone(), x.clone()) }
+        };
+        let flagged: std::collections::BTreeSet<(String, String)> =
+            r.flagged.iter().map(|(a, b, _, _)| key(*a, *b)).collect();
+        let ev = reckon_pipeline::dedup::evaluate(&flagged, r.compared_pairs, &input.join("truth"))
+            .map_err(|e| anyhow::anyhow!(e))?;
+        let bev = reckon_pipeline::dedup::evaluate(&base, 0, &input.join("truth")).map_err(|e| anyhow::anyhow!(e))?;
+        dup_report = serde_json::json!({
+            "ap_invoices": n,
+            "pairs_compared": r.compared_pairs,
+            "pairs_per_invoice": r.compared_pairs as f64 / n.max(1) as f64,
+            "reckon_seconds": dedup_s,
+            "reckon_invoices_per_s": n as f64 / dedup_s,
+            "reckon": { "precision": ev.precision, "recall": ev.recall, "f1": ev.f1, "false_alarms": ev.false_alarms },
+            "exact_key_seconds": base_s,
+            "exact_key": { "precision": bev.precision, "recall": bev.recall, "f1": bev.f1 },
+            "peak_rss_mib_after": peak_rss_mib(),
+        });
+    }
     let profile = if cfg!(debug_assertions) { "debug (use --release for real numbers)" } else { "release" };
     let report = serde_json::json!({
         "profile": profile,
@@ -646,6 +690,7 @@ fn bench(scale: usize, seed: u64, dir: Option<PathBuf>) -> anyhow::Result<i32> {
             "naive_baseline_seconds": naive_s,
             "naive_baseline": summary(&naive_eval),
         },
+        "duplicates": dup_report,
     });
     outln!("{}", serde_json::to_string_pretty(&report)?);
     if std::env::var_os("RECKON_BENCH_KEEP").is_none() {

@@ -49,17 +49,22 @@ fn wait_until(r: &Receiver, n: usize, child: &mut Child) {
 fn sigkill_mid_delivery_loses_and_duplicates_nothing() {
     let t = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let out = t.path().join("out");
-    let o = reckon(&["run", "--input", &sample().to_string_lossy(), "--out", &out.to_string_lossy()])
+    let input = t.path().join("in");
+    let g = reckon(&["generate", "--seed", "5", "--scale", "4000", "--out", &input.to_string_lossy()])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(g.status.success());
+    let o = reckon(&["run", "--input", &input.to_string_lossy(), "--out", &out.to_string_lossy()])
         .output()
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
     let ids = exception_ids(&out);
-    assert!(ids.len() > 100, "the sample should raise a good number of exceptions");
+    assert!(ids.len() > 120, "the scenario should raise a good number of exceptions ({})", ids.len());
 
     let r = Receiver::start("127.0.0.1:0", vec![secret()]).unwrap_or_else(|e| panic!("{e}"));
     r.set_delay(Duration::from_millis(8));
     let url = r.url();
-    let args = ["feed", "--out", &out.to_string_lossy(), "--to", &url, "--batch-size", "3"];
+    let args = ["feed", "--out", &out.to_string_lossy(), "--to", &url, "--batch-size", "2"];
     let args: Vec<&str> = args.iter().map(|s| &**s).collect();
 
     // 1: killed a third of the way.

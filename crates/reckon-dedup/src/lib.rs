@@ -18,6 +18,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use rayon::prelude::*;
 
+pub mod payments;
+
 /// An AP invoice (amount in minor units, dates in days since 1970-01-01).
 #[derive(Clone, Debug, Default)]
 pub struct Invoice {

@@ -18,6 +18,23 @@ pub struct Config {
     /// Duplicate-invoice detection on AP.
     #[serde(default)]
     pub duplicates: DuplicatesConfig,
+    /// Money out: bank rules for debits that pay no AP invoice.
+    #[serde(default)]
+    pub disbursements: DisbursementsConfig,
+}
+
+/// `[disbursements]`: `[[disbursements.rules]]` with `class`, `bank_code`,
+/// `counterparty`, `text` (default: fees, payroll and taxes by ISO 20022 codes and wording).
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DisbursementsConfig {
+    pub rules: Vec<reckon_dedup::payments::Rule>,
+}
+
+impl Default for DisbursementsConfig {
+    fn default() -> Self {
+        DisbursementsConfig { rules: reckon_dedup::payments::default_rules() }
+    }
 }
 
 /// `[duplicates]`.

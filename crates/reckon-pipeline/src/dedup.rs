@@ -69,6 +69,96 @@ pub fn inputs(loaded: &Loaded) -> Option<(Vec<Invoice>, Vec<Vendor>)> {
     Some((invoices, vendors))
 }
 
+/// Money out settled against AP: one outcome per debit (in `txn_ids` order).
+#[derive(Debug, Default)]
+pub struct MoneyOut {
+    pub txn_ids: Vec<String>,
+    pub outcomes: Vec<reckon_dedup::payments::Outcome>,
+    pub invoices: Vec<Invoice>,
+}
+
+/// Links every debit of the loaded bank entries to AP invoices or a bank rule
+/// (rules apply even without AP invoices).
+pub fn money_out(loaded: &Loaded, rules: &[reckon_dedup::payments::Rule]) -> Option<MoneyOut> {
+    let bank = loaded.tables.get(&Table::BankTransactions)?;
+    let (ids, cur, name, acct, rf, desc, code) = (
+        strings(bank, "txn_id"),
+        strings(bank, "currency"),
+        strings(bank, "counterparty_name"),
+        strings(bank, "counterparty_account"),
+        strings(bank, "reference"),
+        strings(bank, "description"),
+        strings(bank, "bank_code"),
+    );
+    let amt = ints(bank, "amount");
+    let booked = days(bank, "booking_date");
+    let mut debits = Vec::new();
+    let mut txn_ids = Vec::new();
+    for i in 0..bank.height() {
+        let a = amt[i].unwrap_or(0);
+        if a < 0 {
+            txn_ids.push(ids[i].clone());
+            debits.push(reckon_dedup::payments::Debit {
+                txn_id: ids[i].clone(),
+                amount: -a,
+                currency: cur[i].clone(),
+                counterparty_name: name[i].clone(),
+                counterparty_account: acct[i].clone(),
+                reference: rf[i].clone(),
+                description: desc[i].clone(),
+                bank_code: code[i].clone(),
+                booking_date: booked[i].unwrap_or(0),
+            });
+        }
+    }
+    let (invoices, vendors) = inputs(loaded).unwrap_or_default();
+    let (cluster, _) = reckon_dedup::vendor_clusters(&vendors, &invoices);
+    let outcomes = reckon_dedup::payments::settle(&debits, &invoices, &vendors, &cluster, rules);
+    Some(MoneyOut { txn_ids, outcomes, invoices })
+}
+
+/// Writes `disbursements.parquet`: every debit's status, class, invoices, reason.
+pub fn write_money_out(path: &Path, m: &MoneyOut) -> Result<u64, RunError> {
+    use reckon_dedup::payments::Outcome;
+    let mut status = Vec::new();
+    let mut class = Vec::new();
+    let mut docs = Vec::new();
+    let mut why = Vec::new();
+    for o in &m.outcomes {
+        let (s, c, d, w) = match o {
+            Outcome::Paid(ix, how) => (
+                "paid",
+                "ap_payment".to_string(),
+                ix.iter().map(|i| m.invoices[*i].doc_id.clone()).collect::<Vec<_>>().join("|"),
+                how.clone(),
+            ),
+            Outcome::Classified(c, how) => ("classified", c.clone(), String::new(), how.clone()),
+            Outcome::PaidTwice(prev, doc) => (
+                "paid_twice",
+                "duplicate_payment".to_string(),
+                m.invoices[*doc].doc_id.clone(),
+                format!("already paid by {}", m.txn_ids[*prev]),
+            ),
+            Outcome::Unreconciled => ("unreconciled", String::new(), String::new(), String::new()),
+        };
+        status.push(s.to_string());
+        class.push(c);
+        docs.push(d);
+        why.push(w);
+    }
+    let cols = vec![
+        Column::new("txn_id".into(), m.txn_ids.clone()),
+        Column::new("status".into(), status),
+        Column::new("class".into(), class),
+        Column::new("doc_ids".into(), docs),
+        Column::new("reason".into(), why),
+    ];
+    let mut df =
+        DataFrame::new(m.txn_ids.len(), cols).map_err(|e| RunError::Write(path.to_path_buf(), e.to_string()))?;
+    crate::write_parquet(path, &mut df)?;
+    Ok(m.txn_ids.len() as u64)
+}
+
 /// Scored candidate pairs of one AP book.
 #[derive(Debug, Default)]
 pub struct DedupResult {
@@ -413,4 +503,45 @@ pub fn train(train_dir: &Path, validation: &Path, out: &Path) -> Result<DedupTra
         ),
     )?;
     Ok(report)
+}
+
+/// Money-out settlement against `truth/disbursements.csv`: per class, (debits, right).
+/// An AP payment is right when linked to its invoice; a bank fee / payroll / tax
+/// when classified so; a duplicate payment when flagged as paid twice (or as the
+/// earlier payment a flagged one cites).
+pub fn eval_money_out(out: &Path, truth_dir: &Path) -> Result<BTreeMap<String, (usize, usize)>, String> {
+    let f =
+        std::fs::File::open(out.join("disbursements.parquet")).map_err(|e| format!("disbursements.parquet: {e}"))?;
+    let df = ParquetReader::new(f).finish().map_err(|e| e.to_string())?;
+    let (txn, status, class, docs, why) = (
+        strings(&df, "txn_id"),
+        strings(&df, "status"),
+        strings(&df, "class"),
+        strings(&df, "doc_ids"),
+        strings(&df, "reason"),
+    );
+    let at: HashMap<&str, usize> = txn.iter().enumerate().map(|(i, t)| (t.as_str(), i)).collect();
+    let cited: BTreeSet<&str> = (0..txn.len())
+        .filter(|i| status[*i] == "paid_twice")
+        .filter_map(|i| why[i].split_whitespace().last())
+        .collect();
+    let b = std::fs::read(truth_dir.join("disbursements.csv")).map_err(|e| format!("disbursements.csv: {e}"))?;
+    let t = reckon_ingest::csv::scan(&b, b',', b'"').map_err(|e| e.to_string())?;
+    let ix = |n: &str| t.header.iter().position(|h| h == n).ok_or(format!("disbursements.csv: no {n}"));
+    let (ti, ci, di) = (ix("txn_id")?, ix("class")?, ix("doc_id")?);
+    let mut res: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    for r in 0..t.records.len() {
+        let (id, cls, doc) = (&t.columns[ti][r], &t.columns[ci][r], &t.columns[di][r]);
+        let ok = at.get(id.as_str()).is_some_and(|&i| match cls.as_str() {
+            "ap_payment" => status[i] == "paid" && docs[i].split('|').any(|d| d == doc),
+            "duplicate_payment" => status[i] == "paid_twice" || cited.contains(id.as_str()),
+            other => status[i] == "classified" && class[i] == other,
+        });
+        let e = res.entry(cls.clone()).or_default();
+        e.0 += 1;
+        if ok {
+            e.1 += 1;
+        }
+    }
+    Ok(res)
 }

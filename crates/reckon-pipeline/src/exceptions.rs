@@ -26,7 +26,14 @@ fn reasons(texts: &[String], code: &str) -> Vec<Reason> {
 
 /// Exceptions for every bank entry that was not cleared automatically: receipts
 /// proposed, ambiguous or unmatched, and money out (not yet linked or classified).
-pub fn from_bank(loaded: &Loaded, cash: Option<&MatchResult>, run_id: &str) -> Vec<Exception> {
+pub fn from_bank(
+    loaded: &Loaded,
+    cash: Option<&MatchResult>,
+    money_out: Option<&crate::dedup::MoneyOut>,
+    run_id: &str,
+) -> Vec<Exception> {
+    let settled: BTreeMap<&str, &reckon_dedup::payments::Outcome> =
+        money_out.map(|m| m.txn_ids.iter().map(String::as_str).zip(m.outcomes.iter()).collect()).unwrap_or_default();
     let Some(bank) = loaded.tables.get(&Table::BankTransactions) else { return Vec::new() };
     let (ids, cur, acct) = (strings(bank, "txn_id"), strings(bank, "currency"), strings(bank, "account_id"));
     let amt: Vec<i64> = bank
@@ -97,23 +104,57 @@ pub fn from_bank(loaded: &Loaded, cash: Option<&MatchResult>, run_id: &str) -> V
                 ),
             }
         } else {
-            (
-                "unreconciled_disbursement",
-                0.5,
-                0.0,
-                vec![Reason {
-                    code: "money_out".into(),
-                    text: "money out is not yet linked to AP invoices or classified by bank rules".into(),
-                    weight: 1.0,
-                }],
-                "link the payment to the invoices it pays or classify it",
-            )
+            use reckon_dedup::payments::Outcome;
+            match settled.get(ids[i].as_str()) {
+                Some(Outcome::Paid(..) | Outcome::Classified(..)) => continue,
+                Some(Outcome::PaidTwice(prev, doc)) => {
+                    let m = money_out.map(|m| (&m.txn_ids[*prev], &m.invoices[*doc]));
+                    if let Some((prev_txn, inv)) = m {
+                        records.push(format!("bank_transactions:{prev_txn}"));
+                        records.push(format!("ap_invoices:{}", inv.doc_id));
+                    }
+                    (
+                        "duplicate_payment",
+                        0.95,
+                        0.95,
+                        vec![Reason {
+                            code: "paid_twice".into(),
+                            text: m.map_or_else(
+                                || "this invoice was already paid".to_string(),
+                                |(p, inv)| {
+                                    format!(
+                                        "invoice {} of {} was already paid by {p}",
+                                        inv.invoice_number, inv.vendor_id
+                                    )
+                                },
+                            ),
+                            weight: 1.0,
+                        }],
+                        "stop or recall the second payment and ask the vendor for a refund",
+                    )
+                }
+                _ => (
+                    "unreconciled_disbursement",
+                    0.5,
+                    0.0,
+                    vec![Reason {
+                        code: "money_out".into(),
+                        text: if money_out.is_some() {
+                            "money out not linked to an AP invoice (no invoice number, vendor IBAN or amount fits) and no bank rule applies".into()
+                        } else {
+                            "money out: no AP invoices were loaded to link it to, and no bank rule applies".into()
+                        },
+                        weight: 1.0,
+                    }],
+                    "link the payment to the invoices it pays or classify it",
+                ),
+            }
         };
         out.push(Exception {
             exception_id: Exception::id_for(kind, &records),
             run_id: run_id.to_string(),
             kind: kind.to_string(),
-            band: "review".to_string(),
+            band: if kind == "duplicate_payment" { "escalate" } else { "review" }.to_string(),
             score,
             confidence,
             entity: entity_of.get(&acct[i]).cloned(),

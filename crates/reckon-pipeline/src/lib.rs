@@ -164,6 +164,12 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
     );
     let cash = cash.map_err(RunError::Model)?;
     let dups = dups.map_err(RunError::Model)?.flatten();
+    let money_out = dedup::money_out(&loaded, &opts.config.disbursements.rules);
+    if let Some(mo) = &money_out {
+        let p = opts.out.join("disbursements.parquet");
+        let rows = dedup::write_money_out(&p, mo)?;
+        outputs.insert("disbursements.parquet".to_string(), manifest::output_entry(&p, rows));
+    }
     if let Some(d) = &dups {
         let p = opts.out.join("duplicates.parquet");
         let rows = dedup::write(&p, d)?;
@@ -193,7 +199,7 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
     let t3 = Instant::now();
     let run_id = manifest::run_id(started, &loaded, &opts.config);
     let time = started.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    let mut ex = exceptions::from_bank(&loaded, cash.as_ref().map(|c| &c.0), &run_id);
+    let mut ex = exceptions::from_bank(&loaded, cash.as_ref().map(|c| &c.0), money_out.as_ref(), &run_id);
     if let Some(d) = &dups {
         ex.extend(dedup::exceptions(d, &run_id));
     }
@@ -216,7 +222,16 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
     // Bank entries in exceptions (duplicate invoices concern AP documents, not bank entries).
     let bank_exceptions =
         ex.iter().filter(|e| e.records.first().is_some_and(|r| r.starts_with("bank_transactions:"))).count() as u64;
-    let conservation = manifest::conservation(&loaded, &breakdown, bank_exceptions);
+    // Money out paid or classified without a person counts as matched.
+    let settled_out = money_out.as_ref().map_or(0, |m| {
+        m.outcomes
+            .iter()
+            .filter(|o| {
+                matches!(o, reckon_dedup::payments::Outcome::Paid(..) | reckon_dedup::payments::Outcome::Classified(..))
+            })
+            .count() as u64
+    });
+    let conservation = manifest::conservation(&loaded, &breakdown, settled_out, bank_exceptions);
     let refused: Vec<String> = loaded.refused_files().into_iter().map(str::to_string).collect();
     let totals = amount_totals(&loaded);
     let mut m = Manifest::new(

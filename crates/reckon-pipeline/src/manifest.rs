@@ -65,7 +65,12 @@ pub struct Conservation {
 }
 
 /// Checks that every input row is loaded or rejected, per file and per table.
-pub fn conservation(loaded: &Loaded, receipts: &BTreeMap<String, u64>, bank_exceptions: u64) -> Conservation {
+pub fn conservation(
+    loaded: &Loaded,
+    receipts: &BTreeMap<String, u64>,
+    money_out_settled: u64,
+    bank_exceptions: u64,
+) -> Conservation {
     let mut c = Conservation::default();
     for f in &loaded.files {
         if f.input_rows != f.loaded_rows + f.rejected_rows {
@@ -92,11 +97,11 @@ pub fn conservation(loaded: &Loaded, receipts: &BTreeMap<String, u64>, bank_exce
         input_rows: bank.input_rows,
         rejected: bank.rejected_rows,
         loaded: bank.loaded_rows,
-        matched: receipts.get("auto").copied().unwrap_or(0),
+        matched: receipts.get("auto").copied().unwrap_or(0) + money_out_settled,
         in_exceptions: bank_exceptions,
         unreconciled: bank
             .loaded_rows
-            .saturating_sub(receipts.get("auto").copied().unwrap_or(0))
+            .saturating_sub(receipts.get("auto").copied().unwrap_or(0) + money_out_settled)
             .saturating_sub(bank_exceptions),
         receipts: receipts.clone(),
         loaded_amount: crate::amount_totals(loaded)
