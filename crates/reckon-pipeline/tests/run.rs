@@ -173,7 +173,9 @@ fn feed_policy_escalates() {
     let events: Vec<serde_json::Value> = lines.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
     assert!(!events.is_empty());
     // Bank-entry exceptions (duplicate invoices carry the engine's own band).
-    for e in events.iter().filter(|e| e["data"]["kind"] != "duplicate_invoice") {
+    for e in
+        events.iter().filter(|e| !matches!(e["data"]["kind"].as_str(), Some("duplicate_invoice" | "duplicate_payment")))
+    {
         let d = &e["data"];
         let eur = reckon_core::Currency::parse("EUR").unwrap_or_else(|| panic!("EUR"));
         let big_eur = d["currency"] == "EUR"
