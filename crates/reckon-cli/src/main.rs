@@ -161,6 +161,10 @@ enum Command {
         /// Work folder (default: a temporary folder).
         #[arg(long)]
         dir: Option<PathBuf>,
+        /// Skip cash matching (`dedup`) or duplicate detection (`cash`). The scenario
+        /// has scale/2 AP invoices, so `--scale 2000000 --only dedup` is 1M invoices.
+        #[arg(long, default_value = "all", value_parser = ["all", "cash", "dedup"])]
+        only: String,
     },
 }
 
@@ -346,7 +350,7 @@ fn dispatch(cmd: Command) -> anyhow::Result<i32> {
             outln!("  patterns: see {}", out.join("truth/summary.json").display());
             Ok(exit::OK)
         }
-        Command::Bench { scale, seed, dir } => bench(scale, seed, dir),
+        Command::Bench { scale, seed, dir, only } => bench(scale, seed, dir, &only),
         Command::Parse { files, model } => parse_files(&files, model),
         Command::Eval { out, truth } => {
             let e = reckon_pipeline::eval::cash(&out, &truth)?;
@@ -562,7 +566,7 @@ fn peak_rss_mib() -> Option<f64> {
     Some(kb / 1024.0)
 }
 
-fn bench(scale: usize, seed: u64, dir: Option<PathBuf>) -> anyhow::Result<i32> {
+fn bench(scale: usize, seed: u64, dir: Option<PathBuf>, only: &str) -> anyhow::Result<i32> {
     let tmp;
     let dir = match dir {
         Some(d) => d,
@@ -586,55 +590,73 @@ fn bench(scale: usize, seed: u64, dir: Option<PathBuf>) -> anyhow::Result<i32> {
     let load_s = t.elapsed().as_secs_f64();
     let rows: u64 = loaded.files.iter().map(|f| f.input_rows).sum();
     // Cash matching against the naive baseline, on the same data in the same process.
-    let inputs = reckon_pipeline::cash::inputs(&loaded).context("generated scenario lacks receipts or open items")?;
-    let truth = reckon_pipeline::eval::cash_truth(&input.join("truth"))?;
-    let n_receipts = inputs.receipts.iter().filter(|r| r.amount > 0).count();
-    // The shipped model, as `reckon run` uses it (its own auto threshold).
-    let mut mcfg = reckon_match::MatchConfig::default();
-    let scorer = reckon_pipeline::model::load_scorer(&mcfg).map_err(|e| anyhow::anyhow!(e))?;
-    if let Some(t) = scorer.as_ref().and_then(|s| s.0.config.thresholds.get("auto")) {
-        mcfg.auto_threshold = *t;
-    }
-    let t = Instant::now();
-    let res = reckon_match::run_with(
-        &inputs.receipts,
-        &inputs.items,
-        &inputs.customers,
-        &inputs.remittances,
-        &mcfg,
-        scorer.as_ref().map(|s| s as &dyn reckon_match::GroupScorer),
-    )
-    .map_err(|e| anyhow::anyhow!(e))?;
-    let match_s = t.elapsed().as_secs_f64();
-    let match_rss = peak_rss_mib();
-    let mut pred = reckon_pipeline::eval::Predicted::new();
-    for r in &res.rows {
-        let e = pred.entry(r.txn_id.clone()).or_insert((
-            Default::default(),
-            r.band == reckon_match::Band::Auto,
-            r.confidence,
-        ));
-        e.0.insert(r.item_id.clone());
-    }
-    let reckon_eval = reckon_pipeline::eval::score(&pred, &truth);
-    let t = Instant::now();
-    let naive = reckon_match::baseline::naive(&inputs.receipts, &inputs.items);
-    let naive_s = t.elapsed().as_secs_f64();
-    let mut npred = reckon_pipeline::eval::Predicted::new();
-    for (ri, ii) in naive {
-        let e = npred.entry(inputs.receipts[ri].txn_id.clone()).or_insert((Default::default(), true, 1.0));
-        e.0.insert(inputs.items[ii].item_id.clone());
-    }
-    let naive_eval = reckon_pipeline::eval::score(&npred, &truth);
-    let summary = |e: &reckon_pipeline::eval::CashEval| {
+    let matching_report = if only == "dedup" {
+        serde_json::Value::Null
+    } else {
+        let inputs =
+            reckon_pipeline::cash::inputs(&loaded).context("generated scenario lacks receipts or open items")?;
+        let truth = reckon_pipeline::eval::cash_truth(&input.join("truth"))?;
+        let n_receipts = inputs.receipts.iter().filter(|r| r.amount > 0).count();
+        // The shipped model, as `reckon run` uses it (its own auto threshold).
+        let mut mcfg = reckon_match::MatchConfig::default();
+        let scorer = reckon_pipeline::model::load_scorer(&mcfg).map_err(|e| anyhow::anyhow!(e))?;
+        if let Some(t) = scorer.as_ref().and_then(|s| s.0.config.thresholds.get("auto")) {
+            mcfg.auto_threshold = *t;
+        }
+        let t = Instant::now();
+        let res = reckon_match::run_with(
+            &inputs.receipts,
+            &inputs.items,
+            &inputs.customers,
+            &inputs.remittances,
+            &mcfg,
+            scorer.as_ref().map(|s| s as &dyn reckon_match::GroupScorer),
+        )
+        .map_err(|e| anyhow::anyhow!(e))?;
+        let match_s = t.elapsed().as_secs_f64();
+        let match_rss = peak_rss_mib();
+        let mut pred = reckon_pipeline::eval::Predicted::new();
+        for r in &res.rows {
+            let e = pred.entry(r.txn_id.clone()).or_insert((
+                Default::default(),
+                r.band == reckon_match::Band::Auto,
+                r.confidence,
+            ));
+            e.0.insert(r.item_id.clone());
+        }
+        let reckon_eval = reckon_pipeline::eval::score(&pred, &truth);
+        let t = Instant::now();
+        let naive = reckon_match::baseline::naive(&inputs.receipts, &inputs.items);
+        let naive_s = t.elapsed().as_secs_f64();
+        let mut npred = reckon_pipeline::eval::Predicted::new();
+        for (ri, ii) in naive {
+            let e = npred.entry(inputs.receipts[ri].txn_id.clone()).or_insert((Default::default(), true, 1.0));
+            e.0.insert(inputs.items[ii].item_id.clone());
+        }
+        let naive_eval = reckon_pipeline::eval::score(&npred, &truth);
+        let summary = |e: &reckon_pipeline::eval::CashEval| {
+            serde_json::json!({
+                "auto_groups": e.auto_groups, "auto_precision": e.auto_precision,
+                "touchless": e.touchless, "recall_any_band": e.recall_any_band,
+            })
+        };
         serde_json::json!({
-            "auto_groups": e.auto_groups, "auto_precision": e.auto_precision,
-            "touchless": e.touchless, "recall_any_band": e.recall_any_band,
+            "receipts": n_receipts,
+            "open_items": inputs.items.len(),
+            "reckon_model": scorer.as_ref().map(reckon_match::GroupScorer::id),
+            "reckon_seconds": match_s,
+            "reckon_receipts_per_s": n_receipts as f64 / match_s,
+            "peak_rss_mib_after_matching": match_rss,
+            "reckon": summary(&reckon_eval),
+            "naive_baseline_seconds": naive_s,
+            "naive_baseline": summary(&naive_eval),
         })
     };
     // Duplicate detection on the scenario's AP invoices, beside the exact-key check.
     let mut dup_report = serde_json::Value::Null;
-    if let Some((inv, ven)) = reckon_pipeline::dedup::inputs(&loaded) {
+    if only != "cash"
+        && let Some((inv, ven)) = reckon_pipeline::dedup::inputs(&loaded)
+    {
         let dir_m = reckon_pipeline::model::resolve("ap_dedup_v1_0").context("models/ap_dedup_v1_0 not found")?;
         let m = reckon_onnx::Model::load(&dir_m).map_err(|e| anyhow::anyhow!(e))?;
         let n = inv.len();
@@ -679,17 +701,7 @@ fn bench(scale: usize, seed: u64, dir: Option<PathBuf>) -> anyhow::Result<i32> {
         "load_mb_per_s": bytes as f64 / 1e6 / load_s,
         "rejects": loaded.rejects.len(),
         "peak_rss_mib": peak_rss_mib(),
-        "matching": {
-            "receipts": n_receipts,
-            "open_items": inputs.items.len(),
-            "reckon_model": scorer.as_ref().map(reckon_match::GroupScorer::id),
-            "reckon_seconds": match_s,
-            "reckon_receipts_per_s": n_receipts as f64 / match_s,
-            "peak_rss_mib_after_matching": match_rss,
-            "reckon": summary(&reckon_eval),
-            "naive_baseline_seconds": naive_s,
-            "naive_baseline": summary(&naive_eval),
-        },
+        "matching": matching_report,
         "duplicates": dup_report,
     });
     outln!("{}", serde_json::to_string_pretty(&report)?);

@@ -209,13 +209,23 @@ pub struct Pair {
 /// Blocking: candidate pairs from several keys, de-duplicated, within one
 /// currency. Returns the pairs and how many were generated before de-duplication.
 pub fn candidate_pairs(inv: &[Invoice], cluster: &HashMap<String, String>, window_days: i32) -> Vec<(usize, usize)> {
-    let cl = |i: usize| cluster.get(&inv[i].vendor_id).cloned().unwrap_or_else(|| inv[i].vendor_id.clone());
-    let norm: Vec<String> = inv.iter().map(|i| normalize_number(&i.invoice_number)).collect();
+    // Supplier cluster of each invoice as a small integer (compared and sorted often).
+    let mut ids: HashMap<&str, u32> = HashMap::new();
+    let cid: Vec<u32> = inv
+        .iter()
+        .map(|x| {
+            let c = cluster.get(&x.vendor_id).map_or(x.vendor_id.as_str(), String::as_str);
+            let n = ids.len() as u32;
+            *ids.entry(c).or_insert(n)
+        })
+        .collect();
+    let cl = |i: usize| cid[i];
+    let norm: Vec<String> = inv.par_iter().map(|i| normalize_number(&i.invoice_number)).collect();
     let base = |n: &str| n.split('~').next().unwrap_or(n).to_string();
-    let mut blocks: HashMap<(u8, String, String, i64), Vec<usize>> = HashMap::new();
+    let mut blocks: HashMap<(u8, u32, String, i64), Vec<usize>> = HashMap::new();
     for i in 0..inv.len() {
         let c = cl(i);
-        blocks.entry((0, c.clone(), base(&norm[i]), 0)).or_default().push(i);
+        blocks.entry((0, c, base(&norm[i]), 0)).or_default().push(i);
         blocks.entry((1, c, inv[i].currency.clone(), inv[i].amount.abs())).or_default().push(i);
     }
     let mut pairs: Vec<(usize, usize)> = Vec::new();
@@ -254,7 +264,7 @@ pub fn candidate_pairs(inv: &[Invoice], cluster: &HashMap<String, String>, windo
     }
     // Sorted neighbourhood on the normalised number within a cluster (typos that change the key).
     let mut order: Vec<usize> = (0..inv.len()).collect();
-    order.sort_by(|&x, &y| (cl(x), &norm[x], x).cmp(&(cl(y), &norm[y], y)));
+    order.par_sort_by(|&x, &y| (cl(x), &norm[x], x).cmp(&(cl(y), &norm[y], y)));
     for w in 0..order.len() {
         for k in 1..=3 {
             if let Some(&o) = order.get(w + k)
@@ -266,7 +276,7 @@ pub fn candidate_pairs(inv: &[Invoice], cluster: &HashMap<String, String>, windo
     }
     // And on the reversed number (a typo early in the number keeps the tail).
     let rev: Vec<String> = norm.iter().map(|n| base(n).chars().rev().collect()).collect();
-    order.sort_by(|&x, &y| (cl(x), &rev[x], x).cmp(&(cl(y), &rev[y], y)));
+    order.par_sort_by(|&x, &y| (cl(x), &rev[x], x).cmp(&(cl(y), &rev[y], y)));
     for w in 0..order.len() {
         for k in 1..=3 {
             if let Some(&o) = order.get(w + k)
@@ -277,7 +287,7 @@ pub fn candidate_pairs(inv: &[Invoice], cluster: &HashMap<String, String>, windo
         }
     }
     pairs.retain(|(a, b)| a != b && inv[*a].currency == inv[*b].currency);
-    pairs.sort_unstable();
+    pairs.par_sort_unstable();
     pairs.dedup();
     pairs
 }
@@ -299,7 +309,14 @@ pub fn features(
     vendors: &HashMap<String, String>,
     pairs: &[(usize, usize)],
 ) -> Vec<Pair> {
-    let norm: Vec<String> = inv.iter().map(|i| normalize_number(&i.invoice_number)).collect();
+    let norm: Vec<String> = inv.par_iter().map(|i| normalize_number(&i.invoice_number)).collect();
+    let mut vkeys: HashMap<&str, String> = HashMap::new();
+    for x in inv {
+        vkeys
+            .entry(x.vendor_id.as_str())
+            .or_insert_with(|| name_key(vendors.get(&x.vendor_id).map_or(x.vendor_name.as_str(), String::as_str)));
+    }
+    let descs: Vec<String> = inv.iter().map(|x| x.description.to_lowercase()).collect();
     // Credit memos per (cluster, currency, absolute amount), by date: a credit between
     // two equal invoices makes the second a re-issue, not a duplicate.
     let cl = |i: usize| cluster.get(&inv[i].vendor_id).map(String::as_str).unwrap_or(inv[i].vendor_id.as_str());
@@ -324,7 +341,6 @@ pub fn features(
                 _ => false,
             };
             let dd = (x.invoice_date - y.invoice_date).abs();
-            let vn = |i: &Invoice| vendors.get(&i.vendor_id).cloned().unwrap_or_else(|| i.vendor_name.clone());
             let (lo, hi) = (x.invoice_date.min(y.invoice_date), x.invoice_date.max(y.invoice_date));
             let credit_between = x.amount == y.amount
                 && x.amount > 0
@@ -334,7 +350,7 @@ pub fn features(
             let f = vec![
                 one(x.vendor_id == y.vendor_id),
                 one(cl(a) == cl(b)),
-                strsim::jaro_winkler(&name_key(&vn(x)), &name_key(&vn(y))) as f32,
+                strsim::jaro_winkler(&vkeys[x.vendor_id.as_str()], &vkeys[y.vendor_id.as_str()]) as f32,
                 one(x.invoice_number.trim() == y.invoice_number.trim()),
                 one(na == nb),
                 (dl as f32 / maxlen as f32),
@@ -351,7 +367,7 @@ pub fn features(
                 one((27..=32).contains(&(dd % 365)) || (58..=63).contains(&dd) || (88..=94).contains(&dd)),
                 one(!x.po_number.is_empty() && x.po_number == y.po_number),
                 one(!x.po_number.is_empty() && !y.po_number.is_empty() && x.po_number != y.po_number),
-                strsim::jaro_winkler(&x.description.to_lowercase(), &y.description.to_lowercase()) as f32,
+                strsim::jaro_winkler(&descs[a], &descs[b]) as f32,
                 one(credit_between),
                 (x.amount.unsigned_abs() as f32 + 1.0).log10(),
             ];
