@@ -7,7 +7,8 @@
 //! memos and re-issues after a credit are what must *not* be flagged.
 //!
 //! Steps: [`normalize_number`] (kept beside the raw value); vendor resolution
-//! ([`vendor_clusters`]: same IBAN, tax id or normalised name → one supplier);
+//! ([`vendor_clusters`]: same IBAN or tax id → one supplier; name similarity is
+//! a pair feature);
 //! blocking on several keys (vendor cluster + number, vendor cluster + amount,
 //! amount + date window across vendors, sorted neighbourhood on the number) so
 //! comparisons stay near linear; [`features`] of each candidate pair; a scorer
@@ -102,7 +103,7 @@ fn name_key(s: &str) -> String {
     up.split_whitespace().filter(|w| !LEGAL.contains(w)).collect::<Vec<_>>().join(" ")
 }
 
-/// Vendor records that are one supplier (same IBAN, tax id or normalised name):
+/// Vendor records that are one supplier (same IBAN or tax id):
 /// vendor id → cluster id (the smallest vendor id of the cluster), and why.
 pub fn vendor_clusters(
     vendors: &[Vendor],
@@ -160,7 +161,8 @@ pub fn vendor_clusters(
             link(0, iban.replace(' ', "").to_uppercase(), &v.vendor_id, "IBAN", &mut parent);
         }
         link(1, v.tax_id.trim().to_uppercase(), &v.vendor_id, "tax id", &mut parent);
-        link(2, name_key(&v.name), &v.vendor_id, "name", &mut parent);
+        // A normalised name alone does not merge records (two suppliers can share
+        // a name); name similarity is a pair feature instead.
     }
     for inv in invoices {
         link(0, inv.iban.replace(' ', "").to_uppercase(), &inv.vendor_id, "IBAN", &mut parent);
