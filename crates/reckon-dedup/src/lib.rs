@@ -224,11 +224,22 @@ pub fn candidate_pairs(inv: &[Invoice], cluster: &HashMap<String, String>, windo
     let cl = |i: usize| cid[i];
     let norm: Vec<String> = inv.par_iter().map(|i| normalize_number(&i.invoice_number)).collect();
     let base = |n: &str| n.split('~').next().unwrap_or(n).to_string();
+    // Vendor records with near-identical names are one block (not one supplier:
+    // the model weighs the name similarity).
+    let mut name_ids: HashMap<String, u32> = HashMap::new();
+    let nid: Vec<u32> = inv
+        .iter()
+        .map(|x| {
+            let n = name_ids.len() as u32;
+            *name_ids.entry(name_key(&x.vendor_name)).or_insert(n)
+        })
+        .collect();
     let mut blocks: HashMap<(u8, u32, String, i64), Vec<usize>> = HashMap::new();
     for i in 0..inv.len() {
         let c = cl(i);
         blocks.entry((0, c, base(&norm[i]), 0)).or_default().push(i);
         blocks.entry((1, c, inv[i].currency.clone(), inv[i].amount.abs())).or_default().push(i);
+        blocks.entry((2, nid[i], base(&norm[i]), 0)).or_default().push(i);
     }
     let mut pairs: Vec<(usize, usize)> = Vec::new();
     let push_block = |v: &[usize], pairs: &mut Vec<(usize, usize)>| {
