@@ -418,6 +418,24 @@ fn dispatch(cmd: Command) -> anyhow::Result<i32> {
                 }
                 dup_json = serde_json::json!({ "reckon": d, "exact_key_baseline": baseline });
             }
+            let mut journal_json = serde_json::Value::Null;
+            if out.join("journal_scores.parquet").is_file() && truth.join("journal_anomalies.csv").is_file() {
+                let risk = reckon_anomaly::AnomalyConfig::default().review_risk;
+                let j = reckon_pipeline::journals::eval_out(&out, &truth, risk).map_err(|e| anyhow::anyhow!(e))?;
+                outln!(
+                    "journals: {} journals, {} anomalous; ROC-AUC {:.4}, average precision {:.4}, precision@k {:.4}; false positive rate {:.4} at risk {risk}",
+                    j.journals,
+                    j.anomalous,
+                    j.roc_auc,
+                    j.average_precision,
+                    j.precision_at_k,
+                    j.false_positive_rate
+                );
+                for (t, (n, f)) in &j.recall_by_type {
+                    outln!("    {t:<26} {f:>4} of {n:>4} flagged");
+                }
+                journal_json = serde_json::to_value(&j)?;
+            }
             let mut out_json = serde_json::Value::Null;
             if out.join("disbursements.parquet").is_file() && truth.join("disbursements.csv").is_file() {
                 let m = reckon_pipeline::dedup::eval_money_out(&out, &truth).map_err(|e| anyhow::anyhow!(e))?;
@@ -431,7 +449,7 @@ fn dispatch(cmd: Command) -> anyhow::Result<i32> {
             std::fs::write(
                 &path,
                 serde_json::to_string_pretty(
-                    &serde_json::json!({ "cash": e, "duplicates": dup_json, "money_out": out_json }),
+                    &serde_json::json!({ "cash": e, "duplicates": dup_json, "money_out": out_json, "journals": journal_json }),
                 )? + "\n",
             )?;
             outln!("wrote {}", path.display());

@@ -21,6 +21,9 @@ pub struct Config {
     /// Money out: bank rules for debits that pay no AP invoice.
     #[serde(default)]
     pub disbursements: DisbursementsConfig,
+    /// Journal-entry tests on GL journals.
+    #[serde(default)]
+    pub anomaly: reckon_anomaly::AnomalyConfig,
 }
 
 /// `[disbursements]`: `[[disbursements.rules]]` with `class`, `bank_code`,
@@ -83,6 +86,7 @@ impl Config {
     /// Cross-field checks beyond the types.
     pub fn validate(&self) -> Result<(), String> {
         self.matching.validate()?;
+        self.anomaly.build()?;
         self.feed.build().map(|_| ())
     }
 }

@@ -12,6 +12,7 @@ pub mod config;
 pub mod dedup;
 pub mod eval;
 pub mod exceptions;
+pub mod journals;
 pub mod manifest;
 pub mod model;
 
@@ -157,11 +158,22 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
             Some(reckon_onnx::Model::load(&dir).map_err(|e| RunError::Model(e.to_string()))?)
         }
     };
+    let tests = opts.config.anomaly.build().map_err(RunError::Policy)?;
     // The engines run side by side on the rayon pool.
-    let (cash, dups) = rayon::join(
-        || cash::run(&loaded, &opts.config.matching, scorer.as_ref()),
-        || dedup_model.as_ref().map(|m| dedup::run(&loaded, m)).transpose(),
+    let ((cash, dups), journal_results) = rayon::join(
+        || {
+            rayon::join(
+                || cash::run(&loaded, &opts.config.matching, scorer.as_ref()),
+                || dedup_model.as_ref().map(|m| dedup::run(&loaded, m)).transpose(),
+            )
+        },
+        || journals::run(&loaded, &tests),
     );
+    if let Some((lines, results)) = &journal_results {
+        let p = opts.out.join("journal_scores.parquet");
+        let rows = journals::write(&p, lines, results)?;
+        outputs.insert("journal_scores.parquet".to_string(), manifest::output_entry(&p, rows));
+    }
     let cash = cash.map_err(RunError::Model)?;
     let dups = dups.map_err(RunError::Model)?.flatten();
     let money_out = dedup::money_out(&loaded, &opts.config.disbursements.rules);
@@ -202,6 +214,9 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
     let mut ex = exceptions::from_bank(&loaded, cash.as_ref().map(|c| &c.0), money_out.as_ref(), &run_id);
     if let Some(d) = &dups {
         ex.extend(dedup::exceptions(d, &run_id));
+    }
+    if let Some((lines, results)) = &journal_results {
+        ex.extend(journals::exceptions(lines, results, opts.config.anomaly.review_risk, &run_id));
     }
     if let Some(s) = &scorer {
         let id = reckon_match::GroupScorer::id(s);
@@ -259,6 +274,20 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
             sha256: dm.config.model_sha256.clone(),
         });
     }
+    m.stages.insert(
+        "journal_tests".to_string(),
+        match &journal_results {
+            Some((lines, results)) => format!(
+                "ok ({MODEL}: {} lines, {} journals, {} at or above risk {})",
+                lines.len(),
+                results.len(),
+                results.iter().filter(|j| j.risk >= opts.config.anomaly.review_risk).count(),
+                opts.config.anomaly.review_risk,
+                MODEL = journals::MODEL
+            ),
+            None => "no input".to_string(),
+        },
+    );
     m.stages.insert(
         "duplicate_detection".to_string(),
         match (&dups, &dedup_model) {
