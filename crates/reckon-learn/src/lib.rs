@@ -7,6 +7,7 @@
 //! `reckon-onnx`; [`metrics`] measures discrimination and calibration on held-out
 //! data. Training commands live with the engines that own the features.
 
+pub mod iforest;
 pub mod logistic;
 pub mod metrics;
 pub mod onnx;

@@ -48,3 +48,41 @@ fn rust_model_and_its_onnx_export_agree() {
     }
     assert!(worst < 1e-5, "Rust and ONNX Runtime differ by {worst}");
 }
+
+#[test]
+fn isolation_forest_and_its_onnx_tree_ensemble_agree() {
+    use reckon_learn::iforest::{IsolationForest, Params};
+    let mut s: u64 = 11;
+    let mut rnd = || {
+        s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((s >> 11) as f64 / (1u64 << 53) as f64) as f32
+    };
+    let k = 4;
+    let mut x: Vec<f32> = (0..3000 * k).map(|_| rnd()).collect();
+    // A few outliers far from the cloud.
+    for r in 0..5 {
+        x[r * k] = 5.0 + r as f32;
+    }
+    let f = IsolationForest::fit(&x, k, &Params::default()).unwrap_or_else(|e| panic!("{e}"));
+    assert!(f.score(&x[0..k]) > f.score(&x[100 * k..101 * k]), "an outlier must score higher");
+    let bytes = f.to_onnx(&[]);
+    let cfg = ModelConfig {
+        name: "if".into(),
+        version: "0.1".into(),
+        task: "test".into(),
+        feature_spec: "test".into(),
+        features: (0..k).map(|i| format!("f{i}")).collect(),
+        input: "features".into(),
+        output: "score".into(),
+        output_mapping: "column:0".into(),
+        thresholds: Default::default(),
+        model_sha256: reckon_core::id::sha256_hex(&bytes),
+        training_data_sha256: String::new(),
+    };
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let m = Model::from_bytes(dir.path(), cfg, &bytes).unwrap_or_else(|e| panic!("{e}"));
+    let n = 500;
+    let onnx = m.score(n, &x[..n * k]).unwrap_or_else(|e| panic!("{e}"));
+    let worst = (0..n).map(|i| (f.score(&x[i * k..i * k + k]) - f64::from(onnx[i])).abs()).fold(0.0, f64::max);
+    assert!(worst < 1e-5, "Rust and ONNX Runtime isolation-forest scores differ by {worst}");
+}
