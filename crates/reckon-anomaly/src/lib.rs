@@ -69,8 +69,11 @@ pub struct AnomalyConfig {
     pub benford_mad: f64,
     /// Duplicate journals: same entity and lines within this many days.
     pub duplicate_days: i32,
-    /// Journals at or above this risk become `journal_anomaly` exceptions.
+    /// Journals at or above this risk become `journal_anomaly` exceptions (rules
+    /// only; with a model its own validated threshold applies).
     pub review_risk: f64,
+    /// The journal risk model folder under `models/` (or a path), or `rules`.
+    pub model: String,
 }
 
 impl Default for AnomalyConfig {
@@ -95,6 +98,7 @@ impl Default for AnomalyConfig {
             benford_mad: 0.015,
             duplicate_days: 14,
             review_risk: 0.5,
+            model: "journal_anomaly_v1_0".into(),
         }
     }
 }
@@ -404,4 +408,156 @@ impl Tests {
             })
             .collect()
     }
+}
+
+/// Feature spec of a journal for the ML scorers.
+pub const FEATURE_SPEC: &str = "journal_v1";
+
+/// Journal features (`journal_v1`), in column order.
+pub const FEATURES: &[&str] = &[
+    "log_total",
+    "lines",
+    "manual",
+    "weekday",
+    "day_of_period",
+    "created_lag",
+    "rarest_account",
+    "rarest_preparer_account",
+    "rarest_account_pair",
+    "amount_z_max",
+    "has_approver",
+    "self_approval",
+    "round_thousand",
+];
+
+/// Rule tests, in the order of the combined model's flag columns. Benford is left
+/// out: it judges a preparer's whole population of amounts (and only from a
+/// minimum sample), so its presence says more about the book's size than about
+/// one journal; it stays a flag and part of the rule risk.
+pub const TESTS: &[&str] = &[
+    "unbalanced",
+    "self_approval",
+    "weekend_holiday",
+    "after_close",
+    "backdated",
+    "round_amount",
+    "below_approval_limit",
+    "seldom_account",
+    "unusual_preparer_account",
+    "unusual_account_pair",
+    "period_end_manual_revenue",
+    "duplicate_journal",
+];
+
+/// Features of every journal (same order as `results`), learned from the book itself:
+/// frequencies of accounts, preparer–account and account pairs, amount profile per account.
+pub fn features(lines: &[Line], results: &[JournalResult]) -> Vec<f32> {
+    let mut acct: HashMap<(&str, &str), usize> = HashMap::new();
+    let mut prep_acct: HashMap<(&str, &str), usize> = HashMap::new();
+    let mut pairs: HashMap<(&str, &str, &str), usize> = HashMap::new();
+    let mut stats: HashMap<(&str, &str), (f64, f64, f64)> = HashMap::new(); // n, sum, sumsq of log10|amount|
+    for j in results {
+        let accts: BTreeSet<&str> = j.lines.iter().map(|&i| lines[i].account.as_str()).collect();
+        for a in &accts {
+            *acct.entry((j.entity.as_str(), a)).or_default() += 1;
+        }
+        let dr: BTreeSet<&str> =
+            j.lines.iter().filter(|&&i| lines[i].amount > 0).map(|&i| lines[i].account.as_str()).collect();
+        let cr: BTreeSet<&str> =
+            j.lines.iter().filter(|&&i| lines[i].amount < 0).map(|&i| lines[i].account.as_str()).collect();
+        for d in &dr {
+            for c in &cr {
+                *pairs.entry((j.entity.as_str(), d, c)).or_default() += 1;
+            }
+        }
+        for &i in &j.lines {
+            let l = &lines[i];
+            *prep_acct.entry((l.preparer_id.as_str(), l.account.as_str())).or_default() += 1;
+            let v = ((l.amount.unsigned_abs() as f64) + 1.0).log10();
+            let e = stats.entry((j.entity.as_str(), l.account.as_str())).or_insert((0.0, 0.0, 0.0));
+            e.0 += 1.0;
+            e.1 += v;
+            e.2 += v * v;
+        }
+    }
+    // Frequencies as shares of the book, so that a model trained on one book size
+    // reads another alike.
+    let journals_n = results.len().max(1) as f32;
+    let mut prep_n: HashMap<&str, usize> = HashMap::new();
+    for l in lines {
+        *prep_n.entry(l.preparer_id.as_str()).or_default() += 1;
+    }
+    let share = |n: usize, of: f32| ((n as f32 / of) * 100.0).min(100.0);
+    let mut out = Vec::with_capacity(results.len() * FEATURES.len());
+    for j in results {
+        let ls: Vec<&Line> = j.lines.iter().map(|&i| &lines[i]).collect();
+        let first = ls[0];
+        let unit = 10f64.powi(i32::from(first.exponent));
+        let total: i64 = ls.iter().map(|l| l.amount).filter(|a| *a > 0).sum();
+        let end = period_end(&first.fiscal_period);
+        let dom = end.map_or(0.5, |e| 1.0 - ((e - first.posting_date) as f32 / 31.0).clamp(0.0, 1.0));
+        let lag = first.created_day.map_or(0.0, |c| ((c - first.posting_date) as f32 / 30.0).clamp(-1.0, 6.0));
+        let rare_acct = ls
+            .iter()
+            .map(|l| acct.get(&(j.entity.as_str(), l.account.as_str())).copied().unwrap_or(0))
+            .min()
+            .unwrap_or(0);
+        let rare_pa = ls
+            .iter()
+            .map(|l| {
+                share(
+                    prep_acct.get(&(l.preparer_id.as_str(), l.account.as_str())).copied().unwrap_or(0),
+                    prep_n.get(l.preparer_id.as_str()).copied().unwrap_or(1) as f32,
+                )
+            })
+            .fold(f32::INFINITY, f32::min);
+        let dr: Vec<&str> = ls.iter().filter(|l| l.amount > 0).map(|l| l.account.as_str()).collect();
+        let cr: Vec<&str> = ls.iter().filter(|l| l.amount < 0).map(|l| l.account.as_str()).collect();
+        let rare_pair = dr
+            .iter()
+            .flat_map(|d| cr.iter().map(move |c| (*d, *c)))
+            .map(|(d, c)| pairs.get(&(j.entity.as_str(), d, c)).copied().unwrap_or(0))
+            .min()
+            .unwrap_or(0);
+        let zmax = ls
+            .iter()
+            .map(|l| {
+                let v = ((l.amount.unsigned_abs() as f64) + 1.0).log10();
+                let (n, s, q) = stats.get(&(j.entity.as_str(), l.account.as_str())).copied().unwrap_or((1.0, v, v * v));
+                let m = s / n;
+                let sd = (q / n - m * m).max(0.0).sqrt().max(0.05);
+                ((v - m) / sd).abs()
+            })
+            .fold(0.0, f64::max);
+        out.extend([
+            ((total as f64 / unit) + 1.0).log10() as f32,
+            ls.len() as f32,
+            if first.source.eq_ignore_ascii_case("manual") { 1.0 } else { 0.0 },
+            weekday(first.posting_date) as f32 / 6.0,
+            dom,
+            lag,
+            share(rare_acct, journals_n),
+            if rare_pa.is_finite() { rare_pa } else { 0.0 },
+            share(rare_pair, journals_n),
+            zmax.min(20.0) as f32,
+            if ls.iter().any(|l| !l.approver_id.is_empty()) { 1.0 } else { 0.0 },
+            if ls.iter().any(|l| !l.approver_id.is_empty() && l.approver_id == l.preparer_id) { 1.0 } else { 0.0 },
+            if ls.iter().any(|l| l.amount != 0 && l.amount.unsigned_abs() % (1000 * unit as u64) == 0) {
+                1.0
+            } else {
+                0.0
+            },
+        ]);
+    }
+    out
+}
+
+/// Flag indicators of every journal (`TESTS` order) followed by the rule risk.
+pub fn flag_matrix(results: &[JournalResult]) -> Vec<f32> {
+    let mut out = Vec::with_capacity(results.len() * (TESTS.len() + 1));
+    for j in results {
+        out.extend(TESTS.iter().map(|t| if j.flags.iter().any(|f| f.test == *t) { 1.0f32 } else { 0.0 }));
+        out.push(j.risk as f32);
+    }
+    out
 }

@@ -170,6 +170,18 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum TrainWhat {
+    /// The journal risk model: an isolation forest (Rust → ONNX tree ensemble) over
+    /// journal features plus a logistic regression combining it with the rule flags;
+    /// review threshold with the best F1 on --validation.
+    Anomaly {
+        #[arg(long)]
+        input: PathBuf,
+        #[arg(long)]
+        validation: PathBuf,
+        /// Model folder to write, e.g. models/journal_anomaly_v1_0.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// The AP duplicate-pair scorer (logistic regression, ONNX): fit on --input,
     /// threshold with the best F1 on --validation.
     Dedup {
@@ -255,6 +267,33 @@ fn dispatch(cmd: Command) -> anyhow::Result<i32> {
                 reckon_onnx::runtime::library().map(|p| p.display().to_string()).unwrap_or_default(),
                 s
             );
+            Ok(exit::OK)
+        }
+        Command::Train { what: TrainWhat::Anomaly { input, validation, out } } => {
+            let r = reckon_pipeline::journals::train(&input, &validation, &out).map_err(|e| anyhow::anyhow!(e))?;
+            outln!(
+                "trained on {} journals ({} anomalous) in {:.1} s; validation {} journals ({} anomalous):",
+                r.train_journals,
+                r.train_anomalous,
+                r.train_seconds,
+                r.validation_journals,
+                r.validation_anomalous
+            );
+            for (name, (auc, ap)) in [
+                ("rules only", r.rules_only),
+                ("isolation forest only", r.iforest_only),
+                ("combined", r.combined),
+                ("plain isolation forest, one-hot", r.plain_iforest_one_hot),
+            ] {
+                outln!("  {name:<34} ROC-AUC {auc:.4}  AP {ap:.4}");
+            }
+            outln!(
+                "review threshold {:.2}: precision {:.3}, recall {:.3}",
+                r.review_threshold,
+                r.validation_precision,
+                r.validation_recall
+            );
+            outln!("wrote {}", out.display());
             Ok(exit::OK)
         }
         Command::Train { what: TrainWhat::Dedup { input, validation, out } } => {

@@ -68,7 +68,7 @@ impl Rng {
 impl IsolationForest {
     /// Fits on `n` rows of `k` features (row-major).
     pub fn fit(x: &[f32], k: usize, p: &Params) -> Result<IsolationForest, crate::LearnError> {
-        if k == 0 || x.len() % k != 0 || x.is_empty() {
+        if k == 0 || !x.len().is_multiple_of(k) || x.is_empty() {
             return Err(crate::LearnError::Data(format!("{} values are not rows of {k} features", x.len())));
         }
         let n = x.len() / k;
@@ -208,7 +208,7 @@ fn build(
             lo = lo.min(v);
             hi = hi.max(v);
         }
-        if !(hi > lo) {
+        if hi.partial_cmp(&lo) != Some(std::cmp::Ordering::Greater) {
             continue;
         }
         let t = lo + (rng.unit() as f32) * (hi - lo);

@@ -159,6 +159,15 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
         }
     };
     let tests = opts.config.anomaly.build().map_err(RunError::Policy)?;
+    let journal_model = match opts.config.anomaly.model.as_str() {
+        "rules" => None,
+        name => {
+            let dir = model::resolve(name).ok_or_else(|| {
+                RunError::Model(format!("anomaly.model '{name}' not found (set it to \"rules\" for the tests alone)"))
+            })?;
+            Some(journals::RiskModel::load(&dir).map_err(RunError::Model)?)
+        }
+    };
     // The engines run side by side on the rayon pool.
     let ((cash, dups), journal_results) = rayon::join(
         || {
@@ -167,11 +176,19 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
                 || dedup_model.as_ref().map(|m| dedup::run(&loaded, m)).transpose(),
             )
         },
-        || journals::run(&loaded, &tests),
+        || {
+            journals::run(&loaded, &tests).map(|(lines, mut results)| {
+                let scored = journal_model.as_ref().map(|m| m.score(&lines, &mut results)).transpose();
+                scored.map(|_| (lines, results))
+            })
+        },
     );
+    let journal_results = journal_results.transpose().map_err(RunError::Model)?;
+    let review_risk = journal_model.as_ref().map_or(opts.config.anomaly.review_risk, journals::RiskModel::review);
+    let journal_model_id = journal_model.as_ref().map_or(journals::MODEL.to_string(), |m| m.risk.id());
     if let Some((lines, results)) = &journal_results {
         let p = opts.out.join("journal_scores.parquet");
-        let rows = journals::write(&p, lines, results)?;
+        let rows = journals::write(&p, lines, results, &journal_model_id)?;
         outputs.insert("journal_scores.parquet".to_string(), manifest::output_entry(&p, rows));
     }
     let cash = cash.map_err(RunError::Model)?;
@@ -216,7 +233,7 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
         ex.extend(dedup::exceptions(d, &run_id));
     }
     if let Some((lines, results)) = &journal_results {
-        ex.extend(journals::exceptions(lines, results, opts.config.anomaly.review_risk, &run_id));
+        ex.extend(journals::exceptions(lines, results, review_risk, &journal_model_id, &run_id));
     }
     if let Some(s) = &scorer {
         let id = reckon_match::GroupScorer::id(s);
@@ -267,6 +284,15 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
             sha256: s.0.config.model_sha256.clone(),
         });
     }
+    if let Some(jm) = &journal_model {
+        for mm in [&jm.risk, &jm.iforest] {
+            m.models.push(manifest::ModelEntry {
+                id: mm.id(),
+                path: mm.dir.display().to_string(),
+                sha256: mm.config.model_sha256.clone(),
+            });
+        }
+    }
     if let Some(dm) = &dedup_model {
         m.models.push(manifest::ModelEntry {
             id: dm.id(),
@@ -281,9 +307,9 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
                 "ok ({MODEL}: {} lines, {} journals, {} at or above risk {})",
                 lines.len(),
                 results.len(),
-                results.iter().filter(|j| j.risk >= opts.config.anomaly.review_risk).count(),
-                opts.config.anomaly.review_risk,
-                MODEL = journals::MODEL
+                results.iter().filter(|j| j.risk >= review_risk).count(),
+                review_risk,
+                MODEL = journal_model.as_ref().map_or(journals::MODEL.to_string(), |m| m.risk.id())
             ),
             None => "no input".to_string(),
         },

@@ -172,10 +172,13 @@ fn feed_policy_escalates() {
     let lines = std::fs::read_to_string(out.path().join("exceptions.jsonl")).unwrap_or_default();
     let events: Vec<serde_json::Value> = lines.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
     assert!(!events.is_empty());
-    // Bank-entry exceptions (duplicate invoices carry the engine's own band).
-    for e in
-        events.iter().filter(|e| !matches!(e["data"]["kind"].as_str(), Some("duplicate_invoice" | "duplicate_payment")))
-    {
+    // Receipts and money out the engines leave at `review` (duplicates and journal
+    // anomalies carry their engines' own bands).
+    for e in events.iter().filter(|e| {
+        let d = &e["data"];
+        d["records"][0].as_str().is_some_and(|r| r.starts_with("bank_transactions:"))
+            && !matches!(d["kind"].as_str(), Some("duplicate_payment"))
+    }) {
         let d = &e["data"];
         let eur = reckon_core::Currency::parse("EUR").unwrap_or_else(|| panic!("EUR"));
         let big_eur = d["currency"] == "EUR"
@@ -239,7 +242,7 @@ fn the_shipped_model_scores_the_run_and_a_missing_one_is_an_error() {
     let out = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let r = run(&RunOptions::new(input.path(), out.path(), Config::default())).unwrap_or_else(|e| panic!("{e}"));
     let ids: Vec<&str> = r.manifest.models.iter().map(|m| m.id.as_str()).collect();
-    assert_eq!(ids, ["cash_match@1.0", "ap_dedup@1.0"]);
+    assert_eq!(ids, ["cash_match@1.0", "journal_anomaly@1.0", "journal_iforest@1.0", "ap_dedup@1.0"]);
     assert!(r.manifest.stages["cash_matching"].contains("model cash_match@1.0"));
     let ev = std::fs::read_to_string(out.path().join("exceptions.jsonl")).unwrap_or_default();
     assert!(ev.contains("\"model\":\"cash_match@1.0\""), "proposals should cite the model");
@@ -247,6 +250,7 @@ fn the_shipped_model_scores_the_run_and_a_missing_one_is_an_error() {
     let mut rules = Config::default();
     rules.matching.model = "rules".into();
     rules.duplicates.model = "off".into();
+    rules.anomaly.model = "rules".into();
     let r = run(&RunOptions::new(input.path(), out.path(), rules)).unwrap_or_else(|e| panic!("{e}"));
     assert!(r.manifest.models.is_empty());
     assert_eq!(r.manifest.stages["duplicate_detection"], "off");
