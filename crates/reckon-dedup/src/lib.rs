@@ -458,7 +458,9 @@ pub fn clusters(n: usize, scored: &[(usize, usize, f64)], threshold: f64, weak: 
         p[x] = r;
         r
     }
-    let score: HashMap<(usize, usize), f64> = scored.iter().map(|(a, b, s)| ((*a, *b), *s)).collect();
+    // Only links at least `weak` matter for the no-chaining check.
+    let score: HashMap<(usize, usize), f64> =
+        scored.iter().filter(|(_, _, s)| *s >= weak).map(|(a, b, s)| ((*a, *b), *s)).collect();
     let mut strong: Vec<&(usize, usize, f64)> = scored.iter().filter(|(_, _, s)| *s >= threshold).collect();
     strong.sort_by(|x, y| y.2.total_cmp(&x.2).then((x.0, x.1).cmp(&(y.0, y.1))));
     let mut members: HashMap<usize, Vec<usize>> = HashMap::new();

@@ -191,10 +191,14 @@ pub fn run(loaded: &Loaded, model: &Model) -> Result<Option<DedupResult>, String
 /// Detection on plain inputs.
 pub fn detect(invoices: Vec<Invoice>, vendors: &[Vendor], model: &Model) -> Result<DedupResult, String> {
     let (ps, why) = pairs(&invoices, vendors);
-    let k = FEATURES.len();
+    let k = FEATURES.len().max(1);
     let x: Vec<f32> = ps.iter().flat_map(|p| p.features.iter().copied()).collect();
-    let p = model.score(ps.len(), &x).map_err(|e| e.to_string())?;
-    let _ = k;
+    // Scored in chunks on the rayon pool (the same numbers whatever the thread count).
+    let parts: Result<Vec<Vec<f32>>, String> = {
+        use rayon::prelude::*;
+        x.par_chunks(65_536 * k).map(|c| model.score(c.len() / k, c).map_err(|e| e.to_string())).collect()
+    };
+    let p: Vec<f32> = parts?.into_iter().flatten().collect();
     let threshold = model.config.thresholds.get("review").copied().unwrap_or(0.5);
     let scored: Vec<(usize, usize, f64)> = ps.iter().zip(&p).map(|(q, s)| (q.a, q.b, f64::from(*s))).collect();
     let cluster = reckon_dedup::clusters(invoices.len(), &scored, threshold, threshold * 0.5);

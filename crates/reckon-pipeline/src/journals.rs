@@ -372,7 +372,8 @@ pub fn train(train_dir: &Path, validation: &Path, out: &Path) -> Result<AnomalyT
     use reckon_learn::{iforest, logistic::Logistic, metrics};
     let t0 = std::time::Instant::now();
     let tests = reckon_anomaly::AnomalyConfig::default().build()?;
-    let load = |d: &Path| -> Result<(Vec<Line>, Vec<JournalResult>, Vec<bool>), String> {
+    type Book = (Vec<Line>, Vec<JournalResult>, Vec<bool>);
+    let load = |d: &Path| -> Result<Book, String> {
         let loaded = reckon_ingest::load_dir(d).map_err(|e| e.to_string())?;
         let (lines, results) = run(&loaded, &tests).ok_or("no GL journal lines")?;
         let y = labels(&results, &d.join("truth"))?;
