@@ -66,7 +66,9 @@ fn provision(dest: &Path) -> Result<PathBuf, OnnxError> {
             "no ONNX Runtime found and automatic provisioning only covers Linux x86_64: install onnxruntime=={VERSION} (pip) or set ORT_DYLIB_PATH to its library"
         )));
     }
-    let tmp = dest.with_extension("download");
+    // A folder of this process's own: several reckon processes may provision at once
+    // (the first to finish wins the rename; the others use its file).
+    let tmp = dest.with_extension(format!("download-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp).map_err(|e| OnnxError::Runtime(format!("{}: {e}", tmp.display())))?;
     tracing::info!(version = VERSION, "provisioning ONNX Runtime from PyPI (pip download)");
@@ -104,9 +106,13 @@ fn provision(dest: &Path) -> Result<PathBuf, OnnxError> {
     }
     std::fs::create_dir_all(dest).map_err(|e| OnnxError::Runtime(format!("{}: {e}", dest.display())))?;
     let final_path = dest.join(lib_name());
-    std::fs::rename(&target, &final_path).map_err(|e| OnnxError::Runtime(format!("{}: {e}", final_path.display())))?;
+    let moved = std::fs::rename(&target, &final_path);
     let _ = std::fs::remove_dir_all(&tmp);
-    Ok(final_path)
+    match moved {
+        Ok(()) => Ok(final_path),
+        Err(_) if final_path.is_file() => Ok(final_path),
+        Err(e) => Err(OnnxError::Runtime(format!("{}: {e}", final_path.display()))),
+    }
 }
 
 /// Where the library is, provisioning it if needed.
