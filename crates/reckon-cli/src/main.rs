@@ -137,6 +137,11 @@ enum Command {
         #[command(subcommand)]
         what: ModelsWhat,
     },
+    /// Write the features reckon's models see, for data scientists (notebooks/).
+    Features {
+        #[command(subcommand)]
+        what: FeaturesWhat,
+    },
     /// Parse bank statement or remittance files (camt.05x, MT940/942, BAI2, X12 820) and
     /// print what they contain as JSON, one line per file: the contract rows with their
     /// positions and the statement controls, or with --model the format's own model
@@ -215,6 +220,28 @@ enum TrainWhat {
 enum ModelsWhat {
     /// Verify one model folder (e.g. models/cash_match_v1_0).
     Verify { dir: PathBuf },
+    /// Score rows of a features CSV (a header naming the model's features, plus any
+    /// id columns) with a model folder; writes the id columns and `score` as CSV.
+    /// This is how a model from outside (scikit-learn via skl2onnx) is checked in reckon.
+    Score {
+        dir: PathBuf,
+        #[arg(long)]
+        features: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum FeaturesWhat {
+    /// Journal features (`journal_v1`) of an input folder's GL lines, one row per
+    /// journal with entity, journal_id and (when the folder has truth/) the label.
+    Journals {
+        #[arg(long)]
+        input: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -247,6 +274,80 @@ fn dispatch(cmd: Command) -> anyhow::Result<i32> {
             run(&input, &out, cfg, config, !no_deliver)
         }
         Command::Feed { action, target } => feed::dispatch(action, target),
+        Command::Features { what: FeaturesWhat::Journals { input, out } } => {
+            let loaded = reckon_ingest::load_dir(&input)?;
+            let tests = reckon_anomaly::AnomalyConfig::default().build().map_err(|e| anyhow::anyhow!(e))?;
+            let (lines, results) = reckon_pipeline::journals::run(&loaded, &tests).context("no GL journal lines")?;
+            let f = reckon_anomaly::features(&lines, &results);
+            let truth: std::collections::BTreeSet<(String, String)> =
+                std::fs::read_to_string(input.join("truth/journal_anomalies.csv"))
+                    .map(|t| {
+                        t.lines()
+                            .skip(1)
+                            .filter_map(|l| {
+                                l.split_once(',')
+                                    .map(|(e, r)| (e.to_string(), r.split(',').next().unwrap_or("").to_string()))
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+            let k = reckon_anomaly::FEATURES.len();
+            let mut text = format!("entity,journal_id,label,{}\n", reckon_anomaly::FEATURES.join(","));
+            for (i, j) in results.iter().enumerate() {
+                let label = u8::from(truth.contains(&(j.entity.clone(), j.journal_id.clone())));
+                let vals: Vec<String> = f[i * k..(i + 1) * k].iter().map(|v| format!("{v}")).collect();
+                text.push_str(&format!("{},{},{label},{}\n", j.entity, j.journal_id, vals.join(",")));
+            }
+            std::fs::write(&out, text)?;
+            outln!("wrote {} journals × {k} features to {}", results.len(), out.display());
+            Ok(exit::OK)
+        }
+        Command::Models { what: ModelsWhat::Score { dir, features, out } } => {
+            let m = reckon_onnx::Model::load(&dir).map_err(|e| anyhow::anyhow!(e))?;
+            let bytes = std::fs::read(&features)?;
+            let scan = reckon_ingest::csv::scan(&bytes, b',', b'"')
+                .map_err(|e| anyhow::anyhow!("{}: {e}", features.display()))?;
+            let cols: Vec<usize> = m
+                .config
+                .features
+                .iter()
+                .map(|f| {
+                    scan.header
+                        .iter()
+                        .position(|h| h == f)
+                        .with_context(|| format!("{}: no column {f}", features.display()))
+                })
+                .collect::<anyhow::Result<_>>()?;
+            let n = scan.records.len();
+            let mut x = Vec::with_capacity(n * cols.len());
+            for r in 0..n {
+                for &c in &cols {
+                    let v = &scan.columns[c][r];
+                    x.push(v.parse::<f32>().with_context(|| {
+                        format!("{} line {}: '{v}' is not a number", features.display(), scan.records[r].line)
+                    })?);
+                }
+            }
+            let s = m.score(n, &x).map_err(|e| anyhow::anyhow!(e))?;
+            let ids: Vec<usize> = scan
+                .header
+                .iter()
+                .enumerate()
+                .filter(|(_, h)| !m.config.features.contains(h))
+                .map(|(i, _)| i)
+                .collect();
+            let mut text =
+                ids.iter().map(|&i| scan.header[i].clone()).chain(["score".to_string()]).collect::<Vec<_>>().join(",")
+                    + "\n";
+            for (r, v) in s.iter().enumerate() {
+                let mut row: Vec<String> = ids.iter().map(|&i| scan.columns[i][r].clone()).collect();
+                row.push(format!("{v:.9}"));
+                text.push_str(&(row.join(",") + "\n"));
+            }
+            std::fs::write(&out, text)?;
+            outln!("{}: scored {n} rows into {}", m.id(), out.display());
+            Ok(exit::OK)
+        }
         Command::Models { what: ModelsWhat::Verify { dir } } => {
             let m = reckon_onnx::Model::load(&dir).map_err(|e| anyhow::anyhow!(e))?;
             let k = m.config.features.len();

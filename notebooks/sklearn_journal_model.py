@@ -1,0 +1,98 @@
+"""A scikit-learn journal model dropped into reckon through ONNX.
+
+Data scientists work on the features reckon computes (``reckon features journals
+--input DIR --out features.csv``: one row per journal, the ``journal_v1`` columns,
+and ``label`` when the folder is a generated scenario with truth). This script
+trains a scikit-learn IsolationForest on them, exports it with skl2onnx and writes
+a reckon model folder (``model.onnx``, ``config.json``, ``MODEL_CARD.md``) that
+``reckon models verify`` accepts and ``reckon models score`` serves with ONNX
+Runtime in-process. With ``--check FEATURES.csv`` it also writes
+onnxruntime-python's scores for those rows, so reckon's can be compared.
+
+    python notebooks/sklearn_journal_model.py --train train.csv --out models/sk_journal_iforest_v1_0 \
+        [--check test.csv --check-out ort_python_scores.csv]
+"""
+
+import argparse
+import csv
+import hashlib
+import json
+import pathlib
+
+import numpy as np
+import onnxruntime as ort
+from skl2onnx import to_onnx
+from sklearn.ensemble import IsolationForest
+
+ID_COLUMNS = {"entity", "journal_id", "label"}
+
+
+def read(path):
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    features = [c for c in rows[0].keys() if c not in ID_COLUMNS]
+    x = np.array([[float(r[c]) for c in features] for r in rows], dtype=np.float32)
+    return rows, features, x
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--train", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--check")
+    ap.add_argument("--check-out")
+    a = ap.parse_args()
+
+    rows, features, x = read(a.train)
+    model = IsolationForest(n_estimators=100, max_samples=256, random_state=0).fit(x)
+    onx = to_onnx(
+        model,
+        initial_types=[("features", __import__("skl2onnx.common.data_types", fromlist=["FloatTensorType"]).FloatTensorType([None, len(features)]))],
+        target_opset={"": 17, "ai.onnx.ml": 3},
+    )
+    onx.ir_version = 8  # ONNX Runtime 1.31 reads IR <= 10
+    out = pathlib.Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    data = onx.SerializeToString()
+    (out / "model.onnx").write_bytes(data)
+    config = {
+        "name": "sk_journal_iforest",
+        "version": "1.0",
+        "task": "journal_isolation",
+        "feature_spec": "journal_v1",
+        "features": features,
+        "input": "features",
+        "output": "scores",
+        # sklearn's decision_function: higher = more normal; reckon wants higher = more anomalous.
+        "output_mapping": "negate",
+        "thresholds": {},
+        "model_sha256": hashlib.sha256(data).hexdigest(),
+        "training_data_sha256": hashlib.sha256(pathlib.Path(a.train).read_bytes()).hexdigest(),
+    }
+    (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    (out / "MODEL_CARD.md").write_text(
+        "# Model card: sk_journal_iforest 1.0\n\n"
+        "scikit-learn IsolationForest (100 trees, max_samples 256, random_state 0) on reckon's\n"
+        f"journal_v1 features of `{a.train}` ({len(rows)} journals), exported with skl2onnx\n"
+        "(opset 17, ai.onnx.ml 3). Output `scores` = decision_function, negated by reckon.\n"
+        "Intended use: showing that a data scientist's model drops into reckon; not the\n"
+        "shipped journal model (models/journal_anomaly_v1_0).\n"
+    )
+    if a.check:
+        crow, cfeat, cx = read(a.check)
+        assert cfeat == features, "check features differ from training features"
+        sess = ort.InferenceSession(str(out / "model.onnx"))
+        scores = sess.run(["scores"], {"features": cx})[0].reshape(-1)
+        # The same rows through sklearn itself, to show the export is faithful.
+        sk = model.decision_function(cx)
+        print(f"skl2onnx vs sklearn decision_function: max |diff| {np.max(np.abs(scores - sk)):.2e}")
+        with open(a.check_out, "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["entity", "journal_id", "score"])
+            for r, s in zip(crow, scores):
+                w.writerow([r["entity"], r["journal_id"], f"{-float(s):.9f}"])
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
