@@ -561,3 +561,54 @@ pub fn flag_matrix(results: &[JournalResult]) -> Vec<f32> {
     }
     out
 }
+
+/// Plain words for each `journal_v1` feature (for reasons).
+pub const FEATURE_WORDS: &[&str] = &[
+    "total amount",
+    "number of lines",
+    "manual entry",
+    "weekday",
+    "day of the period",
+    "days between posting and entry",
+    "how common its rarest account is",
+    "how often the preparer uses these accounts",
+    "how common its account pair is",
+    "amount against the account's usual amounts",
+    "approval",
+    "self-approval",
+    "round thousands",
+];
+
+/// Per journal, the features furthest from the book's typical value (robust
+/// z-score: distance from the median in scaled median absolute deviations, or
+/// standard deviations where the MAD is 0), strongest
+/// first, only those beyond `min_z`: the "top contributing features" of a reason.
+pub fn outlying_features(features: &[f32], k: usize, min_z: f32) -> Vec<Vec<(usize, f32)>> {
+    let n = if k == 0 { 0 } else { features.len() / k };
+    let mut med = vec![0f32; k];
+    let mut mad = vec![1f32; k];
+    for f in 0..k {
+        let mut col: Vec<f32> = (0..n).map(|r| features[r * k + f]).collect();
+        col.sort_by(f32::total_cmp);
+        let m = col.get(n / 2).copied().unwrap_or(0.0);
+        let mut dev: Vec<f32> = col.iter().map(|v| (v - m).abs()).collect();
+        dev.sort_by(f32::total_cmp);
+        med[f] = m;
+        let d = dev.get(n / 2).copied().unwrap_or(0.0) * 1.4826;
+        // Mostly-constant features (MAD 0) are scaled by their standard deviation.
+        let mean = col.iter().sum::<f32>() / n.max(1) as f32;
+        let sd = (col.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / n.max(1) as f32).sqrt();
+        mad[f] = if d > 1e-6 { d } else { sd.max(1e-3) };
+    }
+    (0..n)
+        .map(|r| {
+            let mut v: Vec<(usize, f32)> = (0..k)
+                .map(|f| (f, (features[r * k + f] - med[f]) / mad[f]))
+                .filter(|(_, z)| z.abs() >= min_z)
+                .collect();
+            v.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()).then(a.0.cmp(&b.0)));
+            v.truncate(2);
+            v
+        })
+        .collect()
+}

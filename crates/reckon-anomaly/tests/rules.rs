@@ -259,3 +259,16 @@ fn bad_config_is_refused() {
     c.approval_limits.insert("EURO".into(), "1".into());
     assert!(c.build().err().unwrap_or_default().contains("ISO 4217"));
 }
+
+#[test]
+fn outlying_features_name_the_feature_far_from_the_book() {
+    // Two features; row 7 is far out on the second.
+    let mut f = Vec::new();
+    for r in 0..20 {
+        f.push(r as f32 * 0.1);
+        f.push(if r == 7 { 50.0 } else { 1.0 + (r % 3) as f32 * 0.1 });
+    }
+    let o = reckon_anomaly::outlying_features(&f, 2, 3.0);
+    assert_eq!(o[7].first().map(|x| x.0), Some(1));
+    assert!(o.iter().enumerate().all(|(i, v)| i == 7 || v.is_empty()), "{o:?}");
+}

@@ -168,7 +168,9 @@ enum Command {
         dir: Option<PathBuf>,
         /// Skip cash matching (`dedup`) or duplicate detection (`cash`). The scenario
         /// has scale/2 AP invoices, so `--scale 2000000 --only dedup` is 1M invoices.
-        #[arg(long, default_value = "all", value_parser = ["all", "cash", "dedup"])]
+        /// `journals` generates only GL journals (about 0.63 lines per unit of
+        /// scale: `--scale 8000000` is ≈ 5M lines) and times tests + features + model.
+        #[arg(long, default_value = "all", value_parser = ["all", "cash", "dedup", "journals"])]
         only: String,
     },
 }
@@ -724,6 +726,59 @@ fn peak_rss_mib() -> Option<f64> {
     Some(kb / 1024.0)
 }
 
+/// GL journals only: generate, load, then journal-entry tests, features and the
+/// journal risk model (isolation forest + combination) timed together.
+fn bench_journals(input: &Path, scale: usize, seed: u64, dir: &Path) -> anyhow::Result<i32> {
+    std::fs::create_dir_all(input.join("truth"))?;
+    let t = Instant::now();
+    let mut summary = reckon_synth::Summary::default();
+    let cfg = reckon_synth::Config::new(seed, scale);
+    // The same stream `reckon generate` uses for GL (forks advance the parent).
+    let mut rng = reckon_synth::rng::Rng::new(seed);
+    let _ = (rng.fork(100), rng.fork(200));
+    reckon_synth::gl::write(input, &mut rng.fork(300), scale, cfg.base_day, &mut summary)?;
+    let gen_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let loaded = reckon_ingest::load_dir(input)?;
+    let load_s = t.elapsed().as_secs_f64();
+    let tests = reckon_anomaly::AnomalyConfig::default().build().map_err(|e| anyhow::anyhow!(e))?;
+    let dirm =
+        reckon_pipeline::model::resolve("journal_anomaly_v1_0").context("models/journal_anomaly_v1_0 not found")?;
+    let model = reckon_pipeline::journals::RiskModel::load(&dirm).map_err(|e| anyhow::anyhow!(e))?;
+    let t = Instant::now();
+    let (lines, mut results) = reckon_pipeline::journals::run(&loaded, &tests).context("no GL lines")?;
+    let rules_s = t.elapsed().as_secs_f64();
+    let t2 = Instant::now();
+    model.score(&lines, &mut results).map_err(|e| anyhow::anyhow!(e))?;
+    let model_s = t2.elapsed().as_secs_f64();
+    let total = t.elapsed().as_secs_f64();
+    let eval = reckon_pipeline::journals::evaluate(&results, &input.join("truth"), model.review())
+        .map_err(|e| anyhow::anyhow!(e))?;
+    let profile = if cfg!(debug_assertions) { "debug (use --release for real numbers)" } else { "release" };
+    let report = serde_json::json!({
+        "profile": profile,
+        "scale": scale,
+        "seed": seed,
+        "gl_lines": lines.len(),
+        "journals": results.len(),
+        "generate_seconds": gen_s,
+        "load_seconds": load_s,
+        "tests_seconds": rules_s,
+        "features_and_model_seconds": model_s,
+        "total_seconds": total,
+        "lines_per_s": lines.len() as f64 / total,
+        "model": model.risk.id(),
+        "roc_auc": eval.roc_auc,
+        "average_precision": eval.average_precision,
+        "peak_rss_mib": peak_rss_mib(),
+    });
+    outln!("{}", serde_json::to_string_pretty(&report)?);
+    if std::env::var_os("RECKON_BENCH_KEEP").is_none() {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    Ok(exit::OK)
+}
+
 fn bench(scale: usize, seed: u64, dir: Option<PathBuf>, only: &str) -> anyhow::Result<i32> {
     let tmp;
     let dir = match dir {
@@ -734,6 +789,9 @@ fn bench(scale: usize, seed: u64, dir: Option<PathBuf>, only: &str) -> anyhow::R
         }
     };
     let input = dir.join("input");
+    if only == "journals" {
+        return bench_journals(&input, scale, seed, &dir);
+    }
     let t = Instant::now();
     reckon_synth::generate(&input, &reckon_synth::Config::new(seed, scale))?;
     let gen_s = t.elapsed().as_secs_f64();

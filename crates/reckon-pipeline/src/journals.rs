@@ -262,17 +262,29 @@ impl RiskModel {
         let ifs = self.iforest.score(n, &f).map_err(|e| e.to_string())?;
         let x = combined(results, &ifs);
         let p = self.risk.score(n, &x).map_err(|e| e.to_string())?;
-        for ((j, r), s) in results.iter_mut().zip(p).zip(&ifs) {
+        let k = reckon_anomaly::FEATURES.len();
+        let outl = reckon_anomaly::outlying_features(&f, k, 3.0);
+        for (((j, r), s), o) in results.iter_mut().zip(p).zip(&ifs).zip(&outl) {
             j.risk = f64::from(r);
-            // The model's own evidence is a reason too.
-            if *s >= 0.6 {
-                j.flags.push(reckon_anomaly::Flag {
-                    test: "isolation_forest",
-                    text: format!(
-                        "unusual combination of amount, timing, accounts and preparer (isolation forest score {s:.2})"
-                    ),
-                    weight: f64::from(*s),
-                });
+            // The model's own evidence is a reason too: the forest's score and the
+            // features that stand furthest from the book.
+            if *s >= 0.6 || (j.risk >= 0.5 && !o.is_empty()) {
+                let top: Vec<String> = o
+                    .iter()
+                    .map(|(fi, z)| {
+                        let sign = if *z >= 0.0 { "+" } else { "" };
+                        format!("{} (z {sign}{z:.1} against this book)", reckon_anomaly::FEATURE_WORDS[*fi])
+                    })
+                    .collect();
+                let text = if top.is_empty() {
+                    format!("unusual combination of values (isolation forest score {s:.2})")
+                } else {
+                    format!(
+                        "unusual combination of values (isolation forest score {s:.2}); most unusual: {}",
+                        top.join(", ")
+                    )
+                };
+                j.flags.push(reckon_anomaly::Flag { test: "isolation_forest", text, weight: f64::from(*s) });
             }
         }
         Ok(ifs)
