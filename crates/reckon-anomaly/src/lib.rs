@@ -584,7 +584,7 @@ pub const FEATURE_WORDS: &[&str] = &[
 /// standard deviations where the MAD is 0), strongest
 /// first, only those beyond `min_z`: the "top contributing features" of a reason.
 pub fn outlying_features(features: &[f32], k: usize, min_z: f32) -> Vec<Vec<(usize, f32)>> {
-    let n = if k == 0 { 0 } else { features.len() / k };
+    let n = features.len().checked_div(k).unwrap_or(0);
     let mut med = vec![0f32; k];
     let mut mad = vec![1f32; k];
     for f in 0..k {
