@@ -58,6 +58,33 @@ pub struct ModelConfig {
     pub training_data_sha256: String,
 }
 
+impl ModelConfig {
+    /// The config of a model whose `features` [N, k] input gives `probability`
+    /// [N, 1] = P(positive) (reckon's own logistic models).
+    pub fn probability(
+        name: &str,
+        task: &str,
+        feature_spec: &str,
+        features: Vec<String>,
+        model_bytes: &[u8],
+        training_data_sha256: String,
+    ) -> ModelConfig {
+        ModelConfig {
+            name: name.into(),
+            version: "1.0".into(),
+            task: task.into(),
+            feature_spec: feature_spec.into(),
+            features,
+            input: "features".into(),
+            output: "probability".into(),
+            output_mapping: "probability".into(),
+            thresholds: std::collections::BTreeMap::new(),
+            model_sha256: reckon_core::id::sha256_hex(model_bytes),
+            training_data_sha256,
+        }
+    }
+}
+
 /// A loaded model.
 #[derive(Debug)]
 pub struct Model {

@@ -424,21 +424,16 @@ pub fn train(train_dir: &Path, validation: &Path, out: &Path) -> Result<DedupTra
     let lr = Logistic::fit(&x, FEATURES.len(), &y, 0.01).map_err(|e| e.to_string())?;
     let bytes = lr.to_onnx(&[("feature_spec", FEATURE_SPEC), ("task", "ap_duplicate_pair")]);
     std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
-    let mut mc = ModelConfig {
-        name: "ap_dedup".into(),
-        version: "1.0".into(),
-        task: "ap_duplicate_pair".into(),
-        feature_spec: FEATURE_SPEC.into(),
-        features: FEATURES.iter().map(|s| s.to_string()).collect(),
-        input: "features".into(),
-        output: "probability".into(),
-        output_mapping: "probability".into(),
-        thresholds: BTreeMap::new(),
-        model_sha256: reckon_core::id::sha256_hex(&bytes),
-        training_data_sha256: std::fs::read(train_dir.join("ap_invoices.csv"))
-            .map(|b| reckon_core::id::sha256_hex(&b))
-            .unwrap_or_default(),
-    };
+    let data_hash =
+        std::fs::read(train_dir.join("ap_invoices.csv")).map(|b| reckon_core::id::sha256_hex(&b)).unwrap_or_default();
+    let mut mc = ModelConfig::probability(
+        "ap_dedup",
+        "ap_duplicate_pair",
+        FEATURE_SPEC,
+        FEATURES.iter().map(|s| s.to_string()).collect(),
+        &bytes,
+        data_hash,
+    );
     let model = Model::from_bytes(out, mc.clone(), &bytes).map_err(|e| e.to_string())?;
     let loaded = reckon_ingest::load_dir(validation).map_err(|e| e.to_string())?;
     let (inv, ven) = inputs(&loaded).ok_or("validation: no AP invoices")?;
@@ -474,37 +469,33 @@ pub fn train(train_dir: &Path, validation: &Path, out: &Path) -> Result<DedupTra
         threshold,
         validation: val,
     };
-    let w = |name: &str, text: String| std::fs::write(out.join(name), text).map_err(|e| format!("{name}: {e}"));
-    std::fs::write(out.join("model.onnx"), &bytes).map_err(|e| format!("model.onnx: {e}"))?;
-    w("config.json", serde_json::to_string_pretty(&mc).map_err(|e| e.to_string())? + "\n")?;
-    w("metrics.json", serde_json::to_string_pretty(&report).map_err(|e| e.to_string())? + "\n")?;
-    w(
-        "weights.json",
-        serde_json::to_string_pretty(
-            &FEATURES.iter().zip(&lr.weights).map(|(f, w)| (f.to_string(), *w)).collect::<BTreeMap<_, _>>(),
-        )
-        .map_err(|e| e.to_string())?
-            + "\n",
-    )?;
-    w(
-        "MODEL_CARD.md",
-        format!(
-            "# Model card: ap_dedup 1.0\n\n## Intended use\nScores candidate pairs of AP invoices (from reckon-dedup's blocking) with the probability that\nthey are the same invoice entered twice. Pairs at or above {threshold} are flagged (`duplicates.parquet`,\n`duplicate_invoice` exceptions; 0.95 and above escalate). Not for other document types.\n\n## Model\nLogistic regression (L2, alpha 0.01, linfa on standardised features), ONNX (MatMul, Add, Sigmoid), served by\nONNX Runtime through `ort`. Features `{FEATURE_SPEC}`: {}.\n\n## Training data\nGenerated scenario `{}`: {} candidate pairs, {} duplicates; recurring invoices, credit memos and re-issues\nare hard negatives in it. ap_invoices.csv sha256 `{}`.\n\n## Validation (`{}`)\n{} pairs: ROC-AUC {:.4}, AP {:.4}, ECE {:.4}; at the threshold (best F1): precision {:.4}, recall {:.4},\nF1 {:.4}; false alarms by hard-negative type: {:?}.\n\n## Limits\nGenerated data only; the generator's duplicates keep equal amounts. Retrain on labelled history before\ntrusting it on real books.\n\n## Reproduce\n```sh\nreckon generate --seed 1001 --scale 20000 --out /tmp/train\nreckon generate --seed 101 --scale 20000 --out /tmp/val\nreckon train dedup --input /tmp/train --validation /tmp/val --out models/ap_dedup_v1_0\n```\n",
-            FEATURES.join(", "),
-            train_dir.display(),
-            report.train_pairs,
-            report.train_positive,
-            mc.training_data_sha256,
-            validation.display(),
-            report.validation_pairs,
-            report.validation_roc_auc,
-            report.validation_average_precision,
-            report.validation_ece,
-            report.validation.precision,
-            report.validation.recall,
-            report.validation.f1,
-            report.validation.false_alarms
-        ),
+    let weights = FEATURES.iter().zip(&lr.weights).map(|(f, w)| (f.to_string(), *w)).collect::<BTreeMap<_, _>>();
+    let card = format!(
+        "# Model card: ap_dedup 1.0\n\n## Intended use\nScores candidate pairs of AP invoices (from reckon-dedup's blocking) with the probability that\nthey are the same invoice entered twice. Pairs at or above {threshold} are flagged (`duplicates.parquet`,\n`duplicate_invoice` exceptions; 0.95 and above escalate). Not for other document types.\n\n## Model\nLogistic regression (L2, alpha 0.01, linfa on standardised features), ONNX (MatMul, Add, Sigmoid), served by\nONNX Runtime through `ort`. Features `{FEATURE_SPEC}`: {}.\n\n## Training data\nGenerated scenario `{}`: {} candidate pairs, {} duplicates; recurring invoices, credit memos and re-issues\nare hard negatives in it. ap_invoices.csv sha256 `{}`.\n\n## Validation (`{}`)\n{} pairs: ROC-AUC {:.4}, AP {:.4}, ECE {:.4}; at the threshold (best F1): precision {:.4}, recall {:.4},\nF1 {:.4}; false alarms by hard-negative type: {:?}.\n\n## Limits\nGenerated data only; the generator's duplicates keep equal amounts. Retrain on labelled history before\ntrusting it on real books.\n\n## Reproduce\n```sh\nreckon generate --seed 1001 --scale 20000 --out /tmp/train\nreckon generate --seed 101 --scale 20000 --out /tmp/val\nreckon train dedup --input /tmp/train --validation /tmp/val --out models/ap_dedup_v1_0\n```\n",
+        FEATURES.join(", "),
+        train_dir.display(),
+        report.train_pairs,
+        report.train_positive,
+        mc.training_data_sha256,
+        validation.display(),
+        report.validation_pairs,
+        report.validation_roc_auc,
+        report.validation_average_precision,
+        report.validation_ece,
+        report.validation.precision,
+        report.validation.recall,
+        report.validation.f1,
+        report.validation.false_alarms
+    );
+    crate::model::write_folder(
+        out,
+        &bytes,
+        &mc,
+        &[
+            ("metrics.json", serde_json::to_string_pretty(&report).map_err(|e| e.to_string())? + "\n"),
+            ("weights.json", serde_json::to_string_pretty(&weights).map_err(|e| e.to_string())? + "\n"),
+            ("MODEL_CARD.md", card),
+        ],
     )?;
     Ok(report)
 }

@@ -75,6 +75,21 @@ pub fn load_scorer(cfg: &MatchConfig) -> Result<Option<OnnxScorer>, String> {
     Ok(Some(OnnxScorer(m)))
 }
 
+/// Writes a model folder: `model.onnx`, `config.json` and any further files
+/// (`metrics.json`, `weights.json`, `MODEL_CARD.md`).
+pub fn write_folder(out: &Path, bytes: &[u8], cfg: &ModelConfig, extra: &[(&str, String)]) -> Result<(), String> {
+    std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
+    let w = |name: &str, b: &[u8]| {
+        std::fs::write(out.join(name), b).map_err(|e| format!("{}: {e}", out.join(name).display()))
+    };
+    w("model.onnx", bytes)?;
+    w("config.json", (serde_json::to_string_pretty(cfg).map_err(|e| e.to_string())? + "\n").as_bytes())?;
+    for (name, text) in extra {
+        w(name, text.as_bytes())?;
+    }
+    Ok(())
+}
+
 /// Candidate rows of a generated scenario with labels.
 fn labelled(dir: &Path, cfg: &MatchConfig) -> Result<(Vec<f64>, Vec<bool>, usize), String> {
     let loaded = reckon_ingest::load_dir(dir).map_err(|e| e.to_string())?;
@@ -130,19 +145,14 @@ pub fn train(train: &Path, validation: &Path, out: &Path, target_precision: f64)
     };
     let bytes = lr.to_onnx(&[("feature_spec", FEATURE_SPEC), ("task", "cash_match_group")]);
     std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
-    let mut mc = ModelConfig {
-        name: "cash_match".into(),
-        version: "1.0".into(),
-        task: "cash_match_group".into(),
-        feature_spec: FEATURE_SPEC.into(),
-        features: FEATURES.iter().map(|s| s.to_string()).collect(),
-        input: "features".into(),
-        output: "probability".into(),
-        output_mapping: "probability".into(),
-        thresholds: BTreeMap::new(),
-        model_sha256: reckon_core::id::sha256_hex(&bytes),
-        training_data_sha256: data_hash,
-    };
+    let mut mc = ModelConfig::probability(
+        "cash_match",
+        "cash_match_group",
+        FEATURE_SPEC,
+        FEATURES.iter().map(|s| s.to_string()).collect(),
+        &bytes,
+        data_hash,
+    );
     let model = Model::from_bytes(out, mc.clone(), &bytes).map_err(|e| e.to_string())?;
     let scorer = OnnxScorer(model);
     // Validation: calibration over candidate rows, threshold over assigned groups.
@@ -194,19 +204,17 @@ pub fn train(train: &Path, validation: &Path, out: &Path, target_precision: f64)
         validation_recall_any_band: any,
         target_precision,
     };
-    let w = |name: &str, text: String| std::fs::write(out.join(name), text).map_err(|e| format!("{name}: {e}"));
-    std::fs::write(out.join("model.onnx"), &bytes).map_err(|e| format!("model.onnx: {e}"))?;
-    w("config.json", serde_json::to_string_pretty(&mc).map_err(|e| e.to_string())? + "\n")?;
-    w("metrics.json", serde_json::to_string_pretty(&report).map_err(|e| e.to_string())? + "\n")?;
-    w(
-        "weights.json",
-        serde_json::to_string_pretty(
-            &FEATURES.iter().zip(&lr.weights).map(|(f, w)| (f.to_string(), *w)).collect::<BTreeMap<_, _>>(),
-        )
-        .map_err(|e| e.to_string())?
-            + "\n",
+    let weights = FEATURES.iter().zip(&lr.weights).map(|(f, w)| (f.to_string(), *w)).collect::<BTreeMap<_, _>>();
+    write_folder(
+        out,
+        &bytes,
+        &mc,
+        &[
+            ("metrics.json", serde_json::to_string_pretty(&report).map_err(|e| e.to_string())? + "\n"),
+            ("weights.json", serde_json::to_string_pretty(&weights).map_err(|e| e.to_string())? + "\n"),
+            ("MODEL_CARD.md", card(&mc, &report, train, validation)),
+        ],
     )?;
-    w("MODEL_CARD.md", card(&mc, &report, train, validation))?;
     Ok(report)
 }
 
