@@ -118,6 +118,9 @@ impl Model {
     pub fn from_bytes(dir: &Path, config: ModelConfig, bytes: &[u8]) -> Result<Model, OnnxError> {
         let env = runtime::env()?;
         let session = ort::session::Session::builder(env)
+            // One intra-op thread: ONNX Runtime's parallel kernels may sum in another
+            // order on another core count, and scores must not depend on the machine.
+            // Parallelism comes from scoring chunks on the rayon pool instead.
             .and_then(|b| b.with_intra_threads(1).map_err(ort::Error::from))
             .and_then(|mut b| b.commit_from_memory(bytes))
             .map_err(|e| err(dir, format!("ONNX Runtime refused the model: {e}")))?;
