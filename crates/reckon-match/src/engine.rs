@@ -1,6 +1,9 @@
 //! Evidence, candidate groups, global assignment.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The engine's hash maps: FxHash (fast, deterministic; keys are reckon's own data).
+type HashMap<K, V> = rustc_hash::FxHashMap<K, V>;
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -240,9 +243,9 @@ fn block_keys(key: &str) -> Vec<String> {
 
 impl<'a> Index<'a> {
     fn new(items: &'a [OpenItem], customers: &'a [Customer], remittances: &'a [RemittanceLine]) -> Index<'a> {
-        let mut by_full: HashMap<(String, String), Vec<usize>> = HashMap::new();
-        let mut by_tail: HashMap<(String, String), Vec<usize>> = HashMap::new();
-        let mut by_customer: HashMap<&str, Vec<usize>> = HashMap::new();
+        let mut by_full: HashMap<(String, String), Vec<usize>> = HashMap::default();
+        let mut by_tail: HashMap<(String, String), Vec<usize>> = HashMap::default();
+        let mut by_customer: HashMap<&str, Vec<usize>> = HashMap::default();
         for (i, it) in items.iter().enumerate() {
             let (full, tail) = invoice_keys(&it.invoice_number);
             if let Some(f) = full {
@@ -254,8 +257,8 @@ impl<'a> Index<'a> {
             by_customer.entry(it.customer_id.as_str()).or_default().push(i);
         }
         let mut cust: Vec<(String, Vec<String>)> = Vec::new();
-        let mut by_iban = HashMap::new();
-        let mut name_blocks: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut by_iban = HashMap::default();
+        let mut name_blocks: HashMap<String, Vec<usize>> = HashMap::default();
         let mut seen: BTreeSet<&str> = BTreeSet::new();
         let mut add = |id: &str, names: Vec<String>, ibans: &[String], cust: &mut Vec<(String, Vec<String>)>| {
             let ci = cust.len();
@@ -289,7 +292,7 @@ impl<'a> Index<'a> {
             v.sort_unstable();
             v.dedup();
         }
-        let mut by_name: HashMap<String, usize> = HashMap::new();
+        let mut by_name: HashMap<String, usize> = HashMap::default();
         let mut clash: BTreeSet<String> = BTreeSet::new();
         for (ci, (_, names)) in cust.iter().enumerate() {
             for n in names {
@@ -305,7 +308,7 @@ impl<'a> Index<'a> {
         for n in clash {
             by_name.remove(&n);
         }
-        let mut remit: HashMap<String, Vec<&RemittanceLine>> = HashMap::new();
+        let mut remit: HashMap<String, Vec<&RemittanceLine>> = HashMap::default();
         let mut advices: BTreeMap<&str, Vec<&RemittanceLine>> = BTreeMap::new();
         for r in remittances {
             if r.payment_ref.is_empty() {
@@ -314,7 +317,7 @@ impl<'a> Index<'a> {
                 remit.entry(r.payment_ref.clone()).or_default().push(r);
             }
         }
-        let mut unlinked: HashMap<(String, i64), Vec<Vec<&RemittanceLine>>> = HashMap::new();
+        let mut unlinked: HashMap<(String, i64), Vec<Vec<&RemittanceLine>>> = HashMap::default();
         for (_, lines) in advices {
             let total: i64 = lines.iter().map(|l| l.paid).sum();
             unlinked.entry((lines[0].currency.clone(), total)).or_default().push(lines);
@@ -353,7 +356,7 @@ impl<'a> Index<'a> {
         // candidates sharing the most tokens are compared in full.
         let mut blocks: Vec<&Vec<usize>> = block_keys(&key).iter().filter_map(|b| self.name_blocks.get(b)).collect();
         blocks.sort_by_key(|v| v.len());
-        let mut shared: HashMap<usize, u32> = HashMap::new();
+        let mut shared: HashMap<usize, u32> = HashMap::default();
         for (k, v) in blocks.iter().enumerate() {
             if k > 0 && v.len() > 20_000 {
                 break; // a word half the master shares says nothing
