@@ -426,12 +426,16 @@ pub fn reasons(inv: &[Invoice], p: &Pair, vendor_why: &BTreeMap<(String, String)
         } else {
             (y.vendor_id.clone(), x.vendor_id.clone())
         };
-        r.push(
-            vendor_why
-                .get(&key)
-                .cloned()
-                .unwrap_or_else(|| format!("vendors {} and {} are one supplier", x.vendor_id, y.vendor_id)),
-        );
+        r.push(vendor_why.get(&key).cloned().unwrap_or_else(|| {
+            format!(
+                "vendors {} and {} have alike names ({:.0}% similar: '{}' / '{}')",
+                x.vendor_id,
+                y.vendor_id,
+                f("vendor_name_sim") * 100.0,
+                x.vendor_name,
+                y.vendor_name
+            )
+        }));
     }
     let dd = (x.invoice_date - y.invoice_date).abs();
     if x.amount == y.amount {
