@@ -17,10 +17,12 @@ fn help_explains_every_command() {
     let top = reckon(&["--help"], t.path());
     assert!(top.status.success());
     let text = String::from_utf8_lossy(&top.stdout);
-    for c in ["run", "demo", "validate", "ingest", "generate", "bench", "feed", "Exit codes"] {
+    for c in
+        ["run", "demo", "validate", "ingest", "generate", "bench", "feed", "train", "models", "features", "Exit codes"]
+    {
         assert!(text.contains(c), "top-level help lacks {c}");
     }
-    for c in ["run", "demo", "validate", "ingest", "generate", "bench", "feed"] {
+    for c in ["run", "demo", "validate", "ingest", "generate", "bench", "feed", "train", "models", "features"] {
         let o = reckon(&[c, "--help"], t.path());
         assert!(o.status.success(), "{c} --help failed");
         assert!(String::from_utf8_lossy(&o.stdout).len() > 100, "{c} --help says too little");
