@@ -20,6 +20,7 @@
 //! verifies signatures: the tests' fault-injecting server, the delivery
 //! benchmark's peer and `reckon feed listen`.
 
+pub mod arrow_io;
 pub mod deliver;
 pub mod mask;
 pub mod outbox;

@@ -191,8 +191,22 @@ pub fn write(dir: &Path, ex: &[Exception], time: &str) -> Result<(u64, u64), Run
         Column::new("model".into(), o(&|e| e.model.clone())),
         Column::new("priority".into(), ex.iter().map(|e| i32::from(e.priority)).collect::<Vec<i32>>()),
     ];
-    let mut df = DataFrame::new(ex.len(), cols).map_err(|e| RunError::Write(p.clone(), e.to_string()))?;
-    crate::write_parquet(&p, &mut df)?;
+    let df = DataFrame::new(ex.len(), cols).map_err(|e| RunError::Write(p.clone(), e.to_string()))?;
+    // The feed boundary: arrow-rs writes Parquet (with schema metadata) and Arrow
+    // IPC for consumers from the same batch, taken from polars without a copy.
+    let batch = crate::arrow_bridge::record_batch(&df).map_err(|e| RunError::Write(p.clone(), e))?;
+    let run_id = ex.first().map_or("", |e| e.run_id.as_str());
+    let batch = reckon_feed::arrow_io::with_metadata(
+        &batch,
+        &[
+            ("reckon.contract_version", reckon_core::CONTRACT_VERSION),
+            ("reckon.table", "exceptions"),
+            ("reckon.run_id", run_id),
+            ("reckon.time", time),
+        ],
+    )?;
+    reckon_feed::arrow_io::write_parquet(&p, &batch)?;
+    reckon_feed::arrow_io::write_ipc(&dir.join("exceptions.arrow"), &batch)?;
     let j = dir.join("exceptions.jsonl");
     let f = std::fs::File::create(&j).map_err(|e| RunError::Write(j.clone(), e.to_string()))?;
     let mut w = std::io::BufWriter::new(f);

@@ -7,6 +7,7 @@
 //! out to the minor unit. Business problems are output rows; `Err` is kept for
 //! runs that could not be carried out.
 
+mod arrow_bridge;
 pub mod cash;
 pub mod config;
 pub mod dedup;
@@ -249,6 +250,7 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
     let (n, _) = exceptions::write(&opts.out, &ex, &time)?;
     outputs.insert("exceptions.parquet".to_string(), manifest::output_entry(&opts.out.join("exceptions.parquet"), n));
     outputs.insert("exceptions.jsonl".to_string(), manifest::output_entry(&opts.out.join("exceptions.jsonl"), n));
+    outputs.insert("exceptions.arrow".to_string(), manifest::output_entry(&opts.out.join("exceptions.arrow"), n));
     timings.insert("exception_feed".to_string(), t3.elapsed().as_millis() as u64);
 
     // Bank entries in exceptions (duplicate invoices concern AP documents, not bank entries).

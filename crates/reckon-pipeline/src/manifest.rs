@@ -173,9 +173,6 @@ impl Manifest {
         let run_id = run_id(started, loaded, config);
         let mut stages = BTreeMap::new();
         stages.insert("ingest".to_string(), "ok".to_string());
-        for s in ["duplicate_detection", "journal_anomaly", "webhook_delivery"] {
-            stages.insert(s.to_string(), "not_in_this_build".to_string());
-        }
         Manifest {
             contract_version: reckon_core::CONTRACT_VERSION,
             reckon_version: env!("CARGO_PKG_VERSION"),

@@ -91,7 +91,7 @@ fn runs_are_deterministic_and_normalized_output_reloads() {
             v[k] = serde_json::Value::Null;
         }
         // The exception files carry the run id and time; their content is compared below.
-        for f in ["exceptions.parquet", "exceptions.jsonl"] {
+        for f in ["exceptions.parquet", "exceptions.jsonl", "exceptions.arrow"] {
             v["outputs"][f]["sha256"] = serde_json::Value::Null;
         }
         v
@@ -225,7 +225,7 @@ fn one_two_and_eight_threads_give_byte_identical_feed_and_manifest() {
     let first = outs[0].path();
     assert!(read(first, "exceptions.jsonl").len() > 1000, "the scenario should raise exceptions");
     for other in &outs[1..] {
-        for f in ["exceptions.parquet", "exceptions.jsonl", "matches.parquet"] {
+        for f in ["exceptions.parquet", "exceptions.jsonl", "exceptions.arrow", "matches.parquet"] {
             assert!(read(first, f) == read(other.path(), f), "{f} differs between thread counts");
         }
         assert_eq!(manifest(first), manifest(other.path()), "manifest.json differs between thread counts");
@@ -259,4 +259,30 @@ fn the_shipped_model_scores_the_run_and_a_missing_one_is_an_error() {
     missing.matching.model = "cash_match_v9_9".into();
     let e = run(&RunOptions::new(input.path(), out.path(), missing)).err().map(|e| e.to_string()).unwrap_or_default();
     assert!(e.contains("cash_match_v9_9") && e.contains("rules"), "{e}");
+}
+
+/// The feed for consumers: `exceptions.arrow` (Arrow IPC) and `exceptions.parquet`
+/// carry the same rows as `exceptions.jsonl`, with reckon's schema metadata, and
+/// polars reads the Parquet that arrow-rs wrote.
+#[test]
+fn feed_files_for_consumers_agree_and_carry_metadata() {
+    let input = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    reckon_synth::generate(input.path(), &reckon_synth::Config::new(4, 1000)).unwrap_or_else(|e| panic!("{e}"));
+    let out = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    run(&RunOptions::new(input.path(), out.path(), Config::default())).unwrap_or_else(|e| panic!("{e}"));
+    let n = std::fs::read_to_string(out.path().join("exceptions.jsonl")).unwrap_or_default().lines().count();
+    assert!(n > 0);
+    let f = std::fs::File::open(out.path().join("exceptions.arrow")).unwrap_or_else(|e| panic!("{e}"));
+    let reader = arrow::ipc::reader::FileReader::try_new(f, None).unwrap_or_else(|e| panic!("{e}"));
+    let schema = reader.schema();
+    assert_eq!(schema.metadata().get("reckon.table").map(String::as_str), Some("exceptions"));
+    assert!(schema.metadata().get("reckon.run_id").is_some_and(|r| r.starts_with("run-")));
+    assert!(schema.field_with_name("exception_id").is_ok() && schema.field_with_name("priority").is_ok());
+    let rows: usize = reader.map(|b| b.unwrap_or_else(|e| panic!("{e}")).num_rows()).sum();
+    assert_eq!(rows, n);
+    let pf = std::fs::File::open(out.path().join("exceptions.parquet")).unwrap_or_else(|e| panic!("{e}"));
+    let df = polars::prelude::ParquetReader::new(pf).finish().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(df.height(), n);
+    let m = manifest_json(out.path());
+    assert_eq!(m["outputs"]["exceptions.arrow"]["rows"], n as u64);
 }
