@@ -12,14 +12,7 @@ fn fixture(case: &str) -> PathBuf {
 fn opts(input: &Path, out: &Path, keep: bool) -> RunOptions {
     let mut config = Config::default();
     config.output.keep_normalized = keep;
-    RunOptions {
-        input: input.to_path_buf(),
-        out: out.to_path_buf(),
-        config,
-        config_path: None,
-        deliver: false,
-        started_at: None,
-    }
+    RunOptions::new(input, out, config)
 }
 
 fn read_parquet(p: &Path) -> DataFrame {
@@ -160,14 +153,7 @@ fn feed_policy_escalates() {
     let config =
         Config::from_toml("t", "[feed]\nescalate_above = { EUR = \"10000.00\" }\nwatch_entities = [\"GB01\"]\n")
             .unwrap_or_else(|e| panic!("{e}"));
-    let o = RunOptions {
-        input: input.path().to_path_buf(),
-        out: out.path().to_path_buf(),
-        config,
-        config_path: None,
-        deliver: false,
-        started_at: None,
-    };
+    let o = RunOptions::new(input.path(), out.path(), config);
     run(&o).unwrap_or_else(|e| panic!("{e}"));
     let lines = std::fs::read_to_string(out.path().join("exceptions.jsonl")).unwrap_or_default();
     let events: Vec<serde_json::Value> = lines.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
