@@ -11,6 +11,7 @@ pub mod date;
 pub mod id;
 pub mod money;
 pub mod reject;
+pub mod rng;
 pub mod schema;
 
 pub use currency::Currency;

@@ -256,25 +256,17 @@ impl Sink {
     }
 }
 
-/// A small PRNG for jitter (not for secrets), seeded from the clock and pid.
+/// Retry jitter (not for secrets): SplitMix64 seeded from the clock and pid.
 #[derive(Debug)]
-pub struct Jitter(u64);
+pub struct Jitter(reckon_core::rng::SplitMix64);
 
 impl Jitter {
     pub fn new() -> Jitter {
         let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
-        Jitter(t ^ (u64::from(std::process::id()) << 32) | 1)
-    }
-    fn next(&mut self) -> u64 {
-        // splitmix64
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        Jitter(reckon_core::rng::SplitMix64::new(t ^ (u64::from(std::process::id()) << 32) | 1))
     }
     pub fn below(&mut self, n: u64) -> u64 {
-        if n == 0 { 0 } else { self.next() % n }
+        self.0.below(n)
     }
 }
 

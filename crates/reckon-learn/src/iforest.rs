@@ -48,20 +48,14 @@ pub fn c(n: usize) -> f64 {
     }
 }
 
-struct Rng(u64);
+/// The forest's sampler: SplitMix64 with `usize` helpers.
+struct Rng(reckon_core::rng::SplitMix64);
 impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
     fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
+        self.0.below(n.max(1) as u64) as usize
     }
     fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+        self.0.unit()
     }
 }
 
@@ -74,7 +68,7 @@ impl IsolationForest {
         let n = x.len() / k;
         let psi = p.sample.min(n).max(2);
         let limit = (psi as f64).log2().ceil() as usize;
-        let mut rng = Rng(p.seed ^ 0xA5A5_5A5A);
+        let mut rng = Rng(reckon_core::rng::SplitMix64::new(p.seed ^ 0xA5A5_5A5A));
         let mut trees = Vec::with_capacity(p.trees);
         for _ in 0..p.trees {
             // Sample without replacement (partial Fisher–Yates).
