@@ -562,7 +562,9 @@ fn dispatch(cmd: Command) -> anyhow::Result<i32> {
             }
             let mut journal_json = serde_json::Value::Null;
             if out.join("journal_scores.parquet").is_file() && truth.join("journal_anomalies.csv").is_file() {
-                let risk = reckon_anomaly::AnomalyConfig::default().review_risk;
+                // The threshold the run flagged at: the model's own (from its folder, as the
+                // run's manifest names it), else the rules' review risk.
+                let risk = journal_review_threshold(&out);
                 let j = reckon_pipeline::journals::eval_out(&out, &truth, risk).map_err(|e| anyhow::anyhow!(e))?;
                 outln!(
                     "journals: {} journals, {} anomalous; ROC-AUC {:.4}, average precision {:.4}, precision@k {:.4}; false positive rate {:.4} at risk {risk}",
@@ -597,6 +599,24 @@ fn dispatch(cmd: Command) -> anyhow::Result<i32> {
             outln!("wrote {}", path.display());
             Ok(exit::OK)
         }
+    }
+}
+
+/// The review threshold a run's journal scores were flagged at: the model folder
+/// named in its manifest (`config.anomaly.model`), or the rules' `review_risk`.
+fn journal_review_threshold(out: &Path) -> f64 {
+    let rules = reckon_anomaly::AnomalyConfig::default().review_risk;
+    let manifest: Option<serde_json::Value> =
+        std::fs::read_to_string(out.join("manifest.json")).ok().and_then(|t| serde_json::from_str(&t).ok());
+    let Some(m) = manifest else { return rules };
+    let cfg_risk = m["config"]["anomaly"]["review_risk"].as_f64().unwrap_or(rules);
+    match m["config"]["anomaly"]["model"].as_str() {
+        Some("rules") | None => cfg_risk,
+        Some(name) => reckon_pipeline::model::resolve(name)
+            .and_then(|d| std::fs::read_to_string(d.join("config.json")).ok())
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .and_then(|c| c["thresholds"]["review"].as_f64())
+            .unwrap_or(cfg_risk),
     }
 }
 
