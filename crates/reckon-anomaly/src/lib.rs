@@ -10,13 +10,23 @@
 //! entries in the last days of a period, Benford first-digit deviation per
 //! preparer (with a minimum sample) and duplicate journals.
 //!
-//! [`Tests::run`] flags journals; their risk combines the flags' weights
-//! (`1 − Π(1 − wᵢ)`). ML scoring of the same journals (ONNX, issue 6) plugs in
-//! beside the rules.
+//! The book is held column by column with interned text ([`Book`]); the
+//! book-wide counts every test and feature is relative to ([`Profile`]) and the
+//! tests themselves run over journals in parallel (rayon), with results in
+//! (entity, journal id) order whatever the thread count.
+//!
+//! [`Tests::run_book`] flags journals; their rule risk combines the flags' weights
+//! (`1 − Π(1 − wᵢ)`). [`features`] gives the `journal_v1` features the ML
+//! scorers (ONNX, in `reckon-pipeline`) read beside the flags.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+pub mod book;
 
+use std::collections::{BTreeMap, BTreeSet};
+
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
+
+pub use book::{AMOUNT_SCALE, Book, Columns, Dict, Journals, Profile, log_amount};
 
 /// One GL journal line (money in minor units, dates in days since 1970-01-01).
 #[derive(Clone, Debug, Default)]
@@ -159,11 +169,6 @@ pub struct JournalResult {
     pub unbalanced: bool,
 }
 
-/// (posting date, journal id) of a journal with a given set of lines.
-type Posted = (i32, String);
-/// (entity, sorted (account, amount) lines): journals with the same signature are duplicates.
-type Signature = (String, Vec<(String, i64)>);
-
 fn weekday(day: i32) -> i32 {
     // 1970-01-01 was a Thursday (3 with Monday = 0).
     (day + 3).rem_euclid(7)
@@ -189,224 +194,241 @@ impl Tests {
         &self.cfg
     }
 
-    /// Runs every test over the book; journals in (entity, journal id) order.
+    /// Runs every test over a book of row structs; journals in (entity, journal id) order.
     pub fn run(&self, lines: &[Line]) -> Vec<JournalResult> {
+        self.run_book(&Book::from_lines(lines))
+    }
+
+    /// Runs every test over the book, journals in parallel; journals in (entity,
+    /// journal id) order, the same whatever the thread count.
+    pub fn run_book(&self, book: &Book) -> Vec<JournalResult> {
         let c = &self.cfg;
-        let mut journals: BTreeMap<(String, String), Vec<usize>> = BTreeMap::new();
-        for (i, l) in lines.iter().enumerate() {
-            journals.entry((l.entity.clone(), l.journal_id.clone())).or_default().push(i);
-        }
-        // Book-wide statistics.
-        let mut acct_journals: HashMap<(&str, &str), usize> = HashMap::new();
-        let mut prep_lines: HashMap<&str, usize> = HashMap::new();
-        let mut prep_acct: HashMap<(&str, &str), usize> = HashMap::new();
-        let mut pair_count: HashMap<(String, String, String), usize> = HashMap::new();
-        let mut digits: HashMap<&str, [usize; 10]> = HashMap::new();
-        let mut signature: HashMap<Signature, Vec<Posted>> = HashMap::new();
-        for ((ent, jid), ix) in &journals {
-            let accts: BTreeSet<&str> = ix.iter().map(|&i| lines[i].account.as_str()).collect();
-            for a in &accts {
-                *acct_journals.entry((ent.as_str(), a)).or_default() += 1;
-            }
-            let debits: BTreeSet<&str> =
-                ix.iter().filter(|&&i| lines[i].amount > 0).map(|&i| lines[i].account.as_str()).collect();
-            let credits: BTreeSet<&str> =
-                ix.iter().filter(|&&i| lines[i].amount < 0).map(|&i| lines[i].account.as_str()).collect();
-            for d in &debits {
-                for k in &credits {
-                    *pair_count.entry((ent.clone(), d.to_string(), k.to_string())).or_default() += 1;
-                }
-            }
-            let mut sig: Vec<(String, i64)> = ix.iter().map(|&i| (lines[i].account.clone(), lines[i].amount)).collect();
-            sig.sort();
-            signature.entry((ent.clone(), sig)).or_default().push((lines[ix[0]].posting_date, jid.clone()));
-            for &i in ix {
-                let l = &lines[i];
-                *prep_lines.entry(l.preparer_id.as_str()).or_default() += 1;
-                *prep_acct.entry((l.preparer_id.as_str(), l.account.as_str())).or_default() += 1;
-                let first = l.amount.unsigned_abs().to_string().bytes().next().map_or(0, |b| (b - b'0') as usize);
-                if first > 0 {
-                    digits.entry(l.preparer_id.as_str()).or_insert([0; 10])[first] += 1;
-                }
-            }
-        }
-        // Benford deviation per preparer (mean absolute deviation of first digits).
-        let benford_off: BTreeMap<&str, f64> = digits
+        let js = book.journals();
+        let prof = book.profile();
+        // Per-dictionary facts, looked up once per distinct value instead of per line.
+        let periods = book.fiscal_period.names();
+        let period_ends: Vec<Option<i32>> = periods.iter().map(|p| period_end(p)).collect();
+        let closes: Vec<Option<i32>> = periods
             .iter()
-            .filter_map(|(p, d)| {
-                let n: usize = d.iter().sum();
-                (n >= c.benford_min_lines).then(|| {
-                    let mad = (1..10).map(|k| (d[k] as f64 / n as f64 - benford(k)).abs()).sum::<f64>() / 9.0;
-                    (*p, mad)
-                })
-            })
-            .filter(|(_, m)| *m > c.benford_mad)
+            .zip(&period_ends)
+            .map(|(p, e)| self.close.get(p).copied().or_else(|| e.map(|e| e + c.close_days)))
             .collect();
-        let mut dup_of: HashMap<String, String> = HashMap::new();
-        for v in signature.values().filter(|v| v.len() >= 2) {
-            let mut v = v.clone();
-            v.sort();
-            for w in v.windows(2) {
-                if (w[1].0 - w[0].0).abs() <= c.duplicate_days {
-                    dup_of.insert(w[1].1.clone(), w[0].1.clone());
-                }
-            }
-        }
-        journals
+        let limits: Vec<Option<i64>> =
+            book.currency.names().iter().map(|cur| self.limits.get(cur.as_str()).copied()).collect();
+        let manual: Vec<bool> =
+            book.source.names().iter().map(|s| c.manual_sources.iter().any(|m| m.eq_ignore_ascii_case(s))).collect();
+        let revenue: Vec<bool> =
+            book.account.names().iter().map(|a| c.revenue_prefixes.iter().any(|p| a.starts_with(p.as_str()))).collect();
+        // Benford deviation per preparer (mean absolute deviation of first digits).
+        let benford_off: Vec<Option<f64>> = prof
+            .digits
             .iter()
-            .map(|((ent, jid), ix)| {
-                let (ent, jid, ix) = (ent.clone(), jid.clone(), ix.clone());
+            .map(|d| {
+                let n: u32 = d.iter().sum();
+                if (n as usize) < c.benford_min_lines || n == 0 {
+                    return None;
+                }
+                let mad = (1..10).map(|k| (f64::from(d[k]) / f64::from(n) - benford(k)).abs()).sum::<f64>() / 9.0;
+                (mad > c.benford_mad).then_some(mad)
+            })
+            .collect();
+        let dup_of = self.duplicates(book);
+        (0..js.len())
+            .into_par_iter()
+            .map(|j| {
+                let ix = js.lines(j);
+                let i0 = ix[0] as usize;
+                let ent = book.entity.id(i0);
                 let mut flags: Vec<Flag> = Vec::new();
-                let mut flag = |test: &'static str, weight: f64, text: String| {
+                // Unbalanced per currency.
+                let mut sums: Vec<(&str, i64, u8)> = Vec::new();
+                for &i in ix {
+                    let i = i as usize;
+                    let cur = book.currency.at(i);
+                    match sums.iter_mut().find(|s| s.0 == cur) {
+                        Some(s) => s.1 += book.amount[i],
+                        None => sums.push((cur, book.amount[i], book.exponent[i])),
+                    }
+                }
+                sums.sort_by(|a, b| a.0.cmp(b.0));
+                let unbalanced = sums.iter().any(|s| s.1 != 0);
+                if unbalanced {
+                    let off: Vec<String> = sums
+                        .iter()
+                        .filter(|s| s.1 != 0)
+                        .map(|(cur, s, e)| format!("{} {cur}", money(*s, *e)))
+                        .collect();
+                    flags.push(Flag {
+                        test: "unbalanced",
+                        text: format!("debits and credits differ by {}", off.join(", ")),
+                        weight: 1.0,
+                    });
+                }
+                let mut flag = |test: &'static str, weight: f64, text: &dyn Fn() -> String| {
                     if !flags.iter().any(|f| f.test == test) {
-                        flags.push(Flag { test, text, weight });
+                        flags.push(Flag { test, text: text(), weight });
                     }
                 };
-                let first = &lines[ix[0]];
-                // Unbalanced per currency.
-                let mut sums: BTreeMap<&str, (i64, u8)> = BTreeMap::new();
-                for &i in &ix {
-                    let e = sums.entry(lines[i].currency.as_str()).or_insert((0, lines[i].exponent));
-                    e.0 += lines[i].amount;
-                }
-                let unbalanced = sums.values().any(|(s, _)| *s != 0);
-                for (cur, (s, e)) in &sums {
-                    if *s != 0 {
-                        flag("unbalanced", 1.0, format!("debits and credits differ by {} {cur}", money(*s, *e)));
+                for &i in ix {
+                    let i = i as usize;
+                    let (prep, acct, per) = (book.preparer_id.id(i), book.account.id(i), book.fiscal_period.id(i));
+                    let appr = book.approver_id.at(i);
+                    let posted = book.posting_date[i];
+                    let created = book.created_day[i];
+                    let (amount, exp) = (book.amount[i], book.exponent[i]);
+                    if !appr.is_empty() && appr == book.preparer_id.at(i) {
+                        flag("self_approval", 0.7, &|| format!("{appr} prepared and approved the entry"));
                     }
-                }
-                for &i in &ix {
-                    let l = &lines[i];
-                    if !l.approver_id.is_empty() && l.approver_id == l.preparer_id {
-                        flag("self_approval", 0.7, format!("{} prepared and approved the entry", l.preparer_id));
-                    }
-                    let wd = weekday(l.posting_date);
-                    if wd >= 5 || self.holidays.contains(&l.posting_date) {
+                    let wd = weekday(posted);
+                    if wd >= 5 || self.holidays.contains(&posted) {
                         let what = if wd >= 5 { "a weekend" } else { "a holiday" };
-                        flag(
-                            "weekend_holiday",
-                            0.35,
-                            format!("posted on {what} ({})", reckon_core::date::format_iso_date(l.posting_date)),
-                        );
+                        flag("weekend_holiday", 0.35, &|| {
+                            format!("posted on {what} ({})", reckon_core::date::format_iso_date(posted))
+                        });
                     }
-                    let close = self
-                        .close
-                        .get(&l.fiscal_period)
-                        .copied()
-                        .or_else(|| period_end(&l.fiscal_period).map(|e| e + c.close_days));
-                    if let (Some(close), Some(created)) = (close, l.created_day)
+                    if let (Some(close), Some(created)) = (closes[per as usize], created)
                         && created > close
                     {
-                        flag(
-                            "after_close",
-                            0.6,
-                            format!("entered {} day(s) after period {} closed", created - close, l.fiscal_period),
-                        );
+                        flag("after_close", 0.6, &|| {
+                            format!(
+                                "entered {} day(s) after period {} closed",
+                                created - close,
+                                book.fiscal_period.at(i)
+                            )
+                        });
                     }
-                    if let Some(created) = l.created_day
-                        && created - l.posting_date > c.backdated_days
+                    if let Some(created) = created
+                        && created - posted > c.backdated_days
                     {
-                        flag(
-                            "backdated",
-                            0.55,
-                            format!("created {} day(s) after its posting date", created - l.posting_date),
-                        );
+                        flag("backdated", 0.55, &|| {
+                            format!("created {} day(s) after its posting date", created - posted)
+                        });
                     }
-                    let unit = 10i64.pow(u32::from(l.exponent));
-                    let major = l.amount.abs();
+                    let unit = 10i64.pow(u32::from(exp));
+                    let major = amount.abs();
                     if major >= c.round_unit * unit && major % (c.round_unit * unit) == 0 {
-                        flag("round_amount", 0.3, format!("round amount {}", money(l.amount.abs(), l.exponent)));
+                        flag("round_amount", 0.3, &|| format!("round amount {}", money(major, exp)));
                     } else if major >= 1000 * unit && (major / unit) % 1000 == 999 {
-                        flag("round_amount", 0.3, format!("amount {} ends in 999", money(l.amount.abs(), l.exponent)));
+                        flag("round_amount", 0.3, &|| format!("amount {} ends in 999", money(major, exp)));
                     }
-                    if let Some(limit) = self.limits.get(&l.currency) {
-                        let lo = *limit as f64 * (1.0 - c.below_limit_percent / 100.0);
-                        if (major as f64) >= lo && major < *limit {
-                            flag(
-                                "below_approval_limit",
-                                0.5,
-                                format!(
-                                    "{} is just below the approval limit {}",
-                                    money(major, l.exponent),
-                                    money(*limit, l.exponent)
-                                ),
-                            );
+                    if let Some(limit) = limits[book.currency.id(i) as usize] {
+                        let lo = limit as f64 * (1.0 - c.below_limit_percent / 100.0);
+                        if (major as f64) >= lo && major < limit {
+                            flag("below_approval_limit", 0.5, &|| {
+                                format!("{} is just below the approval limit {}", money(major, exp), money(limit, exp))
+                            });
                         }
                     }
-                    if acct_journals.get(&(ent.as_str(), l.account.as_str())).copied().unwrap_or(0)
-                        <= c.seldom_account_max_journals
+                    let used = prof.account_journals(ent, acct);
+                    if used as usize <= c.seldom_account_max_journals {
+                        flag("seldom_account", 0.3, &|| {
+                            format!("account {} is used in {used} journal(s) of the book", book.account.at(i))
+                        });
+                    }
+                    if prof.preparer_lines.get(prep as usize).copied().unwrap_or(0) as usize >= c.preparer_min_lines
+                        && prof.preparer_account.get(&(prep, acct)).copied().unwrap_or(0) <= 1
                     {
-                        flag(
-                            "seldom_account",
-                            0.3,
+                        flag("unusual_preparer_account", 0.45, &|| {
                             format!(
-                                "account {} is used in {} journal(s) of the book",
-                                l.account,
-                                acct_journals.get(&(ent.as_str(), l.account.as_str())).copied().unwrap_or(0)
-                            ),
-                        );
+                                "{} has never posted to account {} before",
+                                book.preparer_id.at(i),
+                                book.account.at(i)
+                            )
+                        });
                     }
-                    if prep_lines.get(l.preparer_id.as_str()).copied().unwrap_or(0) >= c.preparer_min_lines
-                        && prep_acct.get(&(l.preparer_id.as_str(), l.account.as_str())).copied().unwrap_or(0) <= 1
+                    if manual[book.source.id(i) as usize]
+                        && revenue[acct as usize]
+                        && period_ends[per as usize].is_some_and(|e| e - posted < c.period_end_days && e >= posted)
                     {
-                        flag(
-                            "unusual_preparer_account",
-                            0.45,
-                            format!("{} has never posted to account {} before", l.preparer_id, l.account),
-                        );
-                    }
-                    if c.manual_sources.iter().any(|s| s.eq_ignore_ascii_case(&l.source))
-                        && c.revenue_prefixes.iter().any(|p| l.account.starts_with(p.as_str()))
-                        && period_end(&l.fiscal_period)
-                            .is_some_and(|e| e - l.posting_date < c.period_end_days && e >= l.posting_date)
-                    {
-                        flag(
-                            "period_end_manual_revenue",
-                            0.5,
+                        flag("period_end_manual_revenue", 0.5, &|| {
                             format!(
                                 "manual entry to revenue account {} in the last days of {}",
-                                l.account, l.fiscal_period
-                            ),
-                        );
+                                book.account.at(i),
+                                book.fiscal_period.at(i)
+                            )
+                        });
                     }
-                    if let Some(mad) = benford_off.get(l.preparer_id.as_str()) {
-                        flag(
-                            "benford",
-                            0.15,
-                            format!("{}'s first digits deviate from Benford's law (MAD {mad:.3})", l.preparer_id),
-                        );
+                    if let Some(Some(mad)) = benford_off.get(prep as usize) {
+                        flag("benford", 0.15, &|| {
+                            format!(
+                                "{}'s first digits deviate from Benford's law (MAD {mad:.3})",
+                                book.preparer_id.at(i)
+                            )
+                        });
                     }
                 }
-                let debits: BTreeSet<&str> =
-                    ix.iter().filter(|&&i| lines[i].amount > 0).map(|&i| lines[i].account.as_str()).collect();
-                let credits: BTreeSet<&str> =
-                    ix.iter().filter(|&&i| lines[i].amount < 0).map(|&i| lines[i].account.as_str()).collect();
-                'pairs: for d in &debits {
-                    for k in &credits {
-                        let common = |a: &str| {
-                            acct_journals.get(&(ent.as_str(), a)).copied().unwrap_or(0) > c.seldom_account_max_journals
-                        };
-                        if pair_count.get(&(ent.clone(), d.to_string(), k.to_string())).copied().unwrap_or(0) <= 1
-                            && common(d)
-                            && common(k)
-                        {
-                            flag(
-                                "unusual_account_pair",
-                                0.45,
-                                format!("accounts {d} (debit) and {k} (credit) are never otherwise booked together"),
-                            );
+                let (debits, credits) = book.sides(ix);
+                let common = |a: u32| prof.account_journals(ent, a) as usize > c.seldom_account_max_journals;
+                'pairs: for &d in &debits {
+                    for &k in &credits {
+                        if prof.pairs.get(&(ent, d, k)).copied().unwrap_or(0) <= 1 && common(d) && common(k) {
+                            flag("unusual_account_pair", 0.45, &|| {
+                                format!(
+                                    "accounts {} (debit) and {} (credit) are never otherwise booked together",
+                                    book.account.name(d),
+                                    book.account.name(k)
+                                )
+                            });
                             break 'pairs;
                         }
                     }
                 }
-                if let Some(orig) = dup_of.get(&jid) {
-                    flag("duplicate_journal", 0.6, format!("same lines as journal {orig}"));
+                if let Some(orig) = dup_of[j] {
+                    flag("duplicate_journal", 0.6, &|| format!("same lines as journal {}", book.journal_id.name(orig)));
                 }
+                // Strongest first; the order (and so the rounding of the risk) does not
+                // depend on the order the lines came in.
+                flags.sort_by(|a, b| b.weight.total_cmp(&a.weight).then(a.test.cmp(b.test)));
                 let risk = 1.0 - flags.iter().map(|f| 1.0 - f.weight).product::<f64>();
-                let _ = first;
-                JournalResult { entity: ent, journal_id: jid, lines: ix, flags, risk, unbalanced }
+                JournalResult {
+                    entity: book.entity.name(ent).to_string(),
+                    journal_id: book.journal_id.at(i0).to_string(),
+                    lines: ix.iter().map(|&i| i as usize).collect(),
+                    flags,
+                    risk,
+                    unbalanced,
+                }
             })
             .collect()
+    }
+
+    /// For each journal, the journal id of an earlier journal of the same entity
+    /// with the same lines (accounts and amounts) posted within `duplicate_days`.
+    fn duplicates(&self, book: &Book) -> Vec<Option<u32>> {
+        let js = book.journals();
+        let sigs: Vec<Vec<(u32, i64)>> = (0..js.len())
+            .into_par_iter()
+            .map(|j| {
+                let mut s: Vec<(u32, i64)> =
+                    js.lines(j).iter().map(|&i| (book.account.id(i as usize), book.amount[i as usize])).collect();
+                s.sort_unstable();
+                s
+            })
+            .collect();
+        let head = |j: usize| js.lines(j)[0] as usize;
+        // (entity, signature, posting date, journal id) with the journal's index as the last tie-break.
+        let mut order: Vec<u32> = (0..js.len() as u32).collect();
+        order.par_sort_unstable_by(|&a, &b| {
+            let (a, b) = (a as usize, b as usize);
+            book.entity
+                .id(head(a))
+                .cmp(&book.entity.id(head(b)))
+                .then_with(|| sigs[a].cmp(&sigs[b]))
+                .then(book.posting_date[head(a)].cmp(&book.posting_date[head(b)]))
+                .then(book.journal_id.id(head(a)).cmp(&book.journal_id.id(head(b))))
+                .then(a.cmp(&b))
+        });
+        let mut dup_of = vec![None; js.len()];
+        for w in order.windows(2) {
+            let (a, b) = (w[0] as usize, w[1] as usize);
+            if book.entity.id(head(a)) == book.entity.id(head(b))
+                && sigs[a] == sigs[b]
+                && (book.posting_date[head(b)] - book.posting_date[head(a)]).abs() <= self.cfg.duplicate_days
+            {
+                dup_of[b] = Some(book.journal_id.id(head(a)));
+            }
+        }
+        dup_of
     }
 }
 
@@ -451,104 +473,85 @@ pub const TESTS: &[&str] = &[
 
 /// Features of every journal (same order as `results`), learned from the book itself:
 /// frequencies of accounts, preparer–account and account pairs, amount profile per account.
-pub fn features(lines: &[Line], results: &[JournalResult]) -> Vec<f32> {
-    let mut acct: HashMap<(&str, &str), usize> = HashMap::new();
-    let mut prep_acct: HashMap<(&str, &str), usize> = HashMap::new();
-    let mut pairs: HashMap<(&str, &str, &str), usize> = HashMap::new();
-    let mut stats: HashMap<(&str, &str), (f64, f64, f64)> = HashMap::new(); // n, sum, sumsq of log10|amount|
-    for j in results {
-        let accts: BTreeSet<&str> = j.lines.iter().map(|&i| lines[i].account.as_str()).collect();
-        for a in &accts {
-            *acct.entry((j.entity.as_str(), a)).or_default() += 1;
-        }
-        let dr: BTreeSet<&str> =
-            j.lines.iter().filter(|&&i| lines[i].amount > 0).map(|&i| lines[i].account.as_str()).collect();
-        let cr: BTreeSet<&str> =
-            j.lines.iter().filter(|&&i| lines[i].amount < 0).map(|&i| lines[i].account.as_str()).collect();
-        for d in &dr {
-            for c in &cr {
-                *pairs.entry((j.entity.as_str(), d, c)).or_default() += 1;
-            }
-        }
-        for &i in &j.lines {
-            let l = &lines[i];
-            *prep_acct.entry((l.preparer_id.as_str(), l.account.as_str())).or_default() += 1;
-            let v = ((l.amount.unsigned_abs() as f64) + 1.0).log10();
-            let e = stats.entry((j.entity.as_str(), l.account.as_str())).or_insert((0.0, 0.0, 0.0));
-            e.0 += 1.0;
-            e.1 += v;
-            e.2 += v * v;
-        }
-    }
+pub fn features(book: &Book, results: &[JournalResult]) -> Vec<f32> {
+    let prof = book.profile();
+    let k = FEATURES.len();
     // Frequencies as shares of the book, so that a model trained on one book size
     // reads another alike.
     let journals_n = results.len().max(1) as f32;
-    let mut prep_n: HashMap<&str, usize> = HashMap::new();
-    for l in lines {
-        *prep_n.entry(l.preparer_id.as_str()).or_default() += 1;
-    }
-    let share = |n: usize, of: f32| ((n as f32 / of) * 100.0).min(100.0);
-    let mut out = Vec::with_capacity(results.len() * FEATURES.len());
-    for j in results {
-        let ls: Vec<&Line> = j.lines.iter().map(|&i| &lines[i]).collect();
-        let first = ls[0];
-        let unit = 10f64.powi(i32::from(first.exponent));
-        let total: i64 = ls.iter().map(|l| l.amount).filter(|a| *a > 0).sum();
-        let end = period_end(&first.fiscal_period);
-        let dom = end.map_or(0.5, |e| 1.0 - ((e - first.posting_date) as f32 / 31.0).clamp(0.0, 1.0));
-        let lag = first.created_day.map_or(0.0, |c| ((c - first.posting_date) as f32 / 30.0).clamp(-1.0, 6.0));
-        let rare_acct = ls
+    let share = |n: u32, of: f32| ((n as f32 / of) * 100.0).min(100.0);
+    let manual: Vec<bool> = book.source.names().iter().map(|s| s.eq_ignore_ascii_case("manual")).collect();
+    let mut out = vec![0f32; results.len() * k];
+    out.par_chunks_mut(k).zip(results.par_iter()).for_each(|(row, j)| {
+        let ix = &j.lines;
+        let i0 = ix[0];
+        let ent = book.entity.id(i0);
+        let exp = book.exponent[i0];
+        let unit = 10f64.powi(i32::from(exp));
+        let total: i64 = ix.iter().map(|&i| book.amount[i]).filter(|a| *a > 0).sum();
+        let posted = book.posting_date[i0];
+        let end = period_end(book.fiscal_period.at(i0));
+        let dom = end.map_or(0.5, |e| 1.0 - ((e - posted) as f32 / 31.0).clamp(0.0, 1.0));
+        let lag = book.created_day[i0].map_or(0.0, |c| ((c - posted) as f32 / 30.0).clamp(-1.0, 6.0));
+        let rare_acct = ix.iter().map(|&i| prof.account_journals(ent, book.account.id(i))).min().unwrap_or(0);
+        let rare_pa = ix
             .iter()
-            .map(|l| acct.get(&(j.entity.as_str(), l.account.as_str())).copied().unwrap_or(0))
-            .min()
-            .unwrap_or(0);
-        let rare_pa = ls
-            .iter()
-            .map(|l| {
+            .map(|&i| {
+                let p = book.preparer_id.id(i);
                 share(
-                    prep_acct.get(&(l.preparer_id.as_str(), l.account.as_str())).copied().unwrap_or(0),
-                    prep_n.get(l.preparer_id.as_str()).copied().unwrap_or(1) as f32,
+                    prof.preparer_account.get(&(p, book.account.id(i))).copied().unwrap_or(0),
+                    prof.preparer_lines.get(p as usize).copied().unwrap_or(1).max(1) as f32,
                 )
             })
             .fold(f32::INFINITY, f32::min);
-        let dr: Vec<&str> = ls.iter().filter(|l| l.amount > 0).map(|l| l.account.as_str()).collect();
-        let cr: Vec<&str> = ls.iter().filter(|l| l.amount < 0).map(|l| l.account.as_str()).collect();
+        let ix32: Vec<u32> = ix.iter().map(|&i| i as u32).collect();
+        let (dr, cr) = book.sides(&ix32);
         let rare_pair = dr
             .iter()
             .flat_map(|d| cr.iter().map(move |c| (*d, *c)))
-            .map(|(d, c)| pairs.get(&(j.entity.as_str(), d, c)).copied().unwrap_or(0))
+            .map(|(d, c)| prof.pairs.get(&(ent, d, c)).copied().unwrap_or(0))
             .min()
             .unwrap_or(0);
-        let zmax = ls
+        let zmax = ix
             .iter()
-            .map(|l| {
-                let v = ((l.amount.unsigned_abs() as f64) + 1.0).log10();
-                let (n, s, q) = stats.get(&(j.entity.as_str(), l.account.as_str())).copied().unwrap_or((1.0, v, v * v));
-                let m = s / n;
-                let sd = (q / n - m * m).max(0.0).sqrt().max(0.05);
+            .map(|&i| {
+                let v = log_amount(book.amount[i]);
+                let (m, sd) = match prof.amounts.get(&(ent, book.account.id(i))) {
+                    Some(&(n, s, q)) if n > 0 => {
+                        let n = n as f64;
+                        let m = s as f64 / AMOUNT_SCALE / n;
+                        let var = (q as f64 / (AMOUNT_SCALE * AMOUNT_SCALE)) / n - m * m;
+                        (m, var.max(0.0).sqrt().max(0.05))
+                    }
+                    _ => (v, 0.05),
+                };
                 ((v - m) / sd).abs()
             })
             .fold(0.0, f64::max);
-        out.extend([
+        let approved = |i: usize| !book.approver_id.at(i).is_empty();
+        row.copy_from_slice(&[
             ((total as f64 / unit) + 1.0).log10() as f32,
-            ls.len() as f32,
-            if first.source.eq_ignore_ascii_case("manual") { 1.0 } else { 0.0 },
-            weekday(first.posting_date) as f32 / 6.0,
+            ix.len() as f32,
+            if manual[book.source.id(i0) as usize] { 1.0 } else { 0.0 },
+            weekday(posted) as f32 / 6.0,
             dom,
             lag,
             share(rare_acct, journals_n),
             if rare_pa.is_finite() { rare_pa } else { 0.0 },
             share(rare_pair, journals_n),
             zmax.min(20.0) as f32,
-            if ls.iter().any(|l| !l.approver_id.is_empty()) { 1.0 } else { 0.0 },
-            if ls.iter().any(|l| !l.approver_id.is_empty() && l.approver_id == l.preparer_id) { 1.0 } else { 0.0 },
-            if ls.iter().any(|l| l.amount != 0 && l.amount.unsigned_abs() % (1000 * unit as u64) == 0) {
+            if ix.iter().any(|&i| approved(i)) { 1.0 } else { 0.0 },
+            if ix.iter().any(|&i| approved(i) && book.approver_id.at(i) == book.preparer_id.at(i)) { 1.0 } else { 0.0 },
+            if ix
+                .iter()
+                .any(|&i| book.amount[i] != 0 && book.amount[i].unsigned_abs().is_multiple_of(1000 * unit as u64))
+            {
                 1.0
             } else {
                 0.0
             },
         ]);
-    }
+    });
     out
 }
 
@@ -585,22 +588,24 @@ pub const FEATURE_WORDS: &[&str] = &[
 /// first, only those beyond `min_z`: the "top contributing features" of a reason.
 pub fn outlying_features(features: &[f32], k: usize, min_z: f32) -> Vec<Vec<(usize, f32)>> {
     let n = features.len().checked_div(k).unwrap_or(0);
-    let mut med = vec![0f32; k];
-    let mut mad = vec![1f32; k];
-    for f in 0..k {
-        let mut col: Vec<f32> = (0..n).map(|r| features[r * k + f]).collect();
-        col.sort_by(f32::total_cmp);
-        let m = col.get(n / 2).copied().unwrap_or(0.0);
-        let mut dev: Vec<f32> = col.iter().map(|v| (v - m).abs()).collect();
-        dev.sort_by(f32::total_cmp);
-        med[f] = m;
-        let d = dev.get(n / 2).copied().unwrap_or(0.0) * 1.4826;
-        // Mostly-constant features (MAD 0) are scaled by their standard deviation.
-        let mean = col.iter().sum::<f32>() / n.max(1) as f32;
-        let sd = (col.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / n.max(1) as f32).sqrt();
-        mad[f] = if d > 1e-6 { d } else { sd.max(1e-3) };
-    }
+    let (med, mad): (Vec<f32>, Vec<f32>) = (0..k)
+        .into_par_iter()
+        .map(|f| {
+            let mut col: Vec<f32> = (0..n).map(|r| features[r * k + f]).collect();
+            col.par_sort_unstable_by(f32::total_cmp);
+            let m = col.get(n / 2).copied().unwrap_or(0.0);
+            let mut dev: Vec<f32> = col.iter().map(|v| (v - m).abs()).collect();
+            dev.par_sort_unstable_by(f32::total_cmp);
+            let d = dev.get(n / 2).copied().unwrap_or(0.0) * 1.4826;
+            // Mostly-constant features (MAD 0) are scaled by their standard deviation
+            // (summed in a fixed order: the same whatever the thread count).
+            let mean = col.iter().sum::<f32>() / n.max(1) as f32;
+            let sd = (col.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / n.max(1) as f32).sqrt();
+            (m, if d > 1e-6 { d } else { sd.max(1e-3) })
+        })
+        .unzip();
     (0..n)
+        .into_par_iter()
         .map(|r| {
             let mut v: Vec<(usize, f32)> = (0..k)
                 .map(|f| (f, (features[r * k + f] - med[f]) / mad[f]))

@@ -86,3 +86,48 @@ fn isolation_forest_and_its_onnx_tree_ensemble_agree() {
     let worst = (0..n).map(|i| (f.score(&x[i * k..i * k + k]) - f64::from(onnx[i])).abs()).fold(0.0, f64::max);
     assert!(worst < 1e-5, "Rust and ONNX Runtime isolation-forest scores differ by {worst}");
 }
+
+/// Scoring runs in fixed chunks on several sessions: more rows than one chunk,
+/// scored with 1 and 4 threads (and as many sessions), give the same bits, and
+/// every chunk still agrees with the Rust forest.
+#[test]
+fn chunked_parallel_scoring_is_the_same_on_any_thread_count() {
+    use reckon_learn::iforest::{IsolationForest, Params};
+    let mut s: u64 = 5;
+    let mut rnd = || {
+        s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((s >> 11) as f64 / (1u64 << 53) as f64) as f32
+    };
+    let k = 3;
+    let n = reckon_onnx::CHUNK_ROWS * 2 + 1234;
+    let x: Vec<f32> = (0..n * k).map(|_| rnd()).collect();
+    let f = IsolationForest::fit(&x[..3000 * k], k, &Params::default()).unwrap_or_else(|e| panic!("{e}"));
+    let bytes = f.to_onnx(&[]);
+    let cfg = ModelConfig {
+        name: "if".into(),
+        version: "0.1".into(),
+        task: "test".into(),
+        feature_spec: "test".into(),
+        features: (0..k).map(|i| format!("f{i}")).collect(),
+        input: "features".into(),
+        output: "score".into(),
+        output_mapping: "column:0".into(),
+        thresholds: Default::default(),
+        model_sha256: reckon_core::id::sha256_hex(&bytes),
+        training_data_sha256: String::new(),
+    };
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let score = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap_or_else(|e| panic!("{e}"));
+        pool.install(|| {
+            let m = Model::from_bytes(dir.path(), cfg.clone(), &bytes).unwrap_or_else(|e| panic!("{e}"));
+            m.score(n, &x).unwrap_or_else(|e| panic!("{e}"))
+        })
+    };
+    let (one, four) = (score(1), score(4));
+    assert_eq!(one.len(), n);
+    assert!(one.iter().zip(&four).all(|(a, b)| a.to_bits() == b.to_bits()), "scores depend on the thread count");
+    let worst =
+        (0..n).step_by(97).map(|i| (f.score(&x[i * k..i * k + k]) - f64::from(one[i])).abs()).fold(0.0, f64::max);
+    assert!(worst < 1e-5, "Rust and ONNX Runtime scores differ by {worst} across chunks");
+}

@@ -85,12 +85,16 @@ impl ModelConfig {
     }
 }
 
-/// A loaded model.
+/// Rows per inference call. Fixed, so that the batches — and so the scores — are
+/// the same whatever the number of threads.
+pub const CHUNK_ROWS: usize = 16_384;
+
+/// A loaded model: one ONNX Runtime session per core, each single-threaded.
 #[derive(Debug)]
 pub struct Model {
     pub config: ModelConfig,
     pub dir: PathBuf,
-    session: Mutex<ort::session::Session>,
+    sessions: Vec<Mutex<ort::session::Session>>,
 }
 
 fn err(dir: &Path, e: impl std::fmt::Display) -> OnnxError {
@@ -117,18 +121,25 @@ impl Model {
     /// A model from its bytes (tests, training's own check).
     pub fn from_bytes(dir: &Path, config: ModelConfig, bytes: &[u8]) -> Result<Model, OnnxError> {
         let env = runtime::env()?;
-        let session = ort::session::Session::builder(env)
-            // One intra-op thread: ONNX Runtime's parallel kernels may sum in another
-            // order on another core count, and scores must not depend on the machine.
-            // Parallelism comes from scoring chunks on the rayon pool instead.
-            .and_then(|b| b.with_intra_threads(1).map_err(ort::Error::from))
-            .and_then(|mut b| b.commit_from_memory(bytes))
-            .map_err(|e| err(dir, format!("ONNX Runtime refused the model: {e}")))?;
-        let names: Vec<String> = session.inputs().iter().map(|o| o.name().to_string()).collect();
+        let open = || {
+            ort::session::Session::builder(env)
+                // One intra-op thread: ONNX Runtime's parallel kernels may sum in another
+                // order on another core count, and scores must not depend on the machine.
+                // Parallelism comes from scoring fixed chunks on the rayon pool instead.
+                .and_then(|b| b.with_intra_threads(1).map_err(ort::Error::from))
+                .and_then(|mut b| b.commit_from_memory(bytes))
+                .map_err(|e| err(dir, format!("ONNX Runtime refused the model: {e}")))
+        };
+        let first = open()?;
+        let names: Vec<String> = first.inputs().iter().map(|o| o.name().to_string()).collect();
         if !names.contains(&config.input) {
             return Err(err(dir, format!("input '{}' not in the model (it has {names:?})", config.input)));
         }
-        Ok(Model { config, dir: dir.to_path_buf(), session: Mutex::new(session) })
+        let mut sessions = vec![Mutex::new(first)];
+        for _ in 1..rayon::current_num_threads().clamp(1, 16) {
+            sessions.push(Mutex::new(open()?));
+        }
+        Ok(Model { config, dir: dir.to_path_buf(), sessions })
     }
 
     /// `name@version`, as exceptions and manifests cite it.
@@ -137,8 +148,10 @@ impl Model {
     }
 
     /// Scores `rows` rows of `features.len() / rows` features (row-major). Returns
-    /// one score per row, mapped as the config says.
+    /// one score per row, mapped as the config says. Chunks of [`CHUNK_ROWS`] run
+    /// in parallel on the rayon pool, each on a free session.
     pub fn score(&self, rows: usize, features: &[f32]) -> Result<Vec<f32>, OnnxError> {
+        use rayon::prelude::*;
         let k = self.config.features.len();
         if rows == 0 {
             return Ok(Vec::new());
@@ -146,8 +159,22 @@ impl Model {
         if features.len() != rows * k {
             return Err(err(&self.dir, format!("{} values for {rows} rows of {k} features", features.len())));
         }
+        let parts: Vec<Vec<f32>> = features
+            .par_chunks(CHUNK_ROWS * k)
+            .enumerate()
+            .map(|(c, x)| self.score_chunk(c, x.len() / k, x))
+            .collect::<Result<_, _>>()?;
+        Ok(parts.concat())
+    }
+
+    fn score_chunk(&self, chunk: usize, rows: usize, features: &[f32]) -> Result<Vec<f32>, OnnxError> {
+        let k = self.config.features.len();
         let input = ort::value::TensorRef::from_array_view(([rows, k], features)).map_err(|e| err(&self.dir, e))?;
-        let mut s = self.session.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        // A free session if there is one, else wait for this chunk's own.
+        let n = self.sessions.len();
+        let mut s = (0..n)
+            .find_map(|o| self.sessions[(chunk + o) % n].try_lock().ok())
+            .unwrap_or_else(|| self.sessions[chunk % n].lock().unwrap_or_else(std::sync::PoisonError::into_inner));
         let out = s
             .run(ort::inputs![self.config.input.as_str() => input])
             .map_err(|e| err(&self.dir, format!("inference: {e}")))?;

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
-use reckon_anomaly::{JournalResult, Line, Tests};
+use reckon_anomaly::{Book, Columns, Dict, JournalResult, Tests};
 use reckon_core::{Currency, Table, format_minor};
 use reckon_feed::{Exception, Reason};
 use reckon_ingest::Loaded;
@@ -19,75 +19,77 @@ use crate::cash::{days, ints, strings};
 /// The name@version the scores carry (the rule set; an ML model will add its own).
 pub const MODEL: &str = "journal_tests@1.0";
 
-/// GL lines from the loaded frames.
-pub fn inputs(loaded: &Loaded) -> Option<Vec<Line>> {
+/// The GL book from the loaded frames: text columns interned straight from
+/// polars' string arrays (no `String` per line), columns in parallel.
+pub fn inputs(loaded: &Loaded) -> Option<Book> {
+    use rayon::prelude::*;
     let gl = loaded.tables.get(&Table::GlJournalLines)?;
-    let s = |c: &str| strings(gl, c);
-    let (jid, ent, acct, per, cur, prep, appr, src) = (
-        s("journal_id"),
-        s("entity"),
-        s("account"),
-        s("fiscal_period"),
-        s("currency"),
-        s("preparer_id"),
-        s("approver_id"),
-        s("source"),
-    );
-    let (line, amt) = (ints(gl, "line_no"), ints(gl, "amount"));
-    let (post, doc) = (days(gl, "posting_date"), days(gl, "document_date"));
-    let created: Vec<Option<i64>> = gl
+    let n = gl.height();
+    let names =
+        ["journal_id", "entity", "account", "fiscal_period", "currency", "preparer_id", "approver_id", "source"];
+    let mut dicts: Vec<Dict> = names
+        .par_iter()
+        .map(|c| match gl.column(c).ok().and_then(|c| c.str().ok()) {
+            Some(s) => Dict::intern(s.iter().map(|v| v.unwrap_or(""))),
+            None => Dict::intern(std::iter::repeat_n("", n)),
+        })
+        .collect();
+    let mut take = || dicts.remove(0);
+    let (journal_id, entity, account, fiscal_period, currency, preparer_id, approver_id, source) =
+        (take(), take(), take(), take(), take(), take(), take(), take());
+    let exps: Vec<u8> = currency.names().iter().map(|c| Currency::parse(c).map_or(2, |c| c.exponent())).collect();
+    let exponent = (0..n).map(|i| exps[currency.id(i) as usize]).collect();
+    let created: Vec<Option<i32>> = gl
         .column("created_at")
         .ok()
         .and_then(|c| c.cast(&DataType::Int64).ok())
-        .and_then(|c| c.i64().ok().map(|a| a.iter().collect()))
-        .unwrap_or_else(|| vec![None; gl.height()]);
-    Some(
-        (0..gl.height())
-            .map(|i| Line {
-                journal_id: jid[i].clone(),
-                line_no: line[i].unwrap_or(0),
-                entity: ent[i].clone(),
-                account: acct[i].clone(),
-                posting_date: post[i].unwrap_or(0),
-                document_date: doc[i],
-                fiscal_period: per[i].clone(),
-                amount: amt[i].unwrap_or(0),
-                currency: cur[i].clone(),
-                exponent: Currency::parse(&cur[i]).map_or(2, |c| c.exponent()),
-                preparer_id: prep[i].clone(),
-                approver_id: appr[i].clone(),
-                source: src[i].clone(),
-                // Timestamps are UTC microseconds.
-                created_day: created[i].map(|us| us.div_euclid(86_400_000_000) as i32),
-            })
-            .collect(),
-    )
+        // Timestamps are UTC microseconds.
+        .and_then(|c| {
+            c.i64().ok().map(|a| a.iter().map(|v| v.map(|us| us.div_euclid(86_400_000_000) as i32)).collect())
+        })
+        .unwrap_or_else(|| vec![None; n]);
+    let cols = Columns {
+        journal_id,
+        entity,
+        account,
+        fiscal_period,
+        currency,
+        preparer_id,
+        approver_id,
+        source,
+        line_no: ints(gl, "line_no").into_iter().map(|v| v.unwrap_or(0)).collect(),
+        posting_date: days(gl, "posting_date").into_iter().map(|v| v.unwrap_or(0)).collect(),
+        document_date: days(gl, "document_date"),
+        amount: ints(gl, "amount").into_iter().map(|v| v.unwrap_or(0)).collect(),
+        exponent,
+        created_day: created,
+    };
+    Book::new(cols).ok()
 }
 
 /// Runs the tests on the loaded journals.
-pub fn run(loaded: &Loaded, tests: &Tests) -> Option<(Vec<Line>, Vec<JournalResult>)> {
-    let lines = inputs(loaded)?;
-    let r = tests.run(&lines);
-    Some((lines, r))
+pub fn run(loaded: &Loaded, tests: &Tests) -> Option<(Book, Vec<JournalResult>)> {
+    let book = inputs(loaded)?;
+    let r = tests.run_book(&book);
+    Some((book, r))
 }
 
 /// Writes `journal_scores.parquet`: one row per line with its journal's score and flags.
-pub fn write(path: &Path, lines: &[Line], results: &[JournalResult], model: &str) -> Result<u64, RunError> {
-    let mut rows: Vec<(usize, f64, String)> = Vec::with_capacity(lines.len());
-    for j in results {
-        let flags = j.flags.iter().map(|f| f.test).collect::<Vec<_>>().join("|");
-        for &i in &j.lines {
-            rows.push((i, j.risk, flags.clone()));
-        }
+pub fn write(path: &Path, book: &Book, results: &[JournalResult], model: &str) -> Result<u64, RunError> {
+    let flags: Vec<String> =
+        results.iter().map(|j| j.flags.iter().map(|f| f.test).collect::<Vec<_>>().join("|")).collect();
+    let mut rows: Vec<(usize, usize)> = Vec::with_capacity(book.len());
+    for (k, j) in results.iter().enumerate() {
+        rows.extend(j.lines.iter().map(|&i| (i, k)));
     }
-    rows.sort_by_key(|r| r.0);
+    rows.sort_unstable();
     let cols = vec![
-        Column::new("entity".into(), rows.iter().map(|r| lines[r.0].entity.clone()).collect::<Vec<_>>()),
-        Column::new("journal_id".into(), rows.iter().map(|r| lines[r.0].journal_id.clone()).collect::<Vec<_>>()),
-        Column::new("line_no".into(), rows.iter().map(|r| lines[r.0].line_no).collect::<Vec<_>>()),
-        Column::new("score".into(), rows.iter().map(|r| r.1).collect::<Vec<_>>()),
-        Column::new("model".into(), vec![model.to_string(); rows.len()]),
-        Column::new("flags".into(), rows.iter().map(|r| r.2.clone()).collect::<Vec<_>>()),
+        Column::new("entity".into(), rows.iter().map(|r| book.entity.at(r.0)).collect::<Vec<_>>()),
+        Column::new("journal_id".into(), rows.iter().map(|r| book.journal_id.at(r.0)).collect::<Vec<_>>()),
+        Column::new("line_no".into(), rows.iter().map(|r| book.line_no[r.0]).collect::<Vec<_>>()),
+        Column::new("score".into(), rows.iter().map(|r| results[r.1].risk).collect::<Vec<_>>()),
+        Column::new("model".into(), vec![model; rows.len()]),
+        Column::new("flags".into(), rows.iter().map(|r| flags[r.1].as_str()).collect::<Vec<_>>()),
     ];
     let mut df = DataFrame::new(rows.len(), cols).map_err(|e| RunError::Write(path.to_path_buf(), e.to_string()))?;
     crate::write_parquet(path, &mut df)?;
@@ -96,7 +98,7 @@ pub fn write(path: &Path, lines: &[Line], results: &[JournalResult], model: &str
 
 /// `control_violation` for unbalanced journals, `journal_anomaly` above the review risk.
 pub fn exceptions(
-    lines: &[Line],
+    book: &Book,
     results: &[JournalResult],
     review_risk: f64,
     model: &str,
@@ -115,8 +117,8 @@ pub fn exceptions(
         } else {
             continue;
         };
-        let first = &lines[j.lines[0]];
-        let total: i64 = j.lines.iter().map(|&i| lines[i].amount).filter(|a| *a > 0).sum();
+        let i0 = j.lines[0];
+        let total: i64 = j.lines.iter().map(|&i| book.amount[i]).filter(|a| *a > 0).sum();
         let records = vec![format!("gl_journal_lines:{}/{}", j.entity, j.journal_id)];
         out.push(Exception {
             exception_id: Exception::id_for(kind, &records),
@@ -126,8 +128,8 @@ pub fn exceptions(
             score: j.risk,
             confidence: j.risk,
             entity: Some(j.entity.clone()),
-            currency: Some(first.currency.clone()),
-            amount: Some(format_minor(total, first.exponent)),
+            currency: Some(book.currency.at(i0).to_string()),
+            amount: Some(format_minor(total, book.exponent[i0])),
             records,
             reasons: j
                 .flags
@@ -256,9 +258,9 @@ impl RiskModel {
     }
 
     /// Replaces each journal's rule risk by the model's risk; returns the forest scores.
-    pub fn score(&self, lines: &[Line], results: &mut [JournalResult]) -> Result<Vec<f32>, String> {
+    pub fn score(&self, book: &Book, results: &mut [JournalResult]) -> Result<Vec<f32>, String> {
         let n = results.len();
-        let f = reckon_anomaly::features(lines, results);
+        let f = reckon_anomaly::features(book, results);
         let ifs = self.iforest.score(n, &f).map_err(|e| e.to_string())?;
         let x = combined(results, &ifs);
         let p = self.risk.score(n, &x).map_err(|e| e.to_string())?;
@@ -330,13 +332,11 @@ fn labels(results: &[JournalResult], truth_dir: &Path) -> Result<Vec<bool>, Stri
 
 /// A plain isolation forest on raw one-hot features (account, source, preparer,
 /// log amount) — the baseline the issue compares with.
-fn one_hot(lines: &[Line], results: &[JournalResult], vocab: &mut Option<Vec<String>>) -> (Vec<f32>, usize) {
+fn one_hot(book: &Book, results: &[JournalResult], vocab: &mut Option<Vec<String>>) -> (Vec<f32>, usize) {
     let v = vocab.get_or_insert_with(|| {
         let mut s: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
-        for l in lines {
-            s.insert(format!("a:{}", l.account));
-            s.insert(format!("s:{}", l.source));
-            s.insert(format!("p:{}", l.preparer_id));
+        for (p, d) in [("a", &book.account), ("s", &book.source), ("p", &book.preparer_id)] {
+            s.extend(d.names().iter().map(|n| format!("{p}:{n}")));
         }
         s.into_iter().collect()
     });
@@ -346,14 +346,18 @@ fn one_hot(lines: &[Line], results: &[JournalResult], vocab: &mut Option<Vec<Str
     for (r, j) in results.iter().enumerate() {
         let mut total = 0i64;
         for &i in &j.lines {
-            let l = &lines[i];
-            for key in [format!("a:{}", l.account), format!("s:{}", l.source), format!("p:{}", l.preparer_id)] {
+            let keys = [
+                format!("a:{}", book.account.at(i)),
+                format!("s:{}", book.source.at(i)),
+                format!("p:{}", book.preparer_id.at(i)),
+            ];
+            for key in keys {
                 if let Some(&p) = pos.get(key.as_str()) {
                     x[r * k + p] = 1.0;
                 }
             }
-            if l.amount > 0 {
-                total += l.amount;
+            if book.amount[i] > 0 {
+                total += book.amount[i];
             }
         }
         x[r * k + v.len()] = ((total as f64) / 100.0 + 1.0).log10() as f32;
@@ -384,8 +388,8 @@ pub fn train(train_dir: &Path, validation: &Path, out: &Path) -> Result<AnomalyT
     use reckon_learn::{iforest, logistic::Logistic, metrics};
     let t0 = std::time::Instant::now();
     let tests = reckon_anomaly::AnomalyConfig::default().build()?;
-    type Book = (Vec<Line>, Vec<JournalResult>, Vec<bool>);
-    let load = |d: &Path| -> Result<Book, String> {
+    type Labelled = (Book, Vec<JournalResult>, Vec<bool>);
+    let load = |d: &Path| -> Result<Labelled, String> {
         let loaded = reckon_ingest::load_dir(d).map_err(|e| e.to_string())?;
         let (lines, results) = run(&loaded, &tests).ok_or("no GL journal lines")?;
         let y = labels(&results, &d.join("truth"))?;
