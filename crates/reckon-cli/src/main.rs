@@ -765,13 +765,22 @@ fn bench_journals(input: &Path, scale: usize, seed: u64, dir: &Path) -> anyhow::
     let dirm =
         reckon_pipeline::model::resolve("journal_anomaly_v1_0").context("models/journal_anomaly_v1_0 not found")?;
     let model = reckon_pipeline::journals::RiskModel::load(&dirm).map_err(|e| anyhow::anyhow!(e))?;
-    let t = Instant::now();
-    let (lines, mut results) = reckon_pipeline::journals::run(&loaded, &tests).context("no GL lines")?;
-    let rules_s = t.elapsed().as_secs_f64();
-    let t2 = Instant::now();
-    model.score(&lines, &mut results).map_err(|e| anyhow::anyhow!(e))?;
-    let model_s = t2.elapsed().as_secs_f64();
-    let total = t.elapsed().as_secs_f64();
+    // Book, tests, features and model: (book + tests seconds, features + model seconds, results).
+    let pass = || -> anyhow::Result<(f64, f64, usize, Vec<reckon_anomaly::JournalResult>)> {
+        let t = Instant::now();
+        let (book, mut results) = reckon_pipeline::journals::run(&loaded, &tests).context("no GL lines")?;
+        let rules_s = t.elapsed().as_secs_f64();
+        let t2 = Instant::now();
+        model.score(&book, &mut results).map_err(|e| anyhow::anyhow!(e))?;
+        Ok((rules_s, t2.elapsed().as_secs_f64(), book.len(), results))
+    };
+    let (rules_s, model_s, n_lines, results) = pass()?;
+    let total = rules_s + model_s;
+    // Baseline in the same process: the same pass on one thread. It must give the
+    // same journals, flags and risks.
+    let one = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
+    let (s_rules, s_model, _, serial) = one.install(pass)?;
+    let identical = serial == results;
     let eval = reckon_pipeline::journals::evaluate(&results, &input.join("truth"), model.review())
         .map_err(|e| anyhow::anyhow!(e))?;
     let profile = if cfg!(debug_assertions) { "debug (use --release for real numbers)" } else { "release" };
@@ -779,14 +788,19 @@ fn bench_journals(input: &Path, scale: usize, seed: u64, dir: &Path) -> anyhow::
         "profile": profile,
         "scale": scale,
         "seed": seed,
-        "gl_lines": lines.len(),
+        "gl_lines": n_lines,
         "journals": results.len(),
+        "threads": rayon::current_num_threads(),
         "generate_seconds": gen_s,
         "load_seconds": load_s,
         "tests_seconds": rules_s,
         "features_and_model_seconds": model_s,
         "total_seconds": total,
-        "lines_per_s": lines.len() as f64 / total,
+        "lines_per_s": n_lines as f64 / total,
+        "baseline_one_thread_seconds": s_rules + s_model,
+        "baseline_one_thread_lines_per_s": n_lines as f64 / (s_rules + s_model),
+        "speedup_vs_one_thread": (s_rules + s_model) / total,
+        "identical_to_one_thread": identical,
         "model": model.risk.id(),
         "roc_auc": eval.roc_auc,
         "average_precision": eval.average_precision,
