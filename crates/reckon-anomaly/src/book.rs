@@ -217,6 +217,20 @@ impl Profile {
         self
     }
 
+    /// How far `minor` lies from the usual amounts of `account` in `entity`:
+    /// (z of log10(|amount| + 1) against the account's mean and standard
+    /// deviation — at least 0.05 —, lines of the account), if it has any.
+    pub fn amount_z(&self, entity: u32, account: u32, minor: i64) -> Option<(f64, u64)> {
+        let &(n, s, q) = self.amounts.get(&(entity, account))?;
+        if n == 0 {
+            return None;
+        }
+        let nf = n as f64;
+        let m = s as f64 / AMOUNT_SCALE / nf;
+        let var = (q as f64 / (AMOUNT_SCALE * AMOUNT_SCALE)) / nf - m * m;
+        Some(((log_amount(minor) - m) / var.max(0.0).sqrt().max(0.05), n))
+    }
+
     /// Journals using `account` in `entity`.
     pub fn account_journals(&self, entity: u32, account: u32) -> u32 {
         self.account_journals.get(&(entity, account)).copied().unwrap_or(0)

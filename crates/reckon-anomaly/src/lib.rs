@@ -8,7 +8,8 @@
 //! below an approval limit, seldom-used accounts, a preparer posting to an
 //! account they never use, account pairs never seen together, manual revenue
 //! entries in the last days of a period, Benford first-digit deviation per
-//! preparer (with a minimum sample) and duplicate journals.
+//! preparer (with a minimum sample), duplicate journals, and amounts far above
+//! their account's usual amounts.
 //!
 //! The book is held column by column with interned text ([`Book`]); the
 //! book-wide counts every test and feature is relative to ([`Profile`]) and the
@@ -79,6 +80,11 @@ pub struct AnomalyConfig {
     pub benford_mad: f64,
     /// Duplicate journals: same entity and lines within this many days.
     pub duplicate_days: i32,
+    /// Amount outlier: a line at least this many standard deviations above its
+    /// account's usual amounts (log scale, per entity and account) …
+    pub outlier_z: f64,
+    /// … on an account with at least this many lines in the book.
+    pub outlier_min_lines: usize,
     /// Journals at or above this risk become `journal_anomaly` exceptions (rules
     /// only; with a model its own validated threshold applies).
     pub review_risk: f64,
@@ -107,8 +113,10 @@ impl Default for AnomalyConfig {
             benford_min_lines: 100,
             benford_mad: 0.015,
             duplicate_days: 14,
+            outlier_z: 3.5,
+            outlier_min_lines: 30,
             review_risk: 0.5,
-            model: "journal_anomaly_v1_0".into(),
+            model: "journal_anomaly_v1_1".into(),
         }
     }
 }
@@ -144,6 +152,9 @@ impl AnomalyConfig {
         if !(0.0..50.0).contains(&self.below_limit_percent) || !(0.0..=1.0).contains(&self.review_risk) {
             return Err("anomaly: below_limit_percent must be 0–50 and review_risk 0–1".into());
         }
+        if !(self.outlier_z > 0.0 && self.outlier_z.is_finite()) || self.outlier_min_lines < 2 {
+            return Err("anomaly: outlier_z must be > 0 and outlier_min_lines ≥ 2".into());
+        }
         Ok(Tests { cfg: self.clone(), holidays, close, limits })
     }
 }
@@ -167,6 +178,10 @@ pub struct JournalResult {
     pub risk: f64,
     /// Unbalanced per currency: a control violation.
     pub unbalanced: bool,
+    /// The journal's largest amount above its account's usual amounts, in
+    /// standard deviations of log amounts (0 when none is above, or the account
+    /// has fewer than `outlier_min_lines` lines).
+    pub amount_z: f64,
 }
 
 fn weekday(day: i32) -> i32 {
@@ -357,6 +372,30 @@ impl Tests {
                         });
                     }
                 }
+                // Amounts far above the account's usual ones.
+                let mut amount_z = 0f64;
+                let mut outlier: Option<(usize, f64, u64)> = None;
+                for &i in ix {
+                    let i = i as usize;
+                    if let Some((z, n)) = prof.amount_z(ent, book.account.id(i), book.amount[i])
+                        && n as usize >= c.outlier_min_lines
+                        && z > amount_z
+                    {
+                        amount_z = z;
+                        outlier = Some((i, z, n));
+                    }
+                }
+                if let Some((i, z, n)) = outlier
+                    && z >= c.outlier_z
+                {
+                    flag("amount_outlier", 0.4, &|| {
+                        format!(
+                            "{} is far above the usual amounts of account {} (z +{z:.1} on a log scale over {n} lines)",
+                            money(book.amount[i].abs(), book.exponent[i]),
+                            book.account.at(i)
+                        )
+                    });
+                }
                 let (debits, credits) = book.sides(ix);
                 let common = |a: u32| prof.account_journals(ent, a) as usize > c.seldom_account_max_journals;
                 'pairs: for &d in &debits {
@@ -387,6 +426,7 @@ impl Tests {
                     flags,
                     risk,
                     unbalanced,
+                    amount_z: amount_z.min(20.0),
                 }
             })
             .collect()
@@ -469,6 +509,7 @@ pub const TESTS: &[&str] = &[
     "unusual_account_pair",
     "period_end_manual_revenue",
     "duplicate_journal",
+    "amount_outlier",
 ];
 
 /// Features of every journal (same order as `results`), learned from the book itself:
@@ -514,19 +555,7 @@ pub fn features(book: &Book, results: &[JournalResult]) -> Vec<f32> {
             .unwrap_or(0);
         let zmax = ix
             .iter()
-            .map(|&i| {
-                let v = log_amount(book.amount[i]);
-                let (m, sd) = match prof.amounts.get(&(ent, book.account.id(i))) {
-                    Some(&(n, s, q)) if n > 0 => {
-                        let n = n as f64;
-                        let m = s as f64 / AMOUNT_SCALE / n;
-                        let var = (q as f64 / (AMOUNT_SCALE * AMOUNT_SCALE)) / n - m * m;
-                        (m, var.max(0.0).sqrt().max(0.05))
-                    }
-                    _ => (v, 0.05),
-                };
-                ((v - m) / sd).abs()
-            })
+            .map(|&i| prof.amount_z(ent, book.account.id(i), book.amount[i]).map_or(0.0, |(z, _)| z.abs()))
             .fold(0.0, f64::max);
         let approved = |i: usize| !book.approver_id.at(i).is_empty();
         row.copy_from_slice(&[
@@ -552,16 +581,6 @@ pub fn features(book: &Book, results: &[JournalResult]) -> Vec<f32> {
             },
         ]);
     });
-    out
-}
-
-/// Flag indicators of every journal (`TESTS` order) followed by the rule risk.
-pub fn flag_matrix(results: &[JournalResult]) -> Vec<f32> {
-    let mut out = Vec::with_capacity(results.len() * (TESTS.len() + 1));
-    for j in results {
-        out.extend(TESTS.iter().map(|t| if j.flags.iter().any(|f| f.test == *t) { 1.0f32 } else { 0.0 }));
-        out.push(j.risk as f32);
-    }
     out
 }
 

@@ -272,3 +272,32 @@ fn outlying_features_name_the_feature_far_from_the_book() {
     assert_eq!(o[7].first().map(|x| x.0), Some(1));
     assert!(o.iter().enumerate().all(|(i, v)| i == 7 || v.is_empty()), "{o:?}");
 }
+
+#[test]
+fn amount_far_above_the_accounts_usual_amounts() {
+    // The book's 6200 lines are 1,234.56 to 6,234; 612,345.67 is far above them.
+    assert_fires(
+        vec![
+            line("X", 1, "6200", "2026-03-11", 612_345_67, "U1", "", "interface", "2026-03-11"),
+            line("X", 2, "1200", "2026-03-11", -612_345_67, "U1", "", "interface", "2026-03-11"),
+        ],
+        "X",
+        "amount_outlier",
+    );
+    let r = run(vec![
+        line("X", 1, "6200", "2026-03-11", 612_345_67, "U1", "", "interface", "2026-03-11"),
+        line("X", 2, "1200", "2026-03-11", -612_345_67, "U1", "", "interface", "2026-03-11"),
+    ]);
+    let x = r.iter().find(|j| j.journal_id == "X").unwrap_or_else(|| panic!("X"));
+    assert!(x.amount_z > 3.5, "{}", x.amount_z);
+    // An account with too few lines to know its usual amounts stays quiet, and so
+    // does an amount within the usual range.
+    let r = run(vec![
+        line("Y", 1, "7100", "2026-03-11", 612_345_67, "U1", "", "interface", "2026-03-11"),
+        line("Y", 2, "2900", "2026-03-11", -612_345_67, "U1", "", "interface", "2026-03-11"),
+        line("Z", 1, "6200", "2026-03-12", 5_000_00, "U1", "", "interface", "2026-03-12"),
+        line("Z", 2, "1200", "2026-03-12", -5_000_00, "U1", "", "interface", "2026-03-12"),
+    ]);
+    assert!(!flags_of(&r, "Y").contains(&"amount_outlier"), "{:?}", flags_of(&r, "Y"));
+    assert!(!flags_of(&r, "Z").contains(&"amount_outlier"), "{:?}", flags_of(&r, "Z"));
+}

@@ -185,7 +185,7 @@ enum TrainWhat {
         input: PathBuf,
         #[arg(long)]
         validation: PathBuf,
-        /// Model folder to write, e.g. models/journal_anomaly_v1_0.
+        /// Model folder to write, e.g. models/journal_anomaly_v1_1.
         #[arg(long)]
         out: PathBuf,
     },
@@ -762,8 +762,8 @@ fn bench_journals(input: &Path, scale: usize, seed: u64, dir: &Path) -> anyhow::
     let loaded = reckon_ingest::load_dir(input)?;
     let load_s = t.elapsed().as_secs_f64();
     let tests = reckon_anomaly::AnomalyConfig::default().build().map_err(|e| anyhow::anyhow!(e))?;
-    let dirm =
-        reckon_pipeline::model::resolve("journal_anomaly_v1_0").context("models/journal_anomaly_v1_0 not found")?;
+    let name = reckon_anomaly::AnomalyConfig::default().model;
+    let dirm = reckon_pipeline::model::resolve(&name).with_context(|| format!("models/{name} not found"))?;
     let model = reckon_pipeline::journals::RiskModel::load(&dirm).map_err(|e| anyhow::anyhow!(e))?;
     // Book, tests, features and model: (book + tests seconds, features + model seconds, results).
     let pass = || -> anyhow::Result<(f64, f64, usize, Vec<reckon_anomaly::JournalResult>)> {

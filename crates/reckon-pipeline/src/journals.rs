@@ -242,6 +242,7 @@ impl RiskModel {
     pub fn load(dir: &Path) -> Result<RiskModel, String> {
         let risk = reckon_onnx::Model::load(dir).map_err(|e| e.to_string())?;
         let iforest = reckon_onnx::Model::load(&dir.join("iforest")).map_err(|e| e.to_string())?;
+        combined(&[], &[], &risk.config.features).map_err(|e| format!("{}: {e}", dir.display()))?;
         if iforest.config.feature_spec != reckon_anomaly::FEATURE_SPEC {
             return Err(format!(
                 "{}: forest trained on {} but reckon computes {}",
@@ -262,7 +263,7 @@ impl RiskModel {
         let n = results.len();
         let f = reckon_anomaly::features(book, results);
         let ifs = self.iforest.score(n, &f).map_err(|e| e.to_string())?;
-        let x = combined(results, &ifs);
+        let x = combined(results, &ifs, &self.risk.config.features)?;
         let p = self.risk.score(n, &x).map_err(|e| e.to_string())?;
         let k = reckon_anomaly::FEATURES.len();
         let outl = reckon_anomaly::outlying_features(&f, k, 3.0);
@@ -293,29 +294,61 @@ impl RiskModel {
     }
 }
 
-/// Rule flags, rule risk and the forest score as a z-score within the book per
-/// journal (the risk model's input). Relative to the book, because the forest's
-/// raw scores shift with a book's size and mix; clipped at 0 (only the unusual
-/// side is evidence).
-pub fn combined(results: &[JournalResult], iforest: &[f32]) -> Vec<f32> {
-    let fm = reckon_anomaly::flag_matrix(results);
-    let w = reckon_anomaly::TESTS.len() + 1;
+/// The risk model's inputs, in the order its config names them, journal by
+/// journal: `flag_<test>` (1 when the test fired), `rule_risk`, `iforest_z` (the
+/// forest's score as a z-score within the book — relative, because raw forest
+/// scores shift with a book's size and mix; clipped at 0, only the unusual side is
+/// evidence) and `amount_z` (the journal's largest amount above its account's
+/// usual ones, clipped to 0–10). A model names the inputs it was trained on, so
+/// older models keep working when tests are added.
+pub fn combined(results: &[JournalResult], iforest: &[f32], names: &[String]) -> Result<Vec<f32>, String> {
+    enum In {
+        Flag(String),
+        RuleRisk,
+        IforestZ,
+        AmountZ,
+    }
+    let ins: Vec<In> = names
+        .iter()
+        .map(|n| match n.as_str() {
+            "rule_risk" => Ok(In::RuleRisk),
+            "iforest_z" => Ok(In::IforestZ),
+            "amount_z" => Ok(In::AmountZ),
+            f => match f.strip_prefix("flag_") {
+                Some(t) if reckon_anomaly::TESTS.contains(&t) => Ok(In::Flag(t.to_string())),
+                _ => Err(format!("risk model input '{n}' is not one reckon computes")),
+            },
+        })
+        .collect::<Result<_, _>>()?;
     let n = iforest.len().max(1) as f64;
     let mean = iforest.iter().map(|v| f64::from(*v)).sum::<f64>() / n;
     let sd = (iforest.iter().map(|v| (f64::from(*v) - mean).powi(2)).sum::<f64>() / n).sqrt().max(1e-3);
-    let mut x = Vec::with_capacity(results.len() * (w + 1));
-    for (i, s) in iforest.iter().enumerate() {
-        x.extend_from_slice(&fm[i * w..(i + 1) * w]);
-        x.push(((f64::from(*s) - mean) / sd).clamp(0.0, 10.0) as f32);
+    let mut x = Vec::with_capacity(results.len() * ins.len());
+    for (j, s) in results.iter().zip(iforest) {
+        for i in &ins {
+            x.push(match i {
+                In::Flag(t) => {
+                    if j.flags.iter().any(|f| f.test == t) {
+                        1.0
+                    } else {
+                        0.0
+                    }
+                }
+                In::RuleRisk => j.risk as f32,
+                In::IforestZ => ((f64::from(*s) - mean) / sd).clamp(0.0, 10.0) as f32,
+                In::AmountZ => j.amount_z.clamp(0.0, 10.0) as f32,
+            });
+        }
     }
-    x
+    Ok(x)
 }
 
-/// Names of the risk model's inputs.
+/// The inputs `reckon train anomaly` gives a new risk model.
 pub fn combined_features() -> Vec<String> {
     let mut v: Vec<String> = reckon_anomaly::TESTS.iter().map(|t| format!("flag_{t}")).collect();
     v.push("rule_risk".into());
     v.push("iforest_z".into());
+    v.push("amount_z".into());
     v
 }
 
@@ -401,7 +434,7 @@ pub fn train(train_dir: &Path, validation: &Path, out: &Path) -> Result<AnomalyT
     let forest = iforest::IsolationForest::fit(&tf, k, &iforest::Params { trees: 100, sample: 256, seed: 7 })
         .map_err(|e| e.to_string())?;
     let t_if: Vec<f32> = (0..tr.len()).map(|i| forest.score(&tf[i * k..(i + 1) * k]) as f32).collect();
-    let tx: Vec<f64> = combined(&tr, &t_if).into_iter().map(f64::from).collect();
+    let tx: Vec<f64> = combined(&tr, &t_if, &combined_features())?.into_iter().map(f64::from).collect();
     let w = combined_features().len();
     // Strong shrinkage: the forest's score shifts with the book, and a steep weight
     // on it would turn any book's most unusual journal into a certain anomaly.
@@ -409,13 +442,14 @@ pub fn train(train_dir: &Path, validation: &Path, out: &Path) -> Result<AnomalyT
     let train_seconds = t0.elapsed().as_secs_f64();
     // Model folders.
     let if_bytes = forest.to_onnx(&[("feature_spec", reckon_anomaly::FEATURE_SPEC)]);
-    let lr_bytes = lr.to_onnx(&[("feature_spec", "journal_risk_v1")]);
+    let lr_bytes = lr.to_onnx(&[("feature_spec", "journal_risk_v2")]);
     let data_hash = std::fs::read(train_dir.join("gl_journal_lines.csv"))
         .map(|b| reckon_core::id::sha256_hex(&b))
         .unwrap_or_default();
+    let version = crate::model::version_of(out);
     let if_cfg = reckon_onnx::ModelConfig {
         name: "journal_iforest".into(),
-        version: "1.0".into(),
+        version: version.clone(),
         task: "journal_isolation".into(),
         feature_spec: reckon_anomaly::FEATURE_SPEC.into(),
         features: reckon_anomaly::FEATURES.iter().map(|s| s.to_string()).collect(),
@@ -428,9 +462,9 @@ pub fn train(train_dir: &Path, validation: &Path, out: &Path) -> Result<AnomalyT
     };
     let mut risk_cfg = reckon_onnx::ModelConfig {
         name: "journal_anomaly".into(),
-        version: "1.0".into(),
+        version: version.clone(),
         task: "journal_risk".into(),
-        feature_spec: "journal_risk_v1".into(),
+        feature_spec: "journal_risk_v2".into(),
         features: combined_features(),
         input: "features".into(),
         output: "probability".into(),
@@ -503,7 +537,7 @@ pub fn train(train_dir: &Path, validation: &Path, out: &Path) -> Result<AnomalyT
     w(
         out.join("MODEL_CARD.md"),
         format!(
-            "# Model card: journal_anomaly 1.0\n\n## Intended use\nRanks GL journals by the probability that they are anomalous (fraud or error patterns of\nISA 240 journal-entry testing), for review by controllers and auditors. Journals at or above\n{thr} become `journal_anomaly` exceptions (0.9 and above escalate); unbalanced journals are always\n`control_violation`.\n\n## Model\nTwo parts, both ONNX served by ONNX Runtime through `ort`: `iforest/` — an isolation forest\n(100 trees, ψ = 256) trained by reckon in Rust on `{spec}` features and exported as one\n`ai.onnx.ml` TreeEnsembleRegressor; `model.onnx` — a logistic regression (linfa) over the 13\nrule flags, the rule risk and the forest's score, i.e. the calibrated combination.\n\n## Training data\nGenerated scenario `{}`: {} journals, {} anomalous (labels from `truth/journal_anomalies.csv`).\n\n## Validation (`{}`: {} journals, {} anomalous)\n| scorer | ROC-AUC | average precision |\n|---|---|---|\n| rules only | {:.4} | {:.4} |\n| isolation forest (journal_v1) only | {:.4} | {:.4} |\n| combined (this model) | {:.4} | {:.4} |\n| plain isolation forest on raw one-hot features | {:.4} | {:.4} |\n\nReview threshold {thr} (best F1 on validation): precision {:.3}, recall {:.3}.\n\n## Limits\nGenerated data only; anomaly types the generator does not make are only caught by the rules\nand the forest's notion of unusual. Retrain on the entity's own labelled history.\n\n## Reproduce\n```sh\nreckon generate --seed 1001 --scale 20000 --out /tmp/train\nreckon generate --seed 101 --scale 20000 --out /tmp/val\nreckon train anomaly --input /tmp/train --validation /tmp/val --out models/journal_anomaly_v1_0\n```\n",
+            "# Model card: journal_anomaly {version}\n\n## Intended use\nRanks GL journals by the probability that they are anomalous (fraud or error patterns of\nISA 240 journal-entry testing), for review by controllers and auditors. Journals at or above\n{thr} become `journal_anomaly` exceptions (0.9 and above escalate); unbalanced journals are always\n`control_violation`.\n\n## Model\nTwo parts, both ONNX served by ONNX Runtime through `ort`: `iforest/` — an isolation forest\n(100 trees, ψ = 256) trained by reckon in Rust on `{spec}` features and exported as one\n`ai.onnx.ml` TreeEnsembleRegressor; `model.onnx` — a logistic regression (linfa) over the {tests}\nrule flags, the rule risk, the forest's score (z within the book) and the largest amount's\nz above its account's usual amounts, i.e. the calibrated combination.\n\n## Training data\nGenerated scenario `{}`: {} journals, {} anomalous (labels from `truth/journal_anomalies.csv`).\n\n## Validation (`{}`: {} journals, {} anomalous)\n| scorer | ROC-AUC | average precision |\n|---|---|---|\n| rules only | {:.4} | {:.4} |\n| isolation forest (journal_v1) only | {:.4} | {:.4} |\n| combined (this model) | {:.4} | {:.4} |\n| plain isolation forest on raw one-hot features | {:.4} | {:.4} |\n\nReview threshold {thr} (best F1 on validation): precision {:.3}, recall {:.3}.\n\n## Limits\nGenerated data only; anomaly types the generator does not make are only caught by the rules\nand the forest's notion of unusual. Retrain on the entity's own labelled history.\n\n## Reproduce\n```sh\nreckon generate --seed 1001 --scale 20000 --out /tmp/train\nreckon generate --seed 101 --scale 20000 --out /tmp/val\nreckon train anomaly --input /tmp/train --validation /tmp/val --out {out}\n```\n",
             train_dir.display(),
             report.train_journals,
             report.train_anomalous,
@@ -521,7 +555,9 @@ pub fn train(train_dir: &Path, validation: &Path, out: &Path) -> Result<AnomalyT
             report.validation_precision,
             report.validation_recall,
             thr = best.0,
-            spec = reckon_anomaly::FEATURE_SPEC
+            spec = reckon_anomaly::FEATURE_SPEC,
+            tests = reckon_anomaly::TESTS.len(),
+            out = out.file_name().map_or(out.display().to_string(), |n| format!("models/{}", n.to_string_lossy()))
         ),
     )?;
     Ok(report)

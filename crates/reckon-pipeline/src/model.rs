@@ -77,6 +77,16 @@ pub fn load_scorer(cfg: &MatchConfig) -> Result<Option<OnnxScorer>, String> {
 
 /// Writes a model folder: `model.onnx`, `config.json` and any further files
 /// (`metrics.json`, `weights.json`, `MODEL_CARD.md`).
+/// The version a model folder's name carries (`<name>_v<major>_<minor>` →
+/// `major.minor`), else `1.0`.
+pub fn version_of(dir: &Path) -> String {
+    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    name.rsplit_once("_v")
+        .and_then(|(_, v)| v.split_once('_'))
+        .filter(|(a, b)| !a.is_empty() && !b.is_empty() && (a.to_string() + b).bytes().all(|c| c.is_ascii_digit()))
+        .map_or("1.0".to_string(), |(a, b)| format!("{a}.{b}"))
+}
+
 pub fn write_folder(out: &Path, bytes: &[u8], cfg: &ModelConfig, extra: &[(&str, String)]) -> Result<(), String> {
     std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
     let w = |name: &str, b: &[u8]| {

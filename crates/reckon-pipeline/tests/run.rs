@@ -228,7 +228,7 @@ fn the_shipped_model_scores_the_run_and_a_missing_one_is_an_error() {
     let out = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let r = run(&RunOptions::new(input.path(), out.path(), Config::default())).unwrap_or_else(|e| panic!("{e}"));
     let ids: Vec<&str> = r.manifest.models.iter().map(|m| m.id.as_str()).collect();
-    assert_eq!(ids, ["cash_match@1.0", "journal_anomaly@1.0", "journal_iforest@1.0", "ap_dedup@1.0"]);
+    assert_eq!(ids, ["cash_match@1.0", "journal_anomaly@1.1", "journal_iforest@1.1", "ap_dedup@1.0"]);
     assert!(r.manifest.stages["cash_matching"].contains("model cash_match@1.0"));
     let ev = std::fs::read_to_string(out.path().join("exceptions.jsonl")).unwrap_or_default();
     assert!(ev.contains("\"model\":\"cash_match@1.0\""), "proposals should cite the model");
@@ -271,4 +271,24 @@ fn feed_files_for_consumers_agree_and_carry_metadata() {
     assert_eq!(df.height(), n);
     let m = manifest_json(out.path());
     assert_eq!(m["outputs"]["exceptions.arrow"]["rows"], n as u64);
+}
+
+/// A risk model names its inputs; reckon builds them by name (so a model trained
+/// before a test was added still gets exactly its inputs) and refuses a name it
+/// does not compute.
+#[test]
+fn risk_model_inputs_are_built_by_name() {
+    use reckon_pipeline::journals::combined;
+    let j = reckon_anomaly::JournalResult {
+        flags: vec![reckon_anomaly::Flag { test: "backdated", text: String::new(), weight: 0.55 }],
+        risk: 0.55,
+        amount_z: 12.0,
+        ..Default::default()
+    };
+    let names: Vec<String> =
+        ["amount_z", "flag_backdated", "flag_unbalanced", "rule_risk"].iter().map(|s| s.to_string()).collect();
+    let x = combined(std::slice::from_ref(&j), &[0.5], &names).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(x, [10.0, 1.0, 0.0, 0.55]);
+    let err = combined(&[j], &[0.5], &["flag_astrology".to_string()]).err().unwrap_or_default();
+    assert!(err.contains("flag_astrology"), "{err}");
 }
