@@ -498,16 +498,36 @@ fn dispatch(cmd: Command) -> anyhow::Result<i32> {
             let e = reckon_pipeline::eval::cash(&out, &truth)?;
             outln!("cash matching: {} matchable receipts", e.matchable);
             outln!(
-                "  auto: {} groups, precision {:.4}; touchless {:.4}; recall in any band {:.4}; false auto on nobody's money {}",
+                "  auto: {} groups, precision {:.4}; touchless {:.4}; false auto on nobody's money {}",
                 e.auto_groups,
                 e.auto_precision,
                 e.touchless,
-                e.recall_any_band,
                 e.false_auto_on_unmatched
             );
-            outln!("  {:<18} {:>8} {:>8} {:>12} {:>12}", "pattern", "receipts", "auto", "auto_ok", "any_band_ok");
+            outln!(
+                "  recall: right items proposed (auto or review) {:.4}; in any band, counting the candidates of ambiguous_match exceptions {:.4}",
+                e.recall_proposed,
+                e.recall_any_band
+            );
+            outln!(
+                "  {:<18} {:>8} {:>8} {:>10} {:>10} {:>14}",
+                "pattern",
+                "receipts",
+                "auto",
+                "auto_ok",
+                "proposed",
+                "in_candidates"
+            );
             for (p, s) in &e.by_pattern {
-                outln!("  {:<18} {:>8} {:>8} {:>12} {:>12}", p, s.receipts, s.auto, s.auto_correct, s.any_correct);
+                outln!(
+                    "  {:<18} {:>8} {:>8} {:>10} {:>10} {:>14}",
+                    p,
+                    s.receipts,
+                    s.auto,
+                    s.auto_correct,
+                    s.any_correct,
+                    s.in_candidates
+                );
             }
             outln!("  threshold sweep (confidence >= t cleared automatically):");
             for s in &e.sweep {
@@ -874,7 +894,7 @@ fn bench(scale: usize, seed: u64, dir: Option<PathBuf>, only: &str) -> anyhow::R
             ));
             e.0.insert(r.item_id.clone());
         }
-        let reckon_eval = reckon_pipeline::eval::score(&pred, &truth);
+        let reckon_eval = reckon_pipeline::eval::score_with(&pred, &reckon_pipeline::eval::candidates_of(&res), &truth);
         let t = Instant::now();
         let naive = reckon_match::baseline::naive(&inputs.receipts, &inputs.items);
         let naive_s = t.elapsed().as_secs_f64();
@@ -887,7 +907,7 @@ fn bench(scale: usize, seed: u64, dir: Option<PathBuf>, only: &str) -> anyhow::R
         let summary = |e: &reckon_pipeline::eval::CashEval| {
             serde_json::json!({
                 "auto_groups": e.auto_groups, "auto_precision": e.auto_precision,
-                "touchless": e.touchless, "recall_any_band": e.recall_any_band,
+                "touchless": e.touchless, "recall_proposed": e.recall_proposed, "recall_any_band": e.recall_any_band,
             })
         };
         serde_json::json!({

@@ -150,6 +150,9 @@ pub struct ReceiptOutcome {
     /// `auto`, `review`, `ambiguous`, `unmatched`.
     pub status: &'static str,
     pub reasons: Vec<String>,
+    /// For `ambiguous`: the candidate groups a person chooses from (item ids of
+    /// each, best first, at most three).
+    pub candidates: Vec<Vec<String>>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -636,23 +639,36 @@ fn candidates(idx: &Index<'_>, ri: usize, r: &Receipt, cfg: &MatchConfig, payer:
         let own: Vec<usize> =
             payer_ids.iter().filter_map(|p| idx.by_customer.get(p.as_str())).flatten().copied().collect();
         if consistent && !own.is_empty() {
+            // What the named invoices leave over (or, with credit notes netted, under).
             let need: i64 = r.amount - refs.iter().map(|&i| items[i].amount).sum::<i64>();
-            if need > 0 {
-                let mut pool: Vec<usize> = own
-                    .iter()
-                    .copied()
-                    .filter(|i| !refs.contains(i) && items[*i].currency == r.currency && items[*i].amount != 0)
-                    .collect();
+            let mut pool: Vec<usize> = own
+                .iter()
+                .copied()
+                .filter(|i| !refs.contains(i) && items[*i].currency == r.currency && items[*i].amount != 0)
+                .collect();
+            // A shortfall can only be made up by credit notes.
+            if need < 0 && !pool.iter().any(|&i| items[i].amount < 0) {
+                pool.clear();
+            }
+            if need != 0 && !pool.is_empty() {
                 pool.sort_by_key(|&i| ((r.booking_date - items[i].due_date.unwrap_or(items[i].invoice_date)).abs(), i));
                 pool.truncate(cfg.subset_max_candidates);
                 let mut found = Vec::new();
                 let mut stack = Vec::new();
                 search(&pool, items, 0, need, cfg.subset_max_items, 1, &mut stack, &mut found);
-                if found.len() == 1 {
+                // One completion: the group. Several (the payer has open items of equal
+                // amounts): each is a candidate and the receipt is ambiguous — never an
+                // overpayment of the named invoice cleared on its own.
+                for f in &found {
                     let mut set = refs.clone();
-                    set.extend(found[0].iter().copied());
+                    set.extend(f.iter().copied());
                     let mut rs = reasons.clone();
-                    rs.push(format!("{} more open item(s) of the payer make up the rest", found[0].len()));
+                    let credit = f.iter().any(|&i| items[i].amount < 0);
+                    rs.push(format!(
+                        "{} more open item(s) of the payer{} make up the rest",
+                        f.len(),
+                        if credit { ", credit notes netted," } else { "" }
+                    ));
                     out.push(Group {
                         receipt: ri,
                         items: set.iter().map(|&i| (i, items[i].amount)).collect(),
@@ -664,6 +680,8 @@ fn candidates(idx: &Index<'_>, ri: usize, r: &Receipt, cfg: &MatchConfig, payer:
                         features: Vec::new(),
                         reasons: rs,
                     });
+                }
+                if !found.is_empty() {
                     return out;
                 }
             }
@@ -961,7 +979,8 @@ fn assign(
     cfg: &MatchConfig,
 ) -> MatchResult {
     // Receipts whose two best groups are too close to call are ambiguous.
-    let mut ambiguous: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+    let mut ambiguous: BTreeMap<usize, (Vec<String>, Vec<Vec<String>>)> = BTreeMap::new();
+    let ids_of = |g: &Group| g.items.iter().map(|(i, _)| items[*i].item_id.clone()).collect::<Vec<_>>();
     let mut all: Vec<Group> = Vec::new();
     for (ri, gs) in per_receipt.into_iter().enumerate() {
         if gs.len() >= 2 && (tied[ri] || gs[0].score - gs[1].score < cfg.ambiguity_margin) {
@@ -971,7 +990,8 @@ fn assign(
                 .map(|g| g.items.iter().map(|(i, _)| items[*i].invoice_number.clone()).collect::<Vec<_>>().join("+"))
                 .collect::<Vec<_>>()
                 .join(" or ");
-            ambiguous.insert(ri, vec![format!("equally likely: {alts}")]);
+            let cands = gs.iter().take(3).map(ids_of).collect();
+            ambiguous.insert(ri, (vec![format!("equally likely: {alts}")], cands));
             continue;
         }
         all.extend(gs.into_iter().take(1));
@@ -981,14 +1001,15 @@ fn assign(
     all.sort_by(|a, b| b.score.total_cmp(&a.score).then(receipts[a.receipt].txn_id.cmp(&receipts[b.receipt].txn_id)));
     let mut remaining: Vec<i64> = items.iter().map(|i| i.amount).collect();
     let mut taken: BTreeMap<usize, Group> = BTreeMap::new();
-    let mut lost: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+    let mut lost: BTreeMap<usize, (Vec<String>, Vec<Vec<String>>)> = BTreeMap::new();
     for g in all {
         let fits = g.items.iter().all(|(i, a)| {
             let rem = remaining[*i];
             if items[*i].amount >= 0 { *a <= rem } else { rem != 0 }
         });
         if !fits {
-            lost.insert(g.receipt, vec!["its invoices were already applied to a stronger match".into()]);
+            let cands = vec![ids_of(&g)];
+            lost.insert(g.receipt, (vec!["its invoices were already applied to a stronger match".into()], cands));
             continue;
         }
         for (i, a) in &g.items {
@@ -1024,18 +1045,25 @@ fn assign(
                 });
             }
             let status = if band == Band::Auto { "auto" } else { "review" };
-            result.outcomes.push(ReceiptOutcome { txn_id: r.txn_id.clone(), status, reasons: g.reasons.clone() });
-        } else if let Some(why) = ambiguous.get(&ri).or(lost.get(&ri)) {
+            result.outcomes.push(ReceiptOutcome {
+                txn_id: r.txn_id.clone(),
+                status,
+                reasons: g.reasons.clone(),
+                candidates: Vec::new(),
+            });
+        } else if let Some((why, cands)) = ambiguous.get(&ri).or(lost.get(&ri)) {
             result.outcomes.push(ReceiptOutcome {
                 txn_id: r.txn_id.clone(),
                 status: "ambiguous",
                 reasons: why.clone(),
+                candidates: cands.clone(),
             });
         } else {
             result.outcomes.push(ReceiptOutcome {
                 txn_id: r.txn_id.clone(),
                 status: "unmatched",
                 reasons: vec!["no invoice reference, remittance or payer match".into()],
+                candidates: Vec::new(),
             });
         }
     }

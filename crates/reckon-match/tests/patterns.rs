@@ -189,3 +189,32 @@ fn same_answer_at_any_thread_count() {
     assert_eq!(a.rows, b.rows);
     assert_eq!(a.outcomes, b.outcomes);
 }
+
+/// A collective payment that names only one of its invoices: the rest is made up
+/// by the payer's other open items (credit notes netted). One exact completion is
+/// the group; several (equal open amounts) make the receipt ambiguous with each
+/// completion as a candidate — never the named invoice cleared as an overpayment.
+#[test]
+fn named_invoice_plus_the_payers_other_items() {
+    let cfg = MatchConfig::default();
+    let one = |r: Receipt| run(&[r], &items(), &customers(), &[], &cfg);
+    // 1,234.56 named + 500.00 more.
+    let res = one(receipt("R1", 173_456, "Mueller", "DE02120300000000202051", "", "RE 9010000942"));
+    let mut got = applied(&res, "R1");
+    got.sort();
+    assert_eq!(got, [("AR1".to_string(), 123_456), ("AR2".to_string(), 50_000)]);
+    assert_eq!(res.rows[0].residual_reason, "none");
+    // 2,000.00 named + 750.00, and the payer has two open items of 750.00.
+    let res = one(receipt("R2", 275_000, "Atlas Foods Ltd", "", "", "INV-100140"));
+    assert_eq!(status(&res, "R2"), "ambiguous");
+    assert!(applied(&res, "R2").is_empty(), "must not clear INV-100140 with a 750.00 overpayment");
+    let mut cands = res.outcomes[0].candidates.clone();
+    cands.iter_mut().for_each(|g| g.sort());
+    cands.sort();
+    assert_eq!(cands, [vec!["AR4", "AR5"], vec!["AR4", "AR6"]]);
+    // 800.00 named, 700.00 paid: the payer's 100.00 credit note nets the difference.
+    let res = one(receipt("R3", 70_000, "Mueller", "DE02120300000000202051", "", "9010000950"));
+    let mut got = applied(&res, "R3");
+    got.sort();
+    assert_eq!(got, [("AR3".to_string(), -10_000), ("AR7".to_string(), 80_000)]);
+}

@@ -191,6 +191,13 @@ pub fn write_outcomes(path: &Path, result: &MatchResult) -> Result<u64, RunError
         Column::new("txn_id".into(), o.iter().map(|x| x.txn_id.clone()).collect::<Vec<_>>()),
         Column::new("status".into(), o.iter().map(|x| x.status.to_string()).collect::<Vec<_>>()),
         Column::new("reasons".into(), o.iter().map(|x| x.reasons.join("; ")).collect::<Vec<_>>()),
+        // Ambiguous receipts: the candidate groups, `|` between groups, `+` between items.
+        Column::new(
+            "candidates".into(),
+            o.iter()
+                .map(|x| x.candidates.iter().map(|g| g.join("+")).collect::<Vec<_>>().join("|"))
+                .collect::<Vec<_>>(),
+        ),
     ];
     let mut df = DataFrame::new(o.len(), cols).map_err(|e| RunError::Write(path.to_path_buf(), e.to_string()))?;
     crate::write_parquet(path, &mut df)?;

@@ -17,7 +17,10 @@ pub struct PatternStats {
     pub receipts: u64,
     pub auto: u64,
     pub auto_correct: u64,
+    /// The right items proposed (auto or review).
     pub any_correct: u64,
+    /// Not proposed, but the right items are a candidate of an `ambiguous_match`.
+    pub in_candidates: u64,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -38,7 +41,12 @@ pub struct CashEval {
     pub auto_precision: f64,
     /// Matchable receipts auto-cleared correctly / matchable receipts.
     pub touchless: f64,
-    /// Matchable receipts with the right items in any band / matchable receipts.
+    /// Matchable receipts whose right items were proposed (auto or review) /
+    /// matchable receipts.
+    pub recall_proposed: f64,
+    /// Matchable receipts whose right items are in any band — proposed, or one of
+    /// the candidates an `ambiguous_match` exception offers a person — /
+    /// matchable receipts.
     pub recall_any_band: f64,
     /// Receipts nobody owes (truth: unmatched) that were cleared automatically.
     pub false_auto_on_unmatched: u64,
@@ -69,6 +77,18 @@ fn col(df: &DataFrame, c: &str) -> Vec<String> {
 
 /// Predicted groups per receipt: (items, cleared automatically, confidence).
 pub type Predicted = BTreeMap<String, (BTreeSet<String>, bool, f64)>;
+
+/// Candidate groups of ambiguous receipts.
+pub type Candidates = BTreeMap<String, Vec<BTreeSet<String>>>;
+
+/// The candidates of a match result's ambiguous receipts.
+pub fn candidates_of(res: &reckon_match::MatchResult) -> Candidates {
+    res.outcomes
+        .iter()
+        .filter(|o| !o.candidates.is_empty())
+        .map(|o| (o.txn_id.clone(), o.candidates.iter().map(|g| g.iter().cloned().collect()).collect()))
+        .collect()
+}
 
 /// A scenario's cash truth: items per paying receipt, and every receipt's pattern.
 #[derive(Clone, Debug, Default)]
@@ -104,16 +124,34 @@ pub fn cash(out: &Path, truth: &Path) -> Result<CashEval, EvalError> {
         let e = pred.entry(txn[i].clone()).or_insert((BTreeSet::new(), band[i] == "auto", conf[i]));
         e.0.insert(item[i].clone());
     }
-    Ok(score(&pred, &t))
+    // Candidates of ambiguous receipts (outputs before they were written have none).
+    let mut cands = Candidates::new();
+    if let Ok(o) = read_parquet(&out.join("receipt_outcomes.parquet")) {
+        for (txn, c) in col(&o, "txn_id").into_iter().zip(col(&o, "candidates")) {
+            if !c.is_empty() {
+                cands.insert(txn, c.split('|').map(|g| g.split('+').map(str::to_string).collect()).collect());
+            }
+        }
+    }
+    Ok(score_with(&pred, &cands, &t))
 }
 
 /// Scores predicted groups against the truth.
 pub fn score(pred: &Predicted, t: &CashTruth) -> CashEval {
+    score_with(pred, &Candidates::new(), t)
+}
+
+/// Scores predicted groups, and the candidates of ambiguous receipts, against the truth.
+pub fn score_with(pred: &Predicted, cands: &Candidates, t: &CashTruth) -> CashEval {
     let (truth_items, pattern) = (&t.items, &t.pattern);
     let matchable = truth_items.len() as u64;
     let correct = |t: &str| -> bool { pred.get(t).is_some_and(|p| truth_items.get(t).is_some_and(|s| *s == p.0)) };
     let mut by_pattern: BTreeMap<String, PatternStats> = BTreeMap::new();
     let (mut auto, mut auto_ok, mut any_ok, mut false_auto) = (0u64, 0u64, 0u64, 0u64);
+    let mut cand_ok = 0u64;
+    let candidate = |t: &str| -> bool {
+        truth_items.get(t).is_some_and(|s| cands.get(t).is_some_and(|c| c.iter().any(|g| g == s)))
+    };
     for (t, p) in pattern {
         let st = by_pattern.entry(p.clone()).or_default();
         st.receipts += 1;
@@ -133,6 +171,9 @@ pub fn score(pred: &Predicted, t: &CashTruth) -> CashEval {
         if ok {
             any_ok += 1;
             st.any_correct += 1;
+        } else if candidate(t) {
+            cand_ok += 1;
+            st.in_candidates += 1;
         }
     }
     let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
@@ -157,7 +198,8 @@ pub fn score(pred: &Predicted, t: &CashTruth) -> CashEval {
         auto_correct: auto_ok,
         auto_precision: ratio(auto_ok, auto),
         touchless: ratio(auto_ok, matchable),
-        recall_any_band: ratio(any_ok, matchable),
+        recall_proposed: ratio(any_ok, matchable),
+        recall_any_band: ratio(any_ok + cand_ok, matchable),
         false_auto_on_unmatched: false_auto,
         by_pattern,
         sweep,

@@ -48,12 +48,14 @@ pub fn from_bank(
         .unwrap_or_default();
     let mut rows_by_txn: BTreeMap<&str, Vec<&MatchRow>> = BTreeMap::new();
     let mut outcome: BTreeMap<&str, (&str, &[String])> = BTreeMap::new();
+    let mut candidates: BTreeMap<&str, &[Vec<String>]> = BTreeMap::new();
     if let Some(res) = cash {
         for r in &res.rows {
             rows_by_txn.entry(r.txn_id.as_str()).or_default().push(r);
         }
         for o in &res.outcomes {
             outcome.insert(o.txn_id.as_str(), (o.status, o.reasons.as_slice()));
+            candidates.insert(o.txn_id.as_str(), o.candidates.as_slice());
         }
     }
     let mut out = Vec::new();
@@ -82,6 +84,13 @@ pub fn from_bank(
                     (kind, c, c, reasons(rs, "evidence"), action)
                 }
                 Some(("ambiguous", rs)) => {
+                    // The candidates' open items, so the workflow can offer the choice.
+                    let mut seen = std::collections::BTreeSet::new();
+                    for item in candidates.get(ids[i].as_str()).copied().unwrap_or_default().iter().flatten() {
+                        if seen.insert(item.as_str()) {
+                            records.push(format!("ar_open_items:{item}"));
+                        }
+                    }
                     ("ambiguous_match", 0.5, 0.0, reasons(rs, "ambiguous"), "decide which open item the payment is for")
                 }
                 Some((_, rs)) => (
