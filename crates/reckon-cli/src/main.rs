@@ -209,7 +209,7 @@ enum TrainWhat {
         /// A different scenario for the threshold and calibration.
         #[arg(long)]
         validation: PathBuf,
-        /// Model folder to write, e.g. models/cash_match_v1_0.
+        /// Model folder to write, e.g. models/cash_match_v1_1.
         #[arg(long)]
         out: PathBuf,
         /// Auto precision the threshold must reach on validation.
@@ -220,7 +220,7 @@ enum TrainWhat {
 
 #[derive(Debug, Subcommand)]
 enum ModelsWhat {
-    /// Verify one model folder (e.g. models/cash_match_v1_0).
+    /// Verify one model folder (e.g. models/cash_match_v1_1).
     Verify { dir: PathBuf },
     /// Score rows of a features CSV (a header naming the model's features, plus any
     /// id columns) with a model folder; writes the id columns and `score` as CSV.
@@ -435,11 +435,11 @@ fn dispatch(cmd: Command) -> anyhow::Result<i32> {
                 r.validation_ece
             );
             outln!(
-                "auto threshold {:.4}: validation auto precision {:.4}, touchless {:.4}, recall any band {:.4}",
+                "auto threshold {:.4}: validation auto precision {:.4}, touchless {:.4}, recall of proposals {:.4}",
                 r.auto_threshold,
                 r.validation_auto_precision,
                 r.validation_touchless,
-                r.validation_recall_any_band
+                r.validation_recall_proposed
             );
             outln!("wrote {}", out.display());
             Ok(exit::OK)

@@ -101,7 +101,7 @@ impl Default for MatchConfig {
             subset_max_items: 5,
             subset_max_candidates: 24,
             ambiguity_margin: 0.02,
-            model: "cash_match_v1_0".into(),
+            model: "cash_match_v1_1".into(),
         }
     }
 }

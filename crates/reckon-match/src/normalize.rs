@@ -88,7 +88,25 @@ pub fn name_key(name: &str) -> String {
             _ => s.push(' '),
         }
     }
-    s.split_whitespace().filter(|t| !LEGAL.contains(t)).collect::<Vec<_>>().join(" ")
+    // Runs of single letters are one abbreviation written with dots: "B.V." is
+    // "BV", "L.L.C." is "LLC", "S.p.A." is "SPA".
+    let mut toks: Vec<String> = Vec::new();
+    let mut run = String::new();
+    for t in s.split_whitespace() {
+        if t.chars().count() == 1 && t.chars().all(char::is_alphabetic) {
+            run.push_str(t);
+            continue;
+        }
+        if !run.is_empty() {
+            toks.push(std::mem::take(&mut run));
+        }
+        toks.push(t.to_string());
+    }
+    if !run.is_empty() {
+        toks.push(run);
+    }
+    toks.retain(|t| !LEGAL.contains(&t.as_str()));
+    toks.join(" ")
 }
 
 /// Similarity of two name keys in 0..=1: Jaro–Winkler on the keys and on their
@@ -159,5 +177,11 @@ mod tests {
         let cut: String = "NORDWIND LOGISTIK UND TRADING VERTR".to_string();
         assert!(name_similarity(&name_key(&cut), &long) > 0.95, "35-character truncation");
         assert!(name_similarity(&name_key("Atlas Foods Ltd"), &name_key("Polaris Energy AG")) < 0.7);
+        // Legal forms written with dots, and word order.
+        assert_eq!(name_key("Pemberton Trading B.V."), "PEMBERTON TRADING");
+        assert_eq!(name_key("Sterling Construction L.L.C."), "STERLING CONSTRUCTION");
+        assert_eq!(name_key("Rossi Foods S.p.A."), "ROSSI FOODS");
+        assert_eq!(name_key("A B C Logistics"), "ABC LOGISTICS");
+        assert_eq!(name_similarity(&name_key("TRADING PEMBERTON"), &name_key("Pemberton Trading B.V.")), 1.0);
     }
 }

@@ -434,6 +434,7 @@ pub fn train(train_dir: &Path, validation: &Path, out: &Path) -> Result<DedupTra
         &bytes,
         data_hash,
     );
+    mc.version = crate::model::version_of(out);
     let model = Model::from_bytes(out, mc.clone(), &bytes).map_err(|e| e.to_string())?;
     let loaded = reckon_ingest::load_dir(validation).map_err(|e| e.to_string())?;
     let (inv, ven) = inputs(&loaded).ok_or("validation: no AP invoices")?;

@@ -131,7 +131,7 @@ pub struct TrainReport {
     pub auto_threshold: f64,
     pub validation_auto_precision: f64,
     pub validation_touchless: f64,
-    pub validation_recall_any_band: f64,
+    pub validation_recall_proposed: f64,
     pub target_precision: f64,
 }
 
@@ -163,6 +163,7 @@ pub fn train(train: &Path, validation: &Path, out: &Path, target_precision: f64)
         &bytes,
         data_hash,
     );
+    mc.version = version_of(out);
     let model = Model::from_bytes(out, mc.clone(), &bytes).map_err(|e| e.to_string())?;
     let scorer = OnnxScorer(model);
     // Validation: calibration over candidate rows, threshold over assigned groups.
@@ -211,7 +212,7 @@ pub fn train(train: &Path, validation: &Path, out: &Path, target_precision: f64)
         auto_threshold: best.0,
         validation_auto_precision: best.1,
         validation_touchless: best.2,
-        validation_recall_any_band: any,
+        validation_recall_proposed: any,
         target_precision,
     };
     let weights = FEATURES.iter().zip(&lr.weights).map(|(f, w)| (f.to_string(), *w)).collect::<BTreeMap<_, _>>();
@@ -262,7 +263,7 @@ Candidate groups: {vrows}; ROC-AUC {auc:.4}, average precision {ap:.4}, Brier\n\
 {brier:.4}, expected calibration error {ece:.4} (10 bins).\n\n\
 | predicted | groups | mean predicted | observed right |\n|---|---|---|---|\n{rel}\n\
 Auto threshold {auto}: the lowest cut whose auto precision on validation is at\n\
-least {target} — measured {prec:.4}, touchless {touch:.4}; recall in any band\n\
+least {target} — measured {prec:.4}, touchless {touch:.4}; recall of proposals\n\
 {any:.4}. The README reports `reckon eval` on a third scenario.\n\n\
 ## Limits\n\
 Trained on generated data: real payers write references, names and amounts in\n\
@@ -273,10 +274,11 @@ the engine's candidate groups, not for arbitrary pairs. No FX features yet.\n\n\
 ```sh\n\
 reckon generate --seed 1001 --scale 20000 --out /tmp/train\n\
 reckon generate --seed 101 --scale 20000 --out /tmp/val\n\
-reckon train match --input /tmp/train --validation /tmp/val --out models/cash_match_v1_0\n\
+reckon train match --input /tmp/train --validation /tmp/val --out models/{name}_v{ver}\n\
 ```\n",
         name = mc.name,
         version = mc.version,
+        ver = mc.version.replace('.', "_"),
         auto = mc.thresholds.get("auto").copied().unwrap_or(1.0),
         spec = mc.feature_spec,
         ort = reckon_onnx::runtime::VERSION,
@@ -294,6 +296,6 @@ reckon train match --input /tmp/train --validation /tmp/val --out models/cash_ma
         target = r.target_precision,
         prec = r.validation_auto_precision,
         touch = r.validation_touchless,
-        any = r.validation_recall_any_band,
+        any = r.validation_recall_proposed,
     )
 }
