@@ -12,7 +12,8 @@ pub enum ColumnType {
     Date,
     /// RFC 3339 timestamp.
     Timestamp,
-    /// Exact decimal in the currency of the row's `currency` column.
+    /// Exact decimal in the currency of the row's `currency` column (or of the
+    /// column [`ColumnSpec::currency`] names).
     Money,
     /// ISO 4217 code.
     Currency,
@@ -28,6 +29,8 @@ pub struct ColumnSpec {
     pub name: &'static str,
     pub ty: ColumnType,
     pub required: bool,
+    /// For money: the column holding its currency.
+    pub currency: &'static str,
 }
 
 /// One input table of the contract.
@@ -112,10 +115,14 @@ impl std::fmt::Display for Table {
 }
 
 const fn req(name: &'static str, ty: ColumnType) -> ColumnSpec {
-    ColumnSpec { name, ty, required: true }
+    ColumnSpec { name, ty, required: true, currency: "currency" }
 }
 const fn opt(name: &'static str, ty: ColumnType) -> ColumnSpec {
-    ColumnSpec { name, ty, required: false }
+    ColumnSpec { name, ty, required: false, currency: "currency" }
+}
+/// Optional money in the currency of another column.
+const fn opt_money_in(name: &'static str, currency: &'static str) -> ColumnSpec {
+    ColumnSpec { name, ty: Money, required: false, currency }
 }
 use ColumnType::*;
 
@@ -134,6 +141,10 @@ pub static BANK_TRANSACTIONS: TableSpec = TableSpec {
         opt("reference", Str),
         opt("description", Str),
         opt("bank_code", Str),
+        // What the payer instructed before the bank converted it (camt
+        // `AmtDtls/InstdAmt`, MT940 `:86:` `/OCMT/`): cross-currency payments.
+        opt_money_in("instructed_amount", "instructed_currency"),
+        opt("instructed_currency", Currency),
     ],
     key: &["txn_id"],
 };
@@ -243,6 +254,9 @@ mod tests {
             assert_eq!(Table::from_name(t.name()), Some(t));
             if s.columns.iter().any(|c| c.ty == ColumnType::Money) {
                 assert!(s.column("currency").is_some_and(|c| c.required), "{t}");
+            }
+            for c in s.columns.iter().filter(|c| c.ty == ColumnType::Money) {
+                assert!(s.column(c.currency).is_some_and(|k| k.ty == ColumnType::Currency), "{t}.{}", c.name);
             }
             for k in s.key {
                 assert!(s.column(k).is_some_and(|c| c.required), "{t}.{k}");

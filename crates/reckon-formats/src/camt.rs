@@ -40,6 +40,8 @@ pub struct Tx {
     pub end_to_end_id: Option<String>,
     pub acct_svcr_ref: Option<String>,
     pub amount: Option<Amt>,
+    /// What the payer instructed before conversion (`AmtDtls/InstdAmt/Amt`).
+    pub instructed: Option<Amt>,
     pub cdt_dbt: Option<String>,
     pub debtor: Option<String>,
     pub debtor_account: Option<String>,
@@ -336,6 +338,7 @@ fn assign(
             "Refs/EndToEndId" => t.end_to_end_id = val().filter(|x| x != "NOTPROVIDED"),
             "Refs/AcctSvcrRef" => t.acct_svcr_ref = val(),
             "Amt" | "AmtDtls/TxAmt/Amt" if t.amount.is_none() => t.amount = Some(amt()),
+            "AmtDtls/InstdAmt/Amt" => t.instructed = Some(amt()),
             "CdtDbtInd" => t.cdt_dbt = val(),
             "RltdPties/Dbtr/Nm" | "RltdPties/Dbtr/Pty/Nm" => t.debtor = val(),
             "RltdPties/DbtrAcct/Id/IBAN" | "RltdPties/DbtrAcct/Id/Othr/Id" => t.debtor_account = val(),
@@ -479,6 +482,20 @@ pub fn bank_rows(doc: &Document) -> (Vec<Row>, Vec<Control>) {
                         Some(format!("entry status {}: not booked (reckon reconciles booked entries)", n.status));
                 }
                 if let Some(t) = t {
+                    // A payment instructed in another currency: what the payer sent.
+                    if let Some(ia) = &t.instructed
+                        && ia.ccy != amt.ccy
+                    {
+                        match signed(ia, &dir) {
+                            Some((m, c)) => {
+                                r.set_minor("instructed_amount", m, c.exponent());
+                                r.set("instructed_currency", c.code());
+                            }
+                            None => {
+                                r.reject = Some(format!("instructed amount '{}' {} cannot be read", ia.value, ia.ccy))
+                            }
+                        }
+                    }
                     let (name, acct) = if dir == "CRDT" {
                         (t.debtor.clone().or(t.ultimate_debtor.clone()), t.debtor_account.clone())
                     } else {

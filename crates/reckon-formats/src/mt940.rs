@@ -439,6 +439,22 @@ fn signed_minor(amount: &str, negative: bool, cur: Currency) -> Option<i64> {
     Some(if negative { -m } else { m })
 }
 
+/// The original (instructed) amount of a cross-currency entry: `/OCMT/USD1000,00/`
+/// in the `:61:` supplementary details or the `:86:` text (SWIFT's code for the
+/// original ordered amount). Returns (currency text, amount text in contract form).
+pub fn original_amount(text: &str) -> Option<(String, String)> {
+    let at = text.find("/OCMT/")? + 6;
+    let rest = text.get(at..)?;
+    let ccy = rest.get(0..3)?;
+    if !ccy.bytes().all(|b| b.is_ascii_uppercase()) {
+        return None;
+    }
+    let v: String = rest[3..].chars().take_while(|c| c.is_ascii_digit() || *c == ',' || *c == '.').collect();
+    let v = v.replace(',', ".");
+    let v = v.strip_suffix('.').unwrap_or(&v).to_string();
+    Some((ccy.to_string(), v))
+}
+
 /// The statement's currency: from the balances, else MT942's floor limit or sums.
 fn currency_of(s: &Statement) -> Option<String> {
     s.opening
@@ -789,6 +805,22 @@ pub fn to_rows(stmts: Vec<Statement>) -> (Vec<Row>, Vec<Control>) {
                             cur_code.as_deref().unwrap_or("(none: no balance tag)")
                         ));
                     }
+                }
+            }
+            // A payment instructed in another currency (`/OCMT/`): what the payer sent.
+            if let Some((ccy, v)) = e
+                .supplementary
+                .as_deref()
+                .and_then(original_amount)
+                .or_else(|| e.info.as_deref().and_then(original_amount))
+                && Some(&ccy) != cur_code.as_ref()
+            {
+                match Currency::parse(&ccy).and_then(|c| signed_minor(&v, negative, c).map(|m| (m, c))) {
+                    Some((m, c)) => {
+                        r.set_minor("instructed_amount", m, c.exponent());
+                        r.set("instructed_currency", c.code());
+                    }
+                    None => r.reject = Some(format!("original amount /OCMT/{ccy}{v} cannot be read")),
                 }
             }
             if let Some(p) = &e.problem {

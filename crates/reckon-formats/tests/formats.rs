@@ -153,3 +153,34 @@ fn row_buffer_keeps_position_and_values_apart() {
     assert_eq!(json["values"][1][1], "NTRF/166");
     assert_eq!(reckon_formats::Row::new(1, "Stmt[1]/Ntry[4]").position(), "Stmt[1]/Ntry[4]");
 }
+
+/// Cross-currency payments: what the payer instructed before the bank converted it
+/// (camt `AmtDtls/InstdAmt`, MT940 `/OCMT/`) becomes `instructed_amount` /
+/// `instructed_currency`, signed like the entry; the same currency adds nothing.
+#[test]
+fn instructed_amounts_of_cross_currency_payments() {
+    let x = r#"<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.08"><BkToCstmrStmt><Stmt><Id>S</Id>
+<Acct><Id><IBAN>DE1</IBAN></Id></Acct>
+<Ntry><Amt Ccy="EUR">921.34</Amt><CdtDbtInd>CRDT</CdtDbtInd><Sts><Cd>BOOK</Cd></Sts><AcctSvcrRef>A</AcctSvcrRef>
+<NtryDtls><TxDtls><AmtDtls><InstdAmt><Amt Ccy="USD">1000.00</Amt></InstdAmt>
+<TxAmt><Amt Ccy="EUR">921.34</Amt></TxAmt></AmtDtls></TxDtls></NtryDtls></Ntry>
+<Ntry><Amt Ccy="EUR">65.10</Amt><CdtDbtInd>DBIT</CdtDbtInd><Sts><Cd>BOOK</Cd></Sts><AcctSvcrRef>B</AcctSvcrRef>
+<NtryDtls><TxDtls><AmtDtls><InstdAmt><Amt Ccy="JPY">10500</Amt></InstdAmt></AmtDtls></TxDtls></NtryDtls></Ntry>
+<Ntry><Amt Ccy="EUR">5.00</Amt><CdtDbtInd>CRDT</CdtDbtInd><Sts><Cd>BOOK</Cd></Sts><AcctSvcrRef>C</AcctSvcrRef>
+<NtryDtls><TxDtls><AmtDtls><InstdAmt><Amt Ccy="EUR">5.00</Amt></InstdAmt></AmtDtls></TxDtls></NtryDtls></Ntry>
+</Stmt></BkToCstmrStmt></Document>"#;
+    let p = parse(x.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+    let got: Vec<(&str, &str, &str)> =
+        p.rows.iter().map(|r| (get(r, "amount"), get(r, "instructed_amount"), get(r, "instructed_currency"))).collect();
+    assert_eq!(got, [("921.34", "1000.00", "USD"), ("-65.10", "-10500", "JPY"), ("5.00", "", "")]);
+
+    let f = ":20:A\n:25:X\n:28C:1/1\n:60F:C260301EUR0,\n\
+:61:2603020302CR921,34NTRFNONREF//B1\n/OCMT/USD1000,/CHGS/EUR0,\n:86:/REMI/USTD//INV-77/\n\
+:61:2603020302CR10,NTRFNONREF//B2\n:86:/OCMT/GBP8,75//REMI/USTD//INV-78/\n\
+:62F:C260302EUR931,34\n-\n";
+    let p = parse(f.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+    let got: Vec<(&str, &str, &str)> =
+        p.rows.iter().map(|r| (get(r, "amount"), get(r, "instructed_amount"), get(r, "instructed_currency"))).collect();
+    assert_eq!(got, [("921.34", "1000.00", "USD"), ("10.00", "8.75", "GBP")]);
+    assert_eq!(mt940::original_amount("/OCMT/eur1,00/"), None);
+}

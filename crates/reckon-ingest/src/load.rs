@@ -1,7 +1,7 @@
 //! Loading one input file into a contract table: decode, scan, map, validate.
 
 use std::borrow::Cow;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use polars::prelude::*;
@@ -397,8 +397,8 @@ fn map_and_validate(
             }
         }
     }
-    // Currency first: money depends on it.
-    let mut currencies: Vec<Option<Currency>> = vec![None; n];
+    // Currencies first: money depends on them.
+    let mut curs: HashMap<&'static str, Vec<Option<Currency>>> = HashMap::new();
     let mut out_cols: Vec<Column> = Vec::new();
     let present: HashSet<&str> = mapping.sources.iter().map(|(c, _)| *c).collect();
     let mut texts: Vec<(&'static str, Vec<Cow<'_, str>>)> = Vec::new();
@@ -425,10 +425,11 @@ fn map_and_validate(
         }
         texts.push((c.name, vals));
     }
-    for (name, vals) in &texts {
-        if *name != "currency" {
+    for (c, (name, vals)) in spec.columns.iter().zip(&texts) {
+        if c.ty != ColumnType::Currency {
             continue;
         }
+        let mut currencies: Vec<Option<Currency>> = vec![None; n];
         for (i, v) in vals.iter().enumerate() {
             if v.is_empty() {
                 continue; // reported as missing below
@@ -440,7 +441,7 @@ fn map_and_validate(
                         bad[i] = true;
                         reject(
                             i,
-                            Some("currency"),
+                            Some(name),
                             v,
                             RejectCode::UnknownCurrency,
                             format!("'{v}' is not an ISO 4217 currency code with a minor unit"),
@@ -449,7 +450,9 @@ fn map_and_validate(
                 }
             }
         }
+        curs.insert(name, currencies);
     }
+    let none: Vec<Option<Currency>> = vec![None; n];
     let date_fmt = mapping.date_format.as_deref();
     for (c, (_, vals)) in spec.columns.iter().zip(&texts) {
         let name = c.name;
@@ -465,9 +468,10 @@ fn map_and_validate(
             ColumnType::Str | ColumnType::List => {
                 Column::new(name.into(), vals.iter().map(|v| (!v.is_empty()).then_some(v.as_ref())).collect::<Vec<_>>())
             }
-            ColumnType::Currency => {
-                Column::new(name.into(), currencies.iter().map(|c| c.map(|c| c.code().to_string())).collect::<Vec<_>>())
-            }
+            ColumnType::Currency => Column::new(
+                name.into(),
+                curs.get(name).unwrap_or(&none).iter().map(|c| c.map(|c| c.code().to_string())).collect::<Vec<_>>(),
+            ),
             ColumnType::Date => {
                 let mut out: Vec<Option<i32>> = Vec::with_capacity(n);
                 for (i, v) in vals.iter().enumerate() {
@@ -515,8 +519,21 @@ fn map_and_validate(
             ColumnType::Money => {
                 let sign_applies = mapping.sign.as_ref().is_some_and(|s| s.applies_to.contains(&name));
                 let mut out: Vec<Option<i64>> = Vec::with_capacity(n);
+                let currencies = curs.get(c.currency).unwrap_or(&none);
                 for (i, v) in vals.iter().enumerate() {
                     let mut parsed = None;
+                    // (The row's own `currency` is required: its absence is reported as such.)
+                    if c.currency != "currency" && !v.is_empty() && currencies[i].is_none() && !broken[i] && !bad[i] {
+                        // Money whose currency column is empty cannot be read exactly.
+                        bad[i] = true;
+                        reject(
+                            i,
+                            Some(name),
+                            v,
+                            RejectCode::MissingRequired,
+                            format!("{name} is given without its currency ({})", c.currency),
+                        );
+                    }
                     if let (false, Some(cur)) = (v.is_empty(), currencies[i]) {
                         match parse_minor(v, &mapping.money, cur) {
                             Ok(m) => parsed = Some(if sign_applies && negate[i] { -m } else { m }),

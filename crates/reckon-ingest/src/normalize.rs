@@ -12,17 +12,19 @@ use reckon_core::{ColumnType, Currency, Table, format_minor};
 pub fn contract_view(table: Table, df: &DataFrame) -> PolarsResult<DataFrame> {
     let spec = table.spec();
     let n = df.height();
-    let exps: Vec<u8> = match df.column("currency") {
-        Ok(c) => c.str()?.iter().map(|v| v.and_then(Currency::parse).map_or(2, |c| c.exponent())).collect(),
-        Err(_) => vec![2; n],
+    let exps_of = |col: &str| -> PolarsResult<Vec<u8>> {
+        Ok(match df.column(col) {
+            Ok(c) => c.str()?.iter().map(|v| v.and_then(Currency::parse).map_or(2, |c| c.exponent())).collect(),
+            Err(_) => vec![2; n],
+        })
     };
     let mut cols: Vec<Column> = Vec::with_capacity(df.width() + 2);
     for c in df.columns() {
-        let is_money = spec.column(c.name()).is_some_and(|s| s.ty == ColumnType::Money);
-        if !is_money {
+        let Some(money) = spec.column(c.name()).filter(|s| s.ty == ColumnType::Money) else {
             cols.push(c.clone());
             continue;
-        }
+        };
+        let exps = exps_of(money.currency)?;
         let minor = c.i64()?;
         let text: Vec<Option<String>> = minor.iter().zip(&exps).map(|(m, e)| m.map(|m| format_minor(m, *e))).collect();
         cols.push(Column::new(c.name().clone(), text));

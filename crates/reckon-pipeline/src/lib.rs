@@ -380,9 +380,9 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
 pub fn amount_totals(loaded: &Loaded) -> BTreeMap<String, BTreeMap<String, BTreeMap<String, String>>> {
     let mut out = BTreeMap::new();
     for (t, df) in &loaded.tables {
-        let Ok(cur) = df.column("currency").and_then(|c| c.str().cloned()) else { continue };
         let mut per_col = BTreeMap::new();
         for c in t.spec().columns.iter().filter(|c| c.ty == reckon_core::ColumnType::Money) {
+            let Ok(cur) = df.column(c.currency).and_then(|c| c.str().cloned()) else { continue };
             let Ok(vals) = df.column(c.name).and_then(|c| c.i64().cloned()) else { continue };
             let mut sums: BTreeMap<String, i128> = BTreeMap::new();
             for (cu, v) in cur.iter().zip(vals.iter()) {
