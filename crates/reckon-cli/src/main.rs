@@ -209,7 +209,7 @@ enum TrainWhat {
         /// A different scenario for the threshold and calibration.
         #[arg(long)]
         validation: PathBuf,
-        /// Model folder to write, e.g. models/cash_match_v1_1.
+        /// Model folder to write, e.g. models/cash_match_v2_0.
         #[arg(long)]
         out: PathBuf,
         /// Auto precision the threshold must reach on validation.
@@ -220,7 +220,7 @@ enum TrainWhat {
 
 #[derive(Debug, Subcommand)]
 enum ModelsWhat {
-    /// Verify one model folder (e.g. models/cash_match_v1_1).
+    /// Verify one model folder (e.g. models/cash_match_v2_0).
     Verify { dir: PathBuf },
     /// Score rows of a features CSV (a header naming the model's features, plus any
     /// id columns) with a model folder; writes the id columns and `score` as CSV.

@@ -455,6 +455,23 @@ pub fn original_amount(text: &str) -> Option<(String, String)> {
     Some((ccy.to_string(), v))
 }
 
+/// Supplementary details without the SWIFT amount codes (`/OCMT/…/`, `/CHGS/…/`),
+/// which are data, not text for a person.
+fn without_amount_codes(sup: &str) -> std::borrow::Cow<'_, str> {
+    if !sup.contains("/OCMT/") && !sup.contains("/CHGS/") {
+        return std::borrow::Cow::Borrowed(sup);
+    }
+    let mut out = sup.to_string();
+    for code in ["/OCMT/", "/CHGS/"] {
+        while let Some(at) = out.find(code) {
+            let body = at + code.len();
+            let end = out[body..].find('/').map_or(out.len(), |j| body + j + 1);
+            out.replace_range(at..end, " ");
+        }
+    }
+    std::borrow::Cow::Owned(out.trim().to_string())
+}
+
 /// The statement's currency: from the balances, else MT942's floor limit or sums.
 fn currency_of(s: &Statement) -> Option<String> {
     s.opening
@@ -840,7 +857,8 @@ pub fn to_rows(stmts: Vec<Statement>) -> (Vec<Row>, Vec<Control>) {
                 .reference
                 .or_else(|| (!cref.is_empty() && !cref.eq_ignore_ascii_case("NONREF")).then(|| cref.to_string()));
             r.set("reference", reference.unwrap_or_default());
-            match (det.description, &e.supplementary) {
+            let sup = e.supplementary.as_deref().map(without_amount_codes).filter(|x| !x.is_empty());
+            match (det.description, &sup) {
                 (Some(d), Some(sup)) => {
                     let mut both = String::with_capacity(d.len() + sup.len() + 1);
                     both.push_str(&d);

@@ -22,6 +22,9 @@ pub struct Receipt {
     pub end_to_end_id: String,
     pub reference: String,
     pub description: String,
+    /// What the payer instructed in another currency before the bank converted it
+    /// (minor units of that currency, currency code).
+    pub instructed: Option<(i64, String)>,
 }
 
 /// An AR open item.
@@ -76,6 +79,9 @@ pub struct MatchConfig {
     pub bank_fee_max_minor: i64,
     /// Early-payment discount rates in percent.
     pub discount_percent: Vec<i64>,
+    /// A payment instructed in another currency may differ from the open amount by
+    /// up to this many basis points of it: an FX difference.
+    pub fx_tolerance_bp: i64,
     /// Open items considered for a name-only payment: due/invoice date within this many days.
     pub date_window_days: i32,
     /// Subset-sum bounds: items per group and candidates searched.
@@ -97,11 +103,12 @@ impl Default for MatchConfig {
             name_threshold: 0.85,
             bank_fee_max_minor: 2500,
             discount_percent: vec![2, 3],
+            fx_tolerance_bp: 150,
             date_window_days: 120,
             subset_max_items: 5,
             subset_max_candidates: 24,
             ambiguity_margin: 0.02,
-            model: "cash_match_v1_1".into(),
+            model: "cash_match_v2_0".into(),
         }
     }
 }
@@ -110,6 +117,9 @@ impl MatchConfig {
     pub fn validate(&self) -> Result<(), String> {
         if !(0.0..=1.0).contains(&self.auto_threshold) || !(0.0..=1.0).contains(&self.name_threshold) {
             return Err("matching thresholds must be within 0..=1".into());
+        }
+        if !(0..=1000).contains(&self.fx_tolerance_bp) {
+            return Err("matching.fx_tolerance_bp must be within 0..=1000 (10%)".into());
         }
         if self.subset_max_candidates > 24 {
             return Err("matching.subset_max_candidates above 24 makes the exact search explode".into());
@@ -162,9 +172,9 @@ pub struct MatchResult {
 }
 
 /// The feature spec of a candidate group, as a model's config names it.
-pub const FEATURE_SPEC: &str = "cash_group_v1";
+pub const FEATURE_SPEC: &str = "cash_group_v2";
 
-/// Features of a candidate group (`cash_group_v1`), in column order.
+/// Features of a candidate group (`cash_group_v2`), in column order.
 pub const FEATURES: &[&str] = &[
     "rule_score",
     "m_remittance",
@@ -181,6 +191,7 @@ pub const FEATURES: &[&str] = &[
     "r_short_payment",
     "r_overpayment",
     "r_deduction",
+    "r_fx",
     "rel_residual",
     "log_items",
     "payer_iban",
@@ -192,6 +203,7 @@ pub const FEATURES: &[&str] = &[
     "margin_to_next",
     "log_amount",
     "days_after_due",
+    "paid_in_other_currency",
 ];
 
 /// Scores candidate groups from their features (a calibrated model: the output is
@@ -443,10 +455,37 @@ fn money(minor: i64, currency: &str) -> String {
     format!("{} {currency}", reckon_core::format_minor(minor, e))
 }
 
-fn explain(open: i64, paid: i64, cfg: &MatchConfig, currency: &str) -> Option<(&'static str, f64, String)> {
+/// The instructed amount of a payment made in another currency, as text.
+fn instructed_other(r: &Receipt) -> Option<String> {
+    r.instructed.as_ref().filter(|(_, c)| *c != r.currency).map(|(m, c)| money(*m, c))
+}
+
+fn explain(
+    open: i64,
+    paid: i64,
+    cfg: &MatchConfig,
+    currency: &str,
+    fx: Option<&str>,
+) -> Option<(&'static str, f64, String)> {
     let diff = open - paid;
     if diff == 0 {
         return Some(("none", 1.0, "amount equal".into()));
+    }
+    // Paid in another currency: a small difference either way is the conversion.
+    if let Some(sent) = fx
+        && i128::from(diff.unsigned_abs()) * 10_000 <= i128::from(cfg.fx_tolerance_bp) * i128::from(open.unsigned_abs())
+    {
+        let sign = if diff < 0 { "-" } else { "" };
+        return Some((
+            "fx",
+            0.92,
+            format!(
+                "residual {sign}{} = FX difference (paid as {sent}, within {}.{:02}%)",
+                money(diff.abs(), currency),
+                cfg.fx_tolerance_bp / 100,
+                cfg.fx_tolerance_bp % 100
+            ),
+        ));
     }
     if diff < 0 {
         return Some(("overpayment", 0.75, format!("paid {} more than open", money(-diff, currency))));
@@ -689,7 +728,7 @@ fn candidates(idx: &Index<'_>, ri: usize, r: &Receipt, cfg: &MatchConfig, payer:
         if n == 1 {
             let i = refs[0];
             let open = items[i].amount;
-            match explain(open, r.amount, cfg, &r.currency) {
+            match explain(open, r.amount, cfg, &r.currency, instructed_other(r).as_deref()) {
                 Some((why, s, text)) => {
                     let mut rs = reasons.clone();
                     rs.push(text);
@@ -792,7 +831,8 @@ fn candidates(idx: &Index<'_>, ri: usize, r: &Receipt, cfg: &MatchConfig, payer:
     // One open item of the payer explained by a fee or discount.
     for &i in &window {
         if let Some((why, s, text)) =
-            explain(items[i].amount, r.amount, cfg, &r.currency).filter(|x| x.0 != "overpayment")
+            explain(items[i].amount, r.amount, cfg, &r.currency, instructed_other(r).as_deref())
+                .filter(|x| x.0 != "overpayment")
             && why != "none"
         {
             let mut rs = vec![text, format!("invoice {}", items[i].invoice_number)];
@@ -815,7 +855,15 @@ fn candidates(idx: &Index<'_>, ri: usize, r: &Receipt, cfg: &MatchConfig, payer:
 
 /// Runs cash application over all receipts (amount > 0).
 /// The features of group `g` of receipt `r` (see [`FEATURES`]).
-fn features(g: &Group, r: &Receipt, items: &[OpenItem], payer: &Payer, n_groups: usize, margin: f64) -> Vec<f32> {
+fn features(
+    g: &Group,
+    r: &Receipt,
+    items: &[OpenItem],
+    payer: &Payer,
+    n_groups: usize,
+    margin: f64,
+    other_currency: bool,
+) -> Vec<f32> {
     let one = |b: bool| if b { 1.0f32 } else { 0.0 };
     let methods = [
         "remittance",
@@ -827,7 +875,7 @@ fn features(g: &Group, r: &Receipt, items: &[OpenItem], payer: &Payer, n_groups:
         "subset_sum",
         "name_residual",
     ];
-    let reasons = ["none", "bank_fee", "discount", "short_payment", "overpayment", "deduction"];
+    let reasons = ["none", "bank_fee", "discount", "short_payment", "overpayment", "deduction", "fx"];
     let mut f = Vec::with_capacity(FEATURES.len());
     f.push(g.score as f32);
     f.extend(methods.iter().map(|m| one(g.method == *m)));
@@ -851,6 +899,7 @@ fn features(g: &Group, r: &Receipt, items: &[OpenItem], payer: &Payer, n_groups:
         .max()
         .unwrap_or(r.booking_date);
     f.push(((r.booking_date - due) as f32 / 30.0).clamp(-2.0, 12.0));
+    f.push(one(other_currency));
     f
 }
 
@@ -881,14 +930,30 @@ fn candidate_groups(idx: &Index<'_>, receipts: &[Receipt], cfg: &MatchConfig) ->
                 return Vec::new();
             }
             let payer = payers.get(&(r.counterparty_account.as_str(), r.counterparty_name.as_str())).cloned().flatten();
+            let other_currency = instructed_other(r).is_some();
             let mut gs = candidates(idx, ri, r, cfg, &payer);
+            // Paid in another currency and nothing fits the amount credited: match
+            // what the payer instructed, in that currency (an invoice billed in it).
+            let instructed;
+            let mut r = r;
+            if gs.is_empty()
+                && let Some((m, c)) = r.instructed.as_ref().filter(|(_, c)| *c != r.currency)
+            {
+                instructed = Receipt { amount: *m, currency: c.clone(), ..r.clone() };
+                let credited = money(r.amount, &r.currency);
+                gs = candidates(idx, ri, &instructed, cfg, &payer);
+                for g in &mut gs {
+                    g.reasons.push(format!("matched on the amount instructed, {} (credited {credited})", money(*m, c)));
+                }
+                r = &instructed;
+            }
             gs.sort_by(|a, b| b.score.total_cmp(&a.score));
             let n = gs.len();
             let scores: Vec<f64> = gs.iter().map(|g| g.score).collect();
             for (k, g) in gs.iter_mut().enumerate() {
                 let other = if k == 0 { scores.get(1) } else { scores.first() };
                 let margin = other.map_or(1.0, |o| g.score - o);
-                g.features = features(g, r, items, &payer, n, margin);
+                g.features = features(g, r, items, &payer, n, margin, other_currency);
             }
             gs
         })
@@ -1034,7 +1099,8 @@ fn assign(
                     txn_id: r.txn_id.clone(),
                     item_id: items[*i].item_id.clone(),
                     remittance_id: g.remittance_id.clone(),
-                    currency: r.currency.clone(),
+                    // Applied and residual amounts are in the open item's currency.
+                    currency: items[*i].currency.clone(),
                     applied_minor: *a,
                     residual_minor: g.residual,
                     residual_reason: g.reason,

@@ -27,6 +27,7 @@ fn receipt(id: &str, amount: i64, name: &str, iban: &str, reference: &str, desc:
         end_to_end_id: String::new(),
         reference: reference.into(),
         description: desc.into(),
+        instructed: None,
     }
 }
 
@@ -217,4 +218,37 @@ fn named_invoice_plus_the_payers_other_items() {
     let mut got = applied(&res, "R3");
     got.sort();
     assert_eq!(got, [("AR3".to_string(), -10_000), ("AR7".to_string(), 80_000)]);
+}
+
+/// Payments made in another currency: a small difference to the open amount is an
+/// FX difference (not a bank fee), a large one is not; an invoice billed in the
+/// currency the payer instructed is matched on the instructed amount.
+#[test]
+fn cross_currency_payments() {
+    let cfg = MatchConfig { model: "rules".into(), ..MatchConfig::default() };
+    let mut its = items();
+    its.push(OpenItem { currency: "USD".into(), ..item("AR9", "C1", "9010000990", 100_000, 20_510) });
+    let fx = |id: &str, amount: i64, text: &str, instructed: Option<(i64, &str)>| Receipt {
+        instructed: instructed.map(|(m, c)| (m, c.to_string())),
+        ..receipt(id, amount, "Mueller", "DE02120300000000202051", "", text)
+    };
+    // 1,234.56 EUR open; 1,229.00 EUR credited for 1,060.00 GBP sent: 5.56 EUR is FX.
+    let res = run(&[fx("F1", 122_900, "RE 9010000942", Some((106_000, "GBP")))], &its, &customers(), &[], &cfg);
+    let r = &res.rows[0];
+    assert_eq!((r.item_id.as_str(), r.residual_minor, r.residual_reason), ("AR1", 556, "fx"));
+    assert!(r.reasons.iter().any(|x| x.contains("FX difference") && x.contains("1060.00 GBP")), "{:?}", r.reasons);
+    // The same short amount paid in the invoice's currency is a bank charge.
+    let res = run(&[fx("F2", 122_900, "RE 9010000942", None)], &its, &customers(), &[], &cfg);
+    assert_eq!(res.rows[0].residual_reason, "bank_fee");
+    // 4% short is beyond the FX tolerance: a partial payment, not an FX difference.
+    let res = run(&[fx("F3", 118_518, "RE 9010000942", Some((102_000, "GBP")))], &its, &customers(), &[], &cfg);
+    assert_eq!(res.rows[0].residual_reason, "short_payment");
+    // A USD invoice paid in USD, credited in EUR: matched on the instructed 1,000.00 USD.
+    let res = run(&[fx("F4", 92_134, "9010000990", Some((100_000, "USD")))], &its, &customers(), &[], &cfg);
+    let r = &res.rows[0];
+    assert_eq!(
+        (r.item_id.as_str(), r.applied_minor, r.currency.as_str(), r.residual_reason),
+        ("AR9", 100_000, "USD", "none")
+    );
+    assert!(r.reasons.iter().any(|x| x.contains("instructed")), "{:?}", r.reasons);
 }

@@ -73,6 +73,7 @@ pub fn inputs(loaded: &Loaded) -> Option<Inputs> {
         strings(bank, "description"),
     );
     let (amt, bd) = (ints(bank, "amount"), days(bank, "booking_date"));
+    let (iamt, icur) = (ints(bank, "instructed_amount"), strings(bank, "instructed_currency"));
     let receipts: Vec<Receipt> = (0..bank.height())
         .map(|i| Receipt {
             txn_id: id[i].clone(),
@@ -84,6 +85,7 @@ pub fn inputs(loaded: &Loaded) -> Option<Inputs> {
             end_to_end_id: e2e[i].clone(),
             reference: rf[i].clone(),
             description: desc[i].clone(),
+            instructed: iamt[i].filter(|_| !icur[i].is_empty()).map(|m| (m, icur[i].clone())),
         })
         .collect();
     let (iid, ent, cid, cname, inv, icur) = (

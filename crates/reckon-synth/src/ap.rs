@@ -384,6 +384,8 @@ pub fn write(dir: &Path, rng: &mut Rng, scale: usize, base_day: i32, summary: &m
             "",
             desc,
             code,
+            "",
+            "",
         ])?;
         truth.row(&[&txn, class, doc])
     };

@@ -42,7 +42,18 @@ pub const PATTERNS: &[(&str, u64)] = &[
     ("deduction", 40),
     ("overpayment", 30),
     ("unmatched", 50),
+    ("fx", 30),
 ];
+
+/// Reference rates between the scenario's currencies (units of `to` per `from`).
+fn fx_rate_ppm(from: &str, to: &str) -> i64 {
+    let usd_per = |c: &str| match c {
+        "EUR" => 1_080_000i64,
+        "GBP" => 1_256_000,
+        _ => 1_000_000,
+    };
+    usd_per(from) * 1_000_000 / usd_per(to)
+}
 
 struct Ctx<'a> {
     bank: Csv,
@@ -181,6 +192,7 @@ impl Ctx<'_> {
         description: &str,
         cross_border: bool,
         entity: usize,
+        instructed: Option<(i64, &str)>,
     ) -> io::Result<(String, String)> {
         self.seq += 1;
         let txn = format!("BT{:09}", self.seq);
@@ -204,6 +216,8 @@ impl Ctx<'_> {
             reference,
             description,
             if cross_border { "PMNT-RCDT-XBCT" } else { "PMNT-RCDT-ESCT" },
+            &instructed.map_or(String::new(), |(m, _)| money(m, 2)),
+            instructed.map_or("", |(_, c)| c),
         ])?;
         Ok((txn, e2e))
     }
@@ -321,6 +335,8 @@ pub fn write(
                 "reference",
                 "description",
                 "bank_code",
+                "instructed_amount",
+                "instructed_currency",
             ],
         )?,
         rem: Csv::create(
@@ -386,8 +402,18 @@ pub fn write(
             "exact_reference" => {
                 let reference = if prng.permille(500) { rf_reference(&it.number) } else { it.number.clone() };
                 let desc = if prng.permille(500) { format!("Invoice {}", it.number) } else { String::new() };
-                let (txn, e2e) =
-                    ctx.receipt(&mut prng, Some(cu), &payer, it.amount, day, &reference, &desc, false, cu.entity)?;
+                let (txn, e2e) = ctx.receipt(
+                    &mut prng,
+                    Some(cu),
+                    &payer,
+                    it.amount,
+                    day,
+                    &reference,
+                    &desc,
+                    false,
+                    cu.entity,
+                    None,
+                )?;
                 ctx.truth(&txn, it, it.amount, pattern, &group, 0, "none")?;
                 ctx.receipts.row(&[&txn, pattern, &group])?;
                 if prng.permille(100) {
@@ -423,7 +449,8 @@ pub fn write(
                     // reference_in_text: the full amount, the invoice number only in the free text.
                     _ => (it.amount, 0, "none", false),
                 };
-                let (txn, e2e) = ctx.receipt(&mut prng, Some(cu), &payer, paid, day, "", &desc, cross, cu.entity)?;
+                let (txn, e2e) =
+                    ctx.receipt(&mut prng, Some(cu), &payer, paid, day, "", &desc, cross, cu.entity, None)?;
                 let applied = if pattern == "overpayment" { it.amount } else { paid };
                 let applied = if pattern == "bank_fee" || pattern == "discount" || pattern == "deduction" {
                     it.amount
@@ -457,7 +484,8 @@ pub fn write(
             }
             "name_only" | "ambiguous_trap" => {
                 let desc = *prng.pick(&["", "Zahlung", "PAYMENT", "Ueberweisung", "BACS"]);
-                let (txn, _) = ctx.receipt(&mut prng, Some(cu), &payer, it.amount, day, "", desc, false, cu.entity)?;
+                let (txn, _) =
+                    ctx.receipt(&mut prng, Some(cu), &payer, it.amount, day, "", desc, false, cu.entity, None)?;
                 ctx.truth(&txn, it, it.amount, pattern, &group, 0, "none")?;
                 ctx.receipts.row(&[&txn, pattern, &group])?;
             }
@@ -488,7 +516,8 @@ pub fn write(
                     1 => text_with_refs(&mut prng, &refs[..1], cu),
                     _ => format!("Sammelzahlung {}", members.len()),
                 };
-                let (txn, e2e) = ctx.receipt(&mut prng, Some(cu), &payer, total, day, "", &desc, false, cu.entity)?;
+                let (txn, e2e) =
+                    ctx.receipt(&mut prng, Some(cu), &payer, total, day, "", &desc, false, cu.entity, None)?;
                 for &j in &members {
                     ctx.truth(&txn, &items[j], items[j].amount, pattern, &group, 0, "none")?;
                 }
@@ -498,6 +527,36 @@ pub fn write(
                         members.iter().zip(&refs).map(|(&j, r)| (r.clone(), items[j].amount, 0, 0, "")).collect();
                     ctx.remittance(&mut prng, &e2e, &payer, day, &lines, cu.entity)?;
                 }
+            }
+            "fx" => {
+                // Paid from abroad in another currency: the payer converted the invoice
+                // at their own rate, so the amount credited differs from the open amount
+                // by a small FX difference (0.1–1.2%, either way).
+                let others: Vec<&str> = ["EUR", "GBP", "USD"].into_iter().filter(|c| *c != e.currency).collect();
+                let foreign = *prng.pick(&others);
+                let bp = prng.range(10, 120) * if prng.permille(700) { -1 } else { 1 };
+                let credited = it.amount + it.amount * bp / 10_000;
+                let instructed = it.amount * fx_rate_ppm(e.currency, foreign) / 1_000_000;
+                let (reference, desc) = if prng.permille(750) {
+                    let r = written_ref(&mut prng, &it.number);
+                    (String::new(), text_with_refs(&mut prng, &[r], cu))
+                } else {
+                    (String::new(), "INTERNATIONAL PAYMENT".to_string())
+                };
+                let (txn, _) = ctx.receipt(
+                    &mut prng,
+                    Some(cu),
+                    &payer,
+                    credited,
+                    day,
+                    &reference,
+                    &desc,
+                    true,
+                    cu.entity,
+                    Some((instructed, foreign)),
+                )?;
+                ctx.truth(&txn, it, it.amount, pattern, &group, it.amount - credited, "fx")?;
+                ctx.receipts.row(&[&txn, pattern, &group])?;
             }
             "split" => {
                 let first = it.amount * prng.range(30, 70) / 100;
@@ -514,6 +573,7 @@ pub fn write(
                         &desc,
                         false,
                         cu.entity,
+                        None,
                     )?;
                     ctx.truth(&txn, it, part, pattern, &group, 0, "none")?;
                     ctx.receipts.row(&[&txn, pattern, &group])?;
@@ -526,7 +586,7 @@ pub fn write(
                 let payer = bank_variant(&mut prng, &stranger);
                 let amt = prng.amount(10 * e.unit, 50_000 * e.unit);
                 let desc = *prng.pick(&["Vorauszahlung", "Refund", "Deposit", "", "Order 77812"]);
-                let (txn, _) = ctx.receipt(&mut prng, None, &payer, amt, day, "", desc, false, cu.entity)?;
+                let (txn, _) = ctx.receipt(&mut prng, None, &payer, amt, day, "", desc, false, cu.entity, None)?;
                 ctx.receipts.row(&[&txn, "unmatched", ""])?;
             }
         }

@@ -24,6 +24,8 @@ pub struct BankLine {
     pub reference: String,
     pub description: String,
     pub bank_code: String,
+    /// What the payer instructed in another currency: (minor units, currency, exponent).
+    pub instructed: Option<(i64, String, u8)>,
 }
 
 /// Reads a generated `bank_transactions.csv` into bank lines, sorted by `txn_id`.
@@ -37,7 +39,18 @@ pub fn read_generated(path: &std::path::Path) -> std::io::Result<Vec<BankLine>> 
             .ok_or_else(|| std::io::Error::other(format!("unknown currency {currency}")))?;
         let amount_minor = reckon_core::parse_minor(&get("amount"), &reckon_core::MoneyFormat::CONTRACT, cur)
             .map_err(|e| std::io::Error::other(e.to_string()))?;
+        let instructed = match (get("instructed_amount"), get("instructed_currency")) {
+            (a, c) if !a.is_empty() && !c.is_empty() => {
+                let ic = reckon_core::Currency::parse(&c)
+                    .ok_or_else(|| std::io::Error::other(format!("unknown currency {c}")))?;
+                let m = reckon_core::parse_minor(&a, &reckon_core::MoneyFormat::CONTRACT, ic)
+                    .map_err(|e| std::io::Error::other(e.to_string()))?;
+                Some((m, c, ic.exponent()))
+            }
+            _ => None,
+        };
         out.push(BankLine {
+            instructed,
             txn_id: get("txn_id"),
             account_id: get("account_id"),
             booking_date: get("booking_date"),
@@ -120,6 +133,14 @@ pub fn camt053(lines: &[BankLine]) -> String {
             if !l.end_to_end_id.is_empty() {
                 let _ = write!(x, "<Refs><EndToEndId>{}</EndToEndId></Refs>", xml_escape(&l.end_to_end_id));
             }
+            if let Some((m, c, e)) = &l.instructed {
+                let _ = write!(
+                    x,
+                    "<AmtDtls><InstdAmt><Amt Ccy=\"{c}\">{}</Amt></InstdAmt><TxAmt><Amt Ccy=\"{ccy}\">{}</Amt></TxAmt></AmtDtls>",
+                    format_minor(m.abs(), *e),
+                    format_minor(l.amount_minor.abs(), exp)
+                );
+            }
             if !l.counterparty_name.is_empty() || !l.counterparty_account.is_empty() {
                 let (p, a) = if dir == "CRDT" { ("Dbtr", "DbtrAcct") } else { ("Cdtr", "CdtrAcct") };
                 x.push_str("<RltdPties>");
@@ -196,6 +217,10 @@ pub fn mt940(lines: &[BankLine]) -> String {
                 swift_amount(l.amount_minor, exp),
                 l.txn_id
             );
+            // Supplementary details: the original ordered amount of a cross-currency payment.
+            if let Some((m, c, e)) = &l.instructed {
+                let _ = write!(s, "/OCMT/{c}{}/\r\n", swift_amount(*m, *e));
+            }
             let mut info =
                 String::from(if l.amount_minor < 0 { "116?00SEPA-UEBERWEISUNG" } else { "166?00SEPA-GUTSCHRIFT" });
             let mut purpose = String::new();
