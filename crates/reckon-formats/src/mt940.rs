@@ -465,11 +465,15 @@ fn without_amount_codes(sup: &str) -> std::borrow::Cow<'_, str> {
     for code in ["/OCMT/", "/CHGS/"] {
         while let Some(at) = out.find(code) {
             let body = at + code.len();
-            let end = out[body..].find('/').map_or(out.len(), |j| body + j + 1);
+            // Up to (not including) the slash that ends the value: it may open the next code.
+            let mut end = out[body..].find('/').map_or(out.len(), |j| body + j);
+            if end < out.len() && !out[end..].starts_with("/OCMT/") && !out[end..].starts_with("/CHGS/") {
+                end += 1;
+            }
             out.replace_range(at..end, " ");
         }
     }
-    std::borrow::Cow::Owned(out.trim().to_string())
+    std::borrow::Cow::Owned(out.trim_matches(|c: char| c == ' ' || c == '/').to_string())
 }
 
 /// The statement's currency: from the balances, else MT942's floor limit or sums.

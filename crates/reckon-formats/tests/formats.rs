@@ -182,5 +182,12 @@ fn instructed_amounts_of_cross_currency_payments() {
     let got: Vec<(&str, &str, &str)> =
         p.rows.iter().map(|r| (get(r, "amount"), get(r, "instructed_amount"), get(r, "instructed_currency"))).collect();
     assert_eq!(got, [("921.34", "1000.00", "USD"), ("10.00", "8.75", "GBP")]);
+    // The amount codes are data, not text for a person.
+    assert_eq!(get(&p.rows[0], "description"), "INV-77");
     assert_eq!(mt940::original_amount("/OCMT/eur1,00/"), None);
+    let f = ":20:A\n:25:X\n:28C:1/1\n:60F:C260301EUR0,\n\
+:61:2603020302CR5,NTRFNONREF//B3\nPAYMENT /OCMT/USD5,4/ THANKS\n:62F:C260302EUR5,\n-\n";
+    let p = parse(f.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(get(&p.rows[0], "description"), "PAYMENT THANKS");
+    assert_eq!(get(&p.rows[0], "instructed_amount"), "5.40");
 }
