@@ -414,36 +414,20 @@ impl<'a> Index<'a> {
 
     /// Open items whose invoice number appears in the receipt's reference or text.
     fn referenced(&self, r: &Receipt) -> Vec<usize> {
-        let text = format!("{} {}", r.reference, r.description);
-        let toks: Vec<&str> = text
-            .split(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | '/' | ':' | '(' | ')'))
-            .map(|t| t.trim_matches(|c: char| !c.is_alphanumeric()))
-            .filter(|t| !t.is_empty())
-            .collect();
         let mut found: BTreeSet<usize> = BTreeSet::new();
-        let probe = |s: &str, found: &mut BTreeSet<usize>| {
-            let (full, tail) = invoice_keys(s);
+        for s in reference_probes(r) {
+            let (full, tail) = invoice_keys(&s);
             if let Some(f) = full
                 && let Some(v) = self.by_full.get(&(r.currency.clone(), f))
             {
                 found.extend(v);
-                return;
+                continue;
             }
             if let Some(t) = tail
                 && let Some(v) = self.by_tail.get(&(r.currency.clone(), t))
             {
                 found.extend(v);
             }
-        };
-        for (i, t) in toks.iter().enumerate() {
-            probe(t, &mut found);
-            if let Some(next) = toks.get(i + 1) {
-                probe(&format!("{t}{next}"), &mut found);
-            }
-        }
-        // An RF creditor reference carries the invoice number after its check digits.
-        if let Some(rf) = r.reference.strip_prefix("RF").filter(|s| s.len() > 2) {
-            probe(&rf[2..], &mut found);
         }
         found.into_iter().collect()
     }
@@ -535,10 +519,43 @@ fn search(
     }
 }
 
+/// The texts a receipt is probed with for invoice numbers: every token of its
+/// reference and description, every two adjacent tokens joined (`INV 4711`), and
+/// the invoice part of an RF creditor reference. Each is looked up by its full
+/// invoice key, else by its numeric tail ([`invoice_keys`]), in the receipt's
+/// currency — here or, as a join, by whoever blocks outside the engine.
+pub fn reference_probes(r: &Receipt) -> Vec<String> {
+    let text = format!("{} {}", r.reference, r.description);
+    let toks: Vec<&str> = text
+        .split(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | '/' | ':' | '(' | ')'))
+        .map(|t| t.trim_matches(|c: char| !c.is_alphanumeric()))
+        .filter(|t| !t.is_empty())
+        .collect();
+    let mut out: Vec<String> = Vec::with_capacity(toks.len() * 2 + 1);
+    for (i, t) in toks.iter().enumerate() {
+        out.push(t.to_string());
+        if let Some(next) = toks.get(i + 1) {
+            out.push(format!("{t}{next}"));
+        }
+    }
+    // An RF creditor reference carries the invoice number after its check digits.
+    if let Some(rf) = r.reference.strip_prefix("RF").filter(|s| s.len() > 2) {
+        out.push(rf[2..].to_string());
+    }
+    out
+}
+
 /// The payer as customer(s): ids, similarity, and how (`iban`, `name`, `names` = several equally likely).
 type Payer = Option<(Vec<String>, f64, &'static str)>;
 
-fn candidates(idx: &Index<'_>, ri: usize, r: &Receipt, cfg: &MatchConfig, payer: &Payer) -> Vec<Group> {
+fn candidates(
+    idx: &Index<'_>,
+    ri: usize,
+    r: &Receipt,
+    cfg: &MatchConfig,
+    payer: &Payer,
+    blocked: Option<&[usize]>,
+) -> Vec<Group> {
     let items = idx.items;
     let mut out = Vec::new();
     let payer_ids: &[String] = payer.as_ref().map_or(&[], |p| p.0.as_slice());
@@ -632,7 +649,10 @@ fn candidates(idx: &Index<'_>, ri: usize, r: &Receipt, cfg: &MatchConfig, payer:
         }
     }
     // 2. Invoice numbers in the text.
-    let mut refs = idx.referenced(r);
+    let mut refs = match blocked {
+        Some(b) => b.to_vec(),
+        None => idx.referenced(r),
+    };
     if !payer_ids.is_empty() {
         let own: Vec<usize> = refs.iter().copied().filter(|&i| is_payer(&items[i].customer_id)).collect();
         if !own.is_empty() {
@@ -904,7 +924,12 @@ fn features(
 }
 
 /// Candidate groups per receipt with their features, sorted by rule score.
-fn candidate_groups(idx: &Index<'_>, receipts: &[Receipt], cfg: &MatchConfig) -> Vec<Vec<Group>> {
+fn candidate_groups(
+    idx: &Index<'_>,
+    receipts: &[Receipt],
+    cfg: &MatchConfig,
+    blocks: Option<&[Vec<usize>]>,
+) -> Vec<Vec<Group>> {
     let items = idx.items;
     // Payers repeat: identify each distinct (account, name) once.
     let mut keys: Vec<(&str, &str)> = receipts
@@ -931,7 +956,7 @@ fn candidate_groups(idx: &Index<'_>, receipts: &[Receipt], cfg: &MatchConfig) ->
             }
             let payer = payers.get(&(r.counterparty_account.as_str(), r.counterparty_name.as_str())).cloned().flatten();
             let other_currency = instructed_other(r).is_some();
-            let mut gs = candidates(idx, ri, r, cfg, &payer);
+            let mut gs = candidates(idx, ri, r, cfg, &payer, blocks.and_then(|b| b.get(ri)).map(Vec::as_slice));
             // Paid in another currency and nothing fits the amount credited: match
             // what the payer instructed, in that currency (an invoice billed in it).
             let instructed;
@@ -941,7 +966,7 @@ fn candidate_groups(idx: &Index<'_>, receipts: &[Receipt], cfg: &MatchConfig) ->
             {
                 instructed = Receipt { amount: *m, currency: c.clone(), ..r.clone() };
                 let credited = money(r.amount, &r.currency);
-                gs = candidates(idx, ri, &instructed, cfg, &payer);
+                gs = candidates(idx, ri, &instructed, cfg, &payer, None);
                 for g in &mut gs {
                     g.reasons.push(format!("matched on the amount instructed, {} (credited {credited})", money(*m, c)));
                 }
@@ -970,7 +995,7 @@ pub fn training_rows(
     cfg: &MatchConfig,
 ) -> Vec<TrainingRow> {
     let idx = Index::new(items, customers, remittances);
-    candidate_groups(&idx, receipts, cfg)
+    candidate_groups(&idx, receipts, cfg, None)
         .into_iter()
         .flatten()
         .map(|g| TrainingRow {
@@ -1003,8 +1028,31 @@ pub fn run_with(
     cfg: &MatchConfig,
     scorer: Option<&dyn GroupScorer>,
 ) -> Result<MatchResult, String> {
+    run_blocked(receipts, items, customers, remittances, cfg, scorer, None)
+}
+
+/// [`run_with`] with the invoice-number blocking done outside the engine:
+/// `blocks[r]` = the open items (indices, ascending) whose invoice number receipt
+/// `r`'s texts name, as [`reference_probes`] + [`invoice_keys`] define it
+/// (reckon-pipeline computes it as a polars join). The result is the same as with
+/// the engine's own index.
+#[allow(clippy::too_many_arguments)]
+pub fn run_blocked(
+    receipts: &[Receipt],
+    items: &[OpenItem],
+    customers: &[Customer],
+    remittances: &[RemittanceLine],
+    cfg: &MatchConfig,
+    scorer: Option<&dyn GroupScorer>,
+    blocks: Option<&[Vec<usize>]>,
+) -> Result<MatchResult, String> {
+    if let Some(b) = blocks
+        && b.len() != receipts.len()
+    {
+        return Err(format!("{} reference blocks for {} receipts", b.len(), receipts.len()));
+    }
     let idx = Index::new(items, customers, remittances);
-    let mut per_receipt = candidate_groups(&idx, receipts, cfg);
+    let mut per_receipt = candidate_groups(&idx, receipts, cfg, blocks);
     // Ambiguity is decided on the evidence (rule scores) before any model: two
     // groups the evidence cannot tell apart (the same amount twice for one payer)
     // stay ambiguous even when a model's features would break the tie.

@@ -20,5 +20,5 @@ pub mod normalize;
 
 pub use engine::{
     Band, Customer, FEATURE_SPEC, FEATURES, GroupScorer, MatchConfig, MatchResult, MatchRow, OpenItem, Receipt,
-    ReceiptOutcome, RemittanceLine, TrainingRow, run, run_with, training_rows,
+    ReceiptOutcome, RemittanceLine, TrainingRow, reference_probes, run, run_blocked, run_with, training_rows,
 };

@@ -55,8 +55,108 @@ pub fn run(
         cfg.auto_threshold = *t;
     }
     let sc = scorer.map(|s| s as &dyn reckon_match::GroupScorer);
-    let result = reckon_match::run_with(&i.receipts, &i.items, &i.customers, &i.remittances, &cfg, sc)?;
+    let blocks = reference_blocks(&i.receipts, &i.items).map_err(|e| format!("reference blocking: {e}"))?;
+    let result =
+        reckon_match::run_blocked(&i.receipts, &i.items, &i.customers, &i.remittances, &cfg, sc, Some(&blocks))?;
     Ok(Some((result, i.receipts)))
+}
+
+/// Invoice-number blocking as polars joins, so candidate generation stays near
+/// linear: every text a receipt is probed with ([`reckon_match::reference_probes`])
+/// becomes a row with its invoice keys; the probes join the open items on
+/// (currency, full key), and — for probes whose full key names no item — on
+/// (currency, numeric tail). Returns, per receipt, the items its texts name
+/// (ascending), which the engine takes instead of its own lookups.
+pub fn reference_blocks(receipts: &[Receipt], items: &[OpenItem]) -> PolarsResult<Vec<Vec<usize>>> {
+    use reckon_match::normalize::invoice_keys;
+    let (mut pr, mut pp, mut pc, mut pf, mut pt): (
+        Vec<u32>,
+        Vec<u32>,
+        Vec<&str>,
+        Vec<Option<String>>,
+        Vec<Option<String>>,
+    ) = Default::default();
+    for (ri, r) in receipts.iter().enumerate().filter(|(_, r)| r.amount > 0) {
+        for (k, probe) in reckon_match::reference_probes(r).iter().enumerate() {
+            let (full, tail) = invoice_keys(probe);
+            if full.is_none() && tail.is_none() {
+                continue;
+            }
+            pr.push(ri as u32);
+            pp.push(k as u32);
+            pc.push(r.currency.as_str());
+            pf.push(full);
+            pt.push(tail);
+        }
+    }
+    let (mut ii, mut ic, mut ifull, mut itail): (Vec<u32>, Vec<&str>, Vec<Option<String>>, Vec<Option<String>>) =
+        Default::default();
+    for (i, it) in items.iter().enumerate() {
+        let (full, tail) = invoice_keys(&it.invoice_number);
+        ii.push(i as u32);
+        ic.push(it.currency.as_str());
+        ifull.push(full);
+        itail.push(tail);
+    }
+    let probes = DataFrame::new(
+        pr.len(),
+        vec![
+            Column::new("r".into(), pr),
+            Column::new("p".into(), pp),
+            Column::new("currency".into(), pc),
+            Column::new("full".into(), pf),
+            Column::new("tail".into(), pt),
+        ],
+    )?
+    .lazy();
+    let its = DataFrame::new(
+        ii.len(),
+        vec![
+            Column::new("i".into(), ii),
+            Column::new("currency".into(), ic),
+            Column::new("full".into(), ifull),
+            Column::new("tail".into(), itail),
+        ],
+    )?
+    .lazy();
+    let on = |k: &str| [col("currency"), col(k)];
+    // Nulls never join: a probe or item without a key matches nothing on it.
+    let by_full = probes.clone().join(
+        its.clone().select([col("i"), col("currency"), col("full")]),
+        on("full"),
+        on("full"),
+        JoinArgs::new(JoinType::Inner),
+    );
+    let hit = by_full
+        .clone()
+        .select([col("r"), col("p")])
+        .unique(None, UniqueKeepStrategy::First)
+        .with_column(lit(true).alias("hit"));
+    let by_tail = probes
+        .join(
+            its.select([col("i"), col("currency"), col("tail")]),
+            on("tail"),
+            on("tail"),
+            JoinArgs::new(JoinType::Inner),
+        )
+        .join(hit, [col("r"), col("p")], [col("r"), col("p")], JoinArgs::new(JoinType::Left))
+        .filter(col("hit").is_null());
+    let pairs =
+        concat([by_full.select([col("r"), col("i")]), by_tail.select([col("r"), col("i")])], UnionArgs::default())?
+            .unique(None, UniqueKeepStrategy::First)
+            .collect()?;
+    let mut out: Vec<Vec<usize>> = vec![Vec::new(); receipts.len()];
+    let (r, i) = (pairs.column("r")?.u32()?, pairs.column("i")?.u32()?);
+    for (r, i) in r.iter().zip(i.iter()) {
+        if let (Some(r), Some(i)) = (r, i) {
+            out[r as usize].push(i as usize);
+        }
+    }
+    // Row order out of a parallel join is not fixed: sort, so the answer is.
+    for v in &mut out {
+        v.sort_unstable();
+    }
+    Ok(out)
 }
 
 /// Extracts the engine's inputs (None without bank transactions and open items).

@@ -336,3 +336,22 @@ fn ambiguous_receipts_offer_their_candidates() {
     let found: u64 = e.by_pattern.values().map(|p| p.any_correct + p.in_candidates).sum();
     assert!((e.recall_any_band - found as f64 / e.matchable as f64).abs() < 1e-12);
 }
+
+/// Invoice-number blocking done by polars joins gives the engine exactly the
+/// candidates its own index finds: the same matches and outcomes.
+#[test]
+fn polars_blocking_equals_the_engines_own_lookups() {
+    let input = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    reckon_synth::generate(input.path(), &reckon_synth::Config::new(21, 4000)).unwrap_or_else(|e| panic!("{e}"));
+    let loaded = reckon_ingest::load_dir(input.path()).unwrap_or_else(|e| panic!("{e}"));
+    let i = reckon_pipeline::cash::inputs(&loaded).unwrap_or_else(|| panic!("no inputs"));
+    let blocks = reckon_pipeline::cash::reference_blocks(&i.receipts, &i.items).unwrap_or_else(|e| panic!("{e}"));
+    assert!(blocks.iter().filter(|b| !b.is_empty()).count() > 1000, "most receipts name an invoice");
+    let cfg = reckon_match::MatchConfig { model: "rules".into(), ..Default::default() };
+    let own = reckon_match::run(&i.receipts, &i.items, &i.customers, &i.remittances, &cfg);
+    let joined =
+        reckon_match::run_blocked(&i.receipts, &i.items, &i.customers, &i.remittances, &cfg, None, Some(&blocks))
+            .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(own.rows, joined.rows);
+    assert_eq!(own.outcomes, joined.outcomes);
+}
