@@ -69,13 +69,9 @@ pub fn run(
 /// (ascending), which the engine takes instead of its own lookups.
 pub fn reference_blocks(receipts: &[Receipt], items: &[OpenItem]) -> PolarsResult<Vec<Vec<usize>>> {
     use reckon_match::normalize::invoice_keys;
-    let (mut pr, mut pp, mut pc, mut pf, mut pt): (
-        Vec<u32>,
-        Vec<u32>,
-        Vec<&str>,
-        Vec<Option<String>>,
-        Vec<Option<String>>,
-    ) = Default::default();
+    // Probe rows: receipt, probe number, currency, full key, numeric tail.
+    let (mut pr, mut pp, mut pc) = (Vec::<u32>::new(), Vec::<u32>::new(), Vec::<&str>::new());
+    let (mut pf, mut pt) = (Vec::<Option<String>>::new(), Vec::<Option<String>>::new());
     for (ri, r) in receipts.iter().enumerate().filter(|(_, r)| r.amount > 0) {
         for (k, probe) in reckon_match::reference_probes(r).iter().enumerate() {
             let (full, tail) = invoice_keys(probe);
@@ -89,8 +85,8 @@ pub fn reference_blocks(receipts: &[Receipt], items: &[OpenItem]) -> PolarsResul
             pt.push(tail);
         }
     }
-    let (mut ii, mut ic, mut ifull, mut itail): (Vec<u32>, Vec<&str>, Vec<Option<String>>, Vec<Option<String>>) =
-        Default::default();
+    let (mut ii, mut ic) = (Vec::<u32>::new(), Vec::<&str>::new());
+    let (mut ifull, mut itail) = (Vec::<Option<String>>::new(), Vec::<Option<String>>::new());
     for (i, it) in items.iter().enumerate() {
         let (full, tail) = invoice_keys(&it.invoice_number);
         ii.push(i as u32);
