@@ -1,7 +1,7 @@
 """A scikit-learn journal model dropped into reckon through ONNX.
 
 Data scientists work on the features reckon computes (``reckon features journals
---input DIR --out features.csv``: one row per journal, the ``journal_v1`` columns,
+--input DIR --out features.csv``: one row per journal, the ``journal_v2`` columns,
 and ``label`` when the folder is a generated scenario with truth). This script
 trains a scikit-learn IsolationForest on them, exports it with skl2onnx and writes
 a reckon model folder (``model.onnx``, ``config.json``, ``MODEL_CARD.md``) that
@@ -59,7 +59,7 @@ def main():
         "name": "sk_journal_iforest",
         "version": "1.0",
         "task": "journal_isolation",
-        "feature_spec": "journal_v1",
+        "feature_spec": "journal_v2",
         "features": features,
         "input": "features",
         "output": "scores",
@@ -73,10 +73,10 @@ def main():
     (out / "MODEL_CARD.md").write_text(
         "# Model card: sk_journal_iforest 1.0\n\n"
         "scikit-learn IsolationForest (100 trees, max_samples 256, random_state 0) on reckon's\n"
-        f"journal_v1 features of `{a.train}` ({len(rows)} journals), exported with skl2onnx\n"
+        f"journal_v2 features of `{a.train}` ({len(rows)} journals), exported with skl2onnx\n"
         "(opset 17, ai.onnx.ml 3). Output `scores` = decision_function, negated by reckon.\n"
         "Intended use: showing that a data scientist's model drops into reckon; not the\n"
-        "shipped journal model (models/journal_anomaly_v1_1).\n"
+        "shipped journal model (models/journal_anomaly_v2_0).\n"
     )
     if a.check:
         crow, cfeat, cx = read(a.check)

@@ -105,6 +105,8 @@ pub struct Columns {
     pub exponent: Vec<u8>,
     /// Day the entry was created in the system, if known.
     pub created_day: Vec<Option<i32>>,
+    /// Hour (UTC) the entry was created, if known.
+    pub created_hour: Vec<Option<u8>>,
 }
 
 /// A checked, immutable book: its [`Columns`] (read through `Deref`) and what is
@@ -255,6 +257,7 @@ impl Book {
             amount: lines.iter().map(|l| l.amount).collect(),
             exponent: lines.iter().map(|l| l.exponent).collect(),
             created_day: lines.iter().map(|l| l.created_day).collect(),
+            created_hour: lines.iter().map(|l| l.created_hour).collect(),
         };
         Book { cols, ..Book::default() }
     }
@@ -292,6 +295,7 @@ impl Book {
             ("document_date", self.document_date.len()),
             ("exponent", self.exponent.len()),
             ("created_day", self.created_day.len()),
+            ("created_hour", self.created_hour.len()),
         ];
         match lens.iter().find(|(_, l)| *l != n) {
             Some((c, l)) => Err(format!("book column {c} has {l} values for {n} lines")),

@@ -17,7 +17,7 @@
 //! (entity, journal id) order whatever the thread count.
 //!
 //! [`Tests::run_book`] flags journals; their rule risk combines the flags' weights
-//! (`1 − Π(1 − wᵢ)`). [`features`] gives the `journal_v1` features the ML
+//! (`1 − Π(1 − wᵢ)`). [`features`] gives the `journal_v2` features the ML
 //! scorers (ONNX, in `reckon-pipeline`) read beside the flags.
 
 pub mod book;
@@ -47,6 +47,8 @@ pub struct Line {
     pub source: String,
     /// Day the entry was created in the system (from `created_at`), if known.
     pub created_day: Option<i32>,
+    /// Hour (UTC, 0–23) the entry was created, if known.
+    pub created_hour: Option<u8>,
 }
 
 /// `[anomaly]` in reckon.toml.
@@ -116,7 +118,7 @@ impl Default for AnomalyConfig {
             outlier_z: 3.5,
             outlier_min_lines: 30,
             review_risk: 0.5,
-            model: "journal_anomaly_v1_1".into(),
+            model: "journal_anomaly_v2_0".into(),
         }
     }
 }
@@ -473,9 +475,9 @@ impl Tests {
 }
 
 /// Feature spec of a journal for the ML scorers.
-pub const FEATURE_SPEC: &str = "journal_v1";
+pub const FEATURE_SPEC: &str = "journal_v2";
 
-/// Journal features (`journal_v1`), in column order.
+/// Journal features (`journal_v2`: v1 plus `off_hours`), in column order.
 pub const FEATURES: &[&str] = &[
     "log_total",
     "lines",
@@ -490,6 +492,7 @@ pub const FEATURES: &[&str] = &[
     "has_approver",
     "self_approval",
     "round_thousand",
+    "off_hours",
 ];
 
 /// Rule tests, in the order of the combined model's flag columns. Benford is left
@@ -579,12 +582,18 @@ pub fn features(book: &Book, results: &[JournalResult]) -> Vec<f32> {
             } else {
                 0.0
             },
+            // Entered outside business hours: hours before 07:00 or from 19:00.
+            book.created_hour[i0].map_or(0.0, |h| match h {
+                0..=6 => f32::from(7 - h),
+                19..=23 => f32::from(h - 18),
+                _ => 0.0,
+            }),
         ]);
     });
     out
 }
 
-/// Plain words for each `journal_v1` feature (for reasons).
+/// Plain words for each `journal_v2` feature (for reasons).
 pub const FEATURE_WORDS: &[&str] = &[
     "total amount",
     "number of lines",
@@ -599,6 +608,7 @@ pub const FEATURE_WORDS: &[&str] = &[
     "approval",
     "self-approval",
     "round thousands",
+    "hours outside 07:00–19:00 (UTC) when entered",
 ];
 
 /// Per journal, the features furthest from the book's typical value (robust

@@ -45,6 +45,7 @@ fn book(journals: usize) -> Vec<Line> {
                 approver_id: if rnd(10) == 0 { prep.clone() } else { String::new() },
                 source: source.into(),
                 created_day: Some(created),
+                created_hour: Some((j % 24) as u8),
             });
         }
     }

@@ -35,6 +35,7 @@ fn line(
         approver_id: appr.into(),
         source: source.into(),
         created_day: Some(day(created)),
+        created_hour: Some(10),
     }
 }
 
@@ -300,4 +301,23 @@ fn amount_far_above_the_accounts_usual_amounts() {
     ]);
     assert!(!flags_of(&r, "Y").contains(&"amount_outlier"), "{:?}", flags_of(&r, "Y"));
     assert!(!flags_of(&r, "Z").contains(&"amount_outlier"), "{:?}", flags_of(&r, "Z"));
+}
+
+#[test]
+fn off_hours_feature_counts_hours_outside_business_hours() {
+    let mut v = book();
+    let mut late = line("L", 1, "6200", "2026-03-11", 512_33, "U1", "", "interface", "2026-03-11");
+    late.created_hour = Some(22);
+    let mut late2 = line("L", 2, "1200", "2026-03-11", -512_33, "U1", "", "interface", "2026-03-11");
+    late2.created_hour = Some(22);
+    v.extend([late, late2]);
+    let b = reckon_anomaly::Book::from_lines(&v);
+    let tests = AnomalyConfig::default().build().unwrap_or_else(|e| panic!("{e}"));
+    let r = tests.run_book(&b);
+    let f = reckon_anomaly::features(&b, &r);
+    let k = reckon_anomaly::FEATURES.len();
+    let col = reckon_anomaly::FEATURES.iter().position(|f| *f == "off_hours").unwrap_or_else(|| panic!("off_hours"));
+    let at = |j: &str| f[r.iter().position(|x| x.journal_id == j).unwrap_or_else(|| panic!("{j}")) * k + col];
+    assert_eq!(at("L"), 4.0, "22:00 counts 4 (19:00 counts 1)");
+    assert_eq!(at("N000"), 0.0, "10:00 is business hours");
 }

@@ -185,7 +185,7 @@ enum TrainWhat {
         input: PathBuf,
         #[arg(long)]
         validation: PathBuf,
-        /// Model folder to write, e.g. models/journal_anomaly_v1_1.
+        /// Model folder to write, e.g. models/journal_anomaly_v2_0.
         #[arg(long)]
         out: PathBuf,
     },
@@ -236,7 +236,7 @@ enum ModelsWhat {
 
 #[derive(Debug, Subcommand)]
 enum FeaturesWhat {
-    /// Journal features (`journal_v1`) of an input folder's GL lines, one row per
+    /// Journal features (`journal_v2`) of an input folder's GL lines, one row per
     /// journal with entity, journal_id and (when the folder has truth/) the label.
     Journals {
         #[arg(long)]

@@ -39,15 +39,17 @@ pub fn inputs(loaded: &Loaded) -> Option<Book> {
         (take(), take(), take(), take(), take(), take(), take(), take());
     let exps: Vec<u8> = currency.names().iter().map(|c| Currency::parse(c).map_or(2, |c| c.exponent())).collect();
     let exponent = (0..n).map(|i| exps[currency.id(i) as usize]).collect();
-    let created: Vec<Option<i32>> = gl
+    // Timestamps are UTC microseconds.
+    const DAY_US: i64 = 86_400_000_000;
+    let created_us: Vec<Option<i64>> = gl
         .column("created_at")
         .ok()
         .and_then(|c| c.cast(&DataType::Int64).ok())
-        // Timestamps are UTC microseconds.
-        .and_then(|c| {
-            c.i64().ok().map(|a| a.iter().map(|v| v.map(|us| us.div_euclid(86_400_000_000) as i32)).collect())
-        })
+        .and_then(|c| c.i64().ok().map(|a| a.iter().collect()))
         .unwrap_or_else(|| vec![None; n]);
+    let created: Vec<Option<i32>> = created_us.iter().map(|v| v.map(|us| us.div_euclid(DAY_US) as i32)).collect();
+    let created_hour: Vec<Option<u8>> =
+        created_us.iter().map(|v| v.map(|us| (us.rem_euclid(DAY_US) / 3_600_000_000) as u8)).collect();
     let cols = Columns {
         journal_id,
         entity,
@@ -63,6 +65,7 @@ pub fn inputs(loaded: &Loaded) -> Option<Book> {
         amount: ints(gl, "amount").into_iter().map(|v| v.unwrap_or(0)).collect(),
         exponent,
         created_day: created,
+        created_hour,
     };
     Book::new(cols).ok()
 }
@@ -229,7 +232,7 @@ pub fn eval_out(out: &Path, truth_dir: &Path, review_risk: f64) -> Result<Journa
     evaluate(&results, truth_dir, review_risk)
 }
 
-/// The journal risk model: an isolation forest over `journal_v1` features (its
+/// The journal risk model: an isolation forest over `journal_v2` features (its
 /// folder's `iforest/`) and a logistic regression over the rule flags, the rule
 /// risk and the forest's score (the folder's `model.onnx`) giving a calibrated risk.
 #[derive(Debug)]
@@ -537,7 +540,7 @@ pub fn train(train_dir: &Path, validation: &Path, out: &Path) -> Result<AnomalyT
     w(
         out.join("MODEL_CARD.md"),
         format!(
-            "# Model card: journal_anomaly {version}\n\n## Intended use\nRanks GL journals by the probability that they are anomalous (fraud or error patterns of\nISA 240 journal-entry testing), for review by controllers and auditors. Journals at or above\n{thr} become `journal_anomaly` exceptions (0.9 and above escalate); unbalanced journals are always\n`control_violation`.\n\n## Model\nTwo parts, both ONNX served by ONNX Runtime through `ort`: `iforest/` — an isolation forest\n(100 trees, ψ = 256) trained by reckon in Rust on `{spec}` features and exported as one\n`ai.onnx.ml` TreeEnsembleRegressor; `model.onnx` — a logistic regression (linfa) over the {tests}\nrule flags, the rule risk, the forest's score (z within the book) and the largest amount's\nz above its account's usual amounts, i.e. the calibrated combination.\n\n## Training data\nGenerated scenario `{}`: {} journals, {} anomalous (labels from `truth/journal_anomalies.csv`).\n\n## Validation (`{}`: {} journals, {} anomalous)\n| scorer | ROC-AUC | average precision |\n|---|---|---|\n| rules only | {:.4} | {:.4} |\n| isolation forest (journal_v1) only | {:.4} | {:.4} |\n| combined (this model) | {:.4} | {:.4} |\n| plain isolation forest on raw one-hot features | {:.4} | {:.4} |\n\nReview threshold {thr} (best F1 on validation): precision {:.3}, recall {:.3}.\n\n## Limits\nGenerated data only; anomaly types the generator does not make are only caught by the rules\nand the forest's notion of unusual. Retrain on the entity's own labelled history.\n\n## Reproduce\n```sh\nreckon generate --seed 1001 --scale 20000 --out /tmp/train\nreckon generate --seed 101 --scale 20000 --out /tmp/val\nreckon train anomaly --input /tmp/train --validation /tmp/val --out {out}\n```\n",
+            "# Model card: journal_anomaly {version}\n\n## Intended use\nRanks GL journals by the probability that they are anomalous (fraud or error patterns of\nISA 240 journal-entry testing), for review by controllers and auditors. Journals at or above\n{thr} become `journal_anomaly` exceptions (0.9 and above escalate); unbalanced journals are always\n`control_violation`.\n\n## Model\nTwo parts, both ONNX served by ONNX Runtime through `ort`: `iforest/` — an isolation forest\n(100 trees, ψ = 256) trained by reckon in Rust on `{spec}` features and exported as one\n`ai.onnx.ml` TreeEnsembleRegressor; `model.onnx` — a logistic regression (linfa) over the {tests}\nrule flags, the rule risk, the forest's score (z within the book) and the largest amount's\nz above its account's usual amounts, i.e. the calibrated combination.\n\n## Training data\nGenerated scenario `{}`: {} journals, {} anomalous (labels from `truth/journal_anomalies.csv`).\n\n## Validation (`{}`: {} journals, {} anomalous)\n| scorer | ROC-AUC | average precision |\n|---|---|---|\n| rules only | {:.4} | {:.4} |\n| isolation forest ({spec}) only | {:.4} | {:.4} |\n| combined (this model) | {:.4} | {:.4} |\n| plain isolation forest on raw one-hot features | {:.4} | {:.4} |\n\nReview threshold {thr} (best F1 on validation): precision {:.3}, recall {:.3}.\n\n## Limits\nGenerated data only; anomaly types the generator does not make are only caught by the rules\nand the forest's notion of unusual. Retrain on the entity's own labelled history.\n\n## Reproduce\n```sh\nreckon generate --seed 1001 --scale 20000 --out /tmp/train\nreckon generate --seed 101 --scale 20000 --out /tmp/val\nreckon train anomaly --input /tmp/train --validation /tmp/val --out {out}\n```\n",
             train_dir.display(),
             report.train_journals,
             report.train_anomalous,
