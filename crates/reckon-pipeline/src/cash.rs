@@ -65,93 +65,118 @@ pub fn run(
 /// linear: every text a receipt is probed with ([`reckon_match::reference_probes`])
 /// becomes a row with its invoice keys; the probes join the open items on
 /// (currency, full key), and — for probes whose full key names no item — on
-/// (currency, numeric tail). Returns, per receipt, the items its texts name
-/// (ascending), which the engine takes instead of its own lookups.
+/// (currency, numeric tail). Keys cross into polars as 64-bit digests (one
+/// integer column joins fastest); every joined pair is then checked against the
+/// keys themselves, so a digest collision can never make a candidate. Returns,
+/// per receipt, the items its texts name (ascending), which the engine takes
+/// instead of its own lookups.
 pub fn reference_blocks(receipts: &[Receipt], items: &[OpenItem]) -> PolarsResult<Vec<Vec<usize>>> {
+    use rayon::prelude::*;
     use reckon_match::normalize::invoice_keys;
-    // Probe rows: receipt, probe number, currency, full key, numeric tail.
-    let (mut pr, mut pp, mut pc) = (Vec::<u32>::new(), Vec::<u32>::new(), Vec::<&str>::new());
-    let (mut pf, mut pt) = (Vec::<Option<String>>::new(), Vec::<Option<String>>::new());
-    for (ri, r) in receipts.iter().enumerate().filter(|(_, r)| r.amount > 0) {
-        for (k, probe) in reckon_match::reference_probes(r).iter().enumerate() {
-            let (full, tail) = invoice_keys(probe);
-            if full.is_none() && tail.is_none() {
-                continue;
+    use std::hash::{Hash, Hasher};
+    type Keys = (Option<String>, Option<String>);
+    let t0 = std::time::Instant::now();
+    let digest = |currency: &str, key: &Option<String>| -> Option<u64> {
+        key.as_ref().map(|k| {
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            (currency, k).hash(&mut h);
+            h.finish()
+        })
+    };
+    // Probe rows (receipt, keys), keyed in parallel, kept in receipt order.
+    let per_receipt: Vec<Vec<(u32, Keys)>> = receipts
+        .par_iter()
+        .enumerate()
+        .map(|(ri, r)| {
+            if r.amount <= 0 {
+                return Vec::new();
             }
-            pr.push(ri as u32);
-            pp.push(k as u32);
-            pc.push(r.currency.as_str());
-            pf.push(full);
-            pt.push(tail);
-        }
-    }
-    let (mut ii, mut ic) = (Vec::<u32>::new(), Vec::<&str>::new());
-    let (mut ifull, mut itail) = (Vec::<Option<String>>::new(), Vec::<Option<String>>::new());
-    for (i, it) in items.iter().enumerate() {
-        let (full, tail) = invoice_keys(&it.invoice_number);
-        ii.push(i as u32);
-        ic.push(it.currency.as_str());
-        ifull.push(full);
-        itail.push(tail);
-    }
-    let probes = DataFrame::new(
-        pr.len(),
+            reckon_match::reference_probes(r)
+                .iter()
+                .map(|probe| (ri as u32, invoice_keys(probe)))
+                .filter(|(_, (full, tail))| full.is_some() || tail.is_some())
+                .collect()
+        })
+        .collect();
+    let probes: Vec<(u32, Keys)> = per_receipt.into_iter().flatten().collect();
+    let item_keys: Vec<Keys> = items.par_iter().map(|it| invoice_keys(&it.invoice_number)).collect();
+    let (pf, pt): (Vec<Option<u64>>, Vec<Option<u64>>) = probes
+        .par_iter()
+        .map(|(ri, (f, t))| {
+            let c = receipts[*ri as usize].currency.as_str();
+            (digest(c, f), digest(c, t))
+        })
+        .unzip();
+    let (ifd, itd): (Vec<Option<u64>>, Vec<Option<u64>>) = item_keys
+        .par_iter()
+        .zip(items.par_iter())
+        .map(|((f, t), it)| (digest(&it.currency, f), digest(&it.currency, t)))
+        .unzip();
+    let keyed_ms = t0.elapsed().as_millis() as u64;
+    let probe_df = DataFrame::new(
+        probes.len(),
         vec![
-            Column::new("r".into(), pr),
-            Column::new("p".into(), pp),
-            Column::new("currency".into(), pc),
+            Column::new("row".into(), (0..probes.len() as u32).collect::<Vec<u32>>()),
             Column::new("full".into(), pf),
             Column::new("tail".into(), pt),
         ],
     )?
     .lazy();
-    let its = DataFrame::new(
-        ii.len(),
+    let item_df = DataFrame::new(
+        items.len(),
         vec![
-            Column::new("i".into(), ii),
-            Column::new("currency".into(), ic),
-            Column::new("full".into(), ifull),
-            Column::new("tail".into(), itail),
+            Column::new("i".into(), (0..items.len() as u32).collect::<Vec<u32>>()),
+            Column::new("full".into(), ifd),
+            Column::new("tail".into(), itd),
         ],
     )?
     .lazy();
-    let on = |k: &str| [col("currency"), col(k)];
     // Nulls never join: a probe or item without a key matches nothing on it.
-    let by_full = probes.clone().join(
-        its.clone().select([col("i"), col("currency"), col("full")]),
-        on("full"),
-        on("full"),
-        JoinArgs::new(JoinType::Inner),
-    );
-    let hit = by_full
-        .clone()
-        .select([col("r"), col("p")])
-        .unique(None, UniqueKeepStrategy::First)
-        .with_column(lit(true).alias("hit"));
-    let by_tail = probes
-        .join(
-            its.select([col("i"), col("currency"), col("tail")]),
-            on("tail"),
-            on("tail"),
-            JoinArgs::new(JoinType::Inner),
-        )
-        .join(hit, [col("r"), col("p")], [col("r"), col("p")], JoinArgs::new(JoinType::Left))
-        .filter(col("hit").is_null());
-    let pairs =
-        concat([by_full.select([col("r"), col("i")]), by_tail.select([col("r"), col("i")])], UnionArgs::default())?
-            .unique(None, UniqueKeepStrategy::First)
-            .collect()?;
+    let join = |k: &str| {
+        probe_df
+            .clone()
+            .select([col("row"), col(k)])
+            .join(item_df.clone().select([col("i"), col(k)]), [col(k)], [col(k)], JoinArgs::new(JoinType::Inner))
+            .select([col("row"), col("i")])
+            .collect()
+    };
+    let (by_full, by_tail) = (join("full")?, join("tail")?);
+    let joined_ms = t0.elapsed().as_millis() as u64;
+    let pairs = |df: &DataFrame| -> PolarsResult<Vec<(u32, u32)>> {
+        let (r, i) = (df.column("row")?.u32()?, df.column("i")?.u32()?);
+        Ok(r.iter().zip(i.iter()).filter_map(|(r, i)| Some((r?, i?))).collect())
+    };
+    // The same currency and the same key, not just the same digest.
+    let same = |row: u32, i: u32, full: bool| {
+        let (p, it) = (&probes[row as usize], i as usize);
+        let (pk, ik) = if full { (&p.1.0, &item_keys[it].0) } else { (&p.1.1, &item_keys[it].1) };
+        pk.is_some() && pk == ik && receipts[p.0 as usize].currency == items[it].currency
+    };
+    let mut hit = vec![false; probes.len()];
     let mut out: Vec<Vec<usize>> = vec![Vec::new(); receipts.len()];
-    let (r, i) = (pairs.column("r")?.u32()?, pairs.column("i")?.u32()?);
-    for (r, i) in r.iter().zip(i.iter()) {
-        if let (Some(r), Some(i)) = (r, i) {
-            out[r as usize].push(i as usize);
+    for (row, i) in pairs(&by_full)? {
+        if same(row, i, true) {
+            hit[row as usize] = true;
+            out[probes[row as usize].0 as usize].push(i as usize);
+        }
+    }
+    for (row, i) in pairs(&by_tail)? {
+        if !hit[row as usize] && same(row, i, false) {
+            out[probes[row as usize].0 as usize].push(i as usize);
         }
     }
     // Row order out of a parallel join is not fixed: sort, so the answer is.
     for v in &mut out {
         v.sort_unstable();
+        v.dedup();
     }
+    tracing::debug!(
+        probes = probes.len(),
+        keyed_ms,
+        joined_ms,
+        total_ms = t0.elapsed().as_millis() as u64,
+        "reference blocking"
+    );
     Ok(out)
 }
 
