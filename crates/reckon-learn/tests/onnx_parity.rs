@@ -66,19 +66,7 @@ fn isolation_forest_and_its_onnx_tree_ensemble_agree() {
     let f = IsolationForest::fit(&x, k, &Params::default()).unwrap_or_else(|e| panic!("{e}"));
     assert!(f.score(&x[0..k]) > f.score(&x[100 * k..101 * k]), "an outlier must score higher");
     let bytes = f.to_onnx(&[]);
-    let cfg = ModelConfig {
-        name: "if".into(),
-        version: "0.1".into(),
-        task: "test".into(),
-        feature_spec: "test".into(),
-        features: (0..k).map(|i| format!("f{i}")).collect(),
-        input: "features".into(),
-        output: "score".into(),
-        output_mapping: "column:0".into(),
-        thresholds: Default::default(),
-        model_sha256: reckon_core::id::sha256_hex(&bytes),
-        training_data_sha256: String::new(),
-    };
+    let cfg = forest_config(k, &bytes);
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let m = Model::from_bytes(dir.path(), cfg, &bytes).unwrap_or_else(|e| panic!("{e}"));
     let n = 500;
@@ -103,19 +91,7 @@ fn chunked_parallel_scoring_is_the_same_on_any_thread_count() {
     let x: Vec<f32> = (0..n * k).map(|_| rnd()).collect();
     let f = IsolationForest::fit(&x[..3000 * k], k, &Params::default()).unwrap_or_else(|e| panic!("{e}"));
     let bytes = f.to_onnx(&[]);
-    let cfg = ModelConfig {
-        name: "if".into(),
-        version: "0.1".into(),
-        task: "test".into(),
-        feature_spec: "test".into(),
-        features: (0..k).map(|i| format!("f{i}")).collect(),
-        input: "features".into(),
-        output: "score".into(),
-        output_mapping: "column:0".into(),
-        thresholds: Default::default(),
-        model_sha256: reckon_core::id::sha256_hex(&bytes),
-        training_data_sha256: String::new(),
-    };
+    let cfg = forest_config(k, &bytes);
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let score = |threads: usize| {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap_or_else(|e| panic!("{e}"));
@@ -130,4 +106,21 @@ fn chunked_parallel_scoring_is_the_same_on_any_thread_count() {
     let worst =
         (0..n).step_by(97).map(|i| (f.score(&x[i * k..i * k + k]) - f64::from(one[i])).abs()).fold(0.0, f64::max);
     assert!(worst < 1e-5, "Rust and ONNX Runtime scores differ by {worst} across chunks");
+}
+
+/// The config of an isolation forest over `k` features exported as ONNX.
+fn forest_config(k: usize, bytes: &[u8]) -> ModelConfig {
+    ModelConfig {
+        name: "if".into(),
+        version: "0.1".into(),
+        task: "test".into(),
+        feature_spec: "test".into(),
+        features: (0..k).map(|i| format!("f{i}")).collect(),
+        input: "features".into(),
+        output: "score".into(),
+        output_mapping: "column:0".into(),
+        thresholds: Default::default(),
+        model_sha256: reckon_core::id::sha256_hex(bytes),
+        training_data_sha256: String::new(),
+    }
 }
