@@ -246,7 +246,8 @@ struct Index<'a> {
     by_iban: HashMap<String, usize>,
     name_blocks: HashMap<String, Vec<usize>>,
     /// Exact name keys (names and aliases) → customer.
-    by_name: HashMap<String, usize>,
+    /// Exact name keys → every customer that has it (several = same-named masters).
+    by_name: HashMap<String, Vec<usize>>,
     remit: HashMap<String, Vec<&'a RemittanceLine>>,
     /// Advices without a payment reference, by (currency, total paid).
     unlinked: HashMap<(String, i64), Vec<Vec<&'a RemittanceLine>>>,
@@ -307,21 +308,14 @@ impl<'a> Index<'a> {
             v.sort_unstable();
             v.dedup();
         }
-        let mut by_name: HashMap<String, usize> = HashMap::default();
-        let mut clash: BTreeSet<String> = BTreeSet::new();
+        let mut by_name: HashMap<String, Vec<usize>> = HashMap::default();
         for (ci, (_, names)) in cust.iter().enumerate() {
             for n in names {
-                if let Some(&other) = by_name.get(n)
-                    && other != ci
-                {
-                    clash.insert(n.clone());
+                let v = by_name.entry(n.clone()).or_default();
+                if v.last() != Some(&ci) {
+                    v.push(ci);
                 }
-                by_name.entry(n.clone()).or_insert(ci);
             }
-        }
-        // A name two customers share identifies neither.
-        for n in clash {
-            by_name.remove(&n);
         }
         let mut remit: HashMap<String, Vec<&RemittanceLine>> = HashMap::default();
         let mut advices: BTreeMap<&str, Vec<&RemittanceLine>> = BTreeMap::new();
@@ -364,8 +358,14 @@ impl<'a> Index<'a> {
         if key.is_empty() {
             return None;
         }
-        if let Some(&ci) = self.by_name.get(&key) {
-            return Some((vec![self.customers[ci].0.clone()], 1.0, "name"));
+        // The exact name of one master identifies it; the exact name of several
+        // (same-named companies) makes them all candidates: their open items decide.
+        if let Some(cis) = self.by_name.get(&key) {
+            let mut ids: Vec<String> = cis.iter().map(|&ci| self.customers[ci].0.clone()).collect();
+            ids.sort();
+            ids.dedup();
+            let how = if ids.len() > 1 { "names" } else { "name" };
+            return Some((ids, 1.0, how));
         }
         // Blocking: customers sharing name tokens, rarest tokens first; only the
         // candidates sharing the most tokens are compared in full.
