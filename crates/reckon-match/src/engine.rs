@@ -245,6 +245,9 @@ struct Index<'a> {
     sorted_names: Vec<Vec<String>>,        // the same keys with sorted tokens
     by_iban: HashMap<String, usize>,
     name_blocks: HashMap<String, Vec<usize>>,
+    /// Pairs of name-token prefixes (as a digest) → customers: far more selective
+    /// than one token. A digest collision only adds candidates, which are scored.
+    pair_blocks: HashMap<u64, Vec<usize>>,
     /// Exact name keys (names and aliases) → customer.
     /// Exact name keys → every customer that has it (several = same-named masters).
     by_name: HashMap<String, Vec<usize>>,
@@ -257,13 +260,38 @@ fn block_keys(key: &str) -> Vec<String> {
     key.split(' ').filter(|t| t.len() >= 3).map(|t| t.chars().take(4).collect()).collect()
 }
 
+/// Unordered pairs of the first six token prefixes (word order does not matter),
+/// as digests.
+fn pair_keys(key: &str) -> Vec<u64> {
+    use std::hash::{Hash, Hasher};
+    let mut toks: Vec<&str> = key
+        .split(' ')
+        .filter(|t| t.len() >= 3)
+        .map(|t| t.char_indices().nth(4).map_or(t, |(at, _)| &t[..at]))
+        .take(6)
+        .collect();
+    toks.sort_unstable();
+    toks.dedup();
+    let mut out = Vec::with_capacity(toks.len() * (toks.len().saturating_sub(1)) / 2);
+    for i in 0..toks.len() {
+        for j in i + 1..toks.len() {
+            let mut h = rustc_hash::FxHasher::default();
+            (toks[i], toks[j]).hash(&mut h);
+            out.push(h.finish());
+        }
+    }
+    out
+}
+
 impl<'a> Index<'a> {
     fn new(items: &'a [OpenItem], customers: &'a [Customer], remittances: &'a [RemittanceLine]) -> Index<'a> {
         let mut by_full: HashMap<(String, String), Vec<usize>> = HashMap::default();
         let mut by_tail: HashMap<(String, String), Vec<usize>> = HashMap::default();
         let mut by_customer: HashMap<&str, Vec<usize>> = HashMap::default();
-        for (i, it) in items.iter().enumerate() {
-            let (full, tail) = invoice_keys(&it.invoice_number);
+        // Keys computed in parallel, inserted in item order.
+        let keys: Vec<(Option<String>, Option<String>)> =
+            items.par_iter().map(|it| invoice_keys(&it.invoice_number)).collect();
+        for ((i, it), (full, tail)) in items.iter().enumerate().zip(keys) {
             if let Some(f) = full {
                 by_full.entry((it.currency.clone(), f)).or_default().push(i);
             }
@@ -275,6 +303,7 @@ impl<'a> Index<'a> {
         let mut cust: Vec<(String, Vec<String>)> = Vec::new();
         let mut by_iban = HashMap::default();
         let mut name_blocks: HashMap<String, Vec<usize>> = HashMap::default();
+        let mut pair_blocks: HashMap<u64, Vec<usize>> = HashMap::default();
         let mut seen: BTreeSet<&str> = BTreeSet::new();
         let mut add = |id: &str, names: Vec<String>, ibans: &[String], cust: &mut Vec<(String, Vec<String>)>| {
             let ci = cust.len();
@@ -287,6 +316,9 @@ impl<'a> Index<'a> {
             for n in &names {
                 for b in block_keys(n) {
                     name_blocks.entry(b).or_default().push(ci);
+                }
+                for p in pair_keys(n) {
+                    pair_blocks.entry(p).or_default().push(ci);
                 }
             }
             cust.push((id.to_string(), names));
@@ -304,7 +336,7 @@ impl<'a> Index<'a> {
                 add(&it.customer_id, vec![name_key(&it.customer_name)], &[], &mut cust);
             }
         }
-        for v in name_blocks.values_mut() {
+        for v in name_blocks.values_mut().chain(pair_blocks.values_mut()) {
             v.sort_unstable();
             v.dedup();
         }
@@ -341,6 +373,7 @@ impl<'a> Index<'a> {
             sorted_names,
             by_iban,
             name_blocks,
+            pair_blocks,
             by_name,
             remit,
             unlinked,
@@ -367,23 +400,39 @@ impl<'a> Index<'a> {
             let how = if ids.len() > 1 { "names" } else { "name" };
             return Some((ids, 1.0, how));
         }
-        // Blocking: customers sharing name tokens, rarest tokens first; only the
-        // candidates sharing the most tokens are compared in full.
-        let mut blocks: Vec<&Vec<usize>> = block_keys(&key).iter().filter_map(|b| self.name_blocks.get(b)).collect();
-        blocks.sort_by_key(|v| v.len());
-        let mut shared: HashMap<usize, u32> = HashMap::default();
-        for (k, v) in blocks.iter().enumerate() {
-            if k > 0 && v.len() > 20_000 {
-                break; // a word half the master shares says nothing
+        // Blocking: customers sharing pairs of name tokens (selective even in a large
+        // master; survives truncation and word order), else — one token misspelt in a
+        // two-word name — customers sharing single tokens, rarest first. Only the
+        // candidates sharing the most are compared in full.
+        let mut cands: Vec<(u32, usize)> = {
+            let mut shared: HashMap<usize, u32> = HashMap::default();
+            for p in pair_keys(&key) {
+                if let Some(v) = self.pair_blocks.get(&p).filter(|v| v.len() <= 20_000) {
+                    for &ci in v {
+                        *shared.entry(ci).or_insert(0) += 1;
+                    }
+                }
             }
-            for &ci in v.iter() {
-                *shared.entry(ci).or_insert(0) += 1;
+            shared.into_iter().map(|(ci, n)| (n, ci)).collect()
+        };
+        if cands.is_empty() {
+            let mut blocks: Vec<&Vec<usize>> =
+                block_keys(&key).iter().filter_map(|b| self.name_blocks.get(b)).collect();
+            blocks.sort_by_key(|v| v.len());
+            let mut shared: HashMap<usize, u32> = HashMap::default();
+            for (k, v) in blocks.iter().enumerate() {
+                if k > 0 && v.len() > 20_000 {
+                    break; // a word half the master shares says nothing
+                }
+                for &ci in v.iter() {
+                    *shared.entry(ci).or_insert(0) += 1;
+                }
+                if shared.len() >= 256 {
+                    break;
+                }
             }
-            if shared.len() >= 256 {
-                break;
-            }
+            cands = shared.into_iter().map(|(ci, n)| (n, ci)).collect();
         }
-        let mut cands: Vec<(u32, usize)> = shared.into_iter().map(|(ci, n)| (n, ci)).collect();
         cands.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
         cands.truncate(32);
         let key_sorted = sorted_tokens(&key);
@@ -700,10 +749,17 @@ fn candidates(
         if consistent && !own.is_empty() {
             // What the named invoices leave over (or, with credit notes netted, under).
             let need: i64 = r.amount - refs.iter().map(|&i| items[i].amount).sum::<i64>();
+            // The rest comes from the named invoices' own customer(s).
+            let named: BTreeSet<&str> = refs.iter().map(|&i| items[i].customer_id.as_str()).collect();
             let mut pool: Vec<usize> = own
                 .iter()
                 .copied()
-                .filter(|i| !refs.contains(i) && items[*i].currency == r.currency && items[*i].amount != 0)
+                .filter(|i| {
+                    !refs.contains(i)
+                        && named.contains(items[*i].customer_id.as_str())
+                        && items[*i].currency == r.currency
+                        && items[*i].amount != 0
+                })
                 .collect();
             // A shortfall can only be made up by credit notes.
             if need < 0 && !pool.iter().any(|&i| items[i].amount < 0) {
@@ -823,13 +879,19 @@ fn candidates(
     if !same.is_empty() {
         return out;
     }
-    // Bounded exact subset-sum over the payer's open items closest in date.
-    let mut pool = window.clone();
-    pool.sort_by_key(|&i| ((r.booking_date - items[i].due_date.unwrap_or(items[i].invoice_date)).abs(), i));
-    pool.truncate(cfg.subset_max_candidates);
+    // Bounded exact subset-sum over the payer's open items closest in date — per
+    // customer, when the name fits several: one payment settles one customer's items.
     let mut found: Vec<Vec<usize>> = Vec::new();
     let mut stack: Vec<usize> = Vec::new();
-    search(&pool, items, 0, r.amount, cfg.subset_max_items, 2, &mut stack, &mut found);
+    let mut by_customer: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for &i in &window {
+        by_customer.entry(items[i].customer_id.as_str()).or_default().push(i);
+    }
+    for mut pool in by_customer.into_values() {
+        pool.sort_by_key(|&i| ((r.booking_date - items[i].due_date.unwrap_or(items[i].invoice_date)).abs(), i));
+        pool.truncate(cfg.subset_max_candidates);
+        search(&pool, items, 0, r.amount, cfg.subset_max_items, 2, &mut stack, &mut found);
+    }
     for set in found {
         let mut rs = vec![format!("{} open items of the payer sum to the amount", set.len())];
         rs.extend(payer_reason.clone());
@@ -1081,7 +1143,10 @@ pub fn run_blocked(
             gs.sort_by(|a, b| b.score.total_cmp(&a.score));
         }
     }
-    Ok(assign(receipts, items, per_receipt, &tied, cfg))
+    // Features are not needed past scoring: free them on the pool.
+    per_receipt.par_iter_mut().flatten().for_each(|g| g.features = Vec::new());
+    let out = assign(receipts, items, per_receipt, &tied, cfg);
+    Ok(out)
 }
 
 fn assign(
@@ -1092,7 +1157,8 @@ fn assign(
     cfg: &MatchConfig,
 ) -> MatchResult {
     // Receipts whose two best groups are too close to call are ambiguous.
-    let mut ambiguous: BTreeMap<usize, (Vec<String>, Vec<Vec<String>>)> = BTreeMap::new();
+    type Why = (Vec<String>, Vec<Vec<String>>);
+    let mut ambiguous: Vec<Option<Why>> = vec![None; receipts.len()];
     let ids_of = |g: &Group| g.items.iter().map(|(i, _)| items[*i].item_id.clone()).collect::<Vec<_>>();
     let mut all: Vec<Group> = Vec::new();
     for (ri, gs) in per_receipt.into_iter().enumerate() {
@@ -1104,7 +1170,7 @@ fn assign(
                 .collect::<Vec<_>>()
                 .join(" or ");
             let cands = gs.iter().take(3).map(ids_of).collect();
-            ambiguous.insert(ri, (vec![format!("equally likely: {alts}")], cands));
+            ambiguous[ri] = Some((vec![format!("equally likely: {alts}")], cands));
             continue;
         }
         all.extend(gs.into_iter().take(1));
@@ -1113,8 +1179,8 @@ fn assign(
     // amount is consumed by what is applied to it.
     all.sort_by(|a, b| b.score.total_cmp(&a.score).then(receipts[a.receipt].txn_id.cmp(&receipts[b.receipt].txn_id)));
     let mut remaining: Vec<i64> = items.iter().map(|i| i.amount).collect();
-    let mut taken: BTreeMap<usize, Group> = BTreeMap::new();
-    let mut lost: BTreeMap<usize, (Vec<String>, Vec<Vec<String>>)> = BTreeMap::new();
+    let mut taken: Vec<Option<Group>> = (0..receipts.len()).map(|_| None).collect();
+    let mut lost: Vec<Option<Why>> = vec![None; receipts.len()];
     for g in all {
         let fits = g.items.iter().all(|(i, a)| {
             let rem = remaining[*i];
@@ -1122,64 +1188,83 @@ fn assign(
         });
         if !fits {
             let cands = vec![ids_of(&g)];
-            lost.insert(g.receipt, (vec!["its invoices were already applied to a stronger match".into()], cands));
+            lost[g.receipt] = Some((vec!["its invoices were already applied to a stronger match".into()], cands));
             continue;
         }
         for (i, a) in &g.items {
             remaining[*i] -= a;
         }
-        taken.insert(g.receipt, g);
+        let ri = g.receipt;
+        taken[ri] = Some(g);
     }
-    let mut result = MatchResult::default();
-    for (ri, r) in receipts.iter().enumerate() {
-        if r.amount <= 0 {
-            continue;
-        }
-        if let Some(g) = taken.get(&ri) {
-            let band = if g.score >= cfg.auto_threshold { Band::Auto } else { Band::Review };
-            let ids: Vec<&str> = g.items.iter().map(|(i, _)| items[*i].item_id.as_str()).collect();
-            let mut parts = vec![r.txn_id.as_str()];
-            parts.extend(ids.iter().copied());
-            let match_id = reckon_core::id::stable_id("M-", &parts);
-            for (i, a) in &g.items {
-                result.rows.push(MatchRow {
-                    match_id: match_id.clone(),
-                    txn_id: r.txn_id.clone(),
-                    item_id: items[*i].item_id.clone(),
-                    remittance_id: g.remittance_id.clone(),
-                    // Applied and residual amounts are in the open item's currency.
-                    currency: items[*i].currency.clone(),
-                    applied_minor: *a,
-                    residual_minor: g.residual,
-                    residual_reason: g.reason,
-                    confidence: g.score,
-                    band,
-                    method: g.method,
-                    reasons: g.reasons.clone(),
-                });
+    // Rows and outcomes per receipt in parallel, collected in receipt order.
+    let per: Vec<(Vec<MatchRow>, Option<ReceiptOutcome>)> = receipts
+        .par_iter()
+        .enumerate()
+        .map(|(ri, r)| {
+            if r.amount <= 0 {
+                return (Vec::new(), None);
             }
-            let status = if band == Band::Auto { "auto" } else { "review" };
-            result.outcomes.push(ReceiptOutcome {
-                txn_id: r.txn_id.clone(),
-                status,
-                reasons: g.reasons.clone(),
-                candidates: Vec::new(),
-            });
-        } else if let Some((why, cands)) = ambiguous.get(&ri).or(lost.get(&ri)) {
-            result.outcomes.push(ReceiptOutcome {
-                txn_id: r.txn_id.clone(),
-                status: "ambiguous",
-                reasons: why.clone(),
-                candidates: cands.clone(),
-            });
-        } else {
-            result.outcomes.push(ReceiptOutcome {
-                txn_id: r.txn_id.clone(),
-                status: "unmatched",
-                reasons: vec!["no invoice reference, remittance or payer match".into()],
-                candidates: Vec::new(),
-            });
-        }
+            if let Some(g) = &taken[ri] {
+                let band = if g.score >= cfg.auto_threshold { Band::Auto } else { Band::Review };
+                let mut parts = vec![r.txn_id.as_str()];
+                parts.extend(g.items.iter().map(|(i, _)| items[*i].item_id.as_str()));
+                let match_id = reckon_core::id::stable_id("M-", &parts);
+                let rows = g
+                    .items
+                    .iter()
+                    .map(|(i, a)| MatchRow {
+                        match_id: match_id.clone(),
+                        txn_id: r.txn_id.clone(),
+                        item_id: items[*i].item_id.clone(),
+                        remittance_id: g.remittance_id.clone(),
+                        // Applied and residual amounts are in the open item's currency.
+                        currency: items[*i].currency.clone(),
+                        applied_minor: *a,
+                        residual_minor: g.residual,
+                        residual_reason: g.reason,
+                        confidence: g.score,
+                        band,
+                        method: g.method,
+                        reasons: g.reasons.clone(),
+                    })
+                    .collect();
+                let status = if band == Band::Auto { "auto" } else { "review" };
+                let o = ReceiptOutcome {
+                    txn_id: r.txn_id.clone(),
+                    status,
+                    reasons: g.reasons.clone(),
+                    candidates: Vec::new(),
+                };
+                (rows, Some(o))
+            } else if let Some((why, cands)) = ambiguous[ri].as_ref().or(lost[ri].as_ref()) {
+                let o = ReceiptOutcome {
+                    txn_id: r.txn_id.clone(),
+                    status: "ambiguous",
+                    reasons: why.clone(),
+                    candidates: cands.clone(),
+                };
+                (Vec::new(), Some(o))
+            } else {
+                let o = ReceiptOutcome {
+                    txn_id: r.txn_id.clone(),
+                    status: "unmatched",
+                    reasons: vec!["no invoice reference, remittance or payer match".into()],
+                    candidates: Vec::new(),
+                };
+                (Vec::new(), Some(o))
+            }
+        })
+        .collect();
+    let mut result = MatchResult {
+        rows: Vec::with_capacity(per.iter().map(|p| p.0.len()).sum()),
+        outcomes: Vec::with_capacity(per.len()),
+    };
+    for (rows, o) in per {
+        result.rows.extend(rows);
+        result.outcomes.extend(o);
     }
+    // Free the groups on the pool rather than on this thread.
+    taken.into_par_iter().for_each(drop);
     result
 }
