@@ -67,7 +67,9 @@ pub fn inputs(loaded: &Loaded) -> Option<Book> {
         created_day: created,
         created_hour,
     };
-    Book::new(cols).ok()
+    // Every column comes from the same frame, so lengths agree; if they ever did
+    // not, say so rather than test a book that is not the input.
+    Book::new(cols).map_err(|e| tracing::error!(error = %e, "GL book not built")).ok()
 }
 
 /// Runs the tests on the loaded journals.
