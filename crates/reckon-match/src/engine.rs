@@ -404,18 +404,35 @@ impl<'a> Index<'a> {
         // master; survives truncation and word order), else — one token misspelt in a
         // two-word name — customers sharing single tokens, rarest first. Only the
         // candidates sharing the most are compared in full.
-        let mut cands: Vec<(u32, usize)> = {
-            let mut shared: HashMap<usize, u32> = HashMap::default();
-            for p in pair_keys(&key) {
-                if let Some(v) = self.pair_blocks.get(&p).filter(|v| v.len() <= 20_000) {
-                    for &ci in v {
-                        *shared.entry(ci).or_insert(0) += 1;
-                    }
+        let key_sorted = sorted_tokens(&key);
+        // The candidates sharing the most blocks, compared in full.
+        let score = |shared: HashMap<usize, u32>| -> Vec<(f64, usize)> {
+            let mut cands: Vec<(u32, usize)> = shared.into_iter().map(|(ci, n)| (n, ci)).collect();
+            cands.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+            cands.truncate(32);
+            cands
+                .into_iter()
+                .map(|(_, ci)| {
+                    let s = self.customers[ci]
+                        .1
+                        .iter()
+                        .zip(&self.sorted_names[ci])
+                        .map(|(n, ns)| name_similarity_sorted(&key, &key_sorted, n, ns))
+                        .fold(0.0, f64::max);
+                    (s, ci)
+                })
+                .collect()
+        };
+        let mut shared: HashMap<usize, u32> = HashMap::default();
+        for p in pair_keys(&key) {
+            if let Some(v) = self.pair_blocks.get(&p).filter(|v| v.len() <= 20_000) {
+                for &ci in v {
+                    *shared.entry(ci).or_insert(0) += 1;
                 }
             }
-            shared.into_iter().map(|(ci, n)| (n, ci)).collect()
-        };
-        if cands.is_empty() {
+        }
+        let mut scored = score(shared);
+        if scored.iter().all(|x| x.0 < threshold) {
             let mut blocks: Vec<&Vec<usize>> =
                 block_keys(&key).iter().filter_map(|b| self.name_blocks.get(b)).collect();
             blocks.sort_by_key(|v| v.len());
@@ -431,23 +448,8 @@ impl<'a> Index<'a> {
                     break;
                 }
             }
-            cands = shared.into_iter().map(|(ci, n)| (n, ci)).collect();
+            scored = score(shared);
         }
-        cands.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-        cands.truncate(32);
-        let key_sorted = sorted_tokens(&key);
-        let scored: Vec<(f64, usize)> = cands
-            .into_iter()
-            .map(|(_, ci)| {
-                let s = self.customers[ci]
-                    .1
-                    .iter()
-                    .zip(&self.sorted_names[ci])
-                    .map(|(n, ns)| name_similarity_sorted(&key, &key_sorted, n, ns))
-                    .fold(0.0, f64::max);
-                (s, ci)
-            })
-            .collect();
         let best = scored.iter().map(|x| x.0).fold(0.0, f64::max);
         if best < threshold {
             return None;
