@@ -212,9 +212,14 @@ enum TrainWhat {
         /// Model folder to write, e.g. models/cash_match_v2_0.
         #[arg(long)]
         out: PathBuf,
-        /// Auto precision the threshold must reach on validation.
+        /// Auto precision the threshold must reach on validation (its Wilson lower
+        /// bound at --z); a target no cut reaches is an error naming the best cut.
         #[arg(long, default_value_t = 0.998)]
         target_precision: f64,
+        /// Standard errors for the precision's lower bound (1.645: one-sided 95 %;
+        /// 0: the point estimate).
+        #[arg(long, default_value_t = reckon_learn::threshold::Z_95)]
+        z: f64,
     },
 }
 
@@ -420,9 +425,9 @@ fn dispatch(cmd: Command) -> anyhow::Result<i32> {
             outln!("wrote {}", out.display());
             Ok(exit::OK)
         }
-        Command::Train { what: TrainWhat::Match { input, validation, out, target_precision } } => {
+        Command::Train { what: TrainWhat::Match { input, validation, out, target_precision, z } } => {
             let pb = spinner("reckon: training the cash-matching model");
-            let r = reckon_pipeline::model::train(&input, &validation, &out, target_precision);
+            let r = reckon_pipeline::model::train(&input, &validation, &out, target_precision, z);
             pb.finish_and_clear();
             let r = r.map_err(|e| anyhow::anyhow!(e))?;
             outln!(
@@ -435,9 +440,10 @@ fn dispatch(cmd: Command) -> anyhow::Result<i32> {
                 r.validation_ece
             );
             outln!(
-                "auto threshold {:.4}: validation auto precision {:.4}, touchless {:.4}, recall of proposals {:.4}",
+                "auto threshold {:.4}: validation auto precision {:.4} (lower bound {:.4}), touchless {:.4}, recall of proposals {:.4}",
                 r.auto_threshold,
                 r.validation_auto_precision,
+                r.validation_auto_precision_lower,
                 r.validation_touchless,
                 r.validation_recall_proposed
             );
@@ -495,6 +501,10 @@ fn dispatch(cmd: Command) -> anyhow::Result<i32> {
         Command::Bench { scale, seed, dir, only } => bench(scale, seed, dir, &only),
         Command::Parse { files, model } => parse_files(&files, model),
         Command::Eval { out, truth } => {
+            if let Err(e) = reckon_pipeline::eval::refuse_training_data(&out, &truth) {
+                eprintln!("reckon eval: {e}");
+                return Ok(exit::USAGE);
+            }
             let e = reckon_pipeline::eval::cash(&out, &truth)?;
             outln!("cash matching: {} matchable receipts", e.matchable);
             outln!(

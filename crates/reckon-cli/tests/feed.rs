@@ -92,6 +92,7 @@ fn sigkill_mid_delivery_loses_and_duplicates_nothing() {
     assert!(held.values().all(|c| *c == 1), "an exception arrived twice under different webhook-ids");
     let accepted = r.accepted();
     assert!(accepted.iter().all(|a| a.verified == Some(true)));
+    assert!(r.refused().is_empty(), "requests with a bad signature: {:?}", r.refused().first());
     let resent =
         accepted.len() - accepted.iter().map(|a| &a.webhook_id).collect::<std::collections::HashSet<_>>().len();
 

@@ -43,6 +43,8 @@ pub struct Received {
 struct Shared {
     faults: VecDeque<Fault>,
     accepted: Vec<Received>,
+    /// Requests whose signature did not verify (answered 401).
+    refused: Vec<Received>,
     /// Requests seen (any answer), by `webhook-id`.
     attempts: BTreeMap<String, u32>,
     requests: u64,
@@ -132,6 +134,11 @@ impl Receiver {
     /// Everything accepted, in arrival order (duplicates included).
     pub fn accepted(&self) -> Vec<Received> {
         lock(&self.shared).accepted.clone()
+    }
+
+    /// Requests refused because their signature did not verify (401), in arrival order.
+    pub fn refused(&self) -> Vec<Received> {
+        lock(&self.shared).refused.clone()
     }
 
     /// Requests seen in total (any answer).
@@ -250,6 +257,13 @@ fn handle(conn: TcpStream, shared: &Mutex<Shared>, secrets: &[Secret]) {
         )
         .is_ok();
         if !ok {
+            lock(shared).refused.push(Received {
+                path,
+                webhook_id,
+                content_type: headers.get("content-type").cloned().unwrap_or_default(),
+                body,
+                verified: Some(false),
+            });
             let _ = respond(&conn, 401, None);
             return;
         }

@@ -43,6 +43,8 @@ fn assert_exactly_once(r: &Receiver, n: usize) {
     assert_eq!(held.len(), n, "events held");
     assert!(held.values().all(|c| *c == 1), "an event held twice: {held:?}");
     assert!(r.accepted().iter().all(|a| a.verified == Some(true)), "unverified request accepted");
+    let refused = r.refused();
+    assert!(refused.is_empty(), "{} requests failed signature verification: {:?}", refused.len(), refused.first());
 }
 
 #[test]
@@ -95,7 +97,10 @@ fn a_receiver_restart_mid_delivery_loses_nothing() {
         let rep = deliver(&mut ob, &sink, &mut |_, _| {}).unwrap_or_else(|e| panic!("{e}"));
         (rep, ob.status())
     });
+    let t0 = std::time::Instant::now();
     while r.unique_events().len() < 15 {
+        assert!(t0.elapsed() < Duration::from_secs(60), "no 15 events within 60 s: delivery made no progress");
+        assert!(!worker.is_finished(), "delivery ended before the receiver restart");
         std::thread::sleep(Duration::from_millis(5));
     }
     r.stop();

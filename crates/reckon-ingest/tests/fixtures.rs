@@ -59,7 +59,9 @@ fn q(s: &str) -> String {
     if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
 }
 
-fn check_case(case: &Path) {
+/// Checks one case; with `RECKON_BLESS=1` rewrites its expected files instead and
+/// returns how many changed (a blessing run then fails, so it is never green).
+fn check_case(case: &Path) -> usize {
     let loaded = load(&case.join("input"));
     // Nothing lost: per file, every data record is loaded or rejected.
     for f in &loaded.files {
@@ -68,12 +70,16 @@ fn check_case(case: &Path) {
     let total_loaded: u64 = loaded.files.iter().map(|f| f.loaded_rows).sum();
     assert_eq!(total_loaded, loaded.tables.values().map(|d| d.height() as u64).sum::<u64>());
     let expected = case.join("expected");
-    let bless = std::env::var_os("RECKON_BLESS").is_some();
+    let bless = std::env::var("RECKON_BLESS").is_ok_and(|v| v == "1");
+    let mut blessed = 0;
     for (name, got) in render(&loaded) {
         let path = expected.join(&name);
         if bless {
-            std::fs::create_dir_all(&expected).unwrap_or_else(|e| panic!("{e}"));
-            std::fs::write(&path, &got).unwrap_or_else(|e| panic!("{e}"));
+            if std::fs::read_to_string(&path).ok().as_deref() != Some(got.as_str()) {
+                std::fs::create_dir_all(&expected).unwrap_or_else(|e| panic!("{e}"));
+                std::fs::write(&path, &got).unwrap_or_else(|e| panic!("{e}"));
+                blessed += 1;
+            }
             continue;
         }
         let want = std::fs::read_to_string(&path)
@@ -88,6 +94,7 @@ fn check_case(case: &Path) {
             assert!(produced.contains(&n), "{} expected but not produced", e.path().display());
         }
     }
+    blessed
 }
 
 #[test]
@@ -100,9 +107,8 @@ fn every_fixture_case_matches_its_expected_output() {
         .collect();
     cases.sort();
     assert!(cases.len() >= 4, "fixture cases missing");
-    for c in cases {
-        check_case(&c);
-    }
+    let blessed: usize = cases.iter().map(|c| check_case(c)).sum();
+    assert_eq!(blessed, 0, "RECKON_BLESS=1 rewrote {blessed} expected files: review the diff and run again without it");
 }
 
 fn mapping_examples() -> PathBuf {

@@ -71,4 +71,50 @@ mod tests {
         assert!((ap - (1.0 + 2.0 / 3.0) / 2.0).abs() < 1e-12);
         assert!(brier(&[1.0, 0.0], &[true, false]) == 0.0);
     }
+
+    #[test]
+    fn auc_counts_ties_half_and_is_undefined_for_one_class() {
+        // One positive and one negative at the same score: 0.5.
+        assert_eq!(roc_auc(&[0.3, 0.3], &[true, false]), 0.5);
+        // Positive 0.5 ties one of two negatives (0.5) and beats the other (0.2): (0.5 + 1) / 2.
+        assert_eq!(roc_auc(&[0.5, 0.5, 0.2], &[true, false, false]), 0.75);
+        // Perfectly wrong ranking.
+        assert_eq!(roc_auc(&[0.9, 0.1], &[false, true]), 0.0);
+        assert!(roc_auc(&[0.1, 0.2], &[true, true]).is_nan());
+        assert!(roc_auc(&[0.1, 0.2], &[false, false]).is_nan());
+        assert!(roc_auc(&[], &[]).is_nan());
+    }
+
+    #[test]
+    fn average_precision_by_hand() {
+        // Ranking + - + -: precision at the positives 1/1 and 2/3.
+        let ap = average_precision(&[0.9, 0.8, 0.7, 0.6], &[true, false, true, false]);
+        assert!((ap - (1.0 + 2.0 / 3.0) / 2.0).abs() < 1e-12);
+        // Positives last: 1/3 and 2/4.
+        let ap = average_precision(&[0.9, 0.8, 0.7, 0.6], &[false, false, true, true]);
+        assert!((ap - (1.0 / 3.0 + 0.5) / 2.0).abs() < 1e-12);
+        assert_eq!(average_precision(&[0.2, 0.1], &[true, true]), 1.0);
+        assert!(average_precision(&[0.2, 0.1], &[false, false]).is_nan());
+    }
+
+    #[test]
+    fn brier_reliability_and_ece_by_hand() {
+        // (0.8-1)² + (0.4-0)² = 0.04 + 0.16 → mean 0.1.
+        assert!((brier(&[0.8, 0.4], &[true, false]) - 0.1).abs() < 1e-12);
+        assert_eq!(brier(&[], &[]), 0.0);
+        // Two bins: [0, 0.5) holds 0.1 (no) and 0.3 (yes); [0.5, 1] holds 0.7 (yes) and 1.0 (yes).
+        let p = [0.1, 0.3, 0.7, 1.0];
+        let y = [false, true, true, true];
+        let r = reliability(&p, &y, 2);
+        assert_eq!(r.len(), 2);
+        assert_eq!(r[0].0, 2);
+        assert!((r[0].1 - 0.2).abs() < 1e-12 && (r[0].2 - 0.5).abs() < 1e-12);
+        assert_eq!(r[1].0, 2);
+        assert!((r[1].1 - 0.85).abs() < 1e-12 && (r[1].2 - 1.0).abs() < 1e-12);
+        // ECE = 2/4·|0.2-0.5| + 2/4·|0.85-1| = 0.15 + 0.075.
+        assert!((ece(&p, &y, 2) - 0.225).abs() < 1e-12);
+        // An empty bin counts nothing; perfectly calibrated extremes give 0.
+        assert_eq!(ece(&[0.0, 1.0], &[false, true], 10), 0.0);
+        assert_eq!(reliability(&[], &[], 3), vec![(0, 0.0, 0.0); 3]);
+    }
 }

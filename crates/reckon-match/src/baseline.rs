@@ -41,3 +41,66 @@ pub fn naive(receipts: &[Receipt], items: &[OpenItem]) -> Vec<(usize, usize)> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(id: &str, number: &str, amount: i64) -> OpenItem {
+        OpenItem {
+            item_id: id.into(),
+            invoice_number: number.into(),
+            amount,
+            currency: "EUR".into(),
+            ..OpenItem::default()
+        }
+    }
+
+    fn receipt(amount: i64, reference: &str, description: &str) -> Receipt {
+        Receipt {
+            txn_id: format!("T{amount}"),
+            amount,
+            currency: "EUR".into(),
+            reference: reference.into(),
+            description: description.into(),
+            ..Receipt::default()
+        }
+    }
+
+    #[test]
+    fn exact_number_and_amount_else_unique_amount_first_come_first_served() {
+        let items = vec![
+            item("I0", "INV-1", 10_000),
+            item("I1", "INV-2", 25_000),
+            item("I2", "INV-3", 25_000),
+            item("I3", "INV-4", 7_700),
+            item("I4", "INV-5", 9_900),
+        ];
+        let receipts = vec![
+            // Number and amount: I0.
+            receipt(10_000, "INV-1", ""),
+            // Number in the text, separated by a slash and a comma.
+            receipt(25_000, "", "payment/INV-3,thanks"),
+            // Amount 25,000 is not unique and no number: nothing.
+            receipt(25_000, "", "no reference"),
+            // Number with the wrong amount, but the amount is unique: I3 by amount.
+            receipt(7_700, "INV-2", ""),
+            // Same amount again: I3 is used already.
+            receipt(7_700, "", ""),
+            // Money out is never matched.
+            receipt(-9_900, "INV-5", ""),
+            // Number written differently (no exact token): unique amount still finds I4.
+            receipt(9_900, "INV5", ""),
+        ];
+        assert_eq!(naive(&receipts, &items), vec![(0, 0), (1, 2), (3, 3), (6, 4)]);
+    }
+
+    #[test]
+    fn currency_must_agree() {
+        let items = vec![item("I0", "INV-1", 10_000)];
+        let mut r = receipt(10_000, "INV-1", "");
+        r.currency = "USD".into();
+        assert!(naive(&[r], &items).is_empty());
+        assert!(naive(&[], &items).is_empty());
+    }
+}

@@ -16,6 +16,21 @@ pub(crate) fn strings(df: &DataFrame, c: &str) -> Vec<String> {
         .unwrap_or_else(|| vec![String::new(); df.height()])
 }
 
+/// A text column that must be there: a missing column or another type is an
+/// error naming it (evaluation must not score blanks).
+pub(crate) fn required_strings(df: &DataFrame, c: &str) -> Result<Vec<String>, String> {
+    let col = df.column(c).map_err(|_| format!("no column {c}"))?;
+    let s = col.str().map_err(|_| format!("column {c} is {}, not text", col.dtype()))?;
+    Ok(s.iter().map(|v| v.unwrap_or("").to_string()).collect())
+}
+
+/// A float column that must be there (nulls are an error too).
+pub(crate) fn required_f64(df: &DataFrame, c: &str) -> Result<Vec<f64>, String> {
+    let col = df.column(c).map_err(|_| format!("no column {c}"))?;
+    let a = col.f64().map_err(|_| format!("column {c} is {}, not f64", col.dtype()))?;
+    a.iter().enumerate().map(|(i, v)| v.ok_or_else(|| format!("column {c} is empty at row {i}"))).collect()
+}
+
 pub(crate) fn ints(df: &DataFrame, c: &str) -> Vec<Option<i64>> {
     df.column(c).ok().and_then(|c| c.i64().ok().map(|a| a.iter().collect())).unwrap_or_else(|| vec![None; df.height()])
 }

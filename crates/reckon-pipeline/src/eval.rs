@@ -45,8 +45,8 @@ pub struct CashEval {
     /// matchable receipts.
     pub recall_proposed: f64,
     /// Matchable receipts whose right items are in any band — proposed, or one of
-    /// the candidates an `ambiguous_match` exception offers a person — /
-    /// matchable receipts.
+    /// the candidates an `ambiguous_match` exception offers a person, none of
+    /// whose items was proposed for another receipt — / matchable receipts.
     pub recall_any_band: f64,
     /// Receipts nobody owes (truth: unmatched) that were cleared automatically.
     pub false_auto_on_unmatched: u64,
@@ -68,11 +68,34 @@ fn read_parquet(path: &Path) -> Result<DataFrame, EvalError> {
     ParquetReader::new(f).finish().map_err(|e| EvalError::Read(path.display().to_string(), e.to_string()))
 }
 
-fn col(df: &DataFrame, c: &str) -> Vec<String> {
-    df.column(c)
-        .ok()
-        .and_then(|c| c.str().ok().map(|s| s.iter().map(|v| v.unwrap_or("").to_string()).collect()))
-        .unwrap_or_default()
+/// Refuses to evaluate a run on the data one of its models was trained on:
+/// each model the run's manifest names records the sha256 of its training
+/// files, and the scenario (the truth folder's parent) must differ.
+pub fn refuse_training_data(out: &Path, truth: &Path) -> Result<(), EvalError> {
+    let path = out.join("manifest.json");
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(&path).map_err(|e| EvalError::Read(name.clone(), e.to_string()))?;
+    let m: serde_json::Value = serde_json::from_str(&text).map_err(|e| EvalError::Read(name.clone(), e.to_string()))?;
+    let scenario = truth.parent().unwrap_or(truth);
+    for model in m["models"].as_array().into_iter().flatten() {
+        let Some(dir) = model["path"].as_str() else { continue };
+        let cfg = Path::new(dir).join("config.json");
+        let Ok(c) = std::fs::read_to_string(&cfg) else { continue };
+        let c: serde_json::Value =
+            serde_json::from_str(&c).map_err(|e| EvalError::Read(cfg.display().to_string(), e.to_string()))?;
+        let (Some(engine), Some(hash)) =
+            (c["name"].as_str().and_then(crate::model::Engine::of_model), c["training_data_sha256"].as_str())
+        else {
+            continue;
+        };
+        crate::model::refuse_same_data(hash, scenario, engine, "evaluation").map_err(|e| {
+            EvalError::Read(
+                scenario.display().to_string(),
+                format!("{e} (model {})", model["id"].as_str().unwrap_or("?")),
+            )
+        })?;
+    }
+    Ok(())
 }
 
 /// Predicted groups per receipt: (items, cleared automatically, confidence).
@@ -113,12 +136,10 @@ pub fn cash_truth(truth: &Path) -> Result<CashTruth, EvalError> {
 pub fn cash(out: &Path, truth: &Path) -> Result<CashEval, EvalError> {
     let t = cash_truth(truth)?;
     let m = read_parquet(&out.join("matches.parquet"))?;
-    let (txn, item, band) = (col(&m, "txn_id"), col(&m, "item_id"), col(&m, "band"));
-    let conf: Vec<f64> = m
-        .column("confidence")
-        .ok()
-        .and_then(|c| c.f64().ok().map(|a| a.iter().flatten().collect()))
-        .unwrap_or_default();
+    let bad = |f: &'static str| move |e: String| EvalError::Read(f.to_string(), e);
+    let req = |c: &str| crate::cash::required_strings(&m, c).map_err(bad("matches.parquet"));
+    let (txn, item, band) = (req("txn_id")?, req("item_id")?, req("band")?);
+    let conf = crate::cash::required_f64(&m, "confidence").map_err(bad("matches.parquet"))?;
     let mut pred: Predicted = BTreeMap::new();
     for i in 0..m.height() {
         let e = pred.entry(txn[i].clone()).or_insert((BTreeSet::new(), band[i] == "auto", conf[i]));
@@ -127,7 +148,8 @@ pub fn cash(out: &Path, truth: &Path) -> Result<CashEval, EvalError> {
     // Candidates of ambiguous receipts (outputs before they were written have none).
     let mut cands = Candidates::new();
     if let Ok(o) = read_parquet(&out.join("receipt_outcomes.parquet")) {
-        for (txn, c) in col(&o, "txn_id").into_iter().zip(col(&o, "candidates")) {
+        let req = |c: &str| crate::cash::required_strings(&o, c).map_err(bad("receipt_outcomes.parquet"));
+        for (txn, c) in req("txn_id")?.into_iter().zip(req("candidates")?) {
             if !c.is_empty() {
                 cands.insert(txn, c.split('|').map(|g| g.split('+').map(str::to_string).collect()).collect());
             }
@@ -149,8 +171,19 @@ pub fn score_with(pred: &Predicted, cands: &Candidates, t: &CashTruth) -> CashEv
     let mut by_pattern: BTreeMap<String, PatternStats> = BTreeMap::new();
     let (mut auto, mut auto_ok, mut any_ok, mut false_auto) = (0u64, 0u64, 0u64, 0u64);
     let mut cand_ok = 0u64;
+    // Which receipt each item was proposed for: a candidate whose items went to
+    // another receipt is no longer there for a person to choose.
+    let mut taken: BTreeMap<&str, &str> = BTreeMap::new();
+    for (t, p) in pred {
+        for i in &p.0 {
+            taken.insert(i.as_str(), t.as_str());
+        }
+    }
     let candidate = |t: &str| -> bool {
-        truth_items.get(t).is_some_and(|s| cands.get(t).is_some_and(|c| c.iter().any(|g| g == s)))
+        truth_items.get(t).is_some_and(|s| {
+            cands.get(t).is_some_and(|c| c.iter().any(|g| g == s))
+                && s.iter().all(|i| taken.get(i.as_str()).is_none_or(|owner| *owner == t))
+        })
     };
     for (t, p) in pattern {
         let st = by_pattern.entry(p.clone()).or_default();
@@ -177,7 +210,7 @@ pub fn score_with(pred: &Predicted, cands: &Candidates, t: &CashTruth) -> CashEv
         }
     }
     let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
-    let sweep = [0.80, 0.85, 0.86, 0.88, 0.90, 0.93, 0.95, 0.97, 0.98, 0.99]
+    let sweep = [0.30, 0.40, 0.50, 0.60, 0.70, 0.80, 0.85, 0.90, 0.95, 0.98, 0.99]
         .iter()
         .map(|&th| {
             let (mut n, mut ok) = (0u64, 0u64);
@@ -203,5 +236,82 @@ pub fn score_with(pred: &Predicted, cands: &Candidates, t: &CashTruth) -> CashEv
         false_auto_on_unmatched: false_auto,
         by_pattern,
         sweep,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(v: &[&str]) -> BTreeSet<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    /// R1 auto right, R2 auto wrong (one item short), R3 review right, R4
+    /// ambiguous with the right group among its candidates, R5 owes nothing but
+    /// was cleared automatically, R6 ambiguous with its right item proposed for
+    /// R3, R7 left unmatched.
+    fn world() -> (Predicted, Candidates, CashTruth) {
+        let mut t = CashTruth::default();
+        for (r, items, pat) in [
+            ("R1", &["I1"][..], "exact"),
+            ("R2", &["I2", "I3"][..], "multi"),
+            ("R3", &["I4"][..], "exact"),
+            ("R4", &["I5"][..], "name_only"),
+            ("R6", &["I4"][..], "name_only"),
+            ("R7", &["I7"][..], "exact"),
+        ] {
+            t.items.insert(r.into(), set(items));
+            t.pattern.insert(r.into(), pat.into());
+        }
+        t.pattern.insert("R5".into(), "unmatched".into());
+        let mut p = Predicted::new();
+        p.insert("R1".into(), (set(&["I1"]), true, 0.99));
+        p.insert("R2".into(), (set(&["I2"]), true, 0.95));
+        p.insert("R3".into(), (set(&["I4"]), false, 0.60));
+        p.insert("R5".into(), (set(&["I9"]), true, 0.97));
+        let mut c = Candidates::new();
+        c.insert("R4".into(), vec![set(&["I6"]), set(&["I5"])]);
+        // R6's right item I4 is among its candidates but was proposed for R3.
+        c.insert("R6".into(), vec![set(&["I4"])]);
+        (p, c, t)
+    }
+
+    #[test]
+    fn cash_metrics_by_hand() {
+        let (p, c, t) = world();
+        let e = score_with(&p, &c, &t);
+        assert_eq!(e.matchable, 6);
+        assert_eq!((e.auto_groups, e.auto_correct), (3, 1));
+        assert!((e.auto_precision - 1.0 / 3.0).abs() < 1e-12);
+        assert!((e.touchless - 1.0 / 6.0).abs() < 1e-12);
+        // Proposed right: R1, R3.
+        assert!((e.recall_proposed - 2.0 / 6.0).abs() < 1e-12);
+        // Plus R4 from its candidates; R6 is not credited (its item went to R3).
+        assert!((e.recall_any_band - 3.0 / 6.0).abs() < 1e-12);
+        assert_eq!(e.false_auto_on_unmatched, 1);
+        let name_only = &e.by_pattern["name_only"];
+        assert_eq!((name_only.receipts, name_only.in_candidates, name_only.any_correct), (2, 1, 0));
+        let exact = &e.by_pattern["exact"];
+        assert_eq!((exact.receipts, exact.auto, exact.auto_correct, exact.any_correct), (3, 1, 1, 2));
+        // Sweep at 0.95: R1 (right), R2 and R5 (wrong).
+        let s = e.sweep.iter().find(|s| s.threshold == 0.95).unwrap();
+        assert_eq!(s.auto_groups, 3);
+        assert!((s.auto_precision - 1.0 / 3.0).abs() < 1e-12);
+        let s = e.sweep.iter().find(|s| s.threshold == 0.50).unwrap();
+        assert_eq!(s.auto_groups, 4);
+        assert!((s.touchless - 2.0 / 6.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn cash_metrics_on_empty_sets() {
+        let e = score_with(&Predicted::new(), &Candidates::new(), &CashTruth::default());
+        assert_eq!((e.matchable, e.auto_groups), (0, 0));
+        assert_eq!((e.auto_precision, e.touchless, e.recall_any_band), (0.0, 0.0, 0.0));
+        // Nothing predicted on a world with receipts: recall 0, precision 0 (not NaN).
+        let (_, _, t) = world();
+        let e = score(&Predicted::new(), &t);
+        assert_eq!(e.matchable, 6);
+        assert_eq!((e.auto_precision, e.recall_proposed), (0.0, 0.0));
     }
 }

@@ -14,7 +14,7 @@ use reckon_ingest::Loaded;
 use serde::Serialize;
 
 use crate::RunError;
-use crate::cash::{days, ints, strings};
+use crate::cash::{days, ints};
 
 /// The name@version the scores carry (the rule set; an ML model will add its own).
 pub const MODEL: &str = "journal_tests@1.0";
@@ -169,9 +169,19 @@ pub fn evaluate(results: &[JournalResult], truth_dir: &Path, review_risk: f64) -
     let t = reckon_ingest::csv::scan(&b, b',', b'"').map_err(|e| e.to_string())?;
     let ix = |n: &str| t.header.iter().position(|h| h == n).ok_or(format!("journal_anomalies.csv: no {n}"));
     let (ei, ji, ti) = (ix("entity")?, ix("journal_id")?, ix("type")?);
-    let truth: HashMap<(String, String), String> = (0..t.records.len())
+    let truth: JournalTruth = (0..t.records.len())
         .map(|r| ((t.columns[ei][r].clone(), t.columns[ji][r].clone()), t.columns[ti][r].clone()))
         .collect();
+    Ok(score_journals(results, &truth, review_risk))
+}
+
+/// Anomalous journals of a scenario: (entity, journal_id) → anomaly type.
+pub type JournalTruth = HashMap<(String, String), String>;
+
+/// Scores journals' risks against the anomalous ones: ranking (ROC-AUC, AP,
+/// precision at k) and, at `review_risk` (or unbalanced), recall per type and
+/// the false-positive rate.
+pub fn score_journals(results: &[JournalResult], truth: &JournalTruth, review_risk: f64) -> JournalEval {
     let scores: Vec<f64> = results.iter().map(|j| j.risk).collect();
     let labels: Vec<bool> =
         results.iter().map(|j| truth.contains_key(&(j.entity.clone(), j.journal_id.clone()))).collect();
@@ -181,7 +191,7 @@ pub fn evaluate(results: &[JournalResult], truth_dir: &Path, review_risk: f64) -
     let at_k = order.iter().take(k).filter(|&&i| labels[i]).count();
     let mut recall: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     let mut fp = 0usize;
-    for (j, lab) in results.iter().zip(&labels) {
+    for j in results {
         let flagged = j.risk >= review_risk || j.unbalanced;
         match truth.get(&(j.entity.clone(), j.journal_id.clone())) {
             Some(ty) => {
@@ -194,10 +204,9 @@ pub fn evaluate(results: &[JournalResult], truth_dir: &Path, review_risk: f64) -
             None if flagged => fp += 1,
             None => {}
         }
-        let _ = lab;
     }
     let normal = results.len() - k;
-    Ok(JournalEval {
+    JournalEval {
         journals: results.len(),
         anomalous: k,
         roc_auc: reckon_learn::metrics::roc_auc(&scores, &labels),
@@ -205,7 +214,7 @@ pub fn evaluate(results: &[JournalResult], truth_dir: &Path, review_risk: f64) -
         precision_at_k: if k == 0 { 0.0 } else { at_k as f64 / k as f64 },
         recall_by_type: recall,
         false_positive_rate: if normal == 0 { 0.0 } else { fp as f64 / normal as f64 },
-    })
+    }
 }
 
 /// Evaluates `out/journal_scores.parquet` against `truth/`.
@@ -213,12 +222,9 @@ pub fn eval_out(out: &Path, truth_dir: &Path, review_risk: f64) -> Result<Journa
     let f =
         std::fs::File::open(out.join("journal_scores.parquet")).map_err(|e| format!("journal_scores.parquet: {e}"))?;
     let df = ParquetReader::new(f).finish().map_err(|e| e.to_string())?;
-    let (ent, jid, flags) = (strings(&df, "entity"), strings(&df, "journal_id"), strings(&df, "flags"));
-    let score: Vec<f64> = df
-        .column("score")
-        .ok()
-        .and_then(|c| c.f64().ok().map(|a| a.iter().map(|v| v.unwrap_or(0.0)).collect()))
-        .unwrap_or_default();
+    let req = |c: &str| crate::cash::required_strings(&df, c).map_err(|e| format!("journal_scores.parquet: {e}"));
+    let (ent, jid, flags) = (req("entity")?, req("journal_id")?, req("flags")?);
+    let score = crate::cash::required_f64(&df, "score").map_err(|e| format!("journal_scores.parquet: {e}"))?;
     let mut by: BTreeMap<(String, String), JournalResult> = BTreeMap::new();
     for i in 0..df.height() {
         let e = by.entry((ent[i].clone(), jid[i].clone())).or_insert_with(|| JournalResult {
@@ -448,9 +454,8 @@ pub fn train(train_dir: &Path, validation: &Path, out: &Path) -> Result<AnomalyT
     // Model folders.
     let if_bytes = forest.to_onnx(&[("feature_spec", reckon_anomaly::FEATURE_SPEC)]);
     let lr_bytes = lr.to_onnx(&[("feature_spec", "journal_risk_v2")]);
-    let data_hash = std::fs::read(train_dir.join("gl_journal_lines.csv"))
-        .map(|b| reckon_core::id::sha256_hex(&b))
-        .unwrap_or_default();
+    let data_hash = crate::model::training_data_sha256(train_dir, crate::model::Engine::Journals);
+    crate::model::refuse_same_data(&data_hash, validation, crate::model::Engine::Journals, "validation")?;
     let version = crate::model::version_of(out);
     let if_cfg = reckon_onnx::ModelConfig {
         name: "journal_iforest".into(),
@@ -496,19 +501,13 @@ pub fn train(train_dir: &Path, validation: &Path, out: &Path) -> Result<AnomalyT
         .map_err(|e| e.to_string())?;
     let (vx, vk) = one_hot(&vl, &vr, &mut vocab);
     let plain_s: Vec<f64> = (0..vr.len()).map(|i| plain.score(&vx[i * vk..(i + 1) * vk])).collect();
-    // Review threshold: best F1 on validation.
-    let mut best = (0.5, 0.0, 0.0, 0.0);
-    for step in 1..100 {
-        let t = f64::from(step) / 100.0;
-        let tp = comb.iter().zip(&vy).filter(|(s, y)| **s >= t && **y).count() as f64;
-        let fl = comb.iter().filter(|s| **s >= t).count() as f64;
-        let pos = vy.iter().filter(|y| **y).count() as f64;
-        let (p, r) = (if fl > 0.0 { tp / fl } else { 0.0 }, if pos > 0.0 { tp / pos } else { 0.0 });
-        let f1 = if p + r > 0.0 { 2.0 * p * r / (p + r) } else { 0.0 };
-        if f1 > best.1 {
-            best = (t, f1, p, r);
-        }
-    }
+    // Review threshold: the best F1 on validation over the whole score range.
+    let positives = vy.iter().filter(|y| **y).count();
+    let cut = reckon_learn::threshold::ThresholdRule::BestF1
+        .check()
+        .and_then(|r| r.choose(&comb, &vy, positives))
+        .map_err(|e| format!("review threshold: {e}"))?;
+    let best = (cut.threshold, cut.f1, cut.precision, cut.recall);
     risk_cfg.thresholds.insert("review".into(), best.0);
     let report = AnomalyTrainReport {
         train_journals: tr.len(),
@@ -542,7 +541,7 @@ pub fn train(train_dir: &Path, validation: &Path, out: &Path) -> Result<AnomalyT
     w(
         out.join("MODEL_CARD.md"),
         format!(
-            "# Model card: journal_anomaly {version}\n\n## Intended use\nRanks GL journals by the probability that they are anomalous (fraud or error patterns of\nISA 240 journal-entry testing), for review by controllers and auditors. Journals at or above\n{thr} become `journal_anomaly` exceptions (0.9 and above escalate); unbalanced journals are always\n`control_violation`.\n\n## Model\nTwo parts, both ONNX served by ONNX Runtime through `ort`: `iforest/` — an isolation forest\n(100 trees, ψ = 256) trained by reckon in Rust on `{spec}` features and exported as one\n`ai.onnx.ml` TreeEnsembleRegressor; `model.onnx` — a logistic regression (linfa) over the {tests}\nrule flags, the rule risk, the forest's score (z within the book) and the largest amount's\nz above its account's usual amounts, i.e. the calibrated combination.\n\n## Training data\nGenerated scenario `{}`: {} journals, {} anomalous (labels from `truth/journal_anomalies.csv`).\n\n## Validation (`{}`: {} journals, {} anomalous)\n| scorer | ROC-AUC | average precision |\n|---|---|---|\n| rules only | {:.4} | {:.4} |\n| isolation forest ({spec}) only | {:.4} | {:.4} |\n| combined (this model) | {:.4} | {:.4} |\n| plain isolation forest on raw one-hot features | {:.4} | {:.4} |\n\nReview threshold {thr} (best F1 on validation): precision {:.3}, recall {:.3}.\n\n## Limits\nGenerated data only; anomaly types the generator does not make are only caught by the rules\nand the forest's notion of unusual. Retrain on the entity's own labelled history.\n\n## Reproduce\n```sh\nreckon generate --seed 1001 --scale 20000 --out /tmp/train\nreckon generate --seed 101 --scale 20000 --out /tmp/val\nreckon train anomaly --input /tmp/train --validation /tmp/val --out {out}\n```\n",
+            "# Model card: journal_anomaly {version}\n\n## Intended use\nRanks GL journals by the probability that they are anomalous (fraud or error patterns of\nISA 240 journal-entry testing), for review by controllers and auditors. Journals at or above\n{thr} become `journal_anomaly` exceptions (0.9 and above escalate); unbalanced journals are always\n`control_violation`.\n\n## Model\nTwo parts, both ONNX served by ONNX Runtime through `ort`: `iforest/` — an isolation forest\n(100 trees, ψ = 256) trained by reckon in Rust on `{spec}` features and exported as one\n`ai.onnx.ml` TreeEnsembleRegressor; `model.onnx` — a logistic regression (linfa) over the {tests}\nrule flags, the rule risk, the forest's score (z within the book) and the largest amount's\nz above its account's usual amounts, i.e. the calibrated combination.\n\n## Training data\nGenerated scenario `{}`: {} journals, {} anomalous (labels from `truth/journal_anomalies.csv`).\n\n## Validation (`{}`: {} journals, {} anomalous)\n| scorer | ROC-AUC | average precision |\n|---|---|---|\n| rules only | {:.4} | {:.4} |\n| isolation forest ({spec}) only | {:.4} | {:.4} |\n| combined (this model) | {:.4} | {:.4} |\n| plain isolation forest on raw one-hot features | {:.4} | {:.4} |\n\nReview threshold {thr} (best F1 on validation over the whole score range, halfway between the lowest\njournal kept and the highest left out): precision {:.3}, recall {:.3}.{sep}\n\n## Limits\nGenerated data only; anomaly types the generator does not make are only caught by the rules\nand the forest's notion of unusual. Retrain on the entity's own labelled history.\n\n## Reproduce\n```sh\nreckon generate --seed 1001 --scale 20000 --out /tmp/train\nreckon generate --seed 101 --scale 20000 --out /tmp/val\nreckon train anomaly --input /tmp/train --validation /tmp/val --out {out}\n```\n",
             train_dir.display(),
             report.train_journals,
             report.train_anomalous,
@@ -560,10 +559,59 @@ pub fn train(train_dir: &Path, validation: &Path, out: &Path) -> Result<AnomalyT
             report.validation_precision,
             report.validation_recall,
             thr = best.0,
+            sep = crate::model::separability(report.combined.0),
             spec = reckon_anomaly::FEATURE_SPEC,
             tests = reckon_anomaly::TESTS.len(),
             out = out.file_name().map_or(out.display().to_string(), |n| format!("models/{}", n.to_string_lossy()))
         ),
     )?;
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn j(id: &str, risk: f64, unbalanced: bool) -> JournalResult {
+        JournalResult { entity: "E1".into(), journal_id: id.into(), risk, unbalanced, ..JournalResult::default() }
+    }
+
+    #[test]
+    fn journal_metrics_by_hand() {
+        let results = vec![
+            j("J1", 0.9, false),  // anomalous (split), flagged
+            j("J2", 0.8, false),  // normal, flagged: a false positive
+            j("J3", 0.3, true),   // anomalous (unbalanced), flagged as unbalanced below the risk
+            j("J4", 0.2, false),  // anomalous (split), missed
+            j("J5", 0.1, false),  // normal
+            j("J6", 0.05, false), // normal
+        ];
+        let truth: JournalTruth = [("J1", "split"), ("J3", "unbalanced"), ("J4", "split")]
+            .iter()
+            .map(|(id, t)| (("E1".to_string(), id.to_string()), t.to_string()))
+            .collect();
+        let e = score_journals(&results, &truth, 0.5);
+        assert_eq!((e.journals, e.anomalous), (6, 3));
+        // Ascending ranks: J6 1, J5 2, J4 3 (+), J3 4 (+), J2 5, J1 6 (+): (3 + 4 + 6 - 3·4/2) / (3·3).
+        assert!((e.roc_auc - (13.0 - 6.0) / 9.0).abs() < 1e-12, "{}", e.roc_auc);
+        // Descending: J1 +, J2 -, J3 +, J4 + → AP = (1 + 2/3 + 3/4) / 3.
+        assert!((e.average_precision - (1.0 + 2.0 / 3.0 + 0.75) / 3.0).abs() < 1e-12);
+        // Top 3: J1, J2, J3 → 2 right.
+        assert!((e.precision_at_k - 2.0 / 3.0).abs() < 1e-12);
+        assert_eq!(e.recall_by_type["split"], (2, 1));
+        assert_eq!(e.recall_by_type["unbalanced"], (1, 1));
+        assert!((e.false_positive_rate - 1.0 / 3.0).abs() < 1e-12);
+        // Another entity's journal with the same id is not the anomalous one.
+        let mut other = j("J1", 0.99, false);
+        other.entity = "E2".into();
+        let e2 = score_journals(&[other], &truth, 0.5);
+        assert_eq!((e2.anomalous, e2.false_positive_rate), (0, 1.0));
+    }
+
+    #[test]
+    fn journal_metrics_on_empty_sets() {
+        let e = score_journals(&[], &JournalTruth::new(), 0.5);
+        assert_eq!((e.journals, e.anomalous, e.precision_at_k, e.false_positive_rate), (0, 0, 0.0, 0.0));
+        assert!(e.roc_auc.is_nan());
+    }
 }

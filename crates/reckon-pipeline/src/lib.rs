@@ -253,19 +253,29 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
     outputs.insert("exceptions.arrow".to_string(), manifest::output_entry(&opts.out.join("exceptions.arrow"), n));
     timings.insert("exception_feed".to_string(), t3.elapsed().as_millis() as u64);
 
-    // Bank entries in exceptions (duplicate invoices concern AP documents, not bank entries).
-    let bank_exceptions =
-        ex.iter().filter(|e| e.records.first().is_some_and(|r| r.starts_with("bank_transactions:"))).count() as u64;
-    // Money out paid or classified without a person counts as matched.
-    let settled_out = money_out.as_ref().map_or(0, |m| {
-        m.outcomes
+    // Where every loaded row went, by id. An exception's subject is its first
+    // record; duplicate invoices and journals concern AP documents and GL lines.
+    let mut matched: Vec<String> = cash
+        .as_ref()
+        .map(|(res, _)| res.outcomes.iter().filter(|o| o.status == "auto").map(|o| o.txn_id.clone()).collect())
+        .unwrap_or_default();
+    if let Some(m) = &money_out {
+        matched.extend(m.txn_ids.iter().zip(&m.outcomes).filter_map(|(t, o)| {
+            matches!(o, reckon_dedup::payments::Outcome::Paid(..) | reckon_dedup::payments::Outcome::Classified(..))
+                .then(|| t.clone())
+        }));
+    }
+    let settlement = manifest::Settlement {
+        receipts: breakdown,
+        matched,
+        in_exceptions: ex
             .iter()
-            .filter(|o| {
-                matches!(o, reckon_dedup::payments::Outcome::Paid(..) | reckon_dedup::payments::Outcome::Classified(..))
-            })
-            .count() as u64
-    });
-    let conservation = manifest::conservation(&loaded, &breakdown, settled_out, bank_exceptions);
+            .filter_map(|e| e.records.first().and_then(|r| r.strip_prefix("bank_transactions:")).map(str::to_string))
+            .collect(),
+        ap_screened: dups.as_ref().map(|d| d.invoices.iter().map(|i| i.doc_id.clone()).collect()),
+        gl_scored: journal_results.as_ref().map(|(_, rs)| rs.iter().flat_map(|j| j.lines.iter().copied()).collect()),
+    };
+    let conservation = manifest::conservation(&loaded, &settlement);
     let refused: Vec<String> = loaded.refused_files().into_iter().map(str::to_string).collect();
     let totals = amount_totals(&loaded);
     let mut m = Manifest::new(

@@ -1,6 +1,6 @@
 //! `manifest.json`: the audit record of a run.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use reckon_core::Table;
@@ -55,6 +55,18 @@ pub struct BankRows {
     pub loaded_amount: BTreeMap<String, String>,
 }
 
+/// Rows of a table an engine reads, checked by id: every loaded row was seen
+/// by the engine exactly once.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct Screened {
+    pub loaded: u64,
+    /// Loaded rows the engine took in exactly once.
+    pub screened: u64,
+    /// Up to ten ids (or row numbers) of loaded rows the engine did not take in,
+    /// or took in more than once.
+    pub examples: Vec<String>,
+}
+
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Conservation {
     /// True when every check below holds.
@@ -62,15 +74,36 @@ pub struct Conservation {
     pub problems: Vec<String>,
     pub tables: BTreeMap<String, TableRows>,
     pub bank_transactions: BankRows,
+    /// AP invoices screened for duplicates (absent when the stage is off or has no input).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ap_invoices: Option<Screened>,
+    /// GL lines scored by the journal tests (absent without GL input).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gl_journal_lines: Option<Screened>,
 }
 
-/// Checks that every input row is loaded or rejected, per file and per table.
-pub fn conservation(
-    loaded: &Loaded,
-    receipts: &BTreeMap<String, u64>,
-    money_out_settled: u64,
-    bank_exceptions: u64,
-) -> Conservation {
+/// Where the engines put each loaded row, by id, for the conservation check.
+#[derive(Clone, Debug, Default)]
+pub struct Settlement {
+    /// Cash-matching outcome counts per receipt status (for the report).
+    pub receipts: BTreeMap<String, u64>,
+    /// Bank entries cleared without a person: receipts in the `auto` band, money
+    /// out paid or classified.
+    pub matched: Vec<String>,
+    /// Bank entries that are the subject (first record) of an exception.
+    pub in_exceptions: Vec<String>,
+    /// AP document ids the duplicate stage screened (None: stage off or no input).
+    pub ap_screened: Option<Vec<String>>,
+    /// GL line indices (rows of the loaded table) the journal tests scored.
+    pub gl_scored: Option<Vec<usize>>,
+}
+
+const EXAMPLES: usize = 10;
+
+/// Checks that every input row is loaded or rejected, per file and per table;
+/// that every loaded bank entry is, by id, in exactly one of matched and
+/// exceptions; and that every loaded AP invoice and GL line was screened once.
+pub fn conservation(loaded: &Loaded, s: &Settlement) -> Conservation {
     let mut c = Conservation::default();
     for f in &loaded.files {
         if f.input_rows != f.loaded_rows + f.rejected_rows {
@@ -93,17 +126,40 @@ pub fn conservation(
         }
     }
     let bank = c.tables.get("bank_transactions").cloned().unwrap_or_default();
+    let ids = ids_of(loaded, Table::BankTransactions, "txn_id", &mut c.problems);
+    // Per loaded id: (times matched, times the subject of an exception).
+    let mut seen: HashMap<&str, (u32, u32)> = ids.iter().map(|i| (i.as_str(), (0, 0))).collect();
+    let mut unknown = Vec::new();
+    for (list, matched) in [(&s.matched, true), (&s.in_exceptions, false)] {
+        for id in list {
+            match seen.get_mut(id.as_str()) {
+                Some(e) if matched => e.0 += 1,
+                Some(e) => e.1 += 1,
+                None => unknown.push(id.clone()),
+            }
+        }
+    }
+    let (mut matched, mut in_ex, mut neither, mut twice) = (0u64, 0u64, Vec::new(), Vec::new());
+    for id in &ids {
+        match seen.get(id.as_str()).copied().unwrap_or_default() {
+            (1, 0) => matched += 1,
+            (0, 1) => in_ex += 1,
+            (0, 0) => neither.push(id.clone()),
+            (m, e) => {
+                twice.push(format!("{id} (matched {m}×, in {e} exceptions)"));
+                matched += u64::from(m > 0);
+                in_ex += u64::from(m == 0);
+            }
+        }
+    }
     c.bank_transactions = BankRows {
         input_rows: bank.input_rows,
         rejected: bank.rejected_rows,
         loaded: bank.loaded_rows,
-        matched: receipts.get("auto").copied().unwrap_or(0) + money_out_settled,
-        in_exceptions: bank_exceptions,
-        unreconciled: bank
-            .loaded_rows
-            .saturating_sub(receipts.get("auto").copied().unwrap_or(0) + money_out_settled)
-            .saturating_sub(bank_exceptions),
-        receipts: receipts.clone(),
+        matched,
+        in_exceptions: in_ex,
+        unreconciled: neither.len() as u64,
+        receipts: s.receipts.clone(),
         loaded_amount: crate::amount_totals(loaded)
             .get("bank_transactions")
             .and_then(|m| m.get("amount"))
@@ -112,16 +168,95 @@ pub fn conservation(
     };
     let b = &c.bank_transactions;
     if b.input_rows != b.rejected + b.matched + b.in_exceptions + b.unreconciled {
-        c.problems.push("bank_transactions: input != rejected + matched + exceptions + unreconciled".into());
-    }
-    if b.unreconciled != 0 {
         c.problems.push(format!(
-            "bank_transactions: {} loaded entries are neither matched nor in an exception",
-            b.unreconciled
+            "bank_transactions: {} input rows but {} rejected + {} matched + {} in exceptions + {} unreconciled",
+            b.input_rows, b.rejected, b.matched, b.in_exceptions, b.unreconciled
         ));
+    }
+    if !neither.is_empty() {
+        c.problems.push(format!(
+            "bank_transactions: {} loaded entries are neither matched nor in an exception: {}",
+            neither.len(),
+            examples(&neither)
+        ));
+    }
+    if !twice.is_empty() {
+        c.problems.push(format!(
+            "bank_transactions: {} entries are in more than one place: {}",
+            twice.len(),
+            examples(&twice)
+        ));
+    }
+    if !unknown.is_empty() {
+        c.problems.push(format!(
+            "bank_transactions: {} matched or excepted entries were never loaded: {}",
+            unknown.len(),
+            examples(&unknown)
+        ));
+    }
+    if let Some(screened) = &s.ap_screened {
+        let ids = ids_of(loaded, Table::ApInvoices, "doc_id", &mut c.problems);
+        c.ap_invoices = Some(screen(&ids, screened, "ap_invoices", &mut c.problems));
+    }
+    if let Some(lines) = &s.gl_scored {
+        let n = loaded.tables.get(&Table::GlJournalLines).map_or(0, |d| d.height());
+        let ids: Vec<String> = (0..n).map(|i| format!("row {i}")).collect();
+        let scored: Vec<String> = lines.iter().map(|i| format!("row {i}")).collect();
+        c.gl_journal_lines = Some(screen(&ids, &scored, "gl_journal_lines", &mut c.problems));
     }
     c.balanced = c.problems.is_empty();
     c
+}
+
+fn examples(v: &[String]) -> String {
+    let mut s = v.iter().take(EXAMPLES).cloned().collect::<Vec<_>>().join(", ");
+    if v.len() > EXAMPLES {
+        s.push_str(", …");
+    }
+    s
+}
+
+/// A table's id column as text; a missing column is a problem (never blanks).
+fn ids_of(loaded: &Loaded, t: Table, col: &str, problems: &mut Vec<String>) -> Vec<String> {
+    let Some(df) = loaded.tables.get(&t) else { return Vec::new() };
+    match crate::cash::required_strings(df, col) {
+        Ok(v) => v,
+        Err(e) => {
+            problems.push(format!("{}: {e}", t.name()));
+            Vec::new()
+        }
+    }
+}
+
+/// Every loaded id screened exactly once, and nothing screened that was not loaded.
+fn screen(loaded: &[String], screened: &[String], table: &str, problems: &mut Vec<String>) -> Screened {
+    let mut count: HashMap<&str, u32> = loaded.iter().map(|i| (i.as_str(), 0)).collect();
+    let mut unknown = Vec::new();
+    for id in screened {
+        match count.get_mut(id.as_str()) {
+            Some(n) => *n += 1,
+            None => unknown.push(id.clone()),
+        }
+    }
+    let bad: Vec<String> = loaded
+        .iter()
+        .filter_map(|i| match count.get(i.as_str()) {
+            Some(1) => None,
+            Some(n) => Some(format!("{i} ({n}×)")),
+            None => Some(i.clone()),
+        })
+        .collect();
+    if !bad.is_empty() {
+        problems.push(format!("{table}: {} loaded rows not screened exactly once: {}", bad.len(), examples(&bad)));
+    }
+    if !unknown.is_empty() {
+        problems.push(format!("{table}: {} screened rows were never loaded: {}", unknown.len(), examples(&unknown)));
+    }
+    Screened {
+        loaded: loaded.len() as u64,
+        screened: (loaded.len() - bad.len()) as u64,
+        examples: bad.into_iter().take(EXAMPLES).collect(),
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use reckon_learn::logistic::Logistic;
 use reckon_learn::metrics;
+use reckon_learn::threshold::ThresholdRule;
 use reckon_match::{FEATURE_SPEC, FEATURES, GroupScorer, MatchConfig};
 use reckon_onnx::{Model, ModelConfig};
 use serde::Serialize;
@@ -100,6 +101,79 @@ pub fn write_folder(out: &Path, bytes: &[u8], cfg: &ModelConfig, extra: &[(&str,
     Ok(())
 }
 
+/// The engine a model serves, for the training data it is fitted on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Engine {
+    Cash,
+    Dedup,
+    Journals,
+}
+
+impl Engine {
+    /// The engine of a model by its name in `config.json`.
+    pub fn of_model(name: &str) -> Option<Engine> {
+        match name {
+            "cash_match" => Some(Engine::Cash),
+            "ap_dedup" => Some(Engine::Dedup),
+            "journal_anomaly" | "journal_iforest" => Some(Engine::Journals),
+            _ => None,
+        }
+    }
+
+    /// The files of a scenario folder a model of this engine learns from.
+    fn files(self) -> &'static [&'static str] {
+        match self {
+            Engine::Cash => &[
+                "bank_transactions.csv",
+                "ar_open_items.csv",
+                "customers.csv",
+                "remittances.csv",
+                "truth/cash_matches.csv",
+            ],
+            Engine::Dedup => &["ap_invoices.csv"],
+            Engine::Journals => &["gl_journal_lines.csv"],
+        }
+    }
+}
+
+/// sha256 of the files a model of `engine` is trained on in `dir` (the
+/// `training_data_sha256` of its `config.json`); empty when none is there.
+pub fn training_data_sha256(dir: &Path, engine: Engine) -> String {
+    let hashes: Vec<String> = engine
+        .files()
+        .iter()
+        .filter_map(|f| std::fs::read(dir.join(f)).ok())
+        .map(|b| reckon_core::id::sha256_hex(&b))
+        .collect();
+    match (engine, hashes.len()) {
+        (_, 0) => String::new(),
+        (Engine::Cash, _) => reckon_core::id::sha256_hex(hashes.concat().as_bytes()),
+        (_, _) => hashes.concat(),
+    }
+}
+
+/// Refuses `other` (a validation or evaluation folder) when it holds the very
+/// data a model was trained on.
+pub fn refuse_same_data(train_hash: &str, other: &Path, engine: Engine, role: &str) -> Result<(), String> {
+    if !train_hash.is_empty() && training_data_sha256(other, engine) == train_hash {
+        return Err(format!(
+            "{role} data {} is the training data (sha256 {train_hash}): choose thresholds and report quality on other data",
+            other.display()
+        ));
+    }
+    Ok(())
+}
+
+/// A sentence for a model card when the validation rows were perfectly separable.
+pub fn separability(roc_auc: f64) -> &'static str {
+    if roc_auc >= 1.0 {
+        " **Warning: the validation rows are perfectly separable (ROC-AUC 1.0); the threshold \
+         sits in the gap between the classes and says little about how it cuts unseen data.**"
+    } else {
+        ""
+    }
+}
+
 /// Candidate rows of a generated scenario with labels.
 fn labelled(dir: &Path, cfg: &MatchConfig) -> Result<(Vec<f64>, Vec<bool>, usize), String> {
     let loaded = reckon_ingest::load_dir(dir).map_err(|e| e.to_string())?;
@@ -129,30 +203,35 @@ pub struct TrainReport {
     /// (count, mean predicted, observed) per probability decile, validation rows.
     pub validation_reliability: Vec<(usize, f64, f64)>,
     pub auto_threshold: f64,
+    /// Assigned groups at or above the threshold on validation.
+    pub validation_auto_groups: usize,
     pub validation_auto_precision: f64,
+    /// Wilson lower bound of that precision at `z`.
+    pub validation_auto_precision_lower: f64,
     pub validation_touchless: f64,
     pub validation_recall_proposed: f64,
     pub target_precision: f64,
+    pub z: f64,
+    /// The validation rows were perfectly separable (ROC-AUC 1.0): the
+    /// threshold then says little about unseen data.
+    pub separable: bool,
 }
 
 /// Trains the cash-matching scorer on `train`, chooses its threshold on
 /// `validation` (both generated scenarios with `truth/`), writes the model folder.
-pub fn train(train: &Path, validation: &Path, out: &Path, target_precision: f64) -> Result<TrainReport, String> {
+pub fn train(
+    train: &Path,
+    validation: &Path,
+    out: &Path,
+    target_precision: f64,
+    z: f64,
+) -> Result<TrainReport, String> {
     let cfg = MatchConfig { model: "rules".into(), ..MatchConfig::default() };
     let (x, y, _) = labelled(train, &cfg)?;
     let k = FEATURES.len();
     let lr = Logistic::fit(&x, k, &y, 0.05).map_err(|e| e.to_string())?;
-    let data_hash = {
-        let mut h = String::new();
-        for f in
-            ["bank_transactions.csv", "ar_open_items.csv", "customers.csv", "remittances.csv", "truth/cash_matches.csv"]
-        {
-            if let Ok(b) = std::fs::read(train.join(f)) {
-                h.push_str(&reckon_core::id::sha256_hex(&b));
-            }
-        }
-        reckon_core::id::sha256_hex(h.as_bytes())
-    };
+    let data_hash = training_data_sha256(train, Engine::Cash);
+    refuse_same_data(&data_hash, validation, Engine::Cash, "validation")?;
     let bytes = lr.to_onnx(&[("feature_spec", FEATURE_SPEC), ("task", "cash_match_group")]);
     std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
     let mut mc = ModelConfig::probability(
@@ -178,42 +257,35 @@ pub fn train(train: &Path, validation: &Path, out: &Path, target_precision: f64)
     for m in &res.rows {
         pred.entry(m.txn_id.clone()).or_insert((BTreeSet::new(), false, m.confidence)).0.insert(m.item_id.clone());
     }
-    // The lowest threshold whose auto precision on validation reaches the target.
+    // The lowest cut whose auto precision on validation reaches the target (its
+    // Wilson lower bound at `z`), over the whole score range; a target no cut
+    // reaches is an error that names the best there is.
+    let (scores, right): (Vec<f64>, Vec<bool>) =
+        pred.iter().map(|(txn, p)| (p.2, truth.items.get(txn).is_some_and(|s| *s == p.0))).unzip();
+    let rule = ThresholdRule::MinPrecision { target: target_precision, z }.check().map_err(|e| e.to_string())?;
+    let cut = rule.choose(&scores, &right, truth.items.len()).map_err(|e| format!("auto threshold: {e}"))?;
     let matchable = truth.items.len().max(1) as f64;
-    let mut best = (1.0f64, 0.0f64, 0.0f64);
-    for step in 0..=200 {
-        let t = 0.5 + f64::from(step) * 0.0025;
-        let (mut n, mut ok) = (0u64, 0u64);
-        for (txn, p) in &pred {
-            if p.2 >= t {
-                n += 1;
-                if truth.items.get(txn).is_some_and(|s| *s == p.0) {
-                    ok += 1;
-                }
-            }
-        }
-        let prec = if n == 0 { 1.0 } else { ok as f64 / n as f64 };
-        if prec >= target_precision && n > 0 {
-            best = (t, prec, ok as f64 / matchable);
-            break;
-        }
-    }
-    let any = pred.iter().filter(|(t, p)| truth.items.get(*t).is_some_and(|s| *s == p.0)).count() as f64 / matchable;
-    mc.thresholds.insert("auto".into(), (best.0 * 10000.0).round() / 10000.0);
+    let any = right.iter().filter(|r| **r).count() as f64 / matchable;
+    mc.thresholds.insert("auto".into(), cut.threshold);
+    let validation_roc_auc = metrics::roc_auc(&vp, &vy);
     let report = TrainReport {
         train_rows: y.len(),
         train_positive: y.iter().filter(|b| **b).count(),
         validation_rows: vy.len(),
-        validation_roc_auc: metrics::roc_auc(&vp, &vy),
+        validation_roc_auc,
         validation_average_precision: metrics::average_precision(&vp, &vy),
         validation_brier: metrics::brier(&vp, &vy),
         validation_ece: metrics::ece(&vp, &vy, 10),
         validation_reliability: metrics::reliability(&vp, &vy, 10),
-        auto_threshold: best.0,
-        validation_auto_precision: best.1,
-        validation_touchless: best.2,
+        auto_threshold: cut.threshold,
+        validation_auto_groups: cut.selected,
+        validation_auto_precision: cut.precision,
+        validation_auto_precision_lower: cut.precision_lower,
+        validation_touchless: cut.recall,
         validation_recall_proposed: any,
         target_precision,
+        z,
+        separable: validation_roc_auc >= 1.0,
     };
     let weights = FEATURES.iter().zip(&lr.weights).map(|(f, w)| (f.to_string(), *w)).collect::<BTreeMap<_, _>>();
     write_folder(
@@ -262,24 +334,26 @@ receipt's true items.\n\n\
 Candidate groups: {vrows}; ROC-AUC {auc:.4}, average precision {ap:.4}, Brier\n\
 {brier:.4}, expected calibration error {ece:.4} (10 bins).\n\n\
 | predicted | groups | mean predicted | observed right |\n|---|---|---|---|\n{rel}\n\
-Auto threshold {auto}: the lowest cut whose auto precision on validation is at\n\
-least {target} — measured {prec:.4}, touchless {touch:.4}; recall of proposals\n\
-{any:.4}. The README reports `reckon eval` on a third scenario.\n\n\
+Auto threshold {auto:.6}: the lowest cut, over the whole score range, whose auto\n\
+precision on validation has a Wilson lower bound (z = {z}) of at least {target} —\n\
+{groups} groups, precision {prec:.4} (lower bound {lower:.4}), touchless {touch:.4};\n\
+recall of proposals {any:.4}.{sep} `docs/quality.md` reports `reckon eval` on\n\
+scenarios no model was trained or tuned on.\n\n\
 ## Limits\n\
 Trained on generated data: real payers write references, names and amounts in\n\
 ways the generator does not; retrain on labelled history (`reckon train match`)\n\
 before trusting the threshold on real books. The probability is calibrated for\n\
-the engine's candidate groups, not for arbitrary pairs. No FX features yet.\n\n\
+the engine's candidate groups, not for arbitrary pairs.\n\n\
 ## Reproduce\n\
 ```sh\n\
 reckon generate --seed 1001 --scale 20000 --out /tmp/train\n\
 reckon generate --seed 101 --scale 20000 --out /tmp/val\n\
-reckon train match --input /tmp/train --validation /tmp/val --out models/{name}_v{ver}\n\
+reckon train match --input /tmp/train --validation /tmp/val --target-precision {target} --z {z} --out models/{name}_v{ver}\n\
 ```\n",
         name = mc.name,
         version = mc.version,
         ver = mc.version.replace('.', "_"),
-        auto = mc.thresholds.get("auto").copied().unwrap_or(1.0),
+        auto = r.auto_threshold,
         spec = mc.feature_spec,
         ort = reckon_onnx::runtime::VERSION,
         features = mc.features.join(", "),
@@ -295,6 +369,10 @@ reckon train match --input /tmp/train --validation /tmp/val --out models/{name}_
         ece = r.validation_ece,
         target = r.target_precision,
         prec = r.validation_auto_precision,
+        lower = r.validation_auto_precision_lower,
+        groups = r.validation_auto_groups,
+        z = r.z,
+        sep = separability(r.validation_roc_auc),
         touch = r.validation_touchless,
         any = r.validation_recall_proposed,
     )
