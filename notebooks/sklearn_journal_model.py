@@ -76,7 +76,7 @@ def main():
         f"journal_v2 features of `{a.train}` ({len(rows)} journals), exported with skl2onnx\n"
         "(opset 17, ai.onnx.ml 3). Output `scores` = decision_function, negated by reckon.\n"
         "Intended use: showing that a data scientist's model drops into reckon; not the\n"
-        "shipped journal model (models/journal_anomaly_v2_0).\n"
+        "shipped journal model (models/journal_anomaly_v2_1).\n"
     )
     if a.check:
         crow, cfeat, cx = read(a.check)

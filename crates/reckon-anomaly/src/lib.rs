@@ -118,7 +118,7 @@ impl Default for AnomalyConfig {
             outlier_z: 3.5,
             outlier_min_lines: 30,
             review_risk: 0.5,
-            model: "journal_anomaly_v2_0".into(),
+            model: "journal_anomaly_v2_1".into(),
         }
     }
 }

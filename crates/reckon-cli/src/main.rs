@@ -185,7 +185,7 @@ enum TrainWhat {
         input: PathBuf,
         #[arg(long)]
         validation: PathBuf,
-        /// Model folder to write, e.g. models/journal_anomaly_v2_0.
+        /// Model folder to write, e.g. models/journal_anomaly_v2_1.
         #[arg(long)]
         out: PathBuf,
     },
@@ -196,7 +196,7 @@ enum TrainWhat {
         input: PathBuf,
         #[arg(long)]
         validation: PathBuf,
-        /// Model folder to write, e.g. models/ap_dedup_v1_0.
+        /// Model folder to write, e.g. models/ap_dedup_v1_1.
         #[arg(long)]
         out: PathBuf,
     },
@@ -209,7 +209,7 @@ enum TrainWhat {
         /// A different scenario for the threshold and calibration.
         #[arg(long)]
         validation: PathBuf,
-        /// Model folder to write, e.g. models/cash_match_v2_0.
+        /// Model folder to write, e.g. models/cash_match_v2_1.
         #[arg(long)]
         out: PathBuf,
         /// Auto precision the threshold must reach on validation (its Wilson lower
@@ -220,12 +220,16 @@ enum TrainWhat {
         /// 0: the point estimate).
         #[arg(long, default_value_t = reckon_learn::threshold::Z_95)]
         z: f64,
+        /// The probability a group must reach by itself to be cleared automatically,
+        /// however good the groups above it make the set look (default: the target).
+        #[arg(long)]
+        floor: Option<f64>,
     },
 }
 
 #[derive(Debug, Subcommand)]
 enum ModelsWhat {
-    /// Verify one model folder (e.g. models/cash_match_v2_0).
+    /// Verify one model folder (e.g. models/cash_match_v2_1).
     Verify { dir: PathBuf },
     /// Score rows of a features CSV (a header naming the model's features, plus any
     /// id columns) with a model folder; writes the id columns and `score` as CSV.
@@ -425,9 +429,16 @@ fn dispatch(cmd: Command) -> anyhow::Result<i32> {
             outln!("wrote {}", out.display());
             Ok(exit::OK)
         }
-        Command::Train { what: TrainWhat::Match { input, validation, out, target_precision, z } } => {
+        Command::Train { what: TrainWhat::Match { input, validation, out, target_precision, z, floor } } => {
             let pb = spinner("reckon: training the cash-matching model");
-            let r = reckon_pipeline::model::train(&input, &validation, &out, target_precision, z);
+            let r = reckon_pipeline::model::train(
+                &input,
+                &validation,
+                &out,
+                target_precision,
+                z,
+                floor.unwrap_or(target_precision),
+            );
             pb.finish_and_clear();
             let r = r.map_err(|e| anyhow::anyhow!(e))?;
             outln!(
@@ -440,8 +451,9 @@ fn dispatch(cmd: Command) -> anyhow::Result<i32> {
                 r.validation_ece
             );
             outln!(
-                "auto threshold {:.4}: validation auto precision {:.4} (lower bound {:.4}), touchless {:.4}, recall of proposals {:.4}",
+                "auto threshold {} (set by {:?}): validation auto precision {:.4} (lower bound {:.4}), touchless {:.4}, recall of proposals {:.4}",
                 r.auto_threshold,
+                r.bound_by,
                 r.validation_auto_precision,
                 r.validation_auto_precision_lower,
                 r.validation_touchless,
@@ -594,7 +606,7 @@ fn dispatch(cmd: Command) -> anyhow::Result<i32> {
             if out.join("journal_scores.parquet").is_file() && truth.join("journal_anomalies.csv").is_file() {
                 // The threshold the run flagged at: the model's own (from its folder, as the
                 // run's manifest names it), else the rules' review risk.
-                let risk = journal_review_threshold(&out);
+                let risk = reckon_pipeline::eval::journal_review_threshold(&out);
                 let j = reckon_pipeline::journals::eval_out(&out, &truth, risk).map_err(|e| anyhow::anyhow!(e))?;
                 outln!(
                     "journals: {} journals, {} anomalous; ROC-AUC {:.4}, average precision {:.4}, precision@k {:.4}; false positive rate {:.4} at risk {risk}",
@@ -622,31 +634,17 @@ fn dispatch(cmd: Command) -> anyhow::Result<i32> {
             let path = out.join("eval.json");
             std::fs::write(
                 &path,
-                serde_json::to_string_pretty(
-                    &serde_json::json!({ "cash": e, "duplicates": dup_json, "money_out": out_json, "journals": journal_json }),
-                )? + "\n",
+                serde_json::to_string_pretty(&serde_json::json!({
+                    "cash": e,
+                    "duplicates": dup_json,
+                    "money_out": out_json,
+                    "journals": journal_json,
+                    "figures": reckon_pipeline::eval::figures(&out, &truth)?,
+                }))? + "\n",
             )?;
             outln!("wrote {}", path.display());
             Ok(exit::OK)
         }
-    }
-}
-
-/// The review threshold a run's journal scores were flagged at: the model folder
-/// named in its manifest (`config.anomaly.model`), or the rules' `review_risk`.
-fn journal_review_threshold(out: &Path) -> f64 {
-    let rules = reckon_anomaly::AnomalyConfig::default().review_risk;
-    let manifest: Option<serde_json::Value> =
-        std::fs::read_to_string(out.join("manifest.json")).ok().and_then(|t| serde_json::from_str(&t).ok());
-    let Some(m) = manifest else { return rules };
-    let cfg_risk = m["config"]["anomaly"]["review_risk"].as_f64().unwrap_or(rules);
-    match m["config"]["anomaly"]["model"].as_str() {
-        Some("rules") | None => cfg_risk,
-        Some(name) => reckon_pipeline::model::resolve(name)
-            .and_then(|d| std::fs::read_to_string(d.join("config.json")).ok())
-            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-            .and_then(|c| c["thresholds"]["review"].as_f64())
-            .unwrap_or(cfg_risk),
     }
 }
 
@@ -942,7 +940,7 @@ fn bench(scale: usize, seed: u64, dir: Option<PathBuf>, only: &str) -> anyhow::R
     if only != "cash"
         && let Some((inv, ven)) = reckon_pipeline::dedup::inputs(&loaded)
     {
-        let dir_m = reckon_pipeline::model::resolve("ap_dedup_v1_0").context("models/ap_dedup_v1_0 not found")?;
+        let dir_m = reckon_pipeline::model::resolve("ap_dedup_v1_1").context("models/ap_dedup_v1_1 not found")?;
         let m = reckon_onnx::Model::load(&dir_m).map_err(|e| anyhow::anyhow!(e))?;
         let n = inv.len();
         let t = Instant::now();

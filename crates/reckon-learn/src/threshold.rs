@@ -17,8 +17,11 @@ use serde::Serialize;
 pub enum ThresholdRule {
     /// The lowest cut whose precision is at least `target`, judged by the
     /// Wilson score lower bound at `z` standard errors (one-sided; `z = 0` is
-    /// the point estimate), so a few lucky rows cannot carry a cut.
-    MinPrecision { target: f64, z: f64 },
+    /// the point estimate), so a few lucky rows cannot carry a cut — and never
+    /// below `floor`, the least score a single row may have to be kept (for a
+    /// calibrated probability: how likely each kept row must be right by itself,
+    /// however good the rows above it make the set look).
+    MinPrecision { target: f64, z: f64, floor: f64 },
     /// The cut with the highest F1 (ties: the higher cut, fewer rows flagged).
     BestF1,
 }
@@ -44,6 +47,21 @@ pub struct Cut {
     /// `correct / positives` (positives may include ones no row carries).
     pub recall: f64,
     pub f1: f64,
+    /// What set the threshold.
+    pub bound_by: Bound,
+}
+
+/// What set a threshold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Bound {
+    /// The precision target: a lower cut would miss it.
+    Precision,
+    /// The floor: cuts below it still reach the target on these rows, so they
+    /// cannot choose the cut; the floor does.
+    Floor,
+    /// The best F1.
+    F1,
 }
 
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
@@ -66,7 +84,10 @@ pub enum ThresholdError {
 impl ThresholdRule {
     /// Checks the rule's parameters: a target in (0, 1], a finite z ≥ 0.
     pub fn check(self) -> Result<CheckedRule, ThresholdError> {
-        if let ThresholdRule::MinPrecision { target, z } = self {
+        if let ThresholdRule::MinPrecision { target, z, floor } = self {
+            if !floor.is_finite() {
+                return Err(ThresholdError::Rule(format!("floor {floor} is not a finite number")));
+            }
             if !(target > 0.0 && target <= 1.0) {
                 return Err(ThresholdError::Rule(format!("precision target {target} is not in (0, 1]")));
             }
@@ -101,9 +122,12 @@ impl CheckedRule {
     pub fn choose(&self, scores: &[f64], labels: &[bool], positives: usize) -> Result<Cut, ThresholdError> {
         let cuts = cuts(scores, labels, positives, self.z())?;
         match self.0 {
-            ThresholdRule::MinPrecision { target, z } => {
+            ThresholdRule::MinPrecision { target, z, floor } => {
                 if let Some(c) = cuts.iter().rev().find(|c| c.precision_lower >= target) {
-                    return Ok(c.clone());
+                    if c.threshold >= floor {
+                        return Ok(c.clone());
+                    }
+                    return Ok(at_floor(scores, labels, positives, z, floor));
                 }
                 let best = cuts
                     .iter()
@@ -120,7 +144,7 @@ impl CheckedRule {
                         best = Some(c);
                     }
                 }
-                best.cloned().ok_or(ThresholdError::NoScores)
+                best.cloned().map(|c| Cut { bound_by: Bound::F1, ..c }).ok_or(ThresholdError::NoScores)
             }
         }
     }
@@ -130,6 +154,28 @@ impl CheckedRule {
             ThresholdRule::MinPrecision { z, .. } => z,
             ThresholdRule::BestF1 => 0.0,
         }
+    }
+}
+
+/// The cut at exactly `floor`.
+fn at_floor(scores: &[f64], labels: &[bool], positives: usize, z: f64, floor: f64) -> Cut {
+    let (mut n, mut ok) = (0usize, 0usize);
+    for (s, y) in scores.iter().zip(labels) {
+        if *s >= floor {
+            n += 1;
+            ok += usize::from(*y);
+        }
+    }
+    let precision = if n == 0 { 1.0 } else { ok as f64 / n as f64 };
+    Cut {
+        threshold: floor,
+        selected: n,
+        correct: ok,
+        precision,
+        precision_lower: if z == 0.0 || n == 0 { precision } else { wilson_lower(ok, n, z) },
+        recall: if positives == 0 { 0.0 } else { ok as f64 / positives as f64 },
+        f1: if n + positives == 0 { 0.0 } else { 2.0 * ok as f64 / (n + positives) as f64 },
+        bound_by: Bound::Floor,
     }
 }
 
@@ -166,6 +212,7 @@ fn cuts(scores: &[f64], labels: &[bool], positives: usize, z: f64) -> Result<Vec
             precision_lower: if z == 0.0 { precision } else { wilson_lower(ok, n, z) },
             recall,
             f1: if n + positives == 0 { 0.0 } else { 2.0 * ok as f64 / (n + positives) as f64 },
+            bound_by: Bound::Precision,
         });
     }
     Ok(out)
@@ -176,7 +223,22 @@ mod tests {
     use super::*;
 
     fn min_prec(target: f64, z: f64) -> CheckedRule {
-        ThresholdRule::MinPrecision { target, z }.check().unwrap()
+        ThresholdRule::MinPrecision { target, z, floor: 0.0 }.check().unwrap()
+    }
+
+    #[test]
+    fn the_floor_binds_when_the_rows_cannot_choose() {
+        let s = [0.99, 0.9, 0.6, 0.2];
+        let y = [true, true, true, true];
+        let r = ThresholdRule::MinPrecision { target: 0.9, z: 0.0, floor: 0.5 }.check().unwrap();
+        let c = r.choose(&s, &y, 4).unwrap();
+        assert_eq!((c.threshold, c.selected, c.bound_by), (0.5, 3, Bound::Floor));
+        assert!((c.recall - 0.75).abs() < 1e-12);
+        // Above the floor the precision target decides.
+        let y = [true, true, false, true];
+        let c = r.choose(&s, &y, 3).unwrap();
+        assert_eq!((c.selected, c.bound_by), (2, Bound::Precision));
+        assert!((c.threshold - 0.75).abs() < 1e-12);
     }
 
     #[test]
@@ -264,9 +326,11 @@ mod tests {
         assert_eq!(r.choose(&[], &[], 0), Err(ThresholdError::NoScores));
         assert_eq!(r.choose(&[0.1], &[], 0), Err(ThresholdError::Length(1, 0)));
         assert!(matches!(r.choose(&[f64::NAN], &[true], 1), Err(ThresholdError::NotFinite(..))));
-        assert!(ThresholdRule::MinPrecision { target: 0.0, z: 1.0 }.check().is_err());
-        assert!(ThresholdRule::MinPrecision { target: 1.2, z: 1.0 }.check().is_err());
-        assert!(ThresholdRule::MinPrecision { target: 0.9, z: -1.0 }.check().is_err());
-        assert!(ThresholdRule::MinPrecision { target: f64::NAN, z: 1.0 }.check().is_err());
+        let mp = |target: f64, z: f64, floor: f64| ThresholdRule::MinPrecision { target, z, floor }.check();
+        assert!(mp(0.0, 1.0, 0.0).is_err());
+        assert!(mp(1.2, 1.0, 0.0).is_err());
+        assert!(mp(0.9, -1.0, 0.0).is_err());
+        assert!(mp(f64::NAN, 1.0, 0.0).is_err());
+        assert!(mp(0.9, 1.0, f64::INFINITY).is_err());
     }
 }

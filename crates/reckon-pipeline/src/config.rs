@@ -50,7 +50,7 @@ pub struct DuplicatesConfig {
 
 impl Default for DuplicatesConfig {
     fn default() -> Self {
-        DuplicatesConfig { model: "ap_dedup_v1_0".into() }
+        DuplicatesConfig { model: "ap_dedup_v1_1".into() }
     }
 }
 

@@ -98,6 +98,60 @@ pub fn refuse_training_data(out: &Path, truth: &Path) -> Result<(), EvalError> {
     Ok(())
 }
 
+/// The review threshold a run's journal scores were flagged at: the model folder
+/// named in its manifest (`config.anomaly.model`), or the rules' `review_risk`.
+pub fn journal_review_threshold(out: &Path) -> f64 {
+    let rules = reckon_anomaly::AnomalyConfig::default().review_risk;
+    let manifest: Option<serde_json::Value> =
+        std::fs::read_to_string(out.join("manifest.json")).ok().and_then(|t| serde_json::from_str(&t).ok());
+    let Some(m) = manifest else { return rules };
+    let cfg_risk = m["config"]["anomaly"]["review_risk"].as_f64().unwrap_or(rules);
+    match m["config"]["anomaly"]["model"].as_str() {
+        Some("rules") | None => cfg_risk,
+        Some(name) => crate::model::resolve(name)
+            .and_then(|d| std::fs::read_to_string(d.join("config.json")).ok())
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .and_then(|c| c["thresholds"]["review"].as_f64())
+            .unwrap_or(cfg_risk),
+    }
+}
+
+/// Every published quality figure of a run against its scenario's truth, by
+/// name (`cash.touchless`, `duplicates.false_alarms.recurring`,
+/// `journals.roc_auc`, `money_out.ap_payment`, …): what `docs/quality.md`
+/// publishes and the CI quality gate holds.
+pub fn figures(out: &Path, truth: &Path) -> Result<BTreeMap<String, f64>, EvalError> {
+    let mut f = BTreeMap::new();
+    let c = cash(out, truth)?;
+    f.insert("cash.auto_precision".into(), c.auto_precision);
+    f.insert("cash.touchless".into(), c.touchless);
+    f.insert("cash.recall_proposed".into(), c.recall_proposed);
+    f.insert("cash.recall_any_band".into(), c.recall_any_band);
+    let wrap = |e: String| EvalError::Read(out.display().to_string(), e);
+    if out.join("duplicates.parquet").is_file() && truth.join("ap_duplicates.csv").is_file() {
+        let d = crate::dedup::eval_out(out, truth).map_err(wrap)?;
+        f.insert("duplicates.precision".into(), d.precision);
+        f.insert("duplicates.recall".into(), d.recall);
+        f.insert("duplicates.f1".into(), d.f1);
+        for (kind, (_, _, rate)) in &d.false_alarms {
+            f.insert(format!("duplicates.false_alarms.{kind}"), *rate);
+        }
+    }
+    if out.join("journal_scores.parquet").is_file() && truth.join("journal_anomalies.csv").is_file() {
+        let j = crate::journals::eval_out(out, truth, journal_review_threshold(out)).map_err(wrap)?;
+        f.insert("journals.roc_auc".into(), j.roc_auc);
+        f.insert("journals.average_precision".into(), j.average_precision);
+        f.insert("journals.precision_at_k".into(), j.precision_at_k);
+        f.insert("journals.false_positive_rate".into(), j.false_positive_rate);
+    }
+    if out.join("disbursements.parquet").is_file() && truth.join("disbursements.csv").is_file() {
+        for (class, (n, right)) in crate::dedup::eval_money_out(out, truth).map_err(wrap)? {
+            f.insert(format!("money_out.{class}"), if n == 0 { 0.0 } else { right as f64 / n as f64 });
+        }
+    }
+    Ok(f)
+}
+
 /// Predicted groups per receipt: (items, cleared automatically, confidence).
 pub type Predicted = BTreeMap<String, (BTreeSet<String>, bool, f64)>;
 

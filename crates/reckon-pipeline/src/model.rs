@@ -212,6 +212,10 @@ pub struct TrainReport {
     pub validation_recall_proposed: f64,
     pub target_precision: f64,
     pub z: f64,
+    /// The least probability a group must have by itself to be cleared automatically.
+    pub floor: f64,
+    /// What set the threshold: the precision target or the floor.
+    pub bound_by: reckon_learn::threshold::Bound,
     /// The validation rows were perfectly separable (ROC-AUC 1.0): the
     /// threshold then says little about unseen data.
     pub separable: bool,
@@ -225,6 +229,7 @@ pub fn train(
     out: &Path,
     target_precision: f64,
     z: f64,
+    floor: f64,
 ) -> Result<TrainReport, String> {
     let cfg = MatchConfig { model: "rules".into(), ..MatchConfig::default() };
     let (x, y, _) = labelled(train, &cfg)?;
@@ -262,7 +267,7 @@ pub fn train(
     // reaches is an error that names the best there is.
     let (scores, right): (Vec<f64>, Vec<bool>) =
         pred.iter().map(|(txn, p)| (p.2, truth.items.get(txn).is_some_and(|s| *s == p.0))).unzip();
-    let rule = ThresholdRule::MinPrecision { target: target_precision, z }.check().map_err(|e| e.to_string())?;
+    let rule = ThresholdRule::MinPrecision { target: target_precision, z, floor }.check().map_err(|e| e.to_string())?;
     let cut = rule.choose(&scores, &right, truth.items.len()).map_err(|e| format!("auto threshold: {e}"))?;
     let matchable = truth.items.len().max(1) as f64;
     let any = right.iter().filter(|r| **r).count() as f64 / matchable;
@@ -285,6 +290,8 @@ pub fn train(
         validation_recall_proposed: any,
         target_precision,
         z,
+        floor,
+        bound_by: cut.bound_by,
         separable: validation_roc_auc >= 1.0,
     };
     let weights = FEATURES.iter().zip(&lr.weights).map(|(f, w)| (f.to_string(), *w)).collect::<BTreeMap<_, _>>();
@@ -334,11 +341,12 @@ receipt's true items.\n\n\
 Candidate groups: {vrows}; ROC-AUC {auc:.4}, average precision {ap:.4}, Brier\n\
 {brier:.4}, expected calibration error {ece:.4} (10 bins).\n\n\
 | predicted | groups | mean predicted | observed right |\n|---|---|---|---|\n{rel}\n\
-Auto threshold {auto:.6}: the lowest cut, over the whole score range, whose auto\n\
-precision on validation has a Wilson lower bound (z = {z}) of at least {target} —\n\
-{groups} groups, precision {prec:.4} (lower bound {lower:.4}), touchless {touch:.4};\n\
-recall of proposals {any:.4}.{sep} `docs/quality.md` reports `reckon eval` on\n\
-scenarios no model was trained or tuned on.\n\n\
+Auto threshold {auto}: the lowest cut, over the whole score range, whose auto\n\
+precision on validation has a Wilson lower bound (z = {z}) of at least {target},\n\
+and never below {floor}, the probability each group must reach by itself. Set by\n\
+the {bound}: {bound_text} At the threshold: {groups} groups, precision {prec:.4}\n\
+(lower bound {lower:.4}), touchless {touch:.4}; recall of proposals {any:.4}.{sep}\n\
+`docs/quality.md` reports `reckon eval` on scenarios no model was trained or tuned on.\n\n\
 ## Limits\n\
 Trained on generated data: real payers write references, names and amounts in\n\
 ways the generator does not; retrain on labelled history (`reckon train match`)\n\
@@ -348,7 +356,7 @@ the engine's candidate groups, not for arbitrary pairs.\n\n\
 ```sh\n\
 reckon generate --seed 1001 --scale 20000 --out /tmp/train\n\
 reckon generate --seed 101 --scale 20000 --out /tmp/val\n\
-reckon train match --input /tmp/train --validation /tmp/val --target-precision {target} --z {z} --out models/{name}_v{ver}\n\
+reckon train match --input /tmp/train --validation /tmp/val --target-precision {target} --z {z} --floor {floor} --out models/{name}_v{ver}\n\
 ```\n",
         name = mc.name,
         version = mc.version,
@@ -372,6 +380,18 @@ reckon train match --input /tmp/train --validation /tmp/val --target-precision {
         lower = r.validation_auto_precision_lower,
         groups = r.validation_auto_groups,
         z = r.z,
+        floor = r.floor,
+        bound = match r.bound_by {
+            reckon_learn::threshold::Bound::Floor => "floor",
+            _ => "precision target",
+        },
+        bound_text = match r.bound_by {
+            reckon_learn::threshold::Bound::Floor => {
+                "every lower cut still reaches the target on the validation scenario, so its\n\
+                 rows cannot choose the cut; the floor does."
+            }
+            _ => "a lower cut would miss the target on the validation scenario.",
+        },
         sep = separability(r.validation_roc_auc),
         touch = r.validation_touchless,
         any = r.validation_recall_proposed,
