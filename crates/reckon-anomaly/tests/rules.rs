@@ -321,3 +321,216 @@ fn off_hours_feature_counts_hours_outside_business_hours() {
     assert_eq!(at("L"), 4.0, "22:00 counts 4 (19:00 counts 1)");
     assert_eq!(at("N000"), 0.0, "10:00 is business hours");
 }
+
+// Both sides of every rule's threshold: one step inside fires, one step outside
+// stays quiet (the default configuration unless a case says otherwise).
+
+fn fires_with(cfg: &AnomalyConfig, extra: Vec<Line>, j: &str, test: &str) -> bool {
+    let mut v = book();
+    v.extend(extra);
+    let r = cfg.build().unwrap_or_else(|e| panic!("{e}")).run(&v);
+    flags_of(&r, j).contains(&test)
+}
+
+fn fires(extra: Vec<Line>, j: &str, test: &str) -> bool {
+    fires_with(&AnomalyConfig::default(), extra, j, test)
+}
+
+/// A balanced two-line journal 6200 / 1200 by U1.
+fn pair(j: &str, date: &str, amount: i64, created: &str) -> Vec<Line> {
+    vec![
+        line(j, 1, "6200", date, amount, "U1", "", "interface", created),
+        line(j, 2, "1200", date, -amount, "U1", "", "interface", created),
+    ]
+}
+
+#[test]
+fn boundary_backdated_at_30_days() {
+    // backdated_days = 30: created more than 30 days after posting.
+    assert!(!fires(pair("X", "2026-03-02", 512_33, "2026-04-01"), "X", "backdated"), "30 days");
+    assert!(fires(pair("X", "2026-03-02", 512_33, "2026-04-02"), "X", "backdated"), "31 days");
+}
+
+#[test]
+fn boundary_after_close_at_close_day() {
+    // February closes 5 days after its end (2026-02-28): 2026-03-05.
+    assert!(!fires(pair("X", "2026-02-20", 512_33, "2026-03-05"), "X", "after_close"), "on the close day");
+    assert!(fires(pair("X", "2026-02-20", 512_33, "2026-03-06"), "X", "after_close"), "a day after");
+    // An explicit close date wins over close_days.
+    let mut c = AnomalyConfig::default();
+    c.close_dates.insert("2026-02".into(), "2026-03-10".into());
+    assert!(!fires_with(&c, pair("X", "2026-02-20", 512_33, "2026-03-06"), "X", "after_close"));
+    assert!(fires_with(&c, pair("X", "2026-02-20", 512_33, "2026-03-11"), "X", "after_close"));
+}
+
+#[test]
+fn boundary_round_amount_at_the_unit_and_the_nines() {
+    let day = "2026-03-10";
+    // round_unit = 1000 major units.
+    assert!(fires(pair("X", day, 1_000_00, day), "X", "round_amount"), "1,000.00");
+    assert!(!fires(pair("X", day, 1_000_01, day), "X", "round_amount"), "1,000.01");
+    assert!(!fires(pair("X", day, 500_00, day), "X", "round_amount"), "500.00 is below the unit");
+    // …999 from 1,000 up.
+    assert!(fires(pair("X", day, 1_999_00, day), "X", "round_amount"), "1,999.00");
+    assert!(!fires(pair("X", day, 999_00, day), "X", "round_amount"), "999.00 is below 1,000");
+    assert!(!fires(pair("X", day, 1_998_00, day), "X", "round_amount"), "1,998.00");
+    let mut c = AnomalyConfig::default();
+    c.round_unit = 500;
+    assert!(fires_with(&c, pair("X", day, 1_500_00, day), "X", "round_amount"), "1,500.00 at unit 500");
+}
+
+#[test]
+fn boundary_below_the_approval_limit() {
+    let day = "2026-03-10";
+    // Limit EUR 10,000.00, 2 % below it: from 9,800.00 up to 9,999.99.
+    assert!(!fires(pair("X", day, 9_799_99, day), "X", "below_approval_limit"), "9,799.99");
+    assert!(fires(pair("X", day, 9_800_00, day), "X", "below_approval_limit"), "9,800.00");
+    assert!(fires(pair("X", day, 9_999_99, day), "X", "below_approval_limit"), "9,999.99");
+    assert!(!fires(pair("X", day, 10_000_00, day), "X", "below_approval_limit"), "at the limit");
+    // A currency without a limit: never.
+    let mut x = pair("X", day, 9_900_00, day);
+    for l in &mut x {
+        l.currency = "CHF".into();
+    }
+    assert!(!fires(x, "X", "below_approval_limit"));
+}
+
+#[test]
+fn boundary_seldom_account_at_two_journals() {
+    let day = "2026-03-10";
+    let on = |j: &str| {
+        vec![
+            line(j, 1, "6999", day, 512_33, "U1", "", "interface", day),
+            line(j, 2, "1200", day, -512_33, "U1", "", "interface", day),
+        ]
+    };
+    // seldom_account_max_journals = 2: an account in 2 journals is seldom, in 3 it is not.
+    let two: Vec<Line> = [on("X"), on("X2")].concat();
+    assert!(fires(two, "X", "seldom_account"));
+    let three: Vec<Line> = [on("X"), on("X2"), on("X3")].concat();
+    assert!(!fires(three, "X", "seldom_account"));
+}
+
+#[test]
+fn boundary_unusual_preparer_account_needs_a_history() {
+    let day = "2026-03-10";
+    // U1 never posted to 1400/4000; the book gives U1 80 lines (≥ 30): fires.
+    let y = |prep: &str| {
+        vec![
+            line("Y", 1, "1400", day, 512_33, prep, "", "interface", day),
+            line("Y", 2, "4000", day, -512_33, prep, "", "interface", day),
+        ]
+    };
+    assert!(fires(y("U1"), "Y", "unusual_preparer_account"));
+    // preparer_min_lines above U1's lines (80 in the book + 2): quiet.
+    let mut c = AnomalyConfig::default();
+    c.preparer_min_lines = 83;
+    assert!(!fires_with(&c, y("U1"), "Y", "unusual_preparer_account"), "82 lines < 83");
+    c.preparer_min_lines = 82;
+    assert!(fires_with(&c, y("U1"), "Y", "unusual_preparer_account"), "82 lines ≥ 82");
+}
+
+#[test]
+fn boundary_period_end_manual_revenue_at_three_days() {
+    let x = |date: &str, source: &str| {
+        vec![
+            line("X", 1, "1400", date, 512_33, "U2", "M1", source, date),
+            line("X", 2, "4000", date, -512_33, "U2", "M1", source, date),
+        ]
+    };
+    // period_end_days = 3: the last three days (29th–31st of March) count.
+    assert!(fires(x("2026-03-29", "manual"), "X", "period_end_manual_revenue"));
+    assert!(!fires(x("2026-03-28", "manual"), "X", "period_end_manual_revenue"));
+    // Only manual sources (anomaly.manual_sources).
+    assert!(!fires(x("2026-03-31", "interface"), "X", "period_end_manual_revenue"));
+    let mut c = AnomalyConfig::default();
+    c.manual_sources = vec!["spreadsheet".into()];
+    assert!(fires_with(&c, x("2026-03-31", "spreadsheet"), "X", "period_end_manual_revenue"));
+    assert!(!fires_with(&c, x("2026-03-31", "manual"), "X", "period_end_manual_revenue"));
+}
+
+#[test]
+fn boundary_duplicate_journal_within_fourteen_days() {
+    // N000 (2026-03-02, 1,234.56, 6200/1200 by U1); the same lines 14 days later fire, 15 do not.
+    assert!(fires(pair("X", "2026-03-16", 1_234_56, "2026-03-16"), "X", "duplicate_journal"));
+    assert!(!fires(pair("X", "2026-03-17", 1_234_56, "2026-03-17"), "X", "duplicate_journal"));
+    // Another amount is not a duplicate.
+    assert!(!fires(pair("X", "2026-03-03", 1_234_57, "2026-03-03"), "X", "duplicate_journal"));
+}
+
+#[test]
+fn boundary_weekend_and_self_approval() {
+    // 2026-03-13 is a Friday, 2026-03-14 a Saturday, 2026-03-16 a Monday.
+    assert!(!fires(pair("X", "2026-03-13", 512_33, "2026-03-13"), "X", "weekend_holiday"));
+    assert!(fires(pair("X", "2026-03-14", 512_33, "2026-03-14"), "X", "weekend_holiday"));
+    assert!(!fires(pair("X", "2026-03-16", 512_33, "2026-03-16"), "X", "weekend_holiday"));
+    let mut c = AnomalyConfig::default();
+    c.holidays = vec!["2026-03-13".into()];
+    assert!(fires_with(&c, pair("X", "2026-03-13", 512_33, "2026-03-13"), "X", "weekend_holiday"));
+    let appr = |a: &str| {
+        let mut v = pair("X", "2026-03-10", 512_33, "2026-03-10");
+        for l in &mut v {
+            l.approver_id = a.into();
+        }
+        v
+    };
+    assert!(fires(appr("U1"), "X", "self_approval"));
+    assert!(!fires(appr("U2"), "X", "self_approval"));
+}
+
+#[test]
+fn boundary_benford_sample_size() {
+    // U9: 60 journals, 120 lines all starting with 9.
+    let mut extra = Vec::new();
+    for k in 0..60 {
+        let j = format!("B{k:02}");
+        extra.push(line(&j, 1, "6200", "2026-03-10", 9_100_00 + k * 13, "U9", "", "interface", "2026-03-10"));
+        extra.push(line(&j, 2, "1200", "2026-03-10", -(9_100_00 + k * 13), "U9", "", "interface", "2026-03-10"));
+    }
+    let mut c = AnomalyConfig::default();
+    c.benford_min_lines = 120;
+    assert!(fires_with(&c, extra.clone(), "B00", "benford"), "120 lines ≥ 120");
+    c.benford_min_lines = 121;
+    assert!(!fires_with(&c, extra.clone(), "B00", "benford"), "120 lines < 121");
+    // The deviation threshold: U9's MAD is far above 0.015; a limit above it silences.
+    c.benford_min_lines = 100;
+    c.benford_mad = 0.5;
+    assert!(!fires_with(&c, extra, "B00", "benford"));
+}
+
+#[test]
+fn boundary_amount_outlier_at_its_z() {
+    let x = pair("X", "2026-03-11", 61_234_56, "2026-03-11");
+    let mut v = book();
+    v.extend(x.clone());
+    let r = AnomalyConfig::default().build().unwrap_or_else(|e| panic!("{e}")).run(&v);
+    let z = r.iter().find(|j| j.journal_id == "X").map_or(0.0, |j| j.amount_z);
+    assert!(z > 1.0, "{z}");
+    let mut c = AnomalyConfig::default();
+    c.outlier_z = z;
+    assert!(fires_with(&c, x.clone(), "X", "amount_outlier"), "z = outlier_z fires");
+    c.outlier_z = z + 1e-9;
+    assert!(!fires_with(&c, x.clone(), "X", "amount_outlier"), "just above z stays quiet");
+    // outlier_min_lines: 6200 has 40 lines in the book + 1.
+    c.outlier_z = z;
+    c.outlier_min_lines = 42;
+    assert!(!fires_with(&c, x.clone(), "X", "amount_outlier"), "41 lines < 42");
+    c.outlier_min_lines = 41;
+    assert!(fires_with(&c, x, "X", "amount_outlier"), "41 lines ≥ 41");
+}
+
+#[test]
+fn boundary_unusual_account_pair_needs_common_accounts() {
+    // 6200 against 4000: both common, never together (fires); a seldom account is
+    // seldom_account's business, not this test's.
+    let z = |d: &str| {
+        vec![
+            line("Z", 1, d, "2026-03-10", 512_33, "U2", "", "interface", "2026-03-10"),
+            line("Z", 2, "4000", "2026-03-10", -512_33, "U2", "", "interface", "2026-03-10"),
+        ]
+    };
+    assert!(fires(z("6200"), "Z", "unusual_account_pair"));
+    assert!(!fires(z("6999"), "Z", "unusual_account_pair"));
+    // 1400 against 4000 is the book's own pair.
+    assert!(!fires(z("1400"), "Z", "unusual_account_pair"));
+}

@@ -101,3 +101,103 @@ fn models_verify_accepts_the_shipped_model_and_refuses_a_tampered_one() {
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("does not match"));
 }
+
+/// `reckon train` on small scenarios writes model folders that `models verify`
+/// accepts and that a run serves; training refuses validation data equal to its
+/// training data and a precision target no cut reaches; `eval` refuses a
+/// scenario that trained a model the run used.
+#[test]
+fn train_verify_and_serve_each_model() {
+    let t = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let p = |s: &str| t.path().join(s).to_string_lossy().into_owned();
+    let ok = |o: Output| {
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    ok(reckon(&["generate", "--out", &p("train"), "--seed", "3001", "--scale", "1500"], t.path()));
+    ok(reckon(&["generate", "--out", &p("val"), "--seed", "3002", "--scale", "1500"], t.path()));
+    ok(reckon(&["generate", "--out", &p("test"), "--seed", "3003", "--scale", "1500"], t.path()));
+    let cash = p("m/cash_match_v9_0");
+    let out = ok(reckon(
+        &[
+            "train",
+            "match",
+            "--input",
+            &p("train"),
+            "--validation",
+            &p("val"),
+            "--target-precision",
+            "0.99",
+            "--out",
+            &cash,
+        ],
+        t.path(),
+    ));
+    assert!(out.contains("auto threshold"), "{out}");
+    let cfg: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(Path::new(&cash).join("config.json")).unwrap_or_default())
+            .unwrap_or_else(|e| panic!("{e}"));
+    let auto = cfg["thresholds"]["auto"].as_f64().unwrap_or(-1.0);
+    assert!((0.99..=1.0).contains(&auto), "the floor is the target: {auto}");
+    let card = std::fs::read_to_string(Path::new(&cash).join("MODEL_CARD.md")).unwrap_or_default();
+    assert!(card.contains("cash_match 9.0") && card.contains(&format!("Auto threshold {auto}")), "{card}");
+    let dedup = p("m/ap_dedup_v9_0");
+    ok(reckon(&["train", "dedup", "--input", &p("train"), "--validation", &p("val"), "--out", &dedup], t.path()));
+    let journals = p("m/journal_anomaly_v9_0");
+    ok(reckon(&["train", "anomaly", "--input", &p("train"), "--validation", &p("val"), "--out", &journals], t.path()));
+    for (dir, id) in [(&cash, "cash_match@9.0"), (&dedup, "ap_dedup@9.0"), (&journals, "journal_anomaly@9.0")] {
+        let v = ok(reckon(&["models", "verify", dir], t.path()));
+        assert!(v.contains(&format!("{id}: ok")), "{v}");
+    }
+    std::fs::write(
+        t.path().join("reckon.toml"),
+        format!("[matching]\nmodel = {cash:?}\n[duplicates]\nmodel = {dedup:?}\n[anomaly]\nmodel = {journals:?}\n"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    for (input, out) in [("test", "o"), ("train", "o_train")] {
+        ok(reckon(&["run", "--input", &p(input), "--out", &p(out), "--config", &p("reckon.toml")], t.path()));
+    }
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(t.path().join("o/manifest.json")).unwrap_or_default())
+            .unwrap_or_else(|e| panic!("{e}"));
+    let ids: Vec<&str> = m["models"].as_array().into_iter().flatten().filter_map(|x| x["id"].as_str()).collect();
+    assert_eq!(ids, ["cash_match@9.0", "journal_anomaly@9.0", "journal_iforest@9.0", "ap_dedup@9.0"]);
+    ok(reckon(&["eval", "--out", &p("o"), "--truth", &p("test/truth")], t.path()));
+    // The run on the training scenario cannot be evaluated.
+    let e = reckon(&["eval", "--out", &p("o_train"), "--truth", &p("train/truth")], t.path());
+    assert_eq!(e.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&e.stderr).contains("is the training data"),
+        "{}",
+        String::from_utf8_lossy(&e.stderr)
+    );
+    // Validation = training is refused; so is a target no cut reaches (with the best there is).
+    let same =
+        reckon(&["train", "match", "--input", &p("train"), "--validation", &p("train"), "--out", &p("m/x")], t.path());
+    assert_ne!(same.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&same.stderr).contains("is the training data"));
+    let e = reckon(
+        &[
+            "train",
+            "match",
+            "--input",
+            &p("train"),
+            "--validation",
+            &p("val"),
+            "--target-precision",
+            "1.0",
+            "--out",
+            &p("m/y"),
+        ],
+        t.path(),
+    );
+    assert_ne!(e.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&e.stderr);
+    assert!(err.contains("no cut reaches precision 1") && err.contains("the best is"), "{err}");
+}
