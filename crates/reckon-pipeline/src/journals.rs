@@ -585,22 +585,24 @@ mod tests {
             j("J4", 0.2, false),  // anomalous (split), missed
             j("J5", 0.1, false),  // normal
             j("J6", 0.05, false), // normal
+            j("J7", 0.5, false),  // normal, exactly at the review risk: flagged
         ];
         let truth: JournalTruth = [("J1", "split"), ("J3", "unbalanced"), ("J4", "split")]
             .iter()
             .map(|(id, t)| (("E1".to_string(), id.to_string()), t.to_string()))
             .collect();
         let e = score_journals(&results, &truth, 0.5);
-        assert_eq!((e.journals, e.anomalous), (6, 3));
-        // Ascending ranks: J6 1, J5 2, J4 3 (+), J3 4 (+), J2 5, J1 6 (+): (3 + 4 + 6 - 3·4/2) / (3·3).
-        assert!((e.roc_auc - (13.0 - 6.0) / 9.0).abs() < 1e-12, "{}", e.roc_auc);
-        // Descending: J1 +, J2 -, J3 +, J4 + → AP = (1 + 2/3 + 3/4) / 3.
-        assert!((e.average_precision - (1.0 + 2.0 / 3.0 + 0.75) / 3.0).abs() < 1e-12);
-        // Top 3: J1, J2, J3 → 2 right.
-        assert!((e.precision_at_k - 2.0 / 3.0).abs() < 1e-12);
+        assert_eq!((e.journals, e.anomalous), (7, 3));
+        // Ascending ranks: J6 1, J5 2, J4 3 (+), J3 4 (+), J7 5, J2 6, J1 7 (+): (3 + 4 + 7 - 3·4/2) / (3·4).
+        assert!((e.roc_auc - (14.0 - 6.0) / 12.0).abs() < 1e-12, "{}", e.roc_auc);
+        // Descending: J1 +, J2 -, J7 -, J3 +, J4 + → AP = (1 + 2/4 + 3/5) / 3.
+        assert!((e.average_precision - (1.0 + 0.5 + 0.6) / 3.0).abs() < 1e-12);
+        // Top 3: J1, J2, J7 → 1 right.
+        assert!((e.precision_at_k - 1.0 / 3.0).abs() < 1e-12);
         assert_eq!(e.recall_by_type["split"], (2, 1));
         assert_eq!(e.recall_by_type["unbalanced"], (1, 1));
-        assert!((e.false_positive_rate - 1.0 / 3.0).abs() < 1e-12);
+        // J2 and J7 (at the review risk) of four normal journals.
+        assert!((e.false_positive_rate - 2.0 / 4.0).abs() < 1e-12);
         // Another entity's journal with the same id is not the anomalous one.
         let mut other = j("J1", 0.99, false);
         other.entity = "E2".into();

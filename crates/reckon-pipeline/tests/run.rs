@@ -473,6 +473,15 @@ fn conservation_is_checked_entry_by_entry() {
         c.problems
     );
     assert!(c.problems.iter().any(|p| p.contains("more than one place")), "{:?}", c.problems);
+    // An entry both matched and the subject of an exception.
+    let mut both = good.clone();
+    both.in_exceptions.push(both.matched[0].clone());
+    let c = conservation(&o.loaded, &both);
+    assert!(
+        c.problems.iter().any(|p| p.contains("more than one place") && p.contains(&both.matched[0])),
+        "{:?}",
+        c.problems
+    );
     // A matched entry that was never loaded.
     let mut phantom = good.clone();
     phantom.matched.push("BT-NEVER-LOADED".into());
