@@ -87,6 +87,11 @@ pub struct AnomalyConfig {
     pub outlier_z: f64,
     /// … on an account with at least this many lines in the book.
     pub outlier_min_lines: usize,
+    /// The working day, `[start, end)` in hours of the entry time (UTC): the
+    /// `off_hours` feature counts the hours a journal was entered outside it.
+    /// The default 07–19 is a placeholder for an office day, not a convention:
+    /// set it to the entity's own working hours (`docs/defaults.md`).
+    pub business_hours: [u8; 2],
     /// Journals at or above this risk become `journal_anomaly` exceptions (rules
     /// only; with a model its own validated threshold applies).
     pub review_risk: f64,
@@ -117,6 +122,7 @@ impl Default for AnomalyConfig {
             duplicate_days: 14,
             outlier_z: 3.5,
             outlier_min_lines: 30,
+            business_hours: [7, 19],
             review_risk: 0.5,
             model: "journal_anomaly_v2_1".into(),
         }
@@ -153,6 +159,10 @@ impl AnomalyConfig {
         }
         if !(0.0..50.0).contains(&self.below_limit_percent) || !(0.0..=1.0).contains(&self.review_risk) {
             return Err("anomaly: below_limit_percent must be 0–50 and review_risk 0–1".into());
+        }
+        let [start, end] = self.business_hours;
+        if start >= end || end > 24 {
+            return Err(format!("anomaly.business_hours [{start}, {end}] must be [start, end] with start < end ≤ 24"));
         }
         if !(self.outlier_z > 0.0 && self.outlier_z.is_finite()) || self.outlier_min_lines < 2 {
             return Err("anomaly: outlier_z must be > 0 and outlier_min_lines ≥ 2".into());
@@ -517,14 +527,18 @@ pub const TESTS: &[&str] = &[
 
 /// Features of every journal (same order as `results`), learned from the book itself:
 /// frequencies of accounts, preparer–account and account pairs, amount profile per account.
-pub fn features(book: &Book, results: &[JournalResult]) -> Vec<f32> {
+pub fn features(tests: &Tests, book: &Book, results: &[JournalResult]) -> Vec<f32> {
+    let c = &tests.cfg;
+    let [open, close] = c.business_hours;
     let prof = book.profile();
     let k = FEATURES.len();
     // Frequencies as shares of the book, so that a model trained on one book size
     // reads another alike.
     let journals_n = results.len().max(1) as f32;
     let share = |n: u32, of: f32| ((n as f32 / of) * 100.0).min(100.0);
-    let manual: Vec<bool> = book.source.names().iter().map(|s| s.eq_ignore_ascii_case("manual")).collect();
+    // The same sources the rules read as manual (`anomaly.manual_sources`).
+    let manual: Vec<bool> =
+        book.source.names().iter().map(|s| c.manual_sources.iter().any(|m| m.eq_ignore_ascii_case(s))).collect();
     let mut out = vec![0f32; results.len() * k];
     out.par_chunks_mut(k).zip(results.par_iter()).for_each(|(row, j)| {
         let ix = &j.lines;
@@ -582,11 +596,15 @@ pub fn features(book: &Book, results: &[JournalResult]) -> Vec<f32> {
             } else {
                 0.0
             },
-            // Entered outside business hours: hours before 07:00 or from 19:00.
-            book.created_hour[i0].map_or(0.0, |h| match h {
-                0..=6 => f32::from(7 - h),
-                19..=23 => f32::from(h - 18),
-                _ => 0.0,
+            // Entered outside business hours: hours before the start or from the end.
+            book.created_hour[i0].map_or(0.0, |h| {
+                if h < open {
+                    f32::from(open - h)
+                } else if h >= close {
+                    f32::from(h - close + 1)
+                } else {
+                    0.0
+                }
             }),
         ]);
     });
@@ -608,7 +626,7 @@ pub const FEATURE_WORDS: &[&str] = &[
     "approval",
     "self-approval",
     "round thousands",
-    "hours outside 07:00–19:00 (UTC) when entered",
+    "hours outside business hours (UTC) when entered",
 ];
 
 /// Per journal, the features furthest from the book's typical value (robust

@@ -58,7 +58,7 @@ fn at(threads: usize, lines: &[Line]) -> (Vec<JournalResult>, Vec<u32>) {
         let tests = AnomalyConfig::default().build().unwrap_or_else(|e| panic!("{e}"));
         let b = Book::from_lines(lines);
         let r = tests.run_book(&b);
-        let f = reckon_anomaly::features(&b, &r).iter().map(|x| x.to_bits()).collect();
+        let f = reckon_anomaly::features(&tests, &b, &r).iter().map(|x| x.to_bits()).collect();
         (r, f)
     })
 }

@@ -314,12 +314,48 @@ fn off_hours_feature_counts_hours_outside_business_hours() {
     let b = reckon_anomaly::Book::from_lines(&v);
     let tests = AnomalyConfig::default().build().unwrap_or_else(|e| panic!("{e}"));
     let r = tests.run_book(&b);
-    let f = reckon_anomaly::features(&b, &r);
+    let f = reckon_anomaly::features(&tests, &b, &r);
     let k = reckon_anomaly::FEATURES.len();
     let col = reckon_anomaly::FEATURES.iter().position(|f| *f == "off_hours").unwrap_or_else(|| panic!("off_hours"));
     let at = |j: &str| f[r.iter().position(|x| x.journal_id == j).unwrap_or_else(|| panic!("{j}")) * k + col];
     assert_eq!(at("L"), 4.0, "22:00 counts 4 (19:00 counts 1)");
     assert_eq!(at("N000"), 0.0, "10:00 is business hours");
+    // The entity's own working day: 06–23 makes 22:00 ordinary, 11–19 makes 10:00 one hour early.
+    let mut c = AnomalyConfig::default();
+    c.business_hours = [6, 23];
+    let late_day = c.build().unwrap_or_else(|e| panic!("{e}"));
+    let f2 = reckon_anomaly::features(&late_day, &b, &r);
+    assert_eq!(f2[r.iter().position(|x| x.journal_id == "L").unwrap_or(0) * k + col], 0.0);
+    c.business_hours = [11, 19];
+    let f3 = reckon_anomaly::features(&c.build().unwrap_or_else(|e| panic!("{e}")), &b, &r);
+    assert_eq!(f3[r.iter().position(|x| x.journal_id == "N000").unwrap_or(0) * k + col], 1.0);
+    for bad in [[19, 7], [7, 7], [0, 25]] {
+        c.business_hours = bad;
+        assert!(c.build().err().unwrap_or_default().contains("business_hours"), "{bad:?}");
+    }
+}
+
+/// The `manual` feature reads `anomaly.manual_sources`, as the rules do.
+#[test]
+fn manual_feature_follows_manual_sources() {
+    let mut v = book();
+    v.extend(vec![
+        line("S", 1, "6200", "2026-03-11", 512_33, "U1", "", "spreadsheet", "2026-03-11"),
+        line("S", 2, "1200", "2026-03-11", -512_33, "U1", "", "spreadsheet", "2026-03-11"),
+    ]);
+    let b = reckon_anomaly::Book::from_lines(&v);
+    let col = reckon_anomaly::FEATURES.iter().position(|f| *f == "manual").unwrap_or_else(|| panic!("manual"));
+    let k = reckon_anomaly::FEATURES.len();
+    let value = |c: &AnomalyConfig| {
+        let tests = c.build().unwrap_or_else(|e| panic!("{e}"));
+        let r = tests.run_book(&b);
+        let f = reckon_anomaly::features(&tests, &b, &r);
+        f[r.iter().position(|x| x.journal_id == "S").unwrap_or_else(|| panic!("S")) * k + col]
+    };
+    assert_eq!(value(&AnomalyConfig::default()), 0.0);
+    let mut c = AnomalyConfig::default();
+    c.manual_sources = vec!["Spreadsheet".into()];
+    assert_eq!(value(&c), 1.0);
 }
 
 // Both sides of every rule's threshold: one step inside fires, one step outside

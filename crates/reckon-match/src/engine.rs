@@ -75,8 +75,16 @@ pub struct MatchConfig {
     pub auto_threshold: f64,
     /// Minimum name similarity to take a payer for a customer.
     pub name_threshold: f64,
-    /// Largest residual (in minor units) read as a bank charge.
-    pub bank_fee_max_minor: i64,
+    /// Largest residual read as a bank charge, per currency, in minor units of
+    /// that currency (`{ EUR = 2500 }` is EUR 25.00). A currency without an
+    /// entry has no bank-charge explanation: its short payments go to review.
+    /// Charges are deducted from cross-border wires sent SHA or BEN (SWIFT
+    /// MT103 field 71A); within the EEA the payee's bank credits the full
+    /// amount unless the payee agreed otherwise (PSD2, Directive (EU)
+    /// 2015/2366, Art. 81). No standard fixes the amount: the default, 25.00 in
+    /// EUR, USD, GBP and CHF, is a placeholder to set from your banks' fee
+    /// schedules (`docs/defaults.md`).
+    pub bank_fee_max_minor: BTreeMap<String, i64>,
     /// Early-payment discount rates in percent.
     pub discount_percent: Vec<i64>,
     /// A payment instructed in another currency may differ from the open amount by
@@ -101,7 +109,7 @@ impl Default for MatchConfig {
         MatchConfig {
             auto_threshold: 0.85,
             name_threshold: 0.85,
-            bank_fee_max_minor: 2500,
+            bank_fee_max_minor: ["CHF", "EUR", "GBP", "USD"].iter().map(|c| (c.to_string(), 2500)).collect(),
             discount_percent: vec![2, 3],
             fx_tolerance_bp: 150,
             date_window_days: 120,
@@ -120,6 +128,11 @@ impl MatchConfig {
         }
         if !(0..=1000).contains(&self.fx_tolerance_bp) {
             return Err("matching.fx_tolerance_bp must be within 0..=1000 (10%)".into());
+        }
+        if let Some((c, v)) =
+            self.bank_fee_max_minor.iter().find(|(c, v)| **v < 0 || reckon_core::Currency::parse(c).is_none())
+        {
+            return Err(format!("matching.bank_fee_max_minor.{c} = {v}: a currency must be ISO 4217 and its cap ≥ 0"));
         }
         if self.subset_max_candidates > 24 {
             return Err("matching.subset_max_candidates above 24 makes the exact search explode".into());
@@ -535,7 +548,7 @@ fn explain(
             ));
         }
     }
-    if diff <= cfg.bank_fee_max_minor {
+    if cfg.bank_fee_max_minor.get(currency).is_some_and(|cap| diff <= *cap) {
         return Some(("bank_fee", 0.94, format!("residual {} = bank charges", money(diff, currency))));
     }
     None

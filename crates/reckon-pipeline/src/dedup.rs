@@ -571,6 +571,8 @@ pub fn score_money_out(rows: &[SettledRow], truth: &[MoneyOutTruth]) -> BTreeMap
         let ok = at.get(id.as_str()).is_some_and(|r| match cls.as_str() {
             "ap_payment" => r.status == "paid" && r.doc_ids.split('|').any(|d| d == doc),
             "duplicate_payment" => r.status == "paid_twice" || cited.contains(id.as_str()),
+            // Nothing explains it: right only when it stayed with a person.
+            "unreconciled" => r.status == "unreconciled",
             other => r.status == "classified" && r.class == other,
         });
         let e = res.entry(cls.clone()).or_default();
@@ -672,6 +674,8 @@ mod tests {
             settled("T5", "paid_twice", "", "D5", "D5 was already paid by T6"),
             settled("T6", "paid", "", "D5", ""),
             settled("T7", "unreconciled", "", "", ""),
+            settled("T9", "unreconciled", "", "", ""),
+            settled("T10", "classified", "bank_fee", "", ""),
         ];
         let t = |a: &str, b: &str, c: &str| (a.to_string(), b.to_string(), c.to_string());
         let truth = vec![
@@ -685,12 +689,16 @@ mod tests {
             t("T7", "bank_fee", ""),
             // A debit missing from the output is wrong.
             t("T8", "ap_payment", "D8"),
+            // Debits nothing explains must stay unreconciled, not be classified.
+            t("T9", "unreconciled", ""),
+            t("T10", "unreconciled", ""),
         ];
         let r = score_money_out(&rows, &truth);
         assert_eq!(r["ap_payment"], (3, 1));
         assert_eq!(r["bank_fee"], (2, 1));
         assert_eq!(r["tax"], (1, 0));
         assert_eq!(r["duplicate_payment"], (2, 2));
+        assert_eq!(r["unreconciled"], (2, 1));
         assert!(score_money_out(&[], &[]).is_empty());
     }
 }

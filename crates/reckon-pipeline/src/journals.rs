@@ -270,9 +270,9 @@ impl RiskModel {
     }
 
     /// Replaces each journal's rule risk by the model's risk; returns the forest scores.
-    pub fn score(&self, book: &Book, results: &mut [JournalResult]) -> Result<Vec<f32>, String> {
+    pub fn score(&self, tests: &Tests, book: &Book, results: &mut [JournalResult]) -> Result<Vec<f32>, String> {
         let n = results.len();
-        let f = reckon_anomaly::features(book, results);
+        let f = reckon_anomaly::features(tests, book, results);
         let ifs = self.iforest.score(n, &f).map_err(|e| e.to_string())?;
         let x = combined(results, &ifs, &self.risk.config.features)?;
         let p = self.risk.score(n, &x).map_err(|e| e.to_string())?;
@@ -441,7 +441,7 @@ pub fn train(train_dir: &Path, validation: &Path, out: &Path) -> Result<AnomalyT
     };
     let (tl, tr, ty) = load(train_dir)?;
     let k = reckon_anomaly::FEATURES.len();
-    let tf = reckon_anomaly::features(&tl, &tr);
+    let tf = reckon_anomaly::features(&tests, &tl, &tr);
     let forest = iforest::IsolationForest::fit(&tf, k, &iforest::Params { trees: 100, sample: 256, seed: 7 })
         .map_err(|e| e.to_string())?;
     let t_if: Vec<f32> = (0..tr.len()).map(|i| forest.score(&tf[i * k..(i + 1) * k]) as f32).collect();
@@ -492,7 +492,7 @@ pub fn train(train_dir: &Path, validation: &Path, out: &Path) -> Result<AnomalyT
     // Validation, through ONNX Runtime as `reckon run` serves it.
     let (vl, mut vr, vy) = load(validation)?;
     let rule_scores: Vec<f64> = vr.iter().map(|j| j.risk).collect();
-    let v_if: Vec<f64> = model.score(&vl, &mut vr)?.into_iter().map(f64::from).collect();
+    let v_if: Vec<f64> = model.score(&tests, &vl, &mut vr)?.into_iter().map(f64::from).collect();
     let comb: Vec<f64> = vr.iter().map(|j| j.risk).collect();
     let pair = |s: &[f64]| (metrics::roc_auc(s, &vy), metrics::average_precision(s, &vy));
     let mut vocab = None;

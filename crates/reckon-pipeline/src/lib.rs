@@ -179,7 +179,7 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
         },
         || {
             journals::run(&loaded, &tests).map(|(lines, mut results)| {
-                let scored = journal_model.as_ref().map(|m| m.score(&lines, &mut results)).transpose();
+                let scored = journal_model.as_ref().map(|m| m.score(&tests, &lines, &mut results)).transpose();
                 scored.map(|_| (lines, results))
             })
         },

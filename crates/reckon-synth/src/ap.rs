@@ -106,7 +106,14 @@ fn prefix_zeros(rng: &mut Rng, s: &str) -> String {
 }
 
 #[allow(clippy::explicit_auto_deref)]
-pub fn write(dir: &Path, rng: &mut Rng, scale: usize, base_day: i32, summary: &mut Summary) -> io::Result<()> {
+pub fn write(
+    dir: &Path,
+    rng: &mut Rng,
+    scale: usize,
+    base_day: i32,
+    profile: crate::Profile,
+    summary: &mut Summary,
+) -> io::Result<()> {
     let n_inv = (scale / 2).max(50);
     let n_vendors = (n_inv / 25).max(12);
     let mut vrng = rng.fork(11);
@@ -484,6 +491,31 @@ pub fn write(dir: &Path, rng: &mut Rng, scale: usize, base_day: i32, summary: &m
                 "tax",
                 "",
             )?;
+            if profile == crate::Profile::Wide {
+                // Debits nothing explains (no AP invoice, no bank rule): a person must look.
+                let mut wrng = brng.fork(900 + m as u64 * 7 + ent as u64);
+                for (name, desc, code) in [
+                    ("Card Services", "CARD SETTLEMENT 4417", "PMNT-CCRD-POSD"),
+                    ("Northwind Leasing", "Contract 88-1201 instalment", "PMNT-ICDT-OTHR"),
+                    ("", "Cash withdrawal", "PMNT-CWDL-ATMD"),
+                ] {
+                    let amt = wrng.amount(100 * e.unit, 20_000 * e.unit);
+                    debit(
+                        &mut bank,
+                        &mut truth,
+                        &mut wrng,
+                        ent,
+                        day - 9,
+                        amt,
+                        name,
+                        "",
+                        desc,
+                        code,
+                        "unreconciled",
+                        "",
+                    )?;
+                }
+            }
         }
     }
     summary.rows.insert("bank_transactions(debits)".into(), bank.rows);

@@ -276,8 +276,10 @@ pub fn write(
     rng: &mut Rng,
     scale: usize,
     base_day: i32,
+    profile: crate::Profile,
     summary: &mut Summary,
 ) -> io::Result<Vec<Customer>> {
+    let wide = profile == crate::Profile::Wide;
     let n_cust = (scale / 8).max(20);
     let custs = customers(&mut rng.fork(1), n_cust);
     let items = items(&mut rng.fork(2), &custs, scale, base_day);
@@ -426,11 +428,16 @@ pub fn write(
                 let desc = text_with_refs(&mut prng, std::slice::from_ref(&r), cu);
                 let (paid, residual, reason, cross) = match pattern {
                     "bank_fee" => {
-                        let fee = *prng.pick(&[500i64, 750, 1000, 1250, 1500, 2000, 2500]) * e.unit / 100;
+                        let fees: &[i64] = if wide {
+                            &[500, 750, 1000, 1500, 2500, 3000, 4000, 5000, 6000]
+                        } else {
+                            &[500, 750, 1000, 1250, 1500, 2000, 2500]
+                        };
+                        let fee = *prng.pick(fees) * e.unit / 100;
                         (it.amount - fee, fee, "bank_fee", true)
                     }
                     "discount" => {
-                        let pct = *prng.pick(&[2i64, 2, 3]);
+                        let pct = *prng.pick(if wide { &[1i64, 2, 3, 4, 5][..] } else { &[2i64, 2, 3][..] });
                         let d = it.amount * pct / 100;
                         (it.amount - d, d, "discount", false)
                     }
@@ -491,7 +498,7 @@ pub fn write(
             }
             "one_to_many" => {
                 let mut members = vec![ix];
-                let want = prng.range(1, 4) as usize;
+                let want = prng.range(1, if wide { 9 } else { 4 }) as usize;
                 for &j in &by_cust[&it.cust] {
                     if members.len() > want {
                         break;

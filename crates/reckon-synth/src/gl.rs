@@ -40,7 +40,17 @@ struct Line {
     amount: i64,
 }
 
-pub fn write(dir: &Path, rng: &mut Rng, scale: usize, base_day: i32, summary: &mut Summary) -> io::Result<()> {
+pub fn write(
+    dir: &Path,
+    rng: &mut Rng,
+    scale: usize,
+    base_day: i32,
+    profile: crate::Profile,
+    summary: &mut Summary,
+) -> io::Result<()> {
+    let wide = profile == crate::Profile::Wide;
+    // The entities' approval limit in major units, and their working day [start, end).
+    let (limit, hours) = if wide { (5_000, (6, 21)) } else { (10_000, (7, 19)) };
     let n_journals = (scale / 4).max(100);
     let mut c = Csv::create(
         &dir.join("gl_journal_lines.csv"),
@@ -83,7 +93,7 @@ pub fn write(dir: &Path, rng: &mut Rng, scale: usize, base_day: i32, summary: &m
         let manual = r.permille(300);
         let mut approver = if manual { r.pick(&approvers).clone() } else { String::new() };
         let mut created_day = day;
-        let mut hour = r.range(7, 18);
+        let mut hour = r.range(hours.0, hours.1 - 1);
         let mut preparer = prep.clone();
         let base_amount = r.amount(50 * e.unit, 40_000 * e.unit);
         let anomaly = if r.permille(15) { Some(ANOMALIES[r.below(ANOMALIES.len() as u64) as usize]) } else { None };
@@ -92,7 +102,7 @@ pub fn write(dir: &Path, rng: &mut Rng, scale: usize, base_day: i32, summary: &m
         match anomaly {
             Some("global_amount") => amt = base_amount.saturating_mul(r.range(80, 300)),
             Some("round_amount") => amt = r.range(1, 9) * 10_000 * e.unit * 10,
-            Some("below_approval_limit") => amt = 10_000 * e.unit - r.range(1, 60) * e.unit,
+            Some("below_approval_limit") => amt = limit * e.unit - r.range(1, 60) * e.unit,
             Some("unusual_preparer_account") => {
                 let outside: Vec<usize> = (0..TEMPLATES.len()).filter(|t| !habits.contains(t)).collect();
                 if let Some(t) = outside.first() {
@@ -151,7 +161,7 @@ pub fn write(dir: &Path, rng: &mut Rng, scale: usize, base_day: i32, summary: &m
                 let (y, m, _) = reckon_core::date::civil_from_days(day);
                 day = reckon_core::date::days_from_civil(y, m, reckon_core::date::days_in_month(y, m));
                 created_day = day;
-                hour = r.range(19, 23);
+                hour = r.range(hours.1, 23);
                 approver = r.pick(&approvers).clone();
                 lines =
                     vec![Line { account: "1400".into(), amount: amt }, Line { account: "4000".into(), amount: -amt }];

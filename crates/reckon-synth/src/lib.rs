@@ -63,6 +63,28 @@ pub const ENTITIES: [Entity; 3] = [
     },
 ];
 
+/// Which ranges the generator draws from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Profile {
+    /// The ranges reckon's default configuration was built around.
+    #[default]
+    Standard,
+    /// Ranges beyond the engines' defaults, so an evaluation shows what each
+    /// bound costs: bank charges up to 60.00 (cap 25.00), early-payment
+    /// discounts of 1–5 % (defaults 2 and 3 %), collective payments of up to 9
+    /// invoices (subset search 5), debits no bank rule or AP invoice explains
+    /// (they must stay unreconciled), an approval limit of 5,000 (default
+    /// 10,000) and a working day of 06–21 (default 07–19).
+    Wide,
+}
+
+impl Profile {
+    pub fn is_standard(&self) -> bool {
+        *self == Profile::Standard
+    }
+}
+
 /// Generator settings.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Config {
@@ -72,11 +94,14 @@ pub struct Config {
     pub scale: usize,
     /// First invoice date, days since 1970-01-01 (default 2026-01-05).
     pub base_day: i32,
+    /// Absent from `summary.json` for the standard profile (its files are unchanged).
+    #[serde(skip_serializing_if = "Profile::is_standard")]
+    pub profile: Profile,
 }
 
 impl Config {
     pub fn new(seed: u64, scale: usize) -> Config {
-        Config { seed, scale, base_day: reckon_core::date::days_from_civil(2026, 1, 5) }
+        Config { seed, scale, base_day: reckon_core::date::days_from_civil(2026, 1, 5), profile: Profile::Standard }
     }
 }
 
@@ -98,9 +123,9 @@ pub fn generate(out: &Path, cfg: &Config) -> io::Result<Summary> {
         c.row(&[e.account, e.code, e.currency, "1200"])?;
     }
     summary.rows.insert("bank_accounts".into(), c.finish()?);
-    ar::write(out, &mut rng.fork(100), cfg.scale, cfg.base_day, &mut summary)?;
-    ap::write(out, &mut rng.fork(200), cfg.scale, cfg.base_day, &mut summary)?;
-    gl::write(out, &mut rng.fork(300), cfg.scale, cfg.base_day, &mut summary)?;
+    ar::write(out, &mut rng.fork(100), cfg.scale, cfg.base_day, cfg.profile, &mut summary)?;
+    ap::write(out, &mut rng.fork(200), cfg.scale, cfg.base_day, cfg.profile, &mut summary)?;
+    gl::write(out, &mut rng.fork(300), cfg.scale, cfg.base_day, cfg.profile, &mut summary)?;
     let json = serde_json::to_string_pretty(&summary).map_err(io::Error::other)?;
     std::fs::write(out.join("truth/summary.json"), json + "\n")?;
     Ok(summary)

@@ -137,3 +137,35 @@ fn truth_is_consistent_and_scenario_is_hard() {
     assert!(recall < 0.5, "scenario too easy: naive baseline clears {recall:.3}");
     assert!(recall > 0.05, "naive baseline should still find the easy ones: {recall:.3}");
 }
+
+/// The wide profile draws beyond the engines' default bounds (so an evaluation
+/// can show what each costs) and leaves the standard profile's files unchanged.
+#[test]
+fn the_wide_profile_goes_past_the_default_bounds() {
+    let t = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let mut cfg = Config::new(77, 3000);
+    cfg.profile = reckon_synth::Profile::Wide;
+    generate(&t.path().join("w"), &cfg).unwrap_or_else(|e| panic!("{e}"));
+    generate(&t.path().join("s"), &Config::new(77, 3000)).unwrap_or_else(|e| panic!("{e}"));
+    let summary = std::fs::read_to_string(t.path().join("w/truth/summary.json")).unwrap_or_default();
+    assert!(summary.contains("\"profile\": \"wide\""), "{summary}");
+    let std_summary = std::fs::read_to_string(t.path().join("s/truth/summary.json")).unwrap_or_default();
+    assert!(!std_summary.contains("profile"), "the standard profile's summary is unchanged");
+    let links = read_csv(&t.path().join("w/truth/cash_matches.csv"));
+    let cents = |s: &str| -> i64 {
+        let (a, b) = s.split_once('.').unwrap_or((s, "00"));
+        a.parse::<i64>().unwrap_or(0) * 100 + b.parse::<i64>().unwrap_or(0)
+    };
+    let fees: Vec<i64> =
+        links.iter().filter(|l| l["residual_reason"] == "bank_fee").map(|l| cents(&l["residual_amount"])).collect();
+    assert!(fees.iter().any(|f| *f > 2500), "bank charges above the 25.00 cap");
+    let mut groups: BTreeMap<&str, usize> = BTreeMap::new();
+    for l in links.iter().filter(|l| l["pattern"] == "one_to_many") {
+        *groups.entry(l["match_group"].as_str()).or_default() += 1;
+    }
+    assert!(groups.values().any(|n| *n >= 6), "collective payments of 6+ invoices");
+    let out = read_csv(&t.path().join("w/truth/disbursements.csv"));
+    assert!(out.iter().any(|d| d["class"] == "unreconciled"), "debits nothing explains");
+    let std_out = read_csv(&t.path().join("s/truth/disbursements.csv"));
+    assert!(std_out.iter().all(|d| d["class"] != "unreconciled"));
+}
