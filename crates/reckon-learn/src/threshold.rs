@@ -223,20 +223,21 @@ mod tests {
     use super::*;
 
     fn min_prec(target: f64, z: f64) -> CheckedRule {
-        ThresholdRule::MinPrecision { target, z, floor: 0.0 }.check().unwrap()
+        ThresholdRule::MinPrecision { target, z, floor: 0.0 }.check().unwrap_or_else(|e| panic!("{e}"))
     }
 
     #[test]
     fn the_floor_binds_when_the_rows_cannot_choose() {
         let s = [0.99, 0.9, 0.6, 0.2];
         let y = [true, true, true, true];
-        let r = ThresholdRule::MinPrecision { target: 0.9, z: 0.0, floor: 0.5 }.check().unwrap();
-        let c = r.choose(&s, &y, 4).unwrap();
+        let r =
+            ThresholdRule::MinPrecision { target: 0.9, z: 0.0, floor: 0.5 }.check().unwrap_or_else(|e| panic!("{e}"));
+        let c = r.choose(&s, &y, 4).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!((c.threshold, c.selected, c.bound_by), (0.5, 3, Bound::Floor));
         assert!((c.recall - 0.75).abs() < 1e-12);
         // Above the floor the precision target decides.
         let y = [true, true, false, true];
-        let c = r.choose(&s, &y, 3).unwrap();
+        let c = r.choose(&s, &y, 3).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!((c.selected, c.bound_by), (2, Bound::Precision));
         assert!((c.threshold - 0.75).abs() < 1e-12);
     }
@@ -246,12 +247,12 @@ mod tests {
         // Scores well below 0.5 still count: the cut may be anywhere.
         let s = [0.9, 0.8, 0.4, 0.3, 0.2, 0.1];
         let y = [true, true, true, true, false, true];
-        let c = min_prec(1.0, 0.0).choose(&s, &y, 5).unwrap();
+        let c = min_prec(1.0, 0.0).choose(&s, &y, 5).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!((c.selected, c.correct), (4, 4));
         assert!((c.threshold - 0.25).abs() < 1e-12, "{c:?}");
         assert!((c.recall - 0.8).abs() < 1e-12);
         // 5 of 6 = 0.8333 reaches 0.8 at the lowest score: everything kept, cut at the lowest score.
-        let c = min_prec(0.8, 0.0).choose(&s, &y, 5).unwrap();
+        let c = min_prec(0.8, 0.0).choose(&s, &y, 5).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!((c.selected, c.threshold), (6, 0.1));
     }
 
@@ -273,7 +274,7 @@ mod tests {
         // Two rows at 0.5, one right and one wrong: no cut separates them.
         let s = [0.9, 0.5, 0.5];
         let y = [true, true, false];
-        let c = min_prec(1.0, 0.0).choose(&s, &y, 2).unwrap();
+        let c = min_prec(1.0, 0.0).choose(&s, &y, 2).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(c.selected, 1);
         assert!((c.threshold - 0.7).abs() < 1e-12);
     }
@@ -295,12 +296,20 @@ mod tests {
     fn best_f1_sits_in_the_gap_of_a_separable_set() {
         let s = [0.95, 0.9, 0.6, 0.2, 0.1];
         let y = [true, true, true, false, false];
-        let c = ThresholdRule::BestF1.check().unwrap().choose(&s, &y, 3).unwrap();
+        let c = ThresholdRule::BestF1
+            .check()
+            .unwrap_or_else(|e| panic!("{e}"))
+            .choose(&s, &y, 3)
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!((c.selected, c.correct), (3, 3));
         assert!((c.threshold - 0.4).abs() < 1e-12);
         assert_eq!(c.f1, 1.0);
         // A positive the scorer never saw lowers recall and F1, not the cut.
-        let c = ThresholdRule::BestF1.check().unwrap().choose(&s, &y, 4).unwrap();
+        let c = ThresholdRule::BestF1
+            .check()
+            .unwrap_or_else(|e| panic!("{e}"))
+            .choose(&s, &y, 4)
+            .unwrap_or_else(|e| panic!("{e}"));
         assert!((c.f1 - 6.0 / 7.0).abs() < 1e-12 && (c.threshold - 0.4).abs() < 1e-12);
     }
 
@@ -309,20 +318,32 @@ mod tests {
         // Cut after row 1: F1 = 2·1/(1+2) = 0.667; after row 3: 2·2/(3+2) = 0.8; after row 2: 2·1/(2+2) = 0.5.
         let s = [0.9, 0.8, 0.7];
         let y = [true, false, true];
-        let c = ThresholdRule::BestF1.check().unwrap().choose(&s, &y, 2).unwrap();
+        let c = ThresholdRule::BestF1
+            .check()
+            .unwrap_or_else(|e| panic!("{e}"))
+            .choose(&s, &y, 2)
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(c.selected, 3);
         // All negative: every F1 is 0, the highest cut wins.
-        let c = ThresholdRule::BestF1.check().unwrap().choose(&s, &[false; 3], 0).unwrap();
+        let c = ThresholdRule::BestF1
+            .check()
+            .unwrap_or_else(|e| panic!("{e}"))
+            .choose(&s, &[false; 3], 0)
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(c.selected, 1);
         assert_eq!(c.f1, 0.0);
         // All positive.
-        let c = ThresholdRule::BestF1.check().unwrap().choose(&s, &[true; 3], 3).unwrap();
+        let c = ThresholdRule::BestF1
+            .check()
+            .unwrap_or_else(|e| panic!("{e}"))
+            .choose(&s, &[true; 3], 3)
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!((c.selected, c.f1), (3, 1.0));
     }
 
     #[test]
     fn bad_input_and_bad_rules_are_errors() {
-        let r = ThresholdRule::BestF1.check().unwrap();
+        let r = ThresholdRule::BestF1.check().unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(r.choose(&[], &[], 0), Err(ThresholdError::NoScores));
         assert_eq!(r.choose(&[0.1], &[], 0), Err(ThresholdError::Length(1, 0)));
         assert!(matches!(r.choose(&[f64::NAN], &[true], 1), Err(ThresholdError::NotFinite(..))));

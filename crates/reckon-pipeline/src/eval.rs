@@ -349,10 +349,10 @@ mod tests {
         let exact = &e.by_pattern["exact"];
         assert_eq!((exact.receipts, exact.auto, exact.auto_correct, exact.any_correct), (3, 1, 1, 2));
         // Sweep at 0.95: R1 (right), R2 and R5 (wrong).
-        let s = e.sweep.iter().find(|s| s.threshold == 0.95).unwrap();
+        let s = e.sweep.iter().find(|s| s.threshold == 0.95).unwrap_or_else(|| panic!("0.95"));
         assert_eq!(s.auto_groups, 3);
         assert!((s.auto_precision - 1.0 / 3.0).abs() < 1e-12);
-        let s = e.sweep.iter().find(|s| s.threshold == 0.50).unwrap();
+        let s = e.sweep.iter().find(|s| s.threshold == 0.50).unwrap_or_else(|| panic!("0.50"));
         assert_eq!(s.auto_groups, 4);
         assert!((s.touchless - 2.0 / 6.0).abs() < 1e-12);
     }

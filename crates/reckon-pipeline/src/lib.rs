@@ -260,10 +260,18 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
         .map(|(res, _)| res.outcomes.iter().filter(|o| o.status == "auto").map(|o| o.txn_id.clone()).collect())
         .unwrap_or_default();
     if let Some(m) = &money_out {
-        matched.extend(m.txn_ids.iter().zip(&m.outcomes).filter_map(|(t, o)| {
-            matches!(o, reckon_dedup::payments::Outcome::Paid(..) | reckon_dedup::payments::Outcome::Classified(..))
-                .then(|| t.clone())
-        }));
+        matched.extend(
+            m.txn_ids
+                .iter()
+                .zip(&m.outcomes)
+                .filter(|(_, o)| {
+                    matches!(
+                        o,
+                        reckon_dedup::payments::Outcome::Paid(..) | reckon_dedup::payments::Outcome::Classified(..)
+                    )
+                })
+                .map(|(t, _)| t.clone()),
+        );
     }
     let settlement = manifest::Settlement {
         receipts: breakdown,
