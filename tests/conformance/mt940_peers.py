@@ -83,11 +83,14 @@ for sta in sys.argv[1:]:
             data = yaml.load(fh, Loader=yaml.Loader)
     except FileNotFoundError:
         continue
-    # The :61: customer reference as mt-940's tag pattern captured it (before its
-    # processors overwrite it), from a fresh parse without post-processors.
+    # The :61: customer reference as mt-940's tag pattern captured it, before the
+    # :86: processor overwrites it: a fresh parse with the date fix-ups (which
+    # turn e.g. 30 February into a date) but without transaction_details_post_processor.
     raw_refs = {}
     try:
-        fresh = mt940.models.Transactions(processors={k: [] for k in mt940.models.Transactions.DEFAULT_PROCESSORS})
+        procs = dict(mt940.models.Transactions.DEFAULT_PROCESSORS)
+        procs["post_transaction_details"] = []
+        fresh = mt940.models.Transactions(processors=procs)
         fresh.parse(open(sta, encoding="utf-8", errors="replace").read())
         raw_refs = {i: t.data.get("customer_reference") for i, t in enumerate(fresh.transactions)}
     except Exception:

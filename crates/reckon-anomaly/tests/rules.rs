@@ -570,3 +570,16 @@ fn boundary_unusual_account_pair_needs_common_accounts() {
     // 1400 against 4000 is the book's own pair.
     assert!(!fires(z("1400"), "Z", "unusual_account_pair"));
 }
+
+#[test]
+fn boundary_unbalanced_at_one_minor_unit() {
+    let j = |credit: i64| {
+        vec![
+            line("X", 1, "6200", "2026-03-10", 100_00, "U1", "", "interface", "2026-03-10"),
+            line("X", 2, "1200", "2026-03-10", credit, "U1", "", "interface", "2026-03-10"),
+        ]
+    };
+    assert!(!fires(j(-100_00), "X", "unbalanced"), "balanced to the cent");
+    assert!(fires(j(-99_99), "X", "unbalanced"), "one cent short");
+    assert!(fires(j(-100_01), "X", "unbalanced"), "one cent over");
+}
