@@ -1,15 +1,53 @@
 //! The feed as columnar files for consumers: Arrow IPC (`exceptions.arrow`) and
 //! Parquet with schema metadata (`exceptions.parquet`: contract version, run id,
-//! producer), written with arrow-rs from a `RecordBatch` (which the pipeline
-//! builds from its polars frame through the Arrow C Data Interface, no copy).
+//! producer), written with arrow-rs from a `RecordBatch` that
+//! [`exceptions_batch`] builds straight from the exceptions with arrow-rs array
+//! builders (text as `Utf8View`, as polars writes text).
 
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow::array::RecordBatch;
-use arrow::datatypes::Schema;
+use arrow::array::{ArrayRef, Float64Array, Int32Array, RecordBatch, StringViewArray};
+use arrow::datatypes::{DataType, Field, Schema};
 
-use crate::FeedError;
+use crate::{Exception, FeedError};
+
+/// The exceptions as one record batch, one row each in order: `exception_id`,
+/// `run_id`, `kind`, `band`, `score`, `confidence`, `entity`, `currency`,
+/// `amount`, `records` (`|`-separated), `reasons` (JSON), `recommended_action`,
+/// `model`, `priority`.
+pub fn exceptions_batch(ex: &[Exception]) -> Result<RecordBatch, FeedError> {
+    let text = |f: &dyn Fn(&Exception) -> String| -> ArrayRef {
+        Arc::new(ex.iter().map(|e| Some(f(e))).collect::<StringViewArray>())
+    };
+    let opt = |f: &dyn Fn(&Exception) -> Option<&str>| -> ArrayRef {
+        Arc::new(ex.iter().map(f).collect::<StringViewArray>())
+    };
+    let reasons = ex
+        .iter()
+        .map(|e| serde_json::to_string(&e.reasons).map(Some))
+        .collect::<Result<StringViewArray, _>>()
+        .map_err(|e| FeedError::Config(format!("exception reasons: {e}")))?;
+    let columns: Vec<(&str, DataType, ArrayRef)> = vec![
+        ("exception_id", DataType::Utf8View, text(&|e| e.exception_id.clone())),
+        ("run_id", DataType::Utf8View, text(&|e| e.run_id.clone())),
+        ("kind", DataType::Utf8View, text(&|e| e.kind.clone())),
+        ("band", DataType::Utf8View, text(&|e| e.band.clone())),
+        ("score", DataType::Float64, Arc::new(ex.iter().map(|e| e.score).collect::<Float64Array>())),
+        ("confidence", DataType::Float64, Arc::new(ex.iter().map(|e| e.confidence).collect::<Float64Array>())),
+        ("entity", DataType::Utf8View, opt(&|e| e.entity.as_deref())),
+        ("currency", DataType::Utf8View, opt(&|e| e.currency.as_deref())),
+        ("amount", DataType::Utf8View, opt(&|e| e.amount.as_deref())),
+        ("records", DataType::Utf8View, text(&|e| e.records.join("|"))),
+        ("reasons", DataType::Utf8View, Arc::new(reasons)),
+        ("recommended_action", DataType::Utf8View, text(&|e| e.recommended_action.clone())),
+        ("model", DataType::Utf8View, opt(&|e| e.model.as_deref())),
+        ("priority", DataType::Int32, Arc::new(ex.iter().map(|e| i32::from(e.priority)).collect::<Int32Array>())),
+    ];
+    let schema = Schema::new(columns.iter().map(|(n, t, _)| Field::new(*n, t.clone(), true)).collect::<Vec<_>>());
+    RecordBatch::try_new(Arc::new(schema), columns.into_iter().map(|(_, _, a)| a).collect())
+        .map_err(|e| FeedError::Config(format!("exceptions batch: {e}")))
+}
 
 fn err(path: &Path, e: impl std::fmt::Display) -> FeedError {
     FeedError::Outbox(path.to_path_buf(), e.to_string())

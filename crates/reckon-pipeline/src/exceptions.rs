@@ -182,28 +182,9 @@ pub fn from_bank(
 /// Writes `exceptions.parquet` (records `|`-joined, reasons as JSON) and `exceptions.jsonl`.
 pub fn write(dir: &Path, ex: &[Exception], time: &str) -> Result<(u64, u64), RunError> {
     let p = dir.join("exceptions.parquet");
-    let s = |f: &dyn Fn(&Exception) -> String| -> Vec<String> { ex.iter().map(f).collect() };
-    let o = |f: &dyn Fn(&Exception) -> Option<String>| -> Vec<Option<String>> { ex.iter().map(f).collect() };
-    let cols = vec![
-        Column::new("exception_id".into(), s(&|e| e.exception_id.clone())),
-        Column::new("run_id".into(), s(&|e| e.run_id.clone())),
-        Column::new("kind".into(), s(&|e| e.kind.clone())),
-        Column::new("band".into(), s(&|e| e.band.clone())),
-        Column::new("score".into(), ex.iter().map(|e| e.score).collect::<Vec<f64>>()),
-        Column::new("confidence".into(), ex.iter().map(|e| e.confidence).collect::<Vec<f64>>()),
-        Column::new("entity".into(), o(&|e| e.entity.clone())),
-        Column::new("currency".into(), o(&|e| e.currency.clone())),
-        Column::new("amount".into(), o(&|e| e.amount.clone())),
-        Column::new("records".into(), s(&|e| e.records.join("|"))),
-        Column::new("reasons".into(), s(&|e| serde_json::to_string(&e.reasons).unwrap_or_default())),
-        Column::new("recommended_action".into(), s(&|e| e.recommended_action.clone())),
-        Column::new("model".into(), o(&|e| e.model.clone())),
-        Column::new("priority".into(), ex.iter().map(|e| i32::from(e.priority)).collect::<Vec<i32>>()),
-    ];
-    let df = DataFrame::new(ex.len(), cols).map_err(|e| RunError::Write(p.clone(), e.to_string()))?;
-    // The feed boundary: arrow-rs writes Parquet (with schema metadata) and Arrow
-    // IPC for consumers from the same batch, taken from polars without a copy.
-    let batch = crate::arrow_bridge::record_batch(&df).map_err(|e| RunError::Write(p.clone(), e))?;
+    // The feed boundary: arrow-rs builds the batch from the exceptions and writes
+    // Parquet (with schema metadata) and Arrow IPC for consumers from it.
+    let batch = reckon_feed::arrow_io::exceptions_batch(ex)?;
     let run_id = ex.first().map_or("", |e| e.run_id.as_str());
     let batch = reckon_feed::arrow_io::with_metadata(
         &batch,

@@ -7,7 +7,6 @@
 //! out to the minor unit. Business problems are output rows; `Err` is kept for
 //! runs that could not be carried out.
 
-mod arrow_bridge;
 pub mod cash;
 pub mod config;
 pub mod dedup;
