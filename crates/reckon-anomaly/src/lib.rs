@@ -157,16 +157,46 @@ impl AnomalyConfig {
                 .map_err(|e| format!("anomaly.approval_limits.{c}: {e}"))?;
             limits.insert(cur.code().to_string(), v);
         }
-        if !(0.0..50.0).contains(&self.below_limit_percent) || !(0.0..=1.0).contains(&self.review_risk) {
-            return Err("anomaly: below_limit_percent must be 0–50 and review_risk 0–1".into());
+        let days = |name: &str, v: i32, max: i32| -> Result<(), String> {
+            if (0..=max).contains(&v) { Ok(()) } else { Err(format!("anomaly.{name} = {v} must be within 0..={max}")) }
+        };
+        days("close_days", self.close_days, 366)?;
+        days("backdated_days", self.backdated_days, 3660)?;
+        days("period_end_days", self.period_end_days, 31)?;
+        days("duplicate_days", self.duplicate_days, 366)?;
+        let count = |name: &str, v: usize, min: usize| -> Result<(), String> {
+            if (min..=100_000_000).contains(&v) {
+                Ok(())
+            } else {
+                Err(format!("anomaly.{name} = {v} must be within {min}..=100000000"))
+            }
+        };
+        count("seldom_account_max_journals", self.seldom_account_max_journals, 0)?;
+        count("preparer_min_lines", self.preparer_min_lines, 1)?;
+        count("benford_min_lines", self.benford_min_lines, 1)?;
+        if !(1..=1_000_000_000_000).contains(&self.round_unit) {
+            return Err(format!("anomaly.round_unit = {} must be within 1..=10^12 major units", self.round_unit));
+        }
+        if !(self.below_limit_percent > 0.0 && self.below_limit_percent < 50.0) {
+            return Err(format!(
+                "anomaly.below_limit_percent = {} must be within 0..50 (exclusive)",
+                self.below_limit_percent
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.review_risk) {
+            return Err(format!("anomaly.review_risk = {} must be within 0..=1", self.review_risk));
+        }
+        if !(self.benford_mad > 0.0 && self.benford_mad < 1.0) {
+            return Err(format!("anomaly.benford_mad = {} must be within 0..1 (exclusive)", self.benford_mad));
         }
         let [start, end] = self.business_hours;
         if start >= end || end > 24 {
             return Err(format!("anomaly.business_hours [{start}, {end}] must be [start, end] with start < end ≤ 24"));
         }
-        if !(self.outlier_z > 0.0 && self.outlier_z.is_finite()) || self.outlier_min_lines < 2 {
-            return Err("anomaly: outlier_z must be > 0 and outlier_min_lines ≥ 2".into());
+        if !(self.outlier_z > 0.0 && self.outlier_z <= 1000.0) {
+            return Err(format!("anomaly.outlier_z = {} must be within 0..=1000 (exclusive of 0)", self.outlier_z));
         }
+        count("outlier_min_lines", self.outlier_min_lines, 2)?;
         Ok(Tests { cfg: self.clone(), holidays, close, limits })
     }
 }

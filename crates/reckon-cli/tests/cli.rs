@@ -201,3 +201,80 @@ fn train_verify_and_serve_each_model() {
     let err = String::from_utf8_lossy(&e.stderr);
     assert!(err.contains("no cut reaches precision 1") && err.contains("the best is"), "{err}");
 }
+
+/// Every numeric setting has a checked range: its edge values (0, negative,
+/// NaN, infinite, huge) are refused with exit 2 and a message naming the
+/// setting, before any output is written; the valid edges load.
+#[test]
+fn every_numeric_setting_refuses_its_edge_values() {
+    let t = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let input = fixtures().join("bad_rows/input");
+    const HUGE_I: &str = "9223372036854775807";
+    // (table, key, refused values, accepted values)
+    let cases: &[(&str, &str, &[&str], &[&str])] = &[
+        ("matching", "auto_threshold", &["-0.1", "1.5", "nan", "inf", "1e300"], &["0.0", "1.0"]),
+        ("matching", "name_threshold", &["-0.1", "1.01", "nan"], &["0.0"]),
+        ("matching", "ambiguity_margin", &["-0.01", "0.5", "nan", "1e300"], &["0.0"]),
+        ("matching", "fx_tolerance_bp", &["-1", "1001", HUGE_I], &["0"]),
+        ("matching", "date_window_days", &["0", "-1", "3661", HUGE_I], &["1"]),
+        ("matching", "discount_percent", &["[0]", "[-2]", "[51]", "[1,2,3,4,5,6,7,8,9,10,11]"], &["[]"]),
+        ("matching", "subset_max_items", &["0", "25", "-1", HUGE_I], &["1"]),
+        ("matching", "subset_max_candidates", &["0", "25", "-1"], &["24"]),
+        ("matching", "bank_fee_max_minor", &["{ EUR = -1 }", "{ EURO = 100 }"], &["{ EUR = 0 }"]),
+        ("anomaly", "close_days", &["-1", "367", HUGE_I], &["0"]),
+        ("anomaly", "backdated_days", &["-1", "3661"], &["0"]),
+        ("anomaly", "period_end_days", &["-1", "32"], &["0"]),
+        ("anomaly", "duplicate_days", &["-1", "367"], &["0"]),
+        ("anomaly", "round_unit", &["0", "-5", HUGE_I], &["1"]),
+        ("anomaly", "below_limit_percent", &["0.0", "-1.0", "50.0", "nan", "1e300"], &["0.5"]),
+        ("anomaly", "review_risk", &["-0.1", "1.1", "nan"], &["0.0", "1.0"]),
+        ("anomaly", "benford_mad", &["0.0", "-0.1", "1.0", "nan"], &["0.001"]),
+        ("anomaly", "outlier_z", &["0.0", "-1.0", "nan", "inf", "1e300"], &["0.1"]),
+        ("anomaly", "outlier_min_lines", &["0", "1", "-1", "100000001"], &["2"]),
+        ("anomaly", "preparer_min_lines", &["0", "-1", "100000001"], &["1"]),
+        ("anomaly", "benford_min_lines", &["0", "100000001"], &["1"]),
+        ("anomaly", "seldom_account_max_journals", &["-1", "100000001"], &["0"]),
+        ("anomaly", "business_hours", &["[19, 7]", "[7, 7]", "[0, 25]", "[-1, 5]"], &["[0, 24]"]),
+        ("feed.kinds.suggested_match", "escalate_score_above", &["-0.1", "1.1", "nan"], &["0.0"]),
+        ("feed.webhook.retry", "max_attempts", &["0", "-1", "1001"], &["1"]),
+        ("feed.webhook.retry", "timeout_ms", &["0", "86400001"], &["1"]),
+        ("feed.webhook.retry", "max_ms", &["86400001"], &["60000"]),
+        ("feed.webhook.retry", "base_ms", &["60001"], &["0"]),
+    ];
+    let mut checked = 0;
+    for (table, key, refused, accepted) in cases {
+        for (value, ok) in refused.iter().map(|v| (v, false)).chain(accepted.iter().map(|v| (v, true))) {
+            let mut toml = String::new();
+            if table.starts_with("feed.webhook") {
+                toml.push_str("[feed.webhook]\nurl = \"http://127.0.0.1:9/reckon\"\n");
+            }
+            toml.push_str(&format!("[{table}]\n{key} = {value}\n"));
+            let cfg = t.path().join("reckon.toml");
+            std::fs::write(&cfg, &toml).unwrap_or_else(|e| panic!("{e}"));
+            let out = t.path().join(format!("out{checked}"));
+            let o = reckon(
+                &[
+                    "run",
+                    "--no-deliver",
+                    "--input",
+                    &input.to_string_lossy(),
+                    "--out",
+                    &out.to_string_lossy(),
+                    "--config",
+                    &cfg.to_string_lossy(),
+                ],
+                t.path(),
+            );
+            let err = String::from_utf8_lossy(&o.stderr);
+            if ok {
+                assert_eq!(o.status.code(), Some(0), "{table}.{key} = {value} must load: {err}");
+            } else {
+                assert_eq!(o.status.code(), Some(2), "{table}.{key} = {value} must be refused with exit 2: {err}");
+                assert!(err.contains(key), "{table}.{key} = {value}: the message must name the setting: {err}");
+                assert!(!out.exists(), "{table}.{key} = {value}: nothing may be written");
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked > 100, "{checked}");
+}

@@ -40,11 +40,25 @@ impl Default for RetryConfig {
 
 impl RetryConfig {
     fn validate(&self, field: &str) -> Result<(), String> {
-        if self.max_attempts == 0 {
-            return Err(format!("{field}.retry.max_attempts must be at least 1"));
+        if !(1..=1000).contains(&self.max_attempts) {
+            return Err(format!("{field}.retry.max_attempts = {} must be within 1..=1000", self.max_attempts));
         }
-        if self.timeout_ms == 0 || self.base_ms > self.max_ms {
-            return Err(format!("{field}.retry: timeout_ms must be > 0 and base_ms ≤ max_ms"));
+        let day = 86_400_000;
+        for (name, v) in [
+            ("timeout_ms", self.timeout_ms),
+            ("base_ms", self.base_ms),
+            ("max_ms", self.max_ms),
+            ("retry_after_max_ms", self.retry_after_max_ms),
+        ] {
+            if v > day || (name == "timeout_ms" && v == 0) {
+                return Err(format!(
+                    "{field}.retry.{name} = {v} must be within {}..={day}",
+                    u64::from(name == "timeout_ms")
+                ));
+            }
+        }
+        if self.base_ms > self.max_ms {
+            return Err(format!("{field}.retry.base_ms = {} must not exceed max_ms = {}", self.base_ms, self.max_ms));
         }
         Ok(())
     }
