@@ -274,7 +274,8 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code as u8),
         Err(e) => {
             eprintln!("reckon: error: {e:#}");
-            let usage = e.downcast_ref::<reckon_pipeline::ConfigError>().is_some();
+            let usage = e.downcast_ref::<reckon_pipeline::ConfigError>().is_some()
+                || e.downcast_ref::<reckon_pipeline::RunError>().is_some_and(reckon_pipeline::RunError::is_usage);
             ExitCode::from(if usage { exit::USAGE } else { exit::FAILED } as u8)
         }
     }

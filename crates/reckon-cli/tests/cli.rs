@@ -38,7 +38,26 @@ fn exit_codes() {
     assert_eq!(reckon(&["run", "--input", &refused.to_string_lossy(), "--out", &out], t.path()).status.code(), Some(3));
     let good = fixtures().join("contract_basic/input");
     assert_eq!(reckon(&["run", "--input", &good.to_string_lossy(), "--out", &out], t.path()).status.code(), Some(0));
-    assert_eq!(reckon(&["run", "--input", "/nonexistent/reckon", "--out", &out], t.path()).status.code(), Some(1));
+    // Usage errors exit 2 and write nothing: a missing input, an input that is a
+    // file, a configured sink without its secret.
+    let fresh = t.path().join("fresh");
+    let fresh = fresh.to_string_lossy();
+    let o = reckon(&["run", "--input", "/nonexistent/reckon", "--out", &fresh], t.path());
+    assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("/nonexistent/reckon"));
+    let file = good.join("ar_open_items.csv");
+    assert_eq!(reckon(&["run", "--input", &file.to_string_lossy(), "--out", &fresh], t.path()).status.code(), Some(2));
+    std::fs::write(t.path().join("hook.toml"), "[feed.webhook]\nurl = \"http://127.0.0.1:9/reckon\"\n")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let o = Command::new(env!("CARGO_BIN_EXE_reckon"))
+        .args(["run", "--input", &good.to_string_lossy(), "--out", &fresh, "--config", "hook.toml"])
+        .current_dir(t.path())
+        .env_remove("RECKON_WEBHOOK_SECRET")
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no webhook secret"));
+    assert!(!t.path().join("fresh").exists(), "a usage error writes no output folder");
     std::fs::write(t.path().join("bad.toml"), "[output]\nkeep_normalised = true\n").unwrap_or_else(|e| panic!("{e}"));
     let o = reckon(&["run", "--input", &good.to_string_lossy(), "--out", &out, "--config", "bad.toml"], t.path());
     assert_eq!(o.status.code(), Some(2));

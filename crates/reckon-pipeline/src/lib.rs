@@ -51,8 +51,22 @@ pub enum RunError {
     Policy(String),
     #[error("cash-matching model: {0}")]
     Model(String),
-    #[error("exception feed: {0}")]
+    #[error(transparent)]
     Feed(#[from] reckon_feed::FeedError),
+}
+
+impl RunError {
+    /// A mistake in how reckon was called or configured (exit 2), not a failed
+    /// run: an input folder that is missing or not a folder, a configured sink
+    /// without its secret, a policy the config should not have held.
+    pub fn is_usage(&self) -> bool {
+        matches!(
+            self,
+            RunError::Input(reckon_ingest::discover::DiscoverError::Folder(..))
+                | RunError::Feed(reckon_feed::FeedError::Secret(_) | reckon_feed::FeedError::Config(_))
+                | RunError::Policy(_)
+        )
+    }
 }
 
 /// One sink's delivery at the end of a run.
@@ -119,8 +133,18 @@ impl RunOptions {
 pub fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
     let started = opts.started_at.unwrap_or_else(chrono::Utc::now);
     let t0 = Instant::now();
-    std::fs::create_dir_all(&opts.out).map_err(|e| RunError::Write(opts.out.clone(), e.to_string()))?;
+    // Usage errors before anything is written: sinks without secrets, an input
+    // that is not a folder.
     let sinks = if opts.deliver { sinks(&opts.config.feed)? } else { Vec::new() };
+    match std::fs::metadata(&opts.input) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => {
+            let e = std::io::Error::new(std::io::ErrorKind::NotADirectory, "not a folder");
+            return Err(reckon_ingest::discover::DiscoverError::Folder(opts.input.clone(), e).into());
+        }
+        Err(e) => return Err(reckon_ingest::discover::DiscoverError::Folder(opts.input.clone(), e).into()),
+    }
+    std::fs::create_dir_all(&opts.out).map_err(|e| RunError::Write(opts.out.clone(), e.to_string()))?;
     let loaded = reckon_ingest::load_dir(&opts.input)?;
     let mut timings = BTreeMap::new();
     timings.insert("ingest".to_string(), t0.elapsed().as_millis() as u64);
