@@ -298,13 +298,14 @@ impl Tests {
                 let ent = book.entity.id(i0);
                 let mut flags: Vec<Flag> = Vec::new();
                 // Unbalanced per currency.
-                let mut sums: Vec<(&str, i64, u8)> = Vec::new();
+                // In i128: lines whose sum leaves i64 must not wrap to a balanced 0.
+                let mut sums: Vec<(&str, i128, u8)> = Vec::new();
                 for &i in ix {
                     let i = i as usize;
                     let cur = book.currency.at(i);
                     match sums.iter_mut().find(|s| s.0 == cur) {
-                        Some(s) => s.1 += book.amount[i],
-                        None => sums.push((cur, book.amount[i], book.exponent[i])),
+                        Some(s) => s.1 += i128::from(book.amount[i]),
+                        None => sums.push((cur, i128::from(book.amount[i]), book.exponent[i])),
                     }
                 }
                 sums.sort_by(|a, b| a.0.cmp(b.0));
@@ -313,7 +314,7 @@ impl Tests {
                     let off: Vec<String> = sums
                         .iter()
                         .filter(|s| s.1 != 0)
-                        .map(|(cur, s, e)| format!("{} {cur}", money(*s, *e)))
+                        .map(|(cur, s, e)| format!("{} {cur}", reckon_core::format_minor_wide(*s, *e)))
                         .collect();
                     flags.push(Flag {
                         test: "unbalanced",
@@ -576,7 +577,7 @@ pub fn features(tests: &Tests, book: &Book, results: &[JournalResult]) -> Vec<f3
         let ent = book.entity.id(i0);
         let exp = book.exponent[i0];
         let unit = 10f64.powi(i32::from(exp));
-        let total: i64 = ix.iter().map(|&i| book.amount[i]).filter(|a| *a > 0).sum();
+        let total: i128 = ix.iter().map(|&i| book.amount[i]).filter(|a| *a > 0).map(i128::from).sum();
         let posted = book.posting_date[i0];
         let end = period_end(book.fiscal_period.at(i0));
         let dom = end.map_or(0.5, |e| 1.0 - ((e - posted) as f32 / 31.0).clamp(0.0, 1.0));

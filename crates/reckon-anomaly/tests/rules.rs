@@ -583,3 +583,18 @@ fn boundary_unbalanced_at_one_minor_unit() {
     assert!(fires(j(-99_99), "X", "unbalanced"), "one cent short");
     assert!(fires(j(-100_01), "X", "unbalanced"), "one cent over");
 }
+
+/// Debits whose sum leaves i64 do not wrap into a balanced journal.
+#[test]
+fn unbalanced_is_found_when_the_sum_leaves_i64() {
+    // i64::MAX + i64::MAX + 2 = 2^64: 0 in wrapping i64 arithmetic.
+    let r = run(vec![
+        line("X", 1, "6200", "2026-03-10", i64::MAX, "U1", "", "interface", "2026-03-10"),
+        line("X", 2, "6200", "2026-03-10", i64::MAX, "U1", "", "interface", "2026-03-10"),
+        line("X", 3, "6200", "2026-03-10", 2, "U1", "", "interface", "2026-03-10"),
+    ]);
+    let x = r.iter().find(|x| x.journal_id == "X").unwrap_or_else(|| panic!("X"));
+    assert!(x.unbalanced, "{:?}", x.flags);
+    let f = x.flags.iter().find(|f| f.test == "unbalanced").unwrap_or_else(|| panic!("flag"));
+    assert!(f.text.contains("184467440737095516.16"), "{}", f.text);
+}

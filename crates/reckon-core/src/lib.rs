@@ -15,7 +15,10 @@ pub mod rng;
 pub mod schema;
 
 pub use currency::Currency;
-pub use money::{DecimalMark, Money, MoneyError, MoneyFormat, format_minor, parse_minor, write_minor};
+pub use money::{
+    DecimalMark, MAX_ABS_MINOR, Money, MoneyError, MoneyFormat, format_minor, format_minor_wide, parse_minor,
+    write_minor,
+};
 pub use reject::{Reject, RejectCode};
 pub use schema::{ColumnSpec, ColumnType, Table, TableSpec};
 

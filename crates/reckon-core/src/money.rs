@@ -163,6 +163,25 @@ pub fn parse_minor(text: &str, format: &MoneyFormat, currency: Currency) -> Resu
 }
 
 /// Formats minor units as the contract's decimal text (`-1234.50`, JPY `1234`).
+/// The largest absolute amount the contract holds, in minor units
+/// (999,999,999,999,999: fifteen digits, so that sums of thousands of amounts
+/// stay far inside `i64`; every sum of money is taken in `i128` all the same).
+pub const MAX_ABS_MINOR: i64 = 999_999_999_999_999;
+
+/// Formats a sum in `i128` minor units as exact decimal text (sums of many
+/// amounts may leave `i64`).
+pub fn format_minor_wide(minor: i128, exponent: u8) -> String {
+    if let Ok(m) = i64::try_from(minor) {
+        return format_minor(m, exponent);
+    }
+    let digits = minor.unsigned_abs().to_string();
+    let e = usize::from(exponent);
+    let padded = if digits.len() <= e { format!("{}{digits}", "0".repeat(e + 1 - digits.len())) } else { digits };
+    let (int, frac) = padded.split_at(padded.len() - e);
+    let sign = if minor < 0 { "-" } else { "" };
+    if e == 0 { format!("{sign}{int}") } else { format!("{sign}{int}.{frac}") }
+}
+
 pub fn format_minor(minor: i64, exponent: u8) -> String {
     let mut s = String::with_capacity(24);
     write_minor(&mut s, minor, exponent);
@@ -234,6 +253,16 @@ impl fmt::Debug for Money {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wide_sums_format_exactly() {
+        assert_eq!(format_minor_wide(12_345, 2), "123.45");
+        let big = i128::from(i64::MAX) * 3 + 7;
+        assert_eq!(format_minor_wide(big, 2), "276701161105643274.28");
+        assert_eq!(format_minor_wide(-big, 3), "-27670116110564327.428");
+        assert_eq!(format_minor_wide(big, 0), "27670116110564327428");
+        assert_eq!(format_minor_wide(i128::from(i64::MIN) - 1, 2), "-92233720368547758.09");
+    }
 
     fn cur(c: &str) -> Currency {
         Currency::parse(c).unwrap_or_else(|| panic!("{c}"))

@@ -6,7 +6,7 @@
 //! file), bounded depth.
 
 use quick_xml::events::Event;
-use reckon_core::{Currency, MoneyFormat, format_minor, parse_minor};
+use reckon_core::{Currency, MoneyFormat, format_minor, format_minor_wide, parse_minor};
 use serde::Serialize;
 
 use crate::text::{Lines, squash};
@@ -414,14 +414,15 @@ pub fn bank_rows(doc: &Document) -> (Vec<Row>, Vec<Control>) {
     for (si, s) in doc.statements.iter().enumerate() {
         let scope = format!("Stmt[{}] {} {}", si + 1, s.id, s.account);
         let mut stmt_rows = Vec::new();
-        let mut sum: i64 = 0;
+        // Sums of money in i128: a statement of many large entries cannot wrap.
+        let mut sum: i128 = 0;
         let mut sum_ok = true;
         for (ni, n) in s.entries.iter().enumerate() {
             let booked = n.status.is_empty() || n.status == "BOOK";
             let entry_amt = signed(&n.amount, &n.cdt_dbt);
             if booked {
                 match entry_amt {
-                    Some((m, _)) => sum += m,
+                    Some((m, _)) => sum += i128::from(m),
                     None => sum_ok = false,
                 }
             }
@@ -437,7 +438,9 @@ pub fn bank_rows(doc: &Document) -> (Vec<Row>, Vec<Control>) {
                             .map(|x| x.0)
                     })
                     .collect();
-                parts.is_some_and(|p| Some(p.iter().sum::<i64>()) == entry_amt.map(|x| x.0))
+                parts.is_some_and(|p| {
+                    Some(p.iter().map(|m| i128::from(*m)).sum::<i128>()) == entry_amt.map(|x| i128::from(x.0))
+                })
             };
             let units: Vec<(Option<&Tx>, String)> = if split {
                 n.txs
@@ -528,14 +531,15 @@ pub fn bank_rows(doc: &Document) -> (Vec<Row>, Vec<Control>) {
         {
             {
                 let e = cu.exponent();
+                let (open, close) = (i128::from(open), i128::from(close));
                 let ok = sum_ok && open + sum == close;
                 let detail = format!(
                     "opening {} + booked entries {} = {} vs closing {} (difference {})",
-                    format_minor(open, e),
-                    format_minor(sum, e),
-                    format_minor(open + sum, e),
-                    format_minor(close, e),
-                    format_minor(close - open - sum, e)
+                    format_minor_wide(open, e),
+                    format_minor_wide(sum, e),
+                    format_minor_wide(open + sum, e),
+                    format_minor_wide(close, e),
+                    format_minor_wide(close - open - sum, e)
                 );
                 if !ok {
                     for r in &mut stmt_rows {

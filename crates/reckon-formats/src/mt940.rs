@@ -6,7 +6,7 @@
 //! structured `:86:` variants (German `?20…?29`/`?32` subfields with SEPA
 //! `EREF+`/`SVWZ+` keys, and `/EREF/ /REMI/ /ORDP/` slash codes).
 
-use reckon_core::{Currency, MoneyFormat, format_minor, parse_minor};
+use reckon_core::{Currency, MoneyFormat, format_minor, format_minor_wide, parse_minor};
 use serde::Serialize;
 
 use crate::text::{decode, iso, squash, squash_cow, valid, yymmdd};
@@ -770,7 +770,8 @@ pub fn to_rows(stmts: Vec<Statement>) -> (Vec<Row>, Vec<Control>) {
         let cur_code = currency_of(&s);
         let cur = cur_code.as_deref().and_then(Currency::parse);
         let mut stmt_rows: Vec<Row> = Vec::with_capacity(s.entries.len());
-        let mut sum: i64 = 0;
+        // Sums of money in i128: a statement of many large entries cannot wrap.
+        let mut sum: i128 = 0;
         let mut sum_ok = true;
         // Repeated bank references within a statement get `#2`, `#3`… (rare: only
         // the repeats are counted).
@@ -814,7 +815,7 @@ pub fn to_rows(stmts: Vec<Statement>) -> (Vec<Row>, Vec<Control>) {
             }
             match cur.and_then(|c| signed_minor(&e.amount, negative, c).map(|m| (m, c))) {
                 Some((m, c)) => {
-                    sum += m;
+                    sum += i128::from(m);
                     r.set_minor("amount", m, c.exponent());
                 }
                 None => {
@@ -885,15 +886,16 @@ pub fn to_rows(stmts: Vec<Statement>) -> (Vec<Row>, Vec<Control>) {
             let open = signed_minor(&o.amount, o.mark == "D", cu);
             let close = signed_minor(&c.amount, c.mark == "D", cu);
             if let (Some(open), Some(close)) = (open, close) {
+                let (open, close) = (i128::from(open), i128::from(close));
                 let ok = sum_ok && open + sum == close;
                 let e = cu.exponent();
                 let detail = format!(
                     "opening {} + entries {} = {} vs closing {} (difference {})",
-                    format_minor(open, e),
-                    format_minor(sum, e),
-                    format_minor(open + sum, e),
-                    format_minor(close, e),
-                    format_minor(close - open - sum, e)
+                    format_minor_wide(open, e),
+                    format_minor_wide(sum, e),
+                    format_minor_wide(open + sum, e),
+                    format_minor_wide(close, e),
+                    format_minor_wide(close - open - sum, e)
                 );
                 if !ok {
                     for r in &mut stmt_rows {

@@ -191,3 +191,45 @@ fn instructed_amounts_of_cross_currency_payments() {
     assert_eq!(get(&p.rows[0], "description"), "PAYMENT THANKS");
     assert_eq!(get(&p.rows[0], "instructed_amount"), "5.40");
 }
+
+/// Statement sums are taken in i128: entries whose sum leaves i64 neither panic
+/// nor wrap into a statement that seems to tie out. The credits below add up to
+/// 2^64 + 100 minor units: in wrapping i64 arithmetic 1.00, the closing balance
+/// given. (MT940 amounts have at most 15 characters, so it takes 184,468 of them.)
+#[test]
+fn statement_sums_do_not_wrap() {
+    let big = 99_999_999_999_999i128;
+    let rest = (1i128 << 64) + 100 - 184_467 * big;
+    assert_eq!(rest, 44_073_709_736_183);
+    let mut f = String::from(":20:A\n:25:X\n:28C:1/1\n:60F:C260301EUR0,\n");
+    for k in 0..184_467 {
+        f.push_str(&format!(":61:2603020302C999999999999,99NTRFNONREF//B{k}\n"));
+    }
+    f.push_str(":61:2603020302C440737097361,83NTRFNONREF//BX\n:62F:C260302EUR1,00\n-\n");
+    let p = parse(f.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(p.rows.len(), 184_468);
+    // Every row read, and every row rejected with the statement's difference.
+    assert!(p.rows.iter().all(|r| r.control_failure), "{:?}", p.rows[0].reject);
+    let c = p.controls.iter().find(|c| !c.ok).unwrap_or_else(|| panic!("no failed control: {:?}", p.controls));
+    assert!(c.detail.contains("184467440737095517.16"), "{}", c.detail);
+    // camt amounts may have 18 digits: 1,844 credits of 99,999,999,999,999.99 and one of
+    // 67,440,737,095,535.60 make the same 2^64 + 100.
+    assert_eq!((1i128 << 64) + 100 - 1844 * 9_999_999_999_999_999i128, 6_744_073_709_553_560);
+    let mut x = String::from(
+        r#"<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.08"><BkToCstmrStmt><Stmt><Id>S</Id>
+<Acct><Id><IBAN>DE1</IBAN></Id></Acct>
+<Bal><Tp><CdOrPrtry><Cd>OPBD</Cd></CdOrPrtry></Tp><Amt Ccy="EUR">0.00</Amt><CdtDbtInd>CRDT</CdtDbtInd></Bal>
+<Bal><Tp><CdOrPrtry><Cd>CLBD</Cd></CdOrPrtry></Tp><Amt Ccy="EUR">1.00</Amt><CdtDbtInd>CRDT</CdtDbtInd></Bal>
+"#,
+    );
+    for k in 0..1845 {
+        let amt = if k < 1844 { "99999999999999.99" } else { "67440737095535.60" };
+        x.push_str(&format!(
+            "<Ntry><Amt Ccy=\"EUR\">{amt}</Amt><CdtDbtInd>CRDT</CdtDbtInd><Sts><Cd>BOOK</Cd></Sts><AcctSvcrRef>R{k}</AcctSvcrRef></Ntry>\n"
+        ));
+    }
+    x.push_str("</Stmt></BkToCstmrStmt></Document>");
+    let p = parse(x.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(p.rows.len(), 1845);
+    assert!(p.controls.iter().any(|c| !c.ok), "camt: {:?}", p.controls);
+}

@@ -475,7 +475,17 @@ fn map_and_validate(
             ColumnType::Date => {
                 let mut out: Vec<Option<i32>> = Vec::with_capacity(n);
                 for (i, v) in vals.iter().enumerate() {
-                    let parsed = if v.is_empty() { None } else { parse_date(v, date_fmt) };
+                    let mut parsed = if v.is_empty() { None } else { parse_date(v, date_fmt) };
+                    if let Some(d) = parsed
+                        && !date_in_range(d)
+                    {
+                        if !broken[i] {
+                            bad[i] = true;
+                            reject(i, Some(name), v, RejectCode::BadDate, out_of_range(v));
+                        }
+                        out.push(None);
+                        continue;
+                    }
                     if !v.is_empty() && parsed.is_none() && !broken[i] {
                         bad[i] = true;
                         let want = date_fmt.unwrap_or("%Y-%m-%d");
@@ -496,6 +506,16 @@ fn map_and_validate(
                 for (i, v) in vals.iter().enumerate() {
                     let parsed =
                         if v.is_empty() { None } else { parse_timestamp(v, mapping.timestamp_format.as_deref()) };
+                    if let Some(us) = parsed
+                        && !date_in_range(us.div_euclid(86_400_000_000) as i32)
+                    {
+                        if !broken[i] {
+                            bad[i] = true;
+                            reject(i, Some(name), v, RejectCode::BadDate, out_of_range(v));
+                        }
+                        out.push(None);
+                        continue;
+                    }
                     if !v.is_empty() && parsed.is_none() && !broken[i] {
                         bad[i] = true;
                         reject(i, Some(name), v, RejectCode::BadDate, format!("'{v}' is not an RFC 3339 timestamp"));
@@ -536,6 +556,21 @@ fn map_and_validate(
                     }
                     if let (false, Some(cur)) = (v.is_empty(), currencies[i]) {
                         match parse_minor(v, &mapping.money, cur) {
+                            Ok(m) if m.unsigned_abs() > reckon_core::MAX_ABS_MINOR.unsigned_abs() => {
+                                if !broken[i] {
+                                    bad[i] = true;
+                                    reject(
+                                        i,
+                                        Some(name),
+                                        v,
+                                        RejectCode::BadMoney,
+                                        format!(
+                                            "'{v}' is beyond the contract's range of ±{} minor units",
+                                            reckon_core::MAX_ABS_MINOR
+                                        ),
+                                    );
+                                }
+                            }
                             Ok(m) => parsed = Some(if sign_applies && negate[i] { -m } else { m }),
                             Err(e) if !broken[i] => {
                                 bad[i] = true;
@@ -579,4 +614,14 @@ fn parse_timestamp(v: &str, fmt: Option<&str>) -> Option<i64> {
         None => chrono::DateTime::parse_from_rfc3339(v).ok().map(|t| t.timestamp_micros()),
         Some(f) => chrono::NaiveDateTime::parse_from_str(v, f).ok().map(|t| t.and_utc().timestamp_micros()),
     }
+}
+
+/// Dates the contract holds: 1900-01-01 to 2999-12-31 (a year 0000 or 9999 is
+/// a keying or export error, not a posting date).
+fn date_in_range(day: i32) -> bool {
+    (reckon_core::date::days_from_civil(1900, 1, 1)..=reckon_core::date::days_from_civil(2999, 12, 31)).contains(&day)
+}
+
+fn out_of_range(v: &str) -> String {
+    format!("'{v}' is outside the contract's dates (years 1900 to 2999)")
 }

@@ -388,7 +388,7 @@ fn one_hot(book: &Book, results: &[JournalResult], vocab: &mut Option<Vec<String
     let k = v.len() + 1;
     let mut x = vec![0f32; results.len() * k];
     for (r, j) in results.iter().enumerate() {
-        let mut total = 0i64;
+        let mut total = 0i128;
         for &i in &j.lines {
             let keys = [
                 format!("a:{}", book.account.at(i)),
@@ -401,7 +401,7 @@ fn one_hot(book: &Book, results: &[JournalResult], vocab: &mut Option<Vec<String
                 }
             }
             if book.amount[i] > 0 {
-                total += book.amount[i];
+                total += i128::from(book.amount[i]);
             }
         }
         x[r * k + v.len()] = ((total as f64) / 100.0 + 1.0).log10() as f32;
