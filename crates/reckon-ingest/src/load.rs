@@ -475,7 +475,7 @@ fn map_and_validate(
             ColumnType::Date => {
                 let mut out: Vec<Option<i32>> = Vec::with_capacity(n);
                 for (i, v) in vals.iter().enumerate() {
-                    let mut parsed = if v.is_empty() { None } else { parse_date(v, date_fmt) };
+                    let parsed = if v.is_empty() { None } else { parse_date(v, date_fmt) };
                     if let Some(d) = parsed
                         && !date_in_range(d)
                     {
