@@ -154,6 +154,71 @@ fn run_delivers_when_configured_and_exits_4_when_refused() {
         .env_remove("RECKON_WEBHOOK_SECRET")
         .output()
         .unwrap_or_else(|e| panic!("{e}"));
-    assert_ne!(o.status.code(), Some(0));
+    assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("RECKON_WEBHOOK_SECRET"));
+}
+
+fn files_under(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{e}")).flatten() {
+        if e.path().is_dir() {
+            files_under(&e.path(), out);
+        } else {
+            out.push(e.path());
+        }
+    }
+}
+
+/// Credentials in a sink URL and the signing secret appear in no output file,
+/// log line or message of a run that delivers (debug logging on); the feed
+/// files and the outbox hold no IBAN that masking would still change.
+#[test]
+fn secrets_and_account_numbers_stay_out_of_outputs_and_logs() {
+    let t = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let r = Receiver::start("127.0.0.1:0", vec![secret()]).unwrap_or_else(|e| panic!("{e}"));
+    let url = r.url().replace("http://", "http://svc-user:pw-s3cr3t-77@") + "?token=tok-9f8e7d";
+    let cfg = t.path().join("reckon.toml");
+    std::fs::write(
+        &cfg,
+        format!("[feed.webhook]\nurl = \"{url}\"\n[feed.webhook.retry]\nbase_ms = 5\nmax_ms = 20\nmax_attempts = 2\n"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let out = t.path().join("out");
+    let o = reckon(&[
+        "run",
+        "--input",
+        &sample().to_string_lossy(),
+        "--out",
+        &out.to_string_lossy(),
+        "--config",
+        &cfg.to_string_lossy(),
+    ])
+    .env("RUST_LOG", "debug")
+    .output()
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(o.status.code(), Some(0 | 4)), "{}", String::from_utf8_lossy(&o.stderr));
+    let mut texts = vec![("stdout".to_string(), o.stdout.clone()), ("stderr".to_string(), o.stderr.clone())];
+    let mut files = Vec::new();
+    files_under(&out, &mut files);
+    assert!(files.len() > 5);
+    for f in &files {
+        texts.push((f.display().to_string(), std::fs::read(f).unwrap_or_else(|e| panic!("{e}"))));
+    }
+    let whsec = secret().expose().to_string();
+    let key = whsec.trim_start_matches("whsec_");
+    assert!(key.len() > 10);
+    for (name, bytes) in &texts {
+        let s = String::from_utf8_lossy(bytes);
+        for needle in ["pw-s3cr3t-77", "tok-9f8e7d", key, "reckon-test-secret-0123456789abcdef"] {
+            assert!(!s.contains(needle), "{name} contains a secret");
+        }
+    }
+    let manifest = std::fs::read_to_string(out.join("manifest.json")).unwrap_or_default();
+    assert!(manifest.contains("***@127.0.0.1"), "the manifest shows the URL redacted");
+    for f in files.iter().filter(|f| {
+        let n = f.to_string_lossy();
+        n.ends_with("exceptions.jsonl") || n.contains("outbox") || n.ends_with("manifest.json")
+    }) {
+        let s = std::fs::read_to_string(f).unwrap_or_default();
+        assert_eq!(reckon_feed::mask::mask_ibans(&s), s, "{} holds an unmasked IBAN", f.display());
+    }
 }

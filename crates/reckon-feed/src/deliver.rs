@@ -71,30 +71,87 @@ impl RetryConfig {
     }
 }
 
-fn check_url(field: &str, url: &str, allow_http: bool) -> Result<(), String> {
-    let rest = if let Some(r) = url.strip_prefix("https://") {
-        r
-    } else if let Some(r) = url.strip_prefix("http://") {
-        let host = r.split(['/', ':']).next().unwrap_or("");
-        if !allow_http && !matches!(host, "localhost" | "127.0.0.1" | "[::1]") {
-            return Err(format!(
-                "{field}.url: plain http to {host} would send exceptions unencrypted; use https or set allow_http = true"
-            ));
-        }
-        r
-    } else {
-        return Err(format!("{field}.url: '{url}' is not an http(s) URL"));
+/// Checks a sink URL, parsed by the `url` crate: http(s) with a host; plain http
+/// only to a loopback host (the *parsed* host, so `http://localhost@other/`
+/// is refused) unless `allow_http`. Messages show the URL redacted.
+fn check_url(field: &str, raw: &str, allow_http: bool) -> Result<(), String> {
+    let u = url::Url::parse(raw).map_err(|e| format!("{field}.url: '{}' is not a URL: {e}", redact_url(raw)))?;
+    let host = match u.host() {
+        Some(h) => h,
+        None => return Err(format!("{field}.url: no host in '{}'", redact_url(raw))),
     };
-    if rest.is_empty() {
-        return Err(format!("{field}.url: no host in '{url}'"));
+    match u.scheme() {
+        "https" => Ok(()),
+        "http" => {
+            let loopback = match host {
+                url::Host::Domain(d) => d.eq_ignore_ascii_case("localhost"),
+                url::Host::Ipv4(ip) => ip.is_loopback(),
+                url::Host::Ipv6(ip) => ip.is_loopback(),
+            };
+            if loopback || allow_http {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{field}.url: plain http to {host} would send exceptions unencrypted; use https or set allow_http = true"
+                ))
+            }
+        }
+        other => Err(format!("{field}.url: '{}' is {other}, not an http(s) URL", redact_url(raw))),
     }
-    Ok(())
+}
+
+/// The URL without its secrets: a user name or password and every query value
+/// become `***` (the text is returned unchanged when it is not a URL and holds
+/// no `@`; otherwise everything before the host is hidden).
+pub fn redact_url(raw: &str) -> String {
+    let Ok(mut u) = url::Url::parse(raw) else {
+        return match raw.rsplit_once('@') {
+            Some((_, host)) => format!("***@{host}"),
+            None => raw.to_string(),
+        };
+    };
+    if !u.username().is_empty() {
+        let _ = u.set_username("***");
+    }
+    if u.password().is_some() {
+        let _ = u.set_password(Some("***"));
+    }
+    if u.query().is_some() {
+        let pairs: Vec<(String, String)> = u.query_pairs().map(|(k, _)| (k.into_owned(), "***".to_string())).collect();
+        u.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    u.to_string()
+}
+
+/// `text` with every occurrence of `raw` (and of its password, if any) redacted.
+pub fn redact_in(text: &str, raw: &str) -> String {
+    let mut t = text.replace(raw, &redact_url(raw));
+    if let Ok(u) = url::Url::parse(raw) {
+        if let Some(p) = u.password().filter(|p| p.len() >= 3) {
+            t = t.replace(p, "***");
+        }
+        if !u.username().is_empty() && u.username().len() >= 3 {
+            t = t.replace(&format!("{}@", u.username()), "***@");
+        }
+        for (_, v) in u.query_pairs() {
+            if v.len() >= 3 {
+                t = t.replace(v.as_ref(), "***");
+            }
+        }
+    }
+    t
+}
+
+fn serialize_redacted<S: serde::Serializer>(url: &str, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&redact_url(url))
 }
 
 /// `[feed.webhook]`.
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookConfig {
+    /// Written redacted wherever reckon writes its config (manifest, logs).
+    #[serde(serialize_with = "serialize_redacted")]
     pub url: String,
     /// Environment variable holding the `whsec_…` secret(s), newest first.
     #[serde(default = "default_secret_env")]
@@ -145,7 +202,9 @@ impl WebhookConfig {
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct CamundaConfig {
-    /// Base URL of the Orchestration Cluster REST API (e.g. `https://…/`).
+    /// Base URL of the Orchestration Cluster REST API (e.g. `https://…/`);
+    /// written redacted wherever reckon writes its config.
+    #[serde(serialize_with = "serialize_redacted")]
     pub url: String,
     /// BPMN message name the process waits for.
     #[serde(default = "default_message")]
@@ -383,7 +442,14 @@ fn attempt(agent: &ureq::Agent, sink: &Sink, b: &Batch) -> Result<Outcome, FeedE
                 _ => Outcome::Refused(code, format!("HTTP {code} {snippet}")),
             }
         }
-        Err(e) => Outcome::Retry { status: None, error: e.to_string(), retry_after: None },
+        // Transport errors may quote the URL: never with its secrets (they go to state.log).
+        Err(e) => {
+            let raw = match sink {
+                Sink::Webhook { url, .. } => url.as_str(),
+                Sink::Camunda { publish_url, .. } => publish_url.as_str(),
+            };
+            Outcome::Retry { status: None, error: redact_in(&e.to_string(), raw), retry_after: None }
+        }
     })
 }
 
@@ -491,5 +557,26 @@ mod tests {
         assert!(e.contains("unencrypted"), "{e}");
         assert!(WebhookConfig::for_url("ftp://x").validate().is_err());
         assert!(CamundaConfig::for_url("https://camunda.example.com").validate().is_ok());
+        // The guard reads the parsed host: loopback named in the user part is not loopback.
+        let e = WebhookConfig::for_url("http://localhost:80@other-host.example/x").validate().err().unwrap_or_default();
+        assert!(e.contains("unencrypted") && e.contains("other-host.example"), "{e}");
+        assert!(!e.contains("localhost:80"), "credentials in the message: {e}");
+        assert!(WebhookConfig::for_url("http://[::1]:9/x").validate().is_ok());
+        assert!(WebhookConfig::for_url("http://127.0.0.2/x").validate().is_ok());
+        assert!(WebhookConfig::for_url("http://127.0.0.1.example.com/x").validate().is_err());
+    }
+
+    #[test]
+    fn urls_are_redacted_wherever_they_are_written() {
+        let raw = "https://user:s3cr3t-t0ken@hooks.example.com/reckon?token=abc123&x=1";
+        let r = redact_url(raw);
+        assert_eq!(r, "https://***:***@hooks.example.com/reckon?token=***&x=***");
+        let w = WebhookConfig::for_url(raw);
+        let json = serde_json::to_string(&w).unwrap_or_default();
+        assert!(!json.contains("s3cr3t") && !json.contains("abc123") && json.contains("hooks.example.com"), "{json}");
+        let msg = format!("error sending to {raw}: refused (password s3cr3t-t0ken)");
+        let red = redact_in(&msg, raw);
+        assert!(!red.contains("s3cr3t") && !red.contains("abc123"), "{red}");
+        assert_eq!(redact_url("https://hooks.example.com/x"), "https://hooks.example.com/x");
     }
 }

@@ -15,8 +15,8 @@ pub fn mask_ibans(text: &str) -> Cow<'_, str> {
     while i + 15 <= b.len() {
         let boundary = i == 0 || !b[i - 1].is_ascii_alphanumeric();
         if boundary
-            && b[i].is_ascii_uppercase()
-            && b[i + 1].is_ascii_uppercase()
+            && b[i].is_ascii_alphabetic()
+            && b[i + 1].is_ascii_alphabetic()
             && b[i + 2].is_ascii_digit()
             && b[i + 3].is_ascii_digit()
             && let Some((end, compact)) = iban_at(b, i)
@@ -134,7 +134,7 @@ const LENGTHS: &[(&str, usize)] = &[
 
 /// A valid IBAN of its country's length starting at `start`: (end offset, compact text).
 fn iban_at(b: &[u8], start: usize) -> Option<(usize, String)> {
-    let country = std::str::from_utf8(&b[start..start + 2]).ok()?;
+    let country = std::str::from_utf8(&b[start..start + 2]).ok()?.to_ascii_uppercase();
     let len = LENGTHS.iter().find(|(c, _)| *c == country)?.1;
     let mut compact = String::with_capacity(len);
     let mut j = start;
@@ -143,8 +143,12 @@ fn iban_at(b: &[u8], start: usize) -> Option<(usize, String)> {
         if c.is_ascii_alphanumeric() {
             compact.push(c.to_ascii_uppercase() as char);
             j += 1;
-        } else if c == b' ' && j + 1 < b.len() && b[j + 1].is_ascii_alphanumeric() && compact.len().is_multiple_of(4) {
-            // Printed form: groups of four separated by single spaces.
+        } else if matches!(c, b' ' | b'-' | b'.' | b'/')
+            && j + 1 < b.len()
+            && b[j + 1].is_ascii_alphanumeric()
+            && compact.len().is_multiple_of(4)
+        {
+            // Printed form: groups of four separated by one space (or a dash, dot or slash).
             j += 1;
         } else {
             break;
@@ -180,5 +184,15 @@ mod tests {
         assert_eq!(mask_ibans("invoice INV-2024-000123 RF18539007547034"), "invoice INV-2024-000123 RF18539007547034");
         assert!(matches!(mask_ibans("nothing here"), Cow::Borrowed(_)));
         assert_eq!(mask_ibans("a NL91ABNA0417164300, b FR1420041010050500013M02606"), "a NL91…4300, b FR14…2606");
+    }
+
+    #[test]
+    fn masks_ibans_in_any_case_and_with_other_separators() {
+        assert_eq!(mask_ibans("de89370400440532013000"), "DE89…3000");
+        assert_eq!(mask_ibans("iban: gb29 nwbk 6016 1331 9268 19"), "iban: GB29…6819");
+        assert_eq!(mask_ibans("DE89-3704-0044-0532-0130-00 paid"), "DE89…3000 paid");
+        assert_eq!(mask_ibans("Ref/DE89.3704.0044.0532.0130.00/INV-1"), "Ref/DE89…3000/INV-1");
+        // A dash inside a group is not a group separator: left as it is.
+        assert_eq!(mask_ibans("DE8-9370400440532013000"), "DE8-9370400440532013000");
     }
 }
