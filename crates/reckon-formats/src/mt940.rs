@@ -76,6 +76,10 @@ pub struct Statement {
     pub sum_credits: Option<(u64, String, String)>,
     /// Tags the parser did not expect, as (tag, line).
     pub unknown_tags: Vec<(String, u64)>,
+    /// Opening or closing balances that could not be read: the statement cannot
+    /// be tied out, so its rows are refused with this reason.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub balance_problems: Vec<String>,
 }
 
 struct Tag<'a> {
@@ -130,7 +134,16 @@ fn tags(text: &str) -> Vec<Tag<'_>> {
             in_msg = false;
         }
         let t = l.trim_end();
-        if t == "-" || t == "-}" || t.starts_with("-}") {
+        // A line `-` inside `:86:` text is text (banks wrap at 65 characters, and a
+        // wrapped dash may stand alone): it ends the message only when the message
+        // ends there — end of file, the next message's `:20:` or a block wrapper.
+        let dash_is_text = t == "-"
+            && in_msg
+            && out.last().is_some_and(|tag| tag.name == "86")
+            && raw_lines[i + 1..].iter().map(|n| n.trim()).find(|n| !n.is_empty()).is_some_and(|n| {
+                !(n.starts_with(":20:") || n.starts_with('{') || n.starts_with('$') || n.starts_with('\u{3}'))
+            });
+        if !dash_is_text && (t == "-" || t == "-}" || t.starts_with("-}")) {
             in_msg = false;
             continue;
         }
@@ -222,15 +235,33 @@ fn amount_text(s: &str) -> Option<String> {
 }
 
 fn balance(v: &str, kind: &str) -> Option<Balance> {
+    read_balance(v, kind).ok()
+}
+
+/// A balance `C|D YYMMDD CCY amount`, or why it cannot be read. A day past the
+/// month's end is clamped (banks' 31 November); an amount zero-padded past
+/// SWIFT's 15 characters is read when its digits fit.
+fn read_balance(v: &str, kind: &str) -> Result<Balance, String> {
     let v = v.trim();
-    let mark = v.get(0..1)?;
+    let mark = v.get(0..1).unwrap_or("");
     if mark != "C" && mark != "D" {
-        return None;
+        return Err(format!("'{v}' does not start with C or D"));
     }
-    let (y, m, d) = yymmdd(v.get(1..7)?)?;
-    let currency = v.get(7..10)?.to_string();
-    let amount = amount_text(v.get(10..)?)?;
-    Some(Balance { mark: mark.to_string(), date: iso(y, m, d), currency, amount, kind: kind.to_string() })
+    let date = v.get(1..7).unwrap_or("");
+    let (y, m, d) = yymmdd_lenient(date).ok_or_else(|| format!("date '{date}' is not a valid YYMMDD date"))?;
+    let currency = v.get(7..10).filter(|c| c.bytes().all(|b| b.is_ascii_uppercase()));
+    let currency = currency.ok_or_else(|| format!("'{v}' has no currency code after the date"))?.to_string();
+    let raw = v.get(10..).unwrap_or("").trim();
+    let unpadded = raw.trim_start_matches('0');
+    let unpadded = if unpadded.starts_with(',') || unpadded.is_empty() {
+        &raw[raw.len() - unpadded.len() - 1..]
+    } else {
+        unpadded
+    };
+    let amount = amount_text(raw)
+        .or_else(|| amount_text(unpadded))
+        .ok_or_else(|| format!("amount '{raw}' is not a SWIFT amount (digits and one comma)"))?;
+    Ok(Balance { mark: mark.to_string(), date: iso(y, m, d), currency, amount, kind: kind.to_string() })
 }
 
 /// Parses the `:61:` value (first line plus optional supplementary line).
@@ -291,6 +322,9 @@ fn entry(v: &str, line: u64) -> Entry {
             e.problem = Some(format!(":61: entry date '{}' is not a valid MMDD date", &first[p..p + 4]));
         }
         p += 4;
+    } else if b.len() >= p + 5 && b[p..p + 4].iter().all(|c| *c == b' ') {
+        // The optional entry date left blank (four spaces).
+        p += 4;
     }
     let mark = if first[p..].starts_with("RC") || first[p..].starts_with("RD") {
         &first[p..p + 2]
@@ -306,6 +340,7 @@ fn entry(v: &str, line: u64) -> Entry {
         e.funds_code = Some(first[p..p + 1].to_string());
         p += 1;
     }
+    let amt_start = p;
     let amt_end = first[p..].find(|c: char| !(c.is_ascii_digit() || c == ',')).map_or(first.len(), |i| p + i);
     match amount_text(&first[p..amt_end]) {
         Some(a) => e.amount = a,
@@ -316,6 +351,14 @@ fn entry(v: &str, line: u64) -> Entry {
         }
     }
     p = amt_end;
+    if first[p..].starts_with('.') && first[p + 1..].starts_with(|c: char| c.is_ascii_digit()) {
+        e.problem = Some(format!(
+            ":61: amount '{}' uses a decimal point: SWIFT amounts use a comma",
+            &first
+                [amt_start..p + 1 + first[p + 1..].find(|c: char| !c.is_ascii_digit()).unwrap_or(first.len() - p - 1)]
+        ));
+        return e;
+    }
     match first.get(p..p + 4) {
         Some(t) if t.as_bytes()[0].is_ascii_alphabetic() => e.type_code = t.to_string(),
         _ => {
@@ -388,8 +431,11 @@ fn read_statements(bytes: &[u8], structured: bool) -> Vec<Statement> {
                     None => s.statement_no = Some(v.to_string()),
                 }
             }
-            "60F" | "60M" => s.opening = balance(v, &t.name[2..]),
-            "62F" | "62M" => s.closing = balance(v, &t.name[2..]),
+            "60F" | "60M" | "62F" | "62M" => match read_balance(v, &t.name[2..]) {
+                Ok(b) if t.name.starts_with("60") => s.opening = Some(b),
+                Ok(b) => s.closing = Some(b),
+                Err(why) => s.balance_problems.push(format!(":{}: on line {}: {why}", t.name, t.line)),
+            },
             "64" => s.available = balance(v, ""),
             "65" => s.forward_available.extend(balance(v, "")),
             "61" => s.entries.push(entry(v, t.line)),
@@ -905,17 +951,38 @@ pub fn to_rows(stmts: Vec<Statement>) -> (Vec<Row>, Vec<Control>) {
                 controls.push(Control { scope: scope.clone(), check: "balance".into(), ok, detail });
             }
         }
+        // A statement that cannot be tied out is refused, never loaded unchecked.
+        let is_report = s.sum_debits.is_some() || s.sum_credits.is_some() || s.datetime.is_some();
+        let mut problems = s.balance_problems.clone();
+        if !is_report && problems.is_empty() {
+            if s.opening.is_none() {
+                problems.push("no opening balance (:60F:/:60M:)".to_string());
+            }
+            if s.closing.is_none() {
+                problems.push("no closing balance (:62F:/:62M:)".to_string());
+            }
+        }
+        if !is_report && cur.is_none() && problems.is_empty() {
+            problems.push("no currency in its balances".to_string());
+        }
+        for why in problems {
+            let detail = format!("statement {scope} cannot be tied out: {why}");
+            for r in &mut stmt_rows {
+                r.fail_control(|| detail.clone());
+            }
+            controls.push(Control { scope: scope.clone(), check: "balance".into(), ok: false, detail });
+        }
         for (which, sums, want_neg) in [("debits", &s.sum_debits, true), ("credits", &s.sum_credits, false)] {
             if let (Some((count, _, amt)), Some(cu)) = (sums, cur) {
                 let mine: Vec<&String> =
                     debit_credit.iter().filter(|(neg, _)| *neg == want_neg).map(|(_, a)| a).collect();
-                let total: i64 = mine.iter().filter_map(|a| signed_minor(a, false, cu)).sum();
+                let total: i128 = mine.iter().filter_map(|a| signed_minor(a, false, cu)).map(i128::from).sum();
                 let stated = signed_minor(amt, false, cu).unwrap_or(-1);
-                let ok = mine.len() as u64 == *count && total == stated;
+                let ok = mine.len() as u64 == *count && total == i128::from(stated);
                 let detail = format!(
                     "{which}: {} entries totalling {} vs stated {count} totalling {}",
                     mine.len(),
-                    format_minor(total, cu.exponent()),
+                    format_minor_wide(total, cu.exponent()),
                     format_minor(stated, cu.exponent())
                 );
                 if !ok {

@@ -233,3 +233,67 @@ fn statement_sums_do_not_wrap() {
     assert_eq!(p.rows.len(), 1845);
     assert!(p.controls.iter().any(|c| !c.ok), "camt: {:?}", p.controls);
 }
+
+fn rejects(p: &reckon_formats::Parsed) -> Vec<String> {
+    p.rows.iter().filter_map(|r| r.reject.clone()).collect()
+}
+
+/// MT940 (SWIFT Category 9, MT940 fields 60a/61/86/62a): a line that is only `-`
+/// inside wrapped `:86:` text is text, not the end of the message — the
+/// entries after it and the closing balance still count.
+#[test]
+fn mt940_dash_line_inside_86_text() {
+    let f = ":20:STMT\n:25:DE89370400440532013000\n:28C:7/1\n:60F:C260301EUR100,00\n\
+:61:2603020302C10,00NTRFNONREF//B1\n:86:166?00GUTSCHRIFT?20Rechnung 4711\n-\n?21Rest des Textes\n\
+:61:2603020302D5,00NTRFNONREF//B2\n:86:Gebuehr\n:62F:C260302EUR105,00\n-\n";
+    let p = parse(f.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(p.rows.len(), 2, "the entry after the dash line is kept");
+    assert!(rejects(&p).is_empty(), "{:?}", rejects(&p));
+    assert!(p.controls.iter().any(|c| c.check == "balance" && c.ok), "{:?}", p.controls);
+    // The dash that really ends a message before the next :20: still ends it.
+    let two = format!("{f}{}", f.replace(":20:STMT", ":20:STMT2"));
+    let p = parse(two.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((p.statements, p.rows.len()), (2, 4));
+}
+
+/// A statement whose balances cannot be read, or that has none, is refused row
+/// by row with the reason; a zero-padded amount and a banks' 31 November are read.
+#[test]
+fn mt940_balances_tie_out_or_refuse_the_statement() {
+    let stmt = |open: &str, close: &str| {
+        format!(":20:S\n:25:X\n:28C:1/1\n{open}:61:2611300302C10,00NTRFNONREF//B1\n:86:text\n{close}-\n")
+    };
+    let ok = parse(stmt(":60F:C261130EUR0000000000000000100,00\n", ":62F:C261131EUR110,\n").as_bytes())
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(rejects(&ok).is_empty(), "{:?}", rejects(&ok));
+    assert!(ok.controls.iter().all(|c| c.ok), "{:?}", ok.controls);
+    for (open, close, why) in [
+        (":60F:C261130EUR100,00\n", ":62F:C000000EUR110,00\n", ":62F: on line 7: date '000000'"),
+        (":60F:C261130EUR100,00\n", ":62F:C261130EUR110.00\n", "amount '110.00' is not a SWIFT amount"),
+        (":60F:X261130EUR100,00\n", ":62F:C261130EUR110,00\n", ":60F: on line 4: 'X261130EUR100,00' does not start"),
+        (":60F:C261130EUR100,00\n", "", "no closing balance"),
+        ("", ":62F:C261130EUR110,00\n", "no opening balance"),
+    ] {
+        let p = parse(stmt(open, close).as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+        let r = rejects(&p);
+        assert_eq!(r.len(), 1, "{why}: the row is refused, not dropped or loaded");
+        assert!(r[0].contains("cannot be tied out") && r[0].contains(why), "{why}: {}", r[0]);
+        assert!(p.controls.iter().any(|c| !c.ok && c.detail.contains(why)), "{why}: {:?}", p.controls);
+    }
+}
+
+/// `:61:` subfield 2 (entry date, MMDD) is optional; a bank that leaves it blank
+/// writes four spaces. A decimal point in the amount is named as such.
+#[test]
+fn mt940_blank_entry_date_and_decimal_point() {
+    let f = ":20:S\n:25:X\n:28C:1/1\n:60F:C260301EUR0,\n:61:260302    C10,00NTRFNONREF//B1\n:62F:C260302EUR10,\n-\n";
+    let st = mt940::statements(f.as_bytes());
+    assert_eq!(st[0].entries[0].entry_date, None);
+    assert_eq!(st[0].entries[0].problem, None);
+    let p = parse(f.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+    assert!(rejects(&p).is_empty(), "{:?}", rejects(&p));
+    let f = ":20:S\n:25:X\n:28C:1/1\n:60F:C260301EUR0,\n:61:2603020302C10.00NTRFNONREF//B1\n:62F:C260302EUR10,\n-\n";
+    let st = mt940::statements(f.as_bytes());
+    let why = st[0].entries[0].problem.clone().unwrap_or_default();
+    assert!(why.contains("decimal point") && why.contains("10.00"), "{why}");
+}
