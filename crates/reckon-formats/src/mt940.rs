@@ -745,25 +745,64 @@ pub fn details_with(info: &str, german_parsed: Option<&German>) -> Details {
                         d.name = Some(squash(n));
                     }
                 }
-                "TRTP" => d.code = Some(v.to_string()),
+                "TRTP" | "TRCD" if d.code.is_none() => d.code = Some(v.to_string()),
+                "CDTRREF" if !v.is_empty() => d.reference = Some(v.to_string()),
                 _ => {}
             }
         }
     } else {
         d.description = Some(squash(&joined)).filter(|s| !s.is_empty());
     }
-    // An ISO 11649 creditor reference anywhere in the purpose is the structured reference.
-    d.reference = find_rf(&joined);
+    // An ISO 11649 creditor reference anywhere in the purpose is the structured
+    // reference (unless the layout named one).
+    if d.reference.is_none() {
+        d.reference = find_rf(&joined);
+    }
     d
 }
 
+/// Slash codes of structured `:86:` layouts: SWIFT's `/EREF/ /REMI/ /ORDP/ /BENM/`
+/// and the Dutch banks' structured MT940 (Rabobank "Format description MT940
+/// Structured" 1.5.3, chapter 3 "Field 86": `/TRCD/ /EREF/ /ORDP//NAME/ /ADDR/
+/// /REMI/ /ISDT/ /CSID/ /MARF/`; ING "MT940 & MT942 Structured NL" v4: `/CNTP/
+/// /PURP/ /REMI/USTD// /CDTRREFTP/ /CDTRREF/`). A code no table names is part of
+/// the value before it.
 const SLASH_KEYS: &[&str] = &[
-    "EREF", "REMI", "ORDP", "BENM", "NAME", "IBAN", "BIC", "CNTP", "TRTP", "CSID", "MARF", "PREF", "SVCL", "PURP",
-    "ISDT", "RTRN", "ADDR", "ULTC", "ULTD", "ULTB", "BUSP", "ACCW", "EXCH", "OCMT", "CHGS", "IREF", "BENM", "CITY",
+    "EREF",
+    "REMI",
+    "ORDP",
+    "BENM",
+    "NAME",
+    "IBAN",
+    "BIC",
+    "CNTP",
+    "TRTP",
+    "CSID",
+    "MARF",
+    "PREF",
+    "SVCL",
+    "PURP",
+    "ISDT",
+    "RTRN",
+    "ADDR",
+    "ULTC",
+    "ULTD",
+    "ULTB",
+    "BUSP",
+    "ACCW",
+    "EXCH",
+    "OCMT",
+    "CHGS",
+    "IREF",
+    "CITY",
+    "TRCD",
+    "CDTRREFTP",
+    "CDTRREF",
 ];
 
 fn slash_key(s: &str) -> Option<&'static str> {
-    SLASH_KEYS.iter().find(|k| s.starts_with(*k) && s[k.len()..].starts_with('/')).copied()
+    // Longest first: `CDTRREFTP` before `CDTRREF`.
+    SLASH_KEYS.iter().filter(|k| s.starts_with(*k) && s[k.len()..].starts_with('/')).max_by_key(|k| k.len()).copied()
 }
 
 /// First ISO 11649 `RFnn…` reference with valid check digits.

@@ -297,3 +297,33 @@ fn mt940_blank_entry_date_and_decimal_point() {
     let why = st[0].entries[0].problem.clone().unwrap_or_default();
     assert!(why.contains("decimal point") && why.contains("10.00"), "{why}");
 }
+
+/// Structured `:86:` of the Dutch banks (Rabobank "Format description MT940
+/// Structured" 1.5.3, field 86): `/TRCD/` first, the name after `/ORDP//NAME/`,
+/// wrapped at 65 characters mid-word and mid-code.
+#[test]
+fn mt940_slash_coded_86_with_wrapped_name() {
+    let info = "/TRCD/00100/EREF/E2E-2026-0042/ORDP//NAME/Acme Industrial Supplies Neder\n\
+land B.V./ADDR/Straat 1 Utrecht/REMI/USTD//INV-2026-0042 INV-2026-0043/ISD\n\
+T/2026-03-02/CSID/NL99ZZZ999999990000";
+    let d = mt940::details(info);
+    assert_eq!(d.name.as_deref(), Some("Acme Industrial Supplies Nederland B.V."));
+    assert_eq!(d.end_to_end_id.as_deref(), Some("E2E-2026-0042"));
+    assert_eq!(d.description.as_deref(), Some("INV-2026-0042 INV-2026-0043"));
+    assert_eq!(d.code.as_deref(), Some("00100"));
+    // ING: counterparty in /CNTP/account/BIC/name/city/, structured creditor reference.
+    let d = mt940::details(
+        "/CNTP/NL69INGB0123456789/INGBNL2A/Beta Trading/Amsterdam/PURP//REMI/STRD/CUR/RF18539007547034/CDTRREFTP//CD/SCOR/ISSR/CUR/CDTRREF/RF18539007547034/EREF/NOTPROVIDED",
+    );
+    assert_eq!(d.name.as_deref(), Some("Beta Trading"));
+    assert_eq!(d.account.as_deref(), Some("NL69INGB0123456789"));
+    assert_eq!(d.reference.as_deref(), Some("RF18539007547034"));
+    assert_eq!(d.end_to_end_id, None);
+    // Through a whole statement: the row carries the name and the end-to-end id.
+    let f = format!(
+        ":20:S\n:25:NL91RABO0123456789\n:28C:1/1\n:60F:C260301EUR0,\n:61:2603020302C10,00NTRFNONREF//B1\n:86:{info}\n:62F:C260302EUR10,\n-\n"
+    );
+    let p = parse(f.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(get(&p.rows[0], "counterparty_name"), "Acme Industrial Supplies Nederland B.V.");
+    assert_eq!(get(&p.rows[0], "end_to_end_id"), "E2E-2026-0042");
+}
