@@ -129,26 +129,18 @@ pub fn load_dir(dir: &Path) -> Result<Loaded, DiscoverError> {
     let mut out = Loaded { ignored, ..Loaded::default() };
     let mut frames: BTreeMap<Table, Vec<(usize, DataFrame)>> = BTreeMap::new();
     // Files load in parallel; results are merged in file-name order, so the
-    // outcome does not depend on the thread count.
-    use rayon::prelude::*;
-    let results: Vec<(Planned, Option<crate::load::LoadedFile>)> = planned
-        .into_par_iter()
-        .map(|p| {
-            if p.statement {
-                let t = std::time::Instant::now();
-                let lf = crate::load::load_statement_file(&p.path, &p.rel);
-                tracing::info!(file = %p.rel, format = lf.report.format.as_str(), rows = lf.report.input_rows, ms = t.elapsed().as_millis() as u64, "loaded");
-                return (p, Some(lf));
-            }
-            let lf = p.mapping.as_ref().ok().map(|m| {
-                let t = std::time::Instant::now();
-                let lf = load_file(&p.path, &p.rel, m, p.mapping_name.as_deref());
-                tracing::info!(file = %p.rel, table = %m.table, rows = lf.report.input_rows, ms = t.elapsed().as_millis() as u64, "loaded");
-                lf
-            });
-            (p, lf)
-        })
-        .collect();
+    // outcome does not depend on the thread count. In waves of at most
+    // `FILES_PER_WAVE`: a rayon worker that waits for polars' own pool runs
+    // other queued files on the same stack, so an unbounded queue (a year of
+    // daily statements) nests deep enough to overflow it.
+    const FILES_PER_WAVE: usize = 32;
+    let mut planned = planned;
+    let mut results: Vec<(Planned, Option<crate::load::LoadedFile>)> = Vec::with_capacity(planned.len());
+    while !planned.is_empty() {
+        let rest = planned.split_off(planned.len().min(FILES_PER_WAVE));
+        let wave = std::mem::replace(&mut planned, rest);
+        results.extend(load_wave(wave));
+    }
     for (p, lf) in results {
         let table_of = |lf: &crate::load::LoadedFile| lf.report.table.as_deref().and_then(Table::from_name);
         match (p.mapping, lf) {
@@ -198,6 +190,28 @@ pub fn load_dir(dir: &Path) -> Result<Loaded, DiscoverError> {
         out.tables.insert(table, df);
     }
     Ok(out)
+}
+
+/// Loads one wave of files in parallel, results in input order.
+fn load_wave(wave: Vec<Planned>) -> Vec<(Planned, Option<crate::load::LoadedFile>)> {
+    use rayon::prelude::*;
+    wave.into_par_iter()
+        .map(|p| {
+            if p.statement {
+                let t = std::time::Instant::now();
+                let lf = crate::load::load_statement_file(&p.path, &p.rel);
+                tracing::info!(file = %p.rel, format = lf.report.format.as_str(), rows = lf.report.input_rows, ms = t.elapsed().as_millis() as u64, "loaded");
+                return (p, Some(lf));
+            }
+            let lf = p.mapping.as_ref().ok().map(|m| {
+                let t = std::time::Instant::now();
+                let lf = load_file(&p.path, &p.rel, m, p.mapping_name.as_deref());
+                tracing::info!(file = %p.rel, table = %m.table, rows = lf.report.input_rows, ms = t.elapsed().as_millis() as u64, "loaded");
+                lf
+            });
+            (p, lf)
+        })
+        .collect()
 }
 
 /// Concatenates a table's files and rejects rows whose key was already seen.
