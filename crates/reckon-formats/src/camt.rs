@@ -451,11 +451,16 @@ pub fn bank_rows(doc: &Document) -> (Vec<Row>, Vec<Control>) {
             } else {
                 vec![(n.txs.first(), format!("Stmt[{}]/Ntry[{}]", si + 1, ni + 1))]
             };
+            // A transaction's own reference names its row only when it is its own:
+            // banks repeat the entry's reference in every TxDtls of a collective
+            // credit (Swiss practice), or one reference in all of them.
+            let tx_refs: Vec<Option<&str>> = n.txs.iter().map(|t| t.acct_svcr_ref.as_deref()).collect();
+            let own = |r: &str| tx_refs.iter().filter(|x| **x == Some(r)).count() == 1;
             for (ui, (t, position)) in units.into_iter().enumerate() {
                 let mut r = Row::new(n.line, position);
                 let base_id = n.acct_svcr_ref.clone().or_else(|| n.entry_ref.clone());
                 let id = match (split, t.and_then(|t| t.acct_svcr_ref.clone()), &base_id) {
-                    (true, Some(tid), _) if Some(&tid) != base_id.as_ref() => tid,
+                    (true, Some(tid), _) if Some(&tid) != base_id.as_ref() && own(&tid) => tid,
                     (true, _, Some(b)) => format!("{b}/{}", ui + 1),
                     (false, _, Some(b)) => b.clone(),
                     _ => format!("@{}", r.position()),

@@ -214,6 +214,48 @@ fn load_wave(wave: Vec<Planned>) -> Vec<(Planned, Option<crate::load::LoadedFile
         .collect()
 }
 
+/// A bank reference that the banks' statement files give on more than one
+/// account (the two legs of an internal transfer carry one reference) names a
+/// different entry on each: every such row's `txn_id` becomes
+/// `<reference>@<account_id>`. Rows from contract CSV/Parquet keep their ids:
+/// there `txn_id` must be unique, and a repeat is a duplicate.
+fn qualify_repeated_refs(parts: Vec<(usize, DataFrame)>, files: &[FileReport]) -> Vec<(usize, DataFrame)> {
+    let text = |df: &DataFrame, c: &str| -> Option<Vec<String>> {
+        df.column(c).ok()?.str().ok().map(|s| s.iter().map(|v| v.unwrap_or("").to_string()).collect())
+    };
+    let from_statement = |fi: usize| files.get(fi).is_some_and(|f| f.detected_format.is_some());
+    let mut accounts: HashMap<String, std::collections::BTreeSet<String>> = HashMap::new();
+    for (_, df) in parts.iter().filter(|(fi, _)| from_statement(*fi)) {
+        let (Some(ids), Some(acc)) = (text(df, "txn_id"), text(df, "account_id")) else { continue };
+        for (id, a) in ids.into_iter().zip(acc) {
+            accounts.entry(id).or_default().insert(a);
+        }
+    }
+    let repeated: std::collections::HashSet<String> =
+        accounts.into_iter().filter(|(_, a)| a.len() > 1).map(|(id, _)| id).collect();
+    if repeated.is_empty() {
+        return parts;
+    }
+    parts
+        .into_iter()
+        .map(|(fi, mut df)| {
+            if from_statement(fi)
+                && let (Some(ids), Some(acc)) = (text(&df, "txn_id"), text(&df, "account_id"))
+            {
+                let new: Vec<String> = ids
+                    .into_iter()
+                    .zip(acc)
+                    .map(|(id, a)| if repeated.contains(&id) { format!("{id}@{a}") } else { id })
+                    .collect();
+                if let Err(e) = df.replace("txn_id", Column::new("txn_id".into(), new)) {
+                    tracing::error!(error = %e, "cannot qualify repeated references");
+                }
+            }
+            (fi, df)
+        })
+        .collect()
+}
+
 /// Concatenates a table's files and rejects rows whose key was already seen.
 fn dedupe_keys(
     table: Table,
@@ -222,6 +264,7 @@ fn dedupe_keys(
     rejects: &mut Vec<Reject>,
 ) -> DataFrame {
     let key = table.spec().key;
+    let parts = if table == Table::BankTransactions { qualify_repeated_refs(parts, files) } else { parts };
     // key → (file index, position) of its first occurrence
     let mut seen: HashMap<String, (usize, usize)> = HashMap::new();
     let mut first_pos: HashMap<usize, Vec<String>> = HashMap::new();
