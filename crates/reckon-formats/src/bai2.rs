@@ -104,13 +104,29 @@ pub fn records(text: &str) -> Result<Vec<Record<'_>>, FormatError> {
             let Some(prev) = out.last_mut() else {
                 return Err(FormatError::Syntax { line, msg: "continuation (88) before any record".into() });
             };
-            // A continuation carries on the previous record's last (text) field when that
-            // record is a 16; otherwise it adds fields.
-            if prev.code == "16" && !prev.fields.is_empty() {
+            // A continuation of a 16 carries on its text field when the record has one,
+            // else it *is* the text field (BAI2 v2: the text is a 16's last field and
+            // may run on in 88 records); of any other record it adds fields.
+            let text_at = (prev.code == "16").then(|| {
+                let ft = prev.fields.get(2).map_or("", |f| strip_slash(f));
+                3 + funds_extra(ft, &prev.fields[3.min(prev.fields.len())..]) + 2
+            });
+            if text_at.is_some_and(|t| prev.fields.len() > t) {
                 if let Some(last) = prev.fields.last_mut() {
                     let merged = format!("{last} {rest}");
                     *last = Cow::Owned(merged);
                 }
+            } else if let Some(text_at) = text_at {
+                // The record ended before its text: drop its end marker, pad the
+                // fields it left out, and take the continuation as the text.
+                if let Some(last) = prev.fields.last_mut().filter(|f| f.ends_with('/')) {
+                    let cut = last[..last.len() - 1].to_string();
+                    *last = Cow::Owned(cut);
+                }
+                while prev.fields.len() < text_at {
+                    prev.fields.push(Cow::Borrowed(""));
+                }
+                prev.fields.push(Cow::Owned(rest.to_string()));
             } else {
                 if let Some(last) = prev.fields.last_mut().filter(|f| f.ends_with('/')) {
                     let cut = last[..last.len() - 1].to_string();
@@ -227,7 +243,10 @@ fn accounts_in(text: &str) -> Result<(Vec<Account<'_>>, Vec<Control>), FormatErr
                 while i + 1 < f.len() {
                     let code = strip_slash(&f[i]).to_string();
                     if code.is_empty() {
-                        break;
+                        // An empty field between summaries (a record ended with `,/`
+                        // and continued on an 88): padding, not the end.
+                        i += 1;
+                        continue;
                     }
                     let amt = amount(&f[i + 1], r.line)?;
                     acct_total += i128::from(amt.unwrap_or(0));

@@ -327,3 +327,30 @@ T/2026-03-02/CSID/NL99ZZZ999999990000";
     assert_eq!(get(&p.rows[0], "counterparty_name"), "Acme Industrial Supplies Nederland B.V.");
     assert_eq!(get(&p.rows[0], "end_to_end_id"), "E2E-2026-0042");
 }
+
+/// BAI2 (Cash Management Balance Reporting Specifications, version 2): an `03`
+/// record whose summaries run on in an `88` after a trailing `,/` sums every
+/// summary; an `88` after a `16` that ended before its text is the text, not
+/// part of the customer reference.
+#[test]
+fn bai2_continuations_of_summaries_and_detail_text() {
+    let f = "01,122099999,123456789,260302,0200,1,80,,2/\n\
+02,031001234,122099999,1,260301,2359,USD,2/\n\
+03,0975312468,USD,010,500000,,,/\n\
+88,015,503000,,,040,490000,,/\n\
+16,195,5000,,001,CUST77/\n\
+88,Payment from ACME CORP INV 4711\n\
+16,475,2000,,003,,CHECK 998 paid/\n\
+49,1500000,6/\n\
+98,1500000,1,8/\n\
+99,1500000,1,10/\n";
+    let p = parse(f.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+    assert!(p.controls.iter().all(|c| c.ok), "{:?}", p.controls);
+    assert_eq!(p.rows.len(), 2);
+    assert_eq!(get(&p.rows[0], "reference"), "CUST77");
+    assert!(get(&p.rows[0], "description").contains("Payment from ACME CORP INV 4711"), "{:?}", p.rows[0]);
+    assert!(get(&p.rows[1], "description").contains("CHECK 998 paid"), "{:?}", p.rows[1]);
+    let (accounts, _) = bai2::accounts(f.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+    let codes: Vec<&str> = accounts[0].summaries.iter().map(|(c, _)| c.as_str()).collect();
+    assert_eq!(codes, ["010", "015", "040"]);
+}
