@@ -51,6 +51,8 @@ pub struct Tx {
     pub unstructured: Vec<String>,
     pub creditor_refs: Vec<String>,
     pub documents: Vec<RefDoc>,
+    /// `TxDtls/AddtlTxInf`: free text some banks give only here.
+    pub additional_info: Option<String>,
 }
 
 /// An entry (`Ntry`).
@@ -340,12 +342,15 @@ fn assign(
             "Amt" | "AmtDtls/TxAmt/Amt" if t.amount.is_none() => t.amount = Some(amt()),
             "AmtDtls/InstdAmt/Amt" => t.instructed = Some(amt()),
             "CdtDbtInd" => t.cdt_dbt = val(),
-            "RltdPties/Dbtr/Nm" | "RltdPties/Dbtr/Pty/Nm" => t.debtor = val(),
+            // Party40Choice (camt.05x .001.08+): a party (`Pty`) or a financial
+            // institution (`Agt/FinInstnId/Nm`).
+            "RltdPties/Dbtr/Nm" | "RltdPties/Dbtr/Pty/Nm" | "RltdPties/Dbtr/Agt/FinInstnId/Nm" => t.debtor = val(),
             "RltdPties/DbtrAcct/Id/IBAN" | "RltdPties/DbtrAcct/Id/Othr/Id" => t.debtor_account = val(),
-            "RltdPties/Cdtr/Nm" | "RltdPties/Cdtr/Pty/Nm" => t.creditor = val(),
+            "RltdPties/Cdtr/Nm" | "RltdPties/Cdtr/Pty/Nm" | "RltdPties/Cdtr/Agt/FinInstnId/Nm" => t.creditor = val(),
             "RltdPties/CdtrAcct/Id/IBAN" | "RltdPties/CdtrAcct/Id/Othr/Id" => t.creditor_account = val(),
             "RltdPties/UltmtDbtr/Nm" | "RltdPties/UltmtDbtr/Pty/Nm" => t.ultimate_debtor = val(),
             "RmtInf/Ustrd" => t.unstructured.push(v.to_string()),
+            "AddtlTxInf" => t.additional_info = val(),
             _ => {}
         }
         return;
@@ -517,8 +522,9 @@ pub fn bank_rows(doc: &Document) -> (Vec<Row>, Vec<Control>) {
                     if desc.is_empty() {
                         desc.extend(t.documents.iter().map(|d| d.number.clone()).filter(|x| !x.is_empty()));
                     }
+                    // Free text where the bank put it: the transaction's, else the entry's.
                     if desc.is_empty()
-                        && let Some(a) = &n.additional_info
+                        && let Some(a) = t.additional_info.as_ref().or(n.additional_info.as_ref())
                     {
                         desc.push(a.clone());
                     }

@@ -354,3 +354,30 @@ fn bai2_continuations_of_summaries_and_detail_text() {
     let codes: Vec<&str> = accounts[0].summaries.iter().map(|(c, _)| c.as_str()).collect();
     assert_eq!(codes, ["010", "015", "040"]);
 }
+
+/// camt.053: text given only in `TxDtls/AddtlTxInf` is the description; camt
+/// (.001.08, Party40Choice): a counterparty given as a financial institution
+/// (`RltdPties/Cdtr/Agt/FinInstnId/Nm`) has its name.
+#[test]
+fn camt_transaction_text_and_agent_parties() {
+    let x = r#"<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.08"><BkToCstmrStmt><Stmt><Id>S</Id>
+<Acct><Id><IBAN>DE1</IBAN></Id></Acct>
+<Ntry><Amt Ccy="EUR">42.00</Amt><CdtDbtInd>CRDT</CdtDbtInd><Sts><Cd>BOOK</Cd></Sts><AcctSvcrRef>A</AcctSvcrRef>
+<NtryDtls><TxDtls><RltdPties><Dbtr><Agt><FinInstnId><BICFI>COBADEFFXXX</BICFI><Nm>Commerzbank AG</Nm></FinInstnId></Agt></Dbtr></RltdPties>
+<AddtlTxInf>GUTSCHRIFT RE 2026-0815 KD 4711</AddtlTxInf></TxDtls></NtryDtls></Ntry>
+</Stmt></BkToCstmrStmt></Document>"#;
+    let p = parse(x.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(get(&p.rows[0], "description"), "GUTSCHRIFT RE 2026-0815 KD 4711");
+    assert_eq!(get(&p.rows[0], "counterparty_name"), "Commerzbank AG");
+    let n = r#"<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.054.001.08"><BkToCstmrDbtCdtNtfctn><GrpHdr><MsgId>N1</MsgId><CreDtTm>2026-03-02T10:00:00</CreDtTm></GrpHdr><Ntfctn><Id>N</Id>
+<Acct><Id><IBAN>DE1</IBAN></Id></Acct>
+<Ntry><Amt Ccy="EUR">100.00</Amt><CdtDbtInd>DBIT</CdtDbtInd><Sts><Cd>BOOK</Cd></Sts>
+<NtryDtls><TxDtls><Refs><EndToEndId>E2E-1</EndToEndId></Refs><AmtDtls><TxAmt><Amt Ccy="EUR">100.00</Amt></TxAmt></AmtDtls>
+<RltdPties><Cdtr><Agt><FinInstnId><Nm>Clearing House Ltd</Nm></FinInstnId></Agt></Cdtr></RltdPties>
+<RmtInf><Strd><RfrdDocInf><Nb>INV-9</Nb></RfrdDocInf><RfrdDocAmt><RmtdAmt Ccy="EUR">100.00</RmtdAmt></RfrdDocAmt></Strd></RmtInf>
+</TxDtls></NtryDtls></Ntry></Ntfctn></BkToCstmrDbtCdtNtfctn></Document>"#;
+    let p = parse(n.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(p.rows.len(), 1, "{:?}", p.rows);
+    assert_eq!(get(&p.rows[0], "payer_name"), "Clearing House Ltd");
+    assert_eq!(get(&p.rows[0], "invoice_ref"), "INV-9");
+}
