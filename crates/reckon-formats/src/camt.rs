@@ -559,6 +559,23 @@ pub fn bank_rows(doc: &Document) -> (Vec<Row>, Vec<Control>) {
                 }
                 controls.push(Control { scope, check: "balance".into(), ok, detail });
             }
+        } else if doc.message == 53 {
+            // A statement (camt.053, unlike the intraday camt.052) carries its opening
+            // and closing balances; without them it cannot be tied out, so its rows
+            // are refused rather than loaded unchecked.
+            let missing = match (find(&["OPBD", "PRCD"]), find(&["CLBD"])) {
+                (None, _) => "no opening balance (Bal/Tp OPBD or PRCD)".to_string(),
+                (_, None) => "no closing balance (Bal/Tp CLBD)".to_string(),
+                (Some(o), Some(c)) => format!(
+                    "a balance cannot be read (opening '{}' {}, closing '{}' {})",
+                    o.amount.value, o.cdt_dbt, c.amount.value, c.cdt_dbt
+                ),
+            };
+            let detail = format!("statement {scope} cannot be tied out: {missing}");
+            for r in &mut stmt_rows {
+                r.fail_control(|| detail.clone());
+            }
+            controls.push(Control { scope, check: "balance".into(), ok: false, detail });
         }
         rows.extend(stmt_rows);
     }

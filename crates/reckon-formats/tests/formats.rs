@@ -381,3 +381,36 @@ fn camt_transaction_text_and_agent_parties() {
     assert_eq!(get(&p.rows[0], "payer_name"), "Clearing House Ltd");
     assert_eq!(get(&p.rows[0], "invoice_ref"), "INV-9");
 }
+
+/// A camt.053 statement without its closing (or opening) balance cannot be tied
+/// out: its rows are refused with the reason. An intraday camt.052 report has
+/// no such duty.
+#[test]
+fn camt053_without_balances_is_refused() {
+    let doc = |msg: &str, root: &str, bal: &str| {
+        format!(
+            r#"<Document xmlns="urn:iso:std:iso:20022:tech:xsd:{msg}"><{root}><Stmt><Id>S</Id><Acct><Id><IBAN>DE1</IBAN></Id></Acct>{bal}
+<Ntry><Amt Ccy="EUR">10.00</Amt><CdtDbtInd>CRDT</CdtDbtInd><Sts><Cd>BOOK</Cd></Sts><AcctSvcrRef>A</AcctSvcrRef></Ntry></Stmt></{root}></Document>"#
+        )
+    };
+    let opbd = r#"<Bal><Tp><CdOrPrtry><Cd>OPBD</Cd></CdOrPrtry></Tp><Amt Ccy="EUR">0.00</Amt><CdtDbtInd>CRDT</CdtDbtInd></Bal>"#;
+    let clbd = r#"<Bal><Tp><CdOrPrtry><Cd>CLBD</Cd></CdOrPrtry></Tp><Amt Ccy="EUR">10.00</Amt><CdtDbtInd>CRDT</CdtDbtInd></Bal>"#;
+    for (bal, why) in [(opbd.to_string(), "no closing balance"), (clbd.to_string(), "no opening balance")] {
+        let p = parse(doc("camt.053.001.08", "BkToCstmrStmt", &bal).as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+        let r = rejects(&p);
+        assert_eq!(r.len(), 1, "{why}");
+        assert!(r[0].contains(why), "{}", r[0]);
+    }
+    let p = parse(doc("camt.053.001.08", "BkToCstmrStmt", &format!("{opbd}{clbd}")).as_bytes())
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(rejects(&p).is_empty() && p.controls.iter().all(|c| c.ok), "{:?}", p.controls);
+    let p = parse(
+        doc("camt.052.001.08", "BkToCstmrAcctRpt", "")
+            .replace("<Stmt>", "<Rpt>")
+            .replace("</Stmt>", "</Rpt>")
+            .as_bytes(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(p.rows.len(), 1);
+    assert!(rejects(&p).is_empty(), "{:?}", rejects(&p));
+}
