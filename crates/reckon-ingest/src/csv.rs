@@ -15,8 +15,12 @@ pub struct RecordInfo {
     pub fields: usize,
     /// The record held bytes that are not valid UTF-8 (replaced by U+FFFD).
     pub bad_utf8: bool,
-    /// The record ended inside a quoted field (end of file reached).
+    /// A quote opened in this record never closed: the record is its first line
+    /// alone, and scanning goes on at the next line (so one stray quote cannot
+    /// swallow the rest of the file).
     pub unterminated: bool,
+    /// The record holds a NUL byte (not text).
+    pub nul: bool,
 }
 
 /// A scanned CSV file: header, one vector per header column, record facts.
@@ -49,10 +53,11 @@ pub enum ScanError {
 
 /// Scans `bytes` (UTF-8, BOM already removed) with the given delimiter and quote.
 pub fn scan(bytes: &[u8], delimiter: u8, quote: u8) -> Result<Scanned, ScanError> {
-    if let Some(pos) = bytes.iter().take(8192).position(|&b| b == 0) {
+    // A NUL near the start is a binary file; later, it is the fault of its record.
+    if let Some(pos) = memchr::memchr(0, &bytes[..bytes.len().min(8192)]) {
         return Err(ScanError::Binary(pos));
     }
-    let mut rd = Reader { b: bytes, pos: 0, line: 1, delimiter, quote };
+    let mut rd = Reader { b: bytes, pos: 0, line: 1, delimiter, quote, single_line: false };
     // Header: the first non-blank record.
     let mut out = Scanned::default();
     let header = loop {
@@ -88,27 +93,60 @@ pub fn scan(bytes: &[u8], delimiter: u8, quote: u8) -> Result<Scanned, ScanError
     let ncol = names.len();
     out.columns = (0..ncol).map(|_| Vec::new()).collect();
     out.header = names;
-    while let Some(r) = rd.record() {
+    loop {
+        let (start_pos, start_line) = (rd.pos, rd.line);
+        let Some(r) = rd.record() else { break };
         if r.blank {
             out.blank_lines += 1;
             continue;
         }
+        // A record over several lines that does not fit the header is a quote out
+        // of place (one never closed pairs with a later one): read its lines again
+        // one by one, so that every line it swallowed is a record of its own —
+        // loaded if it is whole, rejected with its own line number if not.
+        let ragged =
+            r.fields.len() != ncol && !(r.fields.len() == ncol + 1 && r.fields.last().is_some_and(String::is_empty));
+        if !rd.single_line && rd.line > r.line + 1 && (ragged || r.unterminated || r.stray_quote) {
+            let (end_pos, end_line) = (rd.pos, rd.line);
+            rd.pos = start_pos;
+            rd.line = start_line;
+            rd.single_line = true;
+            while rd.pos < end_pos {
+                let Some(one) = rd.record() else { break };
+                if one.blank {
+                    out.blank_lines += 1;
+                    continue;
+                }
+                out.push(one, ncol);
+            }
+            rd.single_line = false;
+            rd.pos = end_pos;
+            rd.line = end_line;
+            continue;
+        }
+        out.push(r, ncol);
+    }
+    Ok(out)
+}
+
+impl Scanned {
+    fn push(&mut self, r: RawRecord, ncol: usize) {
         let nfields = r.fields.len();
         // A trailing empty field beyond the header (trailing delimiter) is not raggedness.
         let effective =
             if nfields == ncol + 1 && r.fields.last().is_some_and(|f| f.is_empty()) { ncol } else { nfields };
         let mut it = r.fields.into_iter();
-        for col in out.columns.iter_mut() {
+        for col in self.columns.iter_mut() {
             col.push(it.next().unwrap_or_default());
         }
-        out.records.push(RecordInfo {
+        self.records.push(RecordInfo {
             line: r.line,
             fields: effective,
             bad_utf8: r.bad_utf8,
             unterminated: r.unterminated,
+            nul: r.nul,
         });
     }
-    Ok(out)
 }
 
 struct RawRecord {
@@ -117,6 +155,9 @@ struct RawRecord {
     blank: bool,
     bad_utf8: bool,
     unterminated: bool,
+    nul: bool,
+    /// A quote closed where RFC 4180 does not allow it (followed by more text).
+    stray_quote: bool,
 }
 
 struct Reader<'a> {
@@ -125,6 +166,8 @@ struct Reader<'a> {
     line: u64,
     delimiter: u8,
     quote: u8,
+    /// Quotes do not span lines (re-reading the lines of a broken record).
+    single_line: bool,
 }
 
 impl Reader<'_> {
@@ -133,6 +176,9 @@ impl Reader<'_> {
             return None;
         }
         let start_line = self.line;
+        let start_pos = self.pos;
+        let mut nul = false;
+        let mut stray_quote = false;
         let mut fields = Vec::new();
         let mut field: Vec<u8> = Vec::new();
         let mut bad_utf8 = false;
@@ -153,11 +199,29 @@ impl Reader<'_> {
         loop {
             let Some(&c) = self.b.get(self.pos) else {
                 if in_quotes {
-                    unterminated = true;
+                    // The quote never closed: the record is its first line alone, and
+                    // the lines it swallowed are read again as records of their own.
+                    let end = memchr::memchr(b'\n', &self.b[start_pos..]).map_or(self.b.len(), |i| start_pos + i);
+                    let first = &self.b[start_pos..end];
+                    let first = first.strip_suffix(b"\r").unwrap_or(first);
+                    self.pos = (end + 1).min(self.b.len().max(end));
+                    self.line = start_line + 1;
+                    return Some(RawRecord {
+                        line: start_line,
+                        fields: vec![String::from_utf8_lossy(first).into_owned()],
+                        blank: false,
+                        bad_utf8: std::str::from_utf8(first).is_err(),
+                        unterminated: true,
+                        nul: first.contains(&0),
+                        stray_quote: false,
+                    });
                 }
                 break;
             };
             self.pos += 1;
+            if c == 0 {
+                nul = true;
+            }
             if in_quotes {
                 if c == self.quote {
                     if self.b.get(self.pos) == Some(&self.quote) {
@@ -165,9 +229,22 @@ impl Reader<'_> {
                         self.pos += 1;
                     } else {
                         in_quotes = false;
+                        // RFC 4180: a closing quote is followed by a delimiter or the
+                        // line's end; anything else means this quote was not the close.
+                        stray_quote |=
+                            self.b.get(self.pos).is_some_and(|n| *n != self.delimiter && *n != b'\n' && *n != b'\r');
                     }
                 } else {
-                    if c == b'\n' {
+                    if c == b'\n' || (c == b'\r' && self.single_line) {
+                        if self.single_line {
+                            // The line ends inside the quote: the record is this line.
+                            if c == b'\r' && self.b.get(self.pos) == Some(&b'\n') {
+                                self.pos += 1;
+                            }
+                            self.line += 1;
+                            unterminated = true;
+                            break;
+                        }
                         self.line += 1;
                     }
                     field.push(c);
@@ -206,7 +283,7 @@ impl Reader<'_> {
         }
         let blank = !saw_any && field.is_empty();
         push(&mut field, &mut fields, &mut bad_utf8);
-        Some(RawRecord { line: start_line, fields, blank, bad_utf8, unterminated })
+        Some(RawRecord { line: start_line, fields, blank, bad_utf8, unterminated, nul, stray_quote })
     }
 }
 
@@ -237,6 +314,41 @@ mod tests {
         assert_eq!(r.header, ["a", "b"]);
         assert_eq!(r.records[0].fields, 2);
         assert!(r.records[1].unterminated);
+    }
+
+    #[test]
+    fn an_unclosed_quote_costs_its_own_line_only() {
+        let mut text = String::from("a,b\n1,ok\n2,\"broken\n");
+        for k in 3..500 {
+            text.push_str(&format!("{k},v{k}\n"));
+        }
+        let r = s(&text);
+        assert_eq!(r.records.len(), 499, "every line is a record");
+        // A stray quote that pairs with a later one: every line it spans is a record.
+        let r2 = s("a,b\n1,\"open\n2,ok\n3,\"x\n4,y\n");
+        let lines: Vec<(u64, bool, usize)> = r2.records.iter().map(|x| (x.line, x.unterminated, x.fields)).collect();
+        assert_eq!(lines, [(2, true, 2), (3, false, 2), (4, true, 2), (5, false, 2)]);
+        assert_eq!(r2.columns[0], ["1", "2", "3", "4"]);
+        assert!(r.records[1].unterminated && r.records[1].line == 3);
+        assert!(r.records.iter().filter(|x| x.unterminated).count() == 1);
+        assert_eq!(r.columns[0][2], "3");
+        assert_eq!(r.records[498].line, 500);
+        // A quoted field over two lines that does close is still one record.
+        let r = s("a,b\n1,\"x\ny\"\n2,z\n");
+        assert_eq!(r.columns[1], ["x\ny", "z"]);
+    }
+
+    #[test]
+    fn a_nul_byte_late_in_the_file_marks_its_record() {
+        let mut text = String::from("a,b\n");
+        while text.len() < 9000 {
+            text.push_str("1,filler\n");
+        }
+        text.push_str("2,bad\0byte\n3,ok\n");
+        let r = scan(text.as_bytes(), b',', b'"').unwrap_or_else(|e| panic!("{e}"));
+        let n = r.records.len();
+        assert!(r.records[n - 2].nul && !r.records[n - 1].nul);
+        assert_eq!(r.records.iter().filter(|x| x.nul).count(), 1);
     }
 
     #[test]

@@ -248,7 +248,13 @@ fn read_csv(bytes: &[u8], mapping: &Mapping) -> Result<Raw, String> {
         .iter()
         .map(|r| {
             if r.unterminated {
-                Some((RejectCode::RaggedRow, "record ends inside a quoted field (unterminated quote)".to_string()))
+                Some((
+                    RejectCode::RaggedRow,
+                    "a quote opened on this line never closes (unterminated quote); the lines after it are read on their own"
+                        .to_string(),
+                ))
+            } else if r.nul {
+                Some((RejectCode::BadEncoding, "row holds a NUL byte (binary data, not text)".to_string()))
             } else if r.bad_utf8 {
                 Some((
                     RejectCode::BadEncoding,
