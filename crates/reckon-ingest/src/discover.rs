@@ -48,16 +48,55 @@ struct Planned {
     statement: bool,
 }
 
+/// What a folder entry is, by the documented rule: a link is followed (its
+/// target is read, under the link's name); a hidden name (starting with `.`),
+/// a link whose target is missing and anything that is not a regular file are
+/// listed as ignored, with why.
+enum Entry {
+    File(String),
+    Folder(String),
+    Ignored(String),
+}
+
+fn entries(dir: &Path) -> Result<Vec<Entry>, std::io::Error> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir)? {
+        let Ok(e) = e else { continue };
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') {
+            out.push(Entry::Ignored(format!("{name} (hidden)")));
+            continue;
+        }
+        // `metadata` follows links.
+        match std::fs::metadata(e.path()) {
+            Ok(m) if m.is_file() => out.push(Entry::File(name)),
+            Ok(m) if m.is_dir() => out.push(Entry::Folder(name)),
+            Ok(_) => out.push(Entry::Ignored(format!("{name} (not a regular file)"))),
+            Err(_) => out.push(Entry::Ignored(format!("{name} (a link whose target is missing)"))),
+        }
+    }
+    out.sort_by(|a, b| key(a).cmp(key(b)));
+    Ok(out)
+}
+
+fn key(e: &Entry) -> &str {
+    match e {
+        Entry::File(n) | Entry::Folder(n) | Entry::Ignored(n) => n,
+    }
+}
+
 /// Bank and remittance files in `bank/` and `remittance/` (any name; content decides).
-fn plan_statements(dir: &Path, planned: &mut Vec<Planned>) {
+fn plan_statements(dir: &Path, planned: &mut Vec<Planned>, ignored: &mut Vec<String>) {
     for sub in ["bank", "remittance"] {
-        let Ok(rd) = std::fs::read_dir(dir.join(sub)) else { continue };
-        let mut names: Vec<String> = rd
-            .filter_map(|e| e.ok())
-            .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| !n.starts_with('.'))
-            .collect();
+        let Ok(all) = entries(&dir.join(sub)) else { continue };
+        let mut names: Vec<String> = Vec::new();
+        for e in all {
+            match e {
+                Entry::File(n) => names.push(n),
+                Entry::Folder(n) => ignored.push(format!("{sub}/{n} (a folder inside {sub}/)")),
+                Entry::Ignored(why) => ignored.push(format!("{sub}/{why}")),
+            }
+        }
         names.sort();
         for n in names {
             planned.push(Planned {
@@ -72,22 +111,25 @@ fn plan_statements(dir: &Path, planned: &mut Vec<Planned>) {
 }
 
 fn plan(dir: &Path) -> Result<(Vec<Planned>, Vec<String>), DiscoverError> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .map_err(|e| DiscoverError::Folder(dir.to_path_buf(), e))?
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
+    let all = entries(dir).map_err(|e| DiscoverError::Folder(dir.to_path_buf(), e))?;
     let mut planned = Vec::new();
     let mut ignored = Vec::new();
+    let mut names: Vec<String> = Vec::new();
+    for e in all {
+        match e {
+            Entry::File(n) => names.push(n),
+            Entry::Folder(n) if n == "bank" || n == "remittance" => {}
+            Entry::Folder(n) => ignored.push(format!("{n} (a folder; only bank/ and remittance/ are read)")),
+            Entry::Ignored(why) => ignored.push(why),
+        }
+    }
     for name in &names {
         let lower = name.to_ascii_lowercase();
         let stem = match lower.strip_suffix(".csv").or_else(|| lower.strip_suffix(".parquet")) {
             Some(s) => &name[..s.len()],
             None => {
                 if !lower.ends_with(".mapping.toml") {
-                    ignored.push(name.clone());
+                    ignored.push(format!("{name} (not .csv, .parquet or .mapping.toml)"));
                 }
                 continue;
             }
@@ -116,10 +158,10 @@ fn plan(dir: &Path) -> Result<(Vec<Planned>, Vec<String>), DiscoverError> {
                 statement: false,
             });
         } else {
-            ignored.push(name.clone());
+            ignored.push(format!("{name} (no contract table is named {stem}, and no {mapping_file} beside it)"));
         }
     }
-    plan_statements(dir, &mut planned);
+    plan_statements(dir, &mut planned, &mut ignored);
     Ok((planned, ignored))
 }
 

@@ -50,7 +50,7 @@ fn render(loaded: &Loaded) -> Vec<(String, String)> {
             q(f.refused.as_deref().unwrap_or(""))
         ));
     }
-    files.push_str(&format!("# ignored: {}\n", loaded.ignored.join(" ")));
+    files.push_str(&format!("# ignored: {}\n", loaded.ignored.join("; ")));
     out.push(("files.csv".into(), files));
     out
 }
