@@ -15,6 +15,7 @@ pub mod exceptions;
 pub mod journals;
 pub mod manifest;
 pub mod model;
+pub mod staging;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -53,6 +54,8 @@ pub enum RunError {
     Model(String),
     #[error(transparent)]
     Feed(#[from] reckon_feed::FeedError),
+    #[error("output folder {0} is in use by another reckon run")]
+    Busy(PathBuf),
 }
 
 impl RunError {
@@ -65,6 +68,7 @@ impl RunError {
             RunError::Input(reckon_ingest::discover::DiscoverError::Folder(..))
                 | RunError::Feed(reckon_feed::FeedError::Secret(_) | reckon_feed::FeedError::Config(_))
                 | RunError::Policy(_)
+                | RunError::Busy(_)
         )
     }
 }
@@ -144,7 +148,10 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
         }
         Err(e) => return Err(reckon_ingest::discover::DiscoverError::Folder(opts.input.clone(), e).into()),
     }
-    std::fs::create_dir_all(&opts.out).map_err(|e| RunError::Write(opts.out.clone(), e.to_string()))?;
+    // Everything is written into a staging folder that replaces `opts.out` only
+    // when the manifest is complete (see `staging`).
+    let staged = staging::Staged::begin(&opts.out)?;
+    let out = staged.dir().to_path_buf();
     let loaded = reckon_ingest::load_dir(&opts.input)?;
     let mut timings = BTreeMap::new();
     timings.insert("ingest".to_string(), t0.elapsed().as_millis() as u64);
@@ -157,11 +164,11 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
 
     let t1 = Instant::now();
     let mut outputs = BTreeMap::new();
-    let rejects_path = opts.out.join("rejects.parquet");
+    let rejects_path = out.join("rejects.parquet");
     let rows = write_rejects(&rejects_path, &loaded.rejects)?;
     outputs.insert("rejects.parquet".to_string(), manifest::output_entry(&rejects_path, rows));
     if opts.config.output.keep_normalized {
-        let dir = opts.out.join("normalized");
+        let dir = out.join("normalized");
         std::fs::create_dir_all(&dir).map_err(|e| RunError::Write(dir.clone(), e.to_string()))?;
         for (t, df) in &loaded.tables {
             let p = dir.join(format!("{}.parquet", t.name()));
@@ -211,7 +218,7 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
     let review_risk = journal_model.as_ref().map_or(opts.config.anomaly.review_risk, journals::RiskModel::review);
     let journal_model_id = journal_model.as_ref().map_or(journals::MODEL.to_string(), |m| m.risk.id());
     if let Some((lines, results)) = &journal_results {
-        let p = opts.out.join("journal_scores.parquet");
+        let p = out.join("journal_scores.parquet");
         let rows = journals::write(&p, lines, results, &journal_model_id)?;
         outputs.insert("journal_scores.parquet".to_string(), manifest::output_entry(&p, rows));
     }
@@ -219,12 +226,12 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
     let dups = dups.map_err(RunError::Model)?.flatten();
     let money_out = dedup::money_out(&loaded, &opts.config.disbursements.rules);
     if let Some(mo) = &money_out {
-        let p = opts.out.join("disbursements.parquet");
+        let p = out.join("disbursements.parquet");
         let rows = dedup::write_money_out(&p, mo)?;
         outputs.insert("disbursements.parquet".to_string(), manifest::output_entry(&p, rows));
     }
     if let Some(d) = &dups {
-        let p = opts.out.join("duplicates.parquet");
+        let p = out.join("duplicates.parquet");
         let rows = dedup::write(&p, d)?;
         outputs.insert("duplicates.parquet".to_string(), manifest::output_entry(&p, rows));
         tracing::info!(
@@ -236,10 +243,10 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
     }
     let mut breakdown = std::collections::BTreeMap::new();
     if let Some((res, _)) = &cash {
-        let p = opts.out.join("matches.parquet");
+        let p = out.join("matches.parquet");
         let rows = cash::write_matches(&p, res)?;
         outputs.insert("matches.parquet".to_string(), manifest::output_entry(&p, rows));
-        let p = opts.out.join("receipt_outcomes.parquet");
+        let p = out.join("receipt_outcomes.parquet");
         let rows = cash::write_outcomes(&p, res)?;
         outputs.insert("receipt_outcomes.parquet".to_string(), manifest::output_entry(&p, rows));
         for o in &res.outcomes {
@@ -270,10 +277,10 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
     // The config was validated on load; a policy that fails here is a config error all the same.
     let policy = opts.config.feed.build().map_err(RunError::Policy)?;
     policy.apply(&mut ex);
-    let (n, _) = exceptions::write(&opts.out, &ex, &time)?;
-    outputs.insert("exceptions.parquet".to_string(), manifest::output_entry(&opts.out.join("exceptions.parquet"), n));
-    outputs.insert("exceptions.jsonl".to_string(), manifest::output_entry(&opts.out.join("exceptions.jsonl"), n));
-    outputs.insert("exceptions.arrow".to_string(), manifest::output_entry(&opts.out.join("exceptions.arrow"), n));
+    let (n, _) = exceptions::write(&out, &ex, &time)?;
+    outputs.insert("exceptions.parquet".to_string(), manifest::output_entry(&out.join("exceptions.parquet"), n));
+    outputs.insert("exceptions.jsonl".to_string(), manifest::output_entry(&out.join("exceptions.jsonl"), n));
+    outputs.insert("exceptions.arrow".to_string(), manifest::output_entry(&out.join("exceptions.arrow"), n));
     timings.insert("exception_feed".to_string(), t3.elapsed().as_millis() as u64);
 
     // Where every loaded row went, by id. An exception's subject is its first
@@ -390,14 +397,16 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
             (Some(_), None) => "ok (rule-based scores, not calibrated)".to_string(),
         },
     );
-    let mpath = opts.out.join("manifest.json");
+    let mpath = out.join("manifest.json");
     m.write(&mpath).map_err(|e| RunError::Write(mpath.clone(), e.to_string()))?;
     if !m.conservation.balanced {
+        // The folder is complete and its manifest says what does not tie out.
+        staged.commit()?;
         return Err(RunError::Conservation(m.conservation.problems.join("; ")));
     }
     let mut deliveries = Vec::new();
     for sink in &sinks {
-        let (report, status) = reckon_feed::deliver::deliver_dir(&opts.out, sink, &mut |_, _| {})?;
+        let (report, status) = reckon_feed::deliver::deliver_dir(&out, sink, &mut |_, _| {})?;
         tracing::info!(
             sink = sink.name(),
             delivered = report.delivered_events,
@@ -407,6 +416,7 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
         );
         deliveries.push(Delivery { sink: sink.name(), report, status });
     }
+    staged.commit()?;
     let exit_code = if deliveries.iter().any(|d| d.status.dead_events > 0 || d.status.pending_events > 0) {
         exit::FEED_UNDELIVERED
     } else if refused.is_empty() {
