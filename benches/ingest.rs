@@ -5,6 +5,8 @@
 //! - `csv/scan` vs `csv/polars_reader_baseline`: reckon's line-tracking RFC 4180 scanner
 //!   against polars' own CSV reader (all columns as strings) on the same bytes.
 //! - `load/ar_open_items`: the whole file path (scan, map, validate, typed frame).
+//! - `header/30000_columns` vs `header/60000_columns`: a wide header (the second
+//!   should take about twice the first: duplicate names are found through a set).
 
 use std::hint::black_box;
 use std::io::Cursor;
@@ -65,5 +67,18 @@ fn csv_and_load(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, money, csv_and_load);
+fn wide_header(c: &mut Criterion) {
+    let mut g = c.benchmark_group("header");
+    g.sample_size(10);
+    for n in [30_000usize, 60_000] {
+        let mut text: String = (0..n).map(|i| format!("column_{i}")).collect::<Vec<_>>().join(",");
+        text.push('\n');
+        g.bench_function(format!("{n}_columns"), |b| {
+            b.iter(|| reckon_ingest::csv::scan(black_box(text.as_bytes()), b',', b'"').map(|s| s.header.len()))
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, money, csv_and_load, wide_header);
 criterion_main!(benches);

@@ -76,6 +76,8 @@ pub fn scan(bytes: &[u8], delimiter: u8, quote: u8) -> Result<Scanned, ScanError
         return Err(ScanError::HeaderEncoding);
     }
     let mut names = Vec::with_capacity(header.fields.len());
+    // Duplicate names found through a set: a header of 60,000 columns stays linear.
+    let mut seen: std::collections::HashSet<String> = std::collections::HashSet::with_capacity(header.fields.len());
     for (i, f) in header.fields.iter().enumerate() {
         let name = f.trim().to_string();
         if name.is_empty() {
@@ -85,7 +87,7 @@ pub fn scan(bytes: &[u8], delimiter: u8, quote: u8) -> Result<Scanned, ScanError
             }
             return Err(ScanError::EmptyHeader(i + 1));
         }
-        if names.contains(&name) {
+        if !seen.insert(name.clone()) {
             return Err(ScanError::DuplicateHeader(name));
         }
         names.push(name);

@@ -216,10 +216,46 @@ pub fn load_statement_file(path: &Path, rel: &str) -> LoadedFile {
     }
 }
 
-fn read_csv(bytes: &[u8], mapping: &Mapping) -> Result<Raw, String> {
-    if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
-        return Err("file is UTF-16 (byte order mark FF FE / FE FF); export it as UTF-8".into());
+/// UTF-16, with a byte order mark or (text being mostly ASCII) without one:
+/// every other byte of the first KiB is zero. Returns the encoding and the
+/// length of its BOM.
+fn utf16(bytes: &[u8]) -> Option<(&'static encoding_rs::Encoding, usize)> {
+    if bytes.starts_with(&[0xFF, 0xFE]) {
+        return Some((encoding_rs::UTF_16LE, 2));
     }
+    if bytes.starts_with(&[0xFE, 0xFF]) {
+        return Some((encoding_rs::UTF_16BE, 2));
+    }
+    let head = &bytes[..bytes.len().min(1024) & !1];
+    if head.len() < 4 {
+        return None;
+    }
+    let pairs = head.len() / 2;
+    let zero_even = head.iter().step_by(2).filter(|b| **b == 0).count();
+    let zero_odd = head.iter().skip(1).step_by(2).filter(|b| **b == 0).count();
+    if zero_odd * 10 >= pairs * 9 && zero_even * 10 <= pairs {
+        Some((encoding_rs::UTF_16LE, 0))
+    } else if zero_even * 10 >= pairs * 9 && zero_odd * 10 <= pairs {
+        Some((encoding_rs::UTF_16BE, 0))
+    } else {
+        None
+    }
+}
+
+fn read_csv(bytes: &[u8], mapping: &Mapping) -> Result<Raw, String> {
+    // UTF-16 (Excel's "Unicode text" export) is decoded, with or without its BOM.
+    let utf16_text;
+    let bytes = match utf16(bytes) {
+        Some((enc, bom)) => {
+            let (text, had_errors) = enc.decode_without_bom_handling(&bytes[bom..]);
+            if had_errors {
+                return Err(format!("file looks like {} but is not valid in it", enc.name()));
+            }
+            utf16_text = text.into_owned();
+            utf16_text.as_bytes()
+        }
+        None => bytes,
+    };
     let body = bytes.strip_prefix(&[0xEF, 0xBB, 0xBF]).unwrap_or(bytes);
     let decoded: std::borrow::Cow<'_, [u8]> = match mapping.encoding {
         Encoding::Utf8 => body.into(),
