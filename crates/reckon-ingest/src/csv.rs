@@ -102,13 +102,12 @@ pub fn scan(bytes: &[u8], delimiter: u8, quote: u8) -> Result<Scanned, ScanError
             out.blank_lines += 1;
             continue;
         }
-        // A record over several lines that does not fit the header is a quote out
-        // of place (one never closed pairs with a later one): read its lines again
-        // one by one, so that every line it swallowed is a record of its own —
-        // loaded if it is whole, rejected with its own line number if not.
-        let ragged =
-            r.fields.len() != ncol && !(r.fields.len() == ncol + 1 && r.fields.last().is_some_and(String::is_empty));
-        if !rd.single_line && rd.line > r.line + 1 && (ragged || r.unterminated || r.stray_quote) {
+        // A record over several lines whose quote closes against RFC 4180 (more
+        // text after it) is a quote out of place — one never closed paired with a
+        // later one: read its lines again one by one, so that every line it
+        // swallowed is a record of its own, loaded if it is whole, rejected with
+        // its own line number if not. (A well-formed multi-line field is kept.)
+        if !rd.single_line && rd.line > r.line + 1 && (r.unterminated || r.stray_quote) {
             let (end_pos, end_line) = (rd.pos, rd.line);
             rd.pos = start_pos;
             rd.line = start_line;
