@@ -315,6 +315,54 @@ fn trailing_number(s: &str) -> Option<i64> {
     d.get(d.len().saturating_sub(9)..).and_then(|t| t.parse().ok())
 }
 
+/// Whether two invoice numbers can be one document keyed twice: equal once
+/// normalised (case, separators, a common prefix, leading zeros, OCR
+/// look-alikes — [`normalize_number`]), one adjacent transposition apart, one
+/// edit apart without being consecutive numbers (a typo, not the next invoice),
+/// or one the other with a prefix (a year, a series) added. Numbers with
+/// different credit/re-issue markers are different documents. Two invoices
+/// whose numbers are not linked are never duplicates on amount, date and
+/// vendor alone: a vendor that delivers twice at one price writes two numbers.
+pub fn numbers_linked(a: &str, b: &str) -> bool {
+    let (na, nb) = (normalize_number(a), normalize_number(b));
+    if na == nb {
+        return true;
+    }
+    let (ba, sa) = na.split_once('~').unwrap_or((na.as_str(), ""));
+    let (bb, sb) = nb.split_once('~').unwrap_or((nb.as_str(), ""));
+    if sa != sb || ba.is_empty() || bb.is_empty() {
+        return false;
+    }
+    // One slip of the keyboard, on the normalised numbers or on the numbers as
+    // written (a digit moved across zero padding: 000019 → 000109).
+    let slip = |x: &str, y: &str| {
+        let dl = strsim::damerau_levenshtein(x, y);
+        let lev = strsim::levenshtein(x, y);
+        let consecutive = match (trailing_number(x), trailing_number(y)) {
+            (Some(p), Some(q)) => p != q && (p - q).abs() <= 12 && x.len() == y.len(),
+            _ => false,
+        };
+        let transposition = dl == 1 && lev == 2;
+        let typo = dl == 1 && x.len().min(y.len()) >= 4 && !consecutive;
+        transposition || typo
+    };
+    let compact =
+        |s: &str| -> String { s.chars().filter(char::is_ascii_alphanumeric).collect::<String>().to_uppercase() };
+    // The digits after a prefix of letters, without leading zeros (INV45 ~ INV-000045).
+    let core = |s: &str| -> String {
+        let c = compact(s);
+        let body = c.trim_start_matches(|ch: char| ch.is_ascii_alphabetic());
+        body.trim_start_matches('0').to_string()
+    };
+    let (ca, cb) = (core(a), core(b));
+    if !ca.is_empty() && ca == cb && ca.bytes().all(|x| x.is_ascii_digit()) && sa.is_empty() && sb.is_empty() {
+        return true;
+    }
+    let (short, long) = if ba.len() <= bb.len() { (ba, bb) } else { (bb, ba) };
+    let prefixed = short.len() >= 3 && long.len() > short.len() && long.ends_with(short);
+    slip(ba, bb) || slip(&compact(a), &compact(b)) || prefixed
+}
+
 /// Features of every pair (see [`FEATURES`]).
 pub fn features(
     inv: &[Invoice],
@@ -502,6 +550,32 @@ pub fn clusters(n: usize, scored: &[(usize, usize, f64)], threshold: f64, weak: 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_that_can_be_one_document() {
+        for (a, b) in [
+            ("INV-2026-0042", "inv 2026 0042"),
+            ("2026/00105", "105"),
+            ("RE 4711", "4711"),
+            ("1O5", "105"),
+            ("47118", "47181"),
+            ("INV-47110", "INV-47190"),
+            ("INV-000019", "INV-000109"),
+            ("INV-000071", "INV-000701"),
+            ("INV-000045", "INV45"),
+        ] {
+            assert!(numbers_linked(a, b), "{a} ~ {b}");
+        }
+        for (a, b) in [
+            ("INV-1041", "INV-1042"),
+            ("2026-0042", "2026-0043"),
+            ("4711", "8815"),
+            ("4711-CR", "4711"),
+            ("A-77", "B-78"),
+        ] {
+            assert!(!numbers_linked(a, b), "{a} !~ {b}");
+        }
+    }
 
     #[test]
     fn numbers_normalise_like_a_clerk_reads_them() {

@@ -201,6 +201,14 @@ pub fn detect(invoices: Vec<Invoice>, vendors: &[Vendor], model: &Model) -> Resu
     };
     let p: Vec<f32> = parts?.into_iter().flatten().collect();
     let threshold = model.config.thresholds.get("review").copied().unwrap_or(0.5);
+    // Amount, date and vendor alone never make a duplicate: a pair whose numbers
+    // cannot be one document (`numbers_linked`) is neither flagged nor clustered,
+    // whatever the model's score.
+    let linked: Vec<bool> = ps
+        .iter()
+        .map(|q| reckon_dedup::numbers_linked(&invoices[q.a].invoice_number, &invoices[q.b].invoice_number))
+        .collect();
+    let p: Vec<f32> = p.iter().zip(&linked).map(|(s, l)| if *l { *s } else { 0.0 }).collect();
     let scored: Vec<(usize, usize, f64)> = ps.iter().zip(&p).map(|(q, s)| (q.a, q.b, f64::from(*s))).collect();
     let cluster = reckon_dedup::clusters(invoices.len(), &scored, threshold, threshold * 0.5);
     let flagged = ps

@@ -178,3 +178,21 @@ fn credit_memo_and_reissue_are_not_duplicates() {
         inv("C3", "V100", "4711-R", d + 14, 7_700_00, "4500888"),
     ]);
 }
+
+/// Two deliveries at one price: one vendor, the same amount on the same day,
+/// numbers that cannot be one document (consecutive, or unrelated). Never a
+/// duplicate on amount, date and vendor alone — whatever the model's score.
+#[test]
+fn two_deliveries_at_one_price_are_not_duplicates() {
+    let d = day(2026, 3, 10);
+    for (na, nb) in [("INV-2026-1041", "INV-2026-1042"), ("4711", "8815"), ("RE-100", "RE-7")] {
+        let f = flagged(vec![inv("D1", "V100", na, d, 1_250_00, ""), inv("D2", "V100", nb, d, 1_250_00, "")]);
+        assert!(!f.iter().any(|(x, y, _)| (x == "D1" && y == "D2") || (x == "D2" && y == "D1")), "{na}/{nb}: {f:?}");
+    }
+    // The same number keyed twice stays a duplicate.
+    let f = flagged(vec![
+        inv("D1", "V100", "INV-2026-1041", d, 1_250_00, ""),
+        inv("D2", "V100", "INV 2026 1041", d, 1_250_00, ""),
+    ]);
+    assert!(f.iter().any(|(x, y, _)| (x == "D1" && y == "D2") || (x == "D2" && y == "D1")), "{f:?}");
+}
