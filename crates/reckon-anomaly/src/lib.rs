@@ -87,6 +87,14 @@ pub struct AnomalyConfig {
     pub outlier_z: f64,
     /// … on an account with at least this many lines in the book.
     pub outlier_min_lines: usize,
+    /// An entity with at least this share of its journals posted on Saturdays or
+    /// Sundays (and at least `weekend_routine_min_journals` journals) posts at
+    /// weekends as a matter of course: `weekend_holiday` does not fire for its
+    /// weekend postings (holidays still count). 0.10 is far above a
+    /// Monday-to-Friday ledger's weekend share (its weekend postings are
+    /// exceptions) and below a seven-day business's (2/7 ≈ 0.29).
+    pub weekend_routine_share: f64,
+    pub weekend_routine_min_journals: usize,
     /// The working day, `[start, end)` in hours of the entry time (UTC): the
     /// `off_hours` feature counts the hours a journal was entered outside it.
     /// The default 07–19 is a placeholder for an office day, not a convention:
@@ -123,6 +131,8 @@ impl Default for AnomalyConfig {
             outlier_z: 3.5,
             outlier_min_lines: 30,
             business_hours: [7, 19],
+            weekend_routine_share: 0.10,
+            weekend_routine_min_journals: 50,
             review_risk: 0.5,
             model: "journal_anomaly_v2_1".into(),
         }
@@ -186,6 +196,13 @@ impl AnomalyConfig {
         if !(0.0..=1.0).contains(&self.review_risk) {
             return Err(format!("anomaly.review_risk = {} must be within 0..=1", self.review_risk));
         }
+        if !(self.weekend_routine_share > 0.0 && self.weekend_routine_share <= 1.0) {
+            return Err(format!(
+                "anomaly.weekend_routine_share = {} must be within 0..=1 (exclusive of 0)",
+                self.weekend_routine_share
+            ));
+        }
+        count("weekend_routine_min_journals", self.weekend_routine_min_journals, 1)?;
         if !(self.benford_mad > 0.0 && self.benford_mad < 1.0) {
             return Err(format!("anomaly.benford_mad = {} must be within 0..1 (exclusive)", self.benford_mad));
         }
@@ -290,6 +307,21 @@ impl Tests {
             })
             .collect();
         let dup_of = self.duplicates(book);
+        // Entities that post at weekends as a matter of course (retail, hospitality,
+        // round-the-clock operations): a weekend posting there is not unusual.
+        let mut weekend_count = vec![(0u64, 0u64); book.entity.names().len()];
+        for j in 0..js.len() {
+            let i0 = js.lines(j)[0] as usize;
+            let e = &mut weekend_count[book.entity.id(i0) as usize];
+            e.0 += u64::from(weekday(book.posting_date[i0]) >= 5);
+            e.1 += 1;
+        }
+        let weekend_routine: Vec<bool> = weekend_count
+            .iter()
+            .map(|(w, n)| {
+                *n >= c.weekend_routine_min_journals as u64 && (*w as f64) >= c.weekend_routine_share * (*n as f64)
+            })
+            .collect();
         (0..js.len())
             .into_par_iter()
             .map(|j| {
@@ -338,7 +370,8 @@ impl Tests {
                         flag("self_approval", 0.7, &|| format!("{appr} prepared and approved the entry"));
                     }
                     let wd = weekday(posted);
-                    if wd >= 5 || self.holidays.contains(&posted) {
+                    let routine_weekend = wd >= 5 && weekend_routine[ent as usize];
+                    if (wd >= 5 && !routine_weekend) || self.holidays.contains(&posted) {
                         let what = if wd >= 5 { "a weekend" } else { "a holiday" };
                         flag("weekend_holiday", 0.35, &|| {
                             format!("posted on {what} ({})", reckon_core::date::format_iso_date(posted))

@@ -598,3 +598,30 @@ fn unbalanced_is_found_when_the_sum_leaves_i64() {
     let f = x.flags.iter().find(|f| f.test == "unbalanced").unwrap_or_else(|| panic!("flag"));
     assert!(f.text.contains("184467440737095516.16"), "{}", f.text);
 }
+
+/// An entity that posts every day of the week (a seven-day business): its
+/// weekend postings are routine, not a `weekend_holiday` finding — holidays
+/// still are; a Monday-to-Friday ledger's weekend posting still fires.
+#[test]
+fn weekend_postings_of_a_seven_day_business_are_routine() {
+    let mut v = Vec::new();
+    for k in 0..140 {
+        let date = format!("2026-03-{:02}", 1 + k % 31);
+        let amt = 1_234_56 + (k as i64 * 7_919) % 500_000;
+        let j = format!("S{k:03}");
+        let prep = ["U1", "U2", "U3"][k % 3];
+        v.push(line(&j, 1, "6200", &date, amt, prep, "", "interface", &date));
+        v.push(line(&j, 2, "1200", &date, -amt, prep, "", "interface", &date));
+    }
+    v.extend(pair("X", "2026-03-14", 512_33, "2026-03-14"));
+    v.extend(pair("H", "2026-03-18", 512_33, "2026-03-18"));
+    let mut c = AnomalyConfig::default();
+    c.holidays = vec!["2026-03-18".into()];
+    let r = c.build().unwrap_or_else(|e| panic!("{e}")).run(&v);
+    assert!(!flags_of(&r, "X").contains(&"weekend_holiday"), "{:?}", flags_of(&r, "X"));
+    assert!(flags_of(&r, "H").contains(&"weekend_holiday"), "a holiday is still a finding");
+    // Raise the share above the entity's (about 2/7): weekends are findings again.
+    c.weekend_routine_share = 0.5;
+    let r = c.build().unwrap_or_else(|e| panic!("{e}")).run(&v);
+    assert!(flags_of(&r, "X").contains(&"weekend_holiday"));
+}
