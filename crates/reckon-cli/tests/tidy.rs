@@ -1,6 +1,7 @@
 //! Tidy checks of the workspace (after rust-analyzer's `tidy`): the docs'
 //! code map agrees with `cargo metadata`, no workspace dependency is unused,
-//! every library opens with a `//!` doc, and no `unsafe` is written.
+//! every library opens with a `//!` doc, and no code opts out of the
+//! compiler's memory-safety checks.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
