@@ -68,6 +68,12 @@ enum Command {
         /// (deliver later with `reckon feed --out OUT`).
         #[arg(long)]
         no_deliver: bool,
+        /// Also write the run's metrics in Prometheus text format to this file (for a
+        /// node-exporter textfile collector or a push gateway): rows per table, bank
+        /// entries by outcome, exceptions by kind and band, stage durations, models,
+        /// feed delivery.
+        #[arg(long, value_name = "FILE")]
+        metrics_file: Option<PathBuf>,
     },
     /// Deliver a run's exception feed to a workflow engine, durably: a Standard
     /// Webhooks endpoint (CloudEvents, signed with the whsec_ secret in
@@ -283,13 +289,13 @@ fn main() -> ExitCode {
 
 fn dispatch(cmd: Command) -> anyhow::Result<i32> {
     match cmd {
-        Command::Run { input, out, config, keep_normalized, no_deliver } => {
+        Command::Run { input, out, config, keep_normalized, no_deliver, metrics_file } => {
             let mut cfg = match &config {
                 Some(p) => Config::load(p)?,
                 None => Config::default(),
             };
             cfg.output.keep_normalized |= keep_normalized;
-            run(&input, &out, cfg, config, !no_deliver)
+            run(&input, &out, cfg, config, !no_deliver, metrics_file.as_deref())
         }
         Command::Feed { action, target } => feed::dispatch(action, target),
         Command::Features { what: FeaturesWhat::Journals { input, out } } => {
@@ -474,7 +480,7 @@ fn dispatch(cmd: Command) -> anyhow::Result<i32> {
             outln!("reckon demo: input {}  output {}", input.display(), out.display());
             let mut cfg = Config::default();
             cfg.output.keep_normalized = true;
-            run(&input, &out, cfg, None, false)
+            run(&input, &out, cfg, None, false, None)
         }
         Command::Validate { input, all } => {
             let loaded = reckon_ingest::load_dir(&input)?;
@@ -502,7 +508,7 @@ fn dispatch(cmd: Command) -> anyhow::Result<i32> {
         Command::Ingest { input, out } => {
             let mut cfg = Config::default();
             cfg.output.keep_normalized = true;
-            run(&input, &out, cfg, None, false)
+            run(&input, &out, cfg, None, false, None)
         }
         Command::Generate { out, seed, scale, profile } => {
             let t = Instant::now();
@@ -670,7 +676,14 @@ fn spinner(msg: &str) -> indicatif::ProgressBar {
     pb
 }
 
-fn run(input: &Path, out: &Path, config: Config, config_path: Option<PathBuf>, deliver: bool) -> anyhow::Result<i32> {
+fn run(
+    input: &Path,
+    out: &Path,
+    config: Config,
+    config_path: Option<PathBuf>,
+    deliver: bool,
+    metrics_file: Option<&Path>,
+) -> anyhow::Result<i32> {
     let opts = RunOptions {
         input: input.to_path_buf(),
         out: out.to_path_buf(),
@@ -713,6 +726,11 @@ fn run(input: &Path, out: &Path, config: Config, config_path: Option<PathBuf>, d
     }
     for d in &o.deliveries {
         feed::print_delivery(d.sink, &d.report, &d.status);
+    }
+    if let Some(f) = metrics_file {
+        let counts = reckon_pipeline::metrics::exception_counts(out)?;
+        reckon_pipeline::metrics::write(f, &reckon_pipeline::metrics::render(&o.manifest, &counts, &o.deliveries))?;
+        outln!("wrote {} (Prometheus text format)", f.display());
     }
     Ok(o.exit_code)
 }

@@ -299,3 +299,66 @@ fn every_numeric_setting_refuses_its_edge_values() {
     }
     assert!(checked > 100, "{checked}");
 }
+
+/// `reckon run --metrics-file F` writes Prometheus text that an independent
+/// parser of the format (`prometheus-parse`) reads, with the manifest's figures.
+#[test]
+fn metrics_file_parses_and_agrees_with_the_manifest() {
+    let t = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/sample");
+    let out = t.path().join("out");
+    let prom = t.path().join("reckon.prom");
+    let o = reckon(
+        &[
+            "run",
+            "--input",
+            &sample.to_string_lossy(),
+            "--out",
+            &out.to_string_lossy(),
+            "--metrics-file",
+            &prom.to_string_lossy(),
+        ],
+        t.path(),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = std::fs::read_to_string(&prom).unwrap_or_else(|e| panic!("{e}"));
+    let lines = text.lines().map(|l| Ok(l.to_string()));
+    let scrape = prometheus_parse::Scrape::parse(lines).unwrap_or_else(|e| panic!("{e}"));
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap_or_default())
+            .unwrap_or_else(|e| panic!("{e}"));
+    let value = |name: &str, label: &str, want: &str| -> f64 {
+        let s = scrape
+            .samples
+            .iter()
+            .find(|s| s.metric == name && s.labels.get(label) == Some(want))
+            .unwrap_or_else(|| panic!("{name}{{{label}=\"{want}\"}} missing"));
+        match s.value {
+            prometheus_parse::Value::Gauge(v) => v,
+            ref other => panic!("{name}: {other:?}"),
+        }
+    };
+    let c = &m["conservation"];
+    assert_eq!(
+        value("reckon_loaded_rows", "table", "bank_transactions"),
+        c["tables"]["bank_transactions"]["loaded_rows"].as_f64().unwrap_or(-1.0)
+    );
+    assert_eq!(
+        value("reckon_bank_entries", "outcome", "matched"),
+        c["bank_transactions"]["matched"].as_f64().unwrap_or(-1.0)
+    );
+    assert_eq!(value("reckon_conservation_balanced", "run_id", m["run_id"].as_str().unwrap_or("")), 1.0);
+    let n_ex = std::fs::read_to_string(out.join("exceptions.jsonl")).unwrap_or_default().lines().count() as f64;
+    let total: f64 = scrape
+        .samples
+        .iter()
+        .filter(|s| s.metric == "reckon_exceptions")
+        .map(|s| if let prometheus_parse::Value::Gauge(v) = s.value { v } else { 0.0 })
+        .sum();
+    assert_eq!(total, n_ex);
+    assert!(
+        scrape.samples.iter().all(|s| s.labels.get("run_id") == m["run_id"].as_str()),
+        "every sample carries the run id"
+    );
+    assert!(scrape.docs.contains_key("reckon_stage_duration_seconds"));
+}

@@ -14,6 +14,7 @@ pub mod eval;
 pub mod exceptions;
 pub mod journals;
 pub mod manifest;
+pub mod metrics;
 pub mod model;
 pub mod staging;
 
