@@ -143,3 +143,46 @@ fn every_library_opens_with_a_doc_and_nothing_is_unsafe() {
         assert!(!hit, "{} contains {needle} code", f.display());
     }
 }
+
+/// The contract's table of exception kinds equals `reckon_feed::KINDS`; every
+/// kind the shared spec names is one of them; a run on the bundled sample
+/// raises only kinds of that list.
+#[test]
+fn exception_kinds_equal_the_contract() {
+    let doc = std::fs::read_to_string(root().join("docs/data-contract.md")).unwrap_or_else(|e| panic!("{e}"));
+    let start = doc.find("Exception kinds — the complete list").unwrap_or_else(|| panic!("kinds table missing"));
+    let documented: BTreeSet<String> = doc[start..]
+        .lines()
+        .skip_while(|l| !l.trim_start().starts_with("| kind"))
+        .skip(2)
+        .take_while(|l| l.trim_start().starts_with("| `"))
+        .filter_map(|l| l.split('`').nth(1).map(str::to_string))
+        .collect();
+    let code: BTreeSet<String> = reckon_feed::KINDS.iter().map(|k| k.to_string()).collect();
+    assert_eq!(documented, code, "docs/data-contract.md and reckon_feed::KINDS disagree");
+    let shared = std::fs::read_to_string(root().join("../shared/spec/data-contract.md")).unwrap_or_default();
+    if let Some(line) = shared.lines().find(|l| l.starts_with("| kind |")) {
+        for k in line.split('`').skip(1).step_by(2) {
+            assert!(code.contains(k), "the shared spec names kind {k}, which reckon does not know");
+        }
+    }
+    let t = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let out = t.path().join("out");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_reckon"))
+        .args(["run", "--input", &root().join("data/sample").to_string_lossy(), "--out", &out.to_string_lossy()])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let raised: BTreeSet<String> = std::fs::read_to_string(out.join("exceptions.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| v["data"]["kind"].as_str().map(str::to_string))
+        .collect();
+    assert!(raised.len() >= 3, "{raised:?}");
+    assert!(
+        raised.is_subset(&code),
+        "kinds raised but not in the list: {:?}",
+        raised.difference(&code).collect::<Vec<_>>()
+    );
+}
