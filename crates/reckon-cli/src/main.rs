@@ -43,6 +43,10 @@ struct Cli {
     /// Log filter (also RECKON_LOG), e.g. `info`, `reckon_ingest=debug`.
     #[arg(long, global = true, default_value = "warn")]
     log: String,
+    /// Log lines on stderr as `text` for people or `json` (one object per line)
+    /// for log shippers.
+    #[arg(long, global = true, default_value = "text", value_parser = ["text", "json"])]
+    log_format: String,
     #[command(subcommand)]
     command: Command,
 }
@@ -270,12 +274,15 @@ enum FeaturesWhat {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let filter = std::env::var("RECKON_LOG").unwrap_or_else(|_| cli.log.clone());
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|_| "warn".into()))
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_target(false)
-        .init();
+        .with_target(false);
+    if cli.log_format == "json" {
+        logs.json().with_ansi(false).init();
+    } else {
+        logs.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).init();
+    }
     match dispatch(cli.command) {
         Ok(code) => ExitCode::from(code as u8),
         Err(e) => {

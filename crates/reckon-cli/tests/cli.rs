@@ -362,3 +362,32 @@ fn metrics_file_parses_and_agrees_with_the_manifest() {
     );
     assert!(scrape.docs.contains_key("reckon_stage_duration_seconds"));
 }
+
+/// `--log-format json` writes one JSON object per log line on stderr.
+#[test]
+fn json_logs_are_one_object_per_line() {
+    let t = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/sample");
+    let o = reckon(
+        &[
+            "--log-format",
+            "json",
+            "--log",
+            "info",
+            "run",
+            "--input",
+            &sample.to_string_lossy(),
+            "--out",
+            &t.path().join("o").to_string_lossy(),
+        ],
+        t.path(),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let err = String::from_utf8_lossy(&o.stderr);
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(lines.len() >= 3, "{err}");
+    for l in lines {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"));
+        assert!(v["level"].is_string() && v["fields"].is_object(), "{l}");
+    }
+}
