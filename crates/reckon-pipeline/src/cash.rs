@@ -211,17 +211,34 @@ pub fn inputs(loaded: &Loaded) -> Option<Inputs> {
     let (amt, bd) = (ints(bank, "amount"), days(bank, "booking_date"));
     let (iamt, icur) = (ints(bank, "instructed_amount"), strings(bank, "instructed_currency"));
     let receipts: Vec<Receipt> = (0..bank.height())
-        .map(|i| Receipt {
-            txn_id: id[i].clone(),
-            booking_date: bd[i].unwrap_or(0),
-            amount: amt[i].unwrap_or(0),
-            currency: cur[i].clone(),
-            counterparty_name: name[i].clone(),
-            counterparty_account: acct[i].clone(),
-            end_to_end_id: e2e[i].clone(),
-            reference: rf[i].clone(),
-            description: desc[i].clone(),
-            instructed: iamt[i].filter(|_| !icur[i].is_empty()).map(|m| (m, icur[i].clone())),
+        .map(|i| {
+            // Where the bank left the structured fields empty, its description may
+            // still name the payer and the invoices (ACH, Fedwire: `bank_text`).
+            let told = if name[i].is_empty() || rf[i].is_empty() {
+                reckon_match::bank_text::interpret(&desc[i])
+            } else {
+                reckon_match::bank_text::BankText::default()
+            };
+            Receipt {
+                txn_id: id[i].clone(),
+                booking_date: bd[i].unwrap_or(0),
+                amount: amt[i].unwrap_or(0),
+                currency: cur[i].clone(),
+                counterparty_name: if name[i].is_empty() {
+                    told.payer_name.clone().unwrap_or_default()
+                } else {
+                    name[i].clone()
+                },
+                counterparty_account: acct[i].clone(),
+                end_to_end_id: e2e[i].clone(),
+                reference: if rf[i].is_empty() && !told.invoices.is_empty() {
+                    told.invoices.join(" ")
+                } else {
+                    rf[i].clone()
+                },
+                description: desc[i].clone(),
+                instructed: iamt[i].filter(|_| !icur[i].is_empty()).map(|m| (m, icur[i].clone())),
+            }
         })
         .collect();
     let (iid, ent, cid, cname, inv, icur) = (

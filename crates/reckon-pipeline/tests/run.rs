@@ -505,3 +505,49 @@ fn conservation_is_checked_entry_by_entry() {
         c.problems
     );
 }
+
+/// A US ACH credit whose payer is named only in the bank's description
+/// (`ORIG CO NAME:`, cut at 16 characters) and whose invoices are only in its
+/// CTX addenda (`RMR*IV*…`) is applied to the right invoices.
+#[test]
+fn ach_description_names_the_payer_and_the_invoices() {
+    let t = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let d = t.path().join("in");
+    std::fs::create_dir_all(&d).unwrap_or_else(|e| panic!("{e}"));
+    let w = |n: &str, s: &str| std::fs::write(d.join(n), s).unwrap_or_else(|e| panic!("{e}"));
+    w("bank_accounts.csv", "account_id,entity,currency,gl_account\n021000021-4432190876,US01,USD,1200\n");
+    w(
+        "customers.csv",
+        "customer_id,name,aliases,ibans,tax_id\nC1,Acme Industrial Supplies Inc,,,\nC2,Beta Trading LLC,,,\n",
+    );
+    w(
+        "ar_open_items.csv",
+        "item_id,entity,customer_id,customer_name,invoice_number,invoice_date,due_date,amount_open,currency\n\
+AR1,US01,C1,Acme Industrial Supplies Inc,90017,2026-02-01,2026-03-03,1250.00,USD\n\
+AR2,US01,C1,Acme Industrial Supplies Inc,90018,2026-02-02,2026-03-04,775.25,USD\n\
+AR3,US01,C2,Beta Trading LLC,90019,2026-02-02,2026-03-04,1250.00,USD\n\
+AR4,US01,C1,Acme Industrial Supplies Inc,90020,2026-02-10,2026-03-12,430.10,USD\n\
+AR5,US01,C2,Beta Trading LLC,90021,2026-02-10,2026-03-12,430.10,USD\n",
+    );
+    w(
+        "bank_transactions.csv",
+        "txn_id,account_id,booking_date,value_date,amount,currency,counterparty_name,counterparty_account,end_to_end_id,reference,description,bank_code,instructed_amount,instructed_currency\n\
+BT1,021000021-4432190876,2026-03-05,2026-03-05,2025.25,USD,,,,,ORIG CO NAME:ACME INDUSTRIAL  ORIG ID:1234567890 DESC DATE:260305 CO ENTRY DESCR:PAYMENT   SEC:CTX TRACE#:021000021234567 EED:260305 IND ID:C1 IND NAME:ACME RMR*IV*90017*PI*1250.00\\RMR*IV*90018*PI*775.25\\,,,\n\
+BT2,021000021-4432190876,2026-03-06,2026-03-06,430.10,USD,,,,,ORIG CO NAME:ACME INDUSTRIAL  ORIG ID:1234567890 DESC DATE:260306 CO ENTRY DESCR:PAYMENT   SEC:CCD TRACE#:021000021234568 EED:260306 IND ID:C1,,,\n",
+    );
+    let out = t.path().join("out");
+    run(&opts(&d, &out, false)).unwrap_or_else(|e| panic!("{e}"));
+    let m = read_parquet(&out.join("matches.parquet"));
+    let col = |c: &str| -> Vec<String> {
+        m.column(c)
+            .and_then(|c| c.str().map(|s| s.iter().map(|v| v.unwrap_or("").to_string()).collect()))
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let mut links: Vec<(String, String)> = col("txn_id").into_iter().zip(col("item_id")).collect();
+    links.sort();
+    // BT1 names its invoices in RMR addenda; BT2 names only its payer (ORIG CO NAME),
+    // whose open item of that amount is AR4 (Beta's AR5 has the same amount).
+    let want: Vec<(String, String)> =
+        [("BT1", "AR1"), ("BT1", "AR2"), ("BT2", "AR4")].iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+    assert_eq!(links, want);
+}
