@@ -222,3 +222,47 @@ fn secrets_and_account_numbers_stay_out_of_outputs_and_logs() {
         assert_eq!(reckon_feed::mask::mask_ibans(&s), s, "{} holds an unmasked IBAN", f.display());
     }
 }
+
+/// The outbox is the feed's memory across runs into one output folder: a
+/// re-run delivers only what is new, and dead letters of an earlier run stay
+/// for `reckon feed replay` (the atomic output folder carries `outbox/` over).
+#[test]
+fn a_rerun_into_the_same_folder_delivers_only_what_is_new() {
+    let t = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let r = Receiver::start("127.0.0.1:0", vec![secret()]).unwrap_or_else(|e| panic!("{e}"));
+    let cfg = t.path().join("reckon.toml");
+    std::fs::write(
+        &cfg,
+        format!("[feed.webhook]\nurl = \"{}\"\nbatch_size = 1\n[feed.webhook.retry]\nbase_ms = 5\nmax_ms = 20\nmax_attempts = 1\n", r.url()),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let out = t.path().join("out");
+    let run = || {
+        reckon(&[
+            "run",
+            "--input",
+            &sample().to_string_lossy(),
+            "--out",
+            &out.to_string_lossy(),
+            "--config",
+            &cfg.to_string_lossy(),
+        ])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"))
+    };
+    // The first message is refused: a dead letter; the rest are delivered.
+    r.push_faults([Fault::Status(400)]);
+    let o = run();
+    assert_eq!(o.status.code(), Some(4), "{}", String::from_utf8_lossy(&o.stderr));
+    let n = exception_ids(&out).len();
+    let requests = r.requests();
+    assert_eq!(requests, n as u64);
+    let dead = std::fs::read_to_string(out.join("outbox/webhook/dead_letter.jsonl")).unwrap_or_default();
+    assert_eq!(dead.lines().count(), 1);
+    // The same run again: nothing new to send, the dead letter is still there.
+    let o = run();
+    assert_eq!(o.status.code(), Some(4), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(r.requests(), requests, "a re-run sent again what was already delivered or dead");
+    assert_eq!(std::fs::read_to_string(out.join("outbox/webhook/dead_letter.jsonl")).unwrap_or_default(), dead);
+    assert_eq!(r.unique_events().len(), n - 1);
+}

@@ -27,7 +27,7 @@ pub fn exceptions_batch(ex: &[Exception]) -> Result<RecordBatch, FeedError> {
         .iter()
         .map(|e| serde_json::to_string(&e.reasons).map(Some))
         .collect::<Result<StringViewArray, _>>()
-        .map_err(|e| FeedError::Config(format!("exception reasons: {e}")))?;
+        .map_err(|e| FeedError::Table(format!("reasons: {e}")))?;
     let columns: Vec<(&str, DataType, ArrayRef)> = vec![
         ("exception_id", DataType::Utf8View, text(&|e| e.exception_id.clone())),
         ("run_id", DataType::Utf8View, text(&|e| e.run_id.clone())),
@@ -46,7 +46,7 @@ pub fn exceptions_batch(ex: &[Exception]) -> Result<RecordBatch, FeedError> {
     ];
     let schema = Schema::new(columns.iter().map(|(n, t, _)| Field::new(*n, t.clone(), true)).collect::<Vec<_>>());
     RecordBatch::try_new(Arc::new(schema), columns.into_iter().map(|(_, _, a)| a).collect())
-        .map_err(|e| FeedError::Config(format!("exceptions batch: {e}")))
+        .map_err(|e| FeedError::Table(e.to_string()))
 }
 
 fn err(path: &Path, e: impl std::fmt::Display) -> FeedError {
@@ -58,7 +58,7 @@ pub fn with_metadata(batch: &RecordBatch, metadata: &[(&str, &str)]) -> Result<R
     let md: std::collections::HashMap<String, String> =
         metadata.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     let schema = Arc::new(Schema::new_with_metadata(batch.schema().fields().clone(), md));
-    batch.clone().with_schema(schema).map_err(|e| FeedError::Config(e.to_string()))
+    batch.clone().with_schema(schema).map_err(|e| FeedError::Table(e.to_string()))
 }
 
 /// Writes an Arrow IPC file.

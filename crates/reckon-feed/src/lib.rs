@@ -45,6 +45,9 @@ pub enum FeedError {
     Corrupt(std::path::PathBuf, u64, String),
     #[error("{0}")]
     Config(String),
+    /// The exceptions could not be laid out as a table (a bug, not bad input).
+    #[error("exceptions table: {0}")]
+    Table(String),
 }
 
 /// One reason with a short human explanation and its weight.

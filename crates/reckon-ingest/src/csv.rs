@@ -205,7 +205,7 @@ impl Reader<'_> {
                     let end = memchr::memchr(b'\n', &self.b[start_pos..]).map_or(self.b.len(), |i| start_pos + i);
                     let first = &self.b[start_pos..end];
                     let first = first.strip_suffix(b"\r").unwrap_or(first);
-                    self.pos = (end + 1).min(self.b.len().max(end));
+                    self.pos = (end + 1).min(self.b.len());
                     self.line = start_line + 1;
                     return Some(RawRecord {
                         line: start_line,

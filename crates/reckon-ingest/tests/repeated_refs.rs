@@ -5,6 +5,13 @@
 //! entry's, gives `<entry ref>/<n>`. A true repeat (same reference, same
 //! account) is still a duplicate.
 
+fn txn_ids(loaded: &reckon_ingest::Loaded) -> Vec<String> {
+    loaded.tables[&reckon_core::Table::BankTransactions]
+        .column("txn_id")
+        .and_then(|c| c.str().map(|s| s.iter().map(|v| v.unwrap_or("").to_string()).collect()))
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
 fn mt940(account: &str, bank_ref: &str, amount: &str) -> String {
     format!(
         ":20:S\n:25:{account}\n:28C:1/1\n:60F:C260301EUR0,\n:61:2603020302{amount}NTRFNONREF//{bank_ref}\n:86:Umbuchung\n:62F:{}260302EUR{},\n-\n",
@@ -24,11 +31,7 @@ fn the_two_legs_of_an_internal_transfer_keep_distinct_ids() {
         .unwrap_or_else(|e| panic!("{e}"));
     let loaded = reckon_ingest::load_dir(t.path()).unwrap_or_else(|e| panic!("{e}"));
     assert!(loaded.rejects.is_empty(), "{:?}", loaded.rejects);
-    let df = &loaded.tables[&reckon_core::Table::BankTransactions];
-    let ids: Vec<String> = df
-        .column("txn_id")
-        .and_then(|c| c.str().map(|s| s.iter().map(|v| v.unwrap_or("").to_string()).collect()))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let ids = txn_ids(&loaded);
     assert_eq!(ids, ["TRF-0042@DE89370400440532013000", "TRF-0042@DE02120300000000202051"]);
     // The same reference twice on one account is the same entry delivered twice.
     std::fs::write(bank.join("c.sta"), mt940("DE89370400440532013000", "TRF-0042", "D500,"))
@@ -67,10 +70,6 @@ fn collective_credit_details_that_repeat_a_reference_keep_distinct_ids() {
     std::fs::write(bank.join("postfinance.xml"), x).unwrap_or_else(|e| panic!("{e}"));
     let loaded = reckon_ingest::load_dir(t.path()).unwrap_or_else(|e| panic!("{e}"));
     assert!(loaded.rejects.is_empty(), "{:?}", loaded.rejects);
-    let df = &loaded.tables[&reckon_core::Table::BankTransactions];
-    let ids: Vec<String> = df
-        .column("txn_id")
-        .and_then(|c| c.str().map(|s| s.iter().map(|v| v.unwrap_or("").to_string()).collect()))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let ids = txn_ids(&loaded);
     assert_eq!(ids, ["ESR-1/1", "ESR-1/2", "ESR-2/1", "ESR-2/2"]);
 }

@@ -7,6 +7,10 @@
 //!   folder, which the next run on the target removes;
 //! - files a previous run wrote that this run does not write never survive
 //!   into its folder;
+//! - the delivery state in `outbox/` (what each sink has received, retries,
+//!   dead letters) is not a run output but the feed's memory: it is copied
+//!   from the previous folder into the staging folder, so a re-run delivers only
+//!   what is new and keeps undelivered events and dead letters;
 //! - the move is two renames (target → `.NAME.previous`, staging → target); a
 //!   run killed between them leaves no target but a complete `.NAME.previous`,
 //!   which the next run puts back before it starts.
@@ -79,6 +83,10 @@ impl Staged {
         }
         let staging = parent.join(format!("{prefix}{}", std::process::id()));
         std::fs::create_dir_all(&staging).map_err(|e| io(&staging, "create", e))?;
+        let outbox = target.join("outbox");
+        if outbox.is_dir() {
+            copy_tree(&outbox, &staging.join("outbox"))?;
+        }
         Ok(Staged { target: target.to_path_buf(), staging, previous, committed: false, _lock: lock })
     }
 
@@ -99,6 +107,20 @@ impl Staged {
         }
         Ok(())
     }
+}
+
+/// Copies a folder of regular files (the outbox) into a new folder.
+fn copy_tree(from: &Path, to: &Path) -> Result<(), RunError> {
+    std::fs::create_dir_all(to).map_err(|e| io(to, "create", e))?;
+    for e in std::fs::read_dir(from).map_err(|e| io(from, "read", e))?.flatten() {
+        let (src, dst) = (e.path(), to.join(e.file_name()));
+        if src.is_dir() {
+            copy_tree(&src, &dst)?;
+        } else {
+            std::fs::copy(&src, &dst).map_err(|er| io(&src, "copy", er))?;
+        }
+    }
+    Ok(())
 }
 
 impl Drop for Staged {
