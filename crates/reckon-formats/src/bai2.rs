@@ -167,7 +167,12 @@ fn funds_extra(ft: &str, rest: &[std::borrow::Cow<'_, str>]) -> usize {
     match strip_slash(ft) {
         "S" => 3,
         "V" => 2,
-        "D" => 1 + 2 * rest.first().and_then(|n| strip_slash(n).parse::<usize>().ok()).unwrap_or(0),
+        // A count, then (days, amount) per distribution: never more pairs than the
+        // record holds, so a corrupt count cannot pad a record to its size.
+        "D" => {
+            let pairs = rest.len().saturating_sub(1) / 2;
+            1 + 2 * rest.first().and_then(|n| strip_slash(n).parse::<usize>().ok()).unwrap_or(0).min(pairs)
+        }
         _ => 0,
     }
 }

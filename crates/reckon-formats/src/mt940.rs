@@ -254,7 +254,8 @@ fn read_balance(v: &str, kind: &str) -> Result<Balance, String> {
     let raw = v.get(10..).unwrap_or("").trim();
     let unpadded = raw.trim_start_matches('0');
     let unpadded = if unpadded.starts_with(',') || unpadded.is_empty() {
-        &raw[raw.len() - unpadded.len() - 1..]
+        // Keep one leading zero (`000,50` → `0,50`); an empty amount stays empty.
+        raw.len().checked_sub(unpadded.len() + 1).map_or(unpadded, |i| &raw[i..])
     } else {
         unpadded
     };

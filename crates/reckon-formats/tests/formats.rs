@@ -273,6 +273,8 @@ fn mt940_balances_tie_out_or_refuse_the_statement() {
         (":60F:X261130EUR100,00\n", ":62F:C261130EUR110,00\n", ":60F: on line 4: 'X261130EUR100,00' does not start"),
         (":60F:C261130EUR100,00\n", "", "no closing balance"),
         ("", ":62F:C261130EUR110,00\n", "no opening balance"),
+        // Found by the mt940 fuzz target (a subtraction that underflowed).
+        (":60F:C261130EUR\n", ":62F:C261130EUR110,00\n", "amount '' is not a SWIFT amount"),
     ] {
         let p = parse(stmt(open, close).as_bytes()).unwrap_or_else(|e| panic!("{e}"));
         let r = rejects(&p);
@@ -353,6 +355,27 @@ fn bai2_continuations_of_summaries_and_detail_text() {
     let (accounts, _) = bai2::accounts(f.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
     let codes: Vec<&str> = accounts[0].summaries.iter().map(|(c, _)| c.as_str()).collect();
     assert_eq!(codes, ["010", "015", "040"]);
+}
+
+/// Found by the bai2 fuzz target: a funds type D whose distribution count is
+/// corrupt (25 digits) made an 88 continuation pad the record to that count
+/// (gigabytes). The count is bounded by the pairs the record holds.
+#[test]
+fn bai2_corrupt_distribution_count_is_bounded() {
+    let f = "01,122099999,123456789,260302,0200,1,80,,2/\n\
+02,031001234,122099999,1,260301,2359,USD,2/\n\
+03,0975312468,USD,010,500000,,,/\n\
+16,165,1500,D,2555555555555555555,1,1500/\n\
+88,more text\n\
+49,501500,4/\n\
+98,501500,1,6/\n\
+99,501500,1,8/\n";
+    let recs = bai2::records(f).unwrap_or_else(|e| panic!("{e}"));
+    let detail = recs.iter().find(|r| r.code == "16").unwrap_or_else(|| panic!("no 16"));
+    assert!(detail.fields.len() < 16, "{} fields", detail.fields.len());
+    assert_eq!(detail.fields.last().map(|f| f.as_ref()), Some("more text"));
+    let p = parse(f.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(p.rows.len(), 1);
 }
 
 /// camt.053: text given only in `TxDtls/AddtlTxInf` is the description; camt

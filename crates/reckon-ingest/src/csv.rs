@@ -247,6 +247,10 @@ impl Reader<'_> {
                             break;
                         }
                         self.line += 1;
+                    } else if c == b'\r' && self.b.get(self.pos) != Some(&b'\n') {
+                        // A lone CR ends a line inside quotes as it does outside them
+                        // (and as the line-by-line re-read counts it).
+                        self.line += 1;
                     }
                     field.push(c);
                 }
@@ -366,5 +370,18 @@ mod tests {
         assert_eq!(scan(b"\n\n", b',', b'"').err(), Some(ScanError::Empty));
         assert_eq!(scan(b"a,a\n", b',', b'"').err(), Some(ScanError::DuplicateHeader("a".into())));
         assert!(matches!(scan(b"PAR1\0\0", b',', b'"'), Err(ScanError::Binary(4))));
+    }
+
+    #[test]
+    fn a_lone_cr_inside_a_stray_quote_keeps_line_numbers_increasing() {
+        // Found by the csv_differential fuzz target: the quote opened on line 2
+        // closes against RFC 4180 on line 4, so lines 2–4 are read again one by
+        // one; a CR inside the quote must count as a line both times.
+        let r = scan(b"i\n\"\rR\n\"t\nn", b',', b'"').unwrap_or_else(|e| panic!("{e}"));
+        let lines: Vec<u64> = r.records.iter().map(|x| x.line).collect();
+        assert_eq!(lines, vec![2, 3, 4, 5]);
+        let unterminated: Vec<bool> = r.records.iter().map(|x| x.unterminated).collect();
+        assert_eq!(unterminated, vec![true, false, true, false]);
+        assert_eq!(r.columns[0], vec!["", "R", "t", "n"]);
     }
 }

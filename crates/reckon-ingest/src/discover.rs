@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 use polars::prelude::*;
 use reckon_core::{Reject, RejectCode, Table};
 
-use crate::load::{FileReport, load_file};
+use crate::config::DateRange;
+use crate::load::FileReport;
 use crate::mapping::{Mapping, MappingConfig};
 
 /// Everything loaded from an input folder.
@@ -165,8 +166,13 @@ fn plan(dir: &Path) -> Result<(Vec<Planned>, Vec<String>), DiscoverError> {
     Ok((planned, ignored))
 }
 
-/// Loads every recognised file of `dir`.
+/// Loads every recognised file of `dir`, accepting the contract's dates.
 pub fn load_dir(dir: &Path) -> Result<Loaded, DiscoverError> {
+    load_dir_with(dir, &DateRange::default())
+}
+
+/// Loads every recognised file of `dir`; rows dated outside `dates` are rejected.
+pub fn load_dir_with(dir: &Path, dates: &DateRange) -> Result<Loaded, DiscoverError> {
     let (planned, ignored) = plan(dir)?;
     let mut out = Loaded { ignored, ..Loaded::default() };
     let mut frames: BTreeMap<Table, Vec<(usize, DataFrame)>> = BTreeMap::new();
@@ -181,7 +187,7 @@ pub fn load_dir(dir: &Path) -> Result<Loaded, DiscoverError> {
     while !planned.is_empty() {
         let rest = planned.split_off(planned.len().min(FILES_PER_WAVE));
         let wave = std::mem::replace(&mut planned, rest);
-        results.extend(load_wave(wave));
+        results.extend(load_wave(wave, dates));
     }
     for (p, lf) in results {
         let table_of = |lf: &crate::load::LoadedFile| lf.report.table.as_deref().and_then(Table::from_name);
@@ -235,19 +241,19 @@ pub fn load_dir(dir: &Path) -> Result<Loaded, DiscoverError> {
 }
 
 /// Loads one wave of files in parallel, results in input order.
-fn load_wave(wave: Vec<Planned>) -> Vec<(Planned, Option<crate::load::LoadedFile>)> {
+fn load_wave(wave: Vec<Planned>, dates: &DateRange) -> Vec<(Planned, Option<crate::load::LoadedFile>)> {
     use rayon::prelude::*;
     wave.into_par_iter()
         .map(|p| {
             if p.statement {
                 let t = std::time::Instant::now();
-                let lf = crate::load::load_statement_file(&p.path, &p.rel);
+                let lf = crate::load::load_statement_file(&p.path, &p.rel, dates);
                 tracing::info!(file = %p.rel, format = lf.report.format.as_str(), rows = lf.report.input_rows, ms = t.elapsed().as_millis() as u64, "loaded");
                 return (p, Some(lf));
             }
             let lf = p.mapping.as_ref().ok().map(|m| {
                 let t = std::time::Instant::now();
-                let lf = load_file(&p.path, &p.rel, m, p.mapping_name.as_deref());
+                let lf = crate::load::load_file_with(&p.path, &p.rel, m, p.mapping_name.as_deref(), dates);
                 tracing::info!(file = %p.rel, table = %m.table, rows = lf.report.input_rows, ms = t.elapsed().as_millis() as u64, "loaded");
                 lf
             });

@@ -9,12 +9,14 @@
 //! column and reason; the rest of the file still loads. A file that cannot be
 //! used at all is refused with one reject row.
 
+pub mod config;
 pub mod csv;
 pub mod discover;
 pub mod load;
 pub mod mapping;
 pub mod normalize;
 
-pub use discover::{Loaded, load_dir};
+pub use config::{DateRange, IngestConfig};
+pub use discover::{Loaded, load_dir, load_dir_with};
 pub use load::{FileReport, LoadedFile, load_file};
 pub use mapping::{Mapping, MappingConfig, MappingError};

@@ -8,6 +8,7 @@ use polars::prelude::*;
 use reckon_core::date::parse_iso_date;
 use reckon_core::{ColumnType, Currency, Reject, RejectCode, Table, parse_minor};
 
+use crate::config::DateRange;
 use crate::csv::{ScanError, scan};
 use crate::mapping::{Encoding, Mapping, Source, TemplatePart};
 
@@ -87,6 +88,17 @@ fn refuse(mut report: FileReport, reason: String) -> LoadedFile {
 
 /// Loads `path` (named `rel` in reports) as the mapping's table.
 pub fn load_file(path: &Path, rel: &str, mapping: &Mapping, mapping_name: Option<&str>) -> LoadedFile {
+    load_file_with(path, rel, mapping, mapping_name, &DateRange::default())
+}
+
+/// [`load_file`] with the run's accepted dates.
+pub fn load_file_with(
+    path: &Path,
+    rel: &str,
+    mapping: &Mapping,
+    mapping_name: Option<&str>,
+    dates: &DateRange,
+) -> LoadedFile {
     let table = mapping.table;
     let mut report = FileReport {
         path: rel.to_string(),
@@ -131,7 +143,7 @@ pub fn load_file(path: &Path, rel: &str, mapping: &Mapping, mapping_name: Option
             ),
         );
     }
-    match map_and_validate(raw, rel, mapping, is_contract) {
+    match map_and_validate(raw, rel, mapping, is_contract, dates) {
         Ok((df, rejects, rejected_rows)) => {
             report.loaded_rows = df.height() as u64;
             report.rejected_rows = rejected_rows;
@@ -143,7 +155,7 @@ pub fn load_file(path: &Path, rel: &str, mapping: &Mapping, mapping_name: Option
 
 /// Loads a bank statement or remittance file (camt, MT940/942, BAI2, X12 820): the
 /// format and target table are detected from the content.
-pub fn load_statement_file(path: &Path, rel: &str) -> LoadedFile {
+pub fn load_statement_file(path: &Path, rel: &str, dates: &DateRange) -> LoadedFile {
     let mut report = FileReport { path: rel.to_string(), ..FileReport::default() };
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
@@ -206,7 +218,7 @@ pub fn load_statement_file(path: &Path, rel: &str) -> LoadedFile {
         blank_lines: 0,
     };
     report.input_rows = n as u64;
-    match map_and_validate(raw, rel, &Mapping::contract(table), true) {
+    match map_and_validate(raw, rel, &Mapping::contract(table), true, dates) {
         Ok((df, rejects, rejected_rows)) => {
             report.loaded_rows = df.height() as u64;
             report.rejected_rows = rejected_rows;
@@ -354,6 +366,7 @@ fn map_and_validate(
     rel: &str,
     mapping: &Mapping,
     is_contract: bool,
+    dates: &DateRange,
 ) -> PolarsResult<(DataFrame, Vec<Reject>, u64)> {
     let table = mapping.table;
     let spec = table.spec();
@@ -519,11 +532,11 @@ fn map_and_validate(
                 for (i, v) in vals.iter().enumerate() {
                     let parsed = if v.is_empty() { None } else { parse_date(v, date_fmt) };
                     if let Some(d) = parsed
-                        && !date_in_range(d)
+                        && !dates.contains(d)
                     {
                         if !broken[i] {
                             bad[i] = true;
-                            reject(i, Some(name), v, RejectCode::BadDate, out_of_range(v));
+                            reject(i, Some(name), v, RejectCode::BadDate, out_of_range(v, dates));
                         }
                         out.push(None);
                         continue;
@@ -549,11 +562,11 @@ fn map_and_validate(
                     let parsed =
                         if v.is_empty() { None } else { parse_timestamp(v, mapping.timestamp_format.as_deref()) };
                     if let Some(us) = parsed
-                        && !date_in_range(us.div_euclid(86_400_000_000) as i32)
+                        && !dates.contains(us.div_euclid(86_400_000_000).clamp(i32::MIN.into(), i32::MAX.into()) as i32)
                     {
                         if !broken[i] {
                             bad[i] = true;
-                            reject(i, Some(name), v, RejectCode::BadDate, out_of_range(v));
+                            reject(i, Some(name), v, RejectCode::BadDate, out_of_range(v, dates));
                         }
                         out.push(None);
                         continue;
@@ -658,12 +671,6 @@ fn parse_timestamp(v: &str, fmt: Option<&str>) -> Option<i64> {
     }
 }
 
-/// Dates the contract holds: 1900-01-01 to 2999-12-31 (a year 0000 or 9999 is
-/// a keying or export error, not a posting date).
-fn date_in_range(day: i32) -> bool {
-    (reckon_core::date::days_from_civil(1900, 1, 1)..=reckon_core::date::days_from_civil(2999, 12, 31)).contains(&day)
-}
-
-fn out_of_range(v: &str) -> String {
-    format!("'{v}' is outside the contract's dates (years 1900 to 2999)")
+fn out_of_range(v: &str, dates: &DateRange) -> String {
+    format!("'{v}' is outside the accepted dates ({}; [ingest] first_date, last_date)", dates.describe())
 }

@@ -9,6 +9,9 @@ use serde::{Deserialize, Serialize};
 pub struct Config {
     #[serde(default)]
     pub output: OutputConfig,
+    /// What loading accepts beyond the contract's types (the date range).
+    #[serde(default)]
+    pub ingest: reckon_ingest::IngestConfig,
     /// Cash application settings.
     #[serde(default)]
     pub matching: reckon_match::MatchConfig,
@@ -85,6 +88,7 @@ impl Config {
 
     /// Cross-field checks beyond the types.
     pub fn validate(&self) -> Result<(), String> {
+        self.ingest.build()?;
         self.matching.validate()?;
         self.anomaly.build()?;
         self.feed.build().map(|_| ())

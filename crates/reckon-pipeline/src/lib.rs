@@ -57,6 +57,8 @@ pub enum RunError {
     Feed(#[from] reckon_feed::FeedError),
     #[error("output folder {0} is in use by another reckon run")]
     Busy(PathBuf),
+    #[error("config: {0}")]
+    Config(String),
 }
 
 impl RunError {
@@ -70,6 +72,7 @@ impl RunError {
                 | RunError::Feed(reckon_feed::FeedError::Secret(_) | reckon_feed::FeedError::Config(_))
                 | RunError::Policy(_)
                 | RunError::Busy(_)
+                | RunError::Config(_)
         )
     }
 }
@@ -141,6 +144,7 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
     // Usage errors before anything is written: sinks without secrets, an input
     // that is not a folder.
     let sinks = if opts.deliver { sinks(&opts.config.feed)? } else { Vec::new() };
+    let dates = opts.config.ingest.build().map_err(RunError::Config)?;
     match std::fs::metadata(&opts.input) {
         Ok(m) if m.is_dir() => {}
         Ok(_) => {
@@ -153,7 +157,7 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
     // when the manifest is complete (see `staging`).
     let staged = staging::Staged::begin(&opts.out)?;
     let out = staged.dir().to_path_buf();
-    let loaded = reckon_ingest::load_dir(&opts.input)?;
+    let loaded = reckon_ingest::load_dir_with(&opts.input, &dates)?;
     let mut timings = BTreeMap::new();
     timings.insert("ingest".to_string(), t0.elapsed().as_millis() as u64);
     tracing::info!(
