@@ -1,13 +1,12 @@
 //! The cash-matching stage: loaded frames → reckon-match → `matches.parquet`.
 
-use std::path::Path;
-
 use polars::prelude::*;
 use reckon_core::{Currency, Table, format_minor};
 use reckon_ingest::Loaded;
 use reckon_match::{Customer, MatchConfig, MatchResult, OpenItem, Receipt, RemittanceLine};
 
-use crate::RunError;
+use crate::stage::{BuildError, RunInputs, Settled, Stage, StageError, StageOutput, StageReport};
+use std::collections::BTreeMap;
 
 pub(crate) fn strings(df: &DataFrame, c: &str) -> Vec<String> {
     df.column(c)
@@ -74,6 +73,78 @@ pub fn run(
     let result =
         reckon_match::run_blocked(&i.receipts, &i.items, &i.customers, &i.remittances, &cfg, sc, Some(&blocks))?;
     Ok(Some((result, i.receipts)))
+}
+
+/// Cash application as a stage: receipts (bank credits) against open AR items,
+/// `matches` and `receipt_outcomes` tables, exceptions for every receipt not
+/// cleared automatically.
+#[derive(Debug)]
+pub struct CashStage {
+    config: MatchConfig,
+    scorer: Option<crate::model::OnnxScorer>,
+}
+
+impl CashStage {
+    pub fn build(config: &crate::Config) -> Result<Box<dyn Stage>, BuildError> {
+        config.matching.validate().map_err(|message| BuildError::Config { section: "matching", message })?;
+        let scorer = crate::model::load_scorer(&config.matching)
+            .map_err(|message| BuildError::Model { section: "matching", message })?;
+        Ok(Box::new(CashStage { config: config.matching.clone(), scorer }))
+    }
+}
+
+impl Stage for CashStage {
+    fn name(&self) -> &'static str {
+        "cash_matching"
+    }
+
+    fn outputs(&self) -> &'static [&'static str] {
+        &["matches", "receipt_outcomes"]
+    }
+
+    fn run(&self, inputs: &RunInputs<'_>) -> Result<StageOutput, StageError> {
+        let fail = |message: String| StageError { stage: self.name(), message };
+        let result = run(inputs.loaded, &self.config, self.scorer.as_ref()).map_err(fail)?;
+        let model_id = self.scorer.as_ref().map(reckon_match::GroupScorer::id);
+        let mut exceptions =
+            crate::exceptions::from_receipts(inputs.loaded, result.as_ref().map(|r| &r.0), inputs.run_id);
+        if let Some(id) = &model_id {
+            // The proposals' scores come from the model; unmatched receipts' do not.
+            for e in exceptions.iter_mut().filter(|e| e.kind != "unmatched_receipt") {
+                e.model = Some(id.clone());
+            }
+        }
+        let Some((res, _)) = result else {
+            return Ok(StageOutput { exceptions, ..StageOutput::no_input() });
+        };
+        let mut counts = BTreeMap::new();
+        for o in &res.outcomes {
+            *counts.entry(o.status.to_string()).or_insert(0u64) += 1;
+        }
+        tracing::info!(receipts = res.outcomes.len(), links = res.rows.len(), "cash matching done");
+        let frame = |f: PolarsResult<DataFrame>| f.map_err(|e| fail(e.to_string()));
+        let tables = vec![("matches", frame(matches_frame(&res))?), ("receipt_outcomes", frame(outcomes_frame(&res))?)];
+        let summary = match &model_id {
+            Some(id) => format!("ok (model {id}, auto threshold from the model)"),
+            None => "ok (rule-based scores, not calibrated)".to_string(),
+        };
+        Ok(StageOutput {
+            report: StageReport {
+                summary,
+                rows_in: res.outcomes.len() as u64,
+                rows_out: tables.iter().map(|(_, t)| t.height() as u64).sum(),
+                counts: counts.clone(),
+            },
+            tables,
+            exceptions,
+            models: self.scorer.iter().map(|s| crate::manifest::ModelEntry::of(&s.0)).collect(),
+            settled: Settled {
+                bank_cleared: res.outcomes.iter().filter(|o| o.status == "auto").map(|o| o.txn_id.clone()).collect(),
+                receipts: counts,
+                ..Settled::default()
+            },
+        })
+    }
 }
 
 /// Invoice-number blocking as polars joins, so candidate generation stays near
@@ -306,8 +377,8 @@ pub fn inputs(loaded: &Loaded) -> Option<Inputs> {
     Some(Inputs { receipts, items, customers, remittances })
 }
 
-/// Writes `matches.parquet` (contract columns, money as exact decimal text plus minor units).
-pub fn write_matches(path: &Path, result: &MatchResult) -> Result<u64, RunError> {
+/// `matches.parquet` (contract columns, money as exact decimal text plus minor units).
+pub fn matches_frame(result: &MatchResult) -> PolarsResult<DataFrame> {
     let rows = &result.rows;
     let exp = |c: &str| Currency::parse(c).map_or(2, |c| c.exponent());
     let s = |f: &dyn Fn(&reckon_match::MatchRow) -> String| -> Vec<String> { rows.iter().map(f).collect() };
@@ -333,14 +404,12 @@ pub fn write_matches(path: &Path, result: &MatchResult) -> Result<u64, RunError>
         Column::new("residual_amount_minor".into(), rows.iter().map(|r| r.residual_minor).collect::<Vec<i64>>()),
         Column::new("reasons".into(), s(&|r| r.reasons.join("; "))),
     ];
-    let mut df = DataFrame::new(rows.len(), cols).map_err(|e| RunError::Write(path.to_path_buf(), e.to_string()))?;
-    crate::write_parquet(path, &mut df)?;
-    Ok(rows.len() as u64)
+    DataFrame::new(rows.len(), cols)
 }
 
-/// Writes `receipt_outcomes.parquet`: what happened to every receipt (auto, review,
+/// `receipt_outcomes.parquet`: what happened to every receipt (auto, review,
 /// ambiguous, unmatched) with reasons — the input of the exception feed.
-pub fn write_outcomes(path: &Path, result: &MatchResult) -> Result<u64, RunError> {
+pub fn outcomes_frame(result: &MatchResult) -> PolarsResult<DataFrame> {
     let o = &result.outcomes;
     let cols = vec![
         Column::new("txn_id".into(), o.iter().map(|x| x.txn_id.clone()).collect::<Vec<_>>()),
@@ -354,7 +423,5 @@ pub fn write_outcomes(path: &Path, result: &MatchResult) -> Result<u64, RunError
                 .collect::<Vec<_>>(),
         ),
     ];
-    let mut df = DataFrame::new(o.len(), cols).map_err(|e| RunError::Write(path.to_path_buf(), e.to_string()))?;
-    crate::write_parquet(path, &mut df)?;
-    Ok(o.len() as u64)
+    DataFrame::new(o.len(), cols)
 }

@@ -15,8 +15,8 @@ use reckon_learn::{logistic::Logistic, metrics};
 use reckon_onnx::{Model, ModelConfig};
 use serde::Serialize;
 
-use crate::RunError;
 use crate::cash::{days, ints, required_strings, strings};
+use crate::stage::{BuildError, RunInputs, Settled, Stage, StageError, StageOutput, StageReport};
 
 /// The engine's inputs from the loaded frames (None without AP invoices).
 pub fn inputs(loaded: &Loaded) -> Option<(Vec<Invoice>, Vec<Vendor>)> {
@@ -118,8 +118,8 @@ pub fn money_out(loaded: &Loaded, rules: &[reckon_dedup::payments::Rule]) -> Opt
     Some(MoneyOut { txn_ids, outcomes, invoices })
 }
 
-/// Writes `disbursements.parquet`: every debit's status, class, invoices, reason.
-pub fn write_money_out(path: &Path, m: &MoneyOut) -> Result<u64, RunError> {
+/// `disbursements.parquet`: every debit's status, class, invoices, reason.
+pub fn money_out_frame(m: &MoneyOut) -> PolarsResult<DataFrame> {
     use reckon_dedup::payments::Outcome;
     let mut status = Vec::new();
     let mut class = Vec::new();
@@ -154,10 +154,149 @@ pub fn write_money_out(path: &Path, m: &MoneyOut) -> Result<u64, RunError> {
         Column::new("doc_ids".into(), docs),
         Column::new("reason".into(), why),
     ];
-    let mut df =
-        DataFrame::new(m.txn_ids.len(), cols).map_err(|e| RunError::Write(path.to_path_buf(), e.to_string()))?;
-    crate::write_parquet(path, &mut df)?;
-    Ok(m.txn_ids.len() as u64)
+    DataFrame::new(m.txn_ids.len(), cols)
+}
+
+/// Money out as a stage: every bank debit linked to AP invoices or classified
+/// by a bank rule (`disbursements` table), exceptions for the rest and for
+/// invoices paid twice.
+#[derive(Debug)]
+pub struct DisbursementsStage {
+    rules: Vec<reckon_dedup::payments::Rule>,
+}
+
+impl DisbursementsStage {
+    pub fn build(config: &crate::Config) -> Result<Box<dyn Stage>, BuildError> {
+        Ok(Box::new(DisbursementsStage { rules: config.disbursements.rules.clone() }))
+    }
+}
+
+impl Stage for DisbursementsStage {
+    fn name(&self) -> &'static str {
+        "disbursements"
+    }
+
+    fn outputs(&self) -> &'static [&'static str] {
+        &["disbursements"]
+    }
+
+    fn run(&self, inputs: &RunInputs<'_>) -> Result<StageOutput, StageError> {
+        use reckon_dedup::payments::Outcome;
+        let mo = money_out(inputs.loaded, &self.rules);
+        let exceptions = crate::exceptions::from_money_out(inputs.loaded, mo.as_ref(), inputs.run_id);
+        let Some(mo) = mo else { return Ok(StageOutput { exceptions, ..StageOutput::no_input() }) };
+        let table = money_out_frame(&mo).map_err(|e| StageError { stage: self.name(), message: e.to_string() })?;
+        let mut counts = BTreeMap::new();
+        for o in &mo.outcomes {
+            let status = match o {
+                Outcome::Paid(..) => "paid",
+                Outcome::Classified(..) => "classified",
+                Outcome::PaidTwice(..) => "paid_twice",
+                Outcome::Unreconciled => "unreconciled",
+            };
+            *counts.entry(status.to_string()).or_insert(0u64) += 1;
+        }
+        let summary = format!(
+            "ok ({} debits: {})",
+            mo.txn_ids.len(),
+            counts.iter().map(|(k, v)| format!("{v} {k}")).collect::<Vec<_>>().join(", ")
+        );
+        Ok(StageOutput {
+            report: StageReport { summary, rows_in: mo.txn_ids.len() as u64, rows_out: table.height() as u64, counts },
+            tables: vec![("disbursements", table)],
+            exceptions,
+            models: Vec::new(),
+            settled: Settled {
+                bank_cleared: mo
+                    .txn_ids
+                    .iter()
+                    .zip(&mo.outcomes)
+                    .filter(|(_, o)| matches!(o, Outcome::Paid(..) | Outcome::Classified(..)))
+                    .map(|(t, _)| t.clone())
+                    .collect(),
+                ..Settled::default()
+            },
+        })
+    }
+}
+
+/// Duplicate-invoice detection as a stage (`off` when `duplicates.model = "off"`).
+#[derive(Debug)]
+pub struct DuplicatesStage {
+    model: Option<Model>,
+}
+
+impl DuplicatesStage {
+    pub fn build(config: &crate::Config) -> Result<Box<dyn Stage>, BuildError> {
+        let err = |message: String| BuildError::Model { section: "duplicates", message };
+        let model = match config.duplicates.model.as_str() {
+            "off" => None,
+            name => {
+                let dir = crate::model::resolve(name)
+                    .ok_or_else(|| err(format!("model '{name}' not found (set it to \"off\" to skip)")))?;
+                let m = Model::load(&dir).map_err(|e| err(e.to_string()))?;
+                // A model trained on other features would score the wrong columns.
+                if m.config.feature_spec != FEATURE_SPEC || m.config.features != FEATURES {
+                    return Err(err(format!(
+                        "{}: trained on feature spec {} but reckon computes {FEATURE_SPEC}",
+                        dir.display(),
+                        m.config.feature_spec
+                    )));
+                }
+                Some(m)
+            }
+        };
+        Ok(Box::new(DuplicatesStage { model }))
+    }
+}
+
+impl Stage for DuplicatesStage {
+    fn name(&self) -> &'static str {
+        "duplicate_detection"
+    }
+
+    fn outputs(&self) -> &'static [&'static str] {
+        &["duplicates"]
+    }
+
+    fn run(&self, inputs: &RunInputs<'_>) -> Result<StageOutput, StageError> {
+        let Some(model) = &self.model else {
+            return Ok(StageOutput { report: StageReport::summary("off"), ..StageOutput::default() });
+        };
+        let fail = |message: String| StageError { stage: self.name(), message };
+        let Some(d) = run(inputs.loaded, model).map_err(fail)? else { return Ok(StageOutput::no_input()) };
+        tracing::info!(
+            invoices = d.invoices.len(),
+            compared = d.compared_pairs,
+            flagged = d.flagged.len(),
+            "duplicate detection done"
+        );
+        let table = duplicates_frame(&d).map_err(|e| fail(e.to_string()))?;
+        let mut counts = BTreeMap::new();
+        counts.insert("compared_pairs".to_string(), d.compared_pairs as u64);
+        counts.insert("flagged_pairs".to_string(), d.flagged.len() as u64);
+        Ok(StageOutput {
+            report: StageReport {
+                summary: format!(
+                    "ok (model {}, {} invoices, {} pairs compared, {} flagged)",
+                    model.id(),
+                    d.invoices.len(),
+                    d.compared_pairs,
+                    d.flagged.len()
+                ),
+                rows_in: d.invoices.len() as u64,
+                rows_out: table.height() as u64,
+                counts,
+            },
+            tables: vec![("duplicates", table)],
+            exceptions: exceptions(&d, inputs.run_id),
+            models: vec![crate::manifest::ModelEntry::of(model)],
+            settled: Settled {
+                ap_screened: Some(d.invoices.iter().map(|i| i.doc_id.clone()).collect()),
+                ..Settled::default()
+            },
+        })
+    }
 }
 
 /// Scored candidate pairs of one AP book.
@@ -228,8 +367,8 @@ type OutRow<'a> = (String, String, String, f64, &'a str, String);
 /// Labelled pairs: (doc a, doc b) → pattern or hard-negative type.
 pub type PairLabels = BTreeMap<(String, String), String>;
 
-/// Writes `duplicates.parquet` (one row per flagged pair, a < b by doc id).
-pub fn write(path: &Path, r: &DedupResult) -> Result<u64, RunError> {
+/// `duplicates.parquet` (one row per flagged pair, a < b by doc id).
+pub fn duplicates_frame(r: &DedupResult) -> PolarsResult<DataFrame> {
     let mut rows: Vec<OutRow<'_>> = r
         .flagged
         .iter()
@@ -250,9 +389,7 @@ pub fn write(path: &Path, r: &DedupResult) -> Result<u64, RunError> {
         Column::new("band".into(), col(&|r| r.4.to_string())),
         Column::new("reasons".into(), col(&|r| r.5.clone())),
     ];
-    let mut df = DataFrame::new(rows.len(), cols).map_err(|e| RunError::Write(path.to_path_buf(), e.to_string()))?;
-    crate::write_parquet(path, &mut df)?;
-    Ok(rows.len() as u64)
+    DataFrame::new(rows.len(), cols)
 }
 
 /// One `duplicate_invoice` exception per cluster (or unclustered flagged pair).

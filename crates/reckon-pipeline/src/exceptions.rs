@@ -24,14 +24,29 @@ fn reasons(texts: &[String], code: &str) -> Vec<Reason> {
     texts.iter().map(|t| Reason { code: code.to_string(), text: t.clone(), weight: 1.0 }).collect()
 }
 
-/// Exceptions for every bank entry that was not cleared automatically: receipts
-/// proposed, ambiguous or unmatched, and money out (not yet linked or classified).
-pub fn from_bank(
-    loaded: &Loaded,
-    cash: Option<&MatchResult>,
-    money_out: Option<&crate::dedup::MoneyOut>,
-    run_id: &str,
-) -> Vec<Exception> {
+/// Exceptions for every receipt (bank credit) not cleared automatically:
+/// proposed, ambiguous or unmatched (`cash` is `None` when no open items were loaded).
+pub fn from_receipts(loaded: &Loaded, cash: Option<&MatchResult>, run_id: &str) -> Vec<Exception> {
+    from_bank(loaded, Side::Credits(cash), run_id)
+}
+
+/// Exceptions for every debit not linked to AP or classified by a bank rule.
+pub fn from_money_out(loaded: &Loaded, money_out: Option<&crate::dedup::MoneyOut>, run_id: &str) -> Vec<Exception> {
+    from_bank(loaded, Side::Debits(money_out), run_id)
+}
+
+/// Which bank entries an exception pass covers: credits (cash application) or
+/// debits and zero amounts (money out).
+enum Side<'a> {
+    Credits(Option<&'a MatchResult>),
+    Debits(Option<&'a crate::dedup::MoneyOut>),
+}
+
+fn from_bank(loaded: &Loaded, side: Side<'_>, run_id: &str) -> Vec<Exception> {
+    let (cash, money_out, credits) = match side {
+        Side::Credits(c) => (c, None, true),
+        Side::Debits(m) => (None, m, false),
+    };
     let settled: BTreeMap<&str, &reckon_dedup::payments::Outcome> =
         money_out.map(|m| m.txn_ids.iter().map(String::as_str).zip(m.outcomes.iter()).collect()).unwrap_or_default();
     let Some(bank) = loaded.tables.get(&Table::BankTransactions) else { return Vec::new() };
@@ -60,6 +75,9 @@ pub fn from_bank(
     }
     let mut out = Vec::new();
     for i in 0..bank.height() {
+        if (amt[i] > 0) != credits {
+            continue;
+        }
         let exp = Currency::parse(&cur[i]).map_or(2, |c| c.exponent());
         let mut records = vec![format!("bank_transactions:{}", ids[i])];
         let (kind, score, confidence, why, action): (&str, f64, f64, Vec<Reason>, &str) = if amt[i] > 0 {

@@ -13,8 +13,8 @@ use reckon_feed::{Exception, Reason};
 use reckon_ingest::Loaded;
 use serde::Serialize;
 
-use crate::RunError;
 use crate::cash::{days, ints};
+use crate::stage::{BuildError, RunInputs, Settled, Stage, StageError, StageOutput, StageReport};
 
 /// The name@version the scores carry (the rule set; an ML model will add its own).
 pub const MODEL: &str = "journal_tests@1.0";
@@ -72,6 +72,88 @@ pub fn inputs(loaded: &Loaded) -> Option<Book> {
     Book::new(cols).map_err(|e| tracing::error!(error = %e, "GL book not built")).ok()
 }
 
+/// Journal-entry testing as a stage: the configured tests on every GL journal,
+/// risk from the model (or the rules alone), `journal_scores` table,
+/// `control_violation` and `journal_anomaly` exceptions.
+#[derive(Debug)]
+pub struct JournalsStage {
+    tests: Tests,
+    model: Option<RiskModel>,
+    review_risk: f64,
+}
+
+impl JournalsStage {
+    pub fn build(config: &crate::Config) -> Result<Box<dyn Stage>, BuildError> {
+        let tests = config.anomaly.build().map_err(|message| BuildError::Config { section: "anomaly", message })?;
+        let err = |message: String| BuildError::Model { section: "anomaly", message };
+        let model = match config.anomaly.model.as_str() {
+            "rules" => None,
+            name => {
+                let dir = crate::model::resolve(name).ok_or_else(|| {
+                    err(format!("model '{name}' not found (set it to \"rules\" for the tests alone)"))
+                })?;
+                Some(RiskModel::load(&dir).map_err(err)?)
+            }
+        };
+        let review_risk = model.as_ref().map_or(config.anomaly.review_risk, RiskModel::review);
+        Ok(Box::new(JournalsStage { tests, model, review_risk }))
+    }
+}
+
+impl Stage for JournalsStage {
+    fn name(&self) -> &'static str {
+        "journal_tests"
+    }
+
+    fn outputs(&self) -> &'static [&'static str] {
+        &["journal_scores"]
+    }
+
+    fn run(&self, inputs: &RunInputs<'_>) -> Result<StageOutput, StageError> {
+        let fail = |message: String| StageError { stage: self.name(), message };
+        let Some((book, mut results)) = run(inputs.loaded, &self.tests) else { return Ok(StageOutput::no_input()) };
+        if let Some(m) = &self.model {
+            m.score(&self.tests, &book, &mut results).map_err(fail)?;
+        }
+        let model_id = self.model.as_ref().map_or(MODEL.to_string(), |m| m.risk.id());
+        let table = scores_frame(&book, &results, &model_id).map_err(|e| fail(e.to_string()))?;
+        let exceptions = exceptions(&book, &results, self.review_risk, &model_id, inputs.run_id);
+        let mut counts = BTreeMap::new();
+        counts.insert("journals".to_string(), results.len() as u64);
+        counts.insert("unbalanced".to_string(), results.iter().filter(|j| j.unbalanced).count() as u64);
+        counts.insert(
+            "at_or_above_review".to_string(),
+            results.iter().filter(|j| j.risk >= self.review_risk).count() as u64,
+        );
+        Ok(StageOutput {
+            report: StageReport {
+                summary: format!(
+                    "ok ({model_id}: {} lines, {} journals, {} at or above risk {})",
+                    book.len(),
+                    results.len(),
+                    counts["at_or_above_review"],
+                    self.review_risk,
+                ),
+                rows_in: book.len() as u64,
+                rows_out: table.height() as u64,
+                counts,
+            },
+            tables: vec![("journal_scores", table)],
+            exceptions,
+            models: self
+                .model
+                .iter()
+                .flat_map(|m| [&m.risk, &m.iforest])
+                .map(crate::manifest::ModelEntry::of)
+                .collect(),
+            settled: Settled {
+                gl_scored: Some(results.iter().flat_map(|j| j.lines.iter().copied()).collect()),
+                ..Settled::default()
+            },
+        })
+    }
+}
+
 /// Runs the tests on the loaded journals.
 pub fn run(loaded: &Loaded, tests: &Tests) -> Option<(Book, Vec<JournalResult>)> {
     let book = inputs(loaded)?;
@@ -79,8 +161,8 @@ pub fn run(loaded: &Loaded, tests: &Tests) -> Option<(Book, Vec<JournalResult>)>
     Some((book, r))
 }
 
-/// Writes `journal_scores.parquet`: one row per line with its journal's score and flags.
-pub fn write(path: &Path, book: &Book, results: &[JournalResult], model: &str) -> Result<u64, RunError> {
+/// `journal_scores.parquet`: one row per line with its journal's score and flags.
+pub fn scores_frame(book: &Book, results: &[JournalResult], model: &str) -> PolarsResult<DataFrame> {
     let flags: Vec<String> =
         results.iter().map(|j| j.flags.iter().map(|f| f.test).collect::<Vec<_>>().join("|")).collect();
     let mut rows: Vec<(usize, usize)> = Vec::with_capacity(book.len());
@@ -96,9 +178,7 @@ pub fn write(path: &Path, book: &Book, results: &[JournalResult], model: &str) -
         Column::new("model".into(), vec![model; rows.len()]),
         Column::new("flags".into(), rows.iter().map(|r| flags[r.1].as_str()).collect::<Vec<_>>()),
     ];
-    let mut df = DataFrame::new(rows.len(), cols).map_err(|e| RunError::Write(path.to_path_buf(), e.to_string()))?;
-    crate::write_parquet(path, &mut df)?;
-    Ok(rows.len() as u64)
+    DataFrame::new(rows.len(), cols)
 }
 
 /// `control_violation` for unbalanced journals, `journal_anomaly` above the review risk.

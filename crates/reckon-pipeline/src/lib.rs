@@ -16,6 +16,7 @@ pub mod journals;
 pub mod manifest;
 pub mod metrics;
 pub mod model;
+pub mod stage;
 pub mod staging;
 
 use std::collections::BTreeMap;
@@ -59,6 +60,10 @@ pub enum RunError {
     Busy(PathBuf),
     #[error("config: {0}")]
     Config(String),
+    #[error(transparent)]
+    Build(#[from] stage::BuildError),
+    #[error(transparent)]
+    Stage(#[from] stage::StageError),
 }
 
 impl RunError {
@@ -73,6 +78,7 @@ impl RunError {
                 | RunError::Policy(_)
                 | RunError::Busy(_)
                 | RunError::Config(_)
+                | RunError::Build(stage::BuildError::Config { .. })
         )
     }
 }
@@ -137,8 +143,16 @@ impl RunOptions {
     }
 }
 
-/// Runs reckon on `opts.input` into `opts.out`.
+/// Runs reckon on `opts.input` into `opts.out` with the registered stages
+/// ([`stage::STAGES`]).
 pub fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
+    let stages = stage::build_all(&opts.config)?;
+    run_stages(opts, &stages)
+}
+
+/// Runs reckon with the given stages (built, so every model is loaded and every
+/// setting checked before anything is read or written).
+pub fn run_stages(opts: &RunOptions, stages: &[Box<dyn stage::Stage>]) -> Result<RunOutcome, RunError> {
     let started = opts.started_at.unwrap_or_else(chrono::Utc::now);
     let t0 = Instant::now();
     // Usage errors before anything is written: sinks without secrets, an input
@@ -184,140 +198,52 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
     timings.insert("write".to_string(), t1.elapsed().as_millis() as u64);
 
     let t2 = Instant::now();
-    let scorer = model::load_scorer(&opts.config.matching).map_err(RunError::Model)?;
-    let dedup_model = match opts.config.duplicates.model.as_str() {
-        "off" => None,
-        name => {
-            let dir = model::resolve(name).ok_or_else(|| {
-                RunError::Model(format!("duplicates.model '{name}' not found (set it to \"off\" to skip)"))
-            })?;
-            Some(reckon_onnx::Model::load(&dir).map_err(|e| RunError::Model(e.to_string()))?)
-        }
-    };
-    let tests = opts.config.anomaly.build().map_err(RunError::Policy)?;
-    let journal_model = match opts.config.anomaly.model.as_str() {
-        "rules" => None,
-        name => {
-            let dir = model::resolve(name).ok_or_else(|| {
-                RunError::Model(format!("anomaly.model '{name}' not found (set it to \"rules\" for the tests alone)"))
-            })?;
-            Some(journals::RiskModel::load(&dir).map_err(RunError::Model)?)
-        }
-    };
-    // The engines run side by side on the rayon pool.
-    let ((cash, dups), journal_results) = rayon::join(
-        || {
-            rayon::join(
-                || cash::run(&loaded, &opts.config.matching, scorer.as_ref()),
-                || dedup_model.as_ref().map(|m| dedup::run(&loaded, m)).transpose(),
-            )
-        },
-        || {
-            journals::run(&loaded, &tests).map(|(lines, mut results)| {
-                let scored = journal_model.as_ref().map(|m| m.score(&tests, &lines, &mut results)).transpose();
-                scored.map(|_| (lines, results))
-            })
-        },
-    );
-    let journal_results = journal_results.transpose().map_err(RunError::Model)?;
-    let review_risk = journal_model.as_ref().map_or(opts.config.anomaly.review_risk, journals::RiskModel::review);
-    let journal_model_id = journal_model.as_ref().map_or(journals::MODEL.to_string(), |m| m.risk.id());
-    if let Some((lines, results)) = &journal_results {
-        let p = out.join("journal_scores.parquet");
-        let rows = journals::write(&p, lines, results, &journal_model_id)?;
-        outputs.insert("journal_scores.parquet".to_string(), manifest::output_entry(&p, rows));
-    }
-    let cash = cash.map_err(RunError::Model)?;
-    let dups = dups.map_err(RunError::Model)?.flatten();
-    let money_out = dedup::money_out(&loaded, &opts.config.disbursements.rules);
-    if let Some(mo) = &money_out {
-        let p = out.join("disbursements.parquet");
-        let rows = dedup::write_money_out(&p, mo)?;
-        outputs.insert("disbursements.parquet".to_string(), manifest::output_entry(&p, rows));
-    }
-    if let Some(d) = &dups {
-        let p = out.join("duplicates.parquet");
-        let rows = dedup::write(&p, d)?;
-        outputs.insert("duplicates.parquet".to_string(), manifest::output_entry(&p, rows));
-        tracing::info!(
-            invoices = d.invoices.len(),
-            compared = d.compared_pairs,
-            flagged = d.flagged.len(),
-            "duplicate detection done"
-        );
-    }
-    let mut breakdown = std::collections::BTreeMap::new();
-    if let Some((res, _)) = &cash {
-        let p = out.join("matches.parquet");
-        let rows = cash::write_matches(&p, res)?;
-        outputs.insert("matches.parquet".to_string(), manifest::output_entry(&p, rows));
-        let p = out.join("receipt_outcomes.parquet");
-        let rows = cash::write_outcomes(&p, res)?;
-        outputs.insert("receipt_outcomes.parquet".to_string(), manifest::output_entry(&p, rows));
-        for o in &res.outcomes {
-            *breakdown.entry(o.status.to_string()).or_insert(0u64) += 1;
-        }
-        tracing::info!(receipts = res.outcomes.len(), links = res.rows.len(), "cash matching done");
-    }
-    timings.insert("cash_matching".to_string(), t2.elapsed().as_millis() as u64);
-
-    let t3 = Instant::now();
     let run_id = manifest::run_id(started, &loaded, &opts.config);
-    let time = started.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    let mut ex = exceptions::from_bank(&loaded, cash.as_ref().map(|c| &c.0), money_out.as_ref(), &run_id);
-    if let Some(d) = &dups {
-        ex.extend(dedup::exceptions(d, &run_id));
-    }
-    if let Some((lines, results)) = &journal_results {
-        ex.extend(journals::exceptions(lines, results, review_risk, &journal_model_id, &run_id));
-    }
-    if let Some(s) = &scorer {
-        let id = reckon_match::GroupScorer::id(s);
-        for e in ex.iter_mut().filter(|e| {
-            matches!(e.kind.as_str(), "suggested_match" | "partial_payment" | "overpayment" | "ambiguous_match")
-        }) {
-            e.model = Some(id.clone());
+    let ran = stage::run_all(stages, &stage::RunInputs { loaded: &loaded, run_id: &run_id })?;
+    timings.insert("stages".to_string(), t2.elapsed().as_millis() as u64);
+
+    // The same for every stage: its tables are written, its exceptions fed, its
+    // models, report and timing go into the manifest, its settled rows into the
+    // conservation check.
+    let t3 = Instant::now();
+    let mut ex = Vec::new();
+    let mut models = Vec::new();
+    let mut reports = BTreeMap::new();
+    let mut settlement = manifest::Settlement::default();
+    for r in ran {
+        for (name, mut df) in r.output.tables {
+            let file = format!("{name}.parquet");
+            let p = out.join(&file);
+            write_parquet(&p, &mut df)?;
+            outputs.insert(file, manifest::output_entry(&p, df.height() as u64));
         }
+        ex.extend(r.output.exceptions);
+        models.extend(r.output.models);
+        timings.insert(r.name.to_string(), r.ms);
+        reports.insert(r.name.to_string(), r.output.report);
+        let s = r.output.settled;
+        settlement.matched.extend(s.bank_cleared);
+        for (k, v) in s.receipts {
+            *settlement.receipts.entry(k).or_insert(0) += v;
+        }
+        settlement.ap_screened = settlement.ap_screened.or(s.ap_screened);
+        settlement.gl_scored = settlement.gl_scored.or(s.gl_scored);
     }
+    let time = started.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     // The config was validated on load; a policy that fails here is a config error all the same.
     let policy = opts.config.feed.build().map_err(RunError::Policy)?;
     policy.apply(&mut ex);
     let (n, _) = exceptions::write(&out, &ex, &time)?;
-    outputs.insert("exceptions.parquet".to_string(), manifest::output_entry(&out.join("exceptions.parquet"), n));
-    outputs.insert("exceptions.jsonl".to_string(), manifest::output_entry(&out.join("exceptions.jsonl"), n));
-    outputs.insert("exceptions.arrow".to_string(), manifest::output_entry(&out.join("exceptions.arrow"), n));
+    for f in ["exceptions.parquet", "exceptions.jsonl", "exceptions.arrow"] {
+        outputs.insert(f.to_string(), manifest::output_entry(&out.join(f), n));
+    }
     timings.insert("exception_feed".to_string(), t3.elapsed().as_millis() as u64);
 
-    // Where every loaded row went, by id. An exception's subject is its first
-    // record; duplicate invoices and journals concern AP documents and GL lines.
-    let mut matched: Vec<String> = cash
-        .as_ref()
-        .map(|(res, _)| res.outcomes.iter().filter(|o| o.status == "auto").map(|o| o.txn_id.clone()).collect())
-        .unwrap_or_default();
-    if let Some(m) = &money_out {
-        matched.extend(
-            m.txn_ids
-                .iter()
-                .zip(&m.outcomes)
-                .filter(|(_, o)| {
-                    matches!(
-                        o,
-                        reckon_dedup::payments::Outcome::Paid(..) | reckon_dedup::payments::Outcome::Classified(..)
-                    )
-                })
-                .map(|(t, _)| t.clone()),
-        );
-    }
-    let settlement = manifest::Settlement {
-        receipts: breakdown,
-        matched,
-        in_exceptions: ex
-            .iter()
-            .filter_map(|e| e.records.first().and_then(|r| r.strip_prefix("bank_transactions:")).map(str::to_string))
-            .collect(),
-        ap_screened: dups.as_ref().map(|d| d.invoices.iter().map(|i| i.doc_id.clone()).collect()),
-        gl_scored: journal_results.as_ref().map(|(_, rs)| rs.iter().flat_map(|j| j.lines.iter().copied()).collect()),
-    };
+    // An exception's subject is its first record: the bank entries in exceptions.
+    settlement.in_exceptions = ex
+        .iter()
+        .filter_map(|e| e.records.first().and_then(|r| r.strip_prefix("bank_transactions:")).map(str::to_string))
+        .collect();
     let conservation = manifest::conservation(&loaded, &settlement);
     let refused: Vec<String> = loaded.refused_files().into_iter().map(str::to_string).collect();
     let totals = amount_totals(&loaded);
@@ -332,57 +258,11 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
         timings,
         conservation,
     );
-    if let Some(s) = &scorer {
-        m.models.push(manifest::ModelEntry {
-            id: reckon_match::GroupScorer::id(s),
-            path: s.0.dir.display().to_string(),
-            sha256: s.0.config.model_sha256.clone(),
-        });
+    m.models = models;
+    for (name, r) in &reports {
+        m.stages.insert(name.clone(), r.summary.clone());
     }
-    if let Some(jm) = &journal_model {
-        for mm in [&jm.risk, &jm.iforest] {
-            m.models.push(manifest::ModelEntry {
-                id: mm.id(),
-                path: mm.dir.display().to_string(),
-                sha256: mm.config.model_sha256.clone(),
-            });
-        }
-    }
-    if let Some(dm) = &dedup_model {
-        m.models.push(manifest::ModelEntry {
-            id: dm.id(),
-            path: dm.dir.display().to_string(),
-            sha256: dm.config.model_sha256.clone(),
-        });
-    }
-    m.stages.insert(
-        "journal_tests".to_string(),
-        match &journal_results {
-            Some((lines, results)) => format!(
-                "ok ({MODEL}: {} lines, {} journals, {} at or above risk {})",
-                lines.len(),
-                results.len(),
-                results.iter().filter(|j| j.risk >= review_risk).count(),
-                review_risk,
-                MODEL = journal_model.as_ref().map_or(journals::MODEL.to_string(), |m| m.risk.id())
-            ),
-            None => "no input".to_string(),
-        },
-    );
-    m.stages.insert(
-        "duplicate_detection".to_string(),
-        match (&dups, &dedup_model) {
-            (Some(d), Some(dm)) => format!(
-                "ok (model {}, {} invoices, {} pairs compared, {} flagged)",
-                dm.id(),
-                d.invoices.len(),
-                d.compared_pairs,
-                d.flagged.len()
-            ),
-            (None, Some(_)) => "no input".to_string(),
-            (_, None) => "off".to_string(),
-        },
-    );
+    m.stage_reports = reports;
     let names: Vec<&str> = sinks.iter().map(|s| s.name()).collect();
     m.stages.insert(
         "exception_feed".to_string(),
@@ -390,16 +270,6 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
             "files (exceptions.parquet, exceptions.jsonl)".to_string()
         } else {
             format!("files (exceptions.parquet, exceptions.jsonl); delivered through outbox/ to {}", names.join(", "))
-        },
-    );
-    m.stages.insert(
-        "cash_matching".to_string(),
-        match (&cash, &scorer) {
-            (None, _) => "no input".to_string(),
-            (Some(_), Some(s)) => {
-                format!("ok (model {}, auto threshold from the model)", reckon_match::GroupScorer::id(s))
-            }
-            (Some(_), None) => "ok (rule-based scores, not calibrated)".to_string(),
         },
     );
     let mpath = out.join("manifest.json");

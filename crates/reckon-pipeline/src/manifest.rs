@@ -23,6 +23,13 @@ pub struct ModelEntry {
     pub sha256: String,
 }
 
+impl ModelEntry {
+    /// The entry of a loaded model folder.
+    pub fn of(m: &reckon_onnx::Model) -> ModelEntry {
+        ModelEntry { id: m.id(), path: m.dir.display().to_string(), sha256: m.config.model_sha256.clone() }
+    }
+}
+
 pub fn output_entry(path: &Path, rows: u64) -> OutputEntry {
     let sha256 = std::fs::read(path).map(|b| reckon_core::id::sha256_hex(&b)).unwrap_or_default();
     OutputEntry { rows, sha256 }
@@ -278,6 +285,8 @@ pub struct Manifest {
     pub amount_totals: BTreeMap<String, BTreeMap<String, BTreeMap<String, String>>>,
     pub outputs: BTreeMap<String, OutputEntry>,
     pub stages: BTreeMap<String, String>,
+    /// Each engine stage's report (rows in and out, counts by outcome).
+    pub stage_reports: BTreeMap<String, crate::stage::StageReport>,
     pub timings_ms: BTreeMap<String, u64>,
     pub conservation: Conservation,
 }
@@ -324,6 +333,7 @@ impl Manifest {
             amount_totals,
             outputs,
             stages,
+            stage_reports: BTreeMap::new(),
             timings_ms,
             conservation,
         }

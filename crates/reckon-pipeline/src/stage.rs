@@ -1,0 +1,159 @@
+//! The recipe every engine stage follows, and the one place stages are registered.
+//!
+//! A stage is built from the run's [`Config`] (`build`: settings checked, models
+//! resolved and loaded, so every error surfaces before any work), then run on
+//! the shared [`RunInputs`] and returns a [`StageOutput`]: the tables it writes,
+//! its exceptions, the models it used, a [`StageReport`] and which loaded rows it
+//! settled. The run loop ([`crate::run`]) does the rest the same way for every
+//! stage: runs all stages side by side, writes each declared table as
+//! `<name>.parquet`, feeds the exceptions to the exception feed, appends models,
+//! reports and timings to the manifest and checks conservation.
+//!
+//! To add a stage: implement [`Stage`] with a `build` function of type
+//! [`Builder`], and add that function to [`STAGES`]. Nothing else changes.
+//! `tests/stages.rs` runs every registered stage through the compliance harness.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use polars::prelude::DataFrame;
+use reckon_feed::Exception;
+use reckon_ingest::Loaded;
+use serde::Serialize;
+
+use crate::Config;
+use crate::manifest::ModelEntry;
+
+/// What every stage reads: the loaded tables and the run's id (exception ids
+/// do not depend on it; the events carry it).
+#[derive(Debug)]
+pub struct RunInputs<'a> {
+    pub loaded: &'a Loaded,
+    pub run_id: &'a str,
+}
+
+/// One engine stage, built and ready to run.
+pub trait Stage: Send + Sync + std::fmt::Debug {
+    /// The stage's name in the manifest (`stages`, `stage_reports`, `timings_ms`).
+    fn name(&self) -> &'static str;
+    /// The tables the stage may write (file stems: `matches` → `matches.parquet`).
+    fn outputs(&self) -> &'static [&'static str];
+    /// Runs the stage. Business problems are exceptions in the output; `Err` is
+    /// for a stage that could not be carried out (a model that fails to score).
+    fn run(&self, inputs: &RunInputs<'_>) -> Result<StageOutput, StageError>;
+}
+
+/// Builds a stage from the run's configuration.
+pub type Builder = fn(&Config) -> Result<Box<dyn Stage>, BuildError>;
+
+/// The registered stages, in the order their exceptions, models and reports
+/// appear in the outputs.
+pub const STAGES: &[Builder] = &[
+    crate::cash::CashStage::build,
+    crate::dedup::DisbursementsStage::build,
+    crate::dedup::DuplicatesStage::build,
+    crate::journals::JournalsStage::build,
+];
+
+/// Builds every registered stage; the first error stops the run before any work.
+pub fn build_all(config: &Config) -> Result<Vec<Box<dyn Stage>>, BuildError> {
+    STAGES.iter().map(|b| b(config)).collect()
+}
+
+/// What one stage produced.
+#[derive(Debug, Default)]
+pub struct StageOutput {
+    /// Tables to write, by file stem (each must be in [`Stage::outputs`]).
+    pub tables: Vec<(&'static str, DataFrame)>,
+    pub exceptions: Vec<Exception>,
+    /// Models served, as listed in the manifest.
+    pub models: Vec<ModelEntry>,
+    pub report: StageReport,
+    pub settled: Settled,
+}
+
+impl StageOutput {
+    /// The output of a stage that had nothing to work on.
+    pub fn no_input() -> StageOutput {
+        StageOutput { report: StageReport::summary("no input"), ..StageOutput::default() }
+    }
+}
+
+/// A stage's account of its work, in the manifest's `stage_reports` (its
+/// duration is in `timings_ms` under the stage's name).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct StageReport {
+    /// One line for people (also the manifest's `stages` entry).
+    pub summary: String,
+    /// Rows the stage read (receipts, debits, invoices, journal lines).
+    pub rows_in: u64,
+    /// Rows of the tables it wrote.
+    pub rows_out: u64,
+    /// Counts by outcome (status, band, kind), sorted by name.
+    pub counts: BTreeMap<String, u64>,
+}
+
+impl StageReport {
+    pub fn summary(text: &str) -> StageReport {
+        StageReport { summary: text.to_string(), ..StageReport::default() }
+    }
+}
+
+/// Which loaded rows a stage settled, by id, for the conservation check.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Settled {
+    /// Bank entries cleared without a person.
+    pub bank_cleared: Vec<String>,
+    /// Cash-matching outcome counts per receipt status.
+    pub receipts: BTreeMap<String, u64>,
+    /// AP document ids screened.
+    pub ap_screened: Option<Vec<String>>,
+    /// GL line indices (rows of the loaded table) scored.
+    pub gl_scored: Option<Vec<usize>>,
+}
+
+/// A stage that cannot be built from the configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// A setting that cannot hold (exit 2).
+    #[error("{section}: {message}")]
+    Config { section: &'static str, message: String },
+    /// A model that is missing or does not load (exit 1).
+    #[error("{section}: {message}")]
+    Model { section: &'static str, message: String },
+}
+
+/// A stage that failed while running.
+#[derive(Debug, thiserror::Error)]
+#[error("stage {stage}: {message}")]
+pub struct StageError {
+    pub stage: &'static str,
+    pub message: String,
+}
+
+/// A stage's output with its wall time.
+pub(crate) struct Ran {
+    pub name: &'static str,
+    pub ms: u64,
+    pub output: StageOutput,
+}
+
+/// Runs the stages side by side on the rayon pool; results in stage order.
+pub(crate) fn run_all(stages: &[Box<dyn Stage>], inputs: &RunInputs<'_>) -> Result<Vec<Ran>, StageError> {
+    use rayon::prelude::*;
+    stages
+        .par_iter()
+        .map(|s| {
+            let t = Instant::now();
+            let output = s.run(inputs)?;
+            if let Some((name, _)) = output.tables.iter().find(|(n, _)| !s.outputs().contains(n)) {
+                return Err(StageError {
+                    stage: s.name(),
+                    message: format!("wrote table '{name}' it does not declare"),
+                });
+            }
+            tracing::info!(stage = s.name(), ms = t.elapsed().as_millis() as u64, summary = %output.report.summary, "stage done");
+            Ok(Ran { name: s.name(), ms: t.elapsed().as_millis() as u64, output })
+        })
+        .collect()
+}

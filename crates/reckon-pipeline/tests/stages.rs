@@ -1,0 +1,197 @@
+//! The compliance harness every stage passes (see `stage.rs` for the recipe):
+//! the same output on 1 and 4 threads, exception ids that do not depend on the
+//! run, exception kinds from the contract, every table it declares and writes
+//! listed in the manifest with its rows, a report and a timing under its name,
+//! and conservation still balanced. It runs over every registered stage and a
+//! stage added here by the recipe, registered in one place (the list passed to
+//! `run_stages`).
+
+use polars::prelude::*;
+use reckon_pipeline::stage::{self, BuildError, RunInputs, Settled, Stage, StageError, StageOutput, StageReport};
+use reckon_pipeline::{Config, RunOptions, run_stages};
+
+/// A stage added by the recipe: AP invoices per entity, as a table.
+#[derive(Debug)]
+struct InvoiceCounts;
+
+impl InvoiceCounts {
+    fn build(_: &Config) -> Result<Box<dyn Stage>, BuildError> {
+        Ok(Box::new(InvoiceCounts))
+    }
+}
+
+impl Stage for InvoiceCounts {
+    fn name(&self) -> &'static str {
+        "invoice_counts"
+    }
+
+    fn outputs(&self) -> &'static [&'static str] {
+        &["invoice_counts"]
+    }
+
+    fn run(&self, inputs: &RunInputs<'_>) -> Result<StageOutput, StageError> {
+        let Some(v) = inputs.loaded.tables.get(&reckon_core::Table::ApInvoices) else {
+            return Ok(StageOutput::no_input());
+        };
+        let fail = |e: PolarsError| StageError { stage: "invoice_counts", message: e.to_string() };
+        let t = v
+            .clone()
+            .lazy()
+            .group_by([col("entity")])
+            .agg([len().alias("invoices")])
+            .sort(["entity"], SortMultipleOptions::default())
+            .collect()
+            .map_err(fail)?;
+        Ok(StageOutput {
+            report: StageReport {
+                summary: format!("ok ({} entities)", t.height()),
+                rows_in: v.height() as u64,
+                rows_out: t.height() as u64,
+                counts: Default::default(),
+            },
+            tables: vec![("invoice_counts", t)],
+            exceptions: Vec::new(),
+            models: Vec::new(),
+            settled: Settled::default(),
+        })
+    }
+}
+
+fn stages() -> Vec<Box<dyn Stage>> {
+    let mut s = stage::build_all(&Config::default()).unwrap_or_else(|e| panic!("{e}"));
+    // The one registration point (in the product: `stage::STAGES`).
+    s.push(InvoiceCounts::build(&Config::default()).unwrap_or_else(|e| panic!("{e}")));
+    s
+}
+
+fn pool(n: usize) -> rayon::ThreadPool {
+    rayon::ThreadPoolBuilder::new().num_threads(n).build().unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn same(a: &StageOutput, b: &StageOutput, name: &str) {
+    assert_eq!(a.tables.len(), b.tables.len(), "{name}: tables");
+    for ((na, ta), (nb, tb)) in a.tables.iter().zip(&b.tables) {
+        assert_eq!(na, nb, "{name}");
+        assert!(ta.equals_missing(tb), "{name}: table {na} differs between thread counts");
+    }
+    let json = |o: &StageOutput| serde_json::to_string(&o.exceptions).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(json(a), json(b), "{name}: exceptions differ between thread counts");
+    assert_eq!(a.models, b.models, "{name}: models");
+    assert_eq!(a.report, b.report, "{name}: report");
+    assert_eq!(a.settled, b.settled, "{name}: settled rows");
+}
+
+#[test]
+fn every_stage_complies() {
+    let input = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    reckon_synth::generate(input.path(), &reckon_synth::Config::new(5, 1500)).unwrap_or_else(|e| panic!("{e}"));
+    let loaded = reckon_ingest::load_dir(input.path()).unwrap_or_else(|e| panic!("{e}"));
+    let stages = stages();
+    let names: Vec<&str> = stages.iter().map(|s| s.name()).collect();
+    assert_eq!(names, ["cash_matching", "disbursements", "duplicate_detection", "journal_tests", "invoice_counts"]);
+
+    // Each stage alone: 1 and 4 threads give the same output; another run id
+    // gives the same exception ids; ids are unique; kinds are the contract's.
+    let mut produced: Vec<(&str, Vec<(&str, usize)>)> = Vec::new();
+    for s in &stages {
+        let name = s.name();
+        let run = |threads: usize, run_id: &str| {
+            pool(threads).install(|| s.run(&RunInputs { loaded: &loaded, run_id })).unwrap_or_else(|e| panic!("{e}"))
+        };
+        let one = run(1, "run-a");
+        let four = run(4, "run-a");
+        same(&one, &four, name);
+        let other = run(4, "run-b");
+        let ids = |o: &StageOutput| o.exceptions.iter().map(|e| e.exception_id.clone()).collect::<Vec<_>>();
+        assert_eq!(ids(&one), ids(&other), "{name}: exception ids depend on the run");
+        let mut unique = ids(&one);
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), one.exceptions.len(), "{name}: an exception id repeats");
+        for e in &one.exceptions {
+            assert!(
+                reckon_feed::policy::KINDS.contains(&e.kind.as_str()),
+                "{name}: kind {} not in the contract",
+                e.kind
+            );
+            assert_eq!(e.run_id, "run-a");
+        }
+        for (t, _) in &one.tables {
+            assert!(s.outputs().contains(t), "{name}: undeclared table {t}");
+        }
+        assert!(!one.report.summary.is_empty(), "{name}: no report");
+        produced.push((name, one.tables.iter().map(|(t, df)| (*t, df.height())).collect()));
+    }
+    // The generated books give every stage work to do.
+    for (name, tables) in &produced {
+        assert!(!tables.is_empty(), "{name} wrote nothing on a full scenario");
+    }
+
+    // The run loop: every table in the manifest with its rows, every stage's
+    // report and timing, conservation balanced.
+    let out = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let r = run_stages(&RunOptions::new(input.path(), out.path(), Config::default()), &stages)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let m = &r.manifest;
+    for (name, tables) in &produced {
+        assert!(m.stage_reports.contains_key(*name), "{name}: no report in the manifest");
+        assert!(m.stages.contains_key(*name), "{name}: no stage line in the manifest");
+        assert!(m.timings_ms.contains_key(*name), "{name}: no timing in the manifest");
+        for (t, rows) in tables {
+            let file = format!("{t}.parquet");
+            let entry = m.outputs.get(&file).unwrap_or_else(|| panic!("{name}: {file} not in the manifest"));
+            assert_eq!(entry.rows, *rows as u64, "{name}: {file} rows");
+            assert!(out.path().join(&file).is_file(), "{name}: {file} not written");
+        }
+    }
+    assert!(m.conservation.balanced, "{:?}", m.conservation.problems);
+    let vc = ParquetReader::new(
+        std::fs::File::open(out.path().join("invoice_counts.parquet")).unwrap_or_else(|e| panic!("{e}")),
+    )
+    .finish()
+    .unwrap_or_else(|e| panic!("{e}"));
+    let total: u32 =
+        vc.column("invoices").ok().and_then(|c| c.u32().ok().map(|c| c.into_no_null_iter().sum())).unwrap_or(0);
+    assert_eq!(total as usize, loaded.tables.get(&reckon_core::Table::ApInvoices).map_or(0, |v| v.height()));
+}
+
+/// A stage that returns a table it did not declare stops the run with its name.
+#[test]
+fn an_undeclared_table_is_an_error() {
+    #[derive(Debug)]
+    struct Sneaky;
+    impl Stage for Sneaky {
+        fn name(&self) -> &'static str {
+            "sneaky"
+        }
+        fn outputs(&self) -> &'static [&'static str] {
+            &[]
+        }
+        fn run(&self, _: &RunInputs<'_>) -> Result<StageOutput, StageError> {
+            Ok(StageOutput { tables: vec![("extra", DataFrame::empty())], ..StageOutput::default() })
+        }
+    }
+    let input = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    reckon_synth::generate(input.path(), &reckon_synth::Config::new(6, 200)).unwrap_or_else(|e| panic!("{e}"));
+    let out = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let stages: Vec<Box<dyn Stage>> = vec![Box::new(Sneaky)];
+    let e = run_stages(&RunOptions::new(input.path(), &out.path().join("o"), Config::default()), &stages)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(e.contains("sneaky") && e.contains("extra"), "{e}");
+    assert!(!out.path().join("o").exists(), "a failed run leaves no output folder");
+}
+
+/// Settings and models are checked when stages are built, before any work.
+#[test]
+fn stages_refuse_bad_config_at_build() {
+    let mut c = Config::default();
+    c.duplicates.model = "ap_dedup_v9_9".into();
+    let e = stage::build_all(&c).err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(e.starts_with("duplicates:") && e.contains("ap_dedup_v9_9"), "{e}");
+    let mut c = Config::default();
+    c.anomaly.round_unit = 0;
+    let e = stage::build_all(&c).err();
+    assert!(matches!(e, Some(BuildError::Config { section: "anomaly", .. })), "{e:?}");
+}
