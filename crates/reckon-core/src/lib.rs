@@ -13,6 +13,7 @@ pub mod money;
 pub mod reject;
 pub mod rng;
 pub mod schema;
+pub mod vocab;
 
 pub use currency::Currency;
 pub use money::{
@@ -21,6 +22,7 @@ pub use money::{
 };
 pub use reject::{Reject, RejectCode};
 pub use schema::{ColumnSpec, ColumnType, Table, TableSpec};
+pub use vocab::{Band, ExceptionKind};
 
 /// Version of the data contract this build implements.
 pub const CONTRACT_VERSION: &str = "1";

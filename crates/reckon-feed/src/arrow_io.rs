@@ -31,8 +31,8 @@ pub fn exceptions_batch(ex: &[Exception]) -> Result<RecordBatch, FeedError> {
     let columns: Vec<(&str, DataType, ArrayRef)> = vec![
         ("exception_id", DataType::Utf8View, text(&|e| e.exception_id.clone())),
         ("run_id", DataType::Utf8View, text(&|e| e.run_id.clone())),
-        ("kind", DataType::Utf8View, text(&|e| e.kind.clone())),
-        ("band", DataType::Utf8View, text(&|e| e.band.clone())),
+        ("kind", DataType::Utf8View, text(&|e| e.kind.as_str().to_string())),
+        ("band", DataType::Utf8View, text(&|e| e.band.as_str().to_string())),
         ("score", DataType::Float64, Arc::new(ex.iter().map(|e| e.score).collect::<Float64Array>())),
         ("confidence", DataType::Float64, Arc::new(ex.iter().map(|e| e.confidence).collect::<Float64Array>())),
         ("entity", DataType::Utf8View, opt(&|e| e.entity.as_deref())),

@@ -31,6 +31,8 @@ pub mod sign;
 pub use policy::{EntityPolicy, FeedConfig, KINDS, KindPolicy, Policy};
 use serde::Serialize;
 
+pub use reckon_core::{Band, ExceptionKind};
+
 /// Why the feed could not be written or delivered (business outcomes such as a
 /// dead-lettered message are reports, not errors).
 #[derive(Debug, thiserror::Error)]
@@ -63,11 +65,9 @@ pub struct Reason {
 pub struct Exception {
     pub exception_id: String,
     pub run_id: String,
-    /// `unmatched_receipt`, `suggested_match`, `ambiguous_match`, `partial_payment`,
-    /// `overpayment`, `unreconciled_disbursement`, …
-    pub kind: String,
-    /// `review` or `escalate`.
-    pub band: String,
+    pub kind: ExceptionKind,
+    /// `review` or `escalate` (`auto` work is applied, not raised).
+    pub band: Band,
     pub score: f64,
     pub confidence: f64,
     pub entity: Option<String>,
@@ -89,9 +89,9 @@ pub struct Exception {
 impl Exception {
     /// The priority of this exception from its band and kind (see [`Exception::priority`]).
     pub fn prioritize(&mut self) {
-        self.priority = if self.band == "escalate" {
+        self.priority = if self.band == Band::Escalate {
             1
-        } else if matches!(self.kind.as_str(), "suggested_match" | "unreconciled_disbursement") {
+        } else if matches!(self.kind, ExceptionKind::SuggestedMatch | ExceptionKind::UnreconciledDisbursement) {
             3
         } else {
             2
@@ -114,8 +114,8 @@ impl Exception {
     }
 
     /// The deterministic id of an exception of `kind` about `records`.
-    pub fn id_for(kind: &str, records: &[String]) -> String {
-        let mut parts: Vec<&str> = vec![kind];
+    pub fn id_for(kind: ExceptionKind, records: &[String]) -> String {
+        let mut parts: Vec<&str> = vec![kind.as_str()];
         parts.extend(records.iter().map(String::as_str));
         reckon_core::id::stable_id("EX-", &parts)
     }
@@ -146,14 +146,14 @@ mod tests {
     #[test]
     fn ids_are_stable_and_events_well_formed() {
         let rec = vec!["bank_transactions:TX1".to_string()];
-        let id = Exception::id_for("unmatched_receipt", &rec);
-        assert_eq!(id, Exception::id_for("unmatched_receipt", &rec));
-        assert_ne!(id, Exception::id_for("suggested_match", &rec));
+        let id = Exception::id_for(ExceptionKind::UnmatchedReceipt, &rec);
+        assert_eq!(id, Exception::id_for(ExceptionKind::UnmatchedReceipt, &rec));
+        assert_ne!(id, Exception::id_for(ExceptionKind::SuggestedMatch, &rec));
         let e = Exception {
             exception_id: id.clone(),
             run_id: "r1".into(),
-            kind: "unmatched_receipt".into(),
-            band: "review".into(),
+            kind: ExceptionKind::UnmatchedReceipt,
+            band: Band::Review,
             score: 0.5,
             confidence: 0.0,
             entity: None,

@@ -22,21 +22,10 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::deliver::{CamundaConfig, WebhookConfig};
-use crate::{Exception, Reason};
+use crate::{Band, Exception, ExceptionKind, Reason};
 
-/// Exception kinds reckon raises (for validating the policy).
-pub const KINDS: &[&str] = &[
-    "unmatched_receipt",
-    "suggested_match",
-    "ambiguous_match",
-    "partial_payment",
-    "overpayment",
-    "unreconciled_disbursement",
-    "duplicate_invoice",
-    "duplicate_payment",
-    "journal_anomaly",
-    "control_violation",
-];
+/// Exception kinds reckon raises, by name (for validating the policy).
+pub const KINDS: [ExceptionKind; 10] = ExceptionKind::ALL;
 
 /// `[feed]` as written.
 #[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
@@ -88,12 +77,12 @@ pub struct EntityPolicy {
 #[derive(Clone, Debug, Default)]
 pub struct Policy {
     limits: BTreeMap<String, i64>,
-    kind_limits: BTreeMap<String, BTreeMap<String, i64>>,
-    kind_scores: BTreeMap<String, (Option<f64>, Option<f64>)>,
+    kind_limits: BTreeMap<ExceptionKind, BTreeMap<String, i64>>,
+    kind_scores: BTreeMap<ExceptionKind, (Option<f64>, Option<f64>)>,
     entity_limits: BTreeMap<String, BTreeMap<String, i64>>,
-    entity_kinds: BTreeMap<String, Vec<String>>,
+    entity_kinds: BTreeMap<String, Vec<ExceptionKind>>,
     watch: Vec<String>,
-    kinds: Vec<String>,
+    kinds: Vec<ExceptionKind>,
     reason_codes: Vec<String>,
     /// IBANs readable in the feed.
     pub show_account_numbers: bool,
@@ -114,8 +103,11 @@ fn limits(field: &str, m: &BTreeMap<String, String>) -> Result<BTreeMap<String, 
     Ok(out)
 }
 
-fn known_kind(field: &str, k: &str) -> Result<(), String> {
-    if KINDS.contains(&k) { Ok(()) } else { Err(format!("{field}: unknown kind '{k}' (known: {})", KINDS.join(", "))) }
+fn known_kind(field: &str, k: &str) -> Result<ExceptionKind, String> {
+    ExceptionKind::parse(k).ok_or_else(|| {
+        let known: Vec<&str> = KINDS.iter().map(|k| k.as_str()).collect();
+        format!("{field}: unknown kind '{k}' (known: {})", known.join(", "))
+    })
 }
 
 fn unit(field: &str, v: Option<f64>) -> Result<Option<f64>, String> {
@@ -131,20 +123,19 @@ impl FeedConfig {
         let mut p = Policy {
             limits: limits("feed.escalate_above", &self.escalate_above)?,
             watch: self.watch_entities.clone(),
-            kinds: self.escalate_kinds.clone(),
             reason_codes: self.escalate_reason_codes.clone(),
             show_account_numbers: self.show_account_numbers,
             ..Policy::default()
         };
         for k in &self.escalate_kinds {
-            known_kind("feed.escalate_kinds", k)?;
+            p.kinds.push(known_kind("feed.escalate_kinds", k)?);
         }
         for (k, kp) in &self.kinds {
             let f = format!("feed.kinds.{k}");
-            known_kind(&f, k)?;
-            p.kind_limits.insert(k.clone(), limits(&format!("{f}.escalate_above"), &kp.escalate_above)?);
+            let kind = known_kind(&f, k)?;
+            p.kind_limits.insert(kind, limits(&format!("{f}.escalate_above"), &kp.escalate_above)?);
             p.kind_scores.insert(
-                k.clone(),
+                kind,
                 (
                     unit(&format!("{f}.escalate_score_above"), kp.escalate_score_above)?,
                     unit(&format!("{f}.escalate_confidence_below"), kp.escalate_confidence_below)?,
@@ -154,10 +145,12 @@ impl FeedConfig {
         for (ent, ep) in &self.entities {
             let f = format!("feed.entities.{ent}");
             p.entity_limits.insert(ent.clone(), limits(&format!("{f}.escalate_above"), &ep.escalate_above)?);
-            for k in &ep.escalate_kinds {
-                known_kind(&format!("{f}.escalate_kinds"), k)?;
-            }
-            p.entity_kinds.insert(ent.clone(), ep.escalate_kinds.clone());
+            let kinds = ep
+                .escalate_kinds
+                .iter()
+                .map(|k| known_kind(&format!("{f}.escalate_kinds"), k))
+                .collect::<Result<Vec<_>, _>>()?;
+            p.entity_kinds.insert(ent.clone(), kinds);
         }
         if let Some(w) = &self.webhook {
             w.validate()?;
@@ -171,11 +164,11 @@ impl FeedConfig {
 
 impl Policy {
     /// The limit that applies to an exception: entity, then kind, then feed-wide.
-    fn limit(&self, entity: Option<&str>, kind: &str, cur: &str) -> Option<(i64, &'static str)> {
+    fn limit(&self, entity: Option<&str>, kind: ExceptionKind, cur: &str) -> Option<(i64, &'static str)> {
         if let Some(v) = entity.and_then(|e| self.entity_limits.get(e)).and_then(|m| m.get(cur)) {
             return Some((*v, "entity"));
         }
-        if let Some(v) = self.kind_limits.get(kind).and_then(|m| m.get(cur)) {
+        if let Some(v) = self.kind_limits.get(&kind).and_then(|m| m.get(cur)) {
             return Some((*v, "kind"));
         }
         self.limits.get(cur).map(|v| (*v, "feed"))
@@ -214,7 +207,7 @@ impl Policy {
             }
             if let (Some(cur), Some(amount)) = (e.currency.as_deref(), e.amount.as_deref())
                 && let Some(c) = reckon_core::Currency::parse(cur)
-                && let Some((limit, scope)) = self.limit(entity, &e.kind, c.code())
+                && let Some((limit, scope)) = self.limit(entity, e.kind, c.code())
                 && let Ok(m) = reckon_core::parse_minor(amount, &reckon_core::MoneyFormat::CONTRACT, c)
                 && m.unsigned_abs() > limit.unsigned_abs()
             {
@@ -224,7 +217,7 @@ impl Policy {
                 ));
             }
             if !why.is_empty() {
-                e.band = "escalate".to_string();
+                e.band = Band::Escalate;
                 e.reasons.extend(why.into_iter().map(|t| Reason { code: "policy".into(), text: t, weight: 1.0 }));
             }
             e.prioritize();
@@ -240,11 +233,12 @@ mod tests {
     use super::*;
 
     fn ex(kind: &str, entity: &str, cur: &str, amount: &str) -> Exception {
+        let kind = ExceptionKind::parse(kind).unwrap_or_else(|| panic!("{kind}"));
         Exception {
             exception_id: Exception::id_for(kind, &[amount.to_string()]),
             run_id: "r".into(),
-            kind: kind.into(),
-            band: "review".into(),
+            kind,
+            band: Band::Review,
             score: 0.5,
             confidence: 0.5,
             entity: Some(entity.into()),

@@ -9,6 +9,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::normalize::{invoice_keys, name_key, name_similarity_sorted, sorted_tokens};
+use crate::vocab::{MatchMethod, ReceiptStatus, ResidualReason};
 
 /// A bank credit to apply.
 #[derive(Clone, Debug, Default)]
@@ -160,12 +161,9 @@ impl MatchConfig {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Band {
-    Auto,
-    Review,
-}
+/// A link's band: `Auto` or `Review` (cash matching never escalates by itself;
+/// the feed policy may).
+pub use reckon_core::Band;
 
 /// One (receipt, open item) link of an accepted group.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -178,10 +176,10 @@ pub struct MatchRow {
     pub applied_minor: i64,
     /// Unexplained or explained difference of the whole group (0 when exact).
     pub residual_minor: i64,
-    pub residual_reason: &'static str,
+    pub residual_reason: ResidualReason,
     pub confidence: f64,
     pub band: Band,
-    pub method: &'static str,
+    pub method: MatchMethod,
     pub reasons: Vec<String>,
 }
 
@@ -189,8 +187,7 @@ pub struct MatchRow {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ReceiptOutcome {
     pub txn_id: String,
-    /// `auto`, `review`, `ambiguous`, `unmatched`.
-    pub status: &'static str,
+    pub status: ReceiptStatus,
     pub reasons: Vec<String>,
     /// For `ambiguous`: the candidate groups a person chooses from (item ids of
     /// each, best first, at most three).
@@ -260,9 +257,9 @@ struct Group {
     receipt: usize,
     items: Vec<(usize, i64)>, // (item index, applied)
     residual: i64,
-    reason: &'static str,
+    reason: ResidualReason,
     score: f64,
-    method: &'static str,
+    method: MatchMethod,
     remittance_id: Option<String>,
     reasons: Vec<String>,
     features: Vec<f32>,
@@ -533,10 +530,10 @@ fn explain(
     cfg: &MatchConfig,
     currency: &str,
     fx: Option<&str>,
-) -> Option<(&'static str, f64, String)> {
+) -> Option<(ResidualReason, f64, String)> {
     let diff = open - paid;
     if diff == 0 {
-        return Some(("none", 1.0, "amount equal".into()));
+        return Some((ResidualReason::None, 1.0, "amount equal".into()));
     }
     // Paid in another currency: a small difference either way is the conversion.
     if let Some(sent) = fx
@@ -544,7 +541,7 @@ fn explain(
     {
         let sign = if diff < 0 { "-" } else { "" };
         return Some((
-            "fx",
+            ResidualReason::Fx,
             0.92,
             format!(
                 "residual {sign}{} = FX difference (paid as {sent}, within {}.{:02}%)",
@@ -555,20 +552,20 @@ fn explain(
         ));
     }
     if diff < 0 {
-        return Some(("overpayment", 0.75, format!("paid {} more than open", money(-diff, currency))));
+        return Some((ResidualReason::Overpayment, 0.75, format!("paid {} more than open", money(-diff, currency))));
     }
     for p in &cfg.discount_percent {
         let d = open * p / 100;
         if (diff - d).abs() <= 1 {
             return Some((
-                "discount",
+                ResidualReason::Discount,
                 0.95,
                 format!("residual {} = {p}% early-payment discount", money(diff, currency)),
             ));
         }
     }
     if cfg.bank_fee_max_minor.get(currency).is_some_and(|cap| diff <= *cap) {
-        return Some(("bank_fee", 0.94, format!("residual {} = bank charges", money(diff, currency))));
+        return Some((ResidualReason::BankFee, 0.94, format!("residual {} = bank charges", money(diff, currency))));
     }
     None
 }
@@ -696,13 +693,13 @@ fn candidates(
         if ok && paid == r.amount && !applied.is_empty() {
             let open: i64 = applied.iter().map(|(i, _)| items[*i].amount).sum();
             let reason = if open < paid + disc + ded {
-                "overpayment"
+                ResidualReason::Overpayment
             } else if ded > 0 {
-                "deduction"
+                ResidualReason::Deduction
             } else if disc > 0 {
-                "discount"
+                ResidualReason::Discount
             } else {
-                "none"
+                ResidualReason::None
             };
             let mut reasons = vec![format!("remittance {} lists {} invoice(s)", lines[0].remittance_id, applied.len())];
             if !linked {
@@ -723,7 +720,7 @@ fn candidates(
                     (true, false, false) => 0.8,
                     _ => 0.8,
                 },
-                method: if linked { "remittance" } else { "remittance_by_amount" },
+                method: if linked { MatchMethod::Remittance } else { MatchMethod::RemittanceByAmount },
                 remittance_id: Some(lines[0].remittance_id.clone()),
                 features: Vec::new(),
                 reasons,
@@ -767,9 +764,9 @@ fn candidates(
                 receipt: ri,
                 items: set.iter().map(|&i| (i, items[i].amount)).collect(),
                 residual: 0,
-                reason: "none",
+                reason: ResidualReason::None,
                 score: if consistent { 0.985 } else { 0.85 },
-                method: "reference",
+                method: MatchMethod::Reference,
                 remittance_id: None,
                 features: Vec::new(),
                 reasons,
@@ -822,9 +819,9 @@ fn candidates(
                         receipt: ri,
                         items: set.iter().map(|&i| (i, items[i].amount)).collect(),
                         residual: 0,
-                        reason: "none",
+                        reason: ResidualReason::None,
                         score: 0.9,
-                        method: "reference_subset_sum",
+                        method: MatchMethod::ReferenceSubsetSum,
                         remittance_id: None,
                         features: Vec::new(),
                         reasons: rs,
@@ -848,7 +845,7 @@ fn candidates(
                         residual: open - r.amount,
                         reason: why,
                         score: if consistent { s } else { s * 0.85 },
-                        method: "reference",
+                        method: MatchMethod::Reference,
                         remittance_id: None,
                         features: Vec::new(),
                         reasons: rs,
@@ -862,9 +859,9 @@ fn candidates(
                         receipt: ri,
                         items: vec![(i, r.amount)],
                         residual: open - r.amount,
-                        reason: "short_payment",
+                        reason: ResidualReason::ShortPayment,
                         score: if consistent { 0.8 } else { 0.6 },
-                        method: "reference_partial",
+                        method: MatchMethod::ReferencePartial,
                         remittance_id: None,
                         features: Vec::new(),
                         reasons: rs,
@@ -902,9 +899,9 @@ fn candidates(
             receipt: ri,
             items: vec![(i, r.amount)],
             residual: 0,
-            reason: "none",
+            reason: ResidualReason::None,
             score: base_score,
-            method: "name_amount",
+            method: MatchMethod::NameAmount,
             remittance_id: None,
             features: Vec::new(),
             reasons: rs,
@@ -933,9 +930,9 @@ fn candidates(
             receipt: ri,
             items: set.iter().map(|&i| (i, items[i].amount)).collect(),
             residual: 0,
-            reason: "none",
+            reason: ResidualReason::None,
             score: base_score - 0.07,
-            method: "subset_sum",
+            method: MatchMethod::SubsetSum,
             remittance_id: None,
             features: Vec::new(),
             reasons: rs,
@@ -948,8 +945,8 @@ fn candidates(
     for &i in &window {
         if let Some((why, s, text)) =
             explain(items[i].amount, r.amount, cfg, &r.currency, instructed_other(r).as_deref())
-                .filter(|x| x.0 != "overpayment")
-            && why != "none"
+                .filter(|x| x.0 != ResidualReason::Overpayment)
+            && why != ResidualReason::None
         {
             let mut rs = vec![text, format!("invoice {}", items[i].invoice_number)];
             rs.extend(payer_reason.clone());
@@ -959,7 +956,7 @@ fn candidates(
                 residual: items[i].amount - r.amount,
                 reason: why,
                 score: s * 0.8,
-                method: "name_residual",
+                method: MatchMethod::NameResidual,
                 remittance_id: None,
                 features: Vec::new(),
                 reasons: rs,
@@ -981,21 +978,10 @@ fn features(
     other_currency: bool,
 ) -> Vec<f32> {
     let one = |b: bool| if b { 1.0f32 } else { 0.0 };
-    let methods = [
-        "remittance",
-        "remittance_by_amount",
-        "reference",
-        "reference_subset_sum",
-        "reference_partial",
-        "name_amount",
-        "subset_sum",
-        "name_residual",
-    ];
-    let reasons = ["none", "bank_fee", "discount", "short_payment", "overpayment", "deduction", "fx"];
     let mut f = Vec::with_capacity(FEATURES.len());
     f.push(g.score as f32);
-    f.extend(methods.iter().map(|m| one(g.method == *m)));
-    f.extend(reasons.iter().map(|x| one(g.reason == *x)));
+    f.extend(MatchMethod::ALL.iter().map(|m| one(g.method == *m)));
+    f.extend(ResidualReason::ALL.iter().map(|x| one(g.reason == *x)));
     f.push((g.residual.unsigned_abs() as f64 / r.amount.unsigned_abs().max(1) as f64).min(2.0) as f32);
     f.push((1.0 + g.items.len() as f32).ln());
     let kind = payer.as_ref().map_or("", |p| p.2);
@@ -1263,7 +1249,7 @@ fn assign(
                         reasons: g.reasons.clone(),
                     })
                     .collect();
-                let status = if band == Band::Auto { "auto" } else { "review" };
+                let status = if band == Band::Auto { ReceiptStatus::Auto } else { ReceiptStatus::Review };
                 let o = ReceiptOutcome {
                     txn_id: r.txn_id.clone(),
                     status,
@@ -1274,7 +1260,7 @@ fn assign(
             } else if let Some((why, cands)) = ambiguous[ri].as_ref().or(lost[ri].as_ref()) {
                 let o = ReceiptOutcome {
                     txn_id: r.txn_id.clone(),
-                    status: "ambiguous",
+                    status: ReceiptStatus::Ambiguous,
                     reasons: why.clone(),
                     candidates: cands.clone(),
                 };
@@ -1282,7 +1268,7 @@ fn assign(
             } else {
                 let o = ReceiptOutcome {
                     txn_id: r.txn_id.clone(),
-                    status: "unmatched",
+                    status: ReceiptStatus::Unmatched,
                     reasons: vec!["no invoice reference, remittance or payer match".into()],
                     candidates: Vec::new(),
                 };

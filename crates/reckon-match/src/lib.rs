@@ -18,8 +18,10 @@ pub mod bank_text;
 pub mod baseline;
 pub mod engine;
 pub mod normalize;
+pub mod vocab;
 
 pub use engine::{
     Band, Customer, FEATURE_SPEC, FEATURES, GroupScorer, MatchConfig, MatchResult, MatchRow, OpenItem, Receipt,
     ReceiptOutcome, RemittanceLine, TrainingRow, reference_probes, run, run_blocked, run_with, training_rows,
 };
+pub use vocab::{MatchMethod, ReceiptStatus, ResidualReason};

@@ -65,7 +65,7 @@ fn applied(res: &reckon_match::MatchResult, txn: &str) -> Vec<(String, i64)> {
 }
 
 fn status(res: &reckon_match::MatchResult, txn: &str) -> &'static str {
-    res.outcomes.iter().find(|o| o.txn_id == txn).map_or("missing", |o| o.status)
+    res.outcomes.iter().find(|o| o.txn_id == txn).map_or("missing", |o| o.status.as_str())
 }
 
 #[test]
@@ -88,7 +88,10 @@ fn patterns() {
     assert_eq!(status(&res, "T1"), "auto");
     let t2: Vec<_> = res.rows.iter().filter(|r| r.txn_id == "T2").collect();
     assert_eq!(t2.len(), 1);
-    assert_eq!((t2[0].item_id.as_str(), t2[0].residual_minor, t2[0].residual_reason), ("AR4", 1_250, "bank_fee"));
+    assert_eq!(
+        (t2[0].item_id.as_str(), t2[0].residual_minor, t2[0].residual_reason.as_str()),
+        ("AR4", 1_250, "bank_fee")
+    );
     assert_eq!(t2[0].band, Band::Auto, "a bank fee within tolerance clears at the default threshold");
     let strict = MatchConfig { auto_threshold: 0.97, ..MatchConfig::default() };
     let res_strict = run(&receipts, &items(), &customers(), &[], &strict);
@@ -152,19 +155,22 @@ fn discount_partial_split_overpayment_and_remittance() {
     }];
     let lone = run(&[receipt("U1", 75_000, "", "", "", "")], &items(), &customers(), &unlinked, &cfg);
     assert_eq!(applied(&lone, "U1"), [("AR5".to_string(), 75_000)]);
-    assert_eq!(lone.rows[0].method, "remittance_by_amount");
+    assert_eq!(lone.rows[0].method.as_str(), "remittance_by_amount");
     let far = vec![RemittanceLine { advice_date: Some(20_500), ..unlinked[0].clone() }];
     let lone_far = run(&[receipt("U1", 75_000, "", "", "", "")], &items(), &customers(), &far, &cfg);
     assert!(applied(&lone_far, "U1").is_empty(), "an advice weeks away from the payment is not linked by amount");
     let d1: Vec<_> = res.rows.iter().filter(|r| r.txn_id == "D1").collect();
-    assert_eq!((d1[0].item_id.as_str(), d1[0].residual_reason), ("AR4", "discount"));
+    assert_eq!((d1[0].item_id.as_str(), d1[0].residual_reason.as_str()), ("AR4", "discount"));
     assert_eq!(applied(&res, "S1"), [("AR1".to_string(), 60_000)]);
     assert_eq!(applied(&res, "S2"), [("AR1".to_string(), 63_456)], "the second part of a split payment");
     let o1: Vec<_> = res.rows.iter().filter(|r| r.txn_id == "O1").collect();
-    assert_eq!((o1[0].item_id.as_str(), o1[0].residual_minor, o1[0].residual_reason), ("AR5", -5_000, "overpayment"));
+    assert_eq!(
+        (o1[0].item_id.as_str(), o1[0].residual_minor, o1[0].residual_reason.as_str()),
+        ("AR5", -5_000, "overpayment")
+    );
     let r1: Vec<_> = res.rows.iter().filter(|r| r.txn_id == "R1").collect();
     assert_eq!(r1.len(), 2);
-    assert!(r1.iter().all(|r| r.remittance_id.as_deref() == Some("RA1") && r.residual_reason == "deduction"));
+    assert!(r1.iter().all(|r| r.remittance_id.as_deref() == Some("RA1") && r.residual_reason.as_str() == "deduction"));
     // No open amount is used twice.
     let total_ar1: i64 = res.rows.iter().filter(|r| r.item_id == "AR1").map(|r| r.applied_minor).sum();
     assert!(total_ar1 <= 123_456);
@@ -204,7 +210,7 @@ fn named_invoice_plus_the_payers_other_items() {
     let mut got = applied(&res, "R1");
     got.sort();
     assert_eq!(got, [("AR1".to_string(), 123_456), ("AR2".to_string(), 50_000)]);
-    assert_eq!(res.rows[0].residual_reason, "none");
+    assert_eq!(res.rows[0].residual_reason.as_str(), "none");
     // 2,000.00 named + 750.00, and the payer has two open items of 750.00.
     let res = one(receipt("R2", 275_000, "Atlas Foods Ltd", "", "", "INV-100140"));
     assert_eq!(status(&res, "R2"), "ambiguous");
@@ -235,19 +241,19 @@ fn cross_currency_payments() {
     // 1,234.56 EUR open; 1,229.00 EUR credited for 1,060.00 GBP sent: 5.56 EUR is FX.
     let res = run(&[fx("F1", 122_900, "RE 9010000942", Some((106_000, "GBP")))], &its, &customers(), &[], &cfg);
     let r = &res.rows[0];
-    assert_eq!((r.item_id.as_str(), r.residual_minor, r.residual_reason), ("AR1", 556, "fx"));
+    assert_eq!((r.item_id.as_str(), r.residual_minor, r.residual_reason.as_str()), ("AR1", 556, "fx"));
     assert!(r.reasons.iter().any(|x| x.contains("FX difference") && x.contains("1060.00 GBP")), "{:?}", r.reasons);
     // The same short amount paid in the invoice's currency is a bank charge.
     let res = run(&[fx("F2", 122_900, "RE 9010000942", None)], &its, &customers(), &[], &cfg);
-    assert_eq!(res.rows[0].residual_reason, "bank_fee");
+    assert_eq!(res.rows[0].residual_reason.as_str(), "bank_fee");
     // 4% short is beyond the FX tolerance: a partial payment, not an FX difference.
     let res = run(&[fx("F3", 118_518, "RE 9010000942", Some((102_000, "GBP")))], &its, &customers(), &[], &cfg);
-    assert_eq!(res.rows[0].residual_reason, "short_payment");
+    assert_eq!(res.rows[0].residual_reason.as_str(), "short_payment");
     // A USD invoice paid in USD, credited in EUR: matched on the instructed 1,000.00 USD.
     let res = run(&[fx("F4", 92_134, "9010000990", Some((100_000, "USD")))], &its, &customers(), &[], &cfg);
     let r = &res.rows[0];
     assert_eq!(
-        (r.item_id.as_str(), r.applied_minor, r.currency.as_str(), r.residual_reason),
+        (r.item_id.as_str(), r.applied_minor, r.currency.as_str(), r.residual_reason.as_str()),
         ("AR9", 100_000, "USD", "none")
     );
     assert!(r.reasons.iter().any(|x| x.contains("instructed")), "{:?}", r.reasons);

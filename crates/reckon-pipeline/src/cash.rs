@@ -110,7 +110,7 @@ impl Stage for CashStage {
             crate::exceptions::from_receipts(inputs.loaded, result.as_ref().map(|r| &r.0), inputs.run_id);
         if let Some(id) = &model_id {
             // The proposals' scores come from the model; unmatched receipts' do not.
-            for e in exceptions.iter_mut().filter(|e| e.kind != "unmatched_receipt") {
+            for e in exceptions.iter_mut().filter(|e| e.kind != reckon_feed::ExceptionKind::UnmatchedReceipt) {
                 e.model = Some(id.clone());
             }
         }
@@ -139,7 +139,12 @@ impl Stage for CashStage {
             exceptions,
             models: self.scorer.iter().map(|s| crate::manifest::ModelEntry::of(&s.0)).collect(),
             settled: Settled {
-                bank_cleared: res.outcomes.iter().filter(|o| o.status == "auto").map(|o| o.txn_id.clone()).collect(),
+                bank_cleared: res
+                    .outcomes
+                    .iter()
+                    .filter(|o| o.status == reckon_match::ReceiptStatus::Auto)
+                    .map(|o| o.txn_id.clone())
+                    .collect(),
                 receipts: counts,
                 ..Settled::default()
             },

@@ -8,7 +8,7 @@ use std::path::Path;
 use polars::prelude::*;
 use reckon_core::{Currency, Table, format_minor};
 use reckon_dedup::{FEATURE_SPEC, FEATURES, Invoice, Vendor};
-use reckon_feed::{Exception, Reason};
+use reckon_feed::{Band, Exception, ExceptionKind, Reason};
 use reckon_ingest::Loaded;
 use reckon_learn::threshold::ThresholdRule;
 use reckon_learn::{logistic::Logistic, metrics};
@@ -359,8 +359,8 @@ pub fn detect(invoices: Vec<Invoice>, vendors: &[Vendor], model: &Model) -> Resu
     Ok(DedupResult { invoices, compared_pairs: ps.len(), flagged, cluster, threshold, model: model.id() })
 }
 
-fn band(p: f64) -> &'static str {
-    if p >= 0.95 { "escalate" } else { "review" }
+fn band(p: f64) -> Band {
+    if p >= 0.95 { Band::Escalate } else { Band::Review }
 }
 
 type OutRow<'a> = (String, String, String, f64, &'a str, String);
@@ -376,7 +376,7 @@ pub fn duplicates_frame(r: &DedupResult) -> PolarsResult<DataFrame> {
             let (x, y) = (&r.invoices[*a].doc_id, &r.invoices[*b].doc_id);
             let (x, y) = if x < y { (x, y) } else { (y, x) };
             let cid = r.cluster[*a].map(|c| format!("DC-{}", r.invoices[c].doc_id)).unwrap_or_default();
-            (x.clone(), y.clone(), cid, *p, band(*p), serde_json::to_string(why).unwrap_or_default())
+            (x.clone(), y.clone(), cid, *p, band(*p).as_str(), serde_json::to_string(why).unwrap_or_default())
         })
         .collect();
     rows.sort_by(|p, q| (&p.0, &p.1).cmp(&(&q.0, &q.1)));
@@ -417,10 +417,10 @@ pub fn exceptions(r: &DedupResult, run_id: &str) -> Vec<Exception> {
             let first = docs[0];
             let exp = Currency::parse(&first.currency).map_or(2, |c| c.exponent());
             Exception {
-                exception_id: Exception::id_for("duplicate_invoice", &records),
+                exception_id: Exception::id_for(ExceptionKind::DuplicateInvoice, &records),
                 run_id: run_id.to_string(),
-                kind: "duplicate_invoice".into(),
-                band: band(p).into(),
+                kind: ExceptionKind::DuplicateInvoice,
+                band: band(p),
                 score: p,
                 confidence: p,
                 entity: Some(first.entity.clone()),

@@ -7,9 +7,9 @@ use std::path::Path;
 
 use polars::prelude::*;
 use reckon_core::{Currency, Table, format_minor};
-use reckon_feed::{Exception, Reason};
+use reckon_feed::{Band, Exception, ExceptionKind, Reason};
 use reckon_ingest::Loaded;
-use reckon_match::{Band, MatchResult, MatchRow};
+use reckon_match::{MatchResult, MatchRow, ReceiptStatus, ResidualReason};
 
 use crate::RunError;
 
@@ -62,7 +62,7 @@ fn from_bank(loaded: &Loaded, side: Side<'_>, run_id: &str) -> Vec<Exception> {
         .map(|b| strings(b, "account_id").into_iter().zip(strings(b, "entity")).collect())
         .unwrap_or_default();
     let mut rows_by_txn: BTreeMap<&str, Vec<&MatchRow>> = BTreeMap::new();
-    let mut outcome: BTreeMap<&str, (&str, &[String])> = BTreeMap::new();
+    let mut outcome: BTreeMap<&str, (ReceiptStatus, &[String])> = BTreeMap::new();
     let mut candidates: BTreeMap<&str, &[Vec<String>]> = BTreeMap::new();
     if let Some(res) = cash {
         for r in &res.rows {
@@ -80,28 +80,28 @@ fn from_bank(loaded: &Loaded, side: Side<'_>, run_id: &str) -> Vec<Exception> {
         }
         let exp = Currency::parse(&cur[i]).map_or(2, |c| c.exponent());
         let mut records = vec![format!("bank_transactions:{}", ids[i])];
-        let (kind, score, confidence, why, action): (&str, f64, f64, Vec<Reason>, &str) = if amt[i] > 0 {
+        let (kind, score, confidence, why, action): (ExceptionKind, f64, f64, Vec<Reason>, &str) = if amt[i] > 0 {
             match outcome.get(ids[i].as_str()) {
-                Some(("auto", _)) => continue,
-                Some(("review", rs)) => {
+                Some((ReceiptStatus::Auto, _)) => continue,
+                Some((ReceiptStatus::Review, rs)) => {
                     let group = rows_by_txn.get(ids[i].as_str()).cloned().unwrap_or_default();
                     records.extend(group.iter().map(|r| format!("ar_open_items:{}", r.item_id)));
                     let first = group.first();
                     let (kind, action) = match first.map(|r| r.residual_reason) {
-                        Some("short_payment") => (
-                            "partial_payment",
+                        Some(ResidualReason::ShortPayment) => (
+                            ExceptionKind::PartialPayment,
                             "apply the payment and keep the rest of the invoice open, or ask the customer",
                         ),
-                        Some("overpayment") => {
-                            ("overpayment", "apply the invoice and refund or hold the excess as a credit")
+                        Some(ResidualReason::Overpayment) => {
+                            (ExceptionKind::Overpayment, "apply the invoice and refund or hold the excess as a credit")
                         }
-                        _ => ("suggested_match", "confirm the proposed invoices or choose others"),
+                        _ => (ExceptionKind::SuggestedMatch, "confirm the proposed invoices or choose others"),
                     };
                     let c = first.map_or(0.0, |r| r.confidence);
                     debug_assert!(first.is_none_or(|r| r.band == Band::Review));
                     (kind, c, c, reasons(rs, "evidence"), action)
                 }
-                Some(("ambiguous", rs)) => {
+                Some((ReceiptStatus::Ambiguous, rs)) => {
                     // The candidates' open items, so the workflow can offer the choice.
                     let mut seen = std::collections::BTreeSet::new();
                     for item in candidates.get(ids[i].as_str()).copied().unwrap_or_default().iter().flatten() {
@@ -109,17 +109,23 @@ fn from_bank(loaded: &Loaded, side: Side<'_>, run_id: &str) -> Vec<Exception> {
                             records.push(format!("ar_open_items:{item}"));
                         }
                     }
-                    ("ambiguous_match", 0.5, 0.0, reasons(rs, "ambiguous"), "decide which open item the payment is for")
+                    (
+                        ExceptionKind::AmbiguousMatch,
+                        0.5,
+                        0.0,
+                        reasons(rs, "ambiguous"),
+                        "decide which open item the payment is for",
+                    )
                 }
                 Some((_, rs)) => (
-                    "unmatched_receipt",
+                    ExceptionKind::UnmatchedReceipt,
                     0.5,
                     0.0,
                     reasons(rs, "no_evidence"),
                     "identify the payer and the invoices it pays",
                 ),
                 None => (
-                    "unmatched_receipt",
+                    ExceptionKind::UnmatchedReceipt,
                     0.5,
                     0.0,
                     vec![Reason {
@@ -141,7 +147,7 @@ fn from_bank(loaded: &Loaded, side: Side<'_>, run_id: &str) -> Vec<Exception> {
                         records.push(format!("ap_invoices:{}", inv.doc_id));
                     }
                     (
-                        "duplicate_payment",
+                        ExceptionKind::DuplicatePayment,
                         0.95,
                         0.95,
                         vec![Reason {
@@ -161,7 +167,7 @@ fn from_bank(loaded: &Loaded, side: Side<'_>, run_id: &str) -> Vec<Exception> {
                     )
                 }
                 _ => (
-                    "unreconciled_disbursement",
+                    ExceptionKind::UnreconciledDisbursement,
                     0.5,
                     0.0,
                     vec![Reason {
@@ -180,8 +186,8 @@ fn from_bank(loaded: &Loaded, side: Side<'_>, run_id: &str) -> Vec<Exception> {
         out.push(Exception {
             exception_id: Exception::id_for(kind, &records),
             run_id: run_id.to_string(),
-            kind: kind.to_string(),
-            band: if kind == "duplicate_payment" { "escalate" } else { "review" }.to_string(),
+            kind,
+            band: if kind == ExceptionKind::DuplicatePayment { Band::Escalate } else { Band::Review },
             score,
             confidence,
             entity: entity_of.get(&acct[i]).cloned(),

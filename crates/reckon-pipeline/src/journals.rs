@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use polars::prelude::*;
 use reckon_anomaly::{Book, Columns, Dict, JournalResult, Tests};
 use reckon_core::{Currency, Table, format_minor};
-use reckon_feed::{Exception, Reason};
+use reckon_feed::{Band, Exception, ExceptionKind, Reason};
 use reckon_ingest::Loaded;
 use serde::Serialize;
 
@@ -192,11 +192,15 @@ pub fn exceptions(
     let mut out = Vec::new();
     for j in results {
         let (kind, band, action) = if j.unbalanced {
-            ("control_violation", "escalate", "correct the journal: debits and credits must balance per currency")
+            (
+                ExceptionKind::ControlViolation,
+                Band::Escalate,
+                "correct the journal: debits and credits must balance per currency",
+            )
         } else if j.risk >= review_risk {
             (
-                "journal_anomaly",
-                if j.risk >= 0.9 { "escalate" } else { "review" },
+                ExceptionKind::JournalAnomaly,
+                if j.risk >= 0.9 { Band::Escalate } else { Band::Review },
                 "review the entry and its support with the preparer",
             )
         } else {
@@ -208,8 +212,8 @@ pub fn exceptions(
         out.push(Exception {
             exception_id: Exception::id_for(kind, &records),
             run_id: run_id.to_string(),
-            kind: kind.into(),
-            band: band.into(),
+            kind,
+            band,
             score: j.risk,
             confidence: j.risk,
             entity: Some(j.entity.clone()),
