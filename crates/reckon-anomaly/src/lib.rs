@@ -221,7 +221,7 @@ impl AnomalyConfig {
 /// A test that fired on a journal, with its explanation.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Flag {
-    pub test: &'static str,
+    pub test: JournalTest,
     pub text: String,
     pub weight: f64,
 }
@@ -349,12 +349,12 @@ impl Tests {
                         .map(|(cur, s, e)| format!("{} {cur}", reckon_core::format_minor_wide(*s, *e)))
                         .collect();
                     flags.push(Flag {
-                        test: "unbalanced",
+                        test: JournalTest::Unbalanced,
                         text: format!("debits and credits differ by {}", off.join(", ")),
                         weight: 1.0,
                     });
                 }
-                let mut flag = |test: &'static str, weight: f64, text: &dyn Fn() -> String| {
+                let mut flag = |test: JournalTest, weight: f64, text: &dyn Fn() -> String| {
                     if !flags.iter().any(|f| f.test == test) {
                         flags.push(Flag { test, text: text(), weight });
                     }
@@ -367,20 +367,20 @@ impl Tests {
                     let created = book.created_day[i];
                     let (amount, exp) = (book.amount[i], book.exponent[i]);
                     if !appr.is_empty() && appr == book.preparer_id.at(i) {
-                        flag("self_approval", 0.7, &|| format!("{appr} prepared and approved the entry"));
+                        flag(JournalTest::SelfApproval, 0.7, &|| format!("{appr} prepared and approved the entry"));
                     }
                     let wd = weekday(posted);
                     let routine_weekend = wd >= 5 && weekend_routine[ent as usize];
                     if (wd >= 5 && !routine_weekend) || self.holidays.contains(&posted) {
                         let what = if wd >= 5 { "a weekend" } else { "a holiday" };
-                        flag("weekend_holiday", 0.35, &|| {
+                        flag(JournalTest::WeekendHoliday, 0.35, &|| {
                             format!("posted on {what} ({})", reckon_core::date::format_iso_date(posted))
                         });
                     }
                     if let (Some(close), Some(created)) = (closes[per as usize], created)
                         && created > close
                     {
-                        flag("after_close", 0.6, &|| {
+                        flag(JournalTest::AfterClose, 0.6, &|| {
                             format!(
                                 "entered {} day(s) after period {} closed",
                                 created - close,
@@ -391,35 +391,35 @@ impl Tests {
                     if let Some(created) = created
                         && created - posted > c.backdated_days
                     {
-                        flag("backdated", 0.55, &|| {
+                        flag(JournalTest::Backdated, 0.55, &|| {
                             format!("created {} day(s) after its posting date", created - posted)
                         });
                     }
                     let unit = 10i64.pow(u32::from(exp));
                     let major = amount.abs();
                     if major >= c.round_unit * unit && major % (c.round_unit * unit) == 0 {
-                        flag("round_amount", 0.3, &|| format!("round amount {}", money(major, exp)));
+                        flag(JournalTest::RoundAmount, 0.3, &|| format!("round amount {}", money(major, exp)));
                     } else if major >= 1000 * unit && (major / unit) % 1000 == 999 {
-                        flag("round_amount", 0.3, &|| format!("amount {} ends in 999", money(major, exp)));
+                        flag(JournalTest::RoundAmount, 0.3, &|| format!("amount {} ends in 999", money(major, exp)));
                     }
                     if let Some(limit) = limits[book.currency.id(i) as usize] {
                         let lo = limit as f64 * (1.0 - c.below_limit_percent / 100.0);
                         if (major as f64) >= lo && major < limit {
-                            flag("below_approval_limit", 0.5, &|| {
+                            flag(JournalTest::BelowApprovalLimit, 0.5, &|| {
                                 format!("{} is just below the approval limit {}", money(major, exp), money(limit, exp))
                             });
                         }
                     }
                     let used = prof.account_journals(ent, acct);
                     if used as usize <= c.seldom_account_max_journals {
-                        flag("seldom_account", 0.3, &|| {
+                        flag(JournalTest::SeldomAccount, 0.3, &|| {
                             format!("account {} is used in {used} journal(s) of the book", book.account.at(i))
                         });
                     }
                     if prof.preparer_lines.get(prep as usize).copied().unwrap_or(0) as usize >= c.preparer_min_lines
                         && prof.preparer_account.get(&(prep, acct)).copied().unwrap_or(0) <= 1
                     {
-                        flag("unusual_preparer_account", 0.45, &|| {
+                        flag(JournalTest::UnusualPreparerAccount, 0.45, &|| {
                             format!(
                                 "{} has never posted to account {} before",
                                 book.preparer_id.at(i),
@@ -431,7 +431,7 @@ impl Tests {
                         && revenue[acct as usize]
                         && period_ends[per as usize].is_some_and(|e| e - posted < c.period_end_days && e >= posted)
                     {
-                        flag("period_end_manual_revenue", 0.5, &|| {
+                        flag(JournalTest::PeriodEndManualRevenue, 0.5, &|| {
                             format!(
                                 "manual entry to revenue account {} in the last days of {}",
                                 book.account.at(i),
@@ -440,7 +440,7 @@ impl Tests {
                         });
                     }
                     if let Some(Some(mad)) = benford_off.get(prep as usize) {
-                        flag("benford", 0.15, &|| {
+                        flag(JournalTest::Benford, 0.15, &|| {
                             format!(
                                 "{}'s first digits deviate from Benford's law (MAD {mad:.3})",
                                 book.preparer_id.at(i)
@@ -464,7 +464,7 @@ impl Tests {
                 if let Some((i, z, n)) = outlier
                     && z >= c.outlier_z
                 {
-                    flag("amount_outlier", 0.4, &|| {
+                    flag(JournalTest::AmountOutlier, 0.4, &|| {
                         format!(
                             "{} is far above the usual amounts of account {} (z +{z:.1} on a log scale over {n} lines)",
                             money(book.amount[i].abs(), book.exponent[i]),
@@ -477,7 +477,7 @@ impl Tests {
                 'pairs: for &d in &debits {
                     for &k in &credits {
                         if prof.pairs.get(&(ent, d, k)).copied().unwrap_or(0) <= 1 && common(d) && common(k) {
-                            flag("unusual_account_pair", 0.45, &|| {
+                            flag(JournalTest::UnusualAccountPair, 0.45, &|| {
                                 format!(
                                     "accounts {} (debit) and {} (credit) are never otherwise booked together",
                                     book.account.name(d),
@@ -489,11 +489,13 @@ impl Tests {
                     }
                 }
                 if let Some(orig) = dup_of[j] {
-                    flag("duplicate_journal", 0.6, &|| format!("same lines as journal {}", book.journal_id.name(orig)));
+                    flag(JournalTest::DuplicateJournal, 0.6, &|| {
+                        format!("same lines as journal {}", book.journal_id.name(orig))
+                    });
                 }
                 // Strongest first; the order (and so the rounding of the risk) does not
                 // depend on the order the lines came in.
-                flags.sort_by(|a, b| b.weight.total_cmp(&a.weight).then(a.test.cmp(b.test)));
+                flags.sort_by(|a, b| b.weight.total_cmp(&a.weight).then(a.test.as_str().cmp(b.test.as_str())));
                 let risk = 1.0 - flags.iter().map(|f| 1.0 - f.weight).product::<f64>();
                 JournalResult {
                     entity: book.entity.name(ent).to_string(),
@@ -569,24 +571,49 @@ pub const FEATURES: &[&str] = &[
     "off_hours",
 ];
 
+reckon_core::vocab_enum! {
+    /// A journal-entry test (the `code` of a journal exception's reasons and the
+    /// `flags` of `journal_scores.parquet`).
+    pub enum JournalTest {
+        Unbalanced => "unbalanced",
+        SelfApproval => "self_approval",
+        WeekendHoliday => "weekend_holiday",
+        AfterClose => "after_close",
+        Backdated => "backdated",
+        RoundAmount => "round_amount",
+        BelowApprovalLimit => "below_approval_limit",
+        SeldomAccount => "seldom_account",
+        UnusualPreparerAccount => "unusual_preparer_account",
+        UnusualAccountPair => "unusual_account_pair",
+        PeriodEndManualRevenue => "period_end_manual_revenue",
+        DuplicateJournal => "duplicate_journal",
+        AmountOutlier => "amount_outlier",
+        /// A preparer's amounts as a whole depart from Benford's law.
+        Benford => "benford",
+        /// The isolation forest finds the journal unusual (set by the risk model).
+        IsolationForest => "isolation_forest",
+    }
+}
+
 /// Rule tests, in the order of the combined model's flag columns. Benford is left
 /// out: it judges a preparer's whole population of amounts (and only from a
 /// minimum sample), so its presence says more about the book's size than about
-/// one journal; it stays a flag and part of the rule risk.
-pub const TESTS: &[&str] = &[
-    "unbalanced",
-    "self_approval",
-    "weekend_holiday",
-    "after_close",
-    "backdated",
-    "round_amount",
-    "below_approval_limit",
-    "seldom_account",
-    "unusual_preparer_account",
-    "unusual_account_pair",
-    "period_end_manual_revenue",
-    "duplicate_journal",
-    "amount_outlier",
+/// one journal; it stays a flag and part of the rule risk. The isolation forest
+/// is an input of its own.
+pub const TESTS: &[JournalTest] = &[
+    JournalTest::Unbalanced,
+    JournalTest::SelfApproval,
+    JournalTest::WeekendHoliday,
+    JournalTest::AfterClose,
+    JournalTest::Backdated,
+    JournalTest::RoundAmount,
+    JournalTest::BelowApprovalLimit,
+    JournalTest::SeldomAccount,
+    JournalTest::UnusualPreparerAccount,
+    JournalTest::UnusualAccountPair,
+    JournalTest::PeriodEndManualRevenue,
+    JournalTest::DuplicateJournal,
+    JournalTest::AmountOutlier,
 ];
 
 /// Features of every journal (same order as `results`), learned from the book itself:

@@ -69,7 +69,7 @@ fn one_and_four_threads_give_the_same_flags_risks_and_features() {
     let (r1, f1) = at(1, &lines);
     let (r4, f4) = at(4, &lines);
     assert!(r1.iter().any(|j| !j.flags.is_empty()), "the book should raise flags");
-    assert!(r1.iter().any(|j| j.flags.iter().any(|f| f.test == "duplicate_journal")));
+    assert!(r1.iter().any(|j| j.flags.iter().any(|f| f.test.as_str() == "duplicate_journal")));
     assert_eq!(r1, r4, "journal results differ between 1 and 4 threads");
     assert!(f1 == f4, "features differ between 1 and 4 threads");
     // (entity, journal id) order.
@@ -89,7 +89,7 @@ fn line_order_does_not_change_journal_outcomes() {
     for (x, y) in a.iter().zip(&b) {
         assert_eq!((&x.entity, &x.journal_id, x.risk, x.unbalanced), (&y.entity, &y.journal_id, y.risk, y.unbalanced));
         let tests = |j: &JournalResult| {
-            let mut t: Vec<&str> = j.flags.iter().map(|f| f.test).collect();
+            let mut t: Vec<&str> = j.flags.iter().map(|f| f.test.as_str()).collect();
             t.sort_unstable();
             t
         };

@@ -64,7 +64,7 @@ fn run(extra: Vec<Line>) -> Vec<JournalResult> {
 }
 
 fn flags_of<'a>(r: &'a [JournalResult], j: &str) -> Vec<&'a str> {
-    r.iter().find(|x| x.journal_id == j).map(|x| x.flags.iter().map(|f| f.test).collect()).unwrap_or_default()
+    r.iter().find(|x| x.journal_id == j).map(|x| x.flags.iter().map(|f| f.test.as_str()).collect()).unwrap_or_default()
 }
 
 fn assert_fires(extra: Vec<Line>, j: &str, test: &str) {
@@ -72,7 +72,7 @@ fn assert_fires(extra: Vec<Line>, j: &str, test: &str) {
     assert!(flags_of(&r, j).contains(&test), "{test} did not fire on {j}: {:?}", flags_of(&r, j));
     let noisy: Vec<&str> = r
         .iter()
-        .filter(|x| x.journal_id.starts_with('N') && x.flags.iter().any(|f| f.test == test))
+        .filter(|x| x.journal_id.starts_with('N') && x.flags.iter().any(|f| f.test.as_str() == test))
         .map(|x| x.journal_id.as_str())
         .collect();
     assert!(noisy.is_empty(), "{test} fired on ordinary journals {noisy:?}");
@@ -84,7 +84,7 @@ fn ordinary_journals_are_quiet() {
     let flagged: Vec<(&str, Vec<&str>)> = r
         .iter()
         .filter(|x| !x.flags.is_empty())
-        .map(|x| (x.journal_id.as_str(), x.flags.iter().map(|f| f.test).collect()))
+        .map(|x| (x.journal_id.as_str(), x.flags.iter().map(|f| f.test.as_str()).collect()))
         .collect();
     assert!(flagged.is_empty(), "{flagged:?}");
 }
@@ -96,7 +96,7 @@ fn unbalanced_is_a_control_violation() {
         line("X", 2, "1200", "2026-03-10", -99_00, "U1", "", "interface", "2026-03-10"),
     ]);
     let x = r.iter().find(|x| x.journal_id == "X").unwrap_or_else(|| panic!("X"));
-    assert!(x.unbalanced && x.flags.iter().any(|f| f.test == "unbalanced" && f.text.contains("1.00 EUR")));
+    assert!(x.unbalanced && x.flags.iter().any(|f| f.test.as_str() == "unbalanced" && f.text.contains("1.00 EUR")));
 }
 
 #[test]
@@ -248,7 +248,11 @@ fn benford_needs_a_sample_and_a_deviation() {
     let r = run(extra);
     assert!(flags_of(&r, "B00").contains(&"benford"));
     // The ordinary preparers' first digits are spread: no flag.
-    assert!(r.iter().filter(|x| x.journal_id.starts_with('N')).all(|x| x.flags.iter().all(|f| f.test != "benford")));
+    assert!(
+        r.iter()
+            .filter(|x| x.journal_id.starts_with('N'))
+            .all(|x| x.flags.iter().all(|f| f.test.as_str() != "benford"))
+    );
 }
 
 #[test]
@@ -595,7 +599,7 @@ fn unbalanced_is_found_when_the_sum_leaves_i64() {
     ]);
     let x = r.iter().find(|x| x.journal_id == "X").unwrap_or_else(|| panic!("X"));
     assert!(x.unbalanced, "{:?}", x.flags);
-    let f = x.flags.iter().find(|f| f.test == "unbalanced").unwrap_or_else(|| panic!("flag"));
+    let f = x.flags.iter().find(|f| f.test.as_str() == "unbalanced").unwrap_or_else(|| panic!("flag"));
     assert!(f.text.contains("184467440737095516.16"), "{}", f.text);
 }
 

@@ -1,92 +1,63 @@
-//! The contract's words for exceptions: their kinds and bands, as enums with
-//! the contract's names (`as_str`, serde, `ALL`), so a kind or band cannot be
-//! misspelt in code and the list cannot drift from the contract (a tidy test
-//! ties `ExceptionKind::ALL` to `docs/data-contract.md`).
+//! The contract's words as enums with the contract's names (`as_str`, serde,
+//! `parse`, `ALL`), so a word cannot be misspelt in code and a list cannot drift
+//! from the contract (a tidy test ties `ExceptionKind::ALL` to
+//! `docs/data-contract.md`). [`vocab_enum!`](crate::vocab_enum) declares such an
+//! enum; the engines use it for their own words (match methods, journal tests).
 
-use serde::{Deserialize, Serialize};
+/// Declares a vocabulary enum: variants with their names, `ALL` in declaration
+/// order, `as_str`, `parse`, `Display`, and serde under the same names.
+#[macro_export]
+macro_rules! vocab_enum {
+    ($(#[$m:meta])* $vis:vis enum $name:ident { $($(#[$vm:meta])* $v:ident => $s:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
+        $vis enum $name { $($(#[$vm])* #[serde(rename = $s)] $v),+ }
 
-/// What an exception is about (contract: "Exception kinds").
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ExceptionKind {
-    UnmatchedReceipt,
-    SuggestedMatch,
-    AmbiguousMatch,
-    PartialPayment,
-    Overpayment,
-    UnreconciledDisbursement,
-    DuplicateInvoice,
-    DuplicatePayment,
-    JournalAnomaly,
-    ControlViolation,
-}
+        impl $name {
+            /// Every word, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$v),+];
 
-impl ExceptionKind {
-    pub const ALL: [ExceptionKind; 10] = [
-        ExceptionKind::UnmatchedReceipt,
-        ExceptionKind::SuggestedMatch,
-        ExceptionKind::AmbiguousMatch,
-        ExceptionKind::PartialPayment,
-        ExceptionKind::Overpayment,
-        ExceptionKind::UnreconciledDisbursement,
-        ExceptionKind::DuplicateInvoice,
-        ExceptionKind::DuplicatePayment,
-        ExceptionKind::JournalAnomaly,
-        ExceptionKind::ControlViolation,
-    ];
+            pub const fn as_str(self) -> &'static str {
+                match self { $($name::$v => $s),+ }
+            }
 
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            ExceptionKind::UnmatchedReceipt => "unmatched_receipt",
-            ExceptionKind::SuggestedMatch => "suggested_match",
-            ExceptionKind::AmbiguousMatch => "ambiguous_match",
-            ExceptionKind::PartialPayment => "partial_payment",
-            ExceptionKind::Overpayment => "overpayment",
-            ExceptionKind::UnreconciledDisbursement => "unreconciled_disbursement",
-            ExceptionKind::DuplicateInvoice => "duplicate_invoice",
-            ExceptionKind::DuplicatePayment => "duplicate_payment",
-            ExceptionKind::JournalAnomaly => "journal_anomaly",
-            ExceptionKind::ControlViolation => "control_violation",
+            /// The word named `s`, if it is one.
+            pub fn parse(s: &str) -> Option<$name> {
+                $name::ALL.iter().copied().find(|k| k.as_str() == s)
+            }
         }
-    }
 
-    /// The kind named `s`, if it is one.
-    pub fn parse(s: &str) -> Option<ExceptionKind> {
-        ExceptionKind::ALL.into_iter().find(|k| k.as_str() == s)
-    }
-}
-
-impl std::fmt::Display for ExceptionKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Who acts: `auto` (reckon applies it), `review` (a person confirms),
-/// `escalate` (a person with authority decides).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Band {
-    Auto,
-    Review,
-    Escalate,
-}
-
-impl Band {
-    pub const ALL: [Band; 3] = [Band::Auto, Band::Review, Band::Escalate];
-
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Band::Auto => "auto",
-            Band::Review => "review",
-            Band::Escalate => "escalate",
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.write_str(self.as_str())
+            }
         }
+    };
+}
+
+vocab_enum! {
+    /// What an exception is about (contract: "Exception kinds").
+    pub enum ExceptionKind {
+        UnmatchedReceipt => "unmatched_receipt",
+        SuggestedMatch => "suggested_match",
+        AmbiguousMatch => "ambiguous_match",
+        PartialPayment => "partial_payment",
+        Overpayment => "overpayment",
+        UnreconciledDisbursement => "unreconciled_disbursement",
+        DuplicateInvoice => "duplicate_invoice",
+        DuplicatePayment => "duplicate_payment",
+        JournalAnomaly => "journal_anomaly",
+        ControlViolation => "control_violation",
     }
 }
 
-impl std::fmt::Display for Band {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+vocab_enum! {
+    /// Who acts: `auto` (reckon applies it), `review` (a person confirms),
+    /// `escalate` (a person with authority decides).
+    pub enum Band {
+        Auto => "auto",
+        Review => "review",
+        Escalate => "escalate",
     }
 }
 
@@ -96,12 +67,12 @@ mod tests {
 
     #[test]
     fn names_round_trip_through_serde_and_parse() {
-        for k in ExceptionKind::ALL {
+        for &k in ExceptionKind::ALL {
             assert_eq!(serde_json::to_string(&k).ok(), Some(format!("\"{}\"", k.as_str())));
             assert_eq!(ExceptionKind::parse(k.as_str()), Some(k));
         }
         assert_eq!(ExceptionKind::parse("spam"), None);
-        for b in Band::ALL {
+        for &b in Band::ALL {
             assert_eq!(serde_json::to_string(&b).ok(), Some(format!("\"{b}\"")));
         }
     }

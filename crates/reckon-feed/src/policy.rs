@@ -25,7 +25,7 @@ use crate::deliver::{CamundaConfig, WebhookConfig};
 use crate::{Band, Exception, ExceptionKind, Reason};
 
 /// Exception kinds reckon raises, by name (for validating the policy).
-pub const KINDS: [ExceptionKind; 10] = ExceptionKind::ALL;
+pub const KINDS: &[ExceptionKind] = ExceptionKind::ALL;
 
 /// `[feed]` as written.
 #[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]

@@ -1,37 +1,12 @@
 //! Cash matching's words as enums: how a group was found ([`MatchMethod`]), what
 //! explains its residual ([`ResidualReason`]) and what happened to a receipt
-//! ([`ReceiptStatus`]). Each has `as_str` (the name in `matches.parquet`,
-//! `receipt_outcomes.parquet` and the model's feature names), serde names and
-//! `ALL`, whose order is the order of the model's one-hot features.
+//! ([`ReceiptStatus`]), declared with [`reckon_core::vocab_enum!`]: `as_str` is
+//! the name in `matches.parquet`, `receipt_outcomes.parquet` and the model's
+//! feature names; `ALL` is the order of the model's one-hot features.
 
-use serde::Serialize;
-
-macro_rules! vocab {
-    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $v:ident => $s:literal),+ $(,)? }) => {
-        $(#[$m])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-        #[serde(rename_all = "snake_case")]
-        pub enum $name { $($(#[$vm])* $v),+ }
-
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$v),+];
-
-            pub const fn as_str(self) -> &'static str {
-                match self { $($name::$v => $s),+ }
-            }
-        }
-
-        impl std::fmt::Display for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    };
-}
-
-vocab! {
+reckon_core::vocab_enum! {
     /// How a candidate group of open items was found for a receipt.
-    MatchMethod {
+    pub enum MatchMethod {
         /// A remittance advice linked to the payment lists the invoices.
         Remittance => "remittance",
         /// An advice without a payment reference, linked by amount and date.
@@ -51,9 +26,9 @@ vocab! {
     }
 }
 
-vocab! {
+reckon_core::vocab_enum! {
     /// What explains the difference between the open amount and the payment.
-    ResidualReason {
+    pub enum ResidualReason {
         None => "none",
         BankFee => "bank_fee",
         Discount => "discount",
@@ -64,9 +39,9 @@ vocab! {
     }
 }
 
-vocab! {
+reckon_core::vocab_enum! {
     /// What happened to a receipt.
-    ReceiptStatus {
+    pub enum ReceiptStatus {
         /// Applied without a person.
         Auto => "auto",
         /// Proposed: a person confirms.

@@ -164,7 +164,7 @@ pub fn run(loaded: &Loaded, tests: &Tests) -> Option<(Book, Vec<JournalResult>)>
 /// `journal_scores.parquet`: one row per line with its journal's score and flags.
 pub fn scores_frame(book: &Book, results: &[JournalResult], model: &str) -> PolarsResult<DataFrame> {
     let flags: Vec<String> =
-        results.iter().map(|j| j.flags.iter().map(|f| f.test).collect::<Vec<_>>().join("|")).collect();
+        results.iter().map(|j| j.flags.iter().map(|f| f.test.as_str()).collect::<Vec<_>>().join("|")).collect();
     let mut rows: Vec<(usize, usize)> = Vec::with_capacity(book.len());
     for (k, j) in results.iter().enumerate() {
         rows.extend(j.lines.iter().map(|&i| (i, k)));
@@ -223,7 +223,7 @@ pub fn exceptions(
             reasons: j
                 .flags
                 .iter()
-                .map(|f| Reason { code: f.test.into(), text: f.text.clone(), weight: f.weight })
+                .map(|f| Reason { code: f.test.as_str().into(), text: f.text.clone(), weight: f.weight })
                 .collect(),
             recommended_action: action.into(),
             model: Some(model.into()),
@@ -382,7 +382,11 @@ impl RiskModel {
                         top.join(", ")
                     )
                 };
-                j.flags.push(reckon_anomaly::Flag { test: "isolation_forest", text, weight: f64::from(*s) });
+                j.flags.push(reckon_anomaly::Flag {
+                    test: reckon_anomaly::JournalTest::IsolationForest,
+                    text,
+                    weight: f64::from(*s),
+                });
             }
         }
         Ok(ifs)
@@ -398,7 +402,7 @@ impl RiskModel {
 /// older models keep working when tests are added.
 pub fn combined(results: &[JournalResult], iforest: &[f32], names: &[String]) -> Result<Vec<f32>, String> {
     enum In {
-        Flag(String),
+        Flag(reckon_anomaly::JournalTest),
         RuleRisk,
         IforestZ,
         AmountZ,
@@ -410,7 +414,10 @@ pub fn combined(results: &[JournalResult], iforest: &[f32], names: &[String]) ->
             "iforest_z" => Ok(In::IforestZ),
             "amount_z" => Ok(In::AmountZ),
             f => match f.strip_prefix("flag_") {
-                Some(t) if reckon_anomaly::TESTS.contains(&t) => Ok(In::Flag(t.to_string())),
+                Some(t) => match reckon_anomaly::JournalTest::parse(t).filter(|t| reckon_anomaly::TESTS.contains(t)) {
+                    Some(t) => Ok(In::Flag(t)),
+                    None => Err(format!("risk model input '{n}' is not one reckon computes")),
+                },
                 _ => Err(format!("risk model input '{n}' is not one reckon computes")),
             },
         })
@@ -423,7 +430,7 @@ pub fn combined(results: &[JournalResult], iforest: &[f32], names: &[String]) ->
         for i in &ins {
             x.push(match i {
                 In::Flag(t) => {
-                    if j.flags.iter().any(|f| f.test == t) {
+                    if j.flags.iter().any(|f| f.test == *t) {
                         1.0
                     } else {
                         0.0

@@ -332,7 +332,11 @@ fn feed_files_for_consumers_agree_and_carry_metadata() {
 fn risk_model_inputs_are_built_by_name() {
     use reckon_pipeline::journals::combined;
     let j = reckon_anomaly::JournalResult {
-        flags: vec![reckon_anomaly::Flag { test: "backdated", text: String::new(), weight: 0.55 }],
+        flags: vec![reckon_anomaly::Flag {
+            test: reckon_anomaly::JournalTest::Backdated,
+            text: String::new(),
+            weight: 0.55,
+        }],
         risk: 0.55,
         amount_z: 12.0,
         ..Default::default()
