@@ -163,6 +163,12 @@ pub struct Profile {
     pub digits: Vec<[u32; 10]>,
     /// (entity, account) → (lines, Σv, Σv²) of v = log10(|amount| + 1), in units of 1e-9.
     pub amounts: FxHashMap<(u32, u32), (u64, i128, i128)>,
+    /// preparer → journals (a journal's preparer is its first line's).
+    pub preparer_journals: Vec<u32>,
+    /// preparer → journals per hour of entry (UTC), of journals whose hour is known.
+    pub preparer_hours: Vec<[u32; 24]>,
+    /// (preparer, source) → journals.
+    pub preparer_source: FxHashMap<(u32, u32), u32>,
 }
 
 /// Fixed-point scale of [`Profile::amounts`]: integer sums add up the same in any order.
@@ -204,9 +210,22 @@ impl Profile {
             e.1 += v.1;
             e.2 += v.2;
         }
+        for (k, v) in o.preparer_source {
+            *self.preparer_source.entry(k).or_default() += v;
+        }
         if self.preparer_lines.len() < o.preparer_lines.len() {
             self.preparer_lines.resize(o.preparer_lines.len(), 0);
             self.digits.resize(o.digits.len(), [0; 10]);
+            self.preparer_journals.resize(o.preparer_journals.len(), 0);
+            self.preparer_hours.resize(o.preparer_hours.len(), [0; 24]);
+        }
+        for (a, b) in self.preparer_journals.iter_mut().zip(o.preparer_journals) {
+            *a += b;
+        }
+        for (a, b) in self.preparer_hours.iter_mut().zip(o.preparer_hours) {
+            for k in 0..24 {
+                a[k] += b[k];
+            }
         }
         for (a, b) in self.preparer_lines.iter_mut().zip(o.preparer_lines) {
             *a += b;
@@ -333,10 +352,23 @@ impl Book {
             (0..js.len())
                 .into_par_iter()
                 .fold(
-                    || Profile { preparer_lines: vec![0; people], digits: vec![[0; 10]; people], ..Profile::default() },
+                    || Profile {
+                        preparer_lines: vec![0; people],
+                        digits: vec![[0; 10]; people],
+                        preparer_journals: vec![0; people],
+                        preparer_hours: vec![[0; 24]; people],
+                        ..Profile::default()
+                    },
                     |mut p, j| {
                         let ix = js.lines(j);
                         let ent = self.entity.id(ix[0] as usize);
+                        let head = ix[0] as usize;
+                        let who = self.preparer_id.id(head);
+                        p.preparer_journals[who as usize] += 1;
+                        if let Some(h) = self.created_hour[head] {
+                            p.preparer_hours[who as usize][usize::from(h) % 24] += 1;
+                        }
+                        *p.preparer_source.entry((who, self.source.id(head))).or_default() += 1;
                         let accts = set(ix.iter().map(|&i| self.account.id(i as usize)).collect());
                         for &a in &accts {
                             *p.account_journals.entry((ent, a)).or_default() += 1;

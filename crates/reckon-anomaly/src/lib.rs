@@ -95,6 +95,13 @@ pub struct AnomalyConfig {
     /// exceptions) and below a seven-day business's (2/7 ≈ 0.29).
     pub weekend_routine_share: f64,
     pub weekend_routine_min_journals: usize,
+    /// A preparer's own rhythm: with at least `preparer_min_journals` journals,
+    /// a journal entered at an hour (±1) at which at most `preparer_rare_share`
+    /// of their journals were entered is `unusual_hour`; one entered through a
+    /// source they use for at most that share is `unusual_preparer_source`
+    /// (a journal alone in its hours or source always is).
+    pub preparer_min_journals: usize,
+    pub preparer_rare_share: f64,
     /// The working day, `[start, end)` in hours of the entry time (UTC): the
     /// `off_hours` feature counts the hours a journal was entered outside it.
     /// The default 07–19 is a placeholder for an office day, not a convention:
@@ -133,6 +140,8 @@ impl Default for AnomalyConfig {
             business_hours: [7, 19],
             weekend_routine_share: 0.10,
             weekend_routine_min_journals: 50,
+            preparer_min_journals: 30,
+            preparer_rare_share: 0.02,
             review_risk: 0.5,
             model: "journal_anomaly_v2_1".into(),
         }
@@ -203,6 +212,13 @@ impl AnomalyConfig {
             ));
         }
         count("weekend_routine_min_journals", self.weekend_routine_min_journals, 1)?;
+        count("preparer_min_journals", self.preparer_min_journals, 1)?;
+        if !(self.preparer_rare_share > 0.0 && self.preparer_rare_share <= 0.5) {
+            return Err(format!(
+                "anomaly.preparer_rare_share = {} must be within 0..=0.5 (exclusive of 0)",
+                self.preparer_rare_share
+            ));
+        }
         if !(self.benford_mad > 0.0 && self.benford_mad < 1.0) {
             return Err(format!("anomaly.benford_mad = {} must be within 0..1 (exclusive)", self.benford_mad));
         }
@@ -488,6 +504,35 @@ impl Tests {
                         }
                     }
                 }
+                // The preparer's own rhythm: the hour they enter journals and the
+                // sources they post through, learned from this book.
+                let prep = book.preparer_id.id(i0) as usize;
+                let rare = |k: u32, n: u32| f64::from(k) <= (c.preparer_rare_share * f64::from(n)).max(1.0);
+                if let (Some(h), Some(hours)) = (book.created_hour[i0], prof.preparer_hours.get(prep)) {
+                    let h = usize::from(h) % 24;
+                    let known: u32 = hours.iter().sum();
+                    let near = hours[(h + 23) % 24] + hours[h] + hours[(h + 1) % 24];
+                    if known as usize >= c.preparer_min_journals && rare(near, known) {
+                        flag(JournalTest::UnusualHour, 0.45, &|| {
+                            format!(
+                                "{} entered it at {h:02}:00 UTC; {near} of their {known} journals were entered within an hour of that",
+                                book.preparer_id.at(i0)
+                            )
+                        });
+                    }
+                }
+                let pj = prof.preparer_journals.get(prep).copied().unwrap_or(0);
+                let src = book.source.id(i0);
+                let with_source = prof.preparer_source.get(&(prep as u32, src)).copied().unwrap_or(0);
+                if pj as usize >= c.preparer_min_journals && rare(with_source, pj) {
+                    flag(JournalTest::UnusualPreparerSource, 0.4, &|| {
+                        format!(
+                            "{} posts through source {} in {with_source} of their {pj} journals",
+                            book.preparer_id.at(i0),
+                            book.source.at(i0)
+                        )
+                    });
+                }
                 if let Some(orig) = dup_of[j] {
                     flag(JournalTest::DuplicateJournal, 0.6, &|| {
                         format!("same lines as journal {}", book.journal_id.name(orig))
@@ -588,6 +633,10 @@ reckon_core::vocab_enum! {
         PeriodEndManualRevenue => "period_end_manual_revenue",
         DuplicateJournal => "duplicate_journal",
         AmountOutlier => "amount_outlier",
+        /// Entered at an hour the preparer seldom works.
+        UnusualHour => "unusual_hour",
+        /// Posted through a source the preparer seldom uses.
+        UnusualPreparerSource => "unusual_preparer_source",
         /// A preparer's amounts as a whole depart from Benford's law.
         Benford => "benford",
         /// The isolation forest finds the journal unusual (set by the risk model).
@@ -614,6 +663,8 @@ pub const TESTS: &[JournalTest] = &[
     JournalTest::PeriodEndManualRevenue,
     JournalTest::DuplicateJournal,
     JournalTest::AmountOutlier,
+    JournalTest::UnusualHour,
+    JournalTest::UnusualPreparerSource,
 ];
 
 /// Features of every journal (same order as `results`), learned from the book itself:

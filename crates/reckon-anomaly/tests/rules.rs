@@ -629,3 +629,82 @@ fn weekend_postings_of_a_seven_day_business_are_routine() {
     let r = c.build().unwrap_or_else(|e| panic!("{e}")).run(&v);
     assert!(flags_of(&r, "X").contains(&"weekend_holiday"));
 }
+
+fn at_hour(mut l: Line, h: u8) -> Line {
+    l.created_hour = Some(h);
+    l
+}
+
+/// A journal at an hour the preparer seldom works, or through a source the
+/// preparer seldom uses, is unusual *for them*: U1 (40 journals at 10:00 through
+/// `interface`) at 03:00, or through `manual`. A night shift (NS: 40 journals
+/// between 02:00 and 04:00) posting at 03:00 is its habit, not an anomaly; the
+/// global working day does not decide.
+#[test]
+fn unusual_hour_and_source_for_the_preparer() {
+    // Distinct amounts (`n`), so no two are duplicate journals.
+    let pair = |j: &str, prep: &str, source: &str, h: u8, n: i64| {
+        let amt = 5_432_10 + n * 1_013;
+        vec![
+            at_hour(line(j, 1, "6200", "2026-03-10", amt, prep, "", source, "2026-03-10"), h),
+            at_hour(line(j, 2, "1200", "2026-03-10", -amt, prep, "", source, "2026-03-10"), h),
+        ]
+    };
+    let mut extra = Vec::new();
+    for k in 0..40u8 {
+        extra.extend(pair(&format!("Q{k:02}"), "NS", "interface", 2 + k % 3, i64::from(k)));
+    }
+    extra.extend(pair("H1", "U1", "interface", 3, 100));
+    extra.extend(pair("S1", "U2", "manual", 10, 101));
+    extra.extend(pair("H2", "NS", "interface", 3, 102));
+    let r = run(extra.clone());
+    assert!(flags_of(&r, "H1").contains(&"unusual_hour"), "{:?}", flags_of(&r, "H1"));
+    assert!(!flags_of(&r, "H1").contains(&"unusual_preparer_source"), "{:?}", flags_of(&r, "H1"));
+    assert!(flags_of(&r, "S1").contains(&"unusual_preparer_source"), "{:?}", flags_of(&r, "S1"));
+    assert!(!flags_of(&r, "S1").contains(&"unusual_hour"), "{:?}", flags_of(&r, "S1"));
+    assert!(flags_of(&r, "H2").is_empty(), "the night shift's own hour: {:?}", flags_of(&r, "H2"));
+    let noisy: Vec<&str> = r
+        .iter()
+        .filter(|x| !["H1", "S1"].contains(&x.journal_id.as_str()))
+        .filter(|x| x.flags.iter().any(|f| matches!(f.test.as_str(), "unusual_hour" | "unusual_preparer_source")))
+        .map(|x| x.journal_id.as_str())
+        .collect();
+    assert!(noisy.is_empty(), "ordinary journals flagged: {noisy:?}");
+    let text = r
+        .iter()
+        .find(|x| x.journal_id == "H1")
+        .and_then(|x| x.flags.iter().find(|f| f.test.as_str() == "unusual_hour"));
+    assert!(text.is_some_and(|f| f.text.contains("U1 entered it at 03:00 UTC; 1 of their 41 journals")), "{text:?}");
+
+    // Below `preparer_min_journals`, a preparer has no rhythm to depart from.
+    let mut cfg = AnomalyConfig::default();
+    cfg.preparer_min_journals = 42;
+    let mut v = book();
+    v.extend(extra);
+    let r = cfg.build().unwrap_or_else(|e| panic!("{e}")).run(&v);
+    assert!(!flags_of(&r, "H1").contains(&"unusual_hour"), "41 journals < 42: {:?}", flags_of(&r, "H1"));
+    assert!(!flags_of(&r, "S1").contains(&"unusual_preparer_source"), "{:?}", flags_of(&r, "S1"));
+}
+
+/// `preparer_rare_share` on both sides: two of U1's 42 journals at 03:00 are
+/// 2 near that hour, above 2 % of 42 (0.84) — a habit; at 5 % (2.1) they are rare.
+#[test]
+fn boundary_unusual_hour_share() {
+    let two = |j: &str, n: i64| {
+        let amt = 7_777_10 + n * 1_013;
+        vec![
+            at_hour(line(j, 1, "6200", "2026-03-11", amt, "U1", "", "interface", "2026-03-11"), 3),
+            at_hour(line(j, 2, "1200", "2026-03-11", -amt, "U1", "", "interface", "2026-03-11"), 3),
+        ]
+    };
+    let mut extra = two("H1", 1);
+    extra.extend(two("H2", 2));
+    let r = run(extra.clone());
+    assert!(!flags_of(&r, "H1").contains(&"unusual_hour"), "{:?}", flags_of(&r, "H1"));
+    let mut cfg = AnomalyConfig::default();
+    cfg.preparer_rare_share = 0.05;
+    let mut v = book();
+    v.extend(extra);
+    let r = cfg.build().unwrap_or_else(|e| panic!("{e}")).run(&v);
+    assert!(flags_of(&r, "H1").contains(&"unusual_hour") && flags_of(&r, "H2").contains(&"unusual_hour"));
+}

@@ -256,6 +256,8 @@ fn every_numeric_setting_refuses_its_edge_values() {
         ("anomaly", "business_hours", &["[19, 7]", "[7, 7]", "[0, 25]", "[-1, 5]"], &["[0, 24]"]),
         ("anomaly", "weekend_routine_share", &["0.0", "-0.1", "1.5", "nan"], &["1.0"]),
         ("anomaly", "weekend_routine_min_journals", &["0", "-1", "100000001"], &["1"]),
+        ("anomaly", "preparer_min_journals", &["0", "-1", "100000001"], &["1"]),
+        ("anomaly", "preparer_rare_share", &["0.0", "-0.1", "0.51", "nan"], &["0.5"]),
         ("ingest", "first_date", &["\"3000-01-01\"", "\"2020-02-30\"", "\"\"", "0"], &["\"2020-01-01\""]),
         ("ingest", "last_date", &["\"1899-12-31\"", "\"20201231\""], &["\"2999-12-31\""]),
         ("feed.kinds.suggested_match", "escalate_score_above", &["-0.1", "1.1", "nan"], &["0.0"]),
