@@ -1147,10 +1147,9 @@ pub fn run_blocked(
         for g in per_receipt.iter().flatten() {
             x.extend_from_slice(&g.features);
         }
-        // Score in chunks on the rayon pool (the same numbers whatever the thread count).
-        let chunk = 8192 * k;
-        let parts: Result<Vec<Vec<f32>>, String> = x.par_chunks(chunk).map(|c| sc.score(c.len() / k, c)).collect();
-        let p: Vec<f32> = parts?.into_iter().flatten().collect();
+        // One call: the scorer batches (reckon-onnx scores fixed chunks on the
+        // rayon pool, so the numbers do not depend on the thread count).
+        let p: Vec<f32> = sc.score(rows, &x)?;
         if p.len() != rows {
             return Err(format!("scorer returned {} scores for {rows} groups", p.len()));
         }

@@ -333,12 +333,9 @@ pub fn detect(invoices: Vec<Invoice>, vendors: &[Vendor], model: &Model) -> Resu
     let (ps, why) = pairs(&invoices, vendors);
     let k = FEATURES.len().max(1);
     let x: Vec<f32> = ps.iter().flat_map(|p| p.features.iter().copied()).collect();
-    // Scored in chunks on the rayon pool (the same numbers whatever the thread count).
-    let parts: Result<Vec<Vec<f32>>, String> = {
-        use rayon::prelude::*;
-        x.par_chunks(65_536 * k).map(|c| model.score(c.len() / k, c).map_err(|e| e.to_string())).collect()
-    };
-    let p: Vec<f32> = parts?.into_iter().flatten().collect();
+    // reckon-onnx scores fixed chunks on the rayon pool (the same numbers whatever
+    // the thread count).
+    let p: Vec<f32> = model.score(x.len() / k, &x).map_err(|e| e.to_string())?;
     let threshold = model.config.thresholds.get("review").copied().unwrap_or(0.5);
     // Amount, date and vendor alone never make a duplicate: a pair whose numbers
     // cannot be one document (`numbers_linked`) is neither flagged nor clustered,

@@ -362,8 +362,9 @@ impl RiskModel {
         let p = self.risk.score(n, &x).map_err(|e| e.to_string())?;
         let k = reckon_anomaly::FEATURES.len();
         let outl = reckon_anomaly::outlying_features(&f, k, 3.0);
+        let untrained = untrained(&self.risk.config.features);
         for (((j, r), s), o) in results.iter_mut().zip(p).zip(&ifs).zip(&outl) {
-            j.risk = f64::from(r);
+            j.risk = raised(f64::from(r), &j.flags, &untrained);
             // The model's own evidence is a reason too: the forest's score and the
             // features that stand furthest from the book.
             if *s >= 0.6 || (j.risk >= 0.5 && !o.is_empty()) {
@@ -422,6 +423,7 @@ pub fn combined(results: &[JournalResult], iforest: &[f32], names: &[String]) ->
             },
         })
         .collect::<Result<_, _>>()?;
+    let untrained = untrained(names);
     let n = iforest.len().max(1) as f64;
     let mean = iforest.iter().map(|v| f64::from(*v)).sum::<f64>() / n;
     let sd = (iforest.iter().map(|v| (f64::from(*v) - mean).powi(2)).sum::<f64>() / n).sqrt().max(1e-3);
@@ -436,13 +438,41 @@ pub fn combined(results: &[JournalResult], iforest: &[f32], names: &[String]) ->
                         0.0
                     }
                 }
-                In::RuleRisk => j.risk as f32,
+                In::RuleRisk => trained_rule_risk(j, &untrained) as f32,
                 In::IforestZ => ((f64::from(*s) - mean) / sd).clamp(0.0, 10.0) as f32,
                 In::AmountZ => j.amount_z.clamp(0.0, 10.0) as f32,
             });
         }
     }
     Ok(x)
+}
+
+/// Tests added after a model was trained: in [`reckon_anomaly::TESTS`] but not
+/// among the model's `flag_` inputs. The model never saw them, so they stay out
+/// of the `rule_risk` it reads (its calibration holds) and raise its risk
+/// afterwards like any rule (see [`RiskModel::score`]).
+pub fn untrained(names: &[String]) -> Vec<reckon_anomaly::JournalTest> {
+    reckon_anomaly::TESTS
+        .iter()
+        .copied()
+        .filter(|t| !names.iter().any(|n| n.strip_prefix("flag_") == Some(t.as_str())))
+        .collect()
+}
+
+/// The model's risk raised by the flags of tests it was not trained with, as
+/// rules combine: 1 − (1 − risk) · Π(1 − weight). Unchanged without such flags.
+pub fn raised(risk: f64, flags: &[reckon_anomaly::Flag], untrained: &[reckon_anomaly::JournalTest]) -> f64 {
+    let extra: Vec<f64> = flags.iter().filter(|f| untrained.contains(&f.test)).map(|f| f.weight).collect();
+    if extra.is_empty() { risk } else { 1.0 - (1.0 - risk) * extra.iter().map(|w| 1.0 - w).product::<f64>() }
+}
+
+/// The rule risk over the tests the model was trained with (the flags are in
+/// the order the rule risk was taken in, so with no untrained flag it is `j.risk`).
+fn trained_rule_risk(j: &JournalResult, untrained: &[reckon_anomaly::JournalTest]) -> f64 {
+    if !j.flags.iter().any(|f| untrained.contains(&f.test)) {
+        return j.risk;
+    }
+    1.0 - j.flags.iter().filter(|f| !untrained.contains(&f.test)).map(|f| 1.0 - f.weight).product::<f64>()
 }
 
 /// The inputs `reckon train anomaly` gives a new risk model.

@@ -349,6 +349,34 @@ fn risk_model_inputs_are_built_by_name() {
     assert!(err.contains("flag_astrology"), "{err}");
 }
 
+/// A test added after a model was trained stays out of the `rule_risk` the model
+/// reads, and raises the model's risk afterwards as rules combine.
+#[test]
+fn tests_a_model_was_not_trained_with_raise_its_risk_afterwards() {
+    use reckon_anomaly::{Flag, JournalTest};
+    use reckon_pipeline::journals::{combined, raised, untrained};
+    let flag = |test, weight| Flag { test, text: String::new(), weight };
+    let j = reckon_anomaly::JournalResult {
+        flags: vec![flag(JournalTest::Backdated, 0.55), flag(JournalTest::UnusualHour, 0.45)],
+        risk: 1.0 - 0.45 * 0.55,
+        ..Default::default()
+    };
+    // The shipped model predates unusual_hour and unusual_preparer_source.
+    let dir = reckon_pipeline::model::resolve("journal_anomaly_v2_1").unwrap_or_else(|| panic!("shipped model"));
+    let cfg: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap_or_default())
+            .unwrap_or_else(|e| panic!("{e}"));
+    let names: Vec<String> =
+        cfg["features"].as_array().into_iter().flatten().filter_map(|v| v.as_str().map(str::to_string)).collect();
+    assert_eq!(untrained(&names), [JournalTest::UnusualHour, JournalTest::UnusualPreparerSource]);
+    let x = combined(std::slice::from_ref(&j), &[0.5], &["rule_risk".to_string(), "flag_backdated".to_string()])
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(x, [0.55, 1.0], "rule_risk without the untrained flag");
+    let r = raised(0.2, &j.flags, &untrained(&names));
+    assert!((r - (1.0 - 0.8 * 0.55)).abs() < 1e-12, "{r}");
+    assert_eq!(raised(0.2, &j.flags[..1], &untrained(&names)), 0.2, "no untrained flag: the model's risk");
+}
+
 /// An ambiguous receipt's exception carries the candidate open items (so the
 /// workflow can offer the choice), `receipt_outcomes.parquet` lists the candidate
 /// groups, and `reckon eval` counts a right candidate as found in a band — next
