@@ -6,7 +6,7 @@
 //! its loop as deductions, the payer from `N1*PR`, the payment reference from
 //! `TRN`, and the `BPR` total checked against the sum of the `RMR` amounts.
 
-use reckon_core::{Currency, MoneyFormat, format_minor, parse_minor};
+use reckon_core::{Currency, MoneyFormat, format_minor, format_minor_wide, parse_minor};
 
 use crate::text::{Lines, decode};
 use crate::{Control, Format, FormatError, Parsed, Row, Target};
@@ -154,7 +154,15 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed, FormatError> {
                                         let prev = r.get("deduction_amount").and_then(|p| money(p, c)).unwrap_or(0);
                                         r.unset("deduction_amount");
                                         r.unset("deduction_reason");
-                                        r.set("deduction_amount", format_minor(prev - m, c.exponent()));
+                                        // Adjustments add up in i128; beyond i64 the line is refused.
+                                        match i64::try_from(i128::from(prev) - i128::from(m)) {
+                                            Ok(d) => r.set("deduction_amount", format_minor(d, c.exponent())),
+                                            Err(_) => {
+                                                r.reject = Some(format!(
+                                                    "ADX adjustments total beyond any amount ({prev} − {m} minor units)"
+                                                ))
+                                            }
+                                        }
                                         r.set("deduction_reason", format!("ADX {}", g.el(2)));
                                     }
                                     None => r.reject = Some(format!("ADX01 amount '{}' is not a decimal", g.el(1))),
@@ -188,22 +196,26 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed, FormatError> {
                     }
                 }
                 if let (Some(total), Some(c)) = (payment_total, Currency::parse(&ccy)) {
-                    let paid: i64 =
-                        set_rows.iter().filter_map(|r| r.get("paid_amount").and_then(|p| money(p, c))).sum();
+                    // In i128: remitted lines whose sum leaves i64 must not wrap.
+                    let paid: i128 = set_rows
+                        .iter()
+                        .filter_map(|r| r.get("paid_amount").and_then(|p| money(p, c)))
+                        .map(i128::from)
+                        .sum();
                     let stated = money(&total, c);
-                    let ok = stated == Some(paid);
+                    let ok = stated.map(i128::from) == Some(paid);
                     controls.push(Control {
                         scope: scope.clone(),
                         check: "payment_total".into(),
                         ok,
-                        detail: format!("sum of RMR04 {} vs BPR02 {total}", format_minor(paid, c.exponent())),
+                        detail: format!("sum of RMR04 {} vs BPR02 {total}", format_minor_wide(paid, c.exponent())),
                     });
                     if !ok {
                         for r in &mut set_rows {
                             r.fail_control(|| {
                                 format!(
                                     "{scope}: remitted lines total {} but BPR02 pays {total}",
-                                    format_minor(paid, c.exponent())
+                                    format_minor_wide(paid, c.exponent())
                                 )
                             });
                         }

@@ -232,6 +232,21 @@ fn statement_sums_do_not_wrap() {
     let p = parse(x.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(p.rows.len(), 1845);
     assert!(p.controls.iter().any(|c| !c.ok), "camt: {:?}", p.controls);
+    // X12 820 (found by the x12 fuzz target): two RMR04 of 50,000,000,000,000,002.00
+    // pass i64 together; BPR02 may not be compared with a wrapped sum, and an ADX
+    // adjustment beyond i64 refuses its line.
+    let isa =
+        "ISA|00|          |00|          |ZZ|A              |ZZ|B              |260302|0900|U|00401|000000001|0|P|^\n";
+    let body = "ST|820|1\nBPR|C|10.00|C\nTRN|1|T1\nRMR|IV|INV1||50000000000000002.00\nRMR|IV|INV2||50000000000000002.00\n\
+ADX|-50000000000000002.00|01\nADX|-50000000000000002.00|01\nSE|7|1\n";
+    let p = x12::parse(format!("{isa}{body}").as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+    let c = p.controls.iter().find(|c| c.check == "payment_total").unwrap_or_else(|| panic!("{:?}", p.controls));
+    assert!(!c.ok && c.detail.contains("sum of RMR04 100000000000000004.00"), "{}", c.detail);
+    assert!(
+        p.rows[1].reject.as_deref().is_some_and(|r| r.contains("ADX adjustments total beyond")),
+        "{:?}",
+        p.rows[1].reject
+    );
 }
 
 fn rejects(p: &reckon_formats::Parsed) -> Vec<String> {
