@@ -18,7 +18,7 @@ pub mod vocab;
 pub use currency::Currency;
 pub use money::{
     DecimalMark, MAX_ABS_MINOR, Money, MoneyError, MoneyFormat, format_minor, format_minor_wide, parse_minor,
-    write_minor,
+    sum_minor, write_minor,
 };
 pub use reject::{Reject, RejectCode};
 pub use schema::{ColumnSpec, ColumnType, Table, TableSpec};

@@ -168,6 +168,15 @@ pub fn parse_minor(text: &str, format: &MoneyFormat, currency: Currency) -> Resu
 /// stay far inside `i64`; every sum of money is taken in `i128` all the same).
 pub const MAX_ABS_MINOR: i64 = 999_999_999_999_999;
 
+/// The sum of amounts in minor units, taken in `i128` and clamped to `i64`: a
+/// sum beyond `i64` (thousands of amounts at the contract's limit) is
+/// `i64::MAX`/`MIN`, far beyond any single amount the contract holds, so it
+/// never equals one and never wraps.
+pub fn sum_minor(amounts: impl IntoIterator<Item = i64>) -> i64 {
+    let s: i128 = amounts.into_iter().map(i128::from).sum();
+    s.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
+}
+
 /// Formats a sum in `i128` minor units as exact decimal text (sums of many
 /// amounts may leave `i64`).
 pub fn format_minor_wide(minor: i128, exponent: u8) -> String {
@@ -252,6 +261,15 @@ impl fmt::Debug for Money {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn sums_clamp_instead_of_wrapping() {
+        assert_eq!(sum_minor([1, 2, -4]), -1);
+        assert_eq!(sum_minor(std::iter::repeat_n(MAX_ABS_MINOR, 10_000)), i64::MAX);
+        assert_eq!(sum_minor(std::iter::repeat_n(-MAX_ABS_MINOR, 10_000)), i64::MIN);
+        assert_eq!(sum_minor([i64::MAX, 1, -1]), i64::MAX);
+    }
+
     use super::*;
 
     #[test]

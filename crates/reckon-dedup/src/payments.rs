@@ -163,7 +163,7 @@ pub fn settle(
             Some((vec![i], format!("invoice {} in text, amount equal", invoices[i].invoice_number)))
         } else if !named.is_empty()
             && named.len() <= 12
-            && named.iter().map(|&i| invoices[i].amount).sum::<i64>() == d.amount
+            && reckon_core::sum_minor(named.iter().map(|&i| invoices[i].amount)) == d.amount
         {
             Some((named.clone(), format!("{} invoices in text add up to the amount", named.len())))
         } else if let Some(v) = &vendor {

@@ -389,7 +389,7 @@ impl<'a> Index<'a> {
         }
         let mut unlinked: HashMap<(String, i64), Vec<Vec<&RemittanceLine>>> = HashMap::default();
         for (_, lines) in advices {
-            let total: i64 = lines.iter().map(|l| l.paid).sum();
+            let total = reckon_core::sum_minor(lines.iter().map(|l| l.paid));
             unlinked.entry((lines[0].currency.clone(), total)).or_default().push(lines);
         }
         let sorted_names = cust.iter().map(|(_, names)| names.iter().map(|n| sorted_tokens(n)).collect()).collect();
@@ -691,7 +691,7 @@ fn candidates(
             ded += l.deduction;
         }
         if ok && paid == r.amount && !applied.is_empty() {
-            let open: i64 = applied.iter().map(|(i, _)| items[*i].amount).sum();
+            let open = reckon_core::sum_minor(applied.iter().map(|(i, _)| items[*i].amount));
             let reason = if open < paid + disc + ded {
                 ResidualReason::Overpayment
             } else if ded > 0 {
@@ -748,7 +748,7 @@ fn candidates(
         // Subsets of the referenced items (all, then smaller) that pay exactly.
         let n = refs.len();
         let mut exact: Option<Vec<usize>> = None;
-        if refs.iter().map(|&i| items[i].amount).sum::<i64>() == r.amount {
+        if reckon_core::sum_minor(refs.iter().map(|&i| items[i].amount)) == r.amount {
             exact = Some(refs.clone());
         } else if n <= 10 {
             for mask in (1u32..(1 << n)).rev() {
@@ -779,7 +779,7 @@ fn candidates(
             payer_ids.iter().filter_map(|p| idx.by_customer.get(p.as_str())).flatten().copied().collect();
         if consistent && !own.is_empty() {
             // What the named invoices leave over (or, with credit notes netted, under).
-            let need: i64 = r.amount - refs.iter().map(|&i| items[i].amount).sum::<i64>();
+            let need: i64 = r.amount.saturating_sub(reckon_core::sum_minor(refs.iter().map(|&i| items[i].amount)));
             // The rest comes from the named invoices' own customer(s).
             let named: BTreeSet<&str> = refs.iter().map(|&i| items[i].customer_id.as_str()).collect();
             let mut pool: Vec<usize> = own

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 use reckon_anomaly::{Book, Columns, Dict, JournalResult, Tests};
-use reckon_core::{Currency, Table, format_minor};
+use reckon_core::{Currency, Table};
 use reckon_feed::{Band, Exception, ExceptionKind, Reason};
 use reckon_ingest::Loaded;
 use serde::Serialize;
@@ -207,7 +207,7 @@ pub fn exceptions(
             continue;
         };
         let i0 = j.lines[0];
-        let total: i64 = j.lines.iter().map(|&i| book.amount[i]).filter(|a| *a > 0).sum();
+        let total: i128 = j.lines.iter().map(|&i| i128::from(book.amount[i])).filter(|a| *a > 0).sum();
         let records = vec![format!("gl_journal_lines:{}/{}", j.entity, j.journal_id)];
         out.push(Exception {
             exception_id: Exception::id_for(kind, &records),
@@ -218,7 +218,7 @@ pub fn exceptions(
             confidence: j.risk,
             entity: Some(j.entity.clone()),
             currency: Some(book.currency.at(i0).to_string()),
-            amount: Some(format_minor(total, book.exponent[i0])),
+            amount: Some(reckon_core::format_minor_wide(total, book.exponent[i0])),
             records,
             reasons: j
                 .flags

@@ -85,3 +85,30 @@ proptest! {
         prop_assert!(ex.contains("\"kind\":\"control_violation\""));
     }
 }
+
+/// Ten thousand lines at the contract's limit in one journal: their sum
+/// (9,999,999,999,999,990,000 minor units) leaves i64; the journal is a
+/// `control_violation` whose amount is the exact sum of its debits.
+#[test]
+fn a_journal_of_ten_thousand_edge_lines() {
+    let t = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let d = t.path().join("in");
+    std::fs::create_dir_all(&d).unwrap_or_else(|e| panic!("{e}"));
+    let mut gll = String::from(
+        "journal_id,line_no,entity,account,cost_center,posting_date,document_date,fiscal_period,amount,currency,preparer_id,approver_id,source,description,created_at\n",
+    );
+    for k in 0..10_000 {
+        gll.push_str(&format!(
+            "J3,{},DE01,6200,,2026-03-02,2026-03-02,2026-03,{},EUR,U1,,manual,edge,2026-03-02T10:00:00Z\n",
+            k + 1,
+            eur(MAX)
+        ));
+    }
+    std::fs::write(d.join("gl_journal_lines.csv"), gll).unwrap_or_else(|e| panic!("{e}"));
+    let out = t.path().join("out");
+    let o = run(&RunOptions::new(&d, &out, Config::default())).unwrap_or_else(|e| panic!("{e}"));
+    assert!(o.manifest.conservation.balanced, "{:?}", o.manifest.conservation.problems);
+    let ex = std::fs::read_to_string(out.join("exceptions.jsonl")).unwrap_or_default();
+    assert!(ex.contains("\"kind\":\"control_violation\""), "{ex}");
+    assert!(ex.contains("\"amount\":\"99999999999999900.00\""), "{ex}");
+}
