@@ -78,6 +78,19 @@ enum Command {
         /// feed delivery.
         #[arg(long, value_name = "FILE")]
         metrics_file: Option<PathBuf>,
+        /// Also write OUT/report.html: the run report for people (conservation, cash,
+        /// duplicates, journals, exceptions, models, timings), one self-contained file.
+        #[arg(long)]
+        report: bool,
+    },
+    /// Write OUT/report.html for the run in OUT: one self-contained page (inline SVG,
+    /// no script, no network) with the conservation summary, cash outcomes and
+    /// confidence, duplicate clusters, the riskiest journals, exceptions by kind,
+    /// band, entity and priority, models and timings. Every count opens the ids it counts.
+    Report {
+        /// Output folder of a finished `reckon run`.
+        #[arg(long)]
+        out: PathBuf,
     },
     /// Deliver a run's exception feed to a workflow engine, durably: a Standard
     /// Webhooks endpoint (CloudEvents, signed with the whsec_ secret in
@@ -91,7 +104,8 @@ enum Command {
         #[command(flatten)]
         target: feed::Target,
     },
-    /// Run on the bundled sample data (data/sample) into ./reckon-out and summarise.
+    /// Run on the bundled sample data (data/sample) into ./reckon-out, write its
+    /// report (reckon-out/report.html) and summarise.
     Demo {
         /// Output folder.
         #[arg(long, default_value = "reckon-out")]
@@ -296,13 +310,19 @@ fn main() -> ExitCode {
 
 fn dispatch(cmd: Command) -> anyhow::Result<i32> {
     match cmd {
-        Command::Run { input, out, config, keep_normalized, no_deliver, metrics_file } => {
+        Command::Run { input, out, config, keep_normalized, no_deliver, metrics_file, report } => {
             let mut cfg = match &config {
                 Some(p) => Config::load(p)?,
                 None => Config::default(),
             };
             cfg.output.keep_normalized |= keep_normalized;
-            run(&input, &out, cfg, config, !no_deliver, metrics_file.as_deref())
+            run(&input, &out, cfg, config, !no_deliver, metrics_file.as_deref(), report)
+        }
+        Command::Report { out } => {
+            let r = reckon_report::Report::from_output(&out)?;
+            let p = r.write(&out)?;
+            outln!("wrote {}", p.display());
+            Ok(exit::OK)
         }
         Command::Feed { action, target } => feed::dispatch(action, target),
         Command::Features { what: FeaturesWhat::Journals { input, out } } => {
@@ -487,7 +507,7 @@ fn dispatch(cmd: Command) -> anyhow::Result<i32> {
             outln!("reckon demo: input {}  output {}", input.display(), out.display());
             let mut cfg = Config::default();
             cfg.output.keep_normalized = true;
-            run(&input, &out, cfg, None, false, None)
+            run(&input, &out, cfg, None, false, None, true)
         }
         Command::Validate { input, all } => {
             let loaded = reckon_ingest::load_dir(&input)?;
@@ -515,7 +535,7 @@ fn dispatch(cmd: Command) -> anyhow::Result<i32> {
         Command::Ingest { input, out } => {
             let mut cfg = Config::default();
             cfg.output.keep_normalized = true;
-            run(&input, &out, cfg, None, false, None)
+            run(&input, &out, cfg, None, false, None, false)
         }
         Command::Generate { out, seed, scale, profile } => {
             let t = Instant::now();
@@ -690,6 +710,7 @@ fn run(
     config_path: Option<PathBuf>,
     deliver: bool,
     metrics_file: Option<&Path>,
+    report: bool,
 ) -> anyhow::Result<i32> {
     let opts = RunOptions {
         input: input.to_path_buf(),
@@ -698,6 +719,7 @@ fn run(
         config_path,
         deliver,
         started_at: None,
+        report,
     };
     let pb = spinner(&format!("reckon: loading and checking {}", input.display()));
     let o = reckon_pipeline::run(&opts);
@@ -728,6 +750,9 @@ fn run(
     }
     outln!("conservation: {}", if c.balanced { "balanced" } else { "NOT BALANCED" });
     outln!("wrote {} (run {})", out.join("manifest.json").display(), o.manifest.run_id);
+    if report {
+        outln!("wrote {}", out.join("report.html").display());
+    }
     if !o.manifest.refused_files.is_empty() {
         outln!("some input was refused: {}", o.manifest.refused_files.join(", "));
     }

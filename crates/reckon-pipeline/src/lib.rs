@@ -127,6 +127,9 @@ pub struct RunOptions {
     /// The run's start time, instead of the clock (reproducible reruns and tests:
     /// the run id and the events' `time` derive from it).
     pub started_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Also write `report.html` (reckon-report) from the finished outputs, inside
+    /// the staging folder, so it arrives with them or not at all.
+    pub report: bool,
 }
 
 impl RunOptions {
@@ -139,6 +142,7 @@ impl RunOptions {
             config_path: None,
             deliver: false,
             started_at: None,
+            report: false,
         }
     }
 }
@@ -274,6 +278,12 @@ pub fn run_stages(opts: &RunOptions, stages: &[Box<dyn stage::Stage>]) -> Result
     );
     let mpath = out.join("manifest.json");
     m.write(&mpath).map_err(|e| RunError::Write(mpath.clone(), e.to_string()))?;
+    if opts.report {
+        // Derived from the manifest and the tables, so not among the manifest's outputs.
+        reckon_report::Report::from_output(&out)
+            .and_then(|r| r.write(&out))
+            .map_err(|e| RunError::Write(out.join("report.html"), e.to_string()))?;
+    }
     if !m.conservation.balanced {
         // The folder is complete and its manifest says what does not tie out.
         staged.commit()?;
