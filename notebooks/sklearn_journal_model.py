@@ -35,23 +35,24 @@ def read(path):
     return rows, features, x
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--train", required=True)
-    ap.add_argument("--out", required=True)
-    ap.add_argument("--check")
-    ap.add_argument("--check-out")
-    a = ap.parse_args()
-
-    rows, features, x = read(a.train)
+def train(train_csv):
+    """An IsolationForest fitted on the journal features of ``train_csv``."""
+    rows, features, x = read(train_csv)
     model = IsolationForest(n_estimators=100, max_samples=256, random_state=0).fit(x)
+    return model, features, len(rows)
+
+
+def export(model, features, out, train_csv, journals):
+    """Writes a reckon model folder (``model.onnx``, ``config.json``, ``MODEL_CARD.md``)."""
+    from skl2onnx.common.data_types import FloatTensorType
+
     onx = to_onnx(
         model,
-        initial_types=[("features", __import__("skl2onnx.common.data_types", fromlist=["FloatTensorType"]).FloatTensorType([None, len(features)]))],
+        initial_types=[("features", FloatTensorType([None, len(features)]))],
         target_opset={"": 17, "ai.onnx.ml": 3},
     )
     onx.ir_version = 8  # ONNX Runtime 1.31 reads IR <= 10
-    out = pathlib.Path(a.out)
+    out = pathlib.Path(out)
     out.mkdir(parents=True, exist_ok=True)
     data = onx.SerializeToString()
     (out / "model.onnx").write_bytes(data)
@@ -67,30 +68,49 @@ def main():
         "output_mapping": "negate",
         "thresholds": {},
         "model_sha256": hashlib.sha256(data).hexdigest(),
-        "training_data_sha256": hashlib.sha256(pathlib.Path(a.train).read_bytes()).hexdigest(),
+        "training_data_sha256": hashlib.sha256(pathlib.Path(train_csv).read_bytes()).hexdigest(),
     }
     (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
     (out / "MODEL_CARD.md").write_text(
         "# Model card: sk_journal_iforest 1.0\n\n"
         "scikit-learn IsolationForest (100 trees, max_samples 256, random_state 0) on reckon's\n"
-        f"journal_v2 features of `{a.train}` ({len(rows)} journals), exported with skl2onnx\n"
+        f"journal_v2 features of `{train_csv}` ({journals} journals), exported with skl2onnx\n"
         "(opset 17, ai.onnx.ml 3). Output `scores` = decision_function, negated by reckon.\n"
         "Intended use: showing that a data scientist's model drops into reckon; not the\n"
         "shipped journal model (models/journal_anomaly_v2_1).\n"
     )
+    return out
+
+
+def check_scores(model, features, out, check_csv, check_out):
+    """onnxruntime-python's scores (negated, as reckon reports them) for ``check_csv``,
+    written to ``check_out``; returns the largest difference to sklearn itself."""
+    crow, cfeat, cx = read(check_csv)
+    assert cfeat == features, "check features differ from training features"
+    sess = ort.InferenceSession(str(pathlib.Path(out) / "model.onnx"))
+    scores = sess.run(["scores"], {"features": cx})[0].reshape(-1)
+    # The same rows through sklearn itself, to show the export is faithful.
+    worst = float(np.max(np.abs(scores - model.decision_function(cx))))
+    with open(check_out, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["entity", "journal_id", "score"])
+        for r, s in zip(crow, scores):
+            w.writerow([r["entity"], r["journal_id"], f"{-float(s):.9f}"])
+    return worst
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--train", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--check")
+    ap.add_argument("--check-out")
+    a = ap.parse_args()
+    model, features, journals = train(a.train)
+    out = export(model, features, a.out, a.train, journals)
     if a.check:
-        crow, cfeat, cx = read(a.check)
-        assert cfeat == features, "check features differ from training features"
-        sess = ort.InferenceSession(str(out / "model.onnx"))
-        scores = sess.run(["scores"], {"features": cx})[0].reshape(-1)
-        # The same rows through sklearn itself, to show the export is faithful.
-        sk = model.decision_function(cx)
-        print(f"skl2onnx vs sklearn decision_function: max |diff| {np.max(np.abs(scores - sk)):.2e}")
-        with open(a.check_out, "w", newline="") as f:
-            w = csv.writer(f)
-            w.writerow(["entity", "journal_id", "score"])
-            for r, s in zip(crow, scores):
-                w.writerow([r["entity"], r["journal_id"], f"{-float(s):.9f}"])
+        worst = check_scores(model, features, out, a.check, a.check_out)
+        print(f"skl2onnx vs sklearn decision_function: max |diff| {worst:.2e}")
     print(f"wrote {out}")
 
 
