@@ -367,7 +367,8 @@ fn metrics_file_parses_and_agrees_with_the_manifest() {
     assert!(scrape.docs.contains_key("reckon_stage_duration_seconds"));
 }
 
-/// `--log-format json` writes one JSON object per log line on stderr.
+/// `--log-format json` writes one JSON object per log line on stderr, each line
+/// of the run's stages with the run id (the manifest's) as a correlation id.
 #[test]
 fn json_logs_are_one_object_per_line() {
     let t = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
@@ -390,8 +391,21 @@ fn json_logs_are_one_object_per_line() {
     let err = String::from_utf8_lossy(&o.stderr);
     let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
     assert!(lines.len() >= 3, "{err}");
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(t.path().join("o/manifest.json")).unwrap_or_default())
+            .unwrap_or_else(|e| panic!("{e}"));
+    let run_id = m["run_id"].as_str().unwrap_or("none");
+    let mut after = false;
+    let mut stages = 0;
     for l in lines {
         let v: serde_json::Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"));
         assert!(v["level"].is_string() && v["fields"].is_object(), "{l}");
+        // From the start of the stages on, every line carries the run id.
+        after |= v["fields"]["message"] == "stages start";
+        if after {
+            assert_eq!(v["span"]["run_id"], run_id, "no run id on {l}");
+        }
+        stages += usize::from(v["fields"]["message"] == "stage done");
     }
+    assert!(after && stages == 4, "the stages' log lines: {err}");
 }

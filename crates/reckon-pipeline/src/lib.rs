@@ -158,6 +158,10 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
 /// setting checked before anything is read or written).
 pub fn run_stages(opts: &RunOptions, stages: &[Box<dyn stage::Stage>]) -> Result<RunOutcome, RunError> {
     let started = opts.started_at.unwrap_or_else(chrono::Utc::now);
+    // Every log line of the run carries its id (a correlation id for log
+    // shippers), from the moment the inputs that make the id are read.
+    let span = tracing::info_span!("run", run_id = tracing::field::Empty);
+    let _entered = span.enter();
     let t0 = Instant::now();
     // Usage errors before anything is written: sinks without secrets, an input
     // that is not a folder.
@@ -203,6 +207,8 @@ pub fn run_stages(opts: &RunOptions, stages: &[Box<dyn stage::Stage>]) -> Result
 
     let t2 = Instant::now();
     let run_id = manifest::run_id(started, &loaded, &opts.config);
+    span.record("run_id", run_id.as_str());
+    tracing::info!("stages start");
     let ran = stage::run_all(stages, &stage::RunInputs { loaded: &loaded, run_id: &run_id })?;
     timings.insert("stages".to_string(), t2.elapsed().as_millis() as u64);
 

@@ -141,9 +141,12 @@ pub(crate) struct Ran {
 /// Runs the stages side by side on the rayon pool; results in stage order.
 pub(crate) fn run_all(stages: &[Box<dyn Stage>], inputs: &RunInputs<'_>) -> Result<Vec<Ran>, StageError> {
     use rayon::prelude::*;
+    // The run's span (and so its id) on every worker thread.
+    let span = tracing::Span::current();
     stages
         .par_iter()
         .map(|s| {
+            let _entered = span.enter();
             let t = Instant::now();
             let output = s.run(inputs)?;
             if let Some((name, _)) = output.tables.iter().find(|(n, _)| !s.outputs().contains(n)) {
