@@ -91,6 +91,10 @@ enum Command {
         /// Output folder of a finished `reckon run`.
         #[arg(long)]
         out: PathBuf,
+        /// A folder of earlier runs' output folders: adds trends (touchless,
+        /// exception backlog, new and no longer raised, age per kind, confidence drift).
+        #[arg(long, value_name = "FOLDER")]
+        history: Option<PathBuf>,
     },
     /// Deliver a run's exception feed to a workflow engine, durably: a Standard
     /// Webhooks endpoint (CloudEvents, signed with the whsec_ secret in
@@ -318,8 +322,15 @@ fn dispatch(cmd: Command) -> anyhow::Result<i32> {
             cfg.output.keep_normalized |= keep_normalized;
             run(&input, &out, cfg, config, !no_deliver, metrics_file.as_deref(), report)
         }
-        Command::Report { out } => {
-            let r = reckon_report::Report::from_output(&out)?;
+        Command::Report { out, history } => {
+            let mut r = reckon_report::Report::from_output(&out)?;
+            if let Some(h) = history {
+                let mut runs = reckon_report::run_folders(&h)?;
+                if !runs.iter().any(|p| p.canonicalize().ok() == out.canonicalize().ok()) {
+                    runs.push(out.clone());
+                }
+                r = r.with_history(&runs)?;
+            }
             let p = r.write(&out)?;
             outln!("wrote {}", p.display());
             Ok(exit::OK)

@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use crate::svg::{bars, esc, histogram, reliability};
+use crate::svg::{bars, esc, histogram, lines, reliability};
 use crate::{Count, Item, Report};
 
 const CSS: &str = "body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1100px;color:#222;padding:0 1em}\
@@ -275,6 +275,70 @@ pub fn render(r: &Report) -> String {
         let _ = write!(s, r#"<tr><td>{}</td><td>{}</td><td class="n">{}</td></tr>"#, esc(k), esc(cur), esc(a));
     }
     s.push_str("</table></section>");
+
+    // Across runs
+    if let Some(t) = &r.trends {
+        let _ = write!(
+            s,
+            r#"<section id="trends"><h2>Across runs</h2><p>{} runs, oldest first.</p><div class="charts">"#,
+            metric("trends.runs", t.runs.len())
+        );
+        let labels: Vec<String> = t.runs.iter().map(|p| p.started_at.clone()).collect();
+        let col = |f: &dyn Fn(&crate::RunPoint) -> f64| t.runs.iter().map(f).collect::<Vec<f64>>();
+        s.push_str(&figure(
+            "Touchless rate",
+            lines("Touchless rate", &labels, &[("touchless", col(&|p| p.touchless))]),
+        ));
+        s.push_str(&figure(
+            "Exceptions: backlog, new and no longer raised",
+            lines(
+                "Exceptions: backlog, new and no longer raised",
+                &labels,
+                &[
+                    ("backlog", col(&|p| p.exceptions as f64)),
+                    ("new", col(&|p| p.new as f64)),
+                    ("no longer raised", col(&|p| p.gone as f64)),
+                ],
+            ),
+        ));
+        s.push_str(&figure(
+            "Confidence drift (PSI against the first run)",
+            lines(
+                "Confidence drift (PSI against the first run)",
+                &labels,
+                &[("PSI", col(&|p| p.confidence_psi.unwrap_or(f64::NAN)))],
+            ),
+        ));
+        s.push_str("</div><table><tr><th>started</th><th>run</th><th>receipts</th><th>touchless</th><th>exceptions</th><th>new</th><th>no longer raised</th><th>mean auto confidence</th><th>confidence PSI</th></tr>");
+        for (i, p) in t.runs.iter().enumerate() {
+            let _ = write!(
+                s,
+                r#"<tr><td>{}</td><td class="ids">{}</td><td class="n">{}</td><td class="n">{:.4}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td></tr>"#,
+                esc(&p.started_at),
+                esc(&p.run_id),
+                p.receipts,
+                p.touchless,
+                metric(&format!("trends.{i}.exceptions"), p.exceptions),
+                metric(&format!("trends.{i}.new"), p.new),
+                metric(&format!("trends.{i}.gone"), p.gone),
+                p.mean_auto_confidence.map_or("–".to_string(), |c| format!("{c:.4}")),
+                p.confidence_psi.map_or("–".to_string(), |c| format!("{c:.4}")),
+            );
+        }
+        s.push_str("</table><h3>Age of the latest run's exceptions (days since first raised)</h3><table><tr><th>kind</th><th>0–1</th><th>2–7</th><th>8–30</th><th>over 30</th></tr>");
+        for (kind, b) in &t.aging {
+            let _ = write!(
+                s,
+                r#"<tr><td>{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td></tr>"#,
+                esc(kind),
+                b[0],
+                b[1],
+                b[2],
+                b[3]
+            );
+        }
+        s.push_str("</table><p class=\"muted\">Decisions per person, turnaround and SLA breaches need the state store (issue: reconciliation that remembers).</p></section>");
+    }
 
     // Models, stages, timings
     s.push_str(r#"<section id="models"><h2>Models and stages</h2><table><tr><th>model</th><th>folder</th><th>sha256 of model.onnx</th></tr>"#);

@@ -183,6 +183,39 @@ pub struct Report {
     pub stages: Vec<(String, String)>,
     /// Milliseconds per step (not part of the golden data model: they vary).
     pub timings_ms: Vec<(String, u64)>,
+    /// Trends over earlier runs ([`Report::with_history`]).
+    #[serde(default)]
+    pub trends: Option<Trends>,
+}
+
+/// One run of a history, as the trends show it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunPoint {
+    pub run_id: String,
+    pub started_at: String,
+    pub receipts: u64,
+    /// Receipts applied without a person, as a share of all receipts.
+    pub touchless: f64,
+    /// Exceptions in the run's feed (the backlog as of this run).
+    pub exceptions: u64,
+    /// Exception ids not in the previous run.
+    pub new: u64,
+    /// Exception ids of the previous run no longer raised.
+    pub gone: u64,
+    /// Mean confidence of the receipts applied without a person.
+    pub mean_auto_confidence: Option<f64>,
+    /// Population stability index of the applied receipts' confidence (10 bins)
+    /// against the first run: under 0.1 stable, 0.1–0.25 shifting, above 0.25 drifted.
+    pub confidence_psi: Option<f64>,
+}
+
+/// Trends across runs, oldest first, and the age of the latest run's exceptions.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Trends {
+    pub runs: Vec<RunPoint>,
+    /// Per kind: exceptions of the latest run first raised 0–1, 2–7, 8–30 and
+    /// more than 30 days before it (by the runs' start times).
+    pub aging: Vec<(String, [u64; 4])>,
 }
 
 // ---- the manifest, as far as the report reads it ----
@@ -428,7 +461,15 @@ impl Report {
             models: m.models,
             stages: m.stages.into_iter().collect(),
             timings_ms: m.timings_ms.into_iter().collect(),
+            trends: None,
         })
+    }
+
+    /// Adds trends over the runs in `runs` (output folders of `reckon run`; this
+    /// report's own run among them or not), ordered by start time.
+    pub fn with_history(mut self, runs: &[PathBuf]) -> Result<Report, ReportError> {
+        self.trends = Some(trends(runs)?);
+        Ok(self)
     }
 
     /// Writes `report.html` into `dir` and returns its path.
@@ -592,4 +633,126 @@ fn exceptions_view(ex: &[Ex]) -> ExceptionsView {
             })
             .collect(),
     }
+}
+
+/// The run folders under `dir` (each holding a `manifest.json`), by name.
+pub fn run_folders(dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
+    let rd = std::fs::read_dir(dir).map_err(|e| ReportError::Read(dir.to_path_buf(), e.to_string()))?;
+    let mut v: Vec<PathBuf> = rd.flatten().map(|e| e.path()).filter(|p| p.join("manifest.json").is_file()).collect();
+    v.sort();
+    Ok(v)
+}
+
+/// Days since 1970-01-01 of an RFC 3339 time's date.
+fn day_of(t: &str) -> Option<i32> {
+    reckon_core::date::parse_iso_date(t.get(..10)?)
+}
+
+struct RunFacts {
+    point: RunPoint,
+    ids: BTreeMap<String, String>,
+    confidence: Vec<f64>,
+}
+
+fn run_facts(dir: &Path) -> Result<RunFacts, ReportError> {
+    let mpath = dir.join("manifest.json");
+    let text = std::fs::read_to_string(&mpath).map_err(|e| ReportError::Read(mpath.clone(), e.to_string()))?;
+    let m: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| ReportError::Read(mpath.clone(), e.to_string()))?;
+    let receipts: BTreeMap<String, u64> =
+        serde_json::from_value(m["conservation"]["bank_transactions"]["receipts"].clone()).unwrap_or_default();
+    let total: u64 = receipts.values().sum();
+    let auto = receipts.get("auto").copied().unwrap_or(0);
+    let mut ids = BTreeMap::new();
+    let jpath = dir.join("exceptions.jsonl");
+    if jpath.is_file() {
+        let t = std::fs::read_to_string(&jpath).map_err(|e| ReportError::Read(jpath.clone(), e.to_string()))?;
+        for (i, line) in t.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+            let e: Event = serde_json::from_str(line)
+                .map_err(|e| ReportError::Read(jpath.clone(), format!("line {}: {e}", i + 1)))?;
+            ids.insert(e.data.exception_id, e.data.kind);
+        }
+    }
+    let mut confidence = Vec::new();
+    let path = dir.join("matches.parquet");
+    if let Some(mt) = read_parquet(&path)? {
+        let (t, band, conf) =
+            (text_col(&mt, &path, "txn_id")?, text_col(&mt, &path, "band")?, f64_col(&mt, &path, "confidence")?);
+        let mut seen = std::collections::HashSet::new();
+        for i in 0..t.len() {
+            if band[i] == "auto" && seen.insert(t[i].as_str()) {
+                confidence.push(conf[i]);
+            }
+        }
+    }
+    Ok(RunFacts {
+        point: RunPoint {
+            run_id: m["run_id"].as_str().unwrap_or("").to_string(),
+            started_at: m["started_at"].as_str().unwrap_or("").to_string(),
+            receipts: total,
+            touchless: if total == 0 { 0.0 } else { auto as f64 / total as f64 },
+            exceptions: ids.len() as u64,
+            mean_auto_confidence: (!confidence.is_empty())
+                .then(|| confidence.iter().sum::<f64>() / confidence.len() as f64),
+            ..RunPoint::default()
+        },
+        ids,
+        confidence,
+    })
+}
+
+/// Shares of `v` in ten bins over [0, 1], each at least 1e-4 (so the PSI is finite).
+fn shares(v: &[f64]) -> [f64; 10] {
+    let mut c = [0f64; 10];
+    for x in v {
+        c[((x.clamp(0.0, 1.0) * 10.0) as usize).min(9)] += 1.0;
+    }
+    let n = v.len().max(1) as f64;
+    c.map(|k| (k / n).max(1e-4))
+}
+
+/// Population stability index of `now` against `base`: Σ (p − q) ln(p / q).
+pub fn psi(base: &[f64], now: &[f64]) -> f64 {
+    let (q, p) = (shares(base), shares(now));
+    p.iter().zip(q.iter()).map(|(p, q)| (p - q) * (p / q).ln()).sum()
+}
+
+fn trends(runs: &[PathBuf]) -> Result<Trends, ReportError> {
+    let mut facts = runs.iter().map(|d| run_facts(d)).collect::<Result<Vec<_>, _>>()?;
+    facts.sort_by(|a, b| (&a.point.started_at, &a.point.run_id).cmp(&(&b.point.started_at, &b.point.run_id)));
+    let mut first_seen: BTreeMap<String, i32> = BTreeMap::new();
+    for i in 0..facts.len() {
+        let day = day_of(&facts[i].point.started_at).unwrap_or(0);
+        for id in facts[i].ids.keys() {
+            first_seen.entry(id.clone()).or_insert(day);
+        }
+        if i > 0 {
+            let (prev, now) = (&facts[i - 1].ids, &facts[i].ids);
+            let new = now.keys().filter(|k| !prev.contains_key(*k)).count() as u64;
+            let gone = prev.keys().filter(|k| !now.contains_key(*k)).count() as u64;
+            facts[i].point.new = new;
+            facts[i].point.gone = gone;
+        } else {
+            facts[i].point.new = facts[i].ids.len() as u64;
+        }
+        if !facts[0].confidence.is_empty() && !facts[i].confidence.is_empty() {
+            let p = psi(&facts[0].confidence, &facts[i].confidence);
+            facts[i].point.confidence_psi = Some(p);
+        }
+    }
+    let mut aging: BTreeMap<String, [u64; 4]> = BTreeMap::new();
+    if let Some(last) = facts.last() {
+        let today = day_of(&last.point.started_at).unwrap_or(0);
+        for (id, kind) in &last.ids {
+            let age = today - first_seen.get(id).copied().unwrap_or(today);
+            let b = match age {
+                ..=1 => 0,
+                2..=7 => 1,
+                8..=30 => 2,
+                _ => 3,
+            };
+            aging.entry(kind.clone()).or_insert([0; 4])[b] += 1;
+        }
+    }
+    Ok(Trends { runs: facts.into_iter().map(|f| f.point).collect(), aging: aging.into_iter().collect() })
 }

@@ -143,3 +143,63 @@ pub fn reliability(title: &str, rel: &[Reliability]) -> String {
     ));
     s
 }
+
+/// Lines over runs (x = run index), one per series, values scaled to the largest.
+pub fn lines(title: &str, labels: &[String], series: &[(&str, Vec<f64>)]) -> String {
+    let (w, h, pad) = (520.0, 200.0, 40.0);
+    let max = series.iter().flat_map(|(_, v)| v.iter().copied()).filter(|v| v.is_finite()).fold(0f64, f64::max);
+    let max = if max > 0.0 { max } else { 1.0 };
+    let n = labels.len().max(2) as f64 - 1.0;
+    let x = |i: usize| pad + i as f64 / n * (w - 2.0 * pad);
+    let y = |v: f64| h - v / max * (h - 20.0);
+    let mut s = format!(
+        r#"<svg class="chart" role="img" aria-label="{t}" width="{w}" height="{hh}" viewBox="0 0 {w} {hh}" xmlns="http://www.w3.org/2000/svg"><title>{t}</title>"#,
+        t = esc(title),
+        hh = h + 40.0,
+    );
+    s.push_str(&format!(r##"<line x1="{pad}" y1="{h}" x2="{x2}" y2="{h}" stroke="#444"/>"##, x2 = w - pad));
+    let top = if max.fract() == 0.0 { format!("{max}") } else { format!("{max:.3}") };
+    s.push_str(&format!(r#"<text x="4" y="24" font-size="10">{top}</text>"#));
+    for (k, (name, v)) in series.iter().enumerate() {
+        let pts: Vec<String> = v
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| v.is_finite())
+            .map(|(i, v)| format!("{:.1},{:.1}", x(i), y(*v)))
+            .collect();
+        s.push_str(&format!(
+            r#"<polyline points="{}" fill="none" stroke="{c}" stroke-width="2"/>"#,
+            pts.join(" "),
+            c = COLORS[k % COLORS.len()]
+        ));
+        for (i, val) in v.iter().enumerate().filter(|(_, v)| v.is_finite()) {
+            s.push_str(&format!(
+                r#"<circle cx="{:.1}" cy="{:.1}" r="3" fill="{c}"><title>{}: {name} {val:.4}</title></circle>"#,
+                x(i),
+                y(*val),
+                esc(labels.get(i).map_or("", String::as_str)),
+                c = COLORS[k % COLORS.len()],
+                name = esc(name),
+            ));
+        }
+        let lx = pad + k as f64 * 130.0;
+        s.push_str(&format!(
+            r#"<rect x="{lx}" y="{ly}" width="10" height="10" fill="{c}"/><text x="{tx}" y="{ty}" font-size="11">{n}</text>"#,
+            ly = h + 22.0,
+            c = COLORS[k % COLORS.len()],
+            tx = lx + 14.0,
+            ty = h + 31.0,
+            n = esc(name)
+        ));
+    }
+    for (i, l) in labels.iter().enumerate() {
+        s.push_str(&format!(
+            r#"<text x="{:.1}" y="{}" text-anchor="middle" font-size="10">{}</text>"#,
+            x(i),
+            h + 13.0,
+            esc(l.get(..10).unwrap_or(l))
+        ));
+    }
+    s.push_str("</svg>");
+    s
+}
