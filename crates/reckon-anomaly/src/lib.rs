@@ -275,8 +275,54 @@ fn period_end(period: &str) -> Option<i32> {
 }
 
 /// Benford expected first-digit shares.
-fn benford(d: usize) -> f64 {
+/// Benford's expected share of first digit `d` (1–9): log10(1 + 1/d).
+pub fn benford(d: usize) -> f64 {
     (1.0 + 1.0 / d as f64).log10()
+}
+
+/// Mean absolute deviation of first-digit shares from Benford's law (Nigrini),
+/// over `digits[1..=9]` (counts of first digits 1–9); `None` without any.
+pub fn benford_mad(digits: &[u32; 10]) -> Option<f64> {
+    let n: u32 = digits[1..].iter().sum();
+    (n > 0).then(|| (1..10).map(|k| (f64::from(digits[k]) / f64::from(n) - benford(k)).abs()).sum::<f64>() / 9.0)
+}
+
+/// A preparer's first digits against Benford's law.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BenfordProfile {
+    pub preparer: String,
+    /// Lines with a non-zero amount.
+    pub lines: u32,
+    /// Counts of first digits 1–9.
+    pub counts: [u32; 9],
+    pub mad: f64,
+    /// Enough lines (`benford_min_lines`) and a MAD above `benford_mad`.
+    pub nonconforming: bool,
+}
+
+impl Tests {
+    /// Every preparer's first digits, as the `benford` test judges them.
+    pub fn benford_profiles(&self, book: &Book) -> Vec<BenfordProfile> {
+        let c = &self.cfg;
+        book.profile()
+            .digits
+            .iter()
+            .enumerate()
+            .filter_map(|(p, d)| {
+                let mad = benford_mad(d)?;
+                let lines: u32 = d[1..].iter().sum();
+                let mut counts = [0u32; 9];
+                counts.copy_from_slice(&d[1..]);
+                Some(BenfordProfile {
+                    preparer: book.preparer_id.name(p as u32).to_string(),
+                    lines,
+                    counts,
+                    mad,
+                    nonconforming: lines as usize >= c.benford_min_lines && mad > c.benford_mad,
+                })
+            })
+            .collect()
+    }
 }
 
 impl Tests {
@@ -315,11 +361,10 @@ impl Tests {
             .iter()
             .map(|d| {
                 let n: u32 = d.iter().sum();
-                if (n as usize) < c.benford_min_lines || n == 0 {
+                if (n as usize) < c.benford_min_lines {
                     return None;
                 }
-                let mad = (1..10).map(|k| (f64::from(d[k]) / f64::from(n) - benford(k)).abs()).sum::<f64>() / 9.0;
-                (mad > c.benford_mad).then_some(mad)
+                benford_mad(d).filter(|mad| *mad > c.benford_mad)
             })
             .collect();
         let dup_of = self.duplicates(book);

@@ -106,7 +106,7 @@ impl Stage for JournalsStage {
     }
 
     fn outputs(&self) -> &'static [&'static str] {
-        &["journal_scores"]
+        &["journal_scores", "benford"]
     }
 
     fn run(&self, inputs: &RunInputs<'_>) -> Result<StageOutput, StageError> {
@@ -138,7 +138,10 @@ impl Stage for JournalsStage {
                 rows_out: table.height() as u64,
                 counts,
             },
-            tables: vec![("journal_scores", table)],
+            tables: vec![
+                ("journal_scores", table),
+                ("benford", benford_frame(&self.tests, &book).map_err(|e| fail(e.to_string()))?),
+            ],
             exceptions,
             models: self
                 .model
@@ -159,6 +162,23 @@ pub fn run(loaded: &Loaded, tests: &Tests) -> Option<(Book, Vec<JournalResult>)>
     let book = inputs(loaded)?;
     let r = tests.run_book(&book);
     Some((book, r))
+}
+
+/// `benford.parquet`: per preparer, lines with an amount, first digits 1–9, the
+/// mean absolute deviation from Benford's law and whether the `benford` test
+/// judges it nonconforming.
+pub fn benford_frame(tests: &Tests, book: &Book) -> PolarsResult<DataFrame> {
+    let rows = tests.benford_profiles(book);
+    let mut cols = vec![
+        Column::new("preparer_id".into(), rows.iter().map(|r| r.preparer.as_str()).collect::<Vec<_>>()),
+        Column::new("lines".into(), rows.iter().map(|r| r.lines).collect::<Vec<_>>()),
+    ];
+    for d in 1..=9 {
+        cols.push(Column::new(format!("digit_{d}").into(), rows.iter().map(|r| r.counts[d - 1]).collect::<Vec<_>>()));
+    }
+    cols.push(Column::new("mad".into(), rows.iter().map(|r| r.mad).collect::<Vec<_>>()));
+    cols.push(Column::new("nonconforming".into(), rows.iter().map(|r| r.nonconforming).collect::<Vec<_>>()));
+    DataFrame::new(rows.len(), cols)
 }
 
 /// `journal_scores.parquet`: one row per line with its journal's score and flags.

@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use crate::svg::{bars, esc, histogram, lines, reliability};
+use crate::svg::{bars, benford, esc, histogram, lines, reliability};
 use crate::{Count, Item, Report};
 
 const CSS: &str = "body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1100px;color:#222;padding:0 1em}\
@@ -249,6 +249,20 @@ pub fn render(r: &Report) -> String {
             ));
             s.push_str("</div>");
             s.push_str(&counts("test", "journals.test", &j.by_test));
+            if !j.benford.is_empty() {
+                s.push_str("<h3>First digits per preparer against Benford's law</h3><p class=\"muted\">Bars: observed shares of first digits 1–9; red marks: Benford's expected shares. Six preparers: those the <code>benford</code> test judges nonconforming (enough lines and a mean absolute deviation above the bound) first, then those with the most lines; all are in <code>benford.parquet</code>.</p><div class=\"charts\">");
+                for b in j.benford.iter().take(6) {
+                    let cap = format!(
+                        "{} — {} lines, MAD {:.4}{}",
+                        b.preparer,
+                        b.lines,
+                        b.mad,
+                        if b.nonconforming { ", nonconforming" } else { "" }
+                    );
+                    s.push_str(&figure(&cap, benford(&cap, &b.shares)));
+                }
+                s.push_str("</div>");
+            }
             s.push_str("<h3>Highest-risk journals</h3>");
             s.push_str(&items(&j.top, false));
         }

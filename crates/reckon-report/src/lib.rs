@@ -2,7 +2,7 @@
 //!
 //! [`Report::from_output`] reads what a run wrote — `manifest.json`,
 //! `receipt_outcomes.parquet`, `matches.parquet`, `journal_scores.parquet`,
-//! `exceptions.jsonl` and the served models' `metrics.json` — into one data
+//! `benford.parquet`, `exceptions.jsonl` and the served models' `metrics.json` — into one data
 //! model ([`Report`]); [`render`] turns it into a single self-contained HTML
 //! file with inline SVG charts (no script, no network, printable). Every count
 //! names the rows it counts: the ids (the first [`MAX_IDS`]) and the table and
@@ -149,6 +149,21 @@ pub struct JournalsView {
     pub top: Vec<Item>,
     /// Journals per test that fired.
     pub by_test: Vec<Count>,
+    /// Preparers' first digits against Benford's law (`benford.parquet`):
+    /// nonconforming first, then by lines.
+    #[serde(default)]
+    pub benford: Vec<BenfordLine>,
+}
+
+/// One preparer's first digits.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct BenfordLine {
+    pub preparer: String,
+    pub lines: u64,
+    /// Observed shares of first digits 1–9.
+    pub shares: Vec<f64>,
+    pub mad: f64,
+    pub nonconforming: bool,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -593,12 +608,45 @@ fn journals_view(dir: &Path, ex: &[Ex]) -> Result<Option<JournalsView>, ReportEr
         .collect();
     top.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.exception_id.cmp(&b.exception_id)));
     top.truncate(20);
+    let bpath = dir.join("benford.parquet");
+    let mut benford = Vec::new();
+    if let Some(b) = read_parquet(&bpath)? {
+        let prep = text_col(&b, &bpath, "preparer_id")?;
+        let lines = f64_col(&b, &bpath, "lines")?;
+        let mad = f64_col(&b, &bpath, "mad")?;
+        let digits = (1..=9).map(|d| f64_col(&b, &bpath, &format!("digit_{d}"))).collect::<Result<Vec<_>, _>>()?;
+        let bad = b
+            .column("nonconforming")
+            .ok()
+            .and_then(|c| c.bool().ok().map(|c| c.iter().map(|v| v.unwrap_or(false)).collect::<Vec<_>>()))
+            .ok_or_else(|| ReportError::Table(bpath.clone(), "no boolean column nonconforming".into()))?;
+        for i in 0..prep.len() {
+            let n = lines[i].max(1.0);
+            benford.push(BenfordLine {
+                preparer: prep[i].clone(),
+                lines: lines[i] as u64,
+                shares: digits.iter().map(|d| d[i] / n).collect(),
+                mad: mad[i],
+                nonconforming: bad[i],
+            });
+        }
+        // Nonconforming preparers first, then the largest samples (a handful of
+        // lines deviates by chance), then by deviation.
+        benford.sort_by(|a, b| {
+            b.nonconforming
+                .cmp(&a.nonconforming)
+                .then(b.lines.cmp(&a.lines))
+                .then(b.mad.total_cmp(&a.mad))
+                .then(a.preparer.cmp(&b.preparer))
+        });
+    }
     Ok(Some(JournalsView {
         journals: risks.len() as u64,
         lines: jid.len() as u64,
         risk: bins(risks.into_iter(), 1),
         top,
         by_test: by_test.done(),
+        benford,
     }))
 }
 

@@ -203,3 +203,34 @@ pub fn lines(title: &str, labels: &[String], series: &[(&str, Vec<f64>)]) -> Str
     s.push_str("</svg>");
     s
 }
+
+/// First-digit shares 1–9 as bars, Benford's expected shares as marks.
+pub fn benford(title: &str, shares: &[f64]) -> String {
+    let (w, h, pad) = (240.0, 120.0, 16.0);
+    let bw = (w - 2.0 * pad) / 9.0;
+    let top = shares.iter().copied().fold(0.35f64, f64::max);
+    let sc = |v: f64| v / top * (h - 10.0);
+    let mut s = format!(
+        r#"<svg class="chart" role="img" aria-label="{t}" width="{w}" height="{hh}" viewBox="0 0 {w} {hh}" xmlns="http://www.w3.org/2000/svg"><title>{t}</title>"#,
+        t = esc(title),
+        hh = h + 16.0,
+    );
+    for (i, v) in shares.iter().enumerate() {
+        let x = pad + i as f64 * bw;
+        let e = (1.0 + 1.0 / (i + 1) as f64).log10();
+        s.push_str(&format!(
+            r##"<rect x="{x:.1}" y="{y:.1}" width="{ww:.1}" height="{bh:.1}" fill="{c}"><title>digit {d}: {v:.3} (Benford {e:.3})</title></rect><line x1="{x:.1}" y1="{ey:.1}" x2="{x2:.1}" y2="{ey:.1}" stroke="#b22" stroke-width="2"/><text x="{tx:.1}" y="{ty}" text-anchor="middle" font-size="10">{d}</text>"##,
+            y = h - sc(*v),
+            ww = bw - 3.0,
+            bh = sc(*v),
+            c = COLORS[0],
+            d = i + 1,
+            ey = h - sc(e),
+            x2 = x + bw - 3.0,
+            tx = x + (bw - 3.0) / 2.0,
+            ty = h + 12.0,
+        ));
+    }
+    s.push_str("</svg>");
+    s
+}
