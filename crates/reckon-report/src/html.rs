@@ -201,6 +201,21 @@ pub fn render(r: &Report) -> String {
                 }
                 s.push_str("</table>");
             }
+            if let Some((p, l, t)) = cv.validation {
+                let _ = write!(
+                    s,
+                    "<p>The model's validation at its threshold (its <code>metrics.json</code>, a scenario it was not trained on): auto precision {p:.4} (lower bound {l:.4}), touchless {t:.4}.</p>"
+                );
+            }
+            if !cv.sweep.is_empty() {
+                s.push_str("<h3>Threshold sweep on this run</h3><p class=\"muted\">Receipts whose proposed group scores at or above each cut: how many a cut there would apply without a person (precision at a cut needs labels: <code>reckon eval</code>).</p><table><tr><th>cut</th><th>receipts at or above</th></tr>");
+                for (c, n) in &cv.sweep {
+                    let mark =
+                        if cv.auto_threshold.is_some_and(|t| (t - c).abs() < 1e-9) { " (the model's)" } else { "" };
+                    let _ = write!(s, r#"<tr><td>{c}{mark}</td><td class="n">{n}</td></tr>"#);
+                }
+                s.push_str("</table>");
+            }
             s.push_str("<h3>Largest unapplied receipts</h3>");
             s.push_str(&items(&cv.largest_unapplied, true));
         }

@@ -20,6 +20,9 @@ use serde::{Deserialize, Serialize};
 
 pub use html::render;
 
+/// The cuts of the threshold sweep.
+pub const SWEEP: [f64; 11] = [0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.998, 0.999];
+
 /// Ids listed under a count; the rest are named by the table and filter.
 pub const MAX_IDS: usize = 200;
 
@@ -128,6 +131,12 @@ pub struct CashView {
     /// The served model's validation reliability (from its `metrics.json`).
     pub reliability: Vec<Reliability>,
     pub model: Option<String>,
+    /// The model's own validation at its threshold (from `metrics.json`):
+    /// auto precision, its lower bound, touchless.
+    pub validation: Option<(f64, f64, f64)>,
+    /// Threshold sweep on this run: (cut, receipts whose proposed group scores
+    /// at or above it) — how many would be applied without a person at each cut.
+    pub sweep: Vec<(f64, u64)>,
     /// Unmatched and ambiguous receipts, largest first (at most 20).
     pub largest_unapplied: Vec<Item>,
 }
@@ -507,6 +516,7 @@ fn cash_view(dir: &Path, m: &Manifest, ex: &[Ex]) -> Result<Option<CashView>, Re
     let mut by_method = Tally::new("matches.parquet where method = '{}' (txn_id)");
     let mut reasons = Tally::new("matches.parquet where residual_reason = '{}' (txn_id)");
     let mut confidence = bins(std::iter::empty(), 2);
+    let mut sweep = Vec::new();
     if let Some(mt) = read_parquet(&mpath)? {
         let (t, method, why, band) = (
             text_col(&mt, &mpath, "txn_id")?,
@@ -525,17 +535,26 @@ fn cash_view(dir: &Path, m: &Manifest, ex: &[Ex]) -> Result<Option<CashView>, Re
                 firsts.push((conf[i], usize::from(band[i] != "auto")));
             }
         }
+        sweep = SWEEP.iter().map(|&c| (c, firsts.iter().filter(|(v, _)| *v >= c).count() as u64)).collect();
         confidence = bins(firsts.into_iter(), 2);
     }
     // The served cash model: its auto threshold and validation reliability.
     let model = m.models.iter().find(|x| x.id.starts_with("cash_match@"));
     let mut reliability = Vec::new();
     let mut auto_threshold = None;
+    let mut validation = None;
     if let Some(md) = model {
         let dirm = Path::new(&md.path);
         if let Ok(t) = std::fs::read_to_string(dirm.join("metrics.json"))
             && let Ok(v) = serde_json::from_str::<serde_json::Value>(&t)
         {
+            if let (Some(p), Some(l), Some(t)) = (
+                v["validation_auto_precision"].as_f64(),
+                v["validation_auto_precision_lower"].as_f64(),
+                v["validation_touchless"].as_f64(),
+            ) {
+                validation = Some((p, l, t));
+            }
             for (i, b) in v["validation_reliability"].as_array().into_iter().flatten().enumerate() {
                 let n = b[0].as_u64().unwrap_or(0);
                 if n > 0 {
@@ -570,6 +589,8 @@ fn cash_view(dir: &Path, m: &Manifest, ex: &[Ex]) -> Result<Option<CashView>, Re
         auto_threshold,
         reliability,
         model: model.map(|x| x.id.clone()),
+        validation,
+        sweep,
         largest_unapplied: unapplied.iter().take(20).map(|(e, _)| e.item()).collect(),
     }))
 }
