@@ -433,7 +433,7 @@ fn dispatch(cmd: Command) -> anyhow::Result<i32> {
             Ok(exit::OK)
         }
         Command::Train { what: TrainWhat::Anomaly { input, validation, out } } => {
-            let r = reckon_pipeline::journals::train(&input, &validation, &out).map_err(|e| anyhow::anyhow!(e))?;
+            let r = reckon_lab::journals::train(&input, &validation, &out).map_err(|e| anyhow::anyhow!(e))?;
             outln!(
                 "trained on {} journals ({} anomalous) in {:.1} s; validation {} journals ({} anomalous):",
                 r.train_journals,
@@ -460,7 +460,7 @@ fn dispatch(cmd: Command) -> anyhow::Result<i32> {
             Ok(exit::OK)
         }
         Command::Train { what: TrainWhat::Dedup { input, validation, out } } => {
-            let r = reckon_pipeline::dedup::train(&input, &validation, &out).map_err(|e| anyhow::anyhow!(e))?;
+            let r = reckon_lab::dedup::train(&input, &validation, &out).map_err(|e| anyhow::anyhow!(e))?;
             outln!(
                 "trained on {} candidate pairs ({} duplicates); validation: {} pairs, ROC-AUC {:.4}, AP {:.4}",
                 r.train_pairs,
@@ -482,7 +482,7 @@ fn dispatch(cmd: Command) -> anyhow::Result<i32> {
         }
         Command::Train { what: TrainWhat::Match { input, validation, out, target_precision, z, floor } } => {
             let pb = spinner("reckon: training the cash-matching model");
-            let r = reckon_pipeline::model::train(
+            let r = reckon_lab::cash::train(
                 &input,
                 &validation,
                 &out,
@@ -568,11 +568,11 @@ fn dispatch(cmd: Command) -> anyhow::Result<i32> {
         Command::Bench { scale, seed, dir, only } => bench(scale, seed, dir, &only),
         Command::Parse { files, model } => parse_files(&files, model),
         Command::Eval { out, truth } => {
-            if let Err(e) = reckon_pipeline::eval::refuse_training_data(&out, &truth) {
+            if let Err(e) = reckon_lab::eval::refuse_training_data(&out, &truth) {
                 eprintln!("reckon eval: {e}");
                 return Ok(exit::USAGE);
             }
-            let e = reckon_pipeline::eval::cash(&out, &truth)?;
+            let e = reckon_lab::eval::cash(&out, &truth)?;
             outln!("cash matching: {} matchable receipts", e.matchable);
             outln!(
                 "  auto: {} groups, precision {:.4}; touchless {:.4}; false auto on nobody's money {}",
@@ -620,18 +620,16 @@ fn dispatch(cmd: Command) -> anyhow::Result<i32> {
             // ERP's exact-key check on the same invoices.
             let mut dup_json = serde_json::Value::Null;
             if out.join("duplicates.parquet").is_file() && truth.join("ap_duplicates.csv").is_file() {
-                let d = reckon_pipeline::dedup::eval_out(&out, &truth).map_err(|e| anyhow::anyhow!(e))?;
+                let d = reckon_lab::dedup::eval_out(&out, &truth).map_err(|e| anyhow::anyhow!(e))?;
                 let scenario = truth.parent().unwrap_or(&truth);
-                let baseline = match reckon_ingest::load_dir(scenario)
-                    .ok()
-                    .and_then(|l| reckon_pipeline::dedup::inputs(&l))
-                {
-                    Some((inv, _)) => {
-                        let flagged = reckon_pipeline::dedup::exact_key_baseline(&inv);
-                        Some(reckon_pipeline::dedup::evaluate(&flagged, 0, &truth).map_err(|e| anyhow::anyhow!(e))?)
-                    }
-                    None => None,
-                };
+                let baseline =
+                    match reckon_ingest::load_dir(scenario).ok().and_then(|l| reckon_pipeline::dedup::inputs(&l)) {
+                        Some((inv, _)) => {
+                            let flagged = reckon_lab::dedup::exact_key_baseline(&inv);
+                            Some(reckon_lab::dedup::evaluate(&flagged, 0, &truth).map_err(|e| anyhow::anyhow!(e))?)
+                        }
+                        None => None,
+                    };
                 outln!("duplicate invoices: {} true pairs", d.true_pairs);
                 outln!(
                     "  reckon: {} flagged, precision {:.4}, recall {:.4}, F1 {:.4}",
@@ -661,8 +659,8 @@ fn dispatch(cmd: Command) -> anyhow::Result<i32> {
             if out.join("journal_scores.parquet").is_file() && truth.join("journal_anomalies.csv").is_file() {
                 // The threshold the run flagged at: the model's own (from its folder, as the
                 // run's manifest names it), else the rules' review risk.
-                let risk = reckon_pipeline::eval::journal_review_threshold(&out);
-                let j = reckon_pipeline::journals::eval_out(&out, &truth, risk).map_err(|e| anyhow::anyhow!(e))?;
+                let risk = reckon_lab::eval::journal_review_threshold(&out);
+                let j = reckon_lab::journals::eval_out(&out, &truth, risk).map_err(|e| anyhow::anyhow!(e))?;
                 outln!(
                     "journals: {} journals, {} anomalous; ROC-AUC {:.4}, average precision {:.4}, precision@k {:.4}; false positive rate {:.4} at risk {risk}",
                     j.journals,
@@ -679,7 +677,7 @@ fn dispatch(cmd: Command) -> anyhow::Result<i32> {
             }
             let mut out_json = serde_json::Value::Null;
             if out.join("disbursements.parquet").is_file() && truth.join("disbursements.csv").is_file() {
-                let m = reckon_pipeline::dedup::eval_money_out(&out, &truth).map_err(|e| anyhow::anyhow!(e))?;
+                let m = reckon_lab::dedup::eval_money_out(&out, &truth).map_err(|e| anyhow::anyhow!(e))?;
                 outln!("money out: debits settled right, by class");
                 for (c, (n, ok)) in &m {
                     outln!("    {c:<18} {ok:>6} of {n:>6}");
@@ -694,7 +692,7 @@ fn dispatch(cmd: Command) -> anyhow::Result<i32> {
                     "duplicates": dup_json,
                     "money_out": out_json,
                     "journals": journal_json,
-                    "figures": reckon_pipeline::eval::figures(&out, &truth)?,
+                    "figures": reckon_lab::eval::figures(&out, &truth)?,
                 }))? + "\n",
             )?;
             outln!("wrote {}", path.display());
@@ -881,7 +879,7 @@ fn bench_journals(input: &Path, scale: usize, seed: u64, dir: &Path) -> anyhow::
     let one = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
     let (s_rules, s_model, _, serial) = one.install(pass)?;
     let identical = serial == results;
-    let eval = reckon_pipeline::journals::evaluate(&results, &input.join("truth"), model.review())
+    let eval = reckon_lab::journals::evaluate(&results, &input.join("truth"), model.review())
         .map_err(|e| anyhow::anyhow!(e))?;
     let profile = if cfg!(debug_assertions) { "debug (use --release for real numbers)" } else { "release" };
     let report = serde_json::json!({
@@ -945,7 +943,7 @@ fn bench(scale: usize, seed: u64, dir: Option<PathBuf>, only: &str) -> anyhow::R
     } else {
         let inputs =
             reckon_pipeline::cash::inputs(&loaded).context("generated scenario lacks receipts or open items")?;
-        let truth = reckon_pipeline::eval::cash_truth(&input.join("truth"))?;
+        let truth = reckon_lab::eval::cash_truth(&input.join("truth"))?;
         let n_receipts = inputs.receipts.iter().filter(|r| r.amount > 0).count();
         // The shipped model, as `reckon run` uses it (its own auto threshold).
         let mut mcfg = reckon_match::MatchConfig::default();
@@ -969,7 +967,7 @@ fn bench(scale: usize, seed: u64, dir: Option<PathBuf>, only: &str) -> anyhow::R
         .map_err(|e| anyhow::anyhow!(e))?;
         let match_s = t.elapsed().as_secs_f64();
         let match_rss = peak_rss_mib();
-        let mut pred = reckon_pipeline::eval::Predicted::new();
+        let mut pred = reckon_lab::eval::Predicted::new();
         for r in &res.rows {
             let e = pred.entry(r.txn_id.clone()).or_insert((
                 Default::default(),
@@ -978,17 +976,17 @@ fn bench(scale: usize, seed: u64, dir: Option<PathBuf>, only: &str) -> anyhow::R
             ));
             e.0.insert(r.item_id.clone());
         }
-        let reckon_eval = reckon_pipeline::eval::score_with(&pred, &reckon_pipeline::eval::candidates_of(&res), &truth);
+        let reckon_eval = reckon_lab::eval::score_with(&pred, &reckon_lab::eval::candidates_of(&res), &truth);
         let t = Instant::now();
         let naive = reckon_match::baseline::naive(&inputs.receipts, &inputs.items);
         let naive_s = t.elapsed().as_secs_f64();
-        let mut npred = reckon_pipeline::eval::Predicted::new();
+        let mut npred = reckon_lab::eval::Predicted::new();
         for (ri, ii) in naive {
             let e = npred.entry(inputs.receipts[ri].txn_id.clone()).or_insert((Default::default(), true, 1.0));
             e.0.insert(inputs.items[ii].item_id.clone());
         }
-        let naive_eval = reckon_pipeline::eval::score(&npred, &truth);
-        let summary = |e: &reckon_pipeline::eval::CashEval| {
+        let naive_eval = reckon_lab::eval::score(&npred, &truth);
+        let summary = |e: &reckon_lab::eval::CashEval| {
             serde_json::json!({
                 "auto_groups": e.auto_groups, "auto_precision": e.auto_precision,
                 "touchless": e.touchless, "recall_proposed": e.recall_proposed, "recall_any_band": e.recall_any_band,
@@ -1016,7 +1014,7 @@ fn bench(scale: usize, seed: u64, dir: Option<PathBuf>, only: &str) -> anyhow::R
         let m = reckon_onnx::Model::load(&dir_m).map_err(|e| anyhow::anyhow!(e))?;
         let n = inv.len();
         let t = Instant::now();
-        let base = reckon_pipeline::dedup::exact_key_baseline(&inv);
+        let base = reckon_lab::dedup::exact_key_baseline(&inv);
         let base_s = t.elapsed().as_secs_f64();
         let t = Instant::now();
         let r = reckon_pipeline::dedup::detect(inv, &ven, &m).map_err(|e| anyhow::anyhow!(e))?;
@@ -1027,9 +1025,9 @@ fn bench(scale: usize, seed: u64, dir: Option<PathBuf>, only: &str) -> anyhow::R
         };
         let flagged: std::collections::BTreeSet<(String, String)> =
             r.flagged.iter().map(|(a, b, _, _)| key(*a, *b)).collect();
-        let ev = reckon_pipeline::dedup::evaluate(&flagged, r.compared_pairs, &input.join("truth"))
+        let ev = reckon_lab::dedup::evaluate(&flagged, r.compared_pairs, &input.join("truth"))
             .map_err(|e| anyhow::anyhow!(e))?;
-        let bev = reckon_pipeline::dedup::evaluate(&base, 0, &input.join("truth")).map_err(|e| anyhow::anyhow!(e))?;
+        let bev = reckon_lab::dedup::evaluate(&base, 0, &input.join("truth")).map_err(|e| anyhow::anyhow!(e))?;
         dup_report = serde_json::json!({
             "ap_invoices": n,
             "pairs_compared": r.compared_pairs,

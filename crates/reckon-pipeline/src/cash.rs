@@ -8,7 +8,7 @@ use reckon_match::{Customer, MatchConfig, MatchResult, OpenItem, Receipt, Remitt
 use crate::stage::{BuildError, RunInputs, Settled, Stage, StageError, StageOutput, StageReport};
 use std::collections::BTreeMap;
 
-pub(crate) fn strings(df: &DataFrame, c: &str) -> Vec<String> {
+pub fn strings(df: &DataFrame, c: &str) -> Vec<String> {
     df.column(c)
         .ok()
         .and_then(|c| c.str().ok().map(|s| s.iter().map(|v| v.unwrap_or("").to_string()).collect()))
@@ -17,24 +17,24 @@ pub(crate) fn strings(df: &DataFrame, c: &str) -> Vec<String> {
 
 /// A text column that must be there: a missing column or another type is an
 /// error naming it (evaluation must not score blanks).
-pub(crate) fn required_strings(df: &DataFrame, c: &str) -> Result<Vec<String>, String> {
+pub fn required_strings(df: &DataFrame, c: &str) -> Result<Vec<String>, String> {
     let col = df.column(c).map_err(|_| format!("no column {c}"))?;
     let s = col.str().map_err(|_| format!("column {c} is {}, not text", col.dtype()))?;
     Ok(s.iter().map(|v| v.unwrap_or("").to_string()).collect())
 }
 
 /// A float column that must be there (nulls are an error too).
-pub(crate) fn required_f64(df: &DataFrame, c: &str) -> Result<Vec<f64>, String> {
+pub fn required_f64(df: &DataFrame, c: &str) -> Result<Vec<f64>, String> {
     let col = df.column(c).map_err(|_| format!("no column {c}"))?;
     let a = col.f64().map_err(|_| format!("column {c} is {}, not f64", col.dtype()))?;
     a.iter().enumerate().map(|(i, v)| v.ok_or_else(|| format!("column {c} is empty at row {i}"))).collect()
 }
 
-pub(crate) fn ints(df: &DataFrame, c: &str) -> Vec<Option<i64>> {
+pub fn ints(df: &DataFrame, c: &str) -> Vec<Option<i64>> {
     df.column(c).ok().and_then(|c| c.i64().ok().map(|a| a.iter().collect())).unwrap_or_else(|| vec![None; df.height()])
 }
 
-pub(crate) fn days(df: &DataFrame, c: &str) -> Vec<Option<i32>> {
+pub fn days(df: &DataFrame, c: &str) -> Vec<Option<i32>> {
     df.column(c)
         .ok()
         .and_then(|c| c.cast(&DataType::Int32).ok())

@@ -10,7 +10,6 @@
 pub mod cash;
 pub mod config;
 pub mod dedup;
-pub mod eval;
 pub mod exceptions;
 pub mod journals;
 pub mod manifest;

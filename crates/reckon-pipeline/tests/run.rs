@@ -377,48 +377,6 @@ fn tests_a_model_was_not_trained_with_raise_its_risk_afterwards() {
     assert_eq!(raised(0.2, &j.flags[..1], &untrained(&names)), 0.2, "no untrained flag: the model's risk");
 }
 
-/// An ambiguous receipt's exception carries the candidate open items (so the
-/// workflow can offer the choice), `receipt_outcomes.parquet` lists the candidate
-/// groups, and `reckon eval` counts a right candidate as found in a band — next
-/// to, not instead of, recall of proposed groups.
-#[test]
-fn ambiguous_receipts_offer_their_candidates() {
-    let input = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    reckon_synth::generate(input.path(), &reckon_synth::Config::new(9, 3000)).unwrap_or_else(|e| panic!("{e}"));
-    let out = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    run(&opts(input.path(), out.path(), false)).unwrap_or_else(|e| panic!("{e}"));
-    let ev: Vec<serde_json::Value> = std::fs::read_to_string(out.path().join("exceptions.jsonl"))
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}")))
-        .collect();
-    let amb: Vec<&serde_json::Value> = ev.iter().filter(|e| e["data"]["kind"] == "ambiguous_match").collect();
-    assert!(!amb.is_empty(), "the scenario has ambiguity traps");
-    for e in &amb {
-        let recs: Vec<&str> =
-            e["data"]["records"].as_array().map(|a| a.iter().filter_map(|v| v.as_str()).collect()).unwrap_or_default();
-        assert!(recs[0].starts_with("bank_transactions:"));
-        assert!(recs.iter().filter(|r| r.starts_with("ar_open_items:")).count() >= 1, "{recs:?}");
-    }
-    let o = read_parquet(&out.path().join("receipt_outcomes.parquet"));
-    let text = |c: &str| -> Vec<String> {
-        o.column(c)
-            .and_then(|c| c.str().map(|s| s.iter().map(|v| v.unwrap_or("").to_string()).collect()))
-            .unwrap_or_else(|e| panic!("receipt_outcomes.parquet {c} must be text: {e}"))
-    };
-    let (status, cands) = (text("status"), text("candidates"));
-    assert!(o.height() > 0);
-    assert_eq!((status.len(), cands.len()), (o.height(), o.height()));
-    assert!(status.iter().any(|s| s == "ambiguous"));
-    for (s, c) in status.iter().zip(&cands) {
-        assert_eq!(s == "ambiguous", !c.is_empty(), "{s}: '{c}'");
-    }
-    let e = reckon_pipeline::eval::cash(out.path(), &input.path().join("truth")).unwrap_or_else(|e| panic!("{e}"));
-    let trap = &e.by_pattern["ambiguous_trap"];
-    assert!(trap.in_candidates > 0, "{trap:?}");
-    assert!(e.recall_any_band > e.recall_proposed);
-}
-
 /// Invoice-number blocking done by polars joins gives the engine exactly the
 /// candidates its own index finds: the same matches and outcomes.
 #[test]

@@ -54,8 +54,8 @@ fn measured() -> &'static BTreeMap<String, f64> {
             let (input, out) = (t.path().join("in"), t.path().join("out"));
             reckon_synth::generate(&input, &reckon_synth::Config::new(seed, p.scale)).unwrap_or_else(|e| panic!("{e}"));
             run(&RunOptions::new(&input, &out, Config::default())).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
-            reckon_pipeline::eval::refuse_training_data(&out, &input.join("truth")).unwrap_or_else(|e| panic!("{e}"));
-            let f = reckon_pipeline::eval::figures(&out, &input.join("truth")).unwrap_or_else(|e| panic!("{e}"));
+            reckon_lab::eval::refuse_training_data(&out, &input.join("truth")).unwrap_or_else(|e| panic!("{e}"));
+            let f = reckon_lab::eval::figures(&out, &input.join("truth")).unwrap_or_else(|e| panic!("{e}"));
             for (k, v) in f {
                 let e = sums.entry(k).or_default();
                 e.0 += v;

@@ -108,7 +108,7 @@ pub fn journal_review_threshold(out: &Path) -> f64 {
     let cfg_risk = m["config"]["anomaly"]["review_risk"].as_f64().unwrap_or(rules);
     match m["config"]["anomaly"]["model"].as_str() {
         Some("rules") | None => cfg_risk,
-        Some(name) => crate::model::resolve(name)
+        Some(name) => reckon_pipeline::model::resolve(name)
             .and_then(|d| std::fs::read_to_string(d.join("config.json")).ok())
             .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
             .and_then(|c| c["thresholds"]["review"].as_f64())
@@ -191,9 +191,9 @@ pub fn cash(out: &Path, truth: &Path) -> Result<CashEval, EvalError> {
     let t = cash_truth(truth)?;
     let m = read_parquet(&out.join("matches.parquet"))?;
     let bad = |f: &'static str| move |e: String| EvalError::Read(f.to_string(), e);
-    let req = |c: &str| crate::cash::required_strings(&m, c).map_err(bad("matches.parquet"));
+    let req = |c: &str| reckon_pipeline::cash::required_strings(&m, c).map_err(bad("matches.parquet"));
     let (txn, item, band) = (req("txn_id")?, req("item_id")?, req("band")?);
-    let conf = crate::cash::required_f64(&m, "confidence").map_err(bad("matches.parquet"))?;
+    let conf = reckon_pipeline::cash::required_f64(&m, "confidence").map_err(bad("matches.parquet"))?;
     let mut pred: Predicted = BTreeMap::new();
     for i in 0..m.height() {
         let e = pred.entry(txn[i].clone()).or_insert((BTreeSet::new(), band[i] == "auto", conf[i]));
@@ -202,7 +202,7 @@ pub fn cash(out: &Path, truth: &Path) -> Result<CashEval, EvalError> {
     // Candidates of ambiguous receipts (outputs before they were written have none).
     let mut cands = Candidates::new();
     if let Ok(o) = read_parquet(&out.join("receipt_outcomes.parquet")) {
-        let req = |c: &str| crate::cash::required_strings(&o, c).map_err(bad("receipt_outcomes.parquet"));
+        let req = |c: &str| reckon_pipeline::cash::required_strings(&o, c).map_err(bad("receipt_outcomes.parquet"));
         for (txn, c) in req("txn_id")?.into_iter().zip(req("candidates")?) {
             if !c.is_empty() {
                 cands.insert(txn, c.split('|').map(|g| g.split('+').map(str::to_string).collect()).collect());

@@ -1,0 +1,16 @@
+//! reckon-lab: training and evaluation, apart from the run path.
+//!
+//! Everything a data scientist runs and a run never needs: `eval` (a run's
+//! outputs against a generated scenario's truth: cash precision, touchless and
+//! recall, the CI quality gate's named figures, refusal of a model's training
+//! data), the trainers of the three models (`cash`: `reckon train match`;
+//! `dedup`: `reckon train dedup`, pair evaluation and money out; `journals`:
+//! `reckon train anomaly` and journal evaluation) with their model cards, and
+//! `model` (model folders as training writes them). `reckon-pipeline` serves
+//! the models these write; it does not link linfa.
+
+pub mod cash;
+pub mod dedup;
+pub mod eval;
+pub mod journals;
+pub mod model;
