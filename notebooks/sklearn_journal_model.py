@@ -71,13 +71,22 @@ def export(model, features, out, train_csv, journals):
         "training_data_sha256": hashlib.sha256(pathlib.Path(train_csv).read_bytes()).hexdigest(),
     }
     (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    # The fact lines `reckon models verify` holds against config.json (reckon-lab's card template).
+    facts = [
+        f"# Model card: {config['name']} {config['version']}",
+        f"Task `{config['task']}`; input `{config['input']}` → output `{config['output']}` (`{config['output_mapping']}`); ONNX Runtime 1.31.1 through `ort`.",
+        f"Features (`{config['feature_spec']}`, {len(features)} in column order): {', '.join(features)}.",
+        "Thresholds: none.",
+        f"`model.onnx` sha256 `{config['model_sha256']}`; training data sha256 `{config['training_data_sha256']}`.",
+    ]
     (out / "MODEL_CARD.md").write_text(
-        "# Model card: sk_journal_iforest 1.0\n\n"
-        "scikit-learn IsolationForest (100 trees, max_samples 256, random_state 0) on reckon's\n"
-        f"journal_v2 features of `{train_csv}` ({journals} journals), exported with skl2onnx\n"
-        "(opset 17, ai.onnx.ml 3). Output `scores` = decision_function, negated by reckon.\n"
-        "Intended use: showing that a data scientist's model drops into reckon; not the\n"
-        "shipped journal model (models/journal_anomaly_v2_1).\n"
+        facts[0] + "\n\n## Intended use\n"
+        "Showing that a data scientist's model drops into reckon; not the shipped journal model.\n\n"
+        "## Model\n"
+        "scikit-learn IsolationForest (100 trees, max_samples 256, random_state 0), exported with\n"
+        "skl2onnx (opset 17, ai.onnx.ml 3). Output `scores` = decision_function, negated by reckon.\n\n"
+        + "\n".join(facts[1:4]) + "\n\n## Training data\n"
+        f"journal_v2 features of `{train_csv}` ({journals} journals).\n\n" + facts[4] + "\n"
     )
     return out
 

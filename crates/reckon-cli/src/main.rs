@@ -219,7 +219,7 @@ enum TrainWhat {
         input: PathBuf,
         #[arg(long)]
         validation: PathBuf,
-        /// Model folder to write, e.g. models/journal_anomaly_v2_1.
+        /// Model folder to write, e.g. models/journal_anomaly_v2_2.
         #[arg(long)]
         out: PathBuf,
     },
@@ -420,6 +420,17 @@ fn dispatch(cmd: Command) -> anyhow::Result<i32> {
             if m.config.output_mapping == "probability" {
                 anyhow::ensure!(s.iter().all(|v| (0.0..=1.0).contains(v)), "probabilities outside 0–1: {s:?}");
             }
+            // The card says what the configs say.
+            let card = std::fs::read_to_string(dir.join("MODEL_CARD.md"))
+                .with_context(|| format!("{}: MODEL_CARD.md", dir.display()))?;
+            let mut parts = Vec::new();
+            // The journal model's forest is the one part a folder has today.
+            let p = dir.join("iforest/config.json");
+            if p.is_file() {
+                let c: reckon_onnx::ModelConfig = serde_json::from_str(&std::fs::read_to_string(&p)?)?;
+                parts.push(("iforest/".to_string(), c));
+            }
+            reckon_lab::card::check(&card, &m.config, &parts).map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
             outln!(
                 "{}: ok — {} features ({}), model.onnx sha256 {} matches, ONNX Runtime {} ({}), smoke scores {:?}",
                 m.id(),

@@ -165,7 +165,7 @@ fn train_verify_and_serve_each_model() {
     let auto = cfg["thresholds"]["auto"].as_f64().unwrap_or(-1.0);
     assert!((0.99..=1.0).contains(&auto), "the floor is the target: {auto}");
     let card = std::fs::read_to_string(Path::new(&cash).join("MODEL_CARD.md")).unwrap_or_default();
-    assert!(card.contains("cash_match 9.0") && card.contains(&format!("Auto threshold {auto}")), "{card}");
+    assert!(card.contains("cash_match 9.0") && card.contains(&format!("Thresholds: `auto` = {auto}.")), "{card}");
     let dedup = p("m/ap_dedup_v9_0");
     ok(reckon(&["train", "dedup", "--input", &p("train"), "--validation", &p("val"), "--out", &dedup], t.path()));
     let journals = p("m/journal_anomaly_v9_0");

@@ -165,82 +165,75 @@ fn card(mc: &ModelConfig, r: &TrainReport, train: &Path, validation: &Path) -> S
             format!("| {:.1}–{:.1} | {n} | {m:.3} | {o:.3} |\n", i as f64 / 10.0, (i + 1) as f64 / 10.0)
         })
         .collect();
-    format!(
-        "# Model card: {name} {version}\n\n\
-## Intended use\n\
-Scores each candidate group the cash-matching engine builds for a bank receipt\n\
+    let (bound, bound_text) = match r.bound_by {
+        reckon_learn::threshold::Bound::Floor => (
+            "floor",
+            "every lower cut still reaches the target on the validation scenario, so its\n\
+             rows cannot choose the cut; the floor does.",
+        ),
+        _ => ("precision target", "a lower cut would miss the target on the validation scenario."),
+    };
+    let ver = mc.version.replace('.', "_");
+    crate::card::ModelCard {
+        intended_use: "Scores each candidate group the cash-matching engine builds for a bank receipt\n\
 (one payment ↔ one or more open items, or a partial/over payment) with the\n\
 probability that the group is exactly right. reckon clears a receipt without a\n\
-person when its assigned group's probability is at least the auto threshold\n\
-({auto}); other groups go to review. Not for other tasks, currencies or\n\
-matching engines than the one whose feature spec it names ({spec}).\n\n\
-## Model\n\
-Logistic regression (L2, alpha 0.05, linfa 0.8 on standardised features, folded\n\
+person when its assigned group's probability is at least the `auto` threshold;\n\
+other groups go to review. Not for other tasks, currencies or matching engines\n\
+than the one whose feature spec it names."
+            .into(),
+        method: "Logistic regression (L2, alpha 0.05, linfa 0.8 on standardised features, folded\n\
 back to raw features), exported as ONNX (MatMul, Add, Sigmoid; IR 8, opset 17)\n\
-by reckon's own writer, served by ONNX Runtime {ort} through `ort`. Features\n\
-(`{spec}`): {features}. Weights: `weights.json`.\n\n\
-## Training data\n\
-Generated scenario `{train}` ({rows} candidate groups, {pos} right ones);\n\
-training data sha256 `{hash}`. Labels come from the scenario's truth\n\
-(`truth/cash_matches.csv`): a group is right when its items are exactly the\n\
-receipt's true items.\n\n\
-## Validation (a different scenario: `{val}`)\n\
-Candidate groups: {vrows}; ROC-AUC {auc:.4}, average precision {ap:.4}, Brier\n\
-{brier:.4}, expected calibration error {ece:.4} (10 bins).\n\n\
+by reckon's own writer. Weights: `weights.json`."
+            .into(),
+        training: format!(
+            "Generated scenario `{}` ({} candidate groups, {} right ones). Labels come from\n\
+the scenario's truth (`truth/cash_matches.csv`): a group is right when its items\n\
+are exactly the receipt's true items.",
+            train.display(),
+            r.train_rows,
+            r.train_positive
+        ),
+        validation: format!(
+            "A different scenario, `{val}`. Candidate groups: {vrows}; ROC-AUC {auc:.4}, average\n\
+precision {ap:.4}, Brier {brier:.4}, expected calibration error {ece:.4} (10 bins).\n\n\
 | predicted | groups | mean predicted | observed right |\n|---|---|---|---|\n{rel}\n\
-Auto threshold {auto}: the lowest cut, over the whole score range, whose auto\n\
+The `auto` threshold is the lowest cut, over the whole score range, whose auto\n\
 precision on validation has a Wilson lower bound (z = {z}) of at least {target},\n\
 and never below {floor}, the probability each group must reach by itself. Set by\n\
 the {bound}: {bound_text} At the threshold: {groups} groups, precision {prec:.4}\n\
 (lower bound {lower:.4}), touchless {touch:.4}; recall of proposals {any:.4}.{sep}\n\
-`docs/quality.md` reports `reckon eval` on scenarios no model was trained or tuned on.\n\n\
-## Limits\n\
-Trained on generated data: real payers write references, names and amounts in\n\
+`docs/quality.md` reports `reckon eval` on scenarios no model was trained or tuned on.",
+            val = validation.display(),
+            vrows = r.validation_rows,
+            auc = r.validation_roc_auc,
+            ap = r.validation_average_precision,
+            brier = r.validation_brier,
+            ece = r.validation_ece,
+            z = r.z,
+            target = r.target_precision,
+            floor = r.floor,
+            groups = r.validation_auto_groups,
+            prec = r.validation_auto_precision,
+            lower = r.validation_auto_precision_lower,
+            touch = r.validation_touchless,
+            any = r.validation_recall_proposed,
+            sep = separability(r.validation_roc_auc),
+        ),
+        limits: "Trained on generated data: real payers write references, names and amounts in\n\
 ways the generator does not; retrain on labelled history (`reckon train match`)\n\
 before trusting the threshold on real books. The probability is calibrated for\n\
-the engine's candidate groups, not for arbitrary pairs.\n\n\
-## Reproduce\n\
-```sh\n\
-reckon generate --seed 1001 --scale 20000 --out /tmp/train\n\
-reckon generate --seed 101 --scale 20000 --out /tmp/val\n\
-reckon train match --input /tmp/train --validation /tmp/val --target-precision {target} --z {z} --floor {floor} --out models/{name}_v{ver}\n\
-```\n",
-        name = mc.name,
-        version = mc.version,
-        ver = mc.version.replace('.', "_"),
-        auto = r.auto_threshold,
-        spec = mc.feature_spec,
-        ort = reckon_onnx::runtime::VERSION,
-        features = mc.features.join(", "),
-        train = train.display(),
-        val = validation.display(),
-        rows = r.train_rows,
-        pos = r.train_positive,
-        hash = mc.training_data_sha256,
-        vrows = r.validation_rows,
-        auc = r.validation_roc_auc,
-        ap = r.validation_average_precision,
-        brier = r.validation_brier,
-        ece = r.validation_ece,
-        target = r.target_precision,
-        prec = r.validation_auto_precision,
-        lower = r.validation_auto_precision_lower,
-        groups = r.validation_auto_groups,
-        z = r.z,
-        floor = r.floor,
-        bound = match r.bound_by {
-            reckon_learn::threshold::Bound::Floor => "floor",
-            _ => "precision target",
-        },
-        bound_text = match r.bound_by {
-            reckon_learn::threshold::Bound::Floor => {
-                "every lower cut still reaches the target on the validation scenario, so its\n\
-                 rows cannot choose the cut; the floor does."
-            }
-            _ => "a lower cut would miss the target on the validation scenario.",
-        },
-        sep = separability(r.validation_roc_auc),
-        touch = r.validation_touchless,
-        any = r.validation_recall_proposed,
-    )
+the engine's candidate groups, not for arbitrary pairs."
+            .into(),
+        reproduce: vec![
+            "reckon generate --seed 1001 --scale 20000 --out /tmp/train".into(),
+            "reckon generate --seed 101 --scale 20000 --out /tmp/val".into(),
+            format!(
+                "reckon train match --input /tmp/train --validation /tmp/val --target-precision {} --z {} --floor {} --out models/{}_v{ver}",
+                r.target_precision, r.z, r.floor, mc.name
+            ),
+        ],
+        parts: Vec::new(),
+    }
+    .render(mc)
 }

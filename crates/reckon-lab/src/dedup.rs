@@ -210,26 +210,54 @@ pub fn train(train_dir: &Path, validation: &Path, out: &Path) -> Result<DedupTra
         validation: val,
     };
     let weights = FEATURES.iter().zip(&lr.weights).map(|(f, w)| (f.to_string(), *w)).collect::<BTreeMap<_, _>>();
-    let card = format!(
-        "# Model card: ap_dedup {version}\n\n## Intended use\nScores candidate pairs of AP invoices (from reckon-dedup's blocking) with the probability that\nthey are the same invoice entered twice. Pairs at or above {threshold} are flagged (`duplicates.parquet`,\n`duplicate_invoice` exceptions; 0.95 and above escalate). Not for other document types.\n\n## Model\nLogistic regression (L2, alpha 0.01, linfa on standardised features), ONNX (MatMul, Add, Sigmoid), served by\nONNX Runtime through `ort`. Features `{FEATURE_SPEC}`: {}.\n\n## Training data\nGenerated scenario `{}`: {} candidate pairs, {} duplicates; recurring invoices, credit memos and re-issues\nare hard negatives in it. ap_invoices.csv sha256 `{}`.\n\n## Validation (`{}`)\n{} pairs: ROC-AUC {:.4}, AP {:.4}, ECE {:.4}; at the threshold (best F1 over the whole score range, halfway\nbetween the lowest pair kept and the highest left out): precision {:.4}, recall {:.4}, F1 {:.4}; false alarms by\nhard-negative type: {:?}.{sep}\n\n## Limits\nGenerated data only; the generator's duplicates keep equal amounts. Retrain on labelled history before\ntrusting it on real books.\n\n## Reproduce\n```sh\nreckon generate --seed 1001 --scale 20000 --out /tmp/train\nreckon generate --seed 101 --scale 20000 --out /tmp/val\nreckon train dedup --input /tmp/train --validation /tmp/val --out models/ap_dedup_v{ver}\n```\n",
-        FEATURES.join(", "),
-        train_dir.display(),
-        report.train_pairs,
-        report.train_positive,
-        mc.training_data_sha256,
-        validation.display(),
-        report.validation_pairs,
-        report.validation_roc_auc,
-        report.validation_average_precision,
-        report.validation_ece,
-        report.validation.precision,
-        report.validation.recall,
-        report.validation.f1,
-        report.validation.false_alarms,
-        version = mc.version,
-        ver = mc.version.replace('.', "_"),
-        sep = crate::model::separability(report.validation_roc_auc),
-    );
+    let card = crate::card::ModelCard {
+        intended_use: "Scores candidate pairs of AP invoices (from reckon-dedup's blocking) with the\n\
+probability that they are the same invoice entered twice. Pairs at or above the\n\
+`review` threshold are flagged (`duplicates.parquet`, `duplicate_invoice`\n\
+exceptions; 0.95 and above escalate) when their numbers can be one document.\n\
+Not for other document types."
+            .into(),
+        method: "Logistic regression (L2, alpha 0.01, linfa on standardised features), exported as\n\
+ONNX (MatMul, Add, Sigmoid). Weights: `weights.json`."
+            .into(),
+        training: format!(
+            "Generated scenario `{}`: {} candidate pairs, {} duplicates; recurring invoices,\n\
+credit memos and re-issues are hard negatives in it (the training data digest is\n\
+of its `ap_invoices.csv`).",
+            train_dir.display(),
+            report.train_pairs,
+            report.train_positive
+        ),
+        validation: format!(
+            "A different scenario, `{}`: {} pairs; ROC-AUC {:.4}, AP {:.4}, ECE {:.4}. The\n\
+`review` threshold is the best F1 over the whole score range, halfway between\n\
+the lowest pair kept and the highest left out: precision {:.4}, recall {:.4},\n\
+F1 {:.4}; false alarms by hard-negative type: {:?}.{}",
+            validation.display(),
+            report.validation_pairs,
+            report.validation_roc_auc,
+            report.validation_average_precision,
+            report.validation_ece,
+            report.validation.precision,
+            report.validation.recall,
+            report.validation.f1,
+            report.validation.false_alarms,
+            crate::model::separability(report.validation_roc_auc),
+        ),
+        limits: "Generated data only; the generator's duplicates keep equal amounts. Retrain on\n\
+labelled history before trusting it on real books."
+            .into(),
+        reproduce: vec![
+            "reckon generate --seed 1001 --scale 20000 --out /tmp/train".into(),
+            "reckon generate --seed 101 --scale 20000 --out /tmp/val".into(),
+            format!(
+                "reckon train dedup --input /tmp/train --validation /tmp/val --out models/ap_dedup_v{}",
+                mc.version.replace('.', "_")
+            ),
+        ],
+        parts: Vec::new(),
+    }
+    .render(&mc);
     crate::model::write_folder(
         out,
         &bytes,

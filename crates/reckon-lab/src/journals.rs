@@ -186,8 +186,19 @@ pub fn train(train_dir: &Path, validation: &Path, out: &Path) -> Result<AnomalyT
     let forest = iforest::IsolationForest::fit(&tf, k, &iforest::Params { trees: 100, sample: 256, seed: 7 })
         .map_err(|e| e.to_string())?;
     let t_if: Vec<f32> = (0..tr.len()).map(|i| forest.score(&tf[i * k..(i + 1) * k]) as f32).collect();
-    let tx: Vec<f64> = combined(&tr, &t_if, &combined_features())?.into_iter().map(f64::from).collect();
-    let w = combined_features().len();
+    // A test that never fired on the training journals teaches the model nothing
+    // (its weight would be 0): it is left out of the inputs, so that it raises the
+    // model's risk afterwards as rules combine (`journals::raised`) instead.
+    let inputs: Vec<String> = combined_features()
+        .into_iter()
+        .filter(|n| {
+            n.strip_prefix("flag_")
+                .and_then(reckon_anomaly::JournalTest::parse)
+                .is_none_or(|t| tr.iter().any(|j| j.flags.iter().any(|f| f.test == t)))
+        })
+        .collect();
+    let tx: Vec<f64> = combined(&tr, &t_if, &inputs)?.into_iter().map(f64::from).collect();
+    let w = inputs.len();
     // Strong shrinkage: the forest's score shifts with the book, and a steep weight
     // on it would turn any book's most unusual journal into a certain anomaly.
     let lr = Logistic::fit(&tx, w, &ty, 1.0).map_err(|e| e.to_string())?;
@@ -216,7 +227,7 @@ pub fn train(train_dir: &Path, validation: &Path, out: &Path) -> Result<AnomalyT
         version: version.clone(),
         task: "journal_risk".into(),
         feature_spec: "journal_risk_v2".into(),
-        features: combined_features(),
+        features: inputs.clone(),
         input: "features".into(),
         output: "probability".into(),
         output_mapping: "probability".into(),
@@ -269,7 +280,7 @@ pub fn train(train_dir: &Path, validation: &Path, out: &Path) -> Result<AnomalyT
     w(
         out.join("weights.json"),
         serde_json::to_string_pretty(&serde_json::json!({
-            "weights": combined_features().iter().zip(&lr.weights).map(|(f, w)| (f.clone(), *w)).collect::<BTreeMap<_, _>>(),
+            "weights": inputs.iter().zip(&lr.weights).map(|(f, w)| (f.clone(), *w)).collect::<BTreeMap<_, _>>(),
             "intercept": lr.intercept,
         }))
         .map_err(|e| e.to_string())?
@@ -279,13 +290,39 @@ pub fn train(train_dir: &Path, validation: &Path, out: &Path) -> Result<AnomalyT
     w(out.join("config.json"), serde_json::to_string_pretty(&risk_cfg).map_err(|e| e.to_string())? + "\n")?;
     w(out.join("iforest/config.json"), serde_json::to_string_pretty(&if_cfg).map_err(|e| e.to_string())? + "\n")?;
     w(out.join("metrics.json"), serde_json::to_string_pretty(&report).map_err(|e| e.to_string())? + "\n")?;
-    w(
-        out.join("MODEL_CARD.md"),
-        format!(
-            "# Model card: journal_anomaly {version}\n\n## Intended use\nRanks GL journals by the probability that they are anomalous (fraud or error patterns of\nISA 240 journal-entry testing), for review by controllers and auditors. Journals at or above\n{thr} become `journal_anomaly` exceptions (0.9 and above escalate); unbalanced journals are always\n`control_violation`.\n\n## Model\nTwo parts, both ONNX served by ONNX Runtime through `ort`: `iforest/` — an isolation forest\n(100 trees, ψ = 256) trained by reckon in Rust on `{spec}` features and exported as one\n`ai.onnx.ml` TreeEnsembleRegressor; `model.onnx` — a logistic regression (linfa) over the {tests}\nrule flags, the rule risk, the forest's score (z within the book) and the largest amount's\nz above its account's usual amounts, i.e. the calibrated combination.\n\n## Training data\nGenerated scenario `{}`: {} journals, {} anomalous (labels from `truth/journal_anomalies.csv`).\n\n## Validation (`{}`: {} journals, {} anomalous)\n| scorer | ROC-AUC | average precision |\n|---|---|---|\n| rules only | {:.4} | {:.4} |\n| isolation forest ({spec}) only | {:.4} | {:.4} |\n| combined (this model) | {:.4} | {:.4} |\n| plain isolation forest on raw one-hot features | {:.4} | {:.4} |\n\nReview threshold {thr} (best F1 on validation over the whole score range, halfway between the lowest\njournal kept and the highest left out): precision {:.3}, recall {:.3}.{sep}\n\n## Limits\nGenerated data only; anomaly types the generator does not make are only caught by the rules\nand the forest's notion of unusual. Retrain on the entity's own labelled history.\n\n## Reproduce\n```sh\nreckon generate --seed 1001 --scale 20000 --out /tmp/train\nreckon generate --seed 101 --scale 20000 --out /tmp/val\nreckon train anomaly --input /tmp/train --validation /tmp/val --out {out}\n```\n",
+    let card = crate::card::ModelCard {
+        intended_use: "Ranks GL journals by the probability that they are anomalous (fraud or error\n\
+patterns of ISA 240 journal-entry testing), for review by controllers and\n\
+auditors. Journals at or above the `review` threshold become `journal_anomaly`\n\
+exceptions (0.9 and above escalate); unbalanced journals are always\n\
+`control_violation`."
+            .into(),
+        method: format!(
+            "Two parts, both ONNX: `iforest/` — an isolation forest (100 trees, ψ = 256)\n\
+trained by reckon in Rust on `{spec}` features and exported as one `ai.onnx.ml`\n\
+TreeEnsembleRegressor; `model.onnx` — a logistic regression (linfa) over the\n\
+rule flags, the rule risk, the forest's score (z within the book) and the\n\
+largest amount's z above its account's usual amounts: the calibrated\n\
+combination. Weights: `weights.json`.",
+            spec = reckon_anomaly::FEATURE_SPEC
+        ),
+        training: format!(
+            "Generated scenario `{}`: {} journals, {} anomalous (labels from\n\
+`truth/journal_anomalies.csv`).",
             train_dir.display(),
             report.train_journals,
-            report.train_anomalous,
+            report.train_anomalous
+        ),
+        validation: format!(
+            "A different scenario, `{}`: {} journals, {} anomalous.\n\n\
+| scorer | ROC-AUC | average precision |\n|---|---|---|\n\
+| rules only | {:.4} | {:.4} |\n\
+| isolation forest ({spec}) only | {:.4} | {:.4} |\n\
+| combined (this model) | {:.4} | {:.4} |\n\
+| plain isolation forest on raw one-hot features | {:.4} | {:.4} |\n\n\
+The `review` threshold is the best F1 on validation over the whole score range,\n\
+halfway between the lowest journal kept and the highest left out: precision\n\
+{:.3}, recall {:.3}.{sep}",
             validation.display(),
             report.validation_journals,
             report.validation_anomalous,
@@ -299,13 +336,25 @@ pub fn train(train_dir: &Path, validation: &Path, out: &Path) -> Result<AnomalyT
             report.plain_iforest_one_hot.1,
             report.validation_precision,
             report.validation_recall,
-            thr = best.0,
-            sep = crate::model::separability(report.combined.0),
             spec = reckon_anomaly::FEATURE_SPEC,
-            tests = reckon_anomaly::TESTS.len(),
-            out = out.file_name().map_or(out.display().to_string(), |n| format!("models/{}", n.to_string_lossy()))
+            sep = crate::model::separability(report.combined.0),
         ),
-    )?;
+        limits: "Generated data only; anomaly types the generator does not make are only caught\n\
+by the rules and the forest's notion of unusual. Retrain on the entity's own\n\
+labelled history."
+            .into(),
+        reproduce: vec![
+            "reckon generate --seed 1001 --scale 20000 --out /tmp/train".into(),
+            "reckon generate --seed 101 --scale 20000 --out /tmp/val".into(),
+            format!(
+                "reckon train anomaly --input /tmp/train --validation /tmp/val --out {}",
+                out.file_name().map_or(out.display().to_string(), |n| format!("models/{}", n.to_string_lossy()))
+            ),
+        ],
+        parts: vec![("iforest/".to_string(), if_cfg.clone())],
+    }
+    .render(&risk_cfg);
+    w(out.join("MODEL_CARD.md"), card)?;
     Ok(report)
 }
 

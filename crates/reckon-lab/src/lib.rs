@@ -6,9 +6,11 @@
 //! data), the trainers of the three models (`cash`: `reckon train match`;
 //! `dedup`: `reckon train dedup`, pair evaluation and money out; `journals`:
 //! `reckon train anomaly` and journal evaluation) with their model cards, and
-//! `model` (model folders as training writes them). `reckon-pipeline` serves
+//! `model` (model folders as training writes them), `card` (one model-card
+//! type: the facts from `config.json`, the prose from the trainer). `reckon-pipeline` serves
 //! the models these write; it does not link linfa.
 
+pub mod card;
 pub mod cash;
 pub mod dedup;
 pub mod eval;
