@@ -341,25 +341,29 @@ fn dispatch(cmd: Command) -> anyhow::Result<i32> {
             let tests = reckon_anomaly::AnomalyConfig::default().build().map_err(|e| anyhow::anyhow!(e))?;
             let (lines, results) = reckon_pipeline::journals::run(&loaded, &tests).context("no GL journal lines")?;
             let f = reckon_anomaly::features(&tests, &lines, &results);
-            let truth: std::collections::BTreeSet<(String, String)> =
-                std::fs::read_to_string(input.join("truth/journal_anomalies.csv"))
-                    .map(|t| {
-                        t.lines()
-                            .skip(1)
-                            .filter_map(|l| {
-                                l.split_once(',')
-                                    .map(|(e, r)| (e.to_string(), r.split(',').next().unwrap_or("").to_string()))
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default();
+            // The truth's (entity, journal_id) pairs, read with reckon's CSV scanner.
+            let mut truth: std::collections::BTreeSet<(String, String)> = Default::default();
+            if let Ok(b) = std::fs::read(input.join("truth/journal_anomalies.csv")) {
+                let t = reckon_ingest::csv::scan(&b, b',', b'"')
+                    .map_err(|e| anyhow::anyhow!("journal_anomalies.csv: {e}"))?;
+                let col =
+                    |n: &str| t.header.iter().position(|h| h == n).context(format!("journal_anomalies.csv: no {n}"));
+                let (e, j) = (col("entity")?, col("journal_id")?);
+                truth = (0..t.records.len()).map(|r| (t.columns[e][r].clone(), t.columns[j][r].clone())).collect();
+            }
             let k = reckon_anomaly::FEATURES.len();
-            let mut text = format!("entity,journal_id,label,{}\n", reckon_anomaly::FEATURES.join(","));
+            // Written with the csv crate: ids with commas or quotes stay one field.
+            let mut w = csv::Writer::from_writer(Vec::new());
+            let mut header = vec!["entity".to_string(), "journal_id".into(), "label".into()];
+            header.extend(reckon_anomaly::FEATURES.iter().map(|f| f.to_string()));
+            w.write_record(&header)?;
             for (i, j) in results.iter().enumerate() {
                 let label = u8::from(truth.contains(&(j.entity.clone(), j.journal_id.clone())));
-                let vals: Vec<String> = f[i * k..(i + 1) * k].iter().map(|v| format!("{v}")).collect();
-                text.push_str(&format!("{},{},{label},{}\n", j.entity, j.journal_id, vals.join(",")));
+                let mut rec = vec![j.entity.clone(), j.journal_id.clone(), label.to_string()];
+                rec.extend(f[i * k..(i + 1) * k].iter().map(|v| format!("{v}")));
+                w.write_record(&rec)?;
             }
+            let text = w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?;
             std::fs::write(&out, text)?;
             outln!("wrote {} journals × {k} features to {}", results.len(), out.display());
             Ok(exit::OK)
@@ -1021,7 +1025,8 @@ fn bench(scale: usize, seed: u64, dir: Option<PathBuf>, only: &str) -> anyhow::R
     if only != "cash"
         && let Some((inv, ven)) = reckon_pipeline::dedup::inputs(&loaded)
     {
-        let dir_m = reckon_pipeline::model::resolve("ap_dedup_v1_1").context("models/ap_dedup_v1_1 not found")?;
+        let name = reckon_pipeline::config::DuplicatesConfig::default().model;
+        let dir_m = reckon_pipeline::model::resolve(&name).with_context(|| format!("models/{name} not found"))?;
         let m = reckon_onnx::Model::load(&dir_m).map_err(|e| anyhow::anyhow!(e))?;
         let n = inv.len();
         let t = Instant::now();
