@@ -1,0 +1,234 @@
+//! `reckon bench`: engines on a generated scenario beside their baselines, in one process.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::Context;
+use reckon_pipeline::exit;
+
+pub fn peak_rss_mib() -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb: f64 = s.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+/// GL journals only: generate, load, then journal-entry tests, features and the
+/// journal risk model (isolation forest + combination) timed together.
+pub fn bench_journals(input: &Path, scale: usize, seed: u64, dir: &Path) -> anyhow::Result<i32> {
+    std::fs::create_dir_all(input.join("truth"))?;
+    let t = Instant::now();
+    let mut summary = reckon_synth::Summary::default();
+    let cfg = reckon_synth::Config::new(seed, scale);
+    // The same stream `reckon generate` uses for GL (forks advance the parent).
+    let mut rng = reckon_synth::rng::Rng::new(seed);
+    let _ = (rng.fork(100), rng.fork(200));
+    reckon_synth::gl::write(input, &mut rng.fork(300), scale, cfg.base_day, cfg.profile, &mut summary)?;
+    let gen_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let loaded = reckon_ingest::load_dir(input)?;
+    let load_s = t.elapsed().as_secs_f64();
+    let tests = reckon_anomaly::AnomalyConfig::default().build().map_err(|e| anyhow::anyhow!(e))?;
+    let name = reckon_anomaly::AnomalyConfig::default().model;
+    let dirm = reckon_pipeline::model::resolve(&name).with_context(|| format!("models/{name} not found"))?;
+    let model = reckon_pipeline::journals::RiskModel::load(&dirm).map_err(|e| anyhow::anyhow!(e))?;
+    // Book, tests, features and model: (book + tests seconds, features + model seconds, results).
+    let pass = || -> anyhow::Result<(f64, f64, usize, Vec<reckon_anomaly::JournalResult>)> {
+        let t = Instant::now();
+        let (book, mut results) = reckon_pipeline::journals::run(&loaded, &tests).context("no GL lines")?;
+        let rules_s = t.elapsed().as_secs_f64();
+        let t2 = Instant::now();
+        model.score(&tests, &book, &mut results).map_err(|e| anyhow::anyhow!(e))?;
+        Ok((rules_s, t2.elapsed().as_secs_f64(), book.len(), results))
+    };
+    let (rules_s, model_s, n_lines, results) = pass()?;
+    let total = rules_s + model_s;
+    // Baseline in the same process: the same pass on one thread. It must give the
+    // same journals, flags and risks.
+    let one = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
+    let (s_rules, s_model, _, serial) = one.install(pass)?;
+    let identical = serial == results;
+    let eval = reckon_lab::journals::evaluate(&results, &input.join("truth"), model.review())
+        .map_err(|e| anyhow::anyhow!(e))?;
+    let profile = if cfg!(debug_assertions) { "debug (use --release for real numbers)" } else { "release" };
+    let report = serde_json::json!({
+        "profile": profile,
+        "scale": scale,
+        "seed": seed,
+        "gl_lines": n_lines,
+        "journals": results.len(),
+        "threads": rayon::current_num_threads(),
+        "generate_seconds": gen_s,
+        "load_seconds": load_s,
+        "tests_seconds": rules_s,
+        "features_and_model_seconds": model_s,
+        "total_seconds": total,
+        "lines_per_s": n_lines as f64 / total,
+        "baseline_one_thread_seconds": s_rules + s_model,
+        "baseline_one_thread_lines_per_s": n_lines as f64 / (s_rules + s_model),
+        "speedup_vs_one_thread": (s_rules + s_model) / total,
+        "identical_to_one_thread": identical,
+        "model": model.risk.id(),
+        "roc_auc": eval.roc_auc,
+        "average_precision": eval.average_precision,
+        "peak_rss_mib": peak_rss_mib(),
+    });
+    outln!("{}", serde_json::to_string_pretty(&report)?);
+    if std::env::var_os("RECKON_BENCH_KEEP").is_none() {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    Ok(exit::OK)
+}
+
+pub fn bench(scale: usize, seed: u64, dir: Option<PathBuf>, only: &str) -> anyhow::Result<i32> {
+    let tmp;
+    let dir = match dir {
+        Some(d) => d,
+        None => {
+            tmp = std::env::temp_dir().join(format!("reckon-bench-{}", std::process::id()));
+            tmp.clone()
+        }
+    };
+    let input = dir.join("input");
+    if only == "journals" {
+        return bench_journals(&input, scale, seed, &dir);
+    }
+    let t = Instant::now();
+    reckon_synth::generate(&input, &reckon_synth::Config::new(seed, scale))?;
+    let gen_s = t.elapsed().as_secs_f64();
+    let bytes: u64 = std::fs::read_dir(&input)?
+        .flatten()
+        .filter_map(|e| e.metadata().ok())
+        .filter(|m| m.is_file())
+        .map(|m| m.len())
+        .sum();
+    let t = Instant::now();
+    let loaded = reckon_ingest::load_dir(&input)?;
+    let load_s = t.elapsed().as_secs_f64();
+    let rows: u64 = loaded.files.iter().map(|f| f.input_rows).sum();
+    // Cash matching against the naive baseline, on the same data in the same process.
+    let matching_report = if only == "dedup" {
+        serde_json::Value::Null
+    } else {
+        let inputs =
+            reckon_pipeline::cash::inputs(&loaded).context("generated scenario lacks receipts or open items")?;
+        let truth = reckon_lab::eval::cash_truth(&input.join("truth"))?;
+        let n_receipts = inputs.receipts.iter().filter(|r| r.amount > 0).count();
+        // The shipped model, as `reckon run` uses it (its own auto threshold).
+        let mut mcfg = reckon_match::MatchConfig::default();
+        let scorer = reckon_pipeline::model::load_scorer(&mcfg).map_err(|e| anyhow::anyhow!(e))?;
+        if let Some(t) = scorer.as_ref().and_then(|s| s.0.config.thresholds.get("auto")) {
+            mcfg.auto_threshold = *t;
+        }
+        // As `reckon run` does it: invoice-number blocking as polars joins, then the engine.
+        let t = Instant::now();
+        let blocks = reckon_pipeline::cash::reference_blocks(&inputs.receipts, &inputs.items)?;
+        let blocking_s = t.elapsed().as_secs_f64();
+        let res = reckon_match::run_blocked(
+            &inputs.receipts,
+            &inputs.items,
+            &inputs.customers,
+            &inputs.remittances,
+            &mcfg,
+            scorer.as_ref().map(|s| s as &dyn reckon_match::GroupScorer),
+            Some(&blocks),
+        )
+        .map_err(|e| anyhow::anyhow!(e))?;
+        let match_s = t.elapsed().as_secs_f64();
+        let match_rss = peak_rss_mib();
+        let mut pred = reckon_lab::eval::Predicted::new();
+        for r in &res.rows {
+            let e = pred.entry(r.txn_id.clone()).or_insert((
+                Default::default(),
+                r.band == reckon_match::Band::Auto,
+                r.confidence,
+            ));
+            e.0.insert(r.item_id.clone());
+        }
+        let reckon_eval = reckon_lab::eval::score_with(&pred, &reckon_lab::eval::candidates_of(&res), &truth);
+        let t = Instant::now();
+        let naive = reckon_match::baseline::naive(&inputs.receipts, &inputs.items);
+        let naive_s = t.elapsed().as_secs_f64();
+        let mut npred = reckon_lab::eval::Predicted::new();
+        for (ri, ii) in naive {
+            let e = npred.entry(inputs.receipts[ri].txn_id.clone()).or_insert((Default::default(), true, 1.0));
+            e.0.insert(inputs.items[ii].item_id.clone());
+        }
+        let naive_eval = reckon_lab::eval::score(&npred, &truth);
+        let summary = |e: &reckon_lab::eval::CashEval| {
+            serde_json::json!({
+                "auto_groups": e.auto_groups, "auto_precision": e.auto_precision,
+                "touchless": e.touchless, "recall_proposed": e.recall_proposed, "recall_any_band": e.recall_any_band,
+            })
+        };
+        serde_json::json!({
+            "receipts": n_receipts,
+            "open_items": inputs.items.len(),
+            "reckon_model": scorer.as_ref().map(reckon_match::GroupScorer::id),
+            "reckon_seconds": match_s,
+            "reckon_blocking_seconds": blocking_s,
+            "reckon_receipts_per_s": n_receipts as f64 / match_s,
+            "peak_rss_mib_after_matching": match_rss,
+            "reckon": summary(&reckon_eval),
+            "naive_baseline_seconds": naive_s,
+            "naive_baseline": summary(&naive_eval),
+        })
+    };
+    // Duplicate detection on the scenario's AP invoices, beside the exact-key check.
+    let mut dup_report = serde_json::Value::Null;
+    if only != "cash"
+        && let Some((inv, ven)) = reckon_pipeline::dedup::inputs(&loaded)
+    {
+        let name = reckon_pipeline::config::DuplicatesConfig::default().model;
+        let dir_m = reckon_pipeline::model::resolve(&name).with_context(|| format!("models/{name} not found"))?;
+        let m = reckon_onnx::Model::load(&dir_m).map_err(|e| anyhow::anyhow!(e))?;
+        let n = inv.len();
+        let t = Instant::now();
+        let base = reckon_lab::dedup::exact_key_baseline(&inv);
+        let base_s = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        let r = reckon_pipeline::dedup::detect(inv, &ven, &m).map_err(|e| anyhow::anyhow!(e))?;
+        let dedup_s = t.elapsed().as_secs_f64();
+        let key = |a: usize, b: usize| {
+            let (x, y) = (&r.invoices[a].doc_id, &r.invoices[b].doc_id);
+            if x < y { (x.clone(), y.clone()) } else { (y.clone(), x.clone()) }
+        };
+        let flagged: std::collections::BTreeSet<(String, String)> =
+            r.flagged.iter().map(|(a, b, _, _)| key(*a, *b)).collect();
+        let ev = reckon_lab::dedup::evaluate(&flagged, r.compared_pairs, &input.join("truth"))
+            .map_err(|e| anyhow::anyhow!(e))?;
+        let bev = reckon_lab::dedup::evaluate(&base, 0, &input.join("truth")).map_err(|e| anyhow::anyhow!(e))?;
+        dup_report = serde_json::json!({
+            "ap_invoices": n,
+            "pairs_compared": r.compared_pairs,
+            "pairs_per_invoice": r.compared_pairs as f64 / n.max(1) as f64,
+            "reckon_seconds": dedup_s,
+            "reckon_invoices_per_s": n as f64 / dedup_s,
+            "reckon": { "precision": ev.precision, "recall": ev.recall, "f1": ev.f1, "false_alarms": ev.false_alarms },
+            "exact_key_seconds": base_s,
+            "exact_key": { "precision": bev.precision, "recall": bev.recall, "f1": bev.f1 },
+            "peak_rss_mib_after": peak_rss_mib(),
+        });
+    }
+    let profile = if cfg!(debug_assertions) { "debug (use --release for real numbers)" } else { "release" };
+    let report = serde_json::json!({
+        "profile": profile,
+        "scale": scale,
+        "seed": seed,
+        "generate_seconds": gen_s,
+        "generate_open_items_per_s": scale as f64 / gen_s,
+        "input_bytes": bytes,
+        "input_rows": rows,
+        "load_seconds": load_s,
+        "load_rows_per_s": rows as f64 / load_s,
+        "load_mb_per_s": bytes as f64 / 1e6 / load_s,
+        "rejects": loaded.rejects.len(),
+        "peak_rss_mib": peak_rss_mib(),
+        "matching": matching_report,
+        "duplicates": dup_report,
+    });
+    outln!("{}", serde_json::to_string_pretty(&report)?);
+    if std::env::var_os("RECKON_BENCH_KEEP").is_none() {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    Ok(exit::OK)
+}

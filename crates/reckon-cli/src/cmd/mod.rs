@@ -1,0 +1,11 @@
+//! One module per command (or family of commands), each with a documented
+//! entry function that `main`'s dispatch calls; commands call library APIs only.
+
+pub mod bench;
+pub mod data;
+pub mod eval;
+pub mod features;
+pub mod feed;
+pub mod models;
+pub mod run;
+pub mod train;

@@ -1,0 +1,159 @@
+//! `reckon run`, `demo`, `ingest` and `report`: a run of the pipeline on an input
+//! folder, its summary on stdout, and the run report.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use reckon_pipeline::{Config, RunOptions, exit};
+
+/// `reckon run`: loads the config, runs, summarises; the exit code is the run's.
+pub fn exec(
+    input: PathBuf,
+    out: PathBuf,
+    config: Option<PathBuf>,
+    keep_normalized: bool,
+    no_deliver: bool,
+    metrics_file: Option<PathBuf>,
+    report: bool,
+) -> anyhow::Result<i32> {
+    let mut cfg = match &config {
+        Some(p) => Config::load(p)?,
+        None => Config::default(),
+    };
+    cfg.output.keep_normalized |= keep_normalized;
+    run(&input, &out, cfg, config, !no_deliver, metrics_file.as_deref(), report)
+}
+
+/// `reckon report`: writes OUT/report.html, with trends over `history` when given.
+pub fn report(out: PathBuf, history: Option<PathBuf>) -> anyhow::Result<i32> {
+    let mut r = reckon_report::Report::from_output(&out)?;
+    if let Some(h) = history {
+        let mut runs = reckon_report::run_folders(&h)?;
+        if !runs.iter().any(|p| p.canonicalize().ok() == out.canonicalize().ok()) {
+            runs.push(out.clone());
+        }
+        r = r.with_history(&runs)?;
+    }
+    let p = r.write(&out)?;
+    outln!("wrote {}", p.display());
+    Ok(exit::OK)
+}
+
+/// `reckon demo`: the bundled sample into `out`, with its report.
+pub fn demo(out: PathBuf) -> anyhow::Result<i32> {
+    let input = sample_dir().context("bundled sample data (data/sample) not found")?;
+    outln!("reckon demo: input {}  output {}", input.display(), out.display());
+    let mut cfg = Config::default();
+    cfg.output.keep_normalized = true;
+    run(&input, &out, cfg, None, false, None, true)
+}
+
+/// `reckon ingest`: a run that keeps the normalized tables.
+pub fn ingest(input: PathBuf, out: PathBuf) -> anyhow::Result<i32> {
+    let mut cfg = Config::default();
+    cfg.output.keep_normalized = true;
+    run(&input, &out, cfg, None, false, None, false)
+}
+
+/// A spinner on stderr while long work runs (only on a terminal; logs and pipes stay clean).
+pub fn spinner(msg: &str) -> indicatif::ProgressBar {
+    if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        return indicatif::ProgressBar::hidden();
+    }
+    let pb = indicatif::ProgressBar::new_spinner();
+    pb.set_message(msg.to_string());
+    pb.enable_steady_tick(std::time::Duration::from_millis(120));
+    pb
+}
+
+pub fn run(
+    input: &Path,
+    out: &Path,
+    config: Config,
+    config_path: Option<PathBuf>,
+    deliver: bool,
+    metrics_file: Option<&Path>,
+    report: bool,
+) -> anyhow::Result<i32> {
+    let opts = RunOptions {
+        input: input.to_path_buf(),
+        out: out.to_path_buf(),
+        config,
+        config_path,
+        deliver,
+        started_at: None,
+        report,
+    };
+    let pb = spinner(&format!("reckon: loading and checking {}", input.display()));
+    let o = reckon_pipeline::run(&opts);
+    pb.finish_and_clear();
+    let o = o?;
+    print_files(&o.loaded);
+    let c = &o.manifest.conservation;
+    outln!(
+        "bank entries: {} in, {} loaded, {} rejected, {} matched, {} in exceptions, {} unreconciled",
+        c.bank_transactions.input_rows,
+        c.bank_transactions.loaded,
+        c.bank_transactions.rejected,
+        c.bank_transactions.matched,
+        c.bank_transactions.in_exceptions,
+        c.bank_transactions.unreconciled
+    );
+    if !c.bank_transactions.receipts.is_empty() {
+        let r = &c.bank_transactions.receipts;
+        let g = |k: &str| r.get(k).copied().unwrap_or(0);
+        outln!(
+            "cash matching: {} receipts: {} auto, {} for review, {} ambiguous, {} unmatched (matches.parquet)",
+            r.values().sum::<u64>(),
+            g("auto"),
+            g("review"),
+            g("ambiguous"),
+            g("unmatched")
+        );
+    }
+    outln!("conservation: {}", if c.balanced { "balanced" } else { "NOT BALANCED" });
+    outln!("wrote {} (run {})", out.join("manifest.json").display(), o.manifest.run_id);
+    if report {
+        outln!("wrote {}", out.join("report.html").display());
+    }
+    if !o.manifest.refused_files.is_empty() {
+        outln!("some input was refused: {}", o.manifest.refused_files.join(", "));
+    }
+    for d in &o.deliveries {
+        crate::cmd::feed::print_delivery(d.sink, &d.report, &d.status);
+    }
+    if let Some(f) = metrics_file {
+        let counts = reckon_pipeline::metrics::exception_counts(out)?;
+        reckon_pipeline::metrics::write(f, &reckon_pipeline::metrics::render(&o.manifest, &counts, &o.deliveries))?;
+        outln!("wrote {} (Prometheus text format)", f.display());
+    }
+    Ok(o.exit_code)
+}
+
+pub fn print_files(loaded: &reckon_ingest::Loaded) {
+    outln!("{:<34} {:<18} {:>9} {:>9} {:>9}", "file", "table", "rows", "loaded", "rejected");
+    for f in &loaded.files {
+        outln!(
+            "{:<34} {:<18} {:>9} {:>9} {:>9}{}",
+            f.path,
+            f.table.as_deref().unwrap_or("-"),
+            f.input_rows,
+            f.loaded_rows,
+            f.rejected_rows,
+            f.refused.as_ref().map(|r| format!("  REFUSED: {r}")).unwrap_or_default()
+        );
+    }
+    for i in &loaded.ignored {
+        outln!("{i:<34} (ignored: not a contract table and no mapping)");
+    }
+}
+
+/// The bundled sample: ./data/sample, else the one next to the sources this binary was built from.
+pub fn sample_dir() -> Option<PathBuf> {
+    let here = PathBuf::from("data/sample");
+    if here.is_dir() {
+        return Some(here);
+    }
+    let built = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/sample");
+    built.is_dir().then_some(built)
+}

@@ -1,0 +1,146 @@
+//! `reckon train match|dedup|anomaly`: the trainers of reckon-lab.
+
+use std::path::PathBuf;
+
+use clap::Subcommand;
+
+use reckon_pipeline::exit;
+
+#[derive(Debug, Subcommand)]
+pub enum What {
+    /// The journal risk model: an isolation forest (Rust → ONNX tree ensemble) over
+    /// journal features plus a logistic regression combining it with the rule flags;
+    /// review threshold with the best F1 on --validation.
+    Anomaly {
+        #[arg(long)]
+        input: PathBuf,
+        #[arg(long)]
+        validation: PathBuf,
+        /// Model folder to write, e.g. models/journal_anomaly_v2_2.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// The AP duplicate-pair scorer (logistic regression, ONNX): fit on --input,
+    /// threshold with the best F1 on --validation.
+    Dedup {
+        #[arg(long)]
+        input: PathBuf,
+        #[arg(long)]
+        validation: PathBuf,
+        /// Model folder to write, e.g. models/ap_dedup_v1_1.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// The cash-matching group scorer (logistic regression, calibrated, ONNX): fit on
+    /// --input, threshold for the target auto precision chosen on --validation.
+    Match {
+        /// Training scenario (a `reckon generate` folder with truth/).
+        #[arg(long)]
+        input: PathBuf,
+        /// A different scenario for the threshold and calibration.
+        #[arg(long)]
+        validation: PathBuf,
+        /// Model folder to write, e.g. models/cash_match_v2_1.
+        #[arg(long)]
+        out: PathBuf,
+        /// Auto precision the threshold must reach on validation (its Wilson lower
+        /// bound at --z); a target no cut reaches is an error naming the best cut.
+        #[arg(long, default_value_t = 0.998)]
+        target_precision: f64,
+        /// Standard errors for the precision's lower bound (1.645: one-sided 95 %;
+        /// 0: the point estimate).
+        #[arg(long, default_value_t = reckon_learn::threshold::Z_95)]
+        z: f64,
+        /// The probability a group must reach by itself to be cleared automatically,
+        /// however good the groups above it make the set look (default: the target).
+        #[arg(long)]
+        floor: Option<f64>,
+    },
+}
+
+/// Trains the model `what` names and writes its folder.
+pub fn exec(what: What) -> anyhow::Result<i32> {
+    match what {
+        What::Anomaly { input, validation, out } => {
+            let r = reckon_lab::journals::train(&input, &validation, &out).map_err(|e| anyhow::anyhow!(e))?;
+            outln!(
+                "trained on {} journals ({} anomalous) in {:.1} s; validation {} journals ({} anomalous):",
+                r.train_journals,
+                r.train_anomalous,
+                r.train_seconds,
+                r.validation_journals,
+                r.validation_anomalous
+            );
+            for (name, (auc, ap)) in [
+                ("rules only", r.rules_only),
+                ("isolation forest only", r.iforest_only),
+                ("combined", r.combined),
+                ("plain isolation forest, one-hot", r.plain_iforest_one_hot),
+            ] {
+                outln!("  {name:<34} ROC-AUC {auc:.4}  AP {ap:.4}");
+            }
+            outln!(
+                "review threshold {:.2}: precision {:.3}, recall {:.3}",
+                r.review_threshold,
+                r.validation_precision,
+                r.validation_recall
+            );
+            outln!("wrote {}", out.display());
+            Ok(exit::OK)
+        }
+        What::Dedup { input, validation, out } => {
+            let r = reckon_lab::dedup::train(&input, &validation, &out).map_err(|e| anyhow::anyhow!(e))?;
+            outln!(
+                "trained on {} candidate pairs ({} duplicates); validation: {} pairs, ROC-AUC {:.4}, AP {:.4}",
+                r.train_pairs,
+                r.train_positive,
+                r.validation_pairs,
+                r.validation_roc_auc,
+                r.validation_average_precision
+            );
+            outln!(
+                "threshold {:.2}: precision {:.4}, recall {:.4}, F1 {:.4}; false alarms {:?}",
+                r.threshold,
+                r.validation.precision,
+                r.validation.recall,
+                r.validation.f1,
+                r.validation.false_alarms
+            );
+            outln!("wrote {}", out.display());
+            Ok(exit::OK)
+        }
+        What::Match { input, validation, out, target_precision, z, floor } => {
+            let pb = crate::cmd::run::spinner("reckon: training the cash-matching model");
+            let r = reckon_lab::cash::train(
+                &input,
+                &validation,
+                &out,
+                target_precision,
+                z,
+                floor.unwrap_or(target_precision),
+            );
+            pb.finish_and_clear();
+            let r = r.map_err(|e| anyhow::anyhow!(e))?;
+            outln!(
+                "trained on {} candidate groups ({} right); validation: ROC-AUC {:.4}, AP {:.4}, Brier {:.4}, ECE {:.4}",
+                r.train_rows,
+                r.train_positive,
+                r.validation_roc_auc,
+                r.validation_average_precision,
+                r.validation_brier,
+                r.validation_ece
+            );
+            outln!(
+                "auto threshold {} (set by {:?}): validation auto precision {:.4} (lower bound {:.4}), touchless {:.4}, recall of proposals {:.4}",
+                r.auto_threshold,
+                r.bound_by,
+                r.validation_auto_precision,
+                r.validation_auto_precision_lower,
+                r.validation_touchless,
+                r.validation_recall_proposed
+            );
+            outln!("wrote {}", out.display());
+            Ok(exit::OK)
+        }
+    }
+}
