@@ -231,16 +231,9 @@ impl DuplicatesStage {
             name => {
                 let dir = crate::model::resolve(name)
                     .ok_or_else(|| err(format!("model '{name}' not found (set it to \"off\" to skip)")))?;
-                let m = Model::load(&dir).map_err(|e| err(e.to_string()))?;
                 // A model trained on other features would score the wrong columns.
-                if m.config.feature_spec != FEATURE_SPEC || m.config.features != FEATURES {
-                    return Err(err(format!(
-                        "{}: trained on feature spec {} but reckon computes {FEATURE_SPEC}",
-                        dir.display(),
-                        m.config.feature_spec
-                    )));
-                }
-                Some(m)
+                let spec = crate::model::Spec::Fixed(FEATURE_SPEC, FEATURES);
+                Some(crate::model::load_checked(&dir, spec).map_err(err)?)
             }
         };
         Ok(Box::new(DuplicatesStage { model }))

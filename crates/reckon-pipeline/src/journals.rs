@@ -262,17 +262,12 @@ pub struct RiskModel {
 
 impl RiskModel {
     pub fn load(dir: &Path) -> Result<RiskModel, String> {
-        let risk = reckon_onnx::Model::load(dir).map_err(|e| e.to_string())?;
-        let iforest = reckon_onnx::Model::load(&dir.join("iforest")).map_err(|e| e.to_string())?;
+        use crate::model::{Spec, load_checked};
+        let risk = load_checked(dir, Spec::ByName("journal_risk_v2"))?;
+        let iforest =
+            load_checked(&dir.join("iforest"), Spec::Fixed(reckon_anomaly::FEATURE_SPEC, reckon_anomaly::FEATURES))?;
+        // Inputs by name: each must be one reckon computes.
         combined(&[], &[], &risk.config.features).map_err(|e| format!("{}: {e}", dir.display()))?;
-        if iforest.config.feature_spec != reckon_anomaly::FEATURE_SPEC {
-            return Err(format!(
-                "{}: forest trained on {} but reckon computes {}",
-                dir.display(),
-                iforest.config.feature_spec,
-                reckon_anomaly::FEATURE_SPEC
-            ));
-        }
         Ok(RiskModel { iforest, risk })
     }
 

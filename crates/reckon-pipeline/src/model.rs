@@ -41,6 +41,36 @@ pub fn resolve(name: &str) -> Option<PathBuf> {
     models_dirs().into_iter().map(|d| d.join(name)).find(|d| d.join("config.json").is_file())
 }
 
+/// What a stage computes for a model: a fixed feature spec (name and columns in
+/// order), or inputs the model names one by one and the stage builds by name.
+#[derive(Clone, Copy, Debug)]
+pub enum Spec<'a> {
+    Fixed(&'a str, &'a [&'a str]),
+    ByName(&'a str),
+}
+
+/// The one way a stage loads a model folder: `model.onnx` checked against its
+/// config's hash (reckon-onnx), then refused unless it was trained on what the
+/// stage computes — the spec's name and, for a fixed spec, its features in order.
+pub fn load_checked(dir: &Path, spec: Spec<'_>) -> Result<Model, String> {
+    let m = Model::load(dir).map_err(|e| e.to_string())?;
+    let (name, fixed) = match spec {
+        Spec::Fixed(n, f) => (n, Some(f)),
+        Spec::ByName(n) => (n, None),
+    };
+    let same = m.config.feature_spec == name
+        && fixed.is_none_or(|f| m.config.features.iter().map(String::as_str).eq(f.iter().copied()));
+    if !same {
+        return Err(format!(
+            "{}: trained on feature spec {} ({} features) but reckon computes {name}",
+            dir.display(),
+            m.config.feature_spec,
+            m.config.features.len()
+        ));
+    }
+    Ok(m)
+}
+
 /// Loads the configured scorer (None for `rules`). A model that is named but
 /// missing or broken is an error: results must not silently change method.
 pub fn load_scorer(cfg: &MatchConfig) -> Result<Option<OnnxScorer>, String> {
@@ -54,13 +84,5 @@ pub fn load_scorer(cfg: &MatchConfig) -> Result<Option<OnnxScorer>, String> {
             models_dirs()
         )
     })?;
-    let m = Model::load(&dir).map_err(|e| e.to_string())?;
-    if m.config.feature_spec != FEATURE_SPEC || m.config.features != FEATURES {
-        return Err(format!(
-            "{}: trained on feature spec {} but the engine has {FEATURE_SPEC}",
-            dir.display(),
-            m.config.feature_spec
-        ));
-    }
-    Ok(Some(OnnxScorer(m)))
+    Ok(Some(OnnxScorer(load_checked(&dir, Spec::Fixed(FEATURE_SPEC, FEATURES))?)))
 }

@@ -191,3 +191,49 @@ fn stages_refuse_bad_config_at_build() {
     let e = stage::build_all(&c).err();
     assert!(matches!(e, Some(BuildError::Config { section: "anomaly", .. })), "{e:?}");
 }
+
+/// Every stage loads its model through one check: a folder whose features are
+/// not the spec the stage computes (here: two columns swapped in the config) is
+/// refused when the stage is built, naming the folder.
+#[test]
+fn a_model_trained_on_other_features_is_refused() {
+    let models = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models");
+    let t = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let copy = |name: &str, cfg: &str| -> std::path::PathBuf {
+        let to = t.path().join(name);
+        for e in walk(&models.join(name)) {
+            let rel = e.strip_prefix(models.join(name)).unwrap_or_else(|e| panic!("{e}"));
+            let dst = to.join(rel);
+            std::fs::create_dir_all(dst.parent().unwrap_or(&to)).unwrap_or_else(|e| panic!("{e}"));
+            std::fs::copy(&e, &dst).unwrap_or_else(|e| panic!("{e}"));
+        }
+        let p = to.join(cfg);
+        let mut v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&p).unwrap_or_default()).unwrap_or_else(|e| panic!("{e}"));
+        let f = v["features"].as_array_mut().unwrap_or_else(|| panic!("features"));
+        f.swap(0, 1);
+        std::fs::write(&p, v.to_string()).unwrap_or_else(|e| panic!("{e}"));
+        to
+    };
+    let mut c = Config::default();
+    c.matching.model = copy("cash_match_v2_1", "config.json").display().to_string();
+    let e = stage::build_all(&c).err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(e.contains("cash_match_v2_1") && e.contains("feature spec"), "{e}");
+    let mut c = Config::default();
+    c.duplicates.model = copy("ap_dedup_v1_1", "config.json").display().to_string();
+    let e = stage::build_all(&c).err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(e.contains("ap_dedup_v1_1") && e.contains("feature spec"), "{e}");
+    let mut c = Config::default();
+    c.anomaly.model = copy("journal_anomaly_v2_2", "iforest/config.json").display().to_string();
+    let e = stage::build_all(&c).err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(e.contains("iforest") && e.contains("feature spec"), "{e}");
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{e}")).flatten() {
+        let p = e.path();
+        if p.is_dir() { out.extend(walk(&p)) } else { out.push(p) }
+    }
+    out
+}
