@@ -409,3 +409,24 @@ fn json_logs_are_one_object_per_line() {
     }
     assert!(after && stages == 4, "the stages' log lines: {err}");
 }
+
+/// `reckon bench` runs the registered stages (as `reckon run` builds them) on a
+/// generated scenario and evaluates their tables beside the baselines.
+#[test]
+fn bench_runs_the_real_stages() {
+    let t = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = t.path().join("b");
+    let o = reckon(&["bench", "--scale", "800", "--seed", "3", "--dir", &dir.to_string_lossy()], t.path());
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    let m = &v["matching"];
+    assert!(m["reckon_stage"].as_str().is_some_and(|s| s.starts_with("ok (model cash_match@")), "{m}");
+    assert!(
+        m["reckon"]["touchless"].as_f64().is_some_and(|x| x > m["naive_baseline"]["touchless"].as_f64().unwrap_or(1.0)),
+        "{m}"
+    );
+    let d = &v["duplicates"];
+    assert!(d["reckon_stage"].as_str().is_some_and(|s| s.contains("pairs compared")), "{d}");
+    assert!(d["pairs_compared"].as_u64().is_some_and(|n| n > 0), "{d}");
+}

@@ -105,53 +105,41 @@ pub fn bench(scale: usize, seed: u64, dir: Option<PathBuf>, only: &str) -> anyho
     let loaded = reckon_ingest::load_dir(&input)?;
     let load_s = t.elapsed().as_secs_f64();
     let rows: u64 = loaded.files.iter().map(|f| f.input_rows).sum();
+    // The registered stages, built from the default config as `reckon run` builds
+    // them, run on the loaded tables; their tables are written to a scratch folder
+    // and evaluated there as `reckon eval` does.
+    let cfg = reckon_pipeline::Config::default();
+    let stages = reckon_pipeline::stage::build_all(&cfg)?;
+    let stage = |name: &str| stages.iter().find(|s| s.name() == name).context(format!("no stage {name}"));
+    let inputs = reckon_pipeline::stage::RunInputs { loaded: &loaded, run_id: "bench" };
+    let scratch = dir.join("out");
+    std::fs::create_dir_all(&scratch)?;
+    let write = |mut o: reckon_pipeline::stage::StageOutput| -> anyhow::Result<reckon_pipeline::stage::StageOutput> {
+        for (name, df) in &mut o.tables {
+            reckon_pipeline::write_parquet(&scratch.join(format!("{name}.parquet")), df)?;
+        }
+        Ok(o)
+    };
     // Cash matching against the naive baseline, on the same data in the same process.
     let matching_report = if only == "dedup" {
         serde_json::Value::Null
     } else {
-        let inputs =
+        let cash_inputs =
             reckon_pipeline::cash::inputs(&loaded).context("generated scenario lacks receipts or open items")?;
         let truth = reckon_lab::eval::cash_truth(&input.join("truth"))?;
-        let n_receipts = inputs.receipts.iter().filter(|r| r.amount > 0).count();
-        // The shipped model, as `reckon run` uses it (its own auto threshold).
-        let mut mcfg = reckon_match::MatchConfig::default();
-        let scorer = reckon_pipeline::model::load_scorer(&mcfg).map_err(|e| anyhow::anyhow!(e))?;
-        if let Some(t) = scorer.as_ref().and_then(|s| s.0.config.thresholds.get("auto")) {
-            mcfg.auto_threshold = *t;
-        }
-        // As `reckon run` does it: invoice-number blocking as polars joins, then the engine.
         let t = Instant::now();
-        let blocks = reckon_pipeline::cash::reference_blocks(&inputs.receipts, &inputs.items)?;
-        let blocking_s = t.elapsed().as_secs_f64();
-        let res = reckon_match::run_blocked(
-            &inputs.receipts,
-            &inputs.items,
-            &inputs.customers,
-            &inputs.remittances,
-            &mcfg,
-            scorer.as_ref().map(|s| s as &dyn reckon_match::GroupScorer),
-            Some(&blocks),
-        )
-        .map_err(|e| anyhow::anyhow!(e))?;
+        let out = stage("cash_matching")?.run(&inputs)?;
         let match_s = t.elapsed().as_secs_f64();
         let match_rss = peak_rss_mib();
-        let mut pred = reckon_lab::eval::Predicted::new();
-        for r in &res.rows {
-            let e = pred.entry(r.txn_id.clone()).or_insert((
-                Default::default(),
-                r.band == reckon_match::Band::Auto,
-                r.confidence,
-            ));
-            e.0.insert(r.item_id.clone());
-        }
-        let reckon_eval = reckon_lab::eval::score_with(&pred, &reckon_lab::eval::candidates_of(&res), &truth);
+        let out = write(out)?;
+        let reckon_eval = reckon_lab::eval::cash(&scratch, &input.join("truth"))?;
         let t = Instant::now();
-        let naive = reckon_match::baseline::naive(&inputs.receipts, &inputs.items);
+        let naive = reckon_match::baseline::naive(&cash_inputs.receipts, &cash_inputs.items);
         let naive_s = t.elapsed().as_secs_f64();
         let mut npred = reckon_lab::eval::Predicted::new();
         for (ri, ii) in naive {
-            let e = npred.entry(inputs.receipts[ri].txn_id.clone()).or_insert((Default::default(), true, 1.0));
-            e.0.insert(inputs.items[ii].item_id.clone());
+            let e = npred.entry(cash_inputs.receipts[ri].txn_id.clone()).or_insert((Default::default(), true, 1.0));
+            e.0.insert(cash_inputs.items[ii].item_id.clone());
         }
         let naive_eval = reckon_lab::eval::score(&npred, &truth);
         let summary = |e: &reckon_lab::eval::CashEval| {
@@ -160,12 +148,13 @@ pub fn bench(scale: usize, seed: u64, dir: Option<PathBuf>, only: &str) -> anyho
                 "touchless": e.touchless, "recall_proposed": e.recall_proposed, "recall_any_band": e.recall_any_band,
             })
         };
+        let n_receipts = out.report.rows_in;
         serde_json::json!({
             "receipts": n_receipts,
-            "open_items": inputs.items.len(),
-            "reckon_model": scorer.as_ref().map(reckon_match::GroupScorer::id),
+            "open_items": cash_inputs.items.len(),
+            "reckon_model": out.models.first().map(|m| m.id.clone()),
+            "reckon_stage": out.report.summary,
             "reckon_seconds": match_s,
-            "reckon_blocking_seconds": blocking_s,
             "reckon_receipts_per_s": n_receipts as f64 / match_s,
             "peak_rss_mib_after_matching": match_rss,
             "reckon": summary(&reckon_eval),
@@ -176,31 +165,24 @@ pub fn bench(scale: usize, seed: u64, dir: Option<PathBuf>, only: &str) -> anyho
     // Duplicate detection on the scenario's AP invoices, beside the exact-key check.
     let mut dup_report = serde_json::Value::Null;
     if only != "cash"
-        && let Some((inv, ven)) = reckon_pipeline::dedup::inputs(&loaded)
+        && let Some((inv, _)) = reckon_pipeline::dedup::inputs(&loaded)
     {
-        let name = reckon_pipeline::config::DuplicatesConfig::default().model;
-        let dir_m = reckon_pipeline::model::resolve(&name).with_context(|| format!("models/{name} not found"))?;
-        let m = reckon_onnx::Model::load(&dir_m).map_err(|e| anyhow::anyhow!(e))?;
         let n = inv.len();
         let t = Instant::now();
         let base = reckon_lab::dedup::exact_key_baseline(&inv);
         let base_s = t.elapsed().as_secs_f64();
         let t = Instant::now();
-        let r = reckon_pipeline::dedup::detect(inv, &ven, &m).map_err(|e| anyhow::anyhow!(e))?;
+        let out = stage("duplicate_detection")?.run(&inputs)?;
         let dedup_s = t.elapsed().as_secs_f64();
-        let key = |a: usize, b: usize| {
-            let (x, y) = (&r.invoices[a].doc_id, &r.invoices[b].doc_id);
-            if x < y { (x.clone(), y.clone()) } else { (y.clone(), x.clone()) }
-        };
-        let flagged: std::collections::BTreeSet<(String, String)> =
-            r.flagged.iter().map(|(a, b, _, _)| key(*a, *b)).collect();
-        let ev = reckon_lab::dedup::evaluate(&flagged, r.compared_pairs, &input.join("truth"))
-            .map_err(|e| anyhow::anyhow!(e))?;
+        let out = write(out)?;
+        let compared = out.report.counts.get("compared_pairs").copied().unwrap_or(0);
+        let ev = reckon_lab::dedup::eval_out(&scratch, &input.join("truth")).map_err(|e| anyhow::anyhow!(e))?;
         let bev = reckon_lab::dedup::evaluate(&base, 0, &input.join("truth")).map_err(|e| anyhow::anyhow!(e))?;
         dup_report = serde_json::json!({
             "ap_invoices": n,
-            "pairs_compared": r.compared_pairs,
-            "pairs_per_invoice": r.compared_pairs as f64 / n.max(1) as f64,
+            "pairs_compared": compared,
+            "pairs_per_invoice": compared as f64 / n.max(1) as f64,
+            "reckon_stage": out.report.summary,
             "reckon_seconds": dedup_s,
             "reckon_invoices_per_s": n as f64 / dedup_s,
             "reckon": { "precision": ev.precision, "recall": ev.recall, "f1": ev.f1, "false_alarms": ev.false_alarms },
