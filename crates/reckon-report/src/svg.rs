@@ -22,16 +22,31 @@ pub fn esc(s: &str) -> String {
 
 const COLORS: [&str; 3] = ["#2f6f9f", "#d08a2e", "#7a9f35"];
 
+/// The opening tag of a chart `w` × `h` with its accessible title.
+fn open(title: &str, w: f64, h: f64) -> String {
+    format!(
+        r#"<svg class="chart" role="img" aria-label="{t}" width="{w}" height="{h}" viewBox="0 0 {w} {h}" xmlns="http://www.w3.org/2000/svg"><title>{t}</title>"#,
+        t = esc(title)
+    )
+}
+
+/// One legend entry: a swatch of series `k`'s colour at (`x`, `y`) and its name.
+fn legend(k: usize, name: &str, x: f64, y: f64) -> String {
+    format!(
+        r#"<rect x="{x}" y="{y}" width="10" height="10" fill="{c}"/><text x="{tx}" y="{ty}" font-size="11">{n}</text>"#,
+        c = COLORS[k % COLORS.len()],
+        tx = x + 14.0,
+        ty = y + 9.0,
+        n = esc(name)
+    )
+}
+
 /// Horizontal bars, one per (label, value), longest first as given.
 pub fn bars(title: &str, rows: &[(String, u64)]) -> String {
     let max = rows.iter().map(|r| r.1).max().unwrap_or(0).max(1) as f64;
     let (label_w, bar_w, row_h) = (220.0, 360.0, 22.0);
     let h = row_h * rows.len().max(1) as f64 + 10.0;
-    let mut s = format!(
-        r#"<svg class="chart" role="img" aria-label="{t}" width="{w}" height="{h}" viewBox="0 0 {w} {h}" xmlns="http://www.w3.org/2000/svg"><title>{t}</title>"#,
-        t = esc(title),
-        w = label_w + bar_w + 90.0,
-    );
+    let mut s = open(title, label_w + bar_w + 90.0, h);
     for (i, (label, v)) in rows.iter().enumerate() {
         let y = 5.0 + i as f64 * row_h;
         let len = (*v as f64 / max * bar_w).max(if *v > 0 { 1.0 } else { 0.0 });
@@ -55,11 +70,7 @@ pub fn histogram(title: &str, bins: &[Bin], series: &[&str], threshold: Option<f
     let (w, h, pad) = (520.0, 200.0, 34.0);
     let max = bins.iter().map(|b| b.counts.iter().sum::<u64>()).max().unwrap_or(0).max(1) as f64;
     let bw = (w - 2.0 * pad) / bins.len().max(1) as f64;
-    let mut s = format!(
-        r#"<svg class="chart" role="img" aria-label="{t}" width="{w}" height="{hh}" viewBox="0 0 {w} {hh}" xmlns="http://www.w3.org/2000/svg"><title>{t}</title>"#,
-        t = esc(title),
-        hh = h + 40.0,
-    );
+    let mut s = open(title, w, h + 40.0);
     for (i, b) in bins.iter().enumerate() {
         let x = pad + i as f64 * bw;
         let mut y = h;
@@ -97,14 +108,7 @@ pub fn histogram(title: &str, bins: &[Bin], series: &[&str], threshold: Option<f
     }
     for (k, name) in series.iter().enumerate() {
         let x = pad + k as f64 * 110.0;
-        s.push_str(&format!(
-            r#"<rect x="{x}" y="{y}" width="10" height="10" fill="{c}"/><text x="{tx}" y="{ty}" font-size="11">{n}</text>"#,
-            y = h + 22.0,
-            c = COLORS[k % COLORS.len()],
-            tx = x + 14.0,
-            ty = h + 31.0,
-            n = esc(name)
-        ));
+        s.push_str(&legend(k, name, x, h + 22.0));
     }
     s.push_str("</svg>");
     s
@@ -114,10 +118,7 @@ pub fn histogram(title: &str, bins: &[Bin], series: &[&str], threshold: Option<f
 pub fn reliability(title: &str, rel: &[Reliability]) -> String {
     let (size, pad) = (260.0, 30.0);
     let sc = |v: f64| pad + v.clamp(0.0, 1.0) * (size - 2.0 * pad);
-    let mut s = format!(
-        r#"<svg class="chart" role="img" aria-label="{t}" width="{size}" height="{size}" viewBox="0 0 {size} {size}" xmlns="http://www.w3.org/2000/svg"><title>{t}</title>"#,
-        t = esc(title)
-    );
+    let mut s = open(title, size, size);
     s.push_str(&format!(
         r##"<rect x="{pad}" y="{pad}" width="{d}" height="{d}" fill="none" stroke="#999"/><line x1="{pad}" y1="{b}" x2="{b}" y2="{pad}" stroke="#999" stroke-dasharray="3 3"/>"##,
         d = size - 2.0 * pad,
@@ -152,11 +153,7 @@ pub fn lines(title: &str, labels: &[String], series: &[(&str, Vec<f64>)]) -> Str
     let n = labels.len().max(2) as f64 - 1.0;
     let x = |i: usize| pad + i as f64 / n * (w - 2.0 * pad);
     let y = |v: f64| h - v / max * (h - 20.0);
-    let mut s = format!(
-        r#"<svg class="chart" role="img" aria-label="{t}" width="{w}" height="{hh}" viewBox="0 0 {w} {hh}" xmlns="http://www.w3.org/2000/svg"><title>{t}</title>"#,
-        t = esc(title),
-        hh = h + 40.0,
-    );
+    let mut s = open(title, w, h + 40.0);
     s.push_str(&format!(r##"<line x1="{pad}" y1="{h}" x2="{x2}" y2="{h}" stroke="#444"/>"##, x2 = w - pad));
     let top = if max.fract() == 0.0 { format!("{max}") } else { format!("{max:.3}") };
     s.push_str(&format!(r#"<text x="4" y="24" font-size="10">{top}</text>"#));
@@ -183,14 +180,7 @@ pub fn lines(title: &str, labels: &[String], series: &[(&str, Vec<f64>)]) -> Str
             ));
         }
         let lx = pad + k as f64 * 130.0;
-        s.push_str(&format!(
-            r#"<rect x="{lx}" y="{ly}" width="10" height="10" fill="{c}"/><text x="{tx}" y="{ty}" font-size="11">{n}</text>"#,
-            ly = h + 22.0,
-            c = COLORS[k % COLORS.len()],
-            tx = lx + 14.0,
-            ty = h + 31.0,
-            n = esc(name)
-        ));
+        s.push_str(&legend(k, name, lx, h + 22.0));
     }
     for (i, l) in labels.iter().enumerate() {
         s.push_str(&format!(
@@ -210,11 +200,7 @@ pub fn benford(title: &str, shares: &[f64]) -> String {
     let bw = (w - 2.0 * pad) / 9.0;
     let top = shares.iter().copied().fold(0.35f64, f64::max);
     let sc = |v: f64| v / top * (h - 10.0);
-    let mut s = format!(
-        r#"<svg class="chart" role="img" aria-label="{t}" width="{w}" height="{hh}" viewBox="0 0 {w} {hh}" xmlns="http://www.w3.org/2000/svg"><title>{t}</title>"#,
-        t = esc(title),
-        hh = h + 16.0,
-    );
+    let mut s = open(title, w, h + 16.0);
     for (i, v) in shares.iter().enumerate() {
         let x = pad + i as f64 * bw;
         let e = (1.0 + 1.0 / (i + 1) as f64).log10();
