@@ -93,3 +93,31 @@ pub fn check(card: &str, cfg: &ModelConfig, parts: &[(String, ModelConfig)]) -> 
         Some(f) => Err(format!("MODEL_CARD.md does not say what config.json says: missing the line \"{f}\"")),
     }
 }
+
+/// The commands that reproduce a model folder: one `reckon generate` per
+/// scenario it was trained or validated on, read from the scenario's own
+/// `truth/summary.json` (seed, scale, profile), then `train` — the training
+/// command. A folder that is not a generated scenario is named as such.
+pub fn reproduce(scenarios: &[&std::path::Path], train: String) -> Vec<String> {
+    let mut v: Vec<String> = scenarios
+        .iter()
+        .map(|d| {
+            let summary = std::fs::read_to_string(d.join("truth/summary.json"))
+                .ok()
+                .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok());
+            let c = summary.as_ref().map(|s| &s["config"]);
+            match c.and_then(|c| Some((c["seed"].as_u64()?, c["scale"].as_u64()?))) {
+                Some((seed, scale)) => {
+                    let profile = c
+                        .and_then(|c| c["profile"].as_str())
+                        .filter(|p| *p != "standard")
+                        .map_or(String::new(), |p| format!(" --profile {p}"));
+                    format!("reckon generate --seed {seed} --scale {scale}{profile} --out {}", d.display())
+                }
+                None => format!("# {}: not a generated scenario (no truth/summary.json)", d.display()),
+            }
+        })
+        .collect();
+    v.push(train);
+    v
+}

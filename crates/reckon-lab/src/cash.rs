@@ -225,14 +225,18 @@ ways the generator does not; retrain on labelled history (`reckon train match`)\
 before trusting the threshold on real books. The probability is calibrated for\n\
 the engine's candidate groups, not for arbitrary pairs."
             .into(),
-        reproduce: vec![
-            "reckon generate --seed 1001 --scale 20000 --out /tmp/train".into(),
-            "reckon generate --seed 101 --scale 20000 --out /tmp/val".into(),
+        reproduce: crate::card::reproduce(
+            &[train, validation],
             format!(
-                "reckon train match --input /tmp/train --validation /tmp/val --target-precision {} --z {} --floor {} --out models/{}_v{ver}",
-                r.target_precision, r.z, r.floor, mc.name
+                "reckon train match --input {} --validation {} --target-precision {} --z {} --floor {} --out models/{}_v{ver}",
+                train.display(),
+                validation.display(),
+                r.target_precision,
+                r.z,
+                r.floor,
+                mc.name
             ),
-        ],
+        ),
         parts: Vec::new(),
     }
     .render(mc)

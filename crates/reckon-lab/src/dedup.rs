@@ -247,14 +247,15 @@ F1 {:.4}; false alarms by hard-negative type: {:?}.{}",
         limits: "Generated data only; the generator's duplicates keep equal amounts. Retrain on\n\
 labelled history before trusting it on real books."
             .into(),
-        reproduce: vec![
-            "reckon generate --seed 1001 --scale 20000 --out /tmp/train".into(),
-            "reckon generate --seed 101 --scale 20000 --out /tmp/val".into(),
+        reproduce: crate::card::reproduce(
+            &[train_dir, validation],
             format!(
-                "reckon train dedup --input /tmp/train --validation /tmp/val --out models/ap_dedup_v{}",
+                "reckon train dedup --input {} --validation {} --out models/ap_dedup_v{}",
+                train_dir.display(),
+                validation.display(),
                 mc.version.replace('.', "_")
             ),
-        ],
+        ),
         parts: Vec::new(),
     }
     .render(&mc);

@@ -164,6 +164,9 @@ pub struct AnomalyTrainReport {
     pub review_threshold: f64,
     pub validation_precision: f64,
     pub validation_recall: f64,
+    /// Wall time of training: printed, not written to `metrics.json`, so that
+    /// retraining reproduces the folder byte for byte.
+    #[serde(skip)]
     pub train_seconds: f64,
 }
 
@@ -343,14 +346,15 @@ halfway between the lowest journal kept and the highest left out: precision\n\
 by the rules and the forest's notion of unusual. Retrain on the entity's own\n\
 labelled history."
             .into(),
-        reproduce: vec![
-            "reckon generate --seed 1001 --scale 20000 --out /tmp/train".into(),
-            "reckon generate --seed 101 --scale 20000 --out /tmp/val".into(),
+        reproduce: crate::card::reproduce(
+            &[train_dir, validation],
             format!(
-                "reckon train anomaly --input /tmp/train --validation /tmp/val --out {}",
+                "reckon train anomaly --input {} --validation {} --out {}",
+                train_dir.display(),
+                validation.display(),
                 out.file_name().map_or(out.display().to_string(), |n| format!("models/{}", n.to_string_lossy()))
             ),
-        ],
+        ),
         parts: vec![("iforest/".to_string(), if_cfg.clone())],
     }
     .render(&risk_cfg);
