@@ -11,15 +11,15 @@ onnxruntime-python, and compares. Exit 1 when any score differs by more than 1e-
 
 import argparse
 import csv
-import os
 import pathlib
 import subprocess
 import sys
 import tempfile
-import venv
 
 PINS = ["scikit-learn==1.6.1", "skl2onnx==1.20.0", "onnxruntime==1.31.1", "numpy<2.4"]
 ROOT = pathlib.Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests"))
+import pyenv  # noqa: E402
 
 
 def run(*cmd):
@@ -30,13 +30,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--reckon", required=True)
     a = ap.parse_args()
-    cache = pathlib.Path(os.environ.get("RECKON_CACHE", pathlib.Path.home() / ".cache" / "reckon")) / "sklearn-venv"
-    py = cache / "bin" / "python"
-    stamp = cache / "pins.txt"
-    if not py.exists() or not stamp.exists() or stamp.read_text() != "\n".join(PINS):
-        venv.create(cache, with_pip=True, clear=True)
-        run(py, "-m", "pip", "install", "--quiet", *PINS)
-        stamp.write_text("\n".join(PINS))
+    py = pyenv.venv("sklearn-venv", PINS)
     with tempfile.TemporaryDirectory() as t:
         t = pathlib.Path(t)
         for name, seed in (("train", 3), ("check", 4)):

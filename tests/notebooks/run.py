@@ -15,7 +15,6 @@ import os
 import pathlib
 import subprocess
 import sys
-import venv
 
 PINS = [
     "nbclient==0.10.2",
@@ -31,6 +30,8 @@ PINS = [
     "numpy<2.4",
 ]
 ROOT = pathlib.Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests"))
+import pyenv  # noqa: E402
 
 DRIVER = r'''
 import sys, nbformat
@@ -48,13 +49,7 @@ def main():
     ap.add_argument("--out", required=True, help="output folder of a run on data/sample")
     ap.add_argument("--keep", default=None, help="folder for the executed notebooks")
     a = ap.parse_args()
-    cache = pathlib.Path(os.environ.get("RECKON_CACHE", pathlib.Path.home() / ".cache" / "reckon")) / "notebooks-venv"
-    py = cache / "bin" / "python"
-    stamp = cache / "pins.txt"
-    if not py.exists() or not stamp.exists() or stamp.read_text() != "\n".join(PINS):
-        venv.create(cache, with_pip=True, clear=True)
-        subprocess.run([py, "-m", "pip", "install", "--quiet", *PINS], check=True)
-        stamp.write_text("\n".join(PINS))
+    py = pyenv.venv("notebooks-venv", PINS)
     keep = pathlib.Path(a.keep or (ROOT / "target" / "notebooks"))
     keep.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
