@@ -52,35 +52,19 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run reckon on an input folder: load, check, write rejects and the manifest.
-    Run {
-        /// Folder with the input tables (bank_transactions.csv, ar_open_items.parquet, …
-        /// and ERP exports with a sibling <name>.mapping.toml).
-        #[arg(long)]
-        input: PathBuf,
-        /// Output folder (created if missing).
-        #[arg(long)]
-        out: PathBuf,
-        /// reckon.toml with run settings (default: built-in defaults).
-        #[arg(long)]
-        config: Option<PathBuf>,
-        /// Also write normalized/<table>.parquet: every table as reckon understood it.
-        #[arg(long)]
-        keep_normalized: bool,
-        /// Do not deliver the feed to the sinks in [feed.webhook]/[feed.camunda]
-        /// (deliver later with `reckon feed --out OUT`).
-        #[arg(long)]
-        no_deliver: bool,
-        /// Also write the run's metrics in Prometheus text format to this file (for a
-        /// node-exporter textfile collector or a push gateway): rows per table, bank
-        /// entries by outcome, exceptions by kind and band, stage durations, models,
-        /// feed delivery.
-        #[arg(long, value_name = "FILE")]
-        metrics_file: Option<PathBuf>,
-        /// Also write OUT/report.html: the run report for people (conservation, cash,
-        /// duplicates, journals, exceptions, models, timings), one self-contained file.
-        #[arg(long)]
-        report: bool,
-    },
+    Run(cmd::run::RunArgs),
+    /// Send decisions to a state store: people's answers to exceptions (accept,
+    /// choose, match, reject_pair, dismiss, write_off, explain, undo, approve)
+    /// from .jsonl or .csv files. Each is checked against the store and the
+    /// [decisions] policy in the config (roles, limits, four eyes) and recorded
+    /// with its outcome; matches are applied by the next `reckon run --state`.
+    /// Exit 3 when any decision was refused.
+    Decide(cmd::state::DecideArgs),
+    /// Print the evidence trail of an exception (EX-…) or a bank entry (its
+    /// txn_id) from a state store: every run that raised, updated or resolved
+    /// it with band, score and model, and every decision and who took it.
+    /// Without an id: the chain of runs and the open exceptions by kind.
+    Audit(cmd::state::AuditArgs),
     /// Write OUT/report.html for the run in OUT: one self-contained page (inline SVG,
     /// no script, no network) with the conservation summary, cash outcomes and
     /// confidence, duplicate clusters, the riskiest journals, exceptions by kind,
@@ -232,9 +216,9 @@ fn main() -> ExitCode {
 
 fn dispatch(cmd: Command) -> anyhow::Result<i32> {
     match cmd {
-        Command::Run { input, out, config, keep_normalized, no_deliver, metrics_file, report } => {
-            cmd::run::exec(input, out, config, keep_normalized, no_deliver, metrics_file, report)
-        }
+        Command::Run(a) => cmd::run::exec(a),
+        Command::Decide(a) => cmd::state::decide(a),
+        Command::Audit(a) => cmd::state::audit(a),
         Command::Report { out, history } => cmd::run::report(out, history),
         Command::Feed { action, target } => cmd::feed::dispatch(action, target),
         Command::Features { what } => cmd::features::exec(what),

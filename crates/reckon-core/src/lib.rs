@@ -22,7 +22,7 @@ pub use money::{
 };
 pub use reject::{Reject, RejectCode};
 pub use schema::{ColumnSpec, ColumnType, Table, TableSpec};
-pub use vocab::{Band, ExceptionKind};
+pub use vocab::{Band, ExceptionKind, ExceptionState};
 
 /// Version of the data contract this build implements.
 pub const CONTRACT_VERSION: &str = "1";

@@ -61,6 +61,19 @@ vocab_enum! {
     }
 }
 
+vocab_enum! {
+    /// Where an exception stands across runs (a state store keeps it): `new` the
+    /// first run that raises it, `open` every later run that still raises it,
+    /// `resolved` by a decision or by evidence in a later run, `reopened` raised
+    /// again after it was resolved or after its decision was undone.
+    pub enum ExceptionState {
+        New => "new",
+        Open => "open",
+        Resolved => "resolved",
+        Reopened => "reopened",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

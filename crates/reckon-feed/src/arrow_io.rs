@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, Float64Array, Int32Array, RecordBatch, StringViewArray};
+use arrow::array::{ArrayRef, BooleanArray, Float64Array, Int32Array, RecordBatch, StringViewArray};
 use arrow::datatypes::{DataType, Field, Schema};
 
 use crate::{Exception, FeedError};
@@ -43,6 +43,23 @@ pub fn exceptions_batch(ex: &[Exception]) -> Result<RecordBatch, FeedError> {
         ("recommended_action", DataType::Utf8View, text(&|e| e.recommended_action.clone())),
         ("model", DataType::Utf8View, opt(&|e| e.model.as_deref())),
         ("priority", DataType::Int32, Arc::new(ex.iter().map(|e| i32::from(e.priority)).collect::<Int32Array>())),
+        // The lifecycle (empty without a state store).
+        ("state", DataType::Utf8View, opt(&|e| e.lifecycle.as_ref().map(|l| l.state.as_str()))),
+        ("first_seen", DataType::Utf8View, opt(&|e| e.lifecycle.as_ref().map(|l| l.first_seen.as_str()))),
+        (
+            "age_days",
+            DataType::Int32,
+            Arc::new(
+                ex.iter()
+                    .map(|e| e.lifecycle.as_ref().map(|l| i32::try_from(l.age_days).unwrap_or(i32::MAX)))
+                    .collect::<Int32Array>(),
+            ),
+        ),
+        (
+            "sla_breached",
+            DataType::Boolean,
+            Arc::new(ex.iter().map(|e| e.lifecycle.as_ref().map(|l| l.sla_breached)).collect::<BooleanArray>()),
+        ),
     ];
     let schema = Schema::new(columns.iter().map(|(n, t, _)| Field::new(*n, t.clone(), true)).collect::<Vec<_>>());
     RecordBatch::try_new(Arc::new(schema), columns.into_iter().map(|(_, _, a)| a).collect())

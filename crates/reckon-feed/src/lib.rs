@@ -29,9 +29,9 @@ pub mod receiver;
 pub mod sign;
 
 pub use policy::{EntityPolicy, FeedConfig, KINDS, KindPolicy, Policy};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-pub use reckon_core::{Band, ExceptionKind};
+pub use reckon_core::{Band, ExceptionKind, ExceptionState};
 
 /// Why the feed could not be written or delivered (business outcomes such as a
 /// dead-lettered message are reports, not errors).
@@ -53,7 +53,7 @@ pub enum FeedError {
 }
 
 /// One reason with a short human explanation and its weight.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Reason {
     pub code: String,
     pub text: String,
@@ -61,7 +61,7 @@ pub struct Reason {
 }
 
 /// An item of work, as the data contract defines it.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Exception {
     pub exception_id: String,
     pub run_id: String,
@@ -84,6 +84,31 @@ pub struct Exception {
     /// violations); 3 proposals to confirm and money out not yet linked. Set by
     /// [`Policy::apply`] from the final band.
     pub priority: u8,
+    /// Where the exception stands across runs; `None` for a run without a state
+    /// store (reckon extension, since 2026-11-29).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifecycle: Option<Lifecycle>,
+}
+
+/// An exception's place in its lifecycle, kept by the state store.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Lifecycle {
+    pub state: ExceptionState,
+    /// The business date of the run that first raised it (`YYYY-MM-DD`).
+    pub first_seen: String,
+    /// Days from `first_seen` to this run's business date.
+    pub age_days: u32,
+    /// The kind's service level in days (`[state] sla_days`).
+    pub sla_days: u32,
+    /// `age_days` is past `sla_days`.
+    pub sla_breached: bool,
+    /// Why a resolved exception is resolved (a decision or the evidence).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolution: Option<String>,
+    /// Whether the content the workflow engine sees changed since the last run
+    /// that delivered it (band, amount, records, reasons).
+    #[serde(skip)]
+    pub changed: bool,
 }
 
 impl Exception {
@@ -127,16 +152,52 @@ pub const SOURCE: &str = "urn:reckon:run";
 /// A CloudEvents 1.0 structured-mode event for an exception. `time` is the run's
 /// time (RFC 3339), so re-running the same input changes only `time` and `run_id`.
 pub fn cloud_event(e: &Exception, time: &str) -> serde_json::Value {
+    let (id, ty) = event_id_and_type(e);
     serde_json::json!({
         "specversion": "1.0",
-        "id": e.exception_id,
+        "id": id,
         "source": SOURCE,
-        "type": format!("com.reckon.exception.{}", e.kind),
+        "type": ty,
         "time": time,
         "subject": e.records.first().cloned().unwrap_or_default(),
         "datacontenttype": "application/json",
         "data": e,
     })
+}
+
+/// What an exception's event announces, from its lifecycle: a new (or reopened)
+/// exception is `com.reckon.exception.<kind>` under the exception id; a change
+/// to an open one is `com.reckon.exception.updated` and a resolution
+/// `com.reckon.exception.resolved`, each under an id derived from the exception
+/// id (and, for an update, the content), so a re-run sends the same ids and a
+/// receiver that de-duplicates on them closes or updates its task once.
+pub fn event_id_and_type(e: &Exception) -> (String, String) {
+    match e.lifecycle.as_ref().map(|l| l.state) {
+        Some(ExceptionState::Resolved) => {
+            (format!("{}.resolved", e.exception_id), "com.reckon.exception.resolved".to_string())
+        }
+        Some(ExceptionState::Open) => {
+            (format!("{}.updated.{}", e.exception_id, content_digest(e)), "com.reckon.exception.updated".to_string())
+        }
+        _ => (e.exception_id.clone(), format!("com.reckon.exception.{}", e.kind)),
+    }
+}
+
+/// A digest of what the workflow engine sees of an exception (kind, band,
+/// amount, records, reasons, action), not its run, lifecycle or score noise.
+pub fn content_digest(e: &Exception) -> String {
+    let reasons: Vec<&str> = e.reasons.iter().map(|r| r.text.as_str()).collect();
+    let records = e.records.join("|");
+    let parts = [
+        e.kind.as_str(),
+        e.band.as_str(),
+        e.amount.as_deref().unwrap_or(""),
+        e.currency.as_deref().unwrap_or(""),
+        records.as_str(),
+        &reasons.join("\n"),
+        e.recommended_action.as_str(),
+    ];
+    reckon_core::id::stable_id("", &parts)
 }
 
 #[cfg(test)]
@@ -164,6 +225,7 @@ mod tests {
             recommended_action: "find the payer".into(),
             model: None,
             priority: 2,
+            lifecycle: None,
         };
         let ev = cloud_event(&e, "2026-03-01T00:00:00Z");
         assert_eq!(ev["specversion"], "1.0");

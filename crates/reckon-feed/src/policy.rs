@@ -249,6 +249,7 @@ mod tests {
             recommended_action: String::new(),
             model: None,
             priority: 0,
+            lifecycle: None,
         }
     }
 

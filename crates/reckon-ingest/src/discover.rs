@@ -86,6 +86,10 @@ fn key(e: &Entry) -> &str {
     }
 }
 
+/// The input subfolder of decisions (`decisions/*.jsonl|csv`), read by a run
+/// with a state store.
+pub const DECISIONS_FOLDER: &str = "decisions";
+
 /// Bank and remittance files in `bank/` and `remittance/` (any name; content decides).
 fn plan_statements(dir: &Path, planned: &mut Vec<Planned>, ignored: &mut Vec<String>) {
     for sub in ["bank", "remittance"] {
@@ -120,7 +124,11 @@ fn plan(dir: &Path) -> Result<(Vec<Planned>, Vec<String>), DiscoverError> {
         match e {
             Entry::File(n) => names.push(n),
             Entry::Folder(n) if n == "bank" || n == "remittance" => {}
-            Entry::Folder(n) => ignored.push(format!("{n} (a folder; only bank/ and remittance/ are read)")),
+            // Decisions are read by a run with a state store (reckon-pipeline), not loaded as a table.
+            Entry::Folder(n) if n == DECISIONS_FOLDER => {}
+            Entry::Folder(n) => {
+                ignored.push(format!("{n} (a folder; only bank/, remittance/ and decisions/ are read)"))
+            }
             Entry::Ignored(why) => ignored.push(why),
         }
     }

@@ -25,7 +25,7 @@ AR1,DE01,C1,Alpha GmbH,INV-1,2026-03-01,,10.00,EUR\n";
     let ignored = loaded.ignored.join("\n");
     for want in [
         ".ar_open_items.csv.swp (hidden)",
-        "archive (a folder; only bank/ and remittance/ are read)",
+        "archive (a folder; only bank/, remittance/ and decisions/ are read)",
         "customers.csv (a link whose target is missing)",
         "notes.txt (not .csv, .parquet or .mapping.toml)",
         "bank/.DS_Store (hidden)",

@@ -1,6 +1,6 @@
 //! Evidence, candidate groups, global assignment.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 /// The engine's hash maps: FxHash (fast, deterministic; keys are reckon's own data).
 type HashMap<K, V> = rustc_hash::FxHashMap<K, V>;
@@ -1128,6 +1128,23 @@ pub fn run_blocked(
     scorer: Option<&dyn GroupScorer>,
     blocks: Option<&[Vec<usize>]>,
 ) -> Result<MatchResult, String> {
+    run_excluding(receipts, items, customers, remittances, cfg, scorer, blocks, &HashSet::new())
+}
+
+/// [`run_blocked`] that never proposes the (txn_id, item_id) pairs in
+/// `rejected` (a person said the receipt does not pay the item): a candidate
+/// group holding such a pair is dropped before scoring.
+#[allow(clippy::too_many_arguments)]
+pub fn run_excluding(
+    receipts: &[Receipt],
+    items: &[OpenItem],
+    customers: &[Customer],
+    remittances: &[RemittanceLine],
+    cfg: &MatchConfig,
+    scorer: Option<&dyn GroupScorer>,
+    blocks: Option<&[Vec<usize>]>,
+    rejected: &HashSet<(String, String)>,
+) -> Result<MatchResult, String> {
     if let Some(b) = blocks
         && b.len() != receipts.len()
     {
@@ -1135,6 +1152,13 @@ pub fn run_blocked(
     }
     let idx = Index::new(items, customers, remittances);
     let mut per_receipt = candidate_groups(&idx, receipts, cfg, blocks);
+    if !rejected.is_empty() {
+        for (r, gs) in receipts.iter().zip(per_receipt.iter_mut()) {
+            gs.retain(|g| {
+                !g.items.iter().any(|(i, _)| rejected.contains(&(r.txn_id.clone(), items[*i].item_id.clone())))
+            });
+        }
+    }
     // Ambiguity is decided on the evidence (rule scores) before any model: two
     // groups the evidence cannot tell apart (the same amount twice for one payer)
     // stay ambiguous even when a model's features would break the tie.

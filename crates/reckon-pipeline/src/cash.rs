@@ -5,8 +5,10 @@ use reckon_core::{Currency, Table, format_minor};
 use reckon_ingest::Loaded;
 use reckon_match::{Customer, MatchConfig, MatchResult, OpenItem, Receipt, RemittanceLine};
 
+use crate::remember::{Learned, RunMemory};
 use crate::stage::{BuildError, RunInputs, Settled, Stage, StageError, StageOutput, StageReport};
-use std::collections::BTreeMap;
+use reckon_state::Application;
+use std::collections::{BTreeMap, HashMap};
 
 pub fn strings(df: &DataFrame, c: &str) -> Vec<String> {
     df.column(c)
@@ -61,18 +63,333 @@ pub fn run(
     cfg: &MatchConfig,
     scorer: Option<&crate::model::OnnxScorer>,
 ) -> Result<Option<(MatchResult, Vec<Receipt>)>, String> {
-    let Some(i) = inputs(loaded) else { return Ok(None) };
+    Ok(run_remembering(loaded, cfg, scorer, None, "")?.map(|(r, rc, _)| (r, rc)))
+}
+
+/// Cash application in a run with a state store: decisions are applied first
+/// (their receipts and the amounts they apply leave the engine's input), open
+/// items carry the amounts reckon already applied, confirmed payer names join
+/// the customer master, rejected pairs are never proposed.
+pub fn run_remembering(
+    loaded: &Loaded,
+    cfg: &MatchConfig,
+    scorer: Option<&crate::model::OnnxScorer>,
+    memory: Option<&RunMemory>,
+    run_id: &str,
+) -> Result<Option<(MatchResult, Vec<Receipt>, Applied)>, String> {
+    let Some(mut i) = inputs(loaded) else { return Ok(None) };
     let mut cfg = cfg.clone();
     if let Some(s) = scorer
         && let Some(t) = s.0.config.thresholds.get("auto")
     {
         cfg.auto_threshold = *t;
     }
+    let snapshot: HashMap<String, i64> = i.items.iter().map(|it| (it.item_id.clone(), it.amount)).collect();
+    let mut applied = Applied::default();
+    let empty = std::collections::HashSet::new();
+    let mut rejected = &empty;
+    if let Some(m) = memory {
+        remember_items(&mut i, m);
+        applied = apply_decisions(m, &i.receipts, &mut i.items, &snapshot, run_id);
+        i.receipts.retain(|r| !applied.txns.contains(&r.txn_id));
+        rejected = &m.rejected_pairs;
+    }
     let sc = scorer.map(|s| s as &dyn reckon_match::GroupScorer);
     let blocks = reference_blocks(&i.receipts, &i.items).map_err(|e| format!("reference blocking: {e}"))?;
-    let result =
-        reckon_match::run_blocked(&i.receipts, &i.items, &i.customers, &i.remittances, &cfg, sc, Some(&blocks))?;
-    Ok(Some((result, i.receipts)))
+    let mut result = reckon_match::run_excluding(
+        &i.receipts,
+        &i.items,
+        &i.customers,
+        &i.remittances,
+        &cfg,
+        sc,
+        Some(&blocks),
+        rejected,
+    )?;
+    if let Some(m) = memory {
+        // Provenance of a confirmed payer name, on the links it helped make.
+        cite_aliases(&mut result, &i, m);
+        let open: HashMap<&str, &OpenItem> = i.items.iter().map(|it| (it.item_id.as_str(), it)).collect();
+        for r in result.rows.iter().filter(|r| r.band == reckon_match::Band::Auto) {
+            applied.learned.applications.push(Application {
+                txn_id: r.txn_id.clone(),
+                item_id: r.item_id.clone(),
+                applied_minor: r.applied_minor,
+                currency: r.currency.clone(),
+                open_seen_minor: snapshot.get(&r.item_id).copied().unwrap_or(0),
+                run_id: run_id.to_string(),
+                decision_id: None,
+            });
+            let _ = open.get(r.item_id.as_str());
+        }
+        for o in result.outcomes.iter().filter(|o| o.status == reckon_match::ReceiptStatus::Auto) {
+            applied.learned.how.insert(o.txn_id.clone(), format!("matched automatically in run {run_id}"));
+        }
+    }
+    Ok(Some((result, i.receipts, applied)))
+}
+
+/// Open amounts reduced by earlier applications, confirmed payer names added.
+fn remember_items(i: &mut Inputs, m: &RunMemory) {
+    if !m.open_amounts.is_empty() {
+        for it in &mut i.items {
+            if let Some(a) = m.open_amounts.get(&it.item_id) {
+                it.amount = *a;
+            }
+        }
+        // An item reckon applied in full is not open any more.
+        i.items.retain(|it| !(m.open_amounts.contains_key(&it.item_id) && it.amount == 0));
+    }
+    for a in &m.aliases {
+        match i.customers.iter_mut().find(|c| c.customer_id == a.customer_id) {
+            Some(c) => {
+                if !c.aliases.contains(&a.name) {
+                    c.aliases.push(a.name.clone());
+                }
+            }
+            None => {
+                let name = i
+                    .items
+                    .iter()
+                    .find(|it| it.customer_id == a.customer_id)
+                    .map_or_else(|| a.name.clone(), |it| it.customer_name.clone());
+                i.customers.push(Customer {
+                    customer_id: a.customer_id.clone(),
+                    name,
+                    aliases: vec![a.name.clone()],
+                    ibans: Vec::new(),
+                });
+            }
+        }
+    }
+}
+
+/// Adds "payer name confirmed …" to the links of receipts whose payer name a
+/// person confirmed for the item's customer.
+fn cite_aliases(result: &mut MatchResult, i: &Inputs, m: &RunMemory) {
+    use reckon_match::normalize::name_key;
+    if m.aliases.is_empty() {
+        return;
+    }
+    let by_key: HashMap<(String, &str), &reckon_state::Alias> =
+        m.aliases.iter().map(|a| ((a.name_key.clone(), a.customer_id.as_str()), a)).collect();
+    let payer: HashMap<&str, String> =
+        i.receipts.iter().map(|r| (r.txn_id.as_str(), name_key(&r.counterparty_name))).collect();
+    let customer: HashMap<&str, &str> =
+        i.items.iter().map(|it| (it.item_id.as_str(), it.customer_id.as_str())).collect();
+    for r in &mut result.rows {
+        let (Some(k), Some(c)) = (payer.get(r.txn_id.as_str()), customer.get(r.item_id.as_str())) else { continue };
+        if let Some(a) = by_key.get(&(k.clone(), *c)) {
+            r.reasons.push(format!(
+                "payer name confirmed for customer {} by {} on {} (decision {})",
+                a.customer_id,
+                a.actor,
+                a.decided_at.get(..10).unwrap_or(&a.decided_at),
+                a.decision_id
+            ));
+        }
+    }
+}
+
+/// A link a person decided.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DecidedRow {
+    pub decision_id: String,
+    pub decided_by: String,
+    pub txn_id: String,
+    pub item_id: String,
+    pub currency: String,
+    pub applied_minor: i64,
+    /// Of the whole receipt: positive = payment left unapplied.
+    pub residual_minor: i64,
+    pub residual_reason: &'static str,
+}
+
+/// Decisions applied by the cash stage.
+#[derive(Debug, Default)]
+pub struct Applied {
+    pub rows: Vec<DecidedRow>,
+    /// Receipts settled by a decision.
+    pub txns: std::collections::BTreeSet<String>,
+    pub learned: Learned,
+}
+
+/// Applies the match decisions in order, all or nothing each: the receipt must
+/// be open in this run, every item in this run's receivables, in the receipt's
+/// currency and open for at least the amount applied, and the amounts must not
+/// exceed the payment; money left unapplied needs a `write_off` (or an
+/// overpayment accepted as one).
+pub fn apply_decisions(
+    m: &RunMemory,
+    receipts: &[Receipt],
+    items: &mut [OpenItem],
+    snapshot: &HashMap<String, i64>,
+    run_id: &str,
+) -> Applied {
+    use reckon_state::{Action, DecisionStatus};
+    let mut out = Applied::default();
+    let by_txn: HashMap<&str, &Receipt> = receipts.iter().map(|r| (r.txn_id.as_str(), r)).collect();
+    let index: HashMap<String, usize> = items.iter().enumerate().map(|(i, it)| (it.item_id.clone(), i)).collect();
+    for d in &m.decided {
+        let s = &d.decision;
+        let refuse = |out: &mut Applied, why: String| {
+            tracing::warn!(decision = %s.decision_id, reason = %why, "decision refused");
+            out.learned.decisions.push((s.decision_id.clone(), DecisionStatus::Refused, Some(why)));
+        };
+        let Some(txn) = d.txn_id.as_deref() else {
+            refuse(&mut out, "its exception is not about a bank entry the store knows".into());
+            continue;
+        };
+        if out.txns.contains(txn) {
+            refuse(&mut out, format!("bank entry {txn} was settled by an earlier decision in this run"));
+            continue;
+        }
+        let Some(r) = by_txn.get(txn) else {
+            refuse(&mut out, format!("bank entry {txn} is not open in this run"));
+            continue;
+        };
+        let wanted: Vec<reckon_state::ItemAmount> =
+            if s.action == Action::Accept || s.action == Action::WriteOff && s.input.items.is_empty() {
+                d.proposal.iter().map(|id| reckon_state::ItemAmount { item_id: id.clone(), amount: None }).collect()
+            } else {
+                s.input.items.clone()
+            };
+        if wanted.is_empty() {
+            refuse(&mut out, "no open items to apply the payment to".into());
+            continue;
+        }
+        let exp = Currency::parse(&r.currency).map_or(2, |c| c.exponent());
+        let mut plan: Vec<(usize, i64)> = Vec::new();
+        let mut left = r.amount;
+        let mut why = None;
+        for w in &wanted {
+            let Some(&ix) = index.get(&w.item_id) else {
+                why = Some(format!(
+                    "open item {} is not in this run's receivables (paid, cancelled or unknown)",
+                    w.item_id
+                ));
+                break;
+            };
+            let it = &items[ix];
+            if it.currency != r.currency {
+                why = Some(format!("open item {} is in {}, the payment in {}", it.item_id, it.currency, r.currency));
+                break;
+            }
+            if it.amount <= 0 {
+                why = Some(format!("open item {} has nothing open", it.item_id));
+                break;
+            }
+            let amount = match &w.amount {
+                Some(t) => match Currency::parse(&r.currency)
+                    .map(|c| reckon_core::parse_minor(t, &reckon_core::MoneyFormat::default(), c))
+                {
+                    Some(Ok(v)) => v,
+                    _ => {
+                        why = Some(format!("amount {t} for {} is not an amount in {}", it.item_id, r.currency));
+                        break;
+                    }
+                },
+                None => it.amount.min(left),
+            };
+            if amount > it.amount {
+                why = Some(format!(
+                    "{} is more than the {} open on {}",
+                    format_minor(amount, exp),
+                    format_minor(it.amount, exp),
+                    it.item_id
+                ));
+                break;
+            }
+            if amount > left || amount <= 0 {
+                why = Some(format!(
+                    "the amounts add up to more than the payment of {} {}",
+                    format_minor(r.amount, exp),
+                    r.currency
+                ));
+                break;
+            }
+            left -= amount;
+            plan.push((ix, amount));
+        }
+        if let Some(w) = why {
+            refuse(&mut out, w);
+            continue;
+        }
+        let write_off = s.action == Action::WriteOff || d.kind == Some(reckon_core::ExceptionKind::Overpayment);
+        if left > 0 && !write_off {
+            refuse(
+                &mut out,
+                format!(
+                    "{} {} of the payment would stay unapplied; decide write_off or name more items",
+                    format_minor(left, exp),
+                    r.currency
+                ),
+            );
+            continue;
+        }
+        for (ix, amount) in &plan {
+            let it = &mut items[*ix];
+            it.amount -= amount;
+            let reason = if left > 0 {
+                if s.action == Action::WriteOff { "write_off" } else { "overpayment" }
+            } else if it.amount > 0 {
+                "short_payment"
+            } else {
+                "none"
+            };
+            out.rows.push(DecidedRow {
+                decision_id: s.decision_id.clone(),
+                decided_by: s.actor.clone(),
+                txn_id: txn.to_string(),
+                item_id: it.item_id.clone(),
+                currency: it.currency.clone(),
+                applied_minor: *amount,
+                residual_minor: -left,
+                residual_reason: reason,
+            });
+            out.learned.applications.push(Application {
+                txn_id: txn.to_string(),
+                item_id: it.item_id.clone(),
+                applied_minor: *amount,
+                currency: it.currency.clone(),
+                open_seen_minor: snapshot.get(&it.item_id).copied().unwrap_or(0),
+                run_id: run_id.to_string(),
+                decision_id: Some(s.decision_id.clone()),
+            });
+        }
+        // The payer name is the customer's from now on, if one customer was paid.
+        let customers: std::collections::BTreeSet<&str> =
+            plan.iter().map(|(ix, _)| items[*ix].customer_id.as_str()).collect();
+        if let (1, false) = (customers.len(), r.counterparty_name.trim().is_empty()) {
+            let cid = customers.iter().next().copied().unwrap_or("");
+            let key = reckon_match::normalize::name_key(&r.counterparty_name);
+            let known = m.aliases.iter().any(|a| a.name_key == key && a.customer_id == cid)
+                || out.learned.aliases.iter().any(|a| a.name_key == key && a.customer_id == cid);
+            if !known && !key.is_empty() {
+                out.learned.aliases.push(reckon_state::Alias {
+                    name_key: key,
+                    customer_id: cid.to_string(),
+                    name: r.counterparty_name.clone(),
+                    decision_id: s.decision_id.clone(),
+                    actor: s.actor.clone(),
+                    decided_at: s.decided_at.clone(),
+                });
+            }
+        }
+        out.txns.insert(txn.to_string());
+        out.learned.settled_by.insert(txn.to_string(), s.decision_id.clone());
+        out.learned.how.insert(
+            txn.to_string(),
+            format!(
+                "matched by decision {} of {} on {}",
+                s.decision_id,
+                s.actor,
+                s.decided_at.get(..10).unwrap_or(&s.decided_at)
+            ),
+        );
+        out.learned.decisions.push((s.decision_id.clone(), DecisionStatus::Applied, None));
+    }
+    out
 }
 
 /// Cash application as a stage: receipts (bank credits) against open AR items,
@@ -104,50 +421,66 @@ impl Stage for CashStage {
 
     fn run(&self, inputs: &RunInputs<'_>) -> Result<StageOutput, StageError> {
         let fail = |message: String| StageError { stage: self.name(), message };
-        let result = run(inputs.loaded, &self.config, self.scorer.as_ref()).map_err(fail)?;
+        let result = run_remembering(inputs.loaded, &self.config, self.scorer.as_ref(), inputs.memory, inputs.run_id)
+            .map_err(fail)?;
         let model_id = self.scorer.as_ref().map(reckon_match::GroupScorer::id);
-        let mut exceptions =
-            crate::exceptions::from_receipts(inputs.loaded, result.as_ref().map(|r| &r.0), inputs.run_id);
+        let decided = result.as_ref().map(|r| r.2.txns.clone()).unwrap_or_default();
+        let mut exceptions = crate::exceptions::from_receipts_except(
+            inputs.loaded,
+            result.as_ref().map(|r| &r.0),
+            inputs.run_id,
+            &decided,
+        );
         if let Some(id) = &model_id {
             // The proposals' scores come from the model; unmatched receipts' do not.
             for e in exceptions.iter_mut().filter(|e| e.kind != reckon_feed::ExceptionKind::UnmatchedReceipt) {
                 e.model = Some(id.clone());
             }
         }
-        let Some((res, _)) = result else {
+        let Some((res, _, applied)) = result else {
             return Ok(StageOutput { exceptions, ..StageOutput::no_input() });
         };
         let mut counts = BTreeMap::new();
         for o in &res.outcomes {
             *counts.entry(o.status.to_string()).or_insert(0u64) += 1;
         }
-        tracing::info!(receipts = res.outcomes.len(), links = res.rows.len(), "cash matching done");
+        if !applied.txns.is_empty() {
+            counts.insert("decided".to_string(), applied.txns.len() as u64);
+        }
+        tracing::info!(
+            receipts = res.outcomes.len(),
+            links = res.rows.len(),
+            decided = applied.txns.len(),
+            "cash matching done"
+        );
         let frame = |f: PolarsResult<DataFrame>| f.map_err(|e| fail(e.to_string()));
-        let tables = vec![("matches", frame(matches_frame(&res))?), ("receipt_outcomes", frame(outcomes_frame(&res))?)];
+        let tables = vec![
+            ("matches", frame(matches_frame_with(&res, &applied.rows))?),
+            ("receipt_outcomes", frame(outcomes_frame_with(&res, &applied.txns))?),
+        ];
         let summary = match &model_id {
             Some(id) => format!("ok (model {id}, auto threshold from the model)"),
             None => "ok (rule-based scores, not calibrated)".to_string(),
         };
+        let mut bank_cleared: Vec<String> = res
+            .outcomes
+            .iter()
+            .filter(|o| o.status == reckon_match::ReceiptStatus::Auto)
+            .map(|o| o.txn_id.clone())
+            .collect();
+        bank_cleared.extend(applied.txns.iter().cloned());
         Ok(StageOutput {
             report: StageReport {
                 summary,
-                rows_in: res.outcomes.len() as u64,
+                rows_in: (res.outcomes.len() + applied.txns.len()) as u64,
                 rows_out: tables.iter().map(|(_, t)| t.height() as u64).sum(),
                 counts: counts.clone(),
             },
             tables,
             exceptions,
             models: self.scorer.iter().map(|s| crate::manifest::ModelEntry::of(&s.0)).collect(),
-            settled: Settled {
-                bank_cleared: res
-                    .outcomes
-                    .iter()
-                    .filter(|o| o.status == reckon_match::ReceiptStatus::Auto)
-                    .map(|o| o.txn_id.clone())
-                    .collect(),
-                receipts: counts,
-                ..Settled::default()
-            },
+            settled: Settled { bank_cleared, receipts: counts, ..Settled::default() },
+            learned: applied.learned,
         })
     }
 }
@@ -384,6 +717,46 @@ pub fn inputs(loaded: &Loaded) -> Option<Inputs> {
 
 /// `matches.parquet` (contract columns, money as exact decimal text plus minor units).
 pub fn matches_frame(result: &MatchResult) -> PolarsResult<DataFrame> {
+    matches_frame_with(result, &[])
+}
+
+/// `matches.parquet` with the links people decided after the engine's, and
+/// `decided_by` / `decision_id` (empty for the engine's links).
+pub fn matches_frame_with(result: &MatchResult, decided: &[DecidedRow]) -> PolarsResult<DataFrame> {
+    let mut df = engine_matches_frame(result)?;
+    let n = df.height();
+    df.with_column(Column::new("decided_by".into(), vec![None::<String>; n]))?;
+    df.with_column(Column::new("decision_id".into(), vec![None::<String>; n]))?;
+    if decided.is_empty() {
+        return Ok(df);
+    }
+    let exp = |c: &str| Currency::parse(c).map_or(2, |c| c.exponent());
+    let s = |f: &dyn Fn(&DecidedRow) -> String| -> Vec<String> { decided.iter().map(f).collect() };
+    let cols = vec![
+        Column::new(
+            "match_id".into(),
+            s(&|r| reckon_core::id::stable_id("MD-", &[&r.decision_id, &r.txn_id, &r.item_id])),
+        ),
+        Column::new("txn_id".into(), s(&|r| r.txn_id.clone())),
+        Column::new("item_id".into(), s(&|r| r.item_id.clone())),
+        Column::new("remittance_id".into(), vec![None::<String>; decided.len()]),
+        Column::new("applied_amount".into(), s(&|r| format_minor(r.applied_minor, exp(&r.currency)))),
+        Column::new("residual_amount".into(), s(&|r| format_minor(r.residual_minor, exp(&r.currency)))),
+        Column::new("residual_reason".into(), s(&|r| r.residual_reason.to_string())),
+        Column::new("confidence".into(), vec![1.0f64; decided.len()]),
+        Column::new("band".into(), vec!["auto".to_string(); decided.len()]),
+        Column::new("method".into(), vec!["decision".to_string(); decided.len()]),
+        Column::new("currency".into(), s(&|r| r.currency.clone())),
+        Column::new("applied_amount_minor".into(), decided.iter().map(|r| r.applied_minor).collect::<Vec<i64>>()),
+        Column::new("residual_amount_minor".into(), decided.iter().map(|r| r.residual_minor).collect::<Vec<i64>>()),
+        Column::new("reasons".into(), s(&|r| format!("decided by {} (decision {})", r.decided_by, r.decision_id))),
+        Column::new("decided_by".into(), decided.iter().map(|r| Some(r.decided_by.clone())).collect::<Vec<_>>()),
+        Column::new("decision_id".into(), decided.iter().map(|r| Some(r.decision_id.clone())).collect::<Vec<_>>()),
+    ];
+    df.vstack(&DataFrame::new(decided.len(), cols)?)
+}
+
+fn engine_matches_frame(result: &MatchResult) -> PolarsResult<DataFrame> {
     let rows = &result.rows;
     let exp = |c: &str| Currency::parse(c).map_or(2, |c| c.exponent());
     let s = |f: &dyn Fn(&reckon_match::MatchRow) -> String| -> Vec<String> { rows.iter().map(f).collect() };
@@ -415,6 +788,32 @@ pub fn matches_frame(result: &MatchResult) -> PolarsResult<DataFrame> {
 /// `receipt_outcomes.parquet`: what happened to every receipt (auto, review,
 /// ambiguous, unmatched) with reasons — the input of the exception feed.
 pub fn outcomes_frame(result: &MatchResult) -> PolarsResult<DataFrame> {
+    outcomes_frame_with(result, &std::collections::BTreeSet::new())
+}
+
+/// `receipt_outcomes.parquet` with a `decided` row for each receipt a decision matched.
+pub fn outcomes_frame_with(
+    result: &MatchResult,
+    decided: &std::collections::BTreeSet<String>,
+) -> PolarsResult<DataFrame> {
+    let df = engine_outcomes_frame(result)?;
+    if decided.is_empty() {
+        return Ok(df);
+    }
+    let n = decided.len();
+    let extra = DataFrame::new(
+        n,
+        vec![
+            Column::new("txn_id".into(), decided.iter().cloned().collect::<Vec<_>>()),
+            Column::new("status".into(), vec!["decided".to_string(); n]),
+            Column::new("reasons".into(), vec!["matched by a person's decision".to_string(); n]),
+            Column::new("candidates".into(), vec![String::new(); n]),
+        ],
+    )?;
+    df.vstack(&extra)
+}
+
+fn engine_outcomes_frame(result: &MatchResult) -> PolarsResult<DataFrame> {
     let o = &result.outcomes;
     let cols = vec![
         Column::new("txn_id".into(), o.iter().map(|x| x.txn_id.clone()).collect::<Vec<_>>()),

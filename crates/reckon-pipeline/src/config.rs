@@ -27,6 +27,12 @@ pub struct Config {
     /// Journal-entry tests on GL journals.
     #[serde(default)]
     pub anomaly: reckon_anomaly::AnomalyConfig,
+    /// The state store across runs and the service level per exception kind.
+    #[serde(default)]
+    pub state: reckon_state::StateConfig,
+    /// Who may decide what (roles, limits, four eyes).
+    #[serde(default)]
+    pub decisions: reckon_state::DecisionsConfig,
 }
 
 /// `[disbursements]`: `[[disbursements.rules]]` with `class`, `bank_code`,
@@ -91,6 +97,8 @@ impl Config {
         self.ingest.build()?;
         self.matching.validate()?;
         self.anomaly.build()?;
+        self.state.build()?;
+        self.decisions.build()?;
         self.feed.build().map(|_| ())
     }
 }

@@ -202,6 +202,7 @@ impl Stage for DisbursementsStage {
             report: StageReport { summary, rows_in: mo.txn_ids.len() as u64, rows_out: table.height() as u64, counts },
             tables: vec![("disbursements", table)],
             exceptions,
+            learned: crate::remember::Learned::default(),
             models: Vec::new(),
             settled: Settled {
                 bank_cleared: mo
@@ -280,6 +281,7 @@ impl Stage for DuplicatesStage {
             },
             tables: vec![("duplicates", table)],
             exceptions: exceptions(&d, inputs.run_id),
+            learned: crate::remember::Learned::default(),
             models: vec![crate::manifest::ModelEntry::of(model)],
             settled: Settled {
                 ap_screened: Some(d.invoices.iter().map(|i| i.doc_id.clone()).collect()),
@@ -416,6 +418,7 @@ pub fn exceptions(r: &DedupResult, run_id: &str) -> Vec<Exception> {
                 recommended_action: "block the later invoice(s) for payment and check with the vendor".into(),
                 model: Some(r.model.clone()),
                 priority: 0,
+                lifecycle: None,
             }
         })
         .collect()

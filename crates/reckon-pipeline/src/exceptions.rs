@@ -30,6 +30,22 @@ pub fn from_receipts(loaded: &Loaded, cash: Option<&MatchResult>, run_id: &str) 
     from_bank(loaded, Side::Credits(cash), run_id)
 }
 
+/// [`from_receipts`] without the receipts in `settled` (matched by a decision).
+pub fn from_receipts_except(
+    loaded: &Loaded,
+    cash: Option<&MatchResult>,
+    run_id: &str,
+    settled: &std::collections::BTreeSet<String>,
+) -> Vec<Exception> {
+    let mut out = from_bank(loaded, Side::Credits(cash), run_id);
+    if !settled.is_empty() {
+        out.retain(|e| {
+            e.records.first().and_then(|r| r.strip_prefix("bank_transactions:")).is_none_or(|t| !settled.contains(t))
+        });
+    }
+    out
+}
+
 /// Exceptions for every debit not linked to AP or classified by a bank rule.
 pub fn from_money_out(loaded: &Loaded, money_out: Option<&crate::dedup::MoneyOut>, run_id: &str) -> Vec<Exception> {
     from_bank(loaded, Side::Debits(money_out), run_id)
@@ -198,13 +214,17 @@ fn from_bank(loaded: &Loaded, side: Side<'_>, run_id: &str) -> Vec<Exception> {
             recommended_action: action.to_string(),
             model: None,
             priority: 0,
+            lifecycle: None,
         });
     }
     out
 }
 
-/// Writes `exceptions.parquet` (records `|`-joined, reasons as JSON) and `exceptions.jsonl`.
-pub fn write(dir: &Path, ex: &[Exception], time: &str) -> Result<(u64, u64), RunError> {
+/// Writes `exceptions.parquet` and `exceptions.arrow` (the open exceptions `ex`;
+/// records `|`-joined, reasons as JSON) and `exceptions.jsonl` (the `events`
+/// to deliver: every exception in a run without a state store; with one, the
+/// new, reopened and changed ones and those resolved). Returns both row counts.
+pub fn write(dir: &Path, ex: &[Exception], events: &[&Exception], time: &str) -> Result<(u64, u64), RunError> {
     let p = dir.join("exceptions.parquet");
     // The feed boundary: arrow-rs builds the batch from the exceptions and writes
     // Parquet (with schema metadata) and Arrow IPC for consumers from it.
@@ -224,11 +244,11 @@ pub fn write(dir: &Path, ex: &[Exception], time: &str) -> Result<(u64, u64), Run
     let j = dir.join("exceptions.jsonl");
     let f = std::fs::File::create(&j).map_err(|e| RunError::Write(j.clone(), e.to_string()))?;
     let mut w = std::io::BufWriter::new(f);
-    for e in ex {
+    for e in events {
         let line = serde_json::to_string(&reckon_feed::cloud_event(e, time))
             .map_err(|e| RunError::Write(j.clone(), e.to_string()))?;
         writeln!(w, "{line}").map_err(|e| RunError::Write(j.clone(), e.to_string()))?;
     }
     w.flush().map_err(|e| RunError::Write(j.clone(), e.to_string()))?;
-    Ok((ex.len() as u64, ex.len() as u64))
+    Ok((ex.len() as u64, events.len() as u64))
 }

@@ -141,6 +141,7 @@ impl Stage for JournalsStage {
                 ("benford", benford_frame(&self.tests, &book).map_err(|e| fail(e.to_string()))?),
             ],
             exceptions,
+            learned: crate::remember::Learned::default(),
             models: self
                 .model
                 .iter()
@@ -246,6 +247,7 @@ pub fn exceptions(
             recommended_action: action.into(),
             model: Some(model.into()),
             priority: 0,
+            lifecycle: None,
         });
     }
     out

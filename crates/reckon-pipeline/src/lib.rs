@@ -15,6 +15,7 @@ pub mod journals;
 pub mod manifest;
 pub mod metrics;
 pub mod model;
+pub mod remember;
 pub mod stage;
 pub mod staging;
 
@@ -63,6 +64,8 @@ pub enum RunError {
     Build(#[from] stage::BuildError),
     #[error(transparent)]
     Stage(#[from] stage::StageError),
+    #[error(transparent)]
+    State(#[from] reckon_state::StateError),
 }
 
 impl RunError {
@@ -78,6 +81,11 @@ impl RunError {
                 | RunError::Busy(_)
                 | RunError::Config(_)
                 | RunError::Build(stage::BuildError::Config { .. })
+                | RunError::State(
+                    reckon_state::StateError::Busy(_)
+                        | reckon_state::StateError::NotADatabase(..)
+                        | reckon_state::StateError::Newer { .. }
+                )
         )
     }
 }
@@ -129,6 +137,11 @@ pub struct RunOptions {
     /// Also write `report.html` (reckon-report) from the finished outputs, inside
     /// the staging folder, so it arrives with them or not at all.
     pub report: bool,
+    /// The state store (overrides `[state] path`): runs remember across days.
+    pub state: Option<PathBuf>,
+    /// The run's business date (ages and service levels); default the latest
+    /// booking date of the bank entries loaded, else the start date.
+    pub as_of: Option<chrono::NaiveDate>,
 }
 
 impl RunOptions {
@@ -142,6 +155,8 @@ impl RunOptions {
             deliver: false,
             started_at: None,
             report: false,
+            state: None,
+            as_of: None,
         }
     }
 }
@@ -174,11 +189,34 @@ pub fn run_stages(opts: &RunOptions, stages: &[Box<dyn stage::Stage>]) -> Result
         }
         Err(e) => return Err(reckon_ingest::discover::DiscoverError::Folder(opts.input.clone(), e).into()),
     }
+    let time = started.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    // The state store, locked for the whole run; decisions in `decisions/` are
+    // taken in before anything is read.
+    let state_path = opts.state.clone().or_else(|| opts.config.state.path.as_ref().map(PathBuf::from));
+    let mut opened = match &state_path {
+        Some(p) => Some(remember::open(p, &opts.config, &opts.input, &time)?),
+        None => None,
+    };
     // Everything is written into a staging folder that replaces `opts.out` only
     // when the manifest is complete (see `staging`).
     let staged = staging::Staged::begin(&opts.out)?;
     let out = staged.dir().to_path_buf();
-    let loaded = reckon_ingest::load_dir_with(&opts.input, &dates)?;
+    let mut loaded = reckon_ingest::load_dir_with(&opts.input, &dates)?;
+    let (prepared, memory) = match &opened {
+        Some(o) => {
+            let (p, m) = remember::prepare(&mut loaded, &o.memory)?;
+            tracing::info!(carried = p.carried, redelivered = p.redelivered, decisions = m.decided.len(), "state read");
+            (Some(p), Some(m))
+        }
+        None => {
+            if opts.input.join(reckon_ingest::discover::DECISIONS_FOLDER).is_dir() {
+                loaded
+                    .ignored
+                    .push("decisions (a folder of decisions: read only by a run with a state store, --state)".into());
+            }
+            (None, None)
+        }
+    };
     let mut timings = BTreeMap::new();
     timings.insert("ingest".to_string(), t0.elapsed().as_millis() as u64);
     tracing::info!(
@@ -208,7 +246,7 @@ pub fn run_stages(opts: &RunOptions, stages: &[Box<dyn stage::Stage>]) -> Result
     let run_id = manifest::run_id(started, &loaded, &opts.config);
     span.record("run_id", run_id.as_str());
     tracing::info!("stages start");
-    let ran = stage::run_all(stages, &stage::RunInputs { loaded: &loaded, run_id: &run_id })?;
+    let ran = stage::run_all(stages, &stage::RunInputs { loaded: &loaded, run_id: &run_id, memory: memory.as_ref() })?;
     timings.insert("stages".to_string(), t2.elapsed().as_millis() as u64);
 
     // The same for every stage: its tables are written, its exceptions fed, its
@@ -219,6 +257,7 @@ pub fn run_stages(opts: &RunOptions, stages: &[Box<dyn stage::Stage>]) -> Result
     let mut models = Vec::new();
     let mut reports = BTreeMap::new();
     let mut settlement = manifest::Settlement::default();
+    let mut learned = remember::Learned::default();
     for r in ran {
         for (name, mut df) in r.output.tables {
             let file = format!("{name}.parquet");
@@ -237,15 +276,38 @@ pub fn run_stages(opts: &RunOptions, stages: &[Box<dyn stage::Stage>]) -> Result
         }
         settlement.ap_screened = settlement.ap_screened.or(s.ap_screened);
         settlement.gl_scored = settlement.gl_scored.or(s.gl_scored);
+        learned.extend(r.output.learned);
     }
-    let time = started.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     // The config was validated on load; a policy that fails here is a config error all the same.
     let policy = opts.config.feed.build().map_err(RunError::Policy)?;
     policy.apply(&mut ex);
-    let (n, _) = exceptions::write(&out, &ex, &time)?;
-    for f in ["exceptions.parquet", "exceptions.jsonl", "exceptions.arrow"] {
+    // With a state store: the lifecycle decides ids, states and which events go out.
+    let mut finished = None;
+    if let (Some(o), Some(p)) = (&opened, &prepared) {
+        let as_of = remember::as_of(opts.as_of, &loaded, started, &o.memory);
+        let matched: std::collections::BTreeSet<String> = settlement.matched.iter().cloned().collect();
+        let run = reckon_state::NewRun {
+            run_id: run_id.clone(),
+            as_of: as_of.format("%Y-%m-%d").to_string(),
+            started_at: time.clone(),
+            input: opts.input.display().to_string(),
+            output: opts.out.display().to_string(),
+        };
+        let f = remember::finish(o, &loaded, std::mem::take(&mut ex), &matched, learned, p, run, &time, as_of);
+        ex = f.open.clone();
+        finished = Some((f, as_of));
+    }
+    let events: Vec<&reckon_feed::Exception> = match &finished {
+        Some((f, _)) => {
+            f.open.iter().filter(|e| e.lifecycle.as_ref().is_none_or(|l| l.changed)).chain(f.resolved.iter()).collect()
+        }
+        None => ex.iter().collect(),
+    };
+    let (n, n_events) = exceptions::write(&out, &ex, &events, &time)?;
+    for f in ["exceptions.parquet", "exceptions.arrow"] {
         outputs.insert(f.to_string(), manifest::output_entry(&out.join(f), n));
     }
+    outputs.insert("exceptions.jsonl".to_string(), manifest::output_entry(&out.join("exceptions.jsonl"), n_events));
     timings.insert("exception_feed".to_string(), t3.elapsed().as_millis() as u64);
 
     // An exception's subject is its first record: the bank entries in exceptions.
@@ -253,7 +315,63 @@ pub fn run_stages(opts: &RunOptions, stages: &[Box<dyn stage::Stage>]) -> Result
         .iter()
         .filter_map(|e| e.records.first().and_then(|r| r.strip_prefix("bank_transactions:")).map(str::to_string))
         .collect();
-    let conservation = manifest::conservation(&loaded, &settlement);
+    let mut conservation = manifest::conservation(&loaded, &settlement);
+    // The store's changes, written but not committed: the chain's conservation
+    // goes into the manifest, the commit follows the output folder's.
+    let mut pending = None;
+    let mut state_section = None;
+    if let (Some(o), Some((f, as_of))) = (opened.as_mut(), finished) {
+        let schema_version = o.store.schema_version()?;
+        let store = o.store.path().display().to_string();
+        let mut received: BTreeMap<String, u64> = BTreeMap::new();
+        let mut refused_list = Vec::new();
+        for v in &o.verdicts {
+            let k = if v.duplicate {
+                "duplicate".to_string()
+            } else {
+                v.status.map_or("refused".to_string(), |s| s.to_string())
+            };
+            *received.entry(k).or_insert(0) += 1;
+            if v.status.is_none_or(|s| s == reckon_state::DecisionStatus::Refused) && !v.duplicate {
+                refused_list.push(format!("{} ({}): {}", v.decision_id, v.source, v.reason.as_deref().unwrap_or("")));
+            }
+        }
+        for u in &o.unreadable {
+            *received.entry("unreadable".to_string()).or_insert(0) += 1;
+            refused_list.push(format!("{}: {}", u.source, u.reason));
+        }
+        for (id, s, why) in &f.changes.decisions {
+            if *s == reckon_state::DecisionStatus::Refused {
+                refused_list.push(format!("{id} (applied by this run): {}", why.as_deref().unwrap_or("")));
+            }
+        }
+        let applied =
+            f.changes.decisions.iter().filter(|(_, s, _)| *s == reckon_state::DecisionStatus::Applied).count() as u64;
+        let p = o.store.begin_run(&f.changes)?;
+        let chain = p.check().clone();
+        if !chain.balanced {
+            conservation.balanced = false;
+            conservation.problems.push(format!(
+                "state chain: {} open bank entries without an open exception (e.g. {}), {} settled by decisions not in the log",
+                chain.open_without_exception.len(),
+                chain.open_without_exception.join(", "),
+                chain.settled_by_unknown_decision.len()
+            ));
+        }
+        state_section = Some(remember::StateSection {
+            store,
+            schema_version,
+            as_of: as_of.format("%Y-%m-%d").to_string(),
+            prepared: prepared.clone().unwrap_or_default(),
+            decisions_received: received,
+            decisions_refused: refused_list,
+            decisions_applied: applied,
+            exceptions: f.counts.clone(),
+            suppressed: f.suppressed,
+            chain,
+        });
+        pending = Some(p);
+    }
     let refused: Vec<String> = loaded.refused_files().into_iter().map(str::to_string).collect();
     let totals = amount_totals(&loaded);
     let mut m = Manifest::new(
@@ -268,6 +386,7 @@ pub fn run_stages(opts: &RunOptions, stages: &[Box<dyn stage::Stage>]) -> Result
         conservation,
     );
     m.models = models;
+    m.state = state_section;
     for (name, r) in &reports {
         m.stages.insert(name.clone(), r.summary.clone());
     }
@@ -307,6 +426,14 @@ pub fn run_stages(opts: &RunOptions, stages: &[Box<dyn stage::Stage>]) -> Result
         deliveries.push(Delivery { sink: sink.name(), report, status });
     }
     staged.commit()?;
+    if let Some(p) = pending {
+        // The output folder is in place; now the store moves on, in one commit.
+        let bytes = std::fs::read(opts.out.join("manifest.json"))
+            .map_err(|e| RunError::Write(opts.out.join("manifest.json"), e.to_string()))?;
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let rec = p.commit(&reckon_core::id::sha256_hex(&bytes), &now)?;
+        tracing::info!(seq = rec.seq, predecessor = rec.predecessor.as_deref().unwrap_or(""), "state committed");
+    }
     let exit_code = if deliveries.iter().any(|d| d.status.dead_events > 0 || d.status.pending_events > 0) {
         exit::FEED_UNDELIVERED
     } else if refused.is_empty() {

@@ -289,6 +289,12 @@ pub struct Manifest {
     pub stage_reports: BTreeMap<String, crate::stage::StageReport>,
     pub timings_ms: BTreeMap<String, u64>,
     pub conservation: Conservation,
+    /// The state store's part in the run (reckon extension, since 2026-11-29;
+    /// absent without `--state`): carried and refused bank entries, decisions
+    /// received and applied, exceptions by lifecycle state, and the chain's
+    /// conservation over every run of the store.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<crate::remember::StateSection>,
 }
 
 /// Run id: start time plus a digest of what went in, so two runs never share one
@@ -336,6 +342,7 @@ impl Manifest {
             stage_reports: BTreeMap::new(),
             timings_ms,
             conservation,
+            state: None,
         }
     }
 

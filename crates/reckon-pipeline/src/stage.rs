@@ -24,12 +24,15 @@ use serde::Serialize;
 use crate::Config;
 use crate::manifest::ModelEntry;
 
-/// What every stage reads: the loaded tables and the run's id (exception ids
-/// do not depend on it; the events carry it).
+/// What every stage reads: the loaded tables, the run's id (exception ids
+/// do not depend on it; the events carry it) and, in a run with a state store,
+/// what the store remembers (decisions to apply, rejected pairs, payer aliases,
+/// open amounts reckon already reduced).
 #[derive(Debug)]
 pub struct RunInputs<'a> {
     pub loaded: &'a Loaded,
     pub run_id: &'a str,
+    pub memory: Option<&'a crate::remember::RunMemory>,
 }
 
 /// One engine stage, built and ready to run.
@@ -70,6 +73,9 @@ pub struct StageOutput {
     pub models: Vec<ModelEntry>,
     pub report: StageReport,
     pub settled: Settled,
+    /// What the state store keeps of the stage's work (decisions applied or
+    /// refused, amounts applied to open items, payer names confirmed).
+    pub learned: crate::remember::Learned,
 }
 
 impl StageOutput {

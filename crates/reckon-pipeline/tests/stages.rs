@@ -7,7 +7,7 @@
 //! `run_stages`).
 
 use polars::prelude::*;
-use reckon_pipeline::stage::{self, BuildError, RunInputs, Settled, Stage, StageError, StageOutput, StageReport};
+use reckon_pipeline::stage::{self, BuildError, RunInputs, Stage, StageError, StageOutput, StageReport};
 use reckon_pipeline::{Config, RunOptions, run_stages};
 
 /// A stage added by the recipe: AP invoices per entity, as a table.
@@ -52,7 +52,7 @@ impl Stage for InvoiceCounts {
             tables: vec![("invoice_counts", t)],
             exceptions: Vec::new(),
             models: Vec::new(),
-            settled: Settled::default(),
+            ..StageOutput::default()
         })
     }
 }
@@ -96,7 +96,9 @@ fn every_stage_complies() {
     for s in &stages {
         let name = s.name();
         let run = |threads: usize, run_id: &str| {
-            pool(threads).install(|| s.run(&RunInputs { loaded: &loaded, run_id })).unwrap_or_else(|e| panic!("{e}"))
+            pool(threads)
+                .install(|| s.run(&RunInputs { loaded: &loaded, run_id, memory: None }))
+                .unwrap_or_else(|e| panic!("{e}"))
         };
         let one = run(1, "run-a");
         let four = run(4, "run-a");

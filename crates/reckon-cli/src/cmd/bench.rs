@@ -111,7 +111,7 @@ pub fn bench(scale: usize, seed: u64, dir: Option<PathBuf>, only: &str) -> anyho
     let cfg = reckon_pipeline::Config::default();
     let stages = reckon_pipeline::stage::build_all(&cfg)?;
     let stage = |name: &str| stages.iter().find(|s| s.name() == name).context(format!("no stage {name}"));
-    let inputs = reckon_pipeline::stage::RunInputs { loaded: &loaded, run_id: "bench" };
+    let inputs = reckon_pipeline::stage::RunInputs { loaded: &loaded, run_id: "bench", memory: None };
     let scratch = dir.join("out");
     std::fs::create_dir_all(&scratch)?;
     let write = |mut o: reckon_pipeline::stage::StageOutput| -> anyhow::Result<reckon_pipeline::stage::StageOutput> {

@@ -8,4 +8,5 @@ pub mod features;
 pub mod feed;
 pub mod models;
 pub mod run;
+pub mod state;
 pub mod train;

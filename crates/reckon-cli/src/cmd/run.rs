@@ -6,22 +6,65 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use reckon_pipeline::{Config, RunOptions, exit};
 
+/// `reckon run`'s arguments.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Folder with the input tables (bank_transactions.csv, ar_open_items.parquet, …
+    /// and ERP exports with a sibling <name>.mapping.toml); with --state also
+    /// decisions/*.jsonl|csv.
+    #[arg(long)]
+    pub input: PathBuf,
+    /// Output folder (created if missing).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// reckon.toml with run settings (default: built-in defaults).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Also write normalized/<table>.parquet: every table as reckon understood it.
+    #[arg(long)]
+    pub keep_normalized: bool,
+    /// Do not deliver the feed to the sinks in [feed.webhook]/[feed.camunda]
+    /// (deliver later with `reckon feed --out OUT`).
+    #[arg(long)]
+    pub no_deliver: bool,
+    /// Also write the run's metrics in Prometheus text format to this file (for a
+    /// node-exporter textfile collector or a push gateway): rows per table, bank
+    /// entries by outcome, exceptions by kind and band, stage durations, models,
+    /// feed delivery.
+    #[arg(long, value_name = "FILE")]
+    pub metrics_file: Option<PathBuf>,
+    /// Also write OUT/report.html: the run report for people (conservation, cash,
+    /// duplicates, journals, exceptions, models, timings), one self-contained file.
+    #[arg(long)]
+    pub report: bool,
+    /// Remember across runs in this state store (an SQLite file, created on
+    /// first use; overrides [state] path): bank entries left open are carried
+    /// into the next run, exceptions keep their id and get a lifecycle (new,
+    /// open, resolved, reopened; age, SLA), decisions in INPUT/decisions/ or
+    /// from `reckon decide` are applied, rejected pairs and confirmed payer
+    /// names are used. One run at a time per store.
+    #[arg(long, value_name = "PATH")]
+    pub state: Option<PathBuf>,
+    /// The run's business date, YYYY-MM-DD (exception ages and SLAs); default
+    /// the latest booking date of the bank entries loaded.
+    #[arg(long, value_name = "DATE")]
+    pub as_of: Option<chrono::NaiveDate>,
+}
+
 /// `reckon run`: loads the config, runs, summarises; the exit code is the run's.
-pub fn exec(
-    input: PathBuf,
-    out: PathBuf,
-    config: Option<PathBuf>,
-    keep_normalized: bool,
-    no_deliver: bool,
-    metrics_file: Option<PathBuf>,
-    report: bool,
-) -> anyhow::Result<i32> {
-    let mut cfg = match &config {
+pub fn exec(a: RunArgs) -> anyhow::Result<i32> {
+    let mut cfg = match &a.config {
         Some(p) => Config::load(p)?,
         None => Config::default(),
     };
-    cfg.output.keep_normalized |= keep_normalized;
-    run(&input, &out, cfg, config, !no_deliver, metrics_file.as_deref(), report)
+    cfg.output.keep_normalized |= a.keep_normalized;
+    let mut opts = RunOptions::new(&a.input, &a.out, cfg);
+    opts.config_path = a.config;
+    opts.deliver = !a.no_deliver;
+    opts.report = a.report;
+    opts.state = a.state;
+    opts.as_of = a.as_of;
+    run(opts, a.metrics_file.as_deref())
 }
 
 /// `reckon report`: writes OUT/report.html, with trends over `history` when given.
@@ -45,14 +88,16 @@ pub fn demo(out: PathBuf) -> anyhow::Result<i32> {
     outln!("reckon demo: input {}  output {}", input.display(), out.display());
     let mut cfg = Config::default();
     cfg.output.keep_normalized = true;
-    run(&input, &out, cfg, None, false, None, true)
+    let mut opts = RunOptions::new(&input, &out, cfg);
+    opts.report = true;
+    run(opts, None)
 }
 
 /// `reckon ingest`: a run that keeps the normalized tables.
 pub fn ingest(input: PathBuf, out: PathBuf) -> anyhow::Result<i32> {
     let mut cfg = Config::default();
     cfg.output.keep_normalized = true;
-    run(&input, &out, cfg, None, false, None, false)
+    run(RunOptions::new(&input, &out, cfg), None)
 }
 
 /// A spinner on stderr while long work runs (only on a terminal; logs and pipes stay clean).
@@ -66,24 +111,8 @@ pub fn spinner(msg: &str) -> indicatif::ProgressBar {
     pb
 }
 
-pub fn run(
-    input: &Path,
-    out: &Path,
-    config: Config,
-    config_path: Option<PathBuf>,
-    deliver: bool,
-    metrics_file: Option<&Path>,
-    report: bool,
-) -> anyhow::Result<i32> {
-    let opts = RunOptions {
-        input: input.to_path_buf(),
-        out: out.to_path_buf(),
-        config,
-        config_path,
-        deliver,
-        started_at: None,
-        report,
-    };
+pub fn run(opts: RunOptions, metrics_file: Option<&Path>) -> anyhow::Result<i32> {
+    let (input, out, report) = (opts.input.as_path(), opts.out.as_path(), opts.report);
     let pb = spinner(&format!("reckon: loading and checking {}", input.display()));
     let o = reckon_pipeline::run(&opts);
     pb.finish_and_clear();
@@ -112,6 +141,25 @@ pub fn run(
         );
     }
     outln!("conservation: {}", if c.balanced { "balanced" } else { "NOT BALANCED" });
+    if let Some(st) = &o.manifest.state {
+        let g = |k: &str| st.exceptions.get(k).copied().unwrap_or(0);
+        outln!(
+            "state {} (as of {}): run {} of the chain; {} bank entries carried in, {} already settled refused; exceptions {} new, {} open, {} reopened, {} resolved; {} decisions applied",
+            st.store,
+            st.as_of,
+            st.chain.runs,
+            st.prepared.carried,
+            st.prepared.redelivered,
+            g("new"),
+            g("open"),
+            g("reopened"),
+            g("resolved"),
+            st.decisions_applied
+        );
+        for r in &st.decisions_refused {
+            outln!("decision refused: {r}");
+        }
+    }
     outln!("wrote {} (run {})", out.join("manifest.json").display(), o.manifest.run_id);
     if report {
         outln!("wrote {}", out.join("report.html").display());

@@ -1,0 +1,119 @@
+//! `reckon decide` and `reckon audit`: decisions into a state store, and the
+//! evidence trail out of it.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use reckon_pipeline::{Config, exit};
+use reckon_state::{ExceptionState, Store};
+
+/// `reckon decide`'s arguments.
+#[derive(Debug, clap::Args)]
+pub struct DecideArgs {
+    /// The state store (an SQLite file written by `reckon run --state`).
+    #[arg(long, value_name = "PATH")]
+    pub state: PathBuf,
+    /// reckon.toml whose [decisions] policy applies (default: anyone may decide).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Decision files: .jsonl (one JSON object per line) or .csv (header
+    /// decision_id,exception_id,action,actor,roles,decided_at,comment,items,item_id,target).
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+}
+
+/// `reckon decide`: reads, checks and records decisions; prints one line per decision.
+pub fn decide(a: DecideArgs) -> anyhow::Result<i32> {
+    let cfg = match &a.config {
+        Some(p) => Config::load(p)?,
+        None => Config::default(),
+    };
+    let policy = cfg.decisions.build().map_err(reckon_pipeline::RunError::Config)?;
+    let mut received = Vec::new();
+    let mut bad = Vec::new();
+    for f in &a.files {
+        let (ok, b) = reckon_state::decision::read_file(f).with_context(|| format!("read {}", f.display()))?;
+        received.extend(ok);
+        bad.extend(b);
+    }
+    let mut store = Store::open(&a.state).map_err(reckon_pipeline::RunError::State)?;
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let verdicts = store.submit(&received, &policy, &now).map_err(reckon_pipeline::RunError::State)?;
+    let mut refused = bad.len();
+    for u in &bad {
+        outln!("{}: unreadable: {}", u.source, u.reason);
+    }
+    for v in &verdicts {
+        let status = v.status.map_or("refused (not recorded)", |s| s.as_str());
+        let dup = if v.duplicate { " (received before; nothing changed)" } else { "" };
+        let why = v.reason.as_ref().map(|r| format!(": {r}")).unwrap_or_default();
+        outln!("{} {} ({}){dup}{why}", v.decision_id, status, v.source);
+        if !v.duplicate && v.status.is_none_or(|s| s == reckon_state::DecisionStatus::Refused) {
+            refused += 1;
+        }
+    }
+    outln!("{} decisions read, {} refused or unreadable", verdicts.len() + bad.len(), refused);
+    Ok(if refused > 0 { exit::REFUSED_INPUT } else { exit::OK })
+}
+
+/// `reckon audit`'s arguments.
+#[derive(Debug, clap::Args)]
+pub struct AuditArgs {
+    /// The state store.
+    #[arg(long, value_name = "PATH")]
+    pub state: PathBuf,
+    /// An exception id (EX-…) or a bank entry's txn_id; none: the chain and the open work.
+    pub id: Option<String>,
+    /// One JSON object per line instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `reckon audit`: the evidence trail of one exception or bank entry, or the chain.
+pub fn audit(a: AuditArgs) -> anyhow::Result<i32> {
+    if !a.state.is_file() {
+        anyhow::bail!("state store {} does not exist", a.state.display());
+    }
+    let store = Store::open(&a.state).map_err(reckon_pipeline::RunError::State)?;
+    let Some(id) = a.id else {
+        for r in store.runs()? {
+            outln!(
+                "run {} #{} as of {}: manifest sha256 {} (predecessor {}), output {}",
+                r.run_id,
+                r.seq,
+                r.as_of,
+                &r.manifest_sha256[..16.min(r.manifest_sha256.len())],
+                r.predecessor.as_deref().unwrap_or("none"),
+                r.output
+            );
+        }
+        let mut by: std::collections::BTreeMap<(String, String), u64> = Default::default();
+        for x in store.exceptions(None)? {
+            *by.entry((x.kind.to_string(), x.state.to_string())).or_insert(0) += 1;
+        }
+        for ((k, s), n) in by {
+            outln!("exceptions {k} {s}: {n}");
+        }
+        let open = store.exceptions(Some(ExceptionState::Open))?.len();
+        outln!("{open} exceptions open (state 'open')");
+        return Ok(exit::OK);
+    };
+    let lines = store.audit(&id)?;
+    if lines.is_empty() {
+        anyhow::bail!("{id}: no exception or bank entry with this id in {}", a.state.display());
+    }
+    for l in &lines {
+        if a.json {
+            outln!("{}", serde_json::to_string(l)?);
+        } else {
+            outln!(
+                "{}  {}{}{}",
+                l.at,
+                l.exception_id.as_ref().map(|x| format!("{x}  ")).unwrap_or_default(),
+                l.run_id.as_ref().map(|r| format!("[{r}] ")).unwrap_or_default(),
+                l.what
+            );
+        }
+    }
+    Ok(exit::OK)
+}

@@ -1,0 +1,505 @@
+//! A run with a state store (`reckon run --state PATH`): decisions in the input
+//! folder are taken in, open bank entries of earlier runs are carried into this
+//! one, a bank entry the chain already settled is refused, open items are
+//! reduced by what reckon applied that the receivables snapshot does not show
+//! yet, and the cash stage gets the decisions to apply, the pairs people
+//! rejected and the payer names they confirmed ([`RunMemory`]). After the
+//! stages, [`finish`] computes the exceptions' lifecycle and the store's changes.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::path::Path;
+
+use polars::prelude::*;
+use reckon_core::{ColumnType, ExceptionKind, Reject, RejectCode, Table};
+use reckon_feed::Exception;
+use reckon_ingest::Loaded;
+use reckon_ingest::load::FileReport;
+use reckon_state::lifecycle::{self, Facts};
+use reckon_state::{
+    Alias, Application, DecisionStatus, EntryChange, EntryStatus, Memory, Policy, Sla, Store, StoredDecision,
+    Unreadable, Verdict,
+};
+use serde::Serialize;
+
+use crate::RunError;
+
+/// The `path` of the pseudo-file that carried bank entries are counted under in
+/// the manifest.
+pub const CARRIED: &str = "state:carried";
+
+/// What the stages see of the store.
+#[derive(Debug, Default)]
+pub struct RunMemory {
+    /// Decisions that match a receipt, oldest first, with what they need.
+    pub decided: Vec<Decided>,
+    /// Open items whose open amount reckon reduced (item id → amount to use).
+    pub open_amounts: HashMap<String, i64>,
+    /// (txn_id, item_id) pairs never to propose.
+    pub rejected_pairs: HashSet<(String, String)>,
+    /// Payer names people confirmed for customers.
+    pub aliases: Vec<Alias>,
+}
+
+/// A decision that matches a receipt.
+#[derive(Clone, Debug)]
+pub struct Decided {
+    pub decision: StoredDecision,
+    /// The bank entry it settles (`None`: its exception is gone — refused).
+    pub txn_id: Option<String>,
+    /// The exception's kind.
+    pub kind: Option<ExceptionKind>,
+    /// The open items the exception proposed (for `accept`).
+    pub proposal: Vec<String>,
+}
+
+/// The store, opened and read for one run.
+#[derive(Debug)]
+pub struct Opened {
+    pub store: Store,
+    pub memory: Memory,
+    pub sla: Sla,
+    pub verdicts: Vec<Verdict>,
+    pub unreadable: Vec<Unreadable>,
+}
+
+/// Opens the store (lock, migrations), takes in `decisions/` of the input
+/// folder and reads the memory.
+pub fn open(path: &Path, config: &crate::Config, input: &Path, at: &str) -> Result<Opened, RunError> {
+    let sla = config.state.build().map_err(RunError::Config)?;
+    let policy = config.decisions.build().map_err(RunError::Config)?;
+    let mut store = Store::open(path)?;
+    let (verdicts, unreadable) = intake(&mut store, input, &policy, at)?;
+    let memory = store.memory()?;
+    Ok(Opened { store, memory, sla, verdicts, unreadable })
+}
+
+/// Reads and submits `decisions/*.jsonl|*.csv` of `input`, in file-name order.
+pub fn intake(
+    store: &mut Store,
+    input: &Path,
+    policy: &Policy,
+    at: &str,
+) -> Result<(Vec<Verdict>, Vec<Unreadable>), RunError> {
+    let dir = input.join(reckon_ingest::discover::DECISIONS_FOLDER);
+    let Ok(rd) = std::fs::read_dir(&dir) else { return Ok((Vec::new(), Vec::new())) };
+    let mut names: Vec<String> = rd.filter_map(|e| e.ok()).filter_map(|e| e.file_name().into_string().ok()).collect();
+    names.sort();
+    let (mut ok, mut bad) = (Vec::new(), Vec::new());
+    for n in names {
+        let lower = n.to_ascii_lowercase();
+        let csv = lower.ends_with(".csv");
+        if !csv && !lower.ends_with(".jsonl") && !lower.ends_with(".json") {
+            bad.push(Unreadable {
+                source: format!("decisions/{n}"),
+                reason: "not a decisions file (.jsonl or .csv)".into(),
+            });
+            continue;
+        }
+        let p = dir.join(&n);
+        let text = std::fs::read_to_string(&p).map_err(|e| RunError::Write(p.clone(), format!("read: {e}")))?;
+        let (o, b) = reckon_state::decision::read_text(&text, &format!("decisions/{n}"), csv);
+        ok.extend(o);
+        bad.extend(b);
+    }
+    for u in &bad {
+        tracing::warn!(source = %u.source, reason = %u.reason, "decision unreadable");
+    }
+    let verdicts = store.submit(&ok, policy, at)?;
+    Ok((verdicts, bad))
+}
+
+/// How loading changed with the memory.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Prepared {
+    /// Open bank entries of earlier runs added to this run's bank entries.
+    pub carried: u64,
+    /// Bank entries the chain had already settled, rejected (`duplicate_key`).
+    pub redelivered: u64,
+    /// Applications the receivables snapshot now shows (dropped from the store).
+    #[serde(skip)]
+    pub applications_dropped: Vec<(String, String)>,
+    /// Open items whose amount was reduced by reckon's earlier applications.
+    pub items_reduced: u64,
+}
+
+fn text_col(df: &DataFrame, c: &str) -> Vec<Option<String>> {
+    df.column(c)
+        .ok()
+        .and_then(|c| c.str().ok().map(|s| s.iter().map(|v| v.map(str::to_string)).collect()))
+        .unwrap_or_else(|| vec![None; df.height()])
+}
+
+/// A loaded bank row as JSON (contract columns), to carry it.
+fn row_json(df: &DataFrame, i: usize) -> String {
+    let mut m = serde_json::Map::new();
+    for c in Table::BankTransactions.spec().columns {
+        let v = df.column(c.name).ok().and_then(|col| col.get(i).ok());
+        let j = match v {
+            Some(AnyValue::String(s)) => serde_json::Value::from(s),
+            Some(AnyValue::StringOwned(s)) => serde_json::Value::from(s.as_str()),
+            Some(AnyValue::Int64(x)) => serde_json::Value::from(x),
+            Some(AnyValue::Int32(x)) => serde_json::Value::from(x),
+            Some(AnyValue::Date(d)) => serde_json::Value::from(d),
+            Some(AnyValue::Datetime(x, _, _)) => serde_json::Value::from(x),
+            _ => serde_json::Value::Null,
+        };
+        m.insert(c.name.to_string(), j);
+    }
+    serde_json::Value::Object(m).to_string()
+}
+
+/// Bank rows from their JSON, typed as loading types them.
+fn frame_of(rows: &[(String, String)], like: Option<&DataFrame>) -> PolarsResult<DataFrame> {
+    let parsed: Vec<serde_json::Map<String, serde_json::Value>> = rows
+        .iter()
+        .map(|(_, j)| {
+            serde_json::from_str::<serde_json::Value>(j).ok().and_then(|v| v.as_object().cloned()).unwrap_or_default()
+        })
+        .collect();
+    let n = parsed.len();
+    let mut cols = Vec::new();
+    for c in Table::BankTransactions.spec().columns {
+        let get = |m: &serde_json::Map<String, serde_json::Value>| m.get(c.name).cloned().unwrap_or_default();
+        let col = match c.ty {
+            ColumnType::Date => Column::new(
+                c.name.into(),
+                parsed.iter().map(|m| get(m).as_i64().map(|x| x as i32)).collect::<Vec<Option<i32>>>(),
+            )
+            .cast(&DataType::Date)?,
+            ColumnType::Timestamp => {
+                Column::new(c.name.into(), parsed.iter().map(|m| get(m).as_i64()).collect::<Vec<Option<i64>>>())
+                    .cast(&DataType::Datetime(TimeUnit::Microseconds, None))?
+            }
+            ColumnType::Money | ColumnType::Int => {
+                Column::new(c.name.into(), parsed.iter().map(|m| get(m).as_i64()).collect::<Vec<Option<i64>>>())
+            }
+            _ => Column::new(
+                c.name.into(),
+                parsed.iter().map(|m| get(m).as_str().map(str::to_string)).collect::<Vec<Option<String>>>(),
+            ),
+        };
+        cols.push(col);
+    }
+    cols.push(Column::new("source_file".into(), vec![CARRIED.to_string(); n]));
+    cols.push(Column::new(
+        "source_position".into(),
+        rows.iter().map(|(id, _)| format!("carried {id}")).collect::<Vec<_>>(),
+    ));
+    let df = DataFrame::new(n, cols)?;
+    match like {
+        // The loaded frame's column order and types.
+        Some(l) => {
+            let names: Vec<PlSmallStr> = l.get_column_names().into_iter().cloned().collect();
+            let mut out = df.select(names)?;
+            for (i, f) in l.schema().iter_fields().enumerate() {
+                if out.columns()[i].dtype() != f.dtype() {
+                    let c = out.columns()[i].cast(f.dtype())?;
+                    out.replace_column(i, c)?;
+                }
+            }
+            Ok(out)
+        }
+        None => Ok(df),
+    }
+}
+
+/// Changes `loaded` for the memory and returns what the stages need.
+pub fn prepare(loaded: &mut Loaded, mem: &Memory) -> Result<(Prepared, RunMemory), RunError> {
+    let fail = |e: PolarsError| RunError::Write(CARRIED.into(), e.to_string());
+    let mut p = Prepared::default();
+    // 1. Bank entries the chain already settled are refused; open ones loaded
+    // again replace their carried copy.
+    if let Some(bank) = loaded.tables.get(&Table::BankTransactions).cloned() {
+        let ids = text_col(&bank, "txn_id");
+        let files = text_col(&bank, "source_file");
+        let pos = text_col(&bank, "source_position");
+        let mut keep = Vec::with_capacity(ids.len());
+        for (i, id) in ids.iter().enumerate() {
+            let id = id.as_deref().unwrap_or("");
+            match mem.entries.get(id) {
+                Some((status, by)) if *status != EntryStatus::Open => {
+                    keep.push(false);
+                    let file = files[i].clone().unwrap_or_default();
+                    let row = pos[i].as_deref().and_then(|s| s.rsplit(' ').next()).and_then(|n| n.parse().ok());
+                    loaded.rejects.push(Reject {
+                        file: file.clone(),
+                        row,
+                        column: Some("txn_id".into()),
+                        value: Some(id.to_string()),
+                        code: RejectCode::DuplicateKey,
+                        reason: format!(
+                            "bank entry {id} was already {status} ({}) in an earlier run of this state store; an entry is settled once across the chain",
+                            by.as_deref().unwrap_or("")
+                        ),
+                        table: Some(Table::BankTransactions.name().to_string()),
+                    });
+                    if let Some(f) = loaded.files.iter_mut().find(|f| f.path == file) {
+                        f.loaded_rows = f.loaded_rows.saturating_sub(1);
+                        f.rejected_rows += 1;
+                    }
+                    p.redelivered += 1;
+                }
+                _ => keep.push(true),
+            }
+        }
+        if p.redelivered > 0 {
+            let mask: BooleanChunked = keep.into_iter().collect();
+            let kept = bank.filter(&mask).map_err(fail)?;
+            loaded.tables.insert(Table::BankTransactions, kept);
+        }
+    }
+    // 2. Open entries of earlier runs not loaded again are carried.
+    let present: BTreeSet<String> = loaded
+        .tables
+        .get(&Table::BankTransactions)
+        .map(|b| text_col(b, "txn_id").into_iter().flatten().collect())
+        .unwrap_or_default();
+    let carry: Vec<(String, String)> = mem.open_rows.iter().filter(|(id, _)| !present.contains(id)).cloned().collect();
+    if !carry.is_empty() {
+        let like = loaded.tables.get(&Table::BankTransactions);
+        let df = frame_of(&carry, like).map_err(fail)?;
+        let n = df.height() as u64;
+        match loaded.tables.get_mut(&Table::BankTransactions) {
+            Some(b) => {
+                b.vstack_mut_owned(df).map_err(fail)?;
+            }
+            None => {
+                loaded.tables.insert(Table::BankTransactions, df);
+            }
+        }
+        let text: String = carry.iter().map(|(_, j)| j.as_str()).collect::<Vec<_>>().join("\n");
+        loaded.files.push(FileReport {
+            path: CARRIED.to_string(),
+            table: Some(Table::BankTransactions.name().to_string()),
+            format: "state".to_string(),
+            mapping: None,
+            sha256: reckon_core::id::sha256_hex(text.as_bytes()),
+            bytes: text.len() as u64,
+            input_rows: n,
+            blank_lines: 0,
+            loaded_rows: n,
+            rejected_rows: 0,
+            refused: None,
+            detected_format: None,
+            statements: None,
+            controls: Vec::new(),
+        });
+        p.carried = n;
+    }
+    // 3. Open amounts after reckon's applications the snapshot does not show.
+    let mut open_amounts: HashMap<String, i64> = HashMap::new();
+    if !mem.applications.is_empty() {
+        let snapshot: HashMap<String, i64> = loaded
+            .tables
+            .get(&Table::ArOpenItems)
+            .map(|ar| {
+                let ids = text_col(ar, "item_id");
+                let amt = crate::cash::ints(ar, "amount_open");
+                ids.into_iter().zip(amt).filter_map(|(i, a)| Some((i?, a?))).collect()
+            })
+            .unwrap_or_default();
+        for a in &mem.applications {
+            match snapshot.get(&a.item_id) {
+                // Gone from the snapshot, or its open amount fell: the ERP posted it.
+                None => p.applications_dropped.push((a.txn_id.clone(), a.item_id.clone())),
+                Some(open) if *open < a.open_seen_minor => {
+                    p.applications_dropped.push((a.txn_id.clone(), a.item_id.clone()))
+                }
+                Some(open) => {
+                    let e = open_amounts.entry(a.item_id.clone()).or_insert(*open);
+                    *e = e.saturating_sub(a.applied_minor);
+                }
+            }
+        }
+        p.items_reduced = open_amounts.len() as u64;
+    }
+    // 4. Decisions to apply.
+    let decided = mem
+        .pending
+        .iter()
+        .map(|d| {
+            let x = d.exception_id.as_deref().and_then(|id| mem.exception_by_id(id));
+            Decided {
+                decision: d.clone(),
+                txn_id: x.and_then(|x| x.txn_id()).map(str::to_string),
+                kind: x.map(|x| x.kind),
+                proposal: x.map(|x| x.items()).unwrap_or_default(),
+            }
+        })
+        .collect();
+    Ok((
+        p,
+        RunMemory {
+            decided,
+            open_amounts,
+            rejected_pairs: mem.rejected_pairs.iter().cloned().collect(),
+            aliases: mem.aliases.clone(),
+        },
+    ))
+}
+
+/// The business date of a run: given, else the latest booking date among the
+/// bank entries loaded from files (never before the previous run's), else the
+/// run's start date.
+pub fn as_of(
+    given: Option<chrono::NaiveDate>,
+    loaded: &Loaded,
+    started: chrono::DateTime<chrono::Utc>,
+    mem: &Memory,
+) -> chrono::NaiveDate {
+    if let Some(d) = given {
+        return d;
+    }
+    let previous = mem.last_run.as_ref().and_then(|r| chrono::NaiveDate::parse_from_str(&r.as_of, "%Y-%m-%d").ok());
+    let latest = loaded.tables.get(&Table::BankTransactions).and_then(|b| {
+        let days = crate::cash::days(b, "booking_date");
+        let files = text_col(b, "source_file");
+        days.into_iter().zip(files).filter(|(_, f)| f.as_deref() != Some(CARRIED)).filter_map(|(d, _)| d).max()
+    });
+    let latest = latest.and_then(|d| chrono::NaiveDate::from_num_days_from_ce_opt(d + 719_163));
+    match (latest, previous) {
+        (Some(l), Some(p)) => l.max(p),
+        (l, p) => l.or(p).unwrap_or_else(|| started.date_naive()),
+    }
+}
+
+/// What the stages left for the store.
+#[derive(Debug, Default)]
+pub struct Learned {
+    /// Decisions applied or refused: (id, status, reason).
+    pub decisions: Vec<(String, DecisionStatus, Option<String>)>,
+    pub applications: Vec<Application>,
+    pub aliases: Vec<Alias>,
+    /// Bank entries settled by a decision (txn → decision id).
+    pub settled_by: BTreeMap<String, String>,
+    /// How each bank entry settled this run was settled (for resolutions).
+    pub how: BTreeMap<String, String>,
+}
+
+impl Learned {
+    pub fn extend(&mut self, o: Learned) {
+        self.decisions.extend(o.decisions);
+        self.applications.extend(o.applications);
+        self.aliases.extend(o.aliases);
+        self.settled_by.extend(o.settled_by);
+        self.how.extend(o.how);
+    }
+}
+
+/// The lifecycle section of the manifest.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct StateSection {
+    pub store: String,
+    pub schema_version: i64,
+    pub as_of: String,
+    #[serde(flatten)]
+    pub prepared: Prepared,
+    /// Decisions received with this run's input (`decisions/`), by outcome.
+    pub decisions_received: BTreeMap<String, u64>,
+    /// Decisions refused or unreadable, with the reason.
+    pub decisions_refused: Vec<String>,
+    /// Decisions this run applied.
+    pub decisions_applied: u64,
+    /// Exceptions by lifecycle state after this run (new, open, reopened) and
+    /// resolved by this run or since the last one.
+    pub exceptions: BTreeMap<String, u64>,
+    /// Dismissed or explained exceptions not raised again.
+    pub suppressed: u64,
+    pub chain: reckon_state::ChainCheck,
+}
+
+/// The run's exceptions through the lifecycle, and the store's changes.
+#[derive(Debug)]
+pub struct Finished {
+    pub open: Vec<Exception>,
+    pub resolved: Vec<Exception>,
+    pub changes: reckon_state::RunChanges,
+    pub counts: BTreeMap<String, u64>,
+    pub suppressed: u64,
+}
+
+/// Facts about an exception from the loaded books: a journal's preparers and
+/// line count.
+pub fn facts_of(loaded: &Loaded) -> impl Fn(&Exception) -> Facts + '_ {
+    let gl = loaded.tables.get(&Table::GlJournalLines);
+    let mut by_journal: HashMap<String, (BTreeSet<String>, u64)> = HashMap::new();
+    if let Some(gl) = gl {
+        let (ent, jid, prep) = (text_col(gl, "entity"), text_col(gl, "journal_id"), text_col(gl, "preparer_id"));
+        for i in 0..gl.height() {
+            let key = format!("{}/{}", ent[i].as_deref().unwrap_or(""), jid[i].as_deref().unwrap_or(""));
+            let e = by_journal.entry(key).or_default();
+            if let Some(p) = &prep[i] {
+                e.0.insert(p.clone());
+            }
+            e.1 += 1;
+        }
+    }
+    move |e: &Exception| {
+        let subject = e.records.first().map_or("", String::as_str);
+        match subject.strip_prefix("gl_journal_lines:").and_then(|k| by_journal.get(k)) {
+            Some((p, n)) => Facts { preparers: p.iter().cloned().collect(), material: format!("lines={n}") },
+            None => Facts::default(),
+        }
+    }
+}
+
+/// Computes the lifecycle of this run's exceptions and everything the store
+/// keeps of the run.
+#[allow(clippy::too_many_arguments)]
+pub fn finish(
+    opened: &Opened,
+    loaded: &Loaded,
+    raised: Vec<Exception>,
+    matched: &BTreeSet<String>,
+    learned: Learned,
+    prepared: &Prepared,
+    run: reckon_state::NewRun,
+    at: &str,
+    as_of: chrono::NaiveDate,
+) -> Finished {
+    let facts = facts_of(loaded);
+    let cx = lifecycle::Context { run_id: &run.run_id, as_of, at, sla: &opened.sla, settled: &learned.how };
+    let out = lifecycle::reconcile(&opened.memory, raised, &facts, &cx);
+    let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+    for e in &out.open {
+        if let Some(l) = &e.lifecycle {
+            *counts.entry(l.state.as_str().to_string()).or_insert(0) += 1;
+        }
+    }
+    counts.insert("resolved".into(), out.resolved.len() as u64);
+    // Every bank entry of the run, as it leaves it.
+    let mut entries = Vec::new();
+    if let Some(b) = loaded.tables.get(&Table::BankTransactions) {
+        let ids = text_col(b, "txn_id");
+        let cur = text_col(b, "currency");
+        let amt = crate::cash::ints(b, "amount");
+        for i in 0..b.height() {
+            let Some(id) = ids[i].clone() else { continue };
+            let status = if matched.contains(&id) { EntryStatus::Matched } else { EntryStatus::Open };
+            let settled_by = match status {
+                EntryStatus::Matched => Some(learned.settled_by.get(&id).cloned().unwrap_or_else(|| "auto".into())),
+                _ => None,
+            };
+            entries.push(EntryChange {
+                txn_id: id,
+                amount_minor: amt[i].unwrap_or(0),
+                currency: cur[i].clone().unwrap_or_default(),
+                row_json: row_json(b, i),
+                status,
+                settled_by,
+            });
+        }
+    }
+    let changes = reckon_state::RunChanges {
+        run,
+        entries,
+        applications_added: learned.applications,
+        applications_dropped: prepared.applications_dropped.clone(),
+        exceptions: out.records,
+        events: out.events,
+        decisions: learned.decisions,
+        aliases: learned.aliases,
+        lapsed: out.lapsed,
+    };
+    Finished { open: out.open, resolved: out.resolved, changes, counts, suppressed: out.suppressed.len() as u64 }
+}

@@ -1,0 +1,515 @@
+//! Runs that remember (`--state`): carried bank entries, lifecycle, decisions,
+//! controls, the chain's conservation and the store's failure modes, on small
+//! day folders written by the test.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+use reckon_pipeline::{Config, RunError, RunOptions};
+use reckon_state::{DecisionStatus, Store};
+
+const BANK_HEADER: &str = "txn_id,account_id,booking_date,value_date,amount,currency,counterparty_name,counterparty_account,end_to_end_id,reference,description,bank_code,instructed_amount,instructed_currency";
+const AR_HEADER: &str =
+    "item_id,entity,customer_id,customer_name,invoice_number,invoice_date,due_date,amount_open,currency";
+const REMIT_HEADER: &str = "remittance_id,payment_ref,payer_name,advice_date,invoice_ref,paid_amount,discount_amount,deduction_amount,deduction_reason,currency";
+const GL_HEADER: &str = "journal_id,line_no,entity,account,cost_center,posting_date,document_date,fiscal_period,amount,currency,preparer_id,approver_id,source,description,created_at";
+
+fn bank(id: &str, date: &str, amount: &str, name: &str, e2e: &str, reference: &str, text: &str) -> String {
+    format!("{id},DE89370400440532013000,{date},{date},{amount},EUR,{name},,{e2e},{reference},{text},PMNT-RCDT-ESCT,,")
+}
+
+fn item(id: &str, cust: &str, name: &str, inv: &str, amount: &str) -> String {
+    format!("{id},DE01,{cust},{name},{inv},2026-10-01,2026-10-31,{amount},EUR")
+}
+
+fn write_day(dir: &Path, bank_rows: &[String], ar: &[String], remit: &[String], gl: &[String]) {
+    std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("{e}"));
+    let w = |name: &str, header: &str, rows: &[String]| {
+        let mut t = String::from(header);
+        t.push('\n');
+        for r in rows {
+            t.push_str(r);
+            t.push('\n');
+        }
+        std::fs::write(dir.join(name), t).unwrap_or_else(|e| panic!("{e}"));
+    };
+    w("bank_transactions.csv", BANK_HEADER, bank_rows);
+    w("ar_open_items.csv", AR_HEADER, ar);
+    w(
+        "customers.csv",
+        "customer_id,name,aliases,ibans,tax_id",
+        &["C1,Acme GmbH,,,".into(), "C2,Beta AG,,,".into(), "C3,Gamma SA,,,".into(), "C4,Delta Handels GmbH,,,".into()],
+    );
+    if !remit.is_empty() {
+        w("remittances.csv", REMIT_HEADER, remit);
+    }
+    if !gl.is_empty() {
+        w("gl_journal_lines.csv", GL_HEADER, gl);
+    }
+}
+
+fn ar_day1() -> Vec<String> {
+    vec![
+        item("AR-100", "C1", "Acme GmbH", "INV-100", "1000.00"),
+        item("AR-200", "C2", "Beta AG", "INV-200", "500.00"),
+        item("AR-300", "C3", "Gamma SA", "INV-300", "250.00"),
+        item("AR-400", "C1", "Acme GmbH", "INV-400", "300.00"),
+    ]
+}
+
+fn gl(lines: usize) -> Vec<String> {
+    // One journal that does not balance (a control violation) prepared by u1.
+    let mut v = vec![
+        "J1,1,DE01,1200,,2026-11-02,2026-11-02,2026-11,100.00,EUR,u1,,manual,adjustment,2026-11-02T10:00:00Z"
+            .to_string(),
+        "J1,2,DE01,4000,,2026-11-02,2026-11-02,2026-11,-90.00,EUR,u1,,manual,adjustment,2026-11-02T10:00:00Z"
+            .to_string(),
+    ];
+    for i in 2..lines {
+        v.push(format!(
+            "J1,{},DE01,4100,,2026-11-02,2026-11-02,2026-11,-1.00,EUR,u1,,manual,adjustment,2026-11-02T10:00:00Z",
+            i + 1
+        ));
+    }
+    v
+}
+
+fn opts(input: &Path, out: &Path, state: &Path, day: u32, config: Config) -> RunOptions {
+    let mut o = RunOptions::new(input, out, config);
+    o.state = Some(state.to_path_buf());
+    o.started_at = chrono::DateTime::parse_from_rfc3339(&format!("2026-11-{day:02}T18:00:00Z"))
+        .ok()
+        .map(|d| d.with_timezone(&chrono::Utc));
+    o.as_of = chrono::NaiveDate::from_ymd_opt(2026, 11, day);
+    o
+}
+
+fn rules() -> Config {
+    let mut c = Config::default();
+    c.matching.model = "rules".into();
+    c
+}
+
+fn read(p: &Path) -> DataFrame {
+    let f = std::fs::File::open(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    ParquetReader::new(f).finish().unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn strs(df: &DataFrame, c: &str) -> Vec<String> {
+    df.column(c)
+        .unwrap_or_else(|e| panic!("{c}: {e}"))
+        .str()
+        .unwrap_or_else(|e| panic!("{e}"))
+        .iter()
+        .map(|v| v.unwrap_or("").to_string())
+        .collect()
+}
+
+/// Exceptions by subject: (exception_id, kind, state, age_days).
+fn exceptions(out: &Path) -> BTreeMap<String, (String, String, String, i32)> {
+    let df = read(&out.join("exceptions.parquet"));
+    let (id, kind, rec, st) = (strs(&df, "exception_id"), strs(&df, "kind"), strs(&df, "records"), strs(&df, "state"));
+    let age: Vec<i32> = df
+        .column("age_days")
+        .unwrap_or_else(|e| panic!("{e}"))
+        .i32()
+        .unwrap_or_else(|e| panic!("{e}"))
+        .iter()
+        .map(|v| v.unwrap_or(-1))
+        .collect();
+    (0..df.height())
+        .map(|i| {
+            let subject = rec[i].split('|').next().unwrap_or("").to_string();
+            (subject, (id[i].clone(), kind[i].clone(), st[i].clone(), age[i]))
+        })
+        .collect()
+}
+
+fn events(out: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(out.join("exceptions.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}")))
+        .collect()
+}
+
+fn manifest(out: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap_or_default())
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn decisions_file(dir: &Path, name: &str, lines: &[serde_json::Value]) -> PathBuf {
+    std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("{e}"));
+    let p = dir.join(name);
+    let text: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+    std::fs::write(&p, text.join("\n") + "\n").unwrap_or_else(|e| panic!("{e}"));
+    p
+}
+
+fn submit(state: &Path, file: &Path, policy: &reckon_state::Policy) -> Vec<reckon_state::Verdict> {
+    let (ok, bad) = reckon_state::decision::read_file(file).unwrap_or_else(|e| panic!("{e}"));
+    assert!(bad.is_empty(), "{bad:?}");
+    let mut s = Store::open(state).unwrap_or_else(|e| panic!("{e}"));
+    s.submit(&ok, policy, "2026-11-02T20:00:00Z").unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Three days: carry-forward, a remittance after its payment, an invoice posted
+/// after it was paid, an item reckon applied that the ERP has not posted, a
+/// bank entry sent again, a decision applied, a payer name learned and used,
+/// lifecycle ids and events, the chain's conservation and the audit trail.
+#[test]
+fn three_days_remember() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let t = tmp.path();
+    let state = t.join("state.db");
+    // Day 1: T1 pays INV-100 by reference; T2's advice and invoice come
+    // tomorrow; T3 is from a payer name nobody knows.
+    let t1 = bank("T1", "2026-11-02", "1000.00", "ACME GMBH", "", "INV-100", "INV-100");
+    let day1 = [
+        t1.clone(),
+        bank("T2", "2026-11-02", "777.00", "DELTA HANDELS", "E2E-2", "", "Sammelzahlung"),
+        bank("T3", "2026-11-02", "500.00", "BX TREASURY SVCS", "", "", "payment"),
+    ];
+    write_day(&t.join("d1"), &day1, &ar_day1(), &[], &gl(2));
+    let o1 = reckon_pipeline::run(&opts(&t.join("d1"), &t.join("o1"), &state, 2, rules()))
+        .unwrap_or_else(|e| panic!("day 1: {e}"));
+    assert!(o1.manifest.conservation.balanced);
+    let ex1 = exceptions(&t.join("o1"));
+    let x2 = ex1.get("bank_transactions:T2").unwrap_or_else(|| panic!("T2 not raised: {ex1:?}")).clone();
+    let x3 = ex1.get("bank_transactions:T3").unwrap_or_else(|| panic!("T3 not raised: {ex1:?}")).clone();
+    assert!(!ex1.contains_key("bank_transactions:T1"), "T1 pays INV-100 by reference: {ex1:?}");
+    assert_eq!((x2.2.as_str(), x2.3), ("new", 0));
+    assert_eq!(events(&t.join("o1")).len(), ex1.len(), "day 1: every exception is new");
+
+    // A person matches T3 to INV-200; the workflow engine sends it twice; a
+    // decision on an unknown exception and a reused id are refused.
+    let d = decisions_file(
+        &t.join("dec"),
+        "a.jsonl",
+        &[
+            serde_json::json!({"decision_id": "D1", "exception_id": x3.0, "action": "match", "actor": "alice",
+                "decided_at": "2026-11-02T19:00:00Z", "items": [{"item_id": "AR-200"}], "comment": "Beta pays via its treasury"}),
+            serde_json::json!({"decision_id": "D1", "exception_id": x3.0, "action": "match", "actor": "alice",
+                "decided_at": "2026-11-02T19:00:00Z", "items": [{"item_id": "AR-200"}], "comment": "Beta pays via its treasury"}),
+            serde_json::json!({"decision_id": "D2", "exception_id": "EX-nope", "action": "dismiss", "actor": "alice",
+                "decided_at": "2026-11-02T19:01:00Z"}),
+            serde_json::json!({"decision_id": "D1", "exception_id": x2.0, "action": "dismiss", "actor": "bob",
+                "decided_at": "2026-11-02T19:02:00Z"}),
+            serde_json::json!({"decision_id": "D3", "exception_id": x2.0, "action": "match", "actor": "alice",
+                "decided_at": "2026-11-02T19:03:00Z", "items": [{"item_id": "AR-300", "amount": "800.00"}]}),
+        ],
+    );
+    let v = submit(&state, &d, &reckon_state::Policy::default());
+    let st: Vec<(Option<DecisionStatus>, bool)> = v.iter().map(|v| (v.status, v.duplicate)).collect();
+    assert_eq!(
+        st,
+        vec![
+            (Some(DecisionStatus::Accepted), false),
+            (Some(DecisionStatus::Accepted), true),
+            (Some(DecisionStatus::Refused), false),
+            (None, false),
+            (Some(DecisionStatus::Refused), false),
+        ],
+        "{v:#?}"
+    );
+    assert!(v[2].reason.as_deref().is_some_and(|r| r.contains("unknown exception EX-nope")), "{v:#?}");
+    assert!(v[3].reason.as_deref().is_some_and(|r| r.contains("already used")), "{v:#?}");
+    assert!(v[4].reason.as_deref().is_some_and(|r| r.contains("more than the payment")), "{v:#?}");
+
+    // Day 2: the advice for T2 and its invoice arrive; the ERP has not posted
+    // T1's application (INV-100 still shows 1000.00 open); a second payment of
+    // INV-100 arrives; the bank sends T1 again in an overlapping statement.
+    let mut ar2 = ar_day1();
+    ar2.push(item("AR-700", "C4", "Delta Handels GmbH", "INV-700", "777.00"));
+    let day2 = [t1, bank("T4", "2026-11-03", "1000.00", "ACME GMBH", "", "INV-100", "INV-100 again")];
+    let remit2 = ["R1,E2E-2,DELTA HANDELS,2026-11-03,INV-700,777.00,,,,EUR".to_string()];
+    write_day(&t.join("d2"), &day2, &ar2, &remit2, &gl(2));
+    let o2 = reckon_pipeline::run(&opts(&t.join("d2"), &t.join("o2"), &state, 3, rules()))
+        .unwrap_or_else(|e| panic!("day 2: {e}"));
+    assert!(o2.manifest.conservation.balanced, "{:?}", o2.manifest.conservation.problems);
+    let m2 = manifest(&t.join("o2"));
+    assert_eq!(m2["state"]["carried"], 2, "T2 and T3 carried: {}", m2["state"]);
+    assert_eq!(m2["state"]["redelivered"], 1, "T1 sent again is refused");
+    assert_eq!(m2["state"]["chain"]["balanced"], true, "{}", m2["state"]["chain"]);
+    assert_eq!(m2["state"]["chain"]["runs"], 2);
+    assert_eq!(m2["state"]["decisions_applied"], 1);
+    let rejects = read(&t.join("o2/rejects.parquet"));
+    assert!(strs(&rejects, "reason").iter().any(|r| r.contains("T1 was already matched")), "{rejects}");
+    let matches = read(&t.join("o2/matches.parquet"));
+    let (txn, itm, by) = (strs(&matches, "txn_id"), strs(&matches, "item_id"), strs(&matches, "decided_by"));
+    let links: Vec<(String, String, String)> =
+        (0..matches.height()).map(|i| (txn[i].clone(), itm[i].clone(), by[i].clone())).collect();
+    assert!(links.contains(&("T2".into(), "AR-700".into(), String::new())), "advice after payment: {links:?}");
+    assert!(links.contains(&("T3".into(), "AR-200".into(), "alice".into())), "decision applied: {links:?}");
+    assert!(!links.iter().any(|l| l.0 == "T4" && l.1 == "AR-100"), "INV-100 is used once over the chain: {links:?}");
+    let ex2 = exceptions(&t.join("o2"));
+    assert!(!ex2.contains_key("bank_transactions:T2") && !ex2.contains_key("bank_transactions:T3"), "{ex2:?}");
+    let x4 = ex2.get("bank_transactions:T4").unwrap_or_else(|| panic!("T4: {ex2:?}")).clone();
+    assert_eq!(x4.2, "new");
+    // The journal's exception is the same problem: same id, open, a day old,
+    // and not sent again (nothing changed).
+    let j1 = ex2.get("gl_journal_lines:DE01/J1").unwrap_or_else(|| panic!("J1: {ex2:?}"));
+    assert_eq!((j1.0.as_str(), j1.2.as_str(), j1.3), (ex1["gl_journal_lines:DE01/J1"].0.as_str(), "open", 1));
+    let ev2 = events(&t.join("o2"));
+    let ty = |id: &str| -> Vec<String> {
+        ev2.iter()
+            .filter(|e| e["data"]["exception_id"] == id)
+            .map(|e| e["type"].as_str().unwrap_or("").to_string())
+            .collect()
+    };
+    assert_eq!(ty(&x2.0), vec!["com.reckon.exception.resolved"]);
+    assert_eq!(ty(&x3.0), vec!["com.reckon.exception.resolved"]);
+    assert!(ty(&j1.0).is_empty(), "unchanged open exceptions are not delivered again");
+    let res = ev2.iter().find(|e| e["data"]["exception_id"] == x3.0.as_str()).cloned().unwrap_or_default();
+    let why = res["data"]["lifecycle"]["resolution"].as_str().unwrap_or("");
+    assert!(why.contains("matched by decision D1 of alice"), "{why}");
+    let why2 = ev2
+        .iter()
+        .find(|e| e["data"]["exception_id"] == x2.0.as_str())
+        .map(|e| e["data"]["lifecycle"]["resolution"].to_string());
+    assert!(why2.is_some_and(|w| w.contains("matched automatically")));
+
+    // Day 3: Beta AG's treasury pays a new invoice; the name is known now.
+    let mut ar3 = ar_day1();
+    ar3.retain(|r| !r.starts_with("AR-200"));
+    ar3.push(item("AR-201", "C2", "Beta AG", "INV-201", "123.45"));
+    let day3 = [bank("T5", "2026-11-04", "123.45", "BX TREASURY SVCS", "", "", "payment")];
+    write_day(&t.join("d3"), &day3, &ar3, &[], &gl(2));
+    reckon_pipeline::run(&opts(&t.join("d3"), &t.join("o3"), &state, 4, rules()))
+        .unwrap_or_else(|e| panic!("day 3: {e}"));
+    let m3 = read(&t.join("o3/matches.parquet"));
+    let (txn, itm, why) = (strs(&m3, "txn_id"), strs(&m3, "item_id"), strs(&m3, "reasons"));
+    let i = (0..m3.height()).find(|&i| txn[i] == "T5").unwrap_or_else(|| panic!("T5 not linked: {m3}"));
+    assert_eq!(itm[i], "AR-201");
+    assert!(why[i].contains("payer name confirmed for customer C2 by alice on 2026-11-02 (decision D1)"), "{}", why[i]);
+    let ex3 = exceptions(&t.join("o3"));
+    let x4b = ex3.get("bank_transactions:T4").unwrap_or_else(|| panic!("{ex3:?}"));
+    assert_eq!((x4b.0.as_str(), x4b.2.as_str(), x4b.3), (x4.0.as_str(), "open", 1), "same id, a day older");
+
+    // The chain and the trail.
+    let s = Store::open(&state).unwrap_or_else(|e| panic!("{e}"));
+    let runs = s.runs().unwrap_or_default();
+    assert_eq!(runs.len(), 3);
+    for w in runs.windows(2) {
+        assert_eq!(w[1].predecessor.as_deref(), Some(w[0].run_id.as_str()));
+        let bytes = std::fs::read(Path::new(&w[0].output).join("manifest.json")).unwrap_or_default();
+        assert_eq!(w[1].predecessor_manifest_sha256.as_deref(), Some(reckon_core::id::sha256_hex(&bytes).as_str()));
+    }
+    let trail = s.audit("T3").unwrap_or_default();
+    let text: Vec<&str> = trail.iter().map(|l| l.what.as_str()).collect();
+    assert!(text.iter().any(|w| w.contains("raised")), "{text:#?}");
+    assert!(text.iter().any(|w| w.contains("decision match by alice") && w.contains("applied")), "{text:#?}");
+    assert!(text.iter().any(|w| w.contains("matched by decision D1")), "{text:#?}");
+    assert!(text[0].contains("now matched"), "{text:#?}");
+}
+
+/// Controls: four eyes, a second person, the preparer of a journal, an
+/// explanation that holds until something material changes, undo.
+#[test]
+fn controls_and_explanations() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let t = tmp.path();
+    let state = t.join("state.db");
+    let day1 = [bank("T3", "2026-11-02", "500.00", "BX TREASURY SVCS", "", "", "payment")];
+    write_day(&t.join("d1"), &day1, &ar_day1(), &[], &gl(2));
+    let mut cfg = rules();
+    cfg.decisions = toml::from_str(
+        r#"
+        four_eyes_above = { EUR = "400.00" }
+        [people]
+        alice = ["analyst"]
+        bob = ["controller"]
+        u1 = ["controller"]
+        [roles.analyst]
+        kinds = ["unmatched_receipt", "suggested_match", "ambiguous_match"]
+        limit = { EUR = "1000.00" }
+        [roles.controller]
+        "#,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    reckon_pipeline::run(&opts(&t.join("d1"), &t.join("o1"), &state, 2, cfg.clone())).unwrap_or_else(|e| panic!("{e}"));
+    let ex = exceptions(&t.join("o1"));
+    let x3 = ex["bank_transactions:T3"].0.clone();
+    let j1 = ex["gl_journal_lines:DE01/J1"].0.clone();
+    let policy = cfg.decisions.build().unwrap_or_else(|e| panic!("{e}"));
+    let d = decisions_file(
+        &t.join("dec"),
+        "a.jsonl",
+        &[
+            serde_json::json!({"decision_id": "A1", "exception_id": x3, "action": "match", "actor": "alice",
+                "decided_at": "2026-11-02T19:00:00Z", "items": [{"item_id": "AR-200"}]}),
+            serde_json::json!({"decision_id": "A2", "action": "approve", "actor": "alice",
+                "decided_at": "2026-11-02T19:01:00Z", "target": "A1"}),
+            serde_json::json!({"decision_id": "A3", "exception_id": j1, "action": "explain", "actor": "alice",
+                "decided_at": "2026-11-02T19:02:00Z", "comment": "year-end accrual"}),
+            serde_json::json!({"decision_id": "A4", "exception_id": j1, "action": "explain", "actor": "u1",
+                "decided_at": "2026-11-02T19:03:00Z", "comment": "my own accrual"}),
+            serde_json::json!({"decision_id": "A5", "exception_id": j1, "action": "explain", "actor": "mallory",
+                "decided_at": "2026-11-02T19:04:00Z", "comment": "trust me"}),
+        ],
+    );
+    let v = submit(&state, &d, &policy);
+    let why = |i: usize| v[i].reason.clone().unwrap_or_default();
+    assert_eq!(v[0].status, Some(DecisionStatus::PendingApproval), "{v:#?}");
+    assert!(why(0).contains("four-eyes limit of 400.00 EUR"), "{}", why(0));
+    assert_eq!(v[1].status, Some(DecisionStatus::Refused));
+    assert!(why(1).contains("four eyes: alice took decision A1"), "{}", why(1));
+    assert!(why(2).contains("may not decide control_violation"), "{}", why(2));
+    assert!(why(3).contains("u1 prepared this journal"), "{}", why(3));
+    assert!(why(4).contains("not named in [decisions.people]"), "{}", why(4));
+
+    // Not applied before a second person approves.
+    reckon_pipeline::run(&opts(&t.join("d1"), &t.join("o2"), &state, 3, cfg.clone())).unwrap_or_else(|e| panic!("{e}"));
+    assert!(exceptions(&t.join("o2")).contains_key("bank_transactions:T3"), "pending approval is not applied");
+    let d2 = decisions_file(
+        &t.join("dec"),
+        "b.jsonl",
+        &[
+            serde_json::json!({"decision_id": "B1", "action": "approve", "actor": "bob",
+                "decided_at": "2026-11-03T09:00:00Z", "target": "A1"}),
+            serde_json::json!({"decision_id": "B2", "exception_id": j1, "action": "explain", "actor": "bob",
+                "decided_at": "2026-11-03T09:01:00Z", "comment": "year-end accrual, support in ticket 42"}),
+        ],
+    );
+    let v = submit(&state, &d2, &policy);
+    assert_eq!(v.iter().map(|v| v.status).collect::<Vec<_>>(), vec![Some(DecisionStatus::Applied); 2], "{v:#?}");
+    reckon_pipeline::run(&opts(&t.join("d1"), &t.join("o3"), &state, 4, cfg.clone())).unwrap_or_else(|e| panic!("{e}"));
+    let ex3 = exceptions(&t.join("o3"));
+    assert!(!ex3.contains_key("bank_transactions:T3"), "approved, then applied: {ex3:?}");
+    assert!(!ex3.contains_key("gl_journal_lines:DE01/J1"), "explained and unchanged: {ex3:?}");
+    assert_eq!(manifest(&t.join("o3"))["state"]["suppressed"], 1);
+    // A new line on the journal is material: it is raised again.
+    let mut day = t.join("d4");
+    write_day(&day, &[], &ar_day1(), &[], &gl(3));
+    reckon_pipeline::run(&opts(&day, &t.join("o4"), &state, 5, cfg.clone())).unwrap_or_else(|e| panic!("{e}"));
+    let ex4 = exceptions(&t.join("o4"));
+    let j = ex4.get("gl_journal_lines:DE01/J1").unwrap_or_else(|| panic!("{ex4:?}"));
+    assert_eq!((j.0.as_str(), j.2.as_str()), (j1.as_str(), "reopened"));
+    // Undo of an applied match: the bank entry is open again and carried.
+    let d3 = decisions_file(
+        &t.join("dec"),
+        "c.jsonl",
+        &[serde_json::json!({"decision_id": "C1", "action": "undo", "actor": "bob",
+            "decided_at": "2026-11-06T09:00:00Z", "target": "A1", "comment": "wrong customer"})],
+    );
+    let v = submit(&state, &d3, &policy);
+    assert_eq!(v[0].status, Some(DecisionStatus::Applied), "{v:#?}");
+    day = t.join("d5");
+    write_day(&day, &[], &ar_day1(), &[], &gl(3));
+    reckon_pipeline::run(&opts(&day, &t.join("o5"), &state, 6, cfg)).unwrap_or_else(|e| panic!("{e}"));
+    let ex5 = exceptions(&t.join("o5"));
+    let x = ex5.get("bank_transactions:T3").unwrap_or_else(|| panic!("undone match is open again: {ex5:?}"));
+    assert_eq!((x.0.as_str(), x.2.as_str()), (x3.as_str(), "reopened"));
+    let m5 = manifest(&t.join("o5"));
+    assert_eq!(m5["state"]["carried"], 1);
+    assert_eq!(m5["state"]["chain"]["balanced"], true);
+}
+
+/// Decisions in the input folder are taken in by the run itself.
+#[test]
+fn decisions_folder_is_read_by_the_run() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let t = tmp.path();
+    let state = t.join("state.db");
+    let day1 = [bank("T3", "2026-11-02", "500.00", "BX TREASURY SVCS", "", "", "payment")];
+    write_day(&t.join("d1"), &day1, &ar_day1(), &[], &[]);
+    reckon_pipeline::run(&opts(&t.join("d1"), &t.join("o1"), &state, 2, rules())).unwrap_or_else(|e| panic!("{e}"));
+    let x3 = exceptions(&t.join("o1"))["bank_transactions:T3"].0.clone();
+    write_day(&t.join("d2"), &[], &ar_day1(), &[], &[]);
+    let csv = format!(
+        "decision_id,exception_id,action,actor,roles,decided_at,comment,items,item_id,target\n\
+         F1,{x3},match,alice,,2026-11-03T08:00:00Z,\"paid INV-200, short by nothing\",AR-200=500.00,,\n\
+         F2,{x3},frobnicate,alice,,2026-11-03T08:00:00Z,,,,\n"
+    );
+    std::fs::create_dir_all(t.join("d2/decisions")).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(t.join("d2/decisions/today.csv"), csv).unwrap_or_else(|e| panic!("{e}"));
+    reckon_pipeline::run(&opts(&t.join("d2"), &t.join("o2"), &state, 3, rules())).unwrap_or_else(|e| panic!("{e}"));
+    let m = manifest(&t.join("o2"));
+    assert_eq!(m["state"]["decisions_applied"], 1, "{}", m["state"]);
+    assert_eq!(m["state"]["decisions_received"]["accepted"], 1, "{}", m["state"]);
+    assert_eq!(m["state"]["decisions_received"]["unreadable"], 1, "{}", m["state"]);
+    let refused = m["state"]["decisions_refused"].to_string();
+    assert!(refused.contains("decisions/today.csv:3") && refused.contains("frobnicate"), "{refused}");
+    assert!(!exceptions(&t.join("o2")).contains_key("bank_transactions:T3"));
+    // Without a store the folder is named as ignored, not read.
+    let o =
+        reckon_pipeline::run(&RunOptions::new(&t.join("d2"), &t.join("o3"), rules())).unwrap_or_else(|e| panic!("{e}"));
+    assert!(o.manifest.ignored_files.iter().any(|i| i.starts_with("decisions (")), "{:?}", o.manifest.ignored_files);
+    assert!(o.manifest.state.is_none());
+}
+
+/// A run that fails leaves the store as it was; a second process is refused;
+/// files that are not a store, or from a newer schema, are refused by name.
+#[test]
+fn store_faults_are_clear_and_leave_it_unchanged() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let t = tmp.path();
+    let state = t.join("state.db");
+    let day1 = [bank("T3", "2026-11-02", "500.00", "BX TREASURY SVCS", "", "", "payment")];
+    write_day(&t.join("d1"), &day1, &ar_day1(), &[], &[]);
+    reckon_pipeline::run(&opts(&t.join("d1"), &t.join("o1"), &state, 2, rules())).unwrap_or_else(|e| panic!("{e}"));
+    let before = std::fs::read(&state).unwrap_or_default();
+
+    // A stage that fails: the run fails, the store is byte for byte the same.
+    #[derive(Debug)]
+    struct Broken;
+    impl reckon_pipeline::stage::Stage for Broken {
+        fn name(&self) -> &'static str {
+            "broken"
+        }
+        fn outputs(&self) -> &'static [&'static str] {
+            &[]
+        }
+        fn run(
+            &self,
+            _: &reckon_pipeline::stage::RunInputs<'_>,
+        ) -> Result<reckon_pipeline::stage::StageOutput, reckon_pipeline::stage::StageError> {
+            Err(reckon_pipeline::stage::StageError { stage: "broken", message: "model failed".into() })
+        }
+    }
+    let mut stages = reckon_pipeline::stage::build_all(&rules()).unwrap_or_else(|e| panic!("{e}"));
+    stages.push(Box::new(Broken));
+    let r = reckon_pipeline::run_stages(&opts(&t.join("d1"), &t.join("o2"), &state, 3, rules()), &stages);
+    assert!(matches!(r, Err(RunError::Stage(_))), "{r:?}");
+    assert_eq!(std::fs::read(&state).unwrap_or_default(), before, "a failed run changes nothing");
+
+    // Held by another process (here: this one): refused, a usage error.
+    let held = Store::open(&state).unwrap_or_else(|e| panic!("{e}"));
+    let r = reckon_pipeline::run(&opts(&t.join("d1"), &t.join("o3"), &state, 3, rules()));
+    match r {
+        Err(e) => {
+            assert!(e.to_string().contains("in use by another reckon process"), "{e}");
+            assert!(e.is_usage());
+        }
+        Ok(_) => panic!("a second process on one store must be refused"),
+    }
+    drop(held);
+    reckon_pipeline::run(&opts(&t.join("d1"), &t.join("o3"), &state, 3, rules())).unwrap_or_else(|e| panic!("{e}"));
+
+    // Not a database.
+    let junk = t.join("junk.db");
+    std::fs::write(&junk, "txn_id,amount\nT1,5\n").unwrap_or_else(|e| panic!("{e}"));
+    let e = Store::open(&junk).err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(e.contains("is not a reckon state database"), "{e}");
+    // An SQLite file of someone else's.
+    let other = t.join("other.db");
+    rusqlite::Connection::open(&other)
+        .and_then(|c| c.execute_batch("CREATE TABLE t (x INTEGER);"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let e = Store::open(&other).err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(e.contains("without reckon's schema history"), "{e}");
+    // A store from a newer reckon.
+    let newer = t.join("newer.db");
+    std::fs::copy(&state, &newer).unwrap_or_else(|e| panic!("{e}"));
+    rusqlite::Connection::open(&newer)
+        .and_then(|c| {
+            c.execute(
+                "INSERT INTO refinery_schema_history (version, name, applied_on, checksum) VALUES (99, 'future', '2027-01-01', '0')",
+                [],
+            )
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+    let e = Store::open(&newer).err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(e.contains("schema version 99, newer than this reckon knows (1)"), "{e}");
+}

@@ -1,0 +1,245 @@
+//! A run's exceptions against the store's memory: the same problem keeps its
+//! exception id, gets its state (`new`, `open`, `reopened`), age and service
+//! level; open exceptions no longer raised are `resolved` with the reason; a
+//! dismissed duplicate or explained journal is not raised again while nothing
+//! material about it changed.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::NaiveDate;
+use reckon_core::{ExceptionKind, ExceptionState};
+use reckon_feed::{Exception, Lifecycle};
+
+use crate::config::Sla;
+use crate::store::{EventRow, ExceptionRecord, Memory};
+
+/// The problem an exception is about, stable across runs: the bank entry for
+/// every kind raised about one (a receipt may be `suggested_match` one day and
+/// `ambiguous_match` the next — one problem), the documents for a duplicate
+/// invoice, else the kind and the subject.
+pub fn problem_key(e: &Exception) -> String {
+    let subject = e.records.first().map_or("", String::as_str);
+    if subject.starts_with("bank_transactions:") {
+        subject.to_string()
+    } else if e.kind == ExceptionKind::DuplicateInvoice {
+        let docs: BTreeSet<&str> = e.records.iter().map(String::as_str).collect();
+        format!("{}|{}", e.kind, docs.into_iter().collect::<Vec<_>>().join("|"))
+    } else {
+        format!("{}|{subject}", e.kind)
+    }
+}
+
+/// What is material about an exception for a dismissal or an explanation: its
+/// kind, amount, currency, records and the facts the caller adds (a journal's
+/// line count).
+pub fn material_digest(e: &Exception, extra: &str) -> String {
+    let records: BTreeSet<&str> = e.records.iter().map(String::as_str).collect();
+    let records = records.into_iter().collect::<Vec<_>>().join("|");
+    reckon_core::id::stable_id(
+        "",
+        &[e.kind.as_str(), e.amount.as_deref().unwrap_or(""), e.currency.as_deref().unwrap_or(""), &records, extra],
+    )
+}
+
+/// Facts about an exception the run knows and the store keeps: who prepared a
+/// journal (they may not explain it away) and material facts beyond the exception.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Facts {
+    pub preparers: Vec<String>,
+    pub material: String,
+}
+
+/// The run the lifecycle is computed for.
+#[derive(Debug)]
+pub struct Context<'a> {
+    pub run_id: &'a str,
+    pub as_of: NaiveDate,
+    pub at: &'a str,
+    pub sla: &'a Sla,
+    /// Bank entries this run settled, with how (`matched automatically in run …`).
+    pub settled: &'a BTreeMap<String, String>,
+}
+
+/// The outcome: exceptions to publish and the store's new rows.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// Open work after this run (new, open, reopened), ids as first given.
+    pub open: Vec<Exception>,
+    /// Exceptions resolved since the last run (by this run's evidence or by
+    /// decisions), for `…exception.resolved` events.
+    pub resolved: Vec<Exception>,
+    pub records: Vec<ExceptionRecord>,
+    pub events: Vec<EventRow>,
+    /// Raised again but dismissed or explained with nothing material changed.
+    pub suppressed: Vec<String>,
+    /// Dismissals that no longer hold (something material changed).
+    pub lapsed: Vec<String>,
+}
+
+fn date_of(s: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
+}
+
+/// Computes the lifecycle of `raised` (this run's exceptions after the feed
+/// policy) against `mem`. `facts` gives what the run knows beyond each exception.
+pub fn reconcile(
+    mem: &Memory,
+    raised: Vec<Exception>,
+    facts: &dyn Fn(&Exception) -> Facts,
+    cx: &Context<'_>,
+) -> Outcome {
+    let mut out = Outcome::default();
+    let as_of = cx.as_of.format("%Y-%m-%d").to_string();
+    let mut seen = BTreeSet::new();
+    for mut e in raised {
+        let key = problem_key(&e);
+        let f = facts(&e);
+        let material = material_digest(&e, &f.material);
+        if let Some(d) = mem.dismissed.get(&key) {
+            if d.material_digest == material {
+                out.suppressed.push(key);
+                continue;
+            }
+            out.lapsed.push(key.clone());
+        }
+        if !seen.insert(key.clone()) {
+            // Two exceptions about one problem in one run (a bank entry that is
+            // both a receipt and money out cannot be): keep the first.
+            continue;
+        }
+        let prev = mem.exceptions.get(&key);
+        let (state, first_run, first_seen) = match prev {
+            Some(r) if r.state == ExceptionState::Resolved => {
+                (ExceptionState::Reopened, r.first_run.clone(), r.first_seen.clone())
+            }
+            // Reopened by an undone decision since the last run.
+            Some(r)
+                if r.state == ExceptionState::Reopened
+                    && mem.last_run.as_ref().is_none_or(|l| l.run_id != r.last_run) =>
+            {
+                (ExceptionState::Reopened, r.first_run.clone(), r.first_seen.clone())
+            }
+            Some(r) => (ExceptionState::Open, r.first_run.clone(), r.first_seen.clone()),
+            None => (ExceptionState::New, cx.run_id.to_string(), as_of.clone()),
+        };
+        if let Some(r) = prev {
+            e.exception_id = r.exception_id.clone();
+        }
+        let content = reckon_feed::content_digest(&e);
+        let changed = prev.is_none_or(|r| r.content_digest != content || r.state == ExceptionState::Resolved);
+        let age = date_of(&first_seen).map_or(0, |d| (cx.as_of - d).num_days().max(0)) as u32;
+        let sla_days = cx.sla.days(e.kind);
+        let breached = age > sla_days;
+        if breached && e.priority > 1 {
+            e.priority -= 1;
+        }
+        e.lifecycle = Some(Lifecycle {
+            state,
+            first_seen: first_seen.clone(),
+            age_days: age,
+            sla_days,
+            sla_breached: breached,
+            resolution: None,
+            changed,
+        });
+        let detail = match state {
+            ExceptionState::New => "raised".to_string(),
+            ExceptionState::Reopened => "raised again after it was resolved".to_string(),
+            _ if changed => "still open; content changed".to_string(),
+            _ => "still open".to_string(),
+        };
+        out.events.push(EventRow {
+            exception_id: e.exception_id.clone(),
+            run_id: Some(cx.run_id.to_string()),
+            decision_id: None,
+            at: cx.at.to_string(),
+            state,
+            band: Some(e.band.as_str().to_string()),
+            score: Some(format!("{:.6}", e.score)),
+            model: e.model.clone(),
+            detail,
+        });
+        out.records.push(ExceptionRecord {
+            exception_id: e.exception_id.clone(),
+            problem_key: key,
+            kind: e.kind,
+            state,
+            subject: e.records.first().cloned().unwrap_or_default(),
+            band: e.band.as_str().to_string(),
+            currency: e.currency.clone(),
+            amount: e.amount.clone(),
+            content_digest: content,
+            material_digest: material,
+            first_run,
+            first_seen,
+            last_run: cx.run_id.to_string(),
+            last_seen: as_of.clone(),
+            resolved_run: None,
+            resolution: None,
+            preparers: f.preparers,
+            payload: serde_json::to_string(&e).unwrap_or_default(),
+        });
+        out.open.push(e);
+    }
+    // What the store had open and this run did not raise is resolved — by the
+    // evidence of this run — and what decisions resolved since the last run is
+    // announced.
+    let mut prior: Vec<&ExceptionRecord> = mem.exceptions.values().collect();
+    prior.sort_by(|a, b| a.exception_id.cmp(&b.exception_id));
+    for r in prior {
+        if seen.contains(&r.problem_key) {
+            continue;
+        }
+        let (resolution, newly) = match r.state {
+            ExceptionState::Resolved if r.resolved_run.is_none() => {
+                (r.resolution.clone().unwrap_or_else(|| "resolved by a decision".into()), false)
+            }
+            ExceptionState::Resolved => continue,
+            _ => {
+                let txn = r.subject.strip_prefix("bank_transactions:");
+                let why = match txn.and_then(|t| cx.settled.get(t)) {
+                    Some(how) => how.clone(),
+                    None if out.suppressed.contains(&r.problem_key) => {
+                        format!("dismissed, and nothing material changed (run {})", cx.run_id)
+                    }
+                    None => format!("no longer raised in run {} (the evidence changed)", cx.run_id),
+                };
+                (why, true)
+            }
+        };
+        let Ok(mut e) = serde_json::from_str::<Exception>(&r.payload) else { continue };
+        e.run_id = cx.run_id.to_string();
+        let age = date_of(&r.first_seen).map_or(0, |d| (cx.as_of - d).num_days().max(0)) as u32;
+        let sla_days = cx.sla.days(e.kind);
+        e.lifecycle = Some(Lifecycle {
+            state: ExceptionState::Resolved,
+            first_seen: r.first_seen.clone(),
+            age_days: age,
+            sla_days,
+            sla_breached: age > sla_days,
+            resolution: Some(resolution.clone()),
+            changed: true,
+        });
+        if newly {
+            out.events.push(EventRow {
+                exception_id: r.exception_id.clone(),
+                run_id: Some(cx.run_id.to_string()),
+                decision_id: None,
+                at: cx.at.to_string(),
+                state: ExceptionState::Resolved,
+                band: None,
+                score: None,
+                model: None,
+                detail: resolution.clone(),
+            });
+        }
+        let mut rec = r.clone();
+        rec.state = ExceptionState::Resolved;
+        rec.resolved_run = Some(cx.run_id.to_string());
+        rec.resolution = Some(resolution);
+        rec.payload = serde_json::to_string(&e).unwrap_or_default();
+        out.records.push(rec);
+        out.resolved.push(e);
+    }
+    out
+}

@@ -1,0 +1,1382 @@
+//! The SQLite store: opening (lock, migrations, version check), a run's memory
+//! and changes, decisions and the audit trail.
+
+use std::collections::{BTreeSet, HashMap};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use reckon_core::{Currency, ExceptionKind, ExceptionState, MoneyFormat, parse_minor};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use serde::Serialize;
+
+use crate::StateError;
+use crate::config::Policy;
+use crate::decision::{Action, DecisionInput, DecisionStatus, Received};
+
+mod embedded {
+    refinery::embed_migrations!("migrations");
+}
+
+/// The newest schema version this build knows (the last file in `migrations/`).
+pub const SCHEMA_VERSION: i64 = 1;
+
+reckon_core::vocab_enum! {
+    /// Where a bank entry stands across the chain of runs.
+    pub enum EntryStatus {
+        /// In an open exception; carried into the next run as a candidate.
+        Open => "open",
+        /// Matched, by the engine (`auto`) or by a decision.
+        Matched => "matched",
+        /// Closed by a decision without a match (dismissed).
+        Resolved => "resolved",
+    }
+}
+
+/// One run of the chain.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RunRecord {
+    pub seq: i64,
+    pub run_id: String,
+    pub predecessor: Option<String>,
+    pub predecessor_manifest_sha256: Option<String>,
+    pub manifest_sha256: String,
+    pub as_of: String,
+    pub started_at: String,
+    pub committed_at: String,
+    pub input: String,
+    pub output: String,
+}
+
+/// The run being committed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewRun {
+    pub run_id: String,
+    pub as_of: String,
+    pub started_at: String,
+    pub input: String,
+    pub output: String,
+}
+
+/// A bank entry as a run leaves it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EntryChange {
+    pub txn_id: String,
+    pub amount_minor: i64,
+    pub currency: String,
+    /// The loaded row (contract columns), to carry it into later runs.
+    pub row_json: String,
+    pub status: EntryStatus,
+    /// `auto` or the decision id that settled it.
+    pub settled_by: Option<String>,
+}
+
+/// An amount applied to an open item that the receivables snapshot may not show yet.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Application {
+    pub txn_id: String,
+    pub item_id: String,
+    pub applied_minor: i64,
+    pub currency: String,
+    /// The item's open amount in the run that applied it.
+    pub open_seen_minor: i64,
+    pub run_id: String,
+    pub decision_id: Option<String>,
+}
+
+/// An exception as the store keeps it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExceptionRecord {
+    pub exception_id: String,
+    pub problem_key: String,
+    pub kind: ExceptionKind,
+    pub state: ExceptionState,
+    pub subject: String,
+    pub band: String,
+    pub currency: Option<String>,
+    pub amount: Option<String>,
+    pub content_digest: String,
+    pub material_digest: String,
+    pub first_run: String,
+    pub first_seen: String,
+    pub last_run: String,
+    pub last_seen: String,
+    /// The run that announced the resolution (empty until one has).
+    pub resolved_run: Option<String>,
+    pub resolution: Option<String>,
+    pub preparers: Vec<String>,
+    /// The exception as last published (JSON).
+    pub payload: String,
+}
+
+impl ExceptionRecord {
+    /// The bank entry the exception is about, if it is about one.
+    pub fn txn_id(&self) -> Option<&str> {
+        self.subject.strip_prefix("bank_transactions:")
+    }
+
+    /// Open items named in the exception's records, in order.
+    pub fn items(&self) -> Vec<String> {
+        serde_json::from_str::<reckon_feed::Exception>(&self.payload)
+            .map(|e| e.records.iter().filter_map(|r| r.strip_prefix("ar_open_items:")).map(str::to_string).collect())
+            .unwrap_or_default()
+    }
+
+    /// The exception's amount in minor units, when it has one.
+    pub fn amount_minor(&self) -> Option<(i64, &str)> {
+        let cur = self.currency.as_deref()?;
+        let c = Currency::parse(cur)?;
+        let v = parse_minor(self.amount.as_deref()?, &MoneyFormat::default(), c).ok()?;
+        Some((v, cur))
+    }
+
+    fn is_open(&self) -> bool {
+        self.state != ExceptionState::Resolved
+    }
+}
+
+/// One line of an exception's history.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EventRow {
+    pub exception_id: String,
+    pub run_id: Option<String>,
+    pub decision_id: Option<String>,
+    pub at: String,
+    pub state: ExceptionState,
+    pub band: Option<String>,
+    pub score: Option<String>,
+    pub model: Option<String>,
+    pub detail: String,
+}
+
+/// A decision as recorded.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredDecision {
+    pub decision_id: String,
+    pub exception_id: Option<String>,
+    pub action: Action,
+    pub actor: String,
+    pub decided_at: String,
+    pub input: DecisionInput,
+    pub status: DecisionStatus,
+    pub reason: Option<String>,
+    pub source: String,
+    pub approved_by: Option<String>,
+    pub applied_run: Option<String>,
+}
+
+/// A payer name a person confirmed for a customer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Alias {
+    pub name_key: String,
+    pub customer_id: String,
+    pub name: String,
+    pub decision_id: String,
+    pub actor: String,
+    pub decided_at: String,
+}
+
+/// A dismissed duplicate or explained journal.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Dismissal {
+    pub problem_key: String,
+    pub kind: String,
+    pub material_digest: String,
+    pub decision_id: String,
+}
+
+/// What a run needs from the store.
+#[derive(Clone, Debug, Default)]
+pub struct Memory {
+    pub last_run: Option<RunRecord>,
+    /// Every bank entry ever loaded: status and the run or decision that settled it.
+    pub entries: HashMap<String, (EntryStatus, Option<String>)>,
+    /// Open bank entries to carry: (txn_id, row JSON), by txn_id.
+    pub open_rows: Vec<(String, String)>,
+    pub applications: Vec<Application>,
+    /// Exceptions by problem key.
+    pub exceptions: HashMap<String, ExceptionRecord>,
+    pub aliases: Vec<Alias>,
+    pub rejected_pairs: BTreeSet<(String, String)>,
+    pub dismissed: HashMap<String, Dismissal>,
+    /// Valid decisions a run applies (match, choose, accept, write-off), oldest first.
+    pub pending: Vec<StoredDecision>,
+}
+
+impl Memory {
+    pub fn exception_by_id(&self, id: &str) -> Option<&ExceptionRecord> {
+        self.exceptions.values().find(|r| r.exception_id == id)
+    }
+}
+
+/// Everything a run changes, written in one transaction.
+#[derive(Clone, Debug)]
+pub struct RunChanges {
+    pub run: NewRun,
+    pub entries: Vec<EntryChange>,
+    pub applications_added: Vec<Application>,
+    /// Applications the receivables snapshot now shows (txn, item).
+    pub applications_dropped: Vec<(String, String)>,
+    pub exceptions: Vec<ExceptionRecord>,
+    pub events: Vec<EventRow>,
+    /// Decisions this run applied or refused: (id, status, reason).
+    pub decisions: Vec<(String, DecisionStatus, Option<String>)>,
+    pub aliases: Vec<Alias>,
+    /// Dismissals that no longer hold.
+    pub lapsed: Vec<String>,
+}
+
+/// The chain's conservation after a run: every bank entry ever loaded is
+/// matched, open in an exception, or resolved by a decision.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct ChainCheck {
+    pub runs: u64,
+    pub predecessor: Option<String>,
+    pub predecessor_manifest_sha256: Option<String>,
+    pub entries: u64,
+    pub matched: u64,
+    pub open: u64,
+    pub resolved: u64,
+    /// Open entries without an open exception about them (first 20).
+    pub open_without_exception: Vec<String>,
+    /// Resolved or decided entries whose decision is not in the log (first 20).
+    pub settled_by_unknown_decision: Vec<String>,
+    pub balanced: bool,
+}
+
+/// What became of one decision sent to [`Store::submit`].
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Verdict {
+    pub decision_id: String,
+    pub source: String,
+    /// As recorded; `None` when it could not be recorded (its id was used by
+    /// another decision).
+    pub status: Option<DecisionStatus>,
+    /// The same decision was received before; nothing changed.
+    pub duplicate: bool,
+    pub reason: Option<String>,
+}
+
+/// One line of the audit trail.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AuditLine {
+    pub at: String,
+    pub exception_id: Option<String>,
+    pub run_id: Option<String>,
+    pub decision_id: Option<String>,
+    pub what: String,
+}
+
+/// An open state store (locked for this process until dropped).
+#[derive(Debug)]
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+    _lock: File,
+}
+
+const SQLITE_MAGIC: &[u8] = b"SQLite format 3\0";
+
+fn db(path: &Path) -> impl Fn(rusqlite::Error) -> StateError + '_ {
+    move |e| match e {
+        rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::NotADatabase => {
+            StateError::NotADatabase(path.to_path_buf(), "the file is not an SQLite database".into())
+        }
+        e => StateError::Db(path.to_path_buf(), e.to_string()),
+    }
+}
+
+fn join(v: &[String]) -> String {
+    v.join("|")
+}
+
+fn split(s: &str) -> Vec<String> {
+    s.split('|').filter(|x| !x.is_empty()).map(str::to_string).collect()
+}
+
+impl Store {
+    /// Opens (or creates) the store at `path`: takes the lock, refuses a file
+    /// that is not an SQLite database or was written by a newer schema, and
+    /// applies the migrations this build has that the file lacks.
+    pub fn open(path: &Path) -> Result<Store, StateError> {
+        let lock_path = PathBuf::from(format!("{}.lock", path.display()));
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| StateError::Io(lock_path.clone(), e))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => return Err(StateError::Busy(path.to_path_buf())),
+            Err(std::fs::TryLockError::Error(e)) => return Err(StateError::Io(lock_path, e)),
+        }
+        match std::fs::read(path) {
+            Ok(bytes) if !bytes.is_empty() && !bytes.starts_with(SQLITE_MAGIC) => {
+                return Err(StateError::NotADatabase(
+                    path.to_path_buf(),
+                    "the file does not start with the SQLite header".into(),
+                ));
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(StateError::Io(path.to_path_buf(), e)),
+        }
+        let mut conn = Connection::open(path).map_err(db(path))?;
+        conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;").map_err(db(path))?;
+        let has_history: bool = conn
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'refinery_schema_history'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map_err(db(path))?
+            > 0;
+        if has_history {
+            let found: i64 = conn
+                .query_row("SELECT COALESCE(MAX(version), 0) FROM refinery_schema_history", [], |r| r.get(0))
+                .map_err(db(path))?;
+            if found > SCHEMA_VERSION {
+                return Err(StateError::Newer { path: path.to_path_buf(), found, known: SCHEMA_VERSION });
+            }
+        } else {
+            let tables: i64 = conn
+                .query_row("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'", [], |r| r.get(0))
+                .map_err(db(path))?;
+            if tables > 0 {
+                return Err(StateError::NotADatabase(
+                    path.to_path_buf(),
+                    "an SQLite database without reckon's schema history".into(),
+                ));
+            }
+        }
+        embedded::migrations::runner()
+            .run(&mut conn)
+            .map_err(|e| StateError::Migration(path.to_path_buf(), e.to_string()))?;
+        Ok(Store { conn, path: path.to_path_buf(), _lock: lock })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The schema version of the open store.
+    pub fn schema_version(&self) -> Result<i64, StateError> {
+        self.conn
+            .query_row("SELECT COALESCE(MAX(version), 0) FROM refinery_schema_history", [], |r| r.get(0))
+            .map_err(db(&self.path))
+    }
+
+    /// The chain of runs, oldest first.
+    pub fn runs(&self) -> Result<Vec<RunRecord>, StateError> {
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT seq, run_id, predecessor, predecessor_manifest_sha256, manifest_sha256, as_of, started_at, \
+                 committed_at, input, output FROM runs ORDER BY seq",
+            )
+            .map_err(db(&self.path))?;
+        let rows = st
+            .query_map([], |r| {
+                Ok(RunRecord {
+                    seq: r.get(0)?,
+                    run_id: r.get(1)?,
+                    predecessor: r.get(2)?,
+                    predecessor_manifest_sha256: r.get(3)?,
+                    manifest_sha256: r.get(4)?,
+                    as_of: r.get(5)?,
+                    started_at: r.get(6)?,
+                    committed_at: r.get(7)?,
+                    input: r.get(8)?,
+                    output: r.get(9)?,
+                })
+            })
+            .map_err(db(&self.path))?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(db(&self.path))
+    }
+
+    /// Everything a run reads from the store.
+    pub fn memory(&self) -> Result<Memory, StateError> {
+        let e = db(&self.path);
+        let mut m = Memory { last_run: self.runs()?.pop(), ..Memory::default() };
+        let c = &self.conn;
+        let mut st = c
+            .prepare("SELECT txn_id, status, settled_run, settled_by, row_json FROM bank_entries ORDER BY txn_id")
+            .map_err(&e)?;
+        let mut rows = st.query([]).map_err(&e)?;
+        while let Some(r) = rows.next().map_err(&e)? {
+            let id: String = r.get(0).map_err(&e)?;
+            let status: String = r.get(1).map_err(&e)?;
+            let status = EntryStatus::parse(&status)
+                .ok_or_else(|| StateError::Db(self.path.clone(), format!("bank entry {id}: status '{status}'")))?;
+            let by: Option<String> = r.get(3).map_err(&e)?;
+            let run: Option<String> = r.get(2).map_err(&e)?;
+            if status == EntryStatus::Open {
+                m.open_rows.push((id.clone(), r.get(4).map_err(&e)?));
+            }
+            m.entries.insert(id, (status, by.or(run)));
+        }
+        let mut st = c
+            .prepare(
+                "SELECT txn_id, item_id, applied_minor, currency, open_seen_minor, run_id, decision_id \
+                 FROM applications ORDER BY txn_id, item_id",
+            )
+            .map_err(&e)?;
+        m.applications = st
+            .query_map([], |r| {
+                Ok(Application {
+                    txn_id: r.get(0)?,
+                    item_id: r.get(1)?,
+                    applied_minor: r.get(2)?,
+                    currency: r.get(3)?,
+                    open_seen_minor: r.get(4)?,
+                    run_id: r.get(5)?,
+                    decision_id: r.get(6)?,
+                })
+            })
+            .map_err(&e)?
+            .collect::<Result<_, _>>()
+            .map_err(&e)?;
+        for r in self.exception_rows("1 = 1", &[])? {
+            m.exceptions.insert(r.problem_key.clone(), r);
+        }
+        let mut st = c
+            .prepare(
+                "SELECT name_key, customer_id, name, decision_id, actor, decided_at FROM payer_aliases \
+                 ORDER BY name_key, customer_id",
+            )
+            .map_err(&e)?;
+        m.aliases = st
+            .query_map([], |r| {
+                Ok(Alias {
+                    name_key: r.get(0)?,
+                    customer_id: r.get(1)?,
+                    name: r.get(2)?,
+                    decision_id: r.get(3)?,
+                    actor: r.get(4)?,
+                    decided_at: r.get(5)?,
+                })
+            })
+            .map_err(&e)?
+            .collect::<Result<_, _>>()
+            .map_err(&e)?;
+        let mut st = c.prepare("SELECT txn_id, item_id FROM rejected_pairs").map_err(&e)?;
+        m.rejected_pairs =
+            st.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).map_err(&e)?.collect::<Result<_, _>>().map_err(&e)?;
+        let mut st = c.prepare("SELECT problem_key, kind, material_digest, decision_id FROM dismissed").map_err(&e)?;
+        let ds: Vec<Dismissal> = st
+            .query_map([], |r| {
+                Ok(Dismissal {
+                    problem_key: r.get(0)?,
+                    kind: r.get(1)?,
+                    material_digest: r.get(2)?,
+                    decision_id: r.get(3)?,
+                })
+            })
+            .map_err(&e)?
+            .collect::<Result<_, _>>()
+            .map_err(&e)?;
+        m.dismissed = ds.into_iter().map(|d| (d.problem_key.clone(), d)).collect();
+        m.pending = self.decisions_where("status = $1", &[&DecisionStatus::Accepted.as_str()])?;
+        Ok(m)
+    }
+
+    fn exception_rows(&self, filter: &str, args: &[&dyn rusqlite::ToSql]) -> Result<Vec<ExceptionRecord>, StateError> {
+        let e = db(&self.path);
+        let sql = format!(
+            "SELECT exception_id, problem_key, kind, state, subject, band, currency, amount, content_digest, \
+             material_digest, first_run, first_seen, last_run, last_seen, resolved_run, resolution, preparers, payload \
+             FROM exceptions WHERE {filter} ORDER BY exception_id"
+        );
+        let mut st = self.conn.prepare(&sql).map_err(&e)?;
+        let rows = st
+            .query_map(args, |r| {
+                let kind: String = r.get(2)?;
+                let state: String = r.get(3)?;
+                Ok((kind, state, exception_from_row(r)?))
+            })
+            .map_err(&e)?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (kind, state, mut rec) = row.map_err(&e)?;
+            rec.kind = ExceptionKind::parse(&kind)
+                .ok_or_else(|| StateError::Db(self.path.clone(), format!("exception kind '{kind}'")))?;
+            rec.state = ExceptionState::parse(&state)
+                .ok_or_else(|| StateError::Db(self.path.clone(), format!("exception state '{state}'")))?;
+            out.push(rec);
+        }
+        Ok(out)
+    }
+
+    fn decisions_where(&self, filter: &str, args: &[&dyn rusqlite::ToSql]) -> Result<Vec<StoredDecision>, StateError> {
+        decisions_where(&self.conn, &self.path, filter, args)
+    }
+
+    /// Writes a run's changes in one transaction and checks the chain's
+    /// conservation; nothing is visible until [`PendingRun::commit`].
+    pub fn begin_run(&mut self, ch: &RunChanges) -> Result<PendingRun<'_>, StateError> {
+        let path = self.path.clone();
+        let e = db(&path);
+        let predecessor = self.runs()?.pop();
+        let tx = self.conn.transaction().map_err(&e)?;
+        {
+            let mut up = tx
+                .prepare(
+                    "INSERT INTO bank_entries (txn_id, amount_minor, currency, row_json, status, first_run, last_run, settled_run, settled_by) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8) \
+                     ON CONFLICT (txn_id) DO UPDATE SET row_json = excluded.row_json, status = excluded.status, \
+                     last_run = excluded.last_run, settled_run = excluded.settled_run, settled_by = excluded.settled_by",
+                )
+                .map_err(&e)?;
+            for c in &ch.entries {
+                let settled_run = (c.status != EntryStatus::Open).then_some(ch.run.run_id.as_str());
+                up.execute(params![
+                    c.txn_id,
+                    c.amount_minor,
+                    c.currency,
+                    c.row_json,
+                    c.status.as_str(),
+                    ch.run.run_id,
+                    settled_run,
+                    c.settled_by
+                ])
+                .map_err(&e)?;
+            }
+            let mut del = tx.prepare("DELETE FROM applications WHERE txn_id = $1 AND item_id = $2").map_err(&e)?;
+            for (t, i) in &ch.applications_dropped {
+                del.execute(params![t, i]).map_err(&e)?;
+            }
+            let mut ins = tx
+                .prepare(
+                    "INSERT INTO applications (txn_id, item_id, applied_minor, currency, open_seen_minor, run_id, decision_id) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (txn_id, item_id) DO UPDATE SET \
+                     applied_minor = excluded.applied_minor, open_seen_minor = excluded.open_seen_minor, \
+                     run_id = excluded.run_id, decision_id = excluded.decision_id",
+                )
+                .map_err(&e)?;
+            for a in &ch.applications_added {
+                ins.execute(params![
+                    a.txn_id,
+                    a.item_id,
+                    a.applied_minor,
+                    a.currency,
+                    a.open_seen_minor,
+                    a.run_id,
+                    a.decision_id
+                ])
+                .map_err(&e)?;
+            }
+            for r in &ch.exceptions {
+                upsert_exception(&tx, r).map_err(&e)?;
+            }
+            insert_events(&tx, &ch.events).map_err(&e)?;
+            for (id, status, reason) in &ch.decisions {
+                let applied = (*status == DecisionStatus::Applied).then_some(ch.run.run_id.as_str());
+                tx.execute(
+                    "UPDATE decisions SET status = $1, reason = COALESCE($2, reason), applied_run = $3 WHERE decision_id = $4",
+                    params![status.as_str(), reason, applied, id],
+                )
+                .map_err(&e)?;
+            }
+            for a in &ch.aliases {
+                tx.execute(
+                    "INSERT INTO payer_aliases (name_key, customer_id, name, decision_id, actor, decided_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (name_key, customer_id) DO NOTHING",
+                    params![a.name_key, a.customer_id, a.name, a.decision_id, a.actor, a.decided_at],
+                )
+                .map_err(&e)?;
+            }
+            for k in &ch.lapsed {
+                tx.execute("DELETE FROM dismissed WHERE problem_key = $1", params![k]).map_err(&e)?;
+            }
+        }
+        let check = chain_check(&tx, predecessor.as_ref()).map_err(&e)?;
+        drop(e);
+        Ok(PendingRun { tx, path, run: ch.run.clone(), check, predecessor })
+    }
+
+    /// Records decisions. Each is validated against the store and `policy`;
+    /// a valid one is `accepted` (a match a run applies), `pending_approval`
+    /// (four eyes) or `applied` at once (reject_pair, dismiss, explain, undo,
+    /// approve); an invalid one is recorded `refused` with the rule it broke.
+    /// A decision id received before with the same content changes nothing.
+    /// All of it in one transaction.
+    pub fn submit(
+        &mut self,
+        received: &[Received],
+        policy: &Policy,
+        received_at: &str,
+    ) -> Result<Vec<Verdict>, StateError> {
+        let path = self.path.clone();
+        let e = db(&path);
+        let tx = self.conn.transaction().map_err(&e)?;
+        let mut out = Vec::new();
+        for r in received {
+            out.push(submit_one(&tx, &path, r, policy, received_at)?);
+        }
+        tx.commit().map_err(&e)?;
+        Ok(out)
+    }
+
+    /// Every decision, oldest first.
+    pub fn decisions(&self) -> Result<Vec<StoredDecision>, StateError> {
+        self.decisions_where("1 = 1", &[])
+    }
+
+    /// Exceptions in a state (`None`: all).
+    pub fn exceptions(&self, state: Option<ExceptionState>) -> Result<Vec<ExceptionRecord>, StateError> {
+        match state {
+            Some(s) => self.exception_rows("state = $1", &[&s.as_str()]),
+            None => self.exception_rows("1 = 1", &[]),
+        }
+    }
+
+    /// The evidence trail of an exception (`EX-…`) or a bank entry (its
+    /// `txn_id`): every run that raised, updated or resolved it with band, score
+    /// and model, every decision and who took it, and what became of the entry.
+    pub fn audit(&self, id: &str) -> Result<Vec<AuditLine>, StateError> {
+        let e = db(&self.path);
+        let mut exs: Vec<ExceptionRecord> = self.exception_rows("exception_id = $1", &[&id])?;
+        let subject = format!("bank_transactions:{id}");
+        exs.extend(self.exception_rows("subject = $1", &[&subject])?);
+        let mut out = Vec::new();
+        let entry: Option<(String, Option<String>, Option<String>, String)> = self
+            .conn
+            .query_row(
+                "SELECT status, settled_run, settled_by, first_run FROM bank_entries WHERE txn_id = $1",
+                params![exs.first().and_then(|r| r.txn_id()).unwrap_or(id)],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .optional()
+            .map_err(&e)?;
+        if exs.is_empty() && entry.is_none() {
+            return Ok(out);
+        }
+        let runs: HashMap<String, RunRecord> = self.runs()?.into_iter().map(|r| (r.run_id.clone(), r)).collect();
+        if let Some((status, run, by, first)) = &entry {
+            let at = runs.get(first).map_or_else(String::new, |r| r.started_at.clone());
+            out.push(AuditLine {
+                at,
+                exception_id: None,
+                run_id: Some(first.clone()),
+                decision_id: None,
+                what: format!(
+                    "bank entry first loaded (as of {}); now {status}{}{}",
+                    runs.get(first).map_or("?", |r| r.as_of.as_str()),
+                    run.as_ref().map(|r| format!(" in run {r}")).unwrap_or_default(),
+                    by.as_ref().map(|b| format!(" by {b}")).unwrap_or_default()
+                ),
+            });
+        }
+        for x in &exs {
+            let mut st = self
+                .conn
+                .prepare(
+                    "SELECT at, run_id, decision_id, state, band, score, model, detail FROM exception_events \
+                     WHERE exception_id = $1 ORDER BY seq",
+                )
+                .map_err(&e)?;
+            let rows = st
+                .query_map(params![x.exception_id], |r| {
+                    let state: String = r.get(3)?;
+                    let band: Option<String> = r.get(4)?;
+                    let score: Option<String> = r.get(5)?;
+                    let model: Option<String> = r.get(6)?;
+                    let detail: String = r.get(7)?;
+                    let mut what = format!("{} {state}: {detail}", x.kind);
+                    if let Some(b) = band {
+                        what.push_str(&format!("; band {b}"));
+                    }
+                    if let Some(s) = score {
+                        what.push_str(&format!("; score {s}"));
+                    }
+                    if let Some(m) = model {
+                        what.push_str(&format!("; model {m}"));
+                    }
+                    Ok(AuditLine {
+                        at: r.get(0)?,
+                        exception_id: Some(x.exception_id.clone()),
+                        run_id: r.get(1)?,
+                        decision_id: r.get(2)?,
+                        what,
+                    })
+                })
+                .map_err(&e)?;
+            for l in rows {
+                out.push(l.map_err(&e)?);
+            }
+            for d in self.decisions_where("exception_id = $1", &[&x.exception_id])? {
+                out.push(AuditLine {
+                    at: d.decided_at.clone(),
+                    exception_id: Some(x.exception_id.clone()),
+                    run_id: d.applied_run.clone(),
+                    decision_id: Some(d.decision_id.clone()),
+                    what: format!(
+                        "decision {} by {} ({}): {}{}{}{}",
+                        d.action,
+                        d.actor,
+                        d.source,
+                        d.status,
+                        d.reason.as_ref().map(|r| format!(" — {r}")).unwrap_or_default(),
+                        d.approved_by.as_ref().map(|a| format!("; approved by {a}")).unwrap_or_default(),
+                        if d.input.comment.is_empty() { String::new() } else { format!("; \"{}\"", d.input.comment) }
+                    ),
+                });
+            }
+        }
+        out.sort_by(|a, b| a.at.cmp(&b.at));
+        Ok(out)
+    }
+}
+
+fn exception_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ExceptionRecord> {
+    let preparers: String = r.get(16)?;
+    Ok(ExceptionRecord {
+        exception_id: r.get(0)?,
+        problem_key: r.get(1)?,
+        kind: ExceptionKind::UnmatchedReceipt,
+        state: ExceptionState::New,
+        subject: r.get(4)?,
+        band: r.get(5)?,
+        currency: r.get(6)?,
+        amount: r.get(7)?,
+        content_digest: r.get(8)?,
+        material_digest: r.get(9)?,
+        first_run: r.get(10)?,
+        first_seen: r.get(11)?,
+        last_run: r.get(12)?,
+        last_seen: r.get(13)?,
+        resolved_run: r.get(14)?,
+        resolution: r.get(15)?,
+        preparers: split(&preparers),
+        payload: r.get(17)?,
+    })
+}
+
+fn decisions_where(
+    c: &Connection,
+    path: &Path,
+    filter: &str,
+    args: &[&dyn rusqlite::ToSql],
+) -> Result<Vec<StoredDecision>, StateError> {
+    let e = db(path);
+    let sql = format!(
+        "SELECT decision_id, exception_id, action, actor, decided_at, body, status, reason, source, approved_by, applied_run \
+         FROM decisions WHERE {filter} ORDER BY decided_at, decision_id"
+    );
+    let mut st = c.prepare(&sql).map_err(&e)?;
+    let rows = st
+        .query_map(args, |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, Option<String>>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, String>(5)?,
+                r.get::<_, String>(6)?,
+                r.get::<_, Option<String>>(7)?,
+                r.get::<_, String>(8)?,
+                r.get::<_, Option<String>>(9)?,
+                r.get::<_, Option<String>>(10)?,
+            ))
+        })
+        .map_err(&e)?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (id, ex, action, actor, at, body, status, reason, source, approved_by, applied_run) = row.map_err(&e)?;
+        let bad = |what: &str| StateError::Db(path.to_path_buf(), format!("decision {id}: {what}"));
+        out.push(StoredDecision {
+            action: Action::parse(&action).ok_or_else(|| bad("unknown action"))?,
+            status: DecisionStatus::parse(&status).ok_or_else(|| bad("unknown status"))?,
+            input: serde_json::from_str(&body).map_err(|x| bad(&x.to_string()))?,
+            decision_id: id,
+            exception_id: ex,
+            actor,
+            decided_at: at,
+            reason,
+            source,
+            approved_by,
+            applied_run,
+        });
+    }
+    Ok(out)
+}
+
+fn upsert_exception(tx: &Transaction<'_>, r: &ExceptionRecord) -> rusqlite::Result<usize> {
+    tx.execute(
+        "INSERT INTO exceptions (exception_id, problem_key, kind, state, subject, band, currency, amount, content_digest, \
+         material_digest, first_run, first_seen, last_run, last_seen, resolved_run, resolution, preparers, payload) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
+         ON CONFLICT (exception_id) DO UPDATE SET kind = excluded.kind, state = excluded.state, band = excluded.band, \
+         currency = excluded.currency, amount = excluded.amount, content_digest = excluded.content_digest, \
+         material_digest = excluded.material_digest, last_run = excluded.last_run, last_seen = excluded.last_seen, \
+         resolved_run = excluded.resolved_run, resolution = excluded.resolution, preparers = excluded.preparers, \
+         payload = excluded.payload",
+        params![
+            r.exception_id,
+            r.problem_key,
+            r.kind.as_str(),
+            r.state.as_str(),
+            r.subject,
+            r.band,
+            r.currency,
+            r.amount,
+            r.content_digest,
+            r.material_digest,
+            r.first_run,
+            r.first_seen,
+            r.last_run,
+            r.last_seen,
+            r.resolved_run,
+            r.resolution,
+            join(&r.preparers),
+            r.payload
+        ],
+    )
+}
+
+fn insert_events(tx: &Transaction<'_>, events: &[EventRow]) -> rusqlite::Result<()> {
+    let mut seq: i64 = tx.query_row("SELECT COALESCE(MAX(seq), 0) FROM exception_events", [], |r| r.get(0))?;
+    let mut st = tx.prepare(
+        "INSERT INTO exception_events (exception_id, seq, run_id, decision_id, at, state, band, score, model, detail) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )?;
+    for ev in events {
+        seq += 1;
+        st.execute(params![
+            ev.exception_id,
+            seq,
+            ev.run_id,
+            ev.decision_id,
+            ev.at,
+            ev.state.as_str(),
+            ev.band,
+            ev.score,
+            ev.model,
+            ev.detail
+        ])?;
+    }
+    Ok(())
+}
+
+fn chain_check(tx: &Transaction<'_>, predecessor: Option<&RunRecord>) -> rusqlite::Result<ChainCheck> {
+    let count = |status: &str| -> rusqlite::Result<u64> {
+        tx.query_row("SELECT COUNT(*) FROM bank_entries WHERE status = $1", params![status], |r| r.get::<_, i64>(0))
+            .map(|n| n as u64)
+    };
+    let list = |sql: &str| -> rusqlite::Result<Vec<String>> {
+        let mut st = tx.prepare(sql)?;
+        st.query_map([], |r| r.get(0))?.collect()
+    };
+    let open_without_exception = list(
+        "SELECT b.txn_id FROM bank_entries b WHERE b.status = 'open' AND NOT EXISTS (SELECT 1 FROM exceptions e \
+         WHERE e.subject = 'bank_transactions:' || b.txn_id AND e.state <> 'resolved') ORDER BY b.txn_id LIMIT 20",
+    )?;
+    let settled_by_unknown_decision = list(
+        "SELECT b.txn_id FROM bank_entries b WHERE b.status <> 'open' AND b.settled_by IS NOT NULL \
+         AND b.settled_by <> 'auto' AND NOT EXISTS (SELECT 1 FROM decisions d WHERE d.decision_id = b.settled_by) \
+         ORDER BY b.txn_id LIMIT 20",
+    )?;
+    let runs: i64 = tx.query_row("SELECT COUNT(*) FROM runs", [], |r| r.get(0))?;
+    let (matched, open, resolved) = (count("matched")?, count("open")?, count("resolved")?);
+    let entries: i64 = tx.query_row("SELECT COUNT(*) FROM bank_entries", [], |r| r.get(0))?;
+    Ok(ChainCheck {
+        runs: runs as u64 + 1,
+        predecessor: predecessor.map(|p| p.run_id.clone()),
+        predecessor_manifest_sha256: predecessor.map(|p| p.manifest_sha256.clone()),
+        entries: entries as u64,
+        matched,
+        open,
+        resolved,
+        balanced: open_without_exception.is_empty()
+            && settled_by_unknown_decision.is_empty()
+            && matched + open + resolved == entries as u64,
+        open_without_exception,
+        settled_by_unknown_decision,
+    })
+}
+
+/// A run's changes, written but not committed.
+#[derive(Debug)]
+pub struct PendingRun<'a> {
+    tx: Transaction<'a>,
+    path: PathBuf,
+    run: NewRun,
+    check: ChainCheck,
+    predecessor: Option<RunRecord>,
+}
+
+impl PendingRun<'_> {
+    /// The chain's conservation with this run's changes.
+    pub fn check(&self) -> &ChainCheck {
+        &self.check
+    }
+
+    /// Adds the run to the chain with its manifest's sha256 and commits; until
+    /// this returns, the store is as before the run.
+    pub fn commit(self, manifest_sha256: &str, committed_at: &str) -> Result<RunRecord, StateError> {
+        let e = db(&self.path);
+        let seq = self.predecessor.as_ref().map_or(1, |p| p.seq + 1);
+        let rec = RunRecord {
+            seq,
+            run_id: self.run.run_id.clone(),
+            predecessor: self.predecessor.as_ref().map(|p| p.run_id.clone()),
+            predecessor_manifest_sha256: self.predecessor.as_ref().map(|p| p.manifest_sha256.clone()),
+            manifest_sha256: manifest_sha256.to_string(),
+            as_of: self.run.as_of.clone(),
+            started_at: self.run.started_at.clone(),
+            committed_at: committed_at.to_string(),
+            input: self.run.input.clone(),
+            output: self.run.output.clone(),
+        };
+        self.tx
+            .execute(
+                "INSERT INTO runs (seq, run_id, predecessor, predecessor_manifest_sha256, manifest_sha256, as_of, \
+                 started_at, committed_at, input, output) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                params![
+                    rec.seq,
+                    rec.run_id,
+                    rec.predecessor,
+                    rec.predecessor_manifest_sha256,
+                    rec.manifest_sha256,
+                    rec.as_of,
+                    rec.started_at,
+                    rec.committed_at,
+                    rec.input,
+                    rec.output
+                ],
+            )
+            .map_err(|x| match &x {
+                rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
+                    StateError::Db(self.path.clone(), format!("run {} is already in the chain", rec.run_id))
+                }
+                _ => e(x),
+            })?;
+        self.tx.commit().map_err(&e)?;
+        Ok(rec)
+    }
+}
+
+/// Which actions apply to which kinds.
+fn allowed(action: Action, kind: ExceptionKind) -> bool {
+    use ExceptionKind as K;
+    let receipt = matches!(
+        kind,
+        K::UnmatchedReceipt | K::SuggestedMatch | K::AmbiguousMatch | K::PartialPayment | K::Overpayment
+    );
+    match action {
+        Action::Accept => matches!(kind, K::SuggestedMatch | K::PartialPayment | K::Overpayment),
+        Action::Choose => kind == K::AmbiguousMatch,
+        Action::Match | Action::RejectPair => receipt,
+        Action::WriteOff => {
+            matches!(kind, K::SuggestedMatch | K::PartialPayment | K::Overpayment | K::UnmatchedReceipt)
+        }
+        Action::Dismiss => !matches!(kind, K::ControlViolation),
+        Action::Explain => matches!(kind, K::JournalAnomaly | K::ControlViolation),
+        Action::Undo | Action::Approve => true,
+    }
+}
+
+/// Actions that settle a receipt by matching it (applied by the next run).
+pub fn is_match(action: Action) -> bool {
+    matches!(action, Action::Accept | Action::Choose | Action::Match | Action::WriteOff)
+}
+
+fn record(
+    tx: &Transaction<'_>,
+    r: &Received,
+    status: DecisionStatus,
+    reason: Option<&str>,
+    received_at: &str,
+) -> rusqlite::Result<usize> {
+    let d = &r.input;
+    let body = serde_json::to_string(d).unwrap_or_default();
+    tx.execute(
+        "INSERT INTO decisions (decision_id, exception_id, action, actor, roles, decided_at, comment, body, status, reason, \
+         source, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        params![
+            d.decision_id,
+            d.exception_id,
+            r.action.as_str(),
+            d.actor,
+            join(&d.roles),
+            d.decided_at,
+            d.comment,
+            body,
+            status.as_str(),
+            reason,
+            r.source,
+            received_at
+        ],
+    )
+}
+
+fn exception_by_id(tx: &Transaction<'_>, id: &str) -> rusqlite::Result<Option<ExceptionRecord>> {
+    tx.query_row(
+        "SELECT exception_id, problem_key, kind, state, subject, band, currency, amount, content_digest, \
+         material_digest, first_run, first_seen, last_run, last_seen, resolved_run, resolution, preparers, payload \
+         FROM exceptions WHERE exception_id = $1",
+        params![id],
+        |r| {
+            let mut rec = exception_from_row(r)?;
+            let kind: String = r.get(2)?;
+            let state: String = r.get(3)?;
+            rec.kind = ExceptionKind::parse(&kind).unwrap_or(ExceptionKind::UnmatchedReceipt);
+            rec.state = ExceptionState::parse(&state).unwrap_or(ExceptionState::Open);
+            Ok(rec)
+        },
+    )
+    .optional()
+}
+
+fn event(
+    tx: &Transaction<'_>,
+    exception_id: &str,
+    decision_id: &str,
+    at: &str,
+    state: ExceptionState,
+    detail: String,
+) -> rusqlite::Result<()> {
+    insert_events(
+        tx,
+        &[EventRow {
+            exception_id: exception_id.to_string(),
+            run_id: None,
+            decision_id: Some(decision_id.to_string()),
+            at: at.to_string(),
+            state,
+            band: None,
+            score: None,
+            model: None,
+            detail,
+        }],
+    )
+}
+
+fn resolve_now(tx: &Transaction<'_>, x: &ExceptionRecord, d: &DecisionInput, what: &str) -> rusqlite::Result<()> {
+    let day = d.decided_at.get(..10).unwrap_or(&d.decided_at);
+    let comment = if d.comment.is_empty() { String::new() } else { format!(": {}", d.comment) };
+    let resolution = format!("{what} by {} on {day} (decision {}){comment}", d.actor, d.decision_id);
+    tx.execute(
+        "UPDATE exceptions SET state = 'resolved', resolved_run = NULL, resolution = $1 WHERE exception_id = $2",
+        params![resolution, x.exception_id],
+    )?;
+    event(tx, &x.exception_id, &d.decision_id, &d.decided_at, ExceptionState::Resolved, resolution)
+}
+
+fn submit_one(
+    tx: &Transaction<'_>,
+    path: &Path,
+    r: &Received,
+    policy: &Policy,
+    received_at: &str,
+) -> Result<Verdict, StateError> {
+    let e = db(path);
+    let d = &r.input;
+    let verdict = |status: Option<DecisionStatus>, reason: Option<String>, duplicate: bool| Verdict {
+        decision_id: d.decision_id.clone(),
+        source: r.source.clone(),
+        status,
+        duplicate,
+        reason,
+    };
+    // Idempotent by id: the same decision again changes nothing; another
+    // decision under a used id is refused and not recorded.
+    let body = serde_json::to_string(d).unwrap_or_default();
+    let prior: Option<(String, String, Option<String>)> = tx
+        .query_row("SELECT body, status, reason FROM decisions WHERE decision_id = $1", params![d.decision_id], |x| {
+            Ok((x.get(0)?, x.get(1)?, x.get(2)?))
+        })
+        .optional()
+        .map_err(&e)?;
+    if let Some((b, status, reason)) = prior {
+        if b == body {
+            return Ok(verdict(DecisionStatus::parse(&status), reason, true));
+        }
+        return Ok(verdict(
+            None,
+            Some(format!("decision id {} was already used for a different decision", d.decision_id)),
+            false,
+        ));
+    }
+    let outcome = validate_and_apply(tx, r, policy).map_err(&e)?;
+    let (status, reason) = match outcome {
+        Ok((s, why)) => (s, why),
+        Err(why) => (DecisionStatus::Refused, Some(why)),
+    };
+    record(tx, r, status, reason.as_deref(), received_at).map_err(&e)?;
+    if status == DecisionStatus::Refused {
+        tracing::warn!(decision = %d.decision_id, source = %r.source, reason = reason.as_deref().unwrap_or(""), "decision refused");
+    }
+    Ok(verdict(Some(status), reason, false))
+}
+
+type Check = Result<(DecisionStatus, Option<String>), String>;
+
+fn validate_and_apply(tx: &Transaction<'_>, r: &Received, policy: &Policy) -> rusqlite::Result<Check> {
+    let d = &r.input;
+    match r.action {
+        Action::Undo | Action::Approve => return on_decision(tx, r, policy),
+        _ => {}
+    }
+    let id = d.exception_id.as_deref().unwrap_or("");
+    let Some(x) = exception_by_id(tx, id)? else {
+        return Ok(Err(format!("unknown exception {id}")));
+    };
+    if !x.is_open() {
+        return Ok(Err(format!(
+            "exception {id} is resolved ({})",
+            x.resolution.as_deref().unwrap_or("no reason recorded")
+        )));
+    }
+    if !allowed(r.action, x.kind) {
+        return Ok(Err(format!("{} does not apply to a {}", r.action, x.kind)));
+    }
+    let amount = x.amount_minor();
+    if let Err(why) = policy.authorize(&d.actor, &d.roles, r.action, x.kind, amount) {
+        return Ok(Err(why));
+    }
+    if matches!(r.action, Action::Explain | Action::Dismiss)
+        && matches!(x.kind, ExceptionKind::JournalAnomaly | ExceptionKind::ControlViolation)
+        && x.preparers.iter().any(|p| p == &d.actor)
+    {
+        return Ok(Err(format!(
+            "{} prepared this journal and may not {} it (segregation of duties)",
+            d.actor, r.action
+        )));
+    }
+    // Items and amounts that can be checked without the day's receivables.
+    let (receipt, cur) = amount.unwrap_or((0, "XXX"));
+    if r.action == Action::Choose {
+        let named = x.items();
+        if let Some(i) = d.items.iter().find(|i| !named.contains(&i.item_id)) {
+            return Ok(Err(format!("{} is not one of the exception's candidates ({})", i.item_id, named.join(", "))));
+        }
+    }
+    let mut total: i128 = 0;
+    for i in &d.items {
+        if let Some(a) = &i.amount {
+            let Some(c) = Currency::parse(cur) else {
+                return Ok(Err(format!("the exception has no currency to read {a} in")));
+            };
+            match parse_minor(a, &MoneyFormat::default(), c) {
+                Ok(v) if v > 0 => total += i128::from(v),
+                Ok(_) => return Ok(Err(format!("{}: amount {a} is not positive", i.item_id))),
+                Err(err) => return Ok(Err(format!("{}: amount {a}: {err}", i.item_id))),
+            }
+        }
+    }
+    if total > i128::from(receipt.abs()) {
+        return Ok(Err(format!(
+            "the items' amounts add up to {}, more than the payment of {} {cur}",
+            reckon_core::format_minor_wide(total, Currency::parse(cur).map_or(2, |c| c.exponent())),
+            x.amount.as_deref().unwrap_or("?")
+        )));
+    }
+    let mut seen = BTreeSet::new();
+    if let Some(i) = d.items.iter().find(|i| !seen.insert(i.item_id.as_str())) {
+        return Ok(Err(format!("{} is named twice", i.item_id)));
+    }
+    // One settling decision per exception at a time.
+    if is_match(r.action) || r.action == Action::Dismiss {
+        let waiting: Option<String> = tx
+            .query_row(
+                "SELECT decision_id FROM decisions WHERE exception_id = $1 AND status IN ('accepted', 'pending_approval') \
+                 AND action IN ('accept', 'choose', 'match', 'write_off', 'dismiss') ORDER BY decided_at LIMIT 1",
+                params![x.exception_id],
+                |q| q.get(0),
+            )
+            .optional()?;
+        if let Some(w) = waiting {
+            return Ok(Err(format!("exception {} already has decision {w} waiting; undo it first", x.exception_id)));
+        }
+    }
+    if let Some(why) =
+        (is_match(r.action) || r.action == Action::Dismiss).then(|| policy.needs_second_person(amount)).flatten()
+    {
+        event(
+            tx,
+            &x.exception_id,
+            &d.decision_id,
+            &d.decided_at,
+            x.state,
+            format!("{} by {} waits for a second person: {why}", r.action, d.actor),
+        )?;
+        return Ok(Ok((DecisionStatus::PendingApproval, Some(why))));
+    }
+    apply_now(tx, r, &x)
+}
+
+/// Applies what needs no run: rejected pairs, dismissals, explanations. Matches
+/// wait for the next run, which checks them against the day's receivables.
+fn apply_now(tx: &Transaction<'_>, r: &Received, x: &ExceptionRecord) -> rusqlite::Result<Check> {
+    let d = &r.input;
+    match r.action {
+        Action::RejectPair => {
+            let (Some(txn), Some(item)) = (x.txn_id(), d.item_id.as_deref()) else {
+                return Ok(Err("reject_pair needs an exception about a bank entry and item_id".into()));
+            };
+            tx.execute(
+                "INSERT INTO rejected_pairs (txn_id, item_id, decision_id) VALUES ($1, $2, $3) \
+                 ON CONFLICT (txn_id, item_id) DO NOTHING",
+                params![txn, item, d.decision_id],
+            )?;
+            event(
+                tx,
+                &x.exception_id,
+                &d.decision_id,
+                &d.decided_at,
+                x.state,
+                format!("{} rejected {item} for {txn}: it will not be proposed again", d.actor),
+            )?;
+            Ok(Ok((DecisionStatus::Applied, None)))
+        }
+        Action::Dismiss | Action::Explain => {
+            match x.txn_id() {
+                Some(txn) => {
+                    tx.execute(
+                        "UPDATE bank_entries SET status = 'resolved', settled_by = $1, settled_run = NULL WHERE txn_id = $2",
+                        params![d.decision_id, txn],
+                    )?;
+                }
+                None => {
+                    tx.execute(
+                        "INSERT INTO dismissed (problem_key, kind, material_digest, decision_id) VALUES ($1, $2, $3, $4) \
+                         ON CONFLICT (problem_key) DO UPDATE SET material_digest = excluded.material_digest, \
+                         decision_id = excluded.decision_id",
+                        params![x.problem_key, x.kind.as_str(), x.material_digest, d.decision_id],
+                    )?;
+                }
+            }
+            let what = if r.action == Action::Explain { "explained" } else { "dismissed" };
+            resolve_now(tx, x, d, what)?;
+            Ok(Ok((DecisionStatus::Applied, None)))
+        }
+        _ => {
+            event(
+                tx,
+                &x.exception_id,
+                &d.decision_id,
+                &d.decided_at,
+                x.state,
+                format!("{} by {}: accepted, applied by the next run", r.action, d.actor),
+            )?;
+            Ok(Ok((DecisionStatus::Accepted, None)))
+        }
+    }
+}
+
+fn on_decision(tx: &Transaction<'_>, r: &Received, policy: &Policy) -> rusqlite::Result<Check> {
+    let d = &r.input;
+    let target_id = d.target.as_deref().unwrap_or("");
+    let target: Option<(String, Option<String>, String, String, String)> = tx
+        .query_row(
+            "SELECT action, exception_id, actor, status, body FROM decisions WHERE decision_id = $1",
+            params![target_id],
+            |q| Ok((q.get(0)?, q.get(1)?, q.get(2)?, q.get(3)?, q.get(4)?)),
+        )
+        .optional()?;
+    let Some((t_action, t_ex, t_actor, t_status, _)) = target else {
+        return Ok(Err(format!("unknown decision {target_id}")));
+    };
+    let t_action = Action::parse(&t_action).unwrap_or(Action::Match);
+    let t_status = DecisionStatus::parse(&t_status).unwrap_or(DecisionStatus::Refused);
+    let x = match &t_ex {
+        Some(id) => exception_by_id(tx, id)?,
+        None => None,
+    };
+    let kind = x.as_ref().map_or(ExceptionKind::UnmatchedReceipt, |x| x.kind);
+    let amount = x.as_ref().and_then(|x| x.amount_minor());
+    match r.action {
+        Action::Approve => {
+            if t_status != DecisionStatus::PendingApproval {
+                return Ok(Err(format!("decision {target_id} is {t_status}, not waiting for approval")));
+            }
+            if t_actor == d.actor {
+                return Ok(Err(format!(
+                    "four eyes: {} took decision {target_id} and may not approve it; a second person must",
+                    d.actor
+                )));
+            }
+            if let Err(why) = policy.authorize(&d.actor, &d.roles, t_action, kind, amount) {
+                return Ok(Err(why));
+            }
+            tx.execute(
+                "UPDATE decisions SET status = 'accepted', approved_by = $1 WHERE decision_id = $2",
+                params![d.actor, target_id],
+            )?;
+            if let Some(x) = &x {
+                let rec = Received {
+                    input: serde_json::from_str(&r_body(tx, target_id)?).unwrap_or_default(),
+                    action: t_action,
+                    source: r.source.clone(),
+                };
+                event(
+                    tx,
+                    &x.exception_id,
+                    &d.decision_id,
+                    &d.decided_at,
+                    x.state,
+                    format!("{} approved decision {target_id}", d.actor),
+                )?;
+                if !is_match(t_action) {
+                    // A dismissal waiting for approval takes effect now.
+                    if let Ok((s, _)) = apply_now(tx, &rec, x)? {
+                        tx.execute(
+                            "UPDATE decisions SET status = $1 WHERE decision_id = $2",
+                            params![s.as_str(), target_id],
+                        )?;
+                    }
+                }
+            }
+            Ok(Ok((DecisionStatus::Applied, None)))
+        }
+        _ => {
+            // Undo.
+            if matches!(t_status, DecisionStatus::Refused | DecisionStatus::Undone) {
+                return Ok(Err(format!("decision {target_id} is {t_status}; there is nothing to undo")));
+            }
+            if matches!(t_action, Action::Undo | Action::Approve) {
+                return Ok(Err(format!("decision {target_id} is an {t_action}; undo the decision it acted on")));
+            }
+            if let Err(why) = policy.authorize(&d.actor, &d.roles, Action::Undo, kind, amount) {
+                return Ok(Err(why));
+            }
+            tx.execute("UPDATE decisions SET status = 'undone' WHERE decision_id = $1", params![target_id])?;
+            tx.execute("DELETE FROM payer_aliases WHERE decision_id = $1", params![target_id])?;
+            tx.execute("DELETE FROM rejected_pairs WHERE decision_id = $1", params![target_id])?;
+            tx.execute("DELETE FROM dismissed WHERE decision_id = $1", params![target_id])?;
+            tx.execute("DELETE FROM applications WHERE decision_id = $1", params![target_id])?;
+            tx.execute(
+                "UPDATE bank_entries SET status = 'open', settled_by = NULL, settled_run = NULL WHERE settled_by = $1",
+                params![target_id],
+            )?;
+            if let Some(x) = &x {
+                let was_applied = t_status == DecisionStatus::Applied && t_action != Action::RejectPair;
+                if was_applied && x.state == ExceptionState::Resolved {
+                    tx.execute(
+                        "UPDATE exceptions SET state = 'reopened', resolved_run = NULL, resolution = NULL WHERE exception_id = $1",
+                        params![x.exception_id],
+                    )?;
+                }
+                event(
+                    tx,
+                    &x.exception_id,
+                    &d.decision_id,
+                    &d.decided_at,
+                    if was_applied { ExceptionState::Reopened } else { x.state },
+                    format!(
+                        "{} undid decision {target_id} ({t_action}){}",
+                        d.actor,
+                        if d.comment.is_empty() { String::new() } else { format!(": {}", d.comment) }
+                    ),
+                )?;
+            }
+            Ok(Ok((DecisionStatus::Applied, None)))
+        }
+    }
+}
+
+fn r_body(tx: &Transaction<'_>, id: &str) -> rusqlite::Result<String> {
+    tx.query_row("SELECT body FROM decisions WHERE decision_id = $1", params![id], |q| q.get(0))
+}
