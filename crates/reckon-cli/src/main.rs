@@ -129,6 +129,13 @@ enum Command {
         /// measure what each default bound costs (docs/quality.md).
         #[arg(long, default_value = "standard", value_parser = ["standard", "wide"])]
         profile: String,
+        /// Write N business days instead of one folder: OUT/day-01 … day-N with
+        /// each day's bank entries and arriving remittance advices (0–3 days
+        /// after their payment) and that day's receivables, payables and journal
+        /// snapshots; OUT/all holds the whole scenario and its truth,
+        /// OUT/truth/days.csv the day each entry, advice and late item arrived.
+        #[arg(long, value_name = "N")]
+        days: Option<usize>,
     },
     /// Evaluate a run's outputs against a generated scenario's truth: cash-matching
     /// precision of `auto`, touchless rate, recall in any band, by pattern, and a
@@ -227,7 +234,7 @@ fn dispatch(cmd: Command) -> anyhow::Result<i32> {
         Command::Demo { out } => cmd::run::demo(out),
         Command::Validate { input, all } => cmd::data::validate(input, all),
         Command::Ingest { input, out } => cmd::run::ingest(input, out),
-        Command::Generate { out, seed, scale, profile } => cmd::data::generate(out, seed, scale, profile),
+        Command::Generate { out, seed, scale, profile, days } => cmd::data::generate(out, seed, scale, profile, days),
         Command::Bench { scale, seed, dir, only } => cmd::bench::bench(scale, seed, dir, &only),
         Command::Parse { files, model } => cmd::data::parse_files(&files, model),
         Command::Eval { out, truth } => cmd::eval::exec(out, truth),

@@ -15,6 +15,7 @@ use std::path::Path;
 pub mod ap;
 pub mod ar;
 pub mod bankfile;
+pub mod days;
 pub mod gl;
 pub mod names;
 pub mod out;

@@ -29,12 +29,37 @@ pub fn validate(input: PathBuf, all: bool) -> anyhow::Result<i32> {
 }
 
 /// `reckon generate`: a scenario with truth.
-pub fn generate(out: PathBuf, seed: u64, scale: usize, profile: String) -> anyhow::Result<i32> {
+pub fn generate(out: PathBuf, seed: u64, scale: usize, profile: String, days: Option<usize>) -> anyhow::Result<i32> {
     let t = Instant::now();
     let pb = crate::cmd::run::spinner(&format!("reckon: generating {scale} open items"));
     let mut cfg = reckon_synth::Config::new(seed, scale);
     if profile == "wide" {
         cfg.profile = reckon_synth::Profile::Wide;
+    }
+    if let Some(n) = days {
+        let s = reckon_synth::days::write_days(&out, &cfg, n);
+        pb.finish_and_clear();
+        let s = s?;
+        outln!("generated seed={seed} scale={scale} as {n} days into {} in {:.2?}", out.display(), t.elapsed());
+        for (d, rows) in s.rows.iter().enumerate() {
+            let r = |k: &str| rows.get(k).copied().unwrap_or(0);
+            outln!(
+                "  day-{:02}: {} bank entries, {} advices, {} open items, {} AP invoices, {} GL lines",
+                d + 1,
+                r("bank_transactions"),
+                r("remittances"),
+                r("ar_open_items"),
+                r("ap_invoices"),
+                r("gl_journal_lines")
+            );
+        }
+        outln!(
+            "  {} items posted after their payment, {} advices arriving after the last day, {} receipts under a trade name",
+            s.items_posted_late,
+            s.advices_never_arriving,
+            s.trade_name_receipts
+        );
+        return Ok(exit::OK);
     }
     let s = reckon_synth::generate(&out, &cfg);
     pb.finish_and_clear();

@@ -1,0 +1,235 @@
+//! A scenario cut into business days, for runs that remember.
+//!
+//! `write_days(out, cfg, n)` generates one scenario into `out/all/` (with its
+//! `truth/`) and writes `out/day-01/` … `out/day-NN/`: each day's bank entries
+//! (the scenario's entries in booking order, cut into `n` equal days; dates
+//! are the scenario's own, so a day's business date is its latest booking date
+//! and a day spans as many calendar days as the scenario's year divided by
+//! `n`), the remittance advices that arrive that day (0–3 days after their
+//! payment, dated by the payer as before; an advice due after the last day
+//! never arrives), and that day's snapshots of receivables (the items posted so far
+//! at their invoiced open amount — what cash application posts to the ERP is
+//! the caller's to subtract, since only the ERP's users and reckon know it; one
+//! paid item in twenty is posted a day or two after its payment), payables
+//! (invoices received so far) and journals posted that day. One customer in
+//! twenty pays through a treasury centre or parent whose name is nothing like
+//! the customer's and always the same (`cash/trade_name` in the truth): a name
+//! no similarity finds until a person confirms it. `out/truth/days.csv` says on
+//! which day every bank entry, advice and item arrived.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io;
+use std::path::{Path, PathBuf};
+
+
+use crate::out::{Csv, read_csv};
+use crate::rng::Rng;
+use crate::{Config, Summary, generate};
+
+/// What [`write_days`] wrote.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct DaysSummary {
+    pub scenario: Summary,
+    pub days: usize,
+    /// Rows per day and table.
+    pub rows: Vec<BTreeMap<String, u64>>,
+    /// Advices that would arrive after the last day (not written).
+    pub advices_never_arriving: u64,
+    /// Items posted after their payment's day.
+    pub items_posted_late: u64,
+    /// Receipts paid under a customer's trade name.
+    pub trade_name_receipts: u64,
+}
+
+type Row = BTreeMap<String, String>;
+
+fn header(path: &Path) -> io::Result<Vec<String>> {
+    let text = std::fs::read_to_string(path)?;
+    Ok(text.lines().next().unwrap_or("").split(',').map(str::to_string).collect())
+}
+
+fn write(path: &Path, header: &[String], rows: &[&Row]) -> io::Result<u64> {
+    let h: Vec<&str> = header.iter().map(String::as_str).collect();
+    let mut c = Csv::create(path, &h)?;
+    for r in rows {
+        let f: Vec<&str> = header.iter().map(|k| r.get(k).map_or("", String::as_str)).collect();
+        c.row(&f)?;
+    }
+    c.finish()
+}
+
+/// Day (0-based) of each row when rows ordered by (`date_col`, `id_col`) are cut
+/// into `n` equal days.
+fn cut(rows: &[Row], date_col: &str, id_col: &str, n: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..rows.len()).collect();
+    order.sort_by(|&a, &b| (&rows[a][date_col], &rows[a][id_col]).cmp(&(&rows[b][date_col], &rows[b][id_col])));
+    let mut day = vec![0; rows.len()];
+    let len = rows.len().max(1);
+    for (rank, i) in order.into_iter().enumerate() {
+        day[i] = rank * n / len;
+    }
+    day
+}
+
+const TRADE_WORDS: [&str; 12] = [
+    "NORTHGATE", "HALCYON", "MERIDIAN", "BLUEPEAK", "OAKRIDGE", "SUMMIT", "KESTREL", "LANTERN", "IRONBRIDGE",
+    "FALCON", "CEDAR", "HARBOUR",
+];
+const TRADE_SUFFIX: [&str; 4] = ["TREASURY SVCS", "SHARED SERVICES", "HOLDINGS PAYMENTS", "FINANCE CENTRE"];
+
+/// Writes the day folders (see the module docs).
+pub fn write_days(out: &Path, cfg: &Config, n: usize) -> io::Result<DaysSummary> {
+    if n == 0 {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "--days must be at least 1"));
+    }
+    let all = out.join("all");
+    let scenario = generate(&all, cfg)?;
+    let mut rng = Rng::new(cfg.seed).fork(900);
+    let mut s = DaysSummary { scenario, days: n, rows: vec![BTreeMap::new(); n], ..DaysSummary::default() };
+    let t = |name: &str| all.join(name);
+    let bank_h = header(&t("bank_transactions.csv"))?;
+    let mut bank = read_csv(&t("bank_transactions.csv"))?;
+    let items_h = header(&t("ar_open_items.csv"))?;
+    let items = read_csv(&t("ar_open_items.csv"))?;
+    let remit_h = header(&t("remittances.csv"))?;
+    let remit = read_csv(&t("remittances.csv"))?;
+    let ap_h = header(&t("ap_invoices.csv"))?;
+    let ap = read_csv(&t("ap_invoices.csv"))?;
+    let gl_h = header(&t("gl_journal_lines.csv"))?;
+    let gl = read_csv(&t("gl_journal_lines.csv"))?;
+    let links = read_csv(&all.join("truth/cash_matches.csv"))?;
+    let patterns: HashMap<String, String> = read_csv(&all.join("truth/receipts.csv"))?
+        .into_iter()
+        .map(|r| (r["txn_id"].clone(), r["pattern"].clone()))
+        .collect();
+
+    // Bank entries: cut into days by booking order, dated with the day.
+    let bank_day = cut(&bank, "booking_date", "txn_id", n);
+    let day_of_txn: HashMap<String, usize> =
+        bank.iter().zip(&bank_day).map(|(r, d)| (r["txn_id"].clone(), *d)).collect();
+    // Old booking date → day, for advices not linked by reference.
+    let mut bounds: Vec<(String, usize)> =
+        bank.iter().zip(&bank_day).map(|(r, d)| (r["booking_date"].clone(), *d)).collect();
+    bounds.sort();
+    let by_ref: HashMap<String, usize> = bank
+        .iter()
+        .zip(&bank_day)
+        .flat_map(|(r, d)| [(r["end_to_end_id"].clone(), *d), (r["reference"].clone(), *d)])
+        .filter(|(k, _)| !k.is_empty())
+        .collect();
+
+    // Truth links: receipt → items and applied amounts; item → customer.
+    let customer_of: HashMap<&str, &str> =
+        items.iter().map(|r| (r["item_id"].as_str(), r["customer_id"].as_str())).collect();
+    let mut items_of: BTreeMap<&str, Vec<(&str, i64)>> = BTreeMap::new();
+    for l in &links {
+        let applied = l["applied_amount"].replace('.', "").parse::<i64>().unwrap_or(0);
+        items_of.entry(l["txn_id"].as_str()).or_default().push((l["item_id"].as_str(), applied));
+    }
+    // Trade names: one customer in twenty, a stable name unlike its own.
+    let customers: BTreeSet<&str> = items.iter().map(|r| r["customer_id"].as_str()).collect();
+    let mut trade: HashMap<&str, String> = HashMap::new();
+    for c in &customers {
+        if rng.permille(50) {
+            trade.insert(c, format!("{} {}", rng.pick(&TRADE_WORDS), rng.pick(&TRADE_SUFFIX)));
+        }
+    }
+    for r in bank.iter_mut() {
+        let txn = r["txn_id"].clone();
+        if patterns.get(&txn).map(String::as_str) == Some("name_only")
+            && let Some(c) = items_of.get(txn.as_str()).and_then(|v| v.first()).and_then(|(i, _)| customer_of.get(i))
+            && let Some(name) = trade.get(c)
+        {
+            r.insert("counterparty_name".into(), name.clone());
+            r.insert("counterparty_account".into(), String::new());
+            s.trade_name_receipts += 1;
+        }
+    }
+
+    // Items: posted on day 1, or — one paid item in twenty — a day or two after
+    // the day of its payment.
+    let mut posted: HashMap<&str, usize> = HashMap::new();
+    for (txn, its) in &items_of {
+        let Some(&d) = day_of_txn.get(*txn) else { continue };
+        for (i, _) in its {
+            if rng.permille(50) {
+                posted.insert(i, d + 1 + rng.below(2) as usize);
+            }
+        }
+    }
+    s.items_posted_late = posted.len() as u64;
+
+    // Advices: the day of their payment plus 0–3 days.
+    let mut remit_day = Vec::with_capacity(remit.len());
+    for r in &remit {
+        let paid = by_ref.get(&r["payment_ref"]).copied().unwrap_or_else(|| {
+            let k = r["advice_date"].clone();
+            let at = bounds.partition_point(|(b, _)| *b < k).min(bounds.len().saturating_sub(1));
+            bounds.get(at).map_or(0, |(_, d)| *d)
+        });
+        let lag = [0usize, 0, 0, 0, 0, 0, 1, 1, 2, 3][rng.below(10) as usize];
+        let d = paid + lag;
+        if d >= n {
+            s.advices_never_arriving += 1;
+        }
+        remit_day.push(d);
+    }
+
+    let ap_day = cut(&ap, "received_date", "doc_id", n);
+    let journal_day: HashMap<String, usize> = {
+        let firsts: Vec<Row> = gl.iter().filter(|r| r["line_no"] == "1").cloned().collect();
+        let d = cut(&firsts, "posting_date", "journal_id", n);
+        firsts.iter().zip(d).map(|(r, d)| (format!("{}/{}", r["entity"], r["journal_id"]), d)).collect()
+    };
+
+    std::fs::create_dir_all(out.join("truth"))?;
+    let mut days_truth = Csv::create(&out.join("truth/days.csv"), &["table", "id", "day"])?;
+    for (r, d) in bank.iter().zip(&bank_day) {
+        days_truth.row(&["bank_transactions", &r["txn_id"], &(d + 1).to_string()])?;
+    }
+    for (r, d) in remit.iter().zip(&remit_day) {
+        let day = if *d < n { (d + 1).to_string() } else { "never".into() };
+        days_truth.row(&["remittances", &r["remittance_id"], &day])?;
+    }
+    let mut late: Vec<(&&str, &usize)> = posted.iter().collect();
+    late.sort();
+    for (i, d) in late {
+        let day = if *d < n { (d + 1).to_string() } else { "never".into() };
+        days_truth.row(&["ar_open_items", i, &day])?;
+    }
+    days_truth.finish()?;
+
+    for d in 0..n {
+        let dir: PathBuf = out.join(format!("day-{:02}", d + 1));
+        std::fs::create_dir_all(&dir)?;
+        let rows = &mut s.rows[d];
+        for f in ["customers.csv", "vendors.csv", "bank_accounts.csv"] {
+            std::fs::copy(all.join(f), dir.join(f))?;
+        }
+        let b: Vec<&Row> = bank.iter().zip(&bank_day).filter(|(_, x)| **x == d).map(|(r, _)| r).collect();
+        rows.insert("bank_transactions".into(), write(&dir.join("bank_transactions.csv"), &bank_h, &b)?);
+        let rm: Vec<&Row> = remit.iter().zip(&remit_day).filter(|(_, x)| **x == d).map(|(r, _)| r).collect();
+        rows.insert("remittances".into(), write(&dir.join("remittances.csv"), &remit_h, &rm)?);
+        let snap: Vec<&Row> =
+            items.iter().filter(|r| posted.get(r["item_id"].as_str()).is_none_or(|p| *p <= d)).collect();
+        rows.insert("ar_open_items".into(), write(&dir.join("ar_open_items.csv"), &items_h, &snap)?);
+        let a: Vec<&Row> = ap.iter().zip(&ap_day).filter(|(_, x)| **x <= d).map(|(r, _)| r).collect();
+        rows.insert("ap_invoices".into(), write(&dir.join("ap_invoices.csv"), &ap_h, &a)?);
+        let g: Vec<&Row> = gl
+            .iter()
+            .filter(|r| journal_day.get(&format!("{}/{}", r["entity"], r["journal_id"])) == Some(&d))
+            .collect();
+        rows.insert("gl_journal_lines".into(), write(&dir.join("gl_journal_lines.csv"), &gl_h, &g)?);
+    }
+    let json = serde_json::to_string_pretty(&s).map_err(io::Error::other)?;
+    std::fs::write(out.join("truth/days.json"), json + "\n")?;
+    // The trade names, as truth.
+    let mut tn = Csv::create(&out.join("truth/trade_names.csv"), &["customer_id", "trade_name"])?;
+    let mut tr: Vec<(&&str, &String)> = trade.iter().collect();
+    tr.sort();
+    for (c, name) in tr {
+        tn.row(&[c, name])?;
+    }
+    tn.finish()?;
+    Ok(s)
+}
