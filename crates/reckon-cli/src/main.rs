@@ -65,6 +65,14 @@ enum Command {
     /// it with band, score and model, and every decision and who took it.
     /// Without an id: the chain of runs and the open exceptions by kind.
     Audit(cmd::state::AuditArgs),
+    /// Run the days of a `reckon generate --days N` folder against one state
+    /// store with a simulated analyst (decides a share of each day's exceptions
+    /// from the truth, a few wrongly, some of those undone the next day) and a
+    /// simulated ERP (shows reckon's links two days later). Writes
+    /// OUT/simulation.md and .json: one row per day (touchless, carried
+    /// receipts applied, late invoices and advices matched on arrival,
+    /// exceptions new/open/reopened/resolved, SLA, decisions, problems raised twice).
+    Simulate(cmd::state::SimulateArgs),
     /// Write OUT/report.html for the run in OUT: one self-contained page (inline SVG,
     /// no script, no network) with the conservation summary, cash outcomes and
     /// confidence, duplicate clusters, the riskiest journals, exceptions by kind,
@@ -226,6 +234,7 @@ fn dispatch(cmd: Command) -> anyhow::Result<i32> {
         Command::Run(a) => cmd::run::exec(a),
         Command::Decide(a) => cmd::state::decide(a),
         Command::Audit(a) => cmd::state::audit(a),
+        Command::Simulate(a) => cmd::state::simulate(a),
         Command::Report { out, history } => cmd::run::report(out, history),
         Command::Feed { action, target } => cmd::feed::dispatch(action, target),
         Command::Features { what } => cmd::features::exec(what),

@@ -16,3 +16,4 @@ pub mod dedup;
 pub mod eval;
 pub mod journals;
 pub mod model;
+pub mod simulate;

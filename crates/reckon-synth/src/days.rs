@@ -21,7 +21,6 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io;
 use std::path::{Path, PathBuf};
 
-
 use crate::out::{Csv, read_csv};
 use crate::rng::Rng;
 use crate::{Config, Summary, generate};
@@ -72,8 +71,18 @@ fn cut(rows: &[Row], date_col: &str, id_col: &str, n: usize) -> Vec<usize> {
 }
 
 const TRADE_WORDS: [&str; 12] = [
-    "NORTHGATE", "HALCYON", "MERIDIAN", "BLUEPEAK", "OAKRIDGE", "SUMMIT", "KESTREL", "LANTERN", "IRONBRIDGE",
-    "FALCON", "CEDAR", "HARBOUR",
+    "NORTHGATE",
+    "HALCYON",
+    "MERIDIAN",
+    "BLUEPEAK",
+    "OAKRIDGE",
+    "SUMMIT",
+    "KESTREL",
+    "LANTERN",
+    "IRONBRIDGE",
+    "FALCON",
+    "CEDAR",
+    "HARBOUR",
 ];
 const TRADE_SUFFIX: [&str; 4] = ["TREASURY SVCS", "SHARED SERVICES", "HOLDINGS PAYMENTS", "FINANCE CENTRE"];
 
@@ -128,10 +137,19 @@ pub fn write_days(out: &Path, cfg: &Config, n: usize) -> io::Result<DaysSummary>
     }
     // Trade names: one customer in twenty, a stable name unlike its own.
     let customers: BTreeSet<&str> = items.iter().map(|r| r["customer_id"].as_str()).collect();
+    // Unique per customer: a trade name paying for two customers would not
+    // name either.
     let mut trade: HashMap<&str, String> = HashMap::new();
+    let mut taken: BTreeSet<String> = BTreeSet::new();
     for c in &customers {
         if rng.permille(50) {
-            trade.insert(c, format!("{} {}", rng.pick(&TRADE_WORDS), rng.pick(&TRADE_SUFFIX)));
+            for _ in 0..32 {
+                let name = format!("{} {} {}", rng.pick(&TRADE_WORDS), rng.pick(&TRADE_WORDS), rng.pick(&TRADE_SUFFIX));
+                if taken.insert(name.clone()) {
+                    trade.insert(c, name);
+                    break;
+                }
+            }
         }
     }
     for r in bank.iter_mut() {

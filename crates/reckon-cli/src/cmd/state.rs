@@ -117,3 +117,56 @@ pub fn audit(a: AuditArgs) -> anyhow::Result<i32> {
     }
     Ok(exit::OK)
 }
+
+/// `reckon simulate`'s arguments.
+#[derive(Debug, clap::Args)]
+pub struct SimulateArgs {
+    /// A folder written by `reckon generate --days N`.
+    #[arg(long)]
+    pub days: PathBuf,
+    /// Where the day inputs, runs and the table go.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// The state store (default OUT/state.db; it must not exist yet).
+    #[arg(long, value_name = "PATH")]
+    pub state: Option<PathBuf>,
+    /// reckon.toml for the runs.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Share of each day's open exceptions the analyst decides, in per mille.
+    #[arg(long, default_value_t = 600)]
+    pub decide_permille: u64,
+    /// Share of those decided wrongly, in per mille.
+    #[arg(long, default_value_t = 30)]
+    pub wrong_permille: u64,
+    /// Share of wrong decisions undone the next day, in per mille.
+    #[arg(long, default_value_t = 500)]
+    pub undo_permille: u64,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+/// `reckon simulate`: the days against one store; prints the per-day table.
+pub fn simulate(a: SimulateArgs) -> anyhow::Result<i32> {
+    let config = match &a.config {
+        Some(p) => Config::load(p)?,
+        None => Config::default(),
+    };
+    let state = a.state.unwrap_or_else(|| a.out.join("state.db"));
+    if state.exists() {
+        anyhow::bail!("state store {} exists already; a simulation starts from an empty one", state.display());
+    }
+    std::fs::create_dir_all(&a.out)?;
+    let cfg = reckon_lab::simulate::SimConfig {
+        decide_permille: a.decide_permille,
+        wrong_permille: a.wrong_permille,
+        undo_permille: a.undo_permille,
+        seed: a.seed,
+        config,
+        ..reckon_lab::simulate::SimConfig::default()
+    };
+    let rows = reckon_lab::simulate::simulate(&a.days, &a.out, &state, &cfg)?;
+    outln!("{}", reckon_lab::simulate::table(&rows));
+    outln!("wrote {}", a.out.join("simulation.md").display());
+    Ok(if rows.iter().all(|r| r.chain_balanced && r.raised_twice == 0) { exit::OK } else { exit::FAILED })
+}
