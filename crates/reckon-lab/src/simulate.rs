@@ -376,8 +376,9 @@ pub fn simulate(days_dir: &Path, out: &Path, state: &Path, cfg: &SimConfig) -> R
             decisions.push(v);
             id
         };
-        // Yesterday's wrong matches the analyst notices.
-        for w in std::mem::take(&mut wrong) {
+        // Yesterday's wrong matches the analyst notices (those reckon applied).
+        let refused_ids: BTreeSet<&str> = st.decisions_refused.iter().filter_map(|r| r.split(' ').next()).collect();
+        for w in std::mem::take(&mut wrong).into_iter().filter(|w| !refused_ids.contains(w.as_str())) {
             if rng.below(1000) < cfg.undo_permille {
                 row.undo_sent += 1;
                 decide(serde_json::json!({"action": "undo", "actor": "ar.lead", "target": w,
@@ -424,22 +425,45 @@ pub fn simulate(days_dir: &Path, out: &Path, state: &Path, cfg: &SimConfig) -> R
                         continue;
                     }
                     let Some(items) = truth.links.get(t) else { continue };
+                    // The analyst sees the ERP: an invoice not posted yet is waited for.
+                    if !items.iter().all(|x| open_amount.contains_key(x)) {
+                        continue;
+                    }
+                    let ambiguous = kind[i] == "ambiguous_match";
                     if rng.below(1000) < cfg.wrong_permille {
-                        // A wrong item of the same currency.
-                        if let Some(pool) = by_currency.get(currency[i].as_str()).filter(|p| !p.is_empty()) {
-                            let other = pool[rng.below(pool.len() as u64) as usize];
-                            if !items.iter().any(|x| x == other) {
-                                row.wrong_sent += 1;
-                                let id = decide(serde_json::json!({"exception_id": eid, "action": "write_off",
-                                    "actor": "ar.analyst", "items": [{"item_id": other}]}));
-                                wrong.push(id);
-                                continue;
-                            }
+                        // The wrong one of the candidates, or a wrong item of the same currency.
+                        let other = if ambiguous {
+                            let cands: Vec<&str> = records
+                                .iter()
+                                .filter_map(|r| r.strip_prefix("ar_open_items:"))
+                                .filter(|c| !items.iter().any(|x| x == c))
+                                .collect();
+                            (!cands.is_empty()).then(|| cands[rng.below(cands.len() as u64) as usize])
+                        } else {
+                            by_currency
+                                .get(currency[i].as_str())
+                                .filter(|p| !p.is_empty())
+                                .map(|p| p[rng.below(p.len() as u64) as usize])
+                                .filter(|o| !items.iter().any(|x| x == o))
+                        };
+                        if let Some(other) = other {
+                            row.wrong_sent += 1;
+                            let action = if ambiguous { "choose" } else { "write_off" };
+                            let id = decide(serde_json::json!({"exception_id": eid, "action": action,
+                                "actor": "ar.analyst", "items": [{"item_id": other}]}));
+                            wrong.push(id);
+                            continue;
                         }
                     }
                     let paid = minor(&amount[i]);
                     let open: i64 = items.iter().filter_map(|x| open_amount.get(x)).map(|(a, _)| *a).sum();
-                    let action = if paid > open { "write_off" } else { "match" };
+                    let action = if ambiguous {
+                        "choose"
+                    } else if paid > open {
+                        "write_off"
+                    } else {
+                        "match"
+                    };
                     let list: Vec<serde_json::Value> =
                         items.iter().map(|x| serde_json::json!({"item_id": x})).collect();
                     decide(serde_json::json!({"exception_id": eid, "action": action, "actor": "ar.analyst",
