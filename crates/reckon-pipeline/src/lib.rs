@@ -119,6 +119,8 @@ pub struct RunOutcome {
     pub exit_code: i32,
     /// Deliveries to the configured sinks (empty when none or `deliver` is off).
     pub deliveries: Vec<Delivery>,
+    /// How long the state store's commit took (after the manifest, so not in it).
+    pub state_commit_ms: Option<u64>,
 }
 
 /// Options of one run.
@@ -193,15 +195,19 @@ pub fn run_stages(opts: &RunOptions, stages: &[Box<dyn stage::Stage>]) -> Result
     // The state store, locked for the whole run; decisions in `decisions/` are
     // taken in before anything is read.
     let state_path = opts.state.clone().or_else(|| opts.config.state.path.as_ref().map(PathBuf::from));
+    let t_state = Instant::now();
     let mut opened = match &state_path {
         Some(p) => Some(remember::open(p, &opts.config, &opts.input, &time)?),
         None => None,
     };
+    let state_open_ms = t_state.elapsed().as_millis() as u64;
     // Everything is written into a staging folder that replaces `opts.out` only
     // when the manifest is complete (see `staging`).
     let staged = staging::Staged::begin(&opts.out)?;
     let out = staged.dir().to_path_buf();
     let mut loaded = reckon_ingest::load_dir_with(&opts.input, &dates)?;
+    let ingest_ms = (t0.elapsed().as_millis() as u64).saturating_sub(state_open_ms);
+    let t_prepare = Instant::now();
     let (prepared, memory) = match &opened {
         Some(o) => {
             let (p, m) = remember::prepare(&mut loaded, &o.memory)?;
@@ -218,7 +224,12 @@ pub fn run_stages(opts: &RunOptions, stages: &[Box<dyn stage::Stage>]) -> Result
         }
     };
     let mut timings = BTreeMap::new();
-    timings.insert("ingest".to_string(), t0.elapsed().as_millis() as u64);
+    if opened.is_some() {
+        // The store's part: open + decisions + memory, then carrying and adjusting.
+        timings.insert("state_open".to_string(), state_open_ms);
+        timings.insert("state_prepare".to_string(), t_prepare.elapsed().as_millis() as u64);
+    }
+    timings.insert("ingest".to_string(), ingest_ms);
     tracing::info!(
         files = loaded.files.len(),
         rejects = loaded.rejects.len(),
@@ -347,7 +358,9 @@ pub fn run_stages(opts: &RunOptions, stages: &[Box<dyn stage::Stage>]) -> Result
         }
         let applied =
             f.changes.decisions.iter().filter(|(_, s, _)| *s == reckon_state::DecisionStatus::Applied).count() as u64;
+        let t_write = Instant::now();
         let p = o.store.begin_run(&f.changes)?;
+        timings.insert("state_write".to_string(), t_write.elapsed().as_millis() as u64);
         let chain = p.check().clone();
         if !chain.balanced {
             conservation.balanced = false;
@@ -414,6 +427,7 @@ pub fn run_stages(opts: &RunOptions, stages: &[Box<dyn stage::Stage>]) -> Result
         return Err(RunError::Conservation(m.conservation.problems.join("; ")));
     }
     let mut deliveries = Vec::new();
+    let mut state_commit_ms = None;
     for sink in &sinks {
         let (report, status) = reckon_feed::deliver::deliver_dir(&out, sink, &mut |_, _| {})?;
         tracing::info!(
@@ -431,7 +445,9 @@ pub fn run_stages(opts: &RunOptions, stages: &[Box<dyn stage::Stage>]) -> Result
         let bytes = std::fs::read(opts.out.join("manifest.json"))
             .map_err(|e| RunError::Write(opts.out.join("manifest.json"), e.to_string()))?;
         let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let t_commit = Instant::now();
         let rec = p.commit(&reckon_core::id::sha256_hex(&bytes), &now)?;
+        state_commit_ms = Some(t_commit.elapsed().as_millis() as u64);
         tracing::info!(seq = rec.seq, predecessor = rec.predecessor.as_deref().unwrap_or(""), "state committed");
     }
     let exit_code = if deliveries.iter().any(|d| d.status.dead_events > 0 || d.status.pending_events > 0) {
@@ -441,7 +457,7 @@ pub fn run_stages(opts: &RunOptions, stages: &[Box<dyn stage::Stage>]) -> Result
     } else {
         exit::REFUSED_INPUT
     };
-    Ok(RunOutcome { manifest: m, loaded, exit_code, deliveries })
+    Ok(RunOutcome { manifest: m, loaded, exit_code, deliveries, state_commit_ms })
 }
 
 /// Sum of every money column per table and currency, as exact decimal text.

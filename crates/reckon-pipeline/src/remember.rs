@@ -129,23 +129,45 @@ fn text_col(df: &DataFrame, c: &str) -> Vec<Option<String>> {
         .unwrap_or_else(|| vec![None; df.height()])
 }
 
-/// A loaded bank row as JSON (contract columns), to carry it.
-fn row_json(df: &DataFrame, i: usize) -> String {
-    let mut m = serde_json::Map::new();
+/// Every loaded bank row as JSON (contract columns), to carry it; columns are
+/// read once each.
+fn rows_json(df: &DataFrame) -> Vec<String> {
+    let n = df.height();
+    let mut cols: Vec<(&str, Vec<serde_json::Value>)> = Vec::new();
     for c in Table::BankTransactions.spec().columns {
-        let v = df.column(c.name).ok().and_then(|col| col.get(i).ok());
-        let j = match v {
-            Some(AnyValue::String(s)) => serde_json::Value::from(s),
-            Some(AnyValue::StringOwned(s)) => serde_json::Value::from(s.as_str()),
-            Some(AnyValue::Int64(x)) => serde_json::Value::from(x),
-            Some(AnyValue::Int32(x)) => serde_json::Value::from(x),
-            Some(AnyValue::Date(d)) => serde_json::Value::from(d),
-            Some(AnyValue::Datetime(x, _, _)) => serde_json::Value::from(x),
-            _ => serde_json::Value::Null,
+        let Ok(col) = df.column(c.name) else { continue };
+        let vals: Vec<serde_json::Value> = match col.dtype() {
+            DataType::String => col
+                .str()
+                .map(|a| a.iter().map(|v| v.map_or(serde_json::Value::Null, serde_json::Value::from)).collect())
+                .unwrap_or_default(),
+            DataType::Int64 => col
+                .i64()
+                .map(|a| a.iter().map(|v| v.map_or(serde_json::Value::Null, serde_json::Value::from)).collect())
+                .unwrap_or_default(),
+            DataType::Date => col
+                .cast(&DataType::Int32)
+                .ok()
+                .and_then(|c| c.i32().ok().map(|a| a.iter().map(|v| v.map_or(serde_json::Value::Null, serde_json::Value::from)).collect()))
+                .unwrap_or_default(),
+            DataType::Datetime(..) => col
+                .cast(&DataType::Int64)
+                .ok()
+                .and_then(|c| c.i64().ok().map(|a| a.iter().map(|v| v.map_or(serde_json::Value::Null, serde_json::Value::from)).collect()))
+                .unwrap_or_default(),
+            _ => Vec::new(),
         };
-        m.insert(c.name.to_string(), j);
+        if vals.len() == n {
+            cols.push((c.name, vals));
+        }
     }
-    serde_json::Value::Object(m).to_string()
+    (0..n)
+        .map(|i| {
+            let m: serde_json::Map<String, serde_json::Value> =
+                cols.iter().map(|(name, v)| (name.to_string(), v[i].clone())).collect();
+            serde_json::Value::Object(m).to_string()
+        })
+        .collect()
 }
 
 /// Bank rows from their JSON, typed as loading types them.
@@ -473,6 +495,7 @@ pub fn finish(
         let ids = text_col(b, "txn_id");
         let cur = text_col(b, "currency");
         let amt = crate::cash::ints(b, "amount");
+        let json = rows_json(b);
         for i in 0..b.height() {
             let Some(id) = ids[i].clone() else { continue };
             let status = if matched.contains(&id) { EntryStatus::Matched } else { EntryStatus::Open };
@@ -484,7 +507,7 @@ pub fn finish(
                 txn_id: id,
                 amount_minor: amt[i].unwrap_or(0),
                 currency: cur[i].clone().unwrap_or_default(),
-                row_json: row_json(b, i),
+                row_json: json[i].clone(),
                 status,
                 settled_by,
             });

@@ -68,6 +68,7 @@ CREATE TABLE exceptions (
     payload TEXT NOT NULL
 );
 CREATE INDEX exceptions_by_state ON exceptions (state);
+CREATE INDEX exceptions_by_subject ON exceptions (subject, state);
 
 -- What happened to each exception in each run and by each decision.
 CREATE TABLE exception_events (

@@ -91,12 +91,14 @@ pub fn reconcile(
     let mut out = Outcome::default();
     let as_of = cx.as_of.format("%Y-%m-%d").to_string();
     let mut seen = BTreeSet::new();
+    let mut suppressed = BTreeSet::new();
     for mut e in raised {
         let key = problem_key(&e);
         let f = facts(&e);
         let material = material_digest(&e, &f.material);
         if let Some(d) = mem.dismissed.get(&key) {
             if d.material_digest == material {
+                suppressed.insert(key.clone());
                 out.suppressed.push(key);
                 continue;
             }
@@ -199,7 +201,7 @@ pub fn reconcile(
                 let txn = r.subject.strip_prefix("bank_transactions:");
                 let why = match txn.and_then(|t| cx.settled.get(t)) {
                     Some(how) => how.clone(),
-                    None if out.suppressed.contains(&r.problem_key) => {
+                    None if suppressed.contains(&r.problem_key) => {
                         format!("dismissed, and nothing material changed (run {})", cx.run_id)
                     }
                     None => format!("no longer raised in run {} (the evidence changed)", cx.run_id),

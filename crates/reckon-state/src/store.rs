@@ -195,6 +195,8 @@ pub struct Memory {
     pub applications: Vec<Application>,
     /// Exceptions by problem key.
     pub exceptions: HashMap<String, ExceptionRecord>,
+    /// Exception id → problem key.
+    pub keys_by_id: HashMap<String, String>,
     pub aliases: Vec<Alias>,
     pub rejected_pairs: BTreeSet<(String, String)>,
     pub dismissed: HashMap<String, Dismissal>,
@@ -204,7 +206,7 @@ pub struct Memory {
 
 impl Memory {
     pub fn exception_by_id(&self, id: &str) -> Option<&ExceptionRecord> {
-        self.exceptions.values().find(|r| r.exception_id == id)
+        self.keys_by_id.get(id).and_then(|k| self.exceptions.get(k))
     }
 }
 
@@ -437,6 +439,7 @@ impl Store {
             .collect::<Result<_, _>>()
             .map_err(&e)?;
         for r in self.exception_rows("1 = 1", &[])? {
+            m.keys_by_id.insert(r.exception_id.clone(), r.problem_key.clone());
             m.exceptions.insert(r.problem_key.clone(), r);
         }
         let mut st = c

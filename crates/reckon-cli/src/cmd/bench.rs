@@ -79,6 +79,65 @@ pub fn bench_journals(input: &Path, scale: usize, seed: u64, dir: &Path) -> anyh
     Ok(exit::OK)
 }
 
+/// The state store's overhead: day 1 is the scenario's bank entries without
+/// receivables (every receipt stays open), day 2 brings the receivables and no
+/// new bank entries, so every open entry is carried from the store and
+/// matched. Reports each run's wall time and the store's part of it (open and
+/// read, carry, write, commit).
+pub fn bench_state(input: &Path, scale: usize, seed: u64, dir: &Path) -> anyhow::Result<i32> {
+    let all = dir.join("scenario");
+    reckon_synth::generate(&all, &reckon_synth::Config::new(seed, scale))?;
+    let day1 = input.join("day-1");
+    let day2 = input.join("day-2");
+    for d in [&day1, &day2] {
+        std::fs::create_dir_all(d)?;
+    }
+    for f in ["bank_accounts.csv", "customers.csv"] {
+        std::fs::copy(all.join(f), day1.join(f))?;
+        std::fs::copy(all.join(f), day2.join(f))?;
+    }
+    std::fs::copy(all.join("bank_transactions.csv"), day1.join("bank_transactions.csv"))?;
+    std::fs::copy(all.join("ar_open_items.csv"), day2.join("ar_open_items.csv"))?;
+    std::fs::copy(all.join("remittances.csv"), day2.join("remittances.csv"))?;
+    let state = dir.join("state.db");
+    let mut cfg = reckon_pipeline::Config::default();
+    cfg.matching.model = "rules".into();
+    let mut report = Vec::new();
+    for (name, d) in [("day 1: bank entries, no receivables", &day1), ("day 2: receivables, entries carried", &day2)] {
+        let mut o = reckon_pipeline::RunOptions::new(d, &dir.join(format!("out-{}", report.len() + 1)), cfg.clone());
+        o.state = Some(state.clone());
+        let t = Instant::now();
+        let r = reckon_pipeline::run(&o)?;
+        let wall = t.elapsed().as_millis() as u64;
+        let tm = &r.manifest.timings_ms;
+        let g = |k: &str| tm.get(k).copied().unwrap_or(0);
+        let commit = r.state_commit_ms.unwrap_or(0);
+        let store = g("state_open") + g("state_prepare") + g("state_write") + commit;
+        let st = r.manifest.state.clone().unwrap_or_default();
+        report.push(serde_json::json!({
+            "run": name,
+            "bank_entries_loaded": r.manifest.conservation.bank_transactions.loaded,
+            "carried_in": st.prepared.carried,
+            "open_after": st.chain.open,
+            "entries_in_store": st.chain.entries,
+            "wall_ms": wall,
+            "state_open_and_read_ms": g("state_open"),
+            "state_carry_ms": g("state_prepare"),
+            "state_write_ms": g("state_write"),
+            "state_commit_ms": commit,
+            "state_share_of_wall": store as f64 / wall.max(1) as f64,
+        }));
+    }
+    let profile = if cfg!(debug_assertions) { "debug (use --release for real numbers)" } else { "release" };
+    let out = serde_json::json!({ "profile": profile, "scale": scale, "seed": seed, "runs": report,
+        "peak_rss_mib": peak_rss_mib() });
+    outln!("{}", serde_json::to_string_pretty(&out)?);
+    if std::env::var_os("RECKON_BENCH_KEEP").is_none() {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    Ok(exit::OK)
+}
+
 pub fn bench(scale: usize, seed: u64, dir: Option<PathBuf>, only: &str) -> anyhow::Result<i32> {
     let tmp;
     let dir = match dir {
@@ -91,6 +150,9 @@ pub fn bench(scale: usize, seed: u64, dir: Option<PathBuf>, only: &str) -> anyho
     let input = dir.join("input");
     if only == "journals" {
         return bench_journals(&input, scale, seed, &dir);
+    }
+    if only == "state" {
+        return bench_state(&input, scale, seed, &dir);
     }
     let t = Instant::now();
     reckon_synth::generate(&input, &reckon_synth::Config::new(seed, scale))?;
