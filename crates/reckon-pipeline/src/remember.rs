@@ -148,12 +148,20 @@ fn rows_json(df: &DataFrame) -> Vec<String> {
             DataType::Date => col
                 .cast(&DataType::Int32)
                 .ok()
-                .and_then(|c| c.i32().ok().map(|a| a.iter().map(|v| v.map_or(serde_json::Value::Null, serde_json::Value::from)).collect()))
+                .and_then(|c| {
+                    c.i32()
+                        .ok()
+                        .map(|a| a.iter().map(|v| v.map_or(serde_json::Value::Null, serde_json::Value::from)).collect())
+                })
                 .unwrap_or_default(),
             DataType::Datetime(..) => col
                 .cast(&DataType::Int64)
                 .ok()
-                .and_then(|c| c.i64().ok().map(|a| a.iter().map(|v| v.map_or(serde_json::Value::Null, serde_json::Value::from)).collect()))
+                .and_then(|c| {
+                    c.i64()
+                        .ok()
+                        .map(|a| a.iter().map(|v| v.map_or(serde_json::Value::Null, serde_json::Value::from)).collect())
+                })
                 .unwrap_or_default(),
             _ => Vec::new(),
         };
