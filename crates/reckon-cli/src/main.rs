@@ -60,6 +60,14 @@ enum Command {
     /// with its outcome; matches are applied by the next `reckon run --state`.
     /// Exit 3 when any decision was refused.
     Decide(cmd::state::DecideArgs),
+    /// Take decisions over HTTP: `POST /decisions` with one decision or an array
+    /// (the JSON `reckon decide` reads), signed with Standard Webhooks
+    /// (webhook-id, webhook-timestamp, webhook-signature) using the secret in
+    /// RECKON_INTAKE_SECRET. Unsigned, badly signed, stale (--tolerance) and
+    /// replayed requests are refused and logged; each request is recorded in one
+    /// transaction; answers the verdicts as JSON. While a run holds the store,
+    /// requests wait up to 10 s, then get 503 with Retry-After.
+    Serve(cmd::state::ServeArgs),
     /// Print the evidence trail of an exception (EX-…) or a bank entry (its
     /// txn_id) from a state store: every run that raised, updated or resolved
     /// it with band, score and model, and every decision and who took it.
@@ -238,6 +246,7 @@ fn dispatch(cmd: Command) -> anyhow::Result<i32> {
         Command::Decide(a) => cmd::state::decide(a),
         Command::Audit(a) => cmd::state::audit(a),
         Command::Simulate(a) => cmd::state::simulate(a),
+        Command::Serve(a) => cmd::state::serve(a),
         Command::Report { out, history } => cmd::run::report(out, history),
         Command::Feed { action, target } => cmd::feed::dispatch(action, target),
         Command::Features { what } => cmd::features::exec(what),

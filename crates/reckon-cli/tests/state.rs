@@ -131,3 +131,80 @@ fn decide_and_audit() {
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("no exception or bank entry"));
 }
+
+/// `reckon serve` killed with SIGKILL between requests and restarted: every
+/// decision is recorded exactly once; the workflow engine's retries of what
+/// was received are refused as replays, the rest is taken; a run on the store
+/// while the intake listens goes through.
+#[test]
+fn serve_survives_kill_and_replays() {
+    use std::io::{BufRead, BufReader};
+    let t = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let input = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/sample");
+    let state = t.path().join("state.db");
+    let o = reckon(&["run", "--input", &s(&input), "--out", &s(&t.path().join("out")), "--state", &s(&state)]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = std::fs::read_to_string(t.path().join("out/exceptions.jsonl")).unwrap_or_default();
+    let ids: Vec<String> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| e["data"]["kind"] != "control_violation")
+        .filter_map(|e| e["data"]["exception_id"].as_str().map(str::to_string))
+        .collect();
+    assert!(ids.len() >= 10, "{ids:?}");
+    let secret = reckon_feed::sign::Secret::from_bytes(b"serve-cli-test-secret-0123456789ab");
+    let start = || {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_reckon"));
+        c.args(["serve", "--state", &s(&state), "--listen", "127.0.0.1:0"])
+            .env("RECKON_INTAKE_SECRET", secret.expose())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        let mut child = c.spawn().unwrap_or_else(|e| panic!("{e}"));
+        let mut line = String::new();
+        let out = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+        BufReader::new(out).read_line(&mut line).unwrap_or_else(|e| panic!("{e}"));
+        let url = line.split_whitespace().find(|w| w.starts_with("http://")).unwrap_or("").to_string();
+        assert!(!url.is_empty(), "{line}");
+        (child, url)
+    };
+    let send = |url: &str, i: usize| -> Result<u16, String> {
+        let id = format!("msg_{i}");
+        let body = serde_json::json!({"decision_id": format!("W{i}"), "exception_id": ids[i], "action": "dismiss",
+            "actor": "n8n.flow", "decided_at": "2026-11-30T08:00:00Z", "comment": "closed in the workflow"})
+        .to_string();
+        let ts = chrono::Utc::now().timestamp();
+        let sig = reckon_feed::sign::signature_header(std::slice::from_ref(&secret), &id, ts, body.as_bytes());
+        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        agent
+            .post(url)
+            .header("webhook-id", &id)
+            .header("webhook-timestamp", &ts.to_string())
+            .header("webhook-signature", &sig)
+            .send(&body)
+            .map(|r| r.status().as_u16())
+            .map_err(|e| e.to_string())
+    };
+    let (mut child, url) = start();
+    let half = ids.len() / 2;
+    for i in 0..half {
+        assert_eq!(send(&url, i), Ok(200));
+    }
+    // A run while the intake listens: the store is not held between requests.
+    let o = reckon(&["run", "--input", &s(&input), "--out", &s(&t.path().join("out2")), "--state", &s(&state)]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let _ = child.kill();
+    let _ = child.wait();
+    let (mut child, url) = start();
+    // The engine retries everything: what was received is a replay.
+    for i in 0..ids.len() {
+        let want = if i < half { 409 } else { 200 };
+        assert_eq!(send(&url, i), Ok(want), "message {i}");
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let store = reckon_state::Store::open(&state).unwrap_or_else(|e| panic!("{e}"));
+    let ds = store.decisions().unwrap_or_default();
+    for i in 0..ids.len() {
+        assert_eq!(ds.iter().filter(|d| d.decision_id == format!("W{i}")).count(), 1, "W{i}");
+    }
+}

@@ -18,7 +18,7 @@ mod embedded {
 }
 
 /// The newest schema version this build knows (the last file in `migrations/`).
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 reckon_core::vocab_enum! {
     /// Where a bank entry stands across the chain of runs.
@@ -618,6 +618,42 @@ impl Store {
         }
         tx.commit().map_err(&e)?;
         Ok(out)
+    }
+
+    /// [`Store::submit`] for the decisions of one intake message (a
+    /// `webhook-id`): `None`, and nothing recorded, when the message was received
+    /// before (a replay); else the verdicts, with the message id recorded in the
+    /// same transaction.
+    pub fn submit_message(
+        &mut self,
+        message_id: &str,
+        received: &[Received],
+        policy: &Policy,
+        received_at: &str,
+    ) -> Result<Option<Vec<Verdict>>, StateError> {
+        let path = self.path.clone();
+        let e = db(&path);
+        let tx = self.conn.transaction().map_err(&e)?;
+        let seen: Option<String> = tx
+            .query_row("SELECT received_at FROM intake_messages WHERE message_id = $1", params![message_id], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(&e)?;
+        if seen.is_some() {
+            return Ok(None);
+        }
+        tx.execute(
+            "INSERT INTO intake_messages (message_id, received_at, decisions) VALUES ($1, $2, $3)",
+            params![message_id, received_at, received.len() as i64],
+        )
+        .map_err(&e)?;
+        let mut out = Vec::new();
+        for r in received {
+            out.push(submit_one(&tx, &path, r, policy, received_at)?);
+        }
+        tx.commit().map_err(&e)?;
+        Ok(Some(out))
     }
 
     /// Every decision, oldest first.

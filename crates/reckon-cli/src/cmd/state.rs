@@ -170,3 +170,44 @@ pub fn simulate(a: SimulateArgs) -> anyhow::Result<i32> {
     outln!("wrote {}", a.out.join("simulation.md").display());
     Ok(if rows.iter().all(|r| r.chain_balanced && r.raised_twice == 0) { exit::OK } else { exit::FAILED })
 }
+
+/// `reckon serve`'s arguments.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// The state store decisions are recorded in.
+    #[arg(long, value_name = "PATH")]
+    pub state: PathBuf,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8787")]
+    pub listen: std::net::SocketAddr,
+    /// reckon.toml whose [decisions] policy applies.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// File with the signing secret(s), one `whsec_…` per line, when
+    /// RECKON_INTAKE_SECRET is not set (the same format as the feed's).
+    #[arg(long, value_name = "FILE")]
+    pub secret_file: Option<PathBuf>,
+    /// Accepted age of `webhook-timestamp`, in seconds.
+    #[arg(long, default_value_t = 300)]
+    pub tolerance: i64,
+}
+
+/// `reckon serve`: the decisions intake until the process is stopped.
+pub fn serve(a: ServeArgs) -> anyhow::Result<i32> {
+    let cfg = match &a.config {
+        Some(p) => Config::load(p)?,
+        None => Config::default(),
+    };
+    let policy = cfg.decisions.build().map_err(reckon_pipeline::RunError::Config)?;
+    let secrets = reckon_feed::sign::load_secrets("RECKON_INTAKE_SECRET", a.secret_file.as_deref())?;
+    let mut sc = reckon_serve::ServeConfig::new(a.listen, a.state.clone(), secrets, policy);
+    sc.tolerance_s = a.tolerance;
+    let server = reckon_serve::start(sc)?;
+    outln!(
+        "reckon serve: POST http://{}/decisions (Standard Webhooks signatures) into {}",
+        server.addr(),
+        a.state.display()
+    );
+    server.wait();
+    Ok(exit::OK)
+}
