@@ -202,7 +202,7 @@ fn serve_survives_kill_and_replays() {
     }
     let _ = child.kill();
     let _ = child.wait();
-    let store = reckon_state::Store::open(&state).unwrap_or_else(|e| panic!("{e}"));
+    let mut store = reckon_state::Store::open(&state).unwrap_or_else(|e| panic!("{e}"));
     let ds = store.decisions().unwrap_or_default();
     for i in 0..ids.len() {
         assert_eq!(ds.iter().filter(|d| d.decision_id == format!("W{i}")).count(), 1, "W{i}");

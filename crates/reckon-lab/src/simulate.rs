@@ -491,7 +491,7 @@ pub fn simulate(days_dir: &Path, out: &Path, state: &Path, cfg: &SimConfig) -> R
             }
         }
         // What the store knows after the day, for the next one.
-        let store = reckon_state::Store::open(state).map_err(reckon_pipeline::RunError::State)?;
+        let mut store = reckon_state::Store::open(state).map_err(reckon_pipeline::RunError::State)?;
         known_names =
             store.memory().map_err(reckon_pipeline::RunError::State)?.aliases.into_iter().map(|a| a.name_key).collect();
         drop(store);

@@ -288,7 +288,7 @@ fn three_days_remember() {
     assert_eq!((x4b.0.as_str(), x4b.2.as_str(), x4b.3), (x4.0.as_str(), "open", 1), "same id, a day older");
 
     // The chain and the trail.
-    let s = Store::open(&state).unwrap_or_else(|e| panic!("{e}"));
+    let mut s = Store::open(&state).unwrap_or_else(|e| panic!("{e}"));
     let runs = s.runs().unwrap_or_default();
     assert_eq!(runs.len(), 3);
     for w in runs.windows(2) {

@@ -145,7 +145,7 @@ fn signed_decisions_in_everything_else_out() {
     assert_eq!(s, 401);
     assert!(why["error"].as_str().is_some_and(|e| e.contains("timestamp")), "{why}");
     assert!(
-        Store::open(&state).and_then(|s| s.decisions()).unwrap_or_default().is_empty(),
+        Store::open(&state).and_then(|mut s| s.decisions()).unwrap_or_default().is_empty(),
         "refused requests record nothing"
     );
 
@@ -170,7 +170,7 @@ fn signed_decisions_in_everything_else_out() {
     let (_, v) = c.send("msg_4", &format!("[{}, {{\"decision_id\": \"\"}}]", approve("D3", "bob")));
     assert_eq!(v["verdicts"][0]["status"], "applied", "{v}");
     assert_eq!(v["unreadable"].as_array().map(Vec::len), Some(1), "{v}");
-    let s = Store::open(&state).unwrap_or_else(|e| panic!("{e}"));
+    let mut s = Store::open(&state).unwrap_or_else(|e| panic!("{e}"));
     let d1 = s.decisions().unwrap_or_default().into_iter().find(|d| d.decision_id == "D1");
     assert_eq!(d1.as_ref().map(|d| d.status), Some(DecisionStatus::Applied), "{d1:?}");
     assert_eq!(d1.and_then(|d| d.approved_by).as_deref(), Some("bob"));
@@ -200,7 +200,7 @@ fn signed_decisions_in_everything_else_out() {
         Ok((s, v)) => assert_eq!(s, 413, "{v}"),
         Err(e) => assert!(matches!(e, ureq::Error::Io(_)), "{e}"),
     }
-    let s = Store::open(&state).unwrap_or_else(|e| panic!("{e}"));
+    let mut s = Store::open(&state).unwrap_or_else(|e| panic!("{e}"));
     assert!(!s.decisions().unwrap_or_default().iter().any(|d| d.decision_id == "D8"));
     drop(s);
     assert_eq!(c.send("msg_8", "[]").0, 200);

@@ -21,6 +21,7 @@
 pub mod config;
 pub mod decision;
 pub mod lifecycle;
+mod sql;
 mod store;
 
 pub use config::{DecisionsConfig, Policy, Sla, StateConfig};
@@ -28,7 +29,7 @@ pub use decision::{Action, DecisionInput, DecisionStatus, ItemAmount, Received, 
 pub use reckon_core::{ExceptionKind, ExceptionState};
 pub use store::{
     Alias, Application, AuditLine, ChainCheck, Dismissal, EntryChange, EntryStatus, EventRow, ExceptionRecord, Memory,
-    NewRun, PendingRun, RunChanges, RunRecord, Store, StoredDecision, Verdict,
+    NewRun, PendingRun, RunChanges, RunRecord, Store, StoredDecision, Verdict, is_postgres,
 };
 
 use std::path::PathBuf;

@@ -1,17 +1,17 @@
-//! The SQLite store: opening (lock, migrations, version check), a run's memory
-//! and changes, decisions and the audit trail.
+//! The store on SQLite or PostgreSQL: opening (lock, migrations, version
+//! check), a run's memory and changes, decisions and the audit trail.
 
 use std::collections::{BTreeSet, HashMap};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use reckon_core::{Currency, ExceptionKind, ExceptionState, MoneyFormat, parse_minor};
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use serde::Serialize;
 
 use crate::StateError;
 use crate::config::Policy;
 use crate::decision::{Action, DecisionInput, DecisionStatus, Received};
+use crate::sql::{DbError, Row, Sql, Tx, Val, vals};
 
 mod embedded {
     refinery::embed_migrations!("migrations");
@@ -268,21 +268,35 @@ pub struct AuditLine {
     pub what: String,
 }
 
-/// An open state store (locked for this process until dropped).
-#[derive(Debug)]
+/// An open state store (locked for this process until dropped): an SQLite
+/// file, or a PostgreSQL database (`postgres://…`).
 pub struct Store {
-    conn: Connection,
+    db: Backend,
     path: PathBuf,
-    _lock: File,
+    _lock: Option<File>,
+}
+
+enum Backend {
+    Lite(rusqlite::Connection),
+    Pg(postgres::Client),
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
 }
 
 const SQLITE_MAGIC: &[u8] = b"SQLite format 3\0";
 
-fn db(path: &Path) -> impl Fn(rusqlite::Error) -> StateError + '_ {
+/// The columns of an exception row, in [`exception_from_row`]'s order.
+const EXCEPTION_COLUMNS: &str = "exception_id, problem_key, kind, state, subject, band, currency, amount, \
+     content_digest, material_digest, first_run, first_seen, last_run, last_seen, resolved_run, resolution, \
+     preparers, payload";
+
+fn db(path: &Path) -> impl Fn(DbError) -> StateError + '_ {
     move |e| match e {
-        rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::NotADatabase => {
-            StateError::NotADatabase(path.to_path_buf(), "the file is not an SQLite database".into())
-        }
+        DbError::NotADatabase => StateError::NotADatabase(path.to_path_buf(), e.to_string()),
         e => StateError::Db(path.to_path_buf(), e.to_string()),
     }
 }
@@ -295,11 +309,36 @@ fn split(s: &str) -> Vec<String> {
     s.split('|').filter(|x| !x.is_empty()).map(str::to_string).collect()
 }
 
+/// A `postgres://` or `postgresql://` store address.
+pub fn is_postgres(target: &Path) -> bool {
+    let s = target.to_string_lossy();
+    s.starts_with("postgres://") || s.starts_with("postgresql://")
+}
+
+/// The address without its password, for messages.
+fn redacted(target: &str) -> String {
+    match target.split_once("://") {
+        Some((scheme, rest)) => match rest.rsplit_once('@') {
+            Some((cred, host)) => {
+                let user = cred.split(':').next().unwrap_or("");
+                format!("{scheme}://{user}@{host}")
+            }
+            None => target.to_string(),
+        },
+        None => target.to_string(),
+    }
+}
+
 impl Store {
-    /// Opens (or creates) the store at `path`: takes the lock, refuses a file
-    /// that is not an SQLite database or was written by a newer schema, and
-    /// applies the migrations this build has that the file lacks.
+    /// Opens (or creates) the store at `path` — an SQLite file, or a
+    /// `postgres://user:password@host/db` address — takes its lock, refuses a
+    /// file that is not an SQLite database, a database without reckon's schema,
+    /// or one written by a newer schema, and applies the migrations this build
+    /// has that the store lacks.
     pub fn open(path: &Path) -> Result<Store, StateError> {
+        if is_postgres(path) {
+            return Store::open_postgres(path);
+        }
         let lock_path = PathBuf::from(format!("{}.lock", path.display()));
         let lock = std::fs::OpenOptions::new()
             .create(true)
@@ -323,195 +362,158 @@ impl Store {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(StateError::Io(path.to_path_buf(), e)),
         }
-        let mut conn = Connection::open(path).map_err(db(path))?;
-        conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;").map_err(db(path))?;
-        let has_history: bool = conn
-            .query_row(
-                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'refinery_schema_history'",
-                [],
-                |r| r.get::<_, i64>(0),
-            )
-            .map_err(db(path))?
-            > 0;
-        if has_history {
-            let found: i64 = conn
-                .query_row("SELECT COALESCE(MAX(version), 0) FROM refinery_schema_history", [], |r| r.get(0))
-                .map_err(db(path))?;
-            if found > SCHEMA_VERSION {
-                return Err(StateError::Newer { path: path.to_path_buf(), found, known: SCHEMA_VERSION });
-            }
-        } else {
-            let tables: i64 = conn
-                .query_row("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'", [], |r| r.get(0))
-                .map_err(db(path))?;
-            if tables > 0 {
-                return Err(StateError::NotADatabase(
-                    path.to_path_buf(),
-                    "an SQLite database without reckon's schema history".into(),
-                ));
-            }
-        }
+        let e = db(path);
+        let mut conn = rusqlite::Connection::open(path).map_err(|x| e(x.into()))?;
+        conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;").map_err(|x| e(x.into()))?;
+        let history = conn
+            .count("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'refinery_schema_history'", &[])
+            .map_err(&e)?;
+        let tables = conn.count("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'", &[]).map_err(&e)?;
+        check_schema(&mut conn, path, history > 0, tables, "an SQLite database")?;
         embedded::migrations::runner()
             .run(&mut conn)
-            .map_err(|e| StateError::Migration(path.to_path_buf(), e.to_string()))?;
-        Ok(Store { conn, path: path.to_path_buf(), _lock: lock })
+            .map_err(|x| StateError::Migration(path.to_path_buf(), x.to_string()))?;
+        Ok(Store { db: Backend::Lite(conn), path: path.to_path_buf(), _lock: Some(lock) })
     }
 
+    fn open_postgres(target: &Path) -> Result<Store, StateError> {
+        let url = target.to_string_lossy().into_owned();
+        let shown = PathBuf::from(redacted(&url));
+        let e = db(&shown);
+        let mut client = postgres::Client::connect(&url, postgres::NoTls)
+            .map_err(|x| StateError::Db(shown.clone(), format!("cannot connect: {x}")))?;
+        // One process at a time: a session advisory lock, released by the
+        // server when the connection ends (also when the process is killed).
+        let got = client
+            .one("SELECT pg_try_advisory_lock(7302626963011) AS got", &[])
+            .map_err(&e)?
+            .map(|r| r.int(0))
+            .transpose()
+            .map_err(&e)?;
+        if got != Some(1) {
+            return Err(StateError::Busy(shown.clone()));
+        }
+        let history = client
+            .count(
+                "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema() \
+                 AND table_name = 'refinery_schema_history'",
+                &[],
+            )
+            .map_err(&e)?;
+        let tables = client
+            .count("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema()", &[])
+            .map_err(&e)?;
+        check_schema(&mut client, &shown, history > 0, tables, "a PostgreSQL schema")?;
+        embedded::migrations::runner()
+            .run(&mut client)
+            .map_err(|x| StateError::Migration(shown.clone(), x.to_string()))?;
+        Ok(Store { db: Backend::Pg(client), path: shown.clone(), _lock: None })
+    }
+
+    fn sql(&mut self) -> &mut dyn Sql {
+        match &mut self.db {
+            Backend::Lite(c) => c,
+            Backend::Pg(c) => c,
+        }
+    }
+
+    fn begin(&mut self) -> Result<Box<dyn Tx + '_>, StateError> {
+        let e = db(&self.path);
+        Ok(match &mut self.db {
+            Backend::Lite(c) => Box::new(c.transaction().map_err(|x| e(x.into()))?),
+            Backend::Pg(c) => Box::new(c.transaction().map_err(|x| e(x.into()))?),
+        })
+    }
+
+    /// Where the store is (a PostgreSQL address without its password).
     pub fn path(&self) -> &Path {
         &self.path
     }
 
     /// The schema version of the open store.
-    pub fn schema_version(&self) -> Result<i64, StateError> {
-        self.conn
-            .query_row("SELECT COALESCE(MAX(version), 0) FROM refinery_schema_history", [], |r| r.get(0))
-            .map_err(db(&self.path))
+    pub fn schema_version(&mut self) -> Result<i64, StateError> {
+        let path = self.path.clone();
+        self.sql().count("SELECT COALESCE(MAX(version), 0) FROM refinery_schema_history", &[]).map_err(db(&path))
     }
 
     /// The chain of runs, oldest first.
-    pub fn runs(&self) -> Result<Vec<RunRecord>, StateError> {
-        let mut st = self
-            .conn
-            .prepare(
-                "SELECT seq, run_id, predecessor, predecessor_manifest_sha256, manifest_sha256, as_of, started_at, \
-                 committed_at, input, output FROM runs ORDER BY seq",
-            )
-            .map_err(db(&self.path))?;
-        let rows = st
-            .query_map([], |r| {
-                Ok(RunRecord {
-                    seq: r.get(0)?,
-                    run_id: r.get(1)?,
-                    predecessor: r.get(2)?,
-                    predecessor_manifest_sha256: r.get(3)?,
-                    manifest_sha256: r.get(4)?,
-                    as_of: r.get(5)?,
-                    started_at: r.get(6)?,
-                    committed_at: r.get(7)?,
-                    input: r.get(8)?,
-                    output: r.get(9)?,
-                })
-            })
-            .map_err(db(&self.path))?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(db(&self.path))
+    pub fn runs(&mut self) -> Result<Vec<RunRecord>, StateError> {
+        let path = self.path.clone();
+        runs(self.sql()).map_err(db(&path))
     }
 
     /// Everything a run reads from the store.
-    pub fn memory(&self) -> Result<Memory, StateError> {
-        let e = db(&self.path);
+    pub fn memory(&mut self) -> Result<Memory, StateError> {
+        let path = self.path.clone();
+        let e = db(&path);
         let mut m = Memory { last_run: self.runs()?.pop(), ..Memory::default() };
-        let c = &self.conn;
-        let mut st = c
-            .prepare("SELECT txn_id, status, settled_run, settled_by, row_json FROM bank_entries ORDER BY txn_id")
-            .map_err(&e)?;
-        let mut rows = st.query([]).map_err(&e)?;
-        while let Some(r) = rows.next().map_err(&e)? {
-            let id: String = r.get(0).map_err(&e)?;
-            let status: String = r.get(1).map_err(&e)?;
+        let c = self.sql();
+        for r in c
+            .rows("SELECT txn_id, status, settled_run, settled_by, row_json FROM bank_entries ORDER BY txn_id", &[])
+            .map_err(&e)?
+        {
+            let id = r.text(0).map_err(&e)?;
+            let status = r.text(1).map_err(&e)?;
             let status = EntryStatus::parse(&status)
-                .ok_or_else(|| StateError::Db(self.path.clone(), format!("bank entry {id}: status '{status}'")))?;
-            let by: Option<String> = r.get(3).map_err(&e)?;
-            let run: Option<String> = r.get(2).map_err(&e)?;
+                .ok_or_else(|| StateError::Db(path.clone(), format!("bank entry {id}: status '{status}'")))?;
             if status == EntryStatus::Open {
-                m.open_rows.push((id.clone(), r.get(4).map_err(&e)?));
+                m.open_rows.push((id.clone(), r.text(4).map_err(&e)?));
             }
-            m.entries.insert(id, (status, by.or(run)));
+            m.entries.insert(id, (status, r.opt_text(3).or(r.opt_text(2))));
         }
-        let mut st = c
-            .prepare(
+        for r in c
+            .rows(
                 "SELECT txn_id, item_id, applied_minor, currency, open_seen_minor, run_id, decision_id \
                  FROM applications ORDER BY txn_id, item_id",
+                &[],
             )
-            .map_err(&e)?;
-        m.applications = st
-            .query_map([], |r| {
-                Ok(Application {
-                    txn_id: r.get(0)?,
-                    item_id: r.get(1)?,
-                    applied_minor: r.get(2)?,
-                    currency: r.get(3)?,
-                    open_seen_minor: r.get(4)?,
-                    run_id: r.get(5)?,
-                    decision_id: r.get(6)?,
-                })
-            })
             .map_err(&e)?
-            .collect::<Result<_, _>>()
-            .map_err(&e)?;
-        for r in self.exception_rows("1 = 1", &[])? {
+        {
+            m.applications.push(Application {
+                txn_id: r.text(0).map_err(&e)?,
+                item_id: r.text(1).map_err(&e)?,
+                applied_minor: r.int(2).map_err(&e)?,
+                currency: r.text(3).map_err(&e)?,
+                open_seen_minor: r.int(4).map_err(&e)?,
+                run_id: r.text(5).map_err(&e)?,
+                decision_id: r.opt_text(6),
+            });
+        }
+        for r in exception_rows(c, "1 = 1", &[]).map_err(&e)? {
             m.keys_by_id.insert(r.exception_id.clone(), r.problem_key.clone());
             m.exceptions.insert(r.problem_key.clone(), r);
         }
-        let mut st = c
-            .prepare(
+        for r in c
+            .rows(
                 "SELECT name_key, customer_id, name, decision_id, actor, decided_at FROM payer_aliases \
                  ORDER BY name_key, customer_id",
+                &[],
             )
-            .map_err(&e)?;
-        m.aliases = st
-            .query_map([], |r| {
-                Ok(Alias {
-                    name_key: r.get(0)?,
-                    customer_id: r.get(1)?,
-                    name: r.get(2)?,
-                    decision_id: r.get(3)?,
-                    actor: r.get(4)?,
-                    decided_at: r.get(5)?,
-                })
-            })
             .map_err(&e)?
-            .collect::<Result<_, _>>()
-            .map_err(&e)?;
-        let mut st = c.prepare("SELECT txn_id, item_id FROM rejected_pairs").map_err(&e)?;
-        m.rejected_pairs =
-            st.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).map_err(&e)?.collect::<Result<_, _>>().map_err(&e)?;
-        let mut st = c.prepare("SELECT problem_key, kind, material_digest, decision_id FROM dismissed").map_err(&e)?;
-        let ds: Vec<Dismissal> = st
-            .query_map([], |r| {
-                Ok(Dismissal {
-                    problem_key: r.get(0)?,
-                    kind: r.get(1)?,
-                    material_digest: r.get(2)?,
-                    decision_id: r.get(3)?,
-                })
-            })
-            .map_err(&e)?
-            .collect::<Result<_, _>>()
-            .map_err(&e)?;
-        m.dismissed = ds.into_iter().map(|d| (d.problem_key.clone(), d)).collect();
-        m.pending = self.decisions_where("status = $1", &[&DecisionStatus::Accepted.as_str()])?;
-        Ok(m)
-    }
-
-    fn exception_rows(&self, filter: &str, args: &[&dyn rusqlite::ToSql]) -> Result<Vec<ExceptionRecord>, StateError> {
-        let e = db(&self.path);
-        let sql = format!(
-            "SELECT exception_id, problem_key, kind, state, subject, band, currency, amount, content_digest, \
-             material_digest, first_run, first_seen, last_run, last_seen, resolved_run, resolution, preparers, payload \
-             FROM exceptions WHERE {filter} ORDER BY exception_id"
-        );
-        let mut st = self.conn.prepare(&sql).map_err(&e)?;
-        let rows = st
-            .query_map(args, |r| {
-                let kind: String = r.get(2)?;
-                let state: String = r.get(3)?;
-                Ok((kind, state, exception_from_row(r)?))
-            })
-            .map_err(&e)?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (kind, state, mut rec) = row.map_err(&e)?;
-            rec.kind = ExceptionKind::parse(&kind)
-                .ok_or_else(|| StateError::Db(self.path.clone(), format!("exception kind '{kind}'")))?;
-            rec.state = ExceptionState::parse(&state)
-                .ok_or_else(|| StateError::Db(self.path.clone(), format!("exception state '{state}'")))?;
-            out.push(rec);
+        {
+            m.aliases.push(Alias {
+                name_key: r.text(0).map_err(&e)?,
+                customer_id: r.text(1).map_err(&e)?,
+                name: r.text(2).map_err(&e)?,
+                decision_id: r.text(3).map_err(&e)?,
+                actor: r.text(4).map_err(&e)?,
+                decided_at: r.text(5).map_err(&e)?,
+            });
         }
-        Ok(out)
-    }
-
-    fn decisions_where(&self, filter: &str, args: &[&dyn rusqlite::ToSql]) -> Result<Vec<StoredDecision>, StateError> {
-        decisions_where(&self.conn, &self.path, filter, args)
+        for r in c.rows("SELECT txn_id, item_id FROM rejected_pairs", &[]).map_err(&e)? {
+            m.rejected_pairs.insert((r.text(0).map_err(&e)?, r.text(1).map_err(&e)?));
+        }
+        for r in c.rows("SELECT problem_key, kind, material_digest, decision_id FROM dismissed", &[]).map_err(&e)? {
+            let d = Dismissal {
+                problem_key: r.text(0).map_err(&e)?,
+                kind: r.text(1).map_err(&e)?,
+                material_digest: r.text(2).map_err(&e)?,
+                decision_id: r.text(3).map_err(&e)?,
+            };
+            m.dismissed.insert(d.problem_key.clone(), d);
+        }
+        m.pending = decisions_where(c, &path, "status = $1", vals![DecisionStatus::Accepted.as_str()])?;
+        Ok(m)
     }
 
     /// Writes a run's changes in one transaction and checks the chain's
@@ -520,81 +522,10 @@ impl Store {
         let path = self.path.clone();
         let e = db(&path);
         let predecessor = self.runs()?.pop();
-        let tx = self.conn.transaction().map_err(&e)?;
-        {
-            let mut up = tx
-                .prepare(
-                    "INSERT INTO bank_entries (txn_id, amount_minor, currency, row_json, status, first_run, last_run, settled_run, settled_by) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8) \
-                     ON CONFLICT (txn_id) DO UPDATE SET row_json = excluded.row_json, status = excluded.status, \
-                     last_run = excluded.last_run, settled_run = excluded.settled_run, settled_by = excluded.settled_by",
-                )
-                .map_err(&e)?;
-            for c in &ch.entries {
-                let settled_run = (c.status != EntryStatus::Open).then_some(ch.run.run_id.as_str());
-                up.execute(params![
-                    c.txn_id,
-                    c.amount_minor,
-                    c.currency,
-                    c.row_json,
-                    c.status.as_str(),
-                    ch.run.run_id,
-                    settled_run,
-                    c.settled_by
-                ])
-                .map_err(&e)?;
-            }
-            let mut del = tx.prepare("DELETE FROM applications WHERE txn_id = $1 AND item_id = $2").map_err(&e)?;
-            for (t, i) in &ch.applications_dropped {
-                del.execute(params![t, i]).map_err(&e)?;
-            }
-            let mut ins = tx
-                .prepare(
-                    "INSERT INTO applications (txn_id, item_id, applied_minor, currency, open_seen_minor, run_id, decision_id) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (txn_id, item_id) DO UPDATE SET \
-                     applied_minor = excluded.applied_minor, open_seen_minor = excluded.open_seen_minor, \
-                     run_id = excluded.run_id, decision_id = excluded.decision_id",
-                )
-                .map_err(&e)?;
-            for a in &ch.applications_added {
-                ins.execute(params![
-                    a.txn_id,
-                    a.item_id,
-                    a.applied_minor,
-                    a.currency,
-                    a.open_seen_minor,
-                    a.run_id,
-                    a.decision_id
-                ])
-                .map_err(&e)?;
-            }
-            for r in &ch.exceptions {
-                upsert_exception(&tx, r).map_err(&e)?;
-            }
-            insert_events(&tx, &ch.events).map_err(&e)?;
-            for (id, status, reason) in &ch.decisions {
-                let applied = (*status == DecisionStatus::Applied).then_some(ch.run.run_id.as_str());
-                tx.execute(
-                    "UPDATE decisions SET status = $1, reason = COALESCE($2, reason), applied_run = $3 WHERE decision_id = $4",
-                    params![status.as_str(), reason, applied, id],
-                )
-                .map_err(&e)?;
-            }
-            for a in &ch.aliases {
-                tx.execute(
-                    "INSERT INTO payer_aliases (name_key, customer_id, name, decision_id, actor, decided_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (name_key, customer_id) DO NOTHING",
-                    params![a.name_key, a.customer_id, a.name, a.decision_id, a.actor, a.decided_at],
-                )
-                .map_err(&e)?;
-            }
-            for k in &ch.lapsed {
-                tx.execute("DELETE FROM dismissed WHERE problem_key = $1", params![k]).map_err(&e)?;
-            }
-        }
-        let check = chain_check(&tx, predecessor.as_ref()).map_err(&e)?;
-        drop(e);
-        Ok(PendingRun { tx, path, run: ch.run.clone(), check, predecessor })
+        let mut tx = self.begin()?;
+        write_run(tx.as_mut(), ch).map_err(&e)?;
+        let check = chain_check(tx.as_mut(), predecessor.as_ref()).map_err(&e)?;
+        Ok(PendingRun { tx, path: path.clone(), run: ch.run.clone(), check, predecessor })
     }
 
     /// Records decisions. Each is validated against the store and `policy`;
@@ -610,13 +541,12 @@ impl Store {
         received_at: &str,
     ) -> Result<Vec<Verdict>, StateError> {
         let path = self.path.clone();
-        let e = db(&path);
-        let tx = self.conn.transaction().map_err(&e)?;
+        let mut tx = self.begin()?;
         let mut out = Vec::new();
         for r in received {
-            out.push(submit_one(&tx, &path, r, policy, received_at)?);
+            out.push(submit_one(tx.as_mut(), &path, r, policy, received_at)?);
         }
-        tx.commit().map_err(&e)?;
+        tx.commit().map_err(db(&path))?;
         Ok(out)
     }
 
@@ -633,117 +563,161 @@ impl Store {
     ) -> Result<Option<Vec<Verdict>>, StateError> {
         let path = self.path.clone();
         let e = db(&path);
-        let tx = self.conn.transaction().map_err(&e)?;
-        let seen: Option<String> = tx
-            .query_row("SELECT received_at FROM intake_messages WHERE message_id = $1", params![message_id], |r| {
-                r.get(0)
-            })
-            .optional()
-            .map_err(&e)?;
-        if seen.is_some() {
+        let mut tx = self.begin()?;
+        if tx
+            .one("SELECT received_at FROM intake_messages WHERE message_id = $1", vals![message_id])
+            .map_err(&e)?
+            .is_some()
+        {
             return Ok(None);
         }
-        tx.execute(
+        tx.exec(
             "INSERT INTO intake_messages (message_id, received_at, decisions) VALUES ($1, $2, $3)",
-            params![message_id, received_at, received.len() as i64],
+            vals![message_id, received_at, received.len() as i64],
         )
         .map_err(&e)?;
         let mut out = Vec::new();
         for r in received {
-            out.push(submit_one(&tx, &path, r, policy, received_at)?);
+            out.push(submit_one(tx.as_mut(), &path, r, policy, received_at)?);
         }
         tx.commit().map_err(&e)?;
         Ok(Some(out))
     }
 
     /// Every decision, oldest first.
-    pub fn decisions(&self) -> Result<Vec<StoredDecision>, StateError> {
-        self.decisions_where("1 = 1", &[])
+    pub fn decisions(&mut self) -> Result<Vec<StoredDecision>, StateError> {
+        let path = self.path.clone();
+        decisions_where(self.sql(), &path, "1 = 1", &[])
     }
 
     /// Exceptions in a state (`None`: all).
-    pub fn exceptions(&self, state: Option<ExceptionState>) -> Result<Vec<ExceptionRecord>, StateError> {
-        match state {
-            Some(s) => self.exception_rows("state = $1", &[&s.as_str()]),
-            None => self.exception_rows("1 = 1", &[]),
+    pub fn exceptions(&mut self, state: Option<ExceptionState>) -> Result<Vec<ExceptionRecord>, StateError> {
+        let path = self.path.clone();
+        let r = match state {
+            Some(s) => exception_rows(self.sql(), "state = $1", vals![s.as_str()]),
+            None => exception_rows(self.sql(), "1 = 1", &[]),
+        };
+        r.map_err(db(&path))
+    }
+
+    /// The store's content without times and run ids that differ between two
+    /// stores fed the same days (for comparing backends): bank entries, exceptions
+    /// with their states and resolutions, decisions with their statuses, learned
+    /// aliases, rejected pairs and dismissals, applications — each sorted.
+    pub fn canonical(&mut self) -> Result<serde_json::Value, StateError> {
+        let path = self.path.clone();
+        let e = db(&path);
+        let c = self.sql();
+        let mut dump = serde_json::Map::new();
+        for (name, sql) in [
+            (
+                "bank_entries",
+                "SELECT txn_id, amount_minor, currency, status, settled_by, row_json FROM bank_entries ORDER BY txn_id",
+            ),
+            (
+                "exceptions",
+                "SELECT exception_id, problem_key, kind, state, subject, band, currency, amount, content_digest, material_digest, first_seen, last_seen, preparers FROM exceptions ORDER BY exception_id",
+            ),
+            (
+                "decisions",
+                "SELECT decision_id, exception_id, action, actor, status, reason, approved_by FROM decisions ORDER BY decision_id",
+            ),
+            (
+                "payer_aliases",
+                "SELECT name_key, customer_id, name, decision_id FROM payer_aliases ORDER BY name_key, customer_id",
+            ),
+            ("rejected_pairs", "SELECT txn_id, item_id, decision_id FROM rejected_pairs ORDER BY txn_id, item_id"),
+            ("dismissed", "SELECT problem_key, material_digest, decision_id FROM dismissed ORDER BY problem_key"),
+            (
+                "applications",
+                "SELECT txn_id, item_id, applied_minor, currency, open_seen_minor, decision_id FROM applications ORDER BY txn_id, item_id",
+            ),
+            ("runs", "SELECT seq, as_of FROM runs ORDER BY seq"),
+        ] {
+            let rows: Vec<serde_json::Value> = c
+                .rows(sql, &[])
+                .map_err(&e)?
+                .into_iter()
+                .map(|r| {
+                    serde_json::Value::Array(
+                        r.0.into_iter()
+                            .map(|v| match v {
+                                Val::Null => serde_json::Value::Null,
+                                Val::Int(i) => serde_json::Value::from(i),
+                                Val::Text(s) => serde_json::Value::from(s),
+                            })
+                            .collect(),
+                    )
+                })
+                .collect();
+            dump.insert(name.to_string(), serde_json::Value::Array(rows));
         }
+        Ok(serde_json::Value::Object(dump))
     }
 
     /// The evidence trail of an exception (`EX-…`) or a bank entry (its
     /// `txn_id`): every run that raised, updated or resolved it with band, score
     /// and model, every decision and who took it, and what became of the entry.
-    pub fn audit(&self, id: &str) -> Result<Vec<AuditLine>, StateError> {
-        let e = db(&self.path);
-        let mut exs: Vec<ExceptionRecord> = self.exception_rows("exception_id = $1", &[&id])?;
+    pub fn audit(&mut self, id: &str) -> Result<Vec<AuditLine>, StateError> {
+        let path = self.path.clone();
+        let e = db(&path);
+        let runs: HashMap<String, RunRecord> = self.runs()?.into_iter().map(|r| (r.run_id.clone(), r)).collect();
+        let c = self.sql();
+        let mut exs = exception_rows(c, "exception_id = $1", vals![id]).map_err(&e)?;
         let subject = format!("bank_transactions:{id}");
-        exs.extend(self.exception_rows("subject = $1", &[&subject])?);
+        exs.extend(exception_rows(c, "subject = $1", vals![subject]).map_err(&e)?);
         let mut out = Vec::new();
-        let entry: Option<(String, Option<String>, Option<String>, String)> = self
-            .conn
-            .query_row(
-                "SELECT status, settled_run, settled_by, first_run FROM bank_entries WHERE txn_id = $1",
-                params![exs.first().and_then(|r| r.txn_id()).unwrap_or(id)],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-            )
-            .optional()
+        let txn = exs.first().and_then(|r| r.txn_id()).unwrap_or(id).to_string();
+        let entry = c
+            .one("SELECT status, settled_run, settled_by, first_run FROM bank_entries WHERE txn_id = $1", vals![txn])
             .map_err(&e)?;
         if exs.is_empty() && entry.is_none() {
             return Ok(out);
         }
-        let runs: HashMap<String, RunRecord> = self.runs()?.into_iter().map(|r| (r.run_id.clone(), r)).collect();
-        if let Some((status, run, by, first)) = &entry {
-            let at = runs.get(first).map_or_else(String::new, |r| r.started_at.clone());
+        if let Some(r) = &entry {
+            let (status, run, by, first) =
+                (r.text(0).map_err(&e)?, r.opt_text(1), r.opt_text(2), r.text(3).map_err(&e)?);
             out.push(AuditLine {
-                at,
+                at: runs.get(&first).map_or_else(String::new, |r| r.started_at.clone()),
                 exception_id: None,
                 run_id: Some(first.clone()),
                 decision_id: None,
                 what: format!(
                     "bank entry first loaded (as of {}); now {status}{}{}",
-                    runs.get(first).map_or("?", |r| r.as_of.as_str()),
+                    runs.get(&first).map_or("?", |r| r.as_of.as_str()),
                     run.as_ref().map(|r| format!(" in run {r}")).unwrap_or_default(),
                     by.as_ref().map(|b| format!(" by {b}")).unwrap_or_default()
                 ),
             });
         }
         for x in &exs {
-            let mut st = self
-                .conn
-                .prepare(
+            for r in c
+                .rows(
                     "SELECT at, run_id, decision_id, state, band, score, model, detail FROM exception_events \
                      WHERE exception_id = $1 ORDER BY seq",
+                    vals![x.exception_id],
                 )
-                .map_err(&e)?;
-            let rows = st
-                .query_map(params![x.exception_id], |r| {
-                    let state: String = r.get(3)?;
-                    let band: Option<String> = r.get(4)?;
-                    let score: Option<String> = r.get(5)?;
-                    let model: Option<String> = r.get(6)?;
-                    let detail: String = r.get(7)?;
-                    let mut what = format!("{} {state}: {detail}", x.kind);
-                    if let Some(b) = band {
-                        what.push_str(&format!("; band {b}"));
-                    }
-                    if let Some(s) = score {
-                        what.push_str(&format!("; score {s}"));
-                    }
-                    if let Some(m) = model {
-                        what.push_str(&format!("; model {m}"));
-                    }
-                    Ok(AuditLine {
-                        at: r.get(0)?,
-                        exception_id: Some(x.exception_id.clone()),
-                        run_id: r.get(1)?,
-                        decision_id: r.get(2)?,
-                        what,
-                    })
-                })
-                .map_err(&e)?;
-            for l in rows {
-                out.push(l.map_err(&e)?);
+                .map_err(&e)?
+            {
+                let mut what = format!("{} {}: {}", x.kind, r.text(3).map_err(&e)?, r.text(7).map_err(&e)?);
+                if let Some(b) = r.opt_text(4) {
+                    what.push_str(&format!("; band {b}"));
+                }
+                if let Some(s) = r.opt_text(5) {
+                    what.push_str(&format!("; score {s}"));
+                }
+                if let Some(m) = r.opt_text(6) {
+                    what.push_str(&format!("; model {m}"));
+                }
+                out.push(AuditLine {
+                    at: r.text(0).map_err(&e)?,
+                    exception_id: Some(x.exception_id.clone()),
+                    run_id: r.opt_text(1),
+                    decision_id: r.opt_text(2),
+                    what,
+                });
             }
-            for d in self.decisions_where("exception_id = $1", &[&x.exception_id])? {
+            for d in decisions_where(c, &path, "exception_id = $1", vals![x.exception_id])? {
                 out.push(AuditLine {
                     at: d.decided_at.clone(),
                     exception_id: Some(x.exception_id.clone()),
@@ -767,82 +741,155 @@ impl Store {
     }
 }
 
-fn exception_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ExceptionRecord> {
-    let preparers: String = r.get(16)?;
+/// Refuses a database that holds other tables but not reckon's history, or a
+/// newer schema than this build knows.
+fn check_schema(c: &mut dyn Sql, path: &Path, history: bool, tables: i64, what: &str) -> Result<(), StateError> {
+    if history {
+        let found = c.count("SELECT COALESCE(MAX(version), 0) FROM refinery_schema_history", &[]).map_err(db(path))?;
+        if found > SCHEMA_VERSION {
+            return Err(StateError::Newer { path: path.to_path_buf(), found, known: SCHEMA_VERSION });
+        }
+    } else if tables > 0 {
+        return Err(StateError::NotADatabase(path.to_path_buf(), format!("{what} without reckon's schema history")));
+    }
+    Ok(())
+}
+
+fn runs(c: &mut dyn Sql) -> Result<Vec<RunRecord>, DbError> {
+    c.rows(
+        "SELECT seq, run_id, predecessor, predecessor_manifest_sha256, manifest_sha256, as_of, started_at, \
+         committed_at, input, output FROM runs ORDER BY seq",
+        &[],
+    )?
+    .into_iter()
+    .map(|r| {
+        Ok(RunRecord {
+            seq: r.int(0)?,
+            run_id: r.text(1)?,
+            predecessor: r.opt_text(2),
+            predecessor_manifest_sha256: r.opt_text(3),
+            manifest_sha256: r.text(4)?,
+            as_of: r.text(5)?,
+            started_at: r.text(6)?,
+            committed_at: r.text(7)?,
+            input: r.text(8)?,
+            output: r.text(9)?,
+        })
+    })
+    .collect()
+}
+
+fn exception_rows(c: &mut dyn Sql, filter: &str, args: &[Val]) -> Result<Vec<ExceptionRecord>, DbError> {
+    let sql = format!("SELECT {EXCEPTION_COLUMNS} FROM exceptions WHERE {filter} ORDER BY exception_id");
+    c.rows(&sql, args)?.iter().map(exception_from_row).collect()
+}
+
+fn exception_from_row(r: &Row) -> Result<ExceptionRecord, DbError> {
+    let kind = r.text(2)?;
+    let state = r.text(3)?;
     Ok(ExceptionRecord {
-        exception_id: r.get(0)?,
-        problem_key: r.get(1)?,
-        kind: ExceptionKind::UnmatchedReceipt,
-        state: ExceptionState::New,
-        subject: r.get(4)?,
-        band: r.get(5)?,
-        currency: r.get(6)?,
-        amount: r.get(7)?,
-        content_digest: r.get(8)?,
-        material_digest: r.get(9)?,
-        first_run: r.get(10)?,
-        first_seen: r.get(11)?,
-        last_run: r.get(12)?,
-        last_seen: r.get(13)?,
-        resolved_run: r.get(14)?,
-        resolution: r.get(15)?,
-        preparers: split(&preparers),
-        payload: r.get(17)?,
+        exception_id: r.text(0)?,
+        problem_key: r.text(1)?,
+        kind: ExceptionKind::parse(&kind).ok_or_else(|| DbError::Other(format!("exception kind '{kind}'")))?,
+        state: ExceptionState::parse(&state).ok_or_else(|| DbError::Other(format!("exception state '{state}'")))?,
+        subject: r.text(4)?,
+        band: r.text(5)?,
+        currency: r.opt_text(6),
+        amount: r.opt_text(7),
+        content_digest: r.text(8)?,
+        material_digest: r.text(9)?,
+        first_run: r.text(10)?,
+        first_seen: r.text(11)?,
+        last_run: r.text(12)?,
+        last_seen: r.text(13)?,
+        resolved_run: r.opt_text(14),
+        resolution: r.opt_text(15),
+        preparers: split(&r.opt_text(16).unwrap_or_default()),
+        payload: r.text(17)?,
     })
 }
 
 fn decisions_where(
-    c: &Connection,
+    c: &mut dyn Sql,
     path: &Path,
     filter: &str,
-    args: &[&dyn rusqlite::ToSql],
+    args: &[Val],
 ) -> Result<Vec<StoredDecision>, StateError> {
     let e = db(path);
     let sql = format!(
         "SELECT decision_id, exception_id, action, actor, decided_at, body, status, reason, source, approved_by, applied_run \
          FROM decisions WHERE {filter} ORDER BY decided_at, decision_id"
     );
-    let mut st = c.prepare(&sql).map_err(&e)?;
-    let rows = st
-        .query_map(args, |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, Option<String>>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, String>(4)?,
-                r.get::<_, String>(5)?,
-                r.get::<_, String>(6)?,
-                r.get::<_, Option<String>>(7)?,
-                r.get::<_, String>(8)?,
-                r.get::<_, Option<String>>(9)?,
-                r.get::<_, Option<String>>(10)?,
-            ))
-        })
-        .map_err(&e)?;
     let mut out = Vec::new();
-    for row in rows {
-        let (id, ex, action, actor, at, body, status, reason, source, approved_by, applied_run) = row.map_err(&e)?;
+    for r in c.rows(&sql, args).map_err(&e)? {
+        let id = r.text(0).map_err(&e)?;
         let bad = |what: &str| StateError::Db(path.to_path_buf(), format!("decision {id}: {what}"));
         out.push(StoredDecision {
-            action: Action::parse(&action).ok_or_else(|| bad("unknown action"))?,
-            status: DecisionStatus::parse(&status).ok_or_else(|| bad("unknown status"))?,
-            input: serde_json::from_str(&body).map_err(|x| bad(&x.to_string()))?,
+            action: Action::parse(&r.text(2).map_err(&e)?).ok_or_else(|| bad("unknown action"))?,
+            status: DecisionStatus::parse(&r.text(6).map_err(&e)?).ok_or_else(|| bad("unknown status"))?,
+            input: serde_json::from_str(&r.text(5).map_err(&e)?).map_err(|x| bad(&x.to_string()))?,
+            exception_id: r.opt_text(1),
+            actor: r.text(3).map_err(&e)?,
+            decided_at: r.text(4).map_err(&e)?,
+            reason: r.opt_text(7),
+            source: r.text(8).map_err(&e)?,
+            approved_by: r.opt_text(9),
+            applied_run: r.opt_text(10),
             decision_id: id,
-            exception_id: ex,
-            actor,
-            decided_at: at,
-            reason,
-            source,
-            approved_by,
-            applied_run,
         });
     }
     Ok(out)
 }
 
-fn upsert_exception(tx: &Transaction<'_>, r: &ExceptionRecord) -> rusqlite::Result<usize> {
-    tx.execute(
+fn write_run(tx: &mut dyn Sql, ch: &RunChanges) -> Result<(), DbError> {
+    for c in &ch.entries {
+        let settled_run = (c.status != EntryStatus::Open).then_some(ch.run.run_id.as_str());
+        tx.exec(
+            "INSERT INTO bank_entries (txn_id, amount_minor, currency, row_json, status, first_run, last_run, settled_run, settled_by) \
+             VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8) \
+             ON CONFLICT (txn_id) DO UPDATE SET row_json = excluded.row_json, status = excluded.status, \
+             last_run = excluded.last_run, settled_run = excluded.settled_run, settled_by = excluded.settled_by",
+            vals![c.txn_id, c.amount_minor, c.currency, c.row_json, c.status.as_str(), ch.run.run_id, settled_run, c.settled_by],
+        )?;
+    }
+    for (t, i) in &ch.applications_dropped {
+        tx.exec("DELETE FROM applications WHERE txn_id = $1 AND item_id = $2", vals![t, i])?;
+    }
+    for a in &ch.applications_added {
+        tx.exec(
+            "INSERT INTO applications (txn_id, item_id, applied_minor, currency, open_seen_minor, run_id, decision_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (txn_id, item_id) DO UPDATE SET \
+             applied_minor = excluded.applied_minor, open_seen_minor = excluded.open_seen_minor, \
+             run_id = excluded.run_id, decision_id = excluded.decision_id",
+            vals![a.txn_id, a.item_id, a.applied_minor, a.currency, a.open_seen_minor, a.run_id, a.decision_id],
+        )?;
+    }
+    for r in &ch.exceptions {
+        upsert_exception(tx, r)?;
+    }
+    insert_events(tx, &ch.events)?;
+    for (id, status, reason) in &ch.decisions {
+        let applied = (*status == DecisionStatus::Applied).then_some(ch.run.run_id.as_str());
+        tx.exec(
+            "UPDATE decisions SET status = $1, reason = COALESCE($2, reason), applied_run = $3 WHERE decision_id = $4",
+            vals![status.as_str(), reason, applied, id],
+        )?;
+    }
+    for a in &ch.aliases {
+        tx.exec(
+            "INSERT INTO payer_aliases (name_key, customer_id, name, decision_id, actor, decided_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (name_key, customer_id) DO NOTHING",
+            vals![a.name_key, a.customer_id, a.name, a.decision_id, a.actor, a.decided_at],
+        )?;
+    }
+    for k in &ch.lapsed {
+        tx.exec("DELETE FROM dismissed WHERE problem_key = $1", vals![k])?;
+    }
+    Ok(())
+}
+
+fn upsert_exception(tx: &mut dyn Sql, r: &ExceptionRecord) -> Result<u64, DbError> {
+    tx.exec(
         "INSERT INTO exceptions (exception_id, problem_key, kind, state, subject, band, currency, amount, content_digest, \
          material_digest, first_run, first_seen, last_run, last_seen, resolved_run, resolution, preparers, payload) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
@@ -851,7 +898,7 @@ fn upsert_exception(tx: &Transaction<'_>, r: &ExceptionRecord) -> rusqlite::Resu
          material_digest = excluded.material_digest, last_run = excluded.last_run, last_seen = excluded.last_seen, \
          resolved_run = excluded.resolved_run, resolution = excluded.resolution, preparers = excluded.preparers, \
          payload = excluded.payload",
-        params![
+        vals![
             r.exception_id,
             r.problem_key,
             r.kind.as_str(),
@@ -874,39 +921,26 @@ fn upsert_exception(tx: &Transaction<'_>, r: &ExceptionRecord) -> rusqlite::Resu
     )
 }
 
-fn insert_events(tx: &Transaction<'_>, events: &[EventRow]) -> rusqlite::Result<()> {
-    let mut seq: i64 = tx.query_row("SELECT COALESCE(MAX(seq), 0) FROM exception_events", [], |r| r.get(0))?;
-    let mut st = tx.prepare(
-        "INSERT INTO exception_events (exception_id, seq, run_id, decision_id, at, state, band, score, model, detail) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-    )?;
+fn insert_events(tx: &mut dyn Sql, events: &[EventRow]) -> Result<(), DbError> {
+    let mut seq = tx.count("SELECT COALESCE(MAX(seq), 0) FROM exception_events", &[])?;
     for ev in events {
         seq += 1;
-        st.execute(params![
-            ev.exception_id,
-            seq,
-            ev.run_id,
-            ev.decision_id,
-            ev.at,
-            ev.state.as_str(),
-            ev.band,
-            ev.score,
-            ev.model,
-            ev.detail
-        ])?;
+        tx.exec(
+            "INSERT INTO exception_events (exception_id, seq, run_id, decision_id, at, state, band, score, model, detail) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            vals![ev.exception_id, seq, ev.run_id, ev.decision_id, ev.at, ev.state.as_str(), ev.band, ev.score, ev.model, ev.detail],
+        )?;
     }
     Ok(())
 }
 
-fn chain_check(tx: &Transaction<'_>, predecessor: Option<&RunRecord>) -> rusqlite::Result<ChainCheck> {
-    let count = |status: &str| -> rusqlite::Result<u64> {
-        tx.query_row("SELECT COUNT(*) FROM bank_entries WHERE status = $1", params![status], |r| r.get::<_, i64>(0))
-            .map(|n| n as u64)
+fn chain_check(tx: &mut dyn Sql, predecessor: Option<&RunRecord>) -> Result<ChainCheck, DbError> {
+    let mut count = |status: &str| -> Result<u64, DbError> {
+        Ok(tx.count("SELECT COUNT(*) FROM bank_entries WHERE status = $1", vals![status])? as u64)
     };
-    let list = |sql: &str| -> rusqlite::Result<Vec<String>> {
-        let mut st = tx.prepare(sql)?;
-        st.query_map([], |r| r.get(0))?.collect()
-    };
+    let (matched, open, resolved) = (count("matched")?, count("open")?, count("resolved")?);
+    let mut list =
+        |sql: &str| -> Result<Vec<String>, DbError> { tx.rows(sql, &[])?.iter().map(|r| r.text(0)).collect() };
     let open_without_exception = list(
         "SELECT b.txn_id FROM bank_entries b WHERE b.status = 'open' AND NOT EXISTS (SELECT 1 FROM exceptions e \
          WHERE e.subject = 'bank_transactions:' || b.txn_id AND e.state <> 'resolved') ORDER BY b.txn_id LIMIT 20",
@@ -916,33 +950,37 @@ fn chain_check(tx: &Transaction<'_>, predecessor: Option<&RunRecord>) -> rusqlit
          AND b.settled_by <> 'auto' AND NOT EXISTS (SELECT 1 FROM decisions d WHERE d.decision_id = b.settled_by) \
          ORDER BY b.txn_id LIMIT 20",
     )?;
-    let runs: i64 = tx.query_row("SELECT COUNT(*) FROM runs", [], |r| r.get(0))?;
-    let (matched, open, resolved) = (count("matched")?, count("open")?, count("resolved")?);
-    let entries: i64 = tx.query_row("SELECT COUNT(*) FROM bank_entries", [], |r| r.get(0))?;
+    let runs = tx.count("SELECT COUNT(*) FROM runs", &[])?;
+    let entries = tx.count("SELECT COUNT(*) FROM bank_entries", &[])? as u64;
     Ok(ChainCheck {
         runs: runs as u64 + 1,
         predecessor: predecessor.map(|p| p.run_id.clone()),
         predecessor_manifest_sha256: predecessor.map(|p| p.manifest_sha256.clone()),
-        entries: entries as u64,
+        entries,
         matched,
         open,
         resolved,
         balanced: open_without_exception.is_empty()
             && settled_by_unknown_decision.is_empty()
-            && matched + open + resolved == entries as u64,
+            && matched + open + resolved == entries,
         open_without_exception,
         settled_by_unknown_decision,
     })
 }
 
 /// A run's changes, written but not committed.
-#[derive(Debug)]
 pub struct PendingRun<'a> {
-    tx: Transaction<'a>,
+    tx: Box<dyn Tx + 'a>,
     path: PathBuf,
     run: NewRun,
     check: ChainCheck,
     predecessor: Option<RunRecord>,
+}
+
+impl std::fmt::Debug for PendingRun<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingRun").field("run", &self.run).field("check", &self.check).finish()
+    }
 }
 
 impl PendingRun<'_> {
@@ -953,7 +991,7 @@ impl PendingRun<'_> {
 
     /// Adds the run to the chain with its manifest's sha256 and commits; until
     /// this returns, the store is as before the run.
-    pub fn commit(self, manifest_sha256: &str, committed_at: &str) -> Result<RunRecord, StateError> {
+    pub fn commit(mut self, manifest_sha256: &str, committed_at: &str) -> Result<RunRecord, StateError> {
         let e = db(&self.path);
         let seq = self.predecessor.as_ref().map_or(1, |p| p.seq + 1);
         let rec = RunRecord {
@@ -969,10 +1007,10 @@ impl PendingRun<'_> {
             output: self.run.output.clone(),
         };
         self.tx
-            .execute(
+            .exec(
                 "INSERT INTO runs (seq, run_id, predecessor, predecessor_manifest_sha256, manifest_sha256, as_of, \
                  started_at, committed_at, input, output) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-                params![
+                vals![
                     rec.seq,
                     rec.run_id,
                     rec.predecessor,
@@ -985,11 +1023,11 @@ impl PendingRun<'_> {
                     rec.output
                 ],
             )
-            .map_err(|x| match &x {
-                rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
+            .map_err(|x| match x {
+                DbError::Constraint(_) => {
                     StateError::Db(self.path.clone(), format!("run {} is already in the chain", rec.run_id))
                 }
-                _ => e(x),
+                x => e(x),
             })?;
         self.tx.commit().map_err(&e)?;
         Ok(rec)
@@ -1022,18 +1060,18 @@ pub fn is_match(action: Action) -> bool {
 }
 
 fn record(
-    tx: &Transaction<'_>,
+    tx: &mut dyn Sql,
     r: &Received,
     status: DecisionStatus,
     reason: Option<&str>,
     received_at: &str,
-) -> rusqlite::Result<usize> {
+) -> Result<u64, DbError> {
     let d = &r.input;
     let body = serde_json::to_string(d).unwrap_or_default();
-    tx.execute(
+    tx.exec(
         "INSERT INTO decisions (decision_id, exception_id, action, actor, roles, decided_at, comment, body, status, reason, \
          source, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-        params![
+        vals![
             d.decision_id,
             d.exception_id,
             r.action.as_str(),
@@ -1050,32 +1088,19 @@ fn record(
     )
 }
 
-fn exception_by_id(tx: &Transaction<'_>, id: &str) -> rusqlite::Result<Option<ExceptionRecord>> {
-    tx.query_row(
-        "SELECT exception_id, problem_key, kind, state, subject, band, currency, amount, content_digest, \
-         material_digest, first_run, first_seen, last_run, last_seen, resolved_run, resolution, preparers, payload \
-         FROM exceptions WHERE exception_id = $1",
-        params![id],
-        |r| {
-            let mut rec = exception_from_row(r)?;
-            let kind: String = r.get(2)?;
-            let state: String = r.get(3)?;
-            rec.kind = ExceptionKind::parse(&kind).unwrap_or(ExceptionKind::UnmatchedReceipt);
-            rec.state = ExceptionState::parse(&state).unwrap_or(ExceptionState::Open);
-            Ok(rec)
-        },
-    )
-    .optional()
+fn exception_by_id(tx: &mut dyn Sql, id: &str) -> Result<Option<ExceptionRecord>, DbError> {
+    let sql = format!("SELECT {EXCEPTION_COLUMNS} FROM exceptions WHERE exception_id = $1");
+    tx.one(&sql, vals![id])?.map(|r| exception_from_row(&r)).transpose()
 }
 
 fn event(
-    tx: &Transaction<'_>,
+    tx: &mut dyn Sql,
     exception_id: &str,
     decision_id: &str,
     at: &str,
     state: ExceptionState,
     detail: String,
-) -> rusqlite::Result<()> {
+) -> Result<(), DbError> {
     insert_events(
         tx,
         &[EventRow {
@@ -1092,19 +1117,19 @@ fn event(
     )
 }
 
-fn resolve_now(tx: &Transaction<'_>, x: &ExceptionRecord, d: &DecisionInput, what: &str) -> rusqlite::Result<()> {
+fn resolve_now(tx: &mut dyn Sql, x: &ExceptionRecord, d: &DecisionInput, what: &str) -> Result<(), DbError> {
     let day = d.decided_at.get(..10).unwrap_or(&d.decided_at);
     let comment = if d.comment.is_empty() { String::new() } else { format!(": {}", d.comment) };
     let resolution = format!("{what} by {} on {day} (decision {}){comment}", d.actor, d.decision_id);
-    tx.execute(
+    tx.exec(
         "UPDATE exceptions SET state = 'resolved', resolved_run = NULL, resolution = $1 WHERE exception_id = $2",
-        params![resolution, x.exception_id],
+        vals![resolution, x.exception_id],
     )?;
     event(tx, &x.exception_id, &d.decision_id, &d.decided_at, ExceptionState::Resolved, resolution)
 }
 
 fn submit_one(
-    tx: &Transaction<'_>,
+    tx: &mut dyn Sql,
     path: &Path,
     r: &Received,
     policy: &Policy,
@@ -1122,13 +1147,11 @@ fn submit_one(
     // Idempotent by id: the same decision again changes nothing; another
     // decision under a used id is refused and not recorded.
     let body = serde_json::to_string(d).unwrap_or_default();
-    let prior: Option<(String, String, Option<String>)> = tx
-        .query_row("SELECT body, status, reason FROM decisions WHERE decision_id = $1", params![d.decision_id], |x| {
-            Ok((x.get(0)?, x.get(1)?, x.get(2)?))
-        })
-        .optional()
+    let prior = tx
+        .one("SELECT body, status, reason FROM decisions WHERE decision_id = $1", vals![d.decision_id])
         .map_err(&e)?;
-    if let Some((b, status, reason)) = prior {
+    if let Some(p) = prior {
+        let (b, status, reason) = (p.text(0).map_err(&e)?, p.text(1).map_err(&e)?, p.opt_text(2));
         if b == body {
             return Ok(verdict(DecisionStatus::parse(&status), reason, true));
         }
@@ -1152,7 +1175,7 @@ fn submit_one(
 
 type Check = Result<(DecisionStatus, Option<String>), String>;
 
-fn validate_and_apply(tx: &Transaction<'_>, r: &Received, policy: &Policy) -> rusqlite::Result<Check> {
+fn validate_and_apply(tx: &mut dyn Sql, r: &Received, policy: &Policy) -> Result<Check, DbError> {
     let d = &r.input;
     match r.action {
         Action::Undo | Action::Approve => return on_decision(tx, r, policy),
@@ -1218,14 +1241,13 @@ fn validate_and_apply(tx: &Transaction<'_>, r: &Received, policy: &Policy) -> ru
     }
     // One settling decision per exception at a time.
     if is_match(r.action) || r.action == Action::Dismiss {
-        let waiting: Option<String> = tx
-            .query_row(
+        let waiting = tx
+            .one(
                 "SELECT decision_id FROM decisions WHERE exception_id = $1 AND status IN ('accepted', 'pending_approval') \
                  AND action IN ('accept', 'choose', 'match', 'write_off', 'dismiss') ORDER BY decided_at LIMIT 1",
-                params![x.exception_id],
-                |q| q.get(0),
-            )
-            .optional()?;
+                vals![x.exception_id],
+            )?
+            .and_then(|r| r.opt_text(0));
         if let Some(w) = waiting {
             return Ok(Err(format!("exception {} already has decision {w} waiting; undo it first", x.exception_id)));
         }
@@ -1248,17 +1270,17 @@ fn validate_and_apply(tx: &Transaction<'_>, r: &Received, policy: &Policy) -> ru
 
 /// Applies what needs no run: rejected pairs, dismissals, explanations. Matches
 /// wait for the next run, which checks them against the day's receivables.
-fn apply_now(tx: &Transaction<'_>, r: &Received, x: &ExceptionRecord) -> rusqlite::Result<Check> {
+fn apply_now(tx: &mut dyn Sql, r: &Received, x: &ExceptionRecord) -> Result<Check, DbError> {
     let d = &r.input;
     match r.action {
         Action::RejectPair => {
             let (Some(txn), Some(item)) = (x.txn_id(), d.item_id.as_deref()) else {
                 return Ok(Err("reject_pair needs an exception about a bank entry and item_id".into()));
             };
-            tx.execute(
+            tx.exec(
                 "INSERT INTO rejected_pairs (txn_id, item_id, decision_id) VALUES ($1, $2, $3) \
                  ON CONFLICT (txn_id, item_id) DO NOTHING",
-                params![txn, item, d.decision_id],
+                vals![txn, item, d.decision_id],
             )?;
             event(
                 tx,
@@ -1273,17 +1295,17 @@ fn apply_now(tx: &Transaction<'_>, r: &Received, x: &ExceptionRecord) -> rusqlit
         Action::Dismiss | Action::Explain => {
             match x.txn_id() {
                 Some(txn) => {
-                    tx.execute(
+                    tx.exec(
                         "UPDATE bank_entries SET status = 'resolved', settled_by = $1, settled_run = NULL WHERE txn_id = $2",
-                        params![d.decision_id, txn],
+                        vals![d.decision_id, txn],
                     )?;
                 }
                 None => {
-                    tx.execute(
+                    tx.exec(
                         "INSERT INTO dismissed (problem_key, kind, material_digest, decision_id) VALUES ($1, $2, $3, $4) \
                          ON CONFLICT (problem_key) DO UPDATE SET material_digest = excluded.material_digest, \
                          decision_id = excluded.decision_id",
-                        params![x.problem_key, x.kind.as_str(), x.material_digest, d.decision_id],
+                        vals![x.problem_key, x.kind.as_str(), x.material_digest, d.decision_id],
                     )?;
                 }
             }
@@ -1305,16 +1327,16 @@ fn apply_now(tx: &Transaction<'_>, r: &Received, x: &ExceptionRecord) -> rusqlit
     }
 }
 
-fn on_decision(tx: &Transaction<'_>, r: &Received, policy: &Policy) -> rusqlite::Result<Check> {
+fn on_decision(tx: &mut dyn Sql, r: &Received, policy: &Policy) -> Result<Check, DbError> {
     let d = &r.input;
     let target_id = d.target.as_deref().unwrap_or("");
-    let target: Option<(String, Option<String>, String, String, String)> = tx
-        .query_row(
+    let target = tx
+        .one(
             "SELECT action, exception_id, actor, status, body FROM decisions WHERE decision_id = $1",
-            params![target_id],
-            |q| Ok((q.get(0)?, q.get(1)?, q.get(2)?, q.get(3)?, q.get(4)?)),
-        )
-        .optional()?;
+            vals![target_id],
+        )?
+        .map(|q| -> Result<_, DbError> { Ok((q.text(0)?, q.opt_text(1), q.text(2)?, q.text(3)?, q.text(4)?)) })
+        .transpose()?;
     let Some((t_action, t_ex, t_actor, t_status, _)) = target else {
         return Ok(Err(format!("unknown decision {target_id}")));
     };
@@ -1340,9 +1362,9 @@ fn on_decision(tx: &Transaction<'_>, r: &Received, policy: &Policy) -> rusqlite:
             if let Err(why) = policy.authorize(&d.actor, &d.roles, t_action, kind, amount) {
                 return Ok(Err(why));
             }
-            tx.execute(
+            tx.exec(
                 "UPDATE decisions SET status = 'accepted', approved_by = $1 WHERE decision_id = $2",
-                params![d.actor, target_id],
+                vals![d.actor, target_id],
             )?;
             if let Some(x) = &x {
                 let rec = Received {
@@ -1361,9 +1383,9 @@ fn on_decision(tx: &Transaction<'_>, r: &Received, policy: &Policy) -> rusqlite:
                 if !is_match(t_action) {
                     // A dismissal waiting for approval takes effect now.
                     if let Ok((s, _)) = apply_now(tx, &rec, x)? {
-                        tx.execute(
+                        tx.exec(
                             "UPDATE decisions SET status = $1 WHERE decision_id = $2",
-                            params![s.as_str(), target_id],
+                            vals![s.as_str(), target_id],
                         )?;
                     }
                 }
@@ -1381,21 +1403,21 @@ fn on_decision(tx: &Transaction<'_>, r: &Received, policy: &Policy) -> rusqlite:
             if let Err(why) = policy.authorize(&d.actor, &d.roles, Action::Undo, kind, amount) {
                 return Ok(Err(why));
             }
-            tx.execute("UPDATE decisions SET status = 'undone' WHERE decision_id = $1", params![target_id])?;
-            tx.execute("DELETE FROM payer_aliases WHERE decision_id = $1", params![target_id])?;
-            tx.execute("DELETE FROM rejected_pairs WHERE decision_id = $1", params![target_id])?;
-            tx.execute("DELETE FROM dismissed WHERE decision_id = $1", params![target_id])?;
-            tx.execute("DELETE FROM applications WHERE decision_id = $1", params![target_id])?;
-            tx.execute(
+            tx.exec("UPDATE decisions SET status = 'undone' WHERE decision_id = $1", vals![target_id])?;
+            tx.exec("DELETE FROM payer_aliases WHERE decision_id = $1", vals![target_id])?;
+            tx.exec("DELETE FROM rejected_pairs WHERE decision_id = $1", vals![target_id])?;
+            tx.exec("DELETE FROM dismissed WHERE decision_id = $1", vals![target_id])?;
+            tx.exec("DELETE FROM applications WHERE decision_id = $1", vals![target_id])?;
+            tx.exec(
                 "UPDATE bank_entries SET status = 'open', settled_by = NULL, settled_run = NULL WHERE settled_by = $1",
-                params![target_id],
+                vals![target_id],
             )?;
             if let Some(x) = &x {
                 let was_applied = t_status == DecisionStatus::Applied && t_action != Action::RejectPair;
                 if was_applied && x.state == ExceptionState::Resolved {
-                    tx.execute(
+                    tx.exec(
                         "UPDATE exceptions SET state = 'reopened', resolved_run = NULL, resolution = NULL WHERE exception_id = $1",
-                        params![x.exception_id],
+                        vals![x.exception_id],
                     )?;
                 }
                 event(
@@ -1416,6 +1438,6 @@ fn on_decision(tx: &Transaction<'_>, r: &Received, policy: &Policy) -> rusqlite:
     }
 }
 
-fn r_body(tx: &Transaction<'_>, id: &str) -> rusqlite::Result<String> {
-    tx.query_row("SELECT body FROM decisions WHERE decision_id = $1", params![id], |q| q.get(0))
+fn r_body(tx: &mut dyn Sql, id: &str) -> Result<String, DbError> {
+    tx.one("SELECT body FROM decisions WHERE decision_id = $1", vals![id])?.map_or(Ok(String::new()), |r| r.text(0))
 }

@@ -71,10 +71,10 @@ pub struct AuditArgs {
 
 /// `reckon audit`: the evidence trail of one exception or bank entry, or the chain.
 pub fn audit(a: AuditArgs) -> anyhow::Result<i32> {
-    if !a.state.is_file() {
+    if !a.state.is_file() && !reckon_state::is_postgres(&a.state) {
         anyhow::bail!("state store {} does not exist", a.state.display());
     }
-    let store = Store::open(&a.state).map_err(reckon_pipeline::RunError::State)?;
+    let mut store = Store::open(&a.state).map_err(reckon_pipeline::RunError::State)?;
     let Some(id) = a.id else {
         for r in store.runs()? {
             outln!(

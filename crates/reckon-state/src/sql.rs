@@ -1,0 +1,283 @@
+//! The two databases behind one small interface: SQL text with `$n`
+//! parameters, values that are text, 64-bit integers or NULL, rows of such
+//! values. The store's SQL is written once against it; SQLite (rusqlite) and
+//! PostgreSQL (the `postgres` client) each implement it for a connection and a
+//! transaction.
+
+use postgres::types::{ToSql, Type};
+
+/// A parameter or a column value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Val {
+    Null,
+    Text(String),
+    Int(i64),
+}
+
+/// Anything that can be a parameter.
+pub(crate) trait ToVal {
+    fn to_val(&self) -> Val;
+}
+impl ToVal for str {
+    fn to_val(&self) -> Val {
+        Val::Text(self.to_string())
+    }
+}
+impl ToVal for String {
+    fn to_val(&self) -> Val {
+        Val::Text(self.clone())
+    }
+}
+impl ToVal for i64 {
+    fn to_val(&self) -> Val {
+        Val::Int(*self)
+    }
+}
+impl ToVal for Val {
+    fn to_val(&self) -> Val {
+        self.clone()
+    }
+}
+impl<T: ToVal> ToVal for Option<T> {
+    fn to_val(&self) -> Val {
+        self.as_ref().map_or(Val::Null, ToVal::to_val)
+    }
+}
+impl<T: ToVal + ?Sized> ToVal for &T {
+    fn to_val(&self) -> Val {
+        (**self).to_val()
+    }
+}
+
+/// `vals![a, b, …]`: parameters, each taken by reference.
+macro_rules! vals {
+    ($($v:expr),* $(,)?) => { &[$($crate::sql::ToVal::to_val(&$v)),*] };
+}
+pub(crate) use vals;
+
+/// A row of values.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Row(pub Vec<Val>);
+
+impl Row {
+    pub fn text(&self, i: usize) -> Result<String, DbError> {
+        match self.0.get(i) {
+            Some(Val::Text(s)) => Ok(s.clone()),
+            Some(Val::Int(v)) => Ok(v.to_string()),
+            other => Err(DbError::Other(format!("column {i}: text expected, found {other:?}"))),
+        }
+    }
+
+    pub fn opt_text(&self, i: usize) -> Option<String> {
+        match self.0.get(i) {
+            Some(Val::Text(s)) => Some(s.clone()),
+            _ => None,
+        }
+    }
+
+    pub fn int(&self, i: usize) -> Result<i64, DbError> {
+        match self.0.get(i) {
+            Some(Val::Int(v)) => Ok(*v),
+            other => Err(DbError::Other(format!("column {i}: integer expected, found {other:?}"))),
+        }
+    }
+}
+
+/// What went wrong in the database.
+#[derive(Debug)]
+pub(crate) enum DbError {
+    /// The file is not an SQLite database.
+    NotADatabase,
+    /// A key already exists.
+    Constraint(String),
+    Other(String),
+}
+
+impl std::fmt::Display for DbError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DbError::NotADatabase => f.write_str("the file is not an SQLite database"),
+            DbError::Constraint(s) | DbError::Other(s) => f.write_str(s),
+        }
+    }
+}
+
+impl From<rusqlite::Error> for DbError {
+    fn from(e: rusqlite::Error) -> DbError {
+        match &e {
+            rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::NotADatabase => {
+                DbError::NotADatabase
+            }
+            rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
+                DbError::Constraint(e.to_string())
+            }
+            _ => DbError::Other(e.to_string()),
+        }
+    }
+}
+
+impl From<postgres::Error> for DbError {
+    fn from(e: postgres::Error) -> DbError {
+        match e.code() {
+            Some(c) if *c == postgres::error::SqlState::UNIQUE_VIOLATION => DbError::Constraint(e.to_string()),
+            _ => DbError::Other(match e.as_db_error() {
+                Some(d) => format!("{}: {}", d.severity(), d.message()),
+                None => e.to_string(),
+            }),
+        }
+    }
+}
+
+/// SQL against one connection or transaction.
+pub(crate) trait Sql {
+    fn exec(&mut self, sql: &str, args: &[Val]) -> Result<u64, DbError>;
+    fn rows(&mut self, sql: &str, args: &[Val]) -> Result<Vec<Row>, DbError>;
+
+    fn one(&mut self, sql: &str, args: &[Val]) -> Result<Option<Row>, DbError> {
+        Ok(self.rows(sql, args)?.into_iter().next())
+    }
+
+    fn count(&mut self, sql: &str, args: &[Val]) -> Result<i64, DbError> {
+        self.one(sql, args)?.map_or(Ok(0), |r| r.int(0))
+    }
+}
+
+/// A transaction: SQL, then commit (dropping it rolls back).
+pub(crate) trait Tx: Sql {
+    fn commit(self: Box<Self>) -> Result<(), DbError>;
+}
+
+// --- SQLite ---
+
+fn lite_params(args: &[Val]) -> Vec<rusqlite::types::Value> {
+    args.iter()
+        .map(|v| match v {
+            Val::Null => rusqlite::types::Value::Null,
+            Val::Text(s) => rusqlite::types::Value::Text(s.clone()),
+            Val::Int(i) => rusqlite::types::Value::Integer(*i),
+        })
+        .collect()
+}
+
+fn lite_rows(c: &rusqlite::Connection, sql: &str, args: &[Val]) -> Result<Vec<Row>, DbError> {
+    let mut st = c.prepare_cached(sql)?;
+    let n = st.column_count();
+    let mut rows = st.query(rusqlite::params_from_iter(lite_params(args)))?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        let mut v = Vec::with_capacity(n);
+        for i in 0..n {
+            v.push(match r.get_ref(i)? {
+                rusqlite::types::ValueRef::Null => Val::Null,
+                rusqlite::types::ValueRef::Integer(x) => Val::Int(x),
+                rusqlite::types::ValueRef::Text(t) => Val::Text(String::from_utf8_lossy(t).into_owned()),
+                rusqlite::types::ValueRef::Real(x) => Val::Text(x.to_string()),
+                rusqlite::types::ValueRef::Blob(b) => Val::Text(String::from_utf8_lossy(b).into_owned()),
+            });
+        }
+        out.push(Row(v));
+    }
+    Ok(out)
+}
+
+impl Sql for rusqlite::Connection {
+    fn exec(&mut self, sql: &str, args: &[Val]) -> Result<u64, DbError> {
+        let mut st = self.prepare_cached(sql)?;
+        Ok(st.execute(rusqlite::params_from_iter(lite_params(args)))? as u64)
+    }
+    fn rows(&mut self, sql: &str, args: &[Val]) -> Result<Vec<Row>, DbError> {
+        lite_rows(self, sql, args)
+    }
+}
+
+impl Sql for rusqlite::Transaction<'_> {
+    fn exec(&mut self, sql: &str, args: &[Val]) -> Result<u64, DbError> {
+        let mut st = self.prepare_cached(sql)?;
+        Ok(st.execute(rusqlite::params_from_iter(lite_params(args)))? as u64)
+    }
+    fn rows(&mut self, sql: &str, args: &[Val]) -> Result<Vec<Row>, DbError> {
+        lite_rows(self, sql, args)
+    }
+}
+
+impl Tx for rusqlite::Transaction<'_> {
+    fn commit(self: Box<Self>) -> Result<(), DbError> {
+        Ok((*self).commit()?)
+    }
+}
+
+// --- PostgreSQL ---
+
+/// Parameters typed as the statement declares them (a NULL must have a type).
+fn pg_params(types: &[Type], args: &[Val]) -> Result<Vec<Box<dyn ToSql + Sync>>, DbError> {
+    if types.len() != args.len() {
+        return Err(DbError::Other(format!("{} parameters for {} placeholders", args.len(), types.len())));
+    }
+    types
+        .iter()
+        .zip(args)
+        .map(|(t, v)| -> Result<Box<dyn ToSql + Sync>, DbError> {
+            Ok(match (t, v) {
+                (&Type::INT8, Val::Int(i)) => Box::new(*i),
+                (&Type::INT8, Val::Null) => Box::new(None::<i64>),
+                (&Type::INT4, Val::Int(i)) => Box::new(i32::try_from(*i).map_err(|e| DbError::Other(e.to_string()))?),
+                (&Type::INT4, Val::Null) => Box::new(None::<i32>),
+                (_, Val::Text(s)) => Box::new(s.clone()),
+                (_, Val::Int(i)) => Box::new(i.to_string()),
+                (_, Val::Null) => Box::new(None::<String>),
+            })
+        })
+        .collect()
+}
+
+fn pg_row(r: &postgres::Row) -> Result<Row, DbError> {
+    let mut v = Vec::with_capacity(r.len());
+    for (i, c) in r.columns().iter().enumerate() {
+        v.push(match *c.type_() {
+            Type::INT8 => r.try_get::<_, Option<i64>>(i)?.map_or(Val::Null, Val::Int),
+            Type::INT4 => r.try_get::<_, Option<i32>>(i)?.map_or(Val::Null, |x| Val::Int(x.into())),
+            Type::INT2 => r.try_get::<_, Option<i16>>(i)?.map_or(Val::Null, |x| Val::Int(x.into())),
+            Type::BOOL => r.try_get::<_, Option<bool>>(i)?.map_or(Val::Null, |x| Val::Int(x.into())),
+            _ => r.try_get::<_, Option<String>>(i)?.map_or(Val::Null, Val::Text),
+        });
+    }
+    Ok(Row(v))
+}
+
+fn pg_exec<C: postgres::GenericClient>(c: &mut C, sql: &str, args: &[Val]) -> Result<u64, DbError> {
+    let st = c.prepare(sql)?;
+    let p = pg_params(st.params(), args)?;
+    let refs: Vec<&(dyn ToSql + Sync)> = p.iter().map(|b| b.as_ref()).collect();
+    Ok(c.execute(&st, &refs)?)
+}
+
+fn pg_query<C: postgres::GenericClient>(c: &mut C, sql: &str, args: &[Val]) -> Result<Vec<Row>, DbError> {
+    let st = c.prepare(sql)?;
+    let p = pg_params(st.params(), args)?;
+    let refs: Vec<&(dyn ToSql + Sync)> = p.iter().map(|b| b.as_ref()).collect();
+    c.query(&st, &refs)?.iter().map(pg_row).collect()
+}
+
+impl Sql for postgres::Client {
+    fn exec(&mut self, sql: &str, args: &[Val]) -> Result<u64, DbError> {
+        pg_exec(self, sql, args)
+    }
+    fn rows(&mut self, sql: &str, args: &[Val]) -> Result<Vec<Row>, DbError> {
+        pg_query(self, sql, args)
+    }
+}
+
+impl Sql for postgres::Transaction<'_> {
+    fn exec(&mut self, sql: &str, args: &[Val]) -> Result<u64, DbError> {
+        pg_exec(self, sql, args)
+    }
+    fn rows(&mut self, sql: &str, args: &[Val]) -> Result<Vec<Row>, DbError> {
+        pg_query(self, sql, args)
+    }
+}
+
+impl Tx for postgres::Transaction<'_> {
+    fn commit(self: Box<Self>) -> Result<(), DbError> {
+        Ok((*self).commit()?)
+    }
+}
