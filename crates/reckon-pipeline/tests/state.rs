@@ -161,8 +161,52 @@ fn submit(state: &Path, file: &Path, policy: &reckon_state::Policy) -> Vec<recko
 #[test]
 fn three_days_remember() {
     let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let t = tmp.path();
-    let state = t.join("state.db");
+    three_days(tmp.path(), &tmp.path().join("state.db"));
+}
+
+/// A fresh PostgreSQL database for one test from `RECKON_TEST_POSTGRES` (a
+/// server address; `tests/postgres/server.sh` starts one); `None` without it
+/// — under CI that is a failure, not a skip.
+fn pg_database(name: &str) -> Option<PathBuf> {
+    let Ok(url) = std::env::var("RECKON_TEST_POSTGRES") else {
+        assert!(std::env::var_os("CI").is_none(), "CI runs the store's tests on PostgreSQL: set RECKON_TEST_POSTGRES");
+        eprintln!("skipped on PostgreSQL: RECKON_TEST_POSTGRES is not set");
+        return None;
+    };
+    let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap_or_else(|e| panic!("{url}: {e}"));
+    c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .and_then(|()| c.batch_execute(&format!("CREATE DATABASE {name}")))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let base = url.rsplit_once('/').map_or(url.as_str(), |(b, _)| b);
+    Some(PathBuf::from(format!("{base}/{name}")))
+}
+
+/// The same days on PostgreSQL, and the same final state as on SQLite.
+#[test]
+fn three_days_on_postgres_end_as_on_sqlite() {
+    let Some(pg) = pg_database("reckon_three_days") else { return };
+    let (a, b) = (tempfile::tempdir(), tempfile::tempdir());
+    let (a, b) = (a.unwrap_or_else(|e| panic!("{e}")), b.unwrap_or_else(|e| panic!("{e}")));
+    three_days(a.path(), &pg);
+    let lite = b.path().join("state.db");
+    three_days(b.path(), &lite);
+    let on_pg = Store::open(&pg).and_then(|mut s| s.canonical()).unwrap_or_else(|e| panic!("{e}"));
+    let on_lite = Store::open(&lite).and_then(|mut s| s.canonical()).unwrap_or_else(|e| panic!("{e}"));
+    for (table, rows) in on_lite.as_object().into_iter().flatten() {
+        assert_eq!(&on_pg[table], rows, "{table} differs between SQLite and PostgreSQL");
+    }
+    assert!(on_lite["bank_entries"].as_array().is_some_and(|r| r.len() >= 5), "{on_lite}");
+    // One process at a time on PostgreSQL too (an advisory lock).
+    let held = Store::open(&pg).unwrap_or_else(|e| panic!("{e}"));
+    let e = Store::open(&pg).err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(e.contains("in use by another reckon process"), "{e}");
+    assert!(!e.contains("password"), "{e}");
+    drop(held);
+    assert!(Store::open(&pg).is_ok(), "the lock goes with the connection");
+}
+
+fn three_days(t: &Path, state: &Path) {
+    let state = state.to_path_buf();
     // Day 1: T1 pays INV-100 by reference; T2's advice and invoice come
     // tomorrow; T3 is from a payer name nobody knows.
     let t1 = bank("T1", "2026-11-02", "1000.00", "ACME GMBH", "", "INV-100", "INV-100");
@@ -512,4 +556,59 @@ fn store_faults_are_clear_and_leave_it_unchanged() {
         .unwrap_or_else(|e| panic!("{e}"));
     let e = Store::open(&newer).err().map(|e| e.to_string()).unwrap_or_default();
     assert!(e.contains("schema version 99, newer than this reckon knows (2)"), "{e}");
+}
+
+/// A PostgreSQL server that drops the run's connection mid-run: the run fails
+/// with a clear error, the store is as before, a re-run succeeds.
+#[test]
+fn postgres_going_away_mid_run_changes_nothing() {
+    let Some(pg) = pg_database("reckon_goes_away") else { return };
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let t = tmp.path();
+    let day1 = [bank("T3", "2026-11-02", "500.00", "BX TREASURY SVCS", "", "", "payment")];
+    write_day(&t.join("d1"), &day1, &ar_day1(), &[], &[]);
+    reckon_pipeline::run(&opts(&t.join("d1"), &t.join("o1"), &pg, 2, rules())).unwrap_or_else(|e| panic!("{e}"));
+    let before = Store::open(&pg).and_then(|mut s| s.canonical()).unwrap_or_else(|e| panic!("{e}"));
+
+    // A stage that, while the run holds the store, has the server end every
+    // other connection to the database (as a restart or a failover would).
+    #[derive(Debug)]
+    struct Cut(String);
+    impl reckon_pipeline::stage::Stage for Cut {
+        fn name(&self) -> &'static str {
+            "cut"
+        }
+        fn outputs(&self) -> &'static [&'static str] {
+            &[]
+        }
+        fn run(
+            &self,
+            _: &reckon_pipeline::stage::RunInputs<'_>,
+        ) -> Result<reckon_pipeline::stage::StageOutput, reckon_pipeline::stage::StageError> {
+            let mut c = postgres::Client::connect(&self.0, postgres::NoTls)
+                .map_err(|e| reckon_pipeline::stage::StageError { stage: "cut", message: e.to_string() })?;
+            c.batch_execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND pid <> pg_backend_pid()",
+            )
+            .map_err(|e| reckon_pipeline::stage::StageError { stage: "cut", message: e.to_string() })?;
+            Ok(reckon_pipeline::stage::StageOutput::default())
+        }
+    }
+    let mut stages = reckon_pipeline::stage::build_all(&rules()).unwrap_or_else(|e| panic!("{e}"));
+    stages.push(Box::new(Cut(pg.to_string_lossy().into_owned())));
+    let r = reckon_pipeline::run_stages(&opts(&t.join("d1"), &t.join("o2"), &pg, 3, rules()), &stages);
+    match r {
+        Err(RunError::State(e)) => {
+            let m = e.to_string();
+            assert!(m.contains("state store postgres://postgres@"), "{m}");
+        }
+        other => panic!("a run whose store went away must fail: {other:?}"),
+    }
+    let after = Store::open(&pg).and_then(|mut s| s.canonical()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(before, after, "the store is as before the failed run");
+    reckon_pipeline::run(&opts(&t.join("d1"), &t.join("o3"), &pg, 3, rules()))
+        .unwrap_or_else(|e| panic!("re-run: {e}"));
+    let runs = Store::open(&pg).and_then(|mut s| s.runs()).unwrap_or_default();
+    assert_eq!(runs.len(), 2);
 }
