@@ -38,3 +38,40 @@ fn six_days_with_an_analyst() {
     assert!(rows.iter().map(|r| r.exceptions_reopened).sum::<u64>() > 0, "undone matches reopen\n{table}");
     assert!(rows.iter().map(|r| r.decisions_applied).sum::<u64>() > 50, "{table}");
 }
+
+/// The same six days with the same analyst end in the same state on
+/// PostgreSQL as on SQLite (when `RECKON_TEST_POSTGRES` names a server; CI
+/// starts one and requires it).
+#[test]
+fn six_days_end_alike_on_sqlite_and_postgres() {
+    let Ok(url) = std::env::var("RECKON_TEST_POSTGRES") else {
+        assert!(std::env::var_os("CI").is_none(), "CI runs the store's tests on PostgreSQL: set RECKON_TEST_POSTGRES");
+        eprintln!("skipped on PostgreSQL: RECKON_TEST_POSTGRES is not set");
+        return;
+    };
+    let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap_or_else(|e| panic!("{url}: {e}"));
+    // Two statements: CREATE DATABASE cannot share a transaction.
+    admin
+        .batch_execute("DROP DATABASE IF EXISTS reckon_six_days WITH (FORCE)")
+        .and_then(|()| admin.batch_execute("CREATE DATABASE reckon_six_days"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let pg =
+        std::path::PathBuf::from(format!("{}/reckon_six_days", url.rsplit_once('/').map_or(url.as_str(), |(b, _)| b)));
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let days = tmp.path().join("days");
+    reckon_synth::days::write_days(&days, &reckon_synth::Config::new(12, 3000), 4).unwrap_or_else(|e| panic!("{e}"));
+    let sim = SimConfig { wrong_permille: 150, undo_permille: 1000, ..SimConfig::default() };
+    let mut states = Vec::new();
+    for (name, state) in [("lite", tmp.path().join("state.db")), ("pg", pg)] {
+        let out = tmp.path().join(name);
+        std::fs::create_dir_all(&out).unwrap_or_else(|e| panic!("{e}"));
+        let rows = simulate(&days, &out, &state, &sim).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(rows.iter().all(|r| r.chain_balanced), "{name}");
+        states
+            .push(reckon_state::Store::open(&state).and_then(|mut s| s.canonical()).unwrap_or_else(|e| panic!("{e}")));
+    }
+    for (table, rows) in states[0].as_object().into_iter().flatten() {
+        assert_eq!(&states[1][table], rows, "{table} differs between SQLite and PostgreSQL");
+    }
+    assert!(states[0]["decisions"].as_array().is_some_and(|d| d.len() > 10), "{}", states[0]["decisions"]);
+}
