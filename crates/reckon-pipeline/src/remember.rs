@@ -449,11 +449,11 @@ pub struct Finished {
 }
 
 /// Facts about an exception from the loaded books: a journal's preparers and
-/// line count.
+/// line count; for AP documents (duplicates), each document's vendor and
+/// amount — what makes a dismissal or an explanation lapse when it changes.
 pub fn facts_of(loaded: &Loaded) -> impl Fn(&Exception) -> Facts + '_ {
-    let gl = loaded.tables.get(&Table::GlJournalLines);
     let mut by_journal: HashMap<String, (BTreeSet<String>, u64)> = HashMap::new();
-    if let Some(gl) = gl {
+    if let Some(gl) = loaded.tables.get(&Table::GlJournalLines) {
         let (ent, jid, prep) = (text_col(gl, "entity"), text_col(gl, "journal_id"), text_col(gl, "preparer_id"));
         for i in 0..gl.height() {
             let key = format!("{}/{}", ent[i].as_deref().unwrap_or(""), jid[i].as_deref().unwrap_or(""));
@@ -464,12 +464,34 @@ pub fn facts_of(loaded: &Loaded) -> impl Fn(&Exception) -> Facts + '_ {
             e.1 += 1;
         }
     }
+    let mut docs: HashMap<String, String> = HashMap::new();
+    if let Some(ap) = loaded.tables.get(&Table::ApInvoices) {
+        let (id, vendor, cur) = (text_col(ap, "doc_id"), text_col(ap, "vendor_id"), text_col(ap, "currency"));
+        let amount = crate::cash::ints(ap, "amount");
+        for i in 0..ap.height() {
+            if let Some(d) = &id[i] {
+                let v = format!(
+                    "{}:{}:{}",
+                    vendor[i].as_deref().unwrap_or(""),
+                    amount[i].unwrap_or(0),
+                    cur[i].as_deref().unwrap_or("")
+                );
+                docs.insert(d.clone(), v);
+            }
+        }
+    }
     move |e: &Exception| {
         let subject = e.records.first().map_or("", String::as_str);
-        match subject.strip_prefix("gl_journal_lines:").and_then(|k| by_journal.get(k)) {
-            Some((p, n)) => Facts { preparers: p.iter().cloned().collect(), material: format!("lines={n}") },
-            None => Facts::default(),
+        if let Some((p, n)) = subject.strip_prefix("gl_journal_lines:").and_then(|k| by_journal.get(k)) {
+            return Facts { preparers: p.iter().cloned().collect(), material: format!("lines={n}") };
         }
+        let ap: Vec<&str> = e
+            .records
+            .iter()
+            .filter_map(|r| r.strip_prefix("ap_invoices:"))
+            .map(|d| docs.get(d).map_or("?", String::as_str))
+            .collect();
+        if ap.is_empty() { Facts::default() } else { Facts { preparers: Vec::new(), material: ap.join("|") } }
     }
 }
 

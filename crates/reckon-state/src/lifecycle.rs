@@ -245,3 +245,66 @@ pub fn reconcile(
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Dismissal;
+    use reckon_feed::{Band, Exception};
+
+    fn dup(amount: &str) -> Exception {
+        let records = vec!["ap_invoices:A1".to_string(), "ap_invoices:A2".to_string()];
+        Exception {
+            exception_id: Exception::id_for(ExceptionKind::DuplicateInvoice, &records),
+            run_id: "r2".into(),
+            kind: ExceptionKind::DuplicateInvoice,
+            band: Band::Review,
+            score: 0.9,
+            confidence: 0.9,
+            entity: Some("DE01".into()),
+            currency: Some("EUR".into()),
+            amount: Some(amount.into()),
+            records,
+            reasons: vec![],
+            recommended_action: "block".into(),
+            model: None,
+            priority: 2,
+            lifecycle: None,
+        }
+    }
+
+    /// A dismissed duplicate stays dismissed while its amount, documents and
+    /// their vendors are the same; any of them changing raises it again.
+    #[test]
+    fn dismissals_hold_until_something_material_changes() {
+        let facts_v1 = |_: &Exception| Facts { preparers: vec![], material: "V1:123456:EUR|V1:123456:EUR".into() };
+        let facts_v2 = |_: &Exception| Facts { preparers: vec![], material: "V1:123456:EUR|V9:123456:EUR".into() };
+        let e = dup("1234.56");
+        let key = problem_key(&e);
+        let mut mem = Memory::default();
+        mem.dismissed.insert(
+            key.clone(),
+            Dismissal {
+                problem_key: key.clone(),
+                kind: "duplicate_invoice".into(),
+                material_digest: material_digest(&e, &facts_v1(&e).material),
+                decision_id: "D1".into(),
+            },
+        );
+        let settled = BTreeMap::new();
+        let sla = Sla::default();
+        let cx = Context {
+            run_id: "r2",
+            as_of: NaiveDate::from_ymd_opt(2026, 11, 3).unwrap_or_default(),
+            at: "2026-11-03T18:00:00Z",
+            sla: &sla,
+            settled: &settled,
+        };
+        let same = reconcile(&mem, vec![dup("1234.56")], &facts_v1, &cx);
+        assert!(same.open.is_empty() && same.suppressed == vec![key.clone()], "{same:?}");
+        let vendor = reconcile(&mem, vec![dup("1234.56")], &facts_v2, &cx);
+        assert_eq!((vendor.open.len(), vendor.lapsed.clone()), (1, vec![key.clone()]), "another vendor");
+        let amount = reconcile(&mem, vec![dup("1234.65")], &facts_v1, &cx);
+        assert_eq!((amount.open.len(), amount.lapsed.clone()), (1, vec![key]), "another amount");
+    }
+}
