@@ -132,8 +132,8 @@ fn decide_and_audit() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("no exception or bank entry"));
 }
 
-/// `reckon serve` killed with SIGKILL between requests and restarted: every
-/// decision is recorded exactly once; the workflow engine's retries of what
+/// `reckon serve` killed with SIGKILL (once with a request in flight) and
+/// restarted: every decision is recorded exactly once; the workflow engine's retries of what
 /// was received are refused as replays, the rest is taken; a run on the store
 /// while the intake listens goes through.
 #[test]
@@ -192,10 +192,25 @@ fn serve_survives_kill_and_replays() {
     // A run while the intake listens: the store is not held between requests.
     let o = reckon(&["run", "--input", &s(&input), "--out", &s(&t.path().join("out2")), "--state", &s(&state)]);
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
-    let _ = child.kill();
-    let _ = child.wait();
+    // Killed mid-request: the request waits for the store (held here, as a
+    // run would hold it) when the intake is killed; nothing of it is recorded.
+    let held = reckon_state::Store::open(&state).unwrap_or_else(|e| panic!("{e}"));
+    let pending = {
+        let url = url.clone();
+        let send = &send;
+        std::thread::scope(|sc| {
+            let h = sc.spawn(move || send(&url, half));
+            std::thread::sleep(std::time::Duration::from_millis(800));
+            let _ = child.kill();
+            let _ = child.wait();
+            h.join().unwrap_or_else(|_| Err("panicked".into()))
+        })
+    };
+    assert!(pending.is_err(), "the killed intake answered: {pending:?}");
+    drop(held);
     let (mut child, url) = start();
-    // The engine retries everything: what was received is a replay.
+    // The engine retries everything: what was received is a replay; the
+    // message cut off by the kill was not received and is taken now.
     for i in 0..ids.len() {
         let want = if i < half { 409 } else { 200 };
         assert_eq!(send(&url, i), Ok(want), "message {i}");
