@@ -135,11 +135,16 @@ fn write_rows(p: &Path, header: &[String], rows: &[Row]) -> Result<(), SimError>
     w.flush().map_err(io(p))
 }
 
-fn minor(text: &str) -> i64 {
-    let neg = text.starts_with('-');
-    let digits: String = text.chars().filter(char::is_ascii_digit).collect();
-    let v = digits.parse::<i64>().unwrap_or(0);
-    if neg { -v } else { v }
+/// An amount in the contract's format as minor units of `currency`, exactly.
+fn minor(text: &str, currency: &str, file: &Path) -> Result<i64, SimError> {
+    let c = reckon_core::Currency::parse(currency)
+        .ok_or_else(|| SimError::Data(file.to_path_buf(), format!("'{currency}' is not a currency")))?;
+    reckon_core::parse_minor(text, &reckon_core::MoneyFormat::CONTRACT, c)
+        .map_err(|e| SimError::Data(file.to_path_buf(), format!("{text} {currency}: {e}")))
+}
+
+fn exponent(currency: &str) -> u8 {
+    reckon_core::Currency::parse(currency).map_or(2, |c| c.exponent())
 }
 
 fn parquet(p: &Path) -> Result<DataFrame, SimError> {
@@ -266,13 +271,13 @@ pub fn simulate(days_dir: &Path, out: &Path, state: &Path, cfg: &SimConfig) -> R
         let mut snap = Vec::with_capacity(items.len());
         let mut open_amount: HashMap<String, (i64, String)> = HashMap::new();
         for mut r in items {
-            let open = minor(&r["amount_open"]);
+            let open = minor(&r["amount_open"], &r["currency"], &src.join("ar_open_items.csv"))?;
             let left = open - posted.get(&r["item_id"]).copied().unwrap_or(0);
             if open > 0 && left <= 0 {
                 continue;
             }
             if left != open {
-                let exp = r["amount_open"].split('.').nth(1).map_or(0, str::len) as u8;
+                let exp = exponent(&r["currency"]);
                 r.insert("amount_open".into(), reckon_core::format_minor(left, exp));
             }
             open_amount.insert(r["item_id"].clone(), (left, r["currency"].clone()));
@@ -455,7 +460,7 @@ pub fn simulate(days_dir: &Path, out: &Path, state: &Path, cfg: &SimConfig) -> R
                             continue;
                         }
                     }
-                    let paid = minor(&amount[i]);
+                    let paid = minor(&amount[i], &currency[i], &run_out.join("exceptions.parquet"))?;
                     let open: i64 = items.iter().filter_map(|x| open_amount.get(x)).map(|(a, _)| *a).sum();
                     let action = if ambiguous {
                         "choose"

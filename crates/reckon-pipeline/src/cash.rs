@@ -109,7 +109,6 @@ pub fn run_remembering(
     if let Some(m) = memory {
         // Provenance of a confirmed payer name, on the links it helped make.
         cite_aliases(&mut result, &i, m);
-        let open: HashMap<&str, &OpenItem> = i.items.iter().map(|it| (it.item_id.as_str(), it)).collect();
         for r in result.rows.iter().filter(|r| r.band == reckon_match::Band::Auto) {
             applied.learned.applications.push(Application {
                 txn_id: r.txn_id.clone(),
@@ -120,7 +119,6 @@ pub fn run_remembering(
                 run_id: run_id.to_string(),
                 decision_id: None,
             });
-            let _ = open.get(r.item_id.as_str());
         }
         for o in result.outcomes.iter().filter(|o| o.status == reckon_match::ReceiptStatus::Auto) {
             applied.learned.how.insert(o.txn_id.clone(), format!("matched automatically in run {run_id}"));

@@ -127,13 +127,12 @@ pub fn write_days(out: &Path, cfg: &Config, n: usize) -> io::Result<DaysSummary>
         .filter(|(k, _)| !k.is_empty())
         .collect();
 
-    // Truth links: receipt → items and applied amounts; item → customer.
+    // Truth links: receipt → items; item → customer.
     let customer_of: HashMap<&str, &str> =
         items.iter().map(|r| (r["item_id"].as_str(), r["customer_id"].as_str())).collect();
-    let mut items_of: BTreeMap<&str, Vec<(&str, i64)>> = BTreeMap::new();
+    let mut items_of: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for l in &links {
-        let applied = l["applied_amount"].replace('.', "").parse::<i64>().unwrap_or(0);
-        items_of.entry(l["txn_id"].as_str()).or_default().push((l["item_id"].as_str(), applied));
+        items_of.entry(l["txn_id"].as_str()).or_default().push(l["item_id"].as_str());
     }
     // Trade names: one customer in twenty, a stable name unlike its own.
     let customers: BTreeSet<&str> = items.iter().map(|r| r["customer_id"].as_str()).collect();
@@ -155,7 +154,7 @@ pub fn write_days(out: &Path, cfg: &Config, n: usize) -> io::Result<DaysSummary>
     for r in bank.iter_mut() {
         let txn = r["txn_id"].clone();
         if patterns.get(&txn).map(String::as_str) == Some("name_only")
-            && let Some(c) = items_of.get(txn.as_str()).and_then(|v| v.first()).and_then(|(i, _)| customer_of.get(i))
+            && let Some(c) = items_of.get(txn.as_str()).and_then(|v| v.first()).and_then(|i| customer_of.get(i))
             && let Some(name) = trade.get(c)
         {
             r.insert("counterparty_name".into(), name.clone());
@@ -169,9 +168,9 @@ pub fn write_days(out: &Path, cfg: &Config, n: usize) -> io::Result<DaysSummary>
     let mut posted: HashMap<&str, usize> = HashMap::new();
     for (txn, its) in &items_of {
         let Some(&d) = day_of_txn.get(*txn) else { continue };
-        for (i, _) in its {
+        for i in its {
             if rng.permille(50) {
-                posted.insert(i, d + 1 + rng.below(2) as usize);
+                posted.insert(*i, d + 1 + rng.below(2) as usize);
             }
         }
     }
