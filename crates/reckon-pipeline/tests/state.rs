@@ -612,3 +612,26 @@ fn postgres_going_away_mid_run_changes_nothing() {
     let runs = Store::open(&pg).and_then(|mut s| s.runs()).unwrap_or_default();
     assert_eq!(runs.len(), 2);
 }
+
+/// With a store as without: the same days on 1 and 4 threads give the same
+/// store, the same exceptions and events and the same links, byte for byte.
+#[test]
+fn the_same_days_on_one_and_four_threads() {
+    let run = |threads: usize| {
+        let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let state = tmp.path().join("state.db");
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap_or_else(|e| panic!("{e}"));
+        pool.install(|| three_days(tmp.path(), &state));
+        let dump = Store::open(&state).and_then(|mut s| s.canonical()).unwrap_or_else(|e| panic!("{e}"));
+        let mut files = Vec::new();
+        for day in ["o1", "o2", "o3"] {
+            for f in ["exceptions.parquet", "exceptions.jsonl", "matches.parquet", "receipt_outcomes.parquet"] {
+                files.push(std::fs::read(tmp.path().join(day).join(f)).unwrap_or_else(|e| panic!("{day}/{f}: {e}")));
+            }
+        }
+        (dump, files)
+    };
+    let (one, four) = (run(1), run(4));
+    assert_eq!(one.0, four.0, "the store differs between 1 and 4 threads");
+    assert!(one.1 == four.1, "outputs differ between 1 and 4 threads");
+}
