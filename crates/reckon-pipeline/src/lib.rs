@@ -208,9 +208,9 @@ pub fn run_stages(opts: &RunOptions, stages: &[Box<dyn stage::Stage>]) -> Result
     let mut loaded = reckon_ingest::load_dir_with(&opts.input, &dates)?;
     let ingest_ms = (t0.elapsed().as_millis() as u64).saturating_sub(state_open_ms);
     let t_prepare = Instant::now();
-    let (prepared, memory) = match &opened {
+    let (prepared, memory) = match opened.as_mut() {
         Some(o) => {
-            let (p, m) = remember::prepare(&mut loaded, &o.memory)?;
+            let (p, m) = remember::prepare(&mut loaded, o)?;
             tracing::info!(carried = p.carried, redelivered = p.redelivered, decisions = m.decided.len(), "state read");
             (Some(p), Some(m))
         }
@@ -294,7 +294,8 @@ pub fn run_stages(opts: &RunOptions, stages: &[Box<dyn stage::Stage>]) -> Result
     policy.apply(&mut ex);
     // With a state store: the lifecycle decides ids, states and which events go out.
     let mut finished = None;
-    if let (Some(o), Some(p)) = (&opened, &prepared) {
+    if let (Some(o), Some(p)) = (opened.as_mut(), &prepared) {
+        let t_lifecycle = Instant::now();
         let as_of = remember::as_of(opts.as_of, &loaded, started, &o.memory);
         let matched: std::collections::BTreeSet<String> = settlement.matched.iter().cloned().collect();
         let run = reckon_state::NewRun {
@@ -304,8 +305,9 @@ pub fn run_stages(opts: &RunOptions, stages: &[Box<dyn stage::Stage>]) -> Result
             input: opts.input.display().to_string(),
             output: opts.out.display().to_string(),
         };
-        let f = remember::finish(o, &loaded, std::mem::take(&mut ex), &matched, learned, p, run, &time, as_of);
+        let f = remember::finish(o, &loaded, std::mem::take(&mut ex), &matched, learned, p, run, &time, as_of)?;
         ex = f.open.clone();
+        timings.insert("state_lifecycle".to_string(), t_lifecycle.elapsed().as_millis() as u64);
         finished = Some((f, as_of));
     }
     let events: Vec<&reckon_feed::Exception> = match &finished {
@@ -314,7 +316,34 @@ pub fn run_stages(opts: &RunOptions, stages: &[Box<dyn stage::Stage>]) -> Result
         }
         None => ex.iter().collect(),
     };
-    let (n, n_events) = exceptions::write(&out, &ex, &events, &time)?;
+    // The exception feed's files and — with a state store — the store's changes
+    // (written, not committed) are independent: written side by side.
+    let schema_version = match opened.as_mut() {
+        Some(o) => Some(o.store.schema_version()?),
+        None => None,
+    };
+    let (store, intake) = match opened.as_mut() {
+        Some(o) => (Some(&mut o.store), Some((&o.verdicts, &o.unreadable))),
+        None => (None, None),
+    };
+    let store_name = store.as_ref().map(|s| s.path().display().to_string());
+    let (written, began) = {
+        let (out_r, ex_r, ev_r, time_r) = (&out, &ex, &events, &time);
+        let changes = finished.as_ref().map(|(f, _)| &f.changes);
+        std::thread::scope(move |s| {
+            let feed = s.spawn(move || exceptions::write(out_r, ex_r, ev_r, time_r));
+            let began = match (store, changes) {
+                (Some(st), Some(ch)) => {
+                    let t = Instant::now();
+                    Some(st.begin_run(ch).map(|p| (p, t.elapsed().as_millis() as u64)))
+                }
+                _ => None,
+            };
+            (feed.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)), began)
+        })
+    };
+    let began = began.transpose()?;
+    let (n, n_events) = written?;
     for f in ["exceptions.parquet", "exceptions.arrow"] {
         outputs.insert(f.to_string(), manifest::output_entry(&out.join(f), n));
     }
@@ -331,12 +360,13 @@ pub fn run_stages(opts: &RunOptions, stages: &[Box<dyn stage::Stage>]) -> Result
     // goes into the manifest, the commit follows the output folder's.
     let mut pending = None;
     let mut state_section = None;
-    if let (Some(o), Some((f, as_of))) = (opened.as_mut(), finished) {
-        let schema_version = o.store.schema_version()?;
-        let store = o.store.path().display().to_string();
+    if let (Some((verdicts, unreadable)), Some((f, as_of)), Some((p, write_ms)), Some(schema_version), Some(store)) =
+        (intake, &finished, began, schema_version, store_name)
+    {
+        let as_of = *as_of;
         let mut received: BTreeMap<String, u64> = BTreeMap::new();
         let mut refused_list = Vec::new();
-        for v in &o.verdicts {
+        for v in verdicts {
             let k = if v.duplicate {
                 "duplicate".to_string()
             } else {
@@ -347,7 +377,7 @@ pub fn run_stages(opts: &RunOptions, stages: &[Box<dyn stage::Stage>]) -> Result
                 refused_list.push(format!("{} ({}): {}", v.decision_id, v.source, v.reason.as_deref().unwrap_or("")));
             }
         }
-        for u in &o.unreadable {
+        for u in unreadable {
             *received.entry("unreadable".to_string()).or_insert(0) += 1;
             refused_list.push(format!("{}: {}", u.source, u.reason));
         }
@@ -358,9 +388,8 @@ pub fn run_stages(opts: &RunOptions, stages: &[Box<dyn stage::Stage>]) -> Result
         }
         let applied =
             f.changes.decisions.iter().filter(|(_, s, _)| *s == reckon_state::DecisionStatus::Applied).count() as u64;
-        let t_write = Instant::now();
-        let p = o.store.begin_run(&f.changes)?;
-        timings.insert("state_write".to_string(), t_write.elapsed().as_millis() as u64);
+        // Beside the feed's files: its own time, not added to the run's.
+        timings.insert("state_write".to_string(), write_ms);
         let chain = p.check().clone();
         if !chain.balanced {
             conservation.balanced = false;

@@ -120,6 +120,10 @@ pub struct Prepared {
     pub applications_dropped: Vec<(String, String)>,
     /// Open items whose amount was reduced by reckon's earlier applications.
     pub items_reduced: u64,
+    /// Rows of entries the last run left open that a decision settled since:
+    /// kept one by one, so an undo can carry them again (txn_id, row JSON).
+    #[serde(skip)]
+    pub kept_rows: Vec<(String, String)>,
 }
 
 fn text_col(df: &DataFrame, c: &str) -> Vec<Option<String>> {
@@ -210,12 +214,19 @@ fn frame_of(rows: &[(String, String)], like: Option<&DataFrame>) -> PolarsResult
         };
         cols.push(col);
     }
-    cols.push(Column::new("source_file".into(), vec![CARRIED.to_string(); n]));
-    cols.push(Column::new(
+    align(DataFrame::new(n, cols)?, like)
+}
+
+/// Carried bank rows (contract columns) with their provenance columns, in the
+/// loaded frame's column order and types.
+fn align(mut df: DataFrame, like: Option<&DataFrame>) -> PolarsResult<DataFrame> {
+    let n = df.height();
+    let ids = text_col(&df, "txn_id");
+    df.with_column(Column::new("source_file".into(), vec![CARRIED.to_string(); n]))?;
+    df.with_column(Column::new(
         "source_position".into(),
-        rows.iter().map(|(id, _)| format!("carried {id}")).collect::<Vec<_>>(),
-    ));
-    let df = DataFrame::new(n, cols)?;
+        ids.iter().map(|id| format!("carried {}", id.as_deref().unwrap_or(""))).collect::<Vec<_>>(),
+    ))?;
     match like {
         // The loaded frame's column order and types.
         Some(l) => {
@@ -234,7 +245,7 @@ fn frame_of(rows: &[(String, String)], like: Option<&DataFrame>) -> PolarsResult
 }
 
 /// Changes `loaded` for the memory and returns what the stages need.
-pub fn prepare(loaded: &mut Loaded, mem: &Memory) -> Result<(Prepared, RunMemory), RunError> {
+pub fn prepare(loaded: &mut Loaded, opened: &mut Opened) -> Result<(Prepared, RunMemory), RunError> {
     let fail = |e: PolarsError| RunError::Write(CARRIED.into(), e.to_string());
     let mut p = Prepared::default();
     // 1. Bank entries the chain already settled are refused; open ones loaded
@@ -243,11 +254,13 @@ pub fn prepare(loaded: &mut Loaded, mem: &Memory) -> Result<(Prepared, RunMemory
         let ids = text_col(&bank, "txn_id");
         let files = text_col(&bank, "source_file");
         let pos = text_col(&bank, "source_position");
+        let known: Vec<String> = ids.iter().flatten().cloned().collect();
+        let settled = opened.store.settled_among(&known)?;
         let mut keep = Vec::with_capacity(ids.len());
         for (i, id) in ids.iter().enumerate() {
             let id = id.as_deref().unwrap_or("");
-            match mem.entries.get(id) {
-                Some((status, by)) if *status != EntryStatus::Open => {
+            match settled.get(id) {
+                Some((status, by)) => {
                     keep.push(false);
                     let file = files[i].clone().unwrap_or_default();
                     let row = pos[i].as_deref().and_then(|s| s.rsplit(' ').next()).and_then(|n| n.parse().ok());
@@ -269,7 +282,7 @@ pub fn prepare(loaded: &mut Loaded, mem: &Memory) -> Result<(Prepared, RunMemory
                     }
                     p.redelivered += 1;
                 }
-                _ => keep.push(true),
+                None => keep.push(true),
             }
         }
         if p.redelivered > 0 {
@@ -278,33 +291,70 @@ pub fn prepare(loaded: &mut Loaded, mem: &Memory) -> Result<(Prepared, RunMemory
             loaded.tables.insert(Table::BankTransactions, kept);
         }
     }
-    // 2. Open entries of earlier runs not loaded again are carried.
-    let present: BTreeSet<String> = loaded
+    // 2. Open entries of earlier runs not loaded again are carried: from the
+    // last run's Parquet file, else from their kept row.
+    let mem = &mut opened.memory;
+    let present: HashSet<String> = loaded
         .tables
         .get(&Table::BankTransactions)
         .map(|b| text_col(b, "txn_id").into_iter().flatten().collect())
         .unwrap_or_default();
-    let carry: Vec<(String, String)> = mem.open_rows.iter().filter(|(id, _)| !present.contains(id)).cloned().collect();
-    if !carry.is_empty() {
-        let like = loaded.tables.get(&Table::BankTransactions);
-        let df = frame_of(&carry, like).map_err(fail)?;
-        let n = df.height() as u64;
-        match loaded.tables.get_mut(&Table::BankTransactions) {
-            Some(b) => {
-                b.vstack_mut_owned(df).map_err(fail)?;
-            }
-            None => {
-                loaded.tables.insert(Table::BankTransactions, df);
+    let like = loaded.tables.get(&Table::BankTransactions).cloned();
+    let mut parts = Vec::new();
+    let mut digest_input: Vec<u8> = Vec::new();
+    let mut bytes = 0u64;
+    let mut from_file: HashSet<String> = HashSet::new();
+    if let Some(c) = mem.carried.take() {
+        let df = ParquetReader::new(std::io::Cursor::new(&c.parquet)).finish().map_err(fail)?;
+        digest_input.extend_from_slice(c.sha256.as_bytes());
+        bytes += c.parquet.len() as u64;
+        let ids = text_col(&df, "txn_id");
+        let open: Vec<bool> = ids
+            .iter()
+            .map(|id| id.as_ref().is_some_and(|i| mem.open_entries.contains(i) && !present.contains(i)))
+            .collect();
+        // Settled by a decision since that run: keep the row for an undo.
+        let gone: Vec<bool> = ids.iter().map(|id| id.as_ref().is_some_and(|i| !mem.open_entries.contains(i))).collect();
+        if gone.iter().any(|g| *g) {
+            let g = df.filter(&gone.into_iter().collect()).map_err(fail)?;
+            let gid = text_col(&g, "txn_id");
+            p.kept_rows = gid.into_iter().map(Option::unwrap_or_default).zip(rows_json(&g)).collect();
+        }
+        from_file.extend(ids.into_iter().flatten());
+        let df = df.filter(&open.into_iter().collect()).map_err(fail)?;
+        if df.height() > 0 {
+            parts.push(align(df, like.as_ref()).map_err(fail)?);
+        }
+    }
+    let kept: Vec<(String, String)> =
+        mem.kept_rows.iter().filter(|(id, _)| !present.contains(id) && !from_file.contains(id)).cloned().collect();
+    if !kept.is_empty() {
+        for (_, j) in &kept {
+            digest_input.extend_from_slice(j.as_bytes());
+            digest_input.push(b'\n');
+            bytes += j.len() as u64 + 1;
+        }
+        parts.push(frame_of(&kept, like.as_ref()).map_err(fail)?);
+    }
+    let n: u64 = parts.iter().map(|d| d.height() as u64).sum();
+    if n > 0 {
+        for df in parts {
+            match loaded.tables.get_mut(&Table::BankTransactions) {
+                Some(b) => {
+                    b.vstack_mut_owned(df).map_err(fail)?;
+                }
+                None => {
+                    loaded.tables.insert(Table::BankTransactions, df);
+                }
             }
         }
-        let text: String = carry.iter().map(|(_, j)| j.as_str()).collect::<Vec<_>>().join("\n");
         loaded.files.push(FileReport {
             path: CARRIED.to_string(),
             table: Some(Table::BankTransactions.name().to_string()),
             format: "state".to_string(),
             mapping: None,
-            sha256: reckon_core::id::sha256_hex(text.as_bytes()),
-            bytes: text.len() as u64,
+            sha256: reckon_core::id::sha256_hex(&digest_input),
+            bytes,
             input_rows: n,
             blank_lines: 0,
             loaded_rows: n,
@@ -316,6 +366,7 @@ pub fn prepare(loaded: &mut Loaded, mem: &Memory) -> Result<(Prepared, RunMemory
         });
         p.carried = n;
     }
+    let mem = &opened.memory;
     // 3. Open amounts after reckon's applications the snapshot does not show.
     let mut open_amounts: HashMap<String, i64> = HashMap::new();
     if !mem.applications.is_empty() {
@@ -496,10 +547,11 @@ pub fn facts_of(loaded: &Loaded) -> impl Fn(&Exception) -> Facts + '_ {
 }
 
 /// Computes the lifecycle of this run's exceptions and everything the store
-/// keeps of the run.
+/// keeps of the run: bank entries new to the chain or settled by it, the rows
+/// it leaves open (one Parquet file), changed exceptions and their events.
 #[allow(clippy::too_many_arguments)]
 pub fn finish(
-    opened: &Opened,
+    opened: &mut Opened,
     loaded: &Loaded,
     raised: Vec<Exception>,
     matched: &BTreeSet<String>,
@@ -508,10 +560,18 @@ pub fn finish(
     run: reckon_state::NewRun,
     at: &str,
     as_of: chrono::NaiveDate,
-) -> Finished {
+) -> Result<Finished, RunError> {
     let facts = facts_of(loaded);
+    // Resolved exceptions raised again, and payloads of those to announce.
+    let unknown = lifecycle::keys_unknown(&opened.memory, &raised);
+    for r in opened.store.exceptions_among(&unknown)? {
+        opened.memory.keys_by_id.insert(r.exception_id.clone(), r.problem_key.clone());
+        opened.memory.exceptions.insert(r.problem_key.clone(), r);
+    }
+    let needed = lifecycle::payloads_needed(&opened.memory, &raised);
+    let payloads = opened.store.payloads(&needed)?;
     let cx = lifecycle::Context { run_id: &run.run_id, as_of, at, sla: &opened.sla, settled: &learned.how };
-    let out = lifecycle::reconcile(&opened.memory, raised, &facts, &cx);
+    let out = lifecycle::reconcile(&opened.memory, raised, &facts, &payloads, &cx);
     let mut counts: BTreeMap<String, u64> = BTreeMap::new();
     for e in &out.open {
         if let Some(l) = &e.lifecycle {
@@ -519,33 +579,73 @@ pub fn finish(
         }
     }
     counts.insert("resolved".into(), out.resolved.len() as u64);
-    // Every bank entry of the run, as it leaves it.
+    // Bank entries new to the chain, and those this run settled; an open entry
+    // that stays open is as the store has it.
     let mut entries = Vec::new();
+    let mut kept_rows = prepared.kept_rows.clone();
+    let mut carried = None;
     if let Some(b) = loaded.tables.get(&Table::BankTransactions) {
         let ids = text_col(b, "txn_id");
         let cur = text_col(b, "currency");
         let amt = crate::cash::ints(b, "amount");
-        let json = rows_json(b);
+        let mut open_mask = Vec::with_capacity(b.height());
+        let mut by_decision = Vec::with_capacity(b.height());
         for i in 0..b.height() {
-            let Some(id) = ids[i].clone() else { continue };
+            let Some(id) = ids[i].clone() else {
+                open_mask.push(false);
+                by_decision.push(false);
+                continue;
+            };
             let status = if matched.contains(&id) { EntryStatus::Matched } else { EntryStatus::Open };
+            open_mask.push(status == EntryStatus::Open);
+            let decided = learned.settled_by.get(&id);
+            by_decision.push(status == EntryStatus::Matched && decided.is_some());
+            let known_open = opened.memory.open_entries.contains(&id);
+            if known_open && status == EntryStatus::Open {
+                continue;
+            }
             let settled_by = match status {
-                EntryStatus::Matched => Some(learned.settled_by.get(&id).cloned().unwrap_or_else(|| "auto".into())),
+                EntryStatus::Matched => Some(decided.cloned().unwrap_or_else(|| "auto".into())),
                 _ => None,
             };
             entries.push(EntryChange {
                 txn_id: id,
                 amount_minor: amt[i].unwrap_or(0),
                 currency: cur[i].clone().unwrap_or_default(),
-                row_json: json[i].clone(),
                 status,
                 settled_by,
             });
         }
+        let fail = |e: PolarsError| RunError::Write(CARRIED.into(), e.to_string());
+        // Entries a decision settled keep their row (an undo carries them again).
+        if by_decision.iter().any(|d| *d) {
+            let d = b.filter(&by_decision.into_iter().collect()).map_err(fail)?;
+            let did = text_col(&d, "txn_id");
+            kept_rows.extend(did.into_iter().map(Option::unwrap_or_default).zip(rows_json(&d)));
+        }
+        // The rows left open, for the next run.
+        let cols: Vec<PlSmallStr> = Table::BankTransactions
+            .spec()
+            .columns
+            .iter()
+            .filter(|c| b.column(c.name).is_ok())
+            .map(|c| PlSmallStr::from(c.name))
+            .collect();
+        let mut open = b.filter(&open_mask.into_iter().collect()).and_then(|d| d.select(cols)).map_err(fail)?;
+        let mut buf = Vec::new();
+        ParquetWriter::new(&mut buf).with_statistics(StatisticsOptions::empty()).finish(&mut open).map_err(fail)?;
+        carried = Some(reckon_state::Carried {
+            run_id: run.run_id.clone(),
+            rows: open.height() as i64,
+            sha256: reckon_core::id::sha256_hex(&buf),
+            parquet: buf,
+        });
     }
     let changes = reckon_state::RunChanges {
         run,
         entries,
+        kept_rows,
+        carried,
         applications_added: learned.applications,
         applications_dropped: prepared.applications_dropped.clone(),
         exceptions: out.records,
@@ -554,5 +654,5 @@ pub fn finish(
         aliases: learned.aliases,
         lapsed: out.lapsed,
     };
-    Finished { open: out.open, resolved: out.resolved, changes, counts, suppressed: out.suppressed.len() as u64 }
+    Ok(Finished { open: out.open, resolved: out.resolved, changes, counts, suppressed: out.suppressed.len() as u64 })
 }

@@ -440,14 +440,48 @@ fn controls_and_explanations() {
     let v = submit(&state, &d3, &policy);
     assert_eq!(v[0].status, Some(DecisionStatus::Applied), "{v:#?}");
     day = t.join("d5");
-    write_day(&day, &[], &ar_day1(), &[], &gl(3));
-    reckon_pipeline::run(&opts(&day, &t.join("o5"), &state, 6, cfg)).unwrap_or_else(|e| panic!("{e}"));
+    let t9 = [bank("T9", "2026-11-06", "300.00", "UNKNOWN PAYER", "", "", "refund")];
+    write_day(&day, &t9, &ar_day1(), &[], &gl(3));
+    reckon_pipeline::run(&opts(&day, &t.join("o5"), &state, 6, cfg.clone())).unwrap_or_else(|e| panic!("{e}"));
     let ex5 = exceptions(&t.join("o5"));
     let x = ex5.get("bank_transactions:T3").unwrap_or_else(|| panic!("undone match is open again: {ex5:?}"));
     assert_eq!((x.0.as_str(), x.2.as_str()), (x3.as_str(), "reopened"));
     let m5 = manifest(&t.join("o5"));
     assert_eq!(m5["state"]["carried"], 1);
     assert_eq!(m5["state"]["chain"]["balanced"], true);
+    // An entry dismissed between two runs, then a run (it is no longer
+    // carried), then the dismissal undone: it is carried again, from the row
+    // the run kept when it saw the dismissal.
+    let x9 = ex5["bank_transactions:T9"].0.clone();
+    let d4 = decisions_file(
+        &t.join("dec"),
+        "d.jsonl",
+        &[serde_json::json!({"decision_id": "D1", "exception_id": x9, "action": "dismiss", "actor": "bob",
+            "decided_at": "2026-11-07T09:00:00Z", "comment": "a refund, not a receipt"})],
+    );
+    let v = submit(&state, &d4, &policy);
+    assert_eq!(v[0].status, Some(DecisionStatus::Applied), "{v:#?}");
+    day = t.join("d6");
+    write_day(&day, &[], &ar_day1(), &[], &gl(3));
+    reckon_pipeline::run(&opts(&day, &t.join("o6"), &state, 7, cfg.clone())).unwrap_or_else(|e| panic!("{e}"));
+    assert!(!exceptions(&t.join("o6")).contains_key("bank_transactions:T9"), "dismissed");
+    let m6 = manifest(&t.join("o6"));
+    assert_eq!((m6["state"]["carried"].clone(), m6["state"]["chain"]["balanced"].clone()), (1.into(), true.into()));
+    let d5 = decisions_file(
+        &t.join("dec"),
+        "e.jsonl",
+        &[serde_json::json!({"decision_id": "E1", "action": "undo", "actor": "bob",
+            "decided_at": "2026-11-08T09:00:00Z", "target": "D1"})],
+    );
+    assert_eq!(submit(&state, &d5, &policy)[0].status, Some(DecisionStatus::Applied));
+    day = t.join("d7");
+    write_day(&day, &[], &ar_day1(), &[], &gl(3));
+    reckon_pipeline::run(&opts(&day, &t.join("o7"), &state, 8, cfg)).unwrap_or_else(|e| panic!("{e}"));
+    let ex7 = exceptions(&t.join("o7"));
+    let x = ex7.get("bank_transactions:T9").unwrap_or_else(|| panic!("undone dismissal is open again: {ex7:?}"));
+    assert_eq!((x.0.as_str(), x.2.as_str()), (x9.as_str(), "reopened"));
+    let m7 = manifest(&t.join("o7"));
+    assert_eq!((m7["state"]["carried"].clone(), m7["state"]["chain"]["balanced"].clone()), (2.into(), true.into()));
 }
 
 /// Decisions in the input folder are taken in by the run itself.
@@ -555,7 +589,7 @@ fn store_faults_are_clear_and_leave_it_unchanged() {
         })
         .unwrap_or_else(|e| panic!("{e}"));
     let e = Store::open(&newer).err().map(|e| e.to_string()).unwrap_or_default();
-    assert!(e.contains("schema version 99, newer than this reckon knows (2)"), "{e}");
+    assert!(e.contains("schema version 99, newer than this reckon knows (3)"), "{e}");
 }
 
 /// A PostgreSQL server that drops the run's connection mid-run: the run fails

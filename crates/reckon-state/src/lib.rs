@@ -4,14 +4,16 @@
 //! refinery's versioned migrations in `migrations/`, written in portable SQL so
 //! the same migrations serve PostgreSQL). It holds the chain of runs (each names
 //! its predecessor and the sha256 of its manifest), every bank entry ever loaded
-//! and whether it is open, matched or resolved, amounts applied to open items
-//! that the receivables snapshot does not show yet, exceptions with their
-//! lifecycle and an event per run and decision, the decisions log, and what was
-//! learned from decisions (payer aliases, rejected pairs, dismissed duplicates
-//! and explained journals).
+//! and whether it is open, matched or resolved, the open entries' rows as one
+//! Parquet file of the latest run, amounts applied to open items that the
+//! receivables snapshot does not show yet, exceptions with their lifecycle and
+//! an event per change (by a run or a decision), the decisions log, and what
+//! was learned from decisions (payer aliases, rejected pairs, dismissed
+//! duplicates and explained journals).
 //!
-//! A run reads its [`Memory`] at the start and writes its [`RunChanges`] in one
-//! transaction at the end ([`Store::begin_run`] → [`PendingRun::commit`]); a
+//! A run reads its [`Memory`] (what is open and what was learned; settled
+//! entries and resolved exceptions are looked up by key) at the start and
+//! writes its [`RunChanges`] (only what changed) in one transaction at the end ([`Store::begin_run`] → [`PendingRun::commit`]); a
 //! run that fails or is killed leaves the store as it was. An OS lock on
 //! `PATH.lock` (released by the kernel when the process dies) refuses a second
 //! process on the same store. Decisions arrive through [`Store::submit`]
@@ -28,8 +30,8 @@ pub use config::{DecisionsConfig, Policy, Sla, StateConfig};
 pub use decision::{Action, DecisionInput, DecisionStatus, ItemAmount, Received, Unreadable};
 pub use reckon_core::{ExceptionKind, ExceptionState};
 pub use store::{
-    Alias, Application, AuditLine, ChainCheck, Dismissal, EntryChange, EntryStatus, EventRow, ExceptionRecord, Memory,
-    NewRun, PendingRun, RunChanges, RunRecord, Store, StoredDecision, Verdict, is_postgres,
+    Alias, Application, AuditLine, Carried, ChainCheck, Dismissal, EntryChange, EntryStatus, EventRow, ExceptionRecord,
+    Memory, NewRun, PendingRun, RunChanges, RunRecord, Store, StoredDecision, Verdict, is_postgres,
 };
 
 use std::path::PathBuf;

@@ -80,22 +80,60 @@ fn date_of(s: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
 }
 
+/// The exceptions in `mem` whose payload [`reconcile`] may need and `mem`
+/// lacks: open ones not raised again (their resolution republishes them) and
+/// dismissed ones raised again.
+pub fn payloads_needed(mem: &Memory, raised: &[Exception]) -> Vec<String> {
+    let keys: BTreeSet<String> = raised.iter().map(problem_key).collect();
+    let mut ids: Vec<String> = mem
+        .exceptions
+        .values()
+        .filter(|r| r.payload.is_empty() && r.state != ExceptionState::Resolved)
+        .filter(|r| !keys.contains(&r.problem_key) || mem.dismissed.contains_key(&r.problem_key))
+        .map(|r| r.exception_id.clone())
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// The problem keys of `raised` that `mem` does not hold (resolved earlier,
+/// or never seen): the caller looks them up in the store.
+pub fn keys_unknown(mem: &Memory, raised: &[Exception]) -> Vec<String> {
+    let keys: BTreeSet<String> = raised.iter().map(problem_key).filter(|k| !mem.exceptions.contains_key(k)).collect();
+    keys.into_iter().collect()
+}
+
 /// Computes the lifecycle of `raised` (this run's exceptions after the feed
-/// policy) against `mem`. `facts` gives what the run knows beyond each exception.
+/// policy) against `mem`. `facts` gives what the run knows beyond each
+/// exception; `payloads` the payloads [`payloads_needed`] named. Only changes
+/// become records and events: an exception raised again with the same
+/// content stays as the store has it (`new` from an earlier run reads as open).
 pub fn reconcile(
     mem: &Memory,
     raised: Vec<Exception>,
-    facts: &dyn Fn(&Exception) -> Facts,
+    facts: &(dyn Fn(&Exception) -> Facts + Sync),
+    payloads: &std::collections::HashMap<String, String>,
     cx: &Context<'_>,
 ) -> Outcome {
+    use rayon::prelude::*;
     let mut out = Outcome::default();
     let as_of = cx.as_of.format("%Y-%m-%d").to_string();
     let mut seen = BTreeSet::new();
     let mut suppressed = BTreeSet::new();
-    for mut e in raised {
-        let key = problem_key(&e);
-        let f = facts(&e);
-        let material = material_digest(&e, &f.material);
+    // What each exception is about, its facts and digests: independent per
+    // exception, so computed in parallel (in order).
+    let about: Vec<(String, Facts, String, String)> = raised
+        .par_iter()
+        .map(|e| {
+            let f = facts(e);
+            let material = material_digest(e, &f.material);
+            (problem_key(e), f, material, reckon_feed::content_digest(e))
+        })
+        .collect();
+    // Records to write, by the index of their exception in `out.open`; their
+    // payloads are serialised in parallel at the end.
+    let mut payload_of: Vec<usize> = Vec::new();
+    for (mut e, (key, f, material, content)) in raised.into_iter().zip(about) {
         if let Some(d) = mem.dismissed.get(&key) {
             if d.material_digest == material {
                 suppressed.insert(key.clone());
@@ -127,8 +165,10 @@ pub fn reconcile(
         if let Some(r) = prev {
             e.exception_id = r.exception_id.clone();
         }
-        let content = reckon_feed::content_digest(&e);
         let changed = prev.is_none_or(|r| r.content_digest != content || r.state == ExceptionState::Resolved);
+        // A state the store does not have yet (`new` kept from an earlier run is open).
+        let moved = prev
+            .is_some_and(|r| r.state != state && !(r.state == ExceptionState::New && state == ExceptionState::Open));
         let age = date_of(&first_seen).map_or(0, |d| (cx.as_of - d).num_days().max(0)) as u32;
         let sla_days = cx.sla.days(e.kind);
         let breached = age > sla_days;
@@ -144,6 +184,10 @@ pub fn reconcile(
             resolution: None,
             changed,
         });
+        if !changed && !moved {
+            out.open.push(e);
+            continue;
+        }
         let detail = match state {
             ExceptionState::New => "raised".to_string(),
             ExceptionState::Reopened => "raised again after it was resolved".to_string(),
@@ -179,13 +223,20 @@ pub fn reconcile(
             resolved_run: None,
             resolution: None,
             preparers: f.preparers,
-            payload: serde_json::to_string(&e).unwrap_or_default(),
+            payload: String::new(),
         });
+        payload_of.push(out.open.len());
         out.open.push(e);
+    }
+    let serialised: Vec<String> =
+        payload_of.par_iter().map(|&i| serde_json::to_string(&out.open[i]).unwrap_or_default()).collect();
+    for (r, p) in out.records.iter_mut().zip(serialised) {
+        r.payload = p;
     }
     // What the store had open and this run did not raise is resolved — by the
     // evidence of this run — and what decisions resolved since the last run is
     // announced.
+    let mut to_resolve: Vec<(&ExceptionRecord, String, bool)> = Vec::new();
     let mut prior: Vec<&ExceptionRecord> = mem.exceptions.values().collect();
     prior.sort_by(|a, b| a.exception_id.cmp(&b.exception_id));
     for r in prior {
@@ -209,19 +260,6 @@ pub fn reconcile(
                 (why, true)
             }
         };
-        let Ok(mut e) = serde_json::from_str::<Exception>(&r.payload) else { continue };
-        e.run_id = cx.run_id.to_string();
-        let age = date_of(&r.first_seen).map_or(0, |d| (cx.as_of - d).num_days().max(0)) as u32;
-        let sla_days = cx.sla.days(e.kind);
-        e.lifecycle = Some(Lifecycle {
-            state: ExceptionState::Resolved,
-            first_seen: r.first_seen.clone(),
-            age_days: age,
-            sla_days,
-            sla_breached: age > sla_days,
-            resolution: Some(resolution.clone()),
-            changed: true,
-        });
         if newly {
             out.events.push(EventRow {
                 exception_id: r.exception_id.clone(),
@@ -235,13 +273,43 @@ pub fn reconcile(
                 detail: resolution.clone(),
             });
         }
-        let mut rec = r.clone();
-        rec.state = ExceptionState::Resolved;
-        rec.resolved_run = Some(cx.run_id.to_string());
-        rec.resolution = Some(resolution);
-        rec.payload = serde_json::to_string(&e).unwrap_or_default();
+        to_resolve.push((r, resolution, newly));
+    }
+    // Each resolved exception republished: parsed and serialised in parallel, in order.
+    let resolved: Vec<(Option<Exception>, ExceptionRecord)> = to_resolve
+        .into_par_iter()
+        .map(|(r, resolution, _)| {
+            let payload =
+                if r.payload.is_empty() { payloads.get(&r.exception_id).unwrap_or(&r.payload) } else { &r.payload };
+            let mut rec = r.clone();
+            rec.state = ExceptionState::Resolved;
+            rec.resolved_run = Some(cx.run_id.to_string());
+            rec.resolution = Some(resolution.clone());
+            let Ok(mut e) = serde_json::from_str::<Exception>(payload) else {
+                // Not reachable with a store reckon wrote (every exception has
+                // its payload); a record without one is still resolved.
+                tracing::warn!(exception = %r.exception_id, "resolved exception without a readable payload");
+                return (None, rec);
+            };
+            e.run_id = cx.run_id.to_string();
+            let age = date_of(&r.first_seen).map_or(0, |d| (cx.as_of - d).num_days().max(0)) as u32;
+            let sla_days = cx.sla.days(e.kind);
+            e.lifecycle = Some(Lifecycle {
+                state: ExceptionState::Resolved,
+                first_seen: r.first_seen.clone(),
+                age_days: age,
+                sla_days,
+                sla_breached: age > sla_days,
+                resolution: Some(resolution),
+                changed: true,
+            });
+            rec.payload = serde_json::to_string(&e).unwrap_or_default();
+            (Some(e), rec)
+        })
+        .collect();
+    for (e, rec) in resolved {
         out.records.push(rec);
-        out.resolved.push(e);
+        out.resolved.extend(e);
     }
     out
 }
@@ -251,6 +319,7 @@ mod tests {
     use super::*;
     use crate::store::Dismissal;
     use reckon_feed::{Band, Exception};
+    use std::collections::HashMap;
 
     fn dup(amount: &str) -> Exception {
         let records = vec!["ap_invoices:A1".to_string(), "ap_invoices:A2".to_string()];
@@ -300,11 +369,12 @@ mod tests {
             sla: &sla,
             settled: &settled,
         };
-        let same = reconcile(&mem, vec![dup("1234.56")], &facts_v1, &cx);
+        let none = HashMap::new();
+        let same = reconcile(&mem, vec![dup("1234.56")], &facts_v1, &none, &cx);
         assert!(same.open.is_empty() && same.suppressed == vec![key.clone()], "{same:?}");
-        let vendor = reconcile(&mem, vec![dup("1234.56")], &facts_v2, &cx);
+        let vendor = reconcile(&mem, vec![dup("1234.56")], &facts_v2, &none, &cx);
         assert_eq!((vendor.open.len(), vendor.lapsed.clone()), (1, vec![key.clone()]), "another vendor");
-        let amount = reconcile(&mem, vec![dup("1234.65")], &facts_v1, &cx);
+        let amount = reconcile(&mem, vec![dup("1234.65")], &facts_v1, &none, &cx);
         assert_eq!((amount.open.len(), amount.lapsed.clone()), (1, vec![key]), "another amount");
     }
 }

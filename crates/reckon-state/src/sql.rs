@@ -1,5 +1,5 @@
 //! The two databases behind one small interface: SQL text with `$n`
-//! parameters, values that are text, 64-bit integers or NULL, rows of such
+//! parameters, values that are text, 64-bit integers, bytes or NULL, rows of such
 //! values. The store's SQL is written once against it; SQLite (rusqlite) and
 //! PostgreSQL (the `postgres` client) each implement it for a connection and a
 //! transaction.
@@ -12,6 +12,8 @@ pub(crate) enum Val {
     Null,
     Text(String),
     Int(i64),
+    /// `BYTEA` on PostgreSQL, a BLOB on SQLite.
+    Bytes(Vec<u8>),
 }
 
 /// Anything that can be a parameter.
@@ -31,6 +33,11 @@ impl ToVal for String {
 impl ToVal for i64 {
     fn to_val(&self) -> Val {
         Val::Int(*self)
+    }
+}
+impl ToVal for [u8] {
+    fn to_val(&self) -> Val {
+        Val::Bytes(self.to_vec())
     }
 }
 impl ToVal for Val {
@@ -72,6 +79,13 @@ impl Row {
         match self.0.get(i) {
             Some(Val::Text(s)) => Some(s.clone()),
             _ => None,
+        }
+    }
+
+    pub fn bytes(&self, i: usize) -> Result<Vec<u8>, DbError> {
+        match self.0.get(i) {
+            Some(Val::Bytes(b)) => Ok(b.clone()),
+            other => Err(DbError::Other(format!("column {i}: bytes expected, found {other:?}"))),
         }
     }
 
@@ -155,6 +169,7 @@ fn lite_params(args: &[Val]) -> Vec<rusqlite::types::Value> {
             Val::Null => rusqlite::types::Value::Null,
             Val::Text(s) => rusqlite::types::Value::Text(s.clone()),
             Val::Int(i) => rusqlite::types::Value::Integer(*i),
+            Val::Bytes(b) => rusqlite::types::Value::Blob(b.clone()),
         })
         .collect()
 }
@@ -172,7 +187,7 @@ fn lite_rows(c: &rusqlite::Connection, sql: &str, args: &[Val]) -> Result<Vec<Ro
                 rusqlite::types::ValueRef::Integer(x) => Val::Int(x),
                 rusqlite::types::ValueRef::Text(t) => Val::Text(String::from_utf8_lossy(t).into_owned()),
                 rusqlite::types::ValueRef::Real(x) => Val::Text(x.to_string()),
-                rusqlite::types::ValueRef::Blob(b) => Val::Text(String::from_utf8_lossy(b).into_owned()),
+                rusqlite::types::ValueRef::Blob(b) => Val::Bytes(b.to_vec()),
             });
         }
         out.push(Row(v));
@@ -222,6 +237,9 @@ fn pg_params(types: &[Type], args: &[Val]) -> Result<Vec<Box<dyn ToSql + Sync>>,
                 (&Type::INT8, Val::Null) => Box::new(None::<i64>),
                 (&Type::INT4, Val::Int(i)) => Box::new(i32::try_from(*i).map_err(|e| DbError::Other(e.to_string()))?),
                 (&Type::INT4, Val::Null) => Box::new(None::<i32>),
+                (&Type::BYTEA, Val::Bytes(b)) => Box::new(b.clone()),
+                (&Type::BYTEA, Val::Null) => Box::new(None::<Vec<u8>>),
+                (_, Val::Bytes(_)) => return Err(DbError::Other(format!("bytes for a parameter of type {t}"))),
                 (_, Val::Text(s)) => Box::new(s.clone()),
                 (_, Val::Int(i)) => Box::new(i.to_string()),
                 (_, Val::Null) => Box::new(None::<String>),
@@ -238,6 +256,7 @@ fn pg_row(r: &postgres::Row) -> Result<Row, DbError> {
             Type::INT4 => r.try_get::<_, Option<i32>>(i)?.map_or(Val::Null, |x| Val::Int(x.into())),
             Type::INT2 => r.try_get::<_, Option<i16>>(i)?.map_or(Val::Null, |x| Val::Int(x.into())),
             Type::BOOL => r.try_get::<_, Option<bool>>(i)?.map_or(Val::Null, |x| Val::Int(x.into())),
+            Type::BYTEA => r.try_get::<_, Option<Vec<u8>>>(i)?.map_or(Val::Null, Val::Bytes),
             _ => r.try_get::<_, Option<String>>(i)?.map_or(Val::Null, Val::Text),
         });
     }

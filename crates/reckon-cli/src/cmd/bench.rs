@@ -79,54 +79,131 @@ pub fn bench_journals(input: &Path, scale: usize, seed: u64, dir: &Path) -> anyh
     Ok(exit::OK)
 }
 
-/// The state store's overhead: day 1 is the scenario's bank entries without
-/// receivables (every receipt stays open), day 2 brings the receivables and no
-/// new bank entries, so every open entry is carried from the store and
-/// matched. Reports each run's wall time and the store's part of it (open and
-/// read, carry, write, commit).
+/// Writes the rows of CSV `src` to `a` (about the first half) and `b` (the
+/// rest), each with the header; rows sharing a value of `group` stay together.
+fn split_csv(src: &Path, a: &Path, b: &Path, group: &str) -> anyhow::Result<()> {
+    let mut r = csv::Reader::from_path(src)?;
+    let headers = r.headers()?.clone();
+    let g = headers.iter().position(|h| h == group).with_context(|| format!("{}: no column {group}", src.display()))?;
+    let rows: Vec<csv::StringRecord> = r.records().collect::<Result<_, _>>()?;
+    let mut cut = rows.len() / 2;
+    while cut > 0 && cut < rows.len() && rows[cut].get(g) == rows[cut - 1].get(g) {
+        cut += 1;
+    }
+    for (path, part) in [(a, &rows[..cut]), (b, &rows[cut..])] {
+        let mut w = csv::Writer::from_path(path)?;
+        w.write_record(&headers)?;
+        for row in part {
+            w.write_record(row)?;
+        }
+        w.flush()?;
+    }
+    Ok(())
+}
+
+/// The state store's cost, in two chains of two runs on one generated scenario:
+///
+/// - **production**: the whole books (receivables, payables, GL) both days;
+///   the bank entries and remittances split in two days, so day 2 carries day
+///   1's open entries, applies remittances to them and reduces the open items
+///   reckon applied that the ERP has not posted yet;
+/// - **stress**: every entry stays open on day 1 (no receivables), and day 2
+///   carries them all in and matches them: the store at its largest per run.
+///
+/// Each day runs twice on the same folder: without a store, then with it. The
+/// store's overhead is the difference of the two wall times over the wall time
+/// with the store (the run with the store also carries entries and matches
+/// them: work the store brings). The store's own phases (open and read,
+/// carry, lifecycle, write — beside the feed's files — and commit) are listed.
 pub fn bench_state(input: &Path, scale: usize, seed: u64, dir: &Path) -> anyhow::Result<i32> {
     let all = dir.join("scenario");
     reckon_synth::generate(&all, &reckon_synth::Config::new(seed, scale))?;
-    let day1 = input.join("day-1");
-    let day2 = input.join("day-2");
-    for d in [&day1, &day2] {
-        std::fs::create_dir_all(d)?;
+    let copy = |f: &str, to: &Path| -> anyhow::Result<()> {
+        std::fs::create_dir_all(to)?;
+        std::fs::copy(all.join(f), to.join(f))?;
+        Ok(())
+    };
+    let mut chains: Vec<(&str, [(&str, PathBuf); 2])> = Vec::new();
+    // Production: books on both days, bank and remittances split.
+    let (p1, p2) = (input.join("production-1"), input.join("production-2"));
+    for f in [
+        "bank_accounts.csv",
+        "customers.csv",
+        "ar_open_items.csv",
+        "vendors.csv",
+        "ap_invoices.csv",
+        "gl_journal_lines.csv",
+    ] {
+        copy(f, &p1)?;
+        copy(f, &p2)?;
     }
+    split_csv(
+        &all.join("bank_transactions.csv"),
+        &p1.join("bank_transactions.csv"),
+        &p2.join("bank_transactions.csv"),
+        "txn_id",
+    )?;
+    split_csv(&all.join("remittances.csv"), &p1.join("remittances.csv"), &p2.join("remittances.csv"), "remittance_id")?;
+    chains.push((
+        "production",
+        [
+            ("day 1: books, first half of the bank entries", p1),
+            ("day 2: books, second half, day 1's open entries carried", p2),
+        ],
+    ));
+    // Stress: everything open, then everything carried.
+    let (s1, s2) = (input.join("stress-1"), input.join("stress-2"));
     for f in ["bank_accounts.csv", "customers.csv"] {
-        std::fs::copy(all.join(f), day1.join(f))?;
-        std::fs::copy(all.join(f), day2.join(f))?;
+        copy(f, &s1)?;
+        copy(f, &s2)?;
     }
-    std::fs::copy(all.join("bank_transactions.csv"), day1.join("bank_transactions.csv"))?;
-    std::fs::copy(all.join("ar_open_items.csv"), day2.join("ar_open_items.csv"))?;
-    std::fs::copy(all.join("remittances.csv"), day2.join("remittances.csv"))?;
-    let state = dir.join("state.db");
-    let mut cfg = reckon_pipeline::Config::default();
-    cfg.matching.model = "rules".into();
+    copy("bank_transactions.csv", &s1)?;
+    copy("ar_open_items.csv", &s2)?;
+    copy("remittances.csv", &s2)?;
+    chains.push(("stress", [("day 1: bank entries, no receivables", s1), ("day 2: receivables, entries carried", s2)]));
     let mut report = Vec::new();
-    for (name, d) in [("day 1: bank entries, no receivables", &day1), ("day 2: receivables, entries carried", &day2)] {
-        let mut o = reckon_pipeline::RunOptions::new(d, &dir.join(format!("out-{}", report.len() + 1)), cfg.clone());
-        o.state = Some(state.clone());
-        let t = Instant::now();
-        let r = reckon_pipeline::run(&o)?;
-        let wall = t.elapsed().as_millis() as u64;
-        let tm = &r.manifest.timings_ms;
-        let g = |k: &str| tm.get(k).copied().unwrap_or(0);
-        let commit = r.state_commit_ms.unwrap_or(0);
-        let store = g("state_open") + g("state_prepare") + g("state_write") + commit;
-        let st = r.manifest.state.clone().unwrap_or_default();
-        report.push(serde_json::json!({
-            "run": name,
-            "bank_entries_loaded": r.manifest.conservation.bank_transactions.loaded,
-            "carried_in": st.prepared.carried,
-            "open_after": st.chain.open,
-            "entries_in_store": st.chain.entries,
-            "wall_ms": wall,
-            "state_open_and_read_ms": g("state_open"),
-            "state_carry_ms": g("state_prepare"),
-            "state_write_ms": g("state_write"),
-            "state_commit_ms": commit,
-            "state_share_of_wall": store as f64 / wall.max(1) as f64,
-        }));
+    for (chain, days) in &chains {
+        let state = dir.join(format!("{chain}.db"));
+        for (i, (name, d)) in days.iter().enumerate() {
+            let cfg = reckon_pipeline::Config::default();
+            let plain = dir.join(format!("out-{chain}-{}-without-store", i + 1));
+            let t = Instant::now();
+            reckon_pipeline::run(&reckon_pipeline::RunOptions::new(d, &plain, cfg.clone()))?;
+            let wall_without = t.elapsed().as_millis() as u64;
+            let out = dir.join(format!("out-{chain}-{}", i + 1));
+            let mut o = reckon_pipeline::RunOptions::new(d, &out, cfg);
+            o.state = Some(state.clone());
+            let t = Instant::now();
+            let r = reckon_pipeline::run(&o)?;
+            let wall = t.elapsed().as_millis() as u64;
+            let tm = &r.manifest.timings_ms;
+            let g = |k: &str| tm.get(k).copied().unwrap_or(0);
+            let commit = r.state_commit_ms.unwrap_or(0);
+            let store = g("state_open") + g("state_prepare") + g("state_lifecycle") + g("state_write") + commit;
+            let st = r.manifest.state.clone().unwrap_or_default();
+            let c = &r.manifest.conservation.bank_transactions;
+            report.push(serde_json::json!({
+                "chain": chain,
+                "run": name,
+                "bank_entries_loaded": c.loaded,
+                "carried_in": st.prepared.carried,
+                "open_items": r.manifest.conservation.tables.get("ar_open_items").map_or(0, |t| t.loaded_rows),
+                "exceptions": st.exceptions,
+                "open_after": st.chain.open,
+                "entries_in_store": st.chain.entries,
+                "wall_ms": wall,
+                "wall_without_store_ms": wall_without,
+                "store_overhead": (wall as f64 - wall_without as f64) / wall.max(1) as f64,
+                "state_open_and_read_ms": g("state_open"),
+                "state_carry_ms": g("state_prepare"),
+                "state_lifecycle_ms": g("state_lifecycle"),
+                "state_write_ms": g("state_write"),
+                "state_commit_ms": commit,
+                "state_ms": store,
+                "state_phases_share_of_wall": store as f64 / wall.max(1) as f64,
+                "store_bytes": std::fs::metadata(&state).map(|m| m.len()).unwrap_or(0),
+            }));
+        }
     }
     let profile = if cfg!(debug_assertions) { "debug (use --release for real numbers)" } else { "release" };
     let out = serde_json::json!({ "profile": profile, "scale": scale, "seed": seed, "runs": report,
