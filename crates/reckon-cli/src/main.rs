@@ -152,6 +152,11 @@ enum Command {
         /// OUT/truth/days.csv the day each entry, advice and late item arrived.
         #[arg(long, value_name = "N")]
         days: Option<usize>,
+        /// With --days: the share of customers that pay every invoice through a
+        /// parent, treasury centre or finance company under that payer's own
+        /// name (learned only when a person confirms it).
+        #[arg(long, value_name = "SHARE", default_value_t = 0.05)]
+        third_party_payers: f64,
     },
     /// Evaluate a run's outputs against a generated scenario's truth: cash-matching
     /// precision of `auto`, touchless rate, recall in any band, by pattern, and a
@@ -255,7 +260,9 @@ fn dispatch(cmd: Command) -> anyhow::Result<i32> {
         Command::Demo { out } => cmd::run::demo(out),
         Command::Validate { input, all } => cmd::data::validate(input, all),
         Command::Ingest { input, out } => cmd::run::ingest(input, out),
-        Command::Generate { out, seed, scale, profile, days } => cmd::data::generate(out, seed, scale, profile, days),
+        Command::Generate { out, seed, scale, profile, days, third_party_payers } => {
+            cmd::data::generate(out, seed, scale, profile, days, third_party_payers)
+        }
         Command::Bench { scale, seed, dir, only } => cmd::bench::bench(scale, seed, dir, &only),
         Command::Parse { files, model } => cmd::data::parse_files(&files, model),
         Command::Eval { out, truth } => cmd::eval::exec(out, truth),

@@ -62,8 +62,9 @@ pub struct DayRow {
     /// `auto_new / receipts_new`.
     pub touchless_new: f64,
     /// New receipts paid under a customer's trade name (a name no similarity
-    /// finds; `truth/trade_names.csv`), and of those matched automatically —
-    /// which happens only once a person's decision taught reckon the name.
+    /// finds; `truth/trade_names.csv`) with nothing else to identify them (no
+    /// reference, end-to-end id or advice), and of those matched automatically
+    /// — which happens only once a person's decision taught reckon the name.
     pub trade_name_new: u64,
     pub trade_name_auto: u64,
     /// Of the trade-name receipts, those whose name a person had confirmed on
@@ -71,6 +72,11 @@ pub struct DayRow {
     /// matched automatically.
     pub trade_name_known: u64,
     pub trade_name_known_auto: u64,
+    /// New receipts paid under a third party's name whatever else they carry
+    /// (references, advices), and of those matched automatically: what
+    /// confirmed payer names can lift.
+    pub third_party_new: u64,
+    pub third_party_auto: u64,
     /// Open bank entries carried in from earlier days.
     pub carried_in: u64,
     /// Carried receipts matched this day (by the engine or a decision).
@@ -163,6 +169,8 @@ struct Truth {
     arrivals: BTreeMap<usize, BTreeSet<String>>,
     /// Receipts paid under a trade name, with the name.
     trade_name: BTreeMap<String, String>,
+    /// Every receipt paid under a third party's name.
+    third_party: BTreeSet<String>,
 }
 
 fn truth(dir: &Path) -> Result<Truth, SimError> {
@@ -214,18 +222,31 @@ fn truth(dir: &Path) -> Result<Truth, SimError> {
     }
     let names: BTreeSet<String> =
         read_rows(&dir.join("truth/trade_names.csv"))?.1.into_iter().map(|r| r["trade_name"].clone()).collect();
+    // Only receipts whose payer's name is their one clue (the generator's
+    // `name_only` pattern: no reference, no end-to-end id, no advice): a
+    // referenced payment under a trade name is matched by its reference.
+    let name_only: BTreeSet<String> = read_rows(&dir.join("all/truth/receipts.csv"))?
+        .1
+        .into_iter()
+        .filter(|r| r["pattern"] == "name_only")
+        .map(|r| r["txn_id"].clone())
+        .collect();
     let mut trade_name = BTreeMap::new();
+    let mut third_party = BTreeSet::new();
     for d in std::fs::read_dir(dir).map_err(io(dir))?.filter_map(|e| e.ok().map(|e| e.path())) {
         let f = d.join("bank_transactions.csv");
         if d.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("day-")) && f.is_file() {
             for b in read_rows(&f)?.1 {
                 if names.contains(&b["counterparty_name"]) {
-                    trade_name.insert(b["txn_id"].clone(), b["counterparty_name"].clone());
+                    third_party.insert(b["txn_id"].clone());
+                    if name_only.contains(&b["txn_id"]) {
+                        trade_name.insert(b["txn_id"].clone(), b["counterparty_name"].clone());
+                    }
                 }
             }
         }
     }
-    Ok(Truth { links, not_ar, true_duplicates, anomalies, arrivals, trade_name })
+    Ok(Truth { links, not_ar, true_duplicates, anomalies, arrivals, trade_name, third_party })
 }
 
 /// Runs the days in `days_dir` against the store `state`, writing inputs, runs
@@ -325,6 +346,10 @@ pub fn simulate(days_dir: &Path, out: &Path, state: &Path, cfg: &SimConfig) -> R
             } else {
                 row.receipts_new += 1;
                 row.auto_new += u64::from(s == "auto");
+                if truth.third_party.contains(t) {
+                    row.third_party_new += 1;
+                    row.third_party_auto += u64::from(s == "auto");
+                }
                 if let Some(name) = truth.trade_name.get(t) {
                     row.trade_name_new += 1;
                     row.trade_name_auto += u64::from(s == "auto");
@@ -510,18 +535,25 @@ pub fn simulate(days_dir: &Path, out: &Path, state: &Path, cfg: &SimConfig) -> R
     Ok(rows)
 }
 
-/// The per-day table as Markdown.
+fn ratio(a: u64, b: u64) -> String {
+    if b == 0 { "–".to_string() } else { format!("{:.3}", a as f64 / b as f64) }
+}
+
+/// The per-day table as Markdown, with touchless on days 6–10 against day 1
+/// when there are ten days or more.
 pub fn table(rows: &[DayRow]) -> String {
     let mut s = String::from(
-        "| day | as of | receipts new | touchless (new) | trade-name receipts: auto / new | of those, name confirmed earlier: auto / all | carried in | carried applied | late arrivals | matched on arrival | exceptions new / open / reopened / resolved | SLA breached | decisions sent / accepted / applied / refused | wrong / undone | raised twice | chain |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+        "| day | as of | receipts new | touchless (new) | touchless: paid under a third party's name / others | trade-name receipts, name only: auto / new | of those, name confirmed earlier: auto / all | carried in | carried applied | late arrivals | matched on arrival | exceptions new / open / reopened / resolved | SLA breached | decisions sent / accepted / applied / refused | wrong / undone | raised twice | chain |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for r in rows {
         s.push_str(&format!(
-            "| {} | {} | {} | {:.3} | {} / {} | {} / {} | {} | {} | {} | {} | {} / {} / {} / {} | {} | {} / {} / {} / {} | {} / {} | {} | {} |\n",
+            "| {} | {} | {} | {:.3} | {} / {} | {} / {} | {} / {} | {} | {} | {} | {} | {} / {} / {} / {} | {} | {} / {} / {} / {} | {} / {} | {} | {} |\n",
             r.day,
             r.as_of,
             r.receipts_new,
             r.touchless_new,
+            ratio(r.third_party_auto, r.third_party_new),
+            ratio(r.auto_new - r.third_party_auto, r.receipts_new - r.third_party_new),
             r.trade_name_auto,
             r.trade_name_new,
             r.trade_name_known_auto,
@@ -543,6 +575,23 @@ pub fn table(rows: &[DayRow]) -> String {
             r.undo_sent,
             r.raised_twice,
             if r.chain_balanced { "balanced" } else { "NOT BALANCED" }
+        ));
+    }
+    if rows.len() >= 10 {
+        let sum = |f: &dyn Fn(&DayRow) -> (u64, u64)| {
+            rows[5..10].iter().map(f).fold((0, 0), |(a, b), (x, y)| (a + x, b + y))
+        };
+        let all = sum(&|r| (r.auto_new, r.receipts_new));
+        let third = sum(&|r| (r.third_party_auto, r.third_party_new));
+        let d1 = &rows[0];
+        s.push_str(&format!(
+            "\nTouchless on day 1: {} (third party's name {}, others {}); days 6–10: {} (third party's name {}, others {}).\n",
+            ratio(d1.auto_new, d1.receipts_new),
+            ratio(d1.third_party_auto, d1.third_party_new),
+            ratio(d1.auto_new - d1.third_party_auto, d1.receipts_new - d1.third_party_new),
+            ratio(all.0, all.1),
+            ratio(third.0, third.1),
+            ratio(all.0 - third.0, all.1 - third.1),
         ));
     }
     s

@@ -12,7 +12,8 @@ fn six_days_with_an_analyst() {
     let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let days = tmp.path().join("days");
     let cfg = reckon_synth::Config::new(11, 6000);
-    reckon_synth::days::write_days(&days, &cfg, 6).unwrap_or_else(|e| panic!("{e}"));
+    reckon_synth::days::write_days(&days, &cfg, 6, reckon_synth::days::THIRD_PARTY_PERMILLE)
+        .unwrap_or_else(|e| panic!("{e}"));
     let out = tmp.path().join("sim");
     std::fs::create_dir_all(&out).unwrap_or_else(|e| panic!("{e}"));
     let sim = SimConfig { wrong_permille: 150, undo_permille: 1000, ..SimConfig::default() };
@@ -59,7 +60,13 @@ fn six_days_end_alike_on_sqlite_and_postgres() {
         std::path::PathBuf::from(format!("{}/reckon_six_days", url.rsplit_once('/').map_or(url.as_str(), |(b, _)| b)));
     let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let days = tmp.path().join("days");
-    reckon_synth::days::write_days(&days, &reckon_synth::Config::new(12, 3000), 4).unwrap_or_else(|e| panic!("{e}"));
+    reckon_synth::days::write_days(
+        &days,
+        &reckon_synth::Config::new(12, 3000),
+        4,
+        reckon_synth::days::THIRD_PARTY_PERMILLE,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     let sim = SimConfig { wrong_permille: 150, undo_permille: 1000, ..SimConfig::default() };
     let mut states = Vec::new();
     for (name, state) in [("lite", tmp.path().join("state.db")), ("pg", pg)] {

@@ -11,10 +11,13 @@
 //! at their invoiced open amount — what cash application posts to the ERP is
 //! the caller's to subtract, since only the ERP's users and reckon know it; one
 //! paid item in twenty is posted a day or two after its payment), payables
-//! (invoices received so far) and journals posted that day. One customer in
-//! twenty pays through a treasury centre or parent whose name is nothing like
-//! the customer's and always the same (`cash/trade_name` in the truth): a name
-//! no similarity finds until a person confirms it. `out/truth/days.csv` says on
+//! (invoices received so far) and journals posted that day. A share of the
+//! customers (`third_party_permille`, one in twenty by default) pays every
+//! invoice through a treasury centre, parent or finance company whose name is
+//! nothing like the customer's and always the same (`truth/trade_names.csv`):
+//! a name no similarity finds until a person confirms it. ERPs model the
+//! pattern as parent-company payments (e.g. StreamV ERP, "Processing Parent
+//! Company Payments", erp-help.covesys.com). `out/truth/days.csv` says on
 //! which day every bank entry, advice and item arrived.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -86,8 +89,12 @@ const TRADE_WORDS: [&str; 12] = [
 ];
 const TRADE_SUFFIX: [&str; 4] = ["TREASURY SVCS", "SHARED SERVICES", "HOLDINGS PAYMENTS", "FINANCE CENTRE"];
 
-/// Writes the day folders (see the module docs).
-pub fn write_days(out: &Path, cfg: &Config, n: usize) -> io::Result<DaysSummary> {
+/// One customer in twenty pays through a third party by default.
+pub const THIRD_PARTY_PERMILLE: u32 = 50;
+
+/// Writes the day folders (see the module docs); `third_party_permille` of the
+/// customers pay under a third party's name.
+pub fn write_days(out: &Path, cfg: &Config, n: usize, third_party_permille: u32) -> io::Result<DaysSummary> {
     if n == 0 {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, "--days must be at least 1"));
     }
@@ -107,10 +114,6 @@ pub fn write_days(out: &Path, cfg: &Config, n: usize) -> io::Result<DaysSummary>
     let gl_h = header(&t("gl_journal_lines.csv"))?;
     let gl = read_csv(&t("gl_journal_lines.csv"))?;
     let links = read_csv(&all.join("truth/cash_matches.csv"))?;
-    let patterns: HashMap<String, String> = read_csv(&all.join("truth/receipts.csv"))?
-        .into_iter()
-        .map(|r| (r["txn_id"].clone(), r["pattern"].clone()))
-        .collect();
 
     // Bank entries: cut into days by booking order, dated with the day.
     let bank_day = cut(&bank, "booking_date", "txn_id", n);
@@ -134,14 +137,14 @@ pub fn write_days(out: &Path, cfg: &Config, n: usize) -> io::Result<DaysSummary>
     for l in &links {
         items_of.entry(l["txn_id"].as_str()).or_default().push(l["item_id"].as_str());
     }
-    // Trade names: one customer in twenty, a stable name unlike its own.
+    // Trade names: a share of the customers, a stable name unlike their own.
     let customers: BTreeSet<&str> = items.iter().map(|r| r["customer_id"].as_str()).collect();
     // Unique per customer: a trade name paying for two customers would not
     // name either.
     let mut trade: HashMap<&str, String> = HashMap::new();
     let mut taken: BTreeSet<String> = BTreeSet::new();
     for c in &customers {
-        if rng.permille(50) {
+        if rng.permille(u64::from(third_party_permille)) {
             for _ in 0..32 {
                 let name = format!("{} {} {}", rng.pick(&TRADE_WORDS), rng.pick(&TRADE_WORDS), rng.pick(&TRADE_SUFFIX));
                 if taken.insert(name.clone()) {
@@ -153,8 +156,9 @@ pub fn write_days(out: &Path, cfg: &Config, n: usize) -> io::Result<DaysSummary>
     }
     for r in bank.iter_mut() {
         let txn = r["txn_id"].clone();
-        if patterns.get(&txn).map(String::as_str) == Some("name_only")
-            && let Some(c) = items_of.get(txn.as_str()).and_then(|v| v.first()).and_then(|i| customer_of.get(i))
+        // The third party pays every invoice of the customer, under its name and
+        // from its own account (unknown to the customer master).
+        if let Some(c) = items_of.get(txn.as_str()).and_then(|v| v.first()).and_then(|i| customer_of.get(i))
             && let Some(name) = trade.get(c)
         {
             r.insert("counterparty_name".into(), name.clone());

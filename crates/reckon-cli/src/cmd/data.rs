@@ -29,7 +29,14 @@ pub fn validate(input: PathBuf, all: bool) -> anyhow::Result<i32> {
 }
 
 /// `reckon generate`: a scenario with truth.
-pub fn generate(out: PathBuf, seed: u64, scale: usize, profile: String, days: Option<usize>) -> anyhow::Result<i32> {
+pub fn generate(
+    out: PathBuf,
+    seed: u64,
+    scale: usize,
+    profile: String,
+    days: Option<usize>,
+    third_party_payers: f64,
+) -> anyhow::Result<i32> {
     let t = Instant::now();
     let pb = crate::cmd::run::spinner(&format!("reckon: generating {scale} open items"));
     let mut cfg = reckon_synth::Config::new(seed, scale);
@@ -37,7 +44,11 @@ pub fn generate(out: PathBuf, seed: u64, scale: usize, profile: String, days: Op
         cfg.profile = reckon_synth::Profile::Wide;
     }
     if let Some(n) = days {
-        let s = reckon_synth::days::write_days(&out, &cfg, n);
+        if !(0.0..=1.0).contains(&third_party_payers) {
+            anyhow::bail!("--third-party-payers must be a share between 0 and 1, got {third_party_payers}");
+        }
+        let permille = (third_party_payers * 1000.0).round() as u32;
+        let s = reckon_synth::days::write_days(&out, &cfg, n, permille);
         pb.finish_and_clear();
         let s = s?;
         outln!("generated seed={seed} scale={scale} as {n} days into {} in {:.2?}", out.display(), t.elapsed());
