@@ -120,6 +120,9 @@ pub struct Prepared {
     pub applications_dropped: Vec<(String, String)>,
     /// Open items whose amount was reduced by reckon's earlier applications.
     pub items_reduced: u64,
+    /// Automatic applications of earlier runs the snapshot does not show yet.
+    #[serde(skip)]
+    pub auto_outstanding: Vec<Application>,
     /// Rows of entries the last run left open that a decision settled since:
     /// kept one by one, so an undo can carry them again (txn_id, row JSON).
     #[serde(skip)]
@@ -242,6 +245,65 @@ fn align(mut df: DataFrame, like: Option<&DataFrame>) -> PolarsResult<DataFrame>
         }
         None => Ok(df),
     }
+}
+
+/// The columns of the automatic applications' file.
+const APPLICATION_COLUMNS: [&str; 6] = ["txn_id", "item_id", "applied_minor", "currency", "open_seen_minor", "run_id"];
+
+/// Applications from their Parquet file.
+fn applications_of(bytes: &[u8]) -> PolarsResult<Vec<Application>> {
+    let df = ParquetReader::new(std::io::Cursor::new(bytes)).finish()?;
+    let t = |c: &str| -> PolarsResult<Vec<String>> {
+        Ok(df.column(c)?.str()?.iter().map(|v| v.unwrap_or("").to_string()).collect())
+    };
+    let i = |c: &str| -> PolarsResult<Vec<i64>> { Ok(df.column(c)?.i64()?.iter().map(|v| v.unwrap_or(0)).collect()) };
+    let (txn, item, cur, run) = (t("txn_id")?, t("item_id")?, t("currency")?, t("run_id")?);
+    let (applied, seen) = (i("applied_minor")?, i("open_seen_minor")?);
+    Ok((0..df.height())
+        .map(|k| Application {
+            txn_id: txn[k].clone(),
+            item_id: item[k].clone(),
+            applied_minor: applied[k],
+            currency: cur[k].clone(),
+            open_seen_minor: seen[k],
+            run_id: run[k].clone(),
+            decision_id: None,
+        })
+        .collect())
+}
+
+/// Applications as a Parquet file for the store.
+fn applications_file(run_id: &str, apps: &[&Application]) -> PolarsResult<reckon_state::RunFile> {
+    let s = |f: &dyn Fn(&Application) -> &str| apps.iter().map(|a| f(a)).collect::<Vec<&str>>();
+    let n = apps.len();
+    let mut df = DataFrame::new(
+        n,
+        vec![
+            Column::new(APPLICATION_COLUMNS[0].into(), s(&|a| &a.txn_id)),
+            Column::new(APPLICATION_COLUMNS[1].into(), s(&|a| &a.item_id)),
+            Column::new(APPLICATION_COLUMNS[2].into(), apps.iter().map(|a| a.applied_minor).collect::<Vec<i64>>()),
+            Column::new(APPLICATION_COLUMNS[3].into(), s(&|a| &a.currency)),
+            Column::new(APPLICATION_COLUMNS[4].into(), apps.iter().map(|a| a.open_seen_minor).collect::<Vec<i64>>()),
+            Column::new(APPLICATION_COLUMNS[5].into(), s(&|a| &a.run_id)),
+        ],
+    )?;
+    run_file(run_id, &mut df)
+}
+
+/// A frame as a run file: Parquet, uncompressed (the store's file is written
+/// once and read once; compressing cost more time than it saved).
+fn run_file(run_id: &str, df: &mut DataFrame) -> PolarsResult<reckon_state::RunFile> {
+    let mut buf = Vec::new();
+    ParquetWriter::new(&mut buf)
+        .with_statistics(StatisticsOptions::empty())
+        .with_compression(ParquetCompression::Uncompressed)
+        .finish(df)?;
+    Ok(reckon_state::RunFile {
+        run_id: run_id.to_string(),
+        rows: df.height() as i64,
+        sha256: reckon_core::id::sha256_hex(&buf),
+        parquet: buf,
+    })
 }
 
 /// Changes `loaded` for the memory and returns what the stages need.
@@ -368,8 +430,13 @@ pub fn prepare(loaded: &mut Loaded, opened: &mut Opened) -> Result<(Prepared, Ru
     }
     let mem = &opened.memory;
     // 3. Open amounts after reckon's applications the snapshot does not show.
+    let mut applications = mem.applications.clone();
+    let auto_from = applications.len();
+    if let Some(f) = &mem.auto_applications {
+        applications.extend(applications_of(&f.parquet).map_err(fail)?);
+    }
     let mut open_amounts: HashMap<String, i64> = HashMap::new();
-    if !mem.applications.is_empty() {
+    if !applications.is_empty() {
         let snapshot: HashMap<String, i64> = loaded
             .tables
             .get(&Table::ArOpenItems)
@@ -379,17 +446,21 @@ pub fn prepare(loaded: &mut Loaded, opened: &mut Opened) -> Result<(Prepared, Ru
                 ids.into_iter().zip(amt).filter_map(|(i, a)| Some((i?, a?))).collect()
             })
             .unwrap_or_default();
-        for a in &mem.applications {
-            match snapshot.get(&a.item_id) {
-                // Gone from the snapshot, or its open amount fell: the ERP posted it.
-                None => p.applications_dropped.push((a.txn_id.clone(), a.item_id.clone())),
-                Some(open) if *open < a.open_seen_minor => {
-                    p.applications_dropped.push((a.txn_id.clone(), a.item_id.clone()))
+        for (n, a) in applications.into_iter().enumerate() {
+            // Gone from the snapshot, or its open amount fell: the ERP posted it.
+            let posted = snapshot.get(&a.item_id).is_none_or(|open| *open < a.open_seen_minor);
+            if posted {
+                if n < auto_from {
+                    p.applications_dropped.push((a.txn_id.clone(), a.item_id.clone()));
                 }
-                Some(open) => {
-                    let e = open_amounts.entry(a.item_id.clone()).or_insert(*open);
-                    *e = e.saturating_sub(a.applied_minor);
-                }
+                continue;
+            }
+            if let Some(open) = snapshot.get(&a.item_id) {
+                let e = open_amounts.entry(a.item_id.clone()).or_insert(*open);
+                *e = e.saturating_sub(a.applied_minor);
+            }
+            if n >= auto_from {
+                p.auto_outstanding.push(a);
             }
         }
         p.items_reduced = open_amounts.len() as u64;
@@ -502,33 +573,55 @@ pub struct Finished {
 /// Facts about an exception from the loaded books: a journal's preparers and
 /// line count; for AP documents (duplicates), each document's vendor and
 /// amount — what makes a dismissal or an explanation lapse when it changes.
-pub fn facts_of(loaded: &Loaded) -> impl Fn(&Exception) -> Facts + '_ {
-    let mut by_journal: HashMap<String, (BTreeSet<String>, u64)> = HashMap::new();
-    if let Some(gl) = loaded.tables.get(&Table::GlJournalLines) {
-        let (ent, jid, prep) = (text_col(gl, "entity"), text_col(gl, "journal_id"), text_col(gl, "preparer_id"));
-        for i in 0..gl.height() {
-            let key = format!("{}/{}", ent[i].as_deref().unwrap_or(""), jid[i].as_deref().unwrap_or(""));
-            let e = by_journal.entry(key).or_default();
-            if let Some(p) = &prep[i] {
-                e.0.insert(p.clone());
+/// Only the journals and documents `raised` names are collected (one pass over
+/// each table's columns, without copying the others).
+pub fn facts_of<'a>(loaded: &'a Loaded, raised: &[Exception]) -> impl Fn(&Exception) -> Facts + Sync + 'a {
+    let mut journals: HashSet<String> = HashSet::new();
+    let mut documents: HashSet<String> = HashSet::new();
+    for e in raised {
+        for r in &e.records {
+            if let Some(k) = r.strip_prefix("gl_journal_lines:") {
+                journals.insert(k.to_string());
+            } else if let Some(d) = r.strip_prefix("ap_invoices:") {
+                documents.insert(d.to_string());
             }
-            e.1 += 1;
+        }
+    }
+    let strs = |df: &DataFrame, c: &str| df.column(c).ok().and_then(|c| c.str().ok().cloned());
+    let mut by_journal: HashMap<String, (BTreeSet<String>, u64)> = HashMap::new();
+    if let Some(gl) = loaded.tables.get(&Table::GlJournalLines).filter(|_| !journals.is_empty())
+        && let (Some(ent), Some(jid)) = (strs(gl, "entity"), strs(gl, "journal_id"))
+    {
+        let ids: HashSet<&str> = journals.iter().filter_map(|k| k.split_once('/').map(|(_, j)| j)).collect();
+        let prep = strs(gl, "preparer_id");
+        for (i, (e, j)) in ent.iter().zip(jid.iter()).enumerate() {
+            let Some(j) = j.filter(|j| ids.contains(j)) else { continue };
+            let key = format!("{}/{j}", e.unwrap_or(""));
+            if !journals.contains(&key) {
+                continue;
+            }
+            let f = by_journal.entry(key).or_default();
+            if let Some(p) = prep.as_ref().and_then(|p| p.get(i)) {
+                f.0.insert(p.to_string());
+            }
+            f.1 += 1;
         }
     }
     let mut docs: HashMap<String, String> = HashMap::new();
-    if let Some(ap) = loaded.tables.get(&Table::ApInvoices) {
-        let (id, vendor, cur) = (text_col(ap, "doc_id"), text_col(ap, "vendor_id"), text_col(ap, "currency"));
-        let amount = crate::cash::ints(ap, "amount");
-        for i in 0..ap.height() {
-            if let Some(d) = &id[i] {
-                let v = format!(
-                    "{}:{}:{}",
-                    vendor[i].as_deref().unwrap_or(""),
-                    amount[i].unwrap_or(0),
-                    cur[i].as_deref().unwrap_or("")
-                );
-                docs.insert(d.clone(), v);
-            }
+    if let Some(ap) = loaded.tables.get(&Table::ApInvoices).filter(|_| !documents.is_empty())
+        && let Some(id) = strs(ap, "doc_id")
+    {
+        let (vendor, cur) = (strs(ap, "vendor_id"), strs(ap, "currency"));
+        let amount = ap.column("amount").ok().and_then(|c| c.i64().ok().cloned());
+        for (i, d) in id.iter().enumerate() {
+            let Some(d) = d.filter(|d| documents.contains(*d)) else { continue };
+            let v = format!(
+                "{}:{}:{}",
+                vendor.as_ref().and_then(|c| c.get(i)).unwrap_or(""),
+                amount.as_ref().and_then(|c| c.get(i)).unwrap_or(0),
+                cur.as_ref().and_then(|c| c.get(i)).unwrap_or("")
+            );
+            docs.insert(d.to_string(), v);
         }
     }
     move |e: &Exception| {
@@ -554,14 +647,15 @@ pub fn finish(
     opened: &mut Opened,
     loaded: &Loaded,
     raised: Vec<Exception>,
-    matched: &BTreeSet<String>,
+    matched: &HashSet<&str>,
     learned: Learned,
     prepared: &Prepared,
     run: reckon_state::NewRun,
     at: &str,
     as_of: chrono::NaiveDate,
 ) -> Result<Finished, RunError> {
-    let facts = facts_of(loaded);
+    let t = std::time::Instant::now();
+    let facts = facts_of(loaded, &raised);
     // Resolved exceptions raised again, and payloads of those to announce.
     let unknown = lifecycle::keys_unknown(&opened.memory, &raised);
     for r in opened.store.exceptions_among(&unknown)? {
@@ -571,7 +665,16 @@ pub fn finish(
     let needed = lifecycle::payloads_needed(&opened.memory, &raised);
     let payloads = opened.store.payloads(&needed)?;
     let cx = lifecycle::Context { run_id: &run.run_id, as_of, at, sla: &opened.sla, settled: &learned.how };
+    tracing::debug!(
+        ms = t.elapsed().as_millis() as u64,
+        keys = unknown.len(),
+        payloads = needed.len(),
+        "lifecycle: looked up"
+    );
+    let t = std::time::Instant::now();
     let out = lifecycle::reconcile(&opened.memory, raised, &facts, &payloads, &cx);
+    tracing::debug!(ms = t.elapsed().as_millis() as u64, "lifecycle: reconciled");
+    let t = std::time::Instant::now();
     let mut counts: BTreeMap<String, u64> = BTreeMap::new();
     for e in &out.open {
         if let Some(l) = &e.lifecycle {
@@ -596,7 +699,7 @@ pub fn finish(
                 by_decision.push(false);
                 continue;
             };
-            let status = if matched.contains(&id) { EntryStatus::Matched } else { EntryStatus::Open };
+            let status = if matched.contains(id.as_str()) { EntryStatus::Matched } else { EntryStatus::Open };
             open_mask.push(status == EntryStatus::Open);
             let decided = learned.settled_by.get(&id);
             by_decision.push(status == EntryStatus::Matched && decided.is_some());
@@ -631,22 +734,26 @@ pub fn finish(
             .filter(|c| b.column(c.name).is_ok())
             .map(|c| PlSmallStr::from(c.name))
             .collect();
+        tracing::debug!(ms = t.elapsed().as_millis() as u64, "lifecycle: entries");
+        let t = std::time::Instant::now();
         let mut open = b.filter(&open_mask.into_iter().collect()).and_then(|d| d.select(cols)).map_err(fail)?;
-        let mut buf = Vec::new();
-        ParquetWriter::new(&mut buf).with_statistics(StatisticsOptions::empty()).finish(&mut open).map_err(fail)?;
-        carried = Some(reckon_state::Carried {
-            run_id: run.run_id.clone(),
-            rows: open.height() as i64,
-            sha256: reckon_core::id::sha256_hex(&buf),
-            parquet: buf,
-        });
+        carried = Some(run_file(&run.run_id, &mut open).map_err(fail)?);
+        tracing::debug!(ms = t.elapsed().as_millis() as u64, rows = open.height(), "lifecycle: carried file");
     }
+    // Automatic applications outstanding: earlier ones the snapshot does not
+    // show yet, and this run's; a decision's stay rows of their own.
+    let (decided, auto): (Vec<Application>, Vec<Application>) =
+        learned.applications.into_iter().partition(|a| a.decision_id.is_some());
+    let outstanding: Vec<&Application> = prepared.auto_outstanding.iter().chain(auto.iter()).collect();
+    let auto_applications =
+        Some(applications_file(&run.run_id, &outstanding).map_err(|e| RunError::Write(CARRIED.into(), e.to_string()))?);
     let changes = reckon_state::RunChanges {
         run,
         entries,
         kept_rows,
         carried,
-        applications_added: learned.applications,
+        auto_applications,
+        applications_added: decided,
         applications_dropped: prepared.applications_dropped.clone(),
         exceptions: out.records,
         events: out.events,

@@ -68,6 +68,7 @@ fn seed(path: &Path) -> String {
         }],
         kept_rows: vec![],
         carried: None,
+        auto_applications: None,
         applications_added: vec![],
         applications_dropped: vec![],
         exceptions: vec![rec],

@@ -6,7 +6,8 @@
 //! its predecessor and the sha256 of its manifest), every bank entry ever loaded
 //! and whether it is open, matched or resolved, the open entries' rows as one
 //! Parquet file of the latest run, amounts applied to open items that the
-//! receivables snapshot does not show yet, exceptions with their lifecycle and
+//! receivables snapshot does not show yet (reckon's own as the latest run's
+//! Parquet file, a decision's as rows), exceptions with their lifecycle and
 //! an event per change (by a run or a decision), the decisions log, and what
 //! was learned from decisions (payer aliases, rejected pairs, dismissed
 //! duplicates and explained journals).
@@ -30,8 +31,8 @@ pub use config::{DecisionsConfig, Policy, Sla, StateConfig};
 pub use decision::{Action, DecisionInput, DecisionStatus, ItemAmount, Received, Unreadable};
 pub use reckon_core::{ExceptionKind, ExceptionState};
 pub use store::{
-    Alias, Application, AuditLine, Carried, ChainCheck, Dismissal, EntryChange, EntryStatus, EventRow, ExceptionRecord,
-    Memory, NewRun, PendingRun, RunChanges, RunRecord, Store, StoredDecision, Verdict, is_postgres,
+    Alias, Application, AuditLine, ChainCheck, Dismissal, EntryChange, EntryStatus, EventRow, ExceptionRecord, Memory,
+    NewRun, PendingRun, RunChanges, RunFile, RunRecord, Store, StoredDecision, Verdict, is_postgres,
 };
 
 use std::path::PathBuf;

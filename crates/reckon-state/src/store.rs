@@ -182,9 +182,9 @@ pub struct Dismissal {
     pub decision_id: String,
 }
 
-/// The open bank entries a run left, as one Parquet file of contract columns.
+/// A file a run leaves for the next (Parquet; see `migrations/V3__carried.sql`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Carried {
+pub struct RunFile {
     pub run_id: String,
     pub rows: i64,
     pub sha256: String,
@@ -199,13 +199,17 @@ pub struct Carried {
 pub struct Memory {
     pub last_run: Option<RunRecord>,
     /// Bank entries open across the chain (in an exception, to carry).
-    pub open_entries: BTreeSet<String>,
+    pub open_entries: std::collections::HashSet<String>,
     /// Open entries whose row is kept one by one — settled by a decision and
     /// opened again by an undo, or written by schema 2: (txn_id, row JSON).
     pub kept_rows: Vec<(String, String)>,
     /// The open entries the last run left (`None` before any run of schema 3).
-    pub carried: Option<Carried>,
+    pub carried: Option<RunFile>,
+    /// Applications decisions made that the receivables snapshot may not show yet.
     pub applications: Vec<Application>,
+    /// Applications reckon made automatically that the snapshot may not show
+    /// yet, as the last run left them.
+    pub auto_applications: Option<RunFile>,
     /// Open exceptions, and resolved ones whose resolution no run has announced
     /// yet, by problem key. Payloads are loaded for the latter and for those a
     /// waiting decision names; [`Store::payloads`] fetches others.
@@ -235,7 +239,10 @@ pub struct RunChanges {
     /// Rows to keep one by one for entries a decision settled: (txn_id, row JSON).
     pub kept_rows: Vec<(String, String)>,
     /// The entries this run leaves open, for the next run (replaces the last run's).
-    pub carried: Option<Carried>,
+    pub carried: Option<RunFile>,
+    /// Automatic applications still outstanding after this run (replaces the last run's).
+    pub auto_applications: Option<RunFile>,
+    /// Applications decisions made in this run.
     pub applications_added: Vec<Application>,
     /// Applications the receivables snapshot now shows (txn, item).
     pub applications_dropped: Vec<(String, String)>,
@@ -507,14 +514,22 @@ impl Store {
             }
             m.open_entries.insert(id);
         }
-        m.carried = c
-            .one("SELECT run_id, rows, sha256, parquet FROM carried ORDER BY run_id DESC LIMIT 1", &[])
-            .map_err(&e)?
-            .map(|r| -> Result<Carried, DbError> {
-                Ok(Carried { run_id: r.text(0)?, rows: r.int(1)?, sha256: r.text(2)?, parquet: r.bytes(3)? })
-            })
-            .transpose()
+        for r in c.rows("SELECT name, run_id, rows, sha256, parquet FROM run_files", &[]).map_err(&e)? {
+            let f = (|| -> Result<RunFile, DbError> {
+                Ok(RunFile { run_id: r.text(1)?, rows: r.int(2)?, sha256: r.text(3)?, parquet: r.bytes(4)? })
+            })()
             .map_err(&e)?;
+            match r.text(0).map_err(&e)?.as_str() {
+                "carried" => m.carried = Some(f),
+                "applications" => m.auto_applications = Some(f),
+                other => {
+                    return Err(StateError::Db(
+                        path.clone(),
+                        format!("run file '{other}' is not one this reckon knows"),
+                    ));
+                }
+            }
+        }
         for r in c
             .rows(
                 "SELECT txn_id, item_id, applied_minor, currency, open_seen_minor, run_id, decision_id \
@@ -756,7 +771,7 @@ impl Store {
                 "SELECT txn_id, item_id, applied_minor, currency, open_seen_minor, decision_id FROM applications ORDER BY txn_id, item_id",
             ),
             ("runs", "SELECT seq, as_of FROM runs ORDER BY seq"),
-            ("carried", "SELECT rows, sha256, parquet FROM carried"),
+            ("run_files", "SELECT name, rows, sha256, parquet FROM run_files ORDER BY name"),
         ] {
             let rows: Vec<serde_json::Value> = c
                 .rows(sql, &[])
@@ -1077,12 +1092,14 @@ fn write_run(tx: &mut dyn Sql, ch: &RunChanges) -> Result<(), DbError> {
     for (id, row) in &ch.kept_rows {
         tx.exec("UPDATE bank_entries SET row_json = $1 WHERE txn_id = $2", vals![row, id])?;
     }
-    if let Some(c) = &ch.carried {
-        tx.exec("DELETE FROM carried", &[])?;
-        tx.exec(
-            "INSERT INTO carried (run_id, rows, sha256, parquet) VALUES ($1, $2, $3, $4)",
-            vals![ch.run.run_id, c.rows, c.sha256, c.parquet.as_slice()],
-        )?;
+    for (name, f) in [("carried", &ch.carried), ("applications", &ch.auto_applications)] {
+        if let Some(f) = f {
+            tx.exec("DELETE FROM run_files WHERE name = $1", vals![name])?;
+            tx.exec(
+                "INSERT INTO run_files (name, run_id, rows, sha256, parquet) VALUES ($1, $2, $3, $4, $5)",
+                vals![name, ch.run.run_id, f.rows, f.sha256, f.parquet.as_slice()],
+            )?;
+        }
     }
     for (t, i) in &ch.applications_dropped {
         tx.exec("DELETE FROM applications WHERE txn_id = $1 AND item_id = $2", vals![t, i])?;
@@ -1115,8 +1132,10 @@ fn write_run(tx: &mut dyn Sql, ch: &RunChanges) -> Result<(), DbError> {
     )?;
     let t = std::time::Instant::now();
     // Exceptions first raised by this run are inserted together; others updated.
-    let (new, known): (Vec<&ExceptionRecord>, Vec<&ExceptionRecord>) =
+    let (mut new, known): (Vec<&ExceptionRecord>, Vec<&ExceptionRecord>) =
         ch.exceptions.iter().partition(|r| r.first_run == ch.run.run_id);
+    // In key order: the index grows at its end instead of splitting pages at random.
+    new.sort_by(|a, b| a.exception_id.cmp(&b.exception_id));
     let rows: Vec<Vec<Val>> = new
         .iter()
         .map(|r| {
@@ -1222,6 +1241,10 @@ fn update_exception(tx: &mut dyn Sql, r: &ExceptionRecord) -> Result<u64, DbErro
 
 fn insert_events(tx: &mut dyn Sql, events: &[EventRow]) -> Result<(), DbError> {
     let seq = tx.count("SELECT COALESCE(MAX(seq), 0) FROM exception_events", &[])?;
+    // By exception (a stable sort keeps each exception's events in order), for
+    // the same reason as exceptions.
+    let mut events: Vec<&EventRow> = events.iter().collect();
+    events.sort_by(|a, b| a.exception_id.cmp(&b.exception_id));
     let rows: Vec<Vec<Val>> = events
         .iter()
         .zip(seq + 1..)
@@ -1250,10 +1273,17 @@ fn insert_events(tx: &mut dyn Sql, events: &[EventRow]) -> Result<(), DbError> {
 }
 
 fn chain_check(tx: &mut dyn Sql, predecessor: Option<&RunRecord>) -> Result<ChainCheck, DbError> {
-    let mut count = |status: &str| -> Result<u64, DbError> {
-        Ok(tx.count("SELECT COUNT(*) FROM bank_entries WHERE status = $1", vals![status])? as u64)
-    };
-    let (matched, open, resolved) = (count("matched")?, count("open")?, count("resolved")?);
+    let (mut matched, mut open, mut resolved) = (0u64, 0u64, 0u64);
+    for r in tx.rows("SELECT status, COUNT(*) FROM bank_entries GROUP BY status", &[])? {
+        let n = r.int(1)? as u64;
+        match r.text(0)?.as_str() {
+            "matched" => matched = n,
+            "open" => open = n,
+            "resolved" => resolved = n,
+            // Counted in `entries` only: the chain does not balance.
+            _ => {}
+        }
+    }
     let mut list =
         |sql: &str| -> Result<Vec<String>, DbError> { tx.rows(sql, &[])?.iter().map(|r| r.text(0)).collect() };
     let open_without_exception = list(
