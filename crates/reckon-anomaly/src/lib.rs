@@ -25,6 +25,7 @@ pub mod book;
 use std::collections::{BTreeMap, BTreeSet};
 
 use rayon::prelude::*;
+use reckon_core::InvalidSetting;
 use serde::{Deserialize, Serialize};
 
 pub use book::{AMOUNT_SCALE, Book, Columns, Dict, Journals, Profile, log_amount};
@@ -157,77 +158,92 @@ pub struct Tests {
     limits: BTreeMap<String, i64>,
 }
 
+/// A setting of `[anomaly]` that cannot be used.
+fn bad(reason: String) -> InvalidSetting {
+    InvalidSetting::new("anomaly", reason)
+}
+
 impl AnomalyConfig {
-    pub fn build(&self) -> Result<Tests, String> {
+    /// Checks the settings and builds the journal tests.
+    pub fn build(&self) -> Result<Tests, InvalidSetting> {
         let day = |f: &str, s: &str| {
-            reckon_core::date::parse_iso_date(s).ok_or_else(|| format!("anomaly.{f}: '{s}' is not an ISO date"))
+            reckon_core::date::parse_iso_date(s).ok_or_else(|| bad(format!("anomaly.{f}: '{s}' is not an ISO date")))
         };
         let holidays = self.holidays.iter().map(|h| day("holidays", h)).collect::<Result<_, _>>()?;
         let close = self
             .close_dates
             .iter()
             .map(|(p, d)| Ok((p.clone(), day("close_dates", d)?)))
-            .collect::<Result<_, String>>()?;
+            .collect::<Result<_, InvalidSetting>>()?;
         let mut limits = BTreeMap::new();
         for (c, a) in &self.approval_limits {
             let cur = reckon_core::Currency::parse(c)
-                .ok_or_else(|| format!("anomaly.approval_limits: '{c}' is not ISO 4217"))?;
+                .ok_or_else(|| bad(format!("anomaly.approval_limits: '{c}' is not ISO 4217")))?;
             let v = reckon_core::parse_minor(a, &reckon_core::MoneyFormat::CONTRACT, cur)
-                .map_err(|e| format!("anomaly.approval_limits.{c}: {e}"))?;
+                .map_err(|e| bad(format!("anomaly.approval_limits.{c}: {e}")))?;
             limits.insert(cur.code().to_string(), v);
         }
-        let days = |name: &str, v: i32, max: i32| -> Result<(), String> {
-            if (0..=max).contains(&v) { Ok(()) } else { Err(format!("anomaly.{name} = {v} must be within 0..={max}")) }
+        let days = |name: &str, v: i32, max: i32| -> Result<(), InvalidSetting> {
+            if (0..=max).contains(&v) {
+                Ok(())
+            } else {
+                Err(bad(format!("anomaly.{name} = {v} must be within 0..={max}")))
+            }
         };
         days("close_days", self.close_days, 366)?;
         days("backdated_days", self.backdated_days, 3660)?;
         days("period_end_days", self.period_end_days, 31)?;
         days("duplicate_days", self.duplicate_days, 366)?;
-        let count = |name: &str, v: usize, min: usize| -> Result<(), String> {
+        let count = |name: &str, v: usize, min: usize| -> Result<(), InvalidSetting> {
             if (min..=100_000_000).contains(&v) {
                 Ok(())
             } else {
-                Err(format!("anomaly.{name} = {v} must be within {min}..=100000000"))
+                Err(bad(format!("anomaly.{name} = {v} must be within {min}..=100000000")))
             }
         };
         count("seldom_account_max_journals", self.seldom_account_max_journals, 0)?;
         count("preparer_min_lines", self.preparer_min_lines, 1)?;
         count("benford_min_lines", self.benford_min_lines, 1)?;
         if !(1..=1_000_000_000_000).contains(&self.round_unit) {
-            return Err(format!("anomaly.round_unit = {} must be within 1..=10^12 major units", self.round_unit));
+            return Err(bad(format!("anomaly.round_unit = {} must be within 1..=10^12 major units", self.round_unit)));
         }
         if !(self.below_limit_percent > 0.0 && self.below_limit_percent < 50.0) {
-            return Err(format!(
+            return Err(bad(format!(
                 "anomaly.below_limit_percent = {} must be within 0..50 (exclusive)",
                 self.below_limit_percent
-            ));
+            )));
         }
         if !(0.0..=1.0).contains(&self.review_risk) {
-            return Err(format!("anomaly.review_risk = {} must be within 0..=1", self.review_risk));
+            return Err(bad(format!("anomaly.review_risk = {} must be within 0..=1", self.review_risk)));
         }
         if !(self.weekend_routine_share > 0.0 && self.weekend_routine_share <= 1.0) {
-            return Err(format!(
+            return Err(bad(format!(
                 "anomaly.weekend_routine_share = {} must be within 0..=1 (exclusive of 0)",
                 self.weekend_routine_share
-            ));
+            )));
         }
         count("weekend_routine_min_journals", self.weekend_routine_min_journals, 1)?;
         count("preparer_min_journals", self.preparer_min_journals, 1)?;
         if !(self.preparer_rare_share > 0.0 && self.preparer_rare_share <= 0.5) {
-            return Err(format!(
+            return Err(bad(format!(
                 "anomaly.preparer_rare_share = {} must be within 0..=0.5 (exclusive of 0)",
                 self.preparer_rare_share
-            ));
+            )));
         }
         if !(self.benford_mad > 0.0 && self.benford_mad < 1.0) {
-            return Err(format!("anomaly.benford_mad = {} must be within 0..1 (exclusive)", self.benford_mad));
+            return Err(bad(format!("anomaly.benford_mad = {} must be within 0..1 (exclusive)", self.benford_mad)));
         }
         let [start, end] = self.business_hours;
         if start >= end || end > 24 {
-            return Err(format!("anomaly.business_hours [{start}, {end}] must be [start, end] with start < end ≤ 24"));
+            return Err(bad(format!(
+                "anomaly.business_hours [{start}, {end}] must be [start, end] with start < end ≤ 24"
+            )));
         }
         if !(self.outlier_z > 0.0 && self.outlier_z <= 1000.0) {
-            return Err(format!("anomaly.outlier_z = {} must be within 0..=1000 (exclusive of 0)", self.outlier_z));
+            return Err(bad(format!(
+                "anomaly.outlier_z = {} must be within 0..=1000 (exclusive of 0)",
+                self.outlier_z
+            )));
         }
         count("outlier_min_lines", self.outlier_min_lines, 2)?;
         Ok(Tests { cfg: self.clone(), holidays, close, limits })

@@ -259,10 +259,10 @@ fn benford_needs_a_sample_and_a_deviation() {
 fn bad_config_is_refused() {
     let mut c = AnomalyConfig::default();
     c.holidays = vec!["2026-13-01".into()];
-    assert!(c.build().err().unwrap_or_default().contains("holidays"));
+    assert!(c.build().err().map(|e| e.to_string()).unwrap_or_default().contains("holidays"));
     let mut c = AnomalyConfig::default();
     c.approval_limits.insert("EURO".into(), "1".into());
-    assert!(c.build().err().unwrap_or_default().contains("ISO 4217"));
+    assert!(c.build().err().map(|e| e.to_string()).unwrap_or_default().contains("ISO 4217"));
 }
 
 #[test]
@@ -335,7 +335,7 @@ fn off_hours_feature_counts_hours_outside_business_hours() {
     assert_eq!(f3[r.iter().position(|x| x.journal_id == "N000").unwrap_or(0) * k + col], 1.0);
     for bad in [[19, 7], [7, 7], [0, 25]] {
         c.business_hours = bad;
-        assert!(c.build().err().unwrap_or_default().contains("business_hours"), "{bad:?}");
+        assert!(c.build().err().map(|e| e.to_string()).unwrap_or_default().contains("business_hours"), "{bad:?}");
     }
 }
 

@@ -13,6 +13,7 @@ pub mod money;
 pub mod reject;
 pub mod rng;
 pub mod schema;
+pub mod setting;
 pub mod vocab;
 
 pub use currency::Currency;
@@ -22,6 +23,7 @@ pub use money::{
 };
 pub use reject::{Reject, RejectCode};
 pub use schema::{ColumnSpec, ColumnType, Table, TableSpec};
+pub use setting::InvalidSetting;
 pub use vocab::{Band, ExceptionKind, ExceptionState};
 
 /// Version of the data contract this build implements.

@@ -8,6 +8,7 @@
 //! the message itself — and the last allowed attempt go to the dead-letter file.
 //! Every outcome is in the outbox's log before the next batch starts.
 
+use reckon_core::InvalidSetting;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -39,9 +40,10 @@ impl Default for RetryConfig {
 }
 
 impl RetryConfig {
-    fn validate(&self, field: &str) -> Result<(), String> {
+    fn validate(&self, field: &'static str) -> Result<(), InvalidSetting> {
+        let bad = |reason: String| InvalidSetting::new(field, reason);
         if !(1..=1000).contains(&self.max_attempts) {
-            return Err(format!("{field}.retry.max_attempts = {} must be within 1..=1000", self.max_attempts));
+            return Err(bad(format!("{field}.retry.max_attempts = {} must be within 1..=1000", self.max_attempts)));
         }
         let day = 86_400_000;
         for (name, v) in [
@@ -51,14 +53,17 @@ impl RetryConfig {
             ("retry_after_max_ms", self.retry_after_max_ms),
         ] {
             if v > day || (name == "timeout_ms" && v == 0) {
-                return Err(format!(
+                return Err(bad(format!(
                     "{field}.retry.{name} = {v} must be within {}..={day}",
                     u64::from(name == "timeout_ms")
-                ));
+                )));
             }
         }
         if self.base_ms > self.max_ms {
-            return Err(format!("{field}.retry.base_ms = {} must not exceed max_ms = {}", self.base_ms, self.max_ms));
+            return Err(bad(format!(
+                "{field}.retry.base_ms = {} must not exceed max_ms = {}",
+                self.base_ms, self.max_ms
+            )));
         }
         Ok(())
     }
@@ -74,11 +79,12 @@ impl RetryConfig {
 /// Checks a sink URL, parsed by the `url` crate: http(s) with a host; plain http
 /// only to a loopback host (the *parsed* host, so `http://localhost@other/`
 /// is refused) unless `allow_http`. Messages show the URL redacted.
-fn check_url(field: &str, raw: &str, allow_http: bool) -> Result<(), String> {
-    let u = url::Url::parse(raw).map_err(|e| format!("{field}.url: '{}' is not a URL: {e}", redact_url(raw)))?;
+fn check_url(field: &'static str, raw: &str, allow_http: bool) -> Result<(), InvalidSetting> {
+    let bad = |reason: String| InvalidSetting::new(field, reason);
+    let u = url::Url::parse(raw).map_err(|e| bad(format!("{field}.url: '{}' is not a URL: {e}", redact_url(raw))))?;
     let host = match u.host() {
         Some(h) => h,
-        None => return Err(format!("{field}.url: no host in '{}'", redact_url(raw))),
+        None => return Err(bad(format!("{field}.url: no host in '{}'", redact_url(raw)))),
     };
     match u.scheme() {
         "https" => Ok(()),
@@ -91,12 +97,12 @@ fn check_url(field: &str, raw: &str, allow_http: bool) -> Result<(), String> {
             if loopback || allow_http {
                 Ok(())
             } else {
-                Err(format!(
+                Err(bad(format!(
                     "{field}.url: plain http to {host} would send exceptions unencrypted; use https or set allow_http = true"
-                ))
+                )))
             }
         }
-        other => Err(format!("{field}.url: '{}' is {other}, not an http(s) URL", redact_url(raw))),
+        other => Err(bad(format!("{field}.url: '{}' is {other}, not an http(s) URL", redact_url(raw)))),
     }
 }
 
@@ -189,10 +195,10 @@ impl WebhookConfig {
         }
     }
 
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), InvalidSetting> {
         check_url("feed.webhook", &self.url, self.allow_http)?;
         if self.batch_size == 0 || self.batch_size > 10_000 {
-            return Err("feed.webhook.batch_size must be 1–10000".into());
+            return Err(InvalidSetting::new("feed.webhook", "feed.webhook.batch_size must be 1–10000"));
         }
         self.retry.validate("feed.webhook")
     }
@@ -246,10 +252,10 @@ impl CamundaConfig {
         }
     }
 
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), InvalidSetting> {
         check_url("feed.camunda", &self.url, self.allow_http)?;
         if self.message_name.trim().is_empty() {
-            return Err("feed.camunda.message_name must not be empty".into());
+            return Err(InvalidSetting::new("feed.camunda", "feed.camunda.message_name must not be empty"));
         }
         self.retry.validate("feed.camunda")
     }
@@ -553,12 +559,20 @@ mod tests {
     fn urls_are_checked() {
         assert!(WebhookConfig::for_url("https://hooks.example.com/reckon").validate().is_ok());
         assert!(WebhookConfig::for_url("http://127.0.0.1:9000/x").validate().is_ok());
-        let e = WebhookConfig::for_url("http://hooks.example.com/x").validate().err().unwrap_or_default();
+        let e = WebhookConfig::for_url("http://hooks.example.com/x")
+            .validate()
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(e.contains("unencrypted"), "{e}");
         assert!(WebhookConfig::for_url("ftp://x").validate().is_err());
         assert!(CamundaConfig::for_url("https://camunda.example.com").validate().is_ok());
         // The guard reads the parsed host: loopback named in the user part is not loopback.
-        let e = WebhookConfig::for_url("http://localhost:80@other-host.example/x").validate().err().unwrap_or_default();
+        let e = WebhookConfig::for_url("http://localhost:80@other-host.example/x")
+            .validate()
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(e.contains("unencrypted") && e.contains("other-host.example"), "{e}");
         assert!(!e.contains("localhost:80"), "credentials in the message: {e}");
         assert!(WebhookConfig::for_url("http://[::1]:9/x").validate().is_ok());

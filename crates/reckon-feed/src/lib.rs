@@ -45,8 +45,8 @@ pub enum FeedError {
     Busy(std::path::PathBuf),
     #[error("{0}: line {1}: {2}")]
     Corrupt(std::path::PathBuf, u64, String),
-    #[error("{0}")]
-    Config(String),
+    #[error(transparent)]
+    Config(#[from] reckon_core::InvalidSetting),
     /// The exceptions could not be laid out as a table (a bug, not bad input).
     #[error("exceptions table: {0}")]
     Table(String),

@@ -19,6 +19,8 @@
 
 use std::collections::BTreeMap;
 
+use reckon_core::InvalidSetting;
+
 use serde::{Deserialize, Serialize};
 
 use crate::deliver::{CamundaConfig, WebhookConfig};
@@ -88,38 +90,43 @@ pub struct Policy {
     pub show_account_numbers: bool,
 }
 
-fn limits(field: &str, m: &BTreeMap<String, String>) -> Result<BTreeMap<String, i64>, String> {
+fn limits(field: &str, m: &BTreeMap<String, String>) -> Result<BTreeMap<String, i64>, InvalidSetting> {
     let mut out = BTreeMap::new();
     for (cur, amount) in m {
-        let c =
-            reckon_core::Currency::parse(cur).ok_or_else(|| format!("{field}: '{cur}' is not an ISO 4217 currency"))?;
+        let c = reckon_core::Currency::parse(cur)
+            .ok_or_else(|| bad(format!("{field}: '{cur}' is not an ISO 4217 currency")))?;
         let v = reckon_core::parse_minor(amount, &reckon_core::MoneyFormat::CONTRACT, c)
-            .map_err(|e| format!("{field}.{cur}: {e}"))?;
+            .map_err(|e| bad(format!("{field}.{cur}: {e}")))?;
         if v < 0 {
-            return Err(format!("{field}.{cur}: the limit must not be negative"));
+            return Err(bad(format!("{field}.{cur}: the limit must not be negative")));
         }
         out.insert(c.code().to_string(), v);
     }
     Ok(out)
 }
 
-fn known_kind(field: &str, k: &str) -> Result<ExceptionKind, String> {
+fn known_kind(field: &str, k: &str) -> Result<ExceptionKind, InvalidSetting> {
     ExceptionKind::parse(k).ok_or_else(|| {
         let known: Vec<&str> = KINDS.iter().map(|k| k.as_str()).collect();
-        format!("{field}: unknown kind '{k}' (known: {})", known.join(", "))
+        bad(format!("{field}: unknown kind '{k}' (known: {})", known.join(", ")))
     })
 }
 
-fn unit(field: &str, v: Option<f64>) -> Result<Option<f64>, String> {
+fn unit(field: &str, v: Option<f64>) -> Result<Option<f64>, InvalidSetting> {
     match v {
-        Some(x) if !(0.0..=1.0).contains(&x) => Err(format!("{field}: {x} is not between 0 and 1")),
+        Some(x) if !(0.0..=1.0).contains(&x) => Err(bad(format!("{field}: {x} is not between 0 and 1"))),
         other => Ok(other),
     }
 }
 
+/// A setting of `[feed]` that cannot be used.
+fn bad(reason: String) -> InvalidSetting {
+    InvalidSetting::new("feed", reason)
+}
+
 impl FeedConfig {
     /// Checks the policy and builds it.
-    pub fn build(&self) -> Result<Policy, String> {
+    pub fn build(&self) -> Result<Policy, InvalidSetting> {
         let mut p = Policy {
             limits: limits("feed.escalate_above", &self.escalate_above)?,
             watch: self.watch_entities.clone(),
@@ -255,7 +262,7 @@ mod tests {
 
     fn policy(toml_text: &str) -> Result<Policy, String> {
         let c: FeedConfig = toml::from_str(toml_text).map_err(|e| e.to_string())?;
-        c.build()
+        c.build().map_err(|e| e.to_string())
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! `[ingest]`: what loading accepts beyond the contract's types.
 
+use reckon_core::InvalidSetting;
 use reckon_core::date::{format_iso_date, parse_iso_date};
 use serde::{Deserialize, Serialize};
 
@@ -19,19 +20,24 @@ impl Default for IngestConfig {
     }
 }
 
+/// A setting of `[ingest]` that cannot be used.
+fn bad(reason: String) -> InvalidSetting {
+    InvalidSetting::new("ingest", reason)
+}
+
 impl IngestConfig {
     /// Checks the settings and builds what loading uses.
-    pub fn build(&self) -> Result<DateRange, String> {
+    pub fn build(&self) -> Result<DateRange, InvalidSetting> {
         let day = |key: &str, v: &str| {
-            parse_iso_date(v).ok_or_else(|| format!("ingest.{key}: '{v}' is not a date YYYY-MM-DD"))
+            parse_iso_date(v).ok_or_else(|| bad(format!("ingest.{key}: '{v}' is not a date YYYY-MM-DD")))
         };
         let first = day("first_date", &self.first_date)?;
         let last = day("last_date", &self.last_date)?;
         if first > last {
-            return Err(format!(
+            return Err(bad(format!(
                 "ingest.first_date ({}) is after ingest.last_date ({})",
                 self.first_date, self.last_date
-            ));
+            )));
         }
         Ok(DateRange { first, last })
     }
@@ -80,9 +86,15 @@ mod tests {
     #[test]
     fn bad_settings_are_named() {
         let c = |f: &str, l: &str| IngestConfig { first_date: f.into(), last_date: l.into() }.build();
-        assert!(c("2020-01-01", "2019-12-31").is_err_and(|e| e.contains("ingest.first_date")));
-        assert!(c("2020-13-01", "2029-12-31").is_err_and(|e| e.contains("ingest.first_date")));
-        assert!(c("2020-01-01", "").is_err_and(|e| e.contains("ingest.last_date")));
+        assert!(
+            c("2020-01-01", "2019-12-31")
+                .is_err_and(|e| e.section == "ingest" && e.reason.contains("ingest.first_date"))
+        );
+        assert!(
+            c("2020-13-01", "2029-12-31")
+                .is_err_and(|e| e.section == "ingest" && e.reason.contains("ingest.first_date"))
+        );
+        assert!(c("2020-01-01", "").is_err_and(|e| e.section == "ingest" && e.reason.contains("ingest.last_date")));
         let r = c("2020-01-01", "2020-01-01").unwrap_or_else(|e| panic!("{e}"));
         assert!(r.contains(reckon_core::date::days_from_civil(2020, 1, 1)));
         assert!(!r.contains(reckon_core::date::days_from_civil(2020, 1, 2)));

@@ -175,7 +175,7 @@ pub struct AnomalyTrainReport {
 pub fn train(train_dir: &Path, validation: &Path, out: &Path) -> Result<AnomalyTrainReport, String> {
     use reckon_learn::{iforest, logistic::Logistic, metrics};
     let t0 = std::time::Instant::now();
-    let tests = reckon_anomaly::AnomalyConfig::default().build()?;
+    let tests = reckon_anomaly::AnomalyConfig::default().build().map_err(|e| e.to_string())?;
     type Labelled = (Book, Vec<JournalResult>, Vec<bool>);
     let load = |d: &Path| -> Result<Labelled, String> {
         let loaded = reckon_ingest::load_dir(d).map_err(|e| e.to_string())?;

@@ -578,9 +578,8 @@ pub fn table(rows: &[DayRow]) -> String {
         ));
     }
     if rows.len() >= 10 {
-        let sum = |f: &dyn Fn(&DayRow) -> (u64, u64)| {
-            rows[5..10].iter().map(f).fold((0, 0), |(a, b), (x, y)| (a + x, b + y))
-        };
+        let sum =
+            |f: &dyn Fn(&DayRow) -> (u64, u64)| rows[5..10].iter().map(f).fold((0, 0), |(a, b), (x, y)| (a + x, b + y));
         let all = sum(&|r| (r.auto_new, r.receipts_new));
         let third = sum(&|r| (r.third_party_auto, r.third_party_new));
         let d1 = &rows[0];

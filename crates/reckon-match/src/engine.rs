@@ -1,5 +1,6 @@
 //! Evidence, candidate groups, global assignment.
 
+use reckon_core::InvalidSetting;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 /// The engine's hash maps: FxHash (fast, deterministic; keys are reckon's own data).
@@ -122,40 +123,52 @@ impl Default for MatchConfig {
     }
 }
 
+/// A setting of `[matching]` that cannot be used.
+fn bad(reason: String) -> InvalidSetting {
+    InvalidSetting::new("matching", reason)
+}
+
 impl MatchConfig {
-    pub fn validate(&self) -> Result<(), String> {
-        let unit = |name: &str, v: f64| -> Result<(), String> {
-            if (0.0..=1.0).contains(&v) { Ok(()) } else { Err(format!("matching.{name} = {v} must be within 0..=1")) }
+    /// Checks the settings.
+    pub fn validate(&self) -> Result<(), InvalidSetting> {
+        let unit = |name: &str, v: f64| -> Result<(), InvalidSetting> {
+            if (0.0..=1.0).contains(&v) {
+                Ok(())
+            } else {
+                Err(bad(format!("matching.{name} = {v} must be within 0..=1")))
+            }
         };
         unit("auto_threshold", self.auto_threshold)?;
         unit("name_threshold", self.name_threshold)?;
         if !(0.0..0.5).contains(&self.ambiguity_margin) {
-            return Err(format!("matching.ambiguity_margin = {} must be within 0..0.5", self.ambiguity_margin));
+            return Err(bad(format!("matching.ambiguity_margin = {} must be within 0..0.5", self.ambiguity_margin)));
         }
         if !(0..=1000).contains(&self.fx_tolerance_bp) {
-            return Err("matching.fx_tolerance_bp must be within 0..=1000 (10%)".into());
+            return Err(bad("matching.fx_tolerance_bp must be within 0..=1000 (10%)".into()));
         }
         if !(1..=3660).contains(&self.date_window_days) {
-            return Err(format!("matching.date_window_days = {} must be within 1..=3660", self.date_window_days));
+            return Err(bad(format!("matching.date_window_days = {} must be within 1..=3660", self.date_window_days)));
         }
         if self.discount_percent.len() > 10 || self.discount_percent.iter().any(|p| !(1..=50).contains(p)) {
-            return Err(format!(
+            return Err(bad(format!(
                 "matching.discount_percent = {:?}: at most 10 rates, each within 1..=50",
                 self.discount_percent
-            ));
+            )));
         }
         if !(1..=24).contains(&self.subset_max_candidates)
             || !(1..=self.subset_max_candidates).contains(&self.subset_max_items)
         {
-            return Err(format!(
+            return Err(bad(format!(
                 "matching.subset_max_items = {} and subset_max_candidates = {}: 1 ≤ items ≤ candidates ≤ 24",
                 self.subset_max_items, self.subset_max_candidates
-            ));
+            )));
         }
         if let Some((c, v)) =
             self.bank_fee_max_minor.iter().find(|(c, v)| **v < 0 || reckon_core::Currency::parse(c).is_none())
         {
-            return Err(format!("matching.bank_fee_max_minor.{c} = {v}: a currency must be ISO 4217 and its cap ≥ 0"));
+            return Err(bad(format!(
+                "matching.bank_fee_max_minor.{c} = {v}: a currency must be ISO 4217 and its cap ≥ 0"
+            )));
         }
         Ok(())
     }

@@ -401,9 +401,9 @@ pub struct CashStage {
 
 impl CashStage {
     pub fn build(config: &crate::Config) -> Result<Box<dyn Stage>, BuildError> {
-        config.matching.validate().map_err(|message| BuildError::Config { section: "matching", message })?;
+        config.matching.validate()?;
         let scorer = crate::model::load_scorer(&config.matching)
-            .map_err(|message| BuildError::Model { section: "matching", message })?;
+            .map_err(|source| BuildError::Model { section: "matching", source })?;
         Ok(Box::new(CashStage { config: config.matching.clone(), scorer }))
     }
 }

@@ -77,12 +77,14 @@ pub enum ConfigError {
     Read(String, std::io::Error),
     #[error("config {0}: {1}")]
     Parse(String, String),
+    #[error("config {0}: {1}")]
+    Invalid(String, #[source] reckon_core::InvalidSetting),
 }
 
 impl Config {
     pub fn from_toml(name: &str, text: &str) -> Result<Config, ConfigError> {
         let c: Config = toml::from_str(text).map_err(|e| ConfigError::Parse(name.to_string(), e.to_string()))?;
-        c.validate().map_err(|e| ConfigError::Parse(name.to_string(), e))?;
+        c.validate().map_err(|e| ConfigError::Invalid(name.to_string(), e))?;
         Ok(c)
     }
 
@@ -92,8 +94,8 @@ impl Config {
         Config::from_toml(&name, &text)
     }
 
-    /// Cross-field checks beyond the types.
-    pub fn validate(&self) -> Result<(), String> {
+    /// Cross-field checks beyond the types, section by section.
+    pub fn validate(&self) -> Result<(), reckon_core::InvalidSetting> {
         self.ingest.build()?;
         self.matching.validate()?;
         self.anomaly.build()?;

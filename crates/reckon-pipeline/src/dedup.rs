@@ -226,12 +226,18 @@ pub struct DuplicatesStage {
 
 impl DuplicatesStage {
     pub fn build(config: &crate::Config) -> Result<Box<dyn Stage>, BuildError> {
-        let err = |message: String| BuildError::Model { section: "duplicates", message };
+        let err = |source: crate::model::ModelError| BuildError::Model { section: "duplicates", source };
         let model = match config.duplicates.model.as_str() {
             "off" => None,
             name => {
-                let dir = crate::model::resolve(name)
-                    .ok_or_else(|| err(format!("model '{name}' not found (set it to \"off\" to skip)")))?;
+                let dir = crate::model::resolve(name).ok_or_else(|| {
+                    err(crate::model::ModelError::NotFound {
+                        setting: "duplicates.model",
+                        name: name.to_string(),
+                        dirs: crate::model::models_dirs(),
+                        hint: "set it to \"off\" to skip",
+                    })
+                })?;
                 // A model trained on other features would score the wrong columns.
                 let spec = crate::model::Spec::Fixed(FEATURE_SPEC, FEATURES);
                 Some(crate::model::load_checked(&dir, spec).map_err(err)?)

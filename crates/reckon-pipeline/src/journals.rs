@@ -82,13 +82,18 @@ pub struct JournalsStage {
 
 impl JournalsStage {
     pub fn build(config: &crate::Config) -> Result<Box<dyn Stage>, BuildError> {
-        let tests = config.anomaly.build().map_err(|message| BuildError::Config { section: "anomaly", message })?;
-        let err = |message: String| BuildError::Model { section: "anomaly", message };
+        let tests = config.anomaly.build()?;
+        let err = |source: crate::model::ModelError| BuildError::Model { section: "anomaly", source };
         let model = match config.anomaly.model.as_str() {
             "rules" => None,
             name => {
                 let dir = crate::model::resolve(name).ok_or_else(|| {
-                    err(format!("model '{name}' not found (set it to \"rules\" for the tests alone)"))
+                    err(crate::model::ModelError::NotFound {
+                        setting: "anomaly.model",
+                        name: name.to_string(),
+                        dirs: crate::model::models_dirs(),
+                        hint: "set it to \"rules\" for the tests alone",
+                    })
                 })?;
                 Some(RiskModel::load(&dir).map_err(err)?)
             }
@@ -263,13 +268,14 @@ pub struct RiskModel {
 }
 
 impl RiskModel {
-    pub fn load(dir: &Path) -> Result<RiskModel, String> {
+    pub fn load(dir: &Path) -> Result<RiskModel, crate::model::ModelError> {
         use crate::model::{Spec, load_checked};
         let risk = load_checked(dir, Spec::ByName("journal_risk_v2"))?;
         let iforest =
             load_checked(&dir.join("iforest"), Spec::Fixed(reckon_anomaly::FEATURE_SPEC, reckon_anomaly::FEATURES))?;
         // Inputs by name: each must be one reckon computes.
-        combined(&[], &[], &risk.config.features).map_err(|e| format!("{}: {e}", dir.display()))?;
+        combined(&[], &[], &risk.config.features)
+            .map_err(|reason| crate::model::ModelError::Inputs { dir: dir.to_path_buf(), reason })?;
         Ok(RiskModel { iforest, risk })
     }
 

@@ -50,8 +50,6 @@ pub enum RunError {
     Write(PathBuf, String),
     #[error("conservation check failed: {0}")]
     Conservation(String),
-    #[error("feed policy: {0}")]
-    Policy(String),
     #[error("cash-matching model: {0}")]
     Model(String),
     #[error(transparent)]
@@ -59,7 +57,7 @@ pub enum RunError {
     #[error("output folder {0} is in use by another reckon run")]
     Busy(PathBuf),
     #[error("config: {0}")]
-    Config(String),
+    Config(#[from] reckon_core::InvalidSetting),
     #[error(transparent)]
     Build(#[from] stage::BuildError),
     #[error(transparent)]
@@ -77,10 +75,9 @@ impl RunError {
             self,
             RunError::Input(reckon_ingest::discover::DiscoverError::Folder(..))
                 | RunError::Feed(reckon_feed::FeedError::Secret(_) | reckon_feed::FeedError::Config(_))
-                | RunError::Policy(_)
                 | RunError::Busy(_)
                 | RunError::Config(_)
-                | RunError::Build(stage::BuildError::Config { .. })
+                | RunError::Build(stage::BuildError::Config(_))
                 | RunError::State(
                     reckon_state::StateError::Busy(_)
                         | reckon_state::StateError::NotADatabase(..)
@@ -290,14 +287,14 @@ pub fn run_stages(opts: &RunOptions, stages: &[Box<dyn stage::Stage>]) -> Result
         learned.extend(r.output.learned);
     }
     // The config was validated on load; a policy that fails here is a config error all the same.
-    let policy = opts.config.feed.build().map_err(RunError::Policy)?;
+    let policy = opts.config.feed.build()?;
     policy.apply(&mut ex);
     // With a state store: the lifecycle decides ids, states and which events go out.
     let mut finished = None;
     if let (Some(o), Some(p)) = (opened.as_mut(), &prepared) {
         let t_lifecycle = Instant::now();
         let as_of = remember::as_of(opts.as_of, &loaded, started, &o.memory);
-        let matched: std::collections::BTreeSet<String> = settlement.matched.iter().cloned().collect();
+        let matched: std::collections::HashSet<&str> = settlement.matched.iter().map(String::as_str).collect();
         let run = reckon_state::NewRun {
             run_id: run_id.clone(),
             as_of: as_of.format("%Y-%m-%d").to_string(),

@@ -8,6 +8,19 @@ use std::path::{Path, PathBuf};
 use reckon_match::{FEATURE_SPEC, FEATURES, GroupScorer, MatchConfig};
 use reckon_onnx::Model;
 
+/// Why a stage cannot use a model folder.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error(transparent)]
+    Onnx(#[from] reckon_onnx::OnnxError),
+    #[error("{dir}: trained on feature spec {trained} ({features} features) but reckon computes {computes}")]
+    Spec { dir: PathBuf, trained: String, features: usize, computes: String },
+    #[error("{setting} '{name}' not found in {dirs:?} ({hint})")]
+    NotFound { setting: &'static str, name: String, dirs: Vec<PathBuf>, hint: &'static str },
+    #[error("{dir}: {reason}")]
+    Inputs { dir: PathBuf, reason: String },
+}
+
 /// A served model as the engine's group scorer.
 #[derive(Debug)]
 pub struct OnnxScorer(pub Model);
@@ -52,8 +65,8 @@ pub enum Spec<'a> {
 /// The one way a stage loads a model folder: `model.onnx` checked against its
 /// config's hash (reckon-onnx), then refused unless it was trained on what the
 /// stage computes — the spec's name and, for a fixed spec, its features in order.
-pub fn load_checked(dir: &Path, spec: Spec<'_>) -> Result<Model, String> {
-    let m = Model::load(dir).map_err(|e| e.to_string())?;
+pub fn load_checked(dir: &Path, spec: Spec<'_>) -> Result<Model, ModelError> {
+    let m = Model::load(dir)?;
     let (name, fixed) = match spec {
         Spec::Fixed(n, f) => (n, Some(f)),
         Spec::ByName(n) => (n, None),
@@ -61,28 +74,27 @@ pub fn load_checked(dir: &Path, spec: Spec<'_>) -> Result<Model, String> {
     let same = m.config.feature_spec == name
         && fixed.is_none_or(|f| m.config.features.iter().map(String::as_str).eq(f.iter().copied()));
     if !same {
-        return Err(format!(
-            "{}: trained on feature spec {} ({} features) but reckon computes {name}",
-            dir.display(),
-            m.config.feature_spec,
-            m.config.features.len()
-        ));
+        return Err(ModelError::Spec {
+            dir: dir.to_path_buf(),
+            trained: m.config.feature_spec.clone(),
+            features: m.config.features.len(),
+            computes: name.to_string(),
+        });
     }
     Ok(m)
 }
 
 /// Loads the configured scorer (None for `rules`). A model that is named but
 /// missing or broken is an error: results must not silently change method.
-pub fn load_scorer(cfg: &MatchConfig) -> Result<Option<OnnxScorer>, String> {
+pub fn load_scorer(cfg: &MatchConfig) -> Result<Option<OnnxScorer>, ModelError> {
     if cfg.model == "rules" {
         return Ok(None);
     }
-    let dir = resolve(&cfg.model).ok_or_else(|| {
-        format!(
-            "matching.model '{}' not found in {:?} (set matching.model = \"rules\" to use rule scores)",
-            cfg.model,
-            models_dirs()
-        )
+    let dir = resolve(&cfg.model).ok_or_else(|| ModelError::NotFound {
+        setting: "matching.model",
+        name: cfg.model.clone(),
+        dirs: models_dirs(),
+        hint: "set matching.model = \"rules\" to use rule scores",
     })?;
     Ok(Some(OnnxScorer(load_checked(&dir, Spec::Fixed(FEATURE_SPEC, FEATURES))?)))
 }

@@ -122,11 +122,11 @@ pub struct Settled {
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
     /// A setting that cannot hold (exit 2).
-    #[error("{section}: {message}")]
-    Config { section: &'static str, message: String },
+    #[error(transparent)]
+    Config(#[from] reckon_core::InvalidSetting),
     /// A model that is missing or does not load (exit 1).
-    #[error("{section}: {message}")]
-    Model { section: &'static str, message: String },
+    #[error("{section}: {source}")]
+    Model { section: &'static str, source: crate::model::ModelError },
 }
 
 /// A stage that failed while running.

@@ -1,6 +1,7 @@
 //! `[state]` and `[decisions]` in reckon.toml, checked and built into the
 //! runtime objects the store and the run use ([`Sla`], [`Policy`]).
 
+use reckon_core::InvalidSetting;
 use std::collections::{BTreeMap, BTreeSet};
 
 use reckon_core::{Currency, ExceptionKind, MoneyFormat, parse_minor};
@@ -48,11 +49,12 @@ impl Default for Sla {
 
 impl StateConfig {
     /// The service levels, refusing a kind the contract does not have.
-    pub fn build(&self) -> Result<Sla, String> {
+    pub fn build(&self) -> Result<Sla, InvalidSetting> {
         let mut by_kind = BTreeMap::new();
         for (k, d) in &self.sla_days {
-            let kind = ExceptionKind::parse(k)
-                .ok_or_else(|| format!("[state] sla_days: '{k}' is not an exception kind (one of {})", kinds_list()))?;
+            let kind = ExceptionKind::parse(k).ok_or_else(|| {
+                bad_state(format!("[state] sla_days: '{k}' is not an exception kind (one of {})", kinds_list()))
+            })?;
             by_kind.insert(kind, *d);
         }
         Ok(Sla { by_kind, default: self.default_sla_days })
@@ -122,14 +124,24 @@ pub struct Policy {
     pub trust_request_roles: bool,
 }
 
-fn amounts(section: &str, m: &BTreeMap<String, String>) -> Result<BTreeMap<String, i64>, String> {
+/// A setting of `[decisions]` that cannot be used.
+fn bad(reason: String) -> InvalidSetting {
+    InvalidSetting::new("decisions", reason)
+}
+
+/// A setting of `[state]` that cannot be used.
+fn bad_state(reason: String) -> InvalidSetting {
+    InvalidSetting::new("state", reason)
+}
+
+fn amounts(section: &str, m: &BTreeMap<String, String>) -> Result<BTreeMap<String, i64>, InvalidSetting> {
     let mut out = BTreeMap::new();
     for (cur, text) in m {
-        let c = Currency::parse(cur).ok_or_else(|| format!("{section}: '{cur}' is not an ISO 4217 currency"))?;
-        let v =
-            parse_minor(text, &MoneyFormat::default(), c).map_err(|e| format!("{section}: {cur} = \"{text}\": {e}"))?;
+        let c = Currency::parse(cur).ok_or_else(|| bad(format!("{section}: '{cur}' is not an ISO 4217 currency")))?;
+        let v = parse_minor(text, &MoneyFormat::default(), c)
+            .map_err(|e| bad(format!("{section}: {cur} = \"{text}\": {e}")))?;
         if v < 0 {
-            return Err(format!("{section}: {cur} = \"{text}\" is negative"));
+            return Err(bad(format!("{section}: {cur} = \"{text}\" is negative")));
         }
         out.insert(cur.clone(), v);
     }
@@ -137,7 +149,8 @@ fn amounts(section: &str, m: &BTreeMap<String, String>) -> Result<BTreeMap<Strin
 }
 
 impl DecisionsConfig {
-    pub fn build(&self) -> Result<Policy, String> {
+    /// Checks the policy and builds it.
+    pub fn build(&self) -> Result<Policy, InvalidSetting> {
         let mut roles = BTreeMap::new();
         for (name, r) in &self.roles {
             let section = format!("[decisions.roles.{name}]");
@@ -147,7 +160,7 @@ impl DecisionsConfig {
                 let mut s = BTreeSet::new();
                 for k in &r.kinds {
                     s.insert(ExceptionKind::parse(k).ok_or_else(|| {
-                        format!("{section} kinds: '{k}' is not an exception kind (one of {})", kinds_list())
+                        bad(format!("{section} kinds: '{k}' is not an exception kind (one of {})", kinds_list()))
                     })?);
                 }
                 Some(s)
@@ -159,7 +172,7 @@ impl DecisionsConfig {
                 for a in &r.actions {
                     s.insert(Action::parse(a).ok_or_else(|| {
                         let all: Vec<&str> = Action::ALL.iter().map(|a| a.as_str()).collect();
-                        format!("{section} actions: '{a}' is not an action (one of {})", all.join(", "))
+                        bad(format!("{section} actions: '{a}' is not an action (one of {})", all.join(", ")))
                     })?);
                 }
                 Some(s)
@@ -170,7 +183,7 @@ impl DecisionsConfig {
         for (person, rs) in &self.people {
             for r in rs {
                 if !roles.contains_key(r) {
-                    return Err(format!("[decisions.people] {person}: role '{r}' has no [decisions.roles.{r}]"));
+                    return Err(bad(format!("[decisions.people] {person}: role '{r}' has no [decisions.roles.{r}]")));
                 }
             }
         }
@@ -297,7 +310,11 @@ mod tests {
 
     #[test]
     fn bad_settings_are_named() {
-        let bad = |t: &str| toml::from_str::<DecisionsConfig>(t).map_err(|e| e.to_string()).and_then(|c| c.build());
+        let bad = |t: &str| {
+            toml::from_str::<DecisionsConfig>(t)
+                .map_err(|e| e.to_string())
+                .and_then(|c| c.build().map_err(|e| e.to_string()))
+        };
         assert!(bad("[people]\nbob = [\"ghost\"]").err().unwrap_or_default().contains("role 'ghost'"));
         assert!(
             bad("[roles.x]\nkinds = [\"spam\"]").err().unwrap_or_default().contains("'spam' is not an exception kind")
