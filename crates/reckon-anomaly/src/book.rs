@@ -258,6 +258,15 @@ impl Profile {
     }
 }
 
+/// Columns of unequal length given to [`Book::new`] (a bug in the caller, not bad input).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("book column {column} has {values} values for {lines} lines")]
+pub struct RaggedBook {
+    pub column: &'static str,
+    pub values: usize,
+    pub lines: usize,
+}
+
 impl Book {
     /// A book from row structs (tests, small callers).
     pub fn from_lines(lines: &[Line]) -> Book {
@@ -282,7 +291,7 @@ impl Book {
     }
 
     /// A book from its columns, once every column has one value per line.
-    pub fn new(cols: Columns) -> Result<Book, String> {
+    pub fn new(cols: Columns) -> Result<Book, RaggedBook> {
         let book = Book { cols, ..Book::default() };
         book.check()?;
         Ok(book)
@@ -298,7 +307,7 @@ impl Book {
     }
 
     /// Checks that every column has one value per line.
-    fn check(&self) -> Result<(), String> {
+    fn check(&self) -> Result<(), RaggedBook> {
         let n = self.len();
         let lens = [
             ("journal_id", self.journal_id.len()),
@@ -317,7 +326,7 @@ impl Book {
             ("created_hour", self.created_hour.len()),
         ];
         match lens.iter().find(|(_, l)| *l != n) {
-            Some((c, l)) => Err(format!("book column {c} has {l} values for {n} lines")),
+            Some((c, l)) => Err(RaggedBook { column: c, values: *l, lines: n }),
             None => Ok(()),
         }
     }

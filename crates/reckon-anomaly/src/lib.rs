@@ -28,7 +28,7 @@ use rayon::prelude::*;
 use reckon_core::InvalidSetting;
 use serde::{Deserialize, Serialize};
 
-pub use book::{AMOUNT_SCALE, Book, Columns, Dict, Journals, Profile, log_amount};
+pub use book::{AMOUNT_SCALE, Book, Columns, Dict, Journals, Profile, RaggedBook, log_amount};
 
 /// One GL journal line (money in minor units, dates in days since 1970-01-01).
 #[derive(Clone, Debug, Default)]

@@ -100,10 +100,11 @@ pub fn train(
     // Validation: calibration over candidate rows, threshold over assigned groups.
     let (vx, vy, _) = labelled(validation, &cfg)?;
     let vf: Vec<f32> = vx.iter().map(|v| *v as f32).collect();
-    let vp: Vec<f64> = scorer.score(vy.len(), &vf)?.into_iter().map(f64::from).collect();
+    let vp: Vec<f64> = scorer.score(vy.len(), &vf).map_err(|e| e.to_string())?.into_iter().map(f64::from).collect();
     let loaded = reckon_ingest::load_dir(validation).map_err(|e| e.to_string())?;
     let i = reckon_pipeline::cash::inputs(&loaded).ok_or("validation: no receipts or open items")?;
-    let res = reckon_match::run_with(&i.receipts, &i.items, &i.customers, &i.remittances, &cfg, Some(&scorer))?;
+    let res = reckon_match::run_with(&i.receipts, &i.items, &i.customers, &i.remittances, &cfg, Some(&scorer))
+        .map_err(|e| e.to_string())?;
     let truth = crate::eval::cash_truth(&validation.join("truth")).map_err(|e| e.to_string())?;
     let mut pred: crate::eval::Predicted = BTreeMap::new();
     for m in &res.rows {

@@ -250,9 +250,21 @@ pub const FEATURES: &[&str] = &[
 
 /// Scores candidate groups from their features (a calibrated model: the output is
 /// the probability that the group is exactly right).
+/// Why a matching run could not complete (bugs and model failures; bad input
+/// rows never get here, loading rejects them).
+#[derive(Debug, thiserror::Error)]
+pub enum MatchError {
+    #[error("{blocks} reference blocks for {receipts} receipts")]
+    Blocks { blocks: usize, receipts: usize },
+    #[error("scorer: {0}")]
+    Scorer(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("scorer returned {scores} scores for {groups} groups")]
+    Scores { scores: usize, groups: usize },
+}
+
 pub trait GroupScorer: Sync {
     /// One probability per row of `rows` × `FEATURES.len()` features (row-major).
-    fn score(&self, rows: usize, features: &[f32]) -> Result<Vec<f32>, String>;
+    fn score(&self, rows: usize, features: &[f32]) -> Result<Vec<f32>, Box<dyn std::error::Error + Send + Sync>>;
     /// `name@version`.
     fn id(&self) -> String;
 }
@@ -1122,7 +1134,7 @@ pub fn run_with(
     remittances: &[RemittanceLine],
     cfg: &MatchConfig,
     scorer: Option<&dyn GroupScorer>,
-) -> Result<MatchResult, String> {
+) -> Result<MatchResult, MatchError> {
     run_blocked(receipts, items, customers, remittances, cfg, scorer, None)
 }
 
@@ -1140,7 +1152,7 @@ pub fn run_blocked(
     cfg: &MatchConfig,
     scorer: Option<&dyn GroupScorer>,
     blocks: Option<&[Vec<usize>]>,
-) -> Result<MatchResult, String> {
+) -> Result<MatchResult, MatchError> {
     run_excluding(receipts, items, customers, remittances, cfg, scorer, blocks, &HashSet::new())
 }
 
@@ -1157,11 +1169,11 @@ pub fn run_excluding(
     scorer: Option<&dyn GroupScorer>,
     blocks: Option<&[Vec<usize>]>,
     rejected: &HashSet<(String, String)>,
-) -> Result<MatchResult, String> {
+) -> Result<MatchResult, MatchError> {
     if let Some(b) = blocks
         && b.len() != receipts.len()
     {
-        return Err(format!("{} reference blocks for {} receipts", b.len(), receipts.len()));
+        return Err(MatchError::Blocks { blocks: b.len(), receipts: receipts.len() });
     }
     let idx = Index::new(items, customers, remittances);
     let mut per_receipt = candidate_groups(&idx, receipts, cfg, blocks);
@@ -1186,9 +1198,9 @@ pub fn run_excluding(
         }
         // One call: the scorer batches (reckon-onnx scores fixed chunks on the
         // rayon pool, so the numbers do not depend on the thread count).
-        let p: Vec<f32> = sc.score(rows, &x)?;
+        let p: Vec<f32> = sc.score(rows, &x).map_err(MatchError::Scorer)?;
         if p.len() != rows {
-            return Err(format!("scorer returned {} scores for {rows} groups", p.len()));
+            return Err(MatchError::Scores { scores: p.len(), groups: rows });
         }
         let mut at = 0;
         for gs in &mut per_receipt {

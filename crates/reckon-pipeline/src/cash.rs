@@ -57,12 +57,21 @@ pub struct Inputs {
     pub remittances: Vec<RemittanceLine>,
 }
 
+/// Why cash application could not complete.
+#[derive(Debug, thiserror::Error)]
+pub enum CashError {
+    #[error(transparent)]
+    Match(#[from] reckon_match::MatchError),
+    #[error("reference blocking: {0}")]
+    Blocking(#[source] PolarsError),
+}
+
 /// Runs cash application when receipts and open items were loaded.
 pub fn run(
     loaded: &Loaded,
     cfg: &MatchConfig,
     scorer: Option<&crate::model::OnnxScorer>,
-) -> Result<Option<(MatchResult, Vec<Receipt>)>, String> {
+) -> Result<Option<(MatchResult, Vec<Receipt>)>, CashError> {
     Ok(run_remembering(loaded, cfg, scorer, None, "")?.map(|(r, rc, _)| (r, rc)))
 }
 
@@ -76,7 +85,7 @@ pub fn run_remembering(
     scorer: Option<&crate::model::OnnxScorer>,
     memory: Option<&RunMemory>,
     run_id: &str,
-) -> Result<Option<(MatchResult, Vec<Receipt>, Applied)>, String> {
+) -> Result<Option<(MatchResult, Vec<Receipt>, Applied)>, CashError> {
     let Some(mut i) = inputs(loaded) else { return Ok(None) };
     let mut cfg = cfg.clone();
     if let Some(s) = scorer
@@ -95,7 +104,7 @@ pub fn run_remembering(
         rejected = &m.rejected_pairs;
     }
     let sc = scorer.map(|s| s as &dyn reckon_match::GroupScorer);
-    let blocks = reference_blocks(&i.receipts, &i.items).map_err(|e| format!("reference blocking: {e}"))?;
+    let blocks = reference_blocks(&i.receipts, &i.items).map_err(CashError::Blocking)?;
     let mut result = reckon_match::run_excluding(
         &i.receipts,
         &i.items,
@@ -420,7 +429,7 @@ impl Stage for CashStage {
     fn run(&self, inputs: &RunInputs<'_>) -> Result<StageOutput, StageError> {
         let fail = |message: String| StageError { stage: self.name(), message };
         let result = run_remembering(inputs.loaded, &self.config, self.scorer.as_ref(), inputs.memory, inputs.run_id)
-            .map_err(fail)?;
+            .map_err(|e| fail(e.to_string()))?;
         let model_id = self.scorer.as_ref().map(reckon_match::GroupScorer::id);
         let decided = result.as_ref().map(|r| r.2.txns.clone()).unwrap_or_default();
         let mut exceptions = crate::exceptions::from_receipts_except(

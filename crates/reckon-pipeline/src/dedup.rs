@@ -261,7 +261,9 @@ impl Stage for DuplicatesStage {
             return Ok(StageOutput { report: StageReport::summary("off"), ..StageOutput::default() });
         };
         let fail = |message: String| StageError { stage: self.name(), message };
-        let Some(d) = run(inputs.loaded, model).map_err(fail)? else { return Ok(StageOutput::no_input()) };
+        let Some(d) = run(inputs.loaded, model).map_err(|e| fail(e.to_string()))? else {
+            return Ok(StageOutput::no_input());
+        };
         tracing::info!(
             invoices = d.invoices.len(),
             compared = d.compared_pairs,
@@ -321,19 +323,23 @@ pub fn pairs(
 }
 
 /// Runs detection with `model` (its `review` threshold flags a pair).
-pub fn run(loaded: &Loaded, model: &Model) -> Result<Option<DedupResult>, String> {
+pub fn run(loaded: &Loaded, model: &Model) -> Result<Option<DedupResult>, reckon_onnx::OnnxError> {
     let Some((invoices, vendors)) = inputs(loaded) else { return Ok(None) };
     detect(invoices, &vendors, model).map(Some)
 }
 
 /// Detection on plain inputs.
-pub fn detect(invoices: Vec<Invoice>, vendors: &[Vendor], model: &Model) -> Result<DedupResult, String> {
+pub fn detect(
+    invoices: Vec<Invoice>,
+    vendors: &[Vendor],
+    model: &Model,
+) -> Result<DedupResult, reckon_onnx::OnnxError> {
     let (ps, why) = pairs(&invoices, vendors);
     let k = FEATURES.len().max(1);
     let x: Vec<f32> = ps.iter().flat_map(|p| p.features.iter().copied()).collect();
     // reckon-onnx scores fixed chunks on the rayon pool (the same numbers whatever
     // the thread count).
-    let p: Vec<f32> = model.score(x.len() / k, &x).map_err(|e| e.to_string())?;
+    let p: Vec<f32> = model.score(x.len() / k, &x)?;
     let threshold = model.config.thresholds.get("review").copied().unwrap_or(0.5);
     // Amount, date and vendor alone never make a duplicate: a pair whose numbers
     // cannot be one document (`numbers_linked`) is neither flagged nor clustered,

@@ -26,8 +26,8 @@ pub enum ModelError {
 pub struct OnnxScorer(pub Model);
 
 impl GroupScorer for OnnxScorer {
-    fn score(&self, rows: usize, features: &[f32]) -> Result<Vec<f32>, String> {
-        self.0.score(rows, features).map_err(|e| e.to_string())
+    fn score(&self, rows: usize, features: &[f32]) -> Result<Vec<f32>, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(self.0.score(rows, features)?)
     }
     fn id(&self) -> String {
         self.0.id()
