@@ -217,7 +217,11 @@ enum Command {
         /// `state` times the state store: a run whose receipts all stay open
         /// (≈ 0.85 × scale bank entries), then one that carries them all in and
         /// matches them, each with the store's share of its wall time.
-        #[arg(long, default_value = "all", value_parser = ["all", "cash", "dedup", "journals", "state"])]
+        /// `e2e` times one whole `reckon run` as a subprocess, from CSV and from
+        /// Parquet, on books of 1.2 × scale open items (≈ scale bank entries),
+        /// scale AP invoices and ≈ 5 × scale GL lines: wall time, peak memory,
+        /// time and rows/s per stage, the bottleneck stage.
+        #[arg(long, default_value = "all", value_parser = ["all", "cash", "dedup", "journals", "state", "e2e"])]
         only: String,
     },
 }

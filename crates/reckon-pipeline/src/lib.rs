@@ -535,7 +535,9 @@ pub fn write_rejects(path: &Path, rejects: &[Reject]) -> Result<u64, RunError> {
     Ok(n as u64)
 }
 
-fn write_normalized(path: &Path, table: Table, df: &DataFrame) -> Result<u64, RunError> {
+/// Writes a loaded table as `normalized/<table>.parquet` does: its contract
+/// columns, as reckon understood them (a folder of these is a valid input).
+pub fn write_normalized(path: &Path, table: Table, df: &DataFrame) -> Result<u64, RunError> {
     let mut v = contract_view(table, df).map_err(|e| RunError::Write(path.to_path_buf(), e.to_string()))?;
     write_parquet(path, &mut v)?;
     Ok(v.height() as u64)

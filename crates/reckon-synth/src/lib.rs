@@ -114,16 +114,22 @@ pub struct Summary {
     pub patterns: BTreeMap<String, u64>,
 }
 
-/// Writes a scenario into `out` (created if missing).
-pub fn generate(out: &Path, cfg: &Config) -> io::Result<Summary> {
-    std::fs::create_dir_all(out.join("truth"))?;
-    let mut summary = Summary { config: Some(cfg.clone()), ..Summary::default() };
-    let mut rng = rng::Rng::new(cfg.seed);
+/// Writes `bank_accounts.csv`: one account per entity.
+pub fn write_bank_accounts(out: &Path, summary: &mut Summary) -> io::Result<()> {
     let mut c = out::Csv::create(&out.join("bank_accounts.csv"), &["account_id", "entity", "currency", "gl_account"])?;
     for e in &ENTITIES {
         c.row(&[e.account, e.code, e.currency, "1200"])?;
     }
     summary.rows.insert("bank_accounts".into(), c.finish()?);
+    Ok(())
+}
+
+/// Writes a scenario into `out` (created if missing).
+pub fn generate(out: &Path, cfg: &Config) -> io::Result<Summary> {
+    std::fs::create_dir_all(out.join("truth"))?;
+    let mut summary = Summary { config: Some(cfg.clone()), ..Summary::default() };
+    let mut rng = rng::Rng::new(cfg.seed);
+    write_bank_accounts(out, &mut summary)?;
     ar::write(out, &mut rng.fork(100), cfg.scale, cfg.base_day, cfg.profile, &mut summary)?;
     ap::write(out, &mut rng.fork(200), cfg.scale, cfg.base_day, cfg.profile, &mut summary)?;
     gl::write(out, &mut rng.fork(300), cfg.scale, cfg.base_day, cfg.profile, &mut summary)?;

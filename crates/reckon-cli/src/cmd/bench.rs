@@ -79,6 +79,148 @@ pub fn bench_journals(input: &Path, scale: usize, seed: u64, dir: &Path) -> anyh
     Ok(exit::OK)
 }
 
+/// Books for the whole-run benchmark: receivables and bank entries at 1.2 ×
+/// `scale` (≈ `scale` bank entries with their advices), payables at 2 × `scale`
+/// (`scale` invoices) and GL at 8 × `scale` (≈ 5 × `scale` lines), each from
+/// the generator's own stream as `reckon generate` forks it.
+fn generate_e2e(out: &Path, seed: u64, scale: usize) -> anyhow::Result<reckon_synth::Summary> {
+    std::fs::create_dir_all(out.join("truth"))?;
+    let cfg = reckon_synth::Config::new(seed, scale);
+    let mut summary = reckon_synth::Summary { config: Some(cfg.clone()), ..Default::default() };
+    let mut rng = reckon_synth::rng::Rng::new(seed);
+    reckon_synth::write_bank_accounts(out, &mut summary)?;
+    let p = cfg.profile;
+    reckon_synth::ar::write(out, &mut rng.fork(100), scale * 6 / 5, cfg.base_day, p, &mut summary)?;
+    reckon_synth::ap::write(out, &mut rng.fork(200), scale * 2, cfg.base_day, p, &mut summary)?;
+    reckon_synth::gl::write(out, &mut rng.fork(300), scale * 8, cfg.base_day, p, &mut summary)?;
+    Ok(summary)
+}
+
+/// Peak resident memory of a running process, read from `/proc/PID/status`
+/// (`VmHWM`, which only grows).
+fn peak_rss_of(pid: u32) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kb: u64 = s.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// One `reckon run` of this binary as a subprocess: wall time, peak RSS
+/// (sampled every 50 ms until it exits) and its manifest.
+fn timed_run(input: &Path, out: &Path) -> anyhow::Result<(f64, u64, serde_json::Value)> {
+    let exe = std::env::current_exe()?;
+    let t = Instant::now();
+    let mut child = std::process::Command::new(exe)
+        .arg("run")
+        .arg("--input")
+        .arg(input)
+        .arg("--out")
+        .arg(out)
+        .arg("--no-deliver")
+        .stdout(std::process::Stdio::null())
+        .spawn()?;
+    let pid = child.id();
+    let mut peak = 0;
+    let status = loop {
+        if let Some(b) = peak_rss_of(pid) {
+            peak = peak.max(b);
+        }
+        if let Some(s) = child.try_wait()? {
+            break s;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let wall = t.elapsed().as_secs_f64();
+    anyhow::ensure!(status.success(), "reckon run on {} failed: {status}", input.display());
+    let m: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("manifest.json"))?)?;
+    Ok((wall, peak, m))
+}
+
+fn folder_bytes(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|rd| rd.flatten().filter_map(|e| e.metadata().ok()).filter(|m| m.is_file()).map(|m| m.len()).sum())
+        .unwrap_or(0)
+}
+
+/// The whole run at production size, from CSV and from Parquet (see
+/// [`generate_e2e`]); each run is this binary as a subprocess.
+pub fn bench_e2e(dir: &Path, scale: usize, seed: u64) -> anyhow::Result<i32> {
+    let csv = dir.join("csv");
+    let t = Instant::now();
+    let summary = generate_e2e(&csv, seed, scale)?;
+    let generate_s = t.elapsed().as_secs_f64();
+    // The same books as Parquet: each table loaded once and written as
+    // `--keep-normalized` writes it (contract columns).
+    let parquet = dir.join("parquet");
+    std::fs::create_dir_all(&parquet)?;
+    let loaded = reckon_ingest::load_dir(&csv)?;
+    for (table, df) in &loaded.tables {
+        reckon_pipeline::write_normalized(&parquet.join(format!("{}.parquet", table.name())), *table, df)?;
+    }
+    drop(loaded);
+    let goals = [("csv", &csv, 90.0), ("parquet", &parquet, 60.0)];
+    let mut runs = Vec::new();
+    for (name, input, goal_s) in goals {
+        let (wall, peak, m) = timed_run(input, &dir.join(format!("out-{name}")))?;
+        let timings = m["timings_ms"].as_object().cloned().unwrap_or_default();
+        let reports = m["stage_reports"].as_object().cloned().unwrap_or_default();
+        let mut stages = serde_json::Map::new();
+        let mut bottleneck = (String::new(), 0u64);
+        for (stage, ms) in &timings {
+            let ms = ms.as_u64().unwrap_or(0);
+            if stage == "stages" || ms == 0 {
+                continue;
+            }
+            // Ingest reads every input row; a stage, the rows its report names.
+            let rows = if stage == "ingest" {
+                m["conservation"]["tables"]
+                    .as_object()
+                    .map(|t| t.values().filter_map(|v| v["input_rows"].as_u64()).sum::<u64>())
+            } else {
+                reports.get(stage).and_then(|r| r["rows_in"].as_u64())
+            };
+            stages.insert(
+                stage.clone(),
+                serde_json::json!({
+                    "seconds": ms as f64 / 1000.0,
+                    "rows_in": rows,
+                    "rows_per_s": rows.map(|r| r as f64 / (ms as f64 / 1000.0)),
+                }),
+            );
+            // Stages run side by side: the longest is the one the run waits for.
+            if ms > bottleneck.1 {
+                bottleneck = (stage.clone(), ms);
+            }
+        }
+        let gib = peak as f64 / (1u64 << 30) as f64;
+        runs.push(serde_json::json!({
+            "input": name,
+            "input_bytes": folder_bytes(input),
+            "wall_seconds": wall,
+            "peak_rss_gib": gib,
+            "goal": format!("≤ {goal_s} s and ≤ 8 GiB"),
+            "goal_met": wall <= goal_s && gib <= 8.0,
+            "bottleneck": bottleneck.0,
+            "stages": stages,
+            "tables": m["conservation"]["tables"],
+        }));
+    }
+    let profile = if cfg!(debug_assertions) { "debug (use --release for real numbers)" } else { "release" };
+    let report = serde_json::json!({
+        "profile": profile,
+        "scale": scale,
+        "seed": seed,
+        "threads": rayon::current_num_threads(),
+        "generate_seconds": generate_s,
+        "rows": summary.rows,
+        "runs": runs,
+    });
+    outln!("{}", serde_json::to_string_pretty(&report)?);
+    if std::env::var_os("RECKON_BENCH_KEEP").is_none() {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    Ok(exit::OK)
+}
+
 /// Writes the rows of CSV `src` to `a` (about the first half) and `b` (the
 /// rest), each with the header; rows sharing a value of `group` stay together.
 fn split_csv(src: &Path, a: &Path, b: &Path, group: &str) -> anyhow::Result<()> {
@@ -230,6 +372,9 @@ pub fn bench(scale: usize, seed: u64, dir: Option<PathBuf>, only: &str) -> anyho
     }
     if only == "state" {
         return bench_state(&input, scale, seed, &dir);
+    }
+    if only == "e2e" {
+        return bench_e2e(&dir, scale, seed);
     }
     let t = Instant::now();
     reckon_synth::generate(&input, &reckon_synth::Config::new(seed, scale))?;
