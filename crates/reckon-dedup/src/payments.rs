@@ -101,14 +101,41 @@ pub fn settle(
     cluster: &HashMap<String, String>,
     rules: &[Rule],
 ) -> Vec<Outcome> {
-    let mut by_number: HashMap<String, Vec<usize>> = HashMap::new();
-    let mut by_cluster_amount: HashMap<(String, String, i64), Vec<usize>> = HashMap::new();
+    // Invoices by the number they carry, with and without their vendor, and
+    // with their amount: a debit looks up the numbers in its text directly. (A
+    // number alone is shared by thousands of invoices in a large ledger — each
+    // vendor numbers from 1 — so filtering one number's invoices per debit
+    // grew with the square of the ledger.)
     let cl = |v: &str| cluster.get(v).cloned().unwrap_or_else(|| v.to_string());
+    let mut clusters: HashMap<String, u32> = HashMap::new();
+    let mut inv_cluster: Vec<u32> = Vec::with_capacity(invoices.len());
+    for inv in invoices {
+        let n = clusters.len() as u32;
+        inv_cluster.push(*clusters.entry(cl(&inv.vendor_id)).or_insert(n));
+    }
+    // Numbers and currencies interned: keys are two integers.
+    type Key = (u32, u32);
+    let mut numbers: HashMap<String, u32> = HashMap::new();
+    let mut currencies: HashMap<String, u32> = HashMap::new();
+    let mut by_number: HashMap<Key, Vec<usize>> = HashMap::new();
+    let mut by_vendor_number: HashMap<(u32, Key), Vec<usize>> = HashMap::new();
+    let mut by_number_amount: HashMap<(Key, i64), Vec<usize>> = HashMap::new();
+    let mut by_vendor_number_amount: HashMap<(u32, Key, i64), Vec<usize>> = HashMap::new();
+    let mut by_cluster_amount: HashMap<(String, String, i64), Vec<usize>> = HashMap::new();
     for (i, inv) in invoices.iter().enumerate() {
         if inv.amount <= 0 {
             continue;
         }
-        by_number.entry(normalize_number(&inv.invoice_number)).or_default().push(i);
+        let n = numbers.len() as u32;
+        let number = *numbers.entry(normalize_number(&inv.invoice_number)).or_insert(n);
+        let n = currencies.len() as u32;
+        let cur = *currencies.entry(inv.currency.clone()).or_insert(n);
+        let key = (number, cur);
+        let c = inv_cluster[i];
+        by_number.entry(key).or_default().push(i);
+        by_vendor_number.entry((c, key)).or_default().push(i);
+        by_number_amount.entry((key, inv.amount)).or_default().push(i);
+        by_vendor_number_amount.entry((c, key, inv.amount)).or_default().push(i);
         by_cluster_amount.entry((cl(&inv.vendor_id), inv.currency.clone(), inv.amount)).or_default().push(i);
     }
     let mut iban_vendor: HashMap<String, String> = HashMap::new();
@@ -145,23 +172,48 @@ pub fn settle(
         let d = &debits[di];
         let vendor = iban_vendor.get(&d.counterparty_account.replace(' ', "").to_uppercase()).cloned();
         let text = format!("{} {}", d.reference, d.description);
-        let mut named: Vec<usize> = tokens(&text)
+        let vendor_id = vendor.as_ref().and_then(|v| clusters.get(v).copied());
+        // Tokens no invoice carries, or a currency none is in, name nothing.
+        let keys: Vec<Key> = match currencies.get(&d.currency) {
+            Some(&cur) => tokens(&text).iter().filter_map(|t| numbers.get(t).map(|&n| (n, cur))).collect(),
+            None => Vec::new(),
+        };
+        // The invoices the text names (in the debit's currency, of its vendor when
+        // the IBAN says which): each token's invoices.
+        let buckets: Vec<&Vec<usize>> = keys
             .iter()
-            .filter_map(|t| by_number.get(t))
-            .flatten()
-            .copied()
-            .filter(|&i| {
-                invoices[i].currency == d.currency && vendor.as_ref().is_none_or(|v| cl(&invoices[i].vendor_id) == *v)
+            .filter_map(|k| match (&vendor, vendor_id) {
+                (Some(_), Some(c)) => by_vendor_number.get(&(c, *k)),
+                (Some(_), None) => None,
+                (None, _) => by_number.get(k),
             })
             .collect();
+        // Of those, the ones of the debit's amount.
+        let mut equal: Vec<usize> = keys
+            .iter()
+            .filter_map(|k| match (&vendor, vendor_id) {
+                (Some(_), Some(c)) => by_vendor_number_amount.get(&(c, *k, d.amount)),
+                (Some(_), None) => None,
+                (None, _) => by_number_amount.get(&(*k, d.amount)),
+            })
+            .flatten()
+            .copied()
+            .collect();
+        equal.sort_unstable();
+        equal.dedup();
+        // All of them, when they are few enough to add up to the amount (one
+        // token naming more than 12 already rules that out).
+        let few = buckets.iter().all(|b| b.len() <= 12);
+        let mut named: Vec<usize> =
+            if few { buckets.iter().flat_map(|b| b.iter().copied()).collect() } else { Vec::new() };
         named.sort_unstable();
         named.dedup();
         // Prefer an unpaid invoice among equal candidates.
-        let equal: Vec<usize> = named.iter().copied().filter(|&i| invoices[i].amount == d.amount).collect();
         let pick = equal.iter().copied().find(|i| !paid_by.contains_key(i)).or(equal.first().copied());
         let linked: Option<(Vec<usize>, String)> = if let Some(i) = pick {
             Some((vec![i], format!("invoice {} in text, amount equal", invoices[i].invoice_number)))
-        } else if !named.is_empty()
+        } else if few
+            && !named.is_empty()
             && named.len() <= 12
             && reckon_core::sum_minor(named.iter().map(|&i| invoices[i].amount)) == d.amount
         {
@@ -269,5 +321,37 @@ mod tests {
         assert!(matches!(&o[3], Outcome::Paid(d, _) if d == &[2]));
         assert_eq!(o[4], Outcome::PaidTwice(3, 3), "the copy of a paid invoice, paid again");
         assert_eq!(o[5], Outcome::Unreconciled);
+    }
+
+    /// Every vendor numbers its invoices from 1: a number in a debit's text
+    /// names one invoice only with the vendor's IBAN or the amount. Linked by
+    /// the vendor's own invoice, never another vendor's of the same number.
+    #[test]
+    fn a_number_many_vendors_share_links_by_vendor_or_amount() {
+        let mut invoices = Vec::new();
+        let mut vendors = Vec::new();
+        let mut cluster = HashMap::new();
+        for v in 0..20 {
+            let id = format!("V{v:02}");
+            invoices.push(inv(&format!("D{v}"), &id, "000018", 100_00 + v));
+            vendors.push(Vendor { vendor_id: id.clone(), ibans: vec![format!("DE{v:020}")], ..Vendor::default() });
+            cluster.insert(id.clone(), id);
+        }
+        let debits = vec![
+            // The IBAN says V07: its invoice, although 19 others carry the number.
+            debit("P1", 100_07, "DE00000000000000000007", "Invoice 000018", "PMNT-ICDT-ESCT", 1),
+            // No IBAN: the amount picks the one invoice of the number.
+            debit("P2", 100_12, "", "Invoice 000018", "PMNT-ICDT-ESCT", 2),
+            // No IBAN and no invoice of that amount: twenty invoices of the number
+            // cannot add up to a payment (more than twelve), so it waits for a person.
+            debit("P3", 999_00, "", "Invoice 000018", "PMNT-ICDT-ESCT", 3),
+            // The IBAN's vendor has no invoice of that number and amount: nothing.
+            debit("P4", 100_08, "DE00000000000000000007", "Invoice 000018", "PMNT-ICDT-ESCT", 4),
+        ];
+        let o = settle(&debits, &invoices, &vendors, &cluster, &default_rules());
+        assert!(matches!(&o[0], Outcome::Paid(d, why) if d == &[7] && why.contains("in text")), "{:?}", o[0]);
+        assert!(matches!(&o[1], Outcome::Paid(d, _) if d == &[12]), "{:?}", o[1]);
+        assert_eq!(o[2], Outcome::Unreconciled);
+        assert_eq!(o[3], Outcome::Unreconciled, "{:?}", o[3]);
     }
 }
