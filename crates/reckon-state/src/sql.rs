@@ -195,20 +195,24 @@ fn lite_rows(c: &rusqlite::Connection, sql: &str, args: &[Val]) -> Result<Vec<Ro
     Ok(out)
 }
 
+fn lite_exec(c: &rusqlite::Connection, sql: &str, args: &[Val]) -> Result<u64, DbError> {
+    let mut st = c.prepare_cached(sql)?;
+    Ok(st.execute(rusqlite::params_from_iter(lite_params(args)))? as u64)
+}
+
 impl Sql for rusqlite::Connection {
     fn exec(&mut self, sql: &str, args: &[Val]) -> Result<u64, DbError> {
-        let mut st = self.prepare_cached(sql)?;
-        Ok(st.execute(rusqlite::params_from_iter(lite_params(args)))? as u64)
+        lite_exec(self, sql, args)
     }
     fn rows(&mut self, sql: &str, args: &[Val]) -> Result<Vec<Row>, DbError> {
         lite_rows(self, sql, args)
     }
 }
 
+// A transaction is its connection (`Deref`) until it commits.
 impl Sql for rusqlite::Transaction<'_> {
     fn exec(&mut self, sql: &str, args: &[Val]) -> Result<u64, DbError> {
-        let mut st = self.prepare_cached(sql)?;
-        Ok(st.execute(rusqlite::params_from_iter(lite_params(args)))? as u64)
+        lite_exec(self, sql, args)
     }
     fn rows(&mut self, sql: &str, args: &[Val]) -> Result<Vec<Row>, DbError> {
         lite_rows(self, sql, args)

@@ -1006,40 +1006,15 @@ fn decisions_where(
     Ok(out)
 }
 
-/// Rows per insert statement. One: on SQLite, multi-row `VALUES` lists of
-/// 20–200 rows measured slower than one prepared single-row statement per row
-/// (bank entries, exceptions and events of a 258k-entry run, 2026-11-30).
-const ROWS_PER_STATEMENT: usize = 1;
-
-/// Inserts `rows` (each with `columns.len()` values) into `table`, `tail` (an
-/// `ON CONFLICT` clause) after each statement.
+/// Inserts `rows` (each with `columns.len()` values) into `table`, one
+/// prepared statement executed per row, `tail` (an `ON CONFLICT` clause) after
+/// it. Multi-row `VALUES` lists of 20–200 rows measured slower on SQLite (bank
+/// entries, exceptions and events of a 258k-entry run, 2026-11-30).
 fn insert_many(tx: &mut dyn Sql, table: &str, columns: &[&str], rows: &[Vec<Val>], tail: &str) -> Result<(), DbError> {
-    let per = ROWS_PER_STATEMENT;
-    for chunk in rows.chunks(per) {
-        let mut sql = format!("INSERT INTO {table} ({}) VALUES ", columns.join(", "));
-        let mut n = 0;
-        for (i, _) in chunk.iter().enumerate() {
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            sql.push('(');
-            for j in 0..columns.len() {
-                n += 1;
-                if j > 0 {
-                    sql.push_str(", ");
-                }
-                sql.push_str(&format!("${n}"));
-            }
-            sql.push(')');
-        }
-        sql.push(' ');
-        sql.push_str(tail);
-        if chunk.len() == 1 {
-            tx.exec(&sql, &chunk[0])?;
-        } else {
-            let args: Vec<Val> = chunk.iter().flatten().cloned().collect();
-            tx.exec(&sql, &args)?;
-        }
+    let marks: Vec<String> = (1..=columns.len()).map(|i| format!("${i}")).collect();
+    let sql = format!("INSERT INTO {table} ({}) VALUES ({}) {tail}", columns.join(", "), marks.join(", "));
+    for row in rows {
+        tx.exec(&sql, row)?;
     }
     Ok(())
 }
