@@ -230,14 +230,7 @@ impl DuplicatesStage {
         let model = match config.duplicates.model.as_str() {
             "off" => None,
             name => {
-                let dir = crate::model::resolve(name).ok_or_else(|| {
-                    err(crate::model::ModelError::NotFound {
-                        setting: "duplicates.model",
-                        name: name.to_string(),
-                        dirs: crate::model::models_dirs(),
-                        hint: "set it to \"off\" to skip",
-                    })
-                })?;
+                let dir = crate::model::find("duplicates.model", name, "set it to \"off\" to skip").map_err(err)?;
                 // A model trained on other features would score the wrong columns.
                 let spec = crate::model::Spec::Fixed(FEATURE_SPEC, FEATURES);
                 Some(crate::model::load_checked(&dir, spec).map_err(err)?)

@@ -87,14 +87,8 @@ impl JournalsStage {
         let model = match config.anomaly.model.as_str() {
             "rules" => None,
             name => {
-                let dir = crate::model::resolve(name).ok_or_else(|| {
-                    err(crate::model::ModelError::NotFound {
-                        setting: "anomaly.model",
-                        name: name.to_string(),
-                        dirs: crate::model::models_dirs(),
-                        hint: "set it to \"rules\" for the tests alone",
-                    })
-                })?;
+                let dir = crate::model::find("anomaly.model", name, "set it to \"rules\" for the tests alone")
+                    .map_err(err)?;
                 Some(RiskModel::load(&dir).map_err(err)?)
             }
         };

@@ -54,6 +54,12 @@ pub fn resolve(name: &str) -> Option<PathBuf> {
     models_dirs().into_iter().map(|d| d.join(name)).find(|d| d.join("config.json").is_file())
 }
 
+/// [`resolve`], or a [`ModelError::NotFound`] naming the setting and what to
+/// set instead (`hint`).
+pub fn find(setting: &'static str, name: &str, hint: &'static str) -> Result<PathBuf, ModelError> {
+    resolve(name).ok_or_else(|| ModelError::NotFound { setting, name: name.to_string(), dirs: models_dirs(), hint })
+}
+
 /// What a stage computes for a model: a fixed feature spec (name and columns in
 /// order), or inputs the model names one by one and the stage builds by name.
 #[derive(Clone, Copy, Debug)]
@@ -90,11 +96,6 @@ pub fn load_scorer(cfg: &MatchConfig) -> Result<Option<OnnxScorer>, ModelError> 
     if cfg.model == "rules" {
         return Ok(None);
     }
-    let dir = resolve(&cfg.model).ok_or_else(|| ModelError::NotFound {
-        setting: "matching.model",
-        name: cfg.model.clone(),
-        dirs: models_dirs(),
-        hint: "set matching.model = \"rules\" to use rule scores",
-    })?;
+    let dir = find("matching.model", &cfg.model, "set matching.model = \"rules\" to use rule scores")?;
     Ok(Some(OnnxScorer(load_checked(&dir, Spec::Fixed(FEATURE_SPEC, FEATURES))?)))
 }
