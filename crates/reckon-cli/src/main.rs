@@ -145,6 +145,12 @@ enum Command {
         /// measure what each default bound costs (docs/quality.md).
         #[arg(long, default_value = "standard", value_parser = ["standard", "wide"])]
         profile: String,
+        /// A world: another bank's way of writing receipts, another company's
+        /// posting calendar and hours, other vendors' habits and anomaly mixes
+        /// (`eu_sepa`, `us_ach`, `uk_retail`, `shift_plant`; reckon-synth's
+        /// `world` module describes each). Used by `reckon worlds`.
+        #[arg(long, value_parser = reckon_synth::world::names())]
+        world: Option<String>,
         /// Write N business days instead of one folder: OUT/day-01 … day-N with
         /// each day's bank entries and arriving remittance advices (0–3 days
         /// after their payment) and that day's receivables, payables and journal
@@ -264,8 +270,8 @@ fn dispatch(cmd: Command) -> anyhow::Result<i32> {
         Command::Demo { out } => cmd::run::demo(out),
         Command::Validate { input, all } => cmd::data::validate(input, all),
         Command::Ingest { input, out } => cmd::run::ingest(input, out),
-        Command::Generate { out, seed, scale, profile, days, third_party_payers } => {
-            cmd::data::generate(out, seed, scale, profile, days, third_party_payers)
+        Command::Generate { out, seed, scale, profile, world, days, third_party_payers } => {
+            cmd::data::generate(out, seed, scale, profile, world, days, third_party_payers)
         }
         Command::Bench { scale, seed, dir, only } => cmd::bench::bench(scale, seed, dir, &only),
         Command::Parse { files, model } => cmd::data::parse_files(&files, model),

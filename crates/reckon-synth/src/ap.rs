@@ -112,8 +112,11 @@ pub fn write(
     scale: usize,
     base_day: i32,
     profile: crate::Profile,
+    world: Option<&'static crate::world::World>,
     summary: &mut Summary,
 ) -> io::Result<()> {
+    // A world's own draws come from their own stream (the standard files stay as they are).
+    let mut wr = rng.clone().fork(13);
     let n_inv = (scale / 2).max(50);
     let n_vendors = (n_inv / 25).max(12);
     let mut vrng = rng.fork(11);
@@ -132,7 +135,10 @@ pub fn write(
                 entity,
                 iban: iban(country, &bban),
                 tax_id: format!("{country}{:09}", 300_000_000 + i * 7),
-                style: vrng.below(5) as u8,
+                style: {
+                    let s = vrng.below(5) as usize;
+                    world.map_or(s as u8, |w| w.ap.number_styles[s % w.ap.number_styles.len()])
+                },
                 twin_of: None,
             }
         })
@@ -170,7 +176,8 @@ pub fn write(
         doc_seq += 1;
         format!("AP{:09}", 5_100_000_000u64 + doc_seq)
     };
-    let dup_weights: Vec<u64> = DUP_PATTERNS.iter().map(|p| p.1).collect();
+    let dup_patterns: &[(&str, u64)] = world.map_or(DUP_PATTERNS, |w| w.ap.duplicates);
+    let dup_weights: Vec<u64> = dup_patterns.iter().map(|p| p.1).collect();
     while invs.len() < n_inv {
         let v = irng.below(n_vendors as u64) as usize;
         let e = &ENTITIES[vendors[v].entity];
@@ -248,7 +255,7 @@ pub fn write(
             continue;
         }
         if kind < 130 {
-            let pattern = DUP_PATTERNS[irng.weighted(&dup_weights)].0;
+            let pattern = dup_patterns[irng.weighted(&dup_weights)].0;
             let base = &invs[a];
             let (mut vendor, mut number, mut dd) = (base.vendor, base.number.clone(), base.date);
             let pattern = match pattern {
@@ -296,6 +303,24 @@ pub fn write(
             invs.push(dup);
             dups.push((a, a + 1, pattern));
             *summary.patterns.entry(format!("ap_dup/{pattern}")).or_default() += 1;
+        } else if let Some(w) = world
+            && wr.permille(w.ap.same_price_permille)
+        {
+            // A second delivery at the same price on the same day: the vendor's next invoice.
+            serial[v] += 1;
+            let base = &invs[a];
+            let next = Inv {
+                doc: next_doc(),
+                vendor: v,
+                number: number(&mut wr, vendors[v].style, serial[v]),
+                date: base.date,
+                received: base.received,
+                amount: base.amount,
+                po: if wr.permille(500) { base.po.clone() } else { String::new() },
+                desc: base.desc,
+            };
+            invs.push(next);
+            negs.push((a, a + 1, "same_price_delivery"));
         }
     }
     for (_, _, t) in &negs {

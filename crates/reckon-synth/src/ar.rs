@@ -65,6 +65,10 @@ struct Ctx<'a> {
     custs: &'a [Customer],
     items: &'a [Item],
     base_day: i32,
+    /// How the world's bank writes a receipt (SEPA for the standard scenario).
+    style: crate::world::BankStyle,
+    /// The world's own draws (unused by the standard scenario).
+    wr: Rng,
 }
 
 pub fn customers(rng: &mut Rng, n: usize) -> Vec<Customer> {
@@ -179,6 +183,119 @@ fn text_with_refs(rng: &mut Rng, refs: &[String], cust: &Customer) -> String {
     }
 }
 
+/// A receipt's bank fields as the world's bank writes them.
+struct Rendered {
+    payer: String,
+    account: String,
+    e2e: String,
+    reference: String,
+    description: String,
+    code: &'static str,
+}
+
+fn yymmdd(day: i32) -> String {
+    let (y, m, d) = reckon_core::date::civil_from_days(day);
+    format!("{:02}{m:02}{d:02}", y.rem_euclid(100))
+}
+
+/// A US ACH (CCD, CCD+ or CTX) or Fedwire credit: everything the payer said is in
+/// the description (see [`crate::world::BankStyle::UsAch`] for the fields and sources).
+#[allow(clippy::too_many_arguments)]
+fn us_receipt(
+    rng: &mut Rng,
+    cust: Option<&Customer>,
+    payer: &str,
+    amount: i64,
+    day: i32,
+    reference: &str,
+    description: &str,
+    seq: u64,
+    entity: usize,
+) -> Rendered {
+    use crate::world::{cut, document_tokens};
+    let text = [reference, description].iter().filter(|t| !t.is_empty()).copied().collect::<Vec<_>>().join(" ");
+    let name = payer.to_uppercase();
+    // The originator's Company Identification: ICD 1 + a nine-digit EIN, stable per payer.
+    let orig_id = match cust {
+        Some(c) => format!("1{:09}", 100_000_000 + c.id[1..].parse::<u64>().unwrap_or(0) * 7_919 % 899_999_999),
+        None => format!("1{:09}", 100_000_000 + rng.below(899_999_999)),
+    };
+    let our = "NORTHWIND SUPPLY INC";
+    let d = yymmdd(day);
+    let docs = document_tokens(&text);
+    let major = format!("{}.{:02}", amount / 100, amount % 100);
+    let kind = rng.below(20);
+    let description = if kind >= 16 {
+        // Fedwire: by order of the payer, the payer's text as OBI (4 x 35).
+        format!(
+            "FEDWIRE CREDIT VIA: {} B/O: {} REF: {} OBI: {} IMAD: {}{}{:06}",
+            rng.pick(&["JPMORGAN CHASE BANK", "BANK OF AMERICA N.A.", "WELLS FARGO BANK", "CITIBANK N.A."]),
+            cut(&name, 35),
+            cut(&format!("{:016}", rng.below(10_000_000_000_000_000)), 16),
+            cut(&text.to_uppercase(), 140),
+            20_000_000 + (reckon_core::date::civil_from_days(day).1 as u64) * 100,
+            rng.pick(&["QMGFT001", "B1Q8021C", "I1B3CN6C"]),
+            seq % 1_000_000
+        )
+    } else {
+        let sec = if kind >= 12 && !docs.is_empty() { "CTX" } else { "CCD" };
+        // Individual Identification: what the payer keys for the payee (15), often a
+        // document or customer number; the addenda carry RMR segments (CCD+: one, CTX: all).
+        let ind_id = if kind < 6 { cut(&text.replace(' ', "").to_uppercase(), 15) } else { String::new() };
+        let mut s = format!(
+            "ORIG CO NAME:{} ORIG ID:{orig_id} DESC DATE:{d} CO ENTRY DESCR:{} SEC:{sec} TRACE#:{:015} EED:{d} IND ID:{ind_id} IND NAME:{}",
+            cut(&name, 16),
+            rng.pick(&["PAYMENT", "ACH PMT", "VENDOR PMT", "PAYABLES", "CORP PAY"]),
+            21_000_020_000_000u64 + seq,
+            cut(our, 22),
+        );
+        let addenda: Vec<String> = match sec {
+            "CTX" => docs.iter().map(|n| format!("RMR*IV*{n}**{major}\\")).collect(),
+            _ if kind >= 6 && !docs.is_empty() => vec![format!("RMR*IV*{}**{major}\\", docs[0])],
+            _ if kind >= 6 && !text.is_empty() => vec![cut(&text.to_uppercase(), 80)],
+            _ => Vec::new(),
+        };
+        for a in addenda {
+            s.push(' ');
+            s.push_str(&cut(&a, 80));
+        }
+        s
+    };
+    let _ = entity;
+    Rendered {
+        payer: String::new(),
+        account: String::new(),
+        e2e: String::new(),
+        reference: String::new(),
+        description,
+        code: if kind >= 16 { "PMNT-RCDT-DMCT" } else { "PMNT-RCDT-ATXN" },
+    }
+}
+
+/// A UK Bacs or Faster Payments credit: name and reference of 18 Bacs
+/// characters, the payer's sort code and account number instead of an IBAN.
+fn uk_receipt(rng: &mut Rng, iban: &str, payer: &str, reference: &str, description: &str) -> Rendered {
+    use crate::world::{bacs_text, cut};
+    let text = if reference.is_empty() { description } else { reference };
+    // A GB IBAN holds bank code (4), sort code (6), account (8); any other is shown by its last 14 digits.
+    let digits: String = iban.chars().filter(char::is_ascii_digit).collect();
+    let account = if digits.len() >= 16 {
+        let t = &digits[digits.len() - 14..];
+        format!("{} {}", &t[..6], &t[6..])
+    } else {
+        String::new()
+    };
+    let fps = rng.permille(600);
+    Rendered {
+        payer: cut(&bacs_text(payer), 18).trim_end().to_string(),
+        account,
+        e2e: String::new(),
+        reference: cut(&bacs_text(text), 18).trim_end().to_string(),
+        description: if fps { "FASTER PAYMENTS RECEIPT".into() } else { "BANK GIRO CREDIT".into() },
+        code: "PMNT-RCDT-DMCT",
+    }
+}
+
 impl Ctx<'_> {
     #[allow(clippy::too_many_arguments)]
     fn receipt(
@@ -203,6 +320,22 @@ impl Ctx<'_> {
             _ => String::new(),
         };
         let value_day = day + if rng.permille(200) { 1 } else { 0 };
+        let code = if cross_border { "PMNT-RCDT-XBCT" } else { "PMNT-RCDT-ESCT" };
+        let r = match self.style {
+            crate::world::BankStyle::Sepa => Rendered {
+                payer: payer.to_string(),
+                account: cp_acct,
+                e2e: e2e.clone(),
+                reference: reference.to_string(),
+                description: description.to_string(),
+                code,
+            },
+            crate::world::BankStyle::UsAch => {
+                us_receipt(&mut self.wr, cust, payer, amount, day, reference, description, self.seq, entity)
+            }
+            crate::world::BankStyle::UkBacs => uk_receipt(&mut self.wr, &cp_acct, payer, reference, description),
+        };
+        let e2e = r.e2e.clone();
         self.bank.row(&[
             &txn,
             e.account,
@@ -210,12 +343,12 @@ impl Ctx<'_> {
             &date(value_day),
             &money(amount, e.exp),
             e.currency,
-            payer,
-            &cp_acct,
-            &e2e,
-            reference,
-            description,
-            if cross_border { "PMNT-RCDT-XBCT" } else { "PMNT-RCDT-ESCT" },
+            &r.payer,
+            &r.account,
+            &r.e2e,
+            &r.reference,
+            &r.description,
+            r.code,
             &instructed.map_or(String::new(), |(m, _)| money(m, 2)),
             instructed.map_or("", |(_, c)| c),
         ])?;
@@ -277,6 +410,7 @@ pub fn write(
     scale: usize,
     base_day: i32,
     profile: crate::Profile,
+    world: Option<&'static crate::world::World>,
     summary: &mut Summary,
 ) -> io::Result<Vec<Customer>> {
     let wide = profile == crate::Profile::Wide;
@@ -366,6 +500,8 @@ pub fn write(
         custs: &custs,
         items: &items,
         base_day,
+        style: world.map_or(crate::world::BankStyle::Sepa, |w| w.bank),
+        wr: rng.clone().fork(5),
     };
     // Open (unused) invoices per customer, for 1:N groups and ambiguity.
     let mut by_cust: BTreeMap<usize, Vec<usize>> = BTreeMap::new();

@@ -46,11 +46,20 @@ pub fn write(
     scale: usize,
     base_day: i32,
     profile: crate::Profile,
+    world: Option<&'static crate::world::World>,
     summary: &mut Summary,
 ) -> io::Result<()> {
     let wide = profile == crate::Profile::Wide;
     // The entities' approval limit in major units, and their working day [start, end).
-    let (limit, hours) = if wide { (5_000, (6, 21)) } else { (10_000, (7, 19)) };
+    let (limit, hours) = match world {
+        Some(w) => (w.gl.approval_limit, w.gl.hours),
+        None if wide => (5_000, (6, 21)),
+        None => (10_000, (7, 19)),
+    };
+    // A world's own draws come from their own stream, so that the standard
+    // scenario's stream (and files) stay as they are.
+    let mut wr = rng.clone().fork(22);
+    let world_anomalies: Vec<u64> = world.map_or(Vec::new(), |w| w.gl.anomalies.iter().map(|a| a.1).collect());
     let n_journals = (scale / 4).max(100);
     let mut c = Csv::create(
         &dir.join("gl_journal_lines.csv"),
@@ -83,20 +92,38 @@ pub fn write(
     for j in 0..n_journals {
         let ent = r.weighted(&[60, 25, 15]);
         let e = &ENTITIES[ent];
-        let (prep, habits) = &preparers[r.below(preparers.len() as u64) as usize];
+        let p_ix = r.below(preparers.len() as u64) as usize;
+        let (prep, habits) = &preparers[p_ix];
         let mut tpl = habits[r.below(habits.len() as u64) as usize];
-        // Business days only for normal postings.
+        // Business days only for normal postings (a world may post at weekends).
         let mut day = base_day + r.range(0, 179) as i32;
-        while weekday(day) >= 5 {
+        let weekend_ok = world.is_some_and(|w| wr.permille(w.gl.weekend_permille));
+        if weekend_ok {
+            while weekday(day) < 5 {
+                day += 1;
+            }
+        }
+        while !weekend_ok && weekday(day) >= 5 {
             day += 1;
         }
-        let manual = r.permille(300);
+        let mut manual = r.permille(300);
         let mut approver = if manual { r.pick(&approvers).clone() } else { String::new() };
         let mut created_day = day;
         let mut hour = r.range(hours.0, hours.1 - 1);
         let mut preparer = prep.clone();
         let base_amount = r.amount(50 * e.unit, 40_000 * e.unit);
-        let anomaly = if r.permille(15) { Some(ANOMALIES[r.below(ANOMALIES.len() as u64) as usize]) } else { None };
+        let mut anomaly = if r.permille(15) { Some(ANOMALIES[r.below(ANOMALIES.len() as u64) as usize]) } else { None };
+        // A world's preparers keep their shift and their source.
+        let night = world.is_some_and(|w| p_ix >= preparers.len() - w.gl.night_preparers);
+        let interface_only = world.is_some_and(|w| p_ix < w.gl.interface_preparers);
+        if let Some(w) = world {
+            if night {
+                hour = (22 + wr.range(0, 7)) % 24;
+            }
+            manual = !interface_only && wr.permille(600);
+            approver = if manual { wr.pick(&approvers).clone() } else { String::new() };
+            anomaly = if wr.permille(15) { Some(w.gl.anomalies[wr.weighted(&world_anomalies)].0) } else { None };
+        }
         let mut lines: Vec<Line> = Vec::new();
         let mut amt = base_amount;
         match anomaly {
@@ -157,6 +184,19 @@ pub fn write(
                 created_day = next;
             }
             Some("backdated") => created_day = day + r.range(35, 90) as i32,
+            Some("unusual_hour") => {
+                hour = if night { wr.range(11, 14) } else { wr.range(1, 4) };
+                while weekday(day) >= 5 {
+                    day += 1;
+                }
+                created_day = day;
+            }
+            Some("unusual_preparer_source") => {
+                // An interface-only preparer keys a manual journal.
+                let n = world.map_or(1, |w| w.gl.interface_preparers.max(1));
+                preparer = preparers[wr.below(n as u64) as usize].0.clone();
+                manual = true;
+            }
             Some("period_end_manual_revenue") => {
                 let (y, m, _) = reckon_core::date::civil_from_days(day);
                 day = reckon_core::date::days_from_civil(y, m, reckon_core::date::days_in_month(y, m));

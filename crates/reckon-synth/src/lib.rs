@@ -20,6 +20,7 @@ pub mod gl;
 pub mod names;
 pub mod out;
 pub mod rng;
+pub mod world;
 
 /// A legal entity of the scenario with its house bank account.
 #[derive(Debug)]
@@ -98,11 +99,21 @@ pub struct Config {
     /// Absent from `summary.json` for the standard profile (its files are unchanged).
     #[serde(skip_serializing_if = "Profile::is_standard")]
     pub profile: Profile,
+    /// A world's bank, company and vendor habits ([`world`]); absent for the
+    /// standard scenario (whose files it leaves unchanged).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub world: Option<&'static world::World>,
 }
 
 impl Config {
     pub fn new(seed: u64, scale: usize) -> Config {
-        Config { seed, scale, base_day: reckon_core::date::days_from_civil(2026, 1, 5), profile: Profile::Standard }
+        Config {
+            seed,
+            scale,
+            base_day: reckon_core::date::days_from_civil(2026, 1, 5),
+            profile: Profile::Standard,
+            world: None,
+        }
     }
 }
 
@@ -130,9 +141,9 @@ pub fn generate(out: &Path, cfg: &Config) -> io::Result<Summary> {
     let mut summary = Summary { config: Some(cfg.clone()), ..Summary::default() };
     let mut rng = rng::Rng::new(cfg.seed);
     write_bank_accounts(out, &mut summary)?;
-    ar::write(out, &mut rng.fork(100), cfg.scale, cfg.base_day, cfg.profile, &mut summary)?;
-    ap::write(out, &mut rng.fork(200), cfg.scale, cfg.base_day, cfg.profile, &mut summary)?;
-    gl::write(out, &mut rng.fork(300), cfg.scale, cfg.base_day, cfg.profile, &mut summary)?;
+    ar::write(out, &mut rng.fork(100), cfg.scale, cfg.base_day, cfg.profile, cfg.world, &mut summary)?;
+    ap::write(out, &mut rng.fork(200), cfg.scale, cfg.base_day, cfg.profile, cfg.world, &mut summary)?;
+    gl::write(out, &mut rng.fork(300), cfg.scale, cfg.base_day, cfg.profile, cfg.world, &mut summary)?;
     let json = serde_json::to_string_pretty(&summary).map_err(io::Error::other)?;
     std::fs::write(out.join("truth/summary.json"), json + "\n")?;
     Ok(summary)

@@ -22,7 +22,7 @@ pub fn bench_journals(input: &Path, scale: usize, seed: u64, dir: &Path) -> anyh
     // The same stream `reckon generate` uses for GL (forks advance the parent).
     let mut rng = reckon_synth::rng::Rng::new(seed);
     let _ = (rng.fork(100), rng.fork(200));
-    reckon_synth::gl::write(input, &mut rng.fork(300), scale, cfg.base_day, cfg.profile, &mut summary)?;
+    reckon_synth::gl::write(input, &mut rng.fork(300), scale, cfg.base_day, cfg.profile, None, &mut summary)?;
     let gen_s = t.elapsed().as_secs_f64();
     let t = Instant::now();
     let loaded = reckon_ingest::load_dir(input)?;
@@ -90,9 +90,9 @@ fn generate_e2e(out: &Path, seed: u64, scale: usize) -> anyhow::Result<reckon_sy
     let mut rng = reckon_synth::rng::Rng::new(seed);
     reckon_synth::write_bank_accounts(out, &mut summary)?;
     let p = cfg.profile;
-    reckon_synth::ar::write(out, &mut rng.fork(100), scale * 6 / 5, cfg.base_day, p, &mut summary)?;
-    reckon_synth::ap::write(out, &mut rng.fork(200), scale * 2, cfg.base_day, p, &mut summary)?;
-    reckon_synth::gl::write(out, &mut rng.fork(300), scale * 8, cfg.base_day, p, &mut summary)?;
+    reckon_synth::ar::write(out, &mut rng.fork(100), scale * 6 / 5, cfg.base_day, p, None, &mut summary)?;
+    reckon_synth::ap::write(out, &mut rng.fork(200), scale * 2, cfg.base_day, p, None, &mut summary)?;
+    reckon_synth::gl::write(out, &mut rng.fork(300), scale * 8, cfg.base_day, p, None, &mut summary)?;
     Ok(summary)
 }
 

@@ -34,6 +34,7 @@ pub fn generate(
     seed: u64,
     scale: usize,
     profile: String,
+    world: Option<String>,
     days: Option<usize>,
     third_party_payers: f64,
 ) -> anyhow::Result<i32> {
@@ -42,6 +43,11 @@ pub fn generate(
     let mut cfg = reckon_synth::Config::new(seed, scale);
     if profile == "wide" {
         cfg.profile = reckon_synth::Profile::Wide;
+    }
+    if let Some(w) = world {
+        cfg.world = Some(reckon_synth::world::by_name(&w).with_context(|| {
+            format!("--world {w}: no such world (one of {})", reckon_synth::world::names().join(", "))
+        })?);
     }
     if let Some(n) = days {
         if !(0.0..=1.0).contains(&third_party_payers) {
