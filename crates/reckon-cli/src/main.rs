@@ -175,6 +175,27 @@ enum Command {
         #[arg(long)]
         truth: PathBuf,
     },
+    /// Leave-one-world-out evaluation: for each world (a bank's way of writing
+    /// receipts, a company's posting habits, its vendors' habits — `reckon generate
+    /// --world`), train the three models on the other worlds, run reckon on the
+    /// world left out and score it; held-out worlds are judged by models trained on
+    /// every other. Prints a table (worst world first) beside the shipped models'
+    /// figures and writes DIR/worlds.json. Exit 1 when a world misses a goal.
+    Worlds {
+        /// Working folder (scenarios, fold models, runs, worlds.json); kept, so a
+        /// second call reuses what is there.
+        #[arg(long)]
+        dir: PathBuf,
+        /// Scale of every scenario (AR open items; journals are a quarter of it).
+        #[arg(long, default_value_t = 20_000)]
+        scale: usize,
+        /// Seed of each world's training scenario (validation +1, test +2).
+        #[arg(long, default_value_t = 900)]
+        seed: u64,
+        /// The worlds to use (default all), comma-separated.
+        #[arg(long, value_delimiter = ',', value_parser = reckon_synth::world::names())]
+        worlds: Vec<String>,
+    },
     /// Train a model from generated (or labelled) scenarios and write its folder:
     /// model.onnx, config.json (features, thresholds, hashes), metrics.json, MODEL_CARD.md.
     Train {
@@ -276,5 +297,6 @@ fn dispatch(cmd: Command) -> anyhow::Result<i32> {
         Command::Bench { scale, seed, dir, only } => cmd::bench::bench(scale, seed, dir, &only),
         Command::Parse { files, model } => cmd::data::parse_files(&files, model),
         Command::Eval { out, truth } => cmd::eval::exec(out, truth),
+        Command::Worlds { dir, scale, seed, worlds } => cmd::eval::worlds(dir, scale, seed, worlds),
     }
 }

@@ -94,11 +94,18 @@ pub fn check(card: &str, cfg: &ModelConfig, parts: &[(String, ModelConfig)]) -> 
     }
 }
 
+/// Folders as a card or a command line names them: `a b c`.
+pub fn shown(dirs: &[std::path::PathBuf]) -> String {
+    dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(" ")
+}
+
 /// The commands that reproduce a model folder: one `reckon generate` per
 /// scenario it was trained or validated on, read from the scenario's own
-/// `truth/summary.json` (seed, scale, profile), then `train` — the training
+/// `truth/summary.json` (seed, scale, profile, world), then `train` — the training
 /// command. A folder that is not a generated scenario is named as such.
 pub fn reproduce(scenarios: &[&std::path::Path], train: String) -> Vec<String> {
+    let mut seen = std::collections::BTreeSet::new();
+    let scenarios: Vec<&std::path::Path> = scenarios.iter().copied().filter(|d| seen.insert(*d)).collect();
     let mut v: Vec<String> = scenarios
         .iter()
         .map(|d| {
@@ -112,7 +119,9 @@ pub fn reproduce(scenarios: &[&std::path::Path], train: String) -> Vec<String> {
                         .and_then(|c| c["profile"].as_str())
                         .filter(|p| *p != "standard")
                         .map_or(String::new(), |p| format!(" --profile {p}"));
-                    format!("reckon generate --seed {seed} --scale {scale}{profile} --out {}", d.display())
+                    let world =
+                        c.and_then(|c| c["world"]["name"].as_str()).map_or(String::new(), |w| format!(" --world {w}"));
+                    format!("reckon generate --seed {seed} --scale {scale}{profile}{world} --out {}", d.display())
                 }
                 None => format!("# {}: not a generated scenario (no truth/summary.json)", d.display()),
             }

@@ -9,7 +9,7 @@
 //! from `reckon eval` on a third scenario.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use reckon_learn::logistic::Logistic;
 use reckon_learn::metrics;
@@ -18,7 +18,7 @@ use reckon_match::{FEATURE_SPEC, FEATURES, GroupScorer, MatchConfig};
 use reckon_onnx::{Model, ModelConfig};
 use serde::Serialize;
 
-use crate::model::{Engine, refuse_same_data, separability, training_data_sha256, version_of, write_folder};
+use crate::model::{Engine, refuse_same_data, separability, training_data_sha256_of, version_of, write_folder};
 use reckon_pipeline::model::OnnxScorer;
 
 /// Candidate rows of a generated scenario with labels.
@@ -68,22 +68,33 @@ pub struct TrainReport {
     pub separable: bool,
 }
 
-/// Trains the cash-matching scorer on `train`, chooses its threshold on
-/// `validation` (both generated scenarios with `truth/`), writes the model folder.
+/// Trains the cash-matching scorer on the `train` scenarios, chooses its
+/// threshold on the `validation` scenarios (all generated, with `truth/`),
+/// writes the model folder.
 pub fn train(
-    train: &Path,
-    validation: &Path,
+    train: &[PathBuf],
+    validation: &[PathBuf],
     out: &Path,
     target_precision: f64,
     z: f64,
     floor: f64,
 ) -> Result<TrainReport, String> {
+    if train.is_empty() || validation.is_empty() {
+        return Err("training needs at least one training and one validation scenario".into());
+    }
     let cfg = MatchConfig { model: "rules".into(), ..MatchConfig::default() };
-    let (x, y, _) = labelled(train, &cfg)?;
+    let (mut x, mut y) = (Vec::new(), Vec::new());
+    for t in train {
+        let (tx, ty, _) = labelled(t, &cfg).map_err(|e| format!("{}: {e}", t.display()))?;
+        x.extend(tx);
+        y.extend(ty);
+    }
     let k = FEATURES.len();
     let lr = Logistic::fit(&x, k, &y, 0.05).map_err(|e| e.to_string())?;
-    let data_hash = training_data_sha256(train, Engine::Cash);
-    refuse_same_data(&data_hash, validation, Engine::Cash, "validation")?;
+    let data_hash = training_data_sha256_of(train, Engine::Cash);
+    for v in validation {
+        refuse_same_data(&data_hash, v, Engine::Cash, "validation")?;
+    }
     let bytes = lr.to_onnx(&[("feature_spec", FEATURE_SPEC), ("task", "cash_match_group")]);
     std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
     let mut mc = ModelConfig::probability(
@@ -97,27 +108,37 @@ pub fn train(
     mc.version = version_of(out);
     let model = Model::from_bytes(out, mc.clone(), &bytes).map_err(|e| e.to_string())?;
     let scorer = OnnxScorer(model);
-    // Validation: calibration over candidate rows, threshold over assigned groups.
-    let (vx, vy, _) = labelled(validation, &cfg)?;
-    let vf: Vec<f32> = vx.iter().map(|v| *v as f32).collect();
-    let vp: Vec<f64> = scorer.score(vy.len(), &vf).map_err(|e| e.to_string())?.into_iter().map(f64::from).collect();
-    let loaded = reckon_ingest::load_dir(validation).map_err(|e| e.to_string())?;
-    let i = reckon_pipeline::cash::inputs(&loaded).ok_or("validation: no receipts or open items")?;
-    let res = reckon_match::run_with(&i.receipts, &i.items, &i.customers, &i.remittances, &cfg, Some(&scorer))
-        .map_err(|e| e.to_string())?;
-    let truth = crate::eval::cash_truth(&validation.join("truth")).map_err(|e| e.to_string())?;
-    let mut pred: crate::eval::Predicted = BTreeMap::new();
-    for m in &res.rows {
-        pred.entry(m.txn_id.clone()).or_insert((BTreeSet::new(), false, m.confidence)).0.insert(m.item_id.clone());
+    // Validation: calibration over candidate rows, threshold over assigned groups,
+    // pooled over the validation scenarios.
+    let (mut vp, mut vy) = (Vec::new(), Vec::new());
+    let (mut scores, mut right, mut matchable_n) = (Vec::new(), Vec::new(), 0usize);
+    for v in validation {
+        let (vx, y1, _) = labelled(v, &cfg).map_err(|e| format!("{}: {e}", v.display()))?;
+        let vf: Vec<f32> = vx.iter().map(|v| *v as f32).collect();
+        vp.extend(scorer.score(y1.len(), &vf).map_err(|e| e.to_string())?.into_iter().map(f64::from));
+        vy.extend(y1);
+        let loaded = reckon_ingest::load_dir(v).map_err(|e| e.to_string())?;
+        let i = reckon_pipeline::cash::inputs(&loaded)
+            .ok_or_else(|| format!("validation {}: no receipts or open items", v.display()))?;
+        let res = reckon_match::run_with(&i.receipts, &i.items, &i.customers, &i.remittances, &cfg, Some(&scorer))
+            .map_err(|e| e.to_string())?;
+        let truth = crate::eval::cash_truth(&v.join("truth")).map_err(|e| e.to_string())?;
+        let mut pred: crate::eval::Predicted = BTreeMap::new();
+        for m in &res.rows {
+            pred.entry(m.txn_id.clone()).or_insert((BTreeSet::new(), false, m.confidence)).0.insert(m.item_id.clone());
+        }
+        for (txn, p) in &pred {
+            scores.push(p.2);
+            right.push(truth.items.get(txn).is_some_and(|s| *s == p.0));
+        }
+        matchable_n += truth.items.len();
     }
     // The lowest cut whose auto precision on validation reaches the target (its
     // Wilson lower bound at `z`), over the whole score range; a target no cut
     // reaches is an error that names the best there is.
-    let (scores, right): (Vec<f64>, Vec<bool>) =
-        pred.iter().map(|(txn, p)| (p.2, truth.items.get(txn).is_some_and(|s| *s == p.0))).unzip();
     let rule = ThresholdRule::MinPrecision { target: target_precision, z, floor }.check().map_err(|e| e.to_string())?;
-    let cut = rule.choose(&scores, &right, truth.items.len()).map_err(|e| format!("auto threshold: {e}"))?;
-    let matchable = truth.items.len().max(1) as f64;
+    let cut = rule.choose(&scores, &right, matchable_n).map_err(|e| format!("auto threshold: {e}"))?;
+    let matchable = matchable_n.max(1) as f64;
     let any = right.iter().filter(|r| **r).count() as f64 / matchable;
     mc.thresholds.insert("auto".into(), cut.threshold);
     let validation_roc_auc = metrics::roc_auc(&vp, &vy);
@@ -156,7 +177,7 @@ pub fn train(
     Ok(report)
 }
 
-fn card(mc: &ModelConfig, r: &TrainReport, train: &Path, validation: &Path) -> String {
+fn card(mc: &ModelConfig, r: &TrainReport, train: &[PathBuf], validation: &[PathBuf]) -> String {
     let rel: String = r
         .validation_reliability
         .iter()
@@ -188,15 +209,16 @@ back to raw features), exported as ONNX (MatMul, Add, Sigmoid; IR 8, opset 17)\n
 by reckon's own writer. Weights: `weights.json`."
             .into(),
         training: format!(
-            "Generated scenario `{}` ({} candidate groups, {} right ones). Labels come from\n\
+            "Generated scenario{} `{}` ({} candidate groups, {} right ones). Labels come from\n\
 the scenario's truth (`truth/cash_matches.csv`): a group is right when its items\n\
 are exactly the receipt's true items.",
-            train.display(),
+            if train.len() > 1 { "s" } else { "" },
+            crate::card::shown(train),
             r.train_rows,
             r.train_positive
         ),
         validation: format!(
-            "A different scenario, `{val}`. Candidate groups: {vrows}; ROC-AUC {auc:.4}, average\n\
+            "{different}, `{val}`. Candidate groups: {vrows}; ROC-AUC {auc:.4}, average\n\
 precision {ap:.4}, Brier {brier:.4}, expected calibration error {ece:.4} (10 bins).\n\n\
 | predicted | groups | mean predicted | observed right |\n|---|---|---|---|\n{rel}\n\
 The `auto` threshold is the lowest cut, over the whole score range, whose auto\n\
@@ -205,7 +227,8 @@ and never below {floor}, the probability each group must reach by itself. Set by
 the {bound}: {bound_text} At the threshold: {groups} groups, precision {prec:.4}\n\
 (lower bound {lower:.4}), touchless {touch:.4}; recall of proposals {any:.4}.{sep}\n\
 `docs/quality.md` reports `reckon eval` on scenarios no model was trained or tuned on.",
-            val = validation.display(),
+            different = if validation.len() > 1 { "Different scenarios" } else { "A different scenario" },
+            val = crate::card::shown(validation),
             vrows = r.validation_rows,
             auc = r.validation_roc_auc,
             ap = r.validation_average_precision,
@@ -227,11 +250,11 @@ before trusting the threshold on real books. The probability is calibrated for\n
 the engine's candidate groups, not for arbitrary pairs."
             .into(),
         reproduce: crate::card::reproduce(
-            &[train, validation],
+            &train.iter().chain(validation).map(PathBuf::as_path).collect::<Vec<_>>(),
             format!(
                 "reckon train match --input {} --validation {} --target-precision {} --z {} --floor {} --out models/{}_v{ver}",
-                train.display(),
-                validation.display(),
+                crate::card::shown(train),
+                crate::card::shown(validation),
                 r.target_precision,
                 r.z,
                 r.floor,

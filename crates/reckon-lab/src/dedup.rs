@@ -157,15 +157,29 @@ pub struct DedupTrainReport {
     pub validation: DedupEval,
 }
 
-/// Trains the pair scorer on `train`, picks the threshold with the best F1 on
-/// `validation`, writes the model folder.
-pub fn train(train_dir: &Path, validation: &Path, out: &Path) -> Result<DedupTrainReport, String> {
-    let (x, y, _) = labelled(train_dir)?;
+/// Trains the pair scorer on the `train` scenarios, picks the threshold with
+/// the best F1 on the `validation` scenarios (pooled), writes the model folder.
+pub fn train(
+    train: &[std::path::PathBuf],
+    validation: &[std::path::PathBuf],
+    out: &Path,
+) -> Result<DedupTrainReport, String> {
+    if train.is_empty() || validation.is_empty() {
+        return Err("training needs at least one training and one validation scenario".into());
+    }
+    let (mut x, mut y) = (Vec::new(), Vec::new());
+    for t in train {
+        let (tx, ty, _) = labelled(t).map_err(|e| format!("{}: {e}", t.display()))?;
+        x.extend(tx);
+        y.extend(ty);
+    }
     let lr = Logistic::fit(&x, FEATURES.len(), &y, 0.01).map_err(|e| e.to_string())?;
     let bytes = lr.to_onnx(&[("feature_spec", FEATURE_SPEC), ("task", "ap_duplicate_pair")]);
     std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
-    let data_hash = crate::model::training_data_sha256(train_dir, crate::model::Engine::Dedup);
-    crate::model::refuse_same_data(&data_hash, validation, crate::model::Engine::Dedup, "validation")?;
+    let data_hash = crate::model::training_data_sha256_of(train, crate::model::Engine::Dedup);
+    for v in validation {
+        crate::model::refuse_same_data(&data_hash, v, crate::model::Engine::Dedup, "validation")?;
+    }
     let mut mc = ModelConfig::probability(
         "ap_dedup",
         "ap_duplicate_pair",
@@ -176,33 +190,41 @@ pub fn train(train_dir: &Path, validation: &Path, out: &Path) -> Result<DedupTra
     );
     mc.version = crate::model::version_of(out);
     let model = Model::from_bytes(out, mc.clone(), &bytes).map_err(|e| e.to_string())?;
-    let loaded = reckon_ingest::load_dir(validation).map_err(|e| e.to_string())?;
-    let (inv, ven) = inputs(&loaded).ok_or("validation: no AP invoices")?;
-    let (ps, _) = pairs(&inv, &ven);
-    let xs: Vec<f32> = ps.iter().flat_map(|p| p.features.iter().copied()).collect();
-    let p: Vec<f64> = model.score(ps.len(), &xs).map_err(|e| e.to_string())?.into_iter().map(f64::from).collect();
-    let (dups, _) = truth(&validation.join("truth"))?;
-    let key = |q: &reckon_dedup::Pair| {
-        let (a, b) = (&inv[q.a].doc_id, &inv[q.b].doc_id);
-        if a < b { (a.clone(), b.clone()) } else { (b.clone(), a.clone()) }
-    };
-    let vy: Vec<bool> = ps.iter().map(|q| dups.contains_key(&key(q))).collect();
+    // Every validation scenario's pairs, keyed by (scenario, doc a, doc b).
+    let (mut p, mut vy, mut keys) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut dups, mut negs): (PairLabels, PairLabels) = Default::default();
+    for (n, v) in validation.iter().enumerate() {
+        let loaded = reckon_ingest::load_dir(v).map_err(|e| e.to_string())?;
+        let (inv, ven) = inputs(&loaded).ok_or_else(|| format!("validation {}: no AP invoices", v.display()))?;
+        let (ps, _) = pairs(&inv, &ven);
+        let xs: Vec<f32> = ps.iter().flat_map(|p| p.features.iter().copied()).collect();
+        p.extend(model.score(ps.len(), &xs).map_err(|e| e.to_string())?.into_iter().map(f64::from));
+        let (d, ng) = truth(&v.join("truth"))?;
+        let tag = |(a, b): (String, String)| (format!("{n}/{a}"), format!("{n}/{b}"));
+        for q in &ps {
+            let (a, b) = (&inv[q.a].doc_id, &inv[q.b].doc_id);
+            let k = if a < b { (a.clone(), b.clone()) } else { (b.clone(), a.clone()) };
+            vy.push(d.contains_key(&k));
+            keys.push(tag(k));
+        }
+        dups.extend(d.into_iter().map(|(k, t)| (tag(k), t)));
+        negs.extend(ng.into_iter().map(|(k, t)| (tag(k), t)));
+    }
     // The cut with the best F1 over the whole score range, halfway between the
     // lowest pair kept and the highest left out.
-    let (_, negs) = truth(&validation.join("truth"))?;
     let cut = ThresholdRule::BestF1
         .check()
         .and_then(|r| r.choose(&p, &vy, dups.len()))
         .map_err(|e| format!("review threshold: {e}"))?;
     let threshold = cut.threshold;
     let flagged: BTreeSet<(String, String)> =
-        ps.iter().zip(&p).filter(|(_, s)| **s >= threshold).map(|(q, _)| key(q)).collect();
-    let val = score_pairs(&flagged, ps.len(), &dups, &negs);
+        keys.iter().zip(&p).filter(|(_, s)| **s >= threshold).map(|(k, _)| k.clone()).collect();
+    let val = score_pairs(&flagged, keys.len(), &dups, &negs);
     mc.thresholds.insert("review".into(), threshold);
     let report = DedupTrainReport {
         train_pairs: y.len(),
         train_positive: y.iter().filter(|b| **b).count(),
-        validation_pairs: ps.len(),
+        validation_pairs: keys.len(),
         validation_roc_auc: metrics::roc_auc(&p, &vy),
         validation_average_precision: metrics::average_precision(&p, &vy),
         validation_ece: metrics::ece(&p, &vy, 10),
@@ -221,19 +243,21 @@ Not for other document types."
 ONNX (MatMul, Add, Sigmoid). Weights: `weights.json`."
             .into(),
         training: format!(
-            "Generated scenario `{}`: {} candidate pairs, {} duplicates; recurring invoices,\n\
+            "Generated scenario{} `{}`: {} candidate pairs, {} duplicates; recurring invoices,\n\
 credit memos and re-issues are hard negatives in it (the training data digest is\n\
 of its `ap_invoices.csv`).",
-            train_dir.display(),
+            if train.len() > 1 { "s" } else { "" },
+            crate::card::shown(train),
             report.train_pairs,
             report.train_positive
         ),
         validation: format!(
-            "A different scenario, `{}`: {} pairs; ROC-AUC {:.4}, AP {:.4}, ECE {:.4}. The\n\
+            "{}, `{}`: {} pairs; ROC-AUC {:.4}, AP {:.4}, ECE {:.4}. The\n\
 `review` threshold is the best F1 over the whole score range, halfway between\n\
 the lowest pair kept and the highest left out: precision {:.4}, recall {:.4},\n\
 F1 {:.4}; false alarms by hard-negative type: {:?}.{}",
-            validation.display(),
+            if validation.len() > 1 { "Different scenarios" } else { "A different scenario" },
+            crate::card::shown(validation),
             report.validation_pairs,
             report.validation_roc_auc,
             report.validation_average_precision,
@@ -248,11 +272,11 @@ F1 {:.4}; false alarms by hard-negative type: {:?}.{}",
 labelled history before trusting it on real books."
             .into(),
         reproduce: crate::card::reproduce(
-            &[train_dir, validation],
+            &train.iter().chain(validation).map(std::path::PathBuf::as_path).collect::<Vec<_>>(),
             format!(
                 "reckon train dedup --input {} --validation {} --out models/ap_dedup_v{}",
-                train_dir.display(),
-                validation.display(),
+                crate::card::shown(train),
+                crate::card::shown(validation),
                 mc.version.replace('.', "_")
             ),
         ),

@@ -150,6 +150,25 @@ fn one_hot(book: &Book, results: &[JournalResult], vocab: &mut Option<Vec<String
     (x, k)
 }
 
+/// The unsupervised baseline on one book, fit on that book alone: an isolation
+/// forest (reckon-learn's: 100 trees, ψ = 256, the settings of scikit-learn's
+/// `IsolationForest` defaults) over one-hot account, source and preparer and
+/// the log amount — the baseline `reckon train anomaly` reports too. Returns its ROC-AUC against
+/// the scenario's truth, the figure reckon's journal model must beat.
+pub fn in_book_iforest_roc_auc(dir: &Path) -> Result<f64, String> {
+    use reckon_learn::{iforest, metrics};
+    let tests = reckon_anomaly::AnomalyConfig::default().build().map_err(|e| e.to_string())?;
+    let loaded = reckon_ingest::load_dir(dir).map_err(|e| e.to_string())?;
+    let (book, results) = run(&loaded, &tests).ok_or("no GL journal lines")?;
+    let y = labels(&results, &dir.join("truth"))?;
+    let mut vocab = None;
+    let (x, k) = one_hot(&book, &results, &mut vocab);
+    let forest = iforest::IsolationForest::fit(&x, k, &iforest::Params { trees: 100, sample: 256, seed: 7 })
+        .map_err(|e| e.to_string())?;
+    let s: Vec<f64> = (0..results.len()).map(|i| forest.score(&x[i * k..(i + 1) * k])).collect();
+    Ok(metrics::roc_auc(&s, &y))
+}
+
 /// What training measured.
 #[derive(Debug, Serialize)]
 pub struct AnomalyTrainReport {
@@ -172,7 +191,10 @@ pub struct AnomalyTrainReport {
 
 /// Trains the journal risk model on `train`, chooses its review threshold (best F1)
 /// and reports on `validation`; writes `out` (model.onnx + iforest/).
-pub fn train(train_dir: &Path, validation: &Path, out: &Path) -> Result<AnomalyTrainReport, String> {
+pub fn train(train: &[PathBuf], validation: &[PathBuf], out: &Path) -> Result<AnomalyTrainReport, String> {
+    if train.is_empty() || validation.is_empty() {
+        return Err("training needs at least one training and one validation scenario".into());
+    }
     use reckon_learn::{iforest, logistic::Logistic, metrics};
     let t0 = std::time::Instant::now();
     let tests = reckon_anomaly::AnomalyConfig::default().build().map_err(|e| e.to_string())?;
@@ -183,12 +205,15 @@ pub fn train(train_dir: &Path, validation: &Path, out: &Path) -> Result<AnomalyT
         let y = labels(&results, &d.join("truth"))?;
         Ok((lines, results, y))
     };
-    let (tl, tr, ty) = load(train_dir)?;
+    let books: Vec<Labelled> =
+        train.iter().map(|d| load(d).map_err(|e| format!("{}: {e}", d.display()))).collect::<Result<_, _>>()?;
     let k = reckon_anomaly::FEATURES.len();
-    let tf = reckon_anomaly::features(&tests, &tl, &tr);
+    let tfs: Vec<Vec<f32>> = books.iter().map(|(tl, tr, _)| reckon_anomaly::features(&tests, tl, tr)).collect();
+    let tf: Vec<f32> = tfs.concat();
     let forest = iforest::IsolationForest::fit(&tf, k, &iforest::Params { trees: 100, sample: 256, seed: 7 })
         .map_err(|e| e.to_string())?;
-    let t_if: Vec<f32> = (0..tr.len()).map(|i| forest.score(&tf[i * k..(i + 1) * k]) as f32).collect();
+    let tr: Vec<JournalResult> = books.iter().flat_map(|b| b.1.iter().cloned()).collect();
+    let ty: Vec<bool> = books.iter().flat_map(|b| b.2.iter().copied()).collect();
     // A test that never fired on the training journals teaches the model nothing
     // (its weight would be 0): it is left out of the inputs, so that it raises the
     // model's risk afterwards as rules combine (`journals::raised`) instead.
@@ -200,7 +225,12 @@ pub fn train(train_dir: &Path, validation: &Path, out: &Path) -> Result<AnomalyT
                 .is_none_or(|t| tr.iter().any(|j| j.flags.iter().any(|f| f.test == t)))
         })
         .collect();
-    let tx: Vec<f64> = combined(&tr, &t_if, &inputs)?.into_iter().map(f64::from).collect();
+    // The forest's score is read within each book (as a run reads it).
+    let mut tx: Vec<f64> = Vec::new();
+    for ((_, btr, _), bf) in books.iter().zip(&tfs) {
+        let t_if: Vec<f32> = (0..btr.len()).map(|i| forest.score(&bf[i * k..(i + 1) * k]) as f32).collect();
+        tx.extend(combined(btr, &t_if, &inputs)?.into_iter().map(f64::from));
+    }
     let w = inputs.len();
     // Strong shrinkage: the forest's score shifts with the book, and a steep weight
     // on it would turn any book's most unusual journal into a certain anomaly.
@@ -209,8 +239,10 @@ pub fn train(train_dir: &Path, validation: &Path, out: &Path) -> Result<AnomalyT
     // Model folders.
     let if_bytes = forest.to_onnx(&[("feature_spec", reckon_anomaly::FEATURE_SPEC)]);
     let lr_bytes = lr.to_onnx(&[("feature_spec", "journal_risk_v2")]);
-    let data_hash = crate::model::training_data_sha256(train_dir, crate::model::Engine::Journals);
-    crate::model::refuse_same_data(&data_hash, validation, crate::model::Engine::Journals, "validation")?;
+    let data_hash = crate::model::training_data_sha256_of(train, crate::model::Engine::Journals);
+    for v in validation {
+        crate::model::refuse_same_data(&data_hash, v, crate::model::Engine::Journals, "validation")?;
+    }
     let version = crate::model::version_of(out);
     let if_cfg = reckon_onnx::ModelConfig {
         name: "journal_iforest".into(),
@@ -245,17 +277,42 @@ pub fn train(train_dir: &Path, validation: &Path, out: &Path) -> Result<AnomalyT
         risk: reckon_onnx::Model::from_bytes(out, risk_cfg.clone(), &lr_bytes).map_err(|e| e.to_string())?,
     };
     // Validation, through ONNX Runtime as `reckon run` serves it.
-    let (vl, mut vr, vy) = load(validation)?;
-    let rule_scores: Vec<f64> = vr.iter().map(|j| j.risk).collect();
-    let v_if: Vec<f64> = model.score(&tests, &vl, &mut vr)?.into_iter().map(f64::from).collect();
-    let comb: Vec<f64> = vr.iter().map(|j| j.risk).collect();
+    let (mut rule_scores, mut v_if, mut comb, mut vy) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut vbooks = Vec::new();
+    for v in validation {
+        let (vl, mut vr, y1) = load(v).map_err(|e| format!("{}: {e}", v.display()))?;
+        rule_scores.extend(vr.iter().map(|j| j.risk));
+        v_if.extend(model.score(&tests, &vl, &mut vr)?.into_iter().map(f64::from));
+        comb.extend(vr.iter().map(|j| j.risk));
+        vy.extend(y1);
+        vbooks.push((vl, vr));
+    }
     let pair = |s: &[f64]| (metrics::roc_auc(s, &vy), metrics::average_precision(s, &vy));
+    // The plain baseline: one vocabulary over every training book.
     let mut vocab = None;
-    let (ox, ok) = one_hot(&tl, &tr, &mut vocab);
+    let mut ox = Vec::new();
+    let mut ok = 0;
+    for (tl, btr, _) in &books {
+        if vocab.is_none() {
+            let mut all: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
+            for (b, _, _) in &books {
+                for (p, d) in [("a", &b.account), ("s", &b.source), ("p", &b.preparer_id)] {
+                    all.extend(d.names().iter().map(|n| format!("{p}:{n}")));
+                }
+            }
+            vocab = Some(all.into_iter().collect());
+        }
+        let (x1, k1) = one_hot(tl, btr, &mut vocab);
+        ox.extend(x1);
+        ok = k1;
+    }
     let plain = iforest::IsolationForest::fit(&ox, ok, &iforest::Params { trees: 100, sample: 256, seed: 7 })
         .map_err(|e| e.to_string())?;
-    let (vx, vk) = one_hot(&vl, &vr, &mut vocab);
-    let plain_s: Vec<f64> = (0..vr.len()).map(|i| plain.score(&vx[i * vk..(i + 1) * vk])).collect();
+    let mut plain_s: Vec<f64> = Vec::new();
+    for (vl, vr) in &vbooks {
+        let (vx, vk) = one_hot(vl, vr, &mut vocab);
+        plain_s.extend((0..vr.len()).map(|i| plain.score(&vx[i * vk..(i + 1) * vk])));
+    }
     // Review threshold: the best F1 on validation over the whole score range.
     let positives = vy.iter().filter(|y| **y).count();
     let cut = reckon_learn::threshold::ThresholdRule::BestF1
@@ -267,7 +324,7 @@ pub fn train(train_dir: &Path, validation: &Path, out: &Path) -> Result<AnomalyT
     let report = AnomalyTrainReport {
         train_journals: tr.len(),
         train_anomalous: ty.iter().filter(|b| **b).count(),
-        validation_journals: vr.len(),
+        validation_journals: vy.len(),
         validation_anomalous: vy.iter().filter(|b| **b).count(),
         rules_only: pair(&rule_scores),
         iforest_only: pair(&v_if),
@@ -310,14 +367,15 @@ combination. Weights: `weights.json`.",
             spec = reckon_anomaly::FEATURE_SPEC
         ),
         training: format!(
-            "Generated scenario `{}`: {} journals, {} anomalous (labels from\n\
+            "Generated scenario{} `{}`: {} journals, {} anomalous (labels from\n\
 `truth/journal_anomalies.csv`).",
-            train_dir.display(),
+            if train.len() > 1 { "s" } else { "" },
+            crate::card::shown(train),
             report.train_journals,
             report.train_anomalous
         ),
         validation: format!(
-            "A different scenario, `{}`: {} journals, {} anomalous.\n\n\
+            "{}, `{}`: {} journals, {} anomalous.\n\n\
 | scorer | ROC-AUC | average precision |\n|---|---|---|\n\
 | rules only | {:.4} | {:.4} |\n\
 | isolation forest ({spec}) only | {:.4} | {:.4} |\n\
@@ -326,7 +384,8 @@ combination. Weights: `weights.json`.",
 The `review` threshold is the best F1 on validation over the whole score range,\n\
 halfway between the lowest journal kept and the highest left out: precision\n\
 {:.3}, recall {:.3}.{sep}",
-            validation.display(),
+            if validation.len() > 1 { "Different scenarios" } else { "A different scenario" },
+            crate::card::shown(validation),
             report.validation_journals,
             report.validation_anomalous,
             report.rules_only.0,
@@ -347,11 +406,11 @@ by the rules and the forest's notion of unusual. Retrain on the entity's own\n\
 labelled history."
             .into(),
         reproduce: crate::card::reproduce(
-            &[train_dir, validation],
+            &train.iter().chain(validation).map(PathBuf::as_path).collect::<Vec<_>>(),
             format!(
                 "reckon train anomaly --input {} --validation {} --out {}",
-                train_dir.display(),
-                validation.display(),
+                crate::card::shown(train),
+                crate::card::shown(validation),
                 out.file_name().map_or(out.display().to_string(), |n| format!("models/{}", n.to_string_lossy()))
             ),
         ),

@@ -7,7 +7,8 @@
 //! `dedup`: `reckon train dedup`, pair evaluation and money out; `journals`:
 //! `reckon train anomaly` and journal evaluation) with their model cards, and
 //! `model` (model folders as training writes them), `card` (one model-card
-//! type: the facts from `config.json`, the prose from the trainer). `reckon-pipeline` serves
+//! type: the facts from `config.json`, the prose from the trainer), and
+//! `worlds` (leave-one-world-out evaluation: `reckon worlds`). `reckon-pipeline` serves
 //! the models these write; it does not link linfa.
 
 pub mod card;
@@ -17,3 +18,4 @@ pub mod eval;
 pub mod journals;
 pub mod model;
 pub mod simulate;
+pub mod worlds;

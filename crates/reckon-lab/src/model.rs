@@ -81,10 +81,17 @@ pub fn training_data_sha256(dir: &Path, engine: Engine) -> String {
     }
 }
 
+/// The training-data digest of a model trained on several scenarios: each
+/// scenario's [`training_data_sha256`] joined by `+` (one scenario: its own).
+pub fn training_data_sha256_of(dirs: &[std::path::PathBuf], engine: Engine) -> String {
+    dirs.iter().map(|d| training_data_sha256(d, engine)).collect::<Vec<_>>().join("+")
+}
+
 /// Refuses `other` (a validation or evaluation folder) when it holds the very
-/// data a model was trained on.
+/// data a model was trained on (or one of the scenarios it was trained on).
 pub fn refuse_same_data(train_hash: &str, other: &Path, engine: Engine, role: &str) -> Result<(), String> {
-    if !train_hash.is_empty() && training_data_sha256(other, engine) == train_hash {
+    let theirs = training_data_sha256(other, engine);
+    if !train_hash.is_empty() && !theirs.is_empty() && train_hash.split('+').any(|h| h == theirs) {
         return Err(format!(
             "{role} data {} is the training data (sha256 {train_hash}): choose thresholds and report quality on other data",
             other.display()

@@ -129,3 +129,26 @@ pub fn exec(out: PathBuf, truth: PathBuf) -> anyhow::Result<i32> {
     outln!("wrote {}", path.display());
     Ok(exit::OK)
 }
+
+/// `reckon worlds`: leave-one-world-out evaluation (reckon-lab::worlds); exit 1
+/// when a world misses a goal.
+pub fn worlds(dir: PathBuf, scale: usize, seed: u64, names: Vec<String>) -> anyhow::Result<i32> {
+    let mut cfg = reckon_lab::worlds::WorldsConfig::new(&dir, scale, seed);
+    if !names.is_empty() {
+        cfg.worlds = names.iter().filter_map(|n| reckon_synth::world::by_name(n)).collect();
+    }
+    let pb = crate::cmd::run::spinner("reckon: leave-one-world-out (generate, train, run, evaluate)");
+    let r = reckon_lab::worlds::evaluate(&cfg);
+    pb.finish_and_clear();
+    let results = r?;
+    outln!("{}", reckon_lab::worlds::table(&results));
+    for r in &results {
+        if r.missed.is_empty() {
+            outln!("{}: every goal met", r.world);
+        } else {
+            outln!("{}: missed {}", r.world, r.missed.join(", "));
+        }
+    }
+    outln!("figures: {}", dir.join("worlds.json").display());
+    Ok(if results.iter().all(|r| r.missed.is_empty()) { exit::OK } else { exit::FAILED })
+}

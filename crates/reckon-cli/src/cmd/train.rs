@@ -12,10 +12,12 @@ pub enum What {
     /// journal features plus a logistic regression combining it with the rule flags;
     /// review threshold with the best F1 on --validation.
     Anomaly {
-        #[arg(long)]
-        input: PathBuf,
-        #[arg(long)]
-        validation: PathBuf,
+        /// Training scenarios (`reckon generate` folders with truth/), one or more.
+        #[arg(long, required = true, num_args = 1..)]
+        input: Vec<PathBuf>,
+        /// Other scenarios for the threshold, one or more.
+        #[arg(long, required = true, num_args = 1..)]
+        validation: Vec<PathBuf>,
         /// Model folder to write, e.g. models/journal_anomaly_v2_2.
         #[arg(long)]
         out: PathBuf,
@@ -23,10 +25,12 @@ pub enum What {
     /// The AP duplicate-pair scorer (logistic regression, ONNX): fit on --input,
     /// threshold with the best F1 on --validation.
     Dedup {
-        #[arg(long)]
-        input: PathBuf,
-        #[arg(long)]
-        validation: PathBuf,
+        /// Training scenarios (`reckon generate` folders with truth/), one or more.
+        #[arg(long, required = true, num_args = 1..)]
+        input: Vec<PathBuf>,
+        /// Other scenarios for the threshold, one or more.
+        #[arg(long, required = true, num_args = 1..)]
+        validation: Vec<PathBuf>,
         /// Model folder to write, e.g. models/ap_dedup_v1_1.
         #[arg(long)]
         out: PathBuf,
@@ -34,12 +38,12 @@ pub enum What {
     /// The cash-matching group scorer (logistic regression, calibrated, ONNX): fit on
     /// --input, threshold for the target auto precision chosen on --validation.
     Match {
-        /// Training scenario (a `reckon generate` folder with truth/).
-        #[arg(long)]
-        input: PathBuf,
-        /// A different scenario for the threshold and calibration.
-        #[arg(long)]
-        validation: PathBuf,
+        /// Training scenarios (`reckon generate` folders with truth/), one or more.
+        #[arg(long, required = true, num_args = 1..)]
+        input: Vec<PathBuf>,
+        /// Other scenarios for the threshold and calibration, one or more.
+        #[arg(long, required = true, num_args = 1..)]
+        validation: Vec<PathBuf>,
         /// Model folder to write, e.g. models/cash_match_v2_1.
         #[arg(long)]
         out: PathBuf,
