@@ -195,6 +195,11 @@ enum Command {
         /// The worlds to use (default all), comma-separated.
         #[arg(long, value_delimiter = ',', value_parser = reckon_synth::world::names())]
         worlds: Vec<String>,
+        /// The probability a group must reach by itself to be cleared automatically
+        /// (as `reckon train match --floor`); the auto threshold is still the lowest
+        /// cut whose validation precision reaches 0.998 at 95 %.
+        #[arg(long, default_value_t = 0.998)]
+        floor: f64,
     },
     /// Train a model from generated (or labelled) scenarios and write its folder:
     /// model.onnx, config.json (features, thresholds, hashes), metrics.json, MODEL_CARD.md.
@@ -297,6 +302,6 @@ fn dispatch(cmd: Command) -> anyhow::Result<i32> {
         Command::Bench { scale, seed, dir, only } => cmd::bench::bench(scale, seed, dir, &only),
         Command::Parse { files, model } => cmd::data::parse_files(&files, model),
         Command::Eval { out, truth } => cmd::eval::exec(out, truth),
-        Command::Worlds { dir, scale, seed, worlds } => cmd::eval::worlds(dir, scale, seed, worlds),
+        Command::Worlds { dir, scale, seed, worlds, floor } => cmd::eval::worlds(dir, scale, seed, worlds, floor),
     }
 }

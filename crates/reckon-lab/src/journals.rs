@@ -197,18 +197,20 @@ pub fn train(train: &[PathBuf], validation: &[PathBuf], out: &Path) -> Result<An
     }
     use reckon_learn::{iforest, logistic::Logistic, metrics};
     let t0 = std::time::Instant::now();
-    let tests = reckon_anomaly::AnomalyConfig::default().build().map_err(|e| e.to_string())?;
-    type Labelled = (Book, Vec<JournalResult>, Vec<bool>);
+    // Each book is read with its company's settings (approval limits, working
+    // day: `truth/reckon.toml` when the scenario has one), as its runs read it.
+    type Labelled = (Book, Vec<JournalResult>, Vec<bool>, reckon_anomaly::Tests);
     let load = |d: &Path| -> Result<Labelled, String> {
+        let tests = crate::model::company_config(d)?.anomaly.build().map_err(|e| e.to_string())?;
         let loaded = reckon_ingest::load_dir(d).map_err(|e| e.to_string())?;
         let (lines, results) = run(&loaded, &tests).ok_or("no GL journal lines")?;
         let y = labels(&results, &d.join("truth"))?;
-        Ok((lines, results, y))
+        Ok((lines, results, y, tests))
     };
     let books: Vec<Labelled> =
         train.iter().map(|d| load(d).map_err(|e| format!("{}: {e}", d.display()))).collect::<Result<_, _>>()?;
     let k = reckon_anomaly::FEATURES.len();
-    let tfs: Vec<Vec<f32>> = books.iter().map(|(tl, tr, _)| reckon_anomaly::features(&tests, tl, tr)).collect();
+    let tfs: Vec<Vec<f32>> = books.iter().map(|(tl, tr, _, t)| reckon_anomaly::features(t, tl, tr)).collect();
     let tf: Vec<f32> = tfs.concat();
     let forest = iforest::IsolationForest::fit(&tf, k, &iforest::Params { trees: 100, sample: 256, seed: 7 })
         .map_err(|e| e.to_string())?;
@@ -227,7 +229,7 @@ pub fn train(train: &[PathBuf], validation: &[PathBuf], out: &Path) -> Result<An
         .collect();
     // The forest's score is read within each book (as a run reads it).
     let mut tx: Vec<f64> = Vec::new();
-    for ((_, btr, _), bf) in books.iter().zip(&tfs) {
+    for ((_, btr, _, _), bf) in books.iter().zip(&tfs) {
         let t_if: Vec<f32> = (0..btr.len()).map(|i| forest.score(&bf[i * k..(i + 1) * k]) as f32).collect();
         tx.extend(combined(btr, &t_if, &inputs)?.into_iter().map(f64::from));
     }
@@ -280,9 +282,9 @@ pub fn train(train: &[PathBuf], validation: &[PathBuf], out: &Path) -> Result<An
     let (mut rule_scores, mut v_if, mut comb, mut vy) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut vbooks = Vec::new();
     for v in validation {
-        let (vl, mut vr, y1) = load(v).map_err(|e| format!("{}: {e}", v.display()))?;
+        let (vl, mut vr, y1, vt) = load(v).map_err(|e| format!("{}: {e}", v.display()))?;
         rule_scores.extend(vr.iter().map(|j| j.risk));
-        v_if.extend(model.score(&tests, &vl, &mut vr)?.into_iter().map(f64::from));
+        v_if.extend(model.score(&vt, &vl, &mut vr)?.into_iter().map(f64::from));
         comb.extend(vr.iter().map(|j| j.risk));
         vy.extend(y1);
         vbooks.push((vl, vr));
@@ -292,10 +294,10 @@ pub fn train(train: &[PathBuf], validation: &[PathBuf], out: &Path) -> Result<An
     let mut vocab = None;
     let mut ox = Vec::new();
     let mut ok = 0;
-    for (tl, btr, _) in &books {
+    for (tl, btr, _, _) in &books {
         if vocab.is_none() {
             let mut all: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
-            for (b, _, _) in &books {
+            for (b, _, _, _) in &books {
                 for (p, d) in [("a", &b.account), ("s", &b.source), ("p", &b.preparer_id)] {
                     all.extend(d.names().iter().map(|n| format!("{p}:{n}")));
                 }

@@ -109,3 +109,15 @@ pub fn separability(roc_auc: f64) -> &'static str {
         ""
     }
 }
+
+/// The settings a scenario's company runs reckon with: `truth/reckon.toml` when
+/// the scenario has one (`reckon generate --world` writes the world's approval
+/// limits and working day there), else the defaults.
+pub fn company_config(dir: &Path) -> Result<reckon_pipeline::Config, String> {
+    let p = dir.join("truth/reckon.toml");
+    if p.is_file() {
+        reckon_pipeline::Config::load(&p).map_err(|e| e.to_string())
+    } else {
+        Ok(reckon_pipeline::Config::default())
+    }
+}

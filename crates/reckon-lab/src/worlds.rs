@@ -7,7 +7,9 @@
 //! training scenarios, their thresholds chosen on those worlds' validation
 //! scenarios, and `reckon run` is scored on `W`'s test scenario. A world marked
 //! `held_out` is never trained on: it is judged by models trained on every
-//! trainable world. The shipped models (trained on the standard scenario) are
+//! trainable world. Every book is trained on and run with its company's own
+//! settings (`truth/reckon.toml`: approval limits and working day, what its
+//! controller configures). The shipped models (trained on the standard scenario) are
 //! scored on the same test scenario beside them, and an isolation forest fit
 //! on the test book alone is the journal baseline to beat.
 
@@ -48,6 +50,9 @@ pub struct WorldsConfig {
     /// match --z`; default one-sided 95 %). Small scenarios cannot prove 0.998
     /// at 95 %; 0 uses the point estimate.
     pub z: f64,
+    /// The probability a group must reach by itself to be cleared automatically
+    /// (as `reckon train match --floor`; default the target, 0.998).
+    pub floor: f64,
     /// Also score the shipped models on every test scenario.
     pub shipped: bool,
 }
@@ -60,6 +65,7 @@ impl WorldsConfig {
             seed,
             worlds: WORLDS.iter().collect(),
             z: reckon_learn::threshold::Z_95,
+            floor: 0.998,
             shipped: true,
         }
     }
@@ -123,7 +129,8 @@ fn scenario(cfg: &WorldsConfig, world: &'static World, role: usize) -> Result<Pa
         .ok()
         .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
         .map(|v| v["config"].clone());
-    if have.as_ref() != Some(&want) {
+    let settings = std::fs::read_to_string(dir.join("truth/reckon.toml")).ok();
+    if have.as_ref() != Some(&want) || settings.as_deref() != Some(world.settings().as_str()) {
         if dir.exists() {
             std::fs::remove_dir_all(&dir).map_err(io(&dir))?;
         }
@@ -137,7 +144,7 @@ fn scenario(cfg: &WorldsConfig, world: &'static World, role: usize) -> Result<Pa
 /// (kept: a second call with the same worlds reuses them).
 fn train_fold(cfg: &WorldsConfig, train: &[&'static World], target: &str) -> Result<PathBuf, WorldsError> {
     let names: Vec<&str> = train.iter().map(|w| w.name).collect();
-    let fold = cfg.dir.join("models").join(format!("{}@z{}", names.join("+"), cfg.z));
+    let fold = cfg.dir.join("models").join(format!("{}@z{}-floor{}", names.join("+"), cfg.z, cfg.floor));
     let err = |reason: String| WorldsError::Train { world: target.into(), trained_on: names.join(", "), reason };
     let mut tr = Vec::new();
     let mut va = Vec::new();
@@ -148,7 +155,7 @@ fn train_fold(cfg: &WorldsConfig, train: &[&'static World], target: &str) -> Res
     let done = |m: &str| fold.join(m).join("config.json").is_file() && fold.join(m).join("MODEL_CARD.md").is_file();
     if !done("cash_match_v0_1") {
         tracing::info!(fold = %names.join("+"), "training cash matching");
-        crate::cash::train(&tr, &va, &fold.join("cash_match_v0_1"), 0.998, cfg.z, 0.998).map_err(err)?;
+        crate::cash::train(&tr, &va, &fold.join("cash_match_v0_1"), 0.998, cfg.z, cfg.floor).map_err(err)?;
     }
     if !done("ap_dedup_v0_1") {
         tracing::info!(fold = %names.join("+"), "training duplicates");
@@ -169,7 +176,10 @@ fn run_and_eval(
     fold: Option<&Path>,
     world: &str,
 ) -> Result<BTreeMap<String, f64>, WorldsError> {
-    let mut config = reckon_pipeline::config::Config::default();
+    // The company's own settings (approval limits, working day), as its controller
+    // would configure them; the models are the fold's.
+    let mut config =
+        crate::model::company_config(test).map_err(|reason| WorldsError::Run { world: world.into(), reason })?;
     if let Some(f) = fold {
         config.matching.model = f.join("cash_match_v0_1").display().to_string();
         config.duplicates.model = f.join("ap_dedup_v0_1").display().to_string();
@@ -205,7 +215,7 @@ pub fn evaluate(cfg: &WorldsConfig) -> Result<Vec<WorldResult>, WorldsError> {
         let train: Vec<&'static World> = trainable.iter().copied().filter(|t| t.name != w.name).collect();
         let fold = train_fold(cfg, &train, w.name)?;
         let test = scenario(cfg, w, 2)?;
-        let runs = cfg.dir.join("runs").join(w.name);
+        let runs = cfg.dir.join("runs").join(format!("{}@z{}-floor{}", w.name, cfg.z, cfg.floor));
         tracing::info!(world = w.name, "running and evaluating");
         let mut figures = run_and_eval(&test, &runs.join("fold"), Some(&fold), w.name)?;
         let mut shipped =

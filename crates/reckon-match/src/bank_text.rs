@@ -37,6 +37,9 @@ pub struct BankText {
     pub payer_name: Option<String>,
     /// The payer's id (ACH `ORIG ID`, `IND ID`).
     pub payer_id: Option<String>,
+    /// The ACH originator's Company Identification (`ORIG ID`) alone: ICD and
+    /// nine digits, identifying the paying company ([`crate::account`]).
+    pub originator_id: Option<String>,
     /// Invoice numbers of `RMR*IV*…` remittance segments.
     pub invoices: Vec<String>,
     /// Free remittance text (`OBI:`, the entry description).
@@ -85,7 +88,11 @@ pub fn interpret(description: &str) -> BankText {
             "IND NAME:" if t.payer_name.is_none() => {
                 t.payer_name = Some(v.split("RMR*").next().unwrap_or(&v).trim().to_string())
             }
-            "ORIG ID:" | "IND ID:" if t.payer_id.is_none() => t.payer_id = Some(v),
+            "ORIG ID:" if t.originator_id.is_none() => {
+                t.originator_id = Some(v.clone());
+                t.payer_id.get_or_insert(v);
+            }
+            "IND ID:" if t.payer_id.is_none() => t.payer_id = Some(v),
             "OBI:" | "CO ENTRY DESCR:" | "ENTRY DESCR:" if t.remittance.is_none() => t.remittance = Some(v),
             _ => {}
         }
@@ -117,6 +124,7 @@ RMR*IV*INV-2026-0042*PI*1250.00\\RMR*IV*INV-2026-0043*PI*99.50\\";
         let t = interpret(d);
         assert_eq!(t.payer_name.as_deref(), Some("ACME INDUSTRIAL"));
         assert_eq!(t.payer_id.as_deref(), Some("1234567890"));
+        assert_eq!(t.originator_id.as_deref(), Some("1234567890"));
         assert_eq!(t.invoices, ["INV-2026-0042", "INV-2026-0043"]);
         assert_eq!(t.remittance.as_deref(), Some("PAYMENT"));
     }

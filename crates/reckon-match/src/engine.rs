@@ -50,6 +50,8 @@ pub struct Customer {
     pub name: String,
     pub aliases: Vec<String>,
     pub ibans: Vec<String>,
+    /// The customer's tax id: a US EIN identifies an ACH originator ([`crate::account`]).
+    pub tax_id: String,
 }
 
 /// A remittance advice line.
@@ -359,13 +361,10 @@ impl<'a> Index<'a> {
         let mut name_blocks: HashMap<String, Vec<usize>> = HashMap::default();
         let mut pair_blocks: HashMap<u64, Vec<usize>> = HashMap::default();
         let mut seen: BTreeSet<&str> = BTreeSet::new();
-        let mut add = |id: &str, names: Vec<String>, ibans: &[String], cust: &mut Vec<(String, Vec<String>)>| {
+        let mut add = |id: &str, names: Vec<String>, ids: Vec<String>, cust: &mut Vec<(String, Vec<String>)>| {
             let ci = cust.len();
-            for ib in ibans {
-                let ib: String = ib.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_uppercase();
-                if !ib.is_empty() {
-                    by_iban.insert(ib, ci);
-                }
+            for k in ids {
+                by_iban.insert(k, ci);
             }
             for n in &names {
                 for b in block_keys(n) {
@@ -382,12 +381,14 @@ impl<'a> Index<'a> {
             let mut names = vec![name_key(&c.name)];
             names.extend(c.aliases.iter().map(|a| name_key(a)));
             names.retain(|n| !n.is_empty());
-            add(&c.customer_id, names, &c.ibans, &mut cust);
+            let mut ids: Vec<String> = c.ibans.iter().flat_map(|i| crate::account::keys(i)).collect();
+            ids.extend(crate::account::ein_key(&c.tax_id));
+            add(&c.customer_id, names, ids, &mut cust);
         }
         // Customers known only from their open items.
         for it in items {
             if seen.insert(it.customer_id.as_str()) {
-                add(&it.customer_id, vec![name_key(&it.customer_name)], &[], &mut cust);
+                add(&it.customer_id, vec![name_key(&it.customer_name)], Vec::new(), &mut cust);
             }
         }
         for v in name_blocks.values_mut().chain(pair_blocks.values_mut()) {
@@ -434,12 +435,21 @@ impl<'a> Index<'a> {
         }
     }
 
-    /// The payer as a customer: by IBAN, else by name. Returns (customer_id, similarity, how).
+    /// The payer as a customer: by its account (IBAN, UK sort code and account,
+    /// ACH originator's EIN: [`crate::account`]), else by name. Returns
+    /// (customer_id, similarity, how).
     fn payer(&self, r: &Receipt, threshold: f64) -> Payer {
-        let ib: String =
-            r.counterparty_account.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_uppercase();
-        if let Some(&ci) = self.by_iban.get(&ib) {
-            return Some((vec![self.customers[ci].0.clone()], 1.0, "iban"));
+        for k in crate::account::keys(&r.counterparty_account) {
+            if let Some(&ci) = self.by_iban.get(&k) {
+                let how = if k.starts_with("SCAN:") {
+                    "sort_code"
+                } else if k.starts_with("EIN:") {
+                    "ein"
+                } else {
+                    "iban"
+                };
+                return Some((vec![self.customers[ci].0.clone()], 1.0, how));
+            }
         }
         let key = name_key(&r.counterparty_name);
         if key.is_empty() {
@@ -667,6 +677,8 @@ fn candidates(
     let is_payer = |c: &str| payer_ids.iter().any(|p| p == c);
     let payer_reason = payer.as_ref().map(|(c, s, how)| match *how {
         "iban" => format!("payer IBAN is customer {}'s", c.join("")),
+        "sort_code" => format!("payer sort code and account are customer {}'s", c.join("")),
+        "ein" => format!("ACH originator id is customer {}'s EIN", c.join("")),
         _ => format!("payer name {s:.2} like customer {}", c.join(" or ")),
     });
     // 1. Remittance advice linked by the payment's reference, else the only advice
@@ -911,7 +923,7 @@ fn candidates(
         })
         .collect();
     let base_score = match payer.as_ref().map(|x| x.2) {
-        Some("iban") => 0.95,
+        Some("iban" | "sort_code" | "ein") => 0.95,
         Some("name") => 0.9,
         // Several masters with the payer's name: a proposal for a person.
         _ => 0.82,
@@ -1010,7 +1022,8 @@ fn features(
     f.push((g.residual.unsigned_abs() as f64 / r.amount.unsigned_abs().max(1) as f64).min(2.0) as f32);
     f.push((1.0 + g.items.len() as f32).ln());
     let kind = payer.as_ref().map_or("", |p| p.2);
-    f.push(one(kind == "iban"));
+    // `payer_iban`: the payer is known by its account, in whichever form the bank gives it.
+    f.push(one(matches!(kind, "iban" | "sort_code" | "ein")));
     f.push(one(kind == "name"));
     f.push(one(kind == "names"));
     f.push(payer.as_ref().map_or(0.0, |p| p.1 as f32));

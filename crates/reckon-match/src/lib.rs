@@ -14,6 +14,7 @@
 //! Scores are rule-based and **not yet calibrated probabilities**: the trained,
 //! calibrated model is future work (see ARCHITECTURE.md).
 
+pub mod account;
 pub mod bank_text;
 pub mod baseline;
 pub mod engine;

@@ -38,12 +38,14 @@ fn customers() -> Vec<Customer> {
             name: "Müller Maschinenbau GmbH".into(),
             aliases: vec![],
             ibans: vec!["DE02120300000000202051".into()],
+            tax_id: String::new(),
         },
         Customer {
             customer_id: "C2".into(),
             name: "Atlas Foods Ltd".into(),
             aliases: vec!["ATLAS FOODS UK".into()],
             ibans: vec![],
+            tax_id: String::new(),
         },
     ]
 }

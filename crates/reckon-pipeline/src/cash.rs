@@ -165,6 +165,7 @@ fn remember_items(i: &mut Inputs, m: &RunMemory) {
                     name,
                     aliases: vec![a.name.clone()],
                     ibans: Vec::new(),
+                    tax_id: String::new(),
                 });
             }
         }
@@ -630,7 +631,7 @@ pub fn inputs(loaded: &Loaded) -> Option<Inputs> {
         .map(|i| {
             // Where the bank left the structured fields empty, its description may
             // still name the payer and the invoices (ACH, Fedwire: `bank_text`).
-            let told = if name[i].is_empty() || rf[i].is_empty() {
+            let told = if name[i].is_empty() || rf[i].is_empty() || acct[i].is_empty() {
                 reckon_match::bank_text::interpret(&desc[i])
             } else {
                 reckon_match::bank_text::BankText::default()
@@ -645,7 +646,12 @@ pub fn inputs(loaded: &Loaded) -> Option<Inputs> {
                 } else {
                     name[i].clone()
                 },
-                counterparty_account: acct[i].clone(),
+                // No account on the statement: an ACH originator's company id stands
+                // for it (`reckon_match::account`).
+                counterparty_account: match (&told.originator_id, acct[i].is_empty()) {
+                    (Some(id), true) => format!("ACH:{id}"),
+                    _ => acct[i].clone(),
+                },
                 end_to_end_id: e2e[i].clone(),
                 reference: if rf[i].is_empty() && !told.invoices.is_empty() {
                     told.invoices.join(" ")
@@ -681,14 +687,20 @@ pub fn inputs(loaded: &Loaded) -> Option<Inputs> {
         .collect();
     let customers: Vec<Customer> = match loaded.tables.get(&Table::Customers) {
         Some(c) => {
-            let (cid, n, al, ib) =
-                (strings(c, "customer_id"), strings(c, "name"), strings(c, "aliases"), strings(c, "ibans"));
+            let (cid, n, al, ib, tax) = (
+                strings(c, "customer_id"),
+                strings(c, "name"),
+                strings(c, "aliases"),
+                strings(c, "ibans"),
+                strings(c, "tax_id"),
+            );
             (0..c.height())
                 .map(|i| Customer {
                     customer_id: cid[i].clone(),
                     name: n[i].clone(),
                     aliases: list(&al[i]),
                     ibans: list(&ib[i]),
+                    tax_id: tax[i].clone(),
                 })
                 .collect()
         }

@@ -547,3 +547,52 @@ BT2,021000021-4432190876,2026-03-06,2026-03-06,430.10,USD,,,,,ORIG CO NAME:ACME 
         [("BT1", "AR1"), ("BT1", "AR2"), ("BT2", "AR4")].iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
     assert_eq!(links, want);
 }
+
+/// A payer the bank names too briefly to tell from another customer is known by
+/// its account in the form its bank gives it: a UK sort code and account number
+/// (inside the customer's GB IBAN), a US ACH originator id whose ICD `1` carries
+/// the customer's EIN. Without those, both receipts are ambiguous between two
+/// customers with open items of the same amount.
+#[test]
+fn payers_known_by_sort_code_or_ach_originator_ein() {
+    let t = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let d = t.path().join("in");
+    std::fs::create_dir_all(&d).unwrap_or_else(|e| panic!("{e}"));
+    let w = |n: &str, s: &str| std::fs::write(d.join(n), s).unwrap_or_else(|e| panic!("{e}"));
+    w("bank_accounts.csv", "account_id,entity,currency,gl_account\nGB33BUKB20201555555555,GB01,GBP,1200\n");
+    w(
+        "customers.csv",
+        "customer_id,name,aliases,ibans,tax_id\n\
+C1,Consolidated Widgets Ltd,,GB29NWBK60161331926819,\n\
+C2,Consolidated Wireworks Ltd,,GB94BARC10201530093459,\n\
+C3,Harbor Freight Logistics Inc,,,12-3456789\n\
+C4,Harbor Freight Lines Inc,,,98-7654321\n",
+    );
+    w(
+        "ar_open_items.csv",
+        "item_id,entity,customer_id,customer_name,invoice_number,invoice_date,due_date,amount_open,currency\n\
+AR1,GB01,C1,Consolidated Widgets Ltd,50011,2026-02-01,2026-03-03,500.00,GBP\n\
+AR2,GB01,C2,Consolidated Wireworks Ltd,50012,2026-02-01,2026-03-03,500.00,GBP\n\
+AR3,GB01,C3,Harbor Freight Logistics Inc,50013,2026-02-02,2026-03-04,300.00,GBP\n\
+AR4,GB01,C4,Harbor Freight Lines Inc,50014,2026-02-02,2026-03-04,300.00,GBP\n",
+    );
+    w(
+        "bank_transactions.csv",
+        "txn_id,account_id,booking_date,value_date,amount,currency,counterparty_name,counterparty_account,end_to_end_id,reference,description,bank_code,instructed_amount,instructed_currency\n\
+BT1,GB33BUKB20201555555555,2026-03-05,2026-03-05,500.00,GBP,CONSOLIDATED W,60-16-13 31926819,,,FASTER PAYMENTS RECEIPT,PMNT-RCDT-DMCT,,\n\
+BT2,GB33BUKB20201555555555,2026-03-06,2026-03-06,300.00,GBP,,,,,ORIG CO NAME:HARBOR FREIGHT L ORIG ID:1123456789 DESC DATE:260306 CO ENTRY DESCR:PAYMENT SEC:CCD TRACE#:021000021234568 EED:260306 IND ID: IND NAME:OURCO,PMNT-RCDT-ATXN,,\n",
+    );
+    let out = t.path().join("out");
+    run(&opts(&d, &out, false)).unwrap_or_else(|e| panic!("{e}"));
+    let m = read_parquet(&out.join("matches.parquet"));
+    let col = |c: &str| -> Vec<String> {
+        m.column(c)
+            .and_then(|c| c.str().map(|s| s.iter().map(|v| v.unwrap_or("").to_string()).collect()))
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let mut links: Vec<(String, String)> = col("txn_id").into_iter().zip(col("item_id")).collect();
+    links.sort();
+    let want: Vec<(String, String)> =
+        [("BT1", "AR1"), ("BT2", "AR3")].iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+    assert_eq!(links, want);
+}

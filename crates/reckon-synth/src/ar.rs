@@ -198,6 +198,11 @@ fn yymmdd(day: i32) -> String {
     format!("{:02}{m:02}{d:02}", y.rem_euclid(100))
 }
 
+/// A customer's EIN in a US world: nine digits, stable per customer.
+fn ein(c: &Customer) -> String {
+    format!("{:09}", 200_000_000 + c.id[1..].parse::<u64>().unwrap_or(0) * 104_729 % 599_999_999)
+}
+
 /// A US ACH (CCD, CCD+ or CTX) or Fedwire credit: everything the payer said is in
 /// the description (see [`crate::world::BankStyle::UsAch`] for the fields and sources).
 #[allow(clippy::too_many_arguments)]
@@ -215,10 +220,12 @@ fn us_receipt(
     use crate::world::{cut, document_tokens};
     let text = [reference, description].iter().filter(|t| !t.is_empty()).copied().collect::<Vec<_>>().join(" ");
     let name = payer.to_uppercase();
-    // The originator's Company Identification: ICD 1 + a nine-digit EIN, stable per payer.
+    // The originator's Company Identification, stable per payer: ICD 1 and its EIN
+    // for seven payers in ten, ICD 9 and a number it assigned itself for the rest.
     let orig_id = match cust {
-        Some(c) => format!("1{:09}", 100_000_000 + c.id[1..].parse::<u64>().unwrap_or(0) * 7_919 % 899_999_999),
-        None => format!("1{:09}", 100_000_000 + rng.below(899_999_999)),
+        Some(c) if c.id[1..].parse::<u64>().unwrap_or(0) % 10 < 7 => format!("1{}", ein(c)),
+        Some(c) => format!("9{:09}", 100_000_000 + c.id[1..].parse::<u64>().unwrap_or(0) * 7_919 % 899_999_999),
+        None => format!("9{:09}", 100_000_000 + rng.below(899_999_999)),
     };
     let our = "NORTHWIND SUPPLY INC";
     let d = yymmdd(day);
@@ -415,12 +422,28 @@ pub fn write(
 ) -> io::Result<Vec<Customer>> {
     let wide = profile == crate::Profile::Wide;
     let n_cust = (scale / 8).max(20);
-    let custs = customers(&mut rng.fork(1), n_cust);
+    let mut custs = customers(&mut rng.fork(1), n_cust);
+    let style = world.map_or(crate::world::BankStyle::Sepa, |w| w.bank);
+    if style == crate::world::BankStyle::UkBacs {
+        // A UK company's customers pay from UK accounts: every master IBAN is a GB one.
+        for c in custs.iter_mut().filter(|c| !c.iban.starts_with("GB")) {
+            let d: String = c.iban.chars().filter(char::is_ascii_digit).collect();
+            let tail = &d[d.len().saturating_sub(14)..];
+            c.iban = iban("GB", &format!("{}{tail:0>14}", ["BARC", "NWBK", "LOYD", "HBUK"][d.len() % 4]));
+        }
+    }
     let items = items(&mut rng.fork(2), &custs, scale, base_day);
 
     let mut c = Csv::create(&dir.join("customers.csv"), &["customer_id", "name", "aliases", "ibans", "tax_id"])?;
     for cu in &custs {
-        let tax = format!("{}{:09}", ENTITIES[cu.entity].country, 100_000_000 + cu.id[1..].parse::<u64>().unwrap_or(0));
+        let tax = match style {
+            // US customers' tax ids are EINs (IRS format NN-NNNNNNN).
+            crate::world::BankStyle::UsAch => {
+                let e = ein(cu);
+                format!("{}-{}", &e[..2], &e[2..])
+            }
+            _ => format!("{}{:09}", ENTITIES[cu.entity].country, 100_000_000 + cu.id[1..].parse::<u64>().unwrap_or(0)),
+        };
         c.row(&[&cu.id, &cu.company.name, &cu.aliases.join("|"), &cu.iban, &tax])?;
     }
     summary.rows.insert("customers".into(), c.finish()?);
@@ -500,7 +523,7 @@ pub fn write(
         custs: &custs,
         items: &items,
         base_day,
-        style: world.map_or(crate::world::BankStyle::Sepa, |w| w.bank),
+        style,
         wr: rng.clone().fork(5),
     };
     // Open (unused) invoices per customer, for 1:N groups and ambiguity.

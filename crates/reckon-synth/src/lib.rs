@@ -146,5 +146,8 @@ pub fn generate(out: &Path, cfg: &Config) -> io::Result<Summary> {
     gl::write(out, &mut rng.fork(300), cfg.scale, cfg.base_day, cfg.profile, cfg.world, &mut summary)?;
     let json = serde_json::to_string_pretty(&summary).map_err(io::Error::other)?;
     std::fs::write(out.join("truth/summary.json"), json + "\n")?;
+    if let Some(w) = cfg.world {
+        std::fs::write(out.join("truth/reckon.toml"), w.settings())?;
+    }
     Ok(summary)
 }

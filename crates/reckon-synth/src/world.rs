@@ -213,6 +213,23 @@ pub const WORLDS: &[World] = &[
     },
 ];
 
+impl World {
+    /// The settings a controller of this world's books configures in reckon
+    /// (`reckon.toml`): the company's approval limit and working day. Company
+    /// policy, not labels; `reckon generate --world` writes them to
+    /// `truth/reckon.toml`.
+    pub fn settings(&self) -> String {
+        let l = self.gl.approval_limit;
+        format!(
+            "# {name}: {about}\n[anomaly]\napproval_limits = {{ EUR = \"{l}.00\", GBP = \"{l}.00\", USD = \"{l}.00\" }}\nbusiness_hours = [{}, {}]\n",
+            self.gl.hours.0,
+            self.gl.hours.1,
+            name = self.name,
+            about = self.about,
+        )
+    }
+}
+
 /// The world of this name.
 pub fn by_name(name: &str) -> Option<&'static World> {
     WORLDS.iter().find(|w| w.name == name)
