@@ -182,10 +182,13 @@ enum Command {
     /// every other. Prints a table (worst world first) beside the shipped models'
     /// figures and writes DIR/worlds.json. Exit 1 when a world misses a goal.
     Worlds {
-        /// Working folder (scenarios, fold models, runs, worlds.json); kept, so a
-        /// second call reuses what is there.
+        /// Working folder (scenarios, fold models, runs, worlds.json), made anew
+        /// on each call unless --reuse.
         #[arg(long)]
         dir: PathBuf,
+        /// Keep the scenarios and fold models of a previous call with the same build.
+        #[arg(long)]
+        reuse: bool,
         /// Scale of every scenario (AR open items; journals are a quarter of it).
         #[arg(long, default_value_t = 20_000)]
         scale: usize,
@@ -302,6 +305,8 @@ fn dispatch(cmd: Command) -> anyhow::Result<i32> {
         Command::Bench { scale, seed, dir, only } => cmd::bench::bench(scale, seed, dir, &only),
         Command::Parse { files, model } => cmd::data::parse_files(&files, model),
         Command::Eval { out, truth } => cmd::eval::exec(out, truth),
-        Command::Worlds { dir, scale, seed, worlds, floor } => cmd::eval::worlds(dir, scale, seed, worlds, floor),
+        Command::Worlds { dir, scale, seed, worlds, floor, reuse } => {
+            cmd::eval::worlds(dir, scale, seed, worlds, floor, reuse)
+        }
     }
 }

@@ -55,6 +55,9 @@ pub struct WorldsConfig {
     pub floor: f64,
     /// Also score the shipped models on every test scenario.
     pub shipped: bool,
+    /// Keep the scenarios and fold models a previous evaluation left in `dir`
+    /// (valid only for the same build of reckon); by default they are made anew.
+    pub reuse: bool,
 }
 
 impl WorldsConfig {
@@ -67,6 +70,7 @@ impl WorldsConfig {
             z: reckon_learn::threshold::Z_95,
             floor: 0.998,
             shipped: true,
+            reuse: false,
         }
     }
 }
@@ -208,6 +212,14 @@ pub fn evaluate(cfg: &WorldsConfig) -> Result<Vec<WorldResult>, WorldsError> {
             "leave-one-world-out needs at least two trainable worlds, got {}",
             trainable.len()
         )));
+    }
+    if !cfg.reuse {
+        for sub in ["data", "models", "runs"] {
+            let d = cfg.dir.join(sub);
+            if d.exists() {
+                std::fs::remove_dir_all(&d).map_err(io(&d))?;
+            }
+        }
     }
     std::fs::create_dir_all(&cfg.dir).map_err(io(&cfg.dir))?;
     let mut results = Vec::new();

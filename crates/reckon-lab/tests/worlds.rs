@@ -54,6 +54,7 @@ fn each_world_is_judged_by_models_that_never_saw_it() {
     assert!(dir.path().join("worlds.json").is_file());
     // A second evaluation reuses the scenarios and models and gives the same figures.
     cfg.shipped = false;
+    cfg.reuse = true;
     let again = evaluate(&cfg).unwrap_or_else(|e| panic!("{e}"));
     for (a, b) in results.iter().zip(&again) {
         assert_eq!(a.world, b.world);

@@ -246,9 +246,14 @@ fn us_receipt(
         )
     } else {
         let sec = if kind >= 12 && !docs.is_empty() { "CTX" } else { "CCD" };
-        // Individual Identification: what the payer keys for the payee (15), often a
-        // document or customer number; the addenda carry RMR segments (CCD+: one, CTX: all).
-        let ind_id = if kind < 6 { cut(&text.replace(' ', "").to_uppercase(), 15) } else { String::new() };
+        // Individual Identification: what the payer keys for the payee (15
+        // characters): the document number it pays, else the payer's number at the
+        // payee; the addenda carry RMR segments (CCD+: one, CTX: all).
+        let ind_id = match (kind < 6, docs.first(), cust) {
+            (true, Some(d), _) => cut(&d.to_uppercase(), 15),
+            (true, None, Some(c)) => c.id.clone(),
+            _ => String::new(),
+        };
         let mut s = format!(
             "ORIG CO NAME:{} ORIG ID:{orig_id} DESC DATE:{d} CO ENTRY DESCR:{} SEC:{sec} TRACE#:{:015} EED:{d} IND ID:{ind_id} IND NAME:{}",
             cut(&name, 16),
@@ -281,9 +286,14 @@ fn us_receipt(
 
 /// A UK Bacs or Faster Payments credit: name and reference of 18 Bacs
 /// characters, the payer's sort code and account number instead of an IBAN.
+/// The payer quotes what the invoice asks it to quote within the 18 characters
+/// (Bacs reference guidance): the document numbers first, else its own text.
 fn uk_receipt(rng: &mut Rng, iban: &str, payer: &str, reference: &str, description: &str) -> Rendered {
-    use crate::world::{bacs_text, cut};
-    let text = if reference.is_empty() { description } else { reference };
+    use crate::world::{bacs_text, cut, document_tokens};
+    let said = if reference.is_empty() { description } else { reference };
+    let docs = document_tokens(said);
+    let joined = docs.join(" ");
+    let text = if docs.is_empty() { said } else { joined.as_str() };
     // A GB IBAN holds bank code (4), sort code (6), account (8); any other is shown by its last 14 digits.
     let digits: String = iban.chars().filter(char::is_ascii_digit).collect();
     let account = if digits.len() >= 16 {

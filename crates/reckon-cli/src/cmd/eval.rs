@@ -132,12 +132,20 @@ pub fn exec(out: PathBuf, truth: PathBuf) -> anyhow::Result<i32> {
 
 /// `reckon worlds`: leave-one-world-out evaluation (reckon-lab::worlds); exit 1
 /// when a world misses a goal.
-pub fn worlds(dir: PathBuf, scale: usize, seed: u64, names: Vec<String>, floor: f64) -> anyhow::Result<i32> {
+pub fn worlds(
+    dir: PathBuf,
+    scale: usize,
+    seed: u64,
+    names: Vec<String>,
+    floor: f64,
+    reuse: bool,
+) -> anyhow::Result<i32> {
     let mut cfg = reckon_lab::worlds::WorldsConfig::new(&dir, scale, seed);
     if !(0.0..=1.0).contains(&floor) {
         anyhow::bail!("--floor must be a probability between 0 and 1, got {floor}");
     }
     cfg.floor = floor;
+    cfg.reuse = reuse;
     if !names.is_empty() {
         cfg.worlds = names.iter().filter_map(|n| reckon_synth::world::by_name(n)).collect();
     }
