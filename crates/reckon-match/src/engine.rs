@@ -290,6 +290,10 @@ struct Group {
     remittance_id: Option<String>,
     reasons: Vec<String>,
     features: Vec<f32>,
+    /// The bank names another customer as the payer than the one whose items the
+    /// group applies (by account, or by a name unlike the items' customer): never
+    /// cleared without a person.
+    payer_conflict: bool,
 }
 
 struct Index<'a> {
@@ -760,6 +764,7 @@ fn candidates(
                 method: if linked { MatchMethod::Remittance } else { MatchMethod::RemittanceByAmount },
                 remittance_id: Some(lines[0].remittance_id.clone()),
                 features: Vec::new(),
+                payer_conflict: false,
                 reasons,
             });
             return out;
@@ -806,6 +811,7 @@ fn candidates(
                 method: MatchMethod::Reference,
                 remittance_id: None,
                 features: Vec::new(),
+                payer_conflict: false,
                 reasons,
             });
             return out;
@@ -861,6 +867,7 @@ fn candidates(
                         method: MatchMethod::ReferenceSubsetSum,
                         remittance_id: None,
                         features: Vec::new(),
+                        payer_conflict: false,
                         reasons: rs,
                     });
                 }
@@ -885,6 +892,7 @@ fn candidates(
                         method: MatchMethod::Reference,
                         remittance_id: None,
                         features: Vec::new(),
+                        payer_conflict: false,
                         reasons: rs,
                     });
                 }
@@ -901,6 +909,7 @@ fn candidates(
                         method: MatchMethod::ReferencePartial,
                         remittance_id: None,
                         features: Vec::new(),
+                        payer_conflict: false,
                         reasons: rs,
                     });
                 }
@@ -941,6 +950,7 @@ fn candidates(
             method: MatchMethod::NameAmount,
             remittance_id: None,
             features: Vec::new(),
+            payer_conflict: false,
             reasons: rs,
         });
     }
@@ -972,6 +982,7 @@ fn candidates(
             method: MatchMethod::SubsetSum,
             remittance_id: None,
             features: Vec::new(),
+            payer_conflict: false,
             reasons: rs,
         });
     }
@@ -996,6 +1007,7 @@ fn candidates(
                 method: MatchMethod::NameResidual,
                 remittance_id: None,
                 features: Vec::new(),
+                payer_conflict: false,
                 reasons: rs,
             });
         }
@@ -1092,6 +1104,7 @@ fn candidate_groups(
                 }
                 r = &instructed;
             }
+            mark_payer_conflicts(&mut gs, r, items, &payer, cfg);
             gs.sort_by(|a, b| b.score.total_cmp(&a.score));
             let n = gs.len();
             let scores: Vec<f64> = gs.iter().map(|g| g.score).collect();
@@ -1103,6 +1116,36 @@ fn candidate_groups(
             gs
         })
         .collect()
+}
+
+/// Marks groups that apply another customer's items than the payer the bank
+/// names: the payer is identified (by its account, or by a name like a master
+/// record) and an item's customer is not among them, nor like the bank's payer
+/// name. A reference such a payment quotes (a number that is also another
+/// customer's invoice, a parent paying for a subsidiary) is for a person to
+/// confirm, however strong the rest of the evidence.
+fn mark_payer_conflicts(gs: &mut [Group], r: &Receipt, items: &[OpenItem], payer: &Payer, cfg: &MatchConfig) {
+    let Some((ids, _, _)) = payer else { return };
+    let bank = name_key(&r.counterparty_name);
+    let bank_sorted = sorted_tokens(&bank);
+    for g in gs {
+        let other = g.items.iter().map(|(i, _)| &items[*i]).find(|it| {
+            !ids.contains(&it.customer_id) && {
+                let m = name_key(&it.customer_name);
+                bank.is_empty()
+                    || name_similarity_sorted(&bank, &bank_sorted, &m, &sorted_tokens(&m)) < cfg.name_threshold
+            }
+        });
+        if let Some(it) = other {
+            g.payer_conflict = true;
+            g.reasons.push(format!(
+                "the bank names customer {} as the payer, but invoice {} is customer {}'s: for a person to confirm",
+                ids.join(" or "),
+                it.invoice_number,
+                it.customer_id
+            ));
+        }
+    }
 }
 
 /// Every candidate group with its features (for training a scorer): one row per
@@ -1287,7 +1330,7 @@ fn assign(
                 return (Vec::new(), None);
             }
             if let Some(g) = &taken[ri] {
-                let band = if g.score >= cfg.auto_threshold { Band::Auto } else { Band::Review };
+                let band = if g.score >= cfg.auto_threshold && !g.payer_conflict { Band::Auto } else { Band::Review };
                 let mut parts = vec![r.txn_id.as_str()];
                 parts.extend(g.items.iter().map(|(i, _)| items[*i].item_id.as_str()));
                 let match_id = reckon_core::id::stable_id("M-", &parts);

@@ -264,13 +264,22 @@ pub fn bacs_text(s: &str) -> String {
 }
 
 /// The tokens of a payer's remittance text that read as document numbers
-/// (at least four digits), as a payer's AP system would list them.
+/// (at least four digits), as a payer's AP system would list them; a number
+/// after a customer-number label (`Kd-Nr`, `Customer`) is the payer's own, not a document.
 pub fn document_tokens(text: &str) -> Vec<String> {
-    text.split(|c: char| c.is_whitespace() || c == ',' || c == '/' || c == ';')
-        .map(|t| t.trim_end_matches('.'))
-        .filter(|t| !t.contains('.') && t.chars().filter(char::is_ascii_digit).count() >= 4)
-        .map(str::to_string)
-        .collect()
+    let mut out = Vec::new();
+    let mut after_label = false;
+    for t in text.split(|c: char| c.is_whitespace() || c == ',' || c == '/' || c == ';') {
+        let t = t.trim_end_matches('.');
+        let label = matches!(t.to_uppercase().as_str(), "KD-NR" | "KDNR" | "KUNDENNR" | "CUSTOMER" | "CUST");
+        if !after_label && !t.contains('.') && t.chars().filter(char::is_ascii_digit).count() >= 4 {
+            out.push(t.to_string());
+        }
+        if !t.is_empty() {
+            after_label = label;
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -294,5 +303,6 @@ mod tests {
         assert_eq!(bacs_text("Müller Trading, Ltd. (UK)"), "MUELLER TRADING LTD. UK");
         assert_eq!(document_tokens("Rechnung 9010000123, 9010000124 vom 15.03.2026"), ["9010000123", "9010000124"]);
         assert_eq!(document_tokens("INV-000123."), ["INV-000123"]);
+        assert_eq!(document_tokens("Zahlung Kd-Nr 100766 Re 9010000565"), ["9010000565"]);
     }
 }
