@@ -474,10 +474,10 @@ impl<'a> Index<'a> {
         // candidates sharing the most are compared in full.
         let key_sorted = sorted_tokens(&key);
         // The candidates sharing the most blocks, compared in full.
-        let score = |shared: HashMap<usize, u32>| -> Vec<(f64, usize)> {
+        let score = |shared: HashMap<usize, u32>, limit: usize| -> Vec<(f64, usize)> {
             let mut cands: Vec<(u32, usize)> = shared.into_iter().map(|(ci, n)| (n, ci)).collect();
             cands.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-            cands.truncate(32);
+            cands.truncate(limit);
             cands
                 .into_iter()
                 .map(|(_, ci)| {
@@ -499,7 +499,7 @@ impl<'a> Index<'a> {
                 }
             }
         }
-        let mut scored = score(shared);
+        let mut scored = score(shared, 32);
         if scored.iter().all(|x| x.0 < threshold) {
             let mut blocks: Vec<&Vec<usize>> =
                 block_keys(&key).iter().filter_map(|b| self.name_blocks.get(b)).collect();
@@ -516,7 +516,9 @@ impl<'a> Index<'a> {
                     break;
                 }
             }
-            scored = score(shared);
+            // Single tokens tie often (every `TRADING` company shares one block):
+            // every candidate gathered is compared, not the first by position.
+            scored = score(shared, 256);
         }
         let best = scored.iter().map(|x| x.0).fold(0.0, f64::max);
         if best < threshold {
@@ -782,139 +784,157 @@ fn candidates(
         }
     }
     refs.retain(|&i| items[i].amount != 0);
-    if !refs.is_empty() && refs.len() <= 12 {
-        let consistent = payer_ids.is_empty() || refs.iter().all(|&i| is_payer(&items[i].customer_id));
-        let mut reasons: Vec<String> =
-            refs.iter().map(|&i| format!("invoice {} in text", items[i].invoice_number)).collect();
-        reasons.extend(payer_reason.clone());
-        // Subsets of the referenced items (all, then smaller) that pay exactly.
-        let n = refs.len();
-        let mut exact: Option<Vec<usize>> = None;
-        if reckon_core::sum_minor(refs.iter().map(|&i| items[i].amount)) == r.amount {
-            exact = Some(refs.clone());
-        } else if n <= 10 {
-            for mask in (1u32..(1 << n)).rev() {
-                let s: i64 = (0..n).filter(|b| mask >> b & 1 == 1).map(|b| items[refs[b]].amount).sum();
-                if s == r.amount {
-                    exact = Some((0..n).filter(|b| mask >> b & 1 == 1).map(|b| refs[b]).collect());
-                    break;
+    // The payer is known and none of the numbers in its text is its invoice (a
+    // customer number that is also another customer's invoice number, a parent
+    // paying a subsidiary's invoice): those groups stay candidates for a person,
+    // and the payer's own open items are searched as well.
+    let conflicting = !payer_ids.is_empty() && !refs.iter().any(|&i| is_payer(&items[i].customer_id));
+    'refs: {
+        if !refs.is_empty() && refs.len() <= 12 {
+            let consistent = payer_ids.is_empty() || refs.iter().all(|&i| is_payer(&items[i].customer_id));
+            let mut reasons: Vec<String> =
+                refs.iter().map(|&i| format!("invoice {} in text", items[i].invoice_number)).collect();
+            reasons.extend(payer_reason.clone());
+            // Subsets of the referenced items (all, then smaller) that pay exactly.
+            let n = refs.len();
+            let mut exact: Option<Vec<usize>> = None;
+            if reckon_core::sum_minor(refs.iter().map(|&i| items[i].amount)) == r.amount {
+                exact = Some(refs.clone());
+            } else if n <= 10 {
+                for mask in (1u32..(1 << n)).rev() {
+                    let s: i64 = (0..n).filter(|b| mask >> b & 1 == 1).map(|b| items[refs[b]].amount).sum();
+                    if s == r.amount {
+                        exact = Some((0..n).filter(|b| mask >> b & 1 == 1).map(|b| refs[b]).collect());
+                        break;
+                    }
                 }
             }
-        }
-        if let Some(set) = exact {
-            out.push(Group {
-                receipt: ri,
-                items: set.iter().map(|&i| (i, items[i].amount)).collect(),
-                residual: 0,
-                reason: ResidualReason::None,
-                score: if consistent { 0.985 } else { 0.85 },
-                method: MatchMethod::Reference,
-                remittance_id: None,
-                features: Vec::new(),
-                payer_conflict: false,
-                reasons,
-            });
-            return out;
-        }
-        // Some of the invoices named, the rest of the payment for other open items of
-        // the payer (a collective payment naming only its first invoice).
-        let own: Vec<usize> =
-            payer_ids.iter().filter_map(|p| idx.by_customer.get(p.as_str())).flatten().copied().collect();
-        if consistent && !own.is_empty() {
-            // What the named invoices leave over (or, with credit notes netted, under).
-            let need: i64 = r.amount.saturating_sub(reckon_core::sum_minor(refs.iter().map(|&i| items[i].amount)));
-            // The rest comes from the named invoices' own customer(s).
-            let named: BTreeSet<&str> = refs.iter().map(|&i| items[i].customer_id.as_str()).collect();
-            let mut pool: Vec<usize> = own
-                .iter()
-                .copied()
-                .filter(|i| {
-                    !refs.contains(i)
-                        && named.contains(items[*i].customer_id.as_str())
-                        && items[*i].currency == r.currency
-                        && items[*i].amount != 0
-                })
-                .collect();
-            // A shortfall can only be made up by credit notes.
-            if need < 0 && !pool.iter().any(|&i| items[i].amount < 0) {
-                pool.clear();
+            if let Some(set) = exact {
+                out.push(Group {
+                    receipt: ri,
+                    items: set.iter().map(|&i| (i, items[i].amount)).collect(),
+                    residual: 0,
+                    reason: ResidualReason::None,
+                    score: if consistent { 0.985 } else { 0.85 },
+                    method: MatchMethod::Reference,
+                    remittance_id: None,
+                    features: Vec::new(),
+                    payer_conflict: false,
+                    reasons,
+                });
+                if conflicting {
+                    break 'refs;
+                }
+                return out;
             }
-            if need != 0 && !pool.is_empty() {
-                pool.sort_by_key(|&i| ((r.booking_date - items[i].due_date.unwrap_or(items[i].invoice_date)).abs(), i));
-                pool.truncate(cfg.subset_max_candidates);
-                let mut found = Vec::new();
-                let mut stack = Vec::new();
-                search(&pool, items, 0, need, cfg.subset_max_items, 1, &mut stack, &mut found);
-                // One completion: the group. Several (the payer has open items of equal
-                // amounts): each is a candidate and the receipt is ambiguous — never an
-                // overpayment of the named invoice cleared on its own.
-                for f in &found {
-                    let mut set = refs.clone();
-                    set.extend(f.iter().copied());
-                    let mut rs = reasons.clone();
-                    let credit = f.iter().any(|&i| items[i].amount < 0);
-                    rs.push(format!(
-                        "{} more open item(s) of the payer{} make up the rest",
-                        f.len(),
-                        if credit { ", credit notes netted," } else { "" }
-                    ));
-                    out.push(Group {
-                        receipt: ri,
-                        items: set.iter().map(|&i| (i, items[i].amount)).collect(),
-                        residual: 0,
-                        reason: ResidualReason::None,
-                        score: 0.9,
-                        method: MatchMethod::ReferenceSubsetSum,
-                        remittance_id: None,
-                        features: Vec::new(),
-                        payer_conflict: false,
-                        reasons: rs,
+            // Some of the invoices named, the rest of the payment for other open items of
+            // the payer (a collective payment naming only its first invoice).
+            let own: Vec<usize> =
+                payer_ids.iter().filter_map(|p| idx.by_customer.get(p.as_str())).flatten().copied().collect();
+            if consistent && !own.is_empty() {
+                // What the named invoices leave over (or, with credit notes netted, under).
+                let need: i64 = r.amount.saturating_sub(reckon_core::sum_minor(refs.iter().map(|&i| items[i].amount)));
+                // The rest comes from the named invoices' own customer(s).
+                let named: BTreeSet<&str> = refs.iter().map(|&i| items[i].customer_id.as_str()).collect();
+                let mut pool: Vec<usize> = own
+                    .iter()
+                    .copied()
+                    .filter(|i| {
+                        !refs.contains(i)
+                            && named.contains(items[*i].customer_id.as_str())
+                            && items[*i].currency == r.currency
+                            && items[*i].amount != 0
+                    })
+                    .collect();
+                // A shortfall can only be made up by credit notes.
+                if need < 0 && !pool.iter().any(|&i| items[i].amount < 0) {
+                    pool.clear();
+                }
+                if need != 0 && !pool.is_empty() {
+                    pool.sort_by_key(|&i| {
+                        ((r.booking_date - items[i].due_date.unwrap_or(items[i].invoice_date)).abs(), i)
                     });
-                }
-                if !found.is_empty() {
-                    return out;
-                }
-            }
-        }
-        if n == 1 {
-            let i = refs[0];
-            let open = items[i].amount;
-            match explain(open, r.amount, cfg, &r.currency, instructed_other(r).as_deref()) {
-                Some((why, s, text)) => {
-                    let mut rs = reasons.clone();
-                    rs.push(text);
-                    out.push(Group {
-                        receipt: ri,
-                        items: vec![(i, open)],
-                        residual: open - r.amount,
-                        reason: why,
-                        score: if consistent { s } else { s * 0.85 },
-                        method: MatchMethod::Reference,
-                        remittance_id: None,
-                        features: Vec::new(),
-                        payer_conflict: false,
-                        reasons: rs,
-                    });
-                }
-                None => {
-                    // Less than open and not a fee or discount: a partial (or split) payment.
-                    let mut rs = reasons.clone();
-                    rs.push(format!("pays {} of {} open", money(r.amount, &r.currency), money(open, &r.currency)));
-                    out.push(Group {
-                        receipt: ri,
-                        items: vec![(i, r.amount)],
-                        residual: open - r.amount,
-                        reason: ResidualReason::ShortPayment,
-                        score: if consistent { 0.8 } else { 0.6 },
-                        method: MatchMethod::ReferencePartial,
-                        remittance_id: None,
-                        features: Vec::new(),
-                        payer_conflict: false,
-                        reasons: rs,
-                    });
+                    pool.truncate(cfg.subset_max_candidates);
+                    let mut found = Vec::new();
+                    let mut stack = Vec::new();
+                    search(&pool, items, 0, need, cfg.subset_max_items, 1, &mut stack, &mut found);
+                    // One completion: the group. Several (the payer has open items of equal
+                    // amounts): each is a candidate and the receipt is ambiguous — never an
+                    // overpayment of the named invoice cleared on its own.
+                    for f in &found {
+                        let mut set = refs.clone();
+                        set.extend(f.iter().copied());
+                        let mut rs = reasons.clone();
+                        let credit = f.iter().any(|&i| items[i].amount < 0);
+                        rs.push(format!(
+                            "{} more open item(s) of the payer{} make up the rest",
+                            f.len(),
+                            if credit { ", credit notes netted," } else { "" }
+                        ));
+                        out.push(Group {
+                            receipt: ri,
+                            items: set.iter().map(|&i| (i, items[i].amount)).collect(),
+                            residual: 0,
+                            reason: ResidualReason::None,
+                            score: 0.9,
+                            method: MatchMethod::ReferenceSubsetSum,
+                            remittance_id: None,
+                            features: Vec::new(),
+                            payer_conflict: false,
+                            reasons: rs,
+                        });
+                    }
+                    if !found.is_empty() {
+                        if conflicting {
+                            break 'refs;
+                        }
+                        return out;
+                    }
                 }
             }
-            return out;
+            if n == 1 {
+                let i = refs[0];
+                let open = items[i].amount;
+                match explain(open, r.amount, cfg, &r.currency, instructed_other(r).as_deref()) {
+                    Some((why, s, text)) => {
+                        let mut rs = reasons.clone();
+                        rs.push(text);
+                        out.push(Group {
+                            receipt: ri,
+                            items: vec![(i, open)],
+                            residual: open - r.amount,
+                            reason: why,
+                            score: if consistent { s } else { s * 0.85 },
+                            method: MatchMethod::Reference,
+                            remittance_id: None,
+                            features: Vec::new(),
+                            payer_conflict: false,
+                            reasons: rs,
+                        });
+                    }
+                    None => {
+                        // Less than open and not a fee or discount: a partial (or split) payment.
+                        let mut rs = reasons.clone();
+                        rs.push(format!("pays {} of {} open", money(r.amount, &r.currency), money(open, &r.currency)));
+                        out.push(Group {
+                            receipt: ri,
+                            items: vec![(i, r.amount)],
+                            residual: open - r.amount,
+                            reason: ResidualReason::ShortPayment,
+                            score: if consistent { 0.8 } else { 0.6 },
+                            method: MatchMethod::ReferencePartial,
+                            remittance_id: None,
+                            features: Vec::new(),
+                            payer_conflict: false,
+                            reasons: rs,
+                        });
+                    }
+                }
+                if conflicting {
+                    break 'refs;
+                }
+                return out;
+            }
         }
     }
     // 3. Name only: the payer's open items.

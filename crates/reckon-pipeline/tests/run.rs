@@ -596,3 +596,93 @@ BT2,GB33BUKB20201555555555,2026-03-06,2026-03-06,300.00,GBP,,,,,ORIG CO NAME:HAR
         [("BT1", "AR1"), ("BT2", "AR3")].iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
     assert_eq!(links, want);
 }
+
+/// Two ways a payer's own invoice was missed: (1) the payer, known by its ACH
+/// originator EIN, quotes its customer number, which is also another customer's
+/// invoice number — that group goes to review and the payer's own open item of
+/// the amount is found; (2) a payer name cut by the bank and misspelt shares only
+/// one word with the master, a word forty other customers share too — every
+/// customer sharing it is compared, not the first 32 by position.
+#[test]
+fn payers_own_items_behind_a_conflicting_number_or_a_common_word() {
+    let t = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let d = t.path().join("in");
+    std::fs::create_dir_all(&d).unwrap_or_else(|e| panic!("{e}"));
+    let w = |n: &str, s: &str| std::fs::write(d.join(n), s).unwrap_or_else(|e| panic!("{e}"));
+    w("bank_accounts.csv", "account_id,entity,currency,gl_account\n021000021-4432190876,US01,USD,1200\n");
+    let mut customers = String::from("customer_id,name,aliases,ibans,tax_id\n");
+    let mut items = String::from(
+        "item_id,entity,customer_id,customer_name,invoice_number,invoice_date,due_date,amount_open,currency\n",
+    );
+    customers.push_str("C100766,Kingsley Industries Inc,,,55-3122431\nC200001,Falken Technologies Inc,,,\n");
+    items.push_str("AR1,US01,C100766,Kingsley Industries Inc,INV-200455,2026-02-01,2026-03-03,4643.49,USD\n");
+    items.push_str("AR2,US01,C200001,Falken Technologies Inc,INV-100766,2026-02-01,2026-03-03,4743.83,USD\n");
+    let firsts = [
+        "Alpen",
+        "Rhein",
+        "Meridian",
+        "Northgate",
+        "Silverline",
+        "Greenfield",
+        "Atlas",
+        "Falken",
+        "Hanse",
+        "Kestrel",
+        "Lindner",
+        "Baltic",
+        "Crescent",
+        "Elbe",
+        "Oakridge",
+        "Sonnen",
+        "Pioneer",
+        "Westbrook",
+        "Weber",
+        "Fischer",
+        "Becker",
+        "Hoffmann",
+        "Wagner",
+        "Keller",
+        "Brightwater",
+        "Redwood",
+        "Ironbridge",
+        "Harbourside",
+        "Ashford",
+        "Thornton",
+        "Caldwell",
+        "Marlowe",
+        "Pemberton",
+        "Vantage",
+        "Polaris",
+        "Quantum",
+        "Horizon",
+        "Sterling",
+        "Beacon",
+        "Cobalt",
+    ];
+    for (k, f) in firsts.iter().enumerate() {
+        customers.push_str(&format!("C3{k:05},{f} Trading LLC,,,\n"));
+    }
+    customers.push_str("C399999,Summit Trading LLC,,,\n");
+    items.push_str("AR3,US01,C399999,Summit Trading LLC,INV-300001,2026-02-05,2026-03-07,812.40,USD\n");
+    w("customers.csv", &customers);
+    w("ar_open_items.csv", &items);
+    w(
+        "bank_transactions.csv",
+        "txn_id,account_id,booking_date,value_date,amount,currency,counterparty_name,counterparty_account,end_to_end_id,reference,description,bank_code,instructed_amount,instructed_currency\n\
+BT1,021000021-4432190876,2026-03-05,2026-03-05,4643.49,USD,,,,,ORIG CO NAME:KINGSLEY INDUSTR ORIG ID:1553122431 DESC DATE:260305 CO ENTRY DESCR:PAYABLES SEC:CCD TRACE#:021000020000054 EED:260305 IND ID:C100766 IND NAME:OURCO,PMNT-RCDT-ATXN,,\n\
+BT2,021000021-4432190876,2026-03-07,2026-03-07,812.40,USD,,,,,ORIG CO NAME:SUMIT TRADING LL ORIG ID:9900207031 DESC DATE:260307 CO ENTRY DESCR:PAYABLES SEC:CCD TRACE#:021000020000055 EED:260307 IND ID: IND NAME:OURCO,PMNT-RCDT-ATXN,,\n",
+    );
+    let out = t.path().join("out");
+    run(&opts(&d, &out, false)).unwrap_or_else(|e| panic!("{e}"));
+    let m = read_parquet(&out.join("matches.parquet"));
+    let col = |c: &str| -> Vec<String> {
+        m.column(c)
+            .and_then(|c| c.str().map(|s| s.iter().map(|v| v.unwrap_or("").to_string()).collect()))
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let mut links: Vec<(String, String)> = col("txn_id").into_iter().zip(col("item_id")).collect();
+    links.sort();
+    let want: Vec<(String, String)> =
+        [("BT1", "AR1"), ("BT2", "AR3")].iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+    assert_eq!(links, want);
+}
