@@ -172,8 +172,12 @@ pub fn vendor_clusters(
     (map, why)
 }
 
-/// Feature spec of a candidate pair.
-pub const FEATURE_SPEC: &str = "ap_pair_v1";
+/// Feature spec of a candidate pair. `ap_pair_v2` (since 2026-11-30) replaces
+/// v1's length-relative number distances (Damerau–Levenshtein over the length,
+/// Jaro–Winkler), whose weights learned on one numbering habit did not carry to
+/// another's (short numbers such as `INV-000004` move far on one edit), by
+/// the edits themselves and [`numbers_linked`].
+pub const FEATURE_SPEC: &str = "ap_pair_v2";
 
 pub const FEATURES: &[&str] = &[
     "same_vendor",
@@ -181,8 +185,8 @@ pub const FEATURES: &[&str] = &[
     "vendor_name_sim",
     "number_raw_equal",
     "number_norm_equal",
-    "number_dl_norm",
-    "number_jw_norm",
+    "number_edits",
+    "number_linked",
     "number_transposition",
     "number_suffix_differs",
     "number_sequential",
@@ -396,7 +400,6 @@ pub fn features(
             let (ba, bb) = (na.split('~').next().unwrap_or(na), nb.split('~').next().unwrap_or(nb));
             let dl = strsim::damerau_levenshtein(ba, bb);
             let lev = strsim::levenshtein(ba, bb);
-            let maxlen = ba.len().max(bb.len()).max(1);
             let seq = match (trailing_number(ba), trailing_number(bb)) {
                 (Some(p), Some(q)) => p != q && (p - q).abs() <= 12 && ba.len() == bb.len() && lev <= 2,
                 _ => false,
@@ -414,8 +417,10 @@ pub fn features(
                 strsim::jaro_winkler(&vkeys[x.vendor_id.as_str()], &vkeys[y.vendor_id.as_str()]) as f32,
                 one(x.invoice_number.trim() == y.invoice_number.trim()),
                 one(na == nb),
-                (dl as f32 / maxlen as f32),
-                strsim::jaro_winkler(ba, bb) as f32,
+                // Edits between the normalised numbers, as a count (capped at 4):
+                // the same on `INV-000004` as on `9010000004`.
+                dl.min(4) as f32 / 4.0,
+                one(numbers_linked(&x.invoice_number, &y.invoice_number)),
                 one(dl == 1 && lev == 2),
                 one(ba == bb && na != nb),
                 one(seq),
@@ -465,7 +470,7 @@ pub fn reasons(inv: &[Invoice], p: &Pair, vendor_why: &BTreeMap<(String, String)
             "numbers {} and {} are {:.0}% alike",
             x.invoice_number,
             y.invoice_number,
-            f("number_jw_norm") * 100.0
+            strsim::jaro_winkler(&normalize_number(&x.invoice_number), &normalize_number(&y.invoice_number)) * 100.0
         ));
     }
     if x.vendor_id != y.vendor_id {

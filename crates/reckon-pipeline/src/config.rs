@@ -59,7 +59,7 @@ pub struct DuplicatesConfig {
 
 impl Default for DuplicatesConfig {
     fn default() -> Self {
-        DuplicatesConfig { model: "ap_dedup_v1_1".into() }
+        DuplicatesConfig { model: "ap_dedup_v2_0".into() }
     }
 }
 

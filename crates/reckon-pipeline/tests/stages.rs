@@ -222,9 +222,9 @@ fn a_model_trained_on_other_features_is_refused() {
     let e = stage::build_all(&c).err().map(|e| e.to_string()).unwrap_or_default();
     assert!(e.contains("cash_match_v2_1") && e.contains("feature spec"), "{e}");
     let mut c = Config::default();
-    c.duplicates.model = copy("ap_dedup_v1_1", "config.json").display().to_string();
+    c.duplicates.model = copy("ap_dedup_v2_0", "config.json").display().to_string();
     let e = stage::build_all(&c).err().map(|e| e.to_string()).unwrap_or_default();
-    assert!(e.contains("ap_dedup_v1_1") && e.contains("feature spec"), "{e}");
+    assert!(e.contains("ap_dedup_v2_0") && e.contains("feature spec"), "{e}");
     let mut c = Config::default();
     c.anomaly.model = copy("journal_anomaly_v2_2", "iforest/config.json").display().to_string();
     let e = stage::build_all(&c).err().map(|e| e.to_string()).unwrap_or_default();

@@ -31,7 +31,7 @@ pub enum What {
         /// Other scenarios for the threshold, one or more.
         #[arg(long, required = true, num_args = 1..)]
         validation: Vec<PathBuf>,
-        /// Model folder to write, e.g. models/ap_dedup_v1_1.
+        /// Model folder to write, e.g. models/ap_dedup_v2_0.
         #[arg(long)]
         out: PathBuf,
     },
