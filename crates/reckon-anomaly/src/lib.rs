@@ -144,7 +144,7 @@ impl Default for AnomalyConfig {
             preparer_min_journals: 30,
             preparer_rare_share: 0.02,
             review_risk: 0.5,
-            model: "journal_anomaly_v2_2".into(),
+            model: "journal_anomaly_v2_3".into(),
         }
     }
 }
