@@ -9,7 +9,8 @@
 //! `held_out` is never trained on: it is judged by models trained on every
 //! trainable world. Every book is trained on and run with its company's own
 //! settings (`truth/reckon.toml`: approval limits and working day, what its
-//! controller configures). The shipped models (trained on the standard scenario) are
+//! controller configures). The shipped models (trained on what their model
+//! cards name: the standard scenario, and for journals also three worlds' training seeds) are
 //! scored on the same test scenario beside them, and an isolation forest fit
 //! on the test book alone is the journal baseline to beat.
 
@@ -293,7 +294,7 @@ pub fn table(results: &[WorldResult]) -> String {
     for r in results {
         for (label, f, trained) in [
             ("left out", &r.figures, r.trained_on.join(", ")),
-            ("shipped", &r.shipped, "standard scenario".to_string()),
+            ("shipped", &r.shipped, "their model cards' scenarios".to_string()),
         ]
         .into_iter()
         .filter(|(_, f, _)| !f.is_empty())
