@@ -474,13 +474,26 @@ impl<'a> Index<'a> {
         // candidates sharing the most are compared in full.
         let key_sorted = sorted_tokens(&key);
         // The candidates sharing the most blocks, compared in full.
-        let score = |shared: HashMap<usize, u32>, limit: usize| -> Vec<(f64, usize)> {
-            let mut cands: Vec<(u32, usize)> = shared.into_iter().map(|(ci, n)| (n, ci)).collect();
-            cands.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-            cands.truncate(limit);
+        // The longest prefix a master name key shares with the payer's (cheap: a
+        // misspelt or cut name keeps its first letters).
+        let prefix = |ci: usize| -> usize {
+            self.customers[ci]
+                .1
+                .iter()
+                .map(|n| n.bytes().zip(key.bytes()).take_while(|(a, b)| a == b).count())
+                .max()
+                .unwrap_or(0)
+        };
+        let score = |shared: HashMap<usize, u32>, by_prefix: bool| -> Vec<(f64, usize)> {
+            // Ranking a huge block (a word half the master shares) costs more than it finds.
+            let by_prefix = by_prefix && shared.len() <= 1024;
+            let mut cands: Vec<(u32, usize, usize)> =
+                shared.into_iter().map(|(ci, n)| (n, if by_prefix { prefix(ci) } else { 0 }, ci)).collect();
+            cands.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)).then(a.2.cmp(&b.2)));
+            cands.truncate(32);
             cands
                 .into_iter()
-                .map(|(_, ci)| {
+                .map(|(_, _, ci)| {
                     let s = self.customers[ci]
                         .1
                         .iter()
@@ -499,7 +512,7 @@ impl<'a> Index<'a> {
                 }
             }
         }
-        let mut scored = score(shared, 32);
+        let mut scored = score(shared, false);
         if scored.iter().all(|x| x.0 < threshold) {
             let mut blocks: Vec<&Vec<usize>> =
                 block_keys(&key).iter().filter_map(|b| self.name_blocks.get(b)).collect();
@@ -517,8 +530,9 @@ impl<'a> Index<'a> {
                 }
             }
             // Single tokens tie often (every `TRADING` company shares one block):
-            // every candidate gathered is compared, not the first by position.
-            scored = score(shared, 256);
+            // the candidates whose names begin most like the payer's are compared,
+            // not the first by position (up to 1,024 gathered).
+            scored = score(shared, true);
         }
         let best = scored.iter().map(|x| x.0).fold(0.0, f64::max);
         if best < threshold {
@@ -975,6 +989,11 @@ fn candidates(
         });
     }
     if !same.is_empty() {
+        return out;
+    }
+    // Behind numbers that are another customer's invoices, only an open item of
+    // the exact amount is looked for (no subset search).
+    if conflicting && !out.is_empty() {
         return out;
     }
     // Bounded exact subset-sum over the payer's open items closest in date — per

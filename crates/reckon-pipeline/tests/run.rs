@@ -598,8 +598,9 @@ BT2,GB33BUKB20201555555555,2026-03-06,2026-03-06,300.00,GBP,,,,,ORIG CO NAME:HAR
 /// originator EIN, quotes its customer number, which is also another customer's
 /// invoice number — that group goes to review and the payer's own open item of
 /// the amount is found; (2) a payer name cut by the bank and misspelt shares only
-/// one word with the master, a word forty other customers share too — every
-/// customer sharing it is compared, not the first 32 by position.
+/// one word with the master, a word forty other customers share too — the
+/// customers whose names begin most like it are compared, not the first 32 by
+/// position.
 #[test]
 fn payers_own_items_behind_a_conflicting_number_or_a_common_word() {
     let t = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
