@@ -328,12 +328,16 @@ fn trailing_number(s: &str) -> Option<i64> {
 /// whose numbers are not linked are never duplicates on amount, date and
 /// vendor alone: a vendor that delivers twice at one price writes two numbers.
 pub fn numbers_linked(a: &str, b: &str) -> bool {
-    let (na, nb) = (normalize_number(a), normalize_number(b));
+    numbers_linked_normalized(a, b, &normalize_number(a), &normalize_number(b))
+}
+
+/// [`numbers_linked`] with both numbers' [`normalize_number`] computed already.
+fn numbers_linked_normalized(a: &str, b: &str, na: &str, nb: &str) -> bool {
     if na == nb {
         return true;
     }
-    let (ba, sa) = na.split_once('~').unwrap_or((na.as_str(), ""));
-    let (bb, sb) = nb.split_once('~').unwrap_or((nb.as_str(), ""));
+    let (ba, sa) = na.split_once('~').unwrap_or((na, ""));
+    let (bb, sb) = nb.split_once('~').unwrap_or((nb, ""));
     if sa != sb || ba.is_empty() || bb.is_empty() {
         return false;
     }
@@ -420,7 +424,7 @@ pub fn features(
                 // Edits between the normalised numbers, as a count (capped at 4):
                 // the same on `INV-000004` as on `9010000004`.
                 dl.min(4) as f32 / 4.0,
-                one(numbers_linked(&x.invoice_number, &y.invoice_number)),
+                one(numbers_linked_normalized(&x.invoice_number, &y.invoice_number, na, nb)),
                 one(dl == 1 && lev == 2),
                 one(ba == bb && na != nb),
                 one(seq),
