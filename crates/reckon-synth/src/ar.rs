@@ -215,7 +215,6 @@ fn us_receipt(
     reference: &str,
     description: &str,
     seq: u64,
-    entity: usize,
 ) -> Rendered {
     use crate::world::{cut, document_tokens};
     let text = [reference, description].iter().filter(|t| !t.is_empty()).copied().collect::<Vec<_>>().join(" ");
@@ -240,7 +239,8 @@ fn us_receipt(
             cut(&name, 35),
             cut(&format!("{:016}", rng.below(10_000_000_000_000_000)), 16),
             cut(&text.to_uppercase(), 140),
-            20_000_000 + (reckon_core::date::civil_from_days(day).1 as u64) * 100,
+            // IMAD: the input cycle date (YYYYMMDD), the source, a sequence number.
+            crate::out::date(day).replace('-', ""),
             rng.pick(&["QMGFT001", "B1Q8021C", "I1B3CN6C"]),
             seq % 1_000_000
         )
@@ -273,7 +273,6 @@ fn us_receipt(
         }
         s
     };
-    let _ = entity;
     Rendered {
         payer: String::new(),
         account: String::new(),
@@ -348,7 +347,7 @@ impl Ctx<'_> {
                 code,
             },
             crate::world::BankStyle::UsAch => {
-                us_receipt(&mut self.wr, cust, payer, amount, day, reference, description, self.seq, entity)
+                us_receipt(&mut self.wr, cust, payer, amount, day, reference, description, self.seq)
             }
             crate::world::BankStyle::UkBacs => uk_receipt(&mut self.wr, &cp_acct, payer, reference, description),
         };
