@@ -204,6 +204,9 @@ pub const FEATURES: &[&str] = &[
     "log_amount",
 ];
 
+/// The column of `number_linked` in [`FEATURES`] (a test ties the two).
+pub const NUMBER_LINKED: usize = 6;
+
 /// A candidate pair (indices into the invoice slice, a < b by doc id).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Pair {
@@ -595,6 +598,11 @@ mod tests {
         assert_eq!(normalize_number("1OI5"), "1015");
         assert_eq!(normalize_number("INV-000123-CR"), "123~CR", "a credit memo stays another document");
         assert_ne!(normalize_number("4711-R"), normalize_number("4711"));
+    }
+
+    #[test]
+    fn number_linked_column_is_named_so() {
+        assert_eq!(FEATURES[NUMBER_LINKED], "number_linked");
     }
 
     #[test]

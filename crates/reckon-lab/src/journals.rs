@@ -291,19 +291,16 @@ pub fn train(train: &[PathBuf], validation: &[PathBuf], out: &Path) -> Result<An
     }
     let pair = |s: &[f64]| (metrics::roc_auc(s, &vy), metrics::average_precision(s, &vy));
     // The plain baseline: one vocabulary over every training book.
-    let mut vocab = None;
+    let mut all: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
+    for (b, _, _, _) in &books {
+        for (p, d) in [("a", &b.account), ("s", &b.source), ("p", &b.preparer_id)] {
+            all.extend(d.names().iter().map(|n| format!("{p}:{n}")));
+        }
+    }
+    let mut vocab = Some(all.into_iter().collect());
     let mut ox = Vec::new();
     let mut ok = 0;
     for (tl, btr, _, _) in &books {
-        if vocab.is_none() {
-            let mut all: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
-            for (b, _, _, _) in &books {
-                for (p, d) in [("a", &b.account), ("s", &b.source), ("p", &b.preparer_id)] {
-                    all.extend(d.names().iter().map(|n| format!("{p}:{n}")));
-                }
-            }
-            vocab = Some(all.into_iter().collect());
-        }
         let (x1, k1) = one_hot(tl, btr, &mut vocab);
         ox.extend(x1);
         ok = k1;

@@ -802,7 +802,8 @@ fn candidates(
     // customer number that is also another customer's invoice number, a parent
     // paying a subsidiary's invoice): those groups stay candidates for a person,
     // and the payer's own open items are searched as well.
-    let conflicting = !payer_ids.is_empty() && !refs.iter().any(|&i| is_payer(&items[i].customer_id));
+    let conflicting =
+        !payer_ids.is_empty() && !refs.is_empty() && !refs.iter().any(|&i| is_payer(&items[i].customer_id));
     'refs: {
         if !refs.is_empty() && refs.len() <= 12 {
             let consistent = payer_ids.is_empty() || refs.iter().all(|&i| is_payer(&items[i].customer_id));

@@ -338,14 +338,7 @@ pub fn detect(
     // cannot be one document (`numbers_linked`) is neither flagged nor clustered,
     // whatever the model's score.
     // (`ap_pair_v2` carries it as the `number_linked` feature.)
-    let at = FEATURES.iter().position(|f| *f == "number_linked");
-    let linked: Vec<bool> = ps
-        .iter()
-        .map(|q| match at {
-            Some(i) => q.features[i] == 1.0,
-            None => reckon_dedup::numbers_linked(&invoices[q.a].invoice_number, &invoices[q.b].invoice_number),
-        })
-        .collect();
+    let linked: Vec<bool> = ps.iter().map(|q| q.features[reckon_dedup::NUMBER_LINKED] == 1.0).collect();
     let p: Vec<f32> = p.iter().zip(&linked).map(|(s, l)| if *l { *s } else { 0.0 }).collect();
     let scored: Vec<(usize, usize, f64)> = ps.iter().zip(&p).map(|(q, s)| (q.a, q.b, f64::from(*s))).collect();
     let cluster = reckon_dedup::clusters(invoices.len(), &scored, threshold, threshold * 0.5);
