@@ -169,6 +169,9 @@ pub struct Profile {
     pub preparer_hours: Vec<[u32; 24]>,
     /// (preparer, source) → journals.
     pub preparer_source: FxHashMap<(u32, u32), u32>,
+    /// (entity, account) → the median and the 99th percentile of its lines'
+    /// absolute amounts (minor units; nearest rank).
+    pub amount_quantiles: FxHashMap<(u32, u32), (u64, u64)>,
 }
 
 /// Fixed-point scale of [`Profile::amounts`]: integer sums add up the same in any order.
@@ -194,6 +197,23 @@ pub(crate) fn set(mut v: Vec<u32>) -> Vec<u32> {
 }
 
 impl Profile {
+    /// Adds each account's amount quantiles (sorted integers: the same on any thread count).
+    fn with_quantiles(mut self, book: &Book) -> Profile {
+        let mut by: FxHashMap<(u32, u32), Vec<u64>> = FxHashMap::default();
+        for i in 0..book.amount.len() {
+            by.entry((book.entity.id(i), book.account.id(i))).or_default().push(book.amount[i].unsigned_abs());
+        }
+        self.amount_quantiles = by
+            .into_par_iter()
+            .map(|(k, mut v)| {
+                v.sort_unstable();
+                let q = |f: f64| v[((v.len() - 1) as f64 * f).round() as usize];
+                (k, (q(0.5), q(0.99)))
+            })
+            .collect();
+        self
+    }
+
     fn merge(mut self, o: Profile) -> Profile {
         for (k, v) in o.account_journals {
             *self.account_journals.entry(k).or_default() += v;
@@ -250,6 +270,17 @@ impl Profile {
         let m = s as f64 / AMOUNT_SCALE / nf;
         let var = (q as f64 / (AMOUNT_SCALE * AMOUNT_SCALE)) / nf - m * m;
         Some(((log_amount(minor) - m) / var.max(0.0).sqrt().max(0.05), n))
+    }
+
+    /// How far `minor` lies beyond the usual range of `account` in `entity`: the
+    /// distance above the account's 99th percentile in units of its upper
+    /// spread (99th percentile − median), on the log scale; 0 within the range.
+    /// A quantile fence, not a Gaussian z: it holds for accounts whose amounts
+    /// are bounded or skewed. `None` for an account with no lines.
+    pub fn amount_fence(&self, entity: u32, account: u32, minor: i64) -> Option<f64> {
+        let &(p50, p99) = self.amount_quantiles.get(&(entity, account))?;
+        let (v, hi, mid) = (log_amount(minor), log_amount(p99 as i64), log_amount(p50 as i64));
+        Some(((v - hi) / (hi - mid).max(0.05)).clamp(0.0, 10.0))
     }
 
     /// Journals using `account` in `entity`.
@@ -407,6 +438,7 @@ impl Book {
                     },
                 )
                 .reduce(Profile::default, Profile::merge)
+                .with_quantiles(self)
         })
     }
 

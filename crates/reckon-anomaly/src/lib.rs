@@ -96,11 +96,18 @@ pub struct AnomalyConfig {
     /// exceptions) and below a seven-day business's (2/7 ≈ 0.29).
     pub weekend_routine_share: f64,
     pub weekend_routine_min_journals: usize,
+    /// An account pair (debit, credit) booked together in at most this share of
+    /// the entity's journals (and at least once more than never: the larger of
+    /// one journal and the share) is `unusual_account_pair`, so that a pattern
+    /// repeated a few times is still seen. 0.005 is one journal in two hundred.
+    pub pair_rare_share: f64,
     /// A preparer's own rhythm: with at least `preparer_min_journals` journals,
     /// a journal entered at an hour (±1) at which at most `preparer_rare_share`
     /// of their journals were entered is `unusual_hour`; one entered through a
     /// source they use for at most that share is `unusual_preparer_source`
-    /// (a journal alone in its hours or source always is).
+    /// (a journal alone in its hours or source always is). With at least
+    /// `preparer_min_lines` lines, an account they post at most that share of
+    /// their lines to (or once) is `unusual_preparer_account`.
     pub preparer_min_journals: usize,
     pub preparer_rare_share: f64,
     /// The working day, `[start, end)` in hours of the entry time (UTC): the
@@ -143,8 +150,9 @@ impl Default for AnomalyConfig {
             weekend_routine_min_journals: 50,
             preparer_min_journals: 30,
             preparer_rare_share: 0.02,
+            pair_rare_share: 0.005,
             review_risk: 0.5,
-            model: "journal_anomaly_v2_3".into(),
+            model: "journal_anomaly_v3_0".into(),
         }
     }
 }
@@ -224,6 +232,12 @@ impl AnomalyConfig {
         }
         count("weekend_routine_min_journals", self.weekend_routine_min_journals, 1)?;
         count("preparer_min_journals", self.preparer_min_journals, 1)?;
+        if !(self.pair_rare_share > 0.0 && self.pair_rare_share <= 0.5) {
+            return Err(bad(format!(
+                "anomaly.pair_rare_share = {} must be within 0..=0.5 (exclusive of 0)",
+                self.pair_rare_share
+            )));
+        }
         if !(self.preparer_rare_share > 0.0 && self.preparer_rare_share <= 0.5) {
             return Err(bad(format!(
                 "anomaly.preparer_rare_share = {} must be within 0..=0.5 (exclusive of 0)",
@@ -273,6 +287,52 @@ pub struct JournalResult {
     /// standard deviations of log amounts (0 when none is above, or the account
     /// has fewer than `outlier_min_lines` lines).
     pub amount_z: f64,
+    /// The journal's largest amount beyond its account's usual range
+    /// ([`Profile::amount_fence`], 0–10; 0 for accounts with fewer than
+    /// `outlier_min_lines` lines).
+    pub amount_fence: f64,
+    /// How often this book does what the journal does (the preparer's own rhythm).
+    pub rarity: Rarity,
+}
+
+/// How common, in its own book, what a journal does is: shares from 0 to 1, 1
+/// where the book has too few of the preparer's journals to judge
+/// (`preparer_min_lines` lines, `preparer_min_journals` journals). These are
+/// the book-relative inputs of the risk model (as surprise, [`Rarity::surprise`]):
+/// a model trained on other companies' books reads "rare here", not "rare in
+/// the books it was trained on".
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Rarity {
+    /// The smallest share of the preparer's lines posted to one of the journal's accounts.
+    pub preparer_account: f64,
+    /// The smallest share of the entity's journals booking one of its debit–credit pairs.
+    pub account_pair: f64,
+    /// Share of the preparer's journals entered within an hour of this one's hour.
+    pub preparer_hour: f64,
+    /// Share of the preparer's journals posted through this journal's source.
+    pub preparer_source: f64,
+    /// Share of the entity's journals posted on a Saturday, Sunday or
+    /// configured holiday, for a journal posted on one (1 otherwise).
+    pub weekend_holiday: f64,
+}
+
+impl Default for Rarity {
+    fn default() -> Self {
+        Rarity {
+            preparer_account: 1.0,
+            account_pair: 1.0,
+            preparer_hour: 1.0,
+            preparer_source: 1.0,
+            weekend_holiday: 1.0,
+        }
+    }
+}
+
+impl Rarity {
+    /// `-log10(share)`, from 0 (everyone does it) to 4 (one in ten thousand or rarer).
+    pub fn surprise(share: f64) -> f64 {
+        (-share.clamp(1e-4, 1.0).log10()).clamp(0.0, 4.0)
+    }
 }
 
 fn weekday(day: i32) -> i32 {
@@ -386,13 +446,20 @@ impl Tests {
         let dup_of = self.duplicates(book);
         // Entities that post at weekends as a matter of course (retail, hospitality,
         // round-the-clock operations): a weekend posting there is not unusual.
+        let off_day = |d: i32| weekday(d) >= 5 || self.holidays.contains(&d);
         let mut weekend_count = vec![(0u64, 0u64); book.entity.names().len()];
+        let mut off_count = vec![0u64; book.entity.names().len()];
         for j in 0..js.len() {
             let i0 = js.lines(j)[0] as usize;
-            let e = &mut weekend_count[book.entity.id(i0) as usize];
+            let ent = book.entity.id(i0) as usize;
+            let e = &mut weekend_count[ent];
             e.0 += u64::from(weekday(book.posting_date[i0]) >= 5);
             e.1 += 1;
+            off_count[ent] += u64::from(off_day(book.posting_date[i0]));
         }
+        let entity_journals: Vec<u64> = weekend_count.iter().map(|(_, n)| *n).collect();
+        let off_share: Vec<f64> =
+            off_count.iter().zip(&entity_journals).map(|(w, n)| *w as f64 / (*n).max(1) as f64).collect();
         let weekend_routine: Vec<bool> = weekend_count
             .iter()
             .map(|(w, n)| {
@@ -406,6 +473,10 @@ impl Tests {
                 let i0 = ix[0] as usize;
                 let ent = book.entity.id(i0);
                 let mut flags: Vec<Flag> = Vec::new();
+                let mut rarity = Rarity::default();
+                if off_day(book.posting_date[i0]) {
+                    rarity.weekend_holiday = off_share[ent as usize];
+                }
                 // Unbalanced per currency.
                 // In i128: lines whose sum leaves i64 must not wrap to a balanced 0.
                 let mut sums: Vec<(&str, i128, u8)> = Vec::new();
@@ -487,18 +558,24 @@ impl Tests {
                             });
                         }
                     }
+                    let prep_lines = prof.preparer_lines.get(prep as usize).copied().unwrap_or(0);
+                    if prep_lines as usize >= c.preparer_min_lines {
+                        let with = prof.preparer_account.get(&(prep, acct)).copied().unwrap_or(0);
+                        rarity.preparer_account = rarity.preparer_account.min(f64::from(with) / f64::from(prep_lines));
+                    }
                     let used = prof.account_journals(ent, acct);
                     if used as usize <= c.seldom_account_max_journals {
                         flag(JournalTest::SeldomAccount, 0.3, &|| {
                             format!("account {} is used in {used} journal(s) of the book", book.account.at(i))
                         });
                     }
-                    if prof.preparer_lines.get(prep as usize).copied().unwrap_or(0) as usize >= c.preparer_min_lines
-                        && prof.preparer_account.get(&(prep, acct)).copied().unwrap_or(0) <= 1
+                    let with_account = prof.preparer_account.get(&(prep, acct)).copied().unwrap_or(0);
+                    if prep_lines as usize >= c.preparer_min_lines
+                        && f64::from(with_account) <= (c.preparer_rare_share * f64::from(prep_lines)).max(1.0)
                     {
                         flag(JournalTest::UnusualPreparerAccount, 0.45, &|| {
                             format!(
-                                "{} has never posted to account {} before",
+                                "{} posted {with_account} of their {prep_lines} lines to account {}",
                                 book.preparer_id.at(i),
                                 book.account.at(i)
                             )
@@ -527,9 +604,17 @@ impl Tests {
                 }
                 // Amounts far above the account's usual ones.
                 let mut amount_z = 0f64;
+                let mut amount_fence = 0f64;
                 let mut outlier: Option<(usize, f64, u64)> = None;
                 for &i in ix {
                     let i = i as usize;
+                    if let (Some(f), Some((_, n))) = (
+                        prof.amount_fence(ent, book.account.id(i), book.amount[i]),
+                        prof.amount_z(ent, book.account.id(i), book.amount[i]),
+                    ) && n as usize >= c.outlier_min_lines
+                    {
+                        amount_fence = amount_fence.max(f);
+                    }
                     if let Some((z, n)) = prof.amount_z(ent, book.account.id(i), book.amount[i])
                         && n as usize >= c.outlier_min_lines
                         && z > amount_z
@@ -551,14 +636,23 @@ impl Tests {
                 }
                 let (debits, credits) = book.sides(ix);
                 let common = |a: u32| prof.account_journals(ent, a) as usize > c.seldom_account_max_journals;
+                let ent_journals = entity_journals[ent as usize].max(1) as f64;
+                for &d in &debits {
+                    for &k in &credits {
+                        let n = prof.pairs.get(&(ent, d, k)).copied().unwrap_or(0);
+                        rarity.account_pair = rarity.account_pair.min(f64::from(n) / ent_journals);
+                    }
+                }
                 'pairs: for &d in &debits {
                     for &k in &credits {
-                        if prof.pairs.get(&(ent, d, k)).copied().unwrap_or(0) <= 1 && common(d) && common(k) {
+                        let n = prof.pairs.get(&(ent, d, k)).copied().unwrap_or(0);
+                        if f64::from(n) <= (c.pair_rare_share * ent_journals).max(1.0) && common(d) && common(k) {
                             flag(JournalTest::UnusualAccountPair, 0.45, &|| {
                                 format!(
-                                    "accounts {} (debit) and {} (credit) are never otherwise booked together",
+                                    "accounts {} (debit) and {} (credit) are booked together in {n} of the entity's {} journals",
                                     book.account.name(d),
-                                    book.account.name(k)
+                                    book.account.name(k),
+                                    entity_journals[ent as usize]
                                 )
                             });
                             break 'pairs;
@@ -573,6 +667,9 @@ impl Tests {
                     let h = usize::from(h) % 24;
                     let known: u32 = hours.iter().sum();
                     let near = hours[(h + 23) % 24] + hours[h] + hours[(h + 1) % 24];
+                    if known as usize >= c.preparer_min_journals {
+                        rarity.preparer_hour = f64::from(near) / f64::from(known);
+                    }
                     if known as usize >= c.preparer_min_journals && rare(near, known) {
                         flag(JournalTest::UnusualHour, 0.45, &|| {
                             format!(
@@ -585,6 +682,9 @@ impl Tests {
                 let pj = prof.preparer_journals.get(prep).copied().unwrap_or(0);
                 let src = book.source.id(i0);
                 let with_source = prof.preparer_source.get(&(prep as u32, src)).copied().unwrap_or(0);
+                if pj as usize >= c.preparer_min_journals {
+                    rarity.preparer_source = f64::from(with_source) / f64::from(pj);
+                }
                 if pj as usize >= c.preparer_min_journals && rare(with_source, pj) {
                     flag(JournalTest::UnusualPreparerSource, 0.4, &|| {
                         format!(
@@ -611,6 +711,8 @@ impl Tests {
                     risk,
                     unbalanced,
                     amount_z: amount_z.min(20.0),
+                    amount_fence,
+                    rarity,
                 }
             })
             .collect()

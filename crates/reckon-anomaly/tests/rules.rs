@@ -708,3 +708,76 @@ fn boundary_unusual_hour_share() {
     let r = cfg.build().unwrap_or_else(|e| panic!("{e}")).run(&v);
     assert!(flags_of(&r, "H1").contains(&"unusual_hour") && flags_of(&r, "H2").contains(&"unusual_hour"));
 }
+
+/// A large book: the 120 ordinary journals repeated six times over (720, by
+/// U1–U3, each preparer 480 lines), amounts all distinct.
+fn big_book() -> Vec<Line> {
+    let mut v = Vec::new();
+    for rep in 0..6i64 {
+        for (i, mut l) in book().into_iter().enumerate() {
+            l.journal_id = format!("{}-{rep}", l.journal_id);
+            l.amount += l.amount.signum() * (rep * 100_000 + (i as i64 / 2) * 3);
+            v.push(l);
+        }
+    }
+    v
+}
+
+/// A pattern repeated a few times is still unusual: cash debited against
+/// revenue in three journals of 740 (at most 0.5 %, `pair_rare_share`), and an
+/// account U1 posts two of their 484 lines to (at most 2 %). Below the shares
+/// they are not; the journal's rarity in its book says how rare either way.
+#[test]
+fn a_rare_pattern_repeated_is_still_rare() {
+    let mut extra = Vec::new();
+    for k in 0..3i64 {
+        let (j, amt) = (format!("P{k}"), 8_100_17 + k * 1_001);
+        extra.push(line(&j, 1, "1200", "2026-03-17", amt, "U2", "", "interface", "2026-03-17"));
+        extra.push(line(&j, 2, "4000", "2026-03-17", -amt, "U2", "", "interface", "2026-03-17"));
+    }
+    for k in 0..2i64 {
+        let (j, amt) = (format!("A{k}"), 6_100_13 + k * 1_003);
+        extra.push(line(&j, 1, "6900", "2026-03-18", amt, "U1", "", "interface", "2026-03-18"));
+        extra.push(line(&j, 2, "1200", "2026-03-18", -amt, "U1", "", "interface", "2026-03-18"));
+    }
+    // 6900 is common in the book (by U3), not for U1.
+    for k in 0..15i64 {
+        let (j, amt) = (format!("C{k}"), 2_200_11 + k * 1_007);
+        extra.push(line(&j, 1, "6900", "2026-03-19", amt, "U3", "", "interface", "2026-03-19"));
+        extra.push(line(&j, 2, "1600", "2026-03-19", -amt, "U3", "", "interface", "2026-03-19"));
+    }
+    let mut v = big_book();
+    v.extend(extra);
+    let run_with = |c: &AnomalyConfig| c.build().unwrap_or_else(|e| panic!("{e}")).run(&v);
+    let r = run_with(&AnomalyConfig::default());
+    for j in ["P0", "P1", "P2"] {
+        assert!(flags_of(&r, j).contains(&"unusual_account_pair"), "{j}: {:?}", flags_of(&r, j));
+    }
+    for j in ["A0", "A1"] {
+        assert!(flags_of(&r, j).contains(&"unusual_preparer_account"), "{j}: {:?}", flags_of(&r, j));
+    }
+    let noisy: Vec<&str> = r
+        .iter()
+        .filter(|x| x.journal_id.starts_with('N') || x.journal_id.starts_with('C'))
+        .filter(|x| {
+            x.flags.iter().any(|f| matches!(f.test.as_str(), "unusual_account_pair" | "unusual_preparer_account"))
+        })
+        .map(|x| x.journal_id.as_str())
+        .collect();
+    assert!(noisy.is_empty(), "ordinary journals flagged: {noisy:?}");
+    let of = |r: &[JournalResult], j: &str| r.iter().find(|x| x.journal_id == j).map(|x| x.rarity).unwrap_or_default();
+    let (p, a, n) = (of(&r, "P0"), of(&r, "A0"), of(&r, "N000-0"));
+    assert!((p.account_pair - 3.0 / 740.0).abs() < 1e-12, "{p:?}");
+    assert!((a.preparer_account - 2.0 / 484.0).abs() < 1e-12, "{a:?}");
+    assert!(n.account_pair > 0.3 && n.preparer_account > 0.4, "ordinary journal: {n:?}");
+    assert_eq!(n.weekend_holiday, 1.0, "a weekday posting");
+    // Tighter shares: three journals and two lines are a habit.
+    let mut c = AnomalyConfig::default();
+    c.pair_rare_share = 0.002;
+    c.preparer_rare_share = 0.004;
+    let r = run_with(&c);
+    assert!(!flags_of(&r, "P0").contains(&"unusual_account_pair"), "{:?}", flags_of(&r, "P0"));
+    assert!(!flags_of(&r, "A0").contains(&"unusual_preparer_account"), "{:?}", flags_of(&r, "A0"));
+    c.pair_rare_share = 0.0;
+    assert!(c.build().is_err(), "a share of 0 is refused");
+}

@@ -9,7 +9,7 @@ use polars::prelude::*;
 use reckon_anomaly::{Book, JournalResult};
 use serde::Serialize;
 
-use reckon_pipeline::journals::{RiskModel, combined, combined_features, run};
+use reckon_pipeline::journals::{RiskModel, combined, combined_features, input_test, run};
 
 /// Journal-level evaluation against `truth/journal_anomalies.csv`.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -217,15 +217,11 @@ pub fn train(train: &[PathBuf], validation: &[PathBuf], out: &Path) -> Result<An
     let tr: Vec<JournalResult> = books.iter().flat_map(|b| b.1.iter().cloned()).collect();
     let ty: Vec<bool> = books.iter().flat_map(|b| b.2.iter().copied()).collect();
     // A test that never fired on the training journals teaches the model nothing
-    // (its weight would be 0): it is left out of the inputs, so that it raises the
-    // model's risk afterwards as rules combine (`journals::raised`) instead.
+    // (its weight would be 0): its input (flag or graded) is left out, so that it
+    // raises the model's risk afterwards as rules combine (`journals::raised`).
     let inputs: Vec<String> = combined_features()
         .into_iter()
-        .filter(|n| {
-            n.strip_prefix("flag_")
-                .and_then(reckon_anomaly::JournalTest::parse)
-                .is_none_or(|t| tr.iter().any(|j| j.flags.iter().any(|f| f.test == t)))
-        })
+        .filter(|n| input_test(n).is_none_or(|t| tr.iter().any(|j| j.flags.iter().any(|f| f.test == t))))
         .collect();
     // The forest's score is read within each book (as a run reads it).
     let mut tx: Vec<f64> = Vec::new();
@@ -236,7 +232,10 @@ pub fn train(train: &[PathBuf], validation: &[PathBuf], out: &Path) -> Result<An
     let w = inputs.len();
     // Strong shrinkage: the forest's score shifts with the book, and a steep weight
     // on it would turn any book's most unusual journal into a certain anomaly.
-    let lr = Logistic::fit(&tx, w, &ty, 1.0).map_err(|e| e.to_string())?;
+    // Every input is evidence for an anomaly (a test fired, the forest or the
+    // amount stands out, the book seldom does this): none may carry a negative
+    // weight, which would only mirror the training books' mix of anomalies.
+    let lr = Logistic::fit_nonneg(&tx, w, &ty, 1.0, &vec![true; w]).map_err(|e| e.to_string())?;
     let train_seconds = t0.elapsed().as_secs_f64();
     // Model folders.
     let if_bytes = forest.to_onnx(&[("feature_spec", reckon_anomaly::FEATURE_SPEC)]);
@@ -359,10 +358,14 @@ exceptions (0.9 and above escalate); unbalanced journals are always\n\
         method: format!(
             "Two parts, both ONNX: `iforest/` — an isolation forest (100 trees, ψ = 256)\n\
 trained by reckon in Rust on `{spec}` features and exported as one `ai.onnx.ml`\n\
-TreeEnsembleRegressor; `model.onnx` — a logistic regression (linfa) over the\n\
-rule flags, the rule risk, the forest's score (z within the book) and the\n\
-largest amount's z above its account's usual amounts: the calibrated\n\
-combination. Weights: `weights.json`.",
+TreeEnsembleRegressor; `model.onnx` — a logistic regression over the rule\n\
+flags, the journal's rarity in its own book in place of the flags of the tests\n\
+that measure it (preparer–account, account pair, the preparer's hour and\n\
+source, weekend or holiday: surprise above the book's median; the amount beyond\n\
+its account's 99th percentile), the rule risk, the forest's score (z within the\n\
+book) and the largest amount's z: the calibrated combination. Every weight is\n\
+held at zero or above (projected Newton on linfa's objective), so no input\n\
+reads as evidence of a normal journal. Weights: `weights.json`.",
             spec = reckon_anomaly::FEATURE_SPEC
         ),
         training: format!(

@@ -323,14 +323,21 @@ impl RiskModel {
 /// forest's score as a z-score within the book — relative, because raw forest
 /// scores shift with a book's size and mix; clipped at 0, only the unusual side is
 /// evidence) and `amount_z` (the journal's largest amount above its account's
-/// usual ones, clipped to 0–10). A model names the inputs it was trained on, so
-/// older models keep working when tests are added.
+/// usual ones, clipped to 0–10), `amount_fence` (how far beyond its account's
+/// 99th percentile, [`reckon_anomaly::Profile::amount_fence`]) and the journal's rarity in its own book as
+/// surprise above the book's median surprise (`-log10` of a share, 0–4:
+/// [`reckon_anomaly::Rarity`]):
+/// `rare_preparer_account`, `rare_account_pair`, `rare_preparer_hour`,
+/// `rare_preparer_source`, `rare_weekend_holiday`. A model names the inputs it was
+/// trained on, so older models keep working when inputs are added.
 pub fn combined(results: &[JournalResult], iforest: &[f32], names: &[String]) -> Result<Vec<f32>, String> {
     enum In {
         Flag(reckon_anomaly::JournalTest),
         RuleRisk,
         IforestZ,
         AmountZ,
+        AmountFence,
+        Rare(fn(&reckon_anomaly::Rarity) -> f64),
     }
     let ins: Vec<In> = names
         .iter()
@@ -338,6 +345,12 @@ pub fn combined(results: &[JournalResult], iforest: &[f32], names: &[String]) ->
             "rule_risk" => Ok(In::RuleRisk),
             "iforest_z" => Ok(In::IforestZ),
             "amount_z" => Ok(In::AmountZ),
+            "amount_fence" => Ok(In::AmountFence),
+            "rare_preparer_account" => Ok(In::Rare(|r| r.preparer_account)),
+            "rare_account_pair" => Ok(In::Rare(|r| r.account_pair)),
+            "rare_preparer_hour" => Ok(In::Rare(|r| r.preparer_hour)),
+            "rare_preparer_source" => Ok(In::Rare(|r| r.preparer_source)),
+            "rare_weekend_holiday" => Ok(In::Rare(|r| r.weekend_holiday)),
             f => match f.strip_prefix("flag_") {
                 Some(t) => match reckon_anomaly::JournalTest::parse(t).filter(|t| reckon_anomaly::TESTS.contains(t)) {
                     Some(t) => Ok(In::Flag(t)),
@@ -351,9 +364,23 @@ pub fn combined(results: &[JournalResult], iforest: &[f32], names: &[String]) ->
     let n = iforest.len().max(1) as f64;
     let mean = iforest.iter().map(|v| f64::from(*v)).sum::<f64>() / n;
     let sd = (iforest.iter().map(|v| (f64::from(*v) - mean).powi(2)).sum::<f64>() / n).sqrt().max(1e-3);
+    // Rarity is read above the book's own median: what most journals of this book
+    // do is 0, whatever the book's size or how spread its preparers' habits are.
+    let medians: Vec<f64> = ins
+        .iter()
+        .map(|i| match i {
+            In::Rare(share) => {
+                let mut v: Vec<f64> =
+                    results.iter().map(|j| reckon_anomaly::Rarity::surprise(share(&j.rarity))).collect();
+                v.sort_unstable_by(f64::total_cmp);
+                v.get(v.len() / 2).copied().unwrap_or(0.0)
+            }
+            _ => 0.0,
+        })
+        .collect();
     let mut x = Vec::with_capacity(results.len() * ins.len());
     for (j, s) in results.iter().zip(iforest) {
-        for i in &ins {
+        for (i, median) in ins.iter().zip(&medians) {
             x.push(match i {
                 In::Flag(t) => {
                     if j.flags.iter().any(|f| f.test == *t) {
@@ -365,22 +392,44 @@ pub fn combined(results: &[JournalResult], iforest: &[f32], names: &[String]) ->
                 In::RuleRisk => trained_rule_risk(j, &untrained) as f32,
                 In::IforestZ => ((f64::from(*s) - mean) / sd).clamp(0.0, 10.0) as f32,
                 In::AmountZ => j.amount_z.clamp(0.0, 10.0) as f32,
+                In::AmountFence => j.amount_fence as f32,
+                In::Rare(share) => (reckon_anomaly::Rarity::surprise(share(&j.rarity)) - median).max(0.0) as f32,
             });
         }
     }
     Ok(x)
 }
 
-/// Tests added after a model was trained: in [`reckon_anomaly::TESTS`] but not
-/// among the model's `flag_` inputs. The model never saw them, so they stay out
+/// Tests the model never saw: in [`reckon_anomaly::TESTS`] but neither among its
+/// `flag_` inputs nor read through their graded input ([`graded`]) — tests added
+/// after it was trained, or that never fired on its training books. They stay out
 /// of the `rule_risk` it reads (its calibration holds) and raise its risk
 /// afterwards like any rule (see [`RiskModel::score`]).
 pub fn untrained(names: &[String]) -> Vec<reckon_anomaly::JournalTest> {
     reckon_anomaly::TESTS
         .iter()
         .copied()
-        .filter(|t| !names.iter().any(|n| n.strip_prefix("flag_") == Some(t.as_str())))
+        .filter(|t| {
+            !names.iter().any(|n| n.strip_prefix("flag_") == Some(t.as_str()) || graded(*t) == Some(n.as_str()))
+        })
         .collect()
+}
+
+/// The graded input that a new risk model reads in place of a test's flag: the
+/// same evidence as a degree (how rare in this book, how far beyond the usual
+/// range) rather than a cut, so that the model ranks by it and does not learn a
+/// training book's cut.
+pub fn graded(test: reckon_anomaly::JournalTest) -> Option<&'static str> {
+    use reckon_anomaly::JournalTest as T;
+    match test {
+        T::UnusualPreparerAccount => Some("rare_preparer_account"),
+        T::UnusualAccountPair => Some("rare_account_pair"),
+        T::UnusualHour => Some("rare_preparer_hour"),
+        T::UnusualPreparerSource => Some("rare_preparer_source"),
+        T::WeekendHoliday => Some("rare_weekend_holiday"),
+        T::AmountOutlier => Some("amount_fence"),
+        _ => None,
+    }
 }
 
 /// The model's risk raised by the flags of tests it was not trained with, as
@@ -399,11 +448,21 @@ fn trained_rule_risk(j: &JournalResult, untrained: &[reckon_anomaly::JournalTest
     1.0 - j.flags.iter().filter(|f| !untrained.contains(&f.test)).map(|f| 1.0 - f.weight).product::<f64>()
 }
 
-/// The inputs `reckon train anomaly` gives a new risk model.
+/// The inputs `reckon train anomaly` gives a new risk model: the flags of tests
+/// without a graded input, the graded inputs, `rule_risk`, `iforest_z`, `amount_z`.
 pub fn combined_features() -> Vec<String> {
-    let mut v: Vec<String> = reckon_anomaly::TESTS.iter().map(|t| format!("flag_{t}")).collect();
+    let mut v: Vec<String> =
+        reckon_anomaly::TESTS.iter().map(|t| graded(*t).map_or_else(|| format!("flag_{t}"), str::to_string)).collect();
     v.push("rule_risk".into());
     v.push("iforest_z".into());
     v.push("amount_z".into());
     v
+}
+
+/// The test an input of [`combined_features`] stands for (its flag or its graded input).
+pub fn input_test(name: &str) -> Option<reckon_anomaly::JournalTest> {
+    match name.strip_prefix("flag_") {
+        Some(t) => reckon_anomaly::JournalTest::parse(t),
+        None => reckon_anomaly::TESTS.iter().copied().find(|t| graded(*t) == Some(name)),
+    }
 }

@@ -259,7 +259,7 @@ fn the_shipped_model_scores_the_run_and_a_missing_one_is_an_error() {
     let r = run(&RunOptions::new(input.path(), out.path(), Config::default())).unwrap_or_else(|e| panic!("{e}"));
     let ids: Vec<&str> = r.manifest.models.iter().map(|m| m.id.as_str()).collect();
     // In stage order (stage::STAGES): cash, disbursements, duplicates, journals.
-    assert_eq!(ids, ["cash_match@2.1", "ap_dedup@2.0", "journal_anomaly@2.3", "journal_iforest@2.3"]);
+    assert_eq!(ids, ["cash_match@2.1", "ap_dedup@2.0", "journal_anomaly@3.0", "journal_iforest@3.0"]);
     assert!(r.manifest.stages["cash_matching"].contains("model cash_match@2.1"));
     let ev = std::fs::read_to_string(out.path().join("exceptions.jsonl")).unwrap_or_default();
     assert!(ev.contains("\"model\":\"cash_match@2.1\""), "proposals should cite the model");
@@ -389,7 +389,7 @@ fn tests_a_model_was_not_trained_with_raise_its_risk_afterwards() {
     };
     // The shipped model was trained where seldom_account never fired on an
     // anomalous journal (unusual_hour and unusual_preparer_source did, in the worlds).
-    let dir = reckon_pipeline::model::resolve("journal_anomaly_v2_3").unwrap_or_else(|| panic!("shipped model"));
+    let dir = reckon_pipeline::model::resolve("journal_anomaly_v3_0").unwrap_or_else(|| panic!("shipped model"));
     let cfg: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap_or_default())
             .unwrap_or_else(|e| panic!("{e}"));

@@ -127,7 +127,17 @@ pub fn write(
         let mut lines: Vec<Line> = Vec::new();
         let mut amt = base_amount;
         match anomaly {
-            Some("global_amount") => amt = base_amount.saturating_mul(r.range(80, 300)),
+            Some("global_amount") => {
+                amt = base_amount.saturating_mul(r.range(80, 300));
+                // A global anomaly is a value rare in the whole book (Schreyer et al.
+                // 2017, "Detection of anomalies in large scale accounting data using
+                // deep autoencoder networks"): in a world it lies beyond every
+                // normal amount (at least twice the largest), not inside the range
+                // as 80× a small base may (the standard scenario keeps its draws).
+                if world.is_some() {
+                    amt = amt.max(40_000 * e.unit * wr.range(2, 10));
+                }
+            }
             Some("round_amount") => amt = r.range(1, 9) * 10_000 * e.unit * 10,
             Some("below_approval_limit") => amt = limit * e.unit - r.range(1, 60) * e.unit,
             Some("unusual_preparer_account") => {

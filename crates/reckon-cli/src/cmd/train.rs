@@ -18,7 +18,7 @@ pub enum What {
         /// Other scenarios for the threshold, one or more.
         #[arg(long, required = true, num_args = 1..)]
         validation: Vec<PathBuf>,
-        /// Model folder to write, e.g. models/journal_anomaly_v2_3.
+        /// Model folder to write, e.g. models/journal_anomaly_v3_0.
         #[arg(long)]
         out: PathBuf,
     },
