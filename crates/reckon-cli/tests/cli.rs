@@ -104,10 +104,10 @@ fn generate_run_eval() {
 #[test]
 fn models_verify_accepts_the_shipped_model_and_refuses_a_tampered_one() {
     let t = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/cash_match_v2_1");
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/cash_match_v2_2");
     let o = reckon(&["models", "verify", &shipped.to_string_lossy()], t.path());
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
-    assert!(String::from_utf8_lossy(&o.stdout).contains("cash_match@2.1: ok"));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("cash_match@2.2: ok"));
     let bad = t.path().join("bad");
     std::fs::create_dir_all(&bad).unwrap_or_else(|e| panic!("{e}"));
     for f in ["config.json", "model.onnx"] {

@@ -48,6 +48,9 @@ vocab_enum! {
         DuplicatePayment => "duplicate_payment",
         JournalAnomaly => "journal_anomaly",
         ControlViolation => "control_violation",
+        /// A model's inputs or scores in a run have moved from its training
+        /// reference beyond `[monitor]`'s limits (reckon extension, since 2026-11-30).
+        ModelDrift => "model_drift",
     }
 }
 

@@ -108,6 +108,10 @@ pub fn train(
     mc.version = version_of(out);
     let model = Model::from_bytes(out, mc.clone(), &bytes).map_err(|e| e.to_string())?;
     let scorer = OnnxScorer(model);
+    // The training reference a run's rows are held against (`reference.json`).
+    let xf: Vec<f32> = x.iter().map(|v| *v as f32).collect();
+    let train_scores = scorer.score(y.len(), &xf).map_err(|e| e.to_string())?;
+    let reference = reckon_monitor::Reference::fit(FEATURES, &xf, &train_scores).map_err(|e| e.to_string())?;
     // Validation: calibration over candidate rows, threshold over assigned groups,
     // pooled over the validation scenarios.
     let (mut vp, mut vy) = (Vec::new(), Vec::new());
@@ -171,6 +175,7 @@ pub fn train(
         &[
             ("metrics.json", serde_json::to_string_pretty(&report).map_err(|e| e.to_string())? + "\n"),
             ("weights.json", serde_json::to_string_pretty(&weights).map_err(|e| e.to_string())? + "\n"),
+            (reckon_monitor::REFERENCE_FILE, reference.to_json()),
             ("MODEL_CARD.md", card(&mc, &report, train, validation)),
         ],
     )?;

@@ -120,7 +120,7 @@ impl Default for MatchConfig {
             subset_max_items: 5,
             subset_max_candidates: 24,
             ambiguity_margin: 0.02,
-            model: "cash_match_v2_1".into(),
+            model: "cash_match_v2_2".into(),
         }
     }
 }

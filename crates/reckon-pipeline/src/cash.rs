@@ -72,7 +72,7 @@ pub fn run(
     cfg: &MatchConfig,
     scorer: Option<&crate::model::OnnxScorer>,
 ) -> Result<Option<(MatchResult, Vec<Receipt>)>, CashError> {
-    Ok(run_remembering(loaded, cfg, scorer, None, "")?.map(|(r, rc, _)| (r, rc)))
+    Ok(run_remembering(loaded, cfg, scorer, None, None, "")?.map(|(r, rc, _)| (r, rc)))
 }
 
 /// Cash application in a run with a state store: decisions are applied first
@@ -83,6 +83,7 @@ pub fn run_remembering(
     loaded: &Loaded,
     cfg: &MatchConfig,
     scorer: Option<&crate::model::OnnxScorer>,
+    monitor: Option<&crate::model::Monitor>,
     memory: Option<&RunMemory>,
     run_id: &str,
 ) -> Result<Option<(MatchResult, Vec<Receipt>, Applied)>, CashError> {
@@ -103,7 +104,11 @@ pub fn run_remembering(
         i.receipts.retain(|r| !applied.txns.contains(&r.txn_id));
         rejected = &m.rejected_pairs;
     }
-    let sc = scorer.map(|s| s as &dyn reckon_match::GroupScorer);
+    let monitored = scorer.zip(monitor).map(|(scorer, monitor)| crate::model::Monitored { scorer, monitor });
+    let sc = match &monitored {
+        Some(m) => Some(m as &dyn reckon_match::GroupScorer),
+        None => scorer.map(|s| s as &dyn reckon_match::GroupScorer),
+    };
     let blocks = reference_blocks(&i.receipts, &i.items).map_err(CashError::Blocking)?;
     let mut result = reckon_match::run_excluding(
         &i.receipts,
@@ -407,14 +412,21 @@ pub fn apply_decisions(
 pub struct CashStage {
     config: MatchConfig,
     scorer: Option<crate::model::OnnxScorer>,
+    /// The served model's training reference, when its folder has one.
+    monitor: Option<crate::model::Monitor>,
+    limits: reckon_monitor::DriftLimits,
 }
 
 impl CashStage {
     pub fn build(config: &crate::Config) -> Result<Box<dyn Stage>, BuildError> {
         config.matching.validate()?;
-        let scorer = crate::model::load_scorer(&config.matching)
-            .map_err(|source| BuildError::Model { section: "matching", source })?;
-        Ok(Box::new(CashStage { config: config.matching.clone(), scorer }))
+        let model = |source| BuildError::Model { section: "matching", source };
+        let scorer = crate::model::load_scorer(&config.matching).map_err(model)?;
+        let monitor = match &scorer {
+            Some(s) => crate::model::Monitor::of(&s.0).map_err(model)?,
+            None => None,
+        };
+        Ok(Box::new(CashStage { config: config.matching.clone(), scorer, monitor, limits: config.monitor.clone() }))
     }
 }
 
@@ -429,8 +441,17 @@ impl Stage for CashStage {
 
     fn run(&self, inputs: &RunInputs<'_>) -> Result<StageOutput, StageError> {
         let fail = |message: String| StageError { stage: self.name(), message };
-        let result = run_remembering(inputs.loaded, &self.config, self.scorer.as_ref(), inputs.memory, inputs.run_id)
-            .map_err(|e| fail(e.to_string()))?;
+        let result = run_remembering(
+            inputs.loaded,
+            &self.config,
+            self.scorer.as_ref(),
+            self.monitor.as_ref(),
+            inputs.memory,
+            inputs.run_id,
+        )
+        .map_err(|e| fail(e.to_string()))?;
+        // The rows the model scored against its training reference.
+        let drift = self.monitor.as_ref().map(|m| m.take(&self.limits));
         let model_id = self.scorer.as_ref().map(reckon_match::GroupScorer::id);
         let decided = result.as_ref().map(|r| r.2.txns.clone()).unwrap_or_default();
         let mut exceptions = crate::exceptions::from_receipts_except(
@@ -445,8 +466,14 @@ impl Stage for CashStage {
                 e.model = Some(id.clone());
             }
         }
+        let mut models: Vec<crate::manifest::ModelEntry> =
+            self.scorer.iter().map(|s| crate::manifest::ModelEntry::of(&s.0)).collect();
+        if let (Some(entry), Some(d)) = (models.first_mut(), drift) {
+            exceptions.extend(crate::model::drift_exception(&entry.id, &d, inputs.run_id));
+            entry.drift = Some(d);
+        }
         let Some((res, _, applied)) = result else {
-            return Ok(StageOutput { exceptions, ..StageOutput::no_input() });
+            return Ok(StageOutput { exceptions, models, ..StageOutput::no_input() });
         };
         let mut counts = BTreeMap::new();
         for o in &res.outcomes {
@@ -486,7 +513,7 @@ impl Stage for CashStage {
             },
             tables,
             exceptions,
-            models: self.scorer.iter().map(|s| crate::manifest::ModelEntry::of(&s.0)).collect(),
+            models,
             settled: Settled { bank_cleared, receipts: counts, ..Settled::default() },
             learned: applied.learned,
         })

@@ -33,6 +33,9 @@ pub struct Config {
     /// Who may decide what (roles, limits, four eyes).
     #[serde(default)]
     pub decisions: reckon_state::DecisionsConfig,
+    /// When a model's rows have moved from its training reference (`model_drift`).
+    #[serde(default)]
+    pub monitor: reckon_monitor::DriftLimits,
 }
 
 /// `[disbursements]`: `[[disbursements.rules]]` with `class`, `bank_code`,
@@ -101,6 +104,7 @@ impl Config {
         self.anomaly.build()?;
         self.state.build()?;
         self.decisions.build()?;
+        self.monitor.validate().map_err(|r| reckon_core::InvalidSetting::new("monitor", r))?;
         self.feed.build().map(|_| ())
     }
 }

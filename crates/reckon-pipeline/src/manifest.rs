@@ -21,12 +21,16 @@ pub struct ModelEntry {
     pub id: String,
     pub path: String,
     pub sha256: String,
+    /// The rows the model scored in this run against its training reference
+    /// (`reference.json` in its folder; absent when the folder has none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift: Option<reckon_monitor::Drift>,
 }
 
 impl ModelEntry {
     /// The entry of a loaded model folder.
     pub fn of(m: &reckon_onnx::Model) -> ModelEntry {
-        ModelEntry { id: m.id(), path: m.dir.display().to_string(), sha256: m.config.model_sha256.clone() }
+        ModelEntry { id: m.id(), path: m.dir.display().to_string(), sha256: m.config.model_sha256.clone(), drift: None }
     }
 }
 

@@ -99,3 +99,109 @@ pub fn load_scorer(cfg: &MatchConfig) -> Result<Option<OnnxScorer>, ModelError> 
     let dir = find("matching.model", &cfg.model, "set matching.model = \"rules\" to use rule scores")?;
     Ok(Some(OnnxScorer(load_checked(&dir, Spec::Fixed(FEATURE_SPEC, FEATURES))?)))
 }
+
+/// A model's training reference and the run's rows counted against it: wraps
+/// the served scorer, so every row the engine scores is counted (integer bin
+/// counts, the same whatever the thread count).
+#[derive(Debug)]
+pub struct Monitor {
+    reference: reckon_monitor::Reference,
+    counts: std::sync::Mutex<reckon_monitor::Histogram>,
+}
+
+impl Monitor {
+    /// The monitor of a loaded model: `None` when its folder has no
+    /// `reference.json`; an error when the reference is unreadable or does not
+    /// describe the model's features.
+    pub fn of(m: &Model) -> Result<Option<Monitor>, ModelError> {
+        let inputs = |reason: String| ModelError::Inputs { dir: m.dir.clone(), reason };
+        let Some(reference) = reckon_monitor::Reference::read(&m.dir).map_err(|e| inputs(e.to_string()))? else {
+            return Ok(None);
+        };
+        reference.check_features(&m.config.features).map_err(|e| inputs(e.to_string()))?;
+        let counts = std::sync::Mutex::new(reckon_monitor::Histogram::new(&reference));
+        Ok(Some(Monitor { reference, counts }))
+    }
+
+    /// Counts scored rows.
+    pub fn add(&self, features: &[f32], scores: &[f32]) {
+        let mut h = reckon_monitor::Histogram::new(&self.reference);
+        h.add(&self.reference, features, scores);
+        self.counts.lock().unwrap_or_else(std::sync::PoisonError::into_inner).merge(&h);
+    }
+
+    /// The drift of the rows counted so far, and starts counting anew.
+    pub fn take(&self, limits: &reckon_monitor::DriftLimits) -> reckon_monitor::Drift {
+        let mut c = self.counts.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let d = c.drift(&self.reference, limits);
+        *c = reckon_monitor::Histogram::new(&self.reference);
+        d
+    }
+}
+
+/// A served scorer whose rows are counted by its monitor.
+#[derive(Debug)]
+pub struct Monitored<'a> {
+    pub scorer: &'a OnnxScorer,
+    pub monitor: &'a Monitor,
+}
+
+impl GroupScorer for Monitored<'_> {
+    fn score(&self, rows: usize, features: &[f32]) -> Result<Vec<f32>, Box<dyn std::error::Error + Send + Sync>> {
+        let s = self.scorer.score(rows, features)?;
+        self.monitor.add(features, &s);
+        Ok(s)
+    }
+    fn id(&self) -> String {
+        self.scorer.id()
+    }
+}
+
+/// The `model_drift` exception for a model whose rows moved in this run (one
+/// problem per model id: the same exception id while the model is served).
+pub fn drift_exception(model_id: &str, d: &reckon_monitor::Drift, run_id: &str) -> Option<reckon_feed::Exception> {
+    use reckon_feed::{Band, Exception, ExceptionKind, Reason};
+    if d.moved.is_empty() && !d.score_moved {
+        return None;
+    }
+    let records = vec![format!("models:{model_id}")];
+    let mut reasons = Vec::new();
+    if !d.moved.is_empty() {
+        reasons.push(Reason {
+            code: "feature_drift".into(),
+            text: format!(
+                "{} of the {} rows scored moved from the training reference of {} rows: {}",
+                d.moved.len(),
+                d.rows,
+                d.reference_rows,
+                d.describe()
+            ),
+            weight: 1.0,
+        });
+    }
+    if d.score_moved {
+        reasons.push(Reason {
+            code: "score_drift".into(),
+            text: format!("the scores moved from the training reference (PSI {:.3})", d.score.psi),
+            weight: 1.0,
+        });
+    }
+    let worst = d.features.iter().chain([&d.score]).map(|c| c.psi).fold(0.0, f64::max);
+    Some(Exception {
+        exception_id: Exception::id_for(ExceptionKind::ModelDrift, &records),
+        run_id: run_id.to_string(),
+        kind: ExceptionKind::ModelDrift,
+        band: Band::Review,
+        score: worst,
+        confidence: 0.0,
+        entity: None,
+        currency: None,
+        amount: None,
+        records,
+        reasons,
+        recommended_action: "check the bank's and the books' formats for a change, retrain the model on recent decisions and run it in shadow before promoting it".into(),
+        model: Some(model_id.to_string()),
+        priority: 0,
+        lifecycle: None,
+    })
+}

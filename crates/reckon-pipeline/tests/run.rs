@@ -259,10 +259,10 @@ fn the_shipped_model_scores_the_run_and_a_missing_one_is_an_error() {
     let r = run(&RunOptions::new(input.path(), out.path(), Config::default())).unwrap_or_else(|e| panic!("{e}"));
     let ids: Vec<&str> = r.manifest.models.iter().map(|m| m.id.as_str()).collect();
     // In stage order (stage::STAGES): cash, disbursements, duplicates, journals.
-    assert_eq!(ids, ["cash_match@2.1", "ap_dedup@2.0", "journal_anomaly@3.0", "journal_iforest@3.0"]);
-    assert!(r.manifest.stages["cash_matching"].contains("model cash_match@2.1"));
+    assert_eq!(ids, ["cash_match@2.2", "ap_dedup@2.0", "journal_anomaly@3.0", "journal_iforest@3.0"]);
+    assert!(r.manifest.stages["cash_matching"].contains("model cash_match@2.2"));
     let ev = std::fs::read_to_string(out.path().join("exceptions.jsonl")).unwrap_or_default();
-    assert!(ev.contains("\"model\":\"cash_match@2.1\""), "proposals should cite the model");
+    assert!(ev.contains("\"model\":\"cash_match@2.2\""), "proposals should cite the model");
 
     let mut rules = Config::default();
     rules.matching.model = "rules".into();

@@ -218,9 +218,9 @@ fn a_model_trained_on_other_features_is_refused() {
         to
     };
     let mut c = Config::default();
-    c.matching.model = copy("cash_match_v2_1", "config.json").display().to_string();
+    c.matching.model = copy("cash_match_v2_2", "config.json").display().to_string();
     let e = stage::build_all(&c).err().map(|e| e.to_string()).unwrap_or_default();
-    assert!(e.contains("cash_match_v2_1") && e.contains("feature spec"), "{e}");
+    assert!(e.contains("cash_match_v2_2") && e.contains("feature spec"), "{e}");
     let mut c = Config::default();
     c.duplicates.model = copy("ap_dedup_v2_0", "config.json").display().to_string();
     let e = stage::build_all(&c).err().map(|e| e.to_string()).unwrap_or_default();

@@ -44,7 +44,7 @@ pub enum What {
         /// Other scenarios for the threshold and calibration, one or more.
         #[arg(long, required = true, num_args = 1..)]
         validation: Vec<PathBuf>,
-        /// Model folder to write, e.g. models/cash_match_v2_1.
+        /// Model folder to write, e.g. models/cash_match_v2_2.
         #[arg(long)]
         out: PathBuf,
         /// Auto precision the threshold must reach on validation (its Wilson lower

@@ -1,0 +1,82 @@
+//! Drift of a served model's rows against its training reference: the shipped
+//! cash model's rows on a scenario from its own generator do not move; rows
+//! the reference never saw are a `model_drift` exception naming the features,
+//! under the same id run after run, and the same on one thread and on four.
+
+use std::path::Path;
+
+use reckon_pipeline::{Config, RunOptions, run};
+
+fn shipped(name: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models").join(name)
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap_or_else(|e| panic!("{e}"));
+    for e in std::fs::read_dir(from).unwrap_or_else(|e| panic!("{e}")).flatten() {
+        if e.path().is_file() {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+}
+
+fn drift_events(out: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(out.join("exceptions.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["data"]["kind"] == "model_drift")
+        .collect()
+}
+
+#[test]
+fn a_run_measures_its_rows_against_the_training_reference() {
+    let t = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let input = t.path().join("in");
+    reckon_synth::generate(&input, &reckon_synth::Config::new(17, 3000)).unwrap_or_else(|e| panic!("{e}"));
+
+    // The shipped model on a scenario of the generator it was trained on.
+    let out = t.path().join("out");
+    let r = run(&RunOptions::new(&input, &out, Config::default())).unwrap_or_else(|e| panic!("{e}"));
+    let d = r.manifest.models[0].drift.clone().unwrap_or_else(|| panic!("no drift for {:?}", r.manifest.models[0]));
+    assert!(d.rows >= 500, "enough rows to judge: {}", d.rows);
+    assert_eq!(d.features.len(), reckon_match::FEATURES.len());
+    assert!(d.moved.is_empty() && !d.score_moved, "nothing moved: {d:?}");
+    assert!(drift_events(&out).is_empty());
+    let text = std::fs::read_to_string(out.join("manifest.json")).unwrap_or_default();
+    assert!(text.contains("\"drift\""), "the manifest carries the drift");
+
+    // A reference in which every row had no name evidence: today's rows with
+    // name similarity lie outside its range.
+    let model = t.path().join("cash_model");
+    copy_dir(&shipped("cash_match_v2_2"), &model);
+    let mut reference =
+        reckon_monitor::Reference::read(&model).unwrap_or_default().unwrap_or_else(|| panic!("no reference"));
+    let name =
+        reference.features.iter_mut().find(|c| c.name == "payer_similarity").unwrap_or_else(|| panic!("no name_sim"));
+    (name.edges, name.shares, name.min, name.max) = (vec![], vec![1.0], 0.0, 0.0);
+    std::fs::write(model.join("reference.json"), reference.to_json()).unwrap_or_else(|e| panic!("{e}"));
+    let mut cfg = Config::default();
+    cfg.matching.model = model.display().to_string();
+    let mut ids = Vec::new();
+    for threads in [1, 4] {
+        let out = t.path().join(format!("drift{threads}"));
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap_or_else(|e| panic!("{e}"));
+        let r = pool.install(|| run(&RunOptions::new(&input, &out, cfg.clone()))).unwrap_or_else(|e| panic!("{e}"));
+        let d = r.manifest.models[0].drift.clone().unwrap_or_else(|| panic!("no drift"));
+        assert_eq!(d.moved, vec!["payer_similarity".to_string()], "{d:?}");
+        let ev = drift_events(&out);
+        assert_eq!(ev.len(), 1, "{ev:?}");
+        let text = ev[0]["data"]["reasons"][0]["text"].as_str().unwrap_or_default().to_string();
+        assert!(text.contains("payer_similarity (PSI"), "{text}");
+        ids.push((ev[0]["data"]["exception_id"].clone(), serde_json::to_string(&d).unwrap_or_default()));
+    }
+    assert_eq!(ids[0], ids[1], "the same exception and the same figures on 1 and 4 threads");
+
+    // A reference for other features is refused when the stage is built.
+    let mut other = reference.clone();
+    other.features.pop();
+    std::fs::write(model.join("reference.json"), other.to_json()).unwrap_or_else(|e| panic!("{e}"));
+    let e = run(&RunOptions::new(&input, &t.path().join("bad"), cfg)).err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(e.contains("reference columns"), "{e}");
+}
