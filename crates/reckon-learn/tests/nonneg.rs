@@ -84,5 +84,5 @@ fn bad_input_is_an_error() {
     let (x, y) = data(100, false);
     assert!(Logistic::fit_nonneg(&x, 3, &y, 1.0, &[true; 2]).is_err(), "bounds of the wrong length");
     assert!(Logistic::fit_nonneg(&x, 3, &y, 0.0, &[true; 3]).is_err(), "alpha 0");
-    assert!(Logistic::fit_nonneg(&x, 3, &vec![true; 100], 1.0, &[true; 3]).is_err(), "one class");
+    assert!(Logistic::fit_nonneg(&x, 3, &[true; 100], 1.0, &[true; 3]).is_err(), "one class");
 }

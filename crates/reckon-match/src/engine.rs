@@ -106,6 +106,10 @@ pub struct MatchConfig {
     /// calibrated probability and the auto threshold is the model's own (chosen on
     /// validation data), not `auto_threshold`.
     pub model: String,
+    /// A challenger model folder (or path) scored in shadow beside `model`: its
+    /// probability for each group applied is written as `shadow_confidence`; it
+    /// decides nothing. Empty for none.
+    pub challenger: String,
 }
 
 impl Default for MatchConfig {
@@ -121,6 +125,7 @@ impl Default for MatchConfig {
             subset_max_candidates: 24,
             ambiguity_margin: 0.02,
             model: "cash_match_v2_2".into(),
+            challenger: String::new(),
         }
     }
 }
@@ -193,6 +198,9 @@ pub struct MatchRow {
     pub residual_minor: i64,
     pub residual_reason: ResidualReason,
     pub confidence: f64,
+    /// The challenger's probability for the same group, scored in shadow: it
+    /// decides nothing (`None` without a challenger).
+    pub shadow_confidence: Option<f64>,
     pub band: Band,
     pub method: MatchMethod,
     pub reasons: Vec<String>,
@@ -294,6 +302,8 @@ struct Group {
     /// group applies (by account, or by a name unlike the items' customer): never
     /// cleared without a person.
     payer_conflict: bool,
+    /// The shadow scorer's probability for the group (it decides nothing).
+    shadow: Option<f64>,
 }
 
 struct Index<'a> {
@@ -781,6 +791,7 @@ fn candidates(
                 remittance_id: Some(lines[0].remittance_id.clone()),
                 features: Vec::new(),
                 payer_conflict: false,
+                shadow: None,
                 reasons,
             });
             return out;
@@ -835,6 +846,7 @@ fn candidates(
                     remittance_id: None,
                     features: Vec::new(),
                     payer_conflict: false,
+                    shadow: None,
                     reasons,
                 });
                 if conflicting {
@@ -896,6 +908,7 @@ fn candidates(
                             remittance_id: None,
                             features: Vec::new(),
                             payer_conflict: false,
+                            shadow: None,
                             reasons: rs,
                         });
                     }
@@ -924,6 +937,7 @@ fn candidates(
                             remittance_id: None,
                             features: Vec::new(),
                             payer_conflict: false,
+                            shadow: None,
                             reasons: rs,
                         });
                     }
@@ -941,6 +955,7 @@ fn candidates(
                             remittance_id: None,
                             features: Vec::new(),
                             payer_conflict: false,
+                            shadow: None,
                             reasons: rs,
                         });
                     }
@@ -986,6 +1001,7 @@ fn candidates(
             remittance_id: None,
             features: Vec::new(),
             payer_conflict: false,
+            shadow: None,
             reasons: rs,
         });
     }
@@ -1023,6 +1039,7 @@ fn candidates(
             remittance_id: None,
             features: Vec::new(),
             payer_conflict: false,
+            shadow: None,
             reasons: rs,
         });
     }
@@ -1048,6 +1065,7 @@ fn candidates(
                 remittance_id: None,
                 features: Vec::new(),
                 payer_conflict: false,
+                shadow: None,
                 reasons: rs,
             });
         }
@@ -1266,6 +1284,25 @@ pub fn run_excluding(
     blocks: Option<&[Vec<usize>]>,
     rejected: &HashSet<(String, String)>,
 ) -> Result<MatchResult, MatchError> {
+    run_shadowed(receipts, items, customers, remittances, cfg, scorer, None, blocks, rejected)
+}
+
+/// [`run_excluding`] with a `shadow` scorer (a challenger model): it scores the
+/// same candidate groups from the same features as `scorer`, and its
+/// probability for each group applied is `shadow_confidence`; what is matched,
+/// its band and its confidence are `scorer`'s alone.
+#[allow(clippy::too_many_arguments)]
+pub fn run_shadowed(
+    receipts: &[Receipt],
+    items: &[OpenItem],
+    customers: &[Customer],
+    remittances: &[RemittanceLine],
+    cfg: &MatchConfig,
+    scorer: Option<&dyn GroupScorer>,
+    shadow: Option<&dyn GroupScorer>,
+    blocks: Option<&[Vec<usize>]>,
+    rejected: &HashSet<(String, String)>,
+) -> Result<MatchResult, MatchError> {
     if let Some(b) = blocks
         && b.len() != receipts.len()
     {
@@ -1285,26 +1322,36 @@ pub fn run_excluding(
     // stay ambiguous even when a model's features would break the tie.
     let tied: Vec<bool> =
         per_receipt.iter().map(|gs| gs.len() >= 2 && gs[0].score - gs[1].score < cfg.ambiguity_margin).collect();
-    if let Some(sc) = scorer {
+    if scorer.is_some() || shadow.is_some() {
         let k = FEATURES.len();
         let rows: usize = per_receipt.iter().map(Vec::len).sum();
         let mut x = Vec::with_capacity(rows * k);
         for g in per_receipt.iter().flatten() {
             x.extend_from_slice(&g.features);
         }
-        // One call: the scorer batches (reckon-onnx scores fixed chunks on the
-        // rayon pool, so the numbers do not depend on the thread count).
-        let p: Vec<f32> = sc.score(rows, &x).map_err(MatchError::Scorer)?;
-        if p.len() != rows {
-            return Err(MatchError::Scores { scores: p.len(), groups: rows });
-        }
+        // One call each: the scorer batches (reckon-onnx scores fixed chunks on
+        // the rayon pool, so the numbers do not depend on the thread count).
+        let score = |sc: &dyn GroupScorer| -> Result<Vec<f32>, MatchError> {
+            let p: Vec<f32> = sc.score(rows, &x).map_err(MatchError::Scorer)?;
+            if p.len() != rows {
+                return Err(MatchError::Scores { scores: p.len(), groups: rows });
+            }
+            Ok(p)
+        };
+        let p = scorer.map(score).transpose()?;
+        let q = shadow.map(score).transpose()?;
         let mut at = 0;
         for gs in &mut per_receipt {
             for g in gs.iter_mut() {
-                g.score = f64::from(p[at]);
+                if let Some(p) = &p {
+                    g.score = f64::from(p[at]);
+                }
+                g.shadow = q.as_ref().map(|q| f64::from(q[at]));
                 at += 1;
             }
-            gs.sort_by(|a, b| b.score.total_cmp(&a.score));
+            if p.is_some() {
+                gs.sort_by(|a, b| b.score.total_cmp(&a.score));
+            }
         }
     }
     // Features are not needed past scoring: free them on the pool.
@@ -1388,6 +1435,7 @@ fn assign(
                         residual_minor: g.residual,
                         residual_reason: g.reason,
                         confidence: g.score,
+                        shadow_confidence: g.shadow,
                         band,
                         method: g.method,
                         reasons: g.reasons.clone(),

@@ -72,7 +72,7 @@ pub fn run(
     cfg: &MatchConfig,
     scorer: Option<&crate::model::OnnxScorer>,
 ) -> Result<Option<(MatchResult, Vec<Receipt>)>, CashError> {
-    Ok(run_remembering(loaded, cfg, scorer, None, None, "")?.map(|(r, rc, _)| (r, rc)))
+    Ok(run_remembering(loaded, cfg, scorer, None, None, None, "")?.map(|(r, rc, _)| (r, rc)))
 }
 
 /// Cash application in a run with a state store: decisions are applied first
@@ -84,6 +84,7 @@ pub fn run_remembering(
     cfg: &MatchConfig,
     scorer: Option<&crate::model::OnnxScorer>,
     monitor: Option<&crate::model::Monitor>,
+    challenger: Option<&crate::model::OnnxScorer>,
     memory: Option<&RunMemory>,
     run_id: &str,
 ) -> Result<Option<(MatchResult, Vec<Receipt>, Applied)>, CashError> {
@@ -110,13 +111,14 @@ pub fn run_remembering(
         None => scorer.map(|s| s as &dyn reckon_match::GroupScorer),
     };
     let blocks = reference_blocks(&i.receipts, &i.items).map_err(CashError::Blocking)?;
-    let mut result = reckon_match::run_excluding(
+    let mut result = reckon_match::run_shadowed(
         &i.receipts,
         &i.items,
         &i.customers,
         &i.remittances,
         &cfg,
         sc,
+        challenger.map(|c| c as &dyn reckon_match::GroupScorer),
         Some(&blocks),
         rejected,
     )?;
@@ -415,6 +417,8 @@ pub struct CashStage {
     /// The served model's training reference, when its folder has one.
     monitor: Option<crate::model::Monitor>,
     limits: reckon_monitor::DriftLimits,
+    /// A challenger scored in shadow (`matching.challenger`).
+    challenger: Option<crate::model::OnnxScorer>,
 }
 
 impl CashStage {
@@ -426,7 +430,14 @@ impl CashStage {
             Some(s) => crate::model::Monitor::of(&s.0).map_err(model)?,
             None => None,
         };
-        Ok(Box::new(CashStage { config: config.matching.clone(), scorer, monitor, limits: config.monitor.clone() }))
+        let challenger = crate::model::load_challenger(&config.matching).map_err(model)?;
+        Ok(Box::new(CashStage {
+            config: config.matching.clone(),
+            scorer,
+            monitor,
+            limits: config.monitor.clone(),
+            challenger,
+        }))
     }
 }
 
@@ -446,6 +457,7 @@ impl Stage for CashStage {
             &self.config,
             self.scorer.as_ref(),
             self.monitor.as_ref(),
+            self.challenger.as_ref(),
             inputs.memory,
             inputs.run_id,
         )
@@ -472,6 +484,10 @@ impl Stage for CashStage {
             exceptions.extend(crate::model::drift_exception(&entry.id, &d, inputs.run_id));
             entry.drift = Some(d);
         }
+        models.extend(self.challenger.iter().map(|c| crate::manifest::ModelEntry {
+            role: Some(crate::manifest::ModelRole::Shadow),
+            ..crate::manifest::ModelEntry::of(&c.0)
+        }));
         let Some((res, _, applied)) = result else {
             return Ok(StageOutput { exceptions, models, ..StageOutput::no_input() });
         };
@@ -494,7 +510,10 @@ impl Stage for CashStage {
             ("receipt_outcomes", frame(outcomes_frame_with(&res, &applied.txns))?),
         ];
         let summary = match &model_id {
-            Some(id) => format!("ok (model {id}, auto threshold from the model)"),
+            Some(id) => match &self.challenger {
+                Some(c) => format!("ok (model {id}, auto threshold from the model; challenger {} in shadow)", c.0.id()),
+                None => format!("ok (model {id}, auto threshold from the model)"),
+            },
             None => "ok (rule-based scores, not calibrated)".to_string(),
         };
         let mut bank_cleared: Vec<String> = res
@@ -769,6 +788,18 @@ pub fn matches_frame(result: &MatchResult) -> PolarsResult<DataFrame> {
 /// `matches.parquet` with the links people decided after the engine's, and
 /// `decided_by` / `decision_id` (empty for the engine's links).
 pub fn matches_frame_with(result: &MatchResult, decided: &[DecidedRow]) -> PolarsResult<DataFrame> {
+    let mut df = matches_frame_decided(result, decided)?;
+    // A challenger scored in shadow: its probability beside the champion's
+    // (the column only when a challenger ran; decided rows have none).
+    if result.rows.iter().any(|r| r.shadow_confidence.is_some()) {
+        let mut shadow: Vec<Option<f64>> = result.rows.iter().map(|r| r.shadow_confidence).collect();
+        shadow.resize(df.height(), None);
+        df.with_column(Column::new("shadow_confidence".into(), shadow))?;
+    }
+    Ok(df)
+}
+
+fn matches_frame_decided(result: &MatchResult, decided: &[DecidedRow]) -> PolarsResult<DataFrame> {
     let mut df = engine_matches_frame(result)?;
     let n = df.height();
     df.with_column(Column::new("decided_by".into(), vec![None::<String>; n]))?;

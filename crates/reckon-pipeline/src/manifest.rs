@@ -25,12 +25,24 @@ pub struct ModelEntry {
     /// (`reference.json` in its folder; absent when the folder has none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drift: Option<reckon_monitor::Drift>,
+    /// `shadow` for a challenger scored beside the model that decides
+    /// (absent for the models that decide).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<ModelRole>,
+}
+
+reckon_core::vocab_enum! {
+    /// What a served model does in a run beyond deciding.
+    pub enum ModelRole {
+        /// Scores the same rows as the model that decides; decides nothing.
+        Shadow => "shadow",
+    }
 }
 
 impl ModelEntry {
     /// The entry of a loaded model folder.
     pub fn of(m: &reckon_onnx::Model) -> ModelEntry {
-        ModelEntry { id: m.id(), path: m.dir.display().to_string(), sha256: m.config.model_sha256.clone(), drift: None }
+        ModelEntry { id: m.id(), path: m.dir.display().to_string(), sha256: m.config.model_sha256.clone(), drift: None, role: None }
     }
 }
 

@@ -100,6 +100,16 @@ pub fn load_scorer(cfg: &MatchConfig) -> Result<Option<OnnxScorer>, ModelError> 
     Ok(Some(OnnxScorer(load_checked(&dir, Spec::Fixed(FEATURE_SPEC, FEATURES))?)))
 }
 
+/// Loads `matching.challenger` (None when empty): a model of the same feature
+/// spec as the engine computes, scored in shadow.
+pub fn load_challenger(cfg: &MatchConfig) -> Result<Option<OnnxScorer>, ModelError> {
+    if cfg.challenger.is_empty() {
+        return Ok(None);
+    }
+    let dir = find("matching.challenger", &cfg.challenger, "leave matching.challenger empty to run without one")?;
+    Ok(Some(OnnxScorer(load_checked(&dir, Spec::Fixed(FEATURE_SPEC, FEATURES))?)))
+}
+
 /// A model's training reference and the run's rows counted against it: wraps
 /// the served scorer, so every row the engine scores is counted (integer bin
 /// counts, the same whatever the thread count).

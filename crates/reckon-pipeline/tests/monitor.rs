@@ -5,6 +5,8 @@
 
 use std::path::Path;
 
+use polars::prelude::SerReader;
+
 use reckon_pipeline::{Config, RunOptions, run};
 
 fn shipped(name: &str) -> std::path::PathBuf {
@@ -79,4 +81,92 @@ fn a_run_measures_its_rows_against_the_training_reference() {
     std::fs::write(model.join("reference.json"), other.to_json()).unwrap_or_else(|e| panic!("{e}"));
     let e = run(&RunOptions::new(&input, &t.path().join("bad"), cfg)).err().map(|e| e.to_string()).unwrap_or_default();
     assert!(e.contains("reference columns"), "{e}");
+}
+
+/// Writes a challenger cash model: a logistic regression on the rule score
+/// alone (other weights 0), a model unlike the shipped one.
+fn challenger(dir: &Path) {
+    let k = reckon_match::FEATURES.len();
+    let mut weights = vec![0.0; k];
+    weights[0] = 9.0;
+    let m = reckon_learn::logistic::Logistic { weights, intercept: -5.0 };
+    let bytes = m.to_onnx(&[("feature_spec", reckon_match::FEATURE_SPEC)]);
+    let mut cfg = reckon_onnx::ModelConfig::probability(
+        "cash_challenger",
+        "cash_match_group",
+        reckon_match::FEATURE_SPEC,
+        reckon_match::FEATURES.iter().map(|s| s.to_string()).collect(),
+        &bytes,
+        String::new(),
+    );
+    cfg.thresholds.insert("auto".into(), 0.99);
+    std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(dir.join("model.onnx"), &bytes).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(dir.join("config.json"), serde_json::to_string_pretty(&cfg).unwrap_or_default())
+        .unwrap_or_else(|e| panic!("{e}"));
+}
+
+fn matches(out: &Path) -> polars::prelude::DataFrame {
+    let f = std::fs::File::open(out.join("matches.parquet")).unwrap_or_else(|e| panic!("{e}"));
+    polars::prelude::ParquetReader::new(f).finish().unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Groups (receipt, its items) with a score column.
+fn scored(df: &polars::prelude::DataFrame, col: &str) -> std::collections::BTreeMap<(String, String), f64> {
+    let s = |c: &str| -> Vec<String> {
+        let c = df.column(c).unwrap_or_else(|e| panic!("{e}")).str().unwrap_or_else(|e| panic!("{e}")).clone();
+        c.iter().map(|v| v.unwrap_or_default().to_string()).collect()
+    };
+    let (txn, item) = (s("txn_id"), s("item_id"));
+    let v = df.column(col).unwrap_or_else(|e| panic!("{e}")).f64().unwrap_or_else(|e| panic!("{e}")).clone();
+    let mut groups: std::collections::BTreeMap<String, (Vec<String>, f64)> = Default::default();
+    for (i, x) in v.iter().enumerate() {
+        let Some(x) = x else { continue };
+        let e = groups.entry(txn[i].clone()).or_insert_with(|| (Vec::new(), x));
+        e.0.push(item[i].clone());
+    }
+    groups.into_iter().map(|(t, (mut items, x))| (items.sort(), ((t, items.join("+")), x)).1).collect()
+}
+
+/// The challenger scored in shadow decides nothing (the champion's matches are
+/// the same with and without it), its scores are `shadow_confidence`, and they
+/// equal a run of the challenger alone on every group both runs apply.
+#[test]
+fn a_challenger_in_shadow_decides_nothing_and_scores_as_it_would_alone() {
+    let t = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let input = t.path().join("in");
+    reckon_synth::generate(&input, &reckon_synth::Config::new(23, 2000)).unwrap_or_else(|e| panic!("{e}"));
+    let model = t.path().join("challenger");
+    challenger(&model);
+    let run_with = |name: &str, cfg: Config| {
+        let out = t.path().join(name);
+        let r = run(&RunOptions::new(&input, &out, cfg)).unwrap_or_else(|e| panic!("{e}"));
+        (out, r)
+    };
+    let (alone_champion, _) = run_with("champion", Config::default());
+    let mut shadowed = Config::default();
+    shadowed.matching.challenger = model.display().to_string();
+    let (both, r) = run_with("both", shadowed);
+    let mut alone = Config::default();
+    alone.matching.model = model.display().to_string();
+    let (challenger_alone, _) = run_with("challenger", alone);
+
+    let roles: Vec<(String, Option<String>)> =
+        r.manifest.models.iter().map(|m| (m.id.clone(), m.role.map(|r| r.to_string()))).collect();
+    assert!(roles.contains(&("cash_challenger@1.0".into(), Some("shadow".into()))), "{roles:?}");
+    let (m0, m1) = (matches(&alone_champion), matches(&both));
+    assert!(m0.column("shadow_confidence").is_err(), "no column without a challenger");
+    assert_eq!(scored(&m0, "confidence"), scored(&m1, "confidence"), "the champion decides alone");
+    assert_eq!(
+        m0.column("band").ok().map(|c| c.as_materialized_series().clone()),
+        m1.column("band").ok().map(|c| c.as_materialized_series().clone())
+    );
+    let shadow = scored(&m1, "shadow_confidence");
+    let own = scored(&matches(&challenger_alone), "confidence");
+    let shared: Vec<_> = shadow.iter().filter(|(g, _)| own.contains_key(*g)).collect();
+    assert!(shared.len() > 100, "groups both runs apply: {}", shared.len());
+    for (g, s) in &shared {
+        assert_eq!(**s, own[*g], "{g:?}: shadow and the challenger alone differ");
+    }
+    assert!(shadow.iter().any(|(g, s)| scored(&m1, "confidence")[g] != *s), "the challenger scores differently");
 }
