@@ -42,7 +42,13 @@ reckon_core::vocab_enum! {
 impl ModelEntry {
     /// The entry of a loaded model folder.
     pub fn of(m: &reckon_onnx::Model) -> ModelEntry {
-        ModelEntry { id: m.id(), path: m.dir.display().to_string(), sha256: m.config.model_sha256.clone(), drift: None, role: None }
+        ModelEntry {
+            id: m.id(),
+            path: m.dir.display().to_string(),
+            sha256: m.config.model_sha256.clone(),
+            drift: None,
+            role: None,
+        }
     }
 }
 
