@@ -210,8 +210,11 @@ enum Command {
         #[command(subcommand)]
         what: cmd::train::What,
     },
-    /// Check a model folder: config.json valid, model.onnx matches its sha256, ONNX
-    /// Runtime loads it and a smoke inference gives one finite score per row.
+    /// Model folders: `verify` (config.json valid, model.onnx matches its sha256, ONNX
+    /// Runtime loads it, a smoke inference gives one finite score per row), `score`,
+    /// and the state store's registry: `list`, `challenge` (a challenger scored in
+    /// shadow), `promote` (only when it beats the champion on people's decisions),
+    /// `rollback`.
     Models {
         #[command(subcommand)]
         what: cmd::models::What,

@@ -516,6 +516,30 @@ impl Stage for CashStage {
             },
             None => "ok (rule-based scores, not calibrated)".to_string(),
         };
+        // The proposals put to people, with the scores of the model that decided
+        // and of the challenger in shadow (kept by a state store: the evidence
+        // a promotion is judged on).
+        let mut learned = applied.learned;
+        let mut by_match: BTreeMap<&str, reckon_state::models::ProposalScore> = BTreeMap::new();
+        for r in res.rows.iter().filter(|r| r.band == reckon_match::Band::Review) {
+            let p = by_match.entry(r.match_id.as_str()).or_insert_with(|| reckon_state::models::ProposalScore {
+                run_id: inputs.run_id.to_string(),
+                txn_id: r.txn_id.clone(),
+                items: Vec::new(),
+                model: model_id.clone().unwrap_or_else(|| "rules".into()),
+                confidence: r.confidence,
+                challenger: self.challenger.as_ref().map(|c| c.0.id()),
+                shadow_confidence: r.shadow_confidence,
+            });
+            p.items.push(r.item_id.clone());
+        }
+        learned.proposals = by_match
+            .into_values()
+            .map(|mut p| {
+                p.items.sort();
+                p
+            })
+            .collect();
         let mut bank_cleared: Vec<String> = res
             .outcomes
             .iter()
@@ -534,7 +558,7 @@ impl Stage for CashStage {
             exceptions,
             models,
             settled: Settled { bank_cleared, receipts: counts, ..Settled::default() },
-            learned: applied.learned,
+            learned,
         })
     }
 }

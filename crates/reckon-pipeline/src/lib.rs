@@ -163,8 +163,17 @@ impl RunOptions {
 /// Runs reckon on `opts.input` into `opts.out` with the registered stages
 /// ([`stage::STAGES`]).
 pub fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
-    let stages = stage::build_all(&opts.config)?;
-    run_stages(opts, &stages)
+    let state_path = opts.state.clone().or_else(|| opts.config.state.path.as_ref().map(PathBuf::from));
+    match state_path {
+        // A store names the models it serves: they replace the configuration's.
+        Some(p) => {
+            let mut config = opts.config.clone();
+            remember::serve_registered(&p, &mut config)?;
+            let stages = stage::build_all(&config)?;
+            run_stages(&RunOptions { config, ..opts.clone() }, &stages)
+        }
+        None => run_stages(opts, &stage::build_all(&opts.config)?),
+    }
 }
 
 /// Runs reckon with the given stages (built, so every model is loaded and every

@@ -526,10 +526,14 @@ pub struct Learned {
     pub settled_by: BTreeMap<String, String>,
     /// How each bank entry settled this run was settled (for resolutions).
     pub how: BTreeMap<String, String>,
+    /// The scores of the cash proposals put to people (with the run's id
+    /// filled in when the changes are written).
+    pub proposals: Vec<reckon_state::models::ProposalScore>,
 }
 
 impl Learned {
     pub fn extend(&mut self, o: Learned) {
+        self.proposals.extend(o.proposals);
         self.decisions.extend(o.decisions);
         self.applications.extend(o.applications);
         self.aliases.extend(o.aliases);
@@ -760,6 +764,35 @@ pub fn finish(
         decisions: learned.decisions,
         aliases: learned.aliases,
         lapsed: out.lapsed,
+        proposals: learned.proposals,
     };
     Ok(Finished { open: out.open, resolved: out.resolved, changes, counts, suppressed: out.suppressed.len() as u64 })
+}
+
+/// The models the store at `path` serves (`reckon models challenge|promote`):
+/// the cash champion replaces `matching.model`, the challenger
+/// `matching.challenger`. A registered folder whose model no longer has the
+/// registered hash is refused (it was replaced after it was registered).
+pub fn serve_registered(path: &Path, config: &mut crate::Config) -> Result<(), RunError> {
+    let aliases = reckon_state::Store::open(path)?.model_aliases()?;
+    for a in aliases.iter().filter(|a| a.engine == reckon_state::models::ENGINE_MATCH) {
+        let dir =
+            crate::model::find("state model registry", &a.model.model, "reckon models list --state shows the registry")
+                .map_err(|e| RunError::Model(e.to_string()))?;
+        let m = reckon_onnx::Model::load(&dir).map_err(|e| RunError::Model(e.to_string()))?;
+        if m.config.model_sha256 != a.model.model_sha256 {
+            return Err(RunError::Model(format!(
+                "{}: the {} registered in the state store has model.onnx sha256 {}, the folder now holds {}; register it again (reckon models challenge) or restore the folder",
+                dir.display(),
+                a.alias,
+                a.model.model_sha256,
+                m.config.model_sha256
+            )));
+        }
+        match a.alias {
+            reckon_state::models::ModelAlias::Champion => config.matching.model = a.model.model.clone(),
+            reckon_state::models::ModelAlias::Challenger => config.matching.challenger = a.model.model.clone(),
+        }
+    }
+    Ok(())
 }

@@ -76,6 +76,7 @@ fn seed(path: &Path) -> String {
         decisions: vec![],
         aliases: vec![],
         lapsed: vec![],
+        proposals: vec![],
     };
     let p = s.begin_run(&ch).unwrap_or_else(|e| panic!("{e}"));
     assert!(p.check().balanced, "{:?}", p.check());

@@ -19,11 +19,14 @@
 //! `PATH.lock` (released by the kernel when the process dies) refuses a second
 //! process on the same store. Decisions arrive through [`Store::submit`]
 //! ([`decision`] reads files of them; [`config::Policy`] says who may decide
-//! what); [`lifecycle`] turns a run's exceptions into lifecycle states.
+//! what); [`lifecycle`] turns a run's exceptions into lifecycle states;
+//! [`models`] names each engine's champion and challenger and holds the scores
+//! of the proposals people decide on (schema 4).
 
 pub mod config;
 pub mod decision;
 pub mod lifecycle;
+pub mod models;
 mod sql;
 mod store;
 

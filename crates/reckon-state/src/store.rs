@@ -18,7 +18,7 @@ mod embedded {
 }
 
 /// The newest schema version this build knows (the last file in `migrations/`).
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 reckon_core::vocab_enum! {
     /// Where a bank entry stands across the chain of runs.
@@ -253,6 +253,8 @@ pub struct RunChanges {
     pub aliases: Vec<Alias>,
     /// Dismissals that no longer hold.
     pub lapsed: Vec<String>,
+    /// The scores of the cash proposals this run put to people.
+    pub proposals: Vec<crate::models::ProposalScore>,
 }
 
 /// The chain's conservation after a run: every bank entry ever loaded is
@@ -738,6 +740,158 @@ impl Store {
         Ok(all.into_iter().filter(|x| state.is_none_or(|s| x.state == s)).collect())
     }
 
+    /// The champion and challenger of each engine, as they stand.
+    pub fn model_aliases(&mut self) -> Result<Vec<crate::models::ModelAliasRecord>, StateError> {
+        let path = self.path.clone();
+        let e = db(&path);
+        let rows = self
+            .sql()
+            .rows(
+                "SELECT engine, alias, model, model_id, model_sha256, since, actor FROM model_aliases ORDER BY engine, alias",
+                &[],
+            )
+            .map_err(&e)?;
+        rows.iter()
+            .map(|r| {
+                let alias = r.text(1)?;
+                Ok(crate::models::ModelAliasRecord {
+                    engine: r.text(0)?,
+                    alias: crate::models::ModelAlias::parse(&alias)
+                        .ok_or_else(|| DbError::Other(format!("model alias '{alias}'")))?,
+                    model: crate::models::ModelRef {
+                        model: r.text(2)?,
+                        model_id: r.text(3)?,
+                        model_sha256: r.text(4)?,
+                    },
+                    since: r.text(5)?,
+                    actor: r.text(6)?,
+                })
+            })
+            .collect::<Result<_, DbError>>()
+            .map_err(&e)
+    }
+
+    /// Every change of a model alias, in order.
+    pub fn model_alias_events(&mut self) -> Result<Vec<crate::models::ModelAliasEvent>, StateError> {
+        let path = self.path.clone();
+        let e = db(&path);
+        let rows = self
+            .sql()
+            .rows(
+                "SELECT seq, engine, alias, action, model, model_id, at, actor, detail FROM model_alias_events ORDER BY seq",
+                &[],
+            )
+            .map_err(&e)?;
+        rows.iter()
+            .map(|r| {
+                let alias = r.text(2)?;
+                Ok(crate::models::ModelAliasEvent {
+                    seq: r.int(0)?,
+                    engine: r.text(1)?,
+                    alias: crate::models::ModelAlias::parse(&alias)
+                        .ok_or_else(|| DbError::Other(format!("model alias '{alias}'")))?,
+                    action: r.text(3)?,
+                    model: r.opt_text(4),
+                    model_id: r.opt_text(5),
+                    at: r.text(6)?,
+                    actor: r.text(7)?,
+                    detail: r.text(8)?,
+                })
+            })
+            .collect::<Result<_, DbError>>()
+            .map_err(&e)
+    }
+
+    /// Changes aliases of `engine` in one transaction, each with its event:
+    /// `(alias, Some(model))` sets it, `(alias, None)` clears it. `action`
+    /// (`set`, `promoted`, `rolled_back`, `cleared`, `refused`) and `detail` go
+    /// into the events; an empty `changes` records the event alone (a refused
+    /// promotion).
+    #[allow(clippy::too_many_arguments)]
+    pub fn change_model_aliases(
+        &mut self,
+        engine: &str,
+        changes: &[(crate::models::ModelAlias, Option<crate::models::ModelRef>)],
+        event_alias: crate::models::ModelAlias,
+        action: &str,
+        at: &str,
+        actor: &str,
+        detail: &str,
+    ) -> Result<(), StateError> {
+        let path = self.path.clone();
+        let e = db(&path);
+        let mut tx = self.begin()?;
+        let next = |tx: &mut Box<dyn Tx + '_>| -> Result<i64, DbError> {
+            Ok(tx.count("SELECT COALESCE(MAX(seq), 0) FROM model_alias_events", &[])? + 1)
+        };
+        let log =
+            |tx: &mut Box<dyn Tx + '_>, alias: &str, m: Option<&crate::models::ModelRef>| -> Result<(), DbError> {
+                let seq = next(tx)?;
+                tx.exec(
+                    "INSERT INTO model_alias_events (seq, engine, alias, action, model, model_id, at, actor, detail) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                    &[
+                        Val::Int(seq),
+                        Val::Text(engine.to_string()),
+                        Val::Text(alias.to_string()),
+                        Val::Text(action.to_string()),
+                        m.map_or(Val::Null, |m| Val::Text(m.model.clone())),
+                        m.map_or(Val::Null, |m| Val::Text(m.model_id.clone())),
+                        Val::Text(at.to_string()),
+                        Val::Text(actor.to_string()),
+                        Val::Text(detail.to_string()),
+                    ],
+                )?;
+                Ok(())
+            };
+        for (alias, m) in changes {
+            tx.exec("DELETE FROM model_aliases WHERE engine = $1 AND alias = $2", vals![engine, alias.as_str()])
+                .map_err(&e)?;
+            if let Some(m) = m {
+                tx.exec(
+                    "INSERT INTO model_aliases (engine, alias, model, model_id, model_sha256, since, actor) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    vals![engine, alias.as_str(), m.model, m.model_id, m.model_sha256, at, actor],
+                )
+                .map_err(&e)?;
+            }
+            log(&mut tx, alias.as_str(), m.as_ref()).map_err(&e)?;
+        }
+        if changes.is_empty() {
+            log(&mut tx, event_alias.as_str(), None).map_err(&e)?;
+        }
+        tx.commit().map_err(&e)
+    }
+
+    /// The scores of every cash proposal put to people, in run order.
+    pub fn proposal_scores(&mut self) -> Result<Vec<crate::models::ProposalScore>, StateError> {
+        let path = self.path.clone();
+        let e = db(&path);
+        let rows = self
+            .sql()
+            .rows(
+                "SELECT p.run_id, p.txn_id, p.items, p.model, p.confidence, p.challenger, p.shadow_confidence \
+                 FROM proposal_scores p JOIN runs r ON r.run_id = p.run_id ORDER BY r.seq, p.txn_id",
+                &[],
+            )
+            .map_err(&e)?;
+        let num = |v: &str| v.parse::<f64>().map_err(|x| DbError::Other(format!("probability '{v}': {x}")));
+        rows.iter()
+            .map(|r| {
+                Ok(crate::models::ProposalScore {
+                    run_id: r.text(0)?,
+                    txn_id: r.text(1)?,
+                    items: r.text(2)?.split('|').filter(|s| !s.is_empty()).map(str::to_string).collect(),
+                    model: r.text(3)?,
+                    confidence: num(&r.text(4)?)?,
+                    challenger: r.opt_text(5),
+                    shadow_confidence: r.opt_text(6).map(|v| num(&v)).transpose()?,
+                })
+            })
+            .collect::<Result<_, DbError>>()
+            .map_err(&e)
+    }
+
     /// The store's content without times and run ids that differ between two
     /// stores fed the same days (for comparing backends): bank entries, exceptions
     /// with their states and resolutions, decisions with their statuses, learned
@@ -772,6 +926,14 @@ impl Store {
             ),
             ("runs", "SELECT seq, as_of FROM runs ORDER BY seq"),
             ("run_files", "SELECT name, rows, sha256, parquet FROM run_files ORDER BY name"),
+            (
+                "proposal_scores",
+                "SELECT txn_id, items, model, confidence, challenger, shadow_confidence FROM proposal_scores ORDER BY txn_id, items, confidence",
+            ),
+            (
+                "model_aliases",
+                "SELECT engine, alias, model, model_id, model_sha256 FROM model_aliases ORDER BY engine, alias",
+            ),
         ] {
             let rows: Vec<serde_json::Value> = c
                 .rows(sql, &[])
@@ -1067,6 +1229,28 @@ fn write_run(tx: &mut dyn Sql, ch: &RunChanges) -> Result<(), DbError> {
     for (id, row) in &ch.kept_rows {
         tx.exec("UPDATE bank_entries SET row_json = $1 WHERE txn_id = $2", vals![row, id])?;
     }
+    let proposals: Vec<Vec<Val>> = ch
+        .proposals
+        .iter()
+        .map(|p| {
+            vec![
+                Val::Text(p.run_id.clone()),
+                Val::Text(p.txn_id.clone()),
+                Val::Text(p.items.join("|")),
+                Val::Text(p.model.clone()),
+                Val::Text(p.confidence.to_string()),
+                p.challenger.clone().map_or(Val::Null, Val::Text),
+                p.shadow_confidence.map_or(Val::Null, |v| Val::Text(v.to_string())),
+            ]
+        })
+        .collect();
+    insert_many(
+        tx,
+        "proposal_scores",
+        &["run_id", "txn_id", "items", "model", "confidence", "challenger", "shadow_confidence"],
+        &proposals,
+        "",
+    )?;
     for (name, f) in [("carried", &ch.carried), ("applications", &ch.auto_applications)] {
         if let Some(f) = f {
             tx.exec("DELETE FROM run_files WHERE name = $1", vals![name])?;

@@ -1,4 +1,7 @@
-//! `reckon models verify|score`: a model folder checked, or served on a CSV of features.
+//! `reckon models verify|score`: a model folder checked, or served on a CSV of
+//! features; `reckon models list|challenge|promote|rollback --state S`: which
+//! cash-matching model a state store serves (champion) and scores in shadow
+//! (challenger), and promotion on the decisions people took.
 
 use std::path::PathBuf;
 
@@ -21,11 +24,230 @@ pub enum What {
         #[arg(long)]
         out: PathBuf,
     },
+    /// The models a state store serves: each engine's champion and challenger,
+    /// every change of either, and the labelled proposals a promotion would use.
+    List {
+        #[arg(long)]
+        state: PathBuf,
+    },
+    /// Register a cash-matching model folder as the challenger: runs with the
+    /// store score every candidate group with it in shadow (`shadow_confidence`),
+    /// and it decides nothing until promoted.
+    Challenge {
+        #[arg(long)]
+        state: PathBuf,
+        /// The model folder (a path, or a name under models/).
+        dir: String,
+        /// Who registers it (recorded with the change).
+        #[arg(long)]
+        actor: String,
+    },
+    /// Make the challenger the champion if it beats the champion on the
+    /// proposals people decided (accepted or matched to the same items: right;
+    /// rejected or matched to others: wrong), by the metric, with enough
+    /// labels and without its auto precision falling below the floor; otherwise
+    /// refuse (exit 1) and print the comparison. Either way the outcome is
+    /// recorded.
+    Promote {
+        #[arg(long)]
+        state: PathBuf,
+        #[arg(long)]
+        actor: String,
+        /// `brier` or `log_loss` (lower is better).
+        #[arg(long, default_value = "brier")]
+        metric: String,
+        /// Labelled proposals with a shadow score needed.
+        #[arg(long, default_value_t = 100)]
+        min_labels: usize,
+        /// Auto precision the challenger must keep at its own auto threshold.
+        #[arg(long, default_value_t = 0.998)]
+        floor: f64,
+    },
+    /// Serve the champion before the last promotion again (or the
+    /// configuration's model when there was none).
+    Rollback {
+        #[arg(long)]
+        state: PathBuf,
+        #[arg(long)]
+        actor: String,
+    },
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// A cash-matching model folder as the registry names it (refused unless the
+/// engine can serve it).
+fn model_ref(dir: &str) -> anyhow::Result<reckon_state::models::ModelRef> {
+    let found = reckon_pipeline::model::find("model", dir, "give a model folder").map_err(|e| anyhow::anyhow!(e))?;
+    let m = reckon_pipeline::model::load_checked(
+        &found,
+        reckon_pipeline::model::Spec::Fixed(reckon_match::FEATURE_SPEC, reckon_match::FEATURES),
+    )
+    .map_err(|e| anyhow::anyhow!(e))?;
+    Ok(reckon_state::models::ModelRef {
+        model: dir.to_string(),
+        model_id: m.id(),
+        model_sha256: m.config.model_sha256.clone(),
+    })
+}
+
+fn registry(what: What) -> anyhow::Result<i32> {
+    use reckon_state::models::{self as reg, ENGINE_MATCH, ModelAlias};
+    let open = |p: &PathBuf| reckon_state::Store::open(p).map_err(|e| anyhow::anyhow!(e));
+    match what {
+        What::List { state } => {
+            let mut s = open(&state)?;
+            let aliases = s.model_aliases()?;
+            if aliases.is_empty() {
+                outln!("no models registered: runs serve the configuration's (matching.model)");
+            }
+            for a in &aliases {
+                outln!(
+                    "{} {}: {} ({}) since {} by {}",
+                    a.engine,
+                    a.alias,
+                    a.model.model_id,
+                    a.model.model,
+                    a.since,
+                    a.actor
+                );
+            }
+            for e in s.model_alias_events()? {
+                outln!(
+                    "  #{} {} {} {} {} {} by {}: {}",
+                    e.seq,
+                    e.at,
+                    e.engine,
+                    e.alias,
+                    e.action,
+                    e.model_id.as_deref().unwrap_or("-"),
+                    e.actor,
+                    e.detail
+                );
+            }
+            let labelled = reg::label_proposals(&s.proposal_scores()?, &s.decisions()?, &s.exceptions(None)?);
+            let shadow = labelled.iter().filter(|l| l.score.shadow_confidence.is_some()).count();
+            outln!("labelled proposals: {} ({} with a shadow score)", labelled.len(), shadow);
+            Ok(exit::OK)
+        }
+        What::Challenge { state, dir, actor } => {
+            let m = model_ref(&dir)?;
+            let mut s = open(&state)?;
+            let detail = format!("{} registered as challenger", m.model_id);
+            s.change_model_aliases(
+                ENGINE_MATCH,
+                &[(ModelAlias::Challenger, Some(m.clone()))],
+                ModelAlias::Challenger,
+                "set",
+                &now(),
+                &actor,
+                &detail,
+            )?;
+            outln!("{detail}: runs with {} score it in shadow", state.display());
+            Ok(exit::OK)
+        }
+        What::Promote { state, actor, metric, min_labels, floor } => {
+            let metric = reg::PromotionMetric::parse(&metric)
+                .ok_or_else(|| anyhow::anyhow!("--metric '{metric}': brier or log_loss"))?;
+            anyhow::ensure!((0.0..=1.0).contains(&floor), "--floor {floor} must be within 0..=1");
+            let rule = reg::PromotionRule { metric, min_labels, auto_floor: floor };
+            let mut s = open(&state)?;
+            let aliases = s.model_aliases()?;
+            let challenger = aliases
+                .iter()
+                .find(|a| a.engine == ENGINE_MATCH && a.alias == ModelAlias::Challenger)
+                .ok_or_else(|| anyhow::anyhow!("no challenger registered (reckon models challenge)"))?;
+            let found = reckon_pipeline::model::find("challenger", &challenger.model.model, "reckon models list")
+                .map_err(|e| anyhow::anyhow!(e))?;
+            let auto = reckon_onnx::Model::load(&found)
+                .map_err(|e| anyhow::anyhow!(e))?
+                .config
+                .thresholds
+                .get("auto")
+                .copied();
+            let labelled = reg::label_proposals(&s.proposal_scores()?, &s.decisions()?, &s.exceptions(None)?);
+            let c = reg::compare(&labelled, &challenger.model.model_id, auto, &rule);
+            let show = |f: &reg::Figures| {
+                format!(
+                    "Brier {:.4}, log loss {:.4}, auto {} of {} right ({:.4})",
+                    f.brier,
+                    f.log_loss,
+                    f.auto_right,
+                    f.auto_selected,
+                    f.auto_precision()
+                )
+            };
+            outln!("labelled proposals with both scores: {} ({} right)", c.labelled, c.right);
+            outln!("  champion:   {}", show(&c.champion));
+            outln!("  challenger: {} ({})", show(&c.challenger), challenger.model.model_id);
+            let detail = serde_json::to_string(&c)?;
+            if c.promote {
+                s.change_model_aliases(
+                    ENGINE_MATCH,
+                    &[(ModelAlias::Champion, Some(challenger.model.clone())), (ModelAlias::Challenger, None)],
+                    ModelAlias::Champion,
+                    "promoted",
+                    &now(),
+                    &actor,
+                    &detail,
+                )?;
+                outln!("promoted {} to champion", challenger.model.model_id);
+                Ok(exit::OK)
+            } else {
+                s.change_model_aliases(ENGINE_MATCH, &[], ModelAlias::Challenger, "refused", &now(), &actor, &detail)?;
+                for r in &c.refused {
+                    outln!("refused: {r}");
+                }
+                Ok(exit::FAILED)
+            }
+        }
+        What::Rollback { state, actor } => {
+            let mut s = open(&state)?;
+            let events = s.model_alias_events()?;
+            // The champion set before the latest promotion (none: the configuration's).
+            let champions: Vec<&reg::ModelAliasEvent> = events
+                .iter()
+                .filter(|e| e.engine == ENGINE_MATCH && e.alias == ModelAlias::Champion && e.model.is_some())
+                .filter(|e| matches!(e.action.as_str(), "promoted" | "set" | "rolled_back"))
+                .collect();
+            let current =
+                s.model_aliases()?.into_iter().find(|a| a.engine == ENGINE_MATCH && a.alias == ModelAlias::Champion);
+            let Some(current) = current else {
+                anyhow::bail!("no champion registered: runs already serve the configuration's model");
+            };
+            let before =
+                champions.iter().rev().skip(1).find(|e| e.model_id.as_deref() != Some(current.model.model_id.as_str()));
+            let to = match before.and_then(|e| e.model.clone()) {
+                Some(dir) => Some(model_ref(&dir)?),
+                None => None,
+            };
+            let detail = format!(
+                "{} replaced by {}",
+                current.model.model_id,
+                to.as_ref().map_or("the configuration's model".to_string(), |m| m.model_id.clone())
+            );
+            s.change_model_aliases(
+                ENGINE_MATCH,
+                &[(ModelAlias::Champion, to)],
+                ModelAlias::Champion,
+                "rolled_back",
+                &now(),
+                &actor,
+                &detail,
+            )?;
+            outln!("rolled back: {detail}");
+            Ok(exit::OK)
+        }
+        What::Verify { .. } | What::Score { .. } => anyhow::bail!("not a registry command"),
+    }
 }
 
 /// Verifies or serves the folder `what` names.
 pub fn exec(what: What) -> anyhow::Result<i32> {
     match what {
+        w @ (What::List { .. } | What::Challenge { .. } | What::Promote { .. } | What::Rollback { .. }) => registry(w),
         What::Score { dir, features, out } => {
             let m = reckon_onnx::Model::load(&dir).map_err(|e| anyhow::anyhow!(e))?;
             let bytes = std::fs::read(&features)?;

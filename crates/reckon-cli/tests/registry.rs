@@ -1,0 +1,123 @@
+//! The state store's model registry through `reckon models`: a challenger
+//! scored in shadow over days an analyst decides, promoted only when it beats
+//! the champion on those decisions; a worse one refused with the comparison;
+//! rollback; a run with the store serves the registered champion.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use reckon_lab::simulate::{SimConfig, simulate};
+
+fn reckon(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_reckon")).args(args).output().unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+fn shipped() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/cash_match_v2_2").display().to_string()
+}
+
+/// A cash model that reads the rule score alone: cruder than the shipped one.
+fn rule_only(dir: &Path) -> String {
+    let k = reckon_match::FEATURES.len();
+    let mut weights = vec![0.0; k];
+    weights[0] = 9.0;
+    let m = reckon_learn::logistic::Logistic { weights, intercept: -5.0 };
+    let bytes = m.to_onnx(&[("feature_spec", reckon_match::FEATURE_SPEC)]);
+    let mut cfg = reckon_onnx::ModelConfig::probability(
+        "cash_rule_only",
+        "cash_match_group",
+        reckon_match::FEATURE_SPEC,
+        reckon_match::FEATURES.iter().map(|s| s.to_string()).collect(),
+        &bytes,
+        String::new(),
+    );
+    cfg.thresholds.insert("auto".into(), 0.99);
+    std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(dir.join("model.onnx"), &bytes).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(dir.join("config.json"), serde_json::to_string_pretty(&cfg).unwrap_or_default())
+        .unwrap_or_else(|e| panic!("{e}"));
+    dir.display().to_string()
+}
+
+fn days(dir: &Path) -> PathBuf {
+    let days = dir.join("days");
+    reckon_synth::days::write_days(
+        &days,
+        &reckon_synth::Config::new(31, 3000),
+        4,
+        reckon_synth::days::THIRD_PARTY_PERMILLE,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    days
+}
+
+/// Simulates the days against `state` with `champion` in the configuration.
+fn simulate_with(days: &Path, out: &Path, state: &Path, champion: &str) {
+    std::fs::create_dir_all(out).unwrap_or_else(|e| panic!("{e}"));
+    let mut sim = SimConfig::default();
+    sim.config.matching.model = champion.to_string();
+    simulate(days, out, state, &sim).unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[test]
+fn a_challenger_is_promoted_only_when_the_decisions_say_it_is_better() {
+    let t = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let days = days(t.path());
+    let crude = rule_only(&t.path().join("crude"));
+    let (state, s) = (t.path().join("a.db"), t.path().join("a.db").display().to_string());
+
+    // The crude model decides; the shipped one is scored in shadow.
+    let o = reckon(&["models", "challenge", "--state", &s, &shipped(), "--actor", "dana"]);
+    assert!(o.status.success(), "{}", text(&o));
+    simulate_with(&days, &t.path().join("sim_a"), &state, &crude);
+    let o = reckon(&["models", "list", "--state", &s]);
+    assert!(text(&o).contains("match challenger: cash_match@2.2"), "{}", text(&o));
+    // Too few labels for a strict rule: refused, saying how many it needs.
+    let o = reckon(&["models", "promote", "--state", &s, "--actor", "lee", "--min-labels", "100000"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("the rule needs 100000"), "{}", text(&o));
+    let o = reckon(&["models", "promote", "--state", &s, "--actor", "lee", "--min-labels", "30"]);
+    eprintln!("{}", text(&o));
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("promoted cash_match@2.2 to champion"), "{}", text(&o));
+
+    // A run with the store now serves the champion, not the configuration's model.
+    let mut cfg = reckon_pipeline::Config::default();
+    cfg.matching.model = crude.clone();
+    reckon_pipeline::remember::serve_registered(&state, &mut cfg).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(cfg.matching.model, shipped());
+    assert!(cfg.matching.challenger.is_empty(), "the challenger became the champion");
+    // Rollback: the configuration's model again.
+    let o = reckon(&["models", "rollback", "--state", &s, "--actor", "lee"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let mut cfg = reckon_pipeline::Config::default();
+    cfg.matching.model = crude.clone();
+    reckon_pipeline::remember::serve_registered(&state, &mut cfg).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(cfg.matching.model, crude);
+    let listed = text(&reckon(&["models", "list", "--state", &s]));
+    for action in ["set", "refused", "promoted", "rolled_back"] {
+        assert!(listed.contains(&format!(" {action} ")), "{action} missing:\n{listed}");
+    }
+
+    // The other way round: the shipped model decides, the crude one is in
+    // shadow and is refused with the comparison.
+    let (state, s) = (t.path().join("b.db"), t.path().join("b.db").display().to_string());
+    let o = reckon(&["models", "challenge", "--state", &s, &crude, "--actor", "dana"]);
+    assert!(o.status.success(), "{}", text(&o));
+    simulate_with(&days, &t.path().join("sim_b"), &state, &shipped());
+    let o = reckon(&["models", "promote", "--state", &s, "--actor", "lee", "--min-labels", "30"]);
+    eprintln!("{}", text(&o));
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("is not below the champion's"), "{}", text(&o));
+    assert!(text(&o).contains("champion:   Brier"), "{}", text(&o));
+
+    // A registered folder whose model was replaced is refused by a run.
+    std::fs::write(Path::new(&crude).join("model.onnx"), b"not the model").unwrap_or_else(|e| panic!("{e}"));
+    let mut cfg = reckon_pipeline::Config::default();
+    let e = reckon_pipeline::remember::serve_registered(&state, &mut cfg).err().map(|e| e.to_string());
+    assert!(e.is_some(), "a replaced model folder must be refused");
+}

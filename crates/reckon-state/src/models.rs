@@ -1,0 +1,271 @@
+//! Which model serves each engine, and the evidence a challenger is promoted on.
+//!
+//! A store names, per engine, a `champion` (the model folder a run with the
+//! store serves) and a `challenger` (scored beside it in shadow; it decides
+//! nothing), with every change as an event ([`ModelAliasEvent`]): `reckon
+//! models list | challenge | promote | rollback`. Each run records the scores of
+//! the cash proposals it put to people ([`ProposalScore`]); the decisions people
+//! take on them label them ([`label_proposals`]): accepted, or matched to the
+//! same items → right; a pair rejected, or matched to other items → wrong.
+//! [`compare`] holds the challenger to the champion on those labels by the
+//! promotion rule ([`PromotionRule`]): enough labels, a better score by the
+//! rule's metric, and auto precision at the challenger's own threshold not
+//! below the floor.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use crate::decision::{Action, DecisionStatus};
+use crate::store::{ExceptionRecord, StoredDecision};
+
+/// The cash-matching engine's name in the registry (as in `reckon train match`).
+pub const ENGINE_MATCH: &str = "match";
+
+reckon_core::vocab_enum! {
+    /// A model's place for an engine.
+    pub enum ModelAlias {
+        /// Serves the engine: decides.
+        Champion => "champion",
+        /// Scored beside the champion in shadow: decides nothing.
+        Challenger => "challenger",
+    }
+}
+
+/// A model folder as the store names it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ModelRef {
+    /// The folder (as given: a path or a name under `models/`).
+    pub model: String,
+    /// `name@version` from its config.
+    pub model_id: String,
+    pub model_sha256: String,
+}
+
+/// One alias as it stands.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ModelAliasRecord {
+    pub engine: String,
+    pub alias: ModelAlias,
+    #[serde(flatten)]
+    pub model: ModelRef,
+    pub since: String,
+    pub actor: String,
+}
+
+/// One change of an alias: `set`, `promoted`, `rolled_back`, `cleared`, `refused`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ModelAliasEvent {
+    pub seq: i64,
+    pub engine: String,
+    pub alias: ModelAlias,
+    pub action: String,
+    pub model: Option<String>,
+    pub model_id: Option<String>,
+    pub at: String,
+    pub actor: String,
+    pub detail: String,
+}
+
+/// The scores of one cash proposal put to people in a run.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ProposalScore {
+    pub run_id: String,
+    pub txn_id: String,
+    /// The proposal's open items, sorted.
+    pub items: Vec<String>,
+    pub model: String,
+    pub confidence: f64,
+    pub challenger: Option<String>,
+    pub shadow_confidence: Option<f64>,
+}
+
+/// A proposal people decided on.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LabelledProposal {
+    #[serde(flatten)]
+    pub score: ProposalScore,
+    /// The proposal was right.
+    pub right: bool,
+    pub decision_id: String,
+}
+
+/// Labels the latest scores of each proposal (receipt and items) by the
+/// decisions on its receipt's exceptions that stand (accepted or applied, not
+/// refused, pending or undone): `accept`, or `match`/`choose` of the same
+/// items → right; `match`/`choose` of other items, or `reject_pair` of one of
+/// its items → wrong. Other actions (dismiss, write-off) say nothing of it.
+pub fn label_proposals(
+    scores: &[ProposalScore],
+    decisions: &[StoredDecision],
+    exceptions: &[ExceptionRecord],
+) -> Vec<LabelledProposal> {
+    let txn_of: BTreeMap<&str, &str> =
+        exceptions.iter().filter_map(|e| Some((e.exception_id.as_str(), e.txn_id()?))).collect();
+    // The latest scores per (receipt, items): scores are in run order.
+    let mut latest: BTreeMap<(&str, Vec<String>), &ProposalScore> = BTreeMap::new();
+    for s in scores {
+        latest.insert((s.txn_id.as_str(), s.items.clone()), s);
+    }
+    let mut by_txn: BTreeMap<&str, Vec<&ProposalScore>> = BTreeMap::new();
+    for ((t, _), s) in &latest {
+        by_txn.entry(t).or_default().push(s);
+    }
+    let mut out: BTreeMap<(String, Vec<String>), LabelledProposal> = BTreeMap::new();
+    for d in decisions {
+        if !matches!(d.status, DecisionStatus::Accepted | DecisionStatus::Applied) {
+            continue;
+        }
+        let Some(txn) = d.exception_id.as_deref().and_then(|e| txn_of.get(e)) else { continue };
+        let Some(proposals) = by_txn.get(txn) else { continue };
+        let chosen: BTreeSet<&str> = d.input.items.iter().map(|i| i.item_id.as_str()).collect();
+        for s in proposals {
+            let right = match d.action {
+                Action::Accept => Some(true),
+                Action::Match | Action::Choose => {
+                    Some(chosen.len() == s.items.len() && s.items.iter().all(|i| chosen.contains(i.as_str())))
+                }
+                Action::RejectPair => d.input.item_id.as_ref().filter(|i| s.items.contains(i)).map(|_| false),
+                _ => None,
+            };
+            if let Some(right) = right {
+                out.insert(
+                    (s.txn_id.clone(), s.items.clone()),
+                    LabelledProposal { score: (*s).clone(), right, decision_id: d.decision_id.clone() },
+                );
+            }
+        }
+    }
+    out.into_values().collect()
+}
+
+reckon_core::vocab_enum! {
+    /// How a challenger's probabilities are compared with the champion's.
+    pub enum PromotionMetric {
+        /// Mean squared error of the probability against the label (lower is better).
+        Brier => "brier",
+        /// Mean negative log likelihood (lower is better).
+        LogLoss => "log_loss",
+    }
+}
+
+/// When a challenger may replace the champion.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PromotionRule {
+    pub metric: PromotionMetric,
+    /// Labelled proposals with both scores needed before anything is judged.
+    pub min_labels: usize,
+    /// Auto precision the challenger must keep at its own auto threshold on
+    /// the labelled proposals it would have cleared.
+    pub auto_floor: f64,
+}
+
+impl Default for PromotionRule {
+    fn default() -> Self {
+        PromotionRule { metric: PromotionMetric::Brier, min_labels: 100, auto_floor: 0.998 }
+    }
+}
+
+/// One model's figures on the labelled proposals.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Figures {
+    pub brier: f64,
+    pub log_loss: f64,
+    /// Labelled proposals at or above the model's auto threshold, and of
+    /// those the right ones (`None` threshold: not counted).
+    pub auto_selected: usize,
+    pub auto_right: usize,
+}
+
+impl Figures {
+    fn of(p: &[(f64, bool)], auto: Option<f64>) -> Figures {
+        let n = p.len().max(1) as f64;
+        let brier = p.iter().map(|(s, y)| (s - if *y { 1.0 } else { 0.0 }).powi(2)).sum::<f64>() / n;
+        let log_loss = p
+            .iter()
+            .map(|(s, y)| {
+                let s = s.clamp(1e-6, 1.0 - 1e-6);
+                -(if *y { s.ln() } else { (1.0 - s).ln() })
+            })
+            .sum::<f64>()
+            / n;
+        let sel: Vec<&(f64, bool)> = p.iter().filter(|(s, _)| auto.is_some_and(|a| *s >= a)).collect();
+        Figures { brier, log_loss, auto_selected: sel.len(), auto_right: sel.iter().filter(|(_, y)| *y).count() }
+    }
+
+    fn metric(&self, m: PromotionMetric) -> f64 {
+        match m {
+            PromotionMetric::Brier => self.brier,
+            PromotionMetric::LogLoss => self.log_loss,
+        }
+    }
+
+    /// Auto precision on the labelled proposals (1 when none is selected).
+    pub fn auto_precision(&self) -> f64 {
+        if self.auto_selected == 0 { 1.0 } else { self.auto_right as f64 / self.auto_selected as f64 }
+    }
+}
+
+/// The challenger against the champion on the same labelled proposals.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Comparison {
+    pub rule: PromotionRule,
+    pub labelled: usize,
+    pub right: usize,
+    pub champion: Figures,
+    pub challenger: Figures,
+    pub promote: bool,
+    /// Why not, one line per unmet condition (empty when `promote`).
+    pub refused: Vec<String>,
+}
+
+/// Compares the challenger's shadow scores with the scores of the champion
+/// that decided, on the labelled proposals the challenger (`challenger`, its
+/// `name@version`) was scored on in shadow (`challenger_auto`: its own auto
+/// threshold).
+pub fn compare(
+    labelled: &[LabelledProposal],
+    challenger: &str,
+    challenger_auto: Option<f64>,
+    rule: &PromotionRule,
+) -> Comparison {
+    let both: Vec<&LabelledProposal> = labelled
+        .iter()
+        .filter(|l| l.score.shadow_confidence.is_some() && l.score.challenger.as_deref() == Some(challenger))
+        .collect();
+    let champ: Vec<(f64, bool)> = both.iter().map(|l| (l.score.confidence, l.right)).collect();
+    let chall: Vec<(f64, bool)> = both.iter().map(|l| (l.score.shadow_confidence.unwrap_or(0.0), l.right)).collect();
+    let champion = Figures::of(&champ, None);
+    let challenger = Figures::of(&chall, challenger_auto);
+    let mut refused = Vec::new();
+    if both.len() < rule.min_labels {
+        refused.push(format!(
+            "{} labelled proposals carry a shadow score; the rule needs {} ({} more decisions on proposals scored in shadow)",
+            both.len(),
+            rule.min_labels,
+            rule.min_labels - both.len()
+        ));
+    }
+    let (a, b) = (challenger.metric(rule.metric), champion.metric(rule.metric));
+    if both.is_empty() || a >= b {
+        refused.push(format!("the challenger's {} {a:.4} is not below the champion's {b:.4}", rule.metric));
+    }
+    if challenger.auto_precision() < rule.auto_floor {
+        refused.push(format!(
+            "the challenger would clear {} labelled proposals automatically, {} of them right: auto precision {:.4} below the floor {}",
+            challenger.auto_selected,
+            challenger.auto_right,
+            challenger.auto_precision(),
+            rule.auto_floor
+        ));
+    }
+    Comparison {
+        rule: rule.clone(),
+        labelled: both.len(),
+        right: both.iter().filter(|l| l.right).count(),
+        promote: refused.is_empty(),
+        champion,
+        challenger,
+        refused,
+    }
+}
