@@ -42,7 +42,10 @@ pub enum MonitorError {
 pub struct Column {
     pub name: String,
     /// Inner cut points, ascending and distinct: bin `i` holds values above
-    /// `edges[i-1]` and at most `edges[i]` (a binary feature has one edge, 0).
+    /// `edges[i-1]` and at most `edges[i]`. The deciles, and around every
+    /// value holding at least 5 % of the rows the float just below it and the
+    /// value itself, so that the value is a bin alone (a binary feature has
+    /// one edge, 0).
     pub edges: Vec<f32>,
     /// Share of training rows per bin (`edges.len() + 1` bins), to 10⁻⁶.
     pub shares: Vec<f64>,
@@ -62,7 +65,23 @@ impl Column {
         values.sort_by(f32::total_cmp);
         let n = values.len();
         let mut edges: Vec<f32> = (1..BINS).map(|q| values[((n - 1) * q) / BINS]).collect();
+        // A value that holds at least one row in twenty (a flag's 0 and 1, a
+        // similarity's 1.0) is a bin of its own, so that rows moving off it are
+        // seen even when they stay within the decile it would share.
+        let mut at = 0;
+        while at < n {
+            let v = values[at];
+            let end = at + values[at..].partition_point(|x| *x == v);
+            if (end - at) * 20 >= n {
+                edges.push(v.next_down());
+                edges.push(v);
+            }
+            at = end;
+        }
+        edges.sort_by(f32::total_cmp);
         edges.dedup();
+        // No cut below the smallest value: its bin would always be empty.
+        edges.retain(|e| *e >= values[0]);
         // The largest value is no cut: a bin above it would always be empty.
         if edges.last() == values.last() {
             edges.pop();

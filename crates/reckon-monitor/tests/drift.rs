@@ -21,8 +21,10 @@ fn the_training_rows_have_not_moved() {
     let (x, s) = rows(1000, 0.0);
     let r = Reference::fit(&["a", "b"], &x, &s).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(r.features[0].edges.len(), 9, "deciles of a continuous feature");
-    assert_eq!(r.features[1].edges, vec![0.0], "a binary feature has one cut");
-    assert_eq!(r.features[1].shares, vec![0.75, 0.25]);
+    // A binary feature: 0 and 1 each a bin alone, and between them a bin no
+    // training row fell in (a value there at run time is new).
+    assert_eq!(r.features[1].edges, vec![0.0, 1f32.next_down()], "{:?}", r.features[1]);
+    assert_eq!(r.features[1].shares, vec![0.75, 0.0, 0.25]);
     let mut h = Histogram::new(&r);
     h.add(&r, &x, &s);
     let d = h.drift(&r, &DriftLimits::default());
@@ -53,6 +55,20 @@ fn a_shift_is_measured_and_named() {
 
 /// PSI by hand: expected (0.5, 0.5), actual (0.8, 0.2):
 /// 0.3·ln(1.6) + (−0.3)·ln(0.4) = 0.141 + 0.275 = 0.4158883…; an empty bin is floored.
+/// Rows moving off a value most training rows hold are seen, even when they
+/// stay within what would be its decile: a similarity that was 1.0 for nine
+/// rows in ten and now is 0.97.
+#[test]
+fn moving_off_a_point_mass_is_seen() {
+    let train: Vec<f32> = (0..1000).map(|i| if i % 10 == 0 { (i % 97) as f32 / 100.0 } else { 1.0 }).collect();
+    let r = Reference::fit(&["sim"], &train, &vec![0.5; 1000]).unwrap_or_else(|e| panic!("{e}"));
+    let now: Vec<f32> = train.iter().map(|v| if *v == 1.0 { 0.97 } else { *v }).collect();
+    let mut h = Histogram::new(&r);
+    h.add(&r, &now, &vec![0.5; 1000]);
+    let d = h.drift(&r, &DriftLimits::default());
+    assert_eq!(d.moved, vec!["sim".to_string()], "{d:?}");
+}
+
 #[test]
 fn psi_by_hand() {
     let v = psi(&[0.5, 0.5], &[80, 20]);
