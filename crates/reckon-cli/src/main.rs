@@ -163,6 +163,12 @@ enum Command {
         /// name (learned only when a person confirms it).
         #[arg(long, value_name = "SHARE", default_value_t = 0.05)]
         third_party_payers: f64,
+        /// With --days: from day D on, the bank writes payer names abbreviated
+        /// and invoice references as SWIFT MT103 field 70 codes them
+        /// (`/INV/<date> <invoice>`): a change of format for monitoring and
+        /// retraining to meet.
+        #[arg(long, value_name = "D")]
+        bank_drift_from_day: Option<usize>,
     },
     /// Evaluate a run's outputs against a generated scenario's truth: cash-matching
     /// precision of `auto`, touchless rate, recall in any band, by pattern, and a
@@ -302,8 +308,8 @@ fn dispatch(cmd: Command) -> anyhow::Result<i32> {
         Command::Demo { out } => cmd::run::demo(out),
         Command::Validate { input, all } => cmd::data::validate(input, all),
         Command::Ingest { input, out } => cmd::run::ingest(input, out),
-        Command::Generate { out, seed, scale, profile, world, days, third_party_payers } => {
-            cmd::data::generate(out, seed, scale, profile, world, days, third_party_payers)
+        Command::Generate { out, seed, scale, profile, world, days, third_party_payers, bank_drift_from_day } => {
+            cmd::data::generate(out, seed, scale, profile, world, days, third_party_payers, bank_drift_from_day)
         }
         Command::Bench { scale, seed, dir, only } => cmd::bench::bench(scale, seed, dir, &only),
         Command::Parse { files, model } => cmd::data::parse_files(&files, model),

@@ -22,7 +22,7 @@ use crate::model::{Engine, refuse_same_data, separability, training_data_sha256_
 use reckon_pipeline::model::OnnxScorer;
 
 /// Candidate rows of a generated scenario with labels.
-fn labelled(dir: &Path, cfg: &MatchConfig) -> Result<(Vec<f64>, Vec<bool>, usize), String> {
+pub(crate) fn labelled(dir: &Path, cfg: &MatchConfig) -> Result<(Vec<f64>, Vec<bool>, usize), String> {
     let loaded = reckon_ingest::load_dir(dir).map_err(|e| e.to_string())?;
     let i = reckon_pipeline::cash::inputs(&loaded).ok_or("no receipts or open items")?;
     let truth = crate::eval::cash_truth(&dir.join("truth")).map_err(|e| e.to_string())?;

@@ -8,7 +8,9 @@
 //! `reckon train anomaly` and journal evaluation) with their model cards, and
 //! `model` (model folders as training writes them), `card` (one model-card
 //! type: the facts from `config.json`, the prose from the trainer), and
-//! `worlds` (leave-one-world-out evaluation: `reckon worlds`). `reckon-pipeline` serves
+//! `worlds` (leave-one-world-out evaluation: `reckon worlds`), `retrain` (the
+//! cash model fitted to a state store's decisions: `reckon train match
+//! --state`). `reckon-pipeline` serves
 //! the models these write; it does not link linfa.
 
 pub mod card;
@@ -17,5 +19,6 @@ pub mod dedup;
 pub mod eval;
 pub mod journals;
 pub mod model;
+pub mod retrain;
 pub mod simulate;
 pub mod worlds;

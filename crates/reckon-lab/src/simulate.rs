@@ -35,6 +35,20 @@ pub struct SimConfig {
     pub erp_lag_days: usize,
     pub seed: u64,
     pub config: Config,
+    /// What the team does with its models between days (retrain, promote).
+    pub model_ops: Vec<ModelOp>,
+}
+
+/// A step of the model lifecycle between two simulated days.
+#[derive(Clone, Debug)]
+pub enum ModelOp {
+    /// After day `after_day`: train a cash-matching candidate on the store's
+    /// decisions into `OUT/models/cash_match_v<day>_0` and register it as
+    /// challenger (it then scores in shadow).
+    Retrain { after_day: usize, params: crate::retrain::RetrainParams },
+    /// After day `after_day`: promote the challenger if the decisions say it
+    /// is better.
+    Promote { after_day: usize, rule: reckon_state::models::PromotionRule },
 }
 
 impl Default for SimConfig {
@@ -46,6 +60,7 @@ impl Default for SimConfig {
             erp_lag_days: 2,
             seed: 1,
             config: Config::default(),
+            model_ops: Vec::new(),
         }
     }
 }
@@ -99,6 +114,16 @@ pub struct DayRow {
     pub undo_sent: u64,
     /// Problems raised as `new` although raised before (must be 0).
     pub raised_twice: u64,
+    /// Of the new receipts matched automatically, those whose items are
+    /// exactly the truth's.
+    pub auto_right: u64,
+    /// The cash-matching model that decided, and the challenger in shadow.
+    pub model: String,
+    pub challenger: String,
+    /// Features of the cash model beyond the drift limits (`model_drift`).
+    pub drift_moved: Vec<String>,
+    /// What was done with the models after the day (retrained, promoted, refused).
+    pub model_events: Vec<String>,
     pub chain_balanced: bool,
     pub ms: u64,
 }
@@ -336,6 +361,24 @@ pub fn simulate(days_dir: &Path, out: &Path, state: &Path, cfg: &SimConfig) -> R
             ..DayRow::default()
         };
         // Receipts: new ones and their touchless share; carried ones applied.
+        row.model = m.models.first().map(|x| x.id.clone()).unwrap_or_default();
+        row.challenger = m
+            .models
+            .iter()
+            .find(|x| x.role == Some(reckon_pipeline::manifest::ModelRole::Shadow))
+            .map(|x| x.id.clone())
+            .unwrap_or_default();
+        row.drift_moved = m.models.first().and_then(|x| x.drift.as_ref()).map(|d| d.moved.clone()).unwrap_or_default();
+        // Automatic matches against the truth: the items of each auto receipt.
+        let matches = parquet(&run_out.join("matches.parquet"))?;
+        let mut auto_items: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for ((t, i), b) in
+            strings(&matches, "txn_id").into_iter().zip(strings(&matches, "item_id")).zip(strings(&matches, "band"))
+        {
+            if b == "auto" {
+                auto_items.entry(t).or_default().insert(i);
+            }
+        }
         let outcomes = parquet(&run_out.join("receipt_outcomes.parquet"))?;
         let (txn, status) = (strings(&outcomes, "txn_id"), strings(&outcomes, "status"));
         let settled: BTreeSet<&str> =
@@ -346,6 +389,10 @@ pub fn simulate(days_dir: &Path, out: &Path, state: &Path, cfg: &SimConfig) -> R
             } else {
                 row.receipts_new += 1;
                 row.auto_new += u64::from(s == "auto");
+                if s == "auto" {
+                    let truth_items: Option<BTreeSet<String>> = truth.links.get(t).map(|v| v.iter().cloned().collect());
+                    row.auto_right += u64::from(truth_items.as_ref() == auto_items.get(t));
+                }
                 if truth.third_party.contains(t) {
                     row.third_party_new += 1;
                     row.third_party_auto += u64::from(s == "auto");
@@ -525,6 +572,50 @@ pub fn simulate(days_dir: &Path, out: &Path, state: &Path, cfg: &SimConfig) -> R
         known_names =
             store.memory().map_err(reckon_pipeline::RunError::State)?.aliases.into_iter().map(|a| a.name_key).collect();
         drop(store);
+        for op in &cfg.model_ops {
+            let at = format!("{}T20:00:00Z", row.as_of);
+            match op {
+                ModelOp::Retrain { after_day, params } if *after_day == d + 1 => {
+                    let dir = out.join("models").join(format!("cash_match_v{}_0", d + 1));
+                    let auto = reckon_onnx::Model::load(
+                        &reckon_pipeline::model::find("champion", &cfg.config.matching.model, "")
+                            .map_err(|e| SimError::Data(out.to_path_buf(), e.to_string()))?,
+                    )
+                    .map_err(|e| SimError::Data(out.to_path_buf(), e.to_string()))?
+                    .config
+                    .thresholds
+                    .get("auto")
+                    .copied()
+                    .unwrap_or(1.0);
+                    let r = crate::retrain::train_from_decisions(state, &dir, params, auto)
+                        .map_err(|e| SimError::Data(dir.clone(), e.to_string()))?;
+                    let m = crate::retrain::challenge(state, &dir.display().to_string(), "data.scientist", &at)
+                        .map_err(|e| SimError::Data(dir.clone(), e.to_string()))?;
+                    row.model_events.push(format!(
+                        "retrained {} on {} decided proposals and {} weak positives (held out: candidate touchless {:.3} at {:.3}, champion {:.3}); challenger",
+                        m.model_id,
+                        r.train.decided_right + r.train.decided_wrong,
+                        r.train.weak_positive,
+                        r.candidate.touchless,
+                        r.candidate.auto_threshold,
+                        r.champion.touchless
+                    ));
+                }
+                ModelOp::Promote { after_day, rule } if *after_day == d + 1 => {
+                    let (c, m) = crate::retrain::promote(state, rule, "controller", &at)
+                        .map_err(|e| SimError::Data(out.to_path_buf(), e.to_string()))?;
+                    row.model_events.push(if c.promote {
+                        format!(
+                            "promoted {} (Brier {:.4} against {:.4} on {} decided proposals)",
+                            m.model_id, c.challenger.brier, c.champion.brier, c.labelled
+                        )
+                    } else {
+                        format!("refused {}: {}", m.model_id, c.refused.join("; "))
+                    });
+                }
+                _ => {}
+            }
+        }
         row.ms = t0.elapsed().as_millis() as u64;
         tracing::info!(day = row.day, touchless = row.touchless_new, carried = row.carried_in, "simulated day");
         rows.push(row);
@@ -591,6 +682,19 @@ pub fn table(rows: &[DayRow]) -> String {
             ratio(all.0, all.1),
             ratio(third.0, third.1),
             ratio(all.0 - third.0, all.1 - third.1),
+        ));
+    }
+    // The models: which decided, what moved, what was done with them.
+    s.push_str("\n| day | cash model | challenger in shadow | auto precision (new receipts) | features beyond the drift limits | after the day |\n|---|---|---|---|---|---|\n");
+    for r in rows {
+        s.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} |\n",
+            r.day,
+            r.model,
+            if r.challenger.is_empty() { "–" } else { &r.challenger },
+            ratio(r.auto_right, r.auto_new),
+            if r.drift_moved.is_empty() { "–".to_string() } else { r.drift_moved.join(", ") },
+            if r.model_events.is_empty() { "–".to_string() } else { r.model_events.join("; ") }
         ));
     }
     s

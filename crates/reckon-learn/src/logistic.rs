@@ -58,7 +58,27 @@ impl Logistic {
     /// optimum (a test compares them). Sums run in row order: the same result
     /// on any thread count.
     pub fn fit_nonneg(x: &[f64], k: usize, y: &[bool], alpha: f64, nonneg: &[bool]) -> Result<Logistic, LearnError> {
+        Logistic::fit_weighted(x, k, y, None, alpha, nonneg)
+    }
+
+    /// [`Logistic::fit_nonneg`] with a weight per row (`None`: every row 1): the
+    /// objective is `Σ wᵢ log(1 + e^(−sᵢ zᵢ)) + α/2 ‖w‖²`, so a row of weight 0.3
+    /// counts as 0.3 of a row (a weak label).
+    pub fn fit_weighted(
+        x: &[f64],
+        k: usize,
+        y: &[bool],
+        weights: Option<&[f64]>,
+        alpha: f64,
+        nonneg: &[bool],
+    ) -> Result<Logistic, LearnError> {
         let n = y.len();
+        if let Some(w) = weights
+            && (w.len() != n || w.iter().any(|v| !(v.is_finite() && *v >= 0.0)))
+        {
+            return Err(LearnError::Data(format!("{} row weights for {n} rows, each finite and at least 0", w.len())));
+        }
+        let wt = |r: usize| weights.map_or(1.0, |w| w[r]);
         if n == 0 || k == 0 || x.len() != n * k || nonneg.len() != k {
             return Err(LearnError::Data(format!(
                 "{} values for {n} rows of {k} features ({} bounds)",
@@ -83,7 +103,7 @@ impl Logistic {
                 let t = dot(&z[r * k..(r + 1) * k], &w[..k]) + w[k];
                 let s = if y[r] { t } else { -t };
                 // log(1 + e^(−s)), stable on both sides.
-                f += if s > 0.0 { (-s).exp().ln_1p() } else { -s + s.exp().ln_1p() };
+                f += wt(r) * if s > 0.0 { (-s).exp().ln_1p() } else { -s + s.exp().ln_1p() };
             }
             f
         };
@@ -96,8 +116,8 @@ impl Logistic {
             for r in 0..n {
                 let row = &z[r * k..(r + 1) * k];
                 let p = sigmoid(dot(row, &w[..k]) + w[k]);
-                let e = p - if y[r] { 1.0 } else { 0.0 };
-                let d = p * (1.0 - p);
+                let e = wt(r) * (p - if y[r] { 1.0 } else { 0.0 });
+                let d = wt(r) * p * (1.0 - p);
                 for a in 0..m {
                     let xa = if a < k { row[a] } else { 1.0 };
                     g[a] += e * xa;

@@ -86,3 +86,28 @@ fn bad_input_is_an_error() {
     assert!(Logistic::fit_nonneg(&x, 3, &y, 0.0, &[true; 3]).is_err(), "alpha 0");
     assert!(Logistic::fit_nonneg(&x, 3, &[true; 100], 1.0, &[true; 3]).is_err(), "one class");
 }
+
+/// A row of weight 2 counts as the row twice; weights of the wrong length or
+/// below zero are refused.
+#[test]
+fn a_weight_counts_as_repeated_rows() {
+    let (x, y) = data(600, true);
+    let (x2, y2): (Vec<f64>, Vec<bool>) = {
+        let mut xs = x.clone();
+        let mut ys = y.clone();
+        xs.extend_from_slice(&x[..300 * 3]);
+        ys.extend_from_slice(&y[..300]);
+        (xs, ys)
+    };
+    let w: Vec<f64> = (0..600).map(|i| if i < 300 { 2.0 } else { 1.0 }).collect();
+    let free = [false; 3];
+    let a = Logistic::fit_weighted(&x, 3, &y, Some(&w), 1.0, &free).unwrap_or_else(|e| panic!("{e}"));
+    let b = Logistic::fit_weighted(&x2, 3, &y2, None, 1.0, &free).unwrap_or_else(|e| panic!("{e}"));
+    // The standardisation differs (it is over the rows given), so compare predictions.
+    for r in 0..600 {
+        let (p, q) = (a.predict(&x[r * 3..r * 3 + 3]), b.predict(&x[r * 3..r * 3 + 3]));
+        assert!((p - q).abs() < 0.02, "row {r}: {p} vs {q}");
+    }
+    assert!(Logistic::fit_weighted(&x, 3, &y, Some(&w[..10]), 1.0, &free).is_err());
+    assert!(Logistic::fit_weighted(&x, 3, &y, Some(&vec![-1.0; 600]), 1.0, &free).is_err());
+}

@@ -110,6 +110,10 @@ pub struct MatchConfig {
     /// probability for each group applied is written as `shadow_confidence`; it
     /// decides nothing. Empty for none.
     pub challenger: String,
+    /// Keep each applied group's features in [`MatchResult::features`] (a run
+    /// with a state store keeps them for retraining); not a setting.
+    #[serde(skip)]
+    pub keep_features: bool,
 }
 
 impl Default for MatchConfig {
@@ -126,6 +130,7 @@ impl Default for MatchConfig {
             ambiguity_margin: 0.02,
             model: "cash_match_v2_2".into(),
             challenger: String::new(),
+            keep_features: false,
         }
     }
 }
@@ -221,6 +226,9 @@ pub struct ReceiptOutcome {
 pub struct MatchResult {
     pub rows: Vec<MatchRow>,
     pub outcomes: Vec<ReceiptOutcome>,
+    /// With [`MatchConfig::keep_features`]: each applied group's features
+    /// (`match_id` → [`FEATURES`] values), what a model is retrained on.
+    pub features: std::collections::BTreeMap<String, Vec<f32>>,
 }
 
 /// The feature spec of a candidate group, as a model's config names it.
@@ -1354,8 +1362,16 @@ pub fn run_shadowed(
             }
         }
     }
-    // Features are not needed past scoring: free them on the pool.
-    per_receipt.par_iter_mut().flatten().for_each(|g| g.features = Vec::new());
+    // Features are not needed past scoring (but for each receipt's best group
+    // when they are kept): free them on the pool.
+    let keep = cfg.keep_features;
+    per_receipt.par_iter_mut().for_each(|gs| {
+        for (i, g) in gs.iter_mut().enumerate() {
+            if !(keep && i == 0) {
+                g.features = Vec::new();
+            }
+        }
+    });
     let out = assign(receipts, items, per_receipt, &tied, cfg);
     Ok(out)
 }
@@ -1409,12 +1425,13 @@ fn assign(
         taken[ri] = Some(g);
     }
     // Rows and outcomes per receipt in parallel, collected in receipt order.
-    let per: Vec<(Vec<MatchRow>, Option<ReceiptOutcome>)> = receipts
+    type Features = Option<(String, Vec<f32>)>;
+    let per: Vec<(Vec<MatchRow>, Option<ReceiptOutcome>, Features)> = receipts
         .par_iter()
         .enumerate()
         .map(|(ri, r)| {
             if r.amount <= 0 {
-                return (Vec::new(), None);
+                return (Vec::new(), None, None);
             }
             if let Some(g) = &taken[ri] {
                 let band = if g.score >= cfg.auto_threshold && !g.payer_conflict { Band::Auto } else { Band::Review };
@@ -1448,7 +1465,8 @@ fn assign(
                     reasons: g.reasons.clone(),
                     candidates: Vec::new(),
                 };
-                (rows, Some(o))
+                let f = (!g.features.is_empty()).then(|| (match_id.clone(), g.features.clone()));
+                (rows, Some(o), f)
             } else if let Some((why, cands)) = ambiguous[ri].as_ref().or(lost[ri].as_ref()) {
                 let o = ReceiptOutcome {
                     txn_id: r.txn_id.clone(),
@@ -1456,7 +1474,7 @@ fn assign(
                     reasons: why.clone(),
                     candidates: cands.clone(),
                 };
-                (Vec::new(), Some(o))
+                (Vec::new(), Some(o), None)
             } else {
                 let o = ReceiptOutcome {
                     txn_id: r.txn_id.clone(),
@@ -1464,17 +1482,19 @@ fn assign(
                     reasons: vec!["no invoice reference, remittance or payer match".into()],
                     candidates: Vec::new(),
                 };
-                (Vec::new(), Some(o))
+                (Vec::new(), Some(o), None)
             }
         })
         .collect();
     let mut result = MatchResult {
         rows: Vec::with_capacity(per.iter().map(|p| p.0.len()).sum()),
         outcomes: Vec::with_capacity(per.len()),
+        features: std::collections::BTreeMap::new(),
     };
-    for (rows, o) in per {
+    for (rows, o, f) in per {
         result.rows.extend(rows);
         result.outcomes.extend(o);
+        result.features.extend(f);
     }
     // Free the groups on the pool rather than on this thread.
     taken.into_par_iter().for_each(drop);

@@ -90,6 +90,8 @@ pub fn run_remembering(
 ) -> Result<Option<(MatchResult, Vec<Receipt>, Applied)>, CashError> {
     let Some(mut i) = inputs(loaded) else { return Ok(None) };
     let mut cfg = cfg.clone();
+    // A run with a store keeps the applied groups' features for retraining.
+    cfg.keep_features = memory.is_some();
     if let Some(s) = scorer
         && let Some(t) = s.0.config.thresholds.get("auto")
     {
@@ -521,15 +523,18 @@ impl Stage for CashStage {
         // a promotion is judged on).
         let mut learned = applied.learned;
         let mut by_match: BTreeMap<&str, reckon_state::models::ProposalScore> = BTreeMap::new();
-        for r in res.rows.iter().filter(|r| r.band == reckon_match::Band::Review) {
+        for r in res.rows.iter().filter(|_| inputs.memory.is_some()) {
             let p = by_match.entry(r.match_id.as_str()).or_insert_with(|| reckon_state::models::ProposalScore {
                 run_id: inputs.run_id.to_string(),
                 txn_id: r.txn_id.clone(),
                 items: Vec::new(),
+                band: r.band,
                 model: model_id.clone().unwrap_or_else(|| "rules".into()),
                 confidence: r.confidence,
                 challenger: self.challenger.as_ref().map(|c| c.0.id()),
                 shadow_confidence: r.shadow_confidence,
+                features: res.features.get(&r.match_id).cloned().unwrap_or_default(),
+                feature_spec: Some(reckon_match::FEATURE_SPEC.to_string()),
             });
             p.items.push(r.item_id.clone());
         }

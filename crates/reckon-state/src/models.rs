@@ -67,17 +67,24 @@ pub struct ModelAliasEvent {
     pub detail: String,
 }
 
-/// The scores of one cash proposal put to people in a run.
+/// The scores of one cash group a run applied: a proposal put to people
+/// (`review`) or a match cleared automatically (`auto`).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ProposalScore {
     pub run_id: String,
     pub txn_id: String,
-    /// The proposal's open items, sorted.
+    /// The group's open items, sorted.
     pub items: Vec<String>,
+    pub band: reckon_core::Band,
     pub model: String,
     pub confidence: f64,
     pub challenger: Option<String>,
     pub shadow_confidence: Option<f64>,
+    /// The group's features in the order of `feature_spec` (schema 5; empty
+    /// for rows kept before).
+    #[serde(skip)]
+    pub features: Vec<f32>,
+    pub feature_spec: Option<String>,
 }
 
 /// A proposal people decided on.
@@ -104,7 +111,7 @@ pub fn label_proposals(
         exceptions.iter().filter_map(|e| Some((e.exception_id.as_str(), e.txn_id()?))).collect();
     // The latest scores per (receipt, items): scores are in run order.
     let mut latest: BTreeMap<(&str, Vec<String>), &ProposalScore> = BTreeMap::new();
-    for s in scores {
+    for s in scores.iter().filter(|s| s.band == reckon_core::Band::Review) {
         latest.insert((s.txn_id.as_str(), s.items.clone()), s);
     }
     let mut by_txn: BTreeMap<&str, Vec<&ProposalScore>> = BTreeMap::new();

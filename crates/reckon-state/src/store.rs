@@ -18,7 +18,7 @@ mod embedded {
 }
 
 /// The newest schema version this build knows (the last file in `migrations/`).
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 reckon_core::vocab_enum! {
     /// Where a bank entry stands across the chain of runs.
@@ -870,7 +870,8 @@ impl Store {
         let rows = self
             .sql()
             .rows(
-                "SELECT p.run_id, p.txn_id, p.items, p.model, p.confidence, p.challenger, p.shadow_confidence \
+                "SELECT p.run_id, p.txn_id, p.items, p.model, p.confidence, p.challenger, p.shadow_confidence, \
+                 p.band, p.feature_spec, p.features \
                  FROM proposal_scores p JOIN runs r ON r.run_id = p.run_id ORDER BY r.seq, p.txn_id",
                 &[],
             )
@@ -886,6 +887,15 @@ impl Store {
                     confidence: num(&r.text(4)?)?,
                     challenger: r.opt_text(5),
                     shadow_confidence: r.opt_text(6).map(|v| num(&v)).transpose()?,
+                    band: {
+                        let b = r.text(7)?;
+                        reckon_core::Band::parse(&b).ok_or_else(|| DbError::Other(format!("band '{b}'")))?
+                    },
+                    feature_spec: r.opt_text(8),
+                    features: match r.opt_text(9) {
+                        Some(t) => serde_json::from_str(&t).map_err(|x| DbError::Other(format!("features: {x}")))?,
+                        None => Vec::new(),
+                    },
                 })
             })
             .collect::<Result<_, DbError>>()
@@ -928,7 +938,7 @@ impl Store {
             ("run_files", "SELECT name, rows, sha256, parquet FROM run_files ORDER BY name"),
             (
                 "proposal_scores",
-                "SELECT txn_id, items, model, confidence, challenger, shadow_confidence FROM proposal_scores ORDER BY txn_id, items, confidence",
+                "SELECT txn_id, items, band, model, confidence, challenger, shadow_confidence, features FROM proposal_scores ORDER BY txn_id, items, confidence",
             ),
             (
                 "model_aliases",
@@ -1241,13 +1251,31 @@ fn write_run(tx: &mut dyn Sql, ch: &RunChanges) -> Result<(), DbError> {
                 Val::Text(p.confidence.to_string()),
                 p.challenger.clone().map_or(Val::Null, Val::Text),
                 p.shadow_confidence.map_or(Val::Null, |v| Val::Text(v.to_string())),
+                Val::Text(p.band.as_str().to_string()),
+                p.feature_spec.clone().map_or(Val::Null, Val::Text),
+                if p.features.is_empty() {
+                    Val::Null
+                } else {
+                    Val::Text(serde_json::to_string(&p.features).unwrap_or_default())
+                },
             ]
         })
         .collect();
     insert_many(
         tx,
         "proposal_scores",
-        &["run_id", "txn_id", "items", "model", "confidence", "challenger", "shadow_confidence"],
+        &[
+            "run_id",
+            "txn_id",
+            "items",
+            "model",
+            "confidence",
+            "challenger",
+            "shadow_confidence",
+            "band",
+            "feature_spec",
+            "features",
+        ],
         &proposals,
         "",
     )?;

@@ -41,6 +41,11 @@ pub struct DaysSummary {
     pub items_posted_late: u64,
     /// Receipts paid under a customer's trade name.
     pub trade_name_receipts: u64,
+    /// The first day (1-based) the bank writes in its new style, if it changes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bank_drift_from_day: Option<usize>,
+    /// Bank entries written in the bank's new style.
+    pub bank_drift_entries: u64,
 }
 
 type Row = BTreeMap<String, String>;
@@ -95,6 +100,40 @@ pub const THIRD_PARTY_PERMILLE: u32 = 50;
 /// Writes the day folders (see the module docs); `third_party_permille` of the
 /// customers pay under a third party's name.
 pub fn write_days(out: &Path, cfg: &Config, n: usize, third_party_permille: u32) -> io::Result<DaysSummary> {
+    write_days_drifting(out, cfg, n, third_party_permille, None)
+}
+
+/// Legal forms the bank's new style drops from a payer's name.
+const DRIFT_LEGAL: [&str; 22] = [
+    "GMBH", "AG", "KG", "CO", "LTD", "PLC", "LLC", "INC", "SA", "S.A.", "SAS", "BV", "NV", "SPA", "SRL", "LLP", "CORP",
+    "&", "UND", "AND", "OHG", "SE",
+];
+
+/// The bank's new way of writing a payer's name: upper case, legal forms
+/// dropped, each word cut to its first four characters.
+pub fn drift_name(name: &str) -> String {
+    name.to_uppercase()
+        .split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|w| !w.is_empty() && !DRIFT_LEGAL.contains(w))
+        .map(|w| w.chars().take(4).collect::<String>())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// [`write_days`] where, from day `drift_from_day` (1-based) on, the bank
+/// writes its receipts in a new style: the payer's name abbreviated
+/// ([`drift_name`]) and a description that names the paid invoices as SWIFT
+/// MT103 field 70 codes them (`/INV/` followed by the date and the invoice
+/// reference: `/INV/260609 9010002031`; SWIFT User Handbook, MT103 field 70
+/// "Remittance Information"). The drift a model's monitoring must see and a
+/// model retrained on people's decisions must learn.
+pub fn write_days_drifting(
+    out: &Path,
+    cfg: &Config,
+    n: usize,
+    third_party_permille: u32,
+    drift_from_day: Option<usize>,
+) -> io::Result<DaysSummary> {
     if n == 0 {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, "--days must be at least 1"));
     }
@@ -164,6 +203,37 @@ pub fn write_days(out: &Path, cfg: &Config, n: usize, third_party_permille: u32)
             r.insert("counterparty_name".into(), name.clone());
             r.insert("counterparty_account".into(), String::new());
             s.trade_name_receipts += 1;
+        }
+    }
+
+    // The bank's new style from the drift day on.
+    if let Some(from) = drift_from_day {
+        if from == 0 || from > n {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("the drift day {from} is not one of days 1-{n}"),
+            ));
+        }
+        s.bank_drift_from_day = Some(from);
+        let number_of: HashMap<&str, &str> =
+            items.iter().map(|r| (r["item_id"].as_str(), r["invoice_number"].as_str())).collect();
+        for (r, d) in bank.iter_mut().zip(&bank_day) {
+            if *d + 1 < from {
+                continue;
+            }
+            let nums: Vec<&str> = items_of
+                .get(r["txn_id"].as_str())
+                .map(|its| its.iter().filter_map(|i| number_of.get(i).copied()).collect())
+                .unwrap_or_default();
+            let date = r["booking_date"].replace('-', "");
+            let yymmdd = date.get(2..).unwrap_or("").to_string();
+            if !nums.is_empty() && nums.iter().any(|num| r["description"].contains(num)) {
+                let text: Vec<String> = nums.iter().map(|num| format!("/INV/{yymmdd} {num}")).collect();
+                r.insert("description".into(), text.join(" "));
+            }
+            let name = drift_name(&r["counterparty_name"]);
+            r.insert("counterparty_name".into(), name);
+            s.bank_drift_entries += 1;
         }
     }
 

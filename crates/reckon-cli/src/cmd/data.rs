@@ -29,6 +29,7 @@ pub fn validate(input: PathBuf, all: bool) -> anyhow::Result<i32> {
 }
 
 /// `reckon generate`: a scenario with truth.
+#[allow(clippy::too_many_arguments)]
 pub fn generate(
     out: PathBuf,
     seed: u64,
@@ -37,7 +38,11 @@ pub fn generate(
     world: Option<String>,
     days: Option<usize>,
     third_party_payers: f64,
+    bank_drift_from_day: Option<usize>,
 ) -> anyhow::Result<i32> {
+    if bank_drift_from_day.is_some() && days.is_none() {
+        anyhow::bail!("--bank-drift-from-day needs --days");
+    }
     let t = Instant::now();
     let pb = crate::cmd::run::spinner(&format!("reckon: generating {scale} open items"));
     let mut cfg = reckon_synth::Config::new(seed, scale);
@@ -54,7 +59,7 @@ pub fn generate(
             anyhow::bail!("--third-party-payers must be a share between 0 and 1, got {third_party_payers}");
         }
         let permille = (third_party_payers * 1000.0).round() as u32;
-        let s = reckon_synth::days::write_days(&out, &cfg, n, permille);
+        let s = reckon_synth::days::write_days_drifting(&out, &cfg, n, permille, bank_drift_from_day);
         pb.finish_and_clear();
         let s = s?;
         outln!("generated seed={seed} scale={scale} as {n} days into {} in {:.2?}", out.display(), t.elapsed());

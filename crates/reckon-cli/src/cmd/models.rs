@@ -77,20 +77,8 @@ fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-/// A cash-matching model folder as the registry names it (refused unless the
-/// engine can serve it).
 fn model_ref(dir: &str) -> anyhow::Result<reckon_state::models::ModelRef> {
-    let found = reckon_pipeline::model::find("model", dir, "give a model folder").map_err(|e| anyhow::anyhow!(e))?;
-    let m = reckon_pipeline::model::load_checked(
-        &found,
-        reckon_pipeline::model::Spec::Fixed(reckon_match::FEATURE_SPEC, reckon_match::FEATURES),
-    )
-    .map_err(|e| anyhow::anyhow!(e))?;
-    Ok(reckon_state::models::ModelRef {
-        model: dir.to_string(),
-        model_id: m.id(),
-        model_sha256: m.config.model_sha256.clone(),
-    })
+    reckon_lab::retrain::model_ref(dir).map_err(|e| anyhow::anyhow!(e))
 }
 
 fn registry(what: What) -> anyhow::Result<i32> {
@@ -133,19 +121,8 @@ fn registry(what: What) -> anyhow::Result<i32> {
             Ok(exit::OK)
         }
         What::Challenge { state, dir, actor } => {
-            let m = model_ref(&dir)?;
-            let mut s = open(&state)?;
-            let detail = format!("{} registered as challenger", m.model_id);
-            s.change_model_aliases(
-                ENGINE_MATCH,
-                &[(ModelAlias::Challenger, Some(m.clone()))],
-                ModelAlias::Challenger,
-                "set",
-                &now(),
-                &actor,
-                &detail,
-            )?;
-            outln!("{detail}: runs with {} score it in shadow", state.display());
+            let m = reckon_lab::retrain::challenge(&state, &dir, &actor, &now()).map_err(|e| anyhow::anyhow!(e))?;
+            outln!("{} registered as challenger: runs with {} score it in shadow", m.model_id, state.display());
             Ok(exit::OK)
         }
         What::Promote { state, actor, metric, min_labels, floor } => {
@@ -153,22 +130,8 @@ fn registry(what: What) -> anyhow::Result<i32> {
                 .ok_or_else(|| anyhow::anyhow!("--metric '{metric}': brier or log_loss"))?;
             anyhow::ensure!((0.0..=1.0).contains(&floor), "--floor {floor} must be within 0..=1");
             let rule = reg::PromotionRule { metric, min_labels, auto_floor: floor };
-            let mut s = open(&state)?;
-            let aliases = s.model_aliases()?;
-            let challenger = aliases
-                .iter()
-                .find(|a| a.engine == ENGINE_MATCH && a.alias == ModelAlias::Challenger)
-                .ok_or_else(|| anyhow::anyhow!("no challenger registered (reckon models challenge)"))?;
-            let found = reckon_pipeline::model::find("challenger", &challenger.model.model, "reckon models list")
-                .map_err(|e| anyhow::anyhow!(e))?;
-            let auto = reckon_onnx::Model::load(&found)
-                .map_err(|e| anyhow::anyhow!(e))?
-                .config
-                .thresholds
-                .get("auto")
-                .copied();
-            let labelled = reg::label_proposals(&s.proposal_scores()?, &s.decisions()?, &s.exceptions(None)?);
-            let c = reg::compare(&labelled, &challenger.model.model_id, auto, &rule);
+            let (c, challenger) =
+                reckon_lab::retrain::promote(&state, &rule, &actor, &now()).map_err(|e| anyhow::anyhow!(e))?;
             let show = |f: &reg::Figures| {
                 format!(
                     "Brier {:.4}, log loss {:.4}, auto {} of {} right ({:.4})",
@@ -181,22 +144,11 @@ fn registry(what: What) -> anyhow::Result<i32> {
             };
             outln!("labelled proposals with both scores: {} ({} right)", c.labelled, c.right);
             outln!("  champion:   {}", show(&c.champion));
-            outln!("  challenger: {} ({})", show(&c.challenger), challenger.model.model_id);
-            let detail = serde_json::to_string(&c)?;
+            outln!("  challenger: {} ({})", show(&c.challenger), challenger.model_id);
             if c.promote {
-                s.change_model_aliases(
-                    ENGINE_MATCH,
-                    &[(ModelAlias::Champion, Some(challenger.model.clone())), (ModelAlias::Challenger, None)],
-                    ModelAlias::Champion,
-                    "promoted",
-                    &now(),
-                    &actor,
-                    &detail,
-                )?;
-                outln!("promoted {} to champion", challenger.model.model_id);
+                outln!("promoted {} to champion", challenger.model_id);
                 Ok(exit::OK)
             } else {
-                s.change_model_aliases(ENGINE_MATCH, &[], ModelAlias::Challenger, "refused", &now(), &actor, &detail)?;
                 for r in &c.refused {
                     outln!("refused: {r}");
                 }

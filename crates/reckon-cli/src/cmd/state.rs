@@ -144,6 +144,19 @@ pub struct SimulateArgs {
     pub undo_permille: u64,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// After day D, train a cash-matching candidate on the store's decisions
+    /// (`reckon train match --state`) and register it as challenger: it scores
+    /// in shadow from the next day.
+    #[arg(long, value_name = "D")]
+    pub retrain_after_day: Option<usize>,
+    /// After day D, promote the challenger if the decisions say it is better
+    /// (`reckon models promote`).
+    #[arg(long, value_name = "D")]
+    pub promote_after_day: Option<usize>,
+    /// Decided proposals retraining needs in its training window, and
+    /// promotion among the proposals scored in shadow.
+    #[arg(long, default_value_t = 200)]
+    pub min_labels: usize,
 }
 
 /// `reckon simulate`: the days against one store; prints the per-day table.
@@ -163,6 +176,24 @@ pub fn simulate(a: SimulateArgs) -> anyhow::Result<i32> {
         undo_permille: a.undo_permille,
         seed: a.seed,
         config,
+        model_ops: a
+            .retrain_after_day
+            .map(|d| reckon_lab::simulate::ModelOp::Retrain {
+                after_day: d,
+                params: reckon_lab::retrain::RetrainParams {
+                    min_labels: a.min_labels,
+                    ..reckon_lab::retrain::RetrainParams::default()
+                },
+            })
+            .into_iter()
+            .chain(a.promote_after_day.map(|d| reckon_lab::simulate::ModelOp::Promote {
+                after_day: d,
+                rule: reckon_state::models::PromotionRule {
+                    min_labels: a.min_labels,
+                    ..reckon_state::models::PromotionRule::default()
+                },
+            }))
+            .collect(),
         ..reckon_lab::simulate::SimConfig::default()
     };
     let rows = reckon_lab::simulate::simulate(&a.days, &a.out, &state, &cfg)?;

@@ -37,13 +37,36 @@ pub enum What {
     },
     /// The cash-matching group scorer (logistic regression, calibrated, ONNX): fit on
     /// --input, threshold for the target auto precision chosen on --validation.
+    ///
+    /// With --state: fit to the decisions people took on the proposals of the
+    /// runs with that store (accepted or matched as proposed: right; rejected
+    /// or matched otherwise: wrong; automatic matches still standing
+    /// --weak-after-runs runs later: weak positives), the newest --holdout-runs
+    /// runs held out for the threshold and the comparison with the champion's
+    /// own scores; --input scenarios, if any, are mixed in as a prior.
     Match {
-        /// Training scenarios (`reckon generate` folders with truth/), one or more.
-        #[arg(long, required = true, num_args = 1..)]
+        /// Training scenarios (`reckon generate` folders with truth/), one or more
+        /// (with --state: an optional prior).
+        #[arg(long, num_args = 1..)]
         input: Vec<PathBuf>,
-        /// Other scenarios for the threshold and calibration, one or more.
-        #[arg(long, required = true, num_args = 1..)]
+        /// Other scenarios for the threshold and calibration, one or more (not with --state).
+        #[arg(long, num_args = 1..)]
         validation: Vec<PathBuf>,
+        /// A state store whose decisions to learn from.
+        #[arg(long, conflicts_with = "validation")]
+        state: Option<PathBuf>,
+        /// With --state: the newest runs held out.
+        #[arg(long, default_value_t = 2)]
+        holdout_runs: usize,
+        /// With --state: proposals decided by people the training window must hold.
+        #[arg(long, default_value_t = 200)]
+        min_labels: usize,
+        /// With --state: an automatic match still standing this many runs later is a weak positive.
+        #[arg(long, default_value_t = 2)]
+        weak_after_runs: usize,
+        /// With --state: the weight of a weak positive (a decision weighs 1).
+        #[arg(long, default_value_t = 0.3)]
+        weak_weight: f64,
         /// Model folder to write, e.g. models/cash_match_v2_2.
         #[arg(long)]
         out: PathBuf,
@@ -113,7 +136,89 @@ pub fn exec(what: What) -> anyhow::Result<i32> {
             outln!("wrote {}", out.display());
             Ok(exit::OK)
         }
-        What::Match { input, validation, out, target_precision, z, floor } => {
+        What::Match {
+            input,
+            validation,
+            state: Some(state),
+            out,
+            target_precision,
+            z,
+            floor,
+            holdout_runs,
+            min_labels,
+            weak_after_runs,
+            weak_weight,
+        } => {
+            // The champion that scored the held-out rows: the store's, or the configuration's default.
+            let champion = reckon_state::Store::open(&state)?
+                .model_aliases()?
+                .into_iter()
+                .find(|a| {
+                    a.engine == reckon_state::models::ENGINE_MATCH
+                        && a.alias == reckon_state::models::ModelAlias::Champion
+                })
+                .map_or_else(|| reckon_match::MatchConfig::default().model, |a| a.model.model);
+            let dir = reckon_pipeline::model::find("champion", &champion, "reckon models list")
+                .map_err(|e| anyhow::anyhow!(e))?;
+            let champion_auto = reckon_onnx::Model::load(&dir)
+                .map_err(|e| anyhow::anyhow!(e))?
+                .config
+                .thresholds
+                .get("auto")
+                .copied()
+                .unwrap_or(1.0);
+            drop(validation);
+            let p = reckon_lab::retrain::RetrainParams {
+                holdout_runs,
+                min_labels,
+                weak_after_runs,
+                weak_weight,
+                prior: input,
+                target_precision,
+                z,
+                floor: floor.unwrap_or(target_precision),
+                ..reckon_lab::retrain::RetrainParams::default()
+            };
+            let pb = crate::cmd::run::spinner("reckon: training the cash-matching model on decisions");
+            let r = reckon_lab::retrain::train_from_decisions(&state, &out, &p, champion_auto);
+            pb.finish_and_clear();
+            let r = match r {
+                Ok(r) => r,
+                Err(e @ reckon_lab::retrain::RetrainError::TooFewLabels { .. }) => {
+                    eprintln!("reckon: {e}");
+                    return Ok(exit::FAILED);
+                }
+                Err(e) => return Err(anyhow::anyhow!(e)),
+            };
+            outln!(
+                "trained on {} runs ({} to {}): {} right and {} wrong proposals decided by people, {} weak positives, {} prior rows",
+                r.train.runs,
+                r.train.first_as_of,
+                r.train.last_as_of,
+                r.train.decided_right,
+                r.train.decided_wrong,
+                r.train.weak_positive,
+                r.prior_rows
+            );
+            for (name, h) in [("candidate", &r.candidate), ("champion", &r.champion)] {
+                outln!(
+                    "held out ({} runs) — {name}: Brier {:.4}, auto threshold {:.4}: {} groups, {} right, touchless {:.4}",
+                    r.holdout.runs,
+                    h.brier,
+                    h.auto_threshold,
+                    h.auto_groups,
+                    h.auto_right,
+                    h.touchless
+                );
+            }
+            outln!("wrote {} (a candidate: reckon models challenge, then promote)", out.display());
+            Ok(exit::OK)
+        }
+        What::Match { input, validation, out, target_precision, z, floor, .. } => {
+            anyhow::ensure!(
+                !input.is_empty() && !validation.is_empty(),
+                "train match needs --input and --validation scenarios (or --state)"
+            );
             let pb = crate::cmd::run::spinner("reckon: training the cash-matching model");
             let r = reckon_lab::cash::train(
                 &input,

@@ -1,0 +1,466 @@
+//! The cash-matching model retrained on a team's own decisions
+//! (`reckon train match --state S`).
+//!
+//! A run with a state store keeps every group it applied with its features
+//! and scores (`proposal_scores`, schema 5). The decisions people took on the
+//! proposals label them ([`reckon_state::models::label_proposals`]: accepted or
+//! matched to the same items → right; a pair rejected or matched to other items
+//! → wrong, weight 1); a group cleared automatically and still standing
+//! `weak_after_runs` runs later is a weak positive (weight `weak_weight`: no
+//! one checked it, and no one undid it). Optionally mixed with a generated
+//! prior (candidate groups of generated scenarios labelled by their truth).
+//! The split is by time: the newest `holdout_runs` runs are held out, the model
+//! is fit on the rows of the runs before them, the auto threshold is chosen on
+//! the held-out rows (lowest cut whose Wilson lower bound of auto precision
+//! reaches the target, at least the floor), and the held-out figures are set
+//! beside the champion's own scores on the same rows.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use reckon_learn::logistic::Logistic;
+use reckon_learn::threshold::ThresholdRule;
+use reckon_match::{FEATURE_SPEC, FEATURES, GroupScorer, MatchConfig};
+use reckon_onnx::{Model, ModelConfig};
+use reckon_state::models::{ProposalScore, label_proposals};
+use serde::Serialize;
+
+use crate::model::{version_of, write_folder};
+use reckon_pipeline::model::OnnxScorer;
+
+/// How the decisions become a model.
+#[derive(Clone, Debug, Serialize)]
+pub struct RetrainParams {
+    /// Runs at the end of the chain held out for the threshold and the figures.
+    pub holdout_runs: usize,
+    /// Labelled proposals (decided by people) the training window must hold.
+    pub min_labels: usize,
+    /// An automatic match still standing this many runs later is a weak positive.
+    pub weak_after_runs: usize,
+    pub weak_weight: f64,
+    /// Generated scenarios mixed in as a prior, and their rows' weight.
+    #[serde(skip)]
+    pub prior: Vec<PathBuf>,
+    pub prior_weight: f64,
+    pub target_precision: f64,
+    pub z: f64,
+    pub floor: f64,
+}
+
+impl Default for RetrainParams {
+    fn default() -> Self {
+        RetrainParams {
+            holdout_runs: 2,
+            min_labels: 200,
+            weak_after_runs: 2,
+            weak_weight: 0.3,
+            prior: Vec::new(),
+            prior_weight: 1.0,
+            target_precision: 0.998,
+            z: reckon_learn::threshold::Z_95,
+            floor: 0.998,
+        }
+    }
+}
+
+/// Why a model could not be trained from decisions.
+#[derive(Debug, thiserror::Error)]
+pub enum RetrainError {
+    #[error("{0}")]
+    State(#[from] reckon_state::StateError),
+    #[error("{0}")]
+    Params(String),
+    #[error(
+        "{found} proposals decided by people in the training window (runs {first} to {last}); training needs {needed}: wait for {more} more decisions or lower --min-labels"
+    )]
+    TooFewLabels { found: usize, needed: usize, more: usize, first: String, last: String },
+    #[error("{0}")]
+    Fit(String),
+}
+
+/// Counts of one window's rows.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct WindowCounts {
+    pub runs: usize,
+    pub first_as_of: String,
+    pub last_as_of: String,
+    pub decided_right: usize,
+    pub decided_wrong: usize,
+    pub weak_positive: usize,
+}
+
+/// Figures of one scorer on the held-out rows.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct HeldOut {
+    pub brier: f64,
+    pub auto_threshold: f64,
+    pub auto_groups: usize,
+    pub auto_right: usize,
+    /// Right groups cleared automatically, of the right groups held out.
+    pub touchless: f64,
+}
+
+/// What retraining measured (`metrics.json`).
+#[derive(Clone, Debug, Serialize)]
+pub struct RetrainReport {
+    pub params: RetrainParams,
+    pub train: WindowCounts,
+    pub prior_rows: usize,
+    pub holdout: WindowCounts,
+    /// sha256 of the labelled rows trained on (run, receipt, items, label, weight).
+    pub data_sha256: String,
+    pub candidate: HeldOut,
+    /// Where the candidate's auto threshold comes from.
+    pub threshold_from: String,
+    /// The champion's own scores on the same held-out rows, at its threshold.
+    pub champion: HeldOut,
+    pub champion_models: Vec<String>,
+}
+
+struct Row {
+    seq: usize,
+    features: Vec<f32>,
+    right: bool,
+    weight: f64,
+    confidence: f64,
+    key: String,
+}
+
+fn held_out(scores: &[f64], rows: &[&Row], threshold: f64) -> HeldOut {
+    let n = rows.len().max(1) as f64;
+    let brier = rows.iter().zip(scores).map(|(r, s)| (s - if r.right { 1.0 } else { 0.0 }).powi(2)).sum::<f64>() / n;
+    let auto: Vec<bool> = rows.iter().zip(scores).filter(|(_, s)| **s >= threshold).map(|(r, _)| r.right).collect();
+    let right = rows.iter().filter(|r| r.right).count().max(1) as f64;
+    HeldOut {
+        brier,
+        auto_threshold: threshold,
+        auto_groups: auto.len(),
+        auto_right: auto.iter().filter(|r| **r).count(),
+        touchless: auto.iter().filter(|r| **r).count() as f64 / right,
+    }
+}
+
+/// Trains a candidate cash-matching model on the decisions in `state` and
+/// writes its folder to `out`; `champion_auto` is the auto threshold of the
+/// model that scored the held-out rows (its figures are set beside).
+pub fn train_from_decisions(
+    state: &Path,
+    out: &Path,
+    p: &RetrainParams,
+    champion_auto: f64,
+) -> Result<RetrainReport, RetrainError> {
+    if p.holdout_runs == 0 || !(0.0..=1.0).contains(&p.weak_weight) || p.prior_weight < 0.0 {
+        return Err(RetrainError::Params(format!(
+            "--holdout-runs {} must be at least 1, the weak weight {} within 0..=1, the prior weight {} at least 0",
+            p.holdout_runs, p.weak_weight, p.prior_weight
+        )));
+    }
+    let mut store = reckon_state::Store::open(state)?;
+    let runs = store.runs()?;
+    let scores = store.proposal_scores()?;
+    let labelled = label_proposals(&scores, &store.decisions()?, &store.exceptions(None)?);
+    drop(store);
+    let seq_of: BTreeMap<&str, usize> = runs.iter().enumerate().map(|(i, r)| (r.run_id.as_str(), i)).collect();
+    let usable =
+        |s: &ProposalScore| s.feature_spec.as_deref() == Some(FEATURE_SPEC) && s.features.len() == FEATURES.len();
+    let mut rows: Vec<Row> = Vec::new();
+    for l in labelled.iter().filter(|l| usable(&l.score)) {
+        let Some(&seq) = seq_of.get(l.score.run_id.as_str()) else { continue };
+        rows.push(Row {
+            seq,
+            features: l.score.features.clone(),
+            right: l.right,
+            weight: 1.0,
+            confidence: l.score.confidence,
+            key: format!("{}|{}|{}|{}", l.score.run_id, l.score.txn_id, l.score.items.join("+"), l.right),
+        });
+    }
+    let last = runs.len().saturating_sub(1);
+    for s in scores.iter().filter(|s| s.band == reckon_core::Band::Auto && usable(s)) {
+        let Some(&seq) = seq_of.get(s.run_id.as_str()) else { continue };
+        if seq + p.weak_after_runs <= last {
+            rows.push(Row {
+                seq,
+                features: s.features.clone(),
+                right: true,
+                weight: p.weak_weight,
+                confidence: s.confidence,
+                key: format!("{}|{}|{}|weak", s.run_id, s.txn_id, s.items.join("+")),
+            });
+        }
+    }
+    let cut = runs.len().saturating_sub(p.holdout_runs);
+    let window = |lo: usize, hi: usize, rows: &[&Row]| WindowCounts {
+        runs: hi.saturating_sub(lo),
+        first_as_of: runs.get(lo).map(|r| r.as_of.clone()).unwrap_or_default(),
+        last_as_of: runs.get(hi.saturating_sub(1)).map(|r| r.as_of.clone()).unwrap_or_default(),
+        decided_right: rows.iter().filter(|r| r.weight >= 1.0 && r.right).count(),
+        decided_wrong: rows.iter().filter(|r| !r.right).count(),
+        weak_positive: rows.iter().filter(|r| r.weight < 1.0).count(),
+    };
+    let train: Vec<&Row> = rows.iter().filter(|r| r.seq < cut).collect();
+    let hold: Vec<&Row> = rows.iter().filter(|r| r.seq >= cut).collect();
+    let train_counts = window(0, cut, &train);
+    let decided = train_counts.decided_right + train_counts.decided_wrong;
+    if decided < p.min_labels || hold.is_empty() {
+        return Err(RetrainError::TooFewLabels {
+            found: decided,
+            needed: p.min_labels.max(1),
+            more: p.min_labels.saturating_sub(decided),
+            first: train_counts.first_as_of.clone(),
+            last: train_counts.last_as_of.clone(),
+        });
+    }
+    // The training matrix: decisions, weak positives, the prior.
+    let k = FEATURES.len();
+    let (mut x, mut y, mut w) = (Vec::new(), Vec::new(), Vec::new());
+    for r in &train {
+        x.extend(r.features.iter().map(|v| f64::from(*v)));
+        y.push(r.right);
+        w.push(r.weight);
+    }
+    let cfg = MatchConfig { model: "rules".into(), ..MatchConfig::default() };
+    let mut prior_rows = 0;
+    for d in &p.prior {
+        let (px, py, _) =
+            crate::cash::labelled(d, &cfg).map_err(|e| RetrainError::Fit(format!("{}: {e}", d.display())))?;
+        prior_rows += py.len();
+        x.extend(px);
+        w.extend(std::iter::repeat_n(p.prior_weight, py.len()));
+        y.extend(py);
+    }
+    let lr = Logistic::fit_weighted(&x, k, &y, Some(&w), 0.05, &vec![false; k])
+        .map_err(|e| RetrainError::Fit(e.to_string()))?;
+    let mut keys: Vec<&str> = train.iter().map(|r| r.key.as_str()).collect();
+    keys.sort_unstable();
+    let data_sha256 = reckon_core::id::sha256_hex(
+        (keys.join("\n") + &format!("\nweak {} prior {:?} × {}", p.weak_weight, p.prior, p.prior_weight)).as_bytes(),
+    );
+    let bytes = lr.to_onnx(&[("feature_spec", FEATURE_SPEC), ("task", "cash_match_group")]);
+    let mut mc = ModelConfig::probability(
+        "cash_match",
+        "cash_match_group",
+        FEATURE_SPEC,
+        FEATURES.iter().map(|s| s.to_string()).collect(),
+        &bytes,
+        data_sha256.clone(),
+    );
+    mc.version = version_of(out);
+    std::fs::create_dir_all(out).map_err(|e| RetrainError::Fit(format!("{}: {e}", out.display())))?;
+    let scorer = OnnxScorer(Model::from_bytes(out, mc.clone(), &bytes).map_err(|e| RetrainError::Fit(e.to_string()))?);
+    let score = |rows: &[&Row]| -> Result<Vec<f64>, RetrainError> {
+        let f: Vec<f32> = rows.iter().flat_map(|r| r.features.iter().copied()).collect();
+        Ok(scorer
+            .score(rows.len(), &f)
+            .map_err(|e| RetrainError::Fit(e.to_string()))?
+            .into_iter()
+            .map(f64::from)
+            .collect())
+    };
+    let hold_scores = score(&hold)?;
+    let labels: Vec<bool> = hold.iter().map(|r| r.right).collect();
+    let positives = labels.iter().filter(|b| **b).count();
+    let rule = ThresholdRule::MinPrecision { target: p.target_precision, z: p.z, floor: p.floor }
+        .check()
+        .map_err(|e| RetrainError::Params(e.to_string()))?;
+    // Too few held-out decisions to establish the target's lower bound: the
+    // threshold stays where the champion's (or the floor) is, and the report says so.
+    let (threshold, threshold_from) = match rule.choose(&hold_scores, &labels, positives) {
+        Ok(c) => (
+            c.threshold,
+            format!("the held-out decisions ({} groups above it, lower bound {:.4})", c.selected, c.precision_lower),
+        ),
+        Err(reckon_learn::threshold::ThresholdError::Unreachable { best, .. }) => (
+            p.floor.max(champion_auto),
+            format!(
+                "the floor and the champion's threshold: the held-out decisions cannot establish precision {} (best lower bound {:.4} over {} groups)",
+                p.target_precision, best.precision_lower, best.selected
+            ),
+        ),
+        Err(e) => return Err(RetrainError::Fit(format!("auto threshold: {e}"))),
+    };
+    mc.thresholds.insert("auto".into(), threshold);
+    let champion_scores: Vec<f64> = hold.iter().map(|r| r.confidence).collect();
+    let train_scores = {
+        let f: Vec<f32> = train.iter().flat_map(|r| r.features.iter().copied()).collect();
+        scorer.score(train.len(), &f).map_err(|e| RetrainError::Fit(e.to_string()))?
+    };
+    let train_f: Vec<f32> = train.iter().flat_map(|r| r.features.iter().copied()).collect();
+    let reference = reckon_monitor::Reference::fit(FEATURES, &train_f, &train_scores)
+        .map_err(|e| RetrainError::Fit(e.to_string()))?;
+    let champion_models: BTreeSet<String> = scores
+        .iter()
+        .filter(|s| seq_of.get(s.run_id.as_str()).is_some_and(|q| *q >= cut))
+        .map(|s| s.model.clone())
+        .collect();
+    let report = RetrainReport {
+        params: p.clone(),
+        train: train_counts,
+        prior_rows,
+        holdout: window(cut, runs.len(), &hold),
+        data_sha256,
+        candidate: held_out(&hold_scores, &hold, threshold),
+        threshold_from,
+        champion: held_out(&champion_scores, &hold, champion_auto),
+        champion_models: champion_models.into_iter().collect(),
+    };
+    let weights = FEATURES.iter().zip(&lr.weights).map(|(f, w)| (f.to_string(), *w)).collect::<BTreeMap<_, _>>();
+    write_folder(
+        out,
+        &bytes,
+        &mc,
+        &[
+            ("metrics.json", json(&report)),
+            ("weights.json", json(&weights)),
+            (reckon_monitor::REFERENCE_FILE, reference.to_json()),
+            ("MODEL_CARD.md", card(&mc, &report, state)),
+        ],
+    )
+    .map_err(RetrainError::Fit)?;
+    Ok(report)
+}
+
+/// JSON text of a value (pretty, with a final newline).
+fn json<T: Serialize>(v: &T) -> String {
+    serde_json::to_string_pretty(v).unwrap_or_default() + "\n"
+}
+
+fn card(mc: &ModelConfig, r: &RetrainReport, state: &Path) -> String {
+    let w = |c: &WindowCounts| {
+        format!(
+            "{} runs ({} to {}): {} proposals people accepted or matched as proposed, {} they rejected or matched otherwise, {} automatic matches still standing (weak positives)",
+            c.runs, c.first_as_of, c.last_as_of, c.decided_right, c.decided_wrong, c.weak_positive
+        )
+    };
+    let h = |name: &str, x: &HeldOut| {
+        format!(
+            "| {name} | {:.4} | {:.4} | {} | {} | {:.4} |\n",
+            x.brier, x.auto_threshold, x.auto_groups, x.auto_right, x.touchless
+        )
+    };
+    crate::card::ModelCard {
+        intended_use: "Scores each candidate group the cash-matching engine builds for a bank receipt\n\
+with the probability that it is exactly right, fitted to this team's own\n\
+decisions. A candidate: register it as challenger (`reckon models challenge`),\n\
+let it score in shadow, and promote it only when it beats the champion\n\
+(`reckon models promote`)."
+            .into(),
+        method: format!(
+            "Logistic regression on `{FEATURE_SPEC}` features (weighted: decisions 1, weak\n\
+positives {}, prior rows {}; L2 0.05 on standardised features; projected\n\
+Newton), exported as ONNX. Weights: `weights.json`; training reference:\n\
+`reference.json`.",
+            r.params.weak_weight, r.params.prior_weight
+        ),
+        training: format!(
+            "The decisions in the state store `{}`, training window: {}.\n\
+Prior: {} rows of generated scenarios. Data sha256 (the labelled rows): `{}`.",
+            state.display(),
+            w(&r.train),
+            r.prior_rows,
+            r.data_sha256
+        ),
+        validation: format!(
+            "Held out, the newest {}.\n\n\
+| scorer | Brier | auto threshold | auto groups | of them right | touchless |\n|---|---|---|---|---|---|\n{}{}\n\
+The candidate's threshold is the lowest cut whose auto precision on the held-out rows reaches {} (Wilson lower bound at z {}), at least {}; this one is set by {}.\n\
+The champion's figures are its own scores as the runs kept them ({}).",
+            w(&r.holdout),
+            h("this candidate", &r.candidate),
+            h("champion", &r.champion),
+            r.params.target_precision,
+            r.params.z,
+            r.params.floor,
+            r.threshold_from,
+            r.champion_models.join(", ")
+        ),
+        limits: "Trained on the groups reckon applied: receipts it never proposed and the candidates\n\
+people chose instead are not rows. Automatic matches are weak positives because\n\
+no one checked them. Held-out figures are on the newest runs only."
+            .into(),
+        reproduce: vec![format!(
+            "reckon train match --state {} --out models/cash_match_v{} --holdout-runs {} --min-labels {}",
+            state.display(),
+            mc.version.replace('.', "_"),
+            r.params.holdout_runs,
+            r.params.min_labels
+        )],
+        parts: Vec::new(),
+    }
+    .render(mc)
+}
+
+/// A cash-matching model folder as the registry names it (refused unless the
+/// engine can serve it).
+pub fn model_ref(dir: &str) -> Result<reckon_state::models::ModelRef, RetrainError> {
+    let found = reckon_pipeline::model::find("model", dir, "give a model folder")
+        .map_err(|e| RetrainError::Params(e.to_string()))?;
+    let m = reckon_pipeline::model::load_checked(&found, reckon_pipeline::model::Spec::Fixed(FEATURE_SPEC, FEATURES))
+        .map_err(|e| RetrainError::Params(e.to_string()))?;
+    Ok(reckon_state::models::ModelRef {
+        model: dir.to_string(),
+        model_id: m.id(),
+        model_sha256: m.config.model_sha256.clone(),
+    })
+}
+
+/// Registers `dir` as the cash-matching challenger of the store.
+pub fn challenge(
+    state: &Path,
+    dir: &str,
+    actor: &str,
+    at: &str,
+) -> Result<reckon_state::models::ModelRef, RetrainError> {
+    use reckon_state::models::{ENGINE_MATCH, ModelAlias};
+    let m = model_ref(dir)?;
+    let detail = format!("{} registered as challenger", m.model_id);
+    reckon_state::Store::open(state)?.change_model_aliases(
+        ENGINE_MATCH,
+        &[(ModelAlias::Challenger, Some(m.clone()))],
+        ModelAlias::Challenger,
+        "set",
+        at,
+        actor,
+        &detail,
+    )?;
+    Ok(m)
+}
+
+/// Compares the registered challenger with the champion on the proposals
+/// people decided ([`reckon_state::models::compare`]) and promotes it when the
+/// rule is met; either way the outcome is an event of the registry.
+pub fn promote(
+    state: &Path,
+    rule: &reckon_state::models::PromotionRule,
+    actor: &str,
+    at: &str,
+) -> Result<(reckon_state::models::Comparison, reckon_state::models::ModelRef), RetrainError> {
+    use reckon_state::models::{ENGINE_MATCH, ModelAlias, compare};
+    let mut s = reckon_state::Store::open(state)?;
+    let challenger = s
+        .model_aliases()?
+        .into_iter()
+        .find(|a| a.engine == ENGINE_MATCH && a.alias == ModelAlias::Challenger)
+        .ok_or_else(|| RetrainError::Params("no challenger registered (reckon models challenge)".into()))?;
+    let found = reckon_pipeline::model::find("challenger", &challenger.model.model, "reckon models list")
+        .map_err(|e| RetrainError::Params(e.to_string()))?;
+    let auto =
+        Model::load(&found).map_err(|e| RetrainError::Params(e.to_string()))?.config.thresholds.get("auto").copied();
+    let labelled = label_proposals(&s.proposal_scores()?, &s.decisions()?, &s.exceptions(None)?);
+    let c = compare(&labelled, &challenger.model.model_id, auto, rule);
+    let detail = serde_json::to_string(&c).unwrap_or_default();
+    if c.promote {
+        s.change_model_aliases(
+            ENGINE_MATCH,
+            &[(ModelAlias::Champion, Some(challenger.model.clone())), (ModelAlias::Challenger, None)],
+            ModelAlias::Champion,
+            "promoted",
+            at,
+            actor,
+            &detail,
+        )?;
+    } else {
+        s.change_model_aliases(ENGINE_MATCH, &[], ModelAlias::Challenger, "refused", at, actor, &detail)?;
+    }
+    Ok((c, challenger.model))
+}

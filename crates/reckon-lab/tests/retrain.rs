@@ -1,0 +1,77 @@
+//! Days in which the bank changes how it writes payers and references: the
+//! cash model's monitoring names the feature that moved, a candidate trained on
+//! the store's decisions is written with its card, reference and held-out
+//! comparison, registered as challenger and judged for promotion; too few
+//! decisions are refused with the count needed.
+
+use reckon_lab::retrain::{RetrainError, RetrainParams, train_from_decisions};
+use reckon_lab::simulate::{ModelOp, SimConfig, simulate};
+
+#[test]
+fn a_bank_that_changes_its_format_is_seen_and_retrained_for() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let days = tmp.path().join("days");
+    let s = reckon_synth::days::write_days_drifting(
+        &days,
+        &reckon_synth::Config::new(41, 12000),
+        6,
+        reckon_synth::days::THIRD_PARTY_PERMILLE,
+        Some(4),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(s.bank_drift_entries > 1000, "{}", s.bank_drift_entries);
+    let day4 = std::fs::read_to_string(days.join("day-04/bank_transactions.csv")).unwrap_or_default();
+    let day3 = std::fs::read_to_string(days.join("day-03/bank_transactions.csv")).unwrap_or_default();
+    assert!(day4.contains(",/INV/") && !day3.contains(",/INV/"), "the new reference format from day 4 on");
+    assert_eq!(reckon_synth::days::drift_name("Quantum Elektrotechnik S.A."), "QUAN ELEK");
+
+    let out = tmp.path().join("sim");
+    std::fs::create_dir_all(&out).unwrap_or_else(|e| panic!("{e}"));
+    let mut sim = SimConfig::default();
+    sim.config.monitor.min_rows = 300;
+    let params = RetrainParams { min_labels: 20, ..RetrainParams::default() };
+    sim.model_ops = vec![
+        ModelOp::Retrain { after_day: 4, params },
+        ModelOp::Promote {
+            after_day: 5,
+            rule: reckon_state::models::PromotionRule { min_labels: 10, ..Default::default() },
+        },
+    ];
+    let state = out.join("state.db");
+    let rows = simulate(&days, &out, &state, &sim).unwrap_or_else(|e| panic!("{e}"));
+    let table = reckon_lab::simulate::table(&rows);
+    // Before the change nothing about the payers moved; from it, their similarity did.
+    for r in &rows[1..3] {
+        assert!(!r.drift_moved.contains(&"payer_similarity".to_string()), "day {}\n{table}", r.day);
+    }
+    assert!(
+        rows[3..5].iter().any(|r| r.drift_moved.contains(&"payer_similarity".to_string())),
+        "the drift alert names payer_similarity on day 4 or 5\n{table}"
+    );
+    let drift_events = std::fs::read_to_string(out.join("runs/day-04/exceptions.jsonl")).unwrap_or_default();
+    assert!(drift_events.contains("\"kind\":\"model_drift\""), "a model_drift exception on day 4");
+    // The candidate: a folder the engine serves, with its card, reference and figures.
+    let cand = out.join("models/cash_match_v4_0");
+    for f in ["model.onnx", "config.json", "reference.json", "metrics.json", "MODEL_CARD.md"] {
+        assert!(cand.join(f).is_file(), "{f} missing");
+    }
+    let card = std::fs::read_to_string(cand.join("MODEL_CARD.md")).unwrap_or_default();
+    assert!(card.contains("training window") && card.contains("| champion |"), "{card}");
+    assert!(rows[3].model_events.iter().any(|e| e.starts_with("retrained cash_match@4.0")), "{table}");
+    assert_eq!(rows[4].challenger, "cash_match@4.0", "{table}");
+    let judged = &rows[4].model_events;
+    assert!(judged.iter().any(|e| e.starts_with("promoted") || e.starts_with("refused")), "{table}");
+    if judged.iter().any(|e| e.starts_with("promoted")) {
+        assert_eq!(rows[5].model, "cash_match@4.0", "the promoted model decides the next day\n{table}");
+    }
+    // Too few decisions: refused, saying how many are needed.
+    let e = train_from_decisions(
+        &state,
+        &tmp.path().join("never"),
+        &RetrainParams { min_labels: 1_000_000, ..RetrainParams::default() },
+        0.998,
+    )
+    .err();
+    assert!(matches!(e, Some(RetrainError::TooFewLabels { needed: 1_000_000, .. })), "{e:?}");
+    assert!(!tmp.path().join("never").exists(), "nothing written");
+}
