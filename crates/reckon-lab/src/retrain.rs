@@ -89,7 +89,9 @@ pub struct WindowCounts {
     pub weak_positive: usize,
 }
 
-/// Figures of one scorer on the held-out rows.
+/// Figures of one scorer on the held-out rows. "Auto" is by score alone: a
+/// group at or above the threshold, before the engine's rules that send some
+/// to review whatever their score (a payer the bank names differently).
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct HeldOut {
     pub brier: f64,
@@ -364,7 +366,8 @@ Prior: {} rows of generated scenarios. Data sha256 (the labelled rows): `{}`.",
             "Held out, the newest {}.\n\n\
 | scorer | Brier | auto threshold | auto groups | of them right | touchless |\n|---|---|---|---|---|---|\n{}{}\n\
 The candidate's threshold is the lowest cut whose auto precision on the held-out rows reaches {} (Wilson lower bound at z {}), at least {}; this one is set by {}.\n\
-The champion's figures are its own scores as the runs kept them ({}).",
+The champion's figures are its own scores as the runs kept them ({}). Auto groups are counted by score alone,\n\
+before the engine's rules that send a group to review whatever its score (a payer the bank names otherwise).",
             w(&r.holdout),
             h("this candidate", &r.candidate),
             h("champion", &r.champion),

@@ -592,13 +592,16 @@ pub fn simulate(days_dir: &Path, out: &Path, state: &Path, cfg: &SimConfig) -> R
                     let m = crate::retrain::challenge(state, &dir.display().to_string(), "data.scientist", &at)
                         .map_err(|e| SimError::Data(dir.clone(), e.to_string()))?;
                     row.model_events.push(format!(
-                        "retrained {} on {} decided proposals and {} weak positives (held out: candidate touchless {:.3} at {:.3}, champion {:.3}); challenger",
+                        "retrained {} on {} decided proposals and {} weak positives; of {} held-out decided proposals, {} right, at or above its threshold {:.3}: {} ({} right; the champion's scores: {}); challenger",
                         m.model_id,
                         r.train.decided_right + r.train.decided_wrong,
                         r.train.weak_positive,
-                        r.candidate.touchless,
+                        r.holdout.decided_right + r.holdout.decided_wrong,
+                        r.holdout.decided_right,
                         r.candidate.auto_threshold,
-                        r.champion.touchless
+                        r.candidate.auto_groups,
+                        r.candidate.auto_right,
+                        r.champion.auto_groups
                     ));
                 }
                 ModelOp::Promote { after_day, rule } if *after_day == d + 1 => {
