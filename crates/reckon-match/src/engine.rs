@@ -106,6 +106,11 @@ pub struct MatchConfig {
     /// calibrated probability and the auto threshold is the model's own (chosen on
     /// validation data), not `auto_threshold`.
     pub model: String,
+    /// An overpayment whose excess is above this share (%) of what the group
+    /// applies is not cleared automatically: a payment more than twice its
+    /// invoices is rather a collective payment whose other invoices it does
+    /// not name (or that are not posted yet) than an overpayment of these.
+    pub overpayment_auto_max_percent: u32,
     /// A challenger model folder (or path) scored in shadow beside `model`: its
     /// probability for each group applied is written as `shadow_confidence`; it
     /// decides nothing. Empty for none.
@@ -129,6 +134,7 @@ impl Default for MatchConfig {
             subset_max_candidates: 24,
             ambiguity_margin: 0.02,
             model: "cash_match_v2_2".into(),
+            overpayment_auto_max_percent: 100,
             challenger: String::new(),
             keep_features: false,
         }
@@ -152,6 +158,12 @@ impl MatchConfig {
         };
         unit("auto_threshold", self.auto_threshold)?;
         unit("name_threshold", self.name_threshold)?;
+        if self.overpayment_auto_max_percent > 100_000 {
+            return Err(bad(format!(
+                "matching.overpayment_auto_max_percent = {} must be within 0..=100000",
+                self.overpayment_auto_max_percent
+            )));
+        }
         if !(0.0..0.5).contains(&self.ambiguity_margin) {
             return Err(bad(format!("matching.ambiguity_margin = {} must be within 0..0.5", self.ambiguity_margin)));
         }
@@ -312,6 +324,10 @@ struct Group {
     payer_conflict: bool,
     /// The shadow scorer's probability for the group (it decides nothing).
     shadow: Option<f64>,
+    /// The group pays more than its items and the excess is not explained
+    /// (invoices the payment names that no open item carries today, or an
+    /// excess above `overpayment_auto_max_percent`): never cleared automatically.
+    held: bool,
 }
 
 struct Index<'a> {
@@ -800,6 +816,7 @@ fn candidates(
                 features: Vec::new(),
                 payer_conflict: false,
                 shadow: None,
+                held: false,
                 reasons,
             });
             return out;
@@ -855,6 +872,7 @@ fn candidates(
                     features: Vec::new(),
                     payer_conflict: false,
                     shadow: None,
+                    held: false,
                     reasons,
                 });
                 if conflicting {
@@ -917,6 +935,7 @@ fn candidates(
                             features: Vec::new(),
                             payer_conflict: false,
                             shadow: None,
+                            held: false,
                             reasons: rs,
                         });
                     }
@@ -946,6 +965,7 @@ fn candidates(
                             features: Vec::new(),
                             payer_conflict: false,
                             shadow: None,
+                            held: false,
                             reasons: rs,
                         });
                     }
@@ -964,6 +984,7 @@ fn candidates(
                             features: Vec::new(),
                             payer_conflict: false,
                             shadow: None,
+                            held: false,
                             reasons: rs,
                         });
                     }
@@ -1010,6 +1031,7 @@ fn candidates(
             features: Vec::new(),
             payer_conflict: false,
             shadow: None,
+            held: false,
             reasons: rs,
         });
     }
@@ -1048,6 +1070,7 @@ fn candidates(
             features: Vec::new(),
             payer_conflict: false,
             shadow: None,
+            held: false,
             reasons: rs,
         });
     }
@@ -1074,6 +1097,7 @@ fn candidates(
                 features: Vec::new(),
                 payer_conflict: false,
                 shadow: None,
+                held: false,
                 reasons: rs,
             });
         }
@@ -1171,6 +1195,7 @@ fn candidate_groups(
                 r = &instructed;
             }
             mark_payer_conflicts(&mut gs, r, items, &payer, cfg);
+            mark_unexplained_excess(&mut gs, r, idx, cfg);
             gs.sort_by(|a, b| b.score.total_cmp(&a.score));
             let n = gs.len();
             let scores: Vec<f64> = gs.iter().map(|g| g.score).collect();
@@ -1182,6 +1207,65 @@ fn candidate_groups(
             gs
         })
         .collect()
+}
+
+/// Holds back groups whose payment names invoice numbers of the same form
+/// (length and leading characters as one of the group's own numbers) that no
+/// open item in the currency carries, when the group pays more than its items
+/// or was found by amount rather than by those references — the payment may
+/// be for those invoices, posted later (an invoice booked after its customer
+/// paid), not for the payer's item of the same amount — and overpaying groups
+/// whose excess is above
+/// `overpayment_auto_max_percent` of what the group applies (a collective
+/// payment whose other invoices are not named). Applied automatically, the
+/// excess would stay unapplied cash and those invoices open; held, it is for a
+/// person — or, with a state store, for the day they are posted (the receipt
+/// is carried).
+fn mark_unexplained_excess(gs: &mut [Group], r: &Receipt, idx: &Index<'_>, cfg: &MatchConfig) {
+    // Groups found without the payment's own references (the payer's items by
+    // amount) or paying more than their items.
+    let judged = |g: &Group| {
+        g.reason == ResidualReason::Overpayment
+            || matches!(g.method, MatchMethod::NameAmount | MatchMethod::SubsetSum | MatchMethod::NameResidual)
+    };
+    if !gs.iter().any(judged) {
+        return;
+    }
+    let keys: Vec<String> = reference_probes(r)
+        .iter()
+        .filter_map(|t| invoice_keys(t).0)
+        .collect::<std::collections::BTreeSet<String>>()
+        .into_iter()
+        .collect();
+    for g in gs.iter_mut().filter(|g| judged(g)) {
+        let own: Vec<String> =
+            g.items.iter().filter_map(|(i, _)| invoice_keys(&idx.items[*i].invoice_number).0).collect();
+        let unseen: Vec<String> = keys
+            .iter()
+            .filter(|k| !own.contains(k))
+            .filter(|k| own.iter().any(|o| o.len() == k.len() && o.len() >= 5 && o.get(..3) == k.get(..3)))
+            .filter(|k| !idx.by_full.contains_key(&(r.currency.clone(), (*k).clone())))
+            .cloned()
+            .collect();
+        if !unseen.is_empty() {
+            g.reasons.push(format!(
+                "the payment also names invoice(s) {} that no open item carries today: for a person, or for the day they are posted",
+                unseen.join(", ")
+            ));
+            g.held = true;
+        }
+        let applied: i128 = g.items.iter().map(|(_, a)| i128::from(*a)).sum();
+        let excess = -i128::from(g.residual);
+        if g.reason == ResidualReason::Overpayment
+            && excess * 100 > applied * i128::from(cfg.overpayment_auto_max_percent)
+        {
+            g.reasons.push(format!(
+                "the excess is more than {} % of the invoices applied: it likely pays invoices it does not name",
+                cfg.overpayment_auto_max_percent
+            ));
+            g.held = true;
+        }
+    }
 }
 
 /// Marks groups that apply another customer's items than the payer the bank
@@ -1434,7 +1518,11 @@ fn assign(
                 return (Vec::new(), None, None);
             }
             if let Some(g) = &taken[ri] {
-                let band = if g.score >= cfg.auto_threshold && !g.payer_conflict { Band::Auto } else { Band::Review };
+                let band = if g.score >= cfg.auto_threshold && !g.payer_conflict && !g.held {
+                    Band::Auto
+                } else {
+                    Band::Review
+                };
                 let mut parts = vec![r.txn_id.as_str()];
                 parts.extend(g.items.iter().map(|(i, _)| items[*i].item_id.as_str()));
                 let match_id = reckon_core::id::stable_id("M-", &parts);

@@ -633,3 +633,67 @@ BT2,021000021-4432190876,2026-03-07,2026-03-07,812.40,USD,,,,,ORIG CO NAME:SUMIT
     let want = pairs(&[("BT1", "AR1"), ("BT2", "AR3")]);
     assert_eq!(links, want);
 }
+
+/// Writes `files` into a fresh input folder, runs reckon on it and returns per
+/// receipt its band and reasons (from `matches.parquet`).
+fn bands_of(files: &[(&str, String)]) -> std::collections::BTreeMap<String, (String, String)> {
+    let t = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let d = t.path().join("in");
+    std::fs::create_dir_all(&d).unwrap_or_else(|e| panic!("{e}"));
+    for (name, text) in files {
+        std::fs::write(d.join(name), text).unwrap_or_else(|e| panic!("{e}"));
+    }
+    let out = t.path().join("out");
+    run(&opts(&d, &out, false)).unwrap_or_else(|e| panic!("{e}"));
+    let m = read_parquet(&out.join("matches.parquet"));
+    let col = |c: &str| -> Vec<String> {
+        m.column(c)
+            .and_then(|c| c.str().map(|s| s.iter().map(|v| v.unwrap_or("").to_string()).collect()))
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    col("txn_id").into_iter().zip(col("band").into_iter().zip(col("reasons"))).collect()
+}
+
+/// A payment that names an invoice no open item carries yet (posted after its
+/// customer paid) is not cleared automatically against what is open today —
+/// neither its named invoice with the excess left unapplied (BT1), nor the
+/// payer's other invoice of the same amount (BT2) — and an excess above
+/// `overpayment_auto_max_percent` of what is applied is held too (BT3); a small
+/// overpayment naming nothing else is not held (BT4).
+#[test]
+fn a_payment_for_invoices_not_posted_yet_is_held() {
+    let mut files: Vec<(&str, String)> = Vec::new();
+    let mut w = |n: &'static str, s: &str| files.push((n, s.to_string()));
+    w("bank_accounts.csv", "account_id,entity,currency,gl_account\nDE89370400440532013000,DE01,EUR,1200\n");
+    w(
+        "customers.csv",
+        "customer_id,name,aliases,ibans,tax_id\nC1,Nordlicht Maschinenbau GmbH,,DE44500105175407324931,\n",
+    );
+    w(
+        "ar_open_items.csv",
+        "item_id,entity,customer_id,customer_name,invoice_number,invoice_date,due_date,amount_open,currency\n\
+AR1,DE01,C1,Nordlicht Maschinenbau GmbH,9010000011,2026-02-01,2026-03-03,100.00,EUR\n\
+AR2,DE01,C1,Nordlicht Maschinenbau GmbH,9010000022,2026-02-01,2026-03-03,250.00,EUR\n\
+AR3,DE01,C1,Nordlicht Maschinenbau GmbH,9010000033,2026-02-02,2026-03-04,120.00,EUR\n\
+AR4,DE01,C1,Nordlicht Maschinenbau GmbH,9010000044,2026-02-02,2026-03-04,200.00,EUR\n",
+    );
+    w(
+        "bank_transactions.csv",
+        "txn_id,account_id,booking_date,value_date,amount,currency,counterparty_name,counterparty_account,end_to_end_id,reference,description,bank_code,instructed_amount,instructed_currency\n\
+BT1,DE89370400440532013000,2026-03-05,2026-03-05,400.00,EUR,NORDLICHT MASCHINENBAU GMBH,DE44500105175407324931,,,RE 9010000011 / 9010000012,PMNT-RCDT-ESCT,,\n\
+BT2,DE89370400440532013000,2026-03-05,2026-03-05,250.00,EUR,NORDLICHT MASCHINENBAU GMBH,DE44500105175407324931,,,Rechnung 9010000077,PMNT-RCDT-ESCT,,\n\
+BT3,DE89370400440532013000,2026-03-06,2026-03-06,1200.00,EUR,NORDLICHT MASCHINENBAU GMBH,DE44500105175407324931,,,RE 9010000033,PMNT-RCDT-ESCT,,\n\
+BT4,DE89370400440532013000,2026-03-06,2026-03-06,204.00,EUR,NORDLICHT MASCHINENBAU GMBH,DE44500105175407324931,,,RE 9010000044,PMNT-RCDT-ESCT,,\n",
+    );
+    let b = bands_of(&files);
+    let held = |t: &str, why: &str| {
+        let (band, reasons) = b.get(t).unwrap_or_else(|| panic!("{t} not matched: {b:?}"));
+        assert_eq!(band, "review", "{t}: {reasons}");
+        assert!(reasons.contains(why), "{t}: {reasons}");
+    };
+    held("BT1", "names invoice(s) 9010000012 that no open item carries today");
+    held("BT2", "names invoice(s) 9010000077 that no open item carries today");
+    held("BT3", "the excess is more than 100 %");
+    let (_, r4) = b.get("BT4").unwrap_or_else(|| panic!("BT4 not matched: {b:?}"));
+    assert!(!r4.contains("no open item carries") && !r4.contains("the excess is more than"), "{r4}");
+}
