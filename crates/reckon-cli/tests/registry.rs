@@ -109,6 +109,13 @@ fn a_challenger_is_promoted_only_when_the_decisions_say_it_is_better() {
     let o = reckon(&["models", "challenge", "--state", &s, &crude, "--actor", "dana"]);
     assert!(o.status.success(), "{}", text(&o));
     simulate_with(&days, &t.path().join("sim_b"), &state, &shipped());
+    // The trend of the shipped model's drift (it carries a training reference)
+    // and calibration in the field.
+    let o = reckon(&["models", "monitor", "--state", &s]);
+    assert!(o.status.success(), "{}", text(&o));
+    let m = text(&o);
+    assert_eq!(m.lines().filter(|l| l.contains("| cash_match@2.2 |")).count(), 4, "a row per day:\n{m}");
+    assert!(m.contains("| probability band | decided proposals |"), "{m}");
     let o = reckon(&["models", "promote", "--state", &s, "--actor", "lee", "--min-labels", "30"]);
     eprintln!("{}", text(&o));
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));

@@ -50,6 +50,11 @@ fn a_bank_that_changes_its_format_is_seen_and_retrained_for() {
     );
     let drift_events = std::fs::read_to_string(out.join("runs/day-04/exceptions.jsonl")).unwrap_or_default();
     assert!(drift_events.contains("\"kind\":\"model_drift\""), "a model_drift exception on day 4");
+    // The store keeps each run's drift: the trend `reckon models monitor` prints.
+    let trend = reckon_state::Store::open(&state).and_then(|mut s| s.model_drift()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(trend.len(), 6, "one measurement a day: {trend:?}");
+    let d4: reckon_monitor::Drift = serde_json::from_str(&trend[3].3).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(d4.moved, rows[3].drift_moved, "the store and the manifest agree");
     // The candidate: a folder the engine serves, with its card, reference and figures.
     let cand = out.join("models/cash_match_v4_0");
     for f in ["model.onnx", "config.json", "reference.json", "metrics.json", "MODEL_CARD.md"] {

@@ -538,6 +538,10 @@ impl Stage for CashStage {
             });
             p.items.push(r.item_id.clone());
         }
+        learned.drift = models
+            .iter()
+            .filter_map(|m| Some((m.id.clone(), serde_json::to_string(m.drift.as_ref()?).ok()?)))
+            .collect();
         learned.proposals = by_match
             .into_values()
             .map(|mut p| {

@@ -529,11 +529,14 @@ pub struct Learned {
     /// The scores of the cash proposals put to people (with the run's id
     /// filled in when the changes are written).
     pub proposals: Vec<reckon_state::models::ProposalScore>,
+    /// Served models' drift against their training reference: (model id, JSON).
+    pub drift: Vec<(String, String)>,
 }
 
 impl Learned {
     pub fn extend(&mut self, o: Learned) {
         self.proposals.extend(o.proposals);
+        self.drift.extend(o.drift);
         self.decisions.extend(o.decisions);
         self.applications.extend(o.applications);
         self.aliases.extend(o.aliases);
@@ -765,6 +768,7 @@ pub fn finish(
         aliases: learned.aliases,
         lapsed: out.lapsed,
         proposals: learned.proposals,
+        drift: learned.drift,
     };
     Ok(Finished { open: out.open, resolved: out.resolved, changes, counts, suppressed: out.suppressed.len() as u64 })
 }

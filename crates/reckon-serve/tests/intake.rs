@@ -77,6 +77,7 @@ fn seed(path: &Path) -> String {
         aliases: vec![],
         lapsed: vec![],
         proposals: vec![],
+        drift: vec![],
     };
     let p = s.begin_run(&ch).unwrap_or_else(|e| panic!("{e}"));
     assert!(p.check().balanced, "{:?}", p.check());

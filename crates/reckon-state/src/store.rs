@@ -18,7 +18,7 @@ mod embedded {
 }
 
 /// The newest schema version this build knows (the last file in `migrations/`).
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 reckon_core::vocab_enum! {
     /// Where a bank entry stands across the chain of runs.
@@ -255,6 +255,8 @@ pub struct RunChanges {
     pub lapsed: Vec<String>,
     /// The scores of the cash proposals this run put to people.
     pub proposals: Vec<crate::models::ProposalScore>,
+    /// Each served model's drift against its training reference: (model id, JSON).
+    pub drift: Vec<(String, String)>,
 }
 
 /// The chain's conservation after a run: every bank entry ever loaded is
@@ -863,6 +865,25 @@ impl Store {
         tx.commit().map_err(&e)
     }
 
+    /// Each run's drift of its served models, in run order: (run as-of date,
+    /// run id, model id, drift JSON).
+    pub fn model_drift(&mut self) -> Result<Vec<(String, String, String, String)>, StateError> {
+        let path = self.path.clone();
+        let e = db(&path);
+        let rows = self
+            .sql()
+            .rows(
+                "SELECT r.as_of, d.run_id, d.model, d.drift FROM model_drift d JOIN runs r ON r.run_id = d.run_id \
+                 ORDER BY r.seq, d.model",
+                &[],
+            )
+            .map_err(&e)?;
+        rows.iter()
+            .map(|r| Ok((r.text(0)?, r.text(1)?, r.text(2)?, r.text(3)?)))
+            .collect::<Result<_, DbError>>()
+            .map_err(&e)
+    }
+
     /// The scores of every cash proposal put to people, in run order.
     pub fn proposal_scores(&mut self) -> Result<Vec<crate::models::ProposalScore>, StateError> {
         let path = self.path.clone();
@@ -1261,6 +1282,12 @@ fn write_run(tx: &mut dyn Sql, ch: &RunChanges) -> Result<(), DbError> {
             ]
         })
         .collect();
+    for (model, drift) in &ch.drift {
+        tx.exec(
+            "INSERT INTO model_drift (run_id, model, drift) VALUES ($1, $2, $3)",
+            vals![ch.run.run_id, model, drift],
+        )?;
+    }
     insert_many(
         tx,
         "proposal_scores",

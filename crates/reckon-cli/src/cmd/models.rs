@@ -63,6 +63,14 @@ pub enum What {
         #[arg(long, default_value_t = 0.998)]
         floor: f64,
     },
+    /// The trend across the store's runs: each served model's drift against its
+    /// training reference (PSI of the score and the features that moved most),
+    /// and calibration in the field — per probability band, how many of the
+    /// proposals people decided they found right against what the model said.
+    Monitor {
+        #[arg(long)]
+        state: PathBuf,
+    },
     /// Serve the champion before the last promotion again (or the
     /// configuration's model when there was none).
     Rollback {
@@ -192,6 +200,45 @@ fn registry(what: What) -> anyhow::Result<i32> {
             outln!("rolled back: {detail}");
             Ok(exit::OK)
         }
+        What::Monitor { state } => {
+            let mut s = open(&state)?;
+            outln!("| as of | model | rows | score PSI | features that moved most (PSI) | beyond the limits |");
+            outln!("|---|---|---|---|---|---|");
+            for (as_of, _, model, json) in s.model_drift()? {
+                let d: reckon_monitor::Drift = serde_json::from_str(&json)?;
+                let mut top: Vec<&reckon_monitor::ColumnDrift> = d.features.iter().collect();
+                top.sort_by(|a, b| b.psi.total_cmp(&a.psi).then(a.name.cmp(&b.name)));
+                let top: Vec<String> = top.iter().take(3).map(|c| format!("{} {:.3}", c.name, c.psi)).collect();
+                outln!(
+                    "| {as_of} | {model} | {} | {:.3} | {} | {} |",
+                    d.rows,
+                    d.score.psi,
+                    top.join(", "),
+                    if d.moved.is_empty() { "–".to_string() } else { d.moved.join(", ") }
+                );
+            }
+            // Calibration in the field: the champion's probability of the proposals
+            // people decided, against the share they found right.
+            let labelled = reg::label_proposals(&s.proposal_scores()?, &s.decisions()?, &s.exceptions(None)?);
+            outln!("\n| probability band | decided proposals | mean probability | found right |");
+            outln!("|---|---|---|---|");
+            for (lo, hi) in [(0.0, 0.5), (0.5, 0.8), (0.8, 0.95), (0.95, 0.99), (0.99, 1.01)] {
+                let band: Vec<&reg::LabelledProposal> =
+                    labelled.iter().filter(|l| l.score.confidence >= lo && l.score.confidence < hi).collect();
+                if band.is_empty() {
+                    continue;
+                }
+                let n = band.len() as f64;
+                outln!(
+                    "| {lo:.2}–{:.2} | {} | {:.3} | {:.3} |",
+                    hi.min(1.0),
+                    band.len(),
+                    band.iter().map(|l| l.score.confidence).sum::<f64>() / n,
+                    band.iter().filter(|l| l.right).count() as f64 / n
+                );
+            }
+            Ok(exit::OK)
+        }
         What::Verify { .. } | What::Score { .. } => anyhow::bail!("not a registry command"),
     }
 }
@@ -199,7 +246,11 @@ fn registry(what: What) -> anyhow::Result<i32> {
 /// Verifies or serves the folder `what` names.
 pub fn exec(what: What) -> anyhow::Result<i32> {
     match what {
-        w @ (What::List { .. } | What::Challenge { .. } | What::Promote { .. } | What::Rollback { .. }) => registry(w),
+        w @ (What::List { .. }
+        | What::Challenge { .. }
+        | What::Promote { .. }
+        | What::Rollback { .. }
+        | What::Monitor { .. }) => registry(w),
         What::Score { dir, features, out } => {
             let m = reckon_onnx::Model::load(&dir).map_err(|e| anyhow::anyhow!(e))?;
             let bytes = std::fs::read(&features)?;
