@@ -81,6 +81,14 @@ enum Command {
     /// receipts applied, late invoices and advices matched on arrival,
     /// exceptions new/open/reopened/resolved, SLA, decisions, problems raised twice).
     Simulate(cmd::state::SimulateArgs),
+    /// The cash model's retraining job, for a scheduler (cron, Airflow, a
+    /// Camunda timer): a registered challenger is judged first and promoted
+    /// when the decisions say it is better (exit 0); while it has too few
+    /// decided proposals scored in shadow, nothing is done (exit 6); otherwise a
+    /// candidate is trained on the store's decisions into --models-dir and
+    /// registered as challenger (exit 5), or, with too few decisions, nothing
+    /// (exit 6). --json prints the account as one JSON object.
+    Retrain(cmd::state::RetrainArgs),
     /// Write OUT/report.html for the run in OUT: one self-contained page (inline SVG,
     /// no script, no network) with the conservation summary, cash outcomes and
     /// confidence, duplicate clusters, the riskiest journals, exceptions by kind,
@@ -299,6 +307,7 @@ fn dispatch(cmd: Command) -> anyhow::Result<i32> {
         Command::Decide(a) => cmd::state::decide(a),
         Command::Audit(a) => cmd::state::audit(a),
         Command::Simulate(a) => cmd::state::simulate(a),
+        Command::Retrain(a) => cmd::state::retrain(a),
         Command::Serve(a) => cmd::state::serve(a),
         Command::Report { out, history } => cmd::run::report(out, history),
         Command::Feed { action, target } => cmd::feed::dispatch(action, target),

@@ -102,6 +102,19 @@ fn a_challenger_is_promoted_only_when_the_decisions_say_it_is_better() {
     for action in ["set", "refused", "promoted", "rolled_back"] {
         assert!(listed.contains(&format!(" {action} ")), "{action} missing:\n{listed}");
     }
+    // The retraining job: no challenger now, so a candidate is trained on the
+    // decisions and registered (exit 5); run again at once, it waits for
+    // decisions on what the candidate scores in shadow (exit 6).
+    let models = t.path().join("candidates");
+    let m = models.display().to_string();
+    let o = reckon(&["retrain", "--state", &s, "--models-dir", &m, "--min-labels", "30", "--json"]);
+    assert_eq!(o.status.code(), Some(5), "{}", text(&o));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&o)));
+    assert_eq!(j["action"], "challenger_registered", "{j}");
+    assert!(models.join("cash_match_v4_0/model.onnx").is_file(), "{j}");
+    let o = reckon(&["retrain", "--state", &s, "--models-dir", &m, "--min-labels", "30"]);
+    assert_eq!(o.status.code(), Some(6), "{}", text(&o));
+    assert!(text(&o).contains("has 0 decided proposals scored in shadow"), "{}", text(&o));
 
     // The other way round: the shipped model decides, the crude one is in
     // shadow and is refused with the comparison.

@@ -467,3 +467,129 @@ pub fn promote(
     }
     Ok((c, challenger.model))
 }
+
+/// What one run of the retraining job did.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobAction {
+    /// The challenger beat the champion on the decisions and now decides.
+    Promoted,
+    /// A new candidate was trained on the decisions and scores in shadow.
+    ChallengerRegistered,
+    /// Nothing to do yet: the challenger has too few decided proposals scored
+    /// in shadow, or the store too few decisions to train on.
+    Waiting,
+}
+
+/// The retraining job's account (`reckon retrain --json`).
+#[derive(Clone, Debug, Serialize)]
+pub struct JobSummary {
+    pub action: JobAction,
+    /// Why, in a sentence.
+    pub detail: String,
+    /// The promotion comparison, when a challenger was judged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comparison: Option<reckon_state::models::Comparison>,
+    /// The candidate trained, when one was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub candidate: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub training: Option<RetrainReport>,
+}
+
+/// One run of the retraining job a scheduler calls: a registered challenger
+/// is judged first (promoted when the rule is met; left to gather evidence
+/// while it has fewer decided proposals scored in shadow than the rule needs);
+/// otherwise — no challenger, or one the decisions refused — a candidate is
+/// trained on the decisions into `models_dir/cash_match_v<runs>_0` and
+/// registered as challenger.
+pub fn job(
+    state: &Path,
+    models_dir: &Path,
+    params: &RetrainParams,
+    rule: &reckon_state::models::PromotionRule,
+    actor: &str,
+    at: &str,
+) -> Result<JobSummary, RetrainError> {
+    use reckon_state::models::{ENGINE_MATCH, ModelAlias};
+    let mut s = reckon_state::Store::open(state)?;
+    let aliases = s.model_aliases()?;
+    let runs = s.runs()?.len();
+    drop(s);
+    let find = |alias| aliases.iter().find(|a| a.engine == ENGINE_MATCH && a.alias == alias);
+    if find(ModelAlias::Challenger).is_some() {
+        let (c, m) = promote(state, rule, actor, at)?;
+        if c.promote {
+            return Ok(JobSummary {
+                action: JobAction::Promoted,
+                detail: format!(
+                    "{} promoted: {} {:.4} against {:.4} on {} decided proposals",
+                    m.model_id,
+                    rule.metric,
+                    metric(&c.challenger, rule),
+                    metric(&c.champion, rule),
+                    c.labelled
+                ),
+                comparison: Some(c),
+                candidate: None,
+                training: None,
+            });
+        }
+        if c.labelled < rule.min_labels {
+            return Ok(JobSummary {
+                action: JobAction::Waiting,
+                detail: format!(
+                    "{} has {} decided proposals scored in shadow; the rule needs {}",
+                    m.model_id, c.labelled, rule.min_labels
+                ),
+                comparison: Some(c),
+                candidate: None,
+                training: None,
+            });
+        }
+    }
+    let champion_auto = match find(ModelAlias::Champion) {
+        Some(a) => reckon_pipeline::model::find("champion", &a.model.model, "reckon models list")
+            .ok()
+            .and_then(|d| Model::load(&d).ok())
+            .and_then(|m| m.config.thresholds.get("auto").copied()),
+        None => reckon_pipeline::model::find("champion", &MatchConfig::default().model, "")
+            .ok()
+            .and_then(|d| Model::load(&d).ok())
+            .and_then(|m| m.config.thresholds.get("auto").copied()),
+    }
+    .unwrap_or(1.0);
+    let out = models_dir.join(format!("cash_match_v{runs}_0"));
+    match train_from_decisions(state, &out, params, champion_auto) {
+        Ok(r) => {
+            let m = challenge(state, &out.display().to_string(), actor, at)?;
+            Ok(JobSummary {
+                action: JobAction::ChallengerRegistered,
+                detail: format!(
+                    "{} trained on {} decided proposals and {} weak positives; it scores in shadow until promoted",
+                    m.model_id,
+                    r.train.decided_right + r.train.decided_wrong,
+                    r.train.weak_positive
+                ),
+                comparison: None,
+                candidate: Some(out.display().to_string()),
+                training: Some(r),
+            })
+        }
+        Err(e @ RetrainError::TooFewLabels { .. }) => Ok(JobSummary {
+            action: JobAction::Waiting,
+            detail: e.to_string(),
+            comparison: None,
+            candidate: None,
+            training: None,
+        }),
+        Err(e) => Err(e),
+    }
+}
+
+fn metric(f: &reckon_state::models::Figures, rule: &reckon_state::models::PromotionRule) -> f64 {
+    match rule.metric {
+        reckon_state::models::PromotionMetric::Brier => f.brier,
+        reckon_state::models::PromotionMetric::LogLoss => f.log_loss,
+    }
+}

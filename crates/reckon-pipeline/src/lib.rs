@@ -40,6 +40,10 @@ pub mod exit {
     /// The run completed but some exceptions could not be delivered to a configured
     /// sink (they are in `outbox/<sink>/dead_letter.jsonl`; `reckon feed replay`).
     pub const FEED_UNDELIVERED: i32 = 4;
+    /// `reckon retrain`: a new challenger was trained and scores in shadow.
+    pub const RETRAIN_CHALLENGER: i32 = 5;
+    /// `reckon retrain`: nothing to do yet (too few decisions).
+    pub const RETRAIN_WAITING: i32 = 6;
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -202,6 +202,52 @@ pub fn simulate(a: SimulateArgs) -> anyhow::Result<i32> {
     Ok(if rows.iter().all(|r| r.chain_balanced && r.raised_twice == 0) { exit::OK } else { exit::FAILED })
 }
 
+/// `reckon retrain`'s arguments.
+#[derive(Debug, clap::Args)]
+pub struct RetrainArgs {
+    /// The state store whose decisions to learn from.
+    #[arg(long, value_name = "PATH")]
+    pub state: PathBuf,
+    /// Where candidate model folders are written (cash_match_v<runs>_0).
+    #[arg(long)]
+    pub models_dir: PathBuf,
+    /// Who runs the job (recorded with every registry change).
+    #[arg(long, default_value = "retrain-job")]
+    pub actor: String,
+    /// Decided proposals a candidate's training window, and a promotion, need.
+    #[arg(long, default_value_t = 200)]
+    pub min_labels: usize,
+    /// The newest runs held out for a candidate's threshold and figures.
+    #[arg(long, default_value_t = 2)]
+    pub holdout_runs: usize,
+    /// Print the account as one JSON object instead of a sentence.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `reckon retrain`: one run of the retraining job.
+pub fn retrain(a: RetrainArgs) -> anyhow::Result<i32> {
+    let params = reckon_lab::retrain::RetrainParams {
+        min_labels: a.min_labels,
+        holdout_runs: a.holdout_runs,
+        ..reckon_lab::retrain::RetrainParams::default()
+    };
+    let rule = reckon_state::models::PromotionRule { min_labels: a.min_labels, ..Default::default() };
+    let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let s = reckon_lab::retrain::job(&a.state, &a.models_dir, &params, &rule, &a.actor, &at)
+        .map_err(|e| anyhow::anyhow!(e))?;
+    if a.json {
+        outln!("{}", serde_json::to_string(&s)?);
+    } else {
+        outln!("{:?}: {}", s.action, s.detail);
+    }
+    Ok(match s.action {
+        reckon_lab::retrain::JobAction::Promoted => exit::OK,
+        reckon_lab::retrain::JobAction::ChallengerRegistered => exit::RETRAIN_CHALLENGER,
+        reckon_lab::retrain::JobAction::Waiting => exit::RETRAIN_WAITING,
+    })
+}
+
 /// `reckon serve`'s arguments.
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
