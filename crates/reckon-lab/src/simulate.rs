@@ -587,8 +587,14 @@ pub fn simulate(days_dir: &Path, out: &Path, state: &Path, cfg: &SimConfig) -> R
                     .get("auto")
                     .copied()
                     .unwrap_or(1.0);
-                    let r = crate::retrain::train_from_decisions(state, &dir, params, auto)
-                        .map_err(|e| SimError::Data(dir.clone(), e.to_string()))?;
+                    let r = match crate::retrain::train_from_decisions(state, &dir, params, auto) {
+                        Ok(r) => r,
+                        Err(e @ crate::retrain::RetrainError::TooFewLabels { .. }) => {
+                            row.model_events.push(format!("retraining waits: {e}"));
+                            continue;
+                        }
+                        Err(e) => return Err(SimError::Data(dir.clone(), e.to_string())),
+                    };
                     let m = crate::retrain::challenge(state, &dir.display().to_string(), "data.scientist", &at)
                         .map_err(|e| SimError::Data(dir.clone(), e.to_string()))?;
                     row.model_events.push(format!(

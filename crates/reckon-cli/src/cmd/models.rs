@@ -29,6 +29,10 @@ pub enum What {
     List {
         #[arg(long)]
         state: PathBuf,
+        /// Also write the labelled proposals as CSV (run, receipt, items, the
+        /// champion's and the challenger's probability, right or wrong, the decision).
+        #[arg(long, value_name = "FILE")]
+        labelled: Option<PathBuf>,
     },
     /// Register a cash-matching model folder as the challenger: runs with the
     /// store score every candidate group with it in shadow (`shadow_confidence`),
@@ -93,7 +97,7 @@ fn registry(what: What) -> anyhow::Result<i32> {
     use reckon_state::models::{self as reg, ENGINE_MATCH, ModelAlias};
     let open = |p: &PathBuf| reckon_state::Store::open(p).map_err(|e| anyhow::anyhow!(e));
     match what {
-        What::List { state } => {
+        What::List { state, labelled: labelled_csv } => {
             let mut s = open(&state)?;
             let aliases = s.model_aliases()?;
             if aliases.is_empty() {
@@ -126,6 +130,36 @@ fn registry(what: What) -> anyhow::Result<i32> {
             let labelled = reg::label_proposals(&s.proposal_scores()?, &s.decisions()?, &s.exceptions(None)?);
             let shadow = labelled.iter().filter(|l| l.score.shadow_confidence.is_some()).count();
             outln!("labelled proposals: {} ({} with a shadow score)", labelled.len(), shadow);
+            if let Some(path) = labelled_csv {
+                let mut w = csv::Writer::from_path(&path).with_context(|| path.display().to_string())?;
+                w.write_record([
+                    "run_id",
+                    "txn_id",
+                    "items",
+                    "model",
+                    "confidence",
+                    "challenger",
+                    "shadow_confidence",
+                    "right",
+                    "decision_id",
+                ])?;
+                for l in &labelled {
+                    let p = &l.score;
+                    w.write_record([
+                        p.run_id.as_str(),
+                        p.txn_id.as_str(),
+                        &p.items.join("|"),
+                        p.model.as_str(),
+                        &p.confidence.to_string(),
+                        p.challenger.as_deref().unwrap_or(""),
+                        &p.shadow_confidence.map(|v| v.to_string()).unwrap_or_default(),
+                        if l.right { "true" } else { "false" },
+                        l.decision_id.as_str(),
+                    ])?;
+                }
+                w.flush()?;
+                outln!("wrote {}", path.display());
+            }
             Ok(exit::OK)
         }
         What::Challenge { state, dir, actor } => {
