@@ -449,7 +449,7 @@ pub fn promote(
         .map_err(|e| RetrainError::Params(e.to_string()))?;
     let auto =
         Model::load(&found).map_err(|e| RetrainError::Params(e.to_string()))?.config.thresholds.get("auto").copied();
-    let labelled = label_proposals(&s.proposal_scores()?, &s.decisions()?, &s.exceptions(None)?);
+    let labelled = s.labelled_proposals()?;
     let c = compare(&labelled, &challenger.model.model_id, auto, rule);
     let detail = serde_json::to_string(&c).unwrap_or_default();
     if c.promote {

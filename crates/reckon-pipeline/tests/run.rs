@@ -26,8 +26,8 @@ fn manifest_json(out: &Path) -> serde_json::Value {
 }
 
 /// Writes `files` (name, contents) into a fresh input folder, runs reckon on it
-/// and returns the (txn_id, item_id) links of `matches.parquet`, sorted.
-fn links_of(files: &[(&str, String)]) -> Vec<(String, String)> {
+/// and returns `matches.parquet` as (txn_id, item_id, band, reasons) rows.
+fn matches_of(files: &[(&str, String)]) -> Vec<(String, String, String, String)> {
     let t = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let d = t.path().join("in");
     std::fs::create_dir_all(&d).unwrap_or_else(|e| panic!("{e}"));
@@ -42,7 +42,13 @@ fn links_of(files: &[(&str, String)]) -> Vec<(String, String)> {
             .and_then(|c| c.str().map(|s| s.iter().map(|v| v.unwrap_or("").to_string()).collect()))
             .unwrap_or_else(|e| panic!("{e}"))
     };
-    let mut links: Vec<(String, String)> = col("txn_id").into_iter().zip(col("item_id")).collect();
+    let (txn, item, band, reasons) = (col("txn_id"), col("item_id"), col("band"), col("reasons"));
+    (0..m.height()).map(|i| (txn[i].clone(), item[i].clone(), band[i].clone(), reasons[i].clone())).collect()
+}
+
+/// The (txn_id, item_id) links of a run on `files`, sorted.
+fn links_of(files: &[(&str, String)]) -> Vec<(String, String)> {
+    let mut links: Vec<(String, String)> = matches_of(files).into_iter().map(|(t, i, _, _)| (t, i)).collect();
     links.sort();
     links
 }
@@ -634,24 +640,9 @@ BT2,021000021-4432190876,2026-03-07,2026-03-07,812.40,USD,,,,,ORIG CO NAME:SUMIT
     assert_eq!(links, want);
 }
 
-/// Writes `files` into a fresh input folder, runs reckon on it and returns per
-/// receipt its band and reasons (from `matches.parquet`).
+/// Per receipt of a run on `files`, its band and reasons.
 fn bands_of(files: &[(&str, String)]) -> std::collections::BTreeMap<String, (String, String)> {
-    let t = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let d = t.path().join("in");
-    std::fs::create_dir_all(&d).unwrap_or_else(|e| panic!("{e}"));
-    for (name, text) in files {
-        std::fs::write(d.join(name), text).unwrap_or_else(|e| panic!("{e}"));
-    }
-    let out = t.path().join("out");
-    run(&opts(&d, &out, false)).unwrap_or_else(|e| panic!("{e}"));
-    let m = read_parquet(&out.join("matches.parquet"));
-    let col = |c: &str| -> Vec<String> {
-        m.column(c)
-            .and_then(|c| c.str().map(|s| s.iter().map(|v| v.unwrap_or("").to_string()).collect()))
-            .unwrap_or_else(|e| panic!("{e}"))
-    };
-    col("txn_id").into_iter().zip(col("band").into_iter().zip(col("reasons"))).collect()
+    matches_of(files).into_iter().map(|(t, _, b, r)| (t, (b, r))).collect()
 }
 
 /// A payment that names an invoice no open item carries yet (posted after its

@@ -884,6 +884,15 @@ impl Store {
             .map_err(&e)
     }
 
+    /// The proposals people decided, labelled by their decisions
+    /// ([`crate::models::label_proposals`]).
+    pub fn labelled_proposals(&mut self) -> Result<Vec<crate::models::LabelledProposal>, StateError> {
+        let scores = self.proposal_scores()?;
+        let decisions = self.decisions()?;
+        let exceptions = self.exceptions(None)?;
+        Ok(crate::models::label_proposals(&scores, &decisions, &exceptions))
+    }
+
     /// The scores of every cash proposal put to people, in run order.
     pub fn proposal_scores(&mut self) -> Result<Vec<crate::models::ProposalScore>, StateError> {
         let path = self.path.clone();

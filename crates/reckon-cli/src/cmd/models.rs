@@ -127,7 +127,7 @@ fn registry(what: What) -> anyhow::Result<i32> {
                     e.detail
                 );
             }
-            let labelled = reg::label_proposals(&s.proposal_scores()?, &s.decisions()?, &s.exceptions(None)?);
+            let labelled = s.labelled_proposals()?;
             let shadow = labelled.iter().filter(|l| l.score.shadow_confidence.is_some()).count();
             outln!("labelled proposals: {} ({} with a shadow score)", labelled.len(), shadow);
             if let Some(path) = labelled_csv {
@@ -253,7 +253,7 @@ fn registry(what: What) -> anyhow::Result<i32> {
             }
             // Calibration in the field: the champion's probability of the proposals
             // people decided, against the share they found right.
-            let labelled = reg::label_proposals(&s.proposal_scores()?, &s.decisions()?, &s.exceptions(None)?);
+            let labelled = s.labelled_proposals()?;
             outln!("\n| probability band | decided proposals | mean probability | found right |");
             outln!("|---|---|---|---|");
             for (lo, hi) in [(0.0, 0.5), (0.5, 0.8), (0.8, 0.95), (0.95, 0.99), (0.99, 1.01)] {
