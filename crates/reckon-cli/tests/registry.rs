@@ -1,6 +1,7 @@
 //! The state store's model registry through `reckon models`: a challenger
 //! scored in shadow over days an analyst decides, promoted only when it beats
-//! the champion on those decisions; a worse one refused with the comparison;
+//! the champion on those decisions; a worse one (trained on shuffled labels)
+//! refused with the comparison;
 //! rollback; a run with the store serves the registered champion.
 
 use std::path::{Path, PathBuf};
@@ -39,6 +40,49 @@ fn rule_only(dir: &Path) -> String {
     std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("{e}"));
     std::fs::write(dir.join("model.onnx"), &bytes).unwrap_or_else(|e| panic!("{e}"));
     std::fs::write(dir.join("config.json"), serde_json::to_string_pretty(&cfg).unwrap_or_default())
+        .unwrap_or_else(|e| panic!("{e}"));
+    dir.display().to_string()
+}
+
+/// A cash model deliberately worse: fitted to a generated scenario's candidate
+/// groups with their labels shuffled (what is right no longer goes with its
+/// features), auto threshold 0.9.
+fn shuffled(dir: &Path, scenario: &Path) -> String {
+    reckon_synth::generate(scenario, &reckon_synth::Config::new(7, 2000)).unwrap_or_else(|e| panic!("{e}"));
+    let loaded = reckon_ingest::load_dir(scenario).unwrap_or_else(|e| panic!("{e}"));
+    let i = reckon_pipeline::cash::inputs(&loaded).unwrap_or_else(|| panic!("no receipts"));
+    let cfg = reckon_match::MatchConfig { model: "rules".into(), ..reckon_match::MatchConfig::default() };
+    let rows = reckon_match::training_rows(&i.receipts, &i.items, &i.customers, &i.remittances, &cfg);
+    let truth = std::fs::read_to_string(scenario.join("truth/cash_matches.csv")).unwrap_or_default();
+    let mut right: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> = Default::default();
+    for l in truth.lines().skip(1) {
+        let f: Vec<&str> = l.split(',').collect();
+        right.entry(f[1].to_string()).or_default().insert(f[2].to_string());
+    }
+    let mut y: Vec<bool> =
+        rows.iter().map(|r| right.get(&r.txn_id) == Some(&r.item_ids.iter().cloned().collect())).collect();
+    // Fisher–Yates with a fixed LCG: the same shuffle every time.
+    let mut s: u64 = 12345;
+    for k in (1..y.len()).rev() {
+        s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        y.swap(k, (s >> 33) as usize % (k + 1));
+    }
+    let k = reckon_match::FEATURES.len();
+    let x: Vec<f64> = rows.iter().flat_map(|r| r.features.iter().map(|v| f64::from(*v))).collect();
+    let m = reckon_learn::logistic::Logistic::fit(&x, k, &y, 0.05).unwrap_or_else(|e| panic!("{e}"));
+    let bytes = m.to_onnx(&[("feature_spec", reckon_match::FEATURE_SPEC)]);
+    let mut mc = reckon_onnx::ModelConfig::probability(
+        "cash_shuffled",
+        "cash_match_group",
+        reckon_match::FEATURE_SPEC,
+        reckon_match::FEATURES.iter().map(|s| s.to_string()).collect(),
+        &bytes,
+        String::new(),
+    );
+    mc.thresholds.insert("auto".into(), 0.9);
+    std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(dir.join("model.onnx"), &bytes).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(dir.join("config.json"), serde_json::to_string_pretty(&mc).unwrap_or_default())
         .unwrap_or_else(|e| panic!("{e}"));
     dir.display().to_string()
 }
@@ -116,10 +160,11 @@ fn a_challenger_is_promoted_only_when_the_decisions_say_it_is_better() {
     assert_eq!(o.status.code(), Some(6), "{}", text(&o));
     assert!(text(&o).contains("has 0 decided proposals scored in shadow"), "{}", text(&o));
 
-    // The other way round: the shipped model decides, the crude one is in
-    // shadow and is refused with the comparison.
+    // The shipped model decides; a deliberately worse model (trained on
+    // shuffled labels) is in shadow and is refused with the comparison.
+    let worse = shuffled(&t.path().join("shuffled"), &t.path().join("scenario"));
     let (state, s) = (t.path().join("b.db"), t.path().join("b.db").display().to_string());
-    let o = reckon(&["models", "challenge", "--state", &s, &crude, "--actor", "dana"]);
+    let o = reckon(&["models", "challenge", "--state", &s, &worse, "--actor", "dana"]);
     assert!(o.status.success(), "{}", text(&o));
     simulate_with(&days, &t.path().join("sim_b"), &state, &shipped());
     // The trend of the shipped model's drift (it carries a training reference)
@@ -136,7 +181,7 @@ fn a_challenger_is_promoted_only_when_the_decisions_say_it_is_better() {
     assert!(text(&o).contains("champion:   Brier"), "{}", text(&o));
 
     // A registered folder whose model was replaced is refused by a run.
-    std::fs::write(Path::new(&crude).join("model.onnx"), b"not the model").unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(Path::new(&worse).join("model.onnx"), b"not the model").unwrap_or_else(|e| panic!("{e}"));
     let mut cfg = reckon_pipeline::Config::default();
     let e = reckon_pipeline::remember::serve_registered(&state, &mut cfg).err().map(|e| e.to_string());
     assert!(e.is_some(), "a replaced model folder must be refused");
