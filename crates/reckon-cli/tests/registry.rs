@@ -21,27 +21,30 @@ fn shipped() -> String {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/cash_match_v2_2").display().to_string()
 }
 
-/// A cash model that reads the rule score alone: cruder than the shipped one.
-fn rule_only(dir: &Path) -> String {
-    let k = reckon_match::FEATURES.len();
-    let mut weights = vec![0.0; k];
-    weights[0] = 9.0;
-    let m = reckon_learn::logistic::Logistic { weights, intercept: -5.0 };
+/// Writes `m` as a cash model folder named `name` with auto threshold `auto`.
+fn write_model(dir: &Path, name: &str, m: &reckon_learn::logistic::Logistic, auto: f64) -> String {
     let bytes = m.to_onnx(&[("feature_spec", reckon_match::FEATURE_SPEC)]);
     let mut cfg = reckon_onnx::ModelConfig::probability(
-        "cash_rule_only",
+        name,
         "cash_match_group",
         reckon_match::FEATURE_SPEC,
         reckon_match::FEATURES.iter().map(|s| s.to_string()).collect(),
         &bytes,
         String::new(),
     );
-    cfg.thresholds.insert("auto".into(), 0.99);
+    cfg.thresholds.insert("auto".into(), auto);
     std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("{e}"));
     std::fs::write(dir.join("model.onnx"), &bytes).unwrap_or_else(|e| panic!("{e}"));
     std::fs::write(dir.join("config.json"), serde_json::to_string_pretty(&cfg).unwrap_or_default())
         .unwrap_or_else(|e| panic!("{e}"));
     dir.display().to_string()
+}
+
+/// A cash model that reads the rule score alone: cruder than the shipped one.
+fn rule_only(dir: &Path) -> String {
+    let mut weights = vec![0.0; reckon_match::FEATURES.len()];
+    weights[0] = 9.0;
+    write_model(dir, "cash_rule_only", &reckon_learn::logistic::Logistic { weights, intercept: -5.0 }, 0.99)
 }
 
 /// A cash model deliberately worse: fitted to a generated scenario's candidate
@@ -70,21 +73,7 @@ fn shuffled(dir: &Path, scenario: &Path) -> String {
     let k = reckon_match::FEATURES.len();
     let x: Vec<f64> = rows.iter().flat_map(|r| r.features.iter().map(|v| f64::from(*v))).collect();
     let m = reckon_learn::logistic::Logistic::fit(&x, k, &y, 0.05).unwrap_or_else(|e| panic!("{e}"));
-    let bytes = m.to_onnx(&[("feature_spec", reckon_match::FEATURE_SPEC)]);
-    let mut mc = reckon_onnx::ModelConfig::probability(
-        "cash_shuffled",
-        "cash_match_group",
-        reckon_match::FEATURE_SPEC,
-        reckon_match::FEATURES.iter().map(|s| s.to_string()).collect(),
-        &bytes,
-        String::new(),
-    );
-    mc.thresholds.insert("auto".into(), 0.9);
-    std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("{e}"));
-    std::fs::write(dir.join("model.onnx"), &bytes).unwrap_or_else(|e| panic!("{e}"));
-    std::fs::write(dir.join("config.json"), serde_json::to_string_pretty(&mc).unwrap_or_default())
-        .unwrap_or_else(|e| panic!("{e}"));
-    dir.display().to_string()
+    write_model(dir, "cash_shuffled", &m, 0.9)
 }
 
 fn days(dir: &Path) -> PathBuf {

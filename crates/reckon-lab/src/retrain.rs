@@ -204,7 +204,13 @@ pub fn train_from_decisions(
     let hold: Vec<&Row> = rows.iter().filter(|r| r.seq >= cut).collect();
     let train_counts = window(0, cut, &train);
     let decided = train_counts.decided_right + train_counts.decided_wrong;
-    if decided < p.min_labels || hold.is_empty() {
+    if hold.is_empty() {
+        return Err(RetrainError::Params(format!(
+            "the newest {} run(s) hold no decided proposal or standing match to hold out: wait for a run with decisions or lower --holdout-runs",
+            p.holdout_runs
+        )));
+    }
+    if decided < p.min_labels {
         return Err(RetrainError::TooFewLabels {
             found: decided,
             needed: p.min_labels.max(1),
@@ -393,6 +399,22 @@ no one checked them. Held-out figures are on the newest runs only."
     .render(mc)
 }
 
+/// The auto threshold of the cash model a store's runs serve: the registered
+/// champion, or `configured` (`matching.model`) when none is registered — the
+/// model whose scores the held-out rows carry. A model without one: 1.
+pub fn champion_auto(state: &Path, configured: &str) -> Result<f64, RetrainError> {
+    use reckon_state::models::{ENGINE_MATCH, ModelAlias};
+    let champion = reckon_state::Store::open(state)?
+        .model_aliases()?
+        .into_iter()
+        .find(|a| a.engine == ENGINE_MATCH && a.alias == ModelAlias::Champion)
+        .map_or_else(|| configured.to_string(), |a| a.model.model);
+    let dir = reckon_pipeline::model::find("champion", &champion, "reckon models list")
+        .map_err(|e| RetrainError::Params(e.to_string()))?;
+    let m = Model::load(&dir).map_err(|e| RetrainError::Params(e.to_string()))?;
+    Ok(m.config.thresholds.get("auto").copied().unwrap_or(1.0))
+}
+
 /// A cash-matching model folder as the registry names it (refused unless the
 /// engine can serve it).
 pub fn model_ref(dir: &str) -> Result<reckon_state::models::ModelRef, RetrainError> {
@@ -548,17 +570,7 @@ pub fn job(
             });
         }
     }
-    let champion_auto = match find(ModelAlias::Champion) {
-        Some(a) => reckon_pipeline::model::find("champion", &a.model.model, "reckon models list")
-            .ok()
-            .and_then(|d| Model::load(&d).ok())
-            .and_then(|m| m.config.thresholds.get("auto").copied()),
-        None => reckon_pipeline::model::find("champion", &MatchConfig::default().model, "")
-            .ok()
-            .and_then(|d| Model::load(&d).ok())
-            .and_then(|m| m.config.thresholds.get("auto").copied()),
-    }
-    .unwrap_or(1.0);
+    let champion_auto = champion_auto(state, &MatchConfig::default().model)?;
     let out = models_dir.join(format!("cash_match_v{runs}_0"));
     match train_from_decisions(state, &out, params, champion_auto) {
         Ok(r) => {

@@ -577,16 +577,9 @@ pub fn simulate(days_dir: &Path, out: &Path, state: &Path, cfg: &SimConfig) -> R
             match op {
                 ModelOp::Retrain { after_day, params } if *after_day == d + 1 => {
                     let dir = out.join("models").join(format!("cash_match_v{}_0", d + 1));
-                    let auto = reckon_onnx::Model::load(
-                        &reckon_pipeline::model::find("champion", &cfg.config.matching.model, "")
-                            .map_err(|e| SimError::Data(out.to_path_buf(), e.to_string()))?,
-                    )
-                    .map_err(|e| SimError::Data(out.to_path_buf(), e.to_string()))?
-                    .config
-                    .thresholds
-                    .get("auto")
-                    .copied()
-                    .unwrap_or(1.0);
+                    // The model that decided the held-out days: the registered champion, or the configuration's.
+                    let auto = crate::retrain::champion_auto(state, &cfg.config.matching.model)
+                        .map_err(|e| SimError::Data(dir.clone(), e.to_string()))?;
                     let r = match crate::retrain::train_from_decisions(state, &dir, params, auto) {
                         Ok(r) => r,
                         Err(e @ crate::retrain::RetrainError::TooFewLabels { .. }) => {

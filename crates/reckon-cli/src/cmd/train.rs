@@ -150,23 +150,8 @@ pub fn exec(what: What) -> anyhow::Result<i32> {
             weak_weight,
         } => {
             // The champion that scored the held-out rows: the store's, or the configuration's default.
-            let champion = reckon_state::Store::open(&state)?
-                .model_aliases()?
-                .into_iter()
-                .find(|a| {
-                    a.engine == reckon_state::models::ENGINE_MATCH
-                        && a.alias == reckon_state::models::ModelAlias::Champion
-                })
-                .map_or_else(|| reckon_match::MatchConfig::default().model, |a| a.model.model);
-            let dir = reckon_pipeline::model::find("champion", &champion, "reckon models list")
+            let champion_auto = reckon_lab::retrain::champion_auto(&state, &reckon_match::MatchConfig::default().model)
                 .map_err(|e| anyhow::anyhow!(e))?;
-            let champion_auto = reckon_onnx::Model::load(&dir)
-                .map_err(|e| anyhow::anyhow!(e))?
-                .config
-                .thresholds
-                .get("auto")
-                .copied()
-                .unwrap_or(1.0);
             drop(validation);
             let p = reckon_lab::retrain::RetrainParams {
                 holdout_runs,
