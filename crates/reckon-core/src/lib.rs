@@ -23,6 +23,15 @@ pub use money::{
 };
 pub use reject::{Reject, RejectCode};
 pub use schema::{ColumnSpec, ColumnType, Table, TableSpec};
+
+/// The contract's column names, one module per input table
+/// (`col::bank_transactions::TXN_ID`). Code reads columns through these
+/// constants, so a misspelt column does not compile.
+pub mod col {
+    pub use crate::schema::{
+        ap_invoices, ar_open_items, bank_accounts, bank_transactions, customers, gl_journal_lines, remittances, vendors,
+    };
+}
 pub use setting::InvalidSetting;
 pub use vocab::{Band, ExceptionKind, ExceptionState};
 

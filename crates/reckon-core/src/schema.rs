@@ -126,125 +126,163 @@ const fn opt_money_in(name: &'static str, currency: &'static str) -> ColumnSpec 
 }
 use ColumnType::*;
 
-pub static BANK_TRANSACTIONS: TableSpec = TableSpec {
-    table: Table::BankTransactions,
-    columns: &[
-        req("txn_id", Str),
-        req("account_id", Str),
-        req("booking_date", Date),
-        opt("value_date", Date),
-        req("amount", Money),
-        req("currency", Currency),
-        opt("counterparty_name", Str),
-        opt("counterparty_account", Str),
-        opt("end_to_end_id", Str),
-        opt("reference", Str),
-        opt("description", Str),
-        opt("bank_code", Str),
+/// Declares one contract table: a module of its column names (constants, so a
+/// misspelt column does not compile) and its [`TableSpec`], built from those
+/// constants so the two cannot disagree.
+macro_rules! contract_table {
+    ($spec:ident, $table:expr, $module:ident, key [$($key:ident),*], { $($const:ident = $ctor:ident($name:literal, $arg:expr)),+ $(,)? }) => {
+        #[doc = concat!("Column names of `", stringify!($module), "`, as the contract spells them.")]
+        pub mod $module {
+            $(pub const $const: &str = $name;)+
+            /// Every column, in contract order.
+            pub const ALL: &[&str] = &[$($const),+];
+        }
+        pub static $spec: TableSpec = TableSpec {
+            table: $table,
+            columns: &[$($ctor($module::$const, $arg)),+],
+            key: &[$($module::$key),*],
+        };
+    };
+}
+
+contract_table! {
+    BANK_TRANSACTIONS, Table::BankTransactions, bank_transactions, key [TXN_ID], {
+        TXN_ID = req("txn_id", Str),
+        ACCOUNT_ID = req("account_id", Str),
+        BOOKING_DATE = req("booking_date", Date),
+        VALUE_DATE = opt("value_date", Date),
+        AMOUNT = req("amount", Money),
+        CURRENCY = req("currency", Currency),
+        COUNTERPARTY_NAME = opt("counterparty_name", Str),
+        COUNTERPARTY_ACCOUNT = opt("counterparty_account", Str),
+        END_TO_END_ID = opt("end_to_end_id", Str),
+        REFERENCE = opt("reference", Str),
+        DESCRIPTION = opt("description", Str),
+        BANK_CODE = opt("bank_code", Str),
         // What the payer instructed before the bank converted it (camt
         // `AmtDtls/InstdAmt`, MT940 `:86:` `/OCMT/`): cross-currency payments.
-        opt_money_in("instructed_amount", "instructed_currency"),
-        opt("instructed_currency", Currency),
-    ],
-    key: &["txn_id"],
-};
+        INSTRUCTED_AMOUNT = opt_money_in("instructed_amount", "instructed_currency"),
+        INSTRUCTED_CURRENCY = opt("instructed_currency", Currency),
+    }
+}
 
-pub static REMITTANCES: TableSpec = TableSpec {
-    table: Table::Remittances,
-    columns: &[
-        req("remittance_id", Str),
-        opt("payment_ref", Str),
-        opt("payer_name", Str),
-        opt("advice_date", Date),
-        req("invoice_ref", Str),
-        req("paid_amount", Money),
-        opt("discount_amount", Money),
-        opt("deduction_amount", Money),
-        opt("deduction_reason", Str),
-        req("currency", Currency),
-    ],
-    key: &[],
-};
+contract_table! {
+    REMITTANCES, Table::Remittances, remittances, key [], {
+        REMITTANCE_ID = req("remittance_id", Str),
+        PAYMENT_REF = opt("payment_ref", Str),
+        PAYER_NAME = opt("payer_name", Str),
+        ADVICE_DATE = opt("advice_date", Date),
+        INVOICE_REF = req("invoice_ref", Str),
+        PAID_AMOUNT = req("paid_amount", Money),
+        DISCOUNT_AMOUNT = opt("discount_amount", Money),
+        DEDUCTION_AMOUNT = opt("deduction_amount", Money),
+        DEDUCTION_REASON = opt("deduction_reason", Str),
+        CURRENCY = req("currency", Currency),
+    }
+}
 
-pub static AR_OPEN_ITEMS: TableSpec = TableSpec {
-    table: Table::ArOpenItems,
-    columns: &[
-        req("item_id", Str),
-        req("entity", Str),
-        req("customer_id", Str),
-        req("customer_name", Str),
-        req("invoice_number", Str),
-        req("invoice_date", Date),
-        opt("due_date", Date),
-        req("amount_open", Money),
-        req("currency", Currency),
-    ],
-    key: &["item_id"],
-};
+contract_table! {
+    AR_OPEN_ITEMS, Table::ArOpenItems, ar_open_items, key [ITEM_ID], {
+        ITEM_ID = req("item_id", Str),
+        ENTITY = req("entity", Str),
+        CUSTOMER_ID = req("customer_id", Str),
+        CUSTOMER_NAME = req("customer_name", Str),
+        INVOICE_NUMBER = req("invoice_number", Str),
+        INVOICE_DATE = req("invoice_date", Date),
+        DUE_DATE = opt("due_date", Date),
+        AMOUNT_OPEN = req("amount_open", Money),
+        CURRENCY = req("currency", Currency),
+    }
+}
 
-pub static BANK_ACCOUNTS: TableSpec = TableSpec {
-    table: Table::BankAccounts,
-    columns: &[req("account_id", Str), req("entity", Str), req("currency", Currency), opt("gl_account", Str)],
-    key: &["account_id"],
-};
+contract_table! {
+    BANK_ACCOUNTS, Table::BankAccounts, bank_accounts, key [ACCOUNT_ID], {
+        ACCOUNT_ID = req("account_id", Str),
+        ENTITY = req("entity", Str),
+        CURRENCY = req("currency", Currency),
+        GL_ACCOUNT = opt("gl_account", Str),
+    }
+}
 
-pub static CUSTOMERS: TableSpec = TableSpec {
-    table: Table::Customers,
-    columns: &[req("customer_id", Str), req("name", Str), opt("aliases", List), opt("ibans", List), opt("tax_id", Str)],
-    key: &["customer_id"],
-};
+contract_table! {
+    CUSTOMERS, Table::Customers, customers, key [CUSTOMER_ID], {
+        CUSTOMER_ID = req("customer_id", Str),
+        NAME = req("name", Str),
+        ALIASES = opt("aliases", List),
+        IBANS = opt("ibans", List),
+        TAX_ID = opt("tax_id", Str),
+    }
+}
 
-pub static AP_INVOICES: TableSpec = TableSpec {
-    table: Table::ApInvoices,
-    columns: &[
-        req("doc_id", Str),
-        req("entity", Str),
-        req("vendor_id", Str),
-        req("vendor_name", Str),
-        opt("vendor_tax_id", Str),
-        opt("vendor_iban", Str),
-        req("invoice_number", Str),
-        req("invoice_date", Date),
-        opt("received_date", Date),
-        req("amount", Money),
-        req("currency", Currency),
-        opt("po_number", Str),
-        opt("description", Str),
-    ],
-    key: &["doc_id"],
-};
+contract_table! {
+    AP_INVOICES, Table::ApInvoices, ap_invoices, key [DOC_ID], {
+        DOC_ID = req("doc_id", Str),
+        ENTITY = req("entity", Str),
+        VENDOR_ID = req("vendor_id", Str),
+        VENDOR_NAME = req("vendor_name", Str),
+        VENDOR_TAX_ID = opt("vendor_tax_id", Str),
+        VENDOR_IBAN = opt("vendor_iban", Str),
+        INVOICE_NUMBER = req("invoice_number", Str),
+        INVOICE_DATE = req("invoice_date", Date),
+        RECEIVED_DATE = opt("received_date", Date),
+        AMOUNT = req("amount", Money),
+        CURRENCY = req("currency", Currency),
+        PO_NUMBER = opt("po_number", Str),
+        DESCRIPTION = opt("description", Str),
+    }
+}
 
-pub static VENDORS: TableSpec = TableSpec {
-    table: Table::Vendors,
-    columns: &[req("vendor_id", Str), req("name", Str), opt("tax_id", Str), opt("ibans", List)],
-    key: &["vendor_id"],
-};
+contract_table! {
+    VENDORS, Table::Vendors, vendors, key [VENDOR_ID], {
+        VENDOR_ID = req("vendor_id", Str),
+        NAME = req("name", Str),
+        TAX_ID = opt("tax_id", Str),
+        IBANS = opt("ibans", List),
+    }
+}
 
-pub static GL_JOURNAL_LINES: TableSpec = TableSpec {
-    table: Table::GlJournalLines,
-    columns: &[
-        req("journal_id", Str),
-        req("line_no", Int),
-        req("entity", Str),
-        req("account", Str),
-        opt("cost_center", Str),
-        req("posting_date", Date),
-        opt("document_date", Date),
-        opt("fiscal_period", Str),
-        req("amount", Money),
-        req("currency", Currency),
-        req("preparer_id", Str),
-        opt("approver_id", Str),
-        opt("source", Str),
-        opt("description", Str),
-        opt("created_at", Timestamp),
-    ],
-    key: &["entity", "journal_id", "line_no"],
-};
+contract_table! {
+    GL_JOURNAL_LINES, Table::GlJournalLines, gl_journal_lines, key [ENTITY, JOURNAL_ID, LINE_NO], {
+        JOURNAL_ID = req("journal_id", Str),
+        LINE_NO = req("line_no", Int),
+        ENTITY = req("entity", Str),
+        ACCOUNT = req("account", Str),
+        COST_CENTER = opt("cost_center", Str),
+        POSTING_DATE = req("posting_date", Date),
+        DOCUMENT_DATE = opt("document_date", Date),
+        FISCAL_PERIOD = opt("fiscal_period", Str),
+        AMOUNT = req("amount", Money),
+        CURRENCY = req("currency", Currency),
+        PREPARER_ID = req("preparer_id", Str),
+        APPROVER_ID = opt("approver_id", Str),
+        SOURCE = opt("source", Str),
+        DESCRIPTION = opt("description", Str),
+        CREATED_AT = opt("created_at", Timestamp),
+    }
+}
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn column_constants_are_the_spec_in_order() {
+        let all: [(Table, &[&str]); 8] = [
+            (Table::BankTransactions, bank_transactions::ALL),
+            (Table::Remittances, remittances::ALL),
+            (Table::ArOpenItems, ar_open_items::ALL),
+            (Table::BankAccounts, bank_accounts::ALL),
+            (Table::Customers, customers::ALL),
+            (Table::ApInvoices, ap_invoices::ALL),
+            (Table::Vendors, vendors::ALL),
+            (Table::GlJournalLines, gl_journal_lines::ALL),
+        ];
+        for (t, names) in all {
+            let spec: Vec<&str> = t.spec().columns.iter().map(|c| c.name).collect();
+            assert_eq!(spec, names, "{t}");
+        }
+        assert_eq!(bank_transactions::TXN_ID, "txn_id");
+    }
 
     #[test]
     fn every_money_table_has_currency_and_keys_exist() {

@@ -28,6 +28,11 @@ pub struct Loaded {
 }
 
 impl Loaded {
+    /// The loaded table, read by contract column (`None` when no file held it).
+    pub fn view(&self, table: Table) -> Option<crate::TableView<'_>> {
+        self.tables.get(&table).map(|df| crate::TableView::new(table, df))
+    }
+
     pub fn refused_files(&self) -> Vec<&str> {
         self.files.iter().filter(|f| f.refused.is_some()).map(|f| f.path.as_str()).collect()
     }

@@ -15,8 +15,10 @@ pub mod discover;
 pub mod load;
 pub mod mapping;
 pub mod normalize;
+pub mod view;
 
 pub use config::{DateRange, IngestConfig};
 pub use discover::{Loaded, load_dir, load_dir_with};
 pub use load::{FileReport, LoadedFile, load_file};
 pub use mapping::{Mapping, MappingConfig, MappingError};
+pub use view::{TableView, ViewError};
