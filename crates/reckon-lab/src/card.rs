@@ -82,7 +82,7 @@ impl ModelCard {
 
 /// Why a card disagrees with its configs (the folder's and its parts'): the
 /// first fact line it lacks.
-pub fn check(card: &str, cfg: &ModelConfig, parts: &[(String, ModelConfig)]) -> Result<(), String> {
+pub fn check(card: &str, cfg: &ModelConfig, parts: &[(String, ModelConfig)]) -> Result<(), crate::LabError> {
     let lines: Vec<&str> = card.lines().collect();
     let mut all = facts(cfg);
     for (folder, c) in parts {
@@ -90,7 +90,7 @@ pub fn check(card: &str, cfg: &ModelConfig, parts: &[(String, ModelConfig)]) -> 
     }
     match all.into_iter().find(|f| !lines.contains(&f.as_str())) {
         None => Ok(()),
-        Some(f) => Err(format!("MODEL_CARD.md does not say what config.json says: missing the line \"{f}\"")),
+        Some(f) => Err(crate::LabError::CardContradicts(f)),
     }
 }
 

@@ -18,14 +18,15 @@ use reckon_match::{FEATURE_SPEC, FEATURES, GroupScorer, MatchConfig};
 use reckon_onnx::{Model, ModelConfig};
 use serde::Serialize;
 
+use crate::LabError;
 use crate::model::{Engine, refuse_same_data, separability, training_data_sha256_of, version_of, write_folder};
 use reckon_pipeline::model::OnnxScorer;
 
 /// Candidate rows of a generated scenario with labels.
-pub(crate) fn labelled(dir: &Path, cfg: &MatchConfig) -> Result<(Vec<f64>, Vec<bool>, usize), String> {
-    let loaded = reckon_ingest::load_dir(dir).map_err(|e| e.to_string())?;
-    let i = reckon_pipeline::cash::inputs(&loaded).ok_or("no receipts or open items")?;
-    let truth = crate::eval::cash_truth(&dir.join("truth")).map_err(|e| e.to_string())?;
+pub(crate) fn labelled(dir: &Path, cfg: &MatchConfig) -> Result<(Vec<f64>, Vec<bool>, usize), LabError> {
+    let (_, tables) = crate::model::tables(dir)?;
+    let i = reckon_pipeline::cash::inputs(&tables).ok_or_else(|| LabError::Data("no receipts or open items".into()))?;
+    let truth = crate::eval::cash_truth(&dir.join("truth"))?;
     let rows = reckon_match::training_rows(&i.receipts, &i.items, &i.customers, &i.remittances, cfg);
     let mut x = Vec::with_capacity(rows.len() * FEATURES.len());
     let mut y = Vec::with_capacity(rows.len());
@@ -68,118 +69,197 @@ pub struct TrainReport {
     pub separable: bool,
 }
 
+/// The settings of a cash-model training: the auto threshold's rule (precision
+/// target, its Wilson z, the floor) and the L2 strength.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TrainParams {
+    pub target_precision: f64,
+    pub z: f64,
+    /// The least probability a group must have by itself to be cleared automatically.
+    pub floor: f64,
+    /// L2 strength of the logistic regression (linfa's `alpha`).
+    pub alpha: f64,
+}
+
+impl Default for TrainParams {
+    fn default() -> Self {
+        TrainParams { target_precision: 0.998, z: reckon_learn::threshold::Z_95, floor: 0.998, alpha: 0.05 }
+    }
+}
+
+impl TrainParams {
+    /// Checks every setting before any data is read.
+    pub fn check(self) -> Result<CheckedTrainParams, LabError> {
+        if !(self.alpha.is_finite() && self.alpha > 0.0) {
+            return Err(LabError::Params(format!("alpha {} is not a finite number > 0", self.alpha)));
+        }
+        let rule = ThresholdRule::MinPrecision { target: self.target_precision, z: self.z, floor: self.floor }
+            .check()
+            .map_err(LabError::threshold("auto threshold"))?;
+        Ok(CheckedTrainParams { params: self, rule })
+    }
+}
+
+/// Checked settings, ready to fit.
+#[derive(Clone, Debug)]
+pub struct CheckedTrainParams {
+    params: TrainParams,
+    rule: reckon_learn::threshold::CheckedRule,
+}
+
+/// A fitted cash model, not yet written: [`Fitted::write`] makes its folder.
+#[derive(Debug)]
+pub struct Fitted {
+    pub report: TrainReport,
+    config: ModelConfig,
+    onnx: Vec<u8>,
+    weights: BTreeMap<String, f64>,
+    reference: reckon_monitor::Reference,
+    train: Vec<PathBuf>,
+    validation: Vec<PathBuf>,
+}
+
+impl Fitted {
+    /// Writes the model folder (`model.onnx`, `config.json`, `metrics.json`,
+    /// `weights.json`, `reference.json`, `MODEL_CARD.md`); the version is the
+    /// folder's (`cash_match_v2_1` → 2.1).
+    pub fn write(&self, out: &Path) -> Result<(), LabError> {
+        let mut mc = self.config.clone();
+        mc.version = version_of(out);
+        write_folder(
+            out,
+            &self.onnx,
+            &mc,
+            &[
+                ("metrics.json", serde_json::to_string_pretty(&self.report)? + "\n"),
+                ("weights.json", serde_json::to_string_pretty(&self.weights)? + "\n"),
+                (reckon_monitor::REFERENCE_FILE, self.reference.to_json()),
+                ("MODEL_CARD.md", card(&mc, &self.report, &self.train, &self.validation)),
+            ],
+        )
+    }
+}
+
 /// Trains the cash-matching scorer on the `train` scenarios, chooses its
 /// threshold on the `validation` scenarios (all generated, with `truth/`),
-/// writes the model folder.
+/// writes the model folder: `params.check()?.fit(train, validation)?.write(out)`.
 pub fn train(
     train: &[PathBuf],
     validation: &[PathBuf],
     out: &Path,
-    target_precision: f64,
-    z: f64,
-    floor: f64,
-) -> Result<TrainReport, String> {
-    if train.is_empty() || validation.is_empty() {
-        return Err("training needs at least one training and one validation scenario".into());
-    }
-    let cfg = MatchConfig { model: "rules".into(), ..MatchConfig::default() };
-    let (mut x, mut y) = (Vec::new(), Vec::new());
-    for t in train {
-        let (tx, ty, _) = labelled(t, &cfg).map_err(|e| format!("{}: {e}", t.display()))?;
-        x.extend(tx);
-        y.extend(ty);
-    }
-    let k = FEATURES.len();
-    let lr = Logistic::fit(&x, k, &y, 0.05).map_err(|e| e.to_string())?;
-    let data_hash = training_data_sha256_of(train, Engine::Cash);
-    for v in validation {
-        refuse_same_data(&data_hash, v, Engine::Cash, "validation")?;
-    }
-    let bytes = lr.to_onnx(&[("feature_spec", FEATURE_SPEC), ("task", "cash_match_group")]);
-    std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
-    let mut mc = ModelConfig::probability(
-        "cash_match",
-        "cash_match_group",
-        FEATURE_SPEC,
-        FEATURES.iter().map(|s| s.to_string()).collect(),
-        &bytes,
-        data_hash,
-    );
-    mc.version = version_of(out);
-    let model = Model::from_bytes(out, mc.clone(), &bytes).map_err(|e| e.to_string())?;
-    let scorer = OnnxScorer(model);
-    // The training reference a run's rows are held against (`reference.json`).
-    let xf: Vec<f32> = x.iter().map(|v| *v as f32).collect();
-    let train_scores = scorer.score(y.len(), &xf).map_err(|e| e.to_string())?;
-    let reference = reckon_monitor::Reference::fit(FEATURES, &xf, &train_scores).map_err(|e| e.to_string())?;
-    // Validation: calibration over candidate rows, threshold over assigned groups,
-    // pooled over the validation scenarios.
-    let (mut vp, mut vy) = (Vec::new(), Vec::new());
-    let (mut scores, mut right, mut matchable_n) = (Vec::new(), Vec::new(), 0usize);
-    for v in validation {
-        let (vx, y1, _) = labelled(v, &cfg).map_err(|e| format!("{}: {e}", v.display()))?;
-        let vf: Vec<f32> = vx.iter().map(|v| *v as f32).collect();
-        vp.extend(scorer.score(y1.len(), &vf).map_err(|e| e.to_string())?.into_iter().map(f64::from));
-        vy.extend(y1);
-        let loaded = reckon_ingest::load_dir(v).map_err(|e| e.to_string())?;
-        let i = reckon_pipeline::cash::inputs(&loaded)
-            .ok_or_else(|| format!("validation {}: no receipts or open items", v.display()))?;
-        let res = reckon_match::run_with(&i.receipts, &i.items, &i.customers, &i.remittances, &cfg, Some(&scorer))
-            .map_err(|e| e.to_string())?;
-        let truth = crate::eval::cash_truth(&v.join("truth")).map_err(|e| e.to_string())?;
-        let mut pred: crate::eval::Predicted = BTreeMap::new();
-        for m in &res.rows {
-            pred.entry(m.txn_id.clone()).or_insert((BTreeSet::new(), false, m.confidence)).0.insert(m.item_id.clone());
+    params: TrainParams,
+) -> Result<TrainReport, LabError> {
+    let fitted = params.check()?.fit(train, validation)?;
+    fitted.write(out)?;
+    Ok(fitted.report)
+}
+
+impl CheckedTrainParams {
+    /// Fits the scorer on the `train` scenarios and chooses its threshold on the
+    /// `validation` scenarios (which must hold other data).
+    pub fn fit(&self, train: &[PathBuf], validation: &[PathBuf]) -> Result<Fitted, LabError> {
+        let TrainParams { target_precision, z, floor, alpha } = self.params;
+        if train.is_empty() || validation.is_empty() {
+            return Err(LabError::Data("training needs at least one training and one validation scenario".into()));
         }
-        for (txn, p) in &pred {
-            scores.push(p.2);
-            right.push(truth.items.get(txn).is_some_and(|s| *s == p.0));
+        let cfg = MatchConfig { model: "rules".into(), ..MatchConfig::default() };
+        let (mut x, mut y) = (Vec::new(), Vec::new());
+        for t in train {
+            let (tx, ty, _) = labelled(t, &cfg).map_err(LabError::in_dir(t))?;
+            x.extend(tx);
+            y.extend(ty);
         }
-        matchable_n += truth.items.len();
+        let k = FEATURES.len();
+        let lr = Logistic::fit(&x, k, &y, alpha)?;
+        let data_hash = training_data_sha256_of(train, Engine::Cash);
+        for v in validation {
+            refuse_same_data(&data_hash, v, Engine::Cash, "validation")?;
+        }
+        let bytes = lr.to_onnx(&[("feature_spec", FEATURE_SPEC), ("task", "cash_match_group")]);
+        let mut mc = ModelConfig::probability(
+            "cash_match",
+            "cash_match_group",
+            FEATURE_SPEC,
+            FEATURES.iter().map(|s| s.to_string()).collect(),
+            &bytes,
+            data_hash,
+        );
+        let model = Model::from_bytes(Path::new("cash_match"), mc.clone(), &bytes)?;
+        let scorer = OnnxScorer(model);
+        // The training reference a run's rows are held against (`reference.json`).
+        let xf: Vec<f32> = x.iter().map(|v| *v as f32).collect();
+        let train_scores = scorer.score(y.len(), &xf).map_err(LabError::Scorer)?;
+        let reference = reckon_monitor::Reference::fit(FEATURES, &xf, &train_scores)?;
+        // Validation: calibration over candidate rows, threshold over assigned groups,
+        // pooled over the validation scenarios.
+        let (mut vp, mut vy) = (Vec::new(), Vec::new());
+        let (mut scores, mut right, mut matchable_n) = (Vec::new(), Vec::new(), 0usize);
+        for v in validation {
+            let (vx, y1, _) = labelled(v, &cfg).map_err(LabError::in_dir(v))?;
+            let vf: Vec<f32> = vx.iter().map(|v| *v as f32).collect();
+            vp.extend(scorer.score(y1.len(), &vf).map_err(LabError::Scorer)?.into_iter().map(f64::from));
+            vy.extend(y1);
+            let (_, tables) = crate::model::tables(v)?;
+            let i = reckon_pipeline::cash::inputs(&tables).ok_or_else(|| LabError::In {
+                path: v.clone(),
+                source: Box::new(LabError::Data("no receipts or open items".into())),
+            })?;
+            let res = reckon_match::run_with(&i.receipts, &i.items, &i.customers, &i.remittances, &cfg, Some(&scorer))
+                .map_err(|e| LabError::Data(e.to_string()))?;
+            let truth = crate::eval::cash_truth(&v.join("truth"))?;
+            let mut pred: crate::eval::Predicted = BTreeMap::new();
+            for m in &res.rows {
+                pred.entry(m.txn_id.clone())
+                    .or_insert((BTreeSet::new(), false, m.confidence))
+                    .0
+                    .insert(m.item_id.clone());
+            }
+            for (txn, p) in &pred {
+                scores.push(p.2);
+                right.push(truth.items.get(txn).is_some_and(|s| *s == p.0));
+            }
+            matchable_n += truth.items.len();
+        }
+        // The lowest cut whose auto precision on validation reaches the target (its
+        // Wilson lower bound at `z`), over the whole score range; a target no cut
+        // reaches is an error that names the best there is.
+        let cut = self.rule.choose(&scores, &right, matchable_n).map_err(LabError::threshold("auto threshold"))?;
+        let matchable = matchable_n.max(1) as f64;
+        let any = right.iter().filter(|r| **r).count() as f64 / matchable;
+        mc.thresholds.insert("auto".into(), cut.threshold);
+        let validation_roc_auc = metrics::roc_auc(&vp, &vy);
+        let report = TrainReport {
+            train_rows: y.len(),
+            train_positive: y.iter().filter(|b| **b).count(),
+            validation_rows: vy.len(),
+            validation_roc_auc,
+            validation_average_precision: metrics::average_precision(&vp, &vy),
+            validation_brier: metrics::brier(&vp, &vy),
+            validation_ece: metrics::ece(&vp, &vy, 10),
+            validation_reliability: metrics::reliability(&vp, &vy, 10),
+            auto_threshold: cut.threshold,
+            validation_auto_groups: cut.selected,
+            validation_auto_precision: cut.precision,
+            validation_auto_precision_lower: cut.precision_lower,
+            validation_touchless: cut.recall,
+            validation_recall_proposed: any,
+            target_precision,
+            z,
+            floor,
+            bound_by: cut.bound_by,
+            separable: validation_roc_auc >= 1.0,
+        };
+        let weights = FEATURES.iter().zip(&lr.weights).map(|(f, w)| (f.to_string(), *w)).collect::<BTreeMap<_, _>>();
+        Ok(Fitted {
+            report,
+            config: mc,
+            onnx: bytes,
+            weights,
+            reference,
+            train: train.to_vec(),
+            validation: validation.to_vec(),
+        })
     }
-    // The lowest cut whose auto precision on validation reaches the target (its
-    // Wilson lower bound at `z`), over the whole score range; a target no cut
-    // reaches is an error that names the best there is.
-    let rule = ThresholdRule::MinPrecision { target: target_precision, z, floor }.check().map_err(|e| e.to_string())?;
-    let cut = rule.choose(&scores, &right, matchable_n).map_err(|e| format!("auto threshold: {e}"))?;
-    let matchable = matchable_n.max(1) as f64;
-    let any = right.iter().filter(|r| **r).count() as f64 / matchable;
-    mc.thresholds.insert("auto".into(), cut.threshold);
-    let validation_roc_auc = metrics::roc_auc(&vp, &vy);
-    let report = TrainReport {
-        train_rows: y.len(),
-        train_positive: y.iter().filter(|b| **b).count(),
-        validation_rows: vy.len(),
-        validation_roc_auc,
-        validation_average_precision: metrics::average_precision(&vp, &vy),
-        validation_brier: metrics::brier(&vp, &vy),
-        validation_ece: metrics::ece(&vp, &vy, 10),
-        validation_reliability: metrics::reliability(&vp, &vy, 10),
-        auto_threshold: cut.threshold,
-        validation_auto_groups: cut.selected,
-        validation_auto_precision: cut.precision,
-        validation_auto_precision_lower: cut.precision_lower,
-        validation_touchless: cut.recall,
-        validation_recall_proposed: any,
-        target_precision,
-        z,
-        floor,
-        bound_by: cut.bound_by,
-        separable: validation_roc_auc >= 1.0,
-    };
-    let weights = FEATURES.iter().zip(&lr.weights).map(|(f, w)| (f.to_string(), *w)).collect::<BTreeMap<_, _>>();
-    write_folder(
-        out,
-        &bytes,
-        &mc,
-        &[
-            ("metrics.json", serde_json::to_string_pretty(&report).map_err(|e| e.to_string())? + "\n"),
-            ("weights.json", serde_json::to_string_pretty(&weights).map_err(|e| e.to_string())? + "\n"),
-            (reckon_monitor::REFERENCE_FILE, reference.to_json()),
-            ("MODEL_CARD.md", card(&mc, &report, train, validation)),
-        ],
-    )?;
-    Ok(report)
 }
 
 fn card(mc: &ModelConfig, r: &TrainReport, train: &[PathBuf], validation: &[PathBuf]) -> String {

@@ -11,19 +11,23 @@ use reckon_learn::{logistic::Logistic, metrics};
 use reckon_onnx::{Model, ModelConfig};
 use serde::Serialize;
 
-use reckon_pipeline::dedup::{inputs, pairs};
+use reckon_pipeline::dedup::pairs;
 
 /// Labelled pairs: (doc a, doc b) → pattern or hard-negative type.
 pub type PairLabels = BTreeMap<(String, String), String>;
 
-use reckon_pipeline::cash::required_strings;
+use reckon_pipeline::frame::required_strings;
+
+use crate::LabError;
 
 /// Truth of a generated scenario: duplicate pairs (with pattern) and hard negatives (with type).
-pub fn truth(dir: &Path) -> Result<(PairLabels, PairLabels), String> {
-    let read = |f: &str, label: &str| -> Result<PairLabels, String> {
-        let b = std::fs::read(dir.join(f)).map_err(|e| format!("{f}: {e}"))?;
-        let s = reckon_ingest::csv::scan(&b, b',', b'"').map_err(|e| format!("{f}: {e}"))?;
-        let ix = |n: &str| s.header.iter().position(|h| h == n).ok_or(format!("{f}: no column {n}"));
+pub fn truth(dir: &Path) -> Result<(PairLabels, PairLabels), LabError> {
+    let read = |f: &str, label: &str| -> Result<PairLabels, LabError> {
+        let file = dir.join(f);
+        let bad = |reason: String| LabError::Truth { file: file.clone(), reason };
+        let b = std::fs::read(&file).map_err(|e| bad(e.to_string()))?;
+        let s = reckon_ingest::csv::scan(&b, b',', b'"').map_err(|e| bad(e.to_string()))?;
+        let ix = |n: &str| s.header.iter().position(|h| h == n).ok_or_else(|| bad(format!("no column {n}")));
         let (a, b2, l) = (ix("doc_id_a")?, ix("doc_id_b")?, ix(label)?);
         Ok((0..s.records.len())
             .map(|r| {
@@ -35,11 +39,11 @@ pub fn truth(dir: &Path) -> Result<(PairLabels, PairLabels), String> {
     Ok((read("ap_duplicates.csv", "pattern")?, read("ap_hard_negatives.csv", "type")?))
 }
 
-fn labelled(dir: &Path) -> Result<(Vec<f64>, Vec<bool>, usize), String> {
-    let loaded = reckon_ingest::load_dir(dir).map_err(|e| e.to_string())?;
-    let (inv, ven) = inputs(&loaded).ok_or("no AP invoices")?;
+fn labelled(dir: &Path) -> Result<(Vec<f64>, Vec<bool>, usize), LabError> {
+    let (_, tables) = crate::model::tables(dir)?;
+    let inv = tables.invoices.as_deref().ok_or_else(|| LabError::Data("no AP invoices".into()))?;
     let (dups, _) = truth(&dir.join("truth"))?;
-    let (ps, _) = pairs(&inv, &ven);
+    let (ps, _) = pairs(inv, &tables.vendors);
     let mut x = Vec::with_capacity(ps.len() * FEATURES.len());
     let mut y = Vec::with_capacity(ps.len());
     for p in &ps {
@@ -68,7 +72,11 @@ pub struct DedupEval {
     pub false_alarms: BTreeMap<String, (usize, usize, f64)>,
 }
 
-pub fn evaluate(flagged: &BTreeSet<(String, String)>, compared: usize, truth_dir: &Path) -> Result<DedupEval, String> {
+pub fn evaluate(
+    flagged: &BTreeSet<(String, String)>,
+    compared: usize,
+    truth_dir: &Path,
+) -> Result<DedupEval, LabError> {
     let (dups, negs) = truth(truth_dir)?;
     Ok(score_pairs(flagged, compared, &dups, &negs))
 }
@@ -117,10 +125,10 @@ pub fn score_pairs(
 }
 
 /// Evaluates `out/duplicates.parquet` against `truth/`.
-pub fn eval_out(out: &Path, truth_dir: &Path) -> Result<DedupEval, String> {
-    let f = std::fs::File::open(out.join("duplicates.parquet")).map_err(|e| format!("duplicates.parquet: {e}"))?;
-    let df = ParquetReader::new(f).finish().map_err(|e| e.to_string())?;
-    let req = |c: &str| required_strings(&df, c).map_err(|e| format!("duplicates.parquet: {e}"));
+pub fn eval_out(out: &Path, truth_dir: &Path) -> Result<DedupEval, LabError> {
+    let p = out.join("duplicates.parquet");
+    let df = ParquetReader::new(std::fs::File::open(&p).map_err(LabError::io(&p))?).finish()?;
+    let req = |c: &str| required_strings(&df, c).map_err(LabError::output("duplicates.parquet"));
     let (a, b) = (req("doc_id_a")?, req("doc_id_b")?);
     let flagged: BTreeSet<(String, String)> = a.into_iter().zip(b).collect();
     evaluate(&flagged, 0, truth_dir)
@@ -163,19 +171,18 @@ pub fn train(
     train: &[std::path::PathBuf],
     validation: &[std::path::PathBuf],
     out: &Path,
-) -> Result<DedupTrainReport, String> {
+) -> Result<DedupTrainReport, LabError> {
     if train.is_empty() || validation.is_empty() {
-        return Err("training needs at least one training and one validation scenario".into());
+        return Err(LabError::Data("training needs at least one training and one validation scenario".into()));
     }
     let (mut x, mut y) = (Vec::new(), Vec::new());
     for t in train {
-        let (tx, ty, _) = labelled(t).map_err(|e| format!("{}: {e}", t.display()))?;
+        let (tx, ty, _) = labelled(t).map_err(LabError::in_dir(t))?;
         x.extend(tx);
         y.extend(ty);
     }
-    let lr = Logistic::fit(&x, FEATURES.len(), &y, 0.01).map_err(|e| e.to_string())?;
+    let lr = Logistic::fit(&x, FEATURES.len(), &y, 0.01)?;
     let bytes = lr.to_onnx(&[("feature_spec", FEATURE_SPEC), ("task", "ap_duplicate_pair")]);
-    std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
     let data_hash = crate::model::training_data_sha256_of(train, crate::model::Engine::Dedup);
     for v in validation {
         crate::model::refuse_same_data(&data_hash, v, crate::model::Engine::Dedup, "validation")?;
@@ -189,16 +196,19 @@ pub fn train(
         data_hash,
     );
     mc.version = crate::model::version_of(out);
-    let model = Model::from_bytes(out, mc.clone(), &bytes).map_err(|e| e.to_string())?;
+    let model = Model::from_bytes(out, mc.clone(), &bytes)?;
     // Every validation scenario's pairs, keyed by (scenario, doc a, doc b).
     let (mut p, mut vy, mut keys) = (Vec::new(), Vec::new(), Vec::new());
     let (mut dups, mut negs): (PairLabels, PairLabels) = Default::default();
     for (n, v) in validation.iter().enumerate() {
-        let loaded = reckon_ingest::load_dir(v).map_err(|e| e.to_string())?;
-        let (inv, ven) = inputs(&loaded).ok_or_else(|| format!("validation {}: no AP invoices", v.display()))?;
-        let (ps, _) = pairs(&inv, &ven);
+        let (_, tables) = crate::model::tables(v)?;
+        let inv = tables.invoices.as_deref().ok_or_else(|| LabError::In {
+            path: v.clone(),
+            source: Box::new(LabError::Data("no AP invoices".into())),
+        })?;
+        let (ps, _) = pairs(inv, &tables.vendors);
         let xs: Vec<f32> = ps.iter().flat_map(|p| p.features.iter().copied()).collect();
-        p.extend(model.score(ps.len(), &xs).map_err(|e| e.to_string())?.into_iter().map(f64::from));
+        p.extend(model.score(ps.len(), &xs)?.into_iter().map(f64::from));
         let (d, ng) = truth(&v.join("truth"))?;
         let tag = |(a, b): (String, String)| (format!("{n}/{a}"), format!("{n}/{b}"));
         for q in &ps {
@@ -215,7 +225,7 @@ pub fn train(
     let cut = ThresholdRule::BestF1
         .check()
         .and_then(|r| r.choose(&p, &vy, dups.len()))
-        .map_err(|e| format!("review threshold: {e}"))?;
+        .map_err(LabError::threshold("review threshold"))?;
     let threshold = cut.threshold;
     let flagged: BTreeSet<(String, String)> =
         keys.iter().zip(&p).filter(|(_, s)| **s >= threshold).map(|(k, _)| k.clone()).collect();
@@ -288,8 +298,8 @@ labelled history before trusting it on real books."
         &bytes,
         &mc,
         &[
-            ("metrics.json", serde_json::to_string_pretty(&report).map_err(|e| e.to_string())? + "\n"),
-            ("weights.json", serde_json::to_string_pretty(&weights).map_err(|e| e.to_string())? + "\n"),
+            ("metrics.json", serde_json::to_string_pretty(&report)? + "\n"),
+            ("weights.json", serde_json::to_string_pretty(&weights)? + "\n"),
             ("MODEL_CARD.md", card),
         ],
     )?;
@@ -314,11 +324,10 @@ pub type MoneyOutTruth = (String, String, String);
 /// An AP payment is right when linked to its invoice; a bank fee / payroll / tax
 /// when classified so; a duplicate payment when flagged as paid twice (or as the
 /// earlier payment a flagged one cites).
-pub fn eval_money_out(out: &Path, truth_dir: &Path) -> Result<BTreeMap<String, (usize, usize)>, String> {
-    let f =
-        std::fs::File::open(out.join("disbursements.parquet")).map_err(|e| format!("disbursements.parquet: {e}"))?;
-    let df = ParquetReader::new(f).finish().map_err(|e| e.to_string())?;
-    let req = |c: &str| required_strings(&df, c).map_err(|e| format!("disbursements.parquet: {e}"));
+pub fn eval_money_out(out: &Path, truth_dir: &Path) -> Result<BTreeMap<String, (usize, usize)>, LabError> {
+    let p = out.join("disbursements.parquet");
+    let df = ParquetReader::new(std::fs::File::open(&p).map_err(LabError::io(&p))?).finish()?;
+    let req = |c: &str| required_strings(&df, c).map_err(LabError::output("disbursements.parquet"));
     let (txn, status, class, docs, why) =
         (req("txn_id")?, req("status")?, req("class")?, req("doc_ids")?, req("reason")?);
     let rows: Vec<SettledRow> = (0..df.height())
@@ -330,9 +339,11 @@ pub fn eval_money_out(out: &Path, truth_dir: &Path) -> Result<BTreeMap<String, (
             reason: why[i].clone(),
         })
         .collect();
-    let b = std::fs::read(truth_dir.join("disbursements.csv")).map_err(|e| format!("disbursements.csv: {e}"))?;
-    let t = reckon_ingest::csv::scan(&b, b',', b'"').map_err(|e| e.to_string())?;
-    let ix = |n: &str| t.header.iter().position(|h| h == n).ok_or(format!("disbursements.csv: no {n}"));
+    let file = truth_dir.join("disbursements.csv");
+    let bad = |reason: String| LabError::Truth { file: file.clone(), reason };
+    let b = std::fs::read(&file).map_err(|e| bad(e.to_string()))?;
+    let t = reckon_ingest::csv::scan(&b, b',', b'"').map_err(|e| bad(e.to_string()))?;
+    let ix = |n: &str| t.header.iter().position(|h| h == n).ok_or_else(|| bad(format!("no column {n}")));
     let (ti, ci, di) = (ix("txn_id")?, ix("class")?, ix("doc_id")?);
     let truth: Vec<MoneyOutTruth> = (0..t.records.len())
         .map(|r| (t.columns[ti][r].clone(), t.columns[ci][r].clone(), t.columns[di][r].clone()))

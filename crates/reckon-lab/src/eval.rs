@@ -6,11 +6,9 @@ use std::path::Path;
 use polars::prelude::*;
 use serde::Serialize;
 
-#[derive(Debug, thiserror::Error)]
-pub enum EvalError {
-    #[error("{0}: {1}")]
-    Read(String, String),
-}
+/// Evaluation's errors are the lab's.
+pub type EvalError = crate::LabError;
+use crate::LabError;
 
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct PatternStats {
@@ -55,17 +53,17 @@ pub struct CashEval {
 }
 
 fn read_truth(path: &Path) -> Result<Vec<BTreeMap<String, String>>, EvalError> {
-    let name = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|e| EvalError::Read(name.clone(), e.to_string()))?;
-    let s = reckon_ingest::csv::scan(&bytes, b',', b'"').map_err(|e| EvalError::Read(name, e.to_string()))?;
+    let bad = |reason: String| LabError::Truth { file: path.to_path_buf(), reason };
+    let bytes = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
+    let s = reckon_ingest::csv::scan(&bytes, b',', b'"').map_err(|e| bad(e.to_string()))?;
     Ok((0..s.records.len())
         .map(|r| s.header.iter().cloned().zip(s.columns.iter().map(|c| c[r].clone())).collect())
         .collect())
 }
 
 fn read_parquet(path: &Path) -> Result<DataFrame, EvalError> {
-    let f = std::fs::File::open(path).map_err(|e| EvalError::Read(path.display().to_string(), e.to_string()))?;
-    ParquetReader::new(f).finish().map_err(|e| EvalError::Read(path.display().to_string(), e.to_string()))
+    let f = std::fs::File::open(path).map_err(LabError::io(path))?;
+    ParquetReader::new(f).finish().map_err(LabError::in_dir(path))
 }
 
 /// Refuses to evaluate a run on the data one of its models was trained on:
@@ -73,27 +71,21 @@ fn read_parquet(path: &Path) -> Result<DataFrame, EvalError> {
 /// files, and the scenario (the truth folder's parent) must differ.
 pub fn refuse_training_data(out: &Path, truth: &Path) -> Result<(), EvalError> {
     let path = out.join("manifest.json");
-    let name = path.display().to_string();
-    let text = std::fs::read_to_string(&path).map_err(|e| EvalError::Read(name.clone(), e.to_string()))?;
-    let m: serde_json::Value = serde_json::from_str(&text).map_err(|e| EvalError::Read(name.clone(), e.to_string()))?;
+    let text = std::fs::read_to_string(&path).map_err(LabError::io(&path))?;
+    let m: serde_json::Value = serde_json::from_str(&text).map_err(LabError::in_dir(&path))?;
     let scenario = truth.parent().unwrap_or(truth);
     for model in m["models"].as_array().into_iter().flatten() {
         let Some(dir) = model["path"].as_str() else { continue };
         let cfg = Path::new(dir).join("config.json");
         let Ok(c) = std::fs::read_to_string(&cfg) else { continue };
-        let c: serde_json::Value =
-            serde_json::from_str(&c).map_err(|e| EvalError::Read(cfg.display().to_string(), e.to_string()))?;
+        let c: serde_json::Value = serde_json::from_str(&c).map_err(LabError::in_dir(&cfg))?;
         let (Some(engine), Some(hash)) =
             (c["name"].as_str().and_then(crate::model::Engine::of_model), c["training_data_sha256"].as_str())
         else {
             continue;
         };
-        crate::model::refuse_same_data(hash, scenario, engine, "evaluation").map_err(|e| {
-            EvalError::Read(
-                scenario.display().to_string(),
-                format!("{e} (model {})", model["id"].as_str().unwrap_or("?")),
-            )
-        })?;
+        let role = format!("evaluation (model {})", model["id"].as_str().unwrap_or("?"));
+        crate::model::refuse_same_data(hash, scenario, engine, &role)?;
     }
     Ok(())
 }
@@ -127,9 +119,8 @@ pub fn figures(out: &Path, truth: &Path) -> Result<BTreeMap<String, f64>, EvalEr
     f.insert("cash.touchless".into(), c.touchless);
     f.insert("cash.recall_proposed".into(), c.recall_proposed);
     f.insert("cash.recall_any_band".into(), c.recall_any_band);
-    let wrap = |e: String| EvalError::Read(out.display().to_string(), e);
     if out.join("duplicates.parquet").is_file() && truth.join("ap_duplicates.csv").is_file() {
-        let d = crate::dedup::eval_out(out, truth).map_err(wrap)?;
+        let d = crate::dedup::eval_out(out, truth)?;
         f.insert("duplicates.precision".into(), d.precision);
         f.insert("duplicates.recall".into(), d.recall);
         f.insert("duplicates.f1".into(), d.f1);
@@ -138,14 +129,14 @@ pub fn figures(out: &Path, truth: &Path) -> Result<BTreeMap<String, f64>, EvalEr
         }
     }
     if out.join("journal_scores.parquet").is_file() && truth.join("journal_anomalies.csv").is_file() {
-        let j = crate::journals::eval_out(out, truth, journal_review_threshold(out)).map_err(wrap)?;
+        let j = crate::journals::eval_out(out, truth, journal_review_threshold(out))?;
         f.insert("journals.roc_auc".into(), j.roc_auc);
         f.insert("journals.average_precision".into(), j.average_precision);
         f.insert("journals.precision_at_k".into(), j.precision_at_k);
         f.insert("journals.false_positive_rate".into(), j.false_positive_rate);
     }
     if out.join("disbursements.parquet").is_file() && truth.join("disbursements.csv").is_file() {
-        for (class, (n, right)) in crate::dedup::eval_money_out(out, truth).map_err(wrap)? {
+        for (class, (n, right)) in crate::dedup::eval_money_out(out, truth)? {
             f.insert(format!("money_out.{class}"), if n == 0 { 0.0 } else { right as f64 / n as f64 });
         }
     }
@@ -190,10 +181,10 @@ pub fn cash_truth(truth: &Path) -> Result<CashTruth, EvalError> {
 pub fn cash(out: &Path, truth: &Path) -> Result<CashEval, EvalError> {
     let t = cash_truth(truth)?;
     let m = read_parquet(&out.join("matches.parquet"))?;
-    let bad = |f: &'static str| move |e: String| EvalError::Read(f.to_string(), e);
-    let req = |c: &str| reckon_pipeline::cash::required_strings(&m, c).map_err(bad("matches.parquet"));
+    use reckon_pipeline::frame::{required_f64, required_strings};
+    let req = |c: &str| required_strings(&m, c).map_err(LabError::output("matches.parquet"));
     let (txn, item, band) = (req("txn_id")?, req("item_id")?, req("band")?);
-    let conf = reckon_pipeline::cash::required_f64(&m, "confidence").map_err(bad("matches.parquet"))?;
+    let conf = required_f64(&m, "confidence").map_err(LabError::output("matches.parquet"))?;
     let mut pred: Predicted = BTreeMap::new();
     for i in 0..m.height() {
         let e = pred.entry(txn[i].clone()).or_insert((BTreeSet::new(), band[i] == "auto", conf[i]));
@@ -202,7 +193,7 @@ pub fn cash(out: &Path, truth: &Path) -> Result<CashEval, EvalError> {
     // Candidates of ambiguous receipts (outputs before they were written have none).
     let mut cands = Candidates::new();
     if let Ok(o) = read_parquet(&out.join("receipt_outcomes.parquet")) {
-        let req = |c: &str| reckon_pipeline::cash::required_strings(&o, c).map_err(bad("receipt_outcomes.parquet"));
+        let req = |c: &str| required_strings(&o, c).map_err(LabError::output("receipt_outcomes.parquet"));
         for (txn, c) in req("txn_id")?.into_iter().zip(req("candidates")?) {
             if !c.is_empty() {
                 cands.insert(txn, c.split('|').map(|g| g.split('+').map(str::to_string).collect()).collect());

@@ -9,7 +9,9 @@ use polars::prelude::*;
 use reckon_anomaly::{Book, JournalResult};
 use serde::Serialize;
 
-use reckon_pipeline::journals::{RiskModel, combined, combined_features, input_test, run};
+use reckon_pipeline::journals::{RiskModel, combined, combined_features, input_test};
+
+use crate::LabError;
 
 /// Journal-level evaluation against `truth/journal_anomalies.csv`.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -25,11 +27,12 @@ pub struct JournalEval {
     pub false_positive_rate: f64,
 }
 
-pub fn evaluate(results: &[JournalResult], truth_dir: &Path, review_risk: f64) -> Result<JournalEval, String> {
-    let b =
-        std::fs::read(truth_dir.join("journal_anomalies.csv")).map_err(|e| format!("journal_anomalies.csv: {e}"))?;
-    let t = reckon_ingest::csv::scan(&b, b',', b'"').map_err(|e| e.to_string())?;
-    let ix = |n: &str| t.header.iter().position(|h| h == n).ok_or(format!("journal_anomalies.csv: no {n}"));
+pub fn evaluate(results: &[JournalResult], truth_dir: &Path, review_risk: f64) -> Result<JournalEval, LabError> {
+    let file = truth_dir.join("journal_anomalies.csv");
+    let bad = |reason: String| LabError::Truth { file: file.clone(), reason };
+    let b = std::fs::read(&file).map_err(|e| bad(e.to_string()))?;
+    let t = reckon_ingest::csv::scan(&b, b',', b'"').map_err(|e| bad(e.to_string()))?;
+    let ix = |n: &str| t.header.iter().position(|h| h == n).ok_or_else(|| bad(format!("no column {n}")));
     let (ei, ji, ti) = (ix("entity")?, ix("journal_id")?, ix("type")?);
     let truth: JournalTruth = (0..t.records.len())
         .map(|r| ((t.columns[ei][r].clone(), t.columns[ji][r].clone()), t.columns[ti][r].clone()))
@@ -80,15 +83,14 @@ pub fn score_journals(results: &[JournalResult], truth: &JournalTruth, review_ri
 }
 
 /// Evaluates `out/journal_scores.parquet` against `truth/`.
-pub fn eval_out(out: &Path, truth_dir: &Path, review_risk: f64) -> Result<JournalEval, String> {
-    let f =
-        std::fs::File::open(out.join("journal_scores.parquet")).map_err(|e| format!("journal_scores.parquet: {e}"))?;
-    let df = ParquetReader::new(f).finish().map_err(|e| e.to_string())?;
-    let req =
-        |c: &str| reckon_pipeline::cash::required_strings(&df, c).map_err(|e| format!("journal_scores.parquet: {e}"));
+pub fn eval_out(out: &Path, truth_dir: &Path, review_risk: f64) -> Result<JournalEval, LabError> {
+    use reckon_pipeline::frame::{required_f64, required_strings};
+    let p = out.join("journal_scores.parquet");
+    let df = ParquetReader::new(std::fs::File::open(&p).map_err(LabError::io(&p))?).finish()?;
+    let bad = LabError::output("journal_scores.parquet");
+    let req = |c: &str| required_strings(&df, c).map_err(&bad);
     let (ent, jid, flags) = (req("entity")?, req("journal_id")?, req("flags")?);
-    let score =
-        reckon_pipeline::cash::required_f64(&df, "score").map_err(|e| format!("journal_scores.parquet: {e}"))?;
+    let score = required_f64(&df, "score").map_err(&bad)?;
     let mut by: BTreeMap<(String, String), JournalResult> = BTreeMap::new();
     for i in 0..df.height() {
         let e = by.entry((ent[i].clone(), jid[i].clone())).or_insert_with(|| JournalResult {
@@ -104,11 +106,12 @@ pub fn eval_out(out: &Path, truth_dir: &Path, review_risk: f64) -> Result<Journa
     evaluate(&results, truth_dir, review_risk)
 }
 
-fn labels(results: &[JournalResult], truth_dir: &Path) -> Result<Vec<bool>, String> {
-    let b =
-        std::fs::read(truth_dir.join("journal_anomalies.csv")).map_err(|e| format!("journal_anomalies.csv: {e}"))?;
-    let t = reckon_ingest::csv::scan(&b, b',', b'"').map_err(|e| e.to_string())?;
-    let ix = |n: &str| t.header.iter().position(|h| h == n).ok_or(format!("no {n}"));
+fn labels(results: &[JournalResult], truth_dir: &Path) -> Result<Vec<bool>, LabError> {
+    let file = truth_dir.join("journal_anomalies.csv");
+    let bad = |reason: String| LabError::Truth { file: file.clone(), reason };
+    let b = std::fs::read(&file).map_err(|e| bad(e.to_string()))?;
+    let t = reckon_ingest::csv::scan(&b, b',', b'"').map_err(|e| bad(e.to_string()))?;
+    let ix = |n: &str| t.header.iter().position(|h| h == n).ok_or_else(|| bad(format!("no column {n}")));
     let (ei, ji) = (ix("entity")?, ix("journal_id")?);
     let set: std::collections::HashSet<(String, String)> =
         (0..t.records.len()).map(|r| (t.columns[ei][r].clone(), t.columns[ji][r].clone())).collect();
@@ -155,16 +158,15 @@ fn one_hot(book: &Book, results: &[JournalResult], vocab: &mut Option<Vec<String
 /// `IsolationForest` defaults) over one-hot account, source and preparer and
 /// the log amount — the baseline `reckon train anomaly` reports too. Returns its ROC-AUC against
 /// the scenario's truth, the figure reckon's journal model must beat.
-pub fn in_book_iforest_roc_auc(dir: &Path) -> Result<f64, String> {
+pub fn in_book_iforest_roc_auc(dir: &Path) -> Result<f64, LabError> {
     use reckon_learn::{iforest, metrics};
-    let tests = reckon_anomaly::AnomalyConfig::default().build().map_err(|e| e.to_string())?;
-    let loaded = reckon_ingest::load_dir(dir).map_err(|e| e.to_string())?;
-    let (book, results) = run(&loaded, &tests).ok_or("no GL journal lines")?;
+    let tests = reckon_anomaly::AnomalyConfig::default().build()?;
+    let book = book_of(dir)?;
+    let results = tests.run_book(&book);
     let y = labels(&results, &dir.join("truth"))?;
     let mut vocab = None;
     let (x, k) = one_hot(&book, &results, &mut vocab);
-    let forest = iforest::IsolationForest::fit(&x, k, &iforest::Params { trees: 100, sample: 256, seed: 7 })
-        .map_err(|e| e.to_string())?;
+    let forest = iforest::IsolationForest::fit(&x, k, &iforest::Params { trees: 100, sample: 256, seed: 7 })?;
     let s: Vec<f64> = (0..results.len()).map(|i| forest.score(&x[i * k..(i + 1) * k])).collect();
     Ok(metrics::roc_auc(&s, &y))
 }
@@ -191,29 +193,27 @@ pub struct AnomalyTrainReport {
 
 /// Trains the journal risk model on `train`, chooses its review threshold (best F1)
 /// and reports on `validation`; writes `out` (model.onnx + iforest/).
-pub fn train(train: &[PathBuf], validation: &[PathBuf], out: &Path) -> Result<AnomalyTrainReport, String> {
+pub fn train(train: &[PathBuf], validation: &[PathBuf], out: &Path) -> Result<AnomalyTrainReport, LabError> {
     if train.is_empty() || validation.is_empty() {
-        return Err("training needs at least one training and one validation scenario".into());
+        return Err(LabError::Data("training needs at least one training and one validation scenario".into()));
     }
     use reckon_learn::{iforest, logistic::Logistic, metrics};
     let t0 = std::time::Instant::now();
     // Each book is read with its company's settings (approval limits, working
     // day: `truth/reckon.toml` when the scenario has one), as its runs read it.
     type Labelled = (Book, Vec<JournalResult>, Vec<bool>, reckon_anomaly::Tests);
-    let load = |d: &Path| -> Result<Labelled, String> {
-        let tests = crate::model::company_config(d)?.anomaly.build().map_err(|e| e.to_string())?;
-        let loaded = reckon_ingest::load_dir(d).map_err(|e| e.to_string())?;
-        let (lines, results) = run(&loaded, &tests).ok_or("no GL journal lines")?;
+    let load = |d: &Path| -> Result<Labelled, LabError> {
+        let tests = crate::model::company_config(d)?.anomaly.build()?;
+        let lines = book_of(d)?;
+        let results = tests.run_book(&lines);
         let y = labels(&results, &d.join("truth"))?;
         Ok((lines, results, y, tests))
     };
-    let books: Vec<Labelled> =
-        train.iter().map(|d| load(d).map_err(|e| format!("{}: {e}", d.display()))).collect::<Result<_, _>>()?;
+    let books: Vec<Labelled> = train.iter().map(|d| load(d).map_err(LabError::in_dir(d))).collect::<Result<_, _>>()?;
     let k = reckon_anomaly::FEATURES.len();
     let tfs: Vec<Vec<f32>> = books.iter().map(|(tl, tr, _, t)| reckon_anomaly::features(t, tl, tr)).collect();
     let tf: Vec<f32> = tfs.concat();
-    let forest = iforest::IsolationForest::fit(&tf, k, &iforest::Params { trees: 100, sample: 256, seed: 7 })
-        .map_err(|e| e.to_string())?;
+    let forest = iforest::IsolationForest::fit(&tf, k, &iforest::Params { trees: 100, sample: 256, seed: 7 })?;
     let tr: Vec<JournalResult> = books.iter().flat_map(|b| b.1.iter().cloned()).collect();
     let ty: Vec<bool> = books.iter().flat_map(|b| b.2.iter().copied()).collect();
     // A test that never fired on the training journals teaches the model nothing
@@ -235,7 +235,7 @@ pub fn train(train: &[PathBuf], validation: &[PathBuf], out: &Path) -> Result<An
     // Every input is evidence for an anomaly (a test fired, the forest or the
     // amount stands out, the book seldom does this): none may carry a negative
     // weight, which would only mirror the training books' mix of anomalies.
-    let lr = Logistic::fit_nonneg(&tx, w, &ty, 1.0, &vec![true; w]).map_err(|e| e.to_string())?;
+    let lr = Logistic::fit_nonneg(&tx, w, &ty, 1.0, &vec![true; w])?;
     let train_seconds = t0.elapsed().as_secs_f64();
     // Model folders.
     let if_bytes = forest.to_onnx(&[("feature_spec", reckon_anomaly::FEATURE_SPEC)]);
@@ -271,17 +271,16 @@ pub fn train(train: &[PathBuf], validation: &[PathBuf], out: &Path) -> Result<An
         model_sha256: reckon_core::id::sha256_hex(&lr_bytes),
         training_data_sha256: data_hash,
     };
-    std::fs::create_dir_all(out.join("iforest")).map_err(|e| format!("{}: {e}", out.display()))?;
+    std::fs::create_dir_all(out.join("iforest")).map_err(LabError::io(out))?;
     let model = RiskModel {
-        iforest: reckon_onnx::Model::from_bytes(&out.join("iforest"), if_cfg.clone(), &if_bytes)
-            .map_err(|e| e.to_string())?,
-        risk: reckon_onnx::Model::from_bytes(out, risk_cfg.clone(), &lr_bytes).map_err(|e| e.to_string())?,
+        iforest: reckon_onnx::Model::from_bytes(&out.join("iforest"), if_cfg.clone(), &if_bytes)?,
+        risk: reckon_onnx::Model::from_bytes(out, risk_cfg.clone(), &lr_bytes)?,
     };
     // Validation, through ONNX Runtime as `reckon run` serves it.
     let (mut rule_scores, mut v_if, mut comb, mut vy) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut vbooks = Vec::new();
     for v in validation {
-        let (vl, mut vr, y1, vt) = load(v).map_err(|e| format!("{}: {e}", v.display()))?;
+        let (vl, mut vr, y1, vt) = load(v).map_err(LabError::in_dir(v))?;
         rule_scores.extend(vr.iter().map(|j| j.risk));
         v_if.extend(model.score(&vt, &vl, &mut vr)?.into_iter().map(f64::from));
         comb.extend(vr.iter().map(|j| j.risk));
@@ -304,8 +303,7 @@ pub fn train(train: &[PathBuf], validation: &[PathBuf], out: &Path) -> Result<An
         ox.extend(x1);
         ok = k1;
     }
-    let plain = iforest::IsolationForest::fit(&ox, ok, &iforest::Params { trees: 100, sample: 256, seed: 7 })
-        .map_err(|e| e.to_string())?;
+    let plain = iforest::IsolationForest::fit(&ox, ok, &iforest::Params { trees: 100, sample: 256, seed: 7 })?;
     let mut plain_s: Vec<f64> = Vec::new();
     for (vl, vr) in &vbooks {
         let (vx, vk) = one_hot(vl, vr, &mut vocab);
@@ -316,7 +314,7 @@ pub fn train(train: &[PathBuf], validation: &[PathBuf], out: &Path) -> Result<An
     let cut = reckon_learn::threshold::ThresholdRule::BestF1
         .check()
         .and_then(|r| r.choose(&comb, &vy, positives))
-        .map_err(|e| format!("review threshold: {e}"))?;
+        .map_err(LabError::threshold("review threshold"))?;
     let best = (cut.threshold, cut.f1, cut.precision, cut.recall);
     risk_cfg.thresholds.insert("review".into(), best.0);
     let report = AnomalyTrainReport {
@@ -333,21 +331,21 @@ pub fn train(train: &[PathBuf], validation: &[PathBuf], out: &Path) -> Result<An
         validation_recall: best.3,
         train_seconds,
     };
-    let w = |p: PathBuf, text: String| std::fs::write(&p, text).map_err(|e| format!("{}: {e}", p.display()));
-    std::fs::write(out.join("model.onnx"), &lr_bytes).map_err(|e| e.to_string())?;
+    let w = |p: PathBuf, bytes: &[u8]| std::fs::write(&p, bytes).map_err(LabError::io(&p));
+    w(out.join("model.onnx"), &lr_bytes)?;
     w(
         out.join("weights.json"),
-        serde_json::to_string_pretty(&serde_json::json!({
+        (serde_json::to_string_pretty(&serde_json::json!({
             "weights": inputs.iter().zip(&lr.weights).map(|(f, w)| (f.clone(), *w)).collect::<BTreeMap<_, _>>(),
             "intercept": lr.intercept,
-        }))
-        .map_err(|e| e.to_string())?
-            + "\n",
+        }))? + "\n")
+            .as_bytes(),
     )?;
-    std::fs::write(out.join("iforest/model.onnx"), &if_bytes).map_err(|e| e.to_string())?;
-    w(out.join("config.json"), serde_json::to_string_pretty(&risk_cfg).map_err(|e| e.to_string())? + "\n")?;
-    w(out.join("iforest/config.json"), serde_json::to_string_pretty(&if_cfg).map_err(|e| e.to_string())? + "\n")?;
-    w(out.join("metrics.json"), serde_json::to_string_pretty(&report).map_err(|e| e.to_string())? + "\n")?;
+    let p = out.join("iforest/model.onnx");
+    std::fs::write(&p, &if_bytes).map_err(LabError::io(&p))?;
+    w(out.join("config.json"), (serde_json::to_string_pretty(&risk_cfg)? + "\n").as_bytes())?;
+    w(out.join("iforest/config.json"), (serde_json::to_string_pretty(&if_cfg)? + "\n").as_bytes())?;
+    w(out.join("metrics.json"), (serde_json::to_string_pretty(&report)? + "\n").as_bytes())?;
     let card = crate::card::ModelCard {
         intended_use: "Ranks GL journals by the probability that they are anomalous (fraud or error\n\
 patterns of ISA 240 journal-entry testing), for review by controllers and\n\
@@ -419,8 +417,17 @@ labelled history."
         parts: vec![("iforest/".to_string(), if_cfg.clone())],
     }
     .render(&risk_cfg);
-    w(out.join("MODEL_CARD.md"), card)?;
+    w(out.join("MODEL_CARD.md"), card.as_bytes())?;
     Ok(report)
+}
+
+/// A scenario's GL book, converted as a run converts it.
+fn book_of(dir: &Path) -> Result<Book, LabError> {
+    let (_, tables) = crate::model::tables(dir)?;
+    tables.book.ok_or_else(|| LabError::In {
+        path: dir.to_path_buf(),
+        source: Box::new(LabError::Data("no GL journal lines".into())),
+    })
 }
 
 #[cfg(test)]

@@ -16,9 +16,12 @@
 pub mod card;
 pub mod cash;
 pub mod dedup;
+pub mod error;
 pub mod eval;
 pub mod journals;
 pub mod model;
 pub mod retrain;
 pub mod simulate;
 pub mod worlds;
+
+pub use error::LabError;

@@ -3,6 +3,8 @@
 //! digest and the refusal to validate or evaluate on it.
 use std::path::Path;
 
+use crate::LabError;
+
 use reckon_onnx::ModelConfig;
 
 /// Writes a model folder: `model.onnx`, `config.json` and any further files
@@ -17,13 +19,14 @@ pub fn version_of(dir: &Path) -> String {
         .map_or("1.0".to_string(), |(a, b)| format!("{a}.{b}"))
 }
 
-pub fn write_folder(out: &Path, bytes: &[u8], cfg: &ModelConfig, extra: &[(&str, String)]) -> Result<(), String> {
-    std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
+pub fn write_folder(out: &Path, bytes: &[u8], cfg: &ModelConfig, extra: &[(&str, String)]) -> Result<(), LabError> {
+    std::fs::create_dir_all(out).map_err(LabError::io(out))?;
     let w = |name: &str, b: &[u8]| {
-        std::fs::write(out.join(name), b).map_err(|e| format!("{}: {e}", out.join(name).display()))
+        let p = out.join(name);
+        std::fs::write(&p, b).map_err(LabError::io(&p))
     };
     w("model.onnx", bytes)?;
-    w("config.json", (serde_json::to_string_pretty(cfg).map_err(|e| e.to_string())? + "\n").as_bytes())?;
+    w("config.json", (serde_json::to_string_pretty(cfg)? + "\n").as_bytes())?;
     for (name, text) in extra {
         w(name, text.as_bytes())?;
     }
@@ -89,13 +92,14 @@ pub fn training_data_sha256_of(dirs: &[std::path::PathBuf], engine: Engine) -> S
 
 /// Refuses `other` (a validation or evaluation folder) when it holds the very
 /// data a model was trained on (or one of the scenarios it was trained on).
-pub fn refuse_same_data(train_hash: &str, other: &Path, engine: Engine, role: &str) -> Result<(), String> {
+pub fn refuse_same_data(train_hash: &str, other: &Path, engine: Engine, role: &str) -> Result<(), LabError> {
     let theirs = training_data_sha256(other, engine);
     if !train_hash.is_empty() && !theirs.is_empty() && train_hash.split('+').any(|h| h == theirs) {
-        return Err(format!(
-            "{role} data {} is the training data (sha256 {train_hash}): choose thresholds and report quality on other data",
-            other.display()
-        ));
+        return Err(LabError::SameData {
+            role: role.to_string(),
+            path: other.to_path_buf(),
+            digest: train_hash.to_string(),
+        });
     }
     Ok(())
 }
@@ -113,11 +117,14 @@ pub fn separability(roc_auc: f64) -> &'static str {
 /// The settings a scenario's company runs reckon with: `truth/reckon.toml` when
 /// the scenario has one (`reckon generate --world` writes the world's approval
 /// limits and working day there), else the defaults.
-pub fn company_config(dir: &Path) -> Result<reckon_pipeline::Config, String> {
+pub fn company_config(dir: &Path) -> Result<reckon_pipeline::Config, LabError> {
     let p = dir.join("truth/reckon.toml");
-    if p.is_file() {
-        reckon_pipeline::Config::load(&p).map_err(|e| e.to_string())
-    } else {
-        Ok(reckon_pipeline::Config::default())
-    }
+    if p.is_file() { Ok(reckon_pipeline::Config::load(&p)?) } else { Ok(reckon_pipeline::Config::default()) }
+}
+
+/// A scenario folder loaded and converted into engine rows as a run does.
+pub fn tables(dir: &Path) -> Result<(reckon_ingest::Loaded, reckon_pipeline::inputs::Tables), LabError> {
+    let loaded = reckon_ingest::load_dir(dir).map_err(LabError::in_dir(dir))?;
+    let tables = reckon_pipeline::inputs::Tables::from_loaded(&loaded).map_err(LabError::in_dir(dir))?;
+    Ok((loaded, tables))
 }

@@ -74,8 +74,8 @@ pub enum RetrainError {
         "{found} proposals decided by people in the training window (runs {first} to {last}); training needs {needed}: wait for {more} more decisions or lower --min-labels"
     )]
     TooFewLabels { found: usize, needed: usize, more: usize, first: String, last: String },
-    #[error("{0}")]
-    Fit(String),
+    #[error(transparent)]
+    Lab(#[from] crate::LabError),
 }
 
 /// Counts of one window's rows.
@@ -230,15 +230,13 @@ pub fn train_from_decisions(
     let cfg = MatchConfig { model: "rules".into(), ..MatchConfig::default() };
     let mut prior_rows = 0;
     for d in &p.prior {
-        let (px, py, _) =
-            crate::cash::labelled(d, &cfg).map_err(|e| RetrainError::Fit(format!("{}: {e}", d.display())))?;
+        let (px, py, _) = crate::cash::labelled(d, &cfg).map_err(crate::LabError::in_dir(d))?;
         prior_rows += py.len();
         x.extend(px);
         w.extend(std::iter::repeat_n(p.prior_weight, py.len()));
         y.extend(py);
     }
-    let lr = Logistic::fit_weighted(&x, k, &y, Some(&w), 0.05, &vec![false; k])
-        .map_err(|e| RetrainError::Fit(e.to_string()))?;
+    let lr = Logistic::fit_weighted(&x, k, &y, Some(&w), 0.05, &vec![false; k]).map_err(crate::LabError::from)?;
     let mut keys: Vec<&str> = train.iter().map(|r| r.key.as_str()).collect();
     keys.sort_unstable();
     let data_sha256 = reckon_core::id::sha256_hex(
@@ -254,23 +252,18 @@ pub fn train_from_decisions(
         data_sha256.clone(),
     );
     mc.version = version_of(out);
-    std::fs::create_dir_all(out).map_err(|e| RetrainError::Fit(format!("{}: {e}", out.display())))?;
-    let scorer = OnnxScorer(Model::from_bytes(out, mc.clone(), &bytes).map_err(|e| RetrainError::Fit(e.to_string()))?);
+    std::fs::create_dir_all(out).map_err(crate::LabError::io(out))?;
+    let scorer = OnnxScorer(Model::from_bytes(out, mc.clone(), &bytes).map_err(crate::LabError::from)?);
     let score = |rows: &[&Row]| -> Result<Vec<f64>, RetrainError> {
         let f: Vec<f32> = rows.iter().flat_map(|r| r.features.iter().copied()).collect();
-        Ok(scorer
-            .score(rows.len(), &f)
-            .map_err(|e| RetrainError::Fit(e.to_string()))?
-            .into_iter()
-            .map(f64::from)
-            .collect())
+        Ok(scorer.score(rows.len(), &f).map_err(crate::LabError::Scorer)?.into_iter().map(f64::from).collect())
     };
     let hold_scores = score(&hold)?;
     let labels: Vec<bool> = hold.iter().map(|r| r.right).collect();
     let positives = labels.iter().filter(|b| **b).count();
     let rule = ThresholdRule::MinPrecision { target: p.target_precision, z: p.z, floor: p.floor }
         .check()
-        .map_err(|e| RetrainError::Params(e.to_string()))?;
+        .map_err(crate::LabError::threshold("auto threshold"))?;
     // Too few held-out decisions to establish the target's lower bound: the
     // threshold stays where the champion's (or the floor) is, and the report says so.
     let (threshold, threshold_from) = match rule.choose(&hold_scores, &labels, positives) {
@@ -285,17 +278,16 @@ pub fn train_from_decisions(
                 p.target_precision, best.precision_lower, best.selected
             ),
         ),
-        Err(e) => return Err(RetrainError::Fit(format!("auto threshold: {e}"))),
+        Err(e) => return Err(crate::LabError::Threshold { what: "auto threshold", source: e }.into()),
     };
     mc.thresholds.insert("auto".into(), threshold);
     let champion_scores: Vec<f64> = hold.iter().map(|r| r.confidence).collect();
     let train_scores = {
         let f: Vec<f32> = train.iter().flat_map(|r| r.features.iter().copied()).collect();
-        scorer.score(train.len(), &f).map_err(|e| RetrainError::Fit(e.to_string()))?
+        scorer.score(train.len(), &f).map_err(crate::LabError::Scorer)?
     };
     let train_f: Vec<f32> = train.iter().flat_map(|r| r.features.iter().copied()).collect();
-    let reference = reckon_monitor::Reference::fit(FEATURES, &train_f, &train_scores)
-        .map_err(|e| RetrainError::Fit(e.to_string()))?;
+    let reference = reckon_monitor::Reference::fit(FEATURES, &train_f, &train_scores).map_err(crate::LabError::from)?;
     let champion_models: BTreeSet<String> = scores
         .iter()
         .filter(|s| seq_of.get(s.run_id.as_str()).is_some_and(|q| *q >= cut))
@@ -323,8 +315,7 @@ pub fn train_from_decisions(
             (reckon_monitor::REFERENCE_FILE, reference.to_json()),
             ("MODEL_CARD.md", card(&mc, &report, state)),
         ],
-    )
-    .map_err(RetrainError::Fit)?;
+    )?;
     Ok(report)
 }
 

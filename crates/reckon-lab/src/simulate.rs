@@ -18,7 +18,6 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
-use reckon_pipeline::cash::{ints, strings};
 use reckon_pipeline::{Config, RunOptions};
 use serde::Serialize;
 
@@ -136,6 +135,11 @@ pub enum SimError {
     Data(PathBuf, String),
     #[error(transparent)]
     Run(#[from] reckon_pipeline::RunError),
+}
+
+/// A text column of one of the run's output tables (an error naming file and column when it cannot be read).
+fn text(df: &DataFrame, file: &Path, c: &str) -> Result<Vec<String>, SimError> {
+    reckon_pipeline::frame::required_strings(df, c).map_err(|e| SimError::Data(file.to_path_buf(), e.to_string()))
 }
 
 fn io(p: &Path) -> impl Fn(std::io::Error) -> SimError + '_ {
@@ -370,17 +374,21 @@ pub fn simulate(days_dir: &Path, out: &Path, state: &Path, cfg: &SimConfig) -> R
             .unwrap_or_default();
         row.drift_moved = m.models.first().and_then(|x| x.drift.as_ref()).map(|d| d.moved.clone()).unwrap_or_default();
         // Automatic matches against the truth: the items of each auto receipt.
-        let matches = parquet(&run_out.join("matches.parquet"))?;
+        let mp = run_out.join("matches.parquet");
+        let matches = parquet(&mp)?;
         let mut auto_items: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-        for ((t, i), b) in
-            strings(&matches, "txn_id").into_iter().zip(strings(&matches, "item_id")).zip(strings(&matches, "band"))
+        for ((t, i), b) in text(&matches, &mp, "txn_id")?
+            .into_iter()
+            .zip(text(&matches, &mp, "item_id")?)
+            .zip(text(&matches, &mp, "band")?)
         {
             if b == "auto" {
                 auto_items.entry(t).or_default().insert(i);
             }
         }
-        let outcomes = parquet(&run_out.join("receipt_outcomes.parquet"))?;
-        let (txn, status) = (strings(&outcomes, "txn_id"), strings(&outcomes, "status"));
+        let op = run_out.join("receipt_outcomes.parquet");
+        let outcomes = parquet(&op)?;
+        let (txn, status) = (text(&outcomes, &op, "txn_id")?, text(&outcomes, &op, "status")?);
         let settled: BTreeSet<&str> =
             txn.iter().zip(&status).filter(|(_, s)| *s == "auto" || *s == "decided").map(|(t, _)| t.as_str()).collect();
         for (t, s) in txn.iter().zip(&status) {
@@ -415,26 +423,22 @@ pub fn simulate(days_dir: &Path, out: &Path, state: &Path, cfg: &SimConfig) -> R
             row.matched_on_arrival = waiting.iter().filter(|t| settled.contains(t.as_str())).count() as u64;
         }
         // What reckon linked today, for the ERP.
-        let matches = parquet(&run_out.join("matches.parquet"))?;
-        let (mi, mb, ma) =
-            (strings(&matches, "item_id"), strings(&matches, "band"), ints(&matches, "applied_amount_minor"));
-        linked.push(
-            mi.into_iter()
-                .zip(mb)
-                .zip(ma)
-                .filter(|((_, b), _)| b == "auto")
-                .map(|((i, _), a)| (i, a.unwrap_or(0)))
-                .collect(),
-        );
+        let matches = parquet(&mp)?;
+        let (mi, mb) = (text(&matches, &mp, "item_id")?, text(&matches, &mp, "band")?);
+        let ma = reckon_pipeline::frame::required_i64(&matches, "applied_amount_minor")
+            .map_err(|e| SimError::Data(mp.clone(), e.to_string()))?;
+        linked
+            .push(mi.into_iter().zip(mb).zip(ma).filter(|((_, b), _)| b == "auto").map(|((i, _), a)| (i, a)).collect());
         // Exceptions: lifecycle, SLA, raised twice, and the analyst's work.
-        let ex = parquet(&run_out.join("exceptions.parquet"))?;
+        let ep = run_out.join("exceptions.parquet");
+        let ex = parquet(&ep)?;
         let (id, kind, rec, state_col, amount, currency) = (
-            strings(&ex, "exception_id"),
-            strings(&ex, "kind"),
-            strings(&ex, "records"),
-            strings(&ex, "state"),
-            strings(&ex, "amount"),
-            strings(&ex, "currency"),
+            text(&ex, &ep, "exception_id")?,
+            text(&ex, &ep, "kind")?,
+            text(&ex, &ep, "records")?,
+            text(&ex, &ep, "state")?,
+            text(&ex, &ep, "amount")?,
+            text(&ex, &ep, "currency")?,
         );
         let breached: Vec<bool> = ex
             .column("sla_breached")

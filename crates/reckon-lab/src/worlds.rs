@@ -25,12 +25,25 @@ use serde::Serialize;
 pub enum WorldsError {
     #[error("{0}: {1}")]
     Io(String, std::io::Error),
-    #[error("world {world}: training on {trained_on}: {reason}")]
-    Train { world: String, trained_on: String, reason: String },
-    #[error("world {world}: run: {reason}")]
-    Run { world: String, reason: String },
-    #[error("world {world}: evaluation: {reason}")]
-    Eval { world: String, reason: String },
+    #[error("world {world}: training on {trained_on}: {source}")]
+    Train {
+        world: String,
+        trained_on: String,
+        #[source]
+        source: Box<crate::LabError>,
+    },
+    #[error("world {world}: run: {source}")]
+    Run {
+        world: String,
+        #[source]
+        source: Box<crate::LabError>,
+    },
+    #[error("world {world}: evaluation: {source}")]
+    Eval {
+        world: String,
+        #[source]
+        source: Box<crate::LabError>,
+    },
     #[error("{0}")]
     Setting(String),
 }
@@ -150,7 +163,7 @@ fn scenario(cfg: &WorldsConfig, world: &'static World, role: usize) -> Result<Pa
 fn train_fold(cfg: &WorldsConfig, train: &[&'static World], target: &str) -> Result<PathBuf, WorldsError> {
     let names: Vec<&str> = train.iter().map(|w| w.name).collect();
     let fold = cfg.dir.join("models").join(format!("{}@z{}-floor{}", names.join("+"), cfg.z, cfg.floor));
-    let err = |reason: String| WorldsError::Train { world: target.into(), trained_on: names.join(", "), reason };
+    let err = |e| WorldsError::Train { world: target.into(), trained_on: names.join(", "), source: Box::new(e) };
     let mut tr = Vec::new();
     let mut va = Vec::new();
     for w in train {
@@ -160,7 +173,9 @@ fn train_fold(cfg: &WorldsConfig, train: &[&'static World], target: &str) -> Res
     let done = |m: &str| fold.join(m).join("config.json").is_file() && fold.join(m).join("MODEL_CARD.md").is_file();
     if !done("cash_match_v0_1") {
         tracing::info!(fold = %names.join("+"), "training cash matching");
-        crate::cash::train(&tr, &va, &fold.join("cash_match_v0_1"), 0.998, cfg.z, cfg.floor).map_err(err)?;
+        let params =
+            crate::cash::TrainParams { target_precision: 0.998, z: cfg.z, floor: cfg.floor, ..Default::default() };
+        crate::cash::train(&tr, &va, &fold.join("cash_match_v0_1"), params).map_err(err)?;
     }
     if !done("ap_dedup_v0_1") {
         tracing::info!(fold = %names.join("+"), "training duplicates");
@@ -183,8 +198,8 @@ fn run_and_eval(
 ) -> Result<BTreeMap<String, f64>, WorldsError> {
     // The company's own settings (approval limits, working day), as its controller
     // would configure them; the models are the fold's.
-    let mut config =
-        crate::model::company_config(test).map_err(|reason| WorldsError::Run { world: world.into(), reason })?;
+    let mut config = crate::model::company_config(test)
+        .map_err(|e| WorldsError::Run { world: world.into(), source: Box::new(e) })?;
     if let Some(f) = fold {
         config.matching.model = f.join("cash_match_v0_1").display().to_string();
         config.duplicates.model = f.join("ap_dedup_v0_1").display().to_string();
@@ -195,9 +210,9 @@ fn run_and_eval(
     }
     let mut opts = reckon_pipeline::RunOptions::new(test, out, config);
     opts.started_at = chrono::DateTime::parse_from_rfc3339("2026-11-30T00:00:00Z").ok().map(|t| t.to_utc());
-    reckon_pipeline::run(&opts).map_err(|e| WorldsError::Run { world: world.into(), reason: e.to_string() })?;
+    reckon_pipeline::run(&opts).map_err(|e| WorldsError::Run { world: world.into(), source: Box::new(e.into()) })?;
     let mut f = crate::eval::figures(out, &test.join("truth"))
-        .map_err(|e| WorldsError::Eval { world: world.into(), reason: e.to_string() })?;
+        .map_err(|e| WorldsError::Eval { world: world.into(), source: Box::new(e) })?;
     let worst =
         f.iter().filter(|(k, _)| k.starts_with("duplicates.false_alarms.")).map(|(_, v)| *v).fold(0.0f64, f64::max);
     f.insert("duplicates.worst_false_alarm_rate".into(), worst);
@@ -234,7 +249,7 @@ pub fn evaluate(cfg: &WorldsConfig) -> Result<Vec<WorldResult>, WorldsError> {
         let mut shipped =
             if cfg.shipped { run_and_eval(&test, &runs.join("shipped"), None, w.name)? } else { BTreeMap::new() };
         let iforest = crate::journals::in_book_iforest_roc_auc(&test)
-            .map_err(|reason| WorldsError::Eval { world: w.name.into(), reason })?;
+            .map_err(|e| WorldsError::Eval { world: w.name.into(), source: Box::new(e) })?;
         for f in [&mut figures, &mut shipped].into_iter().filter(|f| !f.is_empty()) {
             f.insert("journals.iforest_roc_auc".into(), iforest);
             if let Some(auc) = f.get("journals.roc_auc").copied() {

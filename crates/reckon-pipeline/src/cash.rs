@@ -1,60 +1,25 @@
-//! The cash-matching stage: loaded frames → reckon-match → `matches.parquet`.
+//! The cash-matching stage: the run's receipts and open items → reckon-match →
+//! `matches.parquet`, `receipt_outcomes.parquet` and the receipts' exceptions.
 
 use polars::prelude::*;
-use reckon_core::{Currency, Table, format_minor};
-use reckon_ingest::Loaded;
+use reckon_core::{Currency, format_minor};
 use reckon_match::{Customer, MatchConfig, MatchResult, OpenItem, Receipt, RemittanceLine};
 
 use crate::remember::{Learned, RunMemory};
 use crate::stage::{BuildError, RunInputs, Settled, Stage, StageError, StageOutput, StageReport};
 use reckon_state::Application;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
-pub fn strings(df: &DataFrame, c: &str) -> Vec<String> {
-    df.column(c)
-        .ok()
-        .and_then(|c| c.str().ok().map(|s| s.iter().map(|v| v.unwrap_or("").to_string()).collect()))
-        .unwrap_or_else(|| vec![String::new(); df.height()])
-}
-
-/// A text column that must be there: a missing column or another type is an
-/// error naming it (evaluation must not score blanks).
-pub fn required_strings(df: &DataFrame, c: &str) -> Result<Vec<String>, String> {
-    let col = df.column(c).map_err(|_| format!("no column {c}"))?;
-    let s = col.str().map_err(|_| format!("column {c} is {}, not text", col.dtype()))?;
-    Ok(s.iter().map(|v| v.unwrap_or("").to_string()).collect())
-}
-
-/// A float column that must be there (nulls are an error too).
-pub fn required_f64(df: &DataFrame, c: &str) -> Result<Vec<f64>, String> {
-    let col = df.column(c).map_err(|_| format!("no column {c}"))?;
-    let a = col.f64().map_err(|_| format!("column {c} is {}, not f64", col.dtype()))?;
-    a.iter().enumerate().map(|(i, v)| v.ok_or_else(|| format!("column {c} is empty at row {i}"))).collect()
-}
-
-pub fn ints(df: &DataFrame, c: &str) -> Vec<Option<i64>> {
-    df.column(c).ok().and_then(|c| c.i64().ok().map(|a| a.iter().collect())).unwrap_or_else(|| vec![None; df.height()])
-}
-
-pub fn days(df: &DataFrame, c: &str) -> Vec<Option<i32>> {
-    df.column(c)
-        .ok()
-        .and_then(|c| c.cast(&DataType::Int32).ok())
-        .and_then(|c| c.i32().ok().map(|a| a.iter().collect()))
-        .unwrap_or_else(|| vec![None; df.height()])
-}
-
-fn list(s: &str) -> Vec<String> {
-    s.split('|').map(str::trim).filter(|x| !x.is_empty()).map(str::to_string).collect()
-}
-
-/// The engine's inputs, taken from the loaded frames.
-#[derive(Debug, Default)]
-pub struct Inputs {
-    pub receipts: Vec<Receipt>,
-    pub items: Vec<OpenItem>,
-    pub customers: Vec<Customer>,
-    pub remittances: Vec<RemittanceLine>,
+/// The engine's inputs: borrowed from the run's [`crate::inputs::Tables`],
+/// copied only where a state store changes them (decided receipts leave,
+/// applied amounts reduce open items, confirmed payer names join the master).
+#[derive(Clone, Debug, Default)]
+pub struct Inputs<'a> {
+    pub receipts: Cow<'a, [Receipt]>,
+    pub items: Cow<'a, [OpenItem]>,
+    pub customers: Cow<'a, [Customer]>,
+    pub remittances: Cow<'a, [RemittanceLine]>,
 }
 
 /// Why cash application could not complete.
@@ -66,29 +31,19 @@ pub enum CashError {
     Blocking(#[source] PolarsError),
 }
 
-/// Runs cash application when receipts and open items were loaded.
-pub fn run(
-    loaded: &Loaded,
-    cfg: &MatchConfig,
-    scorer: Option<&crate::model::OnnxScorer>,
-) -> Result<Option<(MatchResult, Vec<Receipt>)>, CashError> {
-    Ok(run_remembering(loaded, cfg, scorer, None, None, None, "")?.map(|(r, rc, _)| (r, rc)))
-}
-
 /// Cash application in a run with a state store: decisions are applied first
 /// (their receipts and the amounts they apply leave the engine's input), open
 /// items carry the amounts reckon already applied, confirmed payer names join
 /// the customer master, rejected pairs are never proposed.
 pub fn run_remembering(
-    loaded: &Loaded,
+    mut i: Inputs<'_>,
     cfg: &MatchConfig,
     scorer: Option<&crate::model::OnnxScorer>,
     monitor: Option<&crate::model::Monitor>,
     challenger: Option<&crate::model::OnnxScorer>,
     memory: Option<&RunMemory>,
     run_id: &str,
-) -> Result<Option<(MatchResult, Vec<Receipt>, Applied)>, CashError> {
-    let Some(mut i) = inputs(loaded) else { return Ok(None) };
+) -> Result<(MatchResult, Applied), CashError> {
     let mut cfg = cfg.clone();
     // A run with a store keeps the applied groups' features for retraining.
     cfg.keep_features = memory.is_some();
@@ -103,8 +58,10 @@ pub fn run_remembering(
     let mut rejected = &empty;
     if let Some(m) = memory {
         remember_items(&mut i, m);
-        applied = apply_decisions(m, &i.receipts, &mut i.items, &snapshot, run_id);
-        i.receipts.retain(|r| !applied.txns.contains(&r.txn_id));
+        applied = apply_decisions(m, &i.receipts, i.items.to_mut(), &snapshot, run_id);
+        if !applied.txns.is_empty() {
+            i.receipts.to_mut().retain(|r| !applied.txns.contains(&r.txn_id));
+        }
         rejected = &m.rejected_pairs;
     }
     let monitored = scorer.zip(monitor).map(|(scorer, monitor)| crate::model::Monitored { scorer, monitor });
@@ -142,22 +99,23 @@ pub fn run_remembering(
             applied.learned.how.insert(o.txn_id.clone(), format!("matched automatically in run {run_id}"));
         }
     }
-    Ok(Some((result, i.receipts, applied)))
+    Ok((result, applied))
 }
 
 /// Open amounts reduced by earlier applications, confirmed payer names added.
-fn remember_items(i: &mut Inputs, m: &RunMemory) {
+fn remember_items(i: &mut Inputs<'_>, m: &RunMemory) {
     if !m.open_amounts.is_empty() {
-        for it in &mut i.items {
+        let items = i.items.to_mut();
+        for it in items.iter_mut() {
             if let Some(a) = m.open_amounts.get(&it.item_id) {
                 it.amount = *a;
             }
         }
         // An item reckon applied in full is not open any more.
-        i.items.retain(|it| !(m.open_amounts.contains_key(&it.item_id) && it.amount == 0));
+        items.retain(|it| !(m.open_amounts.contains_key(&it.item_id) && it.amount == 0));
     }
     for a in &m.aliases {
-        match i.customers.iter_mut().find(|c| c.customer_id == a.customer_id) {
+        match i.customers.to_mut().iter_mut().find(|c| c.customer_id == a.customer_id) {
             Some(c) => {
                 if !c.aliases.contains(&a.name) {
                     c.aliases.push(a.name.clone());
@@ -169,7 +127,7 @@ fn remember_items(i: &mut Inputs, m: &RunMemory) {
                     .iter()
                     .find(|it| it.customer_id == a.customer_id)
                     .map_or_else(|| a.name.clone(), |it| it.customer_name.clone());
-                i.customers.push(Customer {
+                i.customers.to_mut().push(Customer {
                     customer_id: a.customer_id.clone(),
                     name,
                     aliases: vec![a.name.clone()],
@@ -183,7 +141,7 @@ fn remember_items(i: &mut Inputs, m: &RunMemory) {
 
 /// Adds "payer name confirmed …" to the links of receipts whose payer name a
 /// person confirmed for the item's customer.
-fn cite_aliases(result: &mut MatchResult, i: &Inputs, m: &RunMemory) {
+fn cite_aliases(result: &mut MatchResult, i: &Inputs<'_>, m: &RunMemory) {
     use reckon_match::normalize::name_key;
     if m.aliases.is_empty() {
         return;
@@ -454,22 +412,27 @@ impl Stage for CashStage {
 
     fn run(&self, inputs: &RunInputs<'_>) -> Result<StageOutput, StageError> {
         let fail = |message: String| StageError { stage: self.name(), message };
-        let result = run_remembering(
-            inputs.loaded,
-            &self.config,
-            self.scorer.as_ref(),
-            self.monitor.as_ref(),
-            self.challenger.as_ref(),
-            inputs.memory,
-            inputs.run_id,
-        )
-        .map_err(|e| fail(e.to_string()))?;
+        let result = match crate::cash::inputs(inputs.tables) {
+            Some(i) => Some(
+                run_remembering(
+                    i,
+                    &self.config,
+                    self.scorer.as_ref(),
+                    self.monitor.as_ref(),
+                    self.challenger.as_ref(),
+                    inputs.memory,
+                    inputs.run_id,
+                )
+                .map_err(|e| fail(e.to_string()))?,
+            ),
+            None => None,
+        };
         // The rows the model scored against its training reference.
         let drift = self.monitor.as_ref().map(|m| m.take(&self.limits));
         let model_id = self.scorer.as_ref().map(reckon_match::GroupScorer::id);
-        let decided = result.as_ref().map(|r| r.2.txns.clone()).unwrap_or_default();
+        let decided = result.as_ref().map(|r| r.1.txns.clone()).unwrap_or_default();
         let mut exceptions = crate::exceptions::from_receipts_except(
-            inputs.loaded,
+            inputs.tables,
             result.as_ref().map(|r| &r.0),
             inputs.run_id,
             &decided,
@@ -490,7 +453,7 @@ impl Stage for CashStage {
             role: Some(crate::manifest::ModelRole::Shadow),
             ..crate::manifest::ModelEntry::of(&c.0)
         }));
-        let Some((res, _, applied)) = result else {
+        let Some((res, applied)) = result else {
             return Ok(StageOutput { exceptions, models, ..StageOutput::no_input() });
         };
         let mut counts = BTreeMap::new();
@@ -691,126 +654,15 @@ pub fn reference_blocks(receipts: &[Receipt], items: &[OpenItem]) -> PolarsResul
     Ok(out)
 }
 
-/// Extracts the engine's inputs (None without bank transactions and open items).
-pub fn inputs(loaded: &Loaded) -> Option<Inputs> {
-    let bank = loaded.tables.get(&Table::BankTransactions)?;
-    let ar = loaded.tables.get(&Table::ArOpenItems)?;
-    let (id, cur, name, acct, e2e, rf, desc) = (
-        strings(bank, "txn_id"),
-        strings(bank, "currency"),
-        strings(bank, "counterparty_name"),
-        strings(bank, "counterparty_account"),
-        strings(bank, "end_to_end_id"),
-        strings(bank, "reference"),
-        strings(bank, "description"),
-    );
-    let (amt, bd) = (ints(bank, "amount"), days(bank, "booking_date"));
-    let (iamt, icur) = (ints(bank, "instructed_amount"), strings(bank, "instructed_currency"));
-    let receipts: Vec<Receipt> = (0..bank.height())
-        .map(|i| {
-            // Where the bank left the structured fields empty, its description may
-            // still name the payer and the invoices (ACH, Fedwire: `bank_text`).
-            let told = if name[i].is_empty() || rf[i].is_empty() || acct[i].is_empty() {
-                reckon_match::bank_text::interpret(&desc[i])
-            } else {
-                reckon_match::bank_text::BankText::default()
-            };
-            Receipt {
-                txn_id: id[i].clone(),
-                booking_date: bd[i].unwrap_or(0),
-                amount: amt[i].unwrap_or(0),
-                currency: cur[i].clone(),
-                counterparty_name: if name[i].is_empty() {
-                    told.payer_name.clone().unwrap_or_default()
-                } else {
-                    name[i].clone()
-                },
-                // No account on the statement: an ACH originator's company id stands
-                // for it (`reckon_match::account`).
-                counterparty_account: match (&told.originator_id, acct[i].is_empty()) {
-                    (Some(id), true) => format!("ACH:{id}"),
-                    _ => acct[i].clone(),
-                },
-                end_to_end_id: e2e[i].clone(),
-                reference: if rf[i].is_empty() && !told.invoices.is_empty() {
-                    told.invoices.join(" ")
-                } else {
-                    rf[i].clone()
-                },
-                description: desc[i].clone(),
-                instructed: iamt[i].filter(|_| !icur[i].is_empty()).map(|m| (m, icur[i].clone())),
-            }
-        })
-        .collect();
-    let (iid, ent, cid, cname, inv, icur) = (
-        strings(ar, "item_id"),
-        strings(ar, "entity"),
-        strings(ar, "customer_id"),
-        strings(ar, "customer_name"),
-        strings(ar, "invoice_number"),
-        strings(ar, "currency"),
-    );
-    let (open, idate, due) = (ints(ar, "amount_open"), days(ar, "invoice_date"), days(ar, "due_date"));
-    let items: Vec<OpenItem> = (0..ar.height())
-        .map(|i| OpenItem {
-            item_id: iid[i].clone(),
-            entity: ent[i].clone(),
-            customer_id: cid[i].clone(),
-            customer_name: cname[i].clone(),
-            invoice_number: inv[i].clone(),
-            invoice_date: idate[i].unwrap_or(0),
-            due_date: due[i],
-            amount: open[i].unwrap_or(0),
-            currency: icur[i].clone(),
-        })
-        .collect();
-    let customers: Vec<Customer> = match loaded.tables.get(&Table::Customers) {
-        Some(c) => {
-            let (cid, n, al, ib, tax) = (
-                strings(c, "customer_id"),
-                strings(c, "name"),
-                strings(c, "aliases"),
-                strings(c, "ibans"),
-                strings(c, "tax_id"),
-            );
-            (0..c.height())
-                .map(|i| Customer {
-                    customer_id: cid[i].clone(),
-                    name: n[i].clone(),
-                    aliases: list(&al[i]),
-                    ibans: list(&ib[i]),
-                    tax_id: tax[i].clone(),
-                })
-                .collect()
-        }
-        None => Vec::new(),
-    };
-    let remittances: Vec<RemittanceLine> = match loaded.tables.get(&Table::Remittances) {
-        Some(r) => {
-            let (rid, pref, inv, cur) = (
-                strings(r, "remittance_id"),
-                strings(r, "payment_ref"),
-                strings(r, "invoice_ref"),
-                strings(r, "currency"),
-            );
-            let (paid, disc, ded) = (ints(r, "paid_amount"), ints(r, "discount_amount"), ints(r, "deduction_amount"));
-            let adate = days(r, "advice_date");
-            (0..r.height())
-                .map(|i| RemittanceLine {
-                    remittance_id: rid[i].clone(),
-                    payment_ref: pref[i].clone(),
-                    advice_date: adate[i],
-                    invoice_ref: inv[i].clone(),
-                    paid: paid[i].unwrap_or(0),
-                    discount: disc[i].unwrap_or(0),
-                    deduction: ded[i].unwrap_or(0),
-                    currency: cur[i].clone(),
-                })
-                .collect()
-        }
-        None => Vec::new(),
-    };
-    Some(Inputs { receipts, items, customers, remittances })
+/// The engine's inputs, borrowed from the run's tables (None without bank
+/// transactions and open items).
+pub fn inputs(tables: &crate::inputs::Tables) -> Option<Inputs<'_>> {
+    Some(Inputs {
+        receipts: Cow::Borrowed(&tables.bank.as_ref()?.receipts),
+        items: Cow::Borrowed(tables.open_items.as_deref()?),
+        customers: Cow::Borrowed(&tables.customers),
+        remittances: Cow::Borrowed(&tables.remittances),
+    })
 }
 
 /// `matches.parquet` (contract columns, money as exact decimal text plus minor units).

@@ -6,117 +6,38 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use polars::prelude::*;
-use reckon_core::{Currency, Table, format_minor};
+use reckon_core::{Currency, format_minor};
 use reckon_dedup::{FEATURE_SPEC, FEATURES, Invoice, Vendor};
 use reckon_feed::{Band, Exception, ExceptionKind, Reason};
-use reckon_ingest::Loaded;
 use reckon_onnx::Model;
 
-use crate::cash::{days, ints, strings};
+use crate::inputs::Tables;
 use crate::stage::{BuildError, RunInputs, Settled, Stage, StageError, StageOutput, StageReport};
-
-/// The engine's inputs from the loaded frames (None without AP invoices).
-pub fn inputs(loaded: &Loaded) -> Option<(Vec<Invoice>, Vec<Vendor>)> {
-    let ap = loaded.tables.get(&Table::ApInvoices)?;
-    let s = |c: &str| strings(ap, c);
-    let (doc, ent, vid, vn, tax, iban, num, cur, po, desc) = (
-        s("doc_id"),
-        s("entity"),
-        s("vendor_id"),
-        s("vendor_name"),
-        s("vendor_tax_id"),
-        s("vendor_iban"),
-        s("invoice_number"),
-        s("currency"),
-        s("po_number"),
-        s("description"),
-    );
-    let (amt, date) = (ints(ap, "amount"), days(ap, "invoice_date"));
-    let invoices = (0..ap.height())
-        .map(|i| Invoice {
-            doc_id: doc[i].clone(),
-            entity: ent[i].clone(),
-            vendor_id: vid[i].clone(),
-            vendor_name: vn[i].clone(),
-            tax_id: tax[i].clone(),
-            iban: iban[i].clone(),
-            invoice_number: num[i].clone(),
-            invoice_date: date[i].unwrap_or(0),
-            amount: amt[i].unwrap_or(0),
-            currency: cur[i].clone(),
-            po_number: po[i].clone(),
-            description: desc[i].clone(),
-        })
-        .collect();
-    let vendors = loaded
-        .tables
-        .get(&Table::Vendors)
-        .map(|v| {
-            let (id, name, tax, ibans) =
-                (strings(v, "vendor_id"), strings(v, "name"), strings(v, "tax_id"), strings(v, "ibans"));
-            (0..v.height())
-                .map(|i| Vendor {
-                    vendor_id: id[i].clone(),
-                    name: name[i].clone(),
-                    tax_id: tax[i].clone(),
-                    ibans: ibans[i].split('|').map(str::trim).filter(|x| !x.is_empty()).map(str::to_string).collect(),
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    Some((invoices, vendors))
-}
 
 /// Money out settled against AP: one outcome per debit (in `txn_ids` order).
 #[derive(Debug, Default)]
-pub struct MoneyOut {
+pub struct MoneyOut<'a> {
     pub txn_ids: Vec<String>,
     pub outcomes: Vec<reckon_dedup::payments::Outcome>,
-    pub invoices: Vec<Invoice>,
+    pub invoices: &'a [Invoice],
 }
 
-/// Links every debit of the loaded bank entries to AP invoices or a bank rule
+/// Links every debit of the run's bank entries to AP invoices or a bank rule
 /// (rules apply even without AP invoices).
-pub fn money_out(loaded: &Loaded, rules: &[reckon_dedup::payments::Rule]) -> Option<MoneyOut> {
-    let bank = loaded.tables.get(&Table::BankTransactions)?;
-    let (ids, cur, name, acct, rf, desc, code) = (
-        strings(bank, "txn_id"),
-        strings(bank, "currency"),
-        strings(bank, "counterparty_name"),
-        strings(bank, "counterparty_account"),
-        strings(bank, "reference"),
-        strings(bank, "description"),
-        strings(bank, "bank_code"),
-    );
-    let amt = ints(bank, "amount");
-    let booked = days(bank, "booking_date");
-    let mut debits = Vec::new();
-    let mut txn_ids = Vec::new();
-    for i in 0..bank.height() {
-        let a = amt[i].unwrap_or(0);
-        if a < 0 {
-            txn_ids.push(ids[i].clone());
-            debits.push(reckon_dedup::payments::Debit {
-                txn_id: ids[i].clone(),
-                amount: -a,
-                currency: cur[i].clone(),
-                counterparty_name: name[i].clone(),
-                counterparty_account: acct[i].clone(),
-                reference: rf[i].clone(),
-                description: desc[i].clone(),
-                bank_code: code[i].clone(),
-                booking_date: booked[i].unwrap_or(0),
-            });
-        }
-    }
-    let (invoices, vendors) = inputs(loaded).unwrap_or_default();
-    let (cluster, _) = reckon_dedup::vendor_clusters(&vendors, &invoices);
-    let outcomes = reckon_dedup::payments::settle(&debits, &invoices, &vendors, &cluster, rules);
-    Some(MoneyOut { txn_ids, outcomes, invoices })
+pub fn money_out<'a>(tables: &'a Tables, rules: &[reckon_dedup::payments::Rule]) -> Option<MoneyOut<'a>> {
+    let debits = &tables.bank.as_ref()?.debits;
+    // Without AP invoices only the bank rules apply.
+    let (invoices, vendors) = match tables.invoices.as_deref() {
+        Some(i) => (i, tables.vendors.as_slice()),
+        None => (&[][..], &[][..]),
+    };
+    let (cluster, _) = reckon_dedup::vendor_clusters(vendors, invoices);
+    let outcomes = reckon_dedup::payments::settle(debits, invoices, vendors, &cluster, rules);
+    Some(MoneyOut { txn_ids: debits.iter().map(|d| d.txn_id.clone()).collect(), outcomes, invoices })
 }
 
 /// `disbursements.parquet`: every debit's status, class, invoices, reason.
-pub fn money_out_frame(m: &MoneyOut) -> PolarsResult<DataFrame> {
+pub fn money_out_frame(m: &MoneyOut<'_>) -> PolarsResult<DataFrame> {
     use reckon_dedup::payments::Outcome;
     let mut status = Vec::new();
     let mut class = Vec::new();
@@ -179,8 +100,8 @@ impl Stage for DisbursementsStage {
 
     fn run(&self, inputs: &RunInputs<'_>) -> Result<StageOutput, StageError> {
         use reckon_dedup::payments::Outcome;
-        let mo = money_out(inputs.loaded, &self.rules);
-        let exceptions = crate::exceptions::from_money_out(inputs.loaded, mo.as_ref(), inputs.run_id);
+        let mo = money_out(inputs.tables, &self.rules);
+        let exceptions = crate::exceptions::from_money_out(inputs.tables, mo.as_ref(), inputs.run_id);
         let Some(mo) = mo else { return Ok(StageOutput { exceptions, ..StageOutput::no_input() }) };
         let table = money_out_frame(&mo).map_err(|e| StageError { stage: self.name(), message: e.to_string() })?;
         let mut counts = BTreeMap::new();
@@ -254,7 +175,7 @@ impl Stage for DuplicatesStage {
             return Ok(StageOutput { report: StageReport::summary("off"), ..StageOutput::default() });
         };
         let fail = |message: String| StageError { stage: self.name(), message };
-        let Some(d) = run(inputs.loaded, model).map_err(|e| fail(e.to_string()))? else {
+        let Some(d) = run(inputs.tables, model).map_err(|e| fail(e.to_string()))? else {
             return Ok(StageOutput::no_input());
         };
         tracing::info!(
@@ -294,8 +215,8 @@ impl Stage for DuplicatesStage {
 
 /// Scored candidate pairs of one AP book.
 #[derive(Debug, Default)]
-pub struct DedupResult {
-    pub invoices: Vec<Invoice>,
+pub struct DedupResult<'a> {
+    pub invoices: &'a [Invoice],
     pub compared_pairs: usize,
     /// (a, b, probability, reasons) for pairs at or above the review threshold.
     pub flagged: Vec<(usize, usize, f64, Vec<String>)>,
@@ -316,18 +237,18 @@ pub fn pairs(
 }
 
 /// Runs detection with `model` (its `review` threshold flags a pair).
-pub fn run(loaded: &Loaded, model: &Model) -> Result<Option<DedupResult>, reckon_onnx::OnnxError> {
-    let Some((invoices, vendors)) = inputs(loaded) else { return Ok(None) };
-    detect(invoices, &vendors, model).map(Some)
+pub fn run<'a>(tables: &'a Tables, model: &Model) -> Result<Option<DedupResult<'a>>, reckon_onnx::OnnxError> {
+    let Some(invoices) = tables.invoices.as_deref() else { return Ok(None) };
+    detect(invoices, &tables.vendors, model).map(Some)
 }
 
 /// Detection on plain inputs.
-pub fn detect(
-    invoices: Vec<Invoice>,
+pub fn detect<'a>(
+    invoices: &'a [Invoice],
     vendors: &[Vendor],
     model: &Model,
-) -> Result<DedupResult, reckon_onnx::OnnxError> {
-    let (ps, why) = pairs(&invoices, vendors);
+) -> Result<DedupResult<'a>, reckon_onnx::OnnxError> {
+    let (ps, why) = pairs(invoices, vendors);
     let k = FEATURES.len().max(1);
     let x: Vec<f32> = ps.iter().flat_map(|p| p.features.iter().copied()).collect();
     // reckon-onnx scores fixed chunks on the rayon pool (the same numbers whatever
@@ -346,7 +267,7 @@ pub fn detect(
         .iter()
         .zip(&p)
         .filter(|(_, s)| f64::from(**s) >= threshold)
-        .map(|(q, s)| (q.a, q.b, f64::from(*s), reckon_dedup::reasons(&invoices, q, &why)))
+        .map(|(q, s)| (q.a, q.b, f64::from(*s), reckon_dedup::reasons(invoices, q, &why)))
         .collect();
     Ok(DedupResult { invoices, compared_pairs: ps.len(), flagged, cluster, threshold, model: model.id() })
 }
@@ -358,7 +279,7 @@ fn band(p: f64) -> Band {
 type OutRow<'a> = (String, String, String, f64, &'a str, String);
 
 /// `duplicates.parquet` (one row per flagged pair, a < b by doc id).
-pub fn duplicates_frame(r: &DedupResult) -> PolarsResult<DataFrame> {
+pub fn duplicates_frame(r: &DedupResult<'_>) -> PolarsResult<DataFrame> {
     let mut rows: Vec<OutRow<'_>> = r
         .flagged
         .iter()
@@ -383,7 +304,7 @@ pub fn duplicates_frame(r: &DedupResult) -> PolarsResult<DataFrame> {
 }
 
 /// One `duplicate_invoice` exception per cluster (or unclustered flagged pair).
-pub fn exceptions(r: &DedupResult, run_id: &str) -> Vec<Exception> {
+pub fn exceptions(r: &DedupResult<'_>, run_id: &str) -> Vec<Exception> {
     let mut groups: BTreeMap<String, (BTreeSet<usize>, f64, Vec<String>)> = BTreeMap::new();
     for (a, b, p, why) in &r.flagged {
         let key = match r.cluster[*a].filter(|c| r.cluster[*b] == Some(*c)) {

@@ -5,20 +5,12 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 
-use polars::prelude::*;
-use reckon_core::{Currency, Table, format_minor};
+use reckon_core::{Currency, format_minor};
 use reckon_feed::{Band, Exception, ExceptionKind, Reason};
-use reckon_ingest::Loaded;
 use reckon_match::{MatchResult, MatchRow, ReceiptStatus, ResidualReason};
 
 use crate::RunError;
-
-fn strings(df: &DataFrame, c: &str) -> Vec<String> {
-    df.column(c)
-        .ok()
-        .and_then(|c| c.str().ok().map(|s| s.iter().map(|v| v.unwrap_or("").to_string()).collect()))
-        .unwrap_or_else(|| vec![String::new(); df.height()])
-}
+use crate::inputs::Tables;
 
 fn reasons(texts: &[String], code: &str) -> Vec<Reason> {
     texts.iter().map(|t| Reason { code: code.to_string(), text: t.clone(), weight: 1.0 }).collect()
@@ -26,18 +18,18 @@ fn reasons(texts: &[String], code: &str) -> Vec<Reason> {
 
 /// Exceptions for every receipt (bank credit) not cleared automatically:
 /// proposed, ambiguous or unmatched (`cash` is `None` when no open items were loaded).
-pub fn from_receipts(loaded: &Loaded, cash: Option<&MatchResult>, run_id: &str) -> Vec<Exception> {
-    from_bank(loaded, Side::Credits(cash), run_id)
+pub fn from_receipts(tables: &Tables, cash: Option<&MatchResult>, run_id: &str) -> Vec<Exception> {
+    from_bank(tables, Side::Credits(cash), run_id)
 }
 
 /// [`from_receipts`] without the receipts in `settled` (matched by a decision).
 pub fn from_receipts_except(
-    loaded: &Loaded,
+    tables: &Tables,
     cash: Option<&MatchResult>,
     run_id: &str,
     settled: &std::collections::BTreeSet<String>,
 ) -> Vec<Exception> {
-    let mut out = from_bank(loaded, Side::Credits(cash), run_id);
+    let mut out = from_bank(tables, Side::Credits(cash), run_id);
     if !settled.is_empty() {
         out.retain(|e| {
             e.records.first().and_then(|r| r.strip_prefix("bank_transactions:")).is_none_or(|t| !settled.contains(t))
@@ -47,36 +39,26 @@ pub fn from_receipts_except(
 }
 
 /// Exceptions for every debit not linked to AP or classified by a bank rule.
-pub fn from_money_out(loaded: &Loaded, money_out: Option<&crate::dedup::MoneyOut>, run_id: &str) -> Vec<Exception> {
-    from_bank(loaded, Side::Debits(money_out), run_id)
+pub fn from_money_out(tables: &Tables, money_out: Option<&crate::dedup::MoneyOut<'_>>, run_id: &str) -> Vec<Exception> {
+    from_bank(tables, Side::Debits(money_out), run_id)
 }
 
 /// Which bank entries an exception pass covers: credits (cash application) or
 /// debits and zero amounts (money out).
 enum Side<'a> {
     Credits(Option<&'a MatchResult>),
-    Debits(Option<&'a crate::dedup::MoneyOut>),
+    Debits(Option<&'a crate::dedup::MoneyOut<'a>>),
 }
 
-fn from_bank(loaded: &Loaded, side: Side<'_>, run_id: &str) -> Vec<Exception> {
+fn from_bank(tables: &Tables, side: Side<'_>, run_id: &str) -> Vec<Exception> {
     let (cash, money_out, credits) = match side {
         Side::Credits(c) => (c, None, true),
         Side::Debits(m) => (None, m, false),
     };
     let settled: BTreeMap<&str, &reckon_dedup::payments::Outcome> =
         money_out.map(|m| m.txn_ids.iter().map(String::as_str).zip(m.outcomes.iter()).collect()).unwrap_or_default();
-    let Some(bank) = loaded.tables.get(&Table::BankTransactions) else { return Vec::new() };
-    let (ids, cur, acct) = (strings(bank, "txn_id"), strings(bank, "currency"), strings(bank, "account_id"));
-    let amt: Vec<i64> = bank
-        .column("amount")
-        .ok()
-        .and_then(|c| c.i64().ok().map(|a| a.iter().map(|v| v.unwrap_or(0)).collect()))
-        .unwrap_or_default();
-    let entity_of: BTreeMap<String, String> = loaded
-        .tables
-        .get(&Table::BankAccounts)
-        .map(|b| strings(b, "account_id").into_iter().zip(strings(b, "entity")).collect())
-        .unwrap_or_default();
+    let Some(bank) = &tables.bank else { return Vec::new() };
+    let entity_of = &tables.entity_of_account;
     let mut rows_by_txn: BTreeMap<&str, Vec<&MatchRow>> = BTreeMap::new();
     let mut outcome: BTreeMap<&str, (ReceiptStatus, &[String])> = BTreeMap::new();
     let mut candidates: BTreeMap<&str, &[Vec<String>]> = BTreeMap::new();
@@ -90,17 +72,18 @@ fn from_bank(loaded: &Loaded, side: Side<'_>, run_id: &str) -> Vec<Exception> {
         }
     }
     let mut out = Vec::new();
-    for i in 0..bank.height() {
-        if (amt[i] > 0) != credits {
+    for (entry, account) in bank.receipts.iter().zip(&bank.account_id) {
+        let (id, amount, currency) = (entry.txn_id.as_str(), entry.amount, entry.currency.as_str());
+        if (amount > 0) != credits {
             continue;
         }
-        let exp = Currency::parse(&cur[i]).map_or(2, |c| c.exponent());
-        let mut records = vec![format!("bank_transactions:{}", ids[i])];
-        let (kind, score, confidence, why, action): (ExceptionKind, f64, f64, Vec<Reason>, &str) = if amt[i] > 0 {
-            match outcome.get(ids[i].as_str()) {
+        let exp = Currency::parse(currency).map_or(2, |c| c.exponent());
+        let mut records = vec![format!("bank_transactions:{id}")];
+        let (kind, score, confidence, why, action): (ExceptionKind, f64, f64, Vec<Reason>, &str) = if amount > 0 {
+            match outcome.get(id) {
                 Some((ReceiptStatus::Auto, _)) => continue,
                 Some((ReceiptStatus::Review, rs)) => {
-                    let group = rows_by_txn.get(ids[i].as_str()).cloned().unwrap_or_default();
+                    let group = rows_by_txn.get(id).cloned().unwrap_or_default();
                     records.extend(group.iter().map(|r| format!("ar_open_items:{}", r.item_id)));
                     let first = group.first();
                     let (kind, action) = match first.map(|r| r.residual_reason) {
@@ -120,7 +103,7 @@ fn from_bank(loaded: &Loaded, side: Side<'_>, run_id: &str) -> Vec<Exception> {
                 Some((ReceiptStatus::Ambiguous, rs)) => {
                     // The candidates' open items, so the workflow can offer the choice.
                     let mut seen = std::collections::BTreeSet::new();
-                    for item in candidates.get(ids[i].as_str()).copied().unwrap_or_default().iter().flatten() {
+                    for item in candidates.get(id).copied().unwrap_or_default().iter().flatten() {
                         if seen.insert(item.as_str()) {
                             records.push(format!("ar_open_items:{item}"));
                         }
@@ -154,7 +137,7 @@ fn from_bank(loaded: &Loaded, side: Side<'_>, run_id: &str) -> Vec<Exception> {
             }
         } else {
             use reckon_dedup::payments::Outcome;
-            match settled.get(ids[i].as_str()) {
+            match settled.get(id) {
                 Some(Outcome::Paid(..) | Outcome::Classified(..)) => continue,
                 Some(Outcome::PaidTwice(prev, doc)) => {
                     let m = money_out.map(|m| (&m.txn_ids[*prev], &m.invoices[*doc]));
@@ -206,9 +189,9 @@ fn from_bank(loaded: &Loaded, side: Side<'_>, run_id: &str) -> Vec<Exception> {
             band: if kind == ExceptionKind::DuplicatePayment { Band::Escalate } else { Band::Review },
             score,
             confidence,
-            entity: entity_of.get(&acct[i]).cloned(),
-            currency: Some(cur[i].clone()),
-            amount: Some(format_minor(amt[i], exp)),
+            entity: entity_of.get(account).cloned(),
+            currency: Some(currency.to_string()),
+            amount: Some(format_minor(amount, exp)),
             records,
             reasons: why,
             recommended_action: action.to_string(),

@@ -6,69 +6,13 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use polars::prelude::*;
-use reckon_anomaly::{Book, Columns, Dict, JournalResult, Tests};
-use reckon_core::{Currency, Table};
+use reckon_anomaly::{Book, JournalResult, Tests};
 use reckon_feed::{Band, Exception, ExceptionKind, Reason};
-use reckon_ingest::Loaded;
 
-use crate::cash::{days, ints};
 use crate::stage::{BuildError, RunInputs, Settled, Stage, StageError, StageOutput, StageReport};
 
 /// The name@version the scores carry (the rule set; an ML model will add its own).
 pub const MODEL: &str = "journal_tests@1.0";
-
-/// The GL book from the loaded frames: text columns interned straight from
-/// polars' string arrays (no `String` per line), columns in parallel.
-pub fn inputs(loaded: &Loaded) -> Option<Book> {
-    use rayon::prelude::*;
-    let gl = loaded.tables.get(&Table::GlJournalLines)?;
-    let n = gl.height();
-    let names =
-        ["journal_id", "entity", "account", "fiscal_period", "currency", "preparer_id", "approver_id", "source"];
-    let mut dicts: Vec<Dict> = names
-        .par_iter()
-        .map(|c| match gl.column(c).ok().and_then(|c| c.str().ok()) {
-            Some(s) => Dict::intern(s.iter().map(|v| v.unwrap_or(""))),
-            None => Dict::intern(std::iter::repeat_n("", n)),
-        })
-        .collect();
-    let mut take = || dicts.remove(0);
-    let (journal_id, entity, account, fiscal_period, currency, preparer_id, approver_id, source) =
-        (take(), take(), take(), take(), take(), take(), take(), take());
-    let exps: Vec<u8> = currency.names().iter().map(|c| Currency::parse(c).map_or(2, |c| c.exponent())).collect();
-    let exponent = (0..n).map(|i| exps[currency.id(i) as usize]).collect();
-    // Timestamps are UTC microseconds.
-    const DAY_US: i64 = 86_400_000_000;
-    let created_us: Vec<Option<i64>> = gl
-        .column("created_at")
-        .ok()
-        .and_then(|c| c.cast(&DataType::Int64).ok())
-        .and_then(|c| c.i64().ok().map(|a| a.iter().collect()))
-        .unwrap_or_else(|| vec![None; n]);
-    let created: Vec<Option<i32>> = created_us.iter().map(|v| v.map(|us| us.div_euclid(DAY_US) as i32)).collect();
-    let created_hour: Vec<Option<u8>> =
-        created_us.iter().map(|v| v.map(|us| (us.rem_euclid(DAY_US) / 3_600_000_000) as u8)).collect();
-    let cols = Columns {
-        journal_id,
-        entity,
-        account,
-        fiscal_period,
-        currency,
-        preparer_id,
-        approver_id,
-        source,
-        line_no: ints(gl, "line_no").into_iter().map(|v| v.unwrap_or(0)).collect(),
-        posting_date: days(gl, "posting_date").into_iter().map(|v| v.unwrap_or(0)).collect(),
-        document_date: days(gl, "document_date"),
-        amount: ints(gl, "amount").into_iter().map(|v| v.unwrap_or(0)).collect(),
-        exponent,
-        created_day: created,
-        created_hour,
-    };
-    // Every column comes from the same frame, so lengths agree; if they ever did
-    // not, say so rather than test a book that is not the input.
-    Book::new(cols).map_err(|e| tracing::error!(error = %e, "GL book not built")).ok()
-}
 
 /// Journal-entry testing as a stage: the configured tests on every GL journal,
 /// risk from the model (or the rules alone), `journal_scores` table,
@@ -108,13 +52,14 @@ impl Stage for JournalsStage {
 
     fn run(&self, inputs: &RunInputs<'_>) -> Result<StageOutput, StageError> {
         let fail = |message: String| StageError { stage: self.name(), message };
-        let Some((book, mut results)) = run(inputs.loaded, &self.tests) else { return Ok(StageOutput::no_input()) };
+        let Some(book) = &inputs.tables.book else { return Ok(StageOutput::no_input()) };
+        let mut results = self.tests.run_book(book);
         if let Some(m) = &self.model {
-            m.score(&self.tests, &book, &mut results).map_err(fail)?;
+            m.score(&self.tests, book, &mut results).map_err(|e| fail(e.to_string()))?;
         }
         let model_id = self.model.as_ref().map_or(MODEL.to_string(), |m| m.risk.id());
-        let table = scores_frame(&book, &results, &model_id).map_err(|e| fail(e.to_string()))?;
-        let exceptions = exceptions(&book, &results, self.review_risk, &model_id, inputs.run_id);
+        let table = scores_frame(book, &results, &model_id).map_err(|e| fail(e.to_string()))?;
+        let exceptions = exceptions(book, &results, self.review_risk, &model_id, inputs.run_id);
         let mut counts = BTreeMap::new();
         counts.insert("journals".to_string(), results.len() as u64);
         counts.insert("unbalanced".to_string(), results.iter().filter(|j| j.unbalanced).count() as u64);
@@ -137,7 +82,7 @@ impl Stage for JournalsStage {
             },
             tables: vec![
                 ("journal_scores", table),
-                ("benford", benford_frame(&self.tests, &book).map_err(|e| fail(e.to_string()))?),
+                ("benford", benford_frame(&self.tests, book).map_err(|e| fail(e.to_string()))?),
             ],
             exceptions,
             learned: crate::remember::Learned::default(),
@@ -153,13 +98,6 @@ impl Stage for JournalsStage {
             },
         })
     }
-}
-
-/// Runs the tests on the loaded journals.
-pub fn run(loaded: &Loaded, tests: &Tests) -> Option<(Book, Vec<JournalResult>)> {
-    let book = inputs(loaded)?;
-    let r = tests.run_book(&book);
-    Some((book, r))
 }
 
 /// `benford.parquet`: per preparer, lines with an amount, first digits 1–9, the
@@ -261,6 +199,15 @@ pub struct RiskModel {
     pub risk: reckon_onnx::Model,
 }
 
+/// Why the journal risk model could not score a book.
+#[derive(Debug, thiserror::Error)]
+pub enum RiskError {
+    #[error("risk model input '{0}' is not one reckon computes")]
+    UnknownInput(String),
+    #[error(transparent)]
+    Onnx(#[from] reckon_onnx::OnnxError),
+}
+
 impl RiskModel {
     pub fn load(dir: &Path) -> Result<RiskModel, crate::model::ModelError> {
         use crate::model::{Spec, load_checked};
@@ -269,7 +216,7 @@ impl RiskModel {
             load_checked(&dir.join("iforest"), Spec::Fixed(reckon_anomaly::FEATURE_SPEC, reckon_anomaly::FEATURES))?;
         // Inputs by name: each must be one reckon computes.
         combined(&[], &[], &risk.config.features)
-            .map_err(|reason| crate::model::ModelError::Inputs { dir: dir.to_path_buf(), reason })?;
+            .map_err(|e| crate::model::ModelError::Inputs { dir: dir.to_path_buf(), reason: e.to_string() })?;
         Ok(RiskModel { iforest, risk })
     }
 
@@ -278,12 +225,12 @@ impl RiskModel {
     }
 
     /// Replaces each journal's rule risk by the model's risk; returns the forest scores.
-    pub fn score(&self, tests: &Tests, book: &Book, results: &mut [JournalResult]) -> Result<Vec<f32>, String> {
+    pub fn score(&self, tests: &Tests, book: &Book, results: &mut [JournalResult]) -> Result<Vec<f32>, RiskError> {
         let n = results.len();
         let f = reckon_anomaly::features(tests, book, results);
-        let ifs = self.iforest.score(n, &f).map_err(|e| e.to_string())?;
+        let ifs = self.iforest.score(n, &f)?;
         let x = combined(results, &ifs, &self.risk.config.features)?;
-        let p = self.risk.score(n, &x).map_err(|e| e.to_string())?;
+        let p = self.risk.score(n, &x)?;
         let k = reckon_anomaly::FEATURES.len();
         let outl = reckon_anomaly::outlying_features(&f, k, 3.0);
         let untrained = untrained(&self.risk.config.features);
@@ -330,7 +277,7 @@ impl RiskModel {
 /// `rare_preparer_account`, `rare_account_pair`, `rare_preparer_hour`,
 /// `rare_preparer_source`, `rare_weekend_holiday`. A model names the inputs it was
 /// trained on, so older models keep working when inputs are added.
-pub fn combined(results: &[JournalResult], iforest: &[f32], names: &[String]) -> Result<Vec<f32>, String> {
+pub fn combined(results: &[JournalResult], iforest: &[f32], names: &[String]) -> Result<Vec<f32>, RiskError> {
     enum In {
         Flag(reckon_anomaly::JournalTest),
         RuleRisk,
@@ -354,9 +301,9 @@ pub fn combined(results: &[JournalResult], iforest: &[f32], names: &[String]) ->
             f => match f.strip_prefix("flag_") {
                 Some(t) => match reckon_anomaly::JournalTest::parse(t).filter(|t| reckon_anomaly::TESTS.contains(t)) {
                     Some(t) => Ok(In::Flag(t)),
-                    None => Err(format!("risk model input '{n}' is not one reckon computes")),
+                    None => Err(RiskError::UnknownInput(n.clone())),
                 },
-                _ => Err(format!("risk model input '{n}' is not one reckon computes")),
+                _ => Err(RiskError::UnknownInput(n.clone())),
             },
         })
         .collect::<Result<_, _>>()?;

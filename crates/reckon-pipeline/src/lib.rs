@@ -11,6 +11,8 @@ pub mod cash;
 pub mod config;
 pub mod dedup;
 pub mod exceptions;
+pub mod frame;
+pub mod inputs;
 pub mod journals;
 pub mod manifest;
 pub mod metrics;
@@ -66,6 +68,8 @@ pub enum RunError {
     Build(#[from] stage::BuildError),
     #[error(transparent)]
     Stage(#[from] stage::StageError),
+    #[error(transparent)]
+    Inputs(#[from] inputs::InputsError),
     #[error(transparent)]
     State(#[from] reckon_state::StateError),
 }
@@ -266,8 +270,16 @@ pub fn run_stages(opts: &RunOptions, stages: &[Box<dyn stage::Stage>]) -> Result
     let t2 = Instant::now();
     let run_id = manifest::run_id(started, &loaded, &opts.config);
     span.record("run_id", run_id.as_str());
+    // Every table converted once into the rows the engines read.
+    let tables = inputs::Tables::from_loaded(&loaded)?;
+    timings.insert("tables".to_string(), t2.elapsed().as_millis() as u64);
+    let t2 = Instant::now();
     tracing::info!("stages start");
-    let ran = stage::run_all(stages, &stage::RunInputs { loaded: &loaded, run_id: &run_id, memory: memory.as_ref() })?;
+    let ran = stage::run_all(
+        stages,
+        &stage::RunInputs { loaded: &loaded, tables: &tables, run_id: &run_id, memory: memory.as_ref() },
+    )?;
+    drop(tables);
     timings.insert("stages".to_string(), t2.elapsed().as_millis() as u64);
 
     // The same for every stage: its tables are written, its exceptions fed, its

@@ -155,7 +155,7 @@ pub fn conservation(loaded: &Loaded, s: &Settlement) -> Conservation {
         }
     }
     let bank = c.tables.get("bank_transactions").cloned().unwrap_or_default();
-    let ids = ids_of(loaded, Table::BankTransactions, "txn_id", &mut c.problems);
+    let ids = ids_of(loaded, Table::BankTransactions, reckon_core::col::bank_transactions::TXN_ID, &mut c.problems);
     // Per loaded id: (times matched, times the subject of an exception).
     let mut seen: HashMap<&str, (u32, u32)> = ids.iter().map(|i| (i.as_str(), (0, 0))).collect();
     let mut unknown = Vec::new();
@@ -224,7 +224,7 @@ pub fn conservation(loaded: &Loaded, s: &Settlement) -> Conservation {
         ));
     }
     if let Some(screened) = &s.ap_screened {
-        let ids = ids_of(loaded, Table::ApInvoices, "doc_id", &mut c.problems);
+        let ids = ids_of(loaded, Table::ApInvoices, reckon_core::col::ap_invoices::DOC_ID, &mut c.problems);
         c.ap_invoices = Some(screen(&ids, screened, "ap_invoices", &mut c.problems));
     }
     if let Some(lines) = &s.gl_scored {
@@ -247,11 +247,11 @@ fn examples(v: &[String]) -> String {
 
 /// A table's id column as text; a missing column is a problem (never blanks).
 fn ids_of(loaded: &Loaded, t: Table, col: &str, problems: &mut Vec<String>) -> Vec<String> {
-    let Some(df) = loaded.tables.get(&t) else { return Vec::new() };
-    match crate::cash::required_strings(df, col) {
+    let Some(v) = loaded.view(t) else { return Vec::new() };
+    match v.text(col) {
         Ok(v) => v,
         Err(e) => {
-            problems.push(format!("{}: {e}", t.name()));
+            problems.push(e.to_string());
             Vec::new()
         }
     }

@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::Path;
 
 use polars::prelude::*;
+use reckon_core::col::bank_transactions as bt;
 use reckon_core::{ColumnType, ExceptionKind, Reject, RejectCode, Table};
 use reckon_feed::Exception;
 use reckon_ingest::Loaded;
@@ -129,11 +130,10 @@ pub struct Prepared {
     pub kept_rows: Vec<(String, String)>,
 }
 
-fn text_col(df: &DataFrame, c: &str) -> Vec<Option<String>> {
-    df.column(c)
-        .ok()
-        .and_then(|c| c.str().ok().map(|s| s.iter().map(|v| v.map(str::to_string)).collect()))
-        .unwrap_or_else(|| vec![None; df.height()])
+/// A text column of a bank frame (a contract column or the provenance columns
+/// ingestion adds); a missing column is an error naming it, never blanks.
+fn text_col(df: &DataFrame, c: &str) -> PolarsResult<Vec<Option<String>>> {
+    Ok(df.column(c)?.str()?.iter().map(|v| v.map(str::to_string)).collect())
 }
 
 /// Every loaded bank row as JSON (contract columns), to carry it; columns are
@@ -224,7 +224,7 @@ fn frame_of(rows: &[(String, String)], like: Option<&DataFrame>) -> PolarsResult
 /// loaded frame's column order and types.
 fn align(mut df: DataFrame, like: Option<&DataFrame>) -> PolarsResult<DataFrame> {
     let n = df.height();
-    let ids = text_col(&df, "txn_id");
+    let ids = text_col(&df, bt::TXN_ID)?;
     df.with_column(Column::new("source_file".into(), vec![CARRIED.to_string(); n]))?;
     df.with_column(Column::new(
         "source_position".into(),
@@ -313,9 +313,9 @@ pub fn prepare(loaded: &mut Loaded, opened: &mut Opened) -> Result<(Prepared, Ru
     // 1. Bank entries the chain already settled are refused; open ones loaded
     // again replace their carried copy.
     if let Some(bank) = loaded.tables.get(&Table::BankTransactions).cloned() {
-        let ids = text_col(&bank, "txn_id");
-        let files = text_col(&bank, "source_file");
-        let pos = text_col(&bank, "source_position");
+        let ids = text_col(&bank, bt::TXN_ID).map_err(fail)?;
+        let files = text_col(&bank, "source_file").map_err(fail)?;
+        let pos = text_col(&bank, "source_position").map_err(fail)?;
         let known: Vec<String> = ids.iter().flatten().cloned().collect();
         let settled = opened.store.settled_among(&known)?;
         let mut keep = Vec::with_capacity(ids.len());
@@ -356,11 +356,10 @@ pub fn prepare(loaded: &mut Loaded, opened: &mut Opened) -> Result<(Prepared, Ru
     // 2. Open entries of earlier runs not loaded again are carried: from the
     // last run's Parquet file, else from their kept row.
     let mem = &mut opened.memory;
-    let present: HashSet<String> = loaded
-        .tables
-        .get(&Table::BankTransactions)
-        .map(|b| text_col(b, "txn_id").into_iter().flatten().collect())
-        .unwrap_or_default();
+    let present: HashSet<String> = match loaded.tables.get(&Table::BankTransactions) {
+        Some(b) => text_col(b, bt::TXN_ID).map_err(fail)?.into_iter().flatten().collect(),
+        None => HashSet::new(),
+    };
     let like = loaded.tables.get(&Table::BankTransactions).cloned();
     let mut parts = Vec::new();
     let mut digest_input: Vec<u8> = Vec::new();
@@ -370,7 +369,7 @@ pub fn prepare(loaded: &mut Loaded, opened: &mut Opened) -> Result<(Prepared, Ru
         let df = ParquetReader::new(std::io::Cursor::new(&c.parquet)).finish().map_err(fail)?;
         digest_input.extend_from_slice(c.sha256.as_bytes());
         bytes += c.parquet.len() as u64;
-        let ids = text_col(&df, "txn_id");
+        let ids = text_col(&df, bt::TXN_ID).map_err(fail)?;
         let open: Vec<bool> = ids
             .iter()
             .map(|id| id.as_ref().is_some_and(|i| mem.open_entries.contains(i) && !present.contains(i)))
@@ -379,7 +378,7 @@ pub fn prepare(loaded: &mut Loaded, opened: &mut Opened) -> Result<(Prepared, Ru
         let gone: Vec<bool> = ids.iter().map(|id| id.as_ref().is_some_and(|i| !mem.open_entries.contains(i))).collect();
         if gone.iter().any(|g| *g) {
             let g = df.filter(&gone.into_iter().collect()).map_err(fail)?;
-            let gid = text_col(&g, "txn_id");
+            let gid = text_col(&g, bt::TXN_ID).map_err(fail)?;
             p.kept_rows = gid.into_iter().map(Option::unwrap_or_default).zip(rows_json(&g)).collect();
         }
         from_file.extend(ids.into_iter().flatten());
@@ -440,11 +439,14 @@ pub fn prepare(loaded: &mut Loaded, opened: &mut Opened) -> Result<(Prepared, Ru
         let snapshot: HashMap<String, i64> = loaded
             .tables
             .get(&Table::ArOpenItems)
-            .map(|ar| {
-                let ids = text_col(ar, "item_id");
-                let amt = crate::cash::ints(ar, "amount_open");
-                ids.into_iter().zip(amt).filter_map(|(i, a)| Some((i?, a?))).collect()
+            .map(|ar| -> Result<_, RunError> {
+                let v = reckon_ingest::TableView::new(Table::ArOpenItems, ar);
+                let ids = v.text(reckon_core::col::ar_open_items::ITEM_ID).map_err(crate::inputs::InputsError::from)?;
+                let amt =
+                    v.minor(reckon_core::col::ar_open_items::AMOUNT_OPEN).map_err(crate::inputs::InputsError::from)?;
+                Ok(ids.into_iter().zip(amt).filter_map(|(i, a)| Some((i, a?))).collect())
             })
+            .transpose()?
             .unwrap_or_default();
         for (n, a) in applications.into_iter().enumerate() {
             // Gone from the snapshot, or its open amount fell: the ERP posted it.
@@ -503,9 +505,10 @@ pub fn as_of(
         return d;
     }
     let previous = mem.last_run.as_ref().and_then(|r| chrono::NaiveDate::parse_from_str(&r.as_of, "%Y-%m-%d").ok());
+    // Loaded bank frames always hold both columns (ingestion adds `source_file`).
     let latest = loaded.tables.get(&Table::BankTransactions).and_then(|b| {
-        let days = crate::cash::days(b, "booking_date");
-        let files = text_col(b, "source_file");
+        let days = reckon_ingest::TableView::new(Table::BankTransactions, b).day(bt::BOOKING_DATE).ok()?;
+        let files = text_col(b, "source_file").ok()?;
         days.into_iter().zip(files).filter(|(_, f)| f.as_deref() != Some(CARRIED)).filter_map(|(d, _)| d).max()
     });
     let latest = latest.and_then(|d| chrono::NaiveDate::from_num_days_from_ce_opt(d + 719_163));
@@ -695,9 +698,12 @@ pub fn finish(
     let mut kept_rows = prepared.kept_rows.clone();
     let mut carried = None;
     if let Some(b) = loaded.tables.get(&Table::BankTransactions) {
-        let ids = text_col(b, "txn_id");
-        let cur = text_col(b, "currency");
-        let amt = crate::cash::ints(b, "amount");
+        let fail = |e: PolarsError| RunError::Write(CARRIED.into(), e.to_string());
+        let ids = text_col(b, bt::TXN_ID).map_err(fail)?;
+        let cur = text_col(b, bt::CURRENCY).map_err(fail)?;
+        let amt = reckon_ingest::TableView::new(Table::BankTransactions, b)
+            .minor(bt::AMOUNT)
+            .map_err(crate::inputs::InputsError::from)?;
         let mut open_mask = Vec::with_capacity(b.height());
         let mut by_decision = Vec::with_capacity(b.height());
         for i in 0..b.height() {
@@ -730,7 +736,7 @@ pub fn finish(
         // Entries a decision settled keep their row (an undo carries them again).
         if by_decision.iter().any(|d| *d) {
             let d = b.filter(&by_decision.into_iter().collect()).map_err(fail)?;
-            let did = text_col(&d, "txn_id");
+            let did = text_col(&d, bt::TXN_ID).map_err(fail)?;
             kept_rows.extend(did.into_iter().map(Option::unwrap_or_default).zip(rows_json(&d)));
         }
         // The rows left open, for the next run.

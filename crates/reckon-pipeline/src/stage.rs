@@ -24,13 +24,16 @@ use serde::Serialize;
 use crate::Config;
 use crate::manifest::ModelEntry;
 
-/// What every stage reads: the loaded tables, the run's id (exception ids
-/// do not depend on it; the events carry it) and, in a run with a state store,
-/// what the store remembers (decisions to apply, rejected pairs, payer aliases,
-/// open amounts reckon already reduced).
+/// What every stage reads: the loaded tables (files, rejects, frames) and the
+/// same tables converted once into engine rows ([`crate::inputs::Tables`]; a
+/// stage reads those, not the frames), the run's id (exception ids do not
+/// depend on it; the events carry it) and, in a run with a state store, what
+/// the store remembers (decisions to apply, rejected pairs, payer aliases, open
+/// amounts reckon already reduced).
 #[derive(Debug)]
 pub struct RunInputs<'a> {
     pub loaded: &'a Loaded,
+    pub tables: &'a crate::inputs::Tables,
     pub run_id: &'a str,
     pub memory: Option<&'a crate::remember::RunMemory>,
 }

@@ -76,7 +76,7 @@ fn model() -> reckon_onnx::Model {
 fn flagged(extra: Vec<Invoice>) -> Vec<(String, String, Vec<String>)> {
     let mut all = book();
     all.extend(extra);
-    let r = detect(all, &vendors(), &model()).unwrap_or_else(|e| panic!("{e}"));
+    let r = detect(&all, &vendors(), &model()).unwrap_or_else(|e| panic!("{e}"));
     r.flagged
         .iter()
         .map(|(a, b, _, why)| (r.invoices[*a].doc_id.clone(), r.invoices[*b].doc_id.clone(), why.clone()))

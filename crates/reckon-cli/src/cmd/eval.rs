@@ -60,8 +60,12 @@ pub fn exec(out: PathBuf, truth: PathBuf) -> anyhow::Result<i32> {
     if out.join("duplicates.parquet").is_file() && truth.join("ap_duplicates.csv").is_file() {
         let d = reckon_lab::dedup::eval_out(&out, &truth).map_err(|e| anyhow::anyhow!(e))?;
         let scenario = truth.parent().unwrap_or(&truth);
-        let baseline = match reckon_ingest::load_dir(scenario).ok().and_then(|l| reckon_pipeline::dedup::inputs(&l)) {
-            Some((inv, _)) => {
+        let invoices = match reckon_ingest::load_dir(scenario) {
+            Ok(l) => reckon_pipeline::inputs::invoices(&l)?,
+            Err(_) => None,
+        };
+        let baseline = match invoices {
+            Some(inv) => {
                 let flagged = reckon_lab::dedup::exact_key_baseline(&inv);
                 Some(reckon_lab::dedup::evaluate(&flagged, 0, &truth).map_err(|e| anyhow::anyhow!(e))?)
             }

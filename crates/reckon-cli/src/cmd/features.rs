@@ -25,7 +25,8 @@ pub fn exec(what: What) -> anyhow::Result<i32> {
         What::Journals { input, out } => {
             let loaded = reckon_ingest::load_dir(&input)?;
             let tests = reckon_anomaly::AnomalyConfig::default().build().map_err(|e| anyhow::anyhow!(e))?;
-            let (lines, results) = reckon_pipeline::journals::run(&loaded, &tests).context("no GL journal lines")?;
+            let lines = reckon_pipeline::inputs::book(&loaded)?.context("no GL journal lines")?;
+            let results = tests.run_book(&lines);
             let f = reckon_anomaly::features(&tests, &lines, &results);
             // The truth's (entity, journal_id) pairs, read with reckon's CSV scanner.
             let mut truth: std::collections::BTreeSet<(String, String)> = Default::default();

@@ -205,14 +205,13 @@ pub fn exec(what: What) -> anyhow::Result<i32> {
                 "train match needs --input and --validation scenarios (or --state)"
             );
             let pb = crate::cmd::run::spinner("reckon: training the cash-matching model");
-            let r = reckon_lab::cash::train(
-                &input,
-                &validation,
-                &out,
+            let params = reckon_lab::cash::TrainParams {
                 target_precision,
                 z,
-                floor.unwrap_or(target_precision),
-            );
+                floor: floor.unwrap_or(target_precision),
+                ..Default::default()
+            };
+            let r = reckon_lab::cash::train(&input, &validation, &out, params);
             pb.finish_and_clear();
             let r = r.map_err(|e| anyhow::anyhow!(e))?;
             outln!(
