@@ -2,7 +2,7 @@
 //! duplicate pairs and money out against a scenario's truth.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 use reckon_dedup::{FEATURE_SPEC, FEATURES, Invoice};
@@ -165,84 +165,156 @@ pub struct DedupTrainReport {
     pub validation: DedupEval,
 }
 
-/// Trains the pair scorer on the `train` scenarios, picks the threshold with
-/// the best F1 on the `validation` scenarios (pooled), writes the model folder.
-pub fn train(
-    train: &[std::path::PathBuf],
-    validation: &[std::path::PathBuf],
-    out: &Path,
-) -> Result<DedupTrainReport, LabError> {
-    if train.is_empty() || validation.is_empty() {
-        return Err(LabError::Data("training needs at least one training and one validation scenario".into()));
+/// The settings of a duplicate-pair model's training.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TrainParams {
+    /// L2 strength of the logistic regression (linfa's `alpha`).
+    pub alpha: f64,
+}
+
+impl Default for TrainParams {
+    fn default() -> Self {
+        TrainParams { alpha: 0.01 }
     }
-    let (mut x, mut y) = (Vec::new(), Vec::new());
-    for t in train {
-        let (tx, ty, _) = labelled(t).map_err(LabError::in_dir(t))?;
-        x.extend(tx);
-        y.extend(ty);
-    }
-    let lr = Logistic::fit(&x, FEATURES.len(), &y, 0.01)?;
-    let bytes = lr.to_onnx(&[("feature_spec", FEATURE_SPEC), ("task", "ap_duplicate_pair")]);
-    let data_hash = crate::model::training_data_sha256_of(train, crate::model::Engine::Dedup);
-    for v in validation {
-        crate::model::refuse_same_data(&data_hash, v, crate::model::Engine::Dedup, "validation")?;
-    }
-    let mut mc = ModelConfig::probability(
-        "ap_dedup",
-        "ap_duplicate_pair",
-        FEATURE_SPEC,
-        FEATURES.iter().map(|s| s.to_string()).collect(),
-        &bytes,
-        data_hash,
-    );
-    mc.version = crate::model::version_of(out);
-    let model = Model::from_bytes(out, mc.clone(), &bytes)?;
-    // Every validation scenario's pairs, keyed by (scenario, doc a, doc b).
-    let (mut p, mut vy, mut keys) = (Vec::new(), Vec::new(), Vec::new());
-    let (mut dups, mut negs): (PairLabels, PairLabels) = Default::default();
-    for (n, v) in validation.iter().enumerate() {
-        let (_, tables) = crate::model::tables(v)?;
-        let inv = tables.invoices.as_deref().ok_or_else(|| LabError::In {
-            path: v.clone(),
-            source: Box::new(LabError::Data("no AP invoices".into())),
-        })?;
-        let (ps, _) = pairs(inv, &tables.vendors);
-        let xs: Vec<f32> = ps.iter().flat_map(|p| p.features.iter().copied()).collect();
-        p.extend(model.score(ps.len(), &xs)?.into_iter().map(f64::from));
-        let (d, ng) = truth(&v.join("truth"))?;
-        let tag = |(a, b): (String, String)| (format!("{n}/{a}"), format!("{n}/{b}"));
-        for q in &ps {
-            let (a, b) = (&inv[q.a].doc_id, &inv[q.b].doc_id);
-            let k = if a < b { (a.clone(), b.clone()) } else { (b.clone(), a.clone()) };
-            vy.push(d.contains_key(&k));
-            keys.push(tag(k));
+}
+
+impl TrainParams {
+    /// Checks every setting before any data is read.
+    pub fn check(self) -> Result<CheckedTrainParams, LabError> {
+        if !(self.alpha.is_finite() && self.alpha > 0.0) {
+            return Err(LabError::Params(format!("alpha {} is not a finite number > 0", self.alpha)));
         }
-        dups.extend(d.into_iter().map(|(k, t)| (tag(k), t)));
-        negs.extend(ng.into_iter().map(|(k, t)| (tag(k), t)));
+        Ok(CheckedTrainParams(self))
     }
-    // The cut with the best F1 over the whole score range, halfway between the
-    // lowest pair kept and the highest left out.
-    let cut = ThresholdRule::BestF1
-        .check()
-        .and_then(|r| r.choose(&p, &vy, dups.len()))
-        .map_err(LabError::threshold("review threshold"))?;
-    let threshold = cut.threshold;
-    let flagged: BTreeSet<(String, String)> =
-        keys.iter().zip(&p).filter(|(_, s)| **s >= threshold).map(|(k, _)| k.clone()).collect();
-    let val = score_pairs(&flagged, keys.len(), &dups, &negs);
-    mc.thresholds.insert("review".into(), threshold);
-    let report = DedupTrainReport {
-        train_pairs: y.len(),
-        train_positive: y.iter().filter(|b| **b).count(),
-        validation_pairs: keys.len(),
-        validation_roc_auc: metrics::roc_auc(&p, &vy),
-        validation_average_precision: metrics::average_precision(&p, &vy),
-        validation_ece: metrics::ece(&p, &vy, 10),
-        threshold,
-        validation: val,
-    };
-    let weights = FEATURES.iter().zip(&lr.weights).map(|(f, w)| (f.to_string(), *w)).collect::<BTreeMap<_, _>>();
-    let card = crate::card::ModelCard {
+}
+
+/// Checked settings, ready to fit.
+#[derive(Clone, Copy, Debug)]
+pub struct CheckedTrainParams(TrainParams);
+
+/// A fitted duplicate-pair model, not yet written: [`Fitted::write`] makes its folder.
+#[derive(Debug)]
+pub struct Fitted {
+    pub report: DedupTrainReport,
+    config: ModelConfig,
+    onnx: Vec<u8>,
+    weights: BTreeMap<String, f64>,
+    train: Vec<PathBuf>,
+    validation: Vec<PathBuf>,
+}
+
+impl Fitted {
+    /// Writes the model folder; the version is the folder's (`ap_dedup_v2_0` → 2.0).
+    pub fn write(&self, out: &Path) -> Result<(), LabError> {
+        let mut mc = self.config.clone();
+        mc.version = crate::model::version_of(out);
+        let card = card(&mc, &self.report, &self.train, &self.validation);
+        crate::model::write_folder(
+            out,
+            &self.onnx,
+            &mc,
+            &[
+                ("metrics.json", serde_json::to_string_pretty(&self.report)? + "\n"),
+                ("weights.json", serde_json::to_string_pretty(&self.weights)? + "\n"),
+                ("MODEL_CARD.md", card),
+            ],
+        )
+    }
+}
+
+/// Trains the pair scorer on the `train` scenarios, picks the threshold with
+/// the best F1 on the `validation` scenarios (pooled), writes the model folder:
+/// `params.check()?.fit(train, validation)?.write(out)`.
+pub fn train(
+    train: &[PathBuf],
+    validation: &[PathBuf],
+    out: &Path,
+    params: TrainParams,
+) -> Result<DedupTrainReport, LabError> {
+    let fitted = params.check()?.fit(train, validation)?;
+    fitted.write(out)?;
+    Ok(fitted.report)
+}
+
+impl CheckedTrainParams {
+    /// Fits the pair scorer on `train` and chooses its review threshold on
+    /// `validation` (which must hold other data).
+    pub fn fit(&self, train: &[PathBuf], validation: &[PathBuf]) -> Result<Fitted, LabError> {
+        if train.is_empty() || validation.is_empty() {
+            return Err(LabError::Data("training needs at least one training and one validation scenario".into()));
+        }
+        let (mut x, mut y) = (Vec::new(), Vec::new());
+        for t in train {
+            let (tx, ty, _) = labelled(t).map_err(LabError::in_dir(t))?;
+            x.extend(tx);
+            y.extend(ty);
+        }
+        let lr = Logistic::fit(&x, FEATURES.len(), &y, self.0.alpha)?;
+        let bytes = lr.to_onnx(&[("feature_spec", FEATURE_SPEC), ("task", "ap_duplicate_pair")]);
+        let data_hash = crate::model::training_data_sha256_of(train, crate::model::Engine::Dedup);
+        for v in validation {
+            crate::model::refuse_same_data(&data_hash, v, crate::model::Engine::Dedup, "validation")?;
+        }
+        let mut mc = ModelConfig::probability(
+            "ap_dedup",
+            "ap_duplicate_pair",
+            FEATURE_SPEC,
+            FEATURES.iter().map(|s| s.to_string()).collect(),
+            &bytes,
+            data_hash,
+        );
+        let model = Model::from_bytes(Path::new("ap_dedup"), mc.clone(), &bytes)?;
+        // Every validation scenario's pairs, keyed by (scenario, doc a, doc b).
+        let (mut p, mut vy, mut keys) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut dups, mut negs): (PairLabels, PairLabels) = Default::default();
+        for (n, v) in validation.iter().enumerate() {
+            let (_, tables) = crate::model::tables(v)?;
+            let inv = tables.invoices.as_deref().ok_or_else(|| LabError::In {
+                path: v.clone(),
+                source: Box::new(LabError::Data("no AP invoices".into())),
+            })?;
+            let (ps, _) = pairs(inv, &tables.vendors);
+            let xs: Vec<f32> = ps.iter().flat_map(|p| p.features.iter().copied()).collect();
+            p.extend(model.score(ps.len(), &xs)?.into_iter().map(f64::from));
+            let (d, ng) = truth(&v.join("truth"))?;
+            let tag = |(a, b): (String, String)| (format!("{n}/{a}"), format!("{n}/{b}"));
+            for q in &ps {
+                let (a, b) = (&inv[q.a].doc_id, &inv[q.b].doc_id);
+                let k = if a < b { (a.clone(), b.clone()) } else { (b.clone(), a.clone()) };
+                vy.push(d.contains_key(&k));
+                keys.push(tag(k));
+            }
+            dups.extend(d.into_iter().map(|(k, t)| (tag(k), t)));
+            negs.extend(ng.into_iter().map(|(k, t)| (tag(k), t)));
+        }
+        // The cut with the best F1 over the whole score range, halfway between the
+        // lowest pair kept and the highest left out.
+        let cut = ThresholdRule::BestF1
+            .check()
+            .and_then(|r| r.choose(&p, &vy, dups.len()))
+            .map_err(LabError::threshold("review threshold"))?;
+        let threshold = cut.threshold;
+        let flagged: BTreeSet<(String, String)> =
+            keys.iter().zip(&p).filter(|(_, s)| **s >= threshold).map(|(k, _)| k.clone()).collect();
+        let val = score_pairs(&flagged, keys.len(), &dups, &negs);
+        mc.thresholds.insert("review".into(), threshold);
+        let report = DedupTrainReport {
+            train_pairs: y.len(),
+            train_positive: y.iter().filter(|b| **b).count(),
+            validation_pairs: keys.len(),
+            validation_roc_auc: metrics::roc_auc(&p, &vy),
+            validation_average_precision: metrics::average_precision(&p, &vy),
+            validation_ece: metrics::ece(&p, &vy, 10),
+            threshold,
+            validation: val,
+        };
+        let weights = FEATURES.iter().zip(&lr.weights).map(|(f, w)| (f.to_string(), *w)).collect::<BTreeMap<_, _>>();
+        Ok(Fitted { report, config: mc, onnx: bytes, weights, train: train.to_vec(), validation: validation.to_vec() })
+    }
+}
+
+fn card(mc: &ModelConfig, report: &DedupTrainReport, train: &[PathBuf], validation: &[PathBuf]) -> String {
+    crate::card::ModelCard {
         intended_use: "Scores candidate pairs of AP invoices (from reckon-dedup's blocking) with the\n\
 probability that they are the same invoice entered twice. Pairs at or above the\n\
 `review` threshold are flagged (`duplicates.parquet`, `duplicate_invoice`\n\
@@ -292,18 +364,7 @@ labelled history before trusting it on real books."
         ),
         parts: Vec::new(),
     }
-    .render(&mc);
-    crate::model::write_folder(
-        out,
-        &bytes,
-        &mc,
-        &[
-            ("metrics.json", serde_json::to_string_pretty(&report)? + "\n"),
-            ("weights.json", serde_json::to_string_pretty(&weights)? + "\n"),
-            ("MODEL_CARD.md", card),
-        ],
-    )?;
-    Ok(report)
+    .render(mc)
 }
 
 /// One row of `disbursements.parquet` as evaluation reads it.

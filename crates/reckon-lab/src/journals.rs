@@ -191,170 +191,260 @@ pub struct AnomalyTrainReport {
     pub train_seconds: f64,
 }
 
-/// Trains the journal risk model on `train`, chooses its review threshold (best F1)
-/// and reports on `validation`; writes `out` (model.onnx + iforest/).
-pub fn train(train: &[PathBuf], validation: &[PathBuf], out: &Path) -> Result<AnomalyTrainReport, LabError> {
-    if train.is_empty() || validation.is_empty() {
-        return Err(LabError::Data("training needs at least one training and one validation scenario".into()));
+/// The settings of a journal model's training: the isolation forest's and the
+/// risk model's.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TrainParams {
+    /// Trees of the isolation forest.
+    pub trees: usize,
+    /// Rows each tree is grown on (ψ).
+    pub sample: usize,
+    pub seed: u64,
+    /// L2 strength of the risk model (strong: the forest's score shifts with the book).
+    pub alpha: f64,
+}
+
+impl Default for TrainParams {
+    fn default() -> Self {
+        TrainParams { trees: 100, sample: 256, seed: 7, alpha: 1.0 }
     }
-    use reckon_learn::{iforest, logistic::Logistic, metrics};
-    let t0 = std::time::Instant::now();
-    // Each book is read with its company's settings (approval limits, working
-    // day: `truth/reckon.toml` when the scenario has one), as its runs read it.
-    type Labelled = (Book, Vec<JournalResult>, Vec<bool>, reckon_anomaly::Tests);
-    let load = |d: &Path| -> Result<Labelled, LabError> {
-        let tests = crate::model::company_config(d)?.anomaly.build()?;
-        let lines = book_of(d)?;
-        let results = tests.run_book(&lines);
-        let y = labels(&results, &d.join("truth"))?;
-        Ok((lines, results, y, tests))
-    };
-    let books: Vec<Labelled> = train.iter().map(|d| load(d).map_err(LabError::in_dir(d))).collect::<Result<_, _>>()?;
-    let k = reckon_anomaly::FEATURES.len();
-    let tfs: Vec<Vec<f32>> = books.iter().map(|(tl, tr, _, t)| reckon_anomaly::features(t, tl, tr)).collect();
-    let tf: Vec<f32> = tfs.concat();
-    let forest = iforest::IsolationForest::fit(&tf, k, &iforest::Params { trees: 100, sample: 256, seed: 7 })?;
-    let tr: Vec<JournalResult> = books.iter().flat_map(|b| b.1.iter().cloned()).collect();
-    let ty: Vec<bool> = books.iter().flat_map(|b| b.2.iter().copied()).collect();
-    // A test that never fired on the training journals teaches the model nothing
-    // (its weight would be 0): its input (flag or graded) is left out, so that it
-    // raises the model's risk afterwards as rules combine (`journals::raised`).
-    let inputs: Vec<String> = combined_features()
-        .into_iter()
-        .filter(|n| input_test(n).is_none_or(|t| tr.iter().any(|j| j.flags.iter().any(|f| f.test == t))))
-        .collect();
-    // The forest's score is read within each book (as a run reads it).
-    let mut tx: Vec<f64> = Vec::new();
-    for ((_, btr, _, _), bf) in books.iter().zip(&tfs) {
-        let t_if: Vec<f32> = (0..btr.len()).map(|i| forest.score(&bf[i * k..(i + 1) * k]) as f32).collect();
-        tx.extend(combined(btr, &t_if, &inputs)?.into_iter().map(f64::from));
-    }
-    let w = inputs.len();
-    // Strong shrinkage: the forest's score shifts with the book, and a steep weight
-    // on it would turn any book's most unusual journal into a certain anomaly.
-    // Every input is evidence for an anomaly (a test fired, the forest or the
-    // amount stands out, the book seldom does this): none may carry a negative
-    // weight, which would only mirror the training books' mix of anomalies.
-    let lr = Logistic::fit_nonneg(&tx, w, &ty, 1.0, &vec![true; w])?;
-    let train_seconds = t0.elapsed().as_secs_f64();
-    // Model folders.
-    let if_bytes = forest.to_onnx(&[("feature_spec", reckon_anomaly::FEATURE_SPEC)]);
-    let lr_bytes = lr.to_onnx(&[("feature_spec", "journal_risk_v2")]);
-    let data_hash = crate::model::training_data_sha256_of(train, crate::model::Engine::Journals);
-    for v in validation {
-        crate::model::refuse_same_data(&data_hash, v, crate::model::Engine::Journals, "validation")?;
-    }
-    let version = crate::model::version_of(out);
-    let if_cfg = reckon_onnx::ModelConfig {
-        name: "journal_iforest".into(),
-        version: version.clone(),
-        task: "journal_isolation".into(),
-        feature_spec: reckon_anomaly::FEATURE_SPEC.into(),
-        features: reckon_anomaly::FEATURES.iter().map(|s| s.to_string()).collect(),
-        input: "features".into(),
-        output: "score".into(),
-        output_mapping: "column:0".into(),
-        thresholds: BTreeMap::new(),
-        model_sha256: reckon_core::id::sha256_hex(&if_bytes),
-        training_data_sha256: data_hash.clone(),
-    };
-    let mut risk_cfg = reckon_onnx::ModelConfig {
-        name: "journal_anomaly".into(),
-        version: version.clone(),
-        task: "journal_risk".into(),
-        feature_spec: "journal_risk_v2".into(),
-        features: inputs.clone(),
-        input: "features".into(),
-        output: "probability".into(),
-        output_mapping: "probability".into(),
-        thresholds: BTreeMap::new(),
-        model_sha256: reckon_core::id::sha256_hex(&lr_bytes),
-        training_data_sha256: data_hash,
-    };
-    std::fs::create_dir_all(out.join("iforest")).map_err(LabError::io(out))?;
-    let model = RiskModel {
-        iforest: reckon_onnx::Model::from_bytes(&out.join("iforest"), if_cfg.clone(), &if_bytes)?,
-        risk: reckon_onnx::Model::from_bytes(out, risk_cfg.clone(), &lr_bytes)?,
-    };
-    // Validation, through ONNX Runtime as `reckon run` serves it.
-    let (mut rule_scores, mut v_if, mut comb, mut vy) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    let mut vbooks = Vec::new();
-    for v in validation {
-        let (vl, mut vr, y1, vt) = load(v).map_err(LabError::in_dir(v))?;
-        rule_scores.extend(vr.iter().map(|j| j.risk));
-        v_if.extend(model.score(&vt, &vl, &mut vr)?.into_iter().map(f64::from));
-        comb.extend(vr.iter().map(|j| j.risk));
-        vy.extend(y1);
-        vbooks.push((vl, vr));
-    }
-    let pair = |s: &[f64]| (metrics::roc_auc(s, &vy), metrics::average_precision(s, &vy));
-    // The plain baseline: one vocabulary over every training book.
-    let mut all: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
-    for (b, _, _, _) in &books {
-        for (p, d) in [("a", &b.account), ("s", &b.source), ("p", &b.preparer_id)] {
-            all.extend(d.names().iter().map(|n| format!("{p}:{n}")));
+}
+
+impl TrainParams {
+    /// Checks every setting before any data is read.
+    pub fn check(self) -> Result<CheckedTrainParams, LabError> {
+        if self.trees == 0 || self.sample < 2 {
+            return Err(LabError::Params(format!(
+                "isolation forest of {} trees on {} rows each: needs at least one tree and two rows",
+                self.trees, self.sample
+            )));
         }
+        if !(self.alpha.is_finite() && self.alpha > 0.0) {
+            return Err(LabError::Params(format!("alpha {} is not a finite number > 0", self.alpha)));
+        }
+        Ok(CheckedTrainParams(self))
     }
-    let mut vocab = Some(all.into_iter().collect());
-    let mut ox = Vec::new();
-    let mut ok = 0;
-    for (tl, btr, _, _) in &books {
-        let (x1, k1) = one_hot(tl, btr, &mut vocab);
-        ox.extend(x1);
-        ok = k1;
-    }
-    let plain = iforest::IsolationForest::fit(&ox, ok, &iforest::Params { trees: 100, sample: 256, seed: 7 })?;
-    let mut plain_s: Vec<f64> = Vec::new();
-    for (vl, vr) in &vbooks {
-        let (vx, vk) = one_hot(vl, vr, &mut vocab);
-        plain_s.extend((0..vr.len()).map(|i| plain.score(&vx[i * vk..(i + 1) * vk])));
-    }
-    // Review threshold: the best F1 on validation over the whole score range.
-    let positives = vy.iter().filter(|y| **y).count();
-    let cut = reckon_learn::threshold::ThresholdRule::BestF1
-        .check()
-        .and_then(|r| r.choose(&comb, &vy, positives))
-        .map_err(LabError::threshold("review threshold"))?;
-    let best = (cut.threshold, cut.f1, cut.precision, cut.recall);
-    risk_cfg.thresholds.insert("review".into(), best.0);
-    let report = AnomalyTrainReport {
-        train_journals: tr.len(),
-        train_anomalous: ty.iter().filter(|b| **b).count(),
-        validation_journals: vy.len(),
-        validation_anomalous: vy.iter().filter(|b| **b).count(),
-        rules_only: pair(&rule_scores),
-        iforest_only: pair(&v_if),
-        combined: pair(&comb),
-        plain_iforest_one_hot: pair(&plain_s),
-        review_threshold: best.0,
-        validation_precision: best.2,
-        validation_recall: best.3,
-        train_seconds,
-    };
-    let w = |p: PathBuf, bytes: &[u8]| std::fs::write(&p, bytes).map_err(LabError::io(&p));
-    w(out.join("model.onnx"), &lr_bytes)?;
-    w(
-        out.join("weights.json"),
-        (serde_json::to_string_pretty(&serde_json::json!({
+}
+
+/// Checked settings, ready to fit.
+#[derive(Clone, Copy, Debug)]
+pub struct CheckedTrainParams(TrainParams);
+
+/// A fitted journal model (risk model and forest), not yet written.
+#[derive(Debug)]
+pub struct Fitted {
+    pub report: AnomalyTrainReport,
+    risk_cfg: reckon_onnx::ModelConfig,
+    if_cfg: reckon_onnx::ModelConfig,
+    lr_bytes: Vec<u8>,
+    if_bytes: Vec<u8>,
+    weights_json: String,
+    train: Vec<PathBuf>,
+    validation: Vec<PathBuf>,
+}
+
+/// Trains the journal risk model on `train`, chooses its review threshold (best F1)
+/// and reports on `validation`; writes `out` (model.onnx + iforest/):
+/// `params.check()?.fit(train, validation)?.write(out)`.
+pub fn train(
+    train: &[PathBuf],
+    validation: &[PathBuf],
+    out: &Path,
+    params: TrainParams,
+) -> Result<AnomalyTrainReport, LabError> {
+    let fitted = params.check()?.fit(train, validation)?;
+    fitted.write(out)?;
+    Ok(fitted.report)
+}
+
+impl CheckedTrainParams {
+    /// Fits the forest and the risk model on `train`, chooses the review
+    /// threshold on `validation` (which must hold other data).
+    pub fn fit(&self, train: &[PathBuf], validation: &[PathBuf]) -> Result<Fitted, LabError> {
+        let TrainParams { trees, sample, seed, alpha } = self.0;
+        if train.is_empty() || validation.is_empty() {
+            return Err(LabError::Data("training needs at least one training and one validation scenario".into()));
+        }
+        use reckon_learn::{iforest, logistic::Logistic, metrics};
+        let t0 = std::time::Instant::now();
+        // Each book is read with its company's settings (approval limits, working
+        // day: `truth/reckon.toml` when the scenario has one), as its runs read it.
+        type Labelled = (Book, Vec<JournalResult>, Vec<bool>, reckon_anomaly::Tests);
+        let load = |d: &Path| -> Result<Labelled, LabError> {
+            let tests = crate::model::company_config(d)?.anomaly.build()?;
+            let lines = book_of(d)?;
+            let results = tests.run_book(&lines);
+            let y = labels(&results, &d.join("truth"))?;
+            Ok((lines, results, y, tests))
+        };
+        let books: Vec<Labelled> =
+            train.iter().map(|d| load(d).map_err(LabError::in_dir(d))).collect::<Result<_, _>>()?;
+        let k = reckon_anomaly::FEATURES.len();
+        let tfs: Vec<Vec<f32>> = books.iter().map(|(tl, tr, _, t)| reckon_anomaly::features(t, tl, tr)).collect();
+        let tf: Vec<f32> = tfs.concat();
+        let forest = iforest::IsolationForest::fit(&tf, k, &iforest::Params { trees, sample, seed })?;
+        let tr: Vec<JournalResult> = books.iter().flat_map(|b| b.1.iter().cloned()).collect();
+        let ty: Vec<bool> = books.iter().flat_map(|b| b.2.iter().copied()).collect();
+        // A test that never fired on the training journals teaches the model nothing
+        // (its weight would be 0): its input (flag or graded) is left out, so that it
+        // raises the model's risk afterwards as rules combine (`journals::raised`).
+        let inputs: Vec<String> = combined_features()
+            .into_iter()
+            .filter(|n| input_test(n).is_none_or(|t| tr.iter().any(|j| j.flags.iter().any(|f| f.test == t))))
+            .collect();
+        // The forest's score is read within each book (as a run reads it).
+        let mut tx: Vec<f64> = Vec::new();
+        for ((_, btr, _, _), bf) in books.iter().zip(&tfs) {
+            let t_if: Vec<f32> = (0..btr.len()).map(|i| forest.score(&bf[i * k..(i + 1) * k]) as f32).collect();
+            tx.extend(combined(btr, &t_if, &inputs)?.into_iter().map(f64::from));
+        }
+        let w = inputs.len();
+        // Strong shrinkage: the forest's score shifts with the book, and a steep weight
+        // on it would turn any book's most unusual journal into a certain anomaly.
+        // Every input is evidence for an anomaly (a test fired, the forest or the
+        // amount stands out, the book seldom does this): none may carry a negative
+        // weight, which would only mirror the training books' mix of anomalies.
+        let lr = Logistic::fit_nonneg(&tx, w, &ty, alpha, &vec![true; w])?;
+        let train_seconds = t0.elapsed().as_secs_f64();
+        // Model folders.
+        let if_bytes = forest.to_onnx(&[("feature_spec", reckon_anomaly::FEATURE_SPEC)]);
+        let lr_bytes = lr.to_onnx(&[("feature_spec", "journal_risk_v2")]);
+        let data_hash = crate::model::training_data_sha256_of(train, crate::model::Engine::Journals);
+        for v in validation {
+            crate::model::refuse_same_data(&data_hash, v, crate::model::Engine::Journals, "validation")?;
+        }
+        // The version is the folder's, set when written.
+        let version = String::new();
+        let if_cfg = reckon_onnx::ModelConfig {
+            name: "journal_iforest".into(),
+            version: version.clone(),
+            task: "journal_isolation".into(),
+            feature_spec: reckon_anomaly::FEATURE_SPEC.into(),
+            features: reckon_anomaly::FEATURES.iter().map(|s| s.to_string()).collect(),
+            input: "features".into(),
+            output: "score".into(),
+            output_mapping: "column:0".into(),
+            thresholds: BTreeMap::new(),
+            model_sha256: reckon_core::id::sha256_hex(&if_bytes),
+            training_data_sha256: data_hash.clone(),
+        };
+        let mut risk_cfg = reckon_onnx::ModelConfig {
+            name: "journal_anomaly".into(),
+            version: version.clone(),
+            task: "journal_risk".into(),
+            feature_spec: "journal_risk_v2".into(),
+            features: inputs.clone(),
+            input: "features".into(),
+            output: "probability".into(),
+            output_mapping: "probability".into(),
+            thresholds: BTreeMap::new(),
+            model_sha256: reckon_core::id::sha256_hex(&lr_bytes),
+            training_data_sha256: data_hash,
+        };
+        let model = RiskModel {
+            iforest: reckon_onnx::Model::from_bytes(Path::new("journal_anomaly/iforest"), if_cfg.clone(), &if_bytes)?,
+            risk: reckon_onnx::Model::from_bytes(Path::new("journal_anomaly"), risk_cfg.clone(), &lr_bytes)?,
+        };
+        // Validation, through ONNX Runtime as `reckon run` serves it.
+        let (mut rule_scores, mut v_if, mut comb, mut vy) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let mut vbooks = Vec::new();
+        for v in validation {
+            let (vl, mut vr, y1, vt) = load(v).map_err(LabError::in_dir(v))?;
+            rule_scores.extend(vr.iter().map(|j| j.risk));
+            v_if.extend(model.score(&vt, &vl, &mut vr)?.into_iter().map(f64::from));
+            comb.extend(vr.iter().map(|j| j.risk));
+            vy.extend(y1);
+            vbooks.push((vl, vr));
+        }
+        let pair = |s: &[f64]| (metrics::roc_auc(s, &vy), metrics::average_precision(s, &vy));
+        // The plain baseline: one vocabulary over every training book.
+        let mut all: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
+        for (b, _, _, _) in &books {
+            for (p, d) in [("a", &b.account), ("s", &b.source), ("p", &b.preparer_id)] {
+                all.extend(d.names().iter().map(|n| format!("{p}:{n}")));
+            }
+        }
+        let mut vocab = Some(all.into_iter().collect());
+        let mut ox = Vec::new();
+        let mut ok = 0;
+        for (tl, btr, _, _) in &books {
+            let (x1, k1) = one_hot(tl, btr, &mut vocab);
+            ox.extend(x1);
+            ok = k1;
+        }
+        let plain = iforest::IsolationForest::fit(&ox, ok, &iforest::Params { trees, sample, seed })?;
+        let mut plain_s: Vec<f64> = Vec::new();
+        for (vl, vr) in &vbooks {
+            let (vx, vk) = one_hot(vl, vr, &mut vocab);
+            plain_s.extend((0..vr.len()).map(|i| plain.score(&vx[i * vk..(i + 1) * vk])));
+        }
+        // Review threshold: the best F1 on validation over the whole score range.
+        let positives = vy.iter().filter(|y| **y).count();
+        let cut = reckon_learn::threshold::ThresholdRule::BestF1
+            .check()
+            .and_then(|r| r.choose(&comb, &vy, positives))
+            .map_err(LabError::threshold("review threshold"))?;
+        let best = (cut.threshold, cut.f1, cut.precision, cut.recall);
+        risk_cfg.thresholds.insert("review".into(), best.0);
+        let report = AnomalyTrainReport {
+            train_journals: tr.len(),
+            train_anomalous: ty.iter().filter(|b| **b).count(),
+            validation_journals: vy.len(),
+            validation_anomalous: vy.iter().filter(|b| **b).count(),
+            rules_only: pair(&rule_scores),
+            iforest_only: pair(&v_if),
+            combined: pair(&comb),
+            plain_iforest_one_hot: pair(&plain_s),
+            review_threshold: best.0,
+            validation_precision: best.2,
+            validation_recall: best.3,
+            train_seconds,
+        };
+        let weights_json = serde_json::to_string_pretty(&serde_json::json!({
             "weights": inputs.iter().zip(&lr.weights).map(|(f, w)| (f.clone(), *w)).collect::<BTreeMap<_, _>>(),
             "intercept": lr.intercept,
-        }))? + "\n")
-            .as_bytes(),
-    )?;
-    let p = out.join("iforest/model.onnx");
-    std::fs::write(&p, &if_bytes).map_err(LabError::io(&p))?;
-    w(out.join("config.json"), (serde_json::to_string_pretty(&risk_cfg)? + "\n").as_bytes())?;
-    w(out.join("iforest/config.json"), (serde_json::to_string_pretty(&if_cfg)? + "\n").as_bytes())?;
-    w(out.join("metrics.json"), (serde_json::to_string_pretty(&report)? + "\n").as_bytes())?;
-    let card = crate::card::ModelCard {
-        intended_use: "Ranks GL journals by the probability that they are anomalous (fraud or error\n\
+        }))? + "\n";
+        Ok(Fitted {
+            report,
+            risk_cfg,
+            if_cfg,
+            lr_bytes,
+            if_bytes,
+            weights_json,
+            train: train.to_vec(),
+            validation: validation.to_vec(),
+        })
+    }
+}
+
+impl Fitted {
+    /// Writes the model folder (`model.onnx`, `config.json`, `weights.json`,
+    /// `metrics.json`, `MODEL_CARD.md`, `iforest/`); the version is the
+    /// folder's (`journal_anomaly_v3_0` → 3.0).
+    pub fn write(&self, out: &Path) -> Result<(), LabError> {
+        let (report, train, validation) = (&self.report, self.train.as_slice(), self.validation.as_slice());
+        let version = crate::model::version_of(out);
+        let mut risk_cfg = self.risk_cfg.clone();
+        let mut if_cfg = self.if_cfg.clone();
+        risk_cfg.version = version.clone();
+        if_cfg.version = version;
+        std::fs::create_dir_all(out.join("iforest")).map_err(LabError::io(out))?;
+        let w = |p: PathBuf, bytes: &[u8]| std::fs::write(&p, bytes).map_err(LabError::io(&p));
+        w(out.join("model.onnx"), &self.lr_bytes)?;
+        w(out.join("weights.json"), self.weights_json.as_bytes())?;
+        w(out.join("iforest/model.onnx"), &self.if_bytes)?;
+        w(out.join("config.json"), (serde_json::to_string_pretty(&risk_cfg)? + "\n").as_bytes())?;
+        w(out.join("iforest/config.json"), (serde_json::to_string_pretty(&if_cfg)? + "\n").as_bytes())?;
+        w(out.join("metrics.json"), (serde_json::to_string_pretty(report)? + "\n").as_bytes())?;
+        let card = crate::card::ModelCard {
+            intended_use: "Ranks GL journals by the probability that they are anomalous (fraud or error\n\
 patterns of ISA 240 journal-entry testing), for review by controllers and\n\
 auditors. Journals at or above the `review` threshold become `journal_anomaly`\n\
 exceptions (0.9 and above escalate); unbalanced journals are always\n\
 `control_violation`."
-            .into(),
-        method: format!(
-            "Two parts, both ONNX: `iforest/` — an isolation forest (100 trees, ψ = 256)\n\
+                .into(),
+            method: format!(
+                "Two parts, both ONNX: `iforest/` — an isolation forest (100 trees, ψ = 256)\n\
 trained by reckon in Rust on `{spec}` features and exported as one `ai.onnx.ml`\n\
 TreeEnsembleRegressor; `model.onnx` — a logistic regression over the rule\n\
 flags, the journal's rarity in its own book in place of the flags of the tests\n\
@@ -364,18 +454,18 @@ its account's 99th percentile), the rule risk, the forest's score (z within the\
 book) and the largest amount's z: the calibrated combination. Every weight is\n\
 held at zero or above (projected Newton on linfa's objective), so no input\n\
 reads as evidence of a normal journal. Weights: `weights.json`.",
-            spec = reckon_anomaly::FEATURE_SPEC
-        ),
-        training: format!(
-            "Generated scenario{} `{}`: {} journals, {} anomalous (labels from\n\
+                spec = reckon_anomaly::FEATURE_SPEC
+            ),
+            training: format!(
+                "Generated scenario{} `{}`: {} journals, {} anomalous (labels from\n\
 `truth/journal_anomalies.csv`).",
-            if train.len() > 1 { "s" } else { "" },
-            crate::card::shown(train),
-            report.train_journals,
-            report.train_anomalous
-        ),
-        validation: format!(
-            "{}, `{}`: {} journals, {} anomalous.\n\n\
+                if train.len() > 1 { "s" } else { "" },
+                crate::card::shown(train),
+                report.train_journals,
+                report.train_anomalous
+            ),
+            validation: format!(
+                "{}, `{}`: {} journals, {} anomalous.\n\n\
 | scorer | ROC-AUC | average precision |\n|---|---|---|\n\
 | rules only | {:.4} | {:.4} |\n\
 | isolation forest ({spec}) only | {:.4} | {:.4} |\n\
@@ -384,41 +474,41 @@ reads as evidence of a normal journal. Weights: `weights.json`.",
 The `review` threshold is the best F1 on validation over the whole score range,\n\
 halfway between the lowest journal kept and the highest left out: precision\n\
 {:.3}, recall {:.3}.{sep}",
-            if validation.len() > 1 { "Different scenarios" } else { "A different scenario" },
-            crate::card::shown(validation),
-            report.validation_journals,
-            report.validation_anomalous,
-            report.rules_only.0,
-            report.rules_only.1,
-            report.iforest_only.0,
-            report.iforest_only.1,
-            report.combined.0,
-            report.combined.1,
-            report.plain_iforest_one_hot.0,
-            report.plain_iforest_one_hot.1,
-            report.validation_precision,
-            report.validation_recall,
-            spec = reckon_anomaly::FEATURE_SPEC,
-            sep = crate::model::separability(report.combined.0),
-        ),
-        limits: "Generated data only; anomaly types the generator does not make are only caught\n\
+                if validation.len() > 1 { "Different scenarios" } else { "A different scenario" },
+                crate::card::shown(validation),
+                report.validation_journals,
+                report.validation_anomalous,
+                report.rules_only.0,
+                report.rules_only.1,
+                report.iforest_only.0,
+                report.iforest_only.1,
+                report.combined.0,
+                report.combined.1,
+                report.plain_iforest_one_hot.0,
+                report.plain_iforest_one_hot.1,
+                report.validation_precision,
+                report.validation_recall,
+                spec = reckon_anomaly::FEATURE_SPEC,
+                sep = crate::model::separability(report.combined.0),
+            ),
+            limits: "Generated data only; anomaly types the generator does not make are only caught\n\
 by the rules and the forest's notion of unusual. Retrain on the entity's own\n\
 labelled history."
-            .into(),
-        reproduce: crate::card::reproduce(
-            &train.iter().chain(validation).map(PathBuf::as_path).collect::<Vec<_>>(),
-            format!(
-                "reckon train anomaly --input {} --validation {} --out {}",
-                crate::card::shown(train),
-                crate::card::shown(validation),
-                out.file_name().map_or(out.display().to_string(), |n| format!("models/{}", n.to_string_lossy()))
+                .into(),
+            reproduce: crate::card::reproduce(
+                &train.iter().chain(validation).map(PathBuf::as_path).collect::<Vec<_>>(),
+                format!(
+                    "reckon train anomaly --input {} --validation {} --out {}",
+                    crate::card::shown(train),
+                    crate::card::shown(validation),
+                    out.file_name().map_or(out.display().to_string(), |n| format!("models/{}", n.to_string_lossy()))
+                ),
             ),
-        ),
-        parts: vec![("iforest/".to_string(), if_cfg.clone())],
+            parts: vec![("iforest/".to_string(), if_cfg.clone())],
+        }
+        .render(&risk_cfg);
+        w(out.join("MODEL_CARD.md"), card.as_bytes())
     }
-    .render(&risk_cfg);
-    w(out.join("MODEL_CARD.md"), card.as_bytes())?;
-    Ok(report)
 }
 
 /// A scenario's GL book, converted as a run converts it.

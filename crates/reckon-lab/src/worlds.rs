@@ -179,11 +179,11 @@ fn train_fold(cfg: &WorldsConfig, train: &[&'static World], target: &str) -> Res
     }
     if !done("ap_dedup_v0_1") {
         tracing::info!(fold = %names.join("+"), "training duplicates");
-        crate::dedup::train(&tr, &va, &fold.join("ap_dedup_v0_1")).map_err(err)?;
+        crate::dedup::train(&tr, &va, &fold.join("ap_dedup_v0_1"), Default::default()).map_err(err)?;
     }
     if !done("journal_anomaly_v0_1") {
         tracing::info!(fold = %names.join("+"), "training journals");
-        crate::journals::train(&tr, &va, &fold.join("journal_anomaly_v0_1")).map_err(err)?;
+        crate::journals::train(&tr, &va, &fold.join("journal_anomaly_v0_1"), Default::default()).map_err(err)?;
     }
     Ok(fold)
 }

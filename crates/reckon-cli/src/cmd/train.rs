@@ -89,7 +89,8 @@ pub enum What {
 pub fn exec(what: What) -> anyhow::Result<i32> {
     match what {
         What::Anomaly { input, validation, out } => {
-            let r = reckon_lab::journals::train(&input, &validation, &out).map_err(|e| anyhow::anyhow!(e))?;
+            let r = reckon_lab::journals::train(&input, &validation, &out, Default::default())
+                .map_err(|e| anyhow::anyhow!(e))?;
             outln!(
                 "trained on {} journals ({} anomalous) in {:.1} s; validation {} journals ({} anomalous):",
                 r.train_journals,
@@ -116,7 +117,8 @@ pub fn exec(what: What) -> anyhow::Result<i32> {
             Ok(exit::OK)
         }
         What::Dedup { input, validation, out } => {
-            let r = reckon_lab::dedup::train(&input, &validation, &out).map_err(|e| anyhow::anyhow!(e))?;
+            let r = reckon_lab::dedup::train(&input, &validation, &out, Default::default())
+                .map_err(|e| anyhow::anyhow!(e))?;
             outln!(
                 "trained on {} candidate pairs ({} duplicates); validation: {} pairs, ROC-AUC {:.4}, AP {:.4}",
                 r.train_pairs,
