@@ -168,7 +168,7 @@ pub struct Tests {
 
 /// A setting of `[anomaly]` that cannot be used.
 fn bad(reason: String) -> InvalidSetting {
-    InvalidSetting::new("anomaly", reason)
+    InvalidSetting::new("journals", reason)
 }
 
 impl AnomalyConfig {
@@ -186,9 +186,9 @@ impl AnomalyConfig {
         let mut limits = BTreeMap::new();
         for (c, a) in &self.approval_limits {
             let cur = reckon_core::Currency::parse(c)
-                .ok_or_else(|| bad(format!("anomaly.approval_limits: '{c}' is not ISO 4217")))?;
+                .ok_or_else(|| bad(format!("journals.approval_limits: '{c}' is not ISO 4217")))?;
             let v = reckon_core::parse_minor(a, &reckon_core::MoneyFormat::CONTRACT, cur)
-                .map_err(|e| bad(format!("anomaly.approval_limits.{c}: {e}")))?;
+                .map_err(|e| bad(format!("journals.approval_limits.{c}: {e}")))?;
             limits.insert(cur.code().to_string(), v);
         }
         let days = |name: &str, v: i32, max: i32| -> Result<(), InvalidSetting> {
@@ -213,20 +213,20 @@ impl AnomalyConfig {
         count("preparer_min_lines", self.preparer_min_lines, 1)?;
         count("benford_min_lines", self.benford_min_lines, 1)?;
         if !(1..=1_000_000_000_000).contains(&self.round_unit) {
-            return Err(bad(format!("anomaly.round_unit = {} must be within 1..=10^12 major units", self.round_unit)));
+            return Err(bad(format!("journals.round_unit = {} must be within 1..=10^12 major units", self.round_unit)));
         }
         if !(self.below_limit_percent > 0.0 && self.below_limit_percent < 50.0) {
             return Err(bad(format!(
-                "anomaly.below_limit_percent = {} must be within 0..50 (exclusive)",
+                "journals.below_limit_percent = {} must be within 0..50 (exclusive)",
                 self.below_limit_percent
             )));
         }
         if !(0.0..=1.0).contains(&self.review_risk) {
-            return Err(bad(format!("anomaly.review_risk = {} must be within 0..=1", self.review_risk)));
+            return Err(bad(format!("journals.review_risk = {} must be within 0..=1", self.review_risk)));
         }
         if !(self.weekend_routine_share > 0.0 && self.weekend_routine_share <= 1.0) {
             return Err(bad(format!(
-                "anomaly.weekend_routine_share = {} must be within 0..=1 (exclusive of 0)",
+                "journals.weekend_routine_share = {} must be within 0..=1 (exclusive of 0)",
                 self.weekend_routine_share
             )));
         }
@@ -234,28 +234,28 @@ impl AnomalyConfig {
         count("preparer_min_journals", self.preparer_min_journals, 1)?;
         if !(self.pair_rare_share > 0.0 && self.pair_rare_share <= 0.5) {
             return Err(bad(format!(
-                "anomaly.pair_rare_share = {} must be within 0..=0.5 (exclusive of 0)",
+                "journals.pair_rare_share = {} must be within 0..=0.5 (exclusive of 0)",
                 self.pair_rare_share
             )));
         }
         if !(self.preparer_rare_share > 0.0 && self.preparer_rare_share <= 0.5) {
             return Err(bad(format!(
-                "anomaly.preparer_rare_share = {} must be within 0..=0.5 (exclusive of 0)",
+                "journals.preparer_rare_share = {} must be within 0..=0.5 (exclusive of 0)",
                 self.preparer_rare_share
             )));
         }
         if !(self.benford_mad > 0.0 && self.benford_mad < 1.0) {
-            return Err(bad(format!("anomaly.benford_mad = {} must be within 0..1 (exclusive)", self.benford_mad)));
+            return Err(bad(format!("journals.benford_mad = {} must be within 0..1 (exclusive)", self.benford_mad)));
         }
         let [start, end] = self.business_hours;
         if start >= end || end > 24 {
             return Err(bad(format!(
-                "anomaly.business_hours [{start}, {end}] must be [start, end] with start < end ≤ 24"
+                "journals.business_hours [{start}, {end}] must be [start, end] with start < end ≤ 24"
             )));
         }
         if !(self.outlier_z > 0.0 && self.outlier_z <= 1000.0) {
             return Err(bad(format!(
-                "anomaly.outlier_z = {} must be within 0..=1000 (exclusive of 0)",
+                "journals.outlier_z = {} must be within 0..=1000 (exclusive of 0)",
                 self.outlier_z
             )));
         }

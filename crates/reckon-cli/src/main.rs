@@ -213,7 +213,7 @@ enum Command {
         #[arg(long, value_delimiter = ',', value_parser = reckon_synth::world::names())]
         worlds: Vec<String>,
         /// The probability a group must reach by itself to be cleared automatically
-        /// (as `reckon train match --floor`); the auto threshold is still the lowest
+        /// (as `reckon train cash --floor`); the auto threshold is still the lowest
         /// cut whose validation precision reaches 0.998 at 95 %.
         #[arg(long, default_value_t = 0.998)]
         floor: f64,

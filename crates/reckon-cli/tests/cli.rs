@@ -167,16 +167,16 @@ fn train_verify_and_serve_each_model() {
     let card = std::fs::read_to_string(Path::new(&cash).join("MODEL_CARD.md")).unwrap_or_default();
     assert!(card.contains("cash_match 9.0") && card.contains(&format!("Thresholds: `auto` = {auto}.")), "{card}");
     let dedup = p("m/ap_dedup_v9_0");
-    ok(reckon(&["train", "dedup", "--input", &p("train"), "--validation", &p("val"), "--out", &dedup], t.path()));
+    ok(reckon(&["train", "duplicates", "--input", &p("train"), "--validation", &p("val"), "--out", &dedup], t.path()));
     let journals = p("m/journal_anomaly_v9_0");
-    ok(reckon(&["train", "anomaly", "--input", &p("train"), "--validation", &p("val"), "--out", &journals], t.path()));
+    ok(reckon(&["train", "journals", "--input", &p("train"), "--validation", &p("val"), "--out", &journals], t.path()));
     for (dir, id) in [(&cash, "cash_match@9.0"), (&dedup, "ap_dedup@9.0"), (&journals, "journal_anomaly@9.0")] {
         let v = ok(reckon(&["models", "verify", dir], t.path()));
         assert!(v.contains(&format!("{id}: ok")), "{v}");
     }
     std::fs::write(
         t.path().join("reckon.toml"),
-        format!("[matching]\nmodel = {cash:?}\n[duplicates]\nmodel = {dedup:?}\n[anomaly]\nmodel = {journals:?}\n"),
+        format!("[cash]\nmodel = {cash:?}\n[duplicates]\nmodel = {dedup:?}\n[journals]\nmodel = {journals:?}\n"),
     )
     .unwrap_or_else(|e| panic!("{e}"));
     for (input, out) in [("test", "o"), ("train", "o_train")] {
@@ -198,7 +198,7 @@ fn train_verify_and_serve_each_model() {
     );
     // Validation = training is refused; so is a target no cut reaches (with the best there is).
     let same =
-        reckon(&["train", "match", "--input", &p("train"), "--validation", &p("train"), "--out", &p("m/x")], t.path());
+        reckon(&["train", "cash", "--input", &p("train"), "--validation", &p("train"), "--out", &p("m/x")], t.path());
     assert_ne!(same.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&same.stderr).contains("is the training data"));
     let e = reckon(
@@ -231,33 +231,33 @@ fn every_numeric_setting_refuses_its_edge_values() {
     const HUGE_I: &str = "9223372036854775807";
     // (table, key, refused values, accepted values)
     let cases: &[(&str, &str, &[&str], &[&str])] = &[
-        ("matching", "auto_threshold", &["-0.1", "1.5", "nan", "inf", "1e300"], &["0.0", "1.0"]),
-        ("matching", "name_threshold", &["-0.1", "1.01", "nan"], &["0.0"]),
-        ("matching", "ambiguity_margin", &["-0.01", "0.5", "nan", "1e300"], &["0.0"]),
-        ("matching", "fx_tolerance_bp", &["-1", "1001", HUGE_I], &["0"]),
-        ("matching", "date_window_days", &["0", "-1", "3661", HUGE_I], &["1"]),
-        ("matching", "discount_percent", &["[0]", "[-2]", "[51]", "[1,2,3,4,5,6,7,8,9,10,11]"], &["[]"]),
-        ("matching", "subset_max_items", &["0", "25", "-1", HUGE_I], &["1"]),
-        ("matching", "subset_max_candidates", &["0", "25", "-1"], &["24"]),
-        ("matching", "bank_fee_max_minor", &["{ EUR = -1 }", "{ EURO = 100 }"], &["{ EUR = 0 }"]),
-        ("anomaly", "close_days", &["-1", "367", HUGE_I], &["0"]),
-        ("anomaly", "backdated_days", &["-1", "3661"], &["0"]),
-        ("anomaly", "period_end_days", &["-1", "32"], &["0"]),
-        ("anomaly", "duplicate_days", &["-1", "367"], &["0"]),
-        ("anomaly", "round_unit", &["0", "-5", HUGE_I], &["1"]),
-        ("anomaly", "below_limit_percent", &["0.0", "-1.0", "50.0", "nan", "1e300"], &["0.5"]),
-        ("anomaly", "review_risk", &["-0.1", "1.1", "nan"], &["0.0", "1.0"]),
-        ("anomaly", "benford_mad", &["0.0", "-0.1", "1.0", "nan"], &["0.001"]),
-        ("anomaly", "outlier_z", &["0.0", "-1.0", "nan", "inf", "1e300"], &["0.1"]),
-        ("anomaly", "outlier_min_lines", &["0", "1", "-1", "100000001"], &["2"]),
-        ("anomaly", "preparer_min_lines", &["0", "-1", "100000001"], &["1"]),
-        ("anomaly", "benford_min_lines", &["0", "100000001"], &["1"]),
-        ("anomaly", "seldom_account_max_journals", &["-1", "100000001"], &["0"]),
-        ("anomaly", "business_hours", &["[19, 7]", "[7, 7]", "[0, 25]", "[-1, 5]"], &["[0, 24]"]),
-        ("anomaly", "weekend_routine_share", &["0.0", "-0.1", "1.5", "nan"], &["1.0"]),
-        ("anomaly", "weekend_routine_min_journals", &["0", "-1", "100000001"], &["1"]),
-        ("anomaly", "preparer_min_journals", &["0", "-1", "100000001"], &["1"]),
-        ("anomaly", "preparer_rare_share", &["0.0", "-0.1", "0.51", "nan"], &["0.5"]),
+        ("cash", "auto_threshold", &["-0.1", "1.5", "nan", "inf", "1e300"], &["0.0", "1.0"]),
+        ("cash", "name_threshold", &["-0.1", "1.01", "nan"], &["0.0"]),
+        ("cash", "ambiguity_margin", &["-0.01", "0.5", "nan", "1e300"], &["0.0"]),
+        ("cash", "fx_tolerance_bp", &["-1", "1001", HUGE_I], &["0"]),
+        ("cash", "date_window_days", &["0", "-1", "3661", HUGE_I], &["1"]),
+        ("cash", "discount_percent", &["[0]", "[-2]", "[51]", "[1,2,3,4,5,6,7,8,9,10,11]"], &["[]"]),
+        ("cash", "subset_max_items", &["0", "25", "-1", HUGE_I], &["1"]),
+        ("cash", "subset_max_candidates", &["0", "25", "-1"], &["24"]),
+        ("cash", "bank_fee_max_minor", &["{ EUR = -1 }", "{ EURO = 100 }"], &["{ EUR = 0 }"]),
+        ("journals", "close_days", &["-1", "367", HUGE_I], &["0"]),
+        ("journals", "backdated_days", &["-1", "3661"], &["0"]),
+        ("journals", "period_end_days", &["-1", "32"], &["0"]),
+        ("journals", "duplicate_days", &["-1", "367"], &["0"]),
+        ("journals", "round_unit", &["0", "-5", HUGE_I], &["1"]),
+        ("journals", "below_limit_percent", &["0.0", "-1.0", "50.0", "nan", "1e300"], &["0.5"]),
+        ("journals", "review_risk", &["-0.1", "1.1", "nan"], &["0.0", "1.0"]),
+        ("journals", "benford_mad", &["0.0", "-0.1", "1.0", "nan"], &["0.001"]),
+        ("journals", "outlier_z", &["0.0", "-1.0", "nan", "inf", "1e300"], &["0.1"]),
+        ("journals", "outlier_min_lines", &["0", "1", "-1", "100000001"], &["2"]),
+        ("journals", "preparer_min_lines", &["0", "-1", "100000001"], &["1"]),
+        ("journals", "benford_min_lines", &["0", "100000001"], &["1"]),
+        ("journals", "seldom_account_max_journals", &["-1", "100000001"], &["0"]),
+        ("journals", "business_hours", &["[19, 7]", "[7, 7]", "[0, 25]", "[-1, 5]"], &["[0, 24]"]),
+        ("journals", "weekend_routine_share", &["0.0", "-0.1", "1.5", "nan"], &["1.0"]),
+        ("journals", "weekend_routine_min_journals", &["0", "-1", "100000001"], &["1"]),
+        ("journals", "preparer_min_journals", &["0", "-1", "100000001"], &["1"]),
+        ("journals", "preparer_rare_share", &["0.0", "-0.1", "0.51", "nan"], &["0.5"]),
         ("ingest", "first_date", &["\"3000-01-01\"", "\"2020-02-30\"", "\"\"", "0"], &["\"2020-01-01\""]),
         ("ingest", "last_date", &["\"1899-12-31\"", "\"20201231\""], &["\"2999-12-31\""]),
         ("feed.kinds.suggested_match", "escalate_score_above", &["-0.1", "1.1", "nan"], &["0.0"]),

@@ -93,7 +93,7 @@ fn days(dir: &Path) -> PathBuf {
 fn simulate_with(days: &Path, out: &Path, state: &Path, champion: &str) {
     std::fs::create_dir_all(out).unwrap_or_else(|e| panic!("{e}"));
     let mut sim = SimConfig::default();
-    sim.config.matching.model = champion.to_string();
+    sim.config.cash.model = champion.to_string();
     simulate(days, out, state, &sim).unwrap_or_else(|e| panic!("{e}"));
 }
 
@@ -121,17 +121,17 @@ fn a_challenger_is_promoted_only_when_the_decisions_say_it_is_better() {
 
     // A run with the store now serves the champion, not the configuration's model.
     let mut cfg = reckon_pipeline::Config::default();
-    cfg.matching.model = crude.clone();
+    cfg.cash.model = crude.clone();
     reckon_pipeline::remember::serve_registered(&state, &mut cfg).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(cfg.matching.model, shipped());
-    assert!(cfg.matching.challenger.is_empty(), "the challenger became the champion");
+    assert_eq!(cfg.cash.model, shipped());
+    assert!(cfg.cash.challenger.is_empty(), "the challenger became the champion");
     // Rollback: the configuration's model again.
     let o = reckon(&["models", "rollback", "--state", &s, "--actor", "lee"]);
     assert!(o.status.success(), "{}", text(&o));
     let mut cfg = reckon_pipeline::Config::default();
-    cfg.matching.model = crude.clone();
+    cfg.cash.model = crude.clone();
     reckon_pipeline::remember::serve_registered(&state, &mut cfg).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(cfg.matching.model, crude);
+    assert_eq!(cfg.cash.model, crude);
     let listed = text(&reckon(&["models", "list", "--state", &s]));
     for action in ["set", "refused", "promoted", "rolled_back"] {
         assert!(listed.contains(&format!(" {action} ")), "{action} missing:\n{listed}");

@@ -30,10 +30,10 @@ mod tests {
 
     #[test]
     fn says_what_is_wrong() {
-        let e = InvalidSetting::new("anomaly", "anomaly.round_unit = 0 must be within 1..=10^12 major units");
+        let e = InvalidSetting::new("journals", "journals.round_unit = 0 must be within 1..=10^12 major units");
         assert_eq!(
             (e.section, e.to_string().as_str()),
-            ("anomaly", "anomaly.round_unit = 0 must be within 1..=10^12 major units")
+            ("journals", "journals.round_unit = 0 must be within 1..=10^12 major units")
         );
     }
 }

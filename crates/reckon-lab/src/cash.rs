@@ -1,4 +1,4 @@
-//! Training the cash-matching model (`reckon train match`).
+//! Training the cash-matching model (`reckon train cash`).
 //!
 //! Training uses generated scenarios only through their truth folders: every
 //! candidate group the engine builds on the training scenario is a row (label:
@@ -330,14 +330,14 @@ the {bound}: {bound_text} At the threshold: {groups} groups, precision {prec:.4}
             sep = separability(r.validation_roc_auc),
         ),
         limits: "Trained on generated data: real payers write references, names and amounts in\n\
-ways the generator does not; retrain on labelled history (`reckon train match`)\n\
+ways the generator does not; retrain on labelled history (`reckon train cash`)\n\
 before trusting the threshold on real books. The probability is calibrated for\n\
 the engine's candidate groups, not for arbitrary pairs."
             .into(),
         reproduce: crate::card::reproduce(
             &train.iter().chain(validation).map(PathBuf::as_path).collect::<Vec<_>>(),
             format!(
-                "reckon train match --input {} --validation {} --target-precision {} --z {} --floor {} --out models/{}_v{ver}",
+                "reckon train cash --input {} --validation {} --target-precision {} --z {} --floor {} --out models/{}_v{ver}",
                 crate::card::shown(train),
                 crate::card::shown(validation),
                 r.target_precision,

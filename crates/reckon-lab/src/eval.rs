@@ -91,14 +91,16 @@ pub fn refuse_training_data(out: &Path, truth: &Path) -> Result<(), EvalError> {
 }
 
 /// The review threshold a run's journal scores were flagged at: the model folder
-/// named in its manifest (`config.anomaly.model`), or the rules' `review_risk`.
+/// named in its manifest (`config.journals.model`), or the rules' `review_risk`.
 pub fn journal_review_threshold(out: &Path) -> f64 {
     let rules = reckon_anomaly::AnomalyConfig::default().review_risk;
     let manifest: Option<serde_json::Value> =
         std::fs::read_to_string(out.join("manifest.json")).ok().and_then(|t| serde_json::from_str(&t).ok());
     let Some(m) = manifest else { return rules };
-    let cfg_risk = m["config"]["anomaly"]["review_risk"].as_f64().unwrap_or(rules);
-    match m["config"]["anomaly"]["model"].as_str() {
+    // `anomaly`: the section's name in manifests written before 2026-11-30.
+    let section = if m["config"]["journals"].is_object() { &m["config"]["journals"] } else { &m["config"]["anomaly"] };
+    let cfg_risk = section["review_risk"].as_f64().unwrap_or(rules);
+    match section["model"].as_str() {
         Some("rules") | None => cfg_risk,
         Some(name) => reckon_pipeline::model::resolve(name)
             .and_then(|d| std::fs::read_to_string(d.join("config.json")).ok())
@@ -120,7 +122,7 @@ pub fn figures(out: &Path, truth: &Path) -> Result<BTreeMap<String, f64>, EvalEr
     f.insert("cash.recall_proposed".into(), c.recall_proposed);
     f.insert("cash.recall_any_band".into(), c.recall_any_band);
     if out.join("duplicates.parquet").is_file() && truth.join("ap_duplicates.csv").is_file() {
-        let d = crate::dedup::eval_out(out, truth)?;
+        let d = crate::duplicates::eval_out(out, truth)?;
         f.insert("duplicates.precision".into(), d.precision);
         f.insert("duplicates.recall".into(), d.recall);
         f.insert("duplicates.f1".into(), d.f1);
@@ -136,7 +138,7 @@ pub fn figures(out: &Path, truth: &Path) -> Result<BTreeMap<String, f64>, EvalEr
         f.insert("journals.false_positive_rate".into(), j.false_positive_rate);
     }
     if out.join("disbursements.parquet").is_file() && truth.join("disbursements.csv").is_file() {
-        for (class, (n, right)) in crate::dedup::eval_money_out(out, truth)? {
+        for (class, (n, right)) in crate::duplicates::eval_money_out(out, truth)? {
             f.insert(format!("money_out.{class}"), if n == 0 { 0.0 } else { right as f64 / n as f64 });
         }
     }

@@ -1,4 +1,4 @@
-//! The journal risk model's training (`reckon train anomaly`) and journal
+//! The journal risk model's training (`reckon train journals`) and journal
 //! evaluation against a scenario's truth (ROC-AUC, average precision,
 //! precision@k, recall per anomaly type).
 
@@ -156,7 +156,7 @@ fn one_hot(book: &Book, results: &[JournalResult], vocab: &mut Option<Vec<String
 /// The unsupervised baseline on one book, fit on that book alone: an isolation
 /// forest (reckon-learn's: 100 trees, ψ = 256, the settings of scikit-learn's
 /// `IsolationForest` defaults) over one-hot account, source and preparer and
-/// the log amount — the baseline `reckon train anomaly` reports too. Returns its ROC-AUC against
+/// the log amount — the baseline `reckon train journals` reports too. Returns its ROC-AUC against
 /// the scenario's truth, the figure reckon's journal model must beat.
 pub fn in_book_iforest_roc_auc(dir: &Path) -> Result<f64, LabError> {
     use reckon_learn::{iforest, metrics};
@@ -271,7 +271,7 @@ impl CheckedTrainParams {
         // day: `truth/reckon.toml` when the scenario has one), as its runs read it.
         type Labelled = (Book, Vec<JournalResult>, Vec<bool>, reckon_anomaly::Tests);
         let load = |d: &Path| -> Result<Labelled, LabError> {
-            let tests = crate::model::company_config(d)?.anomaly.build()?;
+            let tests = crate::model::company_config(d)?.journals.build()?;
             let lines = book_of(d)?;
             let results = tests.run_book(&lines);
             let y = labels(&results, &d.join("truth"))?;
@@ -498,7 +498,7 @@ labelled history."
             reproduce: crate::card::reproduce(
                 &train.iter().chain(validation).map(PathBuf::as_path).collect::<Vec<_>>(),
                 format!(
-                    "reckon train anomaly --input {} --validation {} --out {}",
+                    "reckon train journals --input {} --validation {} --out {}",
                     crate::card::shown(train),
                     crate::card::shown(validation),
                     out.file_name().map_or(out.display().to_string(), |n| format!("models/{}", n.to_string_lossy()))

@@ -3,19 +3,19 @@
 //! Everything a data scientist runs and a run never needs: `eval` (a run's
 //! outputs against a generated scenario's truth: cash precision, touchless and
 //! recall, the CI quality gate's named figures, refusal of a model's training
-//! data), the trainers of the three models (`cash`: `reckon train match`;
-//! `dedup`: `reckon train dedup`, pair evaluation and money out; `journals`:
-//! `reckon train anomaly` and journal evaluation) with their model cards, and
+//! data), the trainers of the three models (`cash`: `reckon train cash`;
+//! `dedup`: `reckon train duplicates`, pair evaluation and money out; `journals`:
+//! `reckon train journals` and journal evaluation) with their model cards, and
 //! `model` (model folders as training writes them), `card` (one model-card
 //! type: the facts from `config.json`, the prose from the trainer), and
 //! `worlds` (leave-one-world-out evaluation: `reckon worlds`), `retrain` (the
-//! cash model fitted to a state store's decisions: `reckon train match
+//! cash model fitted to a state store's decisions: `reckon train cash
 //! --state`). `reckon-pipeline` serves
 //! the models these write; it does not link linfa.
 
 pub mod card;
 pub mod cash;
-pub mod dedup;
+pub mod duplicates;
 pub mod error;
 pub mod eval;
 pub mod journals;

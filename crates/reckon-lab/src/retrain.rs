@@ -1,5 +1,5 @@
 //! The cash-matching model retrained on a team's own decisions
-//! (`reckon train match --state S`).
+//! (`reckon train cash --state S`).
 //!
 //! A run with a state store keeps every group it applied with its features
 //! and scores (`proposal_scores`, schema 5). The decisions people took on the
@@ -379,7 +379,7 @@ people chose instead are not rows. Automatic matches are weak positives because\
 no one checked them. Held-out figures are on the newest runs only."
             .into(),
         reproduce: vec![format!(
-            "reckon train match --state {} --out models/cash_match_v{} --holdout-runs {} --min-labels {}",
+            "reckon train cash --state {} --out models/cash_match_v{} --holdout-runs {} --min-labels {}",
             state.display(),
             mc.version.replace('.', "_"),
             r.params.holdout_runs,

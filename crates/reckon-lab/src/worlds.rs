@@ -65,7 +65,7 @@ pub struct WorldsConfig {
     /// at 95 %; 0 uses the point estimate.
     pub z: f64,
     /// The probability a group must reach by itself to be cleared automatically
-    /// (as `reckon train match --floor`; default the target, 0.998).
+    /// (as `reckon train cash --floor`; default the target, 0.998).
     pub floor: f64,
     /// Also score the shipped models on every test scenario.
     pub shipped: bool,
@@ -179,7 +179,7 @@ fn train_fold(cfg: &WorldsConfig, train: &[&'static World], target: &str) -> Res
     }
     if !done("ap_dedup_v0_1") {
         tracing::info!(fold = %names.join("+"), "training duplicates");
-        crate::dedup::train(&tr, &va, &fold.join("ap_dedup_v0_1"), Default::default()).map_err(err)?;
+        crate::duplicates::train(&tr, &va, &fold.join("ap_dedup_v0_1"), Default::default()).map_err(err)?;
     }
     if !done("journal_anomaly_v0_1") {
         tracing::info!(fold = %names.join("+"), "training journals");
@@ -201,9 +201,9 @@ fn run_and_eval(
     let mut config = crate::model::company_config(test)
         .map_err(|e| WorldsError::Run { world: world.into(), source: Box::new(e) })?;
     if let Some(f) = fold {
-        config.matching.model = f.join("cash_match_v0_1").display().to_string();
+        config.cash.model = f.join("cash_match_v0_1").display().to_string();
         config.duplicates.model = f.join("ap_dedup_v0_1").display().to_string();
-        config.anomaly.model = f.join("journal_anomaly_v0_1").display().to_string();
+        config.journals.model = f.join("journal_anomaly_v0_1").display().to_string();
     }
     if out.exists() {
         std::fs::remove_dir_all(out).map_err(io(out))?;

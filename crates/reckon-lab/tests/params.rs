@@ -17,8 +17,8 @@ fn cash_params_are_checked() {
 
 #[test]
 fn dedup_and_journal_params_are_checked() {
-    assert!(reckon_lab::dedup::TrainParams::default().check().is_ok());
-    let e = reckon_lab::dedup::TrainParams { alpha: f64::INFINITY }.check().err();
+    assert!(reckon_lab::duplicates::TrainParams::default().check().is_ok());
+    let e = reckon_lab::duplicates::TrainParams { alpha: f64::INFINITY }.check().err();
     assert!(matches!(&e, Some(LabError::Params(_))), "{e:?}");
     use reckon_lab::journals::TrainParams;
     assert!(TrainParams::default().check().is_ok());

@@ -143,7 +143,7 @@ impl Default for MatchConfig {
 
 /// A setting of `[matching]` that cannot be used.
 fn bad(reason: String) -> InvalidSetting {
-    InvalidSetting::new("matching", reason)
+    InvalidSetting::new("cash", reason)
 }
 
 impl MatchConfig {
@@ -160,22 +160,22 @@ impl MatchConfig {
         unit("name_threshold", self.name_threshold)?;
         if self.overpayment_auto_max_percent > 100_000 {
             return Err(bad(format!(
-                "matching.overpayment_auto_max_percent = {} must be within 0..=100000",
+                "cash.overpayment_auto_max_percent = {} must be within 0..=100000",
                 self.overpayment_auto_max_percent
             )));
         }
         if !(0.0..0.5).contains(&self.ambiguity_margin) {
-            return Err(bad(format!("matching.ambiguity_margin = {} must be within 0..0.5", self.ambiguity_margin)));
+            return Err(bad(format!("cash.ambiguity_margin = {} must be within 0..0.5", self.ambiguity_margin)));
         }
         if !(0..=1000).contains(&self.fx_tolerance_bp) {
-            return Err(bad("matching.fx_tolerance_bp must be within 0..=1000 (10%)".into()));
+            return Err(bad("cash.fx_tolerance_bp must be within 0..=1000 (10%)".into()));
         }
         if !(1..=3660).contains(&self.date_window_days) {
-            return Err(bad(format!("matching.date_window_days = {} must be within 1..=3660", self.date_window_days)));
+            return Err(bad(format!("cash.date_window_days = {} must be within 1..=3660", self.date_window_days)));
         }
         if self.discount_percent.len() > 10 || self.discount_percent.iter().any(|p| !(1..=50).contains(p)) {
             return Err(bad(format!(
-                "matching.discount_percent = {:?}: at most 10 rates, each within 1..=50",
+                "cash.discount_percent = {:?}: at most 10 rates, each within 1..=50",
                 self.discount_percent
             )));
         }
@@ -183,16 +183,14 @@ impl MatchConfig {
             || !(1..=self.subset_max_candidates).contains(&self.subset_max_items)
         {
             return Err(bad(format!(
-                "matching.subset_max_items = {} and subset_max_candidates = {}: 1 ≤ items ≤ candidates ≤ 24",
+                "cash.subset_max_items = {} and subset_max_candidates = {}: 1 ≤ items ≤ candidates ≤ 24",
                 self.subset_max_items, self.subset_max_candidates
             )));
         }
         if let Some((c, v)) =
             self.bank_fee_max_minor.iter().find(|(c, v)| **v < 0 || reckon_core::Currency::parse(c).is_none())
         {
-            return Err(bad(format!(
-                "matching.bank_fee_max_minor.{c} = {v}: a currency must be ISO 4217 and its cap ≥ 0"
-            )));
+            return Err(bad(format!("cash.bank_fee_max_minor.{c} = {v}: a currency must be ISO 4217 and its cap ≥ 0")));
         }
         Ok(())
     }

@@ -383,16 +383,16 @@ pub struct CashStage {
 
 impl CashStage {
     pub fn build(config: &crate::Config) -> Result<Box<dyn Stage>, BuildError> {
-        config.matching.validate()?;
-        let model = |source| BuildError::Model { section: "matching", source };
-        let scorer = crate::model::load_scorer(&config.matching).map_err(model)?;
+        config.cash.validate()?;
+        let model = |source| BuildError::Model { section: "cash", source };
+        let scorer = crate::model::load_scorer(&config.cash).map_err(model)?;
         let monitor = match &scorer {
             Some(s) => crate::model::Monitor::of(&s.0).map_err(model)?,
             None => None,
         };
-        let challenger = crate::model::load_challenger(&config.matching).map_err(model)?;
+        let challenger = crate::model::load_challenger(&config.cash).map_err(model)?;
         Ok(Box::new(CashStage {
-            config: config.matching.clone(),
+            config: config.cash.clone(),
             scorer,
             monitor,
             limits: config.monitor.clone(),
@@ -403,7 +403,7 @@ impl CashStage {
 
 impl Stage for CashStage {
     fn name(&self) -> &'static str {
-        "cash_matching"
+        "cash"
     }
 
     fn outputs(&self) -> &'static [&'static str] {

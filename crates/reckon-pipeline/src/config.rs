@@ -12,9 +12,10 @@ pub struct Config {
     /// What loading accepts beyond the contract's types (the date range).
     #[serde(default)]
     pub ingest: reckon_ingest::IngestConfig,
-    /// Cash application settings.
-    #[serde(default)]
-    pub matching: reckon_match::MatchConfig,
+    /// `[cash]`: cash application (read from `[matching]` too, its name before
+    /// 2026-11-30).
+    #[serde(default, alias = "matching")]
+    pub cash: reckon_match::MatchConfig,
     /// Exception routing policy.
     #[serde(default)]
     pub feed: reckon_feed::FeedConfig,
@@ -24,9 +25,10 @@ pub struct Config {
     /// Money out: bank rules for debits that pay no AP invoice.
     #[serde(default)]
     pub disbursements: DisbursementsConfig,
-    /// Journal-entry tests on GL journals.
-    #[serde(default)]
-    pub anomaly: reckon_anomaly::AnomalyConfig,
+    /// `[journals]`: journal-entry tests and the risk model on GL journals (read
+    /// from `[anomaly]` too, its name before 2026-11-30).
+    #[serde(default, alias = "anomaly")]
+    pub journals: reckon_anomaly::AnomalyConfig,
     /// The state store across runs and the service level per exception kind.
     #[serde(default)]
     pub state: reckon_state::StateConfig,
@@ -100,8 +102,8 @@ impl Config {
     /// Cross-field checks beyond the types, section by section.
     pub fn validate(&self) -> Result<(), reckon_core::InvalidSetting> {
         self.ingest.build()?;
-        self.matching.validate()?;
-        self.anomaly.build()?;
+        self.cash.validate()?;
+        self.journals.build()?;
         self.state.build()?;
         self.decisions.build()?;
         self.monitor.validate().map_err(|r| reckon_core::InvalidSetting::new("monitor", r))?;
@@ -118,6 +120,18 @@ mod tests {
         assert!(Config::from_toml("t", "[feed]\nescalate_above = { EUR = \"50000.00\" }").is_ok());
         let e = Config::from_toml("t", "[feed]\nescalate_above = { EUR = \"5.000,00\" }").err().map(|e| e.to_string());
         assert!(e.is_some_and(|e| e.contains("escalate_above.EUR")));
+    }
+
+    #[test]
+    fn sections_are_named_by_engine_and_read_by_their_former_names() {
+        let now = Config::from_toml("t", "[cash]\nauto_threshold = 0.9\n[journals]\nreview_risk = 0.4\n");
+        let before = Config::from_toml("t", "[matching]\nauto_threshold = 0.9\n[anomaly]\nreview_risk = 0.4\n");
+        let now = now.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(now.cash.auto_threshold, 0.9);
+        assert_eq!(now.journals.review_risk, 0.4);
+        assert_eq!(Some(now), before.ok());
+        let e = Config::from_toml("t", "[journals]\nreview_risk = 2.0\n").err().map(|e| e.to_string());
+        assert!(e.as_deref().is_some_and(|e| e.contains("journals.review_risk")), "{e:?}");
     }
 
     #[test]

@@ -39,7 +39,11 @@ pub fn from_receipts_except(
 }
 
 /// Exceptions for every debit not linked to AP or classified by a bank rule.
-pub fn from_money_out(tables: &Tables, money_out: Option<&crate::dedup::MoneyOut<'_>>, run_id: &str) -> Vec<Exception> {
+pub fn from_money_out(
+    tables: &Tables,
+    money_out: Option<&crate::disbursements::MoneyOut<'_>>,
+    run_id: &str,
+) -> Vec<Exception> {
     from_bank(tables, Side::Debits(money_out), run_id)
 }
 
@@ -47,7 +51,7 @@ pub fn from_money_out(tables: &Tables, money_out: Option<&crate::dedup::MoneyOut
 /// debits and zero amounts (money out).
 enum Side<'a> {
     Credits(Option<&'a MatchResult>),
-    Debits(Option<&'a crate::dedup::MoneyOut<'a>>),
+    Debits(Option<&'a crate::disbursements::MoneyOut<'a>>),
 }
 
 fn from_bank(tables: &Tables, side: Side<'_>, run_id: &str) -> Vec<Exception> {

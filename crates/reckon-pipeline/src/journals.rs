@@ -26,24 +26,24 @@ pub struct JournalsStage {
 
 impl JournalsStage {
     pub fn build(config: &crate::Config) -> Result<Box<dyn Stage>, BuildError> {
-        let tests = config.anomaly.build()?;
-        let err = |source: crate::model::ModelError| BuildError::Model { section: "anomaly", source };
-        let model = match config.anomaly.model.as_str() {
+        let tests = config.journals.build()?;
+        let err = |source: crate::model::ModelError| BuildError::Model { section: "journals", source };
+        let model = match config.journals.model.as_str() {
             "rules" => None,
             name => {
-                let dir = crate::model::find("anomaly.model", name, "set it to \"rules\" for the tests alone")
+                let dir = crate::model::find("journals.model", name, "set it to \"rules\" for the tests alone")
                     .map_err(err)?;
                 Some(RiskModel::load(&dir).map_err(err)?)
             }
         };
-        let review_risk = model.as_ref().map_or(config.anomaly.review_risk, RiskModel::review);
+        let review_risk = model.as_ref().map_or(config.journals.review_risk, RiskModel::review);
         Ok(Box::new(JournalsStage { tests, model, review_risk }))
     }
 }
 
 impl Stage for JournalsStage {
     fn name(&self) -> &'static str {
-        "journal_tests"
+        "journals"
     }
 
     fn outputs(&self) -> &'static [&'static str] {
@@ -395,7 +395,7 @@ fn trained_rule_risk(j: &JournalResult, untrained: &[reckon_anomaly::JournalTest
     1.0 - j.flags.iter().filter(|f| !untrained.contains(&f.test)).map(|f| 1.0 - f.weight).product::<f64>()
 }
 
-/// The inputs `reckon train anomaly` gives a new risk model: the flags of tests
+/// The inputs `reckon train journals` gives a new risk model: the flags of tests
 /// without a graded input, the graded inputs, `rule_risk`, `iforest_z`, `amount_z`.
 pub fn combined_features() -> Vec<String> {
     let mut v: Vec<String> =

@@ -9,7 +9,8 @@
 
 pub mod cash;
 pub mod config;
-pub mod dedup;
+pub mod disbursements;
+pub mod duplicates;
 pub mod exceptions;
 pub mod frame;
 pub mod inputs;

@@ -1,7 +1,7 @@
 //! The cash-matching model at run time: where model folders are looked up
 //! (`resolve`) and the served model as the engine's group scorer
 //! (`load_scorer`, refused when its feature spec is not the engine's). Its
-//! training is in reckon-lab (`reckon train match`).
+//! training is in reckon-lab (`reckon train cash`).
 
 use std::path::{Path, PathBuf};
 
@@ -96,7 +96,7 @@ pub fn load_scorer(cfg: &MatchConfig) -> Result<Option<OnnxScorer>, ModelError> 
     if cfg.model == "rules" {
         return Ok(None);
     }
-    let dir = find("matching.model", &cfg.model, "set matching.model = \"rules\" to use rule scores")?;
+    let dir = find("cash.model", &cfg.model, "set matching.model = \"rules\" to use rule scores")?;
     Ok(Some(OnnxScorer(load_checked(&dir, Spec::Fixed(FEATURE_SPEC, FEATURES))?)))
 }
 
@@ -106,7 +106,7 @@ pub fn load_challenger(cfg: &MatchConfig) -> Result<Option<OnnxScorer>, ModelErr
     if cfg.challenger.is_empty() {
         return Ok(None);
     }
-    let dir = find("matching.challenger", &cfg.challenger, "leave matching.challenger empty to run without one")?;
+    let dir = find("cash.challenger", &cfg.challenger, "leave matching.challenger empty to run without one")?;
     Ok(Some(OnnxScorer(load_checked(&dir, Spec::Fixed(FEATURE_SPEC, FEATURES))?)))
 }
 

@@ -800,8 +800,8 @@ pub fn serve_registered(path: &Path, config: &mut crate::Config) -> Result<(), R
             )));
         }
         match a.alias {
-            reckon_state::models::ModelAlias::Champion => config.matching.model = a.model.model.clone(),
-            reckon_state::models::ModelAlias::Challenger => config.matching.challenger = a.model.model.clone(),
+            reckon_state::models::ModelAlias::Champion => config.cash.model = a.model.model.clone(),
+            reckon_state::models::ModelAlias::Challenger => config.cash.challenger = a.model.model.clone(),
         }
     }
     Ok(())

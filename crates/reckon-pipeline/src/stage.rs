@@ -56,8 +56,8 @@ pub type Builder = fn(&Config) -> Result<Box<dyn Stage>, BuildError>;
 /// appear in the outputs.
 pub const STAGES: &[Builder] = &[
     crate::cash::CashStage::build,
-    crate::dedup::DisbursementsStage::build,
-    crate::dedup::DuplicatesStage::build,
+    crate::disbursements::DisbursementsStage::build,
+    crate::duplicates::DuplicatesStage::build,
     crate::journals::JournalsStage::build,
 ];
 

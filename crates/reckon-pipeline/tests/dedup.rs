@@ -4,7 +4,7 @@
 //! type (not flagged), each inside a small book of unrelated invoices.
 
 use reckon_dedup::{Invoice, Vendor};
-use reckon_pipeline::dedup::detect;
+use reckon_pipeline::duplicates::detect;
 
 fn day(y: i32, m: u32, d: u32) -> i32 {
     reckon_core::date::parse_iso_date(&format!("{y:04}-{m:02}-{d:02}")).unwrap_or_else(|| panic!("date"))

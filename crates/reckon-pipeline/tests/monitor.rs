@@ -59,7 +59,7 @@ fn a_run_measures_its_rows_against_the_training_reference() {
     (name.edges, name.shares, name.min, name.max) = (vec![], vec![1.0], 0.0, 0.0);
     std::fs::write(model.join("reference.json"), reference.to_json()).unwrap_or_else(|e| panic!("{e}"));
     let mut cfg = Config::default();
-    cfg.matching.model = model.display().to_string();
+    cfg.cash.model = model.display().to_string();
     let mut ids = Vec::new();
     for threads in [1, 4] {
         let out = t.path().join(format!("drift{threads}"));
@@ -145,10 +145,10 @@ fn a_challenger_in_shadow_decides_nothing_and_scores_as_it_would_alone() {
     };
     let (alone_champion, _) = run_with("champion", Config::default());
     let mut shadowed = Config::default();
-    shadowed.matching.challenger = model.display().to_string();
+    shadowed.cash.challenger = model.display().to_string();
     let (both, r) = run_with("both", shadowed);
     let mut alone = Config::default();
-    alone.matching.model = model.display().to_string();
+    alone.cash.model = model.display().to_string();
     let (challenger_alone, _) = run_with("challenger", alone);
 
     let roles: Vec<(String, Option<String>)> =

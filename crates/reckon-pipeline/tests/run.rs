@@ -266,20 +266,20 @@ fn the_shipped_model_scores_the_run_and_a_missing_one_is_an_error() {
     let ids: Vec<&str> = r.manifest.models.iter().map(|m| m.id.as_str()).collect();
     // In stage order (stage::STAGES): cash, disbursements, duplicates, journals.
     assert_eq!(ids, ["cash_match@2.2", "ap_dedup@2.0", "journal_anomaly@3.0", "journal_iforest@3.0"]);
-    assert!(r.manifest.stages["cash_matching"].contains("model cash_match@2.2"));
+    assert!(r.manifest.stages["cash"].contains("model cash_match@2.2"));
     let ev = std::fs::read_to_string(out.path().join("exceptions.jsonl")).unwrap_or_default();
     assert!(ev.contains("\"model\":\"cash_match@2.2\""), "proposals should cite the model");
 
     let mut rules = Config::default();
-    rules.matching.model = "rules".into();
+    rules.cash.model = "rules".into();
     rules.duplicates.model = "off".into();
-    rules.anomaly.model = "rules".into();
+    rules.journals.model = "rules".into();
     let r = run(&RunOptions::new(input.path(), out.path(), rules)).unwrap_or_else(|e| panic!("{e}"));
     assert!(r.manifest.models.is_empty());
-    assert_eq!(r.manifest.stages["duplicate_detection"], "off");
+    assert_eq!(r.manifest.stages["duplicates"], "off");
 
     let mut missing = Config::default();
-    missing.matching.model = "cash_match_v9_9".into();
+    missing.cash.model = "cash_match_v9_9".into();
     let e = run(&RunOptions::new(input.path(), out.path(), missing)).err().map(|e| e.to_string()).unwrap_or_default();
     assert!(e.contains("cash_match_v9_9") && e.contains("rules"), "{e}");
 }

@@ -87,7 +87,7 @@ fn opts(input: &Path, out: &Path, state: &Path, day: u32, config: Config) -> Run
 
 fn rules() -> Config {
     let mut c = Config::default();
-    c.matching.model = "rules".into();
+    c.cash.model = "rules".into();
     c
 }
 

@@ -19,7 +19,7 @@ use serde::Serialize;
 use crate::decision::{Action, DecisionStatus};
 use crate::store::{ExceptionRecord, StoredDecision};
 
-/// The cash-matching engine's name in the registry (as in `reckon train match`).
+/// The cash-matching engine's name in the registry (as in `reckon train cash`).
 pub const ENGINE_MATCH: &str = "match";
 
 reckon_core::vocab_enum! {

@@ -221,7 +221,7 @@ impl World {
     pub fn settings(&self) -> String {
         let l = self.gl.approval_limit;
         format!(
-            "# {name}: {about}\n[anomaly]\napproval_limits = {{ EUR = \"{l}.00\", GBP = \"{l}.00\", USD = \"{l}.00\" }}\nbusiness_hours = [{}, {}]\n",
+            "# {name}: {about}\n[journals]\napproval_limits = {{ EUR = \"{l}.00\", GBP = \"{l}.00\", USD = \"{l}.00\" }}\nbusiness_hours = [{}, {}]\n",
             self.gl.hours.0,
             self.gl.hours.1,
             name = self.name,

@@ -417,7 +417,7 @@ pub fn bench(scale: usize, seed: u64, dir: Option<PathBuf>, only: &str) -> anyho
             reckon_pipeline::cash::inputs(&tables).context("generated scenario lacks receipts or open items")?;
         let truth = reckon_lab::eval::cash_truth(&input.join("truth"))?;
         let t = Instant::now();
-        let out = stage("cash_matching")?.run(&inputs)?;
+        let out = stage("cash")?.run(&inputs)?;
         let match_s = t.elapsed().as_secs_f64();
         let match_rss = peak_rss_mib();
         let out = write(out)?;
@@ -458,15 +458,15 @@ pub fn bench(scale: usize, seed: u64, dir: Option<PathBuf>, only: &str) -> anyho
     {
         let n = inv.len();
         let t = Instant::now();
-        let base = reckon_lab::dedup::exact_key_baseline(inv);
+        let base = reckon_lab::duplicates::exact_key_baseline(inv);
         let base_s = t.elapsed().as_secs_f64();
         let t = Instant::now();
-        let out = stage("duplicate_detection")?.run(&inputs)?;
+        let out = stage("duplicates")?.run(&inputs)?;
         let dedup_s = t.elapsed().as_secs_f64();
         let out = write(out)?;
         let compared = out.report.counts.get("compared_pairs").copied().unwrap_or(0);
-        let ev = reckon_lab::dedup::eval_out(&scratch, &input.join("truth")).map_err(|e| anyhow::anyhow!(e))?;
-        let bev = reckon_lab::dedup::evaluate(&base, 0, &input.join("truth")).map_err(|e| anyhow::anyhow!(e))?;
+        let ev = reckon_lab::duplicates::eval_out(&scratch, &input.join("truth")).map_err(|e| anyhow::anyhow!(e))?;
+        let bev = reckon_lab::duplicates::evaluate(&base, 0, &input.join("truth")).map_err(|e| anyhow::anyhow!(e))?;
         dup_report = serde_json::json!({
             "ap_invoices": n,
             "pairs_compared": compared,

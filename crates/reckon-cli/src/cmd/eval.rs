@@ -58,7 +58,7 @@ pub fn exec(out: PathBuf, truth: PathBuf) -> anyhow::Result<i32> {
     // ERP's exact-key check on the same invoices.
     let mut dup_json = serde_json::Value::Null;
     if out.join("duplicates.parquet").is_file() && truth.join("ap_duplicates.csv").is_file() {
-        let d = reckon_lab::dedup::eval_out(&out, &truth).map_err(|e| anyhow::anyhow!(e))?;
+        let d = reckon_lab::duplicates::eval_out(&out, &truth).map_err(|e| anyhow::anyhow!(e))?;
         let scenario = truth.parent().unwrap_or(&truth);
         let invoices = match reckon_ingest::load_dir(scenario) {
             Ok(l) => reckon_pipeline::inputs::invoices(&l)?,
@@ -66,8 +66,8 @@ pub fn exec(out: PathBuf, truth: PathBuf) -> anyhow::Result<i32> {
         };
         let baseline = match invoices {
             Some(inv) => {
-                let flagged = reckon_lab::dedup::exact_key_baseline(&inv);
-                Some(reckon_lab::dedup::evaluate(&flagged, 0, &truth).map_err(|e| anyhow::anyhow!(e))?)
+                let flagged = reckon_lab::duplicates::exact_key_baseline(&inv);
+                Some(reckon_lab::duplicates::evaluate(&flagged, 0, &truth).map_err(|e| anyhow::anyhow!(e))?)
             }
             None => None,
         };
@@ -112,7 +112,7 @@ pub fn exec(out: PathBuf, truth: PathBuf) -> anyhow::Result<i32> {
     }
     let mut out_json = serde_json::Value::Null;
     if out.join("disbursements.parquet").is_file() && truth.join("disbursements.csv").is_file() {
-        let m = reckon_lab::dedup::eval_money_out(&out, &truth).map_err(|e| anyhow::anyhow!(e))?;
+        let m = reckon_lab::duplicates::eval_money_out(&out, &truth).map_err(|e| anyhow::anyhow!(e))?;
         outln!("money out: debits settled right, by class");
         for (c, (n, ok)) in &m {
             outln!("    {c:<18} {ok:>6} of {n:>6}");

@@ -145,7 +145,7 @@ pub struct SimulateArgs {
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// After day D, train a cash-matching candidate on the store's decisions
-    /// (`reckon train match --state`) and register it as challenger: it scores
+    /// (`reckon train cash --state`) and register it as challenger: it scores
     /// in shadow from the next day.
     #[arg(long, value_name = "D")]
     pub retrain_after_day: Option<usize>,

@@ -1,4 +1,4 @@
-//! `reckon train match|dedup|anomaly`: the trainers of reckon-lab.
+//! `reckon train cash|dedup|anomaly`: the trainers of reckon-lab.
 
 use std::path::PathBuf;
 
@@ -10,8 +10,10 @@ use reckon_pipeline::exit;
 pub enum What {
     /// The journal risk model: an isolation forest (Rust → ONNX tree ensemble) over
     /// journal features plus a logistic regression combining it with the rule flags;
-    /// review threshold with the best F1 on --validation.
-    Anomaly {
+    /// review threshold with the best F1 on --validation. (Also `anomaly`, its
+    /// name before 2026-11-30.)
+    #[command(alias = "anomaly")]
+    Journals {
         /// Training scenarios (`reckon generate` folders with truth/), one or more.
         #[arg(long, required = true, num_args = 1..)]
         input: Vec<PathBuf>,
@@ -23,8 +25,9 @@ pub enum What {
         out: PathBuf,
     },
     /// The AP duplicate-pair scorer (logistic regression, ONNX): fit on --input,
-    /// threshold with the best F1 on --validation.
-    Dedup {
+    /// threshold with the best F1 on --validation. (Also `dedup`.)
+    #[command(alias = "dedup")]
+    Duplicates {
         /// Training scenarios (`reckon generate` folders with truth/), one or more.
         #[arg(long, required = true, num_args = 1..)]
         input: Vec<PathBuf>,
@@ -43,8 +46,10 @@ pub enum What {
     /// or matched otherwise: wrong; automatic matches still standing
     /// --weak-after-runs runs later: weak positives), the newest --holdout-runs
     /// runs held out for the threshold and the comparison with the champion's
-    /// own scores; --input scenarios, if any, are mixed in as a prior.
-    Match {
+    /// own scores; --input scenarios, if any, are mixed in as a prior. (Also
+    /// `match`.)
+    #[command(alias = "match")]
+    Cash {
         /// Training scenarios (`reckon generate` folders with truth/), one or more
         /// (with --state: an optional prior).
         #[arg(long, num_args = 1..)]
@@ -88,7 +93,7 @@ pub enum What {
 /// Trains the model `what` names and writes its folder.
 pub fn exec(what: What) -> anyhow::Result<i32> {
     match what {
-        What::Anomaly { input, validation, out } => {
+        What::Journals { input, validation, out } => {
             let r = reckon_lab::journals::train(&input, &validation, &out, Default::default())
                 .map_err(|e| anyhow::anyhow!(e))?;
             outln!(
@@ -116,8 +121,8 @@ pub fn exec(what: What) -> anyhow::Result<i32> {
             outln!("wrote {}", out.display());
             Ok(exit::OK)
         }
-        What::Dedup { input, validation, out } => {
-            let r = reckon_lab::dedup::train(&input, &validation, &out, Default::default())
+        What::Duplicates { input, validation, out } => {
+            let r = reckon_lab::duplicates::train(&input, &validation, &out, Default::default())
                 .map_err(|e| anyhow::anyhow!(e))?;
             outln!(
                 "trained on {} candidate pairs ({} duplicates); validation: {} pairs, ROC-AUC {:.4}, AP {:.4}",
@@ -138,7 +143,7 @@ pub fn exec(what: What) -> anyhow::Result<i32> {
             outln!("wrote {}", out.display());
             Ok(exit::OK)
         }
-        What::Match {
+        What::Cash {
             input,
             validation,
             state: Some(state),
@@ -201,10 +206,10 @@ pub fn exec(what: What) -> anyhow::Result<i32> {
             outln!("wrote {} (a candidate: reckon models challenge, then promote)", out.display());
             Ok(exit::OK)
         }
-        What::Match { input, validation, out, target_precision, z, floor, .. } => {
+        What::Cash { input, validation, out, target_precision, z, floor, .. } => {
             anyhow::ensure!(
                 !input.is_empty() && !validation.is_empty(),
-                "train match needs --input and --validation scenarios (or --state)"
+                "train cash needs --input and --validation scenarios (or --state)"
             );
             let pb = crate::cmd::run::spinner("reckon: training the cash-matching model");
             let params = reckon_lab::cash::TrainParams {

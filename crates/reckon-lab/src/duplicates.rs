@@ -1,4 +1,4 @@
-//! The duplicate model's training (`reckon train dedup`) and the evaluation of
+//! The duplicate model's training (`reckon train duplicates`) and the evaluation of
 //! duplicate pairs and money out against a scenario's truth.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -11,7 +11,7 @@ use reckon_learn::{logistic::Logistic, metrics};
 use reckon_onnx::{Model, ModelConfig};
 use serde::Serialize;
 
-use reckon_pipeline::dedup::pairs;
+use reckon_pipeline::duplicates::pairs;
 
 /// Labelled pairs: (doc a, doc b) → pattern or hard-negative type.
 pub type PairLabels = BTreeMap<(String, String), String>;
@@ -356,7 +356,7 @@ labelled history before trusting it on real books."
         reproduce: crate::card::reproduce(
             &train.iter().chain(validation).map(std::path::PathBuf::as_path).collect::<Vec<_>>(),
             format!(
-                "reckon train dedup --input {} --validation {} --out models/ap_dedup_v{}",
+                "reckon train duplicates --input {} --validation {} --out models/ap_dedup_v{}",
                 crate::card::shown(train),
                 crate::card::shown(validation),
                 mc.version.replace('.', "_")

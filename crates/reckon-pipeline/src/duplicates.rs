@@ -1,7 +1,6 @@
-//! The AP stages: duplicate invoices (AP frames → reckon-dedup → scored pairs,
-//! clusters, `duplicates.parquet` and `duplicate_invoice` exceptions) and money
-//! out (every debit linked to AP or classified, `disbursements.parquet`). The
-//! model's training and the evaluation are in reckon-lab.
+//! The duplicates stage: AP invoices → reckon-dedup → scored pairs, clusters,
+//! `duplicates.parquet` and `duplicate_invoice` exceptions. The model's
+//! training and evaluation are in reckon-lab.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -13,131 +12,6 @@ use reckon_onnx::Model;
 
 use crate::inputs::Tables;
 use crate::stage::{BuildError, RunInputs, Settled, Stage, StageError, StageOutput, StageReport};
-
-/// Money out settled against AP: one outcome per debit (in `txn_ids` order).
-#[derive(Debug, Default)]
-pub struct MoneyOut<'a> {
-    pub txn_ids: Vec<String>,
-    pub outcomes: Vec<reckon_dedup::payments::Outcome>,
-    pub invoices: &'a [Invoice],
-}
-
-/// Links every debit of the run's bank entries to AP invoices or a bank rule
-/// (rules apply even without AP invoices).
-pub fn money_out<'a>(tables: &'a Tables, rules: &[reckon_dedup::payments::Rule]) -> Option<MoneyOut<'a>> {
-    let debits = &tables.bank.as_ref()?.debits;
-    // Without AP invoices only the bank rules apply.
-    let (invoices, vendors) = match tables.invoices.as_deref() {
-        Some(i) => (i, tables.vendors.as_slice()),
-        None => (&[][..], &[][..]),
-    };
-    let (cluster, _) = reckon_dedup::vendor_clusters(vendors, invoices);
-    let outcomes = reckon_dedup::payments::settle(debits, invoices, vendors, &cluster, rules);
-    Some(MoneyOut { txn_ids: debits.iter().map(|d| d.txn_id.clone()).collect(), outcomes, invoices })
-}
-
-/// `disbursements.parquet`: every debit's status, class, invoices, reason.
-pub fn money_out_frame(m: &MoneyOut<'_>) -> PolarsResult<DataFrame> {
-    use reckon_dedup::payments::Outcome;
-    let mut status = Vec::new();
-    let mut class = Vec::new();
-    let mut docs = Vec::new();
-    let mut why = Vec::new();
-    for o in &m.outcomes {
-        let (s, c, d, w) = match o {
-            Outcome::Paid(ix, how) => (
-                "paid",
-                "ap_payment".to_string(),
-                ix.iter().map(|i| m.invoices[*i].doc_id.clone()).collect::<Vec<_>>().join("|"),
-                how.clone(),
-            ),
-            Outcome::Classified(c, how) => ("classified", c.clone(), String::new(), how.clone()),
-            Outcome::PaidTwice(prev, doc) => (
-                "paid_twice",
-                "duplicate_payment".to_string(),
-                m.invoices[*doc].doc_id.clone(),
-                format!("already paid by {}", m.txn_ids[*prev]),
-            ),
-            Outcome::Unreconciled => ("unreconciled", String::new(), String::new(), String::new()),
-        };
-        status.push(s.to_string());
-        class.push(c);
-        docs.push(d);
-        why.push(w);
-    }
-    let cols = vec![
-        Column::new("txn_id".into(), m.txn_ids.clone()),
-        Column::new("status".into(), status),
-        Column::new("class".into(), class),
-        Column::new("doc_ids".into(), docs),
-        Column::new("reason".into(), why),
-    ];
-    DataFrame::new(m.txn_ids.len(), cols)
-}
-
-/// Money out as a stage: every bank debit linked to AP invoices or classified
-/// by a bank rule (`disbursements` table), exceptions for the rest and for
-/// invoices paid twice.
-#[derive(Debug)]
-pub struct DisbursementsStage {
-    rules: Vec<reckon_dedup::payments::Rule>,
-}
-
-impl DisbursementsStage {
-    pub fn build(config: &crate::Config) -> Result<Box<dyn Stage>, BuildError> {
-        Ok(Box::new(DisbursementsStage { rules: config.disbursements.rules.clone() }))
-    }
-}
-
-impl Stage for DisbursementsStage {
-    fn name(&self) -> &'static str {
-        "disbursements"
-    }
-
-    fn outputs(&self) -> &'static [&'static str] {
-        &["disbursements"]
-    }
-
-    fn run(&self, inputs: &RunInputs<'_>) -> Result<StageOutput, StageError> {
-        use reckon_dedup::payments::Outcome;
-        let mo = money_out(inputs.tables, &self.rules);
-        let exceptions = crate::exceptions::from_money_out(inputs.tables, mo.as_ref(), inputs.run_id);
-        let Some(mo) = mo else { return Ok(StageOutput { exceptions, ..StageOutput::no_input() }) };
-        let table = money_out_frame(&mo).map_err(|e| StageError { stage: self.name(), message: e.to_string() })?;
-        let mut counts = BTreeMap::new();
-        for o in &mo.outcomes {
-            let status = match o {
-                Outcome::Paid(..) => "paid",
-                Outcome::Classified(..) => "classified",
-                Outcome::PaidTwice(..) => "paid_twice",
-                Outcome::Unreconciled => "unreconciled",
-            };
-            *counts.entry(status.to_string()).or_insert(0u64) += 1;
-        }
-        let summary = format!(
-            "ok ({} debits: {})",
-            mo.txn_ids.len(),
-            counts.iter().map(|(k, v)| format!("{v} {k}")).collect::<Vec<_>>().join(", ")
-        );
-        Ok(StageOutput {
-            report: StageReport { summary, rows_in: mo.txn_ids.len() as u64, rows_out: table.height() as u64, counts },
-            tables: vec![("disbursements", table)],
-            exceptions,
-            learned: crate::remember::Learned::default(),
-            models: Vec::new(),
-            settled: Settled {
-                bank_cleared: mo
-                    .txn_ids
-                    .iter()
-                    .zip(&mo.outcomes)
-                    .filter(|(_, o)| matches!(o, Outcome::Paid(..) | Outcome::Classified(..)))
-                    .map(|(t, _)| t.clone())
-                    .collect(),
-                ..Settled::default()
-            },
-        })
-    }
-}
 
 /// Duplicate-invoice detection as a stage (`off` when `duplicates.model = "off"`).
 #[derive(Debug)]
@@ -163,7 +37,7 @@ impl DuplicatesStage {
 
 impl Stage for DuplicatesStage {
     fn name(&self) -> &'static str {
-        "duplicate_detection"
+        "duplicates"
     }
 
     fn outputs(&self) -> &'static [&'static str] {
