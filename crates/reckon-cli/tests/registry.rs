@@ -23,12 +23,12 @@ fn shipped() -> String {
 
 /// Writes `m` as a cash model folder named `name` with auto threshold `auto`.
 fn write_model(dir: &Path, name: &str, m: &reckon_learn::logistic::Logistic, auto: f64) -> String {
-    let bytes = m.to_onnx(&[("feature_spec", reckon_match::FEATURE_SPEC)]);
+    let bytes = m.to_onnx(&[("feature_spec", reckon_cash::FEATURE_SPEC)]);
     let mut cfg = reckon_onnx::ModelConfig::probability(
         name,
         "cash_match_group",
-        reckon_match::FEATURE_SPEC,
-        reckon_match::FEATURES.iter().map(|s| s.to_string()).collect(),
+        reckon_cash::FEATURE_SPEC,
+        reckon_cash::FEATURES.iter().map(|s| s.to_string()).collect(),
         &bytes,
         String::new(),
     );
@@ -42,7 +42,7 @@ fn write_model(dir: &Path, name: &str, m: &reckon_learn::logistic::Logistic, aut
 
 /// A cash model that reads the rule score alone: cruder than the shipped one.
 fn rule_only(dir: &Path) -> String {
-    let mut weights = vec![0.0; reckon_match::FEATURES.len()];
+    let mut weights = vec![0.0; reckon_cash::FEATURES.len()];
     weights[0] = 9.0;
     write_model(dir, "cash_rule_only", &reckon_learn::logistic::Logistic { weights, intercept: -5.0 }, 0.99)
 }
@@ -55,8 +55,8 @@ fn shuffled(dir: &Path, scenario: &Path) -> String {
     let loaded = reckon_ingest::load_dir(scenario).unwrap_or_else(|e| panic!("{e}"));
     let tables = reckon_pipeline::inputs::Tables::from_loaded(&loaded).unwrap_or_else(|e| panic!("{e}"));
     let i = reckon_pipeline::cash::inputs(&tables).unwrap_or_else(|| panic!("no receipts"));
-    let cfg = reckon_match::MatchConfig { model: "rules".into(), ..reckon_match::MatchConfig::default() };
-    let rows = reckon_match::training_rows(&i.receipts, &i.items, &i.customers, &i.remittances, &cfg);
+    let cfg = reckon_cash::MatchConfig { model: "rules".into(), ..reckon_cash::MatchConfig::default() };
+    let rows = reckon_cash::training_rows(&i.receipts, &i.items, &i.customers, &i.remittances, &cfg);
     let truth = std::fs::read_to_string(scenario.join("truth/cash_matches.csv")).unwrap_or_default();
     let mut right: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> = Default::default();
     for l in truth.lines().skip(1) {
@@ -71,7 +71,7 @@ fn shuffled(dir: &Path, scenario: &Path) -> String {
         s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         y.swap(k, (s >> 33) as usize % (k + 1));
     }
-    let k = reckon_match::FEATURES.len();
+    let k = reckon_cash::FEATURES.len();
     let x: Vec<f64> = rows.iter().flat_map(|r| r.features.iter().map(|v| f64::from(*v))).collect();
     let m = reckon_learn::logistic::Logistic::fit(&x, k, &y, 0.05).unwrap_or_else(|e| panic!("{e}"));
     write_model(dir, "cash_shuffled", &m, 0.9)

@@ -11,10 +11,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+use reckon_cash::{FEATURE_SPEC, FEATURES, GroupScorer, MatchConfig};
 use reckon_learn::logistic::Logistic;
 use reckon_learn::metrics;
 use reckon_learn::threshold::ThresholdRule;
-use reckon_match::{FEATURE_SPEC, FEATURES, GroupScorer, MatchConfig};
 use reckon_onnx::{Model, ModelConfig};
 use serde::Serialize;
 
@@ -27,7 +27,7 @@ pub(crate) fn labelled(dir: &Path, cfg: &MatchConfig) -> Result<(Vec<f64>, Vec<b
     let (_, tables) = crate::model::tables(dir)?;
     let i = reckon_pipeline::cash::inputs(&tables).ok_or_else(|| LabError::Data("no receipts or open items".into()))?;
     let truth = crate::eval::cash_truth(&dir.join("truth"))?;
-    let rows = reckon_match::training_rows(&i.receipts, &i.items, &i.customers, &i.remittances, cfg);
+    let rows = reckon_cash::training_rows(&i.receipts, &i.items, &i.customers, &i.remittances, cfg);
     let mut x = Vec::with_capacity(rows.len() * FEATURES.len());
     let mut y = Vec::with_capacity(rows.len());
     for r in &rows {
@@ -204,7 +204,7 @@ impl CheckedTrainParams {
                 path: v.clone(),
                 source: Box::new(LabError::Data("no receipts or open items".into())),
             })?;
-            let res = reckon_match::run_with(&i.receipts, &i.items, &i.customers, &i.remittances, &cfg, Some(&scorer))
+            let res = reckon_cash::run_with(&i.receipts, &i.items, &i.customers, &i.remittances, &cfg, Some(&scorer))
                 .map_err(|e| LabError::Data(e.to_string()))?;
             let truth = crate::eval::cash_truth(&v.join("truth"))?;
             let mut pred: crate::eval::Predicted = BTreeMap::new();

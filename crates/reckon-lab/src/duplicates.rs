@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
-use reckon_dedup::{FEATURE_SPEC, FEATURES, Invoice};
+use reckon_duplicates::{FEATURE_SPEC, FEATURES, Invoice};
 use reckon_learn::threshold::ThresholdRule;
 use reckon_learn::{logistic::Logistic, metrics};
 use reckon_onnx::{Model, ModelConfig};
@@ -315,7 +315,7 @@ impl CheckedTrainParams {
 
 fn card(mc: &ModelConfig, report: &DedupTrainReport, train: &[PathBuf], validation: &[PathBuf]) -> String {
     crate::card::ModelCard {
-        intended_use: "Scores candidate pairs of AP invoices (from reckon-dedup's blocking) with the\n\
+        intended_use: "Scores candidate pairs of AP invoices (from reckon-duplicates's blocking) with the\n\
 probability that they are the same invoice entered twice. Pairs at or above the\n\
 `review` threshold are flagged (`duplicates.parquet`, `duplicate_invoice`\n\
 exceptions; 0.95 and above escalate) when their numbers can be one document.\n\

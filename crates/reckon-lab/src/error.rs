@@ -38,7 +38,7 @@ pub enum LabError {
     Learn(#[from] reckon_learn::LearnError),
     #[error(transparent)]
     Onnx(#[from] reckon_onnx::OnnxError),
-    /// A scorer behind `reckon_match::GroupScorer` failed.
+    /// A scorer behind `reckon_cash::GroupScorer` failed.
     #[error("scoring: {0}")]
     Scorer(Box<dyn std::error::Error + Send + Sync>),
     #[error(transparent)]

@@ -93,7 +93,7 @@ pub fn refuse_training_data(out: &Path, truth: &Path) -> Result<(), EvalError> {
 /// The review threshold a run's journal scores were flagged at: the model folder
 /// named in its manifest (`config.journals.model`), or the rules' `review_risk`.
 pub fn journal_review_threshold(out: &Path) -> f64 {
-    let rules = reckon_anomaly::AnomalyConfig::default().review_risk;
+    let rules = reckon_journals::AnomalyConfig::default().review_risk;
     let manifest: Option<serde_json::Value> =
         std::fs::read_to_string(out.join("manifest.json")).ok().and_then(|t| serde_json::from_str(&t).ok());
     let Some(m) = manifest else { return rules };
@@ -152,7 +152,7 @@ pub type Predicted = BTreeMap<String, (BTreeSet<String>, bool, f64)>;
 pub type Candidates = BTreeMap<String, Vec<BTreeSet<String>>>;
 
 /// The candidates of a match result's ambiguous receipts.
-pub fn candidates_of(res: &reckon_match::MatchResult) -> Candidates {
+pub fn candidates_of(res: &reckon_cash::MatchResult) -> Candidates {
     res.outcomes
         .iter()
         .filter(|o| !o.candidates.is_empty())

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
-use reckon_anomaly::{Book, JournalResult};
+use reckon_journals::{Book, JournalResult};
 use serde::Serialize;
 
 use reckon_pipeline::journals::{RiskModel, combined, combined_features, input_test};
@@ -160,7 +160,7 @@ fn one_hot(book: &Book, results: &[JournalResult], vocab: &mut Option<Vec<String
 /// the scenario's truth, the figure reckon's journal model must beat.
 pub fn in_book_iforest_roc_auc(dir: &Path) -> Result<f64, LabError> {
     use reckon_learn::{iforest, metrics};
-    let tests = reckon_anomaly::AnomalyConfig::default().build()?;
+    let tests = reckon_journals::AnomalyConfig::default().build()?;
     let book = book_of(dir)?;
     let results = tests.run_book(&book);
     let y = labels(&results, &dir.join("truth"))?;
@@ -269,7 +269,7 @@ impl CheckedTrainParams {
         let t0 = std::time::Instant::now();
         // Each book is read with its company's settings (approval limits, working
         // day: `truth/reckon.toml` when the scenario has one), as its runs read it.
-        type Labelled = (Book, Vec<JournalResult>, Vec<bool>, reckon_anomaly::Tests);
+        type Labelled = (Book, Vec<JournalResult>, Vec<bool>, reckon_journals::Tests);
         let load = |d: &Path| -> Result<Labelled, LabError> {
             let tests = crate::model::company_config(d)?.journals.build()?;
             let lines = book_of(d)?;
@@ -279,8 +279,8 @@ impl CheckedTrainParams {
         };
         let books: Vec<Labelled> =
             train.iter().map(|d| load(d).map_err(LabError::in_dir(d))).collect::<Result<_, _>>()?;
-        let k = reckon_anomaly::FEATURES.len();
-        let tfs: Vec<Vec<f32>> = books.iter().map(|(tl, tr, _, t)| reckon_anomaly::features(t, tl, tr)).collect();
+        let k = reckon_journals::FEATURES.len();
+        let tfs: Vec<Vec<f32>> = books.iter().map(|(tl, tr, _, t)| reckon_journals::features(t, tl, tr)).collect();
         let tf: Vec<f32> = tfs.concat();
         let forest = iforest::IsolationForest::fit(&tf, k, &iforest::Params { trees, sample, seed })?;
         let tr: Vec<JournalResult> = books.iter().flat_map(|b| b.1.iter().cloned()).collect();
@@ -307,7 +307,7 @@ impl CheckedTrainParams {
         let lr = Logistic::fit_nonneg(&tx, w, &ty, alpha, &vec![true; w])?;
         let train_seconds = t0.elapsed().as_secs_f64();
         // Model folders.
-        let if_bytes = forest.to_onnx(&[("feature_spec", reckon_anomaly::FEATURE_SPEC)]);
+        let if_bytes = forest.to_onnx(&[("feature_spec", reckon_journals::FEATURE_SPEC)]);
         let lr_bytes = lr.to_onnx(&[("feature_spec", "journal_risk_v2")]);
         let data_hash = crate::model::training_data_sha256_of(train, crate::model::Engine::Journals);
         for v in validation {
@@ -319,8 +319,8 @@ impl CheckedTrainParams {
             name: "journal_iforest".into(),
             version: version.clone(),
             task: "journal_isolation".into(),
-            feature_spec: reckon_anomaly::FEATURE_SPEC.into(),
-            features: reckon_anomaly::FEATURES.iter().map(|s| s.to_string()).collect(),
+            feature_spec: reckon_journals::FEATURE_SPEC.into(),
+            features: reckon_journals::FEATURES.iter().map(|s| s.to_string()).collect(),
             input: "features".into(),
             output: "score".into(),
             output_mapping: "column:0".into(),
@@ -454,7 +454,7 @@ its account's 99th percentile), the rule risk, the forest's score (z within the\
 book) and the largest amount's z: the calibrated combination. Every weight is\n\
 held at zero or above (projected Newton on linfa's objective), so no input\n\
 reads as evidence of a normal journal. Weights: `weights.json`.",
-                spec = reckon_anomaly::FEATURE_SPEC
+                spec = reckon_journals::FEATURE_SPEC
             ),
             training: format!(
                 "Generated scenario{} `{}`: {} journals, {} anomalous (labels from\n\
@@ -488,7 +488,7 @@ halfway between the lowest journal kept and the highest left out: precision\n\
                 report.plain_iforest_one_hot.1,
                 report.validation_precision,
                 report.validation_recall,
-                spec = reckon_anomaly::FEATURE_SPEC,
+                spec = reckon_journals::FEATURE_SPEC,
                 sep = crate::model::separability(report.combined.0),
             ),
             limits: "Generated data only; anomaly types the generator does not make are only caught\n\

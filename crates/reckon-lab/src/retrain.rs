@@ -18,9 +18,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+use reckon_cash::{FEATURE_SPEC, FEATURES, GroupScorer, MatchConfig};
 use reckon_learn::logistic::Logistic;
 use reckon_learn::threshold::ThresholdRule;
-use reckon_match::{FEATURE_SPEC, FEATURES, GroupScorer, MatchConfig};
 use reckon_onnx::{Model, ModelConfig};
 use reckon_state::models::{ProposalScore, label_proposals};
 use serde::Serialize;

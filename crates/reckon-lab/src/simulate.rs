@@ -408,7 +408,7 @@ pub fn simulate(days_dir: &Path, out: &Path, state: &Path, cfg: &SimConfig) -> R
                 if let Some(name) = truth.trade_name.get(t) {
                     row.trade_name_new += 1;
                     row.trade_name_auto += u64::from(s == "auto");
-                    let key = reckon_match::normalize::name_key(name);
+                    let key = reckon_cash::normalize::name_key(name);
                     if known_names.contains(&key) {
                         row.trade_name_known += 1;
                         row.trade_name_known_auto += u64::from(s == "auto");

@@ -14,9 +14,9 @@ fn digest(features: &[&str]) -> String {
 #[test]
 fn feature_spec_digests_are_recorded_and_models_follow_them() {
     let code: BTreeMap<&str, (usize, String)> = [
-        (reckon_match::FEATURE_SPEC, reckon_match::FEATURES),
-        (reckon_dedup::FEATURE_SPEC, reckon_dedup::FEATURES),
-        (reckon_anomaly::FEATURE_SPEC, reckon_anomaly::FEATURES),
+        (reckon_cash::FEATURE_SPEC, reckon_cash::FEATURES),
+        (reckon_duplicates::FEATURE_SPEC, reckon_duplicates::FEATURES),
+        (reckon_journals::FEATURE_SPEC, reckon_journals::FEATURES),
     ]
     .into_iter()
     .map(|(s, f)| (s, (f.len(), digest(f))))

@@ -1,9 +1,9 @@
-//! The cash-matching stage: the run's receipts and open items → reckon-match →
+//! The cash-matching stage: the run's receipts and open items → reckon-cash →
 //! `matches.parquet`, `receipt_outcomes.parquet` and the receipts' exceptions.
 
 use polars::prelude::*;
+use reckon_cash::{Customer, MatchConfig, MatchResult, OpenItem, Receipt, RemittanceLine};
 use reckon_core::{Currency, format_minor};
-use reckon_match::{Customer, MatchConfig, MatchResult, OpenItem, Receipt, RemittanceLine};
 
 use crate::remember::{Learned, RunMemory};
 use crate::stage::{BuildError, RunInputs, Settled, Stage, StageError, StageOutput, StageReport};
@@ -26,7 +26,7 @@ pub struct Inputs<'a> {
 #[derive(Debug, thiserror::Error)]
 pub enum CashError {
     #[error(transparent)]
-    Match(#[from] reckon_match::MatchError),
+    Match(#[from] reckon_cash::MatchError),
     #[error("reference blocking: {0}")]
     Blocking(#[source] PolarsError),
 }
@@ -66,25 +66,25 @@ pub fn run_remembering(
     }
     let monitored = scorer.zip(monitor).map(|(scorer, monitor)| crate::model::Monitored { scorer, monitor });
     let sc = match &monitored {
-        Some(m) => Some(m as &dyn reckon_match::GroupScorer),
-        None => scorer.map(|s| s as &dyn reckon_match::GroupScorer),
+        Some(m) => Some(m as &dyn reckon_cash::GroupScorer),
+        None => scorer.map(|s| s as &dyn reckon_cash::GroupScorer),
     };
     let blocks = reference_blocks(&i.receipts, &i.items).map_err(CashError::Blocking)?;
-    let mut result = reckon_match::run_shadowed(
+    let mut result = reckon_cash::run_shadowed(
         &i.receipts,
         &i.items,
         &i.customers,
         &i.remittances,
         &cfg,
         sc,
-        challenger.map(|c| c as &dyn reckon_match::GroupScorer),
+        challenger.map(|c| c as &dyn reckon_cash::GroupScorer),
         Some(&blocks),
         rejected,
     )?;
     if let Some(m) = memory {
         // Provenance of a confirmed payer name, on the links it helped make.
         cite_aliases(&mut result, &i, m);
-        for r in result.rows.iter().filter(|r| r.band == reckon_match::Band::Auto) {
+        for r in result.rows.iter().filter(|r| r.band == reckon_cash::Band::Auto) {
             applied.learned.applications.push(Application {
                 txn_id: r.txn_id.clone(),
                 item_id: r.item_id.clone(),
@@ -95,7 +95,7 @@ pub fn run_remembering(
                 decision_id: None,
             });
         }
-        for o in result.outcomes.iter().filter(|o| o.status == reckon_match::ReceiptStatus::Auto) {
+        for o in result.outcomes.iter().filter(|o| o.status == reckon_cash::ReceiptStatus::Auto) {
             applied.learned.how.insert(o.txn_id.clone(), format!("matched automatically in run {run_id}"));
         }
     }
@@ -142,7 +142,7 @@ fn remember_items(i: &mut Inputs<'_>, m: &RunMemory) {
 /// Adds "payer name confirmed …" to the links of receipts whose payer name a
 /// person confirmed for the item's customer.
 fn cite_aliases(result: &mut MatchResult, i: &Inputs<'_>, m: &RunMemory) {
-    use reckon_match::normalize::name_key;
+    use reckon_cash::normalize::name_key;
     if m.aliases.is_empty() {
         return;
     }
@@ -337,7 +337,7 @@ pub fn apply_decisions(
             plan.iter().map(|(ix, _)| items[*ix].customer_id.as_str()).collect();
         if let (1, false) = (customers.len(), r.counterparty_name.trim().is_empty()) {
             let cid = customers.iter().next().copied().unwrap_or("");
-            let key = reckon_match::normalize::name_key(&r.counterparty_name);
+            let key = reckon_cash::normalize::name_key(&r.counterparty_name);
             let known = m.aliases.iter().any(|a| a.name_key == key && a.customer_id == cid)
                 || out.learned.aliases.iter().any(|a| a.name_key == key && a.customer_id == cid);
             if !known && !key.is_empty() {
@@ -429,7 +429,7 @@ impl Stage for CashStage {
         };
         // The rows the model scored against its training reference.
         let drift = self.monitor.as_ref().map(|m| m.take(&self.limits));
-        let model_id = self.scorer.as_ref().map(reckon_match::GroupScorer::id);
+        let model_id = self.scorer.as_ref().map(reckon_cash::GroupScorer::id);
         let decided = result.as_ref().map(|r| r.1.txns.clone()).unwrap_or_default();
         let mut exceptions = crate::exceptions::from_receipts_except(
             inputs.tables,
@@ -497,7 +497,7 @@ impl Stage for CashStage {
                 challenger: self.challenger.as_ref().map(|c| c.0.id()),
                 shadow_confidence: r.shadow_confidence,
                 features: res.features.get(&r.match_id).cloned().unwrap_or_default(),
-                feature_spec: Some(reckon_match::FEATURE_SPEC.to_string()),
+                feature_spec: Some(reckon_cash::FEATURE_SPEC.to_string()),
             });
             p.items.push(r.item_id.clone());
         }
@@ -515,7 +515,7 @@ impl Stage for CashStage {
         let mut bank_cleared: Vec<String> = res
             .outcomes
             .iter()
-            .filter(|o| o.status == reckon_match::ReceiptStatus::Auto)
+            .filter(|o| o.status == reckon_cash::ReceiptStatus::Auto)
             .map(|o| o.txn_id.clone())
             .collect();
         bank_cleared.extend(applied.txns.iter().cloned());
@@ -536,7 +536,7 @@ impl Stage for CashStage {
 }
 
 /// Invoice-number blocking as polars joins, so candidate generation stays near
-/// linear: every text a receipt is probed with ([`reckon_match::reference_probes`])
+/// linear: every text a receipt is probed with ([`reckon_cash::reference_probes`])
 /// becomes a row with its invoice keys; the probes join the open items on
 /// (currency, full key), and — for probes whose full key names no item — on
 /// (currency, numeric tail). Keys cross into polars as 64-bit digests (one
@@ -546,7 +546,7 @@ impl Stage for CashStage {
 /// instead of its own lookups.
 pub fn reference_blocks(receipts: &[Receipt], items: &[OpenItem]) -> PolarsResult<Vec<Vec<usize>>> {
     use rayon::prelude::*;
-    use reckon_match::normalize::invoice_keys;
+    use reckon_cash::normalize::invoice_keys;
     use std::hash::{Hash, Hasher};
     type Keys = (Option<String>, Option<String>);
     let t0 = std::time::Instant::now();
@@ -565,7 +565,7 @@ pub fn reference_blocks(receipts: &[Receipt], items: &[OpenItem]) -> PolarsResul
             if r.amount <= 0 {
                 return Vec::new();
             }
-            reckon_match::reference_probes(r)
+            reckon_cash::reference_probes(r)
                 .iter()
                 .map(|probe| (ri as u32, invoice_keys(probe)))
                 .filter(|(_, (full, tail))| full.is_some() || tail.is_some())
@@ -721,7 +721,7 @@ fn matches_frame_decided(result: &MatchResult, decided: &[DecidedRow]) -> Polars
 fn engine_matches_frame(result: &MatchResult) -> PolarsResult<DataFrame> {
     let rows = &result.rows;
     let exp = |c: &str| Currency::parse(c).map_or(2, |c| c.exponent());
-    let s = |f: &dyn Fn(&reckon_match::MatchRow) -> String| -> Vec<String> { rows.iter().map(f).collect() };
+    let s = |f: &dyn Fn(&reckon_cash::MatchRow) -> String| -> Vec<String> { rows.iter().map(f).collect() };
     let cols = vec![
         Column::new("match_id".into(), s(&|r| r.match_id.clone())),
         Column::new("txn_id".into(), s(&|r| r.txn_id.clone())),
@@ -736,7 +736,7 @@ fn engine_matches_frame(result: &MatchResult) -> PolarsResult<DataFrame> {
         Column::new("confidence".into(), rows.iter().map(|r| r.confidence).collect::<Vec<f64>>()),
         Column::new(
             "band".into(),
-            s(&|r| if r.band == reckon_match::Band::Auto { "auto".into() } else { "review".into() }),
+            s(&|r| if r.band == reckon_cash::Band::Auto { "auto".into() } else { "review".into() }),
         ),
         Column::new("method".into(), s(&|r| r.method.to_string())),
         Column::new("currency".into(), s(&|r| r.currency.clone())),

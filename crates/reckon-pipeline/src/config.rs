@@ -15,7 +15,7 @@ pub struct Config {
     /// `[cash]`: cash application (read from `[matching]` too, its name before
     /// 2026-11-30).
     #[serde(default, alias = "matching")]
-    pub cash: reckon_match::MatchConfig,
+    pub cash: reckon_cash::MatchConfig,
     /// Exception routing policy.
     #[serde(default)]
     pub feed: reckon_feed::FeedConfig,
@@ -28,7 +28,7 @@ pub struct Config {
     /// `[journals]`: journal-entry tests and the risk model on GL journals (read
     /// from `[anomaly]` too, its name before 2026-11-30).
     #[serde(default, alias = "anomaly")]
-    pub journals: reckon_anomaly::AnomalyConfig,
+    pub journals: reckon_journals::AnomalyConfig,
     /// The state store across runs and the service level per exception kind.
     #[serde(default)]
     pub state: reckon_state::StateConfig,
@@ -45,12 +45,12 @@ pub struct Config {
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct DisbursementsConfig {
-    pub rules: Vec<reckon_dedup::payments::Rule>,
+    pub rules: Vec<reckon_disbursements::Rule>,
 }
 
 impl Default for DisbursementsConfig {
     fn default() -> Self {
-        DisbursementsConfig { rules: reckon_dedup::payments::default_rules() }
+        DisbursementsConfig { rules: reckon_disbursements::default_rules() }
     }
 }
 

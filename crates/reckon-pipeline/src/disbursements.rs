@@ -1,12 +1,12 @@
 //! The money-out stage (`disbursements`): every bank debit linked to the AP
-//! invoices it pays or classified by a bank rule (reckon-dedup's `payments`),
+//! invoices it pays or classified by a bank rule (reckon-duplicates's `payments`),
 //! `disbursements.parquet`, and exceptions for debits nothing explains and
 //! invoices paid twice.
 
 use std::collections::BTreeMap;
 
 use polars::prelude::*;
-use reckon_dedup::Invoice;
+use reckon_duplicates::Invoice;
 
 use crate::inputs::Tables;
 use crate::stage::{BuildError, RunInputs, Settled, Stage, StageError, StageOutput, StageReport};
@@ -15,27 +15,27 @@ use crate::stage::{BuildError, RunInputs, Settled, Stage, StageError, StageOutpu
 #[derive(Debug, Default)]
 pub struct MoneyOut<'a> {
     pub txn_ids: Vec<String>,
-    pub outcomes: Vec<reckon_dedup::payments::Outcome>,
+    pub outcomes: Vec<reckon_disbursements::Outcome>,
     pub invoices: &'a [Invoice],
 }
 
 /// Links every debit of the run's bank entries to AP invoices or a bank rule
 /// (rules apply even without AP invoices).
-pub fn money_out<'a>(tables: &'a Tables, rules: &[reckon_dedup::payments::Rule]) -> Option<MoneyOut<'a>> {
+pub fn money_out<'a>(tables: &'a Tables, rules: &[reckon_disbursements::Rule]) -> Option<MoneyOut<'a>> {
     let debits = &tables.bank.as_ref()?.debits;
     // Without AP invoices only the bank rules apply.
     let (invoices, vendors) = match tables.invoices.as_deref() {
         Some(i) => (i, tables.vendors.as_slice()),
         None => (&[][..], &[][..]),
     };
-    let (cluster, _) = reckon_dedup::vendor_clusters(vendors, invoices);
-    let outcomes = reckon_dedup::payments::settle(debits, invoices, vendors, &cluster, rules);
+    let (cluster, _) = reckon_duplicates::vendor_clusters(vendors, invoices);
+    let outcomes = reckon_disbursements::settle(debits, invoices, vendors, &cluster, rules);
     Some(MoneyOut { txn_ids: debits.iter().map(|d| d.txn_id.clone()).collect(), outcomes, invoices })
 }
 
 /// `disbursements.parquet`: every debit's status, class, invoices, reason.
 pub fn money_out_frame(m: &MoneyOut<'_>) -> PolarsResult<DataFrame> {
-    use reckon_dedup::payments::Outcome;
+    use reckon_disbursements::Outcome;
     let mut status = Vec::new();
     let mut class = Vec::new();
     let mut docs = Vec::new();
@@ -77,7 +77,7 @@ pub fn money_out_frame(m: &MoneyOut<'_>) -> PolarsResult<DataFrame> {
 /// invoices paid twice.
 #[derive(Debug)]
 pub struct DisbursementsStage {
-    rules: Vec<reckon_dedup::payments::Rule>,
+    rules: Vec<reckon_disbursements::Rule>,
 }
 
 impl DisbursementsStage {
@@ -96,7 +96,7 @@ impl Stage for DisbursementsStage {
     }
 
     fn run(&self, inputs: &RunInputs<'_>) -> Result<StageOutput, StageError> {
-        use reckon_dedup::payments::Outcome;
+        use reckon_disbursements::Outcome;
         let mo = money_out(inputs.tables, &self.rules);
         let exceptions = crate::exceptions::from_money_out(inputs.tables, mo.as_ref(), inputs.run_id);
         let Some(mo) = mo else { return Ok(StageOutput { exceptions, ..StageOutput::no_input() }) };

@@ -1,4 +1,4 @@
-//! The duplicates stage: AP invoices → reckon-dedup → scored pairs, clusters,
+//! The duplicates stage: AP invoices → reckon-duplicates → scored pairs, clusters,
 //! `duplicates.parquet` and `duplicate_invoice` exceptions. The model's
 //! training and evaluation are in reckon-lab.
 
@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use polars::prelude::*;
 use reckon_core::{Currency, format_minor};
-use reckon_dedup::{FEATURE_SPEC, FEATURES, Invoice, Vendor};
+use reckon_duplicates::{FEATURE_SPEC, FEATURES, Invoice, Vendor};
 use reckon_feed::{Band, Exception, ExceptionKind, Reason};
 use reckon_onnx::Model;
 
@@ -103,11 +103,11 @@ pub struct DedupResult<'a> {
 pub fn pairs(
     invoices: &[Invoice],
     vendors: &[Vendor],
-) -> (Vec<reckon_dedup::Pair>, BTreeMap<(String, String), String>) {
-    let (cluster, why) = reckon_dedup::vendor_clusters(vendors, invoices);
+) -> (Vec<reckon_duplicates::Pair>, BTreeMap<(String, String), String>) {
+    let (cluster, why) = reckon_duplicates::vendor_clusters(vendors, invoices);
     let names: HashMap<String, String> = vendors.iter().map(|v| (v.vendor_id.clone(), v.name.clone())).collect();
-    let cands = reckon_dedup::candidate_pairs(invoices, &cluster, 10);
-    (reckon_dedup::features(invoices, &cluster, &names, &cands), why)
+    let cands = reckon_duplicates::candidate_pairs(invoices, &cluster, 10);
+    (reckon_duplicates::features(invoices, &cluster, &names, &cands), why)
 }
 
 /// Runs detection with `model` (its `review` threshold flags a pair).
@@ -133,15 +133,15 @@ pub fn detect<'a>(
     // cannot be one document (`numbers_linked`) is neither flagged nor clustered,
     // whatever the model's score.
     // (`ap_pair_v2` carries it as the `number_linked` feature.)
-    let linked: Vec<bool> = ps.iter().map(|q| q.features[reckon_dedup::NUMBER_LINKED] == 1.0).collect();
+    let linked: Vec<bool> = ps.iter().map(|q| q.features[reckon_duplicates::NUMBER_LINKED] == 1.0).collect();
     let p: Vec<f32> = p.iter().zip(&linked).map(|(s, l)| if *l { *s } else { 0.0 }).collect();
     let scored: Vec<(usize, usize, f64)> = ps.iter().zip(&p).map(|(q, s)| (q.a, q.b, f64::from(*s))).collect();
-    let cluster = reckon_dedup::clusters(invoices.len(), &scored, threshold, threshold * 0.5);
+    let cluster = reckon_duplicates::clusters(invoices.len(), &scored, threshold, threshold * 0.5);
     let flagged = ps
         .iter()
         .zip(&p)
         .filter(|(_, s)| f64::from(**s) >= threshold)
-        .map(|(q, s)| (q.a, q.b, f64::from(*s), reckon_dedup::reasons(invoices, q, &why)))
+        .map(|(q, s)| (q.a, q.b, f64::from(*s), reckon_duplicates::reasons(invoices, q, &why)))
         .collect();
     Ok(DedupResult { invoices, compared_pairs: ps.len(), flagged, cluster, threshold, model: model.id() })
 }

@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 
+use reckon_cash::{MatchResult, MatchRow, ReceiptStatus, ResidualReason};
 use reckon_core::{Currency, format_minor};
 use reckon_feed::{Band, Exception, ExceptionKind, Reason};
-use reckon_match::{MatchResult, MatchRow, ReceiptStatus, ResidualReason};
 
 use crate::RunError;
 use crate::inputs::Tables;
@@ -59,7 +59,7 @@ fn from_bank(tables: &Tables, side: Side<'_>, run_id: &str) -> Vec<Exception> {
         Side::Credits(c) => (c, None, true),
         Side::Debits(m) => (None, m, false),
     };
-    let settled: BTreeMap<&str, &reckon_dedup::payments::Outcome> =
+    let settled: BTreeMap<&str, &reckon_disbursements::Outcome> =
         money_out.map(|m| m.txn_ids.iter().map(String::as_str).zip(m.outcomes.iter()).collect()).unwrap_or_default();
     let Some(bank) = &tables.bank else { return Vec::new() };
     let entity_of = &tables.entity_of_account;
@@ -140,7 +140,7 @@ fn from_bank(tables: &Tables, side: Side<'_>, run_id: &str) -> Vec<Exception> {
                 ),
             }
         } else {
-            use reckon_dedup::payments::Outcome;
+            use reckon_disbursements::Outcome;
             match settled.get(id) {
                 Some(Outcome::Paid(..) | Outcome::Classified(..)) => continue,
                 Some(Outcome::PaidTwice(prev, doc)) => {

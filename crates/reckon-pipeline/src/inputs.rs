@@ -11,16 +11,16 @@
 use std::collections::BTreeMap;
 
 use polars::prelude::DataType;
-use reckon_anomaly::{Book, Columns, Dict};
+use reckon_cash::{Customer, OpenItem, Receipt, RemittanceLine};
 use reckon_core::col::{
     ap_invoices as ap, ar_open_items as ar, bank_accounts as ba, bank_transactions as bt, customers as cu,
     gl_journal_lines as gl, remittances as rm, vendors as ve,
 };
 use reckon_core::{Currency, Table};
-use reckon_dedup::payments::Debit;
-use reckon_dedup::{Invoice, Vendor};
+use reckon_disbursements::Debit;
+use reckon_duplicates::{Invoice, Vendor};
 use reckon_ingest::{Loaded, TableView, ViewError};
-use reckon_match::{Customer, OpenItem, Receipt, RemittanceLine};
+use reckon_journals::{Book, Columns, Dict};
 
 /// A loaded table the engines could not read.
 #[derive(Debug, thiserror::Error)]
@@ -28,7 +28,7 @@ pub enum InputsError {
     #[error(transparent)]
     View(#[from] ViewError),
     #[error("gl_journal_lines: {0}")]
-    Book(#[from] reckon_anomaly::RaggedBook),
+    Book(#[from] reckon_journals::RaggedBook),
 }
 
 /// The bank entries, read once.
@@ -131,9 +131,9 @@ pub fn bank(loaded: &Loaded) -> Result<Option<Bank>, ViewError> {
                 // Where the bank left the structured fields empty, its description may
                 // still name the payer and the invoices (ACH, Fedwire: `bank_text`).
                 let told = if name[i].is_empty() || rf[i].is_empty() || acct[i].is_empty() {
-                    reckon_match::bank_text::interpret(&desc[i])
+                    reckon_cash::bank_text::interpret(&desc[i])
                 } else {
-                    reckon_match::bank_text::BankText::default()
+                    reckon_cash::bank_text::BankText::default()
                 };
                 Receipt {
                     txn_id: id[i].clone(),
@@ -146,7 +146,7 @@ pub fn bank(loaded: &Loaded) -> Result<Option<Bank>, ViewError> {
                         name[i].clone()
                     },
                     // No account on the statement: an ACH originator's company id stands
-                    // for it (`reckon_match::account`).
+                    // for it (`reckon_cash::account`).
                     counterparty_account: match (&told.originator_id, acct[i].is_empty()) {
                         (Some(id), true) => format!("ACH:{id}"),
                         _ => acct[i].clone(),

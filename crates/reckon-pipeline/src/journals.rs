@@ -1,4 +1,4 @@
-//! The journal stage: GL lines → reckon-anomaly's journal-entry tests and the
+//! The journal stage: GL lines → reckon-journals's journal-entry tests and the
 //! risk model → `journal_scores.parquet`, `benford.parquet`, `journal_anomaly`
 //! and `control_violation` exceptions. Training and evaluation are in reckon-lab.
 
@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use polars::prelude::*;
-use reckon_anomaly::{Book, JournalResult, Tests};
 use reckon_feed::{Band, Exception, ExceptionKind, Reason};
+use reckon_journals::{Book, JournalResult, Tests};
 
 use crate::stage::{BuildError, RunInputs, Settled, Stage, StageError, StageOutput, StageReport};
 
@@ -213,7 +213,7 @@ impl RiskModel {
         use crate::model::{Spec, load_checked};
         let risk = load_checked(dir, Spec::ByName("journal_risk_v2"))?;
         let iforest =
-            load_checked(&dir.join("iforest"), Spec::Fixed(reckon_anomaly::FEATURE_SPEC, reckon_anomaly::FEATURES))?;
+            load_checked(&dir.join("iforest"), Spec::Fixed(reckon_journals::FEATURE_SPEC, reckon_journals::FEATURES))?;
         // Inputs by name: each must be one reckon computes.
         combined(&[], &[], &risk.config.features)
             .map_err(|e| crate::model::ModelError::Inputs { dir: dir.to_path_buf(), reason: e.to_string() })?;
@@ -227,12 +227,12 @@ impl RiskModel {
     /// Replaces each journal's rule risk by the model's risk; returns the forest scores.
     pub fn score(&self, tests: &Tests, book: &Book, results: &mut [JournalResult]) -> Result<Vec<f32>, RiskError> {
         let n = results.len();
-        let f = reckon_anomaly::features(tests, book, results);
+        let f = reckon_journals::features(tests, book, results);
         let ifs = self.iforest.score(n, &f)?;
         let x = combined(results, &ifs, &self.risk.config.features)?;
         let p = self.risk.score(n, &x)?;
-        let k = reckon_anomaly::FEATURES.len();
-        let outl = reckon_anomaly::outlying_features(&f, k, 3.0);
+        let k = reckon_journals::FEATURES.len();
+        let outl = reckon_journals::outlying_features(&f, k, 3.0);
         let untrained = untrained(&self.risk.config.features);
         for (((j, r), s), o) in results.iter_mut().zip(p).zip(&ifs).zip(&outl) {
             j.risk = raised(f64::from(r), &j.flags, &untrained);
@@ -243,7 +243,7 @@ impl RiskModel {
                     .iter()
                     .map(|(fi, z)| {
                         let sign = if *z >= 0.0 { "+" } else { "" };
-                        format!("{} (z {sign}{z:.1} against this book)", reckon_anomaly::FEATURE_WORDS[*fi])
+                        format!("{} (z {sign}{z:.1} against this book)", reckon_journals::FEATURE_WORDS[*fi])
                     })
                     .collect();
                 let text = if top.is_empty() {
@@ -254,8 +254,8 @@ impl RiskModel {
                         top.join(", ")
                     )
                 };
-                j.flags.push(reckon_anomaly::Flag {
-                    test: reckon_anomaly::JournalTest::IsolationForest,
+                j.flags.push(reckon_journals::Flag {
+                    test: reckon_journals::JournalTest::IsolationForest,
                     text,
                     weight: f64::from(*s),
                 });
@@ -271,20 +271,20 @@ impl RiskModel {
 /// scores shift with a book's size and mix; clipped at 0, only the unusual side is
 /// evidence) and `amount_z` (the journal's largest amount above its account's
 /// usual ones, clipped to 0–10), `amount_fence` (how far beyond its account's
-/// 99th percentile, [`reckon_anomaly::Profile::amount_fence`]) and the journal's rarity in its own book as
+/// 99th percentile, [`reckon_journals::Profile::amount_fence`]) and the journal's rarity in its own book as
 /// surprise above the book's median surprise (`-log10` of a share, 0–4:
-/// [`reckon_anomaly::Rarity`]):
+/// [`reckon_journals::Rarity`]):
 /// `rare_preparer_account`, `rare_account_pair`, `rare_preparer_hour`,
 /// `rare_preparer_source`, `rare_weekend_holiday`. A model names the inputs it was
 /// trained on, so older models keep working when inputs are added.
 pub fn combined(results: &[JournalResult], iforest: &[f32], names: &[String]) -> Result<Vec<f32>, RiskError> {
     enum In {
-        Flag(reckon_anomaly::JournalTest),
+        Flag(reckon_journals::JournalTest),
         RuleRisk,
         IforestZ,
         AmountZ,
         AmountFence,
-        Rare(fn(&reckon_anomaly::Rarity) -> f64),
+        Rare(fn(&reckon_journals::Rarity) -> f64),
     }
     let ins: Vec<In> = names
         .iter()
@@ -299,10 +299,12 @@ pub fn combined(results: &[JournalResult], iforest: &[f32], names: &[String]) ->
             "rare_preparer_source" => Ok(In::Rare(|r| r.preparer_source)),
             "rare_weekend_holiday" => Ok(In::Rare(|r| r.weekend_holiday)),
             f => match f.strip_prefix("flag_") {
-                Some(t) => match reckon_anomaly::JournalTest::parse(t).filter(|t| reckon_anomaly::TESTS.contains(t)) {
-                    Some(t) => Ok(In::Flag(t)),
-                    None => Err(RiskError::UnknownInput(n.clone())),
-                },
+                Some(t) => {
+                    match reckon_journals::JournalTest::parse(t).filter(|t| reckon_journals::TESTS.contains(t)) {
+                        Some(t) => Ok(In::Flag(t)),
+                        None => Err(RiskError::UnknownInput(n.clone())),
+                    }
+                }
                 _ => Err(RiskError::UnknownInput(n.clone())),
             },
         })
@@ -318,7 +320,7 @@ pub fn combined(results: &[JournalResult], iforest: &[f32], names: &[String]) ->
         .map(|i| match i {
             In::Rare(share) => {
                 let mut v: Vec<f64> =
-                    results.iter().map(|j| reckon_anomaly::Rarity::surprise(share(&j.rarity))).collect();
+                    results.iter().map(|j| reckon_journals::Rarity::surprise(share(&j.rarity))).collect();
                 v.sort_unstable_by(f64::total_cmp);
                 v.get(v.len() / 2).copied().unwrap_or(0.0)
             }
@@ -340,20 +342,20 @@ pub fn combined(results: &[JournalResult], iforest: &[f32], names: &[String]) ->
                 In::IforestZ => ((f64::from(*s) - mean) / sd).clamp(0.0, 10.0) as f32,
                 In::AmountZ => j.amount_z.clamp(0.0, 10.0) as f32,
                 In::AmountFence => j.amount_fence as f32,
-                In::Rare(share) => (reckon_anomaly::Rarity::surprise(share(&j.rarity)) - median).max(0.0) as f32,
+                In::Rare(share) => (reckon_journals::Rarity::surprise(share(&j.rarity)) - median).max(0.0) as f32,
             });
         }
     }
     Ok(x)
 }
 
-/// Tests the model never saw: in [`reckon_anomaly::TESTS`] but neither among its
+/// Tests the model never saw: in [`reckon_journals::TESTS`] but neither among its
 /// `flag_` inputs nor read through their graded input ([`graded`]) — tests added
 /// after it was trained, or that never fired on its training books. They stay out
 /// of the `rule_risk` it reads (its calibration holds) and raise its risk
 /// afterwards like any rule (see [`RiskModel::score`]).
-pub fn untrained(names: &[String]) -> Vec<reckon_anomaly::JournalTest> {
-    reckon_anomaly::TESTS
+pub fn untrained(names: &[String]) -> Vec<reckon_journals::JournalTest> {
+    reckon_journals::TESTS
         .iter()
         .copied()
         .filter(|t| {
@@ -366,8 +368,8 @@ pub fn untrained(names: &[String]) -> Vec<reckon_anomaly::JournalTest> {
 /// same evidence as a degree (how rare in this book, how far beyond the usual
 /// range) rather than a cut, so that the model ranks by it and does not learn a
 /// training book's cut.
-pub fn graded(test: reckon_anomaly::JournalTest) -> Option<&'static str> {
-    use reckon_anomaly::JournalTest as T;
+pub fn graded(test: reckon_journals::JournalTest) -> Option<&'static str> {
+    use reckon_journals::JournalTest as T;
     match test {
         T::UnusualPreparerAccount => Some("rare_preparer_account"),
         T::UnusualAccountPair => Some("rare_account_pair"),
@@ -381,14 +383,14 @@ pub fn graded(test: reckon_anomaly::JournalTest) -> Option<&'static str> {
 
 /// The model's risk raised by the flags of tests it was not trained with, as
 /// rules combine: 1 − (1 − risk) · Π(1 − weight). Unchanged without such flags.
-pub fn raised(risk: f64, flags: &[reckon_anomaly::Flag], untrained: &[reckon_anomaly::JournalTest]) -> f64 {
+pub fn raised(risk: f64, flags: &[reckon_journals::Flag], untrained: &[reckon_journals::JournalTest]) -> f64 {
     let extra: Vec<f64> = flags.iter().filter(|f| untrained.contains(&f.test)).map(|f| f.weight).collect();
     if extra.is_empty() { risk } else { 1.0 - (1.0 - risk) * extra.iter().map(|w| 1.0 - w).product::<f64>() }
 }
 
 /// The rule risk over the tests the model was trained with (the flags are in
 /// the order the rule risk was taken in, so with no untrained flag it is `j.risk`).
-fn trained_rule_risk(j: &JournalResult, untrained: &[reckon_anomaly::JournalTest]) -> f64 {
+fn trained_rule_risk(j: &JournalResult, untrained: &[reckon_journals::JournalTest]) -> f64 {
     if !j.flags.iter().any(|f| untrained.contains(&f.test)) {
         return j.risk;
     }
@@ -399,7 +401,7 @@ fn trained_rule_risk(j: &JournalResult, untrained: &[reckon_anomaly::JournalTest
 /// without a graded input, the graded inputs, `rule_risk`, `iforest_z`, `amount_z`.
 pub fn combined_features() -> Vec<String> {
     let mut v: Vec<String> =
-        reckon_anomaly::TESTS.iter().map(|t| graded(*t).map_or_else(|| format!("flag_{t}"), str::to_string)).collect();
+        reckon_journals::TESTS.iter().map(|t| graded(*t).map_or_else(|| format!("flag_{t}"), str::to_string)).collect();
     v.push("rule_risk".into());
     v.push("iforest_z".into());
     v.push("amount_z".into());
@@ -407,9 +409,9 @@ pub fn combined_features() -> Vec<String> {
 }
 
 /// The test an input of [`combined_features`] stands for (its flag or its graded input).
-pub fn input_test(name: &str) -> Option<reckon_anomaly::JournalTest> {
+pub fn input_test(name: &str) -> Option<reckon_journals::JournalTest> {
     match name.strip_prefix("flag_") {
-        Some(t) => reckon_anomaly::JournalTest::parse(t),
-        None => reckon_anomaly::TESTS.iter().copied().find(|t| graded(*t) == Some(name)),
+        Some(t) => reckon_journals::JournalTest::parse(t),
+        None => reckon_journals::TESTS.iter().copied().find(|t| graded(*t) == Some(name)),
     }
 }

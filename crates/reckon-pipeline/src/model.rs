@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use reckon_match::{FEATURE_SPEC, FEATURES, GroupScorer, MatchConfig};
+use reckon_cash::{FEATURE_SPEC, FEATURES, GroupScorer, MatchConfig};
 use reckon_onnx::Model;
 
 /// Why a stage cannot use a model folder.

@@ -3,7 +3,7 @@
 //! pattern (flagged, with a reason a person understands) and per hard-negative
 //! type (not flagged), each inside a small book of unrelated invoices.
 
-use reckon_dedup::{Invoice, Vendor};
+use reckon_duplicates::{Invoice, Vendor};
 use reckon_pipeline::duplicates::detect;
 
 fn day(y: i32, m: u32, d: u32) -> i32 {

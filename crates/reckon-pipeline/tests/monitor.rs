@@ -42,7 +42,7 @@ fn a_run_measures_its_rows_against_the_training_reference() {
     let r = run(&RunOptions::new(&input, &out, Config::default())).unwrap_or_else(|e| panic!("{e}"));
     let d = r.manifest.models[0].drift.clone().unwrap_or_else(|| panic!("no drift for {:?}", r.manifest.models[0]));
     assert!(d.rows >= 500, "enough rows to judge: {}", d.rows);
-    assert_eq!(d.features.len(), reckon_match::FEATURES.len());
+    assert_eq!(d.features.len(), reckon_cash::FEATURES.len());
     assert!(d.moved.is_empty() && !d.score_moved, "nothing moved: {d:?}");
     assert!(drift_events(&out).is_empty());
     let text = std::fs::read_to_string(out.join("manifest.json")).unwrap_or_default();
@@ -86,16 +86,16 @@ fn a_run_measures_its_rows_against_the_training_reference() {
 /// Writes a challenger cash model: a logistic regression on the rule score
 /// alone (other weights 0), a model unlike the shipped one.
 fn challenger(dir: &Path) {
-    let k = reckon_match::FEATURES.len();
+    let k = reckon_cash::FEATURES.len();
     let mut weights = vec![0.0; k];
     weights[0] = 9.0;
     let m = reckon_learn::logistic::Logistic { weights, intercept: -5.0 };
-    let bytes = m.to_onnx(&[("feature_spec", reckon_match::FEATURE_SPEC)]);
+    let bytes = m.to_onnx(&[("feature_spec", reckon_cash::FEATURE_SPEC)]);
     let mut cfg = reckon_onnx::ModelConfig::probability(
         "cash_challenger",
         "cash_match_group",
-        reckon_match::FEATURE_SPEC,
-        reckon_match::FEATURES.iter().map(|s| s.to_string()).collect(),
+        reckon_cash::FEATURE_SPEC,
+        reckon_cash::FEATURES.iter().map(|s| s.to_string()).collect(),
         &bytes,
         String::new(),
     );

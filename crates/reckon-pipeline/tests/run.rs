@@ -363,9 +363,9 @@ fn feed_files_for_consumers_agree_and_carry_metadata() {
 #[test]
 fn risk_model_inputs_are_built_by_name() {
     use reckon_pipeline::journals::combined;
-    let j = reckon_anomaly::JournalResult {
-        flags: vec![reckon_anomaly::Flag {
-            test: reckon_anomaly::JournalTest::Backdated,
+    let j = reckon_journals::JournalResult {
+        flags: vec![reckon_journals::Flag {
+            test: reckon_journals::JournalTest::Backdated,
             text: String::new(),
             weight: 0.55,
         }],
@@ -388,10 +388,10 @@ fn risk_model_inputs_are_built_by_name() {
 /// reads, and raises the model's risk afterwards as rules combine.
 #[test]
 fn tests_a_model_was_not_trained_with_raise_its_risk_afterwards() {
-    use reckon_anomaly::{Flag, JournalTest};
+    use reckon_journals::{Flag, JournalTest};
     use reckon_pipeline::journals::{combined, raised, untrained};
     let flag = |test, weight| Flag { test, text: String::new(), weight };
-    let j = reckon_anomaly::JournalResult {
+    let j = reckon_journals::JournalResult {
         flags: vec![flag(JournalTest::Backdated, 0.55), flag(JournalTest::SeldomAccount, 0.30)],
         risk: 1.0 - 0.45 * 0.70,
         ..Default::default()
@@ -425,10 +425,10 @@ fn polars_blocking_equals_the_engines_own_lookups() {
     let i = reckon_pipeline::cash::inputs(&tables).unwrap_or_else(|| panic!("no inputs"));
     let blocks = reckon_pipeline::cash::reference_blocks(&i.receipts, &i.items).unwrap_or_else(|e| panic!("{e}"));
     assert!(blocks.iter().filter(|b| !b.is_empty()).count() > 1000, "most receipts name an invoice");
-    let cfg = reckon_match::MatchConfig { model: "rules".into(), ..Default::default() };
-    let own = reckon_match::run(&i.receipts, &i.items, &i.customers, &i.remittances, &cfg);
+    let cfg = reckon_cash::MatchConfig { model: "rules".into(), ..Default::default() };
+    let own = reckon_cash::run(&i.receipts, &i.items, &i.customers, &i.remittances, &cfg);
     let joined =
-        reckon_match::run_blocked(&i.receipts, &i.items, &i.customers, &i.remittances, &cfg, None, Some(&blocks))
+        reckon_cash::run_blocked(&i.receipts, &i.items, &i.customers, &i.remittances, &cfg, None, Some(&blocks))
             .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(own.rows, joined.rows);
     assert_eq!(own.outcomes, joined.outcomes);

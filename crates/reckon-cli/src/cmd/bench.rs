@@ -27,12 +27,12 @@ pub fn bench_journals(input: &Path, scale: usize, seed: u64, dir: &Path) -> anyh
     let t = Instant::now();
     let loaded = reckon_ingest::load_dir(input)?;
     let load_s = t.elapsed().as_secs_f64();
-    let tests = reckon_anomaly::AnomalyConfig::default().build().map_err(|e| anyhow::anyhow!(e))?;
-    let name = reckon_anomaly::AnomalyConfig::default().model;
+    let tests = reckon_journals::AnomalyConfig::default().build().map_err(|e| anyhow::anyhow!(e))?;
+    let name = reckon_journals::AnomalyConfig::default().model;
     let dirm = reckon_pipeline::model::resolve(&name).with_context(|| format!("models/{name} not found"))?;
     let model = reckon_pipeline::journals::RiskModel::load(&dirm).map_err(|e| anyhow::anyhow!(e))?;
     // Book, tests, features and model: (book + tests seconds, features + model seconds, results).
-    let pass = || -> anyhow::Result<(f64, f64, usize, Vec<reckon_anomaly::JournalResult>)> {
+    let pass = || -> anyhow::Result<(f64, f64, usize, Vec<reckon_journals::JournalResult>)> {
         let t = Instant::now();
         let book = reckon_pipeline::inputs::book(&loaded)?.context("no GL lines")?;
         let mut results = tests.run_book(&book);
@@ -423,7 +423,7 @@ pub fn bench(scale: usize, seed: u64, dir: Option<PathBuf>, only: &str) -> anyho
         let out = write(out)?;
         let reckon_eval = reckon_lab::eval::cash(&scratch, &input.join("truth"))?;
         let t = Instant::now();
-        let naive = reckon_match::baseline::naive(&cash_inputs.receipts, &cash_inputs.items);
+        let naive = reckon_cash::baseline::naive(&cash_inputs.receipts, &cash_inputs.items);
         let naive_s = t.elapsed().as_secs_f64();
         let mut npred = reckon_lab::eval::Predicted::new();
         for (ri, ii) in naive {

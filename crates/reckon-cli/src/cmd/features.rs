@@ -24,10 +24,10 @@ pub fn exec(what: What) -> anyhow::Result<i32> {
     match what {
         What::Journals { input, out } => {
             let loaded = reckon_ingest::load_dir(&input)?;
-            let tests = reckon_anomaly::AnomalyConfig::default().build().map_err(|e| anyhow::anyhow!(e))?;
+            let tests = reckon_journals::AnomalyConfig::default().build().map_err(|e| anyhow::anyhow!(e))?;
             let lines = reckon_pipeline::inputs::book(&loaded)?.context("no GL journal lines")?;
             let results = tests.run_book(&lines);
-            let f = reckon_anomaly::features(&tests, &lines, &results);
+            let f = reckon_journals::features(&tests, &lines, &results);
             // The truth's (entity, journal_id) pairs, read with reckon's CSV scanner.
             let mut truth: std::collections::BTreeSet<(String, String)> = Default::default();
             if let Ok(b) = std::fs::read(input.join("truth/journal_anomalies.csv")) {
@@ -38,11 +38,11 @@ pub fn exec(what: What) -> anyhow::Result<i32> {
                 let (e, j) = (col("entity")?, col("journal_id")?);
                 truth = (0..t.records.len()).map(|r| (t.columns[e][r].clone(), t.columns[j][r].clone())).collect();
             }
-            let k = reckon_anomaly::FEATURES.len();
+            let k = reckon_journals::FEATURES.len();
             // Written with the csv crate: ids with commas or quotes stay one field.
             let mut w = csv::Writer::from_writer(Vec::new());
             let mut header = vec!["entity".to_string(), "journal_id".into(), "label".into()];
-            header.extend(reckon_anomaly::FEATURES.iter().map(|f| f.to_string()));
+            header.extend(reckon_journals::FEATURES.iter().map(|f| f.to_string()));
             w.write_record(&header)?;
             for (i, j) in results.iter().enumerate() {
                 let label = u8::from(truth.contains(&(j.entity.clone(), j.journal_id.clone())));

@@ -157,7 +157,7 @@ pub fn exec(what: What) -> anyhow::Result<i32> {
             weak_weight,
         } => {
             // The champion that scored the held-out rows: the store's, or the configuration's default.
-            let champion_auto = reckon_lab::retrain::champion_auto(&state, &reckon_match::MatchConfig::default().model)
+            let champion_auto = reckon_lab::retrain::champion_auto(&state, &reckon_cash::MatchConfig::default().model)
                 .map_err(|e| anyhow::anyhow!(e))?;
             drop(validation);
             let p = reckon_lab::retrain::RetrainParams {

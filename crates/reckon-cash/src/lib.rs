@@ -1,4 +1,4 @@
-//! reckon-match: cash application — incoming payments to open receivables.
+//! reckon-cash: cash application — incoming payments to open receivables.
 //!
 //! For every receipt (a bank credit) the engine gathers evidence — remittance
 //! advice lines linked by payment reference, invoice numbers found in the

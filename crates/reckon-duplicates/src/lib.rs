@@ -1,4 +1,4 @@
-//! reckon-dedup: duplicate-invoice detection on accounts payable.
+//! reckon-duplicates: duplicate-invoice detection on accounts payable.
 //!
 //! Invoices keyed twice are found where an ERP's exact check (same vendor,
 //! reference, amount, date) misses them: an OCR look-alike or a transposed digit
@@ -18,8 +18,6 @@
 use std::collections::{BTreeMap, HashMap};
 
 use rayon::prelude::*;
-
-pub mod payments;
 
 /// An AP invoice (amount in minor units, dates in days since 1970-01-01).
 #[derive(Clone, Debug, Default)]

@@ -1,4 +1,4 @@
-//! reckon-anomaly: journal-entry tests on GL journals (ISA 240 / AU-C 240).
+//! reckon-journals: journal-entry tests on GL journals (ISA 240 / AU-C 240).
 //!
 //! Each test is a named flag with a plain explanation and a configurable
 //! parameter ([`AnomalyConfig`], checked then built into [`Tests`]): unbalanced

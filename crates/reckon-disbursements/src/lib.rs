@@ -1,4 +1,4 @@
-//! Money out: each outgoing bank entry is linked to the AP invoice(s) it pays
+//! reckon-disbursements: money out. Each outgoing bank entry is linked to the AP invoice(s) it pays
 //! (invoice numbers in its text, the vendor's IBAN, the amount), or classified by
 //! a configured bank rule (fees, payroll, taxes — by ISO 20022 bank transaction
 //! code, counterparty or text), or left unreconciled for a person. An invoice
@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Invoice, Vendor, normalize_number};
+use reckon_duplicates::{Invoice, Vendor, normalize_number};
 
 /// An outgoing bank entry (`amount` = what left the account, positive minor units).
 #[derive(Clone, Debug, Default)]

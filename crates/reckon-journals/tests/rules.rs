@@ -2,7 +2,7 @@
 //! Each journal-entry test fires on a journal built to trip it and stays quiet on
 //! a book of ordinary journals (which every test below also contains).
 
-use reckon_anomaly::{AnomalyConfig, JournalResult, Line};
+use reckon_journals::{AnomalyConfig, JournalResult, Line};
 
 fn day(s: &str) -> i32 {
     reckon_core::date::parse_iso_date(s).unwrap_or_else(|| panic!("{s}"))
@@ -273,7 +273,7 @@ fn outlying_features_name_the_feature_far_from_the_book() {
         f.push(r as f32 * 0.1);
         f.push(if r == 7 { 50.0 } else { 1.0 + (r % 3) as f32 * 0.1 });
     }
-    let o = reckon_anomaly::outlying_features(&f, 2, 3.0);
+    let o = reckon_journals::outlying_features(&f, 2, 3.0);
     assert_eq!(o[7].first().map(|x| x.0), Some(1));
     assert!(o.iter().enumerate().all(|(i, v)| i == 7 || v.is_empty()), "{o:?}");
 }
@@ -315,12 +315,12 @@ fn off_hours_feature_counts_hours_outside_business_hours() {
     let mut late2 = line("L", 2, "1200", "2026-03-11", -512_33, "U1", "", "interface", "2026-03-11");
     late2.created_hour = Some(22);
     v.extend([late, late2]);
-    let b = reckon_anomaly::Book::from_lines(&v);
+    let b = reckon_journals::Book::from_lines(&v);
     let tests = AnomalyConfig::default().build().unwrap_or_else(|e| panic!("{e}"));
     let r = tests.run_book(&b);
-    let f = reckon_anomaly::features(&tests, &b, &r);
-    let k = reckon_anomaly::FEATURES.len();
-    let col = reckon_anomaly::FEATURES.iter().position(|f| *f == "off_hours").unwrap_or_else(|| panic!("off_hours"));
+    let f = reckon_journals::features(&tests, &b, &r);
+    let k = reckon_journals::FEATURES.len();
+    let col = reckon_journals::FEATURES.iter().position(|f| *f == "off_hours").unwrap_or_else(|| panic!("off_hours"));
     let at = |j: &str| f[r.iter().position(|x| x.journal_id == j).unwrap_or_else(|| panic!("{j}")) * k + col];
     assert_eq!(at("L"), 4.0, "22:00 counts 4 (19:00 counts 1)");
     assert_eq!(at("N000"), 0.0, "10:00 is business hours");
@@ -328,10 +328,10 @@ fn off_hours_feature_counts_hours_outside_business_hours() {
     let mut c = AnomalyConfig::default();
     c.business_hours = [6, 23];
     let late_day = c.build().unwrap_or_else(|e| panic!("{e}"));
-    let f2 = reckon_anomaly::features(&late_day, &b, &r);
+    let f2 = reckon_journals::features(&late_day, &b, &r);
     assert_eq!(f2[r.iter().position(|x| x.journal_id == "L").unwrap_or(0) * k + col], 0.0);
     c.business_hours = [11, 19];
-    let f3 = reckon_anomaly::features(&c.build().unwrap_or_else(|e| panic!("{e}")), &b, &r);
+    let f3 = reckon_journals::features(&c.build().unwrap_or_else(|e| panic!("{e}")), &b, &r);
     assert_eq!(f3[r.iter().position(|x| x.journal_id == "N000").unwrap_or(0) * k + col], 1.0);
     for bad in [[19, 7], [7, 7], [0, 25]] {
         c.business_hours = bad;
@@ -347,13 +347,13 @@ fn manual_feature_follows_manual_sources() {
         line("S", 1, "6200", "2026-03-11", 512_33, "U1", "", "spreadsheet", "2026-03-11"),
         line("S", 2, "1200", "2026-03-11", -512_33, "U1", "", "spreadsheet", "2026-03-11"),
     ]);
-    let b = reckon_anomaly::Book::from_lines(&v);
-    let col = reckon_anomaly::FEATURES.iter().position(|f| *f == "manual").unwrap_or_else(|| panic!("manual"));
-    let k = reckon_anomaly::FEATURES.len();
+    let b = reckon_journals::Book::from_lines(&v);
+    let col = reckon_journals::FEATURES.iter().position(|f| *f == "manual").unwrap_or_else(|| panic!("manual"));
+    let k = reckon_journals::FEATURES.len();
     let value = |c: &AnomalyConfig| {
         let tests = c.build().unwrap_or_else(|e| panic!("{e}"));
         let r = tests.run_book(&b);
-        let f = reckon_anomaly::features(&tests, &b, &r);
+        let f = reckon_journals::features(&tests, &b, &r);
         f[r.iter().position(|x| x.journal_id == "S").unwrap_or_else(|| panic!("S")) * k + col]
     };
     assert_eq!(value(&AnomalyConfig::default()), 0.0);

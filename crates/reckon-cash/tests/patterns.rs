@@ -1,6 +1,6 @@
 //! One small case per payment pattern, the ambiguity trap, and thread-count independence.
 
-use reckon_match::{Band, Customer, MatchConfig, OpenItem, Receipt, RemittanceLine, run};
+use reckon_cash::{Band, Customer, MatchConfig, OpenItem, Receipt, RemittanceLine, run};
 
 fn item(id: &str, cust: &str, inv: &str, amount: i64, day: i32) -> OpenItem {
     OpenItem {
@@ -62,11 +62,11 @@ fn items() -> Vec<OpenItem> {
     ]
 }
 
-fn applied(res: &reckon_match::MatchResult, txn: &str) -> Vec<(String, i64)> {
+fn applied(res: &reckon_cash::MatchResult, txn: &str) -> Vec<(String, i64)> {
     res.rows.iter().filter(|r| r.txn_id == txn).map(|r| (r.item_id.clone(), r.applied_minor)).collect()
 }
 
-fn status(res: &reckon_match::MatchResult, txn: &str) -> &'static str {
+fn status(res: &reckon_cash::MatchResult, txn: &str) -> &'static str {
     res.outcomes.iter().find(|o| o.txn_id == txn).map_or("missing", |o| o.status.as_str())
 }
 

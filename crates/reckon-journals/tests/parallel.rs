@@ -1,7 +1,7 @@
 //! The book's tests and features run in parallel; the answer must not depend on
 //! the thread count, the order lines arrive in, or how dictionaries were filled.
 
-use reckon_anomaly::{AnomalyConfig, Book, Dict, JournalResult, Line};
+use reckon_journals::{AnomalyConfig, Book, Dict, JournalResult, Line};
 
 /// A book of `journals` journals over several entities, accounts, preparers and
 /// days, with some duplicates and odd journals mixed in (deterministic).
@@ -58,7 +58,7 @@ fn at(threads: usize, lines: &[Line]) -> (Vec<JournalResult>, Vec<u32>) {
         let tests = AnomalyConfig::default().build().unwrap_or_else(|e| panic!("{e}"));
         let b = Book::from_lines(lines);
         let r = tests.run_book(&b);
-        let f = reckon_anomaly::features(&tests, &b, &r).iter().map(|x| x.to_bits()).collect();
+        let f = reckon_journals::features(&tests, &b, &r).iter().map(|x| x.to_bits()).collect();
         (r, f)
     })
 }
