@@ -9,7 +9,7 @@ a reckon model folder (``model.onnx``, ``config.json``, ``MODEL_CARD.md``) that
 Runtime in-process. With ``--check FEATURES.csv`` it also writes
 onnxruntime-python's scores for those rows, so reckon's can be compared.
 
-    python notebooks/sklearn_journal_model.py --train train.csv --out models/sk_journal_iforest_v1_0 \
+    python notebooks/sklearn_journal_model.py --train train.csv --out models/sk_journals_iforest_v1_0 \
         [--check test.csv --check-out ort_python_scores.csv]
 """
 
@@ -57,7 +57,7 @@ def export(model, features, out, train_csv, journals):
     data = onx.SerializeToString()
     (out / "model.onnx").write_bytes(data)
     config = {
-        "name": "sk_journal_iforest",
+        "name": "sk_journals_iforest",
         "version": "1.0",
         "task": "journal_isolation",
         "feature_spec": "journal_v2",

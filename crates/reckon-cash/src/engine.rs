@@ -133,7 +133,7 @@ impl Default for MatchConfig {
             subset_max_items: 5,
             subset_max_candidates: 24,
             ambiguity_margin: 0.02,
-            model: "cash_match_v2_2".into(),
+            model: "cash_v2_2".into(),
             overpayment_auto_max_percent: 100,
             challenger: String::new(),
             keep_features: false,

@@ -104,10 +104,10 @@ fn generate_run_eval() {
 #[test]
 fn models_verify_accepts_the_shipped_model_and_refuses_a_tampered_one() {
     let t = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/cash_match_v2_2");
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/cash_v2_2");
     let o = reckon(&["models", "verify", &shipped.to_string_lossy()], t.path());
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
-    assert!(String::from_utf8_lossy(&o.stdout).contains("cash_match@2.2: ok"));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("cash@2.2: ok"));
     let bad = t.path().join("bad");
     std::fs::create_dir_all(&bad).unwrap_or_else(|e| panic!("{e}"));
     for f in ["config.json", "model.onnx"] {
@@ -142,7 +142,7 @@ fn train_verify_and_serve_each_model() {
     ok(reckon(&["generate", "--out", &p("train"), "--seed", "3001", "--scale", "1500"], t.path()));
     ok(reckon(&["generate", "--out", &p("val"), "--seed", "3002", "--scale", "1500"], t.path()));
     ok(reckon(&["generate", "--out", &p("test"), "--seed", "3003", "--scale", "1500"], t.path()));
-    let cash = p("m/cash_match_v9_0");
+    let cash = p("m/cash_v9_0");
     let out = ok(reckon(
         &[
             "train",
@@ -165,12 +165,12 @@ fn train_verify_and_serve_each_model() {
     let auto = cfg["thresholds"]["auto"].as_f64().unwrap_or(-1.0);
     assert!((0.99..=1.0).contains(&auto), "the floor is the target: {auto}");
     let card = std::fs::read_to_string(Path::new(&cash).join("MODEL_CARD.md")).unwrap_or_default();
-    assert!(card.contains("cash_match 9.0") && card.contains(&format!("Thresholds: `auto` = {auto}.")), "{card}");
-    let dedup = p("m/ap_dedup_v9_0");
+    assert!(card.contains("cash 9.0") && card.contains(&format!("Thresholds: `auto` = {auto}.")), "{card}");
+    let dedup = p("m/duplicates_v9_0");
     ok(reckon(&["train", "duplicates", "--input", &p("train"), "--validation", &p("val"), "--out", &dedup], t.path()));
-    let journals = p("m/journal_anomaly_v9_0");
+    let journals = p("m/journals_v9_0");
     ok(reckon(&["train", "journals", "--input", &p("train"), "--validation", &p("val"), "--out", &journals], t.path()));
-    for (dir, id) in [(&cash, "cash_match@9.0"), (&dedup, "ap_dedup@9.0"), (&journals, "journal_anomaly@9.0")] {
+    for (dir, id) in [(&cash, "cash@9.0"), (&dedup, "duplicates@9.0"), (&journals, "journals@9.0")] {
         let v = ok(reckon(&["models", "verify", dir], t.path()));
         assert!(v.contains(&format!("{id}: ok")), "{v}");
     }
@@ -186,7 +186,7 @@ fn train_verify_and_serve_each_model() {
         serde_json::from_str(&std::fs::read_to_string(t.path().join("o/manifest.json")).unwrap_or_default())
             .unwrap_or_else(|e| panic!("{e}"));
     let ids: Vec<&str> = m["models"].as_array().into_iter().flatten().filter_map(|x| x["id"].as_str()).collect();
-    assert_eq!(ids, ["cash_match@9.0", "ap_dedup@9.0", "journal_anomaly@9.0", "journal_iforest@9.0"]);
+    assert_eq!(ids, ["cash@9.0", "duplicates@9.0", "journals@9.0", "journals_iforest@9.0"]);
     ok(reckon(&["eval", "--out", &p("o"), "--truth", &p("test/truth")], t.path()));
     // The run on the training scenario cannot be evaluated.
     let e = reckon(&["eval", "--out", &p("o_train"), "--truth", &p("train/truth")], t.path());
@@ -420,8 +420,8 @@ fn bench_runs_the_real_stages() {
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
     let out = String::from_utf8_lossy(&o.stdout).into_owned();
     let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
-    let m = &v["matching"];
-    assert!(m["reckon_stage"].as_str().is_some_and(|s| s.starts_with("ok (model cash_match@")), "{m}");
+    let m = &v["cash"];
+    assert!(m["reckon_stage"].as_str().is_some_and(|s| s.starts_with("ok (model cash@")), "{m}");
     assert!(
         m["reckon"]["touchless"].as_f64().is_some_and(|x| x > m["naive_baseline"]["touchless"].as_f64().unwrap_or(1.0)),
         "{m}"

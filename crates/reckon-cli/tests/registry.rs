@@ -18,7 +18,7 @@ fn text(o: &Output) -> String {
 }
 
 fn shipped() -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/cash_match_v2_2").display().to_string()
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/cash_v2_2").display().to_string()
 }
 
 /// Writes `m` as a cash model folder named `name` with auto threshold `auto`.
@@ -109,7 +109,7 @@ fn a_challenger_is_promoted_only_when_the_decisions_say_it_is_better() {
     assert!(o.status.success(), "{}", text(&o));
     simulate_with(&days, &t.path().join("sim_a"), &state, &crude);
     let o = reckon(&["models", "list", "--state", &s]);
-    assert!(text(&o).contains("match challenger: cash_match@2.2"), "{}", text(&o));
+    assert!(text(&o).contains("match challenger: cash@2.2"), "{}", text(&o));
     // Too few labels for a strict rule: refused, saying how many it needs.
     let o = reckon(&["models", "promote", "--state", &s, "--actor", "lee", "--min-labels", "100000"]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
@@ -117,7 +117,7 @@ fn a_challenger_is_promoted_only_when_the_decisions_say_it_is_better() {
     let o = reckon(&["models", "promote", "--state", &s, "--actor", "lee", "--min-labels", "30"]);
     eprintln!("{}", text(&o));
     assert!(o.status.success(), "{}", text(&o));
-    assert!(text(&o).contains("promoted cash_match@2.2 to champion"), "{}", text(&o));
+    assert!(text(&o).contains("promoted cash@2.2 to champion"), "{}", text(&o));
 
     // A run with the store now serves the champion, not the configuration's model.
     let mut cfg = reckon_pipeline::Config::default();
@@ -145,7 +145,7 @@ fn a_challenger_is_promoted_only_when_the_decisions_say_it_is_better() {
     assert_eq!(o.status.code(), Some(5), "{}", text(&o));
     let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&o)));
     assert_eq!(j["action"], "challenger_registered", "{j}");
-    assert!(models.join("cash_match_v4_0/model.onnx").is_file(), "{j}");
+    assert!(models.join("cash_v4_0/model.onnx").is_file(), "{j}");
     let o = reckon(&["retrain", "--state", &s, "--models-dir", &m, "--min-labels", "30"]);
     assert_eq!(o.status.code(), Some(6), "{}", text(&o));
     assert!(text(&o).contains("has 0 decided proposals scored in shadow"), "{}", text(&o));
@@ -162,7 +162,7 @@ fn a_challenger_is_promoted_only_when_the_decisions_say_it_is_better() {
     let o = reckon(&["models", "monitor", "--state", &s]);
     assert!(o.status.success(), "{}", text(&o));
     let m = text(&o);
-    assert_eq!(m.lines().filter(|l| l.contains("| cash_match@2.2 |")).count(), 4, "a row per day:\n{m}");
+    assert_eq!(m.lines().filter(|l| l.contains("| cash@2.2 |")).count(), 4, "a row per day:\n{m}");
     assert!(m.contains("| probability band | decided proposals |"), "{m}");
     let o = reckon(&["models", "promote", "--state", &s, "--actor", "lee", "--min-labels", "30"]);
     eprintln!("{}", text(&o));

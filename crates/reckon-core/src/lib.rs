@@ -36,4 +36,4 @@ pub use setting::InvalidSetting;
 pub use vocab::{Band, ExceptionKind, ExceptionState};
 
 /// Version of the data contract this build implements.
-pub const CONTRACT_VERSION: &str = "1";
+pub const CONTRACT_VERSION: &str = "2";

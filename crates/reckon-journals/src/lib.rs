@@ -152,7 +152,7 @@ impl Default for AnomalyConfig {
             preparer_rare_share: 0.02,
             pair_rare_share: 0.005,
             review_risk: 0.5,
-            model: "journal_anomaly_v3_0".into(),
+            model: "journals_v3_0".into(),
         }
     }
 }

@@ -122,7 +122,7 @@ pub struct Fitted {
 impl Fitted {
     /// Writes the model folder (`model.onnx`, `config.json`, `metrics.json`,
     /// `weights.json`, `reference.json`, `MODEL_CARD.md`); the version is the
-    /// folder's (`cash_match_v2_1` → 2.1).
+    /// folder's (`cash_v2_1` → 2.1).
     pub fn write(&self, out: &Path) -> Result<(), LabError> {
         let mut mc = self.config.clone();
         mc.version = version_of(out);
@@ -177,14 +177,14 @@ impl CheckedTrainParams {
         }
         let bytes = lr.to_onnx(&[("feature_spec", FEATURE_SPEC), ("task", "cash_match_group")]);
         let mut mc = ModelConfig::probability(
-            "cash_match",
+            "cash",
             "cash_match_group",
             FEATURE_SPEC,
             FEATURES.iter().map(|s| s.to_string()).collect(),
             &bytes,
             data_hash,
         );
-        let model = Model::from_bytes(Path::new("cash_match"), mc.clone(), &bytes)?;
+        let model = Model::from_bytes(Path::new("cash"), mc.clone(), &bytes)?;
         let scorer = OnnxScorer(model);
         // The training reference a run's rows are held against (`reference.json`).
         let xf: Vec<f32> = x.iter().map(|v| *v as f32).collect();

@@ -204,7 +204,7 @@ pub struct Fitted {
 }
 
 impl Fitted {
-    /// Writes the model folder; the version is the folder's (`ap_dedup_v2_0` → 2.0).
+    /// Writes the model folder; the version is the folder's (`duplicates_v2_0` → 2.0).
     pub fn write(&self, out: &Path) -> Result<(), LabError> {
         let mut mc = self.config.clone();
         mc.version = crate::model::version_of(out);
@@ -251,19 +251,19 @@ impl CheckedTrainParams {
         }
         let lr = Logistic::fit(&x, FEATURES.len(), &y, self.0.alpha)?;
         let bytes = lr.to_onnx(&[("feature_spec", FEATURE_SPEC), ("task", "ap_duplicate_pair")]);
-        let data_hash = crate::model::training_data_sha256_of(train, crate::model::Engine::Dedup);
+        let data_hash = crate::model::training_data_sha256_of(train, crate::model::Engine::Duplicates);
         for v in validation {
-            crate::model::refuse_same_data(&data_hash, v, crate::model::Engine::Dedup, "validation")?;
+            crate::model::refuse_same_data(&data_hash, v, crate::model::Engine::Duplicates, "validation")?;
         }
         let mut mc = ModelConfig::probability(
-            "ap_dedup",
+            "duplicates",
             "ap_duplicate_pair",
             FEATURE_SPEC,
             FEATURES.iter().map(|s| s.to_string()).collect(),
             &bytes,
             data_hash,
         );
-        let model = Model::from_bytes(Path::new("ap_dedup"), mc.clone(), &bytes)?;
+        let model = Model::from_bytes(Path::new("duplicates"), mc.clone(), &bytes)?;
         // Every validation scenario's pairs, keyed by (scenario, doc a, doc b).
         let (mut p, mut vy, mut keys) = (Vec::new(), Vec::new(), Vec::new());
         let (mut dups, mut negs): (PairLabels, PairLabels) = Default::default();
@@ -356,7 +356,7 @@ labelled history before trusting it on real books."
         reproduce: crate::card::reproduce(
             &train.iter().chain(validation).map(std::path::PathBuf::as_path).collect::<Vec<_>>(),
             format!(
-                "reckon train duplicates --input {} --validation {} --out models/ap_dedup_v{}",
+                "reckon train duplicates --input {} --validation {} --out models/duplicates_v{}",
                 crate::card::shown(train),
                 crate::card::shown(validation),
                 mc.version.replace('.', "_")

@@ -316,7 +316,7 @@ impl CheckedTrainParams {
         // The version is the folder's, set when written.
         let version = String::new();
         let if_cfg = reckon_onnx::ModelConfig {
-            name: "journal_iforest".into(),
+            name: "journals_iforest".into(),
             version: version.clone(),
             task: "journal_isolation".into(),
             feature_spec: reckon_journals::FEATURE_SPEC.into(),
@@ -329,7 +329,7 @@ impl CheckedTrainParams {
             training_data_sha256: data_hash.clone(),
         };
         let mut risk_cfg = reckon_onnx::ModelConfig {
-            name: "journal_anomaly".into(),
+            name: "journals".into(),
             version: version.clone(),
             task: "journal_risk".into(),
             feature_spec: "journal_risk_v2".into(),
@@ -342,8 +342,8 @@ impl CheckedTrainParams {
             training_data_sha256: data_hash,
         };
         let model = RiskModel {
-            iforest: reckon_onnx::Model::from_bytes(Path::new("journal_anomaly/iforest"), if_cfg.clone(), &if_bytes)?,
-            risk: reckon_onnx::Model::from_bytes(Path::new("journal_anomaly"), risk_cfg.clone(), &lr_bytes)?,
+            iforest: reckon_onnx::Model::from_bytes(Path::new("journals/iforest"), if_cfg.clone(), &if_bytes)?,
+            risk: reckon_onnx::Model::from_bytes(Path::new("journals"), risk_cfg.clone(), &lr_bytes)?,
         };
         // Validation, through ONNX Runtime as `reckon run` serves it.
         let (mut rule_scores, mut v_if, mut comb, mut vy) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -420,7 +420,7 @@ impl CheckedTrainParams {
 impl Fitted {
     /// Writes the model folder (`model.onnx`, `config.json`, `weights.json`,
     /// `metrics.json`, `MODEL_CARD.md`, `iforest/`); the version is the
-    /// folder's (`journal_anomaly_v3_0` → 3.0).
+    /// folder's (`journals_v3_0` → 3.0).
     pub fn write(&self, out: &Path) -> Result<(), LabError> {
         let (report, train, validation) = (&self.report, self.train.as_slice(), self.validation.as_slice());
         let version = crate::model::version_of(out);

@@ -37,7 +37,7 @@ pub fn write_folder(out: &Path, bytes: &[u8], cfg: &ModelConfig, extra: &[(&str,
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Engine {
     Cash,
-    Dedup,
+    Duplicates,
     Journals,
 }
 
@@ -45,9 +45,9 @@ impl Engine {
     /// The engine of a model by its name in `config.json`.
     pub fn of_model(name: &str) -> Option<Engine> {
         match name {
-            "cash_match" => Some(Engine::Cash),
-            "ap_dedup" => Some(Engine::Dedup),
-            "journal_anomaly" | "journal_iforest" => Some(Engine::Journals),
+            "cash" => Some(Engine::Cash),
+            "duplicates" => Some(Engine::Duplicates),
+            "journals" | "journals_iforest" => Some(Engine::Journals),
             _ => None,
         }
     }
@@ -62,7 +62,7 @@ impl Engine {
                 "remittances.csv",
                 "truth/cash_matches.csv",
             ],
-            Engine::Dedup => &["ap_invoices.csv"],
+            Engine::Duplicates => &["ap_invoices.csv"],
             Engine::Journals => &["gl_journal_lines.csv"],
         }
     }

@@ -244,7 +244,7 @@ pub fn train_from_decisions(
     );
     let bytes = lr.to_onnx(&[("feature_spec", FEATURE_SPEC), ("task", "cash_match_group")]);
     let mut mc = ModelConfig::probability(
-        "cash_match",
+        "cash",
         "cash_match_group",
         FEATURE_SPEC,
         FEATURES.iter().map(|s| s.to_string()).collect(),
@@ -379,7 +379,7 @@ people chose instead are not rows. Automatic matches are weak positives because\
 no one checked them. Held-out figures are on the newest runs only."
             .into(),
         reproduce: vec![format!(
-            "reckon train cash --state {} --out models/cash_match_v{} --holdout-runs {} --min-labels {}",
+            "reckon train cash --state {} --out models/cash_v{} --holdout-runs {} --min-labels {}",
             state.display(),
             mc.version.replace('.', "_"),
             r.params.holdout_runs,
@@ -514,7 +514,7 @@ pub struct JobSummary {
 /// is judged first (promoted when the rule is met; left to gather evidence
 /// while it has fewer decided proposals scored in shadow than the rule needs);
 /// otherwise — no challenger, or one the decisions refused — a candidate is
-/// trained on the decisions into `models_dir/cash_match_v<runs>_0` and
+/// trained on the decisions into `models_dir/cash_v<runs>_0` and
 /// registered as challenger.
 pub fn job(
     state: &Path,
@@ -562,7 +562,7 @@ pub fn job(
         }
     }
     let champion_auto = champion_auto(state, &MatchConfig::default().model)?;
-    let out = models_dir.join(format!("cash_match_v{runs}_0"));
+    let out = models_dir.join(format!("cash_v{runs}_0"));
     match train_from_decisions(state, &out, params, champion_auto) {
         Ok(r) => {
             let m = challenge(state, &out.display().to_string(), actor, at)?;

@@ -42,7 +42,7 @@ pub struct SimConfig {
 #[derive(Clone, Debug)]
 pub enum ModelOp {
     /// After day `after_day`: train a cash-matching candidate on the store's
-    /// decisions into `OUT/models/cash_match_v<day>_0` and register it as
+    /// decisions into `OUT/models/cash_v<day>_0` and register it as
     /// challenger (it then scores in shadow).
     Retrain { after_day: usize, params: crate::retrain::RetrainParams },
     /// After day `after_day`: promote the challenger if the decisions say it
@@ -580,7 +580,7 @@ pub fn simulate(days_dir: &Path, out: &Path, state: &Path, cfg: &SimConfig) -> R
             let at = format!("{}T20:00:00Z", row.as_of);
             match op {
                 ModelOp::Retrain { after_day, params } if *after_day == d + 1 => {
-                    let dir = out.join("models").join(format!("cash_match_v{}_0", d + 1));
+                    let dir = out.join("models").join(format!("cash_v{}_0", d + 1));
                     // The model that decided the held-out days: the registered champion, or the configuration's.
                     let auto = crate::retrain::champion_auto(state, &cfg.config.cash.model)
                         .map_err(|e| SimError::Data(dir.clone(), e.to_string()))?;

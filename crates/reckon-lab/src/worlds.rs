@@ -171,19 +171,19 @@ fn train_fold(cfg: &WorldsConfig, train: &[&'static World], target: &str) -> Res
         va.push(scenario(cfg, w, 1)?);
     }
     let done = |m: &str| fold.join(m).join("config.json").is_file() && fold.join(m).join("MODEL_CARD.md").is_file();
-    if !done("cash_match_v0_1") {
+    if !done("cash_v0_1") {
         tracing::info!(fold = %names.join("+"), "training cash matching");
         let params =
             crate::cash::TrainParams { target_precision: 0.998, z: cfg.z, floor: cfg.floor, ..Default::default() };
-        crate::cash::train(&tr, &va, &fold.join("cash_match_v0_1"), params).map_err(err)?;
+        crate::cash::train(&tr, &va, &fold.join("cash_v0_1"), params).map_err(err)?;
     }
-    if !done("ap_dedup_v0_1") {
+    if !done("duplicates_v0_1") {
         tracing::info!(fold = %names.join("+"), "training duplicates");
-        crate::duplicates::train(&tr, &va, &fold.join("ap_dedup_v0_1"), Default::default()).map_err(err)?;
+        crate::duplicates::train(&tr, &va, &fold.join("duplicates_v0_1"), Default::default()).map_err(err)?;
     }
-    if !done("journal_anomaly_v0_1") {
+    if !done("journals_v0_1") {
         tracing::info!(fold = %names.join("+"), "training journals");
-        crate::journals::train(&tr, &va, &fold.join("journal_anomaly_v0_1"), Default::default()).map_err(err)?;
+        crate::journals::train(&tr, &va, &fold.join("journals_v0_1"), Default::default()).map_err(err)?;
     }
     Ok(fold)
 }
@@ -201,9 +201,9 @@ fn run_and_eval(
     let mut config = crate::model::company_config(test)
         .map_err(|e| WorldsError::Run { world: world.into(), source: Box::new(e) })?;
     if let Some(f) = fold {
-        config.cash.model = f.join("cash_match_v0_1").display().to_string();
-        config.duplicates.model = f.join("ap_dedup_v0_1").display().to_string();
-        config.journals.model = f.join("journal_anomaly_v0_1").display().to_string();
+        config.cash.model = f.join("cash_v0_1").display().to_string();
+        config.duplicates.model = f.join("duplicates_v0_1").display().to_string();
+        config.journals.model = f.join("journals_v0_1").display().to_string();
     }
     if out.exists() {
         std::fs::remove_dir_all(out).map_err(io(out))?;

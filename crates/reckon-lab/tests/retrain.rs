@@ -56,18 +56,18 @@ fn a_bank_that_changes_its_format_is_seen_and_retrained_for() {
     let d4: reckon_monitor::Drift = serde_json::from_str(&trend[3].3).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(d4.moved, rows[3].drift_moved, "the store and the manifest agree");
     // The candidate: a folder the engine serves, with its card, reference and figures.
-    let cand = out.join("models/cash_match_v4_0");
+    let cand = out.join("models/cash_v4_0");
     for f in ["model.onnx", "config.json", "reference.json", "metrics.json", "MODEL_CARD.md"] {
         assert!(cand.join(f).is_file(), "{f} missing");
     }
     let card = std::fs::read_to_string(cand.join("MODEL_CARD.md")).unwrap_or_default();
     assert!(card.contains("training window") && card.contains("| champion |"), "{card}");
-    assert!(rows[3].model_events.iter().any(|e| e.starts_with("retrained cash_match@4.0")), "{table}");
-    assert_eq!(rows[4].challenger, "cash_match@4.0", "{table}");
+    assert!(rows[3].model_events.iter().any(|e| e.starts_with("retrained cash@4.0")), "{table}");
+    assert_eq!(rows[4].challenger, "cash@4.0", "{table}");
     let judged = &rows[4].model_events;
     assert!(judged.iter().any(|e| e.starts_with("promoted") || e.starts_with("refused")), "{table}");
     if judged.iter().any(|e| e.starts_with("promoted")) {
-        assert_eq!(rows[5].model, "cash_match@4.0", "the promoted model decides the next day\n{table}");
+        assert_eq!(rows[5].model, "cash@4.0", "the promoted model decides the next day\n{table}");
     }
     // Too few decisions: refused, saying how many are needed.
     let e = train_from_decisions(

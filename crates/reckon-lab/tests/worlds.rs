@@ -33,7 +33,7 @@ fn each_world_is_judged_by_models_that_never_saw_it() {
     }
     // The held-out world's models were trained on two scenarios: their digest names
     // both, and each is refused as evaluation data.
-    let fold = dir.path().join("models/eu_sepa+us_ach@z0-floor0.998/cash_match_v0_1");
+    let fold = dir.path().join("models/eu_sepa+us_ach@z0-floor0.998/cash_v0_1");
     let cfg_json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(fold.join("config.json")).unwrap_or_else(|e| panic!("{e}")))
             .unwrap_or_else(|e| panic!("{e}"));

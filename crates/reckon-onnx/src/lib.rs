@@ -32,7 +32,7 @@ pub enum OnnxError {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelConfig {
-    /// e.g. `cash_match`.
+    /// e.g. `cash`.
     pub name: String,
     /// `major.minor`.
     pub version: String,

@@ -64,7 +64,7 @@ pub struct DuplicatesConfig {
 
 impl Default for DuplicatesConfig {
     fn default() -> Self {
-        DuplicatesConfig { model: "ap_dedup_v2_0".into() }
+        DuplicatesConfig { model: "duplicates_v2_0".into() }
     }
 }
 

@@ -1,5 +1,5 @@
 //! The money-out stage (`disbursements`): every bank debit linked to the AP
-//! invoices it pays or classified by a bank rule (reckon-duplicates's `payments`),
+//! invoices it pays or classified by a bank rule (reckon-disbursements),
 //! `disbursements.parquet`, and exceptions for debits nothing explains and
 //! invoices paid twice.
 

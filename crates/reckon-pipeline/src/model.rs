@@ -15,8 +15,8 @@ pub enum ModelError {
     Onnx(#[from] reckon_onnx::OnnxError),
     #[error("{dir}: trained on feature spec {trained} ({features} features) but reckon computes {computes}")]
     Spec { dir: PathBuf, trained: String, features: usize, computes: String },
-    #[error("{setting} '{name}' not found in {dirs:?} ({hint})")]
-    NotFound { setting: &'static str, name: String, dirs: Vec<PathBuf>, hint: &'static str },
+    #[error("{setting} '{name}' not found in {dirs:?} ({hint}){renamed}")]
+    NotFound { setting: &'static str, name: String, dirs: Vec<PathBuf>, hint: &'static str, renamed: String },
     #[error("{dir}: {reason}")]
     Inputs { dir: PathBuf, reason: String },
 }
@@ -57,7 +57,28 @@ pub fn resolve(name: &str) -> Option<PathBuf> {
 /// [`resolve`], or a [`ModelError::NotFound`] naming the setting and what to
 /// set instead (`hint`).
 pub fn find(setting: &'static str, name: &str, hint: &'static str) -> Result<PathBuf, ModelError> {
-    resolve(name).ok_or_else(|| ModelError::NotFound { setting, name: name.to_string(), dirs: models_dirs(), hint })
+    resolve(name).ok_or_else(|| ModelError::NotFound {
+        setting,
+        name: name.to_string(),
+        dirs: models_dirs(),
+        hint,
+        renamed: renamed(name)
+            .map(|n| format!("; model families were renamed on 2026-11-30: try '{n}'"))
+            .unwrap_or_default(),
+    })
+}
+
+/// The model families' names before 2026-11-30 (one name per engine since):
+/// `cash_match_v2_2` → `cash_v2_2`, `ap_dedup_v2_0` → `duplicates_v2_0`,
+/// `journal_anomaly_v3_0` → `journals_v3_0`.
+pub fn renamed(name: &str) -> Option<String> {
+    [("cash_match", "cash"), ("ap_dedup", "duplicates"), ("journal_anomaly", "journals")].iter().find_map(
+        |(old, new)| {
+            let (dir, file) = name.rsplit_once('/').map_or(("", name), |(d, f)| (d, f));
+            let rest = file.strip_prefix(old).filter(|r| r.is_empty() || r.starts_with("_v") || r.starts_with('@'))?;
+            Some(if dir.is_empty() { format!("{new}{rest}") } else { format!("{dir}/{new}{rest}") })
+        },
+    )
 }
 
 /// What a stage computes for a model: a fixed feature spec (name and columns in

@@ -69,7 +69,7 @@ fn vendors() -> Vec<Vendor> {
 }
 
 fn model() -> reckon_onnx::Model {
-    let dir = reckon_pipeline::model::resolve("ap_dedup_v2_0").unwrap_or_else(|| panic!("shipped model missing"));
+    let dir = reckon_pipeline::model::resolve("duplicates_v2_0").unwrap_or_else(|| panic!("shipped model missing"));
     reckon_onnx::Model::load(&dir).unwrap_or_else(|e| panic!("{e}"))
 }
 

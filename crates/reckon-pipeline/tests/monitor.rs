@@ -51,7 +51,7 @@ fn a_run_measures_its_rows_against_the_training_reference() {
     // A reference in which every row had no name evidence: today's rows with
     // name similarity lie outside its range.
     let model = t.path().join("cash_model");
-    copy_dir(&shipped("cash_match_v2_2"), &model);
+    copy_dir(&shipped("cash_v2_2"), &model);
     let mut reference =
         reckon_monitor::Reference::read(&model).unwrap_or_default().unwrap_or_else(|| panic!("no reference"));
     let name =

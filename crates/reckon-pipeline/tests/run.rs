@@ -265,10 +265,10 @@ fn the_shipped_model_scores_the_run_and_a_missing_one_is_an_error() {
     let r = run(&RunOptions::new(input.path(), out.path(), Config::default())).unwrap_or_else(|e| panic!("{e}"));
     let ids: Vec<&str> = r.manifest.models.iter().map(|m| m.id.as_str()).collect();
     // In stage order (stage::STAGES): cash, disbursements, duplicates, journals.
-    assert_eq!(ids, ["cash_match@2.2", "ap_dedup@2.0", "journal_anomaly@3.0", "journal_iforest@3.0"]);
-    assert!(r.manifest.stages["cash"].contains("model cash_match@2.2"));
+    assert_eq!(ids, ["cash@2.2", "duplicates@2.0", "journals@3.0", "journals_iforest@3.0"]);
+    assert!(r.manifest.stages["cash"].contains("model cash@2.2"));
     let ev = std::fs::read_to_string(out.path().join("exceptions.jsonl")).unwrap_or_default();
-    assert!(ev.contains("\"model\":\"cash_match@2.2\""), "proposals should cite the model");
+    assert!(ev.contains("\"model\":\"cash@2.2\""), "proposals should cite the model");
 
     let mut rules = Config::default();
     rules.cash.model = "rules".into();
@@ -279,9 +279,18 @@ fn the_shipped_model_scores_the_run_and_a_missing_one_is_an_error() {
     assert_eq!(r.manifest.stages["duplicates"], "off");
 
     let mut missing = Config::default();
-    missing.cash.model = "cash_match_v9_9".into();
+    missing.cash.model = "cash_v9_9".into();
     let e = run(&RunOptions::new(input.path(), out.path(), missing)).err().map(|e| e.to_string()).unwrap_or_default();
-    assert!(e.contains("cash_match_v9_9") && e.contains("rules"), "{e}");
+    assert!(e.contains("cash_v9_9") && e.contains("rules"), "{e}");
+
+    // A model named as before the families were renamed: the error says what to write.
+    let mut before = Config::default();
+    before.cash.model = "cash_match_v2_2".into();
+    let e = run(&RunOptions::new(input.path(), out.path(), before)).err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(e.contains("try 'cash_v2_2'"), "{e}");
+    assert_eq!(reckon_pipeline::model::renamed("models/journal_anomaly_v3_0").as_deref(), Some("models/journals_v3_0"));
+    assert_eq!(reckon_pipeline::model::renamed("ap_dedup@2.0").as_deref(), Some("duplicates@2.0"));
+    assert_eq!(reckon_pipeline::model::renamed("cash_matches"), None);
 }
 
 /// The feed for consumers: `exceptions.arrow` (Arrow IPC) and `exceptions.parquet`
@@ -398,7 +407,7 @@ fn tests_a_model_was_not_trained_with_raise_its_risk_afterwards() {
     };
     // The shipped model was trained where seldom_account never fired on an
     // anomalous journal (unusual_hour and unusual_preparer_source did, in the worlds).
-    let dir = reckon_pipeline::model::resolve("journal_anomaly_v3_0").unwrap_or_else(|| panic!("shipped model"));
+    let dir = reckon_pipeline::model::resolve("journals_v3_0").unwrap_or_else(|| panic!("shipped model"));
     let cfg: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap_or_default())
             .unwrap_or_else(|e| panic!("{e}"));

@@ -98,7 +98,7 @@ fn every_stage_complies() {
     assert_eq!(format!("{:?}", convert(1)), format!("{tables:?}"), "tables differ on 1 and 4 threads");
     let stages = stages();
     let names: Vec<&str> = stages.iter().map(|s| s.name()).collect();
-    assert_eq!(names, ["cash", "disbursements", "duplicates", "journal_tests", "invoice_counts"]);
+    assert_eq!(names, ["cash", "disbursements", "duplicates", "journals", "invoice_counts"]);
 
     // Each stage alone: 1 and 4 threads give the same output; another run id
     // gives the same exception ids; ids are unique; kinds are the contract's.
@@ -195,13 +195,13 @@ fn an_undeclared_table_is_an_error() {
 #[test]
 fn stages_refuse_bad_config_at_build() {
     let mut c = Config::default();
-    c.duplicates.model = "ap_dedup_v9_9".into();
+    c.duplicates.model = "duplicates_v9_9".into();
     let e = stage::build_all(&c).err().map(|e| e.to_string()).unwrap_or_default();
-    assert!(e.starts_with("duplicates:") && e.contains("ap_dedup_v9_9"), "{e}");
+    assert!(e.starts_with("duplicates:") && e.contains("duplicates_v9_9"), "{e}");
     let mut c = Config::default();
     c.journals.round_unit = 0;
     let e = stage::build_all(&c).err();
-    assert!(matches!(&e, Some(BuildError::Config(s)) if s.section == "anomaly"), "{e:?}");
+    assert!(matches!(&e, Some(BuildError::Config(s)) if s.section == "journals"), "{e:?}");
 }
 
 /// Every stage loads its model through one check: a folder whose features are
@@ -228,15 +228,15 @@ fn a_model_trained_on_other_features_is_refused() {
         to
     };
     let mut c = Config::default();
-    c.cash.model = copy("cash_match_v2_2", "config.json").display().to_string();
+    c.cash.model = copy("cash_v2_2", "config.json").display().to_string();
     let e = stage::build_all(&c).err().map(|e| e.to_string()).unwrap_or_default();
-    assert!(e.contains("cash_match_v2_2") && e.contains("feature spec"), "{e}");
+    assert!(e.contains("cash_v2_2") && e.contains("feature spec"), "{e}");
     let mut c = Config::default();
-    c.duplicates.model = copy("ap_dedup_v2_0", "config.json").display().to_string();
+    c.duplicates.model = copy("duplicates_v2_0", "config.json").display().to_string();
     let e = stage::build_all(&c).err().map(|e| e.to_string()).unwrap_or_default();
-    assert!(e.contains("ap_dedup_v2_0") && e.contains("feature spec"), "{e}");
+    assert!(e.contains("duplicates_v2_0") && e.contains("feature spec"), "{e}");
     let mut c = Config::default();
-    c.journals.model = copy("journal_anomaly_v3_0", "iforest/config.json").display().to_string();
+    c.journals.model = copy("journals_v3_0", "iforest/config.json").display().to_string();
     let e = stage::build_all(&c).err().map(|e| e.to_string()).unwrap_or_default();
     assert!(e.contains("iforest") && e.contains("feature spec"), "{e}");
 }

@@ -539,7 +539,7 @@ fn cash_view(dir: &Path, m: &Manifest, ex: &[Ex]) -> Result<Option<CashView>, Re
         confidence = bins(firsts.into_iter(), 2);
     }
     // The served cash model: its auto threshold and validation reliability.
-    let model = m.models.iter().find(|x| x.id.starts_with("cash_match@"));
+    let model = m.models.iter().find(|x| x.id.starts_with("cash@"));
     let mut reliability = Vec::new();
     let mut auto_threshold = None;
     let mut validation = None;

@@ -359,6 +359,7 @@ pub fn bench_state(input: &Path, scale: usize, seed: u64, dir: &Path) -> anyhow:
 }
 
 pub fn bench(scale: usize, seed: u64, dir: Option<PathBuf>, only: &str) -> anyhow::Result<i32> {
+    let only = if only == "dedup" { "duplicates" } else { only };
     let tmp;
     let dir = match dir {
         Some(d) => d,
@@ -410,7 +411,7 @@ pub fn bench(scale: usize, seed: u64, dir: Option<PathBuf>, only: &str) -> anyho
         Ok(o)
     };
     // Cash matching against the naive baseline, on the same data in the same process.
-    let matching_report = if only == "dedup" {
+    let matching_report = if only == "duplicates" {
         serde_json::Value::Null
     } else {
         let cash_inputs =
@@ -495,7 +496,7 @@ pub fn bench(scale: usize, seed: u64, dir: Option<PathBuf>, only: &str) -> anyho
         "load_mb_per_s": bytes as f64 / 1e6 / load_s,
         "rejects": loaded.rejects.len(),
         "peak_rss_mib": peak_rss_mib(),
-        "matching": matching_report,
+        "cash": matching_report,
         "duplicates": dup_report,
     });
     outln!("{}", serde_json::to_string_pretty(&report)?);

@@ -12,7 +12,7 @@ use reckon_pipeline::exit;
 
 #[derive(Debug, Subcommand)]
 pub enum What {
-    /// Verify one model folder (e.g. models/cash_match_v2_2).
+    /// Verify one model folder (e.g. models/cash_v2_2).
     Verify { dir: PathBuf },
     /// Score rows of a features CSV (a header naming the model's features, plus any
     /// id columns) with a model folder; writes the id columns and `score` as CSV.

@@ -208,7 +208,7 @@ pub struct RetrainArgs {
     /// The state store whose decisions to learn from.
     #[arg(long, value_name = "PATH")]
     pub state: PathBuf,
-    /// Where candidate model folders are written (cash_match_v<runs>_0).
+    /// Where candidate model folders are written (cash_v<runs>_0).
     #[arg(long)]
     pub models_dir: PathBuf,
     /// Who runs the job (recorded with every registry change).

@@ -1,4 +1,4 @@
-//! `reckon train cash|dedup|anomaly`: the trainers of reckon-lab.
+//! `reckon train cash|duplicates|journals`: the trainers of reckon-lab.
 
 use std::path::PathBuf;
 
@@ -20,7 +20,7 @@ pub enum What {
         /// Other scenarios for the threshold, one or more.
         #[arg(long, required = true, num_args = 1..)]
         validation: Vec<PathBuf>,
-        /// Model folder to write, e.g. models/journal_anomaly_v3_0.
+        /// Model folder to write, e.g. models/journals_v3_0.
         #[arg(long)]
         out: PathBuf,
     },
@@ -34,7 +34,7 @@ pub enum What {
         /// Other scenarios for the threshold, one or more.
         #[arg(long, required = true, num_args = 1..)]
         validation: Vec<PathBuf>,
-        /// Model folder to write, e.g. models/ap_dedup_v2_0.
+        /// Model folder to write, e.g. models/duplicates_v2_0.
         #[arg(long)]
         out: PathBuf,
     },
@@ -72,7 +72,7 @@ pub enum What {
         /// With --state: the weight of a weak positive (a decision weighs 1).
         #[arg(long, default_value_t = 0.3)]
         weak_weight: f64,
-        /// Model folder to write, e.g. models/cash_match_v2_2.
+        /// Model folder to write, e.g. models/cash_v2_2.
         #[arg(long)]
         out: PathBuf,
         /// Auto precision the threshold must reach on validation (its Wilson lower
