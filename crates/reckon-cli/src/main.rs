@@ -4,7 +4,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use reckon_pipeline::exit;
 
 /// `println!` that ends the process quietly when stdout is closed (`reckon … | head`)
 /// instead of panicking.
@@ -26,6 +25,7 @@ macro_rules! outln {
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod cmd;
+mod exit;
 
 /// reckon reconciles finance data in batch: it loads bank statements, remittances,
 /// receivables, payables and journals onto one data contract, rejects bad rows with

@@ -841,7 +841,7 @@ pub fn features(tests: &Tests, book: &Book, results: &[JournalResult]) -> Vec<f3
     // reads another alike.
     let journals_n = results.len().max(1) as f32;
     let share = |n: u32, of: f32| ((n as f32 / of) * 100.0).min(100.0);
-    // The same sources the rules read as manual (`anomaly.manual_sources`).
+    // The same sources the rules read as manual (`journals.manual_sources`).
     let manual: Vec<bool> =
         book.source.names().iter().map(|s| c.manual_sources.iter().any(|m| m.eq_ignore_ascii_case(s))).collect();
     let mut out = vec![0f32; results.len() * k];

@@ -34,19 +34,17 @@ use reckon_ingest::normalize::contract_view;
 pub use config::{Config, ConfigError};
 pub use manifest::Manifest;
 
-/// Exit codes of `reckon run` (and the other commands).
-pub mod exit {
-    pub const OK: i32 = 0;
-    pub const FAILED: i32 = 1;
-    pub const USAGE: i32 = 2;
-    pub const REFUSED_INPUT: i32 = 3;
-    /// The run completed but some exceptions could not be delivered to a configured
-    /// sink (they are in `outbox/<sink>/dead_letter.jsonl`; `reckon feed replay`).
-    pub const FEED_UNDELIVERED: i32 = 4;
-    /// `reckon retrain`: a new challenger was trained and scores in shadow.
-    pub const RETRAIN_CHALLENGER: i32 = 5;
-    /// `reckon retrain`: nothing to do yet (too few decisions).
-    pub const RETRAIN_WAITING: i32 = 6;
+/// How a run that completed ended (a run that could not complete is a
+/// [`RunError`]). The CLI turns it into its exit code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunStatus {
+    /// Every file was used and every exception delivered (or no sink is set).
+    Complete,
+    /// At least one input file was refused as a whole (`refused_files`).
+    InputRefused,
+    /// Some exceptions could not be delivered to a configured sink (they are in
+    /// `outbox/<sink>/dead_letter.jsonl`; `reckon feed replay`).
+    FeedUndelivered,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -122,7 +120,7 @@ pub fn sinks(feed: &reckon_feed::FeedConfig) -> Result<Vec<reckon_feed::deliver:
 pub struct RunOutcome {
     pub manifest: Manifest,
     pub loaded: Loaded,
-    pub exit_code: i32,
+    pub status: RunStatus,
     /// Deliveries to the configured sinks (empty when none or `deliver` is off).
     pub deliveries: Vec<Delivery>,
     /// How long the state store's commit took (after the manifest, so not in it).
@@ -502,14 +500,14 @@ pub fn run_stages(opts: &RunOptions, stages: &[Box<dyn stage::Stage>]) -> Result
         state_commit_ms = Some(t_commit.elapsed().as_millis() as u64);
         tracing::info!(seq = rec.seq, predecessor = rec.predecessor.as_deref().unwrap_or(""), "state committed");
     }
-    let exit_code = if deliveries.iter().any(|d| d.status.dead_events > 0 || d.status.pending_events > 0) {
-        exit::FEED_UNDELIVERED
+    let status = if deliveries.iter().any(|d| d.status.dead_events > 0 || d.status.pending_events > 0) {
+        RunStatus::FeedUndelivered
     } else if refused.is_empty() {
-        exit::OK
+        RunStatus::Complete
     } else {
-        exit::REFUSED_INPUT
+        RunStatus::InputRefused
     };
-    Ok(RunOutcome { manifest: m, loaded, exit_code, deliveries, state_commit_ms })
+    Ok(RunOutcome { manifest: m, loaded, status, deliveries, state_commit_ms })
 }
 
 /// Sum of every money column per table and currency, as exact decimal text.

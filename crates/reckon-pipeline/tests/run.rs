@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
-use reckon_pipeline::{Config, RunOptions, exit, run};
+use reckon_pipeline::{Config, RunOptions, RunStatus, run};
 
 fn fixture(case: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/ingest").join(case).join("input")
@@ -61,7 +61,7 @@ fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
 fn refused_files_give_exit_3_and_reject_rows() {
     let out = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let o = run(&opts(&fixture("refused"), out.path(), false)).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(o.exit_code, exit::REFUSED_INPUT);
+    assert_eq!(o.status, RunStatus::InputRefused);
     let m = manifest_json(out.path());
     let refused: Vec<&str> = m["refused_files"].as_array().into_iter().flatten().filter_map(|v| v.as_str()).collect();
     // customers.csv is UTF-16 (with a BOM): decoded and loaded, not refused.
@@ -81,7 +81,7 @@ fn refused_files_give_exit_3_and_reject_rows() {
 fn row_rejects_are_written_and_rows_tie_out() {
     let out = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let o = run(&opts(&fixture("bad_rows"), out.path(), false)).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(o.exit_code, exit::OK, "row rejects alone do not refuse the file");
+    assert_eq!(o.status, RunStatus::Complete, "row rejects alone do not refuse the file");
     let m = manifest_json(out.path());
     let t = &m["conservation"]["tables"]["ar_open_items"];
     assert_eq!(
@@ -114,7 +114,7 @@ fn runs_are_deterministic_and_normalized_output_reloads() {
     let pool = |n| rayon::ThreadPoolBuilder::new().num_threads(n).build().unwrap_or_else(|e| panic!("{e}"));
     let oa = pool(1).install(|| run(&opts(input.path(), a.path(), true))).unwrap_or_else(|e| panic!("{e}"));
     pool(8).install(|| run(&opts(input.path(), b.path(), true))).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(oa.exit_code, exit::OK);
+    assert_eq!(oa.status, RunStatus::Complete);
     let strip = |mut v: serde_json::Value| {
         for k in ["run_id", "started_at", "finished_at", "timings_ms", "input_dir"] {
             v[k] = serde_json::Value::Null;
@@ -234,7 +234,7 @@ fn one_two_and_eight_threads_give_byte_identical_feed_and_manifest() {
         // Same input folder path in every run: the manifest names it.
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap_or_else(|e| panic!("{e}"));
         let r = pool.install(|| run(&o)).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(r.exit_code, exit::OK);
+        assert_eq!(r.status, RunStatus::Complete);
     }
     let read = |d: &Path, f: &str| std::fs::read(d.join(f)).unwrap_or_else(|e| panic!("{f}: {e}"));
     let manifest = |d: &Path| {

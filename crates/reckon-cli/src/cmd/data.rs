@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+use crate::exit;
 use anyhow::Context;
-use reckon_pipeline::exit;
 
 /// `reckon validate`: loads a folder and lists its rejects; exit 3 when any.
 pub fn validate(input: PathBuf, all: bool) -> anyhow::Result<i32> {

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use reckon_pipeline::exit;
+use crate::exit;
 
 /// Evaluates the run in `out` against `truth`; writes OUT/eval.json.
 pub fn exec(out: PathBuf, truth: PathBuf) -> anyhow::Result<i32> {

@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use clap::Subcommand;
 
+use crate::exit;
 use anyhow::Context;
-use reckon_pipeline::exit;
 
 #[derive(Debug, Subcommand)]
 pub enum What {

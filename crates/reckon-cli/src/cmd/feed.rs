@@ -2,10 +2,11 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::exit;
 use anyhow::Context;
 use reckon_feed::deliver::{CamundaConfig, Report, Sink, WebhookConfig};
 use reckon_feed::outbox::{Outbox, Status};
-use reckon_pipeline::{Config, exit};
+use reckon_pipeline::Config;
 
 /// Where to deliver.
 #[derive(Debug, clap::Args)]

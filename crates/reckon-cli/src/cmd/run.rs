@@ -3,8 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::exit;
 use anyhow::Context;
-use reckon_pipeline::{Config, RunOptions, exit};
+use reckon_pipeline::{Config, RunOptions};
 
 /// `reckon run`'s arguments.
 #[derive(Debug, clap::Args)]
@@ -175,7 +176,7 @@ pub fn run(opts: RunOptions, metrics_file: Option<&Path>) -> anyhow::Result<i32>
         reckon_pipeline::metrics::write(f, &reckon_pipeline::metrics::render(&o.manifest, &counts, &o.deliveries))?;
         outln!("wrote {} (Prometheus text format)", f.display());
     }
-    Ok(o.exit_code)
+    Ok(crate::exit::of_run(o.status))
 }
 
 pub fn print_files(loaded: &reckon_ingest::Loaded) {

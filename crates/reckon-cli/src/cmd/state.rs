@@ -3,8 +3,9 @@
 
 use std::path::PathBuf;
 
+use crate::exit;
 use anyhow::Context;
-use reckon_pipeline::{Config, exit};
+use reckon_pipeline::Config;
 use reckon_state::{ExceptionState, Store};
 
 /// `reckon decide`'s arguments.

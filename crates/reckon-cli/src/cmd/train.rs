@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Subcommand;
 
-use reckon_pipeline::exit;
+use crate::exit;
 
 #[derive(Debug, Subcommand)]
 pub enum What {
