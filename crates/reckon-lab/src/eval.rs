@@ -9,6 +9,7 @@ use serde::Serialize;
 /// Evaluation's errors are the lab's.
 pub type EvalError = crate::LabError;
 use crate::LabError;
+use reckon_pipeline::manifest::Written;
 
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct PatternStats {
@@ -70,44 +71,35 @@ fn read_parquet(path: &Path) -> Result<DataFrame, EvalError> {
 /// each model the run's manifest names records the sha256 of its training
 /// files, and the scenario (the truth folder's parent) must differ.
 pub fn refuse_training_data(out: &Path, truth: &Path) -> Result<(), EvalError> {
-    let path = out.join("manifest.json");
-    let text = std::fs::read_to_string(&path).map_err(LabError::io(&path))?;
-    let m: serde_json::Value = serde_json::from_str(&text).map_err(LabError::in_dir(&path))?;
+    let m = Written::read(out).map_err(|e| LabError::Data(e.to_string()))?;
     let scenario = truth.parent().unwrap_or(truth);
-    for model in m["models"].as_array().into_iter().flatten() {
-        let Some(dir) = model["path"].as_str() else { continue };
-        let cfg = Path::new(dir).join("config.json");
+    for model in &m.models {
+        // A model folder that is gone since the run cannot be checked.
+        let cfg = Path::new(&model.path).join("config.json");
         let Ok(c) = std::fs::read_to_string(&cfg) else { continue };
-        let c: serde_json::Value = serde_json::from_str(&c).map_err(LabError::in_dir(&cfg))?;
-        let (Some(engine), Some(hash)) =
-            (c["name"].as_str().and_then(crate::model::Engine::of_model), c["training_data_sha256"].as_str())
-        else {
-            continue;
-        };
-        let role = format!("evaluation (model {})", model["id"].as_str().unwrap_or("?"));
-        crate::model::refuse_same_data(hash, scenario, engine, &role)?;
+        let c: reckon_onnx::ModelConfig = serde_json::from_str(&c).map_err(LabError::in_dir(&cfg))?;
+        let Some(engine) = crate::model::Engine::of_model(&c.name) else { continue };
+        let role = format!("evaluation (model {})", model.id);
+        crate::model::refuse_same_data(&c.training_data_sha256, scenario, engine, &role)?;
     }
     Ok(())
 }
 
-/// The review threshold a run's journal scores were flagged at: the model folder
-/// named in its manifest (`config.journals.model`), or the rules' `review_risk`.
-pub fn journal_review_threshold(out: &Path) -> f64 {
-    let rules = reckon_journals::AnomalyConfig::default().review_risk;
-    let manifest: Option<serde_json::Value> =
-        std::fs::read_to_string(out.join("manifest.json")).ok().and_then(|t| serde_json::from_str(&t).ok());
-    let Some(m) = manifest else { return rules };
-    // `anomaly`: the section's name in manifests written before 2026-11-30.
-    let section = if m["config"]["journals"].is_object() { &m["config"]["journals"] } else { &m["config"]["anomaly"] };
-    let cfg_risk = section["review_risk"].as_f64().unwrap_or(rules);
-    match section["model"].as_str() {
-        Some("rules") | None => cfg_risk,
-        Some(name) => reckon_pipeline::model::resolve(name)
-            .and_then(|d| std::fs::read_to_string(d.join("config.json")).ok())
-            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-            .and_then(|c| c["thresholds"]["review"].as_f64())
-            .unwrap_or(cfg_risk),
+/// The review threshold a run's journal scores were flagged at: the model
+/// folder named in its manifest (`config.journals.model`; its `review`
+/// threshold), or the rules' `review_risk`.
+pub fn journal_review_threshold(out: &Path) -> Result<f64, EvalError> {
+    let m = Written::read(out).map_err(|e| LabError::Data(e.to_string()))?;
+    let j = &m.config.journals;
+    if j.model == "rules" {
+        return Ok(j.review_risk);
     }
+    let dir = reckon_pipeline::model::find("journals.model", &j.model, "the run's manifest names it")
+        .map_err(|e| LabError::Data(e.to_string()))?;
+    let p = dir.join("config.json");
+    let text = std::fs::read_to_string(&p).map_err(LabError::io(&p))?;
+    let c: reckon_onnx::ModelConfig = serde_json::from_str(&text).map_err(LabError::in_dir(&p))?;
+    Ok(c.thresholds.get("review").copied().unwrap_or(j.review_risk))
 }
 
 /// Every published quality figure of a run against its scenario's truth, by
@@ -131,7 +123,7 @@ pub fn figures(out: &Path, truth: &Path) -> Result<BTreeMap<String, f64>, EvalEr
         }
     }
     if out.join("journal_scores.parquet").is_file() && truth.join("journal_anomalies.csv").is_file() {
-        let j = crate::journals::eval_out(out, truth, journal_review_threshold(out))?;
+        let j = crate::journals::eval_out(out, truth, journal_review_threshold(out)?)?;
         f.insert("journals.roc_auc".into(), j.roc_auc);
         f.insert("journals.average_precision".into(), j.average_precision);
         f.insert("journals.precision_at_k".into(), j.precision_at_k);

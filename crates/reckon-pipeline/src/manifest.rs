@@ -5,18 +5,18 @@ use std::path::Path;
 
 use reckon_core::Table;
 use reckon_ingest::{FileReport, Loaded};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct OutputEntry {
     pub rows: u64,
     pub sha256: String,
 }
 
 /// A model used by a run.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct ModelEntry {
     pub id: String,
     pub path: String,
@@ -58,7 +58,7 @@ pub fn output_entry(path: &Path, rows: u64) -> OutputEntry {
 }
 
 /// Row accounting of one table.
-#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct TableRows {
     pub input_rows: u64,
     pub loaded_rows: u64,
@@ -66,7 +66,7 @@ pub struct TableRows {
 }
 
 /// Where each loaded bank entry ended up.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct BankRows {
     pub input_rows: u64,
     pub rejected: u64,
@@ -86,7 +86,7 @@ pub struct BankRows {
 
 /// Rows of a table an engine reads, checked by id: every loaded row was seen
 /// by the engine exactly once.
-#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Screened {
     pub loaded: u64,
     /// Loaded rows the engine took in exactly once.
@@ -96,7 +96,7 @@ pub struct Screened {
     pub examples: Vec<String>,
 }
 
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Conservation {
     /// True when every check below holds.
     pub balanced: bool,
@@ -317,6 +317,56 @@ pub struct Manifest {
     /// conservation over every run of the store.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub state: Option<crate::remember::StateSection>,
+}
+
+/// A written `manifest.json` as tools read it back: typed, so a renamed or
+/// missing field is an error naming it, not a silent default (fields it does
+/// not name are ignored).
+#[derive(Clone, Debug, Deserialize)]
+pub struct Written {
+    pub contract_version: String,
+    pub reckon_version: String,
+    pub run_id: String,
+    pub config: Config,
+    #[serde(default)]
+    pub refused_files: Vec<String>,
+    #[serde(default)]
+    pub models: Vec<ModelEntry>,
+    #[serde(default)]
+    pub outputs: BTreeMap<String, OutputEntry>,
+    #[serde(default)]
+    pub stages: BTreeMap<String, String>,
+    #[serde(default)]
+    pub stage_reports: BTreeMap<String, crate::stage::StageReport>,
+    #[serde(default)]
+    pub timings_ms: BTreeMap<String, u64>,
+    pub conservation: Conservation,
+}
+
+/// Why a written manifest could not be read back.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}: {source}", path.display())]
+    Json {
+        path: std::path::PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+impl Written {
+    /// Reads `manifest.json` (a file, or the output folder holding it).
+    pub fn read(path: &Path) -> Result<Written, ReadError> {
+        let path = if path.is_dir() { path.join("manifest.json") } else { path.to_path_buf() };
+        let bytes = std::fs::read(&path).map_err(|source| ReadError::Io { path: path.clone(), source })?;
+        serde_json::from_slice(&bytes).map_err(|source| ReadError::Json { path, source })
+    }
 }
 
 /// Run id: start time plus a digest of what went in, so two runs never share one

@@ -90,7 +90,7 @@ impl StageOutput {
 
 /// A stage's account of its work, in the manifest's `stage_reports` (its
 /// duration is in `timings_ms` under the stage's name).
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct StageReport {
     /// One line for people (also the manifest's `stages` entry).
     pub summary: String,

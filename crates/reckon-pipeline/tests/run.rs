@@ -235,6 +235,14 @@ fn one_two_and_eight_threads_give_byte_identical_feed_and_manifest() {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap_or_else(|e| panic!("{e}"));
         let r = pool.install(|| run(&o)).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(r.status, RunStatus::Complete);
+        // Tools read the written manifest back typed, as the run wrote it.
+        let w = reckon_pipeline::manifest::Written::read(out.path()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(w.run_id, r.manifest.run_id);
+        assert_eq!(w.config, r.manifest.config);
+        assert_eq!(w.stage_reports, r.manifest.stage_reports);
+        assert_eq!(w.models, r.manifest.models);
+        assert_eq!(w.conservation.tables, r.manifest.conservation.tables);
+        assert_eq!(w.contract_version, reckon_core::CONTRACT_VERSION);
     }
     let read = |d: &Path, f: &str| std::fs::read(d.join(f)).unwrap_or_else(|e| panic!("{f}: {e}"));
     let manifest = |d: &Path| {

@@ -107,7 +107,7 @@ fn peak_rss_of(pid: u32) -> Option<u64> {
 
 /// One `reckon run` of this binary as a subprocess: wall time, peak RSS
 /// (sampled every 50 ms until it exits) and its manifest.
-fn timed_run(input: &Path, out: &Path) -> anyhow::Result<(f64, u64, serde_json::Value)> {
+fn timed_run(input: &Path, out: &Path) -> anyhow::Result<(f64, u64, reckon_pipeline::manifest::Written)> {
     let exe = std::env::current_exe()?;
     let t = Instant::now();
     let mut child = std::process::Command::new(exe)
@@ -132,7 +132,7 @@ fn timed_run(input: &Path, out: &Path) -> anyhow::Result<(f64, u64, serde_json::
     };
     let wall = t.elapsed().as_secs_f64();
     anyhow::ensure!(status.success(), "reckon run on {} failed: {status}", input.display());
-    let m: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("manifest.json"))?)?;
+    let m = reckon_pipeline::manifest::Written::read(out)?;
     Ok((wall, peak, m))
 }
 
@@ -162,22 +162,18 @@ pub fn bench_e2e(dir: &Path, scale: usize, seed: u64) -> anyhow::Result<i32> {
     let mut runs = Vec::new();
     for (name, input, goal_s) in goals {
         let (wall, peak, m) = timed_run(input, &dir.join(format!("out-{name}")))?;
-        let timings = m["timings_ms"].as_object().cloned().unwrap_or_default();
-        let reports = m["stage_reports"].as_object().cloned().unwrap_or_default();
         let mut stages = serde_json::Map::new();
         let mut bottleneck = (String::new(), 0u64);
-        for (stage, ms) in &timings {
-            let ms = ms.as_u64().unwrap_or(0);
+        for (stage, &ms) in &m.timings_ms {
+            // `stages` spans the stages side by side; `tables` is the conversion before them.
             if stage == "stages" || ms == 0 {
                 continue;
             }
             // Ingest reads every input row; a stage, the rows its report names.
             let rows = if stage == "ingest" {
-                m["conservation"]["tables"]
-                    .as_object()
-                    .map(|t| t.values().filter_map(|v| v["input_rows"].as_u64()).sum::<u64>())
+                Some(m.conservation.tables.values().map(|t| t.input_rows).sum::<u64>())
             } else {
-                reports.get(stage).and_then(|r| r["rows_in"].as_u64())
+                m.stage_reports.get(stage).map(|r| r.rows_in)
             };
             stages.insert(
                 stage.clone(),
@@ -202,7 +198,7 @@ pub fn bench_e2e(dir: &Path, scale: usize, seed: u64) -> anyhow::Result<i32> {
             "goal_met": wall <= goal_s && gib <= 8.0,
             "bottleneck": bottleneck.0,
             "stages": stages,
-            "tables": m["conservation"]["tables"],
+            "tables": serde_json::to_value(&m.conservation.tables)?,
         }));
     }
     let profile = if cfg!(debug_assertions) { "debug (use --release for real numbers)" } else { "release" };

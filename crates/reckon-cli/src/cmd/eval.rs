@@ -94,7 +94,7 @@ pub fn exec(out: PathBuf, truth: PathBuf) -> anyhow::Result<i32> {
     if out.join("journal_scores.parquet").is_file() && truth.join("journal_anomalies.csv").is_file() {
         // The threshold the run flagged at: the model's own (from its folder, as the
         // run's manifest names it), else the rules' review risk.
-        let risk = reckon_lab::eval::journal_review_threshold(&out);
+        let risk = reckon_lab::eval::journal_review_threshold(&out)?;
         let j = reckon_lab::journals::eval_out(&out, &truth, risk).map_err(|e| anyhow::anyhow!(e))?;
         outln!(
             "journals: {} journals, {} anomalous; ROC-AUC {:.4}, average precision {:.4}, precision@k {:.4}; false positive rate {:.4} at risk {risk}",
