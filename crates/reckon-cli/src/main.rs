@@ -26,6 +26,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod cmd;
 mod exit;
+mod progress;
 
 /// reckon reconciles finance data in batch: it loads bank statements, remittances,
 /// receivables, payables and journals onto one data contract, rejects bad rows with
@@ -45,6 +46,10 @@ struct Cli {
     /// for log shippers.
     #[arg(long, global = true, default_value = "text", value_parser = ["text", "json"])]
     log_format: String,
+    /// No progress: no spinners on a terminal, no line per finished stage
+    /// otherwise (logs still follow --log).
+    #[arg(long, global = true)]
+    quiet: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -282,14 +287,24 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let filter = std::env::var("RECKON_LOG").unwrap_or_else(|_| cli.log.clone());
-    let logs = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|_| "warn".into()))
-        .with_writer(std::io::stderr)
-        .with_target(false);
-    if cli.log_format == "json" {
-        logs.json().with_ansi(false).init();
-    } else {
-        logs.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).init();
+    {
+        use tracing_subscriber::prelude::*;
+        let env = tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|_| "warn".into());
+        let logs = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_target(false);
+        // Progress from the pipeline's stage events, whatever the log filter; the
+        // JSON logs carry those events themselves.
+        progress::set_quiet(cli.quiet);
+        if cli.log_format == "json" {
+            tracing_subscriber::registry().with(logs.json().with_ansi(false).with_filter(env)).init();
+        } else {
+            let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+            let steps = (!cli.quiet).then(|| {
+                progress::StageProgress::for_stderr().with_filter(tracing_subscriber::filter::filter_fn(
+                    progress::pipeline_events as fn(&tracing::Metadata<'_>) -> bool,
+                ))
+            });
+            tracing_subscriber::registry().with(logs.with_ansi(ansi).with_filter(env)).with(steps).init();
+        }
     }
     match dispatch(cli.command) {
         Ok(code) => ExitCode::from(code as u8),

@@ -367,6 +367,27 @@ fn metrics_file_parses_and_agrees_with_the_manifest() {
     assert!(scrape.docs.contains_key("reckon_stage_duration_seconds"));
 }
 
+/// Progress people can see: off a terminal, one line per finished step (ingest,
+/// the conversion into tables, every stage) on stderr, whatever `--log` says;
+/// `--quiet` silences them.
+#[test]
+fn one_progress_line_per_stage_unless_quiet() {
+    let t = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/sample");
+    let input = sample.to_string_lossy();
+    let o = reckon(&["run", "--input", &input, "--out", &t.path().join("a").to_string_lossy()], t.path());
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let err = String::from_utf8_lossy(&o.stderr);
+    for step in ["ingest", "tables", "cash", "disbursements", "duplicates", "journals"] {
+        let lines = err.lines().filter(|l| l.starts_with(&format!("reckon: {step} done"))).count();
+        assert_eq!(lines, 1, "{step}: {err}");
+    }
+    assert!(err.lines().any(|l| l.starts_with("reckon: cash done in ") && l.contains("model cash@")), "{err}");
+    let q = reckon(&["--quiet", "run", "--input", &input, "--out", &t.path().join("b").to_string_lossy()], t.path());
+    assert_eq!(q.status.code(), Some(0));
+    assert!(!String::from_utf8_lossy(&q.stderr).contains(" done"), "{}", String::from_utf8_lossy(&q.stderr));
+}
+
 /// `--log-format json` writes one JSON object per log line on stderr, each line
 /// of the run's stages with the run id (the manifest's) as a correlation id.
 #[test]

@@ -218,6 +218,7 @@ pub fn run_stages(opts: &RunOptions, stages: &[Box<dyn stage::Stage>]) -> Result
     // when the manifest is complete (see `staging`).
     let staged = staging::Staged::begin(&opts.out)?;
     let out = staged.dir().to_path_buf();
+    tracing::info!(stage = "ingest", "stage start");
     let mut loaded = reckon_ingest::load_dir_with(&opts.input, &dates)?;
     let ingest_ms = (t0.elapsed().as_millis() as u64).saturating_sub(state_open_ms);
     let t_prepare = Instant::now();
@@ -244,9 +245,17 @@ pub fn run_stages(opts: &RunOptions, stages: &[Box<dyn stage::Stage>]) -> Result
     }
     timings.insert("ingest".to_string(), ingest_ms);
     tracing::info!(
+        stage = "ingest",
+        ms = ingest_ms,
         files = loaded.files.len(),
         rejects = loaded.rejects.len(),
         refused = loaded.refused_files().len(),
+        summary = %format!(
+            "{} files, {} rows loaded, {} rejected",
+            loaded.files.len(),
+            loaded.tables.values().map(|d| d.height()).sum::<usize>(),
+            loaded.rejects.len()
+        ),
         "ingest done"
     );
 
@@ -270,8 +279,16 @@ pub fn run_stages(opts: &RunOptions, stages: &[Box<dyn stage::Stage>]) -> Result
     let run_id = manifest::run_id(started, &loaded, &opts.config);
     span.record("run_id", run_id.as_str());
     // Every table converted once into the rows the engines read.
+    tracing::info!(stage = "tables", "stage start");
     let tables = inputs::Tables::from_loaded(&loaded)?;
-    timings.insert("tables".to_string(), t2.elapsed().as_millis() as u64);
+    let tables_ms = t2.elapsed().as_millis() as u64;
+    timings.insert("tables".to_string(), tables_ms);
+    tracing::info!(
+        stage = "tables",
+        ms = tables_ms,
+        summary = "loaded tables converted into the engines' rows",
+        "tables done"
+    );
     let t2 = Instant::now();
     tracing::info!("stages start");
     let ran = stage::run_all(

@@ -157,6 +157,7 @@ pub(crate) fn run_all(stages: &[Box<dyn Stage>], inputs: &RunInputs<'_>) -> Resu
         .map(|s| {
             let _entered = span.enter();
             let t = Instant::now();
+            tracing::info!(stage = s.name(), "stage start");
             let output = s.run(inputs)?;
             if let Some((name, _)) = output.tables.iter().find(|(n, _)| !s.outputs().contains(n)) {
                 return Err(StageError {

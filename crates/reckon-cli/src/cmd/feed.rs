@@ -149,7 +149,7 @@ fn deliver(t: &Target, replay: bool) -> anyhow::Result<i32> {
 }
 
 fn progress(n: u64, name: &str) -> indicatif::ProgressBar {
-    if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+    if !crate::progress::visible() {
         return indicatif::ProgressBar::hidden();
     }
     let pb = indicatif::ProgressBar::new(n);

@@ -103,7 +103,7 @@ pub fn ingest(input: PathBuf, out: PathBuf) -> anyhow::Result<i32> {
 
 /// A spinner on stderr while long work runs (only on a terminal; logs and pipes stay clean).
 pub fn spinner(msg: &str) -> indicatif::ProgressBar {
-    if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+    if !crate::progress::visible() {
         return indicatif::ProgressBar::hidden();
     }
     let pb = indicatif::ProgressBar::new_spinner();
@@ -113,11 +113,9 @@ pub fn spinner(msg: &str) -> indicatif::ProgressBar {
 }
 
 pub fn run(opts: RunOptions, metrics_file: Option<&Path>) -> anyhow::Result<i32> {
-    let (input, out, report) = (opts.input.as_path(), opts.out.as_path(), opts.report);
-    let pb = spinner(&format!("reckon: loading and checking {}", input.display()));
-    let o = reckon_pipeline::run(&opts);
-    pb.finish_and_clear();
-    let o = o?;
+    let (out, report) = (opts.out.as_path(), opts.report);
+    // Progress per stage comes from the pipeline's events (`crate::progress`).
+    let o = reckon_pipeline::run(&opts)?;
     print_files(&o.loaded);
     let c = &o.manifest.conservation;
     outln!(
