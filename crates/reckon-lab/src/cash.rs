@@ -69,6 +69,21 @@ pub struct TrainReport {
     pub separable: bool,
 }
 
+/// A fitted cash scorer as ONNX and its config (name `cash`, task
+/// `cash_match_group`, the `cash_group_v2` features), for every cash trainer.
+pub(crate) fn onnx_and_config(lr: &Logistic, training_data_sha256: String) -> (Vec<u8>, ModelConfig) {
+    let bytes = lr.to_onnx(&[("feature_spec", FEATURE_SPEC), ("task", "cash_match_group")]);
+    let mc = ModelConfig::probability(
+        "cash",
+        "cash_match_group",
+        FEATURE_SPEC,
+        FEATURES.iter().map(|s| s.to_string()).collect(),
+        &bytes,
+        training_data_sha256,
+    );
+    (bytes, mc)
+}
+
 /// The settings of a cash-model training: the auto threshold's rule (precision
 /// target, its Wilson z, the floor) and the L2 strength.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -90,9 +105,7 @@ impl Default for TrainParams {
 impl TrainParams {
     /// Checks every setting before any data is read.
     pub fn check(self) -> Result<CheckedTrainParams, LabError> {
-        if !(self.alpha.is_finite() && self.alpha > 0.0) {
-            return Err(LabError::Params(format!("alpha {} is not a finite number > 0", self.alpha)));
-        }
+        crate::error::check_alpha(self.alpha)?;
         let rule = ThresholdRule::MinPrecision { target: self.target_precision, z: self.z, floor: self.floor }
             .check()
             .map_err(LabError::threshold("auto threshold"))?;
@@ -175,15 +188,7 @@ impl CheckedTrainParams {
         for v in validation {
             refuse_same_data(&data_hash, v, Engine::Cash, "validation")?;
         }
-        let bytes = lr.to_onnx(&[("feature_spec", FEATURE_SPEC), ("task", "cash_match_group")]);
-        let mut mc = ModelConfig::probability(
-            "cash",
-            "cash_match_group",
-            FEATURE_SPEC,
-            FEATURES.iter().map(|s| s.to_string()).collect(),
-            &bytes,
-            data_hash,
-        );
+        let (bytes, mut mc) = onnx_and_config(&lr, data_hash);
         let model = Model::from_bytes(Path::new("cash"), mc.clone(), &bytes)?;
         let scorer = OnnxScorer(model);
         // The training reference a run's rows are held against (`reference.json`).

@@ -181,9 +181,7 @@ impl Default for TrainParams {
 impl TrainParams {
     /// Checks every setting before any data is read.
     pub fn check(self) -> Result<CheckedTrainParams, LabError> {
-        if !(self.alpha.is_finite() && self.alpha > 0.0) {
-            return Err(LabError::Params(format!("alpha {} is not a finite number > 0", self.alpha)));
-        }
+        crate::error::check_alpha(self.alpha)?;
         Ok(CheckedTrainParams(self))
     }
 }

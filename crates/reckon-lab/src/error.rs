@@ -79,6 +79,15 @@ pub enum LabError {
     CardContradicts(String),
 }
 
+/// An L2 strength a trainer can use: finite and above 0.
+pub fn check_alpha(alpha: f64) -> Result<(), LabError> {
+    if alpha.is_finite() && alpha > 0.0 {
+        Ok(())
+    } else {
+        Err(LabError::Params(format!("alpha {alpha} is not a finite number > 0")))
+    }
+}
+
 impl LabError {
     /// Wraps an io error with the path it happened at: `.map_err(LabError::io(p))`.
     pub fn io(path: &Path) -> impl Fn(std::io::Error) -> LabError + '_ {

@@ -219,9 +219,7 @@ impl TrainParams {
                 self.trees, self.sample
             )));
         }
-        if !(self.alpha.is_finite() && self.alpha > 0.0) {
-            return Err(LabError::Params(format!("alpha {} is not a finite number > 0", self.alpha)));
-        }
+        crate::error::check_alpha(self.alpha)?;
         Ok(CheckedTrainParams(self))
     }
 }

@@ -242,15 +242,7 @@ pub fn train_from_decisions(
     let data_sha256 = reckon_core::id::sha256_hex(
         (keys.join("\n") + &format!("\nweak {} prior {:?} × {}", p.weak_weight, p.prior, p.prior_weight)).as_bytes(),
     );
-    let bytes = lr.to_onnx(&[("feature_spec", FEATURE_SPEC), ("task", "cash_match_group")]);
-    let mut mc = ModelConfig::probability(
-        "cash",
-        "cash_match_group",
-        FEATURE_SPEC,
-        FEATURES.iter().map(|s| s.to_string()).collect(),
-        &bytes,
-        data_sha256.clone(),
-    );
+    let (bytes, mut mc) = crate::cash::onnx_and_config(&lr, data_sha256.clone());
     mc.version = version_of(out);
     std::fs::create_dir_all(out).map_err(crate::LabError::io(out))?;
     let scorer = OnnxScorer(Model::from_bytes(out, mc.clone(), &bytes).map_err(crate::LabError::from)?);
