@@ -54,7 +54,8 @@ fn shuffled(dir: &Path, scenario: &Path) -> String {
     reckon_synth::generate(scenario, &reckon_synth::Config::new(7, 2000)).unwrap_or_else(|e| panic!("{e}"));
     let loaded = reckon_ingest::load_dir(scenario).unwrap_or_else(|e| panic!("{e}"));
     let tables = reckon_pipeline::inputs::Tables::from_loaded(&loaded).unwrap_or_else(|e| panic!("{e}"));
-    let i = reckon_pipeline::cash::inputs(&tables).unwrap_or_else(|| panic!("no receipts"));
+    let rows = reckon_pipeline::cash::rows(&tables).unwrap_or_else(|| panic!("no receipts"));
+    let i = reckon_pipeline::cash::inputs(&rows, &tables);
     let cfg = reckon_cash::MatchConfig { model: "rules".into(), ..reckon_cash::MatchConfig::default() };
     let rows = reckon_cash::training_rows(&i.receipts, &i.items, &i.customers, &i.remittances, &cfg);
     let truth = std::fs::read_to_string(scenario.join("truth/cash_matches.csv")).unwrap_or_default();

@@ -25,7 +25,9 @@ use reckon_pipeline::model::OnnxScorer;
 /// Candidate rows of a generated scenario with labels.
 pub(crate) fn labelled(dir: &Path, cfg: &MatchConfig) -> Result<(Vec<f64>, Vec<bool>, usize), LabError> {
     let (_, tables) = crate::model::tables(dir)?;
-    let i = reckon_pipeline::cash::inputs(&tables).ok_or_else(|| LabError::Data("no receipts or open items".into()))?;
+    let rows =
+        reckon_pipeline::cash::rows(&tables).ok_or_else(|| LabError::Data("no receipts or open items".into()))?;
+    let i = reckon_pipeline::cash::inputs(&rows, &tables);
     let truth = crate::eval::cash_truth(&dir.join("truth"))?;
     let rows = reckon_cash::training_rows(&i.receipts, &i.items, &i.customers, &i.remittances, cfg);
     let mut x = Vec::with_capacity(rows.len() * FEATURES.len());
@@ -205,10 +207,11 @@ impl CheckedTrainParams {
             vp.extend(scorer.score(y1.len(), &vf).map_err(LabError::Scorer)?.into_iter().map(f64::from));
             vy.extend(y1);
             let (_, tables) = crate::model::tables(v)?;
-            let i = reckon_pipeline::cash::inputs(&tables).ok_or_else(|| LabError::In {
+            let rows = reckon_pipeline::cash::rows(&tables).ok_or_else(|| LabError::In {
                 path: v.clone(),
                 source: Box::new(LabError::Data("no receipts or open items".into())),
             })?;
+            let i = reckon_pipeline::cash::inputs(&rows, &tables);
             let res = reckon_cash::run_with(&i.receipts, &i.items, &i.customers, &i.remittances, &cfg, Some(&scorer))
                 .map_err(|e| LabError::Data(e.to_string()))?;
             let truth = crate::eval::cash_truth(&v.join("truth"))?;

@@ -41,9 +41,9 @@ pub fn truth(dir: &Path) -> Result<(PairLabels, PairLabels), LabError> {
 
 fn labelled(dir: &Path) -> Result<(Vec<f64>, Vec<bool>, usize), LabError> {
     let (_, tables) = crate::model::tables(dir)?;
-    let inv = tables.invoices.as_deref().ok_or_else(|| LabError::Data("no AP invoices".into()))?;
+    let inv = tables.invoices.get().ok_or_else(|| LabError::Data("no AP invoices".into()))?;
     let (dups, _) = truth(&dir.join("truth"))?;
-    let (ps, _) = pairs(inv, &tables.vendors);
+    let (ps, _) = pairs(&inv, &tables.vendors);
     let mut x = Vec::with_capacity(ps.len() * FEATURES.len());
     let mut y = Vec::with_capacity(ps.len());
     for p in &ps {
@@ -267,11 +267,11 @@ impl CheckedTrainParams {
         let (mut dups, mut negs): (PairLabels, PairLabels) = Default::default();
         for (n, v) in validation.iter().enumerate() {
             let (_, tables) = crate::model::tables(v)?;
-            let inv = tables.invoices.as_deref().ok_or_else(|| LabError::In {
+            let inv = tables.invoices.get().ok_or_else(|| LabError::In {
                 path: v.clone(),
                 source: Box::new(LabError::Data("no AP invoices".into())),
             })?;
-            let (ps, _) = pairs(inv, &tables.vendors);
+            let (ps, _) = pairs(&inv, &tables.vendors);
             let xs: Vec<f32> = ps.iter().flat_map(|p| p.features.iter().copied()).collect();
             p.extend(model.score(ps.len(), &xs)?.into_iter().map(f64::from));
             let (d, ng) = truth(&v.join("truth"))?;

@@ -267,7 +267,7 @@ impl CheckedTrainParams {
         let t0 = std::time::Instant::now();
         // Each book is read with its company's settings (approval limits, working
         // day: `truth/reckon.toml` when the scenario has one), as its runs read it.
-        type Labelled = (Book, Vec<JournalResult>, Vec<bool>, reckon_journals::Tests);
+        type Labelled = (std::sync::Arc<Book>, Vec<JournalResult>, Vec<bool>, reckon_journals::Tests);
         let load = |d: &Path| -> Result<Labelled, LabError> {
             let tests = crate::model::company_config(d)?.journals.build()?;
             let lines = book_of(d)?;
@@ -510,9 +510,9 @@ labelled history."
 }
 
 /// A scenario's GL book, converted as a run converts it.
-fn book_of(dir: &Path) -> Result<Book, LabError> {
+fn book_of(dir: &Path) -> Result<std::sync::Arc<Book>, LabError> {
     let (_, tables) = crate::model::tables(dir)?;
-    tables.book.ok_or_else(|| LabError::In {
+    tables.book.get().ok_or_else(|| LabError::In {
         path: dir.to_path_buf(),
         source: Box::new(LabError::Data("no GL journal lines".into())),
     })

@@ -10,6 +10,9 @@ use crate::stage::{BuildError, RunInputs, Settled, Stage, StageError, StageOutpu
 use reckon_state::Application;
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use reckon_core::Table;
 
 /// The engine's inputs: borrowed from the run's [`crate::inputs::Tables`],
 /// copied only where a state store changes them (decided receipts leave,
@@ -410,12 +413,17 @@ impl Stage for CashStage {
         &["matches", "receipt_outcomes"]
     }
 
+    fn reads(&self) -> &'static [Table] {
+        &[Table::BankTransactions, Table::ArOpenItems, Table::Customers, Table::Remittances, Table::BankAccounts]
+    }
+
     fn run(&self, inputs: &RunInputs<'_>) -> Result<StageOutput, StageError> {
         let fail = |message: String| StageError { stage: self.name(), message };
-        let result = match crate::cash::inputs(inputs.tables) {
-            Some(i) => Some(
+        let rows = rows(inputs.tables);
+        let result = match &rows {
+            Some(r) => Some(
                 run_remembering(
-                    i,
+                    crate::cash::inputs(r, inputs.tables),
                     &self.config,
                     self.scorer.as_ref(),
                     self.monitor.as_ref(),
@@ -654,15 +662,23 @@ pub fn reference_blocks(receipts: &[Receipt], items: &[OpenItem]) -> PolarsResul
     Ok(out)
 }
 
-/// The engine's inputs, borrowed from the run's tables (None without bank
-/// transactions and open items).
-pub fn inputs(tables: &crate::inputs::Tables) -> Option<Inputs<'_>> {
-    Some(Inputs {
-        receipts: Cow::Borrowed(&tables.bank.as_ref()?.receipts),
-        items: Cow::Borrowed(tables.open_items.as_deref()?),
+/// The rows cash application needs from the run's tables (None without bank
+/// transactions and open items); [`inputs`] borrows from them.
+pub fn rows(tables: &crate::inputs::Tables) -> Option<Rows> {
+    Some((tables.bank.get()?, tables.open_items.get()?))
+}
+
+/// The bank entries and open items a cash run holds while it runs.
+pub type Rows = (Arc<crate::inputs::Bank>, Arc<Vec<OpenItem>>);
+
+/// The engine's inputs, borrowed from [`rows`] and the run's small tables.
+pub fn inputs<'a>((bank, items): &'a Rows, tables: &'a crate::inputs::Tables) -> Inputs<'a> {
+    Inputs {
+        receipts: Cow::Borrowed(&bank.receipts),
+        items: Cow::Borrowed(items.as_slice()),
         customers: Cow::Borrowed(&tables.customers),
         remittances: Cow::Borrowed(&tables.remittances),
-    })
+    }
 }
 
 /// `matches.parquet` (contract columns, money as exact decimal text plus minor units).

@@ -13,28 +13,30 @@ use crate::stage::{BuildError, RunInputs, Settled, Stage, StageError, StageOutpu
 
 /// Money out settled against AP: one outcome per debit (in `txn_ids` order).
 #[derive(Debug, Default)]
-pub struct MoneyOut<'a> {
+pub struct MoneyOut {
     pub txn_ids: Vec<String>,
     pub outcomes: Vec<reckon_disbursements::Outcome>,
-    pub invoices: &'a [Invoice],
+    /// The AP invoices the outcomes index (empty without AP input).
+    pub invoices: std::sync::Arc<Vec<Invoice>>,
 }
 
 /// Links every debit of the run's bank entries to AP invoices or a bank rule
 /// (rules apply even without AP invoices).
-pub fn money_out<'a>(tables: &'a Tables, rules: &[reckon_disbursements::Rule]) -> Option<MoneyOut<'a>> {
-    let debits = &tables.bank.as_ref()?.debits;
+pub fn money_out(tables: &Tables, rules: &[reckon_disbursements::Rule]) -> Option<MoneyOut> {
+    let bank = tables.bank.get()?;
+    let debits = &bank.debits;
     // Without AP invoices only the bank rules apply.
-    let (invoices, vendors) = match tables.invoices.as_deref() {
+    let (invoices, vendors) = match tables.invoices.get() {
         Some(i) => (i, tables.vendors.as_slice()),
-        None => (&[][..], &[][..]),
+        None => (std::sync::Arc::new(Vec::new()), &[][..]),
     };
-    let (cluster, _) = reckon_duplicates::vendor_clusters(vendors, invoices);
-    let outcomes = reckon_disbursements::settle(debits, invoices, vendors, &cluster, rules);
+    let (cluster, _) = reckon_duplicates::vendor_clusters(vendors, &invoices);
+    let outcomes = reckon_disbursements::settle(debits, &invoices, vendors, &cluster, rules);
     Some(MoneyOut { txn_ids: debits.iter().map(|d| d.txn_id.clone()).collect(), outcomes, invoices })
 }
 
 /// `disbursements.parquet`: every debit's status, class, invoices, reason.
-pub fn money_out_frame(m: &MoneyOut<'_>) -> PolarsResult<DataFrame> {
+pub fn money_out_frame(m: &MoneyOut) -> PolarsResult<DataFrame> {
     use reckon_disbursements::Outcome;
     let mut status = Vec::new();
     let mut class = Vec::new();
@@ -93,6 +95,11 @@ impl Stage for DisbursementsStage {
 
     fn outputs(&self) -> &'static [&'static str] {
         &["disbursements"]
+    }
+
+    fn reads(&self) -> &'static [reckon_core::Table] {
+        use reckon_core::Table;
+        &[Table::BankTransactions, Table::ApInvoices, Table::Vendors, Table::BankAccounts]
     }
 
     fn run(&self, inputs: &RunInputs<'_>) -> Result<StageOutput, StageError> {

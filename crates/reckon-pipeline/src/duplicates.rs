@@ -10,7 +10,6 @@ use reckon_duplicates::{FEATURE_SPEC, FEATURES, Invoice, Vendor};
 use reckon_feed::{Band, Exception, ExceptionKind, Reason};
 use reckon_onnx::Model;
 
-use crate::inputs::Tables;
 use crate::stage::{BuildError, RunInputs, Settled, Stage, StageError, StageOutput, StageReport};
 
 /// Duplicate-invoice detection as a stage (`off` when `duplicates.model = "off"`).
@@ -44,14 +43,19 @@ impl Stage for DuplicatesStage {
         &["duplicates"]
     }
 
+    fn reads(&self) -> &'static [reckon_core::Table] {
+        &[reckon_core::Table::ApInvoices, reckon_core::Table::Vendors]
+    }
+
     fn run(&self, inputs: &RunInputs<'_>) -> Result<StageOutput, StageError> {
         let Some(model) = &self.model else {
             return Ok(StageOutput { report: StageReport::summary("off"), ..StageOutput::default() });
         };
         let fail = |message: String| StageError { stage: self.name(), message };
-        let Some(d) = run(inputs.tables, model).map_err(|e| fail(e.to_string()))? else {
+        let Some(invoices) = inputs.tables.invoices.get() else {
             return Ok(StageOutput::no_input());
         };
+        let d = detect(&invoices, &inputs.tables.vendors, model).map_err(|e| fail(e.to_string()))?;
         tracing::info!(
             invoices = d.invoices.len(),
             compared = d.compared_pairs,
@@ -108,12 +112,6 @@ pub fn pairs(
     let names: HashMap<String, String> = vendors.iter().map(|v| (v.vendor_id.clone(), v.name.clone())).collect();
     let cands = reckon_duplicates::candidate_pairs(invoices, &cluster, 10);
     (reckon_duplicates::features(invoices, &cluster, &names, &cands), why)
-}
-
-/// Runs detection with `model` (its `review` threshold flags a pair).
-pub fn run<'a>(tables: &'a Tables, model: &Model) -> Result<Option<DedupResult<'a>>, reckon_onnx::OnnxError> {
-    let Some(invoices) = tables.invoices.as_deref() else { return Ok(None) };
-    detect(invoices, &tables.vendors, model).map(Some)
 }
 
 /// Detection on plain inputs.

@@ -41,7 +41,7 @@ pub fn from_receipts_except(
 /// Exceptions for every debit not linked to AP or classified by a bank rule.
 pub fn from_money_out(
     tables: &Tables,
-    money_out: Option<&crate::disbursements::MoneyOut<'_>>,
+    money_out: Option<&crate::disbursements::MoneyOut>,
     run_id: &str,
 ) -> Vec<Exception> {
     from_bank(tables, Side::Debits(money_out), run_id)
@@ -51,7 +51,7 @@ pub fn from_money_out(
 /// debits and zero amounts (money out).
 enum Side<'a> {
     Credits(Option<&'a MatchResult>),
-    Debits(Option<&'a crate::disbursements::MoneyOut<'a>>),
+    Debits(Option<&'a crate::disbursements::MoneyOut>),
 }
 
 fn from_bank(tables: &Tables, side: Side<'_>, run_id: &str) -> Vec<Exception> {
@@ -61,7 +61,7 @@ fn from_bank(tables: &Tables, side: Side<'_>, run_id: &str) -> Vec<Exception> {
     };
     let settled: BTreeMap<&str, &reckon_disbursements::Outcome> =
         money_out.map(|m| m.txn_ids.iter().map(String::as_str).zip(m.outcomes.iter()).collect()).unwrap_or_default();
-    let Some(bank) = &tables.bank else { return Vec::new() };
+    let Some(bank) = tables.bank.get() else { return Vec::new() };
     let entity_of = &tables.entity_of_account;
     let mut rows_by_txn: BTreeMap<&str, Vec<&MatchRow>> = BTreeMap::new();
     let mut outcome: BTreeMap<&str, (ReceiptStatus, &[String])> = BTreeMap::new();

@@ -9,6 +9,7 @@
 //! table once for duplicates and money out.
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
 
 use polars::prelude::DataType;
 use reckon_cash::{Customer, OpenItem, Receipt, RemittanceLine};
@@ -42,18 +43,42 @@ pub struct Bank {
     pub account_id: Vec<String>,
 }
 
-/// Every table a stage reads; `None` where no file held the table.
+/// A large table's rows, shared by the stages that read it and released
+/// ([`Tables::release`]) once the last of them is done, so a long stage does not
+/// keep another's rows alive.
+#[derive(Debug, Default)]
+pub struct Slot<T>(RwLock<Option<Arc<T>>>);
+
+impl<T> Slot<T> {
+    fn new(rows: Option<T>) -> Self {
+        Slot(RwLock::new(rows.map(Arc::new)))
+    }
+
+    /// The rows; `None` where no file held the table.
+    pub fn get(&self) -> Option<Arc<T>> {
+        self.0.read().ok().and_then(|g| g.clone())
+    }
+
+    fn release(&self) {
+        if let Ok(mut g) = self.0.write() {
+            *g = None;
+        }
+    }
+}
+
+/// Every table a stage reads. The large ones are [`Slot`]s; `None` where no
+/// file held the table.
 #[derive(Debug, Default)]
 pub struct Tables {
-    pub bank: Option<Bank>,
-    pub open_items: Option<Vec<OpenItem>>,
+    pub bank: Slot<Bank>,
+    pub open_items: Slot<Vec<OpenItem>>,
     pub customers: Vec<Customer>,
     pub remittances: Vec<RemittanceLine>,
-    pub invoices: Option<Vec<Invoice>>,
+    pub invoices: Slot<Vec<Invoice>>,
     pub vendors: Vec<Vendor>,
     /// `bank_accounts`: the entity each account belongs to.
     pub entity_of_account: BTreeMap<String, String>,
-    pub book: Option<Book>,
+    pub book: Slot<Book>,
 }
 
 impl Tables {
@@ -74,15 +99,48 @@ impl Tables {
             },
         );
         Ok(Tables {
-            bank: bank?,
-            open_items: open_items?,
+            bank: Slot::new(bank?),
+            open_items: Slot::new(open_items?),
             customers: customers?,
             remittances: remittances?,
-            invoices: invoices?,
+            invoices: Slot::new(invoices?),
             vendors: vendors?,
             entity_of_account: accounts?,
-            book: book?,
+            book: Slot::new(book?),
         })
+    }
+
+    /// Drops a large table's rows (the run loop calls it when the last stage
+    /// that declared the table in [`crate::stage::Stage::reads`] is done).
+    pub fn release(&self, table: Table) {
+        match table {
+            Table::BankTransactions => self.bank.release(),
+            Table::ArOpenItems => self.open_items.release(),
+            Table::ApInvoices => self.invoices.release(),
+            Table::GlJournalLines => self.book.release(),
+            _ => {}
+        }
+    }
+
+    /// The same rows, but only of the tables in `keep` (the compliance harness
+    /// runs a stage on what it declares it reads).
+    pub fn only(&self, keep: &[Table]) -> Tables {
+        fn slot<T>(keep: &[Table], t: Table, s: &Slot<T>) -> Slot<T> {
+            Slot(RwLock::new(if keep.contains(&t) { s.get() } else { None }))
+        }
+        fn small<T: Clone + Default>(keep: &[Table], t: Table, v: &T) -> T {
+            if keep.contains(&t) { v.clone() } else { T::default() }
+        }
+        Tables {
+            bank: slot(keep, Table::BankTransactions, &self.bank),
+            open_items: slot(keep, Table::ArOpenItems, &self.open_items),
+            customers: small(keep, Table::Customers, &self.customers),
+            remittances: small(keep, Table::Remittances, &self.remittances),
+            invoices: slot(keep, Table::ApInvoices, &self.invoices),
+            vendors: small(keep, Table::Vendors, &self.vendors),
+            entity_of_account: small(keep, Table::BankAccounts, &self.entity_of_account),
+            book: slot(keep, Table::GlJournalLines, &self.book),
+        }
     }
 }
 

@@ -50,9 +50,14 @@ impl Stage for JournalsStage {
         &["journal_scores", "benford"]
     }
 
+    fn reads(&self) -> &'static [reckon_core::Table] {
+        &[reckon_core::Table::GlJournalLines]
+    }
+
     fn run(&self, inputs: &RunInputs<'_>) -> Result<StageOutput, StageError> {
         let fail = |message: String| StageError { stage: self.name(), message };
-        let Some(book) = &inputs.tables.book else { return Ok(StageOutput::no_input()) };
+        let Some(book) = inputs.tables.book.get() else { return Ok(StageOutput::no_input()) };
+        let book = book.as_ref();
         let mut results = self.tests.run_book(book);
         if let Some(m) = &self.model {
             m.score(&self.tests, book, &mut results).map_err(|e| fail(e.to_string()))?;

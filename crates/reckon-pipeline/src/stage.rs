@@ -44,6 +44,9 @@ pub trait Stage: Send + Sync + std::fmt::Debug {
     fn name(&self) -> &'static str;
     /// The tables the stage may write (file stems: `matches` → `matches.parquet`).
     fn outputs(&self) -> &'static [&'static str];
+    /// The input tables the stage reads from [`RunInputs::tables`]; the run
+    /// releases a table's rows when the last stage that reads it is done.
+    fn reads(&self) -> &'static [reckon_core::Table];
     /// Runs the stage. Business problems are exceptions in the output; `Err` is
     /// for a stage that could not be carried out (a model that fails to score).
     fn run(&self, inputs: &RunInputs<'_>) -> Result<StageOutput, StageError>;
@@ -150,8 +153,14 @@ pub(crate) struct Ran {
 /// Runs the stages side by side on the rayon pool; results in stage order.
 pub(crate) fn run_all(stages: &[Box<dyn Stage>], inputs: &RunInputs<'_>) -> Result<Vec<Ran>, StageError> {
     use rayon::prelude::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
     // The run's span (and so its id) on every worker thread.
     let span = tracing::Span::current();
+    // How many stages still read each table: at 0 its rows are released.
+    let readers: BTreeMap<reckon_core::Table, AtomicUsize> = reckon_core::Table::ALL
+        .iter()
+        .map(|t| (*t, AtomicUsize::new(stages.iter().filter(|s| s.reads().contains(t)).count())))
+        .collect();
     stages
         .par_iter()
         .map(|s| {
@@ -159,6 +168,11 @@ pub(crate) fn run_all(stages: &[Box<dyn Stage>], inputs: &RunInputs<'_>) -> Resu
             let t = Instant::now();
             tracing::info!(stage = s.name(), "stage start");
             let output = s.run(inputs)?;
+            for t in s.reads() {
+                if readers.get(t).is_some_and(|n| n.fetch_sub(1, Ordering::AcqRel) == 1) {
+                    inputs.tables.release(*t);
+                }
+            }
             if let Some((name, _)) = output.tables.iter().find(|(n, _)| !s.outputs().contains(n)) {
                 return Err(StageError {
                     stage: s.name(),

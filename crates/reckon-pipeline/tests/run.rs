@@ -439,7 +439,8 @@ fn polars_blocking_equals_the_engines_own_lookups() {
     reckon_synth::generate(input.path(), &reckon_synth::Config::new(21, 4000)).unwrap_or_else(|e| panic!("{e}"));
     let loaded = reckon_ingest::load_dir(input.path()).unwrap_or_else(|e| panic!("{e}"));
     let tables = reckon_pipeline::inputs::Tables::from_loaded(&loaded).unwrap_or_else(|e| panic!("{e}"));
-    let i = reckon_pipeline::cash::inputs(&tables).unwrap_or_else(|| panic!("no inputs"));
+    let rows = reckon_pipeline::cash::rows(&tables).unwrap_or_else(|| panic!("no inputs"));
+    let i = reckon_pipeline::cash::inputs(&rows, &tables);
     let blocks = reckon_pipeline::cash::reference_blocks(&i.receipts, &i.items).unwrap_or_else(|e| panic!("{e}"));
     assert!(blocks.iter().filter(|b| !b.is_empty()).count() > 1000, "most receipts name an invoice");
     let cfg = reckon_cash::MatchConfig { model: "rules".into(), ..Default::default() };

@@ -29,6 +29,10 @@ impl Stage for InvoiceCounts {
         &["invoice_counts"]
     }
 
+    fn reads(&self) -> &'static [reckon_core::Table] {
+        &[reckon_core::Table::ApInvoices]
+    }
+
     fn run(&self, inputs: &RunInputs<'_>) -> Result<StageOutput, StageError> {
         // A stage may read a loaded table's frame through its contract view.
         let Some(v) = inputs.loaded.view(reckon_core::Table::ApInvoices) else {
@@ -96,6 +100,12 @@ fn every_stage_complies() {
     };
     let tables = convert(4);
     assert_eq!(format!("{:?}", convert(1)), format!("{tables:?}"), "tables differ on 1 and 4 threads");
+    // Released rows are gone; the tables a stage does not declare are empty to it.
+    let gone = convert(1);
+    assert!(gone.book.get().is_some());
+    gone.release(reckon_core::Table::GlJournalLines);
+    assert!(gone.book.get().is_none() && gone.bank.get().is_some());
+    assert!(tables.only(&[reckon_core::Table::GlJournalLines]).bank.get().is_none());
     let stages = stages();
     let names: Vec<&str> = stages.iter().map(|s| s.name()).collect();
     assert_eq!(names, ["cash", "disbursements", "duplicates", "journals", "invoice_counts"]);
@@ -113,6 +123,13 @@ fn every_stage_complies() {
         let one = run(1, "run-a");
         let four = run(4, "run-a");
         same(&one, &four, name);
+        // A stage reads only the tables it declares: on those alone it gives the
+        // same output (the run releases a table once its readers are done).
+        let only = tables.only(s.reads());
+        let declared = s
+            .run(&RunInputs { loaded: &loaded, tables: &only, run_id: "run-a", memory: None })
+            .unwrap_or_else(|e| panic!("{e}"));
+        same(&one, &declared, name);
         let other = run(4, "run-b");
         let ids = |o: &StageOutput| o.exceptions.iter().map(|e| e.exception_id.clone()).collect::<Vec<_>>();
         assert_eq!(ids(&one), ids(&other), "{name}: exception ids depend on the run");
@@ -173,6 +190,9 @@ fn an_undeclared_table_is_an_error() {
             "sneaky"
         }
         fn outputs(&self) -> &'static [&'static str] {
+            &[]
+        }
+        fn reads(&self) -> &'static [reckon_core::Table] {
             &[]
         }
         fn run(&self, _: &RunInputs<'_>) -> Result<StageOutput, StageError> {

@@ -539,6 +539,9 @@ fn store_faults_are_clear_and_leave_it_unchanged() {
         fn outputs(&self) -> &'static [&'static str] {
             &[]
         }
+        fn reads(&self) -> &'static [reckon_core::Table] {
+            &[]
+        }
         fn run(
             &self,
             _: &reckon_pipeline::stage::RunInputs<'_>,
@@ -613,6 +616,9 @@ fn postgres_going_away_mid_run_changes_nothing() {
             "cut"
         }
         fn outputs(&self) -> &'static [&'static str] {
+            &[]
+        }
+        fn reads(&self) -> &'static [reckon_core::Table] {
             &[]
         }
         fn run(

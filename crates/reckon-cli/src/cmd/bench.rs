@@ -410,8 +410,9 @@ pub fn bench(scale: usize, seed: u64, dir: Option<PathBuf>, only: &str) -> anyho
     let matching_report = if only == "duplicates" {
         serde_json::Value::Null
     } else {
-        let cash_inputs =
-            reckon_pipeline::cash::inputs(&tables).context("generated scenario lacks receipts or open items")?;
+        let cash_rows =
+            reckon_pipeline::cash::rows(&tables).context("generated scenario lacks receipts or open items")?;
+        let cash_inputs = reckon_pipeline::cash::inputs(&cash_rows, &tables);
         let truth = reckon_lab::eval::cash_truth(&input.join("truth"))?;
         let t = Instant::now();
         let out = stage("cash")?.run(&inputs)?;
@@ -451,11 +452,11 @@ pub fn bench(scale: usize, seed: u64, dir: Option<PathBuf>, only: &str) -> anyho
     // Duplicate detection on the scenario's AP invoices, beside the exact-key check.
     let mut dup_report = serde_json::Value::Null;
     if only != "cash"
-        && let Some(inv) = tables.invoices.as_deref()
+        && let Some(inv) = tables.invoices.get()
     {
         let n = inv.len();
         let t = Instant::now();
-        let base = reckon_lab::duplicates::exact_key_baseline(inv);
+        let base = reckon_lab::duplicates::exact_key_baseline(&inv);
         let base_s = t.elapsed().as_secs_f64();
         let t = Instant::now();
         let out = stage("duplicates")?.run(&inputs)?;
