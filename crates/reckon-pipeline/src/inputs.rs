@@ -156,7 +156,7 @@ fn read<T>(
 /// `bank_transactions` as receipts, debits and accounts.
 pub fn bank(loaded: &Loaded) -> Result<Option<Bank>, ViewError> {
     read(loaded, Table::BankTransactions, |v| {
-        let (id, cur, name, acct, e2e, rf, desc, code, account) = (
+        let (mut id, mut cur, mut name, mut acct, mut e2e, mut rf, mut desc, code, account) = (
             v.text(bt::TXN_ID)?,
             v.text(bt::CURRENCY)?,
             v.text(bt::COUNTERPARTY_NAME)?,
@@ -168,7 +168,10 @@ pub fn bank(loaded: &Loaded) -> Result<Option<Bank>, ViewError> {
             v.text(bt::ACCOUNT_ID)?,
         );
         let (amt, bd) = (v.minor(bt::AMOUNT)?, v.day(bt::BOOKING_DATE)?);
-        let (iamt, icur) = (v.minor(bt::INSTRUCTED_AMOUNT)?, v.text(bt::INSTRUCTED_CURRENCY)?);
+        let (iamt, mut icur) = (v.minor(bt::INSTRUCTED_AMOUNT)?, v.text(bt::INSTRUCTED_CURRENCY)?);
+        // Each value is moved out of its column on its last use (a debit's are
+        // copied first), so the conversion holds one copy of the text, not two.
+        let take = std::mem::take::<String>;
         let mut debits = Vec::new();
         let receipts = (0..v.height())
             .map(|i| {
@@ -194,29 +197,29 @@ pub fn bank(loaded: &Loaded) -> Result<Option<Bank>, ViewError> {
                     reckon_cash::bank_text::BankText::default()
                 };
                 Receipt {
-                    txn_id: id[i].clone(),
+                    txn_id: take(&mut id[i]),
                     booking_date: bd[i].unwrap_or(0),
                     amount,
-                    currency: cur[i].clone(),
+                    currency: take(&mut cur[i]),
                     counterparty_name: if name[i].is_empty() {
                         told.payer_name.clone().unwrap_or_default()
                     } else {
-                        name[i].clone()
+                        take(&mut name[i])
                     },
                     // No account on the statement: an ACH originator's company id stands
                     // for it (`reckon_cash::account`).
                     counterparty_account: match (&told.originator_id, acct[i].is_empty()) {
                         (Some(id), true) => format!("ACH:{id}"),
-                        _ => acct[i].clone(),
+                        _ => take(&mut acct[i]),
                     },
-                    end_to_end_id: e2e[i].clone(),
+                    end_to_end_id: take(&mut e2e[i]),
                     reference: if rf[i].is_empty() && !told.invoices.is_empty() {
                         told.invoices.join(" ")
                     } else {
-                        rf[i].clone()
+                        take(&mut rf[i])
                     },
-                    description: desc[i].clone(),
-                    instructed: iamt[i].filter(|_| !icur[i].is_empty()).map(|m| (m, icur[i].clone())),
+                    description: take(&mut desc[i]),
+                    instructed: iamt[i].filter(|_| !icur[i].is_empty()).map(|m| (m, take(&mut icur[i]))),
                 }
             })
             .collect();
@@ -227,7 +230,7 @@ pub fn bank(loaded: &Loaded) -> Result<Option<Bank>, ViewError> {
 /// `ar_open_items` as the engine's open items.
 pub fn open_items(loaded: &Loaded) -> Result<Option<Vec<OpenItem>>, ViewError> {
     read(loaded, Table::ArOpenItems, |v| {
-        let (iid, ent, cid, cname, inv, icur) = (
+        let (mut iid, mut ent, mut cid, mut cname, mut inv, mut icur) = (
             v.text(ar::ITEM_ID)?,
             v.text(ar::ENTITY)?,
             v.text(ar::CUSTOMER_ID)?,
@@ -238,15 +241,15 @@ pub fn open_items(loaded: &Loaded) -> Result<Option<Vec<OpenItem>>, ViewError> {
         let (open, idate, due) = (v.minor(ar::AMOUNT_OPEN)?, v.day(ar::INVOICE_DATE)?, v.day(ar::DUE_DATE)?);
         Ok((0..v.height())
             .map(|i| OpenItem {
-                item_id: iid[i].clone(),
-                entity: ent[i].clone(),
-                customer_id: cid[i].clone(),
-                customer_name: cname[i].clone(),
-                invoice_number: inv[i].clone(),
+                item_id: std::mem::take(&mut iid[i]),
+                entity: std::mem::take(&mut ent[i]),
+                customer_id: std::mem::take(&mut cid[i]),
+                customer_name: std::mem::take(&mut cname[i]),
+                invoice_number: std::mem::take(&mut inv[i]),
                 invoice_date: idate[i].unwrap_or(0),
                 due_date: due[i],
                 amount: open[i].unwrap_or(0),
-                currency: icur[i].clone(),
+                currency: std::mem::take(&mut icur[i]),
             })
             .collect())
     })
@@ -277,21 +280,21 @@ pub fn customers(loaded: &Loaded) -> Result<Vec<Customer>, ViewError> {
 /// `remittances`, the advice lines.
 pub fn remittances(loaded: &Loaded) -> Result<Vec<RemittanceLine>, ViewError> {
     Ok(read(loaded, Table::Remittances, |v| {
-        let (rid, pref, inv, cur) =
+        let (mut rid, mut pref, mut inv, mut cur) =
             (v.text(rm::REMITTANCE_ID)?, v.text(rm::PAYMENT_REF)?, v.text(rm::INVOICE_REF)?, v.text(rm::CURRENCY)?);
         let (paid, disc, ded) =
             (v.minor(rm::PAID_AMOUNT)?, v.minor(rm::DISCOUNT_AMOUNT)?, v.minor(rm::DEDUCTION_AMOUNT)?);
         let adate = v.day(rm::ADVICE_DATE)?;
         Ok((0..v.height())
             .map(|i| RemittanceLine {
-                remittance_id: rid[i].clone(),
-                payment_ref: pref[i].clone(),
+                remittance_id: std::mem::take(&mut rid[i]),
+                payment_ref: std::mem::take(&mut pref[i]),
                 advice_date: adate[i],
-                invoice_ref: inv[i].clone(),
+                invoice_ref: std::mem::take(&mut inv[i]),
                 paid: paid[i].unwrap_or(0),
                 discount: disc[i].unwrap_or(0),
                 deduction: ded[i].unwrap_or(0),
-                currency: cur[i].clone(),
+                currency: std::mem::take(&mut cur[i]),
             })
             .collect())
     })?
@@ -301,7 +304,7 @@ pub fn remittances(loaded: &Loaded) -> Result<Vec<RemittanceLine>, ViewError> {
 /// `ap_invoices` as duplicate detection and money out read them.
 pub fn invoices(loaded: &Loaded) -> Result<Option<Vec<Invoice>>, ViewError> {
     read(loaded, Table::ApInvoices, |v| {
-        let (doc, ent, vid, vn, tax, iban, num, cur, po, desc) = (
+        let (mut doc, mut ent, mut vid, mut vn, mut tax, mut iban, mut num, mut cur, mut po, mut desc) = (
             v.text(ap::DOC_ID)?,
             v.text(ap::ENTITY)?,
             v.text(ap::VENDOR_ID)?,
@@ -316,18 +319,18 @@ pub fn invoices(loaded: &Loaded) -> Result<Option<Vec<Invoice>>, ViewError> {
         let (amt, date) = (v.minor(ap::AMOUNT)?, v.day(ap::INVOICE_DATE)?);
         Ok((0..v.height())
             .map(|i| Invoice {
-                doc_id: doc[i].clone(),
-                entity: ent[i].clone(),
-                vendor_id: vid[i].clone(),
-                vendor_name: vn[i].clone(),
-                tax_id: tax[i].clone(),
-                iban: iban[i].clone(),
-                invoice_number: num[i].clone(),
+                doc_id: std::mem::take(&mut doc[i]),
+                entity: std::mem::take(&mut ent[i]),
+                vendor_id: std::mem::take(&mut vid[i]),
+                vendor_name: std::mem::take(&mut vn[i]),
+                tax_id: std::mem::take(&mut tax[i]),
+                iban: std::mem::take(&mut iban[i]),
+                invoice_number: std::mem::take(&mut num[i]),
                 invoice_date: date[i].unwrap_or(0),
                 amount: amt[i].unwrap_or(0),
-                currency: cur[i].clone(),
-                po_number: po[i].clone(),
-                description: desc[i].clone(),
+                currency: std::mem::take(&mut cur[i]),
+                po_number: std::mem::take(&mut po[i]),
+                description: std::mem::take(&mut desc[i]),
             })
             .collect())
     })

@@ -2,12 +2,15 @@
 //!
 //! A stage is built from the run's [`Config`] (`build`: settings checked, models
 //! resolved and loaded, so every error surfaces before any work), then run on
-//! the shared [`RunInputs`] and returns a [`StageOutput`]: the tables it writes,
+//! the shared [`RunInputs`] (the loaded tables converted once into engine rows,
+//! of which it reads those it declares in [`Stage::reads`]) and returns a
+//! [`StageOutput`]: the tables it writes,
 //! its exceptions, the models it used, a [`StageReport`] and which loaded rows it
 //! settled. The run loop ([`crate::run`]) does the rest the same way for every
 //! stage: runs all stages side by side, writes each declared table as
 //! `<name>.parquet`, feeds the exceptions to the exception feed, appends models,
-//! reports and timings to the manifest and checks conservation.
+//! reports and timings to the manifest and checks conservation; a table's rows
+//! are released when the last stage that reads it is done.
 //!
 //! To add a stage: implement [`Stage`] with a `build` function of type
 //! [`Builder`], and add that function to [`STAGES`]. Nothing else changes.
