@@ -68,7 +68,7 @@ pub struct RemittanceLine {
     pub currency: String,
 }
 
-/// Matching settings (`[matching]` in reckon.toml).
+/// Cash application settings (`[cash]` in reckon.toml; read from `[matching]` too).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct MatchConfig {
@@ -141,7 +141,7 @@ impl Default for MatchConfig {
     }
 }
 
-/// A setting of `[matching]` that cannot be used.
+/// A setting of `[cash]` that cannot be used.
 fn bad(reason: String) -> InvalidSetting {
     InvalidSetting::new("cash", reason)
 }

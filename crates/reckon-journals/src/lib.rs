@@ -52,7 +52,7 @@ pub struct Line {
     pub created_hour: Option<u8>,
 }
 
-/// `[anomaly]` in reckon.toml.
+/// `[journals]` in reckon.toml (read from `[anomaly]` too).
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AnomalyConfig {
@@ -166,7 +166,7 @@ pub struct Tests {
     limits: BTreeMap<String, i64>,
 }
 
-/// A setting of `[anomaly]` that cannot be used.
+/// A setting of `[journals]` that cannot be used.
 fn bad(reason: String) -> InvalidSetting {
     InvalidSetting::new("journals", reason)
 }

@@ -34,6 +34,12 @@ pub enum LabError {
     },
     #[error(transparent)]
     Polars(#[from] polars::prelude::PolarsError),
+    /// A run's `manifest.json` could not be read back.
+    #[error(transparent)]
+    Manifest(#[from] reckon_pipeline::manifest::ReadError),
+    /// A model folder a run names could not be found or loaded.
+    #[error(transparent)]
+    Model(#[from] reckon_pipeline::model::ModelError),
     #[error(transparent)]
     Learn(#[from] reckon_learn::LearnError),
     #[error(transparent)]

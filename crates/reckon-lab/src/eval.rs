@@ -71,7 +71,7 @@ fn read_parquet(path: &Path) -> Result<DataFrame, EvalError> {
 /// each model the run's manifest names records the sha256 of its training
 /// files, and the scenario (the truth folder's parent) must differ.
 pub fn refuse_training_data(out: &Path, truth: &Path) -> Result<(), EvalError> {
-    let m = Written::read(out).map_err(|e| LabError::Data(e.to_string()))?;
+    let m = Written::read(out)?;
     let scenario = truth.parent().unwrap_or(truth);
     for model in &m.models {
         // A model folder that is gone since the run cannot be checked.
@@ -89,13 +89,12 @@ pub fn refuse_training_data(out: &Path, truth: &Path) -> Result<(), EvalError> {
 /// folder named in its manifest (`config.journals.model`; its `review`
 /// threshold), or the rules' `review_risk`.
 pub fn journal_review_threshold(out: &Path) -> Result<f64, EvalError> {
-    let m = Written::read(out).map_err(|e| LabError::Data(e.to_string()))?;
+    let m = Written::read(out)?;
     let j = &m.config.journals;
     if j.model == "rules" {
         return Ok(j.review_risk);
     }
-    let dir = reckon_pipeline::model::find("journals.model", &j.model, "the run's manifest names it")
-        .map_err(|e| LabError::Data(e.to_string()))?;
+    let dir = reckon_pipeline::model::find("journals.model", &j.model, "the run's manifest names it")?;
     let p = dir.join("config.json");
     let text = std::fs::read_to_string(&p).map_err(LabError::io(&p))?;
     let c: reckon_onnx::ModelConfig = serde_json::from_str(&text).map_err(LabError::in_dir(&p))?;

@@ -383,7 +383,7 @@ no one checked them. Held-out figures are on the newest runs only."
 }
 
 /// The auto threshold of the cash model a store's runs serve: the registered
-/// champion, or `configured` (`matching.model`) when none is registered — the
+/// champion, or `configured` (`cash.model`) when none is registered — the
 /// model whose scores the held-out rows carry. A model without one: 1.
 pub fn champion_auto(state: &Path, configured: &str) -> Result<f64, RetrainError> {
     use reckon_state::models::{ENGINE_MATCH, ModelAlias};
@@ -392,19 +392,18 @@ pub fn champion_auto(state: &Path, configured: &str) -> Result<f64, RetrainError
         .into_iter()
         .find(|a| a.engine == ENGINE_MATCH && a.alias == ModelAlias::Champion)
         .map_or_else(|| configured.to_string(), |a| a.model.model);
-    let dir = reckon_pipeline::model::find("champion", &champion, "reckon models list")
-        .map_err(|e| RetrainError::Params(e.to_string()))?;
-    let m = Model::load(&dir).map_err(|e| RetrainError::Params(e.to_string()))?;
+    let dir =
+        reckon_pipeline::model::find("champion", &champion, "reckon models list").map_err(crate::LabError::from)?;
+    let m = Model::load(&dir).map_err(crate::LabError::from)?;
     Ok(m.config.thresholds.get("auto").copied().unwrap_or(1.0))
 }
 
 /// A cash-matching model folder as the registry names it (refused unless the
 /// engine can serve it).
 pub fn model_ref(dir: &str) -> Result<reckon_state::models::ModelRef, RetrainError> {
-    let found = reckon_pipeline::model::find("model", dir, "give a model folder")
-        .map_err(|e| RetrainError::Params(e.to_string()))?;
+    let found = reckon_pipeline::model::find("model", dir, "give a model folder").map_err(crate::LabError::from)?;
     let m = reckon_pipeline::model::load_checked(&found, reckon_pipeline::model::Spec::Fixed(FEATURE_SPEC, FEATURES))
-        .map_err(|e| RetrainError::Params(e.to_string()))?;
+        .map_err(crate::LabError::from)?;
     Ok(reckon_state::models::ModelRef {
         model: dir.to_string(),
         model_id: m.id(),
@@ -451,9 +450,8 @@ pub fn promote(
         .find(|a| a.engine == ENGINE_MATCH && a.alias == ModelAlias::Challenger)
         .ok_or_else(|| RetrainError::Params("no challenger registered (reckon models challenge)".into()))?;
     let found = reckon_pipeline::model::find("challenger", &challenger.model.model, "reckon models list")
-        .map_err(|e| RetrainError::Params(e.to_string()))?;
-    let auto =
-        Model::load(&found).map_err(|e| RetrainError::Params(e.to_string()))?.config.thresholds.get("auto").copied();
+        .map_err(crate::LabError::from)?;
+    let auto = Model::load(&found).map_err(crate::LabError::from)?.config.thresholds.get("auto").copied();
     let labelled = s.labelled_proposals()?;
     let c = compare(&labelled, &challenger.model.model_id, auto, rule);
     let detail = serde_json::to_string(&c).unwrap_or_default();

@@ -89,12 +89,12 @@ fn gate(prefix: &str) {
 }
 
 #[test]
-fn cash_matching_holds_its_published_quality() {
+fn cash_holds_its_published_quality() {
     gate("cash.");
 }
 
 #[test]
-fn duplicate_detection_holds_its_published_quality() {
+fn duplicates_hold_their_published_quality() {
     gate("duplicates.");
 }
 

@@ -45,7 +45,7 @@ pub fn models_dirs() -> Vec<PathBuf> {
     v
 }
 
-/// Resolves `matching.model` (a folder name or a path) to a folder.
+/// Resolves a configured model (`cash.model`, …: a folder name or a path) to a folder.
 pub fn resolve(name: &str) -> Option<PathBuf> {
     let p = Path::new(name);
     if p.join("config.json").is_file() {
@@ -117,7 +117,7 @@ pub fn load_scorer(cfg: &MatchConfig) -> Result<Option<OnnxScorer>, ModelError> 
     if cfg.model == "rules" {
         return Ok(None);
     }
-    let dir = find("cash.model", &cfg.model, "set matching.model = \"rules\" to use rule scores")?;
+    let dir = find("cash.model", &cfg.model, "set cash.model = \"rules\" to use rule scores")?;
     Ok(Some(OnnxScorer(load_checked(&dir, Spec::Fixed(FEATURE_SPEC, FEATURES))?)))
 }
 

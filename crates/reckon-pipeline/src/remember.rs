@@ -780,7 +780,7 @@ pub fn finish(
 }
 
 /// The models the store at `path` serves (`reckon models challenge|promote`):
-/// the cash champion replaces `matching.model`, the challenger
+/// the cash champion replaces `cash.model`, the challenger
 /// `matching.challenger`. A registered folder whose model no longer has the
 /// registered hash is refused (it was replaced after it was registered).
 pub fn serve_registered(path: &Path, config: &mut crate::Config) -> Result<(), RunError> {

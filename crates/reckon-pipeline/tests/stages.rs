@@ -74,14 +74,15 @@ fn pool(n: usize) -> rayon::ThreadPool {
     rayon::ThreadPoolBuilder::new().num_threads(n).build().unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn same(a: &StageOutput, b: &StageOutput, name: &str) {
+/// `a` and `b` are the same output; `between` says what differs between them.
+fn same(a: &StageOutput, b: &StageOutput, name: &str, between: &str) {
     assert_eq!(a.tables.len(), b.tables.len(), "{name}: tables");
     for ((na, ta), (nb, tb)) in a.tables.iter().zip(&b.tables) {
         assert_eq!(na, nb, "{name}");
-        assert!(ta.equals_missing(tb), "{name}: table {na} differs between thread counts");
+        assert!(ta.equals_missing(tb), "{name}: table {na} differs between {between}");
     }
     let json = |o: &StageOutput| serde_json::to_string(&o.exceptions).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(json(a), json(b), "{name}: exceptions differ between thread counts");
+    assert_eq!(json(a), json(b), "{name}: exceptions differ between {between}");
     assert_eq!(a.models, b.models, "{name}: models");
     assert_eq!(a.report, b.report, "{name}: report");
     assert_eq!(a.settled, b.settled, "{name}: settled rows");
@@ -122,14 +123,14 @@ fn every_stage_complies() {
         };
         let one = run(1, "run-a");
         let four = run(4, "run-a");
-        same(&one, &four, name);
+        same(&one, &four, name, "1 and 4 threads");
         // A stage reads only the tables it declares: on those alone it gives the
         // same output (the run releases a table once its readers are done).
         let only = tables.only(s.reads());
         let declared = s
             .run(&RunInputs { loaded: &loaded, tables: &only, run_id: "run-a", memory: None })
             .unwrap_or_else(|e| panic!("{e}"));
-        same(&one, &declared, name);
+        same(&one, &declared, name, "all tables and only the tables it declares in reads()");
         let other = run(4, "run-b");
         let ids = |o: &StageOutput| o.exceptions.iter().map(|e| e.exception_id.clone()).collect::<Vec<_>>();
         assert_eq!(ids(&one), ids(&other), "{name}: exception ids depend on the run");

@@ -101,7 +101,7 @@ fn registry(what: What) -> anyhow::Result<i32> {
             let mut s = open(&state)?;
             let aliases = s.model_aliases()?;
             if aliases.is_empty() {
-                outln!("no models registered: runs serve the configuration's (matching.model)");
+                outln!("no models registered: runs serve the configuration's (cash.model)");
             }
             for a in &aliases {
                 outln!(
