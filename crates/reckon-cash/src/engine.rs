@@ -9,7 +9,7 @@ type HashMap<K, V> = rustc_hash::FxHashMap<K, V>;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::normalize::{invoice_keys, name_key, name_similarity_sorted, sorted_tokens};
+use crate::normalize::{abbreviates, invoice_keys, may_abbreviate, name_key, name_similarity_sorted, sorted_tokens};
 use crate::vocab::{MatchMethod, ReceiptStatus, ResidualReason};
 
 /// A bank credit to apply.
@@ -567,6 +567,24 @@ impl<'a> Index<'a> {
             scored = score(shared, true);
         }
         let best = scored.iter().map(|x| x.0).fold(0.0, f64::max);
+        // Short of a near-exact name, the masters the bank's name abbreviates word
+        // by word are the payer (several: their open items decide), however
+        // Jaro–Winkler ranks them; the similarity stays Jaro–Winkler's.
+        if best < 0.95 {
+            let mut abbr: Vec<(f64, usize)> = scored
+                .iter()
+                .filter(|(_, ci)| self.customers[*ci].1.iter().any(|n| abbreviates(&key, n)))
+                .copied()
+                .collect();
+            if !abbr.is_empty() {
+                abbr.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+                let mut ids: Vec<String> = abbr.iter().map(|(_, ci)| self.customers[*ci].0.clone()).collect();
+                ids.sort();
+                ids.dedup();
+                let how = if ids.len() > 1 { "names" } else { "name" };
+                return Some((ids, abbr[0].0, how));
+            }
+        }
         if best < threshold {
             return None;
         }
@@ -693,6 +711,7 @@ fn search(
 /// currency — here or, as a join, by whoever blocks outside the engine.
 pub fn reference_probes(r: &Receipt) -> Vec<String> {
     let text = format!("{} {}", r.reference, r.description);
+    let text = without_field70_dates(&text);
     let toks: Vec<&str> = text
         .split(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | '/' | ':' | '(' | ')'))
         .map(|t| t.trim_matches(|c: char| !c.is_alphanumeric()))
@@ -710,6 +729,34 @@ pub fn reference_probes(r: &Receipt) -> Vec<String> {
         out.push(rf[2..].to_string());
     }
     out
+}
+
+/// The text with the invoice date taken out of SWIFT MT103 field 70 codes:
+/// `/INV/` is followed by the invoice's date (`YYMMDD`), then its reference
+/// (SWIFT Standards MT, MT 103 field 70 Remittance Information, code `INV`:
+/// "invoice, followed by the date, reference and details of the invoice").
+/// Left in, `/INV/260515 INV-104519` would also read as an invoice number
+/// `INV260515`.
+fn without_field70_dates(text: &str) -> std::borrow::Cow<'_, str> {
+    let up = text.to_ascii_uppercase();
+    if !up.contains("/INV/") {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.to_ascii_uppercase().find("/INV/") {
+        let (head, tail) = rest.split_at(at + 5);
+        out.push_str(head);
+        let b = tail.as_bytes();
+        let is_date = b.len() > 6
+            && b[..6].iter().all(u8::is_ascii_digit)
+            && b[6] == b' '
+            && matches!(tail[2..4].parse::<u8>(), Ok(1..=12))
+            && matches!(tail[4..6].parse::<u8>(), Ok(1..=31));
+        rest = if is_date { &tail[6..] } else { tail };
+    }
+    out.push_str(rest);
+    std::borrow::Cow::Owned(out)
 }
 
 /// The payer as customer(s): ids, similarity, and how (`iban`, `name`, `names` = several equally likely).
@@ -1192,7 +1239,7 @@ fn candidate_groups(
                 }
                 r = &instructed;
             }
-            mark_payer_conflicts(&mut gs, r, items, &payer, cfg);
+            mark_payer_conflicts(&mut gs, r, idx, &payer, cfg);
             mark_unexplained_excess(&mut gs, r, idx, cfg);
             gs.sort_by(|a, b| b.score.total_cmp(&a.score));
             let n = gs.len();
@@ -1266,22 +1313,46 @@ fn mark_unexplained_excess(gs: &mut [Group], r: &Receipt, idx: &Index<'_>, cfg: 
     }
 }
 
+/// How much less like the bank's name than the payer's master a customer's
+/// name must be for the bank's name to tell the two apart, when the payer is
+/// known by name alone (Jaro–Winkler: a letter or two of a short name).
+const TOLD_APART: f64 = 0.05;
+
 /// Marks groups that apply another customer's items than the payer the bank
 /// names: the payer is identified (by its account, or by a name like a master
 /// record) and an item's customer is not among them, nor like the bank's payer
 /// name. A reference such a payment quotes (a number that is also another
 /// customer's invoice, a parent paying for a subsidiary) is for a person to
-/// confirm, however strong the rest of the evidence.
-fn mark_payer_conflicts(gs: &mut [Group], r: &Receipt, items: &[OpenItem], payer: &Payer, cfg: &MatchConfig) {
-    let Some((ids, _, _)) = payer else { return };
+/// confirm, however strong the rest of the evidence. Known by name alone, the
+/// payer is not told apart from a customer of the same name, one whose name is
+/// within [`TOLD_APART`] as like the bank's, or one the bank's name may
+/// abbreviate ([`may_abbreviate`]).
+fn mark_payer_conflicts(gs: &mut [Group], r: &Receipt, idx: &Index<'_>, payer: &Payer, cfg: &MatchConfig) {
+    let Some((ids, payer_sim, how)) = payer else { return };
+    let items = idx.items;
+    // The payers' own names: known by name, the payer is not told apart from a
+    // customer of the same name (a group's companies in several countries, one
+    // legal form apart).
+    let payer_names: Vec<&str> = idx
+        .customers
+        .iter()
+        .filter(|(id, _)| ids.contains(id))
+        .filter_map(|(_, names)| names.first().map(String::as_str))
+        .collect();
     let bank = name_key(&r.counterparty_name);
     let bank_sorted = sorted_tokens(&bank);
+    // Known by name alone, the payer is only the master the bank's name is most
+    // like: a customer whose name is about as like it is not told apart.
+    let by_name = matches!(*how, "name" | "names");
+    let like = |sim: f64| sim >= cfg.name_threshold || (by_name && sim >= payer_sim - TOLD_APART);
     for g in gs {
         let other = g.items.iter().map(|(i, _)| &items[*i]).find(|it| {
             !ids.contains(&it.customer_id) && {
                 let m = name_key(&it.customer_name);
-                bank.is_empty()
-                    || name_similarity_sorted(&bank, &bank_sorted, &m, &sorted_tokens(&m)) < cfg.name_threshold
+                !(by_name && payer_names.contains(&m.as_str()))
+                    && (bank.is_empty()
+                        || (!like(name_similarity_sorted(&bank, &bank_sorted, &m, &sorted_tokens(&m)))
+                            && !may_abbreviate(&bank, &m)))
             }
         });
         if let Some(it) = other {

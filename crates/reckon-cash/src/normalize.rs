@@ -151,6 +151,55 @@ pub fn name_similarity_sorted(payer: &str, payer_sorted: &str, master: &str, mas
     direct.max(by_tokens).max(truncated)
 }
 
+/// Whether a payer's name key is the master's name key abbreviated word by
+/// word: the first words of the master's in order, each cut to a prefix
+/// (`QUAN ELEK COMP` of `QUANTUM ELEKTROTECHNIK COMPONENTS
+/// VERTRIEBSGESELLSCHAFT`), at least two of them, the last possibly to one
+/// letter; words of the payer's that are a legal form or a connector cut short
+/// (`LIMI`, `AKTI`, `INCO`, `GESE`, `UN`) are passed over, as [`name_key`]
+/// drops the whole words. Payment schemes give the payer's name a short field
+/// — NACHA's Company Name is 16 characters (NACHA Operating Rules, Appendix
+/// Three, Company/Batch Header Record field 3), a Bacs originator's name 18, a
+/// SWIFT MT103 field 50K line 35 — and banks abbreviate names to fit, which
+/// Jaro–Winkler scores poorly against the full name.
+pub fn abbreviates(payer: &str, master: &str) -> bool {
+    let legal_cut = |t: &str| t.len() >= 2 && LEGAL.iter().any(|l| l.len() > 2 && l.starts_with(t));
+    let p: Vec<&str> = payer.split(' ').filter(|t| !t.is_empty() && !legal_cut(t)).collect();
+    let m: Vec<&str> = master.split(' ').filter(|t| !t.is_empty()).collect();
+    let last = p.len().saturating_sub(1);
+    p.len() >= 2
+        && p.len() <= m.len()
+        && p.iter().zip(&m).enumerate().all(|(i, (a, b))| (a.len() >= 2 || i == last) && b.starts_with(a))
+        && p.iter().zip(&m).filter(|(a, _)| a.len() >= 2).count() >= 2
+        && p.iter().zip(&m).any(|(a, b)| a.len() < b.len())
+}
+
+/// Whether a payer's name key could abbreviate the master's, looser than
+/// [`abbreviates`]: its words are prefixes of the master's words in order,
+/// words of the master passed over (a brand left out: `PACK ENGI VERT` of
+/// `SONNEN PACKAGING ENGINEERING VERTRIEBSGESELLSCHAFT`), at least two of
+/// three or more letters, and at most one word of the payer's matching none (a
+/// mistyped one). Too loose to name a payer; enough to say the bank's name
+/// does not tell this master apart from the one it was taken for.
+pub fn may_abbreviate(payer: &str, master: &str) -> bool {
+    let legal_cut = |t: &str| t.len() >= 2 && LEGAL.iter().any(|l| l.len() > 2 && l.starts_with(t));
+    let p: Vec<&str> = payer.split(' ').filter(|t| !t.is_empty() && !legal_cut(t)).collect();
+    let mut m = master.split(' ').filter(|t| !t.is_empty());
+    let (mut matched, mut missed) = (0, 0);
+    for t in &p {
+        let mut rest = m.clone();
+        if rest.any(|w| w.starts_with(t)) {
+            m = rest;
+            if t.len() >= 3 {
+                matched += 1;
+            }
+        } else {
+            missed += 1;
+        }
+    }
+    matched >= 2 && missed <= 1
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,6 +226,26 @@ mod tests {
         let cut: String = "NORDWIND LOGISTIK UND TRADING VERTR".to_string();
         assert!(name_similarity(&name_key(&cut), &long) > 0.95, "35-character truncation");
         assert!(name_similarity(&name_key("Atlas Foods Ltd"), &name_key("Polaris Energy AG")) < 0.7);
+        let quantum = name_key("Quantum Elektrotechnik und Components Vertriebsgesellschaft S.A.");
+        assert!(abbreviates(&name_key("QUAN ELEK COMP"), &quantum), "word-wise abbreviation");
+        assert!(!abbreviates(&name_key("QUAN LOGI"), &quantum), "another second word");
+        assert!(!abbreviates(&name_key("ELEK QUAN"), &quantum), "the words out of order");
+        assert!(!abbreviates(&name_key("QUAN"), &quantum), "one word says too little");
+        assert!(!abbreviates(&quantum, &quantum), "the same name is not an abbreviation");
+        let pioneer = name_key("Pioneer Maschinenbau und Services Vertriebsgesellschaft S.A.");
+        assert!(abbreviates(&name_key("PION MASC SERV V"), &pioneer), "the last word cut to a letter");
+        assert!(abbreviates(&name_key("PION MASC UN SERV"), &pioneer), "a connector cut short");
+        assert!(abbreviates(&name_key("EVER CHEM LIMI"), &name_key("Evergreen Chemicals Ltd")), "a legal form cut");
+        assert!(
+            !abbreviates(&name_key("EVER LIMI"), &name_key("Evergreen Chemicals Ltd")),
+            "one word of the name is too little"
+        );
+        let sonnen = name_key("Sonnen Packaging und Engineering Vertriebsgesellschaft AG");
+        assert!(!abbreviates(&name_key("PACK ENGI VERT"), &sonnen));
+        assert!(may_abbreviate(&name_key("PACK ENGI VERT"), &sonnen), "the brand left out");
+        assert!(may_abbreviate(&name_key("PAKC ENGI VERT"), &sonnen), "one word mistyped");
+        assert!(!may_abbreviate(&name_key("ENGI PACK"), &sonnen), "the words out of order");
+        assert!(!may_abbreviate(&name_key("PACK HOLZ VERT"), &name_key("Sonnen Packaging KG")), "one word");
         // Legal forms written with dots, and word order.
         assert_eq!(name_key("Pemberton Trading B.V."), "PEMBERTON TRADING");
         assert_eq!(name_key("Sterling Construction L.L.C."), "STERLING CONSTRUCTION");

@@ -260,3 +260,57 @@ fn cross_currency_payments() {
     );
     assert!(r.reasons.iter().any(|x| x.contains("instructed")), "{:?}", r.reasons);
 }
+
+/// A bank that abbreviates payer names word by word (`QUAN ELEK COMP`) and
+/// writes references as SWIFT MT103 field 70 codes them (`/INV/<YYMMDD>
+/// <invoice>`): the payer is the master the name abbreviates, not the one
+/// Jaro–Winkler ranks first (`Quantum Logistik`), its invoice is cleared
+/// without a payer conflict, and the code's date is not an invoice number. A
+/// payer known by its IBAN paying another company's invoice is still for a
+/// person.
+#[test]
+fn a_bank_that_abbreviates_names_and_codes_references() {
+    let cfg = MatchConfig::default();
+    let mut cust = customers();
+    let master = |id: &str, name: &str, iban: &str| Customer {
+        customer_id: id.into(),
+        name: name.into(),
+        aliases: vec![],
+        ibans: if iban.is_empty() { vec![] } else { vec![iban.into()] },
+        tax_id: String::new(),
+    };
+    cust.push(master("Q1", "Quantum Logistik GmbH", ""));
+    cust.push(master("Q2", "Quantum Elektrotechnik und Components Vertriebsgesellschaft S.A.", ""));
+    let mut its = items();
+    let named = |mut it: OpenItem, name: &str| {
+        it.customer_name = name.into();
+        it
+    };
+    its.push(named(item("ARQ1", "Q1", "9010000811", 90_000, 20_500), "Quantum Logistik GmbH"));
+    its.push(named(
+        item("ARQ2", "Q2", "9010000777", 100_000, 20_500),
+        "Quantum Elektrotechnik und Components Vertriebsgesellschaft S.A.",
+    ));
+    let receipts = vec![
+        receipt("A1", 100_000, "QUAN ELEK COMP", "", "", "/INV/260515 9010000777"),
+        // 6.85 paid over: the date after /INV/ is no other invoice held back for.
+        receipt("A2", 75_685, "ATLAS FOODS", "", "", "/INV/260515 INV-100141"),
+        // Müller's IBAN, Quantum's invoice.
+        receipt("A3", 100_000, "MUELLER MASCHINENBAU", "DE02120300000000202051", "", "/INV/260515 9010000777"),
+    ];
+    let res = run(&receipts, &its, &cust, &[], &cfg);
+    let reasons = |t: &str| -> String {
+        res.rows.iter().filter(|r| r.txn_id == t).flat_map(|r| r.reasons.iter().cloned()).collect::<Vec<_>>().join("; ")
+    };
+    assert_eq!(applied(&res, "A1"), [("ARQ2".to_string(), 100_000)]);
+    assert!(reasons("A1").contains("like customer Q2"), "{}", reasons("A1"));
+    assert!(!reasons("A1").contains("the bank names customer"), "{}", reasons("A1"));
+    assert_eq!(status(&res, "A1"), "auto");
+    assert_eq!(applied(&res, "A2"), [("AR5".to_string(), 75_000)]);
+    assert!(!reasons("A2").contains("260515"), "{}", reasons("A2"));
+    // Each on its own: A1 and A3 pay the same invoice.
+    let res = run(&receipts[2..], &its, &cust, &[], &cfg);
+    let why: Vec<String> = res.rows.iter().flat_map(|r| r.reasons.iter().cloned()).collect();
+    assert!(why.iter().any(|w| w.contains("the bank names customer C1")), "{why:?}");
+    assert_ne!(status(&res, "A3"), "auto");
+}
