@@ -279,7 +279,9 @@ enum Command {
         /// Parquet, on books of 1.2 × scale open items (≈ scale bank entries),
         /// scale AP invoices and ≈ 5 × scale GL lines: wall time, peak memory,
         /// time and rows/s per stage, the bottleneck stage.
-        #[arg(long, default_value = "all", value_parser = ["all", "cash", "duplicates", "dedup", "journals", "state", "e2e"])]
+        /// `retrain` fills a state store with scale decided cash proposals and
+        /// times `reckon train cash --state` on them (wall time, peak memory).
+        #[arg(long, default_value = "all", value_parser = ["all", "cash", "duplicates", "dedup", "journals", "state", "e2e", "retrain"])]
         only: String,
     },
 }

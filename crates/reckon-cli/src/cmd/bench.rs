@@ -218,6 +218,192 @@ pub fn bench_e2e(dir: &Path, scale: usize, seed: u64) -> anyhow::Result<i32> {
     Ok(exit::OK)
 }
 
+/// Retraining on decisions at size: a fresh SQLite store holding `decisions`
+/// decided cash proposals over six runs, written through the store's own API
+/// (each run's proposals and their exceptions as a run writes them, then the
+/// decisions through [`reckon_state::Store::submit`], validated as `reckon
+/// decide` sends them), then `reckon train cash --state` timed as a subprocess
+/// with its peak memory. The proposals' features are random draws (seeded),
+/// the accepted ones shifted from the rejected ones: the figures are about
+/// time and memory, not about a model's quality.
+pub fn bench_retrain(dir: &Path, decisions: usize, seed: u64) -> anyhow::Result<i32> {
+    use reckon_state::{DecisionsConfig, ExceptionKind, ExceptionRecord, ExceptionState, NewRun, RunChanges, Store};
+    anyhow::ensure!(decisions >= 600, "--scale {decisions}: the retraining bench needs at least 600 decisions");
+    std::fs::create_dir_all(dir)?;
+    let state = dir.join("state.db");
+    let _ = std::fs::remove_file(&state);
+    let mut rng = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    // SplitMix64: a seeded stream without a dependency.
+    let mut unit = move || {
+        rng = rng.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = rng;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let policy = DecisionsConfig::default().build()?;
+    let runs = 6;
+    let per = decisions.div_ceil(runs);
+    let k = reckon_cash::FEATURES.len();
+    let t = Instant::now();
+    let mut store = Store::open(&state)?;
+    let mut written = 0;
+    for r in 0..runs {
+        let n = per.min(decisions - written);
+        written += n;
+        let run_id = format!("RUN-BENCH-{r:02}");
+        let as_of = format!("2026-01-{:02}", r + 1);
+        let mut ch = RunChanges {
+            run: NewRun {
+                run_id: run_id.clone(),
+                as_of: as_of.clone(),
+                started_at: format!("{as_of}T06:00:00Z"),
+                input: "bench".into(),
+                output: "bench".into(),
+            },
+            entries: Vec::new(),
+            kept_rows: Vec::new(),
+            carried: None,
+            auto_applications: None,
+            applications_added: Vec::new(),
+            applications_dropped: Vec::new(),
+            exceptions: Vec::with_capacity(n),
+            events: Vec::new(),
+            decisions: Vec::new(),
+            aliases: Vec::new(),
+            lapsed: Vec::new(),
+            proposals: Vec::with_capacity(n),
+            drift: Vec::new(),
+        };
+        let mut received = Vec::with_capacity(n);
+        for i in 0..n {
+            let txn = format!("BT{r:02}{i:07}");
+            let item = format!("AR{r:02}{i:07}");
+            let exception_id = format!("EX-BENCH-{r:02}{i:07}");
+            let right = unit() < 0.85;
+            let features: Vec<f32> =
+                (0..k).map(|j| (unit() + if right && j % 3 == 0 { 0.4 } else { 0.0 }) as f32).collect();
+            let confidence = (0.5 + 0.45 * unit()).min(0.99);
+            let payload = reckon_feed::Exception {
+                exception_id: exception_id.clone(),
+                run_id: run_id.clone(),
+                kind: ExceptionKind::SuggestedMatch,
+                band: reckon_feed::Band::Review,
+                score: confidence,
+                confidence,
+                entity: None,
+                currency: None,
+                amount: None,
+                records: vec![format!("bank_transactions:{txn}"), format!("ar_open_items:{item}")],
+                reasons: Vec::new(),
+                recommended_action: "confirm the proposal".into(),
+                model: Some("cash@2.2".into()),
+                priority: 3,
+                lifecycle: None,
+            };
+            ch.exceptions.push(ExceptionRecord {
+                exception_id: exception_id.clone(),
+                problem_key: format!("suggested_match|{txn}"),
+                kind: ExceptionKind::SuggestedMatch,
+                state: ExceptionState::New,
+                subject: format!("bank_transactions:{txn}"),
+                band: "review".into(),
+                currency: None,
+                amount: None,
+                content_digest: exception_id.clone(),
+                material_digest: exception_id.clone(),
+                first_run: run_id.clone(),
+                first_seen: as_of.clone(),
+                last_run: run_id.clone(),
+                last_seen: as_of.clone(),
+                resolved_run: None,
+                resolution: None,
+                preparers: Vec::new(),
+                payload: serde_json::to_string(&payload)?,
+            });
+            ch.proposals.push(reckon_state::models::ProposalScore {
+                run_id: run_id.clone(),
+                txn_id: txn,
+                items: vec![item.clone()],
+                band: reckon_core::Band::Review,
+                model: "cash@2.2".into(),
+                confidence,
+                challenger: None,
+                shadow_confidence: None,
+                features,
+                feature_spec: Some(reckon_cash::FEATURE_SPEC.into()),
+            });
+            let input = reckon_state::DecisionInput {
+                decision_id: format!("D-BENCH-{r:02}{i:07}"),
+                exception_id: Some(exception_id),
+                action: if right { "accept" } else { "reject_pair" }.into(),
+                actor: "bench.analyst".into(),
+                roles: Vec::new(),
+                decided_at: format!("{as_of}T12:00:00Z"),
+                comment: String::new(),
+                items: Vec::new(),
+                item_id: (!right).then_some(item),
+                target: None,
+            };
+            received.push(
+                reckon_state::decision::check(input, format!("bench:{r}:{i}"))
+                    .map_err(|u| anyhow::anyhow!("{}: {}", u.source, u.reason))?,
+            );
+        }
+        store.begin_run(&ch)?.commit(&format!("{r:064}"), &format!("{as_of}T07:00:00Z"))?;
+        let verdicts = store.submit(&received, &policy, &format!("{as_of}T12:00:00Z"))?;
+        let refused = verdicts.iter().filter(|v| v.status == Some(reckon_state::DecisionStatus::Refused)).count();
+        anyhow::ensure!(refused == 0, "{refused} bench decisions were refused");
+    }
+    drop(store);
+    let build_s = t.elapsed().as_secs_f64();
+    let store_bytes = std::fs::metadata(&state).map(|m| m.len()).unwrap_or(0);
+    let model = dir.join("cash_v9_0");
+    let _ = std::fs::remove_dir_all(&model);
+    let t = Instant::now();
+    let mut child = std::process::Command::new(std::env::current_exe()?)
+        .args(["--quiet", "train", "cash", "--holdout-runs", "1", "--state"])
+        .arg(&state)
+        .arg("--out")
+        .arg(&model)
+        .stdout(std::process::Stdio::null())
+        .spawn()?;
+    let pid = child.id();
+    let mut peak = 0;
+    let status = loop {
+        if let Some(b) = peak_rss_of(pid) {
+            peak = peak.max(b);
+        }
+        if let Some(s) = child.try_wait()? {
+            break s;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let train_s = t.elapsed().as_secs_f64();
+    anyhow::ensure!(status.success(), "reckon train cash --state {} failed: {status}", state.display());
+    let metrics: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(model.join("metrics.json"))?)?;
+    let profile = if cfg!(debug_assertions) { "debug (use --release for real numbers)" } else { "release" };
+    let report = serde_json::json!({
+        "profile": profile,
+        "decisions": decisions,
+        "runs": runs,
+        "seed": seed,
+        "threads": rayon::current_num_threads(),
+        "store_build_seconds": build_s,
+        "store_bytes": store_bytes,
+        "train_wall_seconds": train_s,
+        "train_peak_rss_gib": peak as f64 / (1u64 << 30) as f64,
+        "decisions_per_second": decisions as f64 / train_s,
+        "train": metrics.get("train"),
+        "holdout": metrics.get("holdout"),
+    });
+    outln!("{}", serde_json::to_string_pretty(&report)?);
+    if std::env::var_os("RECKON_BENCH_KEEP").is_none() {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    Ok(exit::OK)
+}
+
 /// Writes the rows of CSV `src` to `a` (about the first half) and `b` (the
 /// rest), each with the header; rows sharing a value of `group` stay together.
 fn split_csv(src: &Path, a: &Path, b: &Path, group: &str) -> anyhow::Result<()> {
@@ -373,6 +559,9 @@ pub fn bench(scale: usize, seed: u64, dir: Option<PathBuf>, only: &str) -> anyho
     }
     if only == "e2e" {
         return bench_e2e(&dir, scale, seed);
+    }
+    if only == "retrain" {
+        return bench_retrain(&dir, scale, seed);
     }
     let t = Instant::now();
     reckon_synth::generate(&input, &reckon_synth::Config::new(seed, scale))?;
