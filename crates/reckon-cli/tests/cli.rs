@@ -451,3 +451,20 @@ fn bench_runs_the_real_stages() {
     assert!(d["reckon_stage"].as_str().is_some_and(|s| s.contains("pairs compared")), "{d}");
     assert!(d["pairs_compared"].as_u64().is_some_and(|n| n > 0), "{d}");
 }
+
+/// `reckon bench --only retrain` fills a store with decided proposals through
+/// the store's API and trains on them: the training window holds the decisions
+/// of the first five runs, the held-out window the sixth's.
+#[test]
+fn bench_retrain_trains_on_the_decisions_it_stored() {
+    let t = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = t.path().join("b");
+    let o = reckon(&["bench", "--only", "retrain", "--scale", "1200", "--dir", &dir.to_string_lossy()], t.path());
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    let n = |w: &str| v[w]["decided_right"].as_u64().unwrap_or(0) + v[w]["decided_wrong"].as_u64().unwrap_or(0);
+    assert_eq!((n("train"), n("holdout")), (1000, 200), "{v}");
+    assert!(v["train_wall_seconds"].as_f64().is_some_and(|s| s > 0.0), "{v}");
+    assert!(v["train_peak_rss_gib"].as_f64().is_some_and(|g| g > 0.0), "{v}");
+}
