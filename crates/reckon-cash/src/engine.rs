@@ -544,6 +544,29 @@ impl<'a> Index<'a> {
                 }
             }
         }
+        // Masters the name abbreviates word by word share its pairs of
+        // prefixes: all of them are looked at, not only the best ranked.
+        let mut abbr: Vec<(f64, usize)> = if shared.len() <= 4096 {
+            let mut v: Vec<usize> = shared
+                .keys()
+                .copied()
+                .filter(|&ci| self.customers[ci].1.iter().any(|n| abbreviates(&key, n)))
+                .collect();
+            v.sort_unstable();
+            v.into_iter()
+                .map(|ci| {
+                    let s = self.customers[ci]
+                        .1
+                        .iter()
+                        .zip(&self.sorted_names[ci])
+                        .map(|(n, ns)| name_similarity_sorted(&key, &key_sorted, n, ns))
+                        .fold(0.0, f64::max);
+                    (s, ci)
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         let mut scored = score(shared, false);
         if scored.iter().all(|x| x.0 < threshold) {
             let mut blocks: Vec<&Vec<usize>> =
@@ -571,11 +594,6 @@ impl<'a> Index<'a> {
         // by word are the payer (several: their open items decide), however
         // Jaro–Winkler ranks them; the similarity stays Jaro–Winkler's.
         if best < 0.95 {
-            let mut abbr: Vec<(f64, usize)> = scored
-                .iter()
-                .filter(|(_, ci)| self.customers[*ci].1.iter().any(|n| abbreviates(&key, n)))
-                .copied()
-                .collect();
             if !abbr.is_empty() {
                 abbr.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
                 let mut ids: Vec<String> = abbr.iter().map(|(_, ci)| self.customers[*ci].0.clone()).collect();

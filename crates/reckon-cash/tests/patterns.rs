@@ -314,3 +314,31 @@ fn a_bank_that_abbreviates_names_and_codes_references() {
     assert!(why.iter().any(|w| w.contains("the bank names customer C1")), "{why:?}");
     assert_ne!(status(&res, "A3"), "auto");
 }
+
+/// A name abbreviated word by word that many masters share (`REDW SUPP` of
+/// forty `Redwood Supplies …` companies): every master it abbreviates is a
+/// candidate payer, not only the first ranked, and the open item of the amount
+/// decides.
+#[test]
+fn an_abbreviated_name_many_masters_share() {
+    let cfg = MatchConfig::default();
+    let mut cust: Vec<Customer> = (0..40)
+        .map(|i| Customer {
+            customer_id: format!("R{i:02}"),
+            name: format!("Redwood Supplies Nord{i} GmbH"),
+            aliases: vec![],
+            ibans: vec![],
+            tax_id: String::new(),
+        })
+        .collect();
+    cust.push(Customer {
+        customer_id: "R99".into(),
+        name: "Redwood Supplies Inc.".into(),
+        aliases: vec![],
+        ibans: vec![],
+        tax_id: String::new(),
+    });
+    let its = vec![item("ARR", "R99", "9010000500", 1_054_792, 20_520)];
+    let res = run(&[receipt("N1", 1_054_792, "REDW SUPP B.V.", "", "", "BACS")], &its, &cust, &[], &cfg);
+    assert_eq!(applied(&res, "N1"), [("ARR".to_string(), 1_054_792)]);
+}
