@@ -160,7 +160,7 @@ pub fn train_from_decisions(
     let mut store = reckon_state::Store::open(state)?;
     let runs = store.runs()?;
     let scores = store.proposal_scores()?;
-    let labelled = label_proposals(&scores, &store.decisions()?, &store.exceptions(None)?);
+    let labelled = label_proposals(&scores, &store.decisions()?, &store.exception_txns()?);
     drop(store);
     let seq_of: BTreeMap<&str, usize> = runs.iter().enumerate().map(|(i, r)| (r.run_id.as_str(), i)).collect();
     let usable =

@@ -592,7 +592,7 @@ fn store_faults_are_clear_and_leave_it_unchanged() {
         })
         .unwrap_or_else(|e| panic!("{e}"));
     let e = Store::open(&newer).err().map(|e| e.to_string()).unwrap_or_default();
-    assert!(e.contains("schema version 99, newer than this reckon knows (6)"), "{e}");
+    assert!(e.contains("schema version 99, newer than this reckon knows (7)"), "{e}");
 }
 
 /// A PostgreSQL server that drops the run's connection mid-run: the run fails

@@ -12,12 +12,12 @@
 //! rule's metric, and auto precision at the challenger's own threshold not
 //! below the floor.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::Serialize;
 
 use crate::decision::{Action, DecisionStatus};
-use crate::store::{ExceptionRecord, StoredDecision};
+use crate::store::StoredDecision;
 
 /// The cash-matching engine's name in the registry (as in `reckon train cash`).
 pub const ENGINE_MATCH: &str = "match";
@@ -102,13 +102,13 @@ pub struct LabelledProposal {
 /// refused, pending or undone): `accept`, or `match`/`choose` of the same
 /// items → right; `match`/`choose` of other items, or `reject_pair` of one of
 /// its items → wrong. Other actions (dismiss, write-off) say nothing of it.
+/// `txn_of` names the bank entry of each exception about one
+/// ([`crate::Store::exception_txns`]).
 pub fn label_proposals(
     scores: &[ProposalScore],
     decisions: &[StoredDecision],
-    exceptions: &[ExceptionRecord],
+    txn_of: &HashMap<String, String>,
 ) -> Vec<LabelledProposal> {
-    let txn_of: BTreeMap<&str, &str> =
-        exceptions.iter().filter_map(|e| Some((e.exception_id.as_str(), e.txn_id()?))).collect();
     // The latest scores per (receipt, items): scores are in run order.
     let mut latest: BTreeMap<(&str, Vec<String>), &ProposalScore> = BTreeMap::new();
     for s in scores.iter().filter(|s| s.band == reckon_core::Band::Review) {
@@ -124,7 +124,7 @@ pub fn label_proposals(
             continue;
         }
         let Some(txn) = d.exception_id.as_deref().and_then(|e| txn_of.get(e)) else { continue };
-        let Some(proposals) = by_txn.get(txn) else { continue };
+        let Some(proposals) = by_txn.get(txn.as_str()) else { continue };
         let chosen: BTreeSet<&str> = d.input.items.iter().map(|i| i.item_id.as_str()).collect();
         for s in proposals {
             let right = match d.action {

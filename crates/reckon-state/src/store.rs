@@ -18,7 +18,7 @@ mod embedded {
 }
 
 /// The newest schema version this build knows (the last file in `migrations/`).
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
 
 reckon_core::vocab_enum! {
     /// Where a bank entry stands across the chain of runs.
@@ -889,8 +889,24 @@ impl Store {
     pub fn labelled_proposals(&mut self) -> Result<Vec<crate::models::LabelledProposal>, StateError> {
         let scores = self.proposal_scores()?;
         let decisions = self.decisions()?;
-        let exceptions = self.exceptions(None)?;
-        Ok(crate::models::label_proposals(&scores, &decisions, &exceptions))
+        Ok(crate::models::label_proposals(&scores, &decisions, &self.exception_txns()?))
+    }
+
+    /// Exception id → the bank entry it is about, for every exception about
+    /// one (ids and subjects only: no payloads read).
+    pub fn exception_txns(&mut self) -> Result<HashMap<String, String>, StateError> {
+        let path = self.path.clone();
+        let rows = self
+            .sql()
+            .rows("SELECT exception_id, subject FROM exceptions WHERE subject LIKE 'bank_transactions:%'", &[])
+            .map_err(db(&path))?;
+        rows.iter()
+            .map(|r| {
+                let subject = r.text(1)?;
+                Ok((r.text(0)?, subject.strip_prefix("bank_transactions:").unwrap_or(&subject).to_string()))
+            })
+            .collect::<Result<_, DbError>>()
+            .map_err(db(&path))
     }
 
     /// The scores of every cash proposal put to people, in run order.
