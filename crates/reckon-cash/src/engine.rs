@@ -593,15 +593,13 @@ impl<'a> Index<'a> {
         // Short of a near-exact name, the masters the bank's name abbreviates word
         // by word are the payer (several: their open items decide), however
         // Jaro–Winkler ranks them; the similarity stays Jaro–Winkler's.
-        if best < 0.95 {
-            if !abbr.is_empty() {
-                abbr.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-                let mut ids: Vec<String> = abbr.iter().map(|(_, ci)| self.customers[*ci].0.clone()).collect();
-                ids.sort();
-                ids.dedup();
-                let how = if ids.len() > 1 { "names" } else { "name" };
-                return Some((ids, abbr[0].0, how));
-            }
+        if best < 0.95 && !abbr.is_empty() {
+            abbr.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+            let mut ids: Vec<String> = abbr.iter().map(|(_, ci)| self.customers[*ci].0.clone()).collect();
+            ids.sort();
+            ids.dedup();
+            let how = if ids.len() > 1 { "names" } else { "name" };
+            return Some((ids, abbr[0].0, how));
         }
         if best < threshold {
             return None;

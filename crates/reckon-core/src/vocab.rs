@@ -51,6 +51,10 @@ vocab_enum! {
         /// A model's inputs or scores in a run have moved from its training
         /// reference beyond `[monitor]`'s limits (reckon extension, since 2026-11-30).
         ModelDrift => "model_drift",
+        /// The proposals people decided were found right markedly more or less
+        /// often than the model's probability said (reckon extension, since
+        /// 2026-11-30).
+        CalibrationDrift => "calibration_drift",
     }
 }
 

@@ -18,6 +18,9 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod calibration;
+pub use calibration::{Calibration, Decided};
+
 /// File name of a model folder's training reference.
 pub const REFERENCE_FILE: &str = "reference.json";
 
@@ -287,11 +290,26 @@ pub struct DriftLimits {
     pub outside_range: f64,
     /// Runs that score fewer rows are measured but not judged.
     pub min_rows: u64,
+    /// A probability band whose decided proposals were found right more than
+    /// this far from the probability the model gave them is miscalibrated
+    /// ([`calibration`]).
+    pub calibration_gap: f64,
+    /// Decisions a band needs before it is judged.
+    pub calibration_min_labels: u64,
+    /// The newest decisions on the served model's proposals that are judged.
+    pub calibration_window: usize,
 }
 
 impl Default for DriftLimits {
     fn default() -> Self {
-        DriftLimits { psi: 0.25, outside_range: 0.05, min_rows: 500 }
+        DriftLimits {
+            psi: 0.25,
+            outside_range: 0.05,
+            min_rows: 500,
+            calibration_gap: 0.10,
+            calibration_min_labels: 50,
+            calibration_window: 2000,
+        }
     }
 }
 
@@ -303,6 +321,15 @@ impl DriftLimits {
         }
         if !(0.0..=1.0).contains(&self.outside_range) {
             return Err(format!("monitor.outside_range = {} must be within 0..=1", self.outside_range));
+        }
+        if !(self.calibration_gap > 0.0 && self.calibration_gap < 1.0) {
+            return Err(format!("monitor.calibration_gap = {} must be above 0 and below 1", self.calibration_gap));
+        }
+        if self.calibration_min_labels == 0 || self.calibration_window == 0 {
+            return Err(format!(
+                "monitor.calibration_min_labels = {} and monitor.calibration_window = {} must be at least 1",
+                self.calibration_min_labels, self.calibration_window
+            ));
         }
         Ok(())
     }

@@ -457,6 +457,25 @@ impl Stage for CashStage {
             exceptions.extend(crate::model::drift_exception(&entry.id, &d, inputs.run_id));
             entry.drift = Some(d);
         }
+        // Calibration in the field: the newest decisions on the served model's proposals.
+        if let (Some(entry), Some(memory)) = (models.first_mut(), inputs.memory) {
+            let mine: Vec<reckon_monitor::Decided> = memory
+                .decided_proposals
+                .iter()
+                .filter(|(model, _, _)| *model == entry.id)
+                .map(|(_, probability, right)| reckon_monitor::Decided { probability: *probability, right: *right })
+                .collect();
+            if !mine.is_empty() {
+                let newest = &mine[mine.len().saturating_sub(self.limits.calibration_window)..];
+                let c = reckon_monitor::calibration::calibration(
+                    newest,
+                    self.limits.calibration_gap,
+                    self.limits.calibration_min_labels,
+                );
+                exceptions.extend(crate::model::calibration_exception(&entry.id, &c, inputs.run_id));
+                entry.calibration = Some(c);
+            }
+        }
         models.extend(self.challenger.iter().map(|c| crate::manifest::ModelEntry {
             role: Some(crate::manifest::ModelRole::Shadow),
             ..crate::manifest::ModelEntry::of(&c.0)

@@ -25,6 +25,10 @@ pub struct ModelEntry {
     /// (`reference.json` in its folder; absent when the folder has none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drift: Option<reckon_monitor::Drift>,
+    /// The newest decisions people took on the model's proposals against the
+    /// probabilities it gave them (runs with a state store and decisions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<reckon_monitor::Calibration>,
     /// `shadow` for a challenger scored beside the model that decides
     /// (absent for the models that decide).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -47,6 +51,7 @@ impl ModelEntry {
             path: m.dir.display().to_string(),
             sha256: m.config.model_sha256.clone(),
             drift: None,
+            calibration: None,
             role: None,
         }
     }

@@ -188,6 +188,44 @@ impl GroupScorer for Monitored<'_> {
     }
 }
 
+/// The `calibration_drift` exception for a model whose decided proposals were
+/// found right markedly more or less often than it said (one problem per
+/// model id, as `model_drift`).
+pub fn calibration_exception(
+    model_id: &str,
+    c: &reckon_monitor::Calibration,
+    run_id: &str,
+) -> Option<reckon_feed::Exception> {
+    use reckon_feed::{Band, Exception, ExceptionKind, Reason};
+    if c.moved.is_empty() {
+        return None;
+    }
+    let records = vec![format!("models:{model_id}")];
+    let worst =
+        c.bands.iter().filter(|b| b.moved).map(|b| (b.mean_probability - b.found_right).abs()).fold(0.0, f64::max);
+    Some(Exception {
+        exception_id: Exception::id_for(ExceptionKind::CalibrationDrift, &records),
+        run_id: run_id.to_string(),
+        kind: ExceptionKind::CalibrationDrift,
+        band: Band::Review,
+        score: worst,
+        confidence: 0.0,
+        entity: None,
+        currency: None,
+        amount: None,
+        records,
+        reasons: vec![Reason {
+            code: "calibration_drift".into(),
+            text: format!("of the newest {} decisions on its proposals, {}", c.decided, c.describe()),
+            weight: 1.0,
+        }],
+        recommended_action: "the model's probabilities no longer say how often its proposals are right: check the auto threshold, retrain on recent decisions and run the candidate in shadow".into(),
+        model: Some(model_id.to_string()),
+        priority: 0,
+        lifecycle: None,
+    })
+}
+
 /// The `model_drift` exception for a model whose rows moved in this run (one
 /// problem per model id: the same exception id while the model is served).
 pub fn drift_exception(model_id: &str, d: &reckon_monitor::Drift, run_id: &str) -> Option<reckon_feed::Exception> {

@@ -39,6 +39,9 @@ pub struct RunMemory {
     pub rejected_pairs: HashSet<(String, String)>,
     /// Payer names people confirmed for customers.
     pub aliases: Vec<Alias>,
+    /// The cash proposals people decided, oldest run first: (model id that
+    /// scored it, its probability, found right).
+    pub decided_proposals: Vec<(String, f64, bool)>,
 }
 
 /// A decision that matches a receipt.
@@ -488,6 +491,11 @@ pub fn prepare(loaded: &mut Loaded, opened: &mut Opened) -> Result<(Prepared, Ru
             open_amounts,
             rejected_pairs: mem.rejected_pairs.iter().cloned().collect(),
             aliases: mem.aliases.clone(),
+            decided_proposals: mem
+                .decided_proposals
+                .iter()
+                .map(|l| (l.score.model.clone(), l.score.confidence, l.right))
+                .collect(),
         },
     ))
 }

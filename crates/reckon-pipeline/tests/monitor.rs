@@ -170,3 +170,131 @@ fn a_challenger_in_shadow_decides_nothing_and_scores_as_it_would_alone() {
     }
     assert!(shadow.iter().any(|(g, s)| scored(&m1, "confidence")[g] != *s), "the challenger scores differently");
 }
+
+/// A store whose one earlier run put `n` proposals to people, each scored
+/// `probability` by `model`, and people found the first `right` of them right
+/// (accepted) and the rest wrong (the pair rejected).
+fn decided_store(state: &Path, model: &str, probability: f64, n: usize, right: usize) {
+    use reckon_state::{DecisionsConfig, ExceptionKind, ExceptionRecord, ExceptionState, NewRun, RunChanges, Store};
+    let mut store = Store::open(state).unwrap_or_else(|e| panic!("{e}"));
+    let run_id = "RUN-EARLIER".to_string();
+    let mut ch = RunChanges {
+        run: NewRun {
+            run_id: run_id.clone(),
+            as_of: "2020-01-01".into(),
+            started_at: "2020-01-01T06:00:00Z".into(),
+            input: "earlier".into(),
+            output: "earlier".into(),
+        },
+        entries: vec![],
+        kept_rows: vec![],
+        carried: None,
+        auto_applications: None,
+        applications_added: vec![],
+        applications_dropped: vec![],
+        exceptions: vec![],
+        events: vec![],
+        decisions: vec![],
+        aliases: vec![],
+        lapsed: vec![],
+        proposals: vec![],
+        drift: vec![],
+    };
+    let mut received = Vec::new();
+    for i in 0..n {
+        let (txn, item, id) = (format!("BTX{i:04}"), format!("ARX{i:04}"), format!("EX-CAL-{i:04}"));
+        let payload = serde_json::json!({"exception_id": id, "run_id": run_id, "kind": "suggested_match",
+            "band": "review", "score": probability, "confidence": probability, "entity": null, "currency": null,
+            "amount": null, "records": [format!("bank_transactions:{txn}"), format!("ar_open_items:{item}")],
+            "reasons": [], "recommended_action": "confirm", "model": model, "priority": 3});
+        ch.exceptions.push(ExceptionRecord {
+            exception_id: id.clone(),
+            problem_key: format!("suggested_match|{txn}"),
+            kind: ExceptionKind::SuggestedMatch,
+            state: ExceptionState::New,
+            subject: format!("bank_transactions:{txn}"),
+            band: "review".into(),
+            currency: None,
+            amount: None,
+            content_digest: id.clone(),
+            material_digest: id.clone(),
+            first_run: run_id.clone(),
+            first_seen: "2020-01-01".into(),
+            last_run: run_id.clone(),
+            last_seen: "2020-01-01".into(),
+            resolved_run: None,
+            resolution: None,
+            preparers: vec![],
+            payload: payload.to_string(),
+        });
+        ch.proposals.push(reckon_state::models::ProposalScore {
+            run_id: run_id.clone(),
+            txn_id: txn,
+            items: vec![item.clone()],
+            band: reckon_core::Band::Review,
+            model: model.into(),
+            confidence: probability,
+            challenger: None,
+            shadow_confidence: None,
+            features: vec![],
+            feature_spec: None,
+        });
+        let d = serde_json::json!({"decision_id": format!("D-CAL-{i:04}"), "exception_id": id,
+            "action": if i < right { "accept" } else { "reject_pair" }, "actor": "ar.analyst",
+            "decided_at": "2020-01-01T12:00:00Z", "item_id": if i < right { None } else { Some(item) }});
+        let input: reckon_state::DecisionInput = serde_json::from_value(d).unwrap_or_else(|e| panic!("{e}"));
+        received.push(reckon_state::decision::check(input, format!("test:{i}")).unwrap_or_else(|u| panic!("{u:?}")));
+    }
+    store
+        .begin_run(&ch)
+        .and_then(|p| p.commit(&"0".repeat(64), "2020-01-01T07:00:00Z"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let policy = DecisionsConfig::default().build().unwrap_or_else(|e| panic!("{e}"));
+    let v = store.submit(&received, &policy, "2020-01-01T12:00:00Z").unwrap_or_else(|e| panic!("{e}"));
+    assert!(v.iter().all(|v| v.status != Some(reckon_state::DecisionStatus::Refused)), "{v:?}");
+}
+
+/// Calibration in the field: when people found the served model's proposals
+/// right far less often than its probability said, the next run with the
+/// store measures it (`models[].calibration`) and raises `calibration_drift`
+/// naming the band; when they found them right about as often, it measures
+/// and raises nothing.
+#[test]
+fn decisions_that_contradict_the_probabilities_raise_calibration_drift() {
+    let t = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let input = t.path().join("in");
+    reckon_synth::generate(&input, &reckon_synth::Config::new(29, 1500)).unwrap_or_else(|e| panic!("{e}"));
+    let served = reckon_pipeline::model::load_checked(
+        &shipped("cash_v2_2"),
+        reckon_pipeline::model::Spec::Fixed(reckon_cash::FEATURE_SPEC, reckon_cash::FEATURES),
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
+    .id();
+    for (right, moved) in [(60, true), (97, false)] {
+        let state = t.path().join(format!("state-{right}.db"));
+        decided_store(&state, &served, 0.97, 100, right);
+        let out = t.path().join(format!("out-{right}"));
+        let mut opts = RunOptions::new(&input, &out, Config::default());
+        opts.state = Some(state);
+        let r = run(&opts).unwrap_or_else(|e| panic!("{e}"));
+        let c = r.manifest.models[0].calibration.clone().unwrap_or_else(|| panic!("no calibration"));
+        assert_eq!(c.decided, 100, "{c:?}");
+        let band = c.bands.iter().find(|b| b.band == "0.95–0.99").unwrap_or_else(|| panic!("{c:?}"));
+        assert_eq!((band.decided, band.found_right), (100, right as f64 / 100.0), "{c:?}");
+        let events: Vec<serde_json::Value> = std::fs::read_to_string(out.join("exceptions.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|v| v["data"]["kind"] == "calibration_drift")
+            .collect();
+        if moved {
+            assert_eq!(c.moved, ["0.95–0.99"], "{c:?}");
+            assert_eq!(events.len(), 1, "{events:?}");
+            let text = events[0]["data"]["reasons"][0]["text"].as_str().unwrap_or_default();
+            assert!(text.contains("mean probability 0.970, found right 0.600"), "{text}");
+            assert_eq!(events[0]["data"]["records"][0], format!("models:{served}"));
+        } else {
+            assert!(c.moved.is_empty() && events.is_empty(), "{c:?} {events:?}");
+        }
+    }
+}

@@ -221,6 +221,9 @@ pub struct Memory {
     pub dismissed: HashMap<String, Dismissal>,
     /// Valid decisions a run applies (match, choose, accept, write-off), oldest first.
     pub pending: Vec<StoredDecision>,
+    /// The cash proposals people decided, labelled, without features
+    /// ([`Store::decided_proposals`]): calibration in the field.
+    pub decided_proposals: Vec<crate::models::LabelledProposal>,
 }
 
 impl Memory {
@@ -606,6 +609,7 @@ impl Store {
                 x.payload = p;
             }
         }
+        m.decided_proposals = self.decided_proposals()?;
         Ok(m)
     }
 
@@ -912,42 +916,93 @@ impl Store {
     /// The scores of every cash proposal put to people, in run order.
     pub fn proposal_scores(&mut self) -> Result<Vec<crate::models::ProposalScore>, StateError> {
         let path = self.path.clone();
-        let e = db(&path);
-        let rows = self
-            .sql()
-            .rows(
-                "SELECT p.run_id, p.txn_id, p.items, p.model, p.confidence, p.challenger, p.shadow_confidence, \
-                 p.band, p.feature_spec, p.features \
-                 FROM proposal_scores p JOIN runs r ON r.run_id = p.run_id ORDER BY r.seq, p.txn_id",
-                &[],
-            )
-            .map_err(&e)?;
-        let num = |v: &str| v.parse::<f64>().map_err(|x| DbError::Other(format!("probability '{v}': {x}")));
-        rows.iter()
-            .map(|r| {
-                Ok(crate::models::ProposalScore {
-                    run_id: r.text(0)?,
-                    txn_id: r.text(1)?,
-                    items: r.text(2)?.split('|').filter(|s| !s.is_empty()).map(str::to_string).collect(),
-                    model: r.text(3)?,
-                    confidence: num(&r.text(4)?)?,
-                    challenger: r.opt_text(5),
-                    shadow_confidence: r.opt_text(6).map(|v| num(&v)).transpose()?,
-                    band: {
-                        let b = r.text(7)?;
-                        reckon_core::Band::parse(&b).ok_or_else(|| DbError::Other(format!("band '{b}'")))?
-                    },
-                    feature_spec: r.opt_text(8),
-                    features: match r.opt_text(9) {
-                        Some(t) => serde_json::from_str(&t).map_err(|x| DbError::Other(format!("features: {x}")))?,
-                        None => Vec::new(),
-                    },
-                })
-            })
-            .collect::<Result<_, DbError>>()
-            .map_err(&e)
+        proposal_scores_where(self.sql(), &path, "1 = 1", "p.features")
     }
 
+    /// The proposals people decided, labelled by their decisions, without
+    /// their features: what a run reads to judge its model's calibration in
+    /// the field (review proposals, the decisions that label them, and only
+    /// the exceptions those decisions name).
+    pub fn decided_proposals(&mut self) -> Result<Vec<crate::models::LabelledProposal>, StateError> {
+        let path = self.path.clone();
+        let c = self.sql();
+        let scores = proposal_scores_where(c, &path, "p.band = 'review'", "NULL")?;
+        let decisions = decisions_where(
+            c,
+            &path,
+            "status IN ('accepted', 'applied') AND action IN ('accept', 'match', 'choose', 'reject_pair')",
+            &[],
+        )?;
+        let rows = c
+            .rows(
+                "SELECT DISTINCT e.exception_id, e.subject FROM exceptions e \
+                 JOIN decisions d ON d.exception_id = e.exception_id \
+                 WHERE e.subject LIKE 'bank_transactions:%' ORDER BY e.exception_id",
+                &[],
+            )
+            .map_err(db(&path))?;
+        let txns: HashMap<String, String> = rows
+            .iter()
+            .map(|r| {
+                let subject = r.text(1)?;
+                Ok((r.text(0)?, subject.strip_prefix("bank_transactions:").unwrap_or(&subject).to_string()))
+            })
+            .collect::<Result<_, DbError>>()
+            .map_err(db(&path))?;
+        let mut out = crate::models::label_proposals(&scores, &decisions, &txns);
+        // Oldest run first, as the scores came.
+        let seq: HashMap<&str, usize> = scores.iter().enumerate().map(|(i, s)| (s.run_id.as_str(), i)).collect();
+        out.sort_by_key(|l| seq.get(l.score.run_id.as_str()).copied().unwrap_or(usize::MAX));
+        Ok(out)
+    }
+}
+
+/// Proposal scores matching `filter` (on `p`, `proposal_scores`), in run
+/// order; `features` is the column to read them from (`NULL`: none).
+fn proposal_scores_where(
+    c: &mut dyn Sql,
+    path: &Path,
+    filter: &str,
+    features: &str,
+) -> Result<Vec<crate::models::ProposalScore>, StateError> {
+    let e = db(path);
+    let rows = c
+        .rows(
+            &format!(
+                "SELECT p.run_id, p.txn_id, p.items, p.model, p.confidence, p.challenger, p.shadow_confidence, \
+                 p.band, p.feature_spec, {features} \
+                 FROM proposal_scores p JOIN runs r ON r.run_id = p.run_id WHERE {filter} ORDER BY r.seq, p.txn_id"
+            ),
+            &[],
+        )
+        .map_err(&e)?;
+    let num = |v: &str| v.parse::<f64>().map_err(|x| DbError::Other(format!("probability '{v}': {x}")));
+    rows.iter()
+        .map(|r| {
+            Ok(crate::models::ProposalScore {
+                run_id: r.text(0)?,
+                txn_id: r.text(1)?,
+                items: r.text(2)?.split('|').filter(|s| !s.is_empty()).map(str::to_string).collect(),
+                model: r.text(3)?,
+                confidence: num(&r.text(4)?)?,
+                challenger: r.opt_text(5),
+                shadow_confidence: r.opt_text(6).map(|v| num(&v)).transpose()?,
+                band: {
+                    let b = r.text(7)?;
+                    reckon_core::Band::parse(&b).ok_or_else(|| DbError::Other(format!("band '{b}'")))?
+                },
+                feature_spec: r.opt_text(8),
+                features: match r.opt_text(9) {
+                    Some(t) => serde_json::from_str(&t).map_err(|x| DbError::Other(format!("features: {x}")))?,
+                    None => Vec::new(),
+                },
+            })
+        })
+        .collect::<Result<_, DbError>>()
+        .map_err(&e)
+}
+
+impl Store {
     /// The store's content without times and run ids that differ between two
     /// stores fed the same days (for comparing backends): bank entries, exceptions
     /// with their states and resolutions, decisions with their statuses, learned
