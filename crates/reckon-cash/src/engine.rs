@@ -119,6 +119,25 @@ pub struct MatchConfig {
     /// with a state store keeps them for retraining); not a setting.
     #[serde(skip)]
     pub keep_features: bool,
+    /// Auto thresholds of entities (company codes) that have their own, in
+    /// place of `auto_threshold` for groups of their open items (a model
+    /// retrained on decisions carries them as `auto@<entity>`); not a setting.
+    #[serde(skip)]
+    pub auto_threshold_by_entity: BTreeMap<String, f64>,
+}
+
+impl MatchConfig {
+    /// The auto threshold of a group of these open items: the highest of their
+    /// entities' own thresholds, else `auto_threshold`.
+    pub fn auto_threshold_for<'a>(&self, entities: impl Iterator<Item = &'a str>) -> f64 {
+        if self.auto_threshold_by_entity.is_empty() {
+            return self.auto_threshold;
+        }
+        let t = entities
+            .map(|e| self.auto_threshold_by_entity.get(e).copied().unwrap_or(self.auto_threshold))
+            .fold(f64::NEG_INFINITY, f64::max);
+        if t.is_finite() { t } else { self.auto_threshold }
+    }
 }
 
 impl Default for MatchConfig {
@@ -137,6 +156,7 @@ impl Default for MatchConfig {
             overpayment_auto_max_percent: 100,
             challenger: String::new(),
             keep_features: false,
+            auto_threshold_by_entity: BTreeMap::new(),
         }
     }
 }
@@ -1603,11 +1623,8 @@ fn assign(
                 return (Vec::new(), None, None);
             }
             if let Some(g) = &taken[ri] {
-                let band = if g.score >= cfg.auto_threshold && !g.payer_conflict && !g.held {
-                    Band::Auto
-                } else {
-                    Band::Review
-                };
+                let threshold = cfg.auto_threshold_for(g.items.iter().map(|(i, _)| items[*i].entity.as_str()));
+                let band = if g.score >= threshold && !g.payer_conflict && !g.held { Band::Auto } else { Band::Review };
                 let mut parts = vec![r.txn_id.as_str()];
                 parts.extend(g.items.iter().map(|(i, _)| items[*i].item_id.as_str()));
                 let match_id = reckon_core::id::stable_id("M-", &parts);

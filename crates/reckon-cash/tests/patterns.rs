@@ -342,3 +342,20 @@ fn an_abbreviated_name_many_masters_share() {
     let res = run(&[receipt("N1", 1_054_792, "REDW SUPP B.V.", "", "", "BACS")], &its, &cust, &[], &cfg);
     assert_eq!(applied(&res, "N1"), [("ARR".to_string(), 1_054_792)]);
 }
+
+/// An entity's own auto threshold (a model retrained on decisions carries
+/// `auto@<entity>`) decides for groups of its open items; other entities keep
+/// the global one.
+#[test]
+fn an_entity_with_its_own_auto_threshold() {
+    let r = receipt("T2", 198_750, "ATLAS FOODS", "", "", "INV 100140");
+    let band = |by: &[(&str, f64)]| {
+        let mut cfg = MatchConfig::default();
+        cfg.auto_threshold_by_entity = by.iter().map(|(e, t)| (e.to_string(), *t)).collect();
+        let res = run(std::slice::from_ref(&r), &items(), &customers(), &[], &cfg);
+        res.rows.iter().find(|x| x.txn_id == "T2").map(|x| x.band)
+    };
+    assert_eq!(band(&[]), Some(Band::Auto), "the global threshold");
+    assert_eq!(band(&[("DE01", 0.97)]), Some(Band::Review), "the items' entity is stricter");
+    assert_eq!(band(&[("GB01", 0.97)]), Some(Band::Auto), "another entity's threshold");
+}

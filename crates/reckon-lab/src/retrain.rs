@@ -45,6 +45,8 @@ pub struct RetrainParams {
     pub target_precision: f64,
     pub z: f64,
     pub floor: f64,
+    /// Held-out rows an entity needs before its own threshold is chosen.
+    pub min_entity_labels: usize,
 }
 
 impl Default for RetrainParams {
@@ -59,6 +61,7 @@ impl Default for RetrainParams {
             target_precision: 0.998,
             z: reckon_learn::threshold::Z_95,
             floor: 0.998,
+            min_entity_labels: 200,
         }
     }
 }
@@ -117,6 +120,19 @@ pub struct RetrainReport {
     /// The champion's own scores on the same held-out rows, at its threshold.
     pub champion: HeldOut,
     pub champion_models: Vec<String>,
+    /// Entities (company codes) whose own held-out decisions establish an auto
+    /// threshold: the model carries it as `auto@<entity>` and the engine uses it
+    /// for groups of that entity's open items.
+    pub entity_thresholds: BTreeMap<String, EntityThreshold>,
+}
+
+/// An entity's own auto threshold and the held-out rows it was chosen on.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct EntityThreshold {
+    pub rows: usize,
+    pub threshold: f64,
+    /// The Wilson lower bound of auto precision at it.
+    pub precision_lower: f64,
 }
 
 struct Row {
@@ -126,6 +142,46 @@ struct Row {
     weight: f64,
     confidence: f64,
     key: String,
+    entity: Option<String>,
+}
+
+/// Per entity with at least `min_rows` held-out rows, the threshold `rule`
+/// chooses on that entity's rows alone — kept when it is at least the floor
+/// and differs from the global one; entities whose rows cannot establish the
+/// target keep the global threshold.
+fn entity_thresholds(
+    scores: &[f64],
+    rows: &[&Row],
+    rule: &reckon_learn::threshold::CheckedRule,
+    min_rows: usize,
+    floor: f64,
+    global: f64,
+) -> BTreeMap<String, EntityThreshold> {
+    let mut by_entity: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, r) in rows.iter().enumerate() {
+        if let Some(e) = r.entity.as_deref() {
+            by_entity.entry(e).or_default().push(i);
+        }
+    }
+    let mut out = BTreeMap::new();
+    for (e, idx) in by_entity {
+        if idx.len() < min_rows {
+            continue;
+        }
+        let s: Vec<f64> = idx.iter().map(|&i| scores[i]).collect();
+        let l: Vec<bool> = idx.iter().map(|&i| rows[i].right).collect();
+        let positives = l.iter().filter(|b| **b).count();
+        if let Ok(c) = rule.choose(&s, &l, positives) {
+            let threshold = c.threshold.max(floor);
+            if (threshold - global).abs() > 1e-9 {
+                out.insert(
+                    e.to_string(),
+                    EntityThreshold { rows: idx.len(), threshold, precision_lower: c.precision_lower },
+                );
+            }
+        }
+    }
+    out
 }
 
 fn held_out(scores: &[f64], rows: &[&Row], threshold: f64) -> HeldOut {
@@ -175,6 +231,7 @@ pub fn train_from_decisions(
             weight: 1.0,
             confidence: l.score.confidence,
             key: format!("{}|{}|{}|{}", l.score.run_id, l.score.txn_id, l.score.items.join("+"), l.right),
+            entity: l.score.entity.clone(),
         });
     }
     let last = runs.len().saturating_sub(1);
@@ -188,6 +245,7 @@ pub fn train_from_decisions(
                 weight: p.weak_weight,
                 confidence: s.confidence,
                 key: format!("{}|{}|{}|weak", s.run_id, s.txn_id, s.items.join("+")),
+                entity: s.entity.clone(),
             });
         }
     }
@@ -273,6 +331,10 @@ pub fn train_from_decisions(
         Err(e) => return Err(crate::LabError::Threshold { what: "auto threshold", source: e }.into()),
     };
     mc.thresholds.insert("auto".into(), threshold);
+    let entity_thresholds = entity_thresholds(&hold_scores, &hold, &rule, p.min_entity_labels, p.floor, threshold);
+    for (e, t) in &entity_thresholds {
+        mc.thresholds.insert(format!("auto@{e}"), t.threshold);
+    }
     let champion_scores: Vec<f64> = hold.iter().map(|r| r.confidence).collect();
     let train_scores = {
         let f: Vec<f32> = train.iter().flat_map(|r| r.features.iter().copied()).collect();
@@ -295,6 +357,7 @@ pub fn train_from_decisions(
         threshold_from,
         champion: held_out(&champion_scores, &hold, champion_auto),
         champion_models: champion_models.into_iter().collect(),
+        entity_thresholds,
     };
     let weights = FEATURES.iter().zip(&lr.weights).map(|(f, w)| (f.to_string(), *w)).collect::<BTreeMap<_, _>>();
     write_folder(
@@ -356,7 +419,7 @@ Prior: {} rows of generated scenarios. Data sha256 (the labelled rows): `{}`.",
 | scorer | Brier | auto threshold | auto groups | of them right | touchless |\n|---|---|---|---|---|---|\n{}{}\n\
 The candidate's threshold is the lowest cut whose auto precision on the held-out rows reaches {} (Wilson lower bound at z {}), at least {}; this one is set by {}.\n\
 The champion's figures are its own scores as the runs kept them ({}). Auto groups are counted by score alone,\n\
-before the engine's rules that send a group to review whatever its score (a payer the bank names otherwise).",
+before the engine's rules that send a group to review whatever its score (a payer the bank names otherwise).\n\n{}",
             w(&r.holdout),
             h("this candidate", &r.candidate),
             h("champion", &r.champion),
@@ -364,7 +427,25 @@ before the engine's rules that send a group to review whatever its score (a paye
             r.params.z,
             r.params.floor,
             r.threshold_from,
-            r.champion_models.join(", ")
+            r.champion_models.join(", "),
+            if r.entity_thresholds.is_empty() {
+                format!(
+                    "No entity's own held-out rows ({} or more needed) establish a threshold of their own: every entity uses the one above.",
+                    r.params.min_entity_labels
+                )
+            } else {
+                let list: Vec<String> = r
+                    .entity_thresholds
+                    .iter()
+                    .map(|(e, t)| {
+                        format!("`{e}` {:.4} ({} held-out rows, lower bound {:.4})", t.threshold, t.rows, t.precision_lower)
+                    })
+                    .collect();
+                format!(
+                    "Entities whose own held-out rows establish a threshold of their own (`auto@<entity>`): {}; the others use the one above.",
+                    list.join(", ")
+                )
+            }
         ),
         limits: "Trained on the groups reckon applied: receipts it never proposed and the candidates\n\
 people chose instead are not rows. Automatic matches are weak positives because\n\
@@ -584,5 +665,57 @@ fn metric(f: &reckon_state::models::Figures, rule: &reckon_state::models::Promot
     match rule.metric {
         reckon_state::models::PromotionMetric::Brier => f.brier,
         reckon_state::models::PromotionMetric::LogLoss => f.log_loss,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(entity: &str, right: bool) -> Row {
+        Row {
+            seq: 0,
+            features: Vec::new(),
+            right,
+            weight: 1.0,
+            confidence: 0.0,
+            key: String::new(),
+            entity: Some(entity.to_string()),
+        }
+    }
+
+    /// An entity whose own held-out rows establish the target gets its own
+    /// threshold; one with too few rows, or whose rows put it where the global
+    /// one is, does not.
+    #[test]
+    fn entities_with_decisions_enough_get_their_own_threshold() {
+        let (mut scores, mut rows) = (Vec::new(), Vec::new());
+        // DE01: 3,000 rows; right above 0.7, wrong below.
+        for i in 0..3000 {
+            let s = i as f64 / 3000.0;
+            scores.push(s);
+            rows.push(row("DE01", s > 0.7));
+        }
+        // US01: 100 rows, every one right.
+        for i in 0..100 {
+            scores.push(0.9 + i as f64 / 1000.0);
+            rows.push(row("US01", true));
+        }
+        let refs: Vec<&Row> = rows.iter().collect();
+        let rule = reckon_learn::threshold::ThresholdRule::MinPrecision { target: 0.99, z: 1.645, floor: 0.5 }
+            .check()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let t = entity_thresholds(&scores, &refs, &rule, 200, 0.5, 0.95);
+        assert_eq!(t.keys().collect::<Vec<_>>(), ["DE01"], "{t:?}");
+        let de = &t["DE01"];
+        assert!(de.threshold > 0.69 && de.threshold < 0.71, "{de:?}");
+        assert_eq!(de.rows, 3000);
+        assert!(de.precision_lower >= 0.99, "{de:?}");
+        // The same cut as the global threshold: nothing of its own.
+        assert!(entity_thresholds(&scores, &refs, &rule, 200, 0.5, de.threshold).is_empty());
+        // Judged from 50 rows, US01's 100 rows, all right, still cannot
+        // establish 0.99 (Wilson lower bound 100/102.7 = 0.974).
+        let t = entity_thresholds(&scores, &refs, &rule, 50, 0.5, 0.95);
+        assert_eq!(t.keys().collect::<Vec<_>>(), ["DE01"], "{t:?}");
     }
 }

@@ -55,6 +55,11 @@ fn a_bank_that_changes_its_format_is_seen_and_retrained_for() {
     assert_eq!(trend.len(), 6, "one measurement a day: {trend:?}");
     let d4: reckon_monitor::Drift = serde_json::from_str(&trend[3].3).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(d4.moved, rows[3].drift_moved, "the store and the manifest agree");
+    // Each group kept names its items' entity (schema 7): what thresholds per entity are chosen on.
+    let kept =
+        reckon_state::Store::open(&state).and_then(|mut s| s.proposal_scores()).unwrap_or_else(|e| panic!("{e}"));
+    let named = kept.iter().filter(|p| p.entity.as_deref().is_some_and(|e| !e.is_empty())).count();
+    assert!(named * 100 >= kept.len() * 99, "{named} of {} groups name an entity", kept.len());
     // The candidate: a folder the engine serves, with its card, reference and figures.
     let cand = out.join("models/cash_v4_0");
     for f in ["model.onnx", "config.json", "reference.json", "metrics.json", "MODEL_CARD.md"] {

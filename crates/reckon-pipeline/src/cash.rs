@@ -54,6 +54,13 @@ pub fn run_remembering(
         && let Some(t) = s.0.config.thresholds.get("auto")
     {
         cfg.auto_threshold = *t;
+        // A model retrained on decisions may carry entities' own thresholds.
+        cfg.auto_threshold_by_entity =
+            s.0.config
+                .thresholds
+                .iter()
+                .filter_map(|(k, v)| Some((k.strip_prefix("auto@")?.to_string(), *v)))
+                .collect();
     }
     let snapshot: HashMap<String, i64> = i.items.iter().map(|it| (it.item_id.clone(), it.amount)).collect();
     let mut applied = Applied::default();
@@ -512,6 +519,11 @@ impl Stage for CashStage {
         // and of the challenger in shadow (kept by a state store: the evidence
         // a promotion is judged on).
         let mut learned = applied.learned;
+        // The entity of each open item (a proposal's entity is its items').
+        let entity_of: HashMap<&str, &str> = match (&rows, inputs.memory) {
+            (Some((_, items)), Some(_)) => items.iter().map(|it| (it.item_id.as_str(), it.entity.as_str())).collect(),
+            _ => HashMap::new(),
+        };
         let mut by_match: BTreeMap<&str, reckon_state::models::ProposalScore> = BTreeMap::new();
         for r in res.rows.iter().filter(|_| inputs.memory.is_some()) {
             let p = by_match.entry(r.match_id.as_str()).or_insert_with(|| reckon_state::models::ProposalScore {
@@ -525,7 +537,12 @@ impl Stage for CashStage {
                 shadow_confidence: r.shadow_confidence,
                 features: res.features.get(&r.match_id).cloned().unwrap_or_default(),
                 feature_spec: Some(reckon_cash::FEATURE_SPEC.to_string()),
+                entity: entity_of.get(r.item_id.as_str()).map(|e| e.to_string()),
             });
+            // Items of several entities: no one entity's.
+            if p.entity.as_deref() != entity_of.get(r.item_id.as_str()).copied() {
+                p.entity = None;
+            }
             p.items.push(r.item_id.clone());
         }
         learned.drift = models

@@ -238,6 +238,7 @@ fn decided_store(state: &Path, model: &str, probability: f64, n: usize, right: u
             shadow_confidence: None,
             features: vec![],
             feature_spec: None,
+            entity: None,
         });
         let d = serde_json::json!({"decision_id": format!("D-CAL-{i:04}"), "exception_id": id,
             "action": if i < right { "accept" } else { "reject_pair" }, "actor": "ar.analyst",

@@ -3,3 +3,7 @@
 -- index, not from a scan of every event (a decision that writes an event cost
 -- time in proportion to the store's history).
 CREATE INDEX exception_events_by_seq ON exception_events (seq);
+-- The entity (company code) of the open items a cash group applies: the
+-- retraining job chooses an auto threshold per entity that has enough
+-- decisions of its own.
+ALTER TABLE proposal_scores ADD COLUMN entity TEXT;

@@ -85,6 +85,9 @@ pub struct ProposalScore {
     #[serde(skip)]
     pub features: Vec<f32>,
     pub feature_spec: Option<String>,
+    /// The entity (company code) of the group's open items (schema 7; `None`
+    /// for rows kept before, or items of several entities).
+    pub entity: Option<String>,
 }
 
 /// A proposal people decided on.

@@ -970,7 +970,7 @@ fn proposal_scores_where(
         .rows(
             &format!(
                 "SELECT p.run_id, p.txn_id, p.items, p.model, p.confidence, p.challenger, p.shadow_confidence, \
-                 p.band, p.feature_spec, {features} \
+                 p.band, p.feature_spec, {features}, p.entity \
                  FROM proposal_scores p JOIN runs r ON r.run_id = p.run_id WHERE {filter} ORDER BY r.seq, p.txn_id"
             ),
             &[],
@@ -996,6 +996,7 @@ fn proposal_scores_where(
                     Some(t) => serde_json::from_str(&t).map_err(|x| DbError::Other(format!("features: {x}")))?,
                     None => Vec::new(),
                 },
+                entity: r.opt_text(10),
             })
         })
         .collect::<Result<_, DbError>>()
@@ -1359,6 +1360,7 @@ fn write_run(tx: &mut dyn Sql, ch: &RunChanges) -> Result<(), DbError> {
                 } else {
                     Val::Text(serde_json::to_string(&p.features).unwrap_or_default())
                 },
+                p.entity.clone().map_or(Val::Null, Val::Text),
             ]
         })
         .collect();
@@ -1382,6 +1384,7 @@ fn write_run(tx: &mut dyn Sql, ch: &RunChanges) -> Result<(), DbError> {
             "band",
             "feature_spec",
             "features",
+            "entity",
         ],
         &proposals,
         "",

@@ -332,6 +332,7 @@ pub fn bench_retrain(dir: &Path, decisions: usize, seed: u64) -> anyhow::Result<
                 shadow_confidence: None,
                 features,
                 feature_spec: Some(reckon_cash::FEATURE_SPEC.into()),
+                entity: Some(format!("E{:02}", i % 4)),
             });
             let input = reckon_state::DecisionInput {
                 decision_id: format!("D-BENCH-{r:02}{i:07}"),

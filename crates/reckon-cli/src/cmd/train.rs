@@ -72,6 +72,11 @@ pub enum What {
         /// With --state: the weight of a weak positive (a decision weighs 1).
         #[arg(long, default_value_t = 0.3)]
         weak_weight: f64,
+        /// With --state: held-out rows an entity (company code) needs before an
+        /// auto threshold of its own is chosen on them (`auto@<entity>`; kept
+        /// when its rows establish the target precision).
+        #[arg(long, default_value_t = 200)]
+        min_entity_labels: usize,
         /// Model folder to write, e.g. models/cash_v2_2.
         #[arg(long)]
         out: PathBuf,
@@ -155,6 +160,7 @@ pub fn exec(what: What) -> anyhow::Result<i32> {
             min_labels,
             weak_after_runs,
             weak_weight,
+            min_entity_labels,
         } => {
             // The champion that scored the held-out rows: the store's, or the configuration's default.
             let champion_auto = reckon_lab::retrain::champion_auto(&state, &reckon_cash::MatchConfig::default().model)
@@ -165,6 +171,7 @@ pub fn exec(what: What) -> anyhow::Result<i32> {
                 min_labels,
                 weak_after_runs,
                 weak_weight,
+                min_entity_labels,
                 prior: input,
                 target_precision,
                 z,
