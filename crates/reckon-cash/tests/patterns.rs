@@ -350,8 +350,10 @@ fn an_abbreviated_name_many_masters_share() {
 fn an_entity_with_its_own_auto_threshold() {
     let r = receipt("T2", 198_750, "ATLAS FOODS", "", "", "INV 100140");
     let band = |by: &[(&str, f64)]| {
-        let mut cfg = MatchConfig::default();
-        cfg.auto_threshold_by_entity = by.iter().map(|(e, t)| (e.to_string(), *t)).collect();
+        let cfg = MatchConfig {
+            auto_threshold_by_entity: by.iter().map(|(e, t)| (e.to_string(), *t)).collect(),
+            ..MatchConfig::default()
+        };
         let res = run(std::slice::from_ref(&r), &items(), &customers(), &[], &cfg);
         res.rows.iter().find(|x| x.txn_id == "T2").map(|x| x.band)
     };
