@@ -534,7 +534,13 @@ pub fn promote(
         .map_err(crate::LabError::from)?;
     let auto = Model::load(&found).map_err(crate::LabError::from)?.config.thresholds.get("auto").copied();
     let labelled = s.labelled_proposals()?;
-    let c = compare(&labelled, &challenger.model.model_id, auto, rule);
+    let shadow = s.shadow_scores(&challenger.model.model_id)?;
+    drop(s);
+    // The champion whose bands the runs kept: the registered one, or the configuration's.
+    let champion_auto = champion_auto(state, &MatchConfig::default().model)?;
+    let cover = auto.map(|a| reckon_state::models::coverage(&shadow, &challenger.model.model_id, a, champion_auto));
+    let c = compare(&labelled, &challenger.model.model_id, auto, cover, rule);
+    let mut s = reckon_state::Store::open(state)?;
     let detail = serde_json::to_string(&c).unwrap_or_default();
     if c.promote {
         s.change_model_aliases(

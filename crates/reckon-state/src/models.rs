@@ -168,11 +168,46 @@ pub struct PromotionRule {
     /// Auto precision the challenger must keep at its own auto threshold on
     /// the labelled proposals it would have cleared.
     pub auto_floor: f64,
+    /// Of all the groups scored in shadow, the share the challenger may clear
+    /// automatically fewer than the champion did: better on the decided
+    /// proposals must not mean fewer receipts cleared without a person.
+    pub max_touchless_loss: f64,
 }
 
 impl Default for PromotionRule {
     fn default() -> Self {
-        PromotionRule { metric: PromotionMetric::Brier, min_labels: 100, auto_floor: 0.998 }
+        PromotionRule { metric: PromotionMetric::Brier, min_labels: 100, auto_floor: 0.998, max_touchless_loss: 0.005 }
+    }
+}
+
+/// What the champion and the challenger clear without a person among the
+/// groups scored in shadow (proposals and automatic matches alike).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Coverage {
+    pub groups: usize,
+    /// Groups the champion cleared (band `auto`).
+    pub champion_auto: usize,
+    /// Groups whose shadow score reaches the challenger's auto threshold,
+    /// except those the engine held for a person whatever their score (in
+    /// review at or above the champion's threshold: a payer conflict, invoices
+    /// not posted yet).
+    pub challenger_auto: usize,
+}
+
+/// [`Coverage`] of the groups `challenger` was scored on in shadow.
+pub fn coverage(scores: &[ProposalScore], challenger: &str, challenger_auto: f64, champion_auto: f64) -> Coverage {
+    let both: Vec<&ProposalScore> = scores
+        .iter()
+        .filter(|s| s.shadow_confidence.is_some() && s.challenger.as_deref() == Some(challenger))
+        .collect();
+    let held = |s: &ProposalScore| s.band == reckon_core::Band::Review && s.confidence >= champion_auto;
+    Coverage {
+        groups: both.len(),
+        champion_auto: both.iter().filter(|s| s.band == reckon_core::Band::Auto).count(),
+        challenger_auto: both
+            .iter()
+            .filter(|s| !held(s) && s.shadow_confidence.is_some_and(|c| c >= challenger_auto))
+            .count(),
     }
 }
 
@@ -224,6 +259,9 @@ pub struct Comparison {
     pub right: usize,
     pub champion: Figures,
     pub challenger: Figures,
+    /// Over every group scored in shadow (absent: not measured).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub coverage: Option<Coverage>,
     pub promote: bool,
     /// Why not, one line per unmet condition (empty when `promote`).
     pub refused: Vec<String>,
@@ -237,6 +275,7 @@ pub fn compare(
     labelled: &[LabelledProposal],
     challenger: &str,
     challenger_auto: Option<f64>,
+    coverage: Option<Coverage>,
     rule: &PromotionRule,
 ) -> Comparison {
     let both: Vec<&LabelledProposal> = labelled
@@ -269,6 +308,18 @@ pub fn compare(
             rule.auto_floor
         ));
     }
+    if let Some(c) = &coverage {
+        let allowed = (rule.max_touchless_loss * c.groups as f64).floor() as usize;
+        if c.challenger_auto + allowed < c.champion_auto {
+            refused.push(format!(
+                "of the {} groups scored in shadow the challenger would clear {} without a person, the champion cleared {}: more than {} % of them fewer",
+                c.groups,
+                c.challenger_auto,
+                c.champion_auto,
+                rule.max_touchless_loss * 100.0
+            ));
+        }
+    }
     Comparison {
         rule: rule.clone(),
         labelled: both.len(),
@@ -276,6 +327,55 @@ pub fn compare(
         promote: refused.is_empty(),
         champion,
         challenger,
+        coverage,
         refused,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn group(i: usize, band: reckon_core::Band, confidence: f64, shadow: f64) -> ProposalScore {
+        ProposalScore {
+            run_id: "R1".into(),
+            txn_id: format!("T{i}"),
+            items: vec![format!("I{i}")],
+            band,
+            model: "cash@2.2".into(),
+            confidence,
+            challenger: Some("cash@9.0".into()),
+            shadow_confidence: Some(shadow),
+            features: Vec::new(),
+            feature_spec: None,
+            entity: None,
+        }
+    }
+
+    /// A challenger better on the decided proposals but clearing fewer of the
+    /// groups the champion cleared is refused; one that clears as many is not
+    /// refused for coverage. A group held for a person whatever its score
+    /// counts for neither.
+    #[test]
+    fn a_challenger_must_clear_about_as_many_groups_as_the_champion() {
+        use reckon_core::Band::{Auto, Review};
+        let mut scores: Vec<ProposalScore> = (0..1000).map(|i| group(i, Auto, 0.9995, 0.999)).collect();
+        // Held by a rule (in review above the champion's threshold).
+        scores.push(group(1000, Review, 0.9999, 0.9999));
+        let rule = PromotionRule { min_labels: 0, auto_floor: 0.0, ..PromotionRule::default() };
+        let c = coverage(&scores, "cash@9.0", 0.998, 0.998);
+        assert_eq!((c.groups, c.champion_auto, c.challenger_auto), (1001, 1000, 1000));
+        let ok = compare(&[], "cash@9.0", Some(0.998), Some(c), &rule);
+        assert!(!ok.refused.iter().any(|r| r.contains("groups scored in shadow")), "{:?}", ok.refused);
+        // At a stricter threshold of its own it clears none of them.
+        let c = coverage(&scores, "cash@9.0", 0.9992, 0.998);
+        assert_eq!(c.challenger_auto, 0);
+        let refused = compare(&[], "cash@9.0", Some(0.9992), Some(c), &rule);
+        assert!(
+            refused.refused.iter().any(|r| r.contains("would clear 0 without a person, the champion cleared 1000")),
+            "{:?}",
+            refused.refused
+        );
+        assert!(!refused.promote);
     }
 }

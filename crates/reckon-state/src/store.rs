@@ -919,6 +919,14 @@ impl Store {
         proposal_scores_where(self.sql(), &path, "1 = 1", "p.features")
     }
 
+    /// Every group scored in shadow by `challenger` (its `name@version`),
+    /// without features: what a promotion's coverage is judged on.
+    pub fn shadow_scores(&mut self, challenger: &str) -> Result<Vec<crate::models::ProposalScore>, StateError> {
+        let path = self.path.clone();
+        let all = proposal_scores_where(self.sql(), &path, "p.shadow_confidence IS NOT NULL", "NULL")?;
+        Ok(all.into_iter().filter(|s| s.challenger.as_deref() == Some(challenger)).collect())
+    }
+
     /// The proposals people decided, labelled by their decisions, without
     /// their features: what a run reads to judge its model's calibration in
     /// the field (review proposals, the decisions that label them, and only

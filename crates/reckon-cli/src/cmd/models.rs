@@ -66,6 +66,10 @@ pub enum What {
         /// Auto precision the challenger must keep at its own auto threshold.
         #[arg(long, default_value_t = 0.998)]
         floor: f64,
+        /// Of all the groups scored in shadow, the share the challenger may
+        /// clear without a person fewer than the champion did.
+        #[arg(long, default_value_t = 0.005)]
+        max_touchless_loss: f64,
     },
     /// The trend across the store's runs: each served model's drift against its
     /// training reference (PSI of the score and the features that moved most),
@@ -167,11 +171,15 @@ fn registry(what: What) -> anyhow::Result<i32> {
             outln!("{} registered as challenger: runs with {} score it in shadow", m.model_id, state.display());
             Ok(exit::OK)
         }
-        What::Promote { state, actor, metric, min_labels, floor } => {
+        What::Promote { state, actor, metric, min_labels, floor, max_touchless_loss } => {
             let metric = reg::PromotionMetric::parse(&metric)
                 .ok_or_else(|| anyhow::anyhow!("--metric '{metric}': brier or log_loss"))?;
             anyhow::ensure!((0.0..=1.0).contains(&floor), "--floor {floor} must be within 0..=1");
-            let rule = reg::PromotionRule { metric, min_labels, auto_floor: floor };
+            anyhow::ensure!(
+                (0.0..=1.0).contains(&max_touchless_loss),
+                "--max-touchless-loss {max_touchless_loss} must be within 0..=1"
+            );
+            let rule = reg::PromotionRule { metric, min_labels, auto_floor: floor, max_touchless_loss };
             let (c, challenger) =
                 reckon_lab::retrain::promote(&state, &rule, &actor, &now()).map_err(|e| anyhow::anyhow!(e))?;
             let show = |f: &reg::Figures| {
@@ -187,6 +195,14 @@ fn registry(what: What) -> anyhow::Result<i32> {
             outln!("labelled proposals with both scores: {} ({} right)", c.labelled, c.right);
             outln!("  champion:   {}", show(&c.champion));
             outln!("  challenger: {} ({})", show(&c.challenger), challenger.model_id);
+            if let Some(v) = &c.coverage {
+                outln!(
+                    "groups scored in shadow: {}; cleared without a person: champion {}, challenger {}",
+                    v.groups,
+                    v.champion_auto,
+                    v.challenger_auto
+                );
+            }
             if c.promote {
                 outln!("promoted {} to champion", challenger.model_id);
                 Ok(exit::OK)
