@@ -354,7 +354,9 @@ struct Index<'a> {
     by_tail: HashMap<(String, String), Vec<usize>>,
     by_customer: HashMap<&'a str, Vec<usize>>,
     customers: Vec<(String, Vec<String>)>, // (customer_id, name keys)
-    sorted_names: Vec<Vec<String>>,        // the same keys with sorted tokens
+    /// Customer id → its place in `customers`.
+    customer_at: HashMap<String, usize>,
+    sorted_names: Vec<Vec<String>>, // the same keys with sorted tokens
     by_iban: HashMap<String, usize>,
     name_blocks: HashMap<String, Vec<usize>>,
     /// Pairs of name-token prefixes (as a digest) → customers: far more selective
@@ -475,12 +477,14 @@ impl<'a> Index<'a> {
             unlinked.entry((lines[0].currency.clone(), total)).or_default().push(lines);
         }
         let sorted_names = cust.iter().map(|(_, names)| names.iter().map(|n| sorted_tokens(n)).collect()).collect();
+        let customer_at = cust.iter().enumerate().map(|(ci, (id, _))| (id.clone(), ci)).collect();
         Index {
             items,
             by_full,
             by_tail,
             by_customer,
             customers: cust,
+            customer_at,
             sorted_names,
             by_iban,
             name_blocks,
@@ -564,29 +568,15 @@ impl<'a> Index<'a> {
                 }
             }
         }
-        // Masters the name abbreviates word by word share its pairs of
-        // prefixes: all of them are looked at, not only the best ranked.
-        let mut abbr: Vec<(f64, usize)> = if shared.len() <= 4096 {
-            let mut v: Vec<usize> = shared
-                .keys()
-                .copied()
-                .filter(|&ci| self.customers[ci].1.iter().any(|n| abbreviates(&key, n)))
-                .collect();
-            v.sort_unstable();
-            v.into_iter()
-                .map(|ci| {
-                    let s = self.customers[ci]
-                        .1
-                        .iter()
-                        .zip(&self.sorted_names[ci])
-                        .map(|(n, ns)| name_similarity_sorted(&key, &key_sorted, n, ns))
-                        .fold(0.0, f64::max);
-                    (s, ci)
-                })
-                .collect()
+        // Masters the name may abbreviate word by word share every one of its
+        // pairs of prefixes: all of them are kept aside, not only the best ranked.
+        let pairs = pair_keys(&key).len();
+        let mut all_pairs: Vec<usize> = if pairs > 0 && shared.len() <= 4096 {
+            shared.iter().filter(|(_, n)| **n as usize == pairs).map(|(ci, _)| *ci).collect()
         } else {
             Vec::new()
         };
+        all_pairs.sort_unstable();
         let mut scored = score(shared, false);
         if scored.iter().all(|x| x.0 < threshold) {
             let mut blocks: Vec<&Vec<usize>> =
@@ -613,7 +603,24 @@ impl<'a> Index<'a> {
         // Short of a near-exact name, the masters the bank's name abbreviates word
         // by word are the payer (several: their open items decide), however
         // Jaro–Winkler ranks them; the similarity stays Jaro–Winkler's.
-        if best < 0.95 && !abbr.is_empty() {
+        let mut abbr: Vec<(f64, usize)> = if best < 0.95 {
+            all_pairs
+                .into_iter()
+                .filter(|&ci| self.customers[ci].1.iter().any(|n| abbreviates(&key, n)))
+                .map(|ci| {
+                    let s = self.customers[ci]
+                        .1
+                        .iter()
+                        .zip(&self.sorted_names[ci])
+                        .map(|(n, ns)| name_similarity_sorted(&key, &key_sorted, n, ns))
+                        .fold(0.0, f64::max);
+                    (s, ci)
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        if !abbr.is_empty() {
             abbr.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
             let mut ids: Vec<String> = abbr.iter().map(|(_, ci)| self.customers[*ci].0.clone()).collect();
             ids.sort();
@@ -1369,11 +1376,10 @@ fn mark_payer_conflicts(gs: &mut [Group], r: &Receipt, idx: &Index<'_>, payer: &
     // The payers' own names: known by name, the payer is not told apart from a
     // customer of the same name (a group's companies in several countries, one
     // legal form apart).
-    let payer_names: Vec<&str> = idx
-        .customers
+    let payer_names: Vec<&str> = ids
         .iter()
-        .filter(|(id, _)| ids.contains(id))
-        .filter_map(|(_, names)| names.first().map(String::as_str))
+        .filter_map(|id| idx.customer_at.get(id))
+        .filter_map(|&ci| idx.customers[ci].1.first().map(String::as_str))
         .collect();
     let bank = name_key(&r.counterparty_name);
     let bank_sorted = sorted_tokens(&bank);
