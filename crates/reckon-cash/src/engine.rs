@@ -540,6 +540,15 @@ impl<'a> Index<'a> {
                 .max()
                 .unwrap_or(0)
         };
+        // The payer's name against a master's names (the best of them).
+        let similarity = |ci: usize| -> f64 {
+            self.customers[ci]
+                .1
+                .iter()
+                .zip(&self.sorted_names[ci])
+                .map(|(n, ns)| name_similarity_sorted(&key, &key_sorted, n, ns))
+                .fold(0.0, f64::max)
+        };
         let score = |shared: HashMap<usize, u32>, by_prefix: bool| -> Vec<(f64, usize)> {
             // Ranking a huge block (a word half the master shares) costs more than it finds.
             let by_prefix = by_prefix && shared.len() <= 1024;
@@ -547,18 +556,7 @@ impl<'a> Index<'a> {
                 shared.into_iter().map(|(ci, n)| (n, if by_prefix { prefix(ci) } else { 0 }, ci)).collect();
             cands.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)).then(a.2.cmp(&b.2)));
             cands.truncate(32);
-            cands
-                .into_iter()
-                .map(|(_, _, ci)| {
-                    let s = self.customers[ci]
-                        .1
-                        .iter()
-                        .zip(&self.sorted_names[ci])
-                        .map(|(n, ns)| name_similarity_sorted(&key, &key_sorted, n, ns))
-                        .fold(0.0, f64::max);
-                    (s, ci)
-                })
-                .collect()
+            cands.into_iter().map(|(_, _, ci)| (similarity(ci), ci)).collect()
         };
         let mut shared: HashMap<usize, u32> = HashMap::default();
         for p in pair_keys(&key) {
@@ -607,15 +605,7 @@ impl<'a> Index<'a> {
             all_pairs
                 .into_iter()
                 .filter(|&ci| self.customers[ci].1.iter().any(|n| abbreviates(&key, n)))
-                .map(|ci| {
-                    let s = self.customers[ci]
-                        .1
-                        .iter()
-                        .zip(&self.sorted_names[ci])
-                        .map(|(n, ns)| name_similarity_sorted(&key, &key_sorted, n, ns))
-                        .fold(0.0, f64::max);
-                    (s, ci)
-                })
+                .map(|ci| (similarity(ci), ci))
                 .collect()
         } else {
             Vec::new()

@@ -188,52 +188,71 @@ impl GroupScorer for Monitored<'_> {
     }
 }
 
-/// The `calibration_drift` exception for a model whose decided proposals were
-/// found right markedly more or less often than it said (one problem per
-/// model id, as `model_drift`).
-pub fn calibration_exception(
+/// An exception about a served model (one problem per kind and model id: the
+/// same exception id while the model is served), for a person to review.
+fn model_exception(
+    kind: reckon_feed::ExceptionKind,
     model_id: &str,
-    c: &reckon_monitor::Calibration,
     run_id: &str,
-) -> Option<reckon_feed::Exception> {
-    use reckon_feed::{Band, Exception, ExceptionKind, Reason};
-    if c.moved.is_empty() {
-        return None;
-    }
+    score: f64,
+    reasons: Vec<reckon_feed::Reason>,
+    recommended_action: &str,
+) -> reckon_feed::Exception {
+    use reckon_feed::{Band, Exception};
     let records = vec![format!("models:{model_id}")];
-    let worst =
-        c.bands.iter().filter(|b| b.moved).map(|b| (b.mean_probability - b.found_right).abs()).fold(0.0, f64::max);
-    Some(Exception {
-        exception_id: Exception::id_for(ExceptionKind::CalibrationDrift, &records),
+    Exception {
+        exception_id: Exception::id_for(kind, &records),
         run_id: run_id.to_string(),
-        kind: ExceptionKind::CalibrationDrift,
+        kind,
         band: Band::Review,
-        score: worst,
+        score,
         confidence: 0.0,
         entity: None,
         currency: None,
         amount: None,
         records,
-        reasons: vec![Reason {
-            code: "calibration_drift".into(),
-            text: format!("of the newest {} decisions on its proposals, {}", c.decided, c.describe()),
-            weight: 1.0,
-        }],
-        recommended_action: "the model's probabilities no longer say how often its proposals are right: check the auto threshold, retrain on recent decisions and run the candidate in shadow".into(),
+        reasons,
+        recommended_action: recommended_action.to_string(),
         model: Some(model_id.to_string()),
         priority: 0,
         lifecycle: None,
-    })
+    }
 }
 
-/// The `model_drift` exception for a model whose rows moved in this run (one
-/// problem per model id: the same exception id while the model is served).
+/// The `calibration_drift` exception for a model whose decided proposals were
+/// found right markedly more or less often than it said.
+pub fn calibration_exception(
+    model_id: &str,
+    c: &reckon_monitor::Calibration,
+    run_id: &str,
+) -> Option<reckon_feed::Exception> {
+    use reckon_feed::{ExceptionKind, Reason};
+    if c.moved.is_empty() {
+        return None;
+    }
+    let worst =
+        c.bands.iter().filter(|b| b.moved).map(|b| (b.mean_probability - b.found_right).abs()).fold(0.0, f64::max);
+    let reason = Reason {
+        code: "calibration_drift".into(),
+        text: format!("of the newest {} decisions on its proposals, {}", c.decided, c.describe()),
+        weight: 1.0,
+    };
+    Some(model_exception(
+        ExceptionKind::CalibrationDrift,
+        model_id,
+        run_id,
+        worst,
+        vec![reason],
+        "the model's probabilities no longer say how often its proposals are right: check the auto threshold, retrain on recent decisions and run the candidate in shadow",
+    ))
+}
+
+/// The `model_drift` exception for a model whose rows moved in this run.
 pub fn drift_exception(model_id: &str, d: &reckon_monitor::Drift, run_id: &str) -> Option<reckon_feed::Exception> {
-    use reckon_feed::{Band, Exception, ExceptionKind, Reason};
+    use reckon_feed::{ExceptionKind, Reason};
     if d.moved.is_empty() && !d.score_moved {
         return None;
     }
-    let records = vec![format!("models:{model_id}")];
     let mut reasons = Vec::new();
     if !d.moved.is_empty() {
         reasons.push(Reason {
@@ -256,21 +275,12 @@ pub fn drift_exception(model_id: &str, d: &reckon_monitor::Drift, run_id: &str) 
         });
     }
     let worst = d.features.iter().chain([&d.score]).map(|c| c.psi).fold(0.0, f64::max);
-    Some(Exception {
-        exception_id: Exception::id_for(ExceptionKind::ModelDrift, &records),
-        run_id: run_id.to_string(),
-        kind: ExceptionKind::ModelDrift,
-        band: Band::Review,
-        score: worst,
-        confidence: 0.0,
-        entity: None,
-        currency: None,
-        amount: None,
-        records,
+    Some(model_exception(
+        ExceptionKind::ModelDrift,
+        model_id,
+        run_id,
+        worst,
         reasons,
-        recommended_action: "check the bank's and the books' formats for a change, retrain the model on recent decisions and run it in shadow before promoting it".into(),
-        model: Some(model_id.to_string()),
-        priority: 0,
-        lifecycle: None,
-    })
+        "check the bank's and the books' formats for a change, retrain the model on recent decisions and run it in shadow before promoting it",
+    ))
 }

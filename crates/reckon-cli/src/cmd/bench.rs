@@ -105,20 +105,12 @@ fn peak_rss_of(pid: u32) -> Option<u64> {
     Some(kb * 1024)
 }
 
-/// One `reckon run` of this binary as a subprocess: wall time, peak RSS
-/// (sampled every 50 ms until it exits) and its manifest.
-fn timed_run(input: &Path, out: &Path) -> anyhow::Result<(f64, u64, reckon_pipeline::manifest::Written)> {
-    let exe = std::env::current_exe()?;
+/// This binary with `args` as a subprocess: wall time and peak RSS (sampled
+/// every 50 ms until it exits); an error naming `what` when it fails.
+fn timed(args: &[&std::ffi::OsStr], what: &str) -> anyhow::Result<(f64, u64)> {
     let t = Instant::now();
-    let mut child = std::process::Command::new(exe)
-        .arg("run")
-        .arg("--input")
-        .arg(input)
-        .arg("--out")
-        .arg(out)
-        .arg("--no-deliver")
-        .stdout(std::process::Stdio::null())
-        .spawn()?;
+    let mut child =
+        std::process::Command::new(std::env::current_exe()?).args(args).stdout(std::process::Stdio::null()).spawn()?;
     let pid = child.id();
     let mut peak = 0;
     let status = loop {
@@ -131,7 +123,18 @@ fn timed_run(input: &Path, out: &Path) -> anyhow::Result<(f64, u64, reckon_pipel
         std::thread::sleep(std::time::Duration::from_millis(50));
     };
     let wall = t.elapsed().as_secs_f64();
-    anyhow::ensure!(status.success(), "reckon run on {} failed: {status}", input.display());
+    anyhow::ensure!(status.success(), "{what} failed: {status}");
+    Ok((wall, peak))
+}
+
+/// One `reckon run` of this binary as a subprocess: wall time, peak RSS and
+/// its manifest.
+fn timed_run(input: &Path, out: &Path) -> anyhow::Result<(f64, u64, reckon_pipeline::manifest::Written)> {
+    let os = |s: &'static str| std::ffi::OsStr::new(s);
+    let (wall, peak) = timed(
+        &[os("run"), os("--input"), input.as_os_str(), os("--out"), out.as_os_str(), os("--no-deliver")],
+        &format!("reckon run on {}", input.display()),
+    )?;
     let m = reckon_pipeline::manifest::Written::read(out)?;
     Ok((wall, peak, m))
 }
@@ -361,27 +364,21 @@ pub fn bench_retrain(dir: &Path, decisions: usize, seed: u64) -> anyhow::Result<
     let store_bytes = std::fs::metadata(&state).map(|m| m.len()).unwrap_or(0);
     let model = dir.join("cash_v9_0");
     let _ = std::fs::remove_dir_all(&model);
-    let t = Instant::now();
-    let mut child = std::process::Command::new(std::env::current_exe()?)
-        .args(["--quiet", "train", "cash", "--holdout-runs", "1", "--state"])
-        .arg(&state)
-        .arg("--out")
-        .arg(&model)
-        .stdout(std::process::Stdio::null())
-        .spawn()?;
-    let pid = child.id();
-    let mut peak = 0;
-    let status = loop {
-        if let Some(b) = peak_rss_of(pid) {
-            peak = peak.max(b);
-        }
-        if let Some(s) = child.try_wait()? {
-            break s;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    };
-    let train_s = t.elapsed().as_secs_f64();
-    anyhow::ensure!(status.success(), "reckon train cash --state {} failed: {status}", state.display());
+    let os = |s: &'static str| std::ffi::OsStr::new(s);
+    let (train_s, peak) = timed(
+        &[
+            os("--quiet"),
+            os("train"),
+            os("cash"),
+            os("--holdout-runs"),
+            os("1"),
+            os("--state"),
+            state.as_os_str(),
+            os("--out"),
+            model.as_os_str(),
+        ],
+        &format!("reckon train cash --state {}", state.display()),
+    )?;
     let metrics: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(model.join("metrics.json"))?)?;
     let profile = if cfg!(debug_assertions) { "debug (use --release for real numbers)" } else { "release" };
     let report = serde_json::json!({
