@@ -559,8 +559,9 @@ impl<'a> Index<'a> {
             cands.into_iter().map(|(_, _, ci)| (similarity(ci), ci)).collect()
         };
         let mut shared: HashMap<usize, u32> = HashMap::default();
-        for p in pair_keys(&key) {
-            if let Some(v) = self.pair_blocks.get(&p).filter(|v| v.len() <= 20_000) {
+        let key_pairs = pair_keys(&key);
+        for p in &key_pairs {
+            if let Some(v) = self.pair_blocks.get(p).filter(|v| v.len() <= 20_000) {
                 for &ci in v {
                     *shared.entry(ci).or_insert(0) += 1;
                 }
@@ -568,7 +569,7 @@ impl<'a> Index<'a> {
         }
         // Masters the name may abbreviate word by word share every one of its
         // pairs of prefixes: all of them are kept aside, not only the best ranked.
-        let pairs = pair_keys(&key).len();
+        let pairs = key_pairs.len();
         let mut all_pairs: Vec<usize> = if pairs > 0 && shared.len() <= 4096 {
             shared.iter().filter(|(_, n)| **n as usize == pairs).map(|(ci, _)| *ci).collect()
         } else {
