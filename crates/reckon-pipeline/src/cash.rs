@@ -549,6 +549,10 @@ impl Stage for CashStage {
             .iter()
             .filter_map(|m| Some((m.id.clone(), serde_json::to_string(m.drift.as_ref()?).ok()?)))
             .collect();
+        learned.calibration = models
+            .iter()
+            .filter_map(|m| Some((m.id.clone(), serde_json::to_string(m.calibration.as_ref()?).ok()?)))
+            .collect();
         learned.proposals = by_match
             .into_values()
             .map(|mut p| {

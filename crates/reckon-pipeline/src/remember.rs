@@ -542,12 +542,15 @@ pub struct Learned {
     pub proposals: Vec<reckon_state::models::ProposalScore>,
     /// Served models' drift against their training reference: (model id, JSON).
     pub drift: Vec<(String, String)>,
+    /// Served models' calibration in the field: (model id, JSON).
+    pub calibration: Vec<(String, String)>,
 }
 
 impl Learned {
     pub fn extend(&mut self, o: Learned) {
         self.proposals.extend(o.proposals);
         self.drift.extend(o.drift);
+        self.calibration.extend(o.calibration);
         self.decisions.extend(o.decisions);
         self.applications.extend(o.applications);
         self.aliases.extend(o.aliases);
@@ -783,6 +786,7 @@ pub fn finish(
         lapsed: out.lapsed,
         proposals: learned.proposals,
         drift: learned.drift,
+        calibration: learned.calibration,
     };
     Ok(Finished { open: out.open, resolved: out.resolved, changes, counts, suppressed: out.suppressed.len() as u64 })
 }

@@ -199,6 +199,7 @@ fn decided_store(state: &Path, model: &str, probability: f64, n: usize, right: u
         lapsed: vec![],
         proposals: vec![],
         drift: vec![],
+        calibration: vec![],
     };
     let mut received = Vec::new();
     for i in 0..n {
@@ -276,9 +277,15 @@ fn decisions_that_contradict_the_probabilities_raise_calibration_drift() {
         decided_store(&state, &served, 0.97, 100, right);
         let out = t.path().join(format!("out-{right}"));
         let mut opts = RunOptions::new(&input, &out, Config::default());
-        opts.state = Some(state);
+        opts.state = Some(state.clone());
         let r = run(&opts).unwrap_or_else(|e| panic!("{e}"));
         let c = r.manifest.models[0].calibration.clone().unwrap_or_else(|| panic!("no calibration"));
+        // The store keeps each run's calibration: the trend `reckon models monitor` prints.
+        let kept =
+            reckon_state::Store::open(&state).and_then(|mut s| s.model_calibration()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(kept.len(), 1, "{kept:?}");
+        let stored: reckon_monitor::Calibration = serde_json::from_str(&kept[0].3).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((kept[0].2.as_str(), &stored), (served.as_str(), &c), "the store and the manifest agree");
         assert_eq!(c.decided, 100, "{c:?}");
         let band = c.bands.iter().find(|b| b.band == "0.95–0.99").unwrap_or_else(|| panic!("{c:?}"));
         assert_eq!((band.decided, band.found_right), (100, right as f64 / 100.0), "{c:?}");

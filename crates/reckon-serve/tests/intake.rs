@@ -78,6 +78,7 @@ fn seed(path: &Path) -> String {
         lapsed: vec![],
         proposals: vec![],
         drift: vec![],
+        calibration: vec![],
     };
     let p = s.begin_run(&ch).unwrap_or_else(|e| panic!("{e}"));
     assert!(p.check().balanced, "{:?}", p.check());

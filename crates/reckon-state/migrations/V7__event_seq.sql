@@ -7,3 +7,11 @@ CREATE INDEX exception_events_by_seq ON exception_events (seq);
 -- retraining job chooses an auto threshold per entity that has enough
 -- decisions of its own.
 ALTER TABLE proposal_scores ADD COLUMN entity TEXT;
+-- Each run's calibration in the field of its served models (the manifest's
+-- `models[].calibration`, as JSON): the trend `reckon models monitor` prints.
+CREATE TABLE model_calibration (
+    run_id TEXT NOT NULL,
+    model TEXT NOT NULL,
+    calibration TEXT NOT NULL,
+    PRIMARY KEY (run_id, model)
+);

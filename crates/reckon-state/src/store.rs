@@ -260,6 +260,8 @@ pub struct RunChanges {
     pub proposals: Vec<crate::models::ProposalScore>,
     /// Each served model's drift against its training reference: (model id, JSON).
     pub drift: Vec<(String, String)>,
+    /// Each served model's calibration in the field: (model id, JSON).
+    pub calibration: Vec<(String, String)>,
 }
 
 /// The chain's conservation after a run: every bank entry ever loaded is
@@ -869,6 +871,24 @@ impl Store {
         tx.commit().map_err(&e)
     }
 
+    /// Each run's calibration in the field of its served models, in run
+    /// order: (run as-of date, run id, model id, calibration JSON).
+    pub fn model_calibration(&mut self) -> Result<Vec<(String, String, String, String)>, StateError> {
+        let path = self.path.clone();
+        let rows = self
+            .sql()
+            .rows(
+                "SELECT r.as_of, c.run_id, c.model, c.calibration FROM model_calibration c \
+                 JOIN runs r ON r.run_id = c.run_id ORDER BY r.seq, c.model",
+                &[],
+            )
+            .map_err(db(&path))?;
+        rows.iter()
+            .map(|r| Ok((r.text(0)?, r.text(1)?, r.text(2)?, r.text(3)?)))
+            .collect::<Result<_, DbError>>()
+            .map_err(db(&path))
+    }
+
     /// Each run's drift of its served models, in run order: (run as-of date,
     /// run id, model id, drift JSON).
     pub fn model_drift(&mut self) -> Result<Vec<(String, String, String, String)>, StateError> {
@@ -1376,6 +1396,12 @@ fn write_run(tx: &mut dyn Sql, ch: &RunChanges) -> Result<(), DbError> {
         tx.exec(
             "INSERT INTO model_drift (run_id, model, drift) VALUES ($1, $2, $3)",
             vals![ch.run.run_id, model, drift],
+        )?;
+    }
+    for (model, calibration) in &ch.calibration {
+        tx.exec(
+            "INSERT INTO model_calibration (run_id, model, calibration) VALUES ($1, $2, $3)",
+            vals![ch.run.run_id, model, calibration],
         )?;
     }
     insert_many(

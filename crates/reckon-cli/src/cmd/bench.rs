@@ -277,6 +277,7 @@ pub fn bench_retrain(dir: &Path, decisions: usize, seed: u64) -> anyhow::Result<
             lapsed: Vec::new(),
             proposals: Vec::with_capacity(n),
             drift: Vec::new(),
+            calibration: Vec::new(),
         };
         let mut received = Vec::with_capacity(n);
         for i in 0..n {

@@ -267,8 +267,33 @@ fn registry(what: What) -> anyhow::Result<i32> {
                     if d.moved.is_empty() { "–".to_string() } else { d.moved.join(", ") }
                 );
             }
-            // Calibration in the field: the champion's probability of the proposals
-            // people decided, against the share they found right.
+            // Calibration in the field, run by run: what each run judged on the
+            // newest decisions on its model's proposals.
+            let trend = s.model_calibration()?;
+            if !trend.is_empty() {
+                outln!(
+                    "\n| as of | model | decisions judged | widest gap (band: probability / found right) | beyond the limits |"
+                );
+                outln!("|---|---|---|---|---|");
+                for (as_of, _, model, json) in trend {
+                    let c: reckon_monitor::Calibration = serde_json::from_str(&json)?;
+                    let widest = c
+                        .bands
+                        .iter()
+                        .max_by(|a, b| {
+                            (a.mean_probability - a.found_right)
+                                .abs()
+                                .total_cmp(&(b.mean_probability - b.found_right).abs())
+                        })
+                        .map(|b| format!("{}: {:.3} / {:.3}", b.band, b.mean_probability, b.found_right))
+                        .unwrap_or_else(|| "–".into());
+                    let moved = if c.moved.is_empty() { "–".to_string() } else { c.moved.join(", ") };
+                    outln!("| {as_of} | {model} | {} | {widest} | {moved} |", c.decided);
+                }
+            }
+            // Calibration in the field over every decision: the champion's
+            // probability of the proposals people decided, against the share
+            // they found right.
             let labelled = s.labelled_proposals()?;
             outln!("\n| probability band | decided proposals | mean probability | found right |");
             outln!("|---|---|---|---|");
