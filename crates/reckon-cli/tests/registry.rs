@@ -163,8 +163,15 @@ fn a_challenger_is_promoted_only_when_the_decisions_say_it_is_better() {
     let o = reckon(&["models", "monitor", "--state", &s]);
     assert!(o.status.success(), "{}", text(&o));
     let m = text(&o);
-    assert_eq!(m.lines().filter(|l| l.contains("| cash@2.2 |")).count(), 4, "a row per day:\n{m}");
-    assert!(m.contains("| probability band | decided proposals |"), "{m}");
+    let tables: Vec<&str> = m.split("\n\n").collect();
+    let rows = |t: &str| t.lines().filter(|l| l.contains("| cash@2.2 |")).count();
+    assert_eq!(tables.len(), 3, "drift, calibration run by run, calibration over every decision:\n{m}");
+    assert_eq!(rows(tables[0]), 4, "a drift row per day:\n{m}");
+    assert!(
+        tables[1].contains("| decisions judged |") && rows(tables[1]) >= 1,
+        "a calibration row per day with decisions:\n{m}"
+    );
+    assert!(tables[2].contains("| probability band | decided proposals |"), "{m}");
     let o = reckon(&["models", "promote", "--state", &s, "--actor", "lee", "--min-labels", "30"]);
     eprintln!("{}", text(&o));
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
