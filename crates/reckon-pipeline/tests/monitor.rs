@@ -175,59 +175,39 @@ fn a_challenger_in_shadow_decides_nothing_and_scores_as_it_would_alone() {
 /// `probability` by `model`, and people found the first `right` of them right
 /// (accepted) and the rest wrong (the pair rejected).
 fn decided_store(state: &Path, model: &str, probability: f64, n: usize, right: usize) {
-    use reckon_state::{DecisionsConfig, ExceptionKind, ExceptionRecord, ExceptionState, NewRun, RunChanges, Store};
+    use reckon_state::{DecisionsConfig, ExceptionKind, ExceptionRecord, NewRun, RunChanges, Store};
     let mut store = Store::open(state).unwrap_or_else(|e| panic!("{e}"));
     let run_id = "RUN-EARLIER".to_string();
-    let mut ch = RunChanges {
-        run: NewRun {
-            run_id: run_id.clone(),
-            as_of: "2020-01-01".into(),
-            started_at: "2020-01-01T06:00:00Z".into(),
-            input: "earlier".into(),
-            output: "earlier".into(),
-        },
-        entries: vec![],
-        kept_rows: vec![],
-        carried: None,
-        auto_applications: None,
-        applications_added: vec![],
-        applications_dropped: vec![],
-        exceptions: vec![],
-        events: vec![],
-        decisions: vec![],
-        aliases: vec![],
-        lapsed: vec![],
-        proposals: vec![],
-        drift: vec![],
-        calibration: vec![],
-    };
+    let mut ch = RunChanges::new(NewRun {
+        run_id: run_id.clone(),
+        as_of: "2020-01-01".into(),
+        started_at: "2020-01-01T06:00:00Z".into(),
+        input: "earlier".into(),
+        output: "earlier".into(),
+    });
     let mut received = Vec::new();
     for i in 0..n {
-        let (txn, item, id) = (format!("BTX{i:04}"), format!("ARX{i:04}"), format!("EX-CAL-{i:04}"));
-        let payload = serde_json::json!({"exception_id": id, "run_id": run_id, "kind": "suggested_match",
-            "band": "review", "score": probability, "confidence": probability, "entity": null, "currency": null,
-            "amount": null, "records": [format!("bank_transactions:{txn}"), format!("ar_open_items:{item}")],
-            "reasons": [], "recommended_action": "confirm", "model": model, "priority": 3});
-        ch.exceptions.push(ExceptionRecord {
-            exception_id: id.clone(),
-            problem_key: format!("suggested_match|{txn}"),
+        let (txn, item) = (format!("BTX{i:04}"), format!("ARX{i:04}"));
+        let records = vec![format!("bank_transactions:{txn}"), format!("ar_open_items:{item}")];
+        let e = reckon_feed::Exception {
+            exception_id: reckon_feed::Exception::id_for(ExceptionKind::SuggestedMatch, &records),
+            run_id: run_id.clone(),
             kind: ExceptionKind::SuggestedMatch,
-            state: ExceptionState::New,
-            subject: format!("bank_transactions:{txn}"),
-            band: "review".into(),
+            band: reckon_feed::Band::Review,
+            score: probability,
+            confidence: probability,
+            entity: None,
             currency: None,
             amount: None,
-            content_digest: id.clone(),
-            material_digest: id.clone(),
-            first_run: run_id.clone(),
-            first_seen: "2020-01-01".into(),
-            last_run: run_id.clone(),
-            last_seen: "2020-01-01".into(),
-            resolved_run: None,
-            resolution: None,
-            preparers: vec![],
-            payload: payload.to_string(),
-        });
+            records,
+            reasons: vec![],
+            recommended_action: "confirm".into(),
+            model: Some(model.into()),
+            priority: 3,
+            lifecycle: None,
+        };
+        let id = e.exception_id.clone();
+        ch.exceptions.push(ExceptionRecord::first_raised(&e, "2020-01-01"));
         ch.proposals.push(reckon_state::models::ProposalScore {
             run_id: run_id.clone(),
             txn_id: txn,

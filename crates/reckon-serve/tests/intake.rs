@@ -30,35 +30,9 @@ fn seed(path: &Path) -> String {
         priority: 2,
         lifecycle: None,
     };
-    let rec = ExceptionRecord {
-        exception_id: e.exception_id.clone(),
-        problem_key: "bank_transactions:T1".into(),
-        kind: e.kind,
-        state: ExceptionState::New,
-        subject: records[0].clone(),
-        band: "review".into(),
-        currency: e.currency.clone(),
-        amount: e.amount.clone(),
-        content_digest: reckon_feed::content_digest(&e),
-        material_digest: String::new(),
-        first_run: "r1".into(),
-        first_seen: "2026-11-02".into(),
-        last_run: "r1".into(),
-        last_seen: "2026-11-02".into(),
-        resolved_run: None,
-        resolution: None,
-        preparers: vec![],
-        payload: serde_json::to_string(&e).unwrap_or_default(),
-    };
+    let rec = ExceptionRecord::first_raised(&e, "2026-11-02");
     let mut s = Store::open(path).unwrap_or_else(|e| panic!("{e}"));
     let ch = RunChanges {
-        run: NewRun {
-            run_id: "r1".into(),
-            as_of: "2026-11-02".into(),
-            started_at: "2026-11-02T18:00:00Z".into(),
-            input: "in".into(),
-            output: "out".into(),
-        },
         entries: vec![reckon_state::EntryChange {
             txn_id: "T1".into(),
             amount_minor: 120_000,
@@ -66,19 +40,14 @@ fn seed(path: &Path) -> String {
             status: reckon_state::EntryStatus::Open,
             settled_by: None,
         }],
-        kept_rows: vec![],
-        carried: None,
-        auto_applications: None,
-        applications_added: vec![],
-        applications_dropped: vec![],
         exceptions: vec![rec],
-        events: vec![],
-        decisions: vec![],
-        aliases: vec![],
-        lapsed: vec![],
-        proposals: vec![],
-        drift: vec![],
-        calibration: vec![],
+        ..RunChanges::new(NewRun {
+            run_id: "r1".into(),
+            as_of: "2026-11-02".into(),
+            started_at: "2026-11-02T18:00:00Z".into(),
+            input: "in".into(),
+            output: "out".into(),
+        })
     };
     let p = s.begin_run(&ch).unwrap_or_else(|e| panic!("{e}"));
     assert!(p.check().balanced, "{:?}", p.check());

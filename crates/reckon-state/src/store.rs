@@ -107,6 +107,33 @@ pub struct ExceptionRecord {
 }
 
 impl ExceptionRecord {
+    /// The record of an exception a run (`e.run_id`, business date `as_of`)
+    /// raises for the first time: `new`, its problem key, digests and payload
+    /// as the lifecycle computes them for an exception without extra facts.
+    /// For writing a store's history directly (benchmarks, tests).
+    pub fn first_raised(e: &reckon_feed::Exception, as_of: &str) -> ExceptionRecord {
+        ExceptionRecord {
+            exception_id: e.exception_id.clone(),
+            problem_key: crate::lifecycle::problem_key(e),
+            kind: e.kind,
+            state: ExceptionState::New,
+            subject: e.records.first().cloned().unwrap_or_default(),
+            band: e.band.as_str().to_string(),
+            currency: e.currency.clone(),
+            amount: e.amount.clone(),
+            content_digest: reckon_feed::content_digest(e),
+            material_digest: crate::lifecycle::material_digest(e, ""),
+            first_run: e.run_id.clone(),
+            first_seen: as_of.to_string(),
+            last_run: e.run_id.clone(),
+            last_seen: as_of.to_string(),
+            resolved_run: None,
+            resolution: None,
+            preparers: Vec::new(),
+            payload: serde_json::to_string(e).unwrap_or_default(),
+        }
+    }
+
     /// The bank entry the exception is about, if it is about one.
     pub fn txn_id(&self) -> Option<&str> {
         self.subject.strip_prefix("bank_transactions:")
@@ -262,6 +289,29 @@ pub struct RunChanges {
     pub drift: Vec<(String, String)>,
     /// Each served model's calibration in the field: (model id, JSON).
     pub calibration: Vec<(String, String)>,
+}
+
+impl RunChanges {
+    /// The changes of `run` that changes nothing yet.
+    pub fn new(run: NewRun) -> RunChanges {
+        RunChanges {
+            run,
+            entries: Vec::new(),
+            kept_rows: Vec::new(),
+            carried: None,
+            auto_applications: None,
+            applications_added: Vec::new(),
+            applications_dropped: Vec::new(),
+            exceptions: Vec::new(),
+            events: Vec::new(),
+            decisions: Vec::new(),
+            aliases: Vec::new(),
+            lapsed: Vec::new(),
+            proposals: Vec::new(),
+            drift: Vec::new(),
+            calibration: Vec::new(),
+        }
+    }
 }
 
 /// The chain's conservation after a run: every bank entry ever loaded is

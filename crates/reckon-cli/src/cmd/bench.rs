@@ -230,7 +230,7 @@ pub fn bench_e2e(dir: &Path, scale: usize, seed: u64) -> anyhow::Result<i32> {
 /// the accepted ones shifted from the rejected ones: the figures are about
 /// time and memory, not about a model's quality.
 pub fn bench_retrain(dir: &Path, decisions: usize, seed: u64) -> anyhow::Result<i32> {
-    use reckon_state::{DecisionsConfig, ExceptionKind, ExceptionRecord, ExceptionState, NewRun, RunChanges, Store};
+    use reckon_state::{DecisionsConfig, ExceptionKind, ExceptionRecord, NewRun, RunChanges, Store};
     anyhow::ensure!(decisions >= 600, "--scale {decisions}: the retraining bench needs at least 600 decisions");
     std::fs::create_dir_all(dir)?;
     let state = dir.join("state.db");
@@ -256,29 +256,15 @@ pub fn bench_retrain(dir: &Path, decisions: usize, seed: u64) -> anyhow::Result<
         written += n;
         let run_id = format!("RUN-BENCH-{r:02}");
         let as_of = format!("2026-01-{:02}", r + 1);
-        let mut ch = RunChanges {
-            run: NewRun {
-                run_id: run_id.clone(),
-                as_of: as_of.clone(),
-                started_at: format!("{as_of}T06:00:00Z"),
-                input: "bench".into(),
-                output: "bench".into(),
-            },
-            entries: Vec::new(),
-            kept_rows: Vec::new(),
-            carried: None,
-            auto_applications: None,
-            applications_added: Vec::new(),
-            applications_dropped: Vec::new(),
-            exceptions: Vec::with_capacity(n),
-            events: Vec::new(),
-            decisions: Vec::new(),
-            aliases: Vec::new(),
-            lapsed: Vec::new(),
-            proposals: Vec::with_capacity(n),
-            drift: Vec::new(),
-            calibration: Vec::new(),
-        };
+        let mut ch = RunChanges::new(NewRun {
+            run_id: run_id.clone(),
+            as_of: as_of.clone(),
+            started_at: format!("{as_of}T06:00:00Z"),
+            input: "bench".into(),
+            output: "bench".into(),
+        });
+        ch.exceptions.reserve(n);
+        ch.proposals.reserve(n);
         let mut received = Vec::with_capacity(n);
         for i in 0..n {
             let txn = format!("BT{r:02}{i:07}");
@@ -305,26 +291,7 @@ pub fn bench_retrain(dir: &Path, decisions: usize, seed: u64) -> anyhow::Result<
                 priority: 3,
                 lifecycle: None,
             };
-            ch.exceptions.push(ExceptionRecord {
-                exception_id: exception_id.clone(),
-                problem_key: format!("suggested_match|{txn}"),
-                kind: ExceptionKind::SuggestedMatch,
-                state: ExceptionState::New,
-                subject: format!("bank_transactions:{txn}"),
-                band: "review".into(),
-                currency: None,
-                amount: None,
-                content_digest: exception_id.clone(),
-                material_digest: exception_id.clone(),
-                first_run: run_id.clone(),
-                first_seen: as_of.clone(),
-                last_run: run_id.clone(),
-                last_seen: as_of.clone(),
-                resolved_run: None,
-                resolution: None,
-                preparers: Vec::new(),
-                payload: serde_json::to_string(&payload)?,
-            });
+            ch.exceptions.push(ExceptionRecord::first_raised(&payload, &as_of));
             ch.proposals.push(reckon_state::models::ProposalScore {
                 run_id: run_id.clone(),
                 txn_id: txn,
