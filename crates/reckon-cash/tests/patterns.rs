@@ -361,3 +361,58 @@ fn an_entity_with_its_own_auto_threshold() {
     assert_eq!(band(&[("DE01", 0.97)]), Some(Band::Review), "the items' entity is stricter");
     assert_eq!(band(&[("GB01", 0.97)]), Some(Band::Auto), "another entity's threshold");
 }
+
+/// Known by name alone, the payer is not in conflict with a customer the
+/// bank's name does not tell apart from it: one of the same name (a group's
+/// companies one legal form apart), or one the name may abbreviate with its
+/// brand left out.
+#[test]
+fn a_payer_known_by_name_alone_and_a_customer_the_name_does_not_tell_apart() {
+    let cfg = MatchConfig::default();
+    let master = |id: &str, name: &str, alias: &str| Customer {
+        customer_id: id.into(),
+        name: name.into(),
+        aliases: if alias.is_empty() { vec![] } else { vec![alias.into()] },
+        ibans: vec![],
+        tax_id: String::new(),
+    };
+    let cust = vec![
+        master("E1", "Evergreen International LLC", "EVER INTL"),
+        master("E2", "Evergreen International Ltd", ""),
+        master("V1", "Vantage Packaging und Engineering Vertriebsgesellschaft Ltd", "PACK ENGI VERT"),
+        master("S1", "Sonnen Packaging und Engineering Vertriebsgesellschaft AG", ""),
+        master("M1", "Meridian Consulting LLC", "MERIDIAN CONSULTING"),
+    ];
+    let named = |it: OpenItem, name: &str| OpenItem { customer_name: name.into(), ..it };
+    let its = vec![
+        named(item("ARE2", "E2", "9010000601", 40_000, 20_500), "Evergreen International Ltd"),
+        named(
+            item("ARS1", "S1", "9010000602", 50_000, 20_500),
+            "Sonnen Packaging und Engineering Vertriebsgesellschaft AG",
+        ),
+        named(
+            item("ARS2", "S1", "9010000603", 60_000, 20_500),
+            "Sonnen Packaging und Engineering Vertriebsgesellschaft AG",
+        ),
+    ];
+    let receipts = vec![
+        // The alias names E1; the invoice is its same-named sister's.
+        receipt("N1", 40_000, "EVER INTL", "", "", "9010000601"),
+        // The alias names V1; the name may abbreviate S1 with its brand left out.
+        receipt("N2", 50_000, "PACK ENGI VERT", "", "", "9010000602"),
+        // A payer whose name tells it apart: still for a person.
+        receipt("N3", 60_000, "MERIDIAN CONSULTING", "", "", "9010000603"),
+    ];
+    let res = run(&receipts, &its, &cust, &[], &cfg);
+    let conflict = |t: &str| {
+        res.rows
+            .iter()
+            .filter(|r| r.txn_id == t)
+            .any(|r| r.reasons.iter().any(|x| x.contains("the bank names customer")))
+    };
+    assert_eq!(applied(&res, "N1"), [("ARE2".to_string(), 40_000)]);
+    assert!(!conflict("N1"), "same name");
+    assert_eq!(applied(&res, "N2"), [("ARS1".to_string(), 50_000)]);
+    assert!(!conflict("N2"), "a name that may abbreviate the item's customer");
+    assert!(conflict("N3"), "another company's name");
+}
