@@ -286,3 +286,63 @@ fn decisions_that_contradict_the_probabilities_raise_calibration_drift() {
         }
     }
 }
+
+/// A served model that carries an entity's own auto threshold
+/// (`auto@<entity>`, as `reckon train cash --state` writes it): the run clears
+/// none of that entity's groups at a threshold none reaches, and the other
+/// entities' groups as before.
+#[test]
+fn an_entitys_own_threshold_in_the_model_decides_for_its_groups() {
+    let t = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let input = t.path().join("in");
+    reckon_synth::generate(&input, &reckon_synth::Config::new(31, 2000)).unwrap_or_else(|e| panic!("{e}"));
+    // item_id and entity lead every line of the generated file (no quoting there).
+    let entity_of: std::collections::HashMap<String, String> = std::fs::read_to_string(input.join("ar_open_items.csv"))
+        .unwrap_or_default()
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let mut f = l.split(',');
+            Some((f.next()?.to_string(), f.next()?.to_string()))
+        })
+        .collect();
+    let model = t.path().join("model");
+    challenger(&model);
+    let auto_by_entity = |thresholds: &[(&str, f64)]| -> std::collections::BTreeMap<String, usize> {
+        let path = model.join("config.json");
+        let mut cfg: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_default()).unwrap_or_else(|e| panic!("{e}"));
+        cfg["thresholds"] = serde_json::json!({});
+        for (k, v) in thresholds {
+            cfg["thresholds"][*k] = serde_json::json!(v);
+        }
+        std::fs::write(&path, cfg.to_string()).unwrap_or_else(|e| panic!("{e}"));
+        let mut c = Config::default();
+        c.cash.model = model.display().to_string();
+        let out = t.path().join(format!("out{}", thresholds.len()));
+        run(&RunOptions::new(&input, &out, c)).unwrap_or_else(|e| panic!("{e}"));
+        let m = matches(&out);
+        let col = |n: &str| -> Vec<String> {
+            m.column(n)
+                .unwrap_or_else(|e| panic!("{e}"))
+                .str()
+                .unwrap_or_else(|e| panic!("{e}"))
+                .iter()
+                .map(|v| v.unwrap_or_default().to_string())
+                .collect()
+        };
+        let mut n = std::collections::BTreeMap::new();
+        for (item, band) in col("item_id").iter().zip(col("band")) {
+            if band == "auto" {
+                *n.entry(entity_of.get(item).cloned().unwrap_or_default()).or_insert(0) += 1;
+            }
+        }
+        n
+    };
+    let before = auto_by_entity(&[("auto", 0.5)]);
+    assert!(before.get("DE01").is_some_and(|n| *n > 0) && before.len() > 1, "{before:?}");
+    let after = auto_by_entity(&[("auto", 0.5), ("auto@DE01", 0.999_999)]);
+    let mut expected = before.clone();
+    expected.remove("DE01");
+    assert_eq!(after, expected, "DE01 cleared nothing, the others as before");
+}
