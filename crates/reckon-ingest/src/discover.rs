@@ -244,11 +244,30 @@ pub fn load_dir_with(dir: &Path, dates: &DateRange) -> Result<Loaded, DiscoverEr
         }
     }
 
-    for (table, parts) in frames {
-        let t = std::time::Instant::now();
-        let df = dedupe_keys(table, parts, &mut out.files, &mut out.rejects);
-        tracing::info!(table = %table, ms = t.elapsed().as_millis() as u64, "keys checked");
-        out.tables.insert(table, df);
+    // Tables are checked side by side; their files and rejects are merged in
+    // table order.
+    let checked: Vec<(Table, Deduped)> = {
+        use rayon::prelude::*;
+        let files = &out.files;
+        frames
+            .into_iter()
+            .collect::<Vec<_>>()
+            .into_par_iter()
+            .map(|(table, parts)| {
+                let t = std::time::Instant::now();
+                let d = dedupe_keys(table, parts, files);
+                tracing::info!(table = %table, ms = t.elapsed().as_millis() as u64, "keys checked");
+                (table, d)
+            })
+            .collect()
+    };
+    for (table, d) in checked {
+        for fi in d.repeated_in {
+            out.files[fi].loaded_rows -= 1;
+            out.files[fi].rejected_rows += 1;
+        }
+        out.rejects.extend(d.rejects);
+        out.tables.insert(table, d.df);
     }
     Ok(out)
 }
@@ -318,73 +337,133 @@ fn qualify_repeated_refs(parts: Vec<(usize, DataFrame)>, files: &[FileReport]) -
 }
 
 /// Concatenates a table's files and rejects rows whose key was already seen.
-fn dedupe_keys(
+///
+/// Keys are compared by a 64-bit digest of their text, and exactly whenever two
+/// digests agree: a collision of different keys never rejects a row.
+fn dedupe_keys(table: Table, parts: Vec<(usize, DataFrame)>, files: &[FileReport]) -> Deduped {
+    dedupe_keys_with(table, parts, files, |d| d)
+}
+
+/// [`dedupe_keys`] with the digest passed through `mix` (tests make every key collide).
+fn dedupe_keys_with(
     table: Table,
     parts: Vec<(usize, DataFrame)>,
-    files: &mut [FileReport],
-    rejects: &mut Vec<Reject>,
-) -> DataFrame {
+    files: &[FileReport],
+    mix: fn(u64) -> u64,
+) -> Deduped {
     let key = table.spec().key;
     let parts = if table == Table::BankTransactions { qualify_repeated_refs(parts, files) } else { parts };
-    // key → (file index, position) of its first occurrence
-    let mut seen: HashMap<String, (usize, usize)> = HashMap::new();
-    let mut first_pos: HashMap<usize, Vec<String>> = HashMap::new();
-    let mut kept = Vec::new();
-    for (fi, df) in parts {
-        let df = if key.is_empty() {
-            df
-        } else {
-            let cols: Vec<Vec<String>> = key
-                .iter()
-                .map(|k| match df.column(k) {
-                    Ok(c) => c
-                        .cast(&DataType::String)
+    let mut rejects = Vec::new();
+    let mut repeated_in = Vec::new();
+    if key.is_empty() {
+        return Deduped { df: concat(table, parts.into_iter().map(|(_, df)| df)), rejects, repeated_in };
+    }
+    // Each part's key columns as text.
+    let texts: Vec<Vec<StringChunked>> = parts
+        .iter()
+        .map(|(_, df)| {
+            key.iter()
+                .map(|k| {
+                    df.column(k)
                         .ok()
-                        .and_then(|c| c.str().ok().map(|s| s.iter().map(|v| v.unwrap_or("").to_string()).collect()))
-                        .unwrap_or_else(|| vec![String::new(); df.height()]),
-                    Err(_) => vec![String::new(); df.height()],
+                        .and_then(|c| c.cast(&DataType::String).ok())
+                        .and_then(|c| c.str().ok().map(|s| s.rechunk().into_owned()))
+                        .unwrap_or_else(|| StringChunked::full((*k).into(), "", df.height()))
                 })
-                .collect();
-            let pos: Vec<String> = df
-                .column("source_position")
-                .ok()
-                .and_then(|c| c.str().ok().map(|s| s.iter().map(|v| v.unwrap_or("").to_string()).collect()))
-                .unwrap_or_else(|| vec![String::new(); df.height()]);
-            let mut keep = Vec::with_capacity(df.height());
-            for r in 0..df.height() {
-                let kstr = if cols.len() == 1 {
-                    cols[0][r].clone()
-                } else {
-                    cols.iter().map(|c| c[r].as_str()).collect::<Vec<_>>().join("\u{1f}")
-                };
-                if let Some(&(ffi, fpos)) = seen.get(&kstr) {
-                    let k: Vec<&str> = cols.iter().map(|c| c[r].as_str()).collect();
-                    let fp = if ffi == fi { pos.get(fpos) } else { first_pos.get(&ffi).and_then(|p| p.get(fpos)) };
-                    let first = format!("{} {}", files[ffi].path, fp.map(String::as_str).unwrap_or("?"));
-                    keep.push(false);
-                    files[fi].loaded_rows -= 1;
-                    files[fi].rejected_rows += 1;
-                    rejects.push(Reject {
-                        file: files[fi].path.clone(),
-                        row: pos[r].rsplit(' ').next().and_then(|n| n.parse().ok()),
-                        column: Some(key.join("+")),
-                        value: Some(k.join("/")),
-                        code: RejectCode::DuplicateKey,
-                        reason: format!("{} {} was already loaded from {first}", key.join("+"), k.join("/")),
-                        table: Some(table.name().to_string()),
-                    });
-                } else {
-                    seen.insert(kstr, (fi, r));
-                    keep.push(true);
+                .collect()
+        })
+        .collect();
+    let key_of = |p: usize, r: usize| -> Vec<&str> { texts[p].iter().map(|c| c.get(r).unwrap_or("")).collect() };
+    let digest = |p: usize, r: usize| -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = rustc_hash::FxHasher::default();
+        for c in &texts[p] {
+            c.get(r).unwrap_or("").hash(&mut h);
+        }
+        mix(h.finish())
+    };
+    // digest → (part, row) of the first row with it; further keys that share a
+    // digest without being equal, in `others`.
+    let mut seen: HashMap<u64, (usize, usize)> = HashMap::with_capacity(parts.iter().map(|(_, d)| d.height()).sum());
+    let mut others: HashMap<u64, Vec<(usize, usize)>> = HashMap::new();
+    let position = |df: &DataFrame, r: usize| -> String {
+        df.column("source_position")
+            .ok()
+            .and_then(|c| c.str().ok().and_then(|s| s.get(r).map(str::to_string)))
+            .unwrap_or_default()
+    };
+    let mut masks: Vec<Option<Vec<bool>>> = Vec::with_capacity(parts.len());
+    for (p, (fi, df)) in parts.iter().enumerate() {
+        let fi = *fi;
+        let mut keep: Option<Vec<bool>> = None;
+        for r in 0..df.height() {
+            let d = digest(p, r);
+            let first = match seen.get(&d) {
+                None => {
+                    seen.insert(d, (p, r));
+                    None
                 }
-            }
-            first_pos.insert(fi, pos);
+                Some(&(fp, fr)) => {
+                    let k = key_of(p, r);
+                    if key_of(fp, fr) == k {
+                        Some((fp, fr))
+                    } else {
+                        let list = others.entry(d).or_default();
+                        match list.iter().find(|&&(op, or)| key_of(op, or) == k) {
+                            Some(&found) => Some(found),
+                            None => {
+                                list.push((p, r));
+                                None
+                            }
+                        }
+                    }
+                }
+            };
+            let Some((fp, fr)) = first else { continue };
+            let k = key_of(p, r);
+            let (ffi, fdf) = (&parts[fp].0, &parts[fp].1);
+            let first = format!(
+                "{} {}",
+                files[*ffi].path,
+                Some(position(fdf, fr)).filter(|s| !s.is_empty()).unwrap_or("?".into())
+            );
+            keep.get_or_insert_with(|| vec![true; df.height()])[r] = false;
+            repeated_in.push(fi);
+            rejects.push(Reject {
+                file: files[fi].path.clone(),
+                row: position(df, r).rsplit(' ').next().and_then(|n| n.parse().ok()),
+                column: Some(key.join("+")),
+                value: Some(k.join("/")),
+                code: RejectCode::DuplicateKey,
+                reason: format!("{} {} was already loaded from {first}", key.join("+"), k.join("/")),
+                table: Some(table.name().to_string()),
+            });
+        }
+        masks.push(keep);
+    }
+    drop(texts);
+    let kept = parts.into_iter().zip(masks).map(|((_, df), keep)| match keep {
+        Some(keep) => {
             let mask: BooleanChunked = keep.into_iter().collect();
             df.filter(&mask).unwrap_or(df)
-        };
-        kept.push(df);
-    }
-    let mut iter = kept.into_iter();
+        }
+        None => df,
+    });
+    Deduped { df: concat(table, kept), rejects, repeated_in }
+}
+
+/// One table's rows with repeated keys removed.
+struct Deduped {
+    df: DataFrame,
+    /// One reject per removed row.
+    rejects: Vec<Reject>,
+    /// The file (index) of each removed row.
+    repeated_in: Vec<usize>,
+}
+
+/// One table's frames, one after another.
+fn concat(table: Table, frames: impl Iterator<Item = DataFrame>) -> DataFrame {
+    let mut iter = frames;
     let mut acc = iter.next().unwrap_or_default();
     for df in iter {
         if acc.vstack_mut_owned(df).is_err() {
@@ -392,4 +471,50 @@ fn dedupe_keys(
         }
     }
     acc
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_that_share_a_digest_are_still_told_apart() {
+        let df = |ids: &[&str], pos: &[&str]| {
+            DataFrame::new(
+                ids.len(),
+                vec![Column::new("item_id".into(), ids.to_vec()), Column::new("source_position".into(), pos.to_vec())],
+            )
+            .unwrap_or_else(|e| panic!("{e}"))
+        };
+        let files = vec![
+            FileReport { path: "a.csv".into(), ..FileReport::default() },
+            FileReport { path: "b.csv".into(), ..FileReport::default() },
+        ];
+        let parts = || {
+            vec![
+                (0, df(&["I1", "I2", "I1", "I3"], &["line 2", "line 3", "line 4", "line 5"])),
+                (1, df(&["I3", "I4", "I2"], &["line 2", "line 3", "line 4"])),
+            ]
+        };
+        let render = |d: Deduped| {
+            let ids: Vec<String> = d.df.column("item_id").map_or(Vec::new(), |c| {
+                c.str().map_or(Vec::new(), |s| s.iter().map(|v| v.unwrap_or("").to_string()).collect())
+            });
+            let rej: Vec<String> = d.rejects.iter().map(|r| format!("{} {:?} {}", r.file, r.row, r.reason)).collect();
+            (ids, rej, d.repeated_in)
+        };
+        let real = render(dedupe_keys(Table::ArOpenItems, parts(), &files));
+        let colliding = render(dedupe_keys_with(Table::ArOpenItems, parts(), &files, |_| 0));
+        assert_eq!(real.0, ["I1", "I2", "I3", "I4"]);
+        assert_eq!(
+            real.1,
+            [
+                "a.csv Some(4) item_id I1 was already loaded from a.csv line 2",
+                "b.csv Some(2) item_id I3 was already loaded from a.csv line 5",
+                "b.csv Some(4) item_id I2 was already loaded from a.csv line 3",
+            ]
+        );
+        assert_eq!(real.2, [0, 1, 1]);
+        assert_eq!(colliding, real, "every key with one digest: the same rows kept and rejected");
+    }
 }

@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use polars::prelude::*;
+use rayon::prelude::*;
 use reckon_core::date::parse_iso_date;
 use reckon_core::{ColumnType, Currency, Reject, RejectCode, Table, parse_minor};
 
@@ -64,10 +65,44 @@ struct Raw {
     /// Line (text) or record (Parquet) number of each row, for rejects.
     positions: Vec<u64>,
     /// `source_position` of each row.
-    labels: Vec<String>,
+    labels: Labels,
     /// Problems found before mapping (encoding, ragged rows), per record.
     pre: Vec<Option<(RejectCode, String)>>,
     blank_lines: u64,
+}
+
+/// How a row's `source_position` is written: built per chunk of rows as the
+/// rows are validated, not kept as one string per row beforehand.
+enum Labels {
+    /// `line N`, N the row's position (text files).
+    Lines,
+    /// `record N`, N counted from 1 (Parquet).
+    Records,
+    /// Given per row (bank statement formats: line and place in the statement).
+    Given(Vec<String>),
+}
+
+impl Labels {
+    /// The labels of rows `start..start + len` as a string column.
+    fn column(&self, start: usize, len: usize, positions: &[u64]) -> Column {
+        use std::fmt::Write;
+        let mut b = StringChunkedBuilder::new("source_position".into(), len);
+        let mut buf = String::new();
+        for i in start..start + len {
+            buf.clear();
+            match self {
+                Labels::Lines => {
+                    let _ = write!(buf, "line {}", positions[i]);
+                }
+                Labels::Records => {
+                    let _ = write!(buf, "record {}", i + 1);
+                }
+                Labels::Given(v) => buf.push_str(&v[i]),
+            }
+            b.append_value(&buf);
+        }
+        b.finish().into_column()
+    }
 }
 
 /// The whole file refused: one reject row naming it; every data row it had counts as rejected.
@@ -98,6 +133,18 @@ pub fn load_file_with(
     mapping: &Mapping,
     mapping_name: Option<&str>,
     dates: &DateRange,
+) -> LoadedFile {
+    load_file_chunked(path, rel, mapping, mapping_name, dates, VALIDATE_CHUNK)
+}
+
+/// [`load_file_with`], validating `chunk` rows per task.
+fn load_file_chunked(
+    path: &Path,
+    rel: &str,
+    mapping: &Mapping,
+    mapping_name: Option<&str>,
+    dates: &DateRange,
+    chunk: usize,
 ) -> LoadedFile {
     let table = mapping.table;
     let mut report = FileReport {
@@ -143,7 +190,7 @@ pub fn load_file_with(
             ),
         );
     }
-    match map_and_validate(raw, rel, mapping, is_contract, dates) {
+    match map_and_validate(raw, rel, mapping, is_contract, dates, chunk) {
         Ok((df, rejects, rejected_rows)) => {
             report.loaded_rows = df.height() as u64;
             report.rejected_rows = rejected_rows;
@@ -204,7 +251,7 @@ pub fn load_statement_file(path: &Path, rel: &str, dates: &DateRange) -> LoadedF
     let raw = Raw {
         df,
         positions: parsed.rows.iter().map(|r| r.line).collect(),
-        labels: parsed.rows.iter().map(|r| format!("line {}: {}", r.line, r.position())).collect(),
+        labels: Labels::Given(parsed.rows.iter().map(|r| format!("line {}: {}", r.line, r.position())).collect()),
         pre: parsed
             .rows
             .iter()
@@ -218,7 +265,7 @@ pub fn load_statement_file(path: &Path, rel: &str, dates: &DateRange) -> LoadedF
         blank_lines: 0,
     };
     report.input_rows = n as u64;
-    match map_and_validate(raw, rel, &Mapping::contract(table), true, dates) {
+    match map_and_validate(raw, rel, &Mapping::contract(table), true, dates, VALIDATE_CHUNK) {
         Ok((df, rejects, rejected_rows)) => {
             report.loaded_rows = df.height() as u64;
             report.rejected_rows = rejected_rows;
@@ -321,7 +368,7 @@ fn read_csv(bytes: &[u8], mapping: &Mapping) -> Result<Raw, String> {
     Ok(Raw {
         df,
         positions: scanned.records.iter().map(|r| r.line).collect(),
-        labels: scanned.records.iter().map(|r| format!("line {}", r.line)).collect(),
+        labels: Labels::Lines,
         pre,
         blank_lines: scanned.blank_lines,
     })
@@ -350,13 +397,7 @@ fn read_parquet(path: &Path, table: Table) -> Result<Raw, String> {
     }
     let df = df.lazy().select(exprs).collect().map_err(|e| format!("cannot read Parquet columns as text: {e}"))?;
     let n = df.height();
-    Ok(Raw {
-        df,
-        positions: (1..=n as u64).collect(),
-        labels: (1..=n).map(|i| format!("record {i}")).collect(),
-        pre: vec![None; n],
-        blank_lines: 0,
-    })
+    Ok(Raw { df, positions: (1..=n as u64).collect(), labels: Labels::Records, pre: vec![None; n], blank_lines: 0 })
 }
 
 /// Applies the mapping (polars expressions), then checks and types every column.
@@ -367,9 +408,8 @@ fn map_and_validate(
     mapping: &Mapping,
     is_contract: bool,
     dates: &DateRange,
+    chunk: usize,
 ) -> PolarsResult<(DataFrame, Vec<Reject>, u64)> {
-    let table = mapping.table;
-    let spec = table.spec();
     let have: HashSet<String> = raw.df.get_column_names().into_iter().map(|s| s.to_string()).collect();
     let mut exprs: Vec<Expr> = Vec::new();
     for (name, src) in &mapping.sources {
@@ -394,8 +434,64 @@ fn map_and_validate(
     if let Some(s) = &mapping.sign {
         exprs.push(col(s.indicator.as_str()).alias("__sign"));
     }
-    let mapped = raw.df.lazy().select(exprs).collect()?;
+    let mapped = raw.df.clone().lazy().select(exprs).collect()?;
     let n = mapped.height();
+    // Rows are checked in chunks of a fixed size, side by side; each row's checks
+    // read only that row, so the chunks join into what one pass would give, on
+    // any number of threads.
+    let starts: Vec<usize> = if n == 0 { vec![0] } else { (0..n).step_by(chunk.max(1)).collect() };
+    let parts: Vec<(DataFrame, Vec<Reject>, Vec<bool>)> = starts
+        .into_par_iter()
+        .map(|start| {
+            let len = chunk.max(1).min(n - start);
+            validate_rows(&mapped.slice(start as i64, len), start, &raw, rel, mapping, dates)
+        })
+        .collect::<PolarsResult<_>>()?;
+    let mut df: Option<DataFrame> = None;
+    let mut rejects = Vec::new();
+    let mut bad = Vec::with_capacity(n);
+    for (part, r, b) in parts {
+        match df.as_mut() {
+            None => df = Some(part),
+            Some(d) => {
+                d.vstack_mut_owned(part)?;
+            }
+        }
+        rejects.extend(r);
+        bad.extend(b);
+    }
+    let mut df = df.unwrap_or_default();
+    df.rechunk_mut_par();
+    // The good rows, filtered once (a filter per chunk costs the whole file's text each time).
+    let rejected_rows = bad.iter().filter(|b| **b).count() as u64;
+    if rejected_rows > 0 {
+        let keep: BooleanChunked = bad.iter().map(|b| !b).collect();
+        df = df.filter(&keep)?;
+    }
+    // Report in file order; within a row, in contract column order (stable sort).
+    rejects.sort_by_key(|r| r.row);
+    Ok((df, rejects, rejected_rows))
+}
+
+/// Rows validated per task (fixed: the output does not depend on the thread count).
+const VALIDATE_CHUNK: usize = 1 << 16;
+
+/// Checks and types rows `start..start + mapped.height()` of the file (`mapped`
+/// holds those rows, mapped to contract columns): every row typed, the rejects,
+/// and which rows they reject.
+fn validate_rows(
+    mapped: &DataFrame,
+    start: usize,
+    raw: &Raw,
+    rel: &str,
+    mapping: &Mapping,
+    dates: &DateRange,
+) -> PolarsResult<(DataFrame, Vec<Reject>, Vec<bool>)> {
+    let table = mapping.table;
+    let spec = table.spec();
+    let n = mapped.height();
+    let positions = &raw.positions[start..start + n];
+    let pre = &raw.pre[start..start + n];
     // Borrowed, trimmed text of a mapped column ("" for null or absent).
     let string_cols: Vec<Option<StringChunked>> = mapped.columns().iter().map(|c| c.str().ok().cloned()).collect();
     let names: Vec<String> = mapped.get_column_names().iter().map(|s| s.to_string()).collect();
@@ -410,7 +506,7 @@ fn map_and_validate(
     let mut reject = |row: usize, column: Option<&str>, value: &str, code: RejectCode, reason: String| {
         rejects.push(Reject {
             file: rel.to_string(),
-            row: Some(raw.positions[row]),
+            row: Some(positions[row]),
             column: column.map(str::to_string),
             value: (!value.is_empty()).then(|| value.to_string()),
             code,
@@ -418,7 +514,7 @@ fn map_and_validate(
             table: Some(table.name().to_string()),
         });
     };
-    for (i, p) in raw.pre.iter().enumerate() {
+    for (i, p) in pre.iter().enumerate() {
         if let Some((code, reason)) = p {
             bad[i] = true;
             reject(i, None, "", *code, reason.clone());
@@ -641,15 +737,15 @@ fn map_and_validate(
         };
         out_cols.push(column);
     }
-    out_cols.push(Column::new("source_file".into(), vec![rel.to_string(); n]));
-    out_cols.push(Column::new("source_position".into(), raw.labels));
+    out_cols.push(Column::new_scalar(
+        "source_file".into(),
+        Scalar::new(DataType::String, AnyValue::StringOwned(rel.into())),
+        n,
+    ));
+    out_cols.push(raw.labels.column(start, n, &raw.positions));
     let df = DataFrame::new(n, out_cols)?;
-    let keep: BooleanChunked = bad.iter().map(|b| !b).collect();
-    let df = df.filter(&keep)?;
-    let rejected_rows = bad.iter().filter(|b| **b).count() as u64;
-    // Report in file order; within a row, in contract column order (stable sort).
     rejects.sort_by_key(|r| r.row);
-    Ok((df, rejects, rejected_rows))
+    Ok((df, rejects, bad))
 }
 
 fn parse_date(v: &str, fmt: Option<&str>) -> Option<i32> {
@@ -673,4 +769,58 @@ fn parse_timestamp(v: &str, fmt: Option<&str>) -> Option<i64> {
 
 fn out_of_range(v: &str, dates: &DateRange) -> String {
     format!("'{v}' is outside the accepted dates ({}; [ingest] first_date, last_date)", dates.describe())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Rows of every kind the checks tell apart: good, bad date, bad money,
+    /// unknown currency, a missing required field, ragged, blank lines between.
+    fn bank_csv(rows: usize) -> String {
+        let mut s = String::from(
+            "txn_id,account_id,booking_date,value_date,amount,currency,counterparty_name,counterparty_account,end_to_end_id,reference,description,bank_code,instructed_amount,instructed_currency\n",
+        );
+        for i in 0..rows {
+            let line = match i % 11 {
+                1 => format!("T{i},ACC,2026-02-31,,1.00,EUR,N,,,,d,,,"),
+                3 => format!("T{i},ACC,2026-02-01,,1.0x,EUR,N,,,,d,,,"),
+                4 => format!("T{i},ACC,2026-02-01,,1.00,XXQ,N,,,,d,,,"),
+                6 => ",ACC,2026-02-01,,1.00,EUR,N,,,,d,,,".to_string(),
+                7 => format!("T{i},ACC,2026-02-01"),
+                8 => format!("T{i},ACC,2026-02-01,,2.50,EUR,N,,,,d,,3.00,"),
+                9 => format!("T{i},ACC,2026-02-01,,1.00,EUR,N,,,,d,,,\n"),
+                _ => format!("T{i},ACC,2026-02-{:02},,{}.{:02},EUR,Name {i},,,,text {i},,,", 1 + i % 28, i, i % 100),
+            };
+            s.push_str(&line);
+            s.push('\n');
+        }
+        s
+    }
+
+    fn render(f: &LoadedFile) -> (String, Vec<String>, FileReport) {
+        let df = f.df.as_ref().unwrap_or_else(|| panic!("refused: {:?}", f.report.refused));
+        let table = crate::normalize::contract_view(Table::BankTransactions, df).unwrap_or_else(|e| panic!("{e}"));
+        let text = crate::normalize::to_csv_string(&table).unwrap_or_else(|e| panic!("{e}"));
+        (text, f.rejects.iter().map(|r| format!("{r:?}")).collect(), f.report.clone())
+    }
+
+    #[test]
+    fn rows_checked_in_chunks_give_what_one_pass_gives() {
+        let dir = std::env::temp_dir().join(format!("reckon-chunks-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.join("bank_transactions.csv");
+        std::fs::write(&path, bank_csv(500)).unwrap_or_else(|e| panic!("{e}"));
+        let mapping = Mapping::contract(Table::BankTransactions);
+        let load = |chunk| {
+            render(&load_file_chunked(&path, "bank_transactions.csv", &mapping, None, &DateRange::default(), chunk))
+        };
+        let whole = load(usize::MAX);
+        assert!(whole.1.len() > 200, "the file has rejects of every kind: {}", whole.1.len());
+        assert!(whole.0.lines().count() > 200, "and good rows");
+        for chunk in [1, 7, 64, 499] {
+            assert_eq!(load(chunk), whole, "{chunk} rows per chunk");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
