@@ -127,7 +127,7 @@ pub fn name_similarity_sorted(payer: &str, payer_sorted: &str, master: &str, mas
     if payer.is_empty() || master.is_empty() {
         return 0.0;
     }
-    let direct = strsim::jaro_winkler(payer, master);
+    let direct = reckon_core::similarity::jaro_winkler(payer, master);
     if direct >= 0.98 {
         return direct;
     }
@@ -136,13 +136,13 @@ pub fn name_similarity_sorted(payer: &str, payer_sorted: &str, master: &str, mas
     let by_tokens = if payer_sorted == payer && master_sorted == master {
         direct
     } else {
-        strsim::jaro_winkler(payer_sorted, master_sorted)
+        reckon_core::similarity::jaro_winkler(payer_sorted, master_sorted)
     };
     // Banks cut names at 35 characters: compare with the master cut to the payer's length.
     let n = payer.chars().count();
     let truncated = if n >= 12 && master.chars().count() > n {
         let cut: String = master.chars().take(n).collect();
-        strsim::jaro_winkler(payer, &cut)
+        reckon_core::similarity::jaro_winkler(payer, &cut)
     } else if n >= 12 {
         direct
     } else {

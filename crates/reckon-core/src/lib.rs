@@ -14,6 +14,7 @@ pub mod reject;
 pub mod rng;
 pub mod schema;
 pub mod setting;
+pub mod similarity;
 pub mod vocab;
 
 pub use currency::Currency;

@@ -419,7 +419,8 @@ pub fn features(
             let f = vec![
                 one(x.vendor_id == y.vendor_id),
                 one(cl(a) == cl(b)),
-                strsim::jaro_winkler(&vkeys[x.vendor_id.as_str()], &vkeys[y.vendor_id.as_str()]) as f32,
+                reckon_core::similarity::jaro_winkler(&vkeys[x.vendor_id.as_str()], &vkeys[y.vendor_id.as_str()])
+                    as f32,
                 one(x.invoice_number.trim() == y.invoice_number.trim()),
                 one(na == nb),
                 // Edits between the normalised numbers, as a count (capped at 4):
@@ -438,7 +439,7 @@ pub fn features(
                 one((27..=32).contains(&(dd % 365)) || (58..=63).contains(&dd) || (88..=94).contains(&dd)),
                 one(!x.po_number.is_empty() && x.po_number == y.po_number),
                 one(!x.po_number.is_empty() && !y.po_number.is_empty() && x.po_number != y.po_number),
-                strsim::jaro_winkler(&descs[a], &descs[b]) as f32,
+                reckon_core::similarity::jaro_winkler(&descs[a], &descs[b]) as f32,
                 one(credit_between),
                 (x.amount.unsigned_abs() as f32 + 1.0).log10(),
             ];
@@ -475,7 +476,10 @@ pub fn reasons(inv: &[Invoice], p: &Pair, vendor_why: &BTreeMap<(String, String)
             "numbers {} and {} are {:.0}% alike",
             x.invoice_number,
             y.invoice_number,
-            strsim::jaro_winkler(&normalize_number(&x.invoice_number), &normalize_number(&y.invoice_number)) * 100.0
+            reckon_core::similarity::jaro_winkler(
+                &normalize_number(&x.invoice_number),
+                &normalize_number(&y.invoice_number)
+            ) * 100.0
         ));
     }
     if x.vendor_id != y.vendor_id {
