@@ -352,10 +352,16 @@ struct Index<'a> {
     items: &'a [OpenItem],
     by_full: HashMap<(String, String), Vec<usize>>, // (currency, key)
     by_tail: HashMap<(String, String), Vec<usize>>,
-    by_customer: HashMap<&'a str, Vec<usize>>,
     customers: Vec<(String, Vec<String>)>, // (customer_id, name keys)
     /// Customer id → its place in `customers`.
     customer_at: HashMap<String, usize>,
+    /// Each open item's customer, as its place in `customers`.
+    item_customer: Vec<usize>,
+    /// Each customer's open items (by place in `customers`), in item order.
+    customer_items: Vec<Vec<usize>>,
+    /// Each open item's currency as a number ([`Index::currency`]).
+    item_currency: Vec<u32>,
+    currencies: HashMap<String, u32>,
     sorted_names: Vec<Vec<String>>, // the same keys with sorted tokens
     by_iban: HashMap<String, usize>,
     name_blocks: HashMap<String, Vec<usize>>,
@@ -401,7 +407,6 @@ impl<'a> Index<'a> {
     fn new(items: &'a [OpenItem], customers: &'a [Customer], remittances: &'a [RemittanceLine]) -> Index<'a> {
         let mut by_full: HashMap<(String, String), Vec<usize>> = HashMap::default();
         let mut by_tail: HashMap<(String, String), Vec<usize>> = HashMap::default();
-        let mut by_customer: HashMap<&str, Vec<usize>> = HashMap::default();
         // Keys computed in parallel, inserted in item order.
         let keys: Vec<(Option<String>, Option<String>)> =
             items.par_iter().map(|it| invoice_keys(&it.invoice_number)).collect();
@@ -412,7 +417,6 @@ impl<'a> Index<'a> {
             if let Some(t) = tail {
                 by_tail.entry((it.currency.clone(), t)).or_default().push(i);
             }
-            by_customer.entry(it.customer_id.as_str()).or_default().push(i);
         }
         let mut cust: Vec<(String, Vec<String>)> = Vec::new();
         let mut by_iban = HashMap::default();
@@ -477,14 +481,35 @@ impl<'a> Index<'a> {
             unlinked.entry((lines[0].currency.clone(), total)).or_default().push(lines);
         }
         let sorted_names = cust.iter().map(|(_, names)| names.iter().map(|n| sorted_tokens(n)).collect()).collect();
-        let customer_at = cust.iter().enumerate().map(|(ci, (id, _))| (id.clone(), ci)).collect();
+        let customer_at: HashMap<String, usize> =
+            cust.iter().enumerate().map(|(ci, (id, _))| (id.clone(), ci)).collect();
+        // Every item's customer is in `cust` (masters, then customers known only from items).
+        let item_customer: Vec<usize> =
+            items.iter().map(|it| customer_at.get(&it.customer_id).copied().unwrap_or(usize::MAX)).collect();
+        let mut customer_items: Vec<Vec<usize>> = vec![Vec::new(); cust.len()];
+        for (i, &ci) in item_customer.iter().enumerate() {
+            if let Some(v) = customer_items.get_mut(ci) {
+                v.push(i);
+            }
+        }
+        let mut currencies: HashMap<String, u32> = HashMap::default();
+        let item_currency = items
+            .iter()
+            .map(|it| {
+                let next = currencies.len() as u32;
+                *currencies.entry(it.currency.clone()).or_insert(next)
+            })
+            .collect();
         Index {
             items,
             by_full,
             by_tail,
-            by_customer,
             customers: cust,
             customer_at,
+            item_customer,
+            customer_items,
+            item_currency,
+            currencies,
             sorted_names,
             by_iban,
             name_blocks,
@@ -493,6 +518,16 @@ impl<'a> Index<'a> {
             remit,
             unlinked,
         }
+    }
+
+    /// A currency as the number `item_currency` uses (none any item has: `u32::MAX`).
+    fn currency(&self, code: &str) -> u32 {
+        self.currencies.get(code).copied().unwrap_or(u32::MAX)
+    }
+
+    /// The payer's customers as places in `customers`, in the payer's order.
+    fn payer_at(&self, payer: &Payer) -> Vec<usize> {
+        payer.as_ref().map_or(Vec::new(), |p| p.0.iter().filter_map(|id| self.customer_at.get(id)).copied().collect())
     }
 
     /// The payer as a customer: by its account (IBAN, UK sort code and account,
@@ -554,17 +589,27 @@ impl<'a> Index<'a> {
             let by_prefix = by_prefix && shared.len() <= 1024;
             let mut cands: Vec<(u32, usize, usize)> =
                 shared.into_iter().map(|(ci, n)| (n, if by_prefix { prefix(ci) } else { 0 }, ci)).collect();
-            cands.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)).then(a.2.cmp(&b.2)));
-            cands.truncate(32);
+            // The 32 best (a total order: the same as sorting all and keeping 32).
+            let order = |a: &(u32, usize, usize), b: &(u32, usize, usize)| {
+                b.0.cmp(&a.0).then(b.1.cmp(&a.1)).then(a.2.cmp(&b.2))
+            };
+            if cands.len() > 32 {
+                cands.select_nth_unstable_by(31, order);
+                cands.truncate(32);
+            }
+            cands.sort_unstable_by(order);
             cands.into_iter().map(|(_, _, ci)| (similarity(ci), ci)).collect()
         };
-        let mut shared: HashMap<usize, u32> = HashMap::default();
         let key_pairs = pair_keys(&key);
-        for p in &key_pairs {
-            if let Some(v) = self.pair_blocks.get(p).filter(|v| v.len() <= 20_000) {
-                for &ci in v {
-                    *shared.entry(ci).or_insert(0) += 1;
-                }
+        let blocks: Vec<&Vec<usize>> =
+            key_pairs.iter().filter_map(|p| self.pair_blocks.get(p).filter(|v| v.len() <= 20_000)).collect();
+        let mut shared: HashMap<usize, u32> = HashMap::with_capacity_and_hasher(
+            blocks.iter().map(|v| v.len()).sum::<usize>().min(1 << 12),
+            Default::default(),
+        );
+        for v in blocks {
+            for &ci in v {
+                *shared.entry(ci).or_insert(0) += 1;
             }
         }
         // Masters the name may abbreviate word by word share every one of its
@@ -802,12 +847,15 @@ fn candidates(
     r: &Receipt,
     cfg: &MatchConfig,
     payer: &Payer,
+    payer_at: &[usize],
     blocked: Option<&[usize]>,
 ) -> Vec<Group> {
     let items = idx.items;
     let mut out = Vec::new();
     let payer_ids: &[String] = payer.as_ref().map_or(&[], |p| p.0.as_slice());
-    let is_payer = |c: &str| payer_ids.iter().any(|p| p == c);
+    // Whether item `i` is one of the payer's (by customer position, not text).
+    let is_payer = |i: usize| payer_at.contains(&idx.item_customer[i]);
+    let currency = idx.currency(&r.currency);
     let payer_reason = payer.as_ref().map(|(c, s, how)| match *how {
         "iban" => format!("payer IBAN is customer {}'s", c.join("")),
         "sort_code" => format!("payer sort code and account are customer {}'s", c.join("")),
@@ -840,12 +888,8 @@ fn candidates(
             let hit = full
                 .and_then(|f| idx.by_full.get(&(r.currency.clone(), f)))
                 .or_else(|| tail.and_then(|t| idx.by_tail.get(&(r.currency.clone(), t))));
-            let it = hit.and_then(|v| {
-                v.iter()
-                    .copied()
-                    .find(|&i| payer_ids.is_empty() || is_payer(&items[i].customer_id))
-                    .or(v.first().copied())
-            });
+            let it = hit
+                .and_then(|v| v.iter().copied().find(|&i| payer_ids.is_empty() || is_payer(i)).or(v.first().copied()));
             match it {
                 // What an advice settles on an item is at most what is open on it; an
                 // advice paying more leaves an overpayment (the group's residual).
@@ -877,7 +921,7 @@ fn candidates(
             }
             reasons.extend(payer_reason.clone());
             // Linked by amount alone, the advice needs the payer to confirm it.
-            let consistent = !payer_ids.is_empty() && applied.iter().all(|(i, _)| is_payer(&items[*i].customer_id));
+            let consistent = !payer_ids.is_empty() && applied.iter().all(|(i, _)| is_payer(*i));
             let exact = open - paid == disc + ded;
             out.push(Group {
                 receipt: ri,
@@ -907,7 +951,7 @@ fn candidates(
         None => idx.referenced(r),
     };
     if !payer_ids.is_empty() {
-        let own: Vec<usize> = refs.iter().copied().filter(|&i| is_payer(&items[i].customer_id)).collect();
+        let own: Vec<usize> = refs.iter().copied().filter(|&i| is_payer(i)).collect();
         if !own.is_empty() {
             refs = own;
         }
@@ -917,11 +961,10 @@ fn candidates(
     // customer number that is also another customer's invoice number, a parent
     // paying a subsidiary's invoice): those groups stay candidates for a person,
     // and the payer's own open items are searched as well.
-    let conflicting =
-        !payer_ids.is_empty() && !refs.is_empty() && !refs.iter().any(|&i| is_payer(&items[i].customer_id));
+    let conflicting = !payer_ids.is_empty() && !refs.is_empty() && !refs.iter().any(|&i| is_payer(i));
     'refs: {
         if !refs.is_empty() && refs.len() <= 12 {
-            let consistent = payer_ids.is_empty() || refs.iter().all(|&i| is_payer(&items[i].customer_id));
+            let consistent = payer_ids.is_empty() || refs.iter().all(|&i| is_payer(i));
             let mut reasons: Vec<String> =
                 refs.iter().map(|&i| format!("invoice {} in text", items[i].invoice_number)).collect();
             reasons.extend(payer_reason.clone());
@@ -961,21 +1004,22 @@ fn candidates(
             }
             // Some of the invoices named, the rest of the payment for other open items of
             // the payer (a collective payment naming only its first invoice).
-            let own: Vec<usize> =
-                payer_ids.iter().filter_map(|p| idx.by_customer.get(p.as_str())).flatten().copied().collect();
+            let own: Vec<usize> = payer_at.iter().flat_map(|&ci| idx.customer_items[ci].iter().copied()).collect();
             if consistent && !own.is_empty() {
                 // What the named invoices leave over (or, with credit notes netted, under).
                 let need: i64 = r.amount.saturating_sub(reckon_core::sum_minor(refs.iter().map(|&i| items[i].amount)));
                 // The rest comes from the named invoices' own customer(s).
-                let named: BTreeSet<&str> = refs.iter().map(|&i| items[i].customer_id.as_str()).collect();
+                let mut named: Vec<usize> = refs.iter().map(|&i| idx.item_customer[i]).collect();
+                named.sort_unstable();
+                named.dedup();
                 let mut pool: Vec<usize> = own
                     .iter()
                     .copied()
-                    .filter(|i| {
-                        !refs.contains(i)
-                            && named.contains(items[*i].customer_id.as_str())
-                            && items[*i].currency == r.currency
-                            && items[*i].amount != 0
+                    .filter(|&i| {
+                        idx.item_currency[i] == currency
+                            && items[i].amount != 0
+                            && named.binary_search(&idx.item_customer[i]).is_ok()
+                            && !refs.contains(&i)
                     })
                     .collect();
                 // A shortfall can only be made up by credit notes.
@@ -1076,19 +1120,21 @@ fn candidates(
         }
     }
     // 3. Name only: the payer's open items.
-    let own: Vec<usize> = payer_ids.iter().filter_map(|p| idx.by_customer.get(p.as_str())).flatten().copied().collect();
+    // (item, the place of its customer among the payer's, which are in id order).
+    let own: Vec<(usize, usize)> =
+        payer_at.iter().enumerate().flat_map(|(k, &ci)| idx.customer_items[ci].iter().map(move |&i| (i, k))).collect();
     if own.is_empty() {
         return out;
     }
-    let window: Vec<usize> = own
-        .iter()
-        .copied()
-        .filter(|&i| items[i].currency == r.currency && items[i].amount != 0)
-        .filter(|&i| {
+    let in_window: Vec<(usize, usize)> = own
+        .into_iter()
+        .filter(|&(i, _)| idx.item_currency[i] == currency && items[i].amount != 0)
+        .filter(|&(i, _)| {
             let d = items[i].due_date.unwrap_or(items[i].invoice_date);
             (r.booking_date - d).abs() <= cfg.date_window_days && items[i].invoice_date <= r.booking_date
         })
         .collect();
+    let window: Vec<usize> = in_window.iter().map(|&(i, _)| i).collect();
     let base_score = match payer.as_ref().map(|x| x.2) {
         Some("iban" | "sort_code" | "ein") => 0.95,
         Some("name") => 0.9,
@@ -1126,9 +1172,10 @@ fn candidates(
     // customer, when the name fits several: one payment settles one customer's items.
     let mut found: Vec<Vec<usize>> = Vec::new();
     let mut stack: Vec<usize> = Vec::new();
-    let mut by_customer: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-    for &i in &window {
-        by_customer.entry(items[i].customer_id.as_str()).or_default().push(i);
+    // In customer id order (the payer's customers are).
+    let mut by_customer: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for &(i, k) in &in_window {
+        by_customer.entry(k).or_default().push(i);
     }
     for mut pool in by_customer.into_values() {
         pool.sort_by_key(|&i| ((r.booking_date - items[i].due_date.unwrap_or(items[i].invoice_date)).abs(), i));
@@ -1186,11 +1233,13 @@ fn candidates(
 
 /// Runs cash application over all receipts (amount > 0).
 /// The features of group `g` of receipt `r` (see [`FEATURES`]).
+#[allow(clippy::too_many_arguments)]
 fn features(
     g: &Group,
     r: &Receipt,
-    items: &[OpenItem],
+    idx: &Index<'_>,
     payer: &Payer,
+    payer_at: &[usize],
     n_groups: usize,
     margin: f64,
     other_currency: bool,
@@ -1208,15 +1257,14 @@ fn features(
     f.push(one(kind == "name"));
     f.push(one(kind == "names"));
     f.push(payer.as_ref().map_or(0.0, |p| p.1 as f32));
-    let payer_ids: &[String] = payer.as_ref().map_or(&[], |p| p.0.as_slice());
-    f.push(one(!payer_ids.is_empty() && g.items.iter().all(|(i, _)| payer_ids.contains(&items[*i].customer_id))));
+    f.push(one(!payer_at.is_empty() && g.items.iter().all(|(i, _)| payer_at.contains(&idx.item_customer[*i]))));
     f.push((1.0 + n_groups as f32).ln());
     f.push(margin as f32);
     f.push((r.amount.unsigned_abs() as f32 + 1.0).log10());
     let due = g
         .items
         .iter()
-        .map(|(i, _)| items[*i].due_date.unwrap_or(items[*i].invoice_date))
+        .map(|(i, _)| idx.items[*i].due_date.unwrap_or(idx.items[*i].invoice_date))
         .max()
         .unwrap_or(r.booking_date);
     f.push(((r.booking_date - due) as f32 / 30.0).clamp(-2.0, 12.0));
@@ -1231,7 +1279,6 @@ fn candidate_groups(
     cfg: &MatchConfig,
     blocks: Option<&[Vec<usize>]>,
 ) -> Vec<Vec<Group>> {
-    let items = idx.items;
     // Payers repeat: identify each distinct (account, name) once.
     let mut keys: Vec<(&str, &str)> = receipts
         .iter()
@@ -1240,14 +1287,17 @@ fn candidate_groups(
         .collect();
     keys.sort_unstable();
     keys.dedup();
-    let payers: HashMap<(&str, &str), Payer> = keys
+    let payers: HashMap<(&str, &str), (Payer, Vec<usize>)> = keys
         .par_iter()
         .map(|&(a, n)| {
             let probe =
                 Receipt { counterparty_account: a.to_string(), counterparty_name: n.to_string(), ..Receipt::default() };
-            ((a, n), idx.payer(&probe, cfg.name_threshold))
+            let payer = idx.payer(&probe, cfg.name_threshold);
+            let at = idx.payer_at(&payer);
+            ((a, n), (payer, at))
         })
         .collect();
+    let unknown: (Payer, Vec<usize>) = (None, Vec::new());
     receipts
         .par_iter()
         .enumerate()
@@ -1255,9 +1305,11 @@ fn candidate_groups(
             if r.amount <= 0 {
                 return Vec::new();
             }
-            let payer = payers.get(&(r.counterparty_account.as_str(), r.counterparty_name.as_str())).cloned().flatten();
+            let (payer, payer_at) =
+                payers.get(&(r.counterparty_account.as_str(), r.counterparty_name.as_str())).unwrap_or(&unknown);
             let other_currency = instructed_other(r).is_some();
-            let mut gs = candidates(idx, ri, r, cfg, &payer, blocks.and_then(|b| b.get(ri)).map(Vec::as_slice));
+            let mut gs =
+                candidates(idx, ri, r, cfg, payer, payer_at, blocks.and_then(|b| b.get(ri)).map(Vec::as_slice));
             // Paid in another currency and nothing fits the amount credited: match
             // what the payer instructed, in that currency (an invoice billed in it).
             let instructed;
@@ -1267,13 +1319,13 @@ fn candidate_groups(
             {
                 instructed = Receipt { amount: *m, currency: c.clone(), ..r.clone() };
                 let credited = money(r.amount, &r.currency);
-                gs = candidates(idx, ri, &instructed, cfg, &payer, None);
+                gs = candidates(idx, ri, &instructed, cfg, payer, payer_at, None);
                 for g in &mut gs {
                     g.reasons.push(format!("matched on the amount instructed, {} (credited {credited})", money(*m, c)));
                 }
                 r = &instructed;
             }
-            mark_payer_conflicts(&mut gs, r, idx, &payer, cfg);
+            mark_payer_conflicts(&mut gs, r, idx, payer, payer_at, cfg);
             mark_unexplained_excess(&mut gs, r, idx, cfg);
             gs.sort_by(|a, b| b.score.total_cmp(&a.score));
             let n = gs.len();
@@ -1281,7 +1333,7 @@ fn candidate_groups(
             for (k, g) in gs.iter_mut().enumerate() {
                 let other = if k == 0 { scores.get(1) } else { scores.first() };
                 let margin = other.map_or(1.0, |o| g.score - o);
-                g.features = features(g, r, items, &payer, n, margin, other_currency);
+                g.features = features(g, r, idx, payer, payer_at, n, margin, other_currency);
             }
             gs
         })
@@ -1361,17 +1413,21 @@ const TOLD_APART: f64 = 0.05;
 /// payer is not told apart from a customer of the same name, one whose name is
 /// within [`TOLD_APART`] as like the bank's, or one the bank's name may
 /// abbreviate ([`may_abbreviate`]).
-fn mark_payer_conflicts(gs: &mut [Group], r: &Receipt, idx: &Index<'_>, payer: &Payer, cfg: &MatchConfig) {
+fn mark_payer_conflicts(
+    gs: &mut [Group],
+    r: &Receipt,
+    idx: &Index<'_>,
+    payer: &Payer,
+    payer_at: &[usize],
+    cfg: &MatchConfig,
+) {
     let Some((ids, payer_sim, how)) = payer else { return };
     let items = idx.items;
     // The payers' own names: known by name, the payer is not told apart from a
     // customer of the same name (a group's companies in several countries, one
     // legal form apart).
-    let payer_names: Vec<&str> = ids
-        .iter()
-        .filter_map(|id| idx.customer_at.get(id))
-        .filter_map(|&ci| idx.customers[ci].1.first().map(String::as_str))
-        .collect();
+    let payer_names: Vec<&str> =
+        payer_at.iter().filter_map(|&ci| idx.customers[ci].1.first().map(String::as_str)).collect();
     let bank = name_key(&r.counterparty_name);
     let bank_sorted = sorted_tokens(&bank);
     // Known by name alone, the payer is only the master the bank's name is most
@@ -1379,15 +1435,16 @@ fn mark_payer_conflicts(gs: &mut [Group], r: &Receipt, idx: &Index<'_>, payer: &
     let by_name = matches!(*how, "name" | "names");
     let like = |sim: f64| sim >= cfg.name_threshold || (by_name && sim >= payer_sim - TOLD_APART);
     for g in gs {
-        let other = g.items.iter().map(|(i, _)| &items[*i]).find(|it| {
-            !ids.contains(&it.customer_id) && {
-                let m = name_key(&it.customer_name);
-                !(by_name && payer_names.contains(&m.as_str()))
-                    && (bank.is_empty()
-                        || (!like(name_similarity_sorted(&bank, &bank_sorted, &m, &sorted_tokens(&m)))
-                            && !may_abbreviate(&bank, &m)))
-            }
-        });
+        let other =
+            g.items.iter().filter(|(i, _)| !payer_at.contains(&idx.item_customer[*i])).map(|(i, _)| &items[*i]).find(
+                |it| {
+                    let m = name_key(&it.customer_name);
+                    !(by_name && payer_names.contains(&m.as_str()))
+                        && (bank.is_empty()
+                            || (!like(name_similarity_sorted(&bank, &bank_sorted, &m, &sorted_tokens(&m)))
+                                && !may_abbreviate(&bank, &m)))
+                },
+            );
         if let Some(it) = other {
             g.payer_conflict = true;
             g.reasons.push(format!(
