@@ -4,7 +4,10 @@
 //! code, counterparty or text), or left unreconciled for a person. An invoice
 //! linked to two debits was paid twice.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+/// FxHash: the keys are the engine's own ids and numbers.
+type HashMap<K, V> = rustc_hash::FxHashMap<K, V>;
 
 use serde::{Deserialize, Serialize};
 
@@ -107,7 +110,7 @@ pub fn settle(
     // vendor numbers from 1 — so filtering one number's invoices per debit
     // grew with the square of the ledger.)
     let cl = |v: &str| cluster.get(v).cloned().unwrap_or_else(|| v.to_string());
-    let mut clusters: HashMap<String, u32> = HashMap::new();
+    let mut clusters: HashMap<String, u32> = HashMap::default();
     let mut inv_cluster: Vec<u32> = Vec::with_capacity(invoices.len());
     for inv in invoices {
         let n = clusters.len() as u32;
@@ -115,13 +118,13 @@ pub fn settle(
     }
     // Numbers and currencies interned: keys are two integers.
     type Key = (u32, u32);
-    let mut numbers: HashMap<String, u32> = HashMap::new();
-    let mut currencies: HashMap<String, u32> = HashMap::new();
-    let mut by_number: HashMap<Key, Vec<usize>> = HashMap::new();
-    let mut by_vendor_number: HashMap<(u32, Key), Vec<usize>> = HashMap::new();
-    let mut by_number_amount: HashMap<(Key, i64), Vec<usize>> = HashMap::new();
-    let mut by_vendor_number_amount: HashMap<(u32, Key, i64), Vec<usize>> = HashMap::new();
-    let mut by_cluster_amount: HashMap<(String, String, i64), Vec<usize>> = HashMap::new();
+    let mut numbers: HashMap<String, u32> = HashMap::default();
+    let mut currencies: HashMap<String, u32> = HashMap::default();
+    let mut by_number: HashMap<Key, Vec<usize>> = HashMap::default();
+    let mut by_vendor_number: HashMap<(u32, Key), Vec<usize>> = HashMap::default();
+    let mut by_number_amount: HashMap<(Key, i64), Vec<usize>> = HashMap::default();
+    let mut by_vendor_number_amount: HashMap<(u32, Key, i64), Vec<usize>> = HashMap::default();
+    let mut by_cluster_amount: HashMap<(String, String, i64), Vec<usize>> = HashMap::default();
     for (i, inv) in invoices.iter().enumerate() {
         if inv.amount <= 0 {
             continue;
@@ -138,7 +141,7 @@ pub fn settle(
         by_vendor_number_amount.entry((c, key, inv.amount)).or_default().push(i);
         by_cluster_amount.entry((cl(&inv.vendor_id), inv.currency.clone(), inv.amount)).or_default().push(i);
     }
-    let mut iban_vendor: HashMap<String, String> = HashMap::new();
+    let mut iban_vendor: HashMap<String, String> = HashMap::default();
     for v in vendors {
         for iban in &v.ibans {
             iban_vendor.entry(iban.replace(' ', "").to_uppercase()).or_insert_with(|| cl(&v.vendor_id));
@@ -151,7 +154,7 @@ pub fn settle(
     }
     // One document family: the same vendor, number and amount (an invoice keyed
     // twice). Paying a second member of a family is paying twice.
-    let mut family: HashMap<(String, String, i64), Vec<usize>> = HashMap::new();
+    let mut family: HashMap<(String, String, i64), Vec<usize>> = HashMap::default();
     for (i, inv) in invoices.iter().enumerate().filter(|(_, x)| x.amount > 0) {
         family.entry((cl(&inv.vendor_id), normalize_number(&inv.invoice_number), inv.amount)).or_default().push(i);
     }
@@ -331,7 +334,7 @@ mod tests {
     fn a_number_many_vendors_share_links_by_vendor_or_amount() {
         let mut invoices = Vec::new();
         let mut vendors = Vec::new();
-        let mut cluster = HashMap::new();
+        let mut cluster = HashMap::default();
         for v in 0..21 {
             let id = format!("V{v:02}");
             // Four vendors each at 100.00 … 104.99 (V02, V07, V12, V17 at 100.02); V20 alone.

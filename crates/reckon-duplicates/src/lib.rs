@@ -15,7 +15,11 @@
 //! (a calibrated model, see `reckon-pipeline`) gives P(duplicate); pairs above
 //! the threshold form clusters by strong links only, with reasons a person reads.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+/// Keys are ids and numbers the engine makes itself: FxHash (no `DoS` to fear, several times
+/// faster than SipHash on short keys).
+pub type HashMap<K, V> = rustc_hash::FxHashMap<K, V>;
 
 use rayon::prelude::*;
 
@@ -127,7 +131,7 @@ pub fn vendor_clusters(
         r
     }
     let mut why: BTreeMap<(String, String), String> = BTreeMap::new();
-    let mut first: HashMap<(u8, String), usize> = HashMap::new();
+    let mut first: HashMap<(u8, String), usize> = HashMap::default();
     let mut link = |kind: u8, key: String, vid: &str, label: &str, parent: &mut Vec<usize>| {
         if key.len() < 4 {
             return;
@@ -217,7 +221,7 @@ pub struct Pair {
 /// currency. Returns the pairs and how many were generated before de-duplication.
 pub fn candidate_pairs(inv: &[Invoice], cluster: &HashMap<String, String>, window_days: i32) -> Vec<(usize, usize)> {
     // Supplier cluster of each invoice as a small integer (compared and sorted often).
-    let mut ids: HashMap<&str, u32> = HashMap::new();
+    let mut ids: HashMap<&str, u32> = HashMap::default();
     let cid: Vec<u32> = inv
         .iter()
         .map(|x| {
@@ -231,7 +235,7 @@ pub fn candidate_pairs(inv: &[Invoice], cluster: &HashMap<String, String>, windo
     let base = |n: &str| n.split('~').next().unwrap_or(n).to_string();
     // Vendor records with near-identical names are one block (not one supplier:
     // the model weighs the name similarity).
-    let mut name_ids: HashMap<String, u32> = HashMap::new();
+    let mut name_ids: HashMap<String, u32> = HashMap::default();
     let nid: Vec<u32> = inv
         .iter()
         .map(|x| {
@@ -239,7 +243,7 @@ pub fn candidate_pairs(inv: &[Invoice], cluster: &HashMap<String, String>, windo
             *name_ids.entry(name_key(&x.vendor_name)).or_insert(n)
         })
         .collect();
-    let mut blocks: HashMap<(u8, u32, String, i64), Vec<usize>> = HashMap::new();
+    let mut blocks: HashMap<(u8, u32, String, i64), Vec<usize>> = HashMap::default();
     for i in 0..inv.len() {
         let c = cl(i);
         blocks.entry((0, c, base(&norm[i]), 0)).or_default().push(i);
@@ -264,7 +268,7 @@ pub fn candidate_pairs(inv: &[Invoice], cluster: &HashMap<String, String>, windo
         }
     }
     // Amount + date window across vendors (a second vendor record the master data does not link).
-    let mut by_amount: HashMap<(String, i64), Vec<usize>> = HashMap::new();
+    let mut by_amount: HashMap<(String, i64), Vec<usize>> = HashMap::default();
     for (i, x) in inv.iter().enumerate() {
         by_amount.entry((x.currency.clone(), x.amount)).or_default().push(i);
     }
@@ -380,7 +384,7 @@ pub fn features(
     pairs: &[(usize, usize)],
 ) -> Vec<Pair> {
     let norm: Vec<String> = inv.par_iter().map(|i| normalize_number(&i.invoice_number)).collect();
-    let mut vkeys: HashMap<&str, String> = HashMap::new();
+    let mut vkeys: HashMap<&str, String> = HashMap::default();
     for x in inv {
         vkeys
             .entry(x.vendor_id.as_str())
@@ -390,7 +394,7 @@ pub fn features(
     // Credit memos per (cluster, currency, absolute amount), by date: a credit between
     // two equal invoices makes the second a re-issue, not a duplicate.
     let cl = |i: usize| cluster.get(&inv[i].vendor_id).map(String::as_str).unwrap_or(inv[i].vendor_id.as_str());
-    let mut credits: HashMap<(&str, &str, i64), Vec<i32>> = HashMap::new();
+    let mut credits: HashMap<(&str, &str, i64), Vec<i32>> = HashMap::default();
     for (i, x) in inv.iter().enumerate() {
         if x.amount < 0 {
             credits.entry((cl(i), x.currency.as_str(), -x.amount)).or_default().push(x.invoice_date);
@@ -529,7 +533,7 @@ pub fn clusters(n: usize, scored: &[(usize, usize, f64)], threshold: f64, weak: 
         scored.iter().filter(|(_, _, s)| *s >= weak).map(|(a, b, s)| ((*a, *b), *s)).collect();
     let mut strong: Vec<&(usize, usize, f64)> = scored.iter().filter(|(_, _, s)| *s >= threshold).collect();
     strong.sort_by(|x, y| y.2.total_cmp(&x.2).then((x.0, x.1).cmp(&(y.0, y.1))));
-    let mut members: HashMap<usize, Vec<usize>> = HashMap::new();
+    let mut members: HashMap<usize, Vec<usize>> = HashMap::default();
     for (a, b, _) in strong {
         let (ra, rb) = (find(&mut parent, *a), find(&mut parent, *b));
         if ra == rb {

@@ -2,7 +2,7 @@
 //! `duplicates.parquet` and `duplicate_invoice` exceptions. The model's
 //! training and evaluation are in reckon-lab.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use polars::prelude::*;
 use reckon_core::{Currency, format_minor};
@@ -109,7 +109,8 @@ pub fn pairs(
     vendors: &[Vendor],
 ) -> (Vec<reckon_duplicates::Pair>, BTreeMap<(String, String), String>) {
     let (cluster, why) = reckon_duplicates::vendor_clusters(vendors, invoices);
-    let names: HashMap<String, String> = vendors.iter().map(|v| (v.vendor_id.clone(), v.name.clone())).collect();
+    let names: reckon_duplicates::HashMap<String, String> =
+        vendors.iter().map(|v| (v.vendor_id.clone(), v.name.clone())).collect();
     let cands = reckon_duplicates::candidate_pairs(invoices, &cluster, 10);
     (reckon_duplicates::features(invoices, &cluster, &names, &cands), why)
 }
