@@ -226,14 +226,27 @@ pub fn write(dir: &Path, ex: &[Exception], events: &[&Exception], time: &str) ->
             ("reckon.time", time),
         ],
     )?;
-    reckon_feed::arrow_io::write_parquet(&p, &batch)?;
-    reckon_feed::arrow_io::write_ipc(&dir.join("exceptions.arrow"), &batch)?;
     let j = dir.join("exceptions.jsonl");
+    // The tables are written while the events are rendered (in parallel, in order).
+    let (tables, lines) = rayon::join(
+        || -> Result<(), RunError> {
+            reckon_feed::arrow_io::write_parquet(&p, &batch)?;
+            reckon_feed::arrow_io::write_ipc(&dir.join("exceptions.arrow"), &batch)?;
+            Ok(())
+        },
+        || {
+            use rayon::prelude::*;
+            events
+                .par_iter()
+                .map(|e| serde_json::to_string(&reckon_feed::cloud_event(e, time)))
+                .collect::<Result<Vec<String>, _>>()
+        },
+    );
+    tables?;
+    let lines = lines.map_err(|e| RunError::Write(j.clone(), e.to_string()))?;
     let f = std::fs::File::create(&j).map_err(|e| RunError::Write(j.clone(), e.to_string()))?;
     let mut w = std::io::BufWriter::new(f);
-    for e in events {
-        let line = serde_json::to_string(&reckon_feed::cloud_event(e, time))
-            .map_err(|e| RunError::Write(j.clone(), e.to_string()))?;
+    for line in lines {
         writeln!(w, "{line}").map_err(|e| RunError::Write(j.clone(), e.to_string()))?;
     }
     w.flush().map_err(|e| RunError::Write(j.clone(), e.to_string()))?;

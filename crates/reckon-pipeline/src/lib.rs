@@ -294,6 +294,7 @@ pub fn run_stages(opts: &RunOptions, stages: &[Box<dyn stage::Stage>]) -> Result
     let ran = stage::run_all(
         stages,
         &stage::RunInputs { loaded: &loaded, tables: &tables, run_id: &run_id, memory: memory.as_ref() },
+        &out,
     )?;
     drop(tables);
     timings.insert("stages".to_string(), t2.elapsed().as_millis() as u64);
@@ -308,11 +309,8 @@ pub fn run_stages(opts: &RunOptions, stages: &[Box<dyn stage::Stage>]) -> Result
     let mut settlement = manifest::Settlement::default();
     let mut learned = remember::Learned::default();
     for r in ran {
-        for (name, mut df) in r.output.tables {
-            let file = format!("{name}.parquet");
-            let p = out.join(&file);
-            write_parquet(&p, &mut df)?;
-            outputs.insert(file, manifest::output_entry(&p, df.height() as u64));
+        for (file, entry) in r.written? {
+            outputs.insert(file, entry);
         }
         ex.extend(r.output.exceptions);
         models.extend(r.output.models);

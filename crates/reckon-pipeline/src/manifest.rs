@@ -1,6 +1,9 @@
 //! `manifest.json`: the audit record of a run.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+/// FxHash over bank entry ids (1.2 M per run at scale): the keys are the run's own.
+type HashMap<K, V> = rustc_hash::FxHashMap<K, V>;
 use std::path::Path;
 
 use reckon_core::Table;

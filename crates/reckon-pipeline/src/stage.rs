@@ -146,15 +146,24 @@ pub struct StageError {
     pub message: String,
 }
 
-/// A stage's output with its wall time.
+/// A stage's output with its wall time; its tables are already written.
 pub(crate) struct Ran {
     pub name: &'static str,
     pub ms: u64,
+    /// The output without its tables.
     pub output: StageOutput,
+    /// Each table written to `<out>/<name>.parquet`, with its manifest entry.
+    pub written: Result<Vec<(String, crate::manifest::OutputEntry)>, crate::RunError>,
 }
 
 /// Runs the stages side by side on the rayon pool; results in stage order.
-pub(crate) fn run_all(stages: &[Box<dyn Stage>], inputs: &RunInputs<'_>) -> Result<Vec<Ran>, StageError> {
+/// A stage's tables are written to `out` as soon as it is done, while the
+/// others still run (the files are the same whatever finishes first).
+pub(crate) fn run_all(
+    stages: &[Box<dyn Stage>],
+    inputs: &RunInputs<'_>,
+    out: &std::path::Path,
+) -> Result<Vec<Ran>, StageError> {
     use rayon::prelude::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
     // The run's span (and so its id) on every worker thread.
@@ -170,7 +179,7 @@ pub(crate) fn run_all(stages: &[Box<dyn Stage>], inputs: &RunInputs<'_>) -> Resu
             let _entered = span.enter();
             let t = Instant::now();
             tracing::info!(stage = s.name(), "stage start");
-            let output = s.run(inputs)?;
+            let mut output = s.run(inputs)?;
             for t in s.reads() {
                 if readers.get(t).is_some_and(|n| n.fetch_sub(1, Ordering::AcqRel) == 1) {
                     inputs.tables.release(*t);
@@ -182,8 +191,18 @@ pub(crate) fn run_all(stages: &[Box<dyn Stage>], inputs: &RunInputs<'_>) -> Resu
                     message: format!("wrote table '{name}' it does not declare"),
                 });
             }
-            tracing::info!(stage = s.name(), ms = t.elapsed().as_millis() as u64, summary = %output.report.summary, "stage done");
-            Ok(Ran { name: s.name(), ms: t.elapsed().as_millis() as u64, output })
+            let ms = t.elapsed().as_millis() as u64;
+            tracing::info!(stage = s.name(), ms, summary = %output.report.summary, "stage done");
+            let written = std::mem::take(&mut output.tables)
+                .into_iter()
+                .map(|(name, mut df)| {
+                    let file = format!("{name}.parquet");
+                    let p = out.join(&file);
+                    crate::write_parquet(&p, &mut df)?;
+                    Ok((file, crate::manifest::output_entry(&p, df.height() as u64)))
+                })
+                .collect();
+            Ok(Ran { name: s.name(), ms, output, written })
         })
         .collect()
 }
