@@ -333,10 +333,20 @@ fn read_csv(bytes: &[u8], mapping: &Mapping) -> Result<Raw, String> {
     })?;
     let ncol = scanned.header.len();
     let height = scanned.records.len();
-    let mut cols = Vec::with_capacity(ncol);
-    for (name, values) in scanned.header.iter().zip(scanned.columns) {
-        cols.push(Column::new(name.as_str().into(), values));
-    }
+    // Each column straight from the scanner's buffer into an Arrow string array.
+    let cols: Vec<Column> = scanned
+        .header
+        .par_iter()
+        .zip(scanned.columns.par_iter())
+        .map(|(name, values)| {
+            let mut b = StringChunkedBuilder::new(name.as_str().into(), values.len());
+            for v in values.iter() {
+                b.append_value(v);
+            }
+            b.finish().into_column()
+        })
+        .collect();
+    drop(scanned.columns);
     let df = DataFrame::new(height, cols).map_err(|e| e.to_string())?;
     let pre = scanned
         .records

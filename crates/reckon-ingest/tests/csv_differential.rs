@@ -71,7 +71,7 @@ proptest! {
             prop_assert!(!info.unterminated && !info.bad_utf8 && !info.nul);
             for (c, col) in got.columns.iter().enumerate() {
                 let expected = fields.get(c).cloned().unwrap_or_default();
-                prop_assert_eq!(&col[r], &expected, "record {} column {} of {:?}", r, c, String::from_utf8_lossy(&bytes));
+                prop_assert_eq!(&col[r], expected.as_str(), "record {} column {} of {:?}", r, c, String::from_utf8_lossy(&bytes));
             }
         }
     }

@@ -31,8 +31,8 @@ pub fn truth(dir: &Path) -> Result<(PairLabels, PairLabels), LabError> {
         let (a, b2, l) = (ix("doc_id_a")?, ix("doc_id_b")?, ix(label)?);
         Ok((0..s.records.len())
             .map(|r| {
-                let (x, y) = (s.columns[a][r].clone(), s.columns[b2][r].clone());
-                (if x < y { (x, y) } else { (y, x) }, s.columns[l][r].clone())
+                let (x, y) = (s.columns[a][r].to_string(), s.columns[b2][r].to_string());
+                (if x < y { (x, y) } else { (y, x) }, s.columns[l][r].to_string())
             })
             .collect())
     };
@@ -405,7 +405,7 @@ pub fn eval_money_out(out: &Path, truth_dir: &Path) -> Result<BTreeMap<String, (
     let ix = |n: &str| t.header.iter().position(|h| h == n).ok_or_else(|| bad(format!("no column {n}")));
     let (ti, ci, di) = (ix("txn_id")?, ix("class")?, ix("doc_id")?);
     let truth: Vec<MoneyOutTruth> = (0..t.records.len())
-        .map(|r| (t.columns[ti][r].clone(), t.columns[ci][r].clone(), t.columns[di][r].clone()))
+        .map(|r| (t.columns[ti][r].to_string(), t.columns[ci][r].to_string(), t.columns[di][r].to_string()))
         .collect();
     Ok(score_money_out(&rows, &truth))
 }

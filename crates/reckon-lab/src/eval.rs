@@ -58,7 +58,7 @@ fn read_truth(path: &Path) -> Result<Vec<BTreeMap<String, String>>, EvalError> {
     let bytes = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
     let s = reckon_ingest::csv::scan(&bytes, b',', b'"').map_err(|e| bad(e.to_string()))?;
     Ok((0..s.records.len())
-        .map(|r| s.header.iter().cloned().zip(s.columns.iter().map(|c| c[r].clone())).collect())
+        .map(|r| s.header.iter().cloned().zip(s.columns.iter().map(|c| c[r].to_string())).collect())
         .collect())
 }
 

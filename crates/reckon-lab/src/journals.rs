@@ -35,7 +35,7 @@ pub fn evaluate(results: &[JournalResult], truth_dir: &Path, review_risk: f64) -
     let ix = |n: &str| t.header.iter().position(|h| h == n).ok_or_else(|| bad(format!("no column {n}")));
     let (ei, ji, ti) = (ix("entity")?, ix("journal_id")?, ix("type")?);
     let truth: JournalTruth = (0..t.records.len())
-        .map(|r| ((t.columns[ei][r].clone(), t.columns[ji][r].clone()), t.columns[ti][r].clone()))
+        .map(|r| ((t.columns[ei][r].to_string(), t.columns[ji][r].to_string()), t.columns[ti][r].to_string()))
         .collect();
     Ok(score_journals(results, &truth, review_risk))
 }
@@ -114,7 +114,7 @@ fn labels(results: &[JournalResult], truth_dir: &Path) -> Result<Vec<bool>, LabE
     let ix = |n: &str| t.header.iter().position(|h| h == n).ok_or_else(|| bad(format!("no column {n}")));
     let (ei, ji) = (ix("entity")?, ix("journal_id")?);
     let set: std::collections::HashSet<(String, String)> =
-        (0..t.records.len()).map(|r| (t.columns[ei][r].clone(), t.columns[ji][r].clone())).collect();
+        (0..t.records.len()).map(|r| (t.columns[ei][r].to_string(), t.columns[ji][r].to_string())).collect();
     Ok(results.iter().map(|j| set.contains(&(j.entity.clone(), j.journal_id.clone()))).collect())
 }
 

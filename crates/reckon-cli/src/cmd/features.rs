@@ -36,7 +36,8 @@ pub fn exec(what: What) -> anyhow::Result<i32> {
                 let col =
                     |n: &str| t.header.iter().position(|h| h == n).context(format!("journal_anomalies.csv: no {n}"));
                 let (e, j) = (col("entity")?, col("journal_id")?);
-                truth = (0..t.records.len()).map(|r| (t.columns[e][r].clone(), t.columns[j][r].clone())).collect();
+                truth =
+                    (0..t.records.len()).map(|r| (t.columns[e][r].to_string(), t.columns[j][r].to_string())).collect();
             }
             let k = reckon_journals::FEATURES.len();
             // Written with the csv crate: ids with commas or quotes stay one field.

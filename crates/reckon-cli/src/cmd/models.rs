@@ -364,7 +364,7 @@ pub fn exec(what: What) -> anyhow::Result<i32> {
                 ids.iter().map(|&i| scan.header[i].clone()).chain(["score".to_string()]).collect::<Vec<_>>().join(",")
                     + "\n";
             for (r, v) in s.iter().enumerate() {
-                let mut row: Vec<String> = ids.iter().map(|&i| scan.columns[i][r].clone()).collect();
+                let mut row: Vec<String> = ids.iter().map(|&i| scan.columns[i][r].to_string()).collect();
                 row.push(format!("{v:.9}"));
                 text.push_str(&(row.join(",") + "\n"));
             }

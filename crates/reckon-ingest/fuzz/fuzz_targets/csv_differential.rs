@@ -139,7 +139,7 @@ fn compare(got: &scanner::Scanned, want: &[(u64, Vec<Vec<u8>>)], file: &[u8]) {
         assert_eq!(info.bad_utf8, fields.iter().any(|f| std::str::from_utf8(f).is_err()));
         for (c, col) in got.columns.iter().enumerate() {
             let expected = fields.get(c).map(|f| lossy(f)).unwrap_or_default();
-            assert_eq!(col[r], expected, "record {r} column {c} of {:?}", lossy(file));
+            assert_eq!(&col[r], expected.as_str(), "record {r} column {c} of {:?}", lossy(file));
         }
     }
 }
