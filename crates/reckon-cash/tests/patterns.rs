@@ -50,6 +50,17 @@ fn customers() -> Vec<Customer> {
     ]
 }
 
+/// A customer master known by name (and one alias, unless empty) alone.
+fn master(id: &str, name: &str, alias: &str) -> Customer {
+    Customer {
+        customer_id: id.into(),
+        name: name.into(),
+        aliases: if alias.is_empty() { vec![] } else { vec![alias.into()] },
+        ibans: vec![],
+        tax_id: String::new(),
+    }
+}
+
 fn items() -> Vec<OpenItem> {
     vec![
         item("AR1", "C1", "9010000942", 123_456, 20_500),
@@ -272,13 +283,6 @@ fn cross_currency_payments() {
 fn a_bank_that_abbreviates_names_and_codes_references() {
     let cfg = MatchConfig::default();
     let mut cust = customers();
-    let master = |id: &str, name: &str, iban: &str| Customer {
-        customer_id: id.into(),
-        name: name.into(),
-        aliases: vec![],
-        ibans: if iban.is_empty() { vec![] } else { vec![iban.into()] },
-        tax_id: String::new(),
-    };
     cust.push(master("Q1", "Quantum Logistik GmbH", ""));
     cust.push(master("Q2", "Quantum Elektrotechnik und Components Vertriebsgesellschaft S.A.", ""));
     let mut its = items();
@@ -322,22 +326,9 @@ fn a_bank_that_abbreviates_names_and_codes_references() {
 #[test]
 fn an_abbreviated_name_many_masters_share() {
     let cfg = MatchConfig::default();
-    let mut cust: Vec<Customer> = (0..40)
-        .map(|i| Customer {
-            customer_id: format!("R{i:02}"),
-            name: format!("Redwood Supplies Nord{i} GmbH"),
-            aliases: vec![],
-            ibans: vec![],
-            tax_id: String::new(),
-        })
-        .collect();
-    cust.push(Customer {
-        customer_id: "R99".into(),
-        name: "Redwood Supplies Inc.".into(),
-        aliases: vec![],
-        ibans: vec![],
-        tax_id: String::new(),
-    });
+    let mut cust: Vec<Customer> =
+        (0..40).map(|i| master(&format!("R{i:02}"), &format!("Redwood Supplies Nord{i} GmbH"), "")).collect();
+    cust.push(master("R99", "Redwood Supplies Inc.", ""));
     let its = vec![item("ARR", "R99", "9010000500", 1_054_792, 20_520)];
     let res = run(&[receipt("N1", 1_054_792, "REDW SUPP B.V.", "", "", "BACS")], &its, &cust, &[], &cfg);
     assert_eq!(applied(&res, "N1"), [("ARR".to_string(), 1_054_792)]);
@@ -369,13 +360,6 @@ fn an_entity_with_its_own_auto_threshold() {
 #[test]
 fn a_payer_known_by_name_alone_and_a_customer_the_name_does_not_tell_apart() {
     let cfg = MatchConfig::default();
-    let master = |id: &str, name: &str, alias: &str| Customer {
-        customer_id: id.into(),
-        name: name.into(),
-        aliases: if alias.is_empty() { vec![] } else { vec![alias.into()] },
-        ibans: vec![],
-        tax_id: String::new(),
-    };
     let cust = vec![
         master("E1", "Evergreen International LLC", "EVER INTL"),
         master("E2", "Evergreen International Ltd", ""),
