@@ -244,6 +244,7 @@ fn every_numeric_setting_refuses_its_edge_values() {
         ("journals", "backdated_days", &["-1", "3661"], &["0"]),
         ("journals", "period_end_days", &["-1", "32"], &["0"]),
         ("journals", "duplicate_days", &["-1", "367"], &["0"]),
+        ("journals", "duplicate_max_chance", &["0.0", "-0.1", "1.5", "nan"], &["1.0"]),
         ("journals", "round_unit", &["0", "-5", HUGE_I], &["1"]),
         ("journals", "below_limit_percent", &["0.0", "-1.0", "50.0", "nan", "1e300"], &["0.5"]),
         ("journals", "review_risk", &["-0.1", "1.1", "nan"], &["0.0", "1.0"]),

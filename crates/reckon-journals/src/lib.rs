@@ -22,7 +22,7 @@
 
 pub mod book;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use rayon::prelude::*;
 use reckon_core::InvalidSetting;
@@ -81,8 +81,14 @@ pub struct AnomalyConfig {
     /// Benford: minimum lines per preparer and the MAD above which they deviate.
     pub benford_min_lines: usize,
     pub benford_mad: f64,
-    /// Duplicate journals: same entity and lines within this many days.
+    /// Duplicate journals: same entity and lines within this many days …
     pub duplicate_days: i32,
+    /// … where chance explains such a match for at most this many journals of
+    /// its kind (same entity and accounts on the same sides, a similar total;
+    /// [`Rarity::duplicate`]). In a large book many journals with the same two
+    /// accounts and a small total meet an equal one within days by chance; 0.001
+    /// keeps the test to matches chance explains at most once in a thousand.
+    pub duplicate_max_chance: f64,
     /// Amount outlier: a line at least this many standard deviations above its
     /// account's usual amounts (log scale, per entity and account) …
     pub outlier_z: f64,
@@ -143,6 +149,7 @@ impl Default for AnomalyConfig {
             benford_min_lines: 100,
             benford_mad: 0.015,
             duplicate_days: 14,
+            duplicate_max_chance: 0.001,
             outlier_z: 3.5,
             outlier_min_lines: 30,
             business_hours: [7, 19],
@@ -152,7 +159,7 @@ impl Default for AnomalyConfig {
             preparer_rare_share: 0.02,
             pair_rare_share: 0.005,
             review_risk: 0.5,
-            model: "journals_v3_0".into(),
+            model: "journals_v4_0".into(),
         }
     }
 }
@@ -202,6 +209,12 @@ impl AnomalyConfig {
         days("backdated_days", self.backdated_days, 3660)?;
         days("period_end_days", self.period_end_days, 31)?;
         days("duplicate_days", self.duplicate_days, 366)?;
+        if !(self.duplicate_max_chance > 0.0 && self.duplicate_max_chance <= 1.0) {
+            return Err(bad(format!(
+                "anomaly.duplicate_max_chance = {} must be within (0, 1]",
+                self.duplicate_max_chance
+            )));
+        }
         let count = |name: &str, v: usize, min: usize| -> Result<(), InvalidSetting> {
             if (min..=100_000_000).contains(&v) {
                 Ok(())
@@ -314,6 +327,15 @@ pub struct Rarity {
     /// Share of the entity's journals posted on a Saturday, Sunday or
     /// configured holiday, for a journal posted on one (1 otherwise).
     pub weekend_holiday: f64,
+    /// For a journal with the same lines as an earlier one within
+    /// `duplicate_days`: how many such matches chance gives a journal of its
+    /// kind, capped at 1 (1 for a journal without one). Its kind is the entity
+    /// and the accounts on each side; chance is the share of the year the window
+    /// covers times the kind's journals per minor unit with a total within ×/÷
+    /// 1.25 of this one's (at least one). A total matching to the cent among
+    /// many similar totals of the same two accounts is expected in a large book;
+    /// among few, it is not.
+    pub duplicate: f64,
 }
 
 impl Default for Rarity {
@@ -324,6 +346,7 @@ impl Default for Rarity {
             preparer_hour: 1.0,
             preparer_source: 1.0,
             weekend_holiday: 1.0,
+            duplicate: 1.0,
         }
     }
 }
@@ -694,10 +717,17 @@ impl Tests {
                         )
                     });
                 }
-                if let Some(orig) = dup_of[j] {
-                    flag(JournalTest::DuplicateJournal, 0.6, &|| {
-                        format!("same lines as journal {}", book.journal_id.name(orig))
-                    });
+                if let Some((orig, chance)) = dup_of[j] {
+                    rarity.duplicate = chance;
+                    if chance <= c.duplicate_max_chance {
+                        flag(JournalTest::DuplicateJournal, 0.6, &|| {
+                            format!(
+                                "same lines as journal {}, a match chance gives about one in {:.0} journals like it",
+                                book.journal_id.name(orig),
+                                1.0 / chance
+                            )
+                        });
+                    }
                 }
                 // Strongest first; the order (and so the rounding of the risk) does not
                 // depend on the order the lines came in.
@@ -719,8 +749,10 @@ impl Tests {
     }
 
     /// For each journal, the journal id of an earlier journal of the same entity
-    /// with the same lines (accounts and amounts) posted within `duplicate_days`.
-    fn duplicates(&self, book: &Book) -> Vec<Option<u32>> {
+    /// with the same lines (accounts and amounts) posted within `duplicate_days`,
+    /// and how many such matches chance gives a journal of its kind
+    /// ([`Rarity::duplicate`]).
+    fn duplicates(&self, book: &Book) -> Vec<Option<(u32, f64)>> {
         let js = book.journals();
         let sigs: Vec<Vec<(u32, i64)>> = (0..js.len())
             .into_par_iter()
@@ -754,7 +786,60 @@ impl Tests {
                 dup_of[b] = Some(book.journal_id.id(head(a)));
             }
         }
-        dup_of
+        let matched: Vec<usize> = (0..js.len()).filter(|&j| dup_of[j].is_some()).collect();
+        if matched.is_empty() {
+            return vec![None; js.len()];
+        }
+        // A journal's kind: its entity and its accounts with their side (debit or
+        // credit), in order; its size: the sum of its debits.
+        let kind = |j: usize| -> (u32, Vec<(u32, bool)>) {
+            let mut k: Vec<(u32, bool)> = sigs[j].iter().map(|&(a, m)| (a, m > 0)).collect();
+            k.dedup();
+            (book.entity.id(head(j)), k)
+        };
+        let debits = |j: usize| -> i64 {
+            let s: i128 = sigs[j].iter().map(|&(_, m)| i128::from(m.max(0))).sum();
+            i64::try_from(s).unwrap_or(i64::MAX)
+        };
+        // The kinds of the matched journals, and the sizes of every journal of those kinds, sorted.
+        let mut kinds: HashMap<(u32, Vec<(u32, bool)>), usize> = HashMap::new();
+        for &j in &matched {
+            let n = kinds.len();
+            kinds.entry(kind(j)).or_insert(n);
+        }
+        let of_kind: Vec<Option<(usize, i64)>> =
+            (0..js.len()).into_par_iter().map(|j| kinds.get(&kind(j)).map(|&k| (k, debits(j)))).collect();
+        let mut sizes = vec![Vec::new(); kinds.len()];
+        for (k, d) in of_kind.iter().flatten() {
+            sizes[*k].push(*d);
+        }
+        for v in &mut sizes {
+            v.sort_unstable();
+        }
+        // Each entity's book spans these many days.
+        let mut span = vec![(i32::MAX, i32::MIN); book.entity.names().len()];
+        for j in 0..js.len() {
+            let (e, d) = (book.entity.id(head(j)) as usize, book.posting_date[head(j)]);
+            span[e] = (span[e].0.min(d), span[e].1.max(d));
+        }
+        let window = f64::from(2 * self.cfg.duplicate_days + 1);
+        let mut out = vec![None; js.len()];
+        for j in matched {
+            let Some(orig) = dup_of[j] else { continue };
+            let Some((k, size)) = of_kind[j] else { continue };
+            let (first, last) = span[book.entity.id(head(j)) as usize];
+            let days = (f64::from(last) - f64::from(first) + 1.0).max(window);
+            // Sizes within ×/÷ 1.25 of this one's: how many, over how many possible values.
+            let (lo, hi) = (size - size / 5, size.saturating_add(size / 4));
+            let s = &sizes[k];
+            let near = s.partition_point(|&v| v <= hi) - s.partition_point(|&v| v < lo);
+            let values = (hi - lo).max(0) as f64 + 1.0;
+            // Others of the kind near this size (not this journal), at least one.
+            let others = (near.saturating_sub(1)).max(1) as f64;
+            let chance = (window / days) * others / values;
+            out[j] = Some((orig, chance.min(1.0)));
+        }
+        out
     }
 }
 

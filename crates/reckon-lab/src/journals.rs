@@ -448,7 +448,8 @@ TreeEnsembleRegressor; `model.onnx` — a logistic regression over the rule\n\
 flags, the journal's rarity in its own book in place of the flags of the tests\n\
 that measure it (preparer–account, account pair, the preparer's hour and\n\
 source, weekend or holiday: surprise above the book's median; the amount beyond\n\
-its account's 99th percentile), the rule risk, the forest's score (z within the\n\
+its account's 99th percentile; a repeat of another journal: how seldom chance\n\
+gives a journal of its kind such a match), the rule risk, the forest's score (z within the\n\
 book) and the largest amount's z: the calibrated combination. Every weight is\n\
 held at zero or above (projected Newton on linfa's objective), so no input\n\
 reads as evidence of a normal journal. Weights: `weights.json`.",

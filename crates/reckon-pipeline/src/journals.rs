@@ -280,7 +280,8 @@ impl RiskModel {
 /// surprise above the book's median surprise (`-log10` of a share, 0–4:
 /// [`reckon_journals::Rarity`]):
 /// `rare_preparer_account`, `rare_account_pair`, `rare_preparer_hour`,
-/// `rare_preparer_source`, `rare_weekend_holiday`. A model names the inputs it was
+/// `rare_preparer_source`, `rare_weekend_holiday`, `rare_duplicate_journal`
+/// (how seldom chance gives a journal of its kind the match it has). A model names the inputs it was
 /// trained on, so older models keep working when inputs are added.
 pub fn combined(results: &[JournalResult], iforest: &[f32], names: &[String]) -> Result<Vec<f32>, RiskError> {
     enum In {
@@ -303,6 +304,7 @@ pub fn combined(results: &[JournalResult], iforest: &[f32], names: &[String]) ->
             "rare_preparer_hour" => Ok(In::Rare(|r| r.preparer_hour)),
             "rare_preparer_source" => Ok(In::Rare(|r| r.preparer_source)),
             "rare_weekend_holiday" => Ok(In::Rare(|r| r.weekend_holiday)),
+            "rare_duplicate_journal" => Ok(In::Rare(|r| r.duplicate)),
             f => match f.strip_prefix("flag_") {
                 Some(t) => {
                     match reckon_journals::JournalTest::parse(t).filter(|t| reckon_journals::TESTS.contains(t)) {
@@ -381,6 +383,7 @@ pub fn graded(test: reckon_journals::JournalTest) -> Option<&'static str> {
         T::UnusualHour => Some("rare_preparer_hour"),
         T::UnusualPreparerSource => Some("rare_preparer_source"),
         T::WeekendHoliday => Some("rare_weekend_holiday"),
+        T::DuplicateJournal => Some("rare_duplicate_journal"),
         T::AmountOutlier => Some("amount_fence"),
         _ => None,
     }

@@ -273,7 +273,7 @@ fn the_shipped_model_scores_the_run_and_a_missing_one_is_an_error() {
     let r = run(&RunOptions::new(input.path(), out.path(), Config::default())).unwrap_or_else(|e| panic!("{e}"));
     let ids: Vec<&str> = r.manifest.models.iter().map(|m| m.id.as_str()).collect();
     // In stage order (stage::STAGES): cash, disbursements, duplicates, journals.
-    assert_eq!(ids, ["cash@2.2", "duplicates@2.0", "journals@3.0", "journals_iforest@3.0"]);
+    assert_eq!(ids, ["cash@2.2", "duplicates@2.0", "journals@4.0", "journals_iforest@4.0"]);
     assert!(r.manifest.stages["cash"].contains("model cash@2.2"));
     let ev = std::fs::read_to_string(out.path().join("exceptions.jsonl")).unwrap_or_default();
     assert!(ev.contains("\"model\":\"cash@2.2\""), "proposals should cite the model");
@@ -415,7 +415,7 @@ fn tests_a_model_was_not_trained_with_raise_its_risk_afterwards() {
     };
     // The shipped model was trained where seldom_account never fired on an
     // anomalous journal (unusual_hour and unusual_preparer_source did, in the worlds).
-    let dir = reckon_pipeline::model::resolve("journals_v3_0").unwrap_or_else(|| panic!("shipped model"));
+    let dir = reckon_pipeline::model::resolve("journals_v4_0").unwrap_or_else(|| panic!("shipped model"));
     let cfg: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap_or_default())
             .unwrap_or_else(|e| panic!("{e}"));

@@ -20,7 +20,7 @@ pub enum What {
         /// Other scenarios for the threshold, one or more.
         #[arg(long, required = true, num_args = 1..)]
         validation: Vec<PathBuf>,
-        /// Model folder to write, e.g. models/journals_v3_0.
+        /// Model folder to write, e.g. models/journals_v4_0.
         #[arg(long)]
         out: PathBuf,
     },
