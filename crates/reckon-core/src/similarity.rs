@@ -107,5 +107,12 @@ mod tests {
         fn equals_strsim_on_any_text(a in ".{0,200}", b in "[a-zÄÖÜ0-9 ]{0,150}") {
             prop_assert_eq!(jaro_winkler(&a, &b).to_bits(), strsim::jaro_winkler(&a, &b).to_bits());
         }
+
+        /// Text is exactly as like itself as can be (callers skip the work on equal text).
+        #[test]
+        fn equal_text_is_exactly_one(a in ".{0,200}") {
+            prop_assert_eq!(jaro_winkler(&a, &a).to_bits(), 1.0f64.to_bits());
+            prop_assert_eq!(strsim::jaro_winkler(&a, &a).to_bits(), 1.0f64.to_bits());
+        }
     }
 }

@@ -320,8 +320,10 @@ fn one_digit_apart(a: i64, b: i64) -> bool {
 }
 
 fn trailing_number(s: &str) -> Option<i64> {
-    let d: String = s.chars().rev().take_while(char::is_ascii_digit).collect::<Vec<_>>().into_iter().rev().collect();
-    d.get(d.len().saturating_sub(9)..).and_then(|t| t.parse().ok())
+    // The trailing ASCII digits (one byte each, so the cut is a char boundary), the last nine.
+    let k = s.bytes().rev().take_while(u8::is_ascii_digit).count();
+    let d = &s[s.len() - k..];
+    d[d.len().saturating_sub(9)..].parse().ok()
 }
 
 /// Whether two invoice numbers can be one document keyed twice: equal once
@@ -333,47 +335,90 @@ fn trailing_number(s: &str) -> Option<i64> {
 /// whose numbers are not linked are never duplicates on amount, date and
 /// vendor alone: a vendor that delivers twice at one price writes two numbers.
 pub fn numbers_linked(a: &str, b: &str) -> bool {
-    numbers_linked_normalized(a, b, &normalize_number(a), &normalize_number(b))
+    let (ka, kb) = (NumberKey::new(a), NumberKey::new(b));
+    let (dl, lev) = edits(ka.base(), kb.base());
+    ka.linked(&kb, dl, lev)
 }
 
-/// [`numbers_linked`] with both numbers' [`normalize_number`] computed already.
-fn numbers_linked_normalized(a: &str, b: &str, na: &str, nb: &str) -> bool {
-    if na == nb {
-        return true;
+/// What [`numbers_linked`] and [`features`] read of one invoice number, computed
+/// once per invoice instead of once per pair.
+struct NumberKey {
+    /// [`normalize_number`]: the base, then `~` and the credit/re-issue marker if any.
+    norm: String,
+    /// Where the base ends in `norm` (its length without a marker).
+    base_end: usize,
+    /// The number as written, letters and digits only, upper case.
+    compact: String,
+    /// The digits after a prefix of letters, without leading zeros (INV45 ~ INV-000045).
+    core: String,
+    trailing_base: Option<i64>,
+    trailing_compact: Option<i64>,
+}
+
+impl NumberKey {
+    fn new(raw: &str) -> NumberKey {
+        let norm = normalize_number(raw);
+        let base_end = norm.find('~').unwrap_or(norm.len());
+        let compact: String = raw.chars().filter(char::is_ascii_alphanumeric).collect::<String>().to_uppercase();
+        let core = compact.trim_start_matches(|ch: char| ch.is_ascii_alphabetic()).trim_start_matches('0').to_string();
+        let trailing_base = trailing_number(&norm[..base_end]);
+        let trailing_compact = trailing_number(&compact);
+        NumberKey { norm, base_end, compact, core, trailing_base, trailing_compact }
     }
-    let (ba, sa) = na.split_once('~').unwrap_or((na, ""));
-    let (bb, sb) = nb.split_once('~').unwrap_or((nb, ""));
-    if sa != sb || ba.is_empty() || bb.is_empty() {
-        return false;
+
+    fn base(&self) -> &str {
+        &self.norm[..self.base_end]
     }
-    // One slip of the keyboard, on the normalised numbers or on the numbers as
-    // written (a digit moved across zero padding: 000019 → 000109).
-    let slip = |x: &str, y: &str| {
-        let dl = strsim::damerau_levenshtein(x, y);
-        let lev = strsim::levenshtein(x, y);
-        let consecutive = match (trailing_number(x), trailing_number(y)) {
-            (Some(p), Some(q)) => p != q && (p - q).abs() <= 12 && x.len() == y.len(),
-            _ => false,
+
+    fn suffix(&self) -> &str {
+        self.norm.get(self.base_end + 1..).unwrap_or("")
+    }
+
+    /// [`numbers_linked`], given the edits between the two bases ([`edits`]).
+    fn linked(&self, o: &NumberKey, dl: usize, lev: usize) -> bool {
+        if self.norm == o.norm {
+            return true;
+        }
+        let (ba, bb) = (self.base(), o.base());
+        let (sa, sb) = (self.suffix(), o.suffix());
+        if sa != sb || ba.is_empty() || bb.is_empty() {
+            return false;
+        }
+        // One slip of the keyboard, on the normalised numbers or on the numbers as
+        // written (a digit moved across zero padding: 000019 → 000109).
+        let slip = |x: &str, y: &str, dl: usize, lev: usize, tx: Option<i64>, ty: Option<i64>| {
+            let consecutive = match (tx, ty) {
+                (Some(p), Some(q)) => p != q && (p - q).abs() <= 12 && x.len() == y.len(),
+                _ => false,
+            };
+            let transposition = dl == 1 && lev == 2;
+            let typo = dl == 1 && x.len().min(y.len()) >= 4 && !consecutive;
+            transposition || typo
         };
-        let transposition = dl == 1 && lev == 2;
-        let typo = dl == 1 && x.len().min(y.len()) >= 4 && !consecutive;
-        transposition || typo
-    };
-    let compact =
-        |s: &str| -> String { s.chars().filter(char::is_ascii_alphanumeric).collect::<String>().to_uppercase() };
-    // The digits after a prefix of letters, without leading zeros (INV45 ~ INV-000045).
-    let core = |s: &str| -> String {
-        let c = compact(s);
-        let body = c.trim_start_matches(|ch: char| ch.is_ascii_alphabetic());
-        body.trim_start_matches('0').to_string()
-    };
-    let (ca, cb) = (core(a), core(b));
-    if !ca.is_empty() && ca == cb && ca.bytes().all(|x| x.is_ascii_digit()) && sa.is_empty() && sb.is_empty() {
-        return true;
+        let (ca, cb) = (&self.core, &o.core);
+        if !ca.is_empty() && ca == cb && ca.bytes().all(|x| x.is_ascii_digit()) && sa.is_empty() && sb.is_empty() {
+            return true;
+        }
+        let (short, long) = if ba.len() <= bb.len() { (ba, bb) } else { (bb, ba) };
+        let prefixed = short.len() >= 3 && long.len() > short.len() && long.ends_with(short);
+        slip(ba, bb, dl, lev, self.trailing_base, o.trailing_base)
+            || {
+                let (x, y) = (self.compact.as_str(), o.compact.as_str());
+                let (dl, lev) = edits(x, y);
+                slip(x, y, dl, lev, self.trailing_compact, o.trailing_compact)
+            }
+            || prefixed
     }
-    let (short, long) = if ba.len() <= bb.len() { (ba, bb) } else { (bb, ba) };
-    let prefixed = short.len() >= 3 && long.len() > short.len() && long.ends_with(short);
-    slip(ba, bb) || slip(&compact(a), &compact(b)) || prefixed
+}
+
+/// Damerau–Levenshtein and Levenshtein distances (strsim's), 0 for equal text.
+fn edits(a: &str, b: &str) -> (usize, usize) {
+    if a == b { (0, 0) } else { (strsim::damerau_levenshtein(a, b), strsim::levenshtein(a, b)) }
+}
+
+/// [`reckon_core::similarity::jaro_winkler`], which is exactly 1 for equal text.
+fn jaro_winkler(a: &str, b: &str) -> f64 {
+    if a == b { 1.0 } else { reckon_core::similarity::jaro_winkler(a, b) }
 }
 
 /// Features of every pair (see [`FEATURES`]).
@@ -383,21 +428,31 @@ pub fn features(
     vendors: &HashMap<String, String>,
     pairs: &[(usize, usize)],
 ) -> Vec<Pair> {
-    let norm: Vec<String> = inv.par_iter().map(|i| normalize_number(&i.invoice_number)).collect();
-    let mut vkeys: HashMap<&str, String> = HashMap::default();
-    for x in inv {
-        vkeys
-            .entry(x.vendor_id.as_str())
-            .or_insert_with(|| name_key(vendors.get(&x.vendor_id).map_or(x.vendor_name.as_str(), String::as_str)));
+    let keys: Vec<NumberKey> = inv.par_iter().map(|i| NumberKey::new(&i.invoice_number)).collect();
+    // Vendors, their clusters and their name keys as small numbers, once per invoice.
+    let mut ids: HashMap<&str, u32> = HashMap::default();
+    let mut vkeys: Vec<String> = Vec::new();
+    let mut clusters: HashMap<&str, u32> = HashMap::default();
+    let cl = |i: usize| cluster.get(&inv[i].vendor_id).map(String::as_str).unwrap_or(inv[i].vendor_id.as_str());
+    let mut vendor = Vec::with_capacity(inv.len());
+    let mut vcluster = Vec::with_capacity(inv.len());
+    for (i, x) in inv.iter().enumerate() {
+        let n = ids.len() as u32;
+        let v = *ids.entry(x.vendor_id.as_str()).or_insert_with(|| {
+            vkeys.push(name_key(vendors.get(&x.vendor_id).map_or(x.vendor_name.as_str(), String::as_str)));
+            n
+        });
+        vendor.push(v);
+        let n = clusters.len() as u32;
+        vcluster.push(*clusters.entry(cl(i)).or_insert(n));
     }
     let descs: Vec<String> = inv.iter().map(|x| x.description.to_lowercase()).collect();
     // Credit memos per (cluster, currency, absolute amount), by date: a credit between
     // two equal invoices makes the second a re-issue, not a duplicate.
-    let cl = |i: usize| cluster.get(&inv[i].vendor_id).map(String::as_str).unwrap_or(inv[i].vendor_id.as_str());
-    let mut credits: HashMap<(&str, &str, i64), Vec<i32>> = HashMap::default();
+    let mut credits: HashMap<(u32, &str, i64), Vec<i32>> = HashMap::default();
     for (i, x) in inv.iter().enumerate() {
         if x.amount < 0 {
-            credits.entry((cl(i), x.currency.as_str(), -x.amount)).or_default().push(x.invoice_date);
+            credits.entry((vcluster[i], x.currency.as_str(), -x.amount)).or_default().push(x.invoice_date);
         }
     }
     pairs
@@ -405,11 +460,11 @@ pub fn features(
         .map(|&(a, b)| {
             let (x, y) = (&inv[a], &inv[b]);
             let one = |c: bool| if c { 1.0f32 } else { 0.0 };
-            let (na, nb) = (&norm[a], &norm[b]);
-            let (ba, bb) = (na.split('~').next().unwrap_or(na), nb.split('~').next().unwrap_or(nb));
-            let dl = strsim::damerau_levenshtein(ba, bb);
-            let lev = strsim::levenshtein(ba, bb);
-            let seq = match (trailing_number(ba), trailing_number(bb)) {
+            let (ka, kb) = (&keys[a], &keys[b]);
+            let (na, nb) = (&ka.norm, &kb.norm);
+            let (ba, bb) = (ka.base(), kb.base());
+            let (dl, lev) = edits(ba, bb);
+            let seq = match (ka.trailing_base, kb.trailing_base) {
                 (Some(p), Some(q)) => p != q && (p - q).abs() <= 12 && ba.len() == bb.len() && lev <= 2,
                 _ => false,
             };
@@ -418,19 +473,18 @@ pub fn features(
             let credit_between = x.amount == y.amount
                 && x.amount > 0
                 && credits
-                    .get(&(cl(a), x.currency.as_str(), x.amount))
+                    .get(&(vcluster[a], x.currency.as_str(), x.amount))
                     .is_some_and(|ds| ds.iter().any(|d| *d >= lo - 3 && *d <= hi + 3));
             let f = vec![
-                one(x.vendor_id == y.vendor_id),
-                one(cl(a) == cl(b)),
-                reckon_core::similarity::jaro_winkler(&vkeys[x.vendor_id.as_str()], &vkeys[y.vendor_id.as_str()])
-                    as f32,
+                one(vendor[a] == vendor[b]),
+                one(vcluster[a] == vcluster[b]),
+                jaro_winkler(&vkeys[vendor[a] as usize], &vkeys[vendor[b] as usize]) as f32,
                 one(x.invoice_number.trim() == y.invoice_number.trim()),
                 one(na == nb),
                 // Edits between the normalised numbers, as a count (capped at 4):
                 // the same on `INV-000004` as on `9010000004`.
                 dl.min(4) as f32 / 4.0,
-                one(numbers_linked_normalized(&x.invoice_number, &y.invoice_number, na, nb)),
+                one(ka.linked(kb, dl, lev)),
                 one(dl == 1 && lev == 2),
                 one(ba == bb && na != nb),
                 one(seq),
@@ -443,7 +497,7 @@ pub fn features(
                 one((27..=32).contains(&(dd % 365)) || (58..=63).contains(&dd) || (88..=94).contains(&dd)),
                 one(!x.po_number.is_empty() && x.po_number == y.po_number),
                 one(!x.po_number.is_empty() && !y.po_number.is_empty() && x.po_number != y.po_number),
-                reckon_core::similarity::jaro_winkler(&descs[a], &descs[b]) as f32,
+                jaro_winkler(&descs[a], &descs[b]) as f32,
                 one(credit_between),
                 (x.amount.unsigned_abs() as f32 + 1.0).log10(),
             ];
