@@ -694,6 +694,8 @@ pub fn reference_blocks(receipts: &[Receipt], items: &[OpenItem]) -> PolarsResul
     }
     tracing::debug!(
         probes = probes.len(),
+        by_full = by_full.height(),
+        by_tail = by_tail.height(),
         keyed_ms,
         joined_ms,
         total_ms = t0.elapsed().as_millis() as u64,
