@@ -382,64 +382,54 @@ fn dedupe_keys_with(
         }
         mix(h.finish())
     };
-    // digest → (part, row) of the first row with it; further keys that share a
-    // digest without being equal, in `others`.
-    let mut seen: HashMap<u64, (usize, usize)> = HashMap::with_capacity(parts.iter().map(|(_, d)| d.height()).sum());
-    let mut others: HashMap<u64, Vec<(usize, usize)>> = HashMap::new();
+    use rayon::prelude::*;
+    // Every row's digest, side by side, sorted with its place in file order; rows
+    // that share a digest are compared by their keys, and a row whose key an
+    // earlier row has is a repeat of the earliest such row.
+    let mut rows: Vec<(u64, u32, u32)> = Vec::with_capacity(parts.iter().map(|(_, d)| d.height()).sum());
+    for (p, (_, df)) in parts.iter().enumerate() {
+        let digests: Vec<u64> = (0..df.height()).into_par_iter().map(|r| digest(p, r)).collect();
+        rows.extend(digests.into_iter().enumerate().map(|(r, d)| (d, p as u32, r as u32)));
+    }
+    rows.par_sort_unstable();
+    let mut repeats: Vec<(usize, usize, usize, usize)> = Vec::new();
+    for group in rows.chunk_by(|a, b| a.0 == b.0).filter(|g| g.len() > 1) {
+        for (i, &(_, p, r)) in group.iter().enumerate().skip(1) {
+            let (p, r) = (p as usize, r as usize);
+            let k = key_of(p, r);
+            if let Some(&(_, fp, fr)) = group[..i].iter().find(|&&(_, fp, fr)| key_of(fp as usize, fr as usize) == k) {
+                repeats.push((p, r, fp as usize, fr as usize));
+            }
+        }
+    }
+    drop(rows);
+    // Reported in file order.
+    repeats.sort_unstable();
     let position = |df: &DataFrame, r: usize| -> String {
         df.column("source_position")
             .ok()
             .and_then(|c| c.str().ok().and_then(|s| s.get(r).map(str::to_string)))
             .unwrap_or_default()
     };
-    let mut masks: Vec<Option<Vec<bool>>> = Vec::with_capacity(parts.len());
-    for (p, (fi, df)) in parts.iter().enumerate() {
-        let fi = *fi;
-        let mut keep: Option<Vec<bool>> = None;
-        for r in 0..df.height() {
-            let d = digest(p, r);
-            let first = match seen.get(&d) {
-                None => {
-                    seen.insert(d, (p, r));
-                    None
-                }
-                Some(&(fp, fr)) => {
-                    let k = key_of(p, r);
-                    if key_of(fp, fr) == k {
-                        Some((fp, fr))
-                    } else {
-                        let list = others.entry(d).or_default();
-                        match list.iter().find(|&&(op, or)| key_of(op, or) == k) {
-                            Some(&found) => Some(found),
-                            None => {
-                                list.push((p, r));
-                                None
-                            }
-                        }
-                    }
-                }
-            };
-            let Some((fp, fr)) = first else { continue };
-            let k = key_of(p, r);
-            let (ffi, fdf) = (&parts[fp].0, &parts[fp].1);
-            let first = format!(
-                "{} {}",
-                files[*ffi].path,
-                Some(position(fdf, fr)).filter(|s| !s.is_empty()).unwrap_or("?".into())
-            );
-            keep.get_or_insert_with(|| vec![true; df.height()])[r] = false;
-            repeated_in.push(fi);
-            rejects.push(Reject {
-                file: files[fi].path.clone(),
-                row: position(df, r).rsplit(' ').next().and_then(|n| n.parse().ok()),
-                column: Some(key.join("+")),
-                value: Some(k.join("/")),
-                code: RejectCode::DuplicateKey,
-                reason: format!("{} {} was already loaded from {first}", key.join("+"), k.join("/")),
-                table: Some(table.name().to_string()),
-            });
-        }
-        masks.push(keep);
+    let mut masks: Vec<Option<Vec<bool>>> = vec![None; parts.len()];
+    for (p, r, fp, fr) in repeats {
+        let (fi, df) = (parts[p].0, &parts[p].1);
+        let keep = &mut masks[p];
+        let k = key_of(p, r);
+        let (ffi, fdf) = (&parts[fp].0, &parts[fp].1);
+        let first =
+            format!("{} {}", files[*ffi].path, Some(position(fdf, fr)).filter(|s| !s.is_empty()).unwrap_or("?".into()));
+        keep.get_or_insert_with(|| vec![true; df.height()])[r] = false;
+        repeated_in.push(fi);
+        rejects.push(Reject {
+            file: files[fi].path.clone(),
+            row: position(df, r).rsplit(' ').next().and_then(|n| n.parse().ok()),
+            column: Some(key.join("+")),
+            value: Some(k.join("/")),
+            code: RejectCode::DuplicateKey,
+            reason: format!("{} {} was already loaded from {first}", key.join("+"), k.join("/")),
+            table: Some(table.name().to_string()),
+        });
     }
     drop(texts);
     let kept = parts.into_iter().zip(masks).map(|((_, df), keep)| match keep {
@@ -516,5 +506,61 @@ mod tests {
         );
         assert_eq!(real.2, [0, 1, 1]);
         assert_eq!(colliding, real, "every key with one digest: the same rows kept and rejected");
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 300, ..Default::default() })]
+
+        /// Files of keys drawn from a few values, repeated within and across
+        /// files: kept rows and rejects are what one pass in file order gives
+        /// (a key's first row is kept, every later row names it), with real
+        /// and with colliding digests.
+        #[test]
+        fn repeats_are_found_as_one_pass_in_file_order(
+            files in proptest::collection::vec(proptest::collection::vec(0u8..12, 0..40), 1..5)
+        ) {
+            let reports: Vec<FileReport> =
+                (0..files.len()).map(|f| FileReport { path: format!("f{f}.csv"), ..FileReport::default() }).collect();
+            let parts = || -> Vec<(usize, DataFrame)> {
+                files
+                    .iter()
+                    .enumerate()
+                    .map(|(f, keys)| {
+                        let ids: Vec<String> = keys.iter().map(|k| format!("K{k}")).collect();
+                        let pos: Vec<String> = (0..keys.len()).map(|r| format!("line {}", r + 2)).collect();
+                        let df = DataFrame::new(
+                            keys.len(),
+                            vec![Column::new("item_id".into(), ids), Column::new("source_position".into(), pos)],
+                        )
+                        .unwrap_or_else(|e| panic!("{e}"));
+                        (f, df)
+                    })
+                    .collect()
+            };
+            // One pass in file order.
+            let mut first: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+            let (mut kept, mut rejected) = (Vec::new(), Vec::new());
+            for (f, keys) in files.iter().enumerate() {
+                for (r, k) in keys.iter().enumerate() {
+                    let id = format!("K{k}");
+                    match first.get(&id) {
+                        Some(at) => rejected.push(format!("f{f}.csv Some({}) item_id {id} was already loaded from {at}", r + 2)),
+                        None => {
+                            first.insert(id.clone(), format!("f{f}.csv line {}", r + 2));
+                            kept.push(id);
+                        }
+                    }
+                }
+            }
+            for mix in [(|d| d) as fn(u64) -> u64, |_| 0, |d| d % 3] {
+                let d = dedupe_keys_with(Table::ArOpenItems, parts(), &reports, mix);
+                let ids: Vec<String> = d.df.column("item_id").map_or(Vec::new(), |c| {
+                    c.str().map_or(Vec::new(), |s| s.iter().map(|v| v.unwrap_or("").to_string()).collect())
+                });
+                let rej: Vec<String> = d.rejects.iter().map(|r| format!("{} {:?} {}", r.file, r.row, r.reason)).collect();
+                proptest::prop_assert_eq!(&ids, &kept);
+                proptest::prop_assert_eq!(&rej, &rejected);
+            }
+        }
     }
 }
