@@ -330,9 +330,10 @@ pub struct Rarity {
     /// For a journal with the same lines as an earlier one within
     /// `duplicate_days`: how many such matches chance gives a journal of its
     /// kind, capped at 1 (1 for a journal without one). Its kind is the entity
-    /// and the accounts on each side; chance is the share of the year the window
-    /// covers times the kind's journals per minor unit with a total within ×/÷
-    /// 1.25 of this one's (at least one). A total matching to the cent among
+    /// and the accounts on each side; chance is the window's share of the
+    /// entity's book (its first to last posting day) times the kind's other
+    /// journals per minor unit whose debits total within ×/÷ 1.25 of this one's
+    /// (at least one). A total matching to the cent among
     /// many similar totals of the same two accounts is expected in a large book;
     /// among few, it is not.
     pub duplicate: f64,
@@ -722,7 +723,7 @@ impl Tests {
                     if chance <= c.duplicate_max_chance {
                         flag(JournalTest::DuplicateJournal, 0.6, &|| {
                             format!(
-                                "same lines as journal {}, a match chance gives about one in {:.0} journals like it",
+                                "same lines as journal {}; chance gives such a match to about one in {:.0} journals like it",
                                 book.journal_id.name(orig),
                                 1.0 / chance
                             )
