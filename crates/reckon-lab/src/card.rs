@@ -130,3 +130,14 @@ pub fn reproduce(scenarios: &[&std::path::Path], train: String) -> Vec<String> {
     v.push(train);
     v
 }
+
+/// The training section of a model fitted to a state store's decisions: the
+/// store, the training window (as the trainer words it), the prior's rows and
+/// the labelled rows' sha256.
+pub fn from_decisions(state: &std::path::Path, window: &str, prior_rows: usize, data_sha256: &str) -> String {
+    format!(
+        "The decisions in the state store `{}`, training window: {window}.\n\
+Prior: {prior_rows} rows of generated scenarios. Data sha256 (the labelled rows): `{data_sha256}`.",
+        state.display()
+    )
+}

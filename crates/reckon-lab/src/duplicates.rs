@@ -39,7 +39,7 @@ pub fn truth(dir: &Path) -> Result<(PairLabels, PairLabels), LabError> {
     Ok((read("ap_duplicates.csv", "pattern")?, read("ap_hard_negatives.csv", "type")?))
 }
 
-fn labelled(dir: &Path) -> Result<(Vec<f64>, Vec<bool>, usize), LabError> {
+pub(crate) fn labelled(dir: &Path) -> Result<(Vec<f64>, Vec<bool>, usize), LabError> {
     let (_, tables) = crate::model::tables(dir)?;
     let inv = tables.invoices.get().ok_or_else(|| LabError::Data("no AP invoices".into()))?;
     let (dups, _) = truth(&dir.join("truth"))?;

@@ -106,7 +106,7 @@ pub fn eval_out(out: &Path, truth_dir: &Path, review_risk: f64) -> Result<Journa
     evaluate(&results, truth_dir, review_risk)
 }
 
-fn labels(results: &[JournalResult], truth_dir: &Path) -> Result<Vec<bool>, LabError> {
+pub(crate) fn labels(results: &[JournalResult], truth_dir: &Path) -> Result<Vec<bool>, LabError> {
     let file = truth_dir.join("journal_anomalies.csv");
     let bad = |reason: String| LabError::Truth { file: file.clone(), reason };
     let b = std::fs::read(&file).map_err(|e| bad(e.to_string()))?;
@@ -511,7 +511,7 @@ labelled history."
 }
 
 /// A scenario's GL book, converted as a run converts it.
-fn book_of(dir: &Path) -> Result<std::sync::Arc<Book>, LabError> {
+pub(crate) fn book_of(dir: &Path) -> Result<std::sync::Arc<Book>, LabError> {
     let (_, tables) = crate::model::tables(dir)?;
     tables.book.get().ok_or_else(|| LabError::In {
         path: dir.to_path_buf(),

@@ -10,7 +10,8 @@
 //! type: the facts from `config.json`, the prose from the trainer), and
 //! `worlds` (leave-one-world-out evaluation: `reckon worlds`), `retrain` (the
 //! cash model fitted to a state store's decisions: `reckon train cash
-//! --state`). `reckon-pipeline` serves
+//! --state`), `retrain_flags` (the duplicate and journal models fitted to
+//! them: `reckon train duplicates|journals --state`). `reckon-pipeline` serves
 //! the models these write; it does not link linfa.
 
 pub mod card;
@@ -21,6 +22,7 @@ pub mod eval;
 pub mod journals;
 pub mod model;
 pub mod retrain;
+pub mod retrain_flags;
 pub mod simulate;
 pub mod worlds;
 

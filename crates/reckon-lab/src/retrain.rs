@@ -74,9 +74,9 @@ pub enum RetrainError {
     #[error("{0}")]
     Params(String),
     #[error(
-        "{found} proposals decided by people in the training window (runs {first} to {last}); training needs {needed}: wait for {more} more decisions or lower --min-labels"
+        "{found} {what} decided by people in the training window (runs {first} to {last}); training needs {needed}: wait for {more} more decisions or lower --min-labels"
     )]
-    TooFewLabels { found: usize, needed: usize, more: usize, first: String, last: String },
+    TooFewLabels { what: &'static str, found: usize, needed: usize, more: usize, first: String, last: String },
     #[error(transparent)]
     Lab(#[from] crate::LabError),
 }
@@ -270,6 +270,7 @@ pub fn train_from_decisions(
     }
     if decided < p.min_labels {
         return Err(RetrainError::TooFewLabels {
+            what: "proposals",
             found: decided,
             needed: p.min_labels.max(1),
             more: p.min_labels.saturating_sub(decided),
@@ -406,14 +407,7 @@ Newton), exported as ONNX. Weights: `weights.json`; training reference:\n\
 `reference.json`.",
             r.params.weak_weight, r.params.prior_weight
         ),
-        training: format!(
-            "The decisions in the state store `{}`, training window: {}.\n\
-Prior: {} rows of generated scenarios. Data sha256 (the labelled rows): `{}`.",
-            state.display(),
-            w(&r.train),
-            r.prior_rows,
-            r.data_sha256
-        ),
+        training: crate::card::from_decisions(state, &w(&r.train), r.prior_rows, &r.data_sha256),
         validation: format!(
             "Held out, the newest {}.\n\n\
 | scorer | Brier | auto threshold | auto groups | of them right | touchless |\n|---|---|---|---|---|---|\n{}{}\n\

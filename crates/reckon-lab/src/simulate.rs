@@ -556,14 +556,23 @@ pub fn simulate(days_dir: &Path, out: &Path, state: &Path, cfg: &SimConfig) -> R
                         truth.true_duplicates.contains(&(w[0].to_string(), w[1].to_string()))
                             || truth.true_duplicates.contains(&(w[1].to_string(), w[0].to_string()))
                     });
-                    if !real {
+                    if real {
+                        decide(serde_json::json!({"exception_id": eid, "action": "confirm", "actor": "ap.clerk",
+                            "comment": "blocked the later invoice"}));
+                    } else {
                         decide(serde_json::json!({"exception_id": eid, "action": "dismiss", "actor": "ap.clerk",
                             "comment": "different deliveries"}));
                     }
                 }
                 ("journal_anomaly" | "control_violation", None) => {
                     let j = subject.strip_prefix("gl_journal_lines:").unwrap_or("");
-                    if !truth.anomalies.contains(j) && kind[i] == "journal_anomaly" {
+                    if kind[i] != "journal_anomaly" {
+                        continue;
+                    }
+                    if truth.anomalies.contains(j) {
+                        decide(serde_json::json!({"exception_id": eid, "action": "confirm", "actor": "gl.reviewer",
+                            "comment": "correcting entry requested from the preparer"}));
+                    } else {
                         decide(serde_json::json!({"exception_id": eid, "action": "explain", "actor": "gl.reviewer",
                             "comment": "supported by the period-end checklist"}));
                     }

@@ -63,6 +63,13 @@ impl Stage for DuplicatesStage {
             "duplicate detection done"
         );
         let table = duplicates_frame(&d).map_err(|e| fail(e.to_string()))?;
+        let exceptions = exceptions(&d, inputs.run_id);
+        // A run with a store keeps each flagged pair's features and score: with
+        // the decisions on its exception, a row to retrain the model on.
+        let learned = crate::remember::Learned {
+            flags: if inputs.memory.is_some() { flag_scores(&d, &exceptions) } else { Vec::new() },
+            ..Default::default()
+        };
         let mut counts = BTreeMap::new();
         counts.insert("compared_pairs".to_string(), d.compared_pairs as u64);
         counts.insert("flagged_pairs".to_string(), d.flagged.len() as u64);
@@ -80,8 +87,8 @@ impl Stage for DuplicatesStage {
                 counts,
             },
             tables: vec![("duplicates", table)],
-            exceptions: exceptions(&d, inputs.run_id),
-            learned: crate::remember::Learned::default(),
+            exceptions,
+            learned,
             models: vec![crate::manifest::ModelEntry::of(model)],
             settled: Settled {
                 ap_screened: Some(d.invoices.iter().map(|i| i.doc_id.clone()).collect()),
@@ -98,6 +105,8 @@ pub struct DedupResult<'a> {
     pub compared_pairs: usize,
     /// (a, b, probability, reasons) for pairs at or above the review threshold.
     pub flagged: Vec<(usize, usize, f64, Vec<String>)>,
+    /// The features of each flagged pair (as `flagged`), in `FEATURES` order.
+    pub flagged_features: Vec<Vec<f32>>,
     pub cluster: Vec<Option<usize>>,
     pub threshold: f64,
     pub model: String,
@@ -136,13 +145,56 @@ pub fn detect<'a>(
     let p: Vec<f32> = p.iter().zip(&linked).map(|(s, l)| if *l { *s } else { 0.0 }).collect();
     let scored: Vec<(usize, usize, f64)> = ps.iter().zip(&p).map(|(q, s)| (q.a, q.b, f64::from(*s))).collect();
     let cluster = reckon_duplicates::clusters(invoices.len(), &scored, threshold, threshold * 0.5);
-    let flagged = ps
+    let (flagged, flagged_features) = ps
         .iter()
         .zip(&p)
         .filter(|(_, s)| f64::from(**s) >= threshold)
-        .map(|(q, s)| (q.a, q.b, f64::from(*s), reckon_duplicates::reasons(invoices, q, &why)))
+        .map(|(q, s)| ((q.a, q.b, f64::from(*s), reckon_duplicates::reasons(invoices, q, &why)), q.features.to_vec()))
+        .unzip();
+    Ok(DedupResult {
+        invoices,
+        compared_pairs: ps.len(),
+        flagged,
+        flagged_features,
+        cluster,
+        threshold,
+        model: model.id(),
+    })
+}
+
+/// The scores of each flagged pair, under the problem key of the exception
+/// that holds it.
+pub fn flag_scores(r: &DedupResult<'_>, exceptions: &[Exception]) -> Vec<reckon_state::models::FlagScore> {
+    let mut key_of: reckon_duplicates::HashMap<&str, String> = Default::default();
+    for e in exceptions {
+        let key = reckon_state::lifecycle::problem_key(e);
+        for doc in e.records.iter().filter_map(|r| r.strip_prefix("ap_invoices:")) {
+            key_of.insert(doc, key.clone());
+        }
+    }
+    let mut out: Vec<reckon_state::models::FlagScore> = r
+        .flagged
+        .iter()
+        .zip(&r.flagged_features)
+        .filter_map(|((a, b, p, _), f)| {
+            let (x, y) = (r.invoices[*a].doc_id.as_str(), r.invoices[*b].doc_id.as_str());
+            let (x, y) = if x < y { (x, y) } else { (y, x) };
+            Some(reckon_state::models::FlagScore {
+                run_id: String::new(),
+                engine: reckon_state::models::ENGINE_DEDUP.into(),
+                subject: format!("{x}+{y}"),
+                problem_key: key_of.get(x)?.clone(),
+                model: r.model.clone(),
+                threshold: r.threshold,
+                score: *p,
+                feature_spec: FEATURE_SPEC.into(),
+                features: f.clone(),
+            })
+        })
         .collect();
-    Ok(DedupResult { invoices, compared_pairs: ps.len(), flagged, cluster, threshold, model: model.id() })
+    out.sort_by(|p, q| p.subject.cmp(&q.subject));
+    out.dedup_by(|p, q| p.subject == q.subject);
+    out
 }
 
 fn band(p: f64) -> Band {

@@ -59,12 +59,22 @@ impl Stage for JournalsStage {
         let Some(book) = inputs.tables.book.get() else { return Ok(StageOutput::no_input()) };
         let book = book.as_ref();
         let mut results = self.tests.run_book(book);
+        let mut risk_inputs = Vec::new();
         if let Some(m) = &self.model {
-            m.score(&self.tests, book, &mut results).map_err(|e| fail(e.to_string()))?;
+            risk_inputs = m.score_with_inputs(&self.tests, book, &mut results).map_err(|e| fail(e.to_string()))?.1;
         }
         let model_id = self.model.as_ref().map_or(MODEL.to_string(), |m| m.risk.id());
         let table = scores_frame(book, &results, &model_id).map_err(|e| fail(e.to_string()))?;
         let exceptions = exceptions(book, &results, self.review_risk, &model_id, inputs.run_id);
+        // A run with a store keeps each raised journal's model inputs and risk:
+        // with the decisions on its exception, a row to retrain the model on.
+        let learned = crate::remember::Learned {
+            flags: match &self.model {
+                Some(m) if inputs.memory.is_some() => flag_scores(&results, &exceptions, &risk_inputs, m),
+                _ => Vec::new(),
+            },
+            ..Default::default()
+        };
         let mut counts = BTreeMap::new();
         counts.insert("journals".to_string(), results.len() as u64);
         counts.insert("unbalanced".to_string(), results.iter().filter(|j| j.unbalanced).count() as u64);
@@ -90,7 +100,7 @@ impl Stage for JournalsStage {
                 ("benford", benford_frame(&self.tests, book).map_err(|e| fail(e.to_string()))?),
             ],
             exceptions,
-            learned: crate::remember::Learned::default(),
+            learned,
             models: self
                 .model
                 .iter()
@@ -140,6 +150,45 @@ pub fn scores_frame(book: &Book, results: &[JournalResult], model: &str) -> Pola
         Column::new("flags".into(), rows.iter().map(|r| flags[r.1].as_str()).collect::<Vec<_>>()),
     ];
     DataFrame::new(rows.len(), cols)
+}
+
+/// The inputs and risk of each journal raised as a `journal_anomaly`, under
+/// its exception's problem key; `inputs` holds the risk model's inputs journal
+/// by journal.
+pub fn flag_scores(
+    results: &[JournalResult],
+    exceptions: &[Exception],
+    inputs: &[f32],
+    model: &RiskModel,
+) -> Vec<reckon_state::models::FlagScore> {
+    let k = model.risk.config.features.len();
+    let raised: std::collections::HashMap<&str, &Exception> = exceptions
+        .iter()
+        .filter(|e| e.kind == ExceptionKind::JournalAnomaly)
+        .filter_map(|e| Some((e.records.first()?.strip_prefix("gl_journal_lines:")?, e)))
+        .collect();
+    let (spec, id) = (model.inputs_spec(), model.risk.id());
+    let mut out: Vec<reckon_state::models::FlagScore> = results
+        .iter()
+        .enumerate()
+        .filter_map(|(i, j)| {
+            let subject = format!("{}/{}", j.entity, j.journal_id);
+            let e = raised.get(subject.as_str())?;
+            Some(reckon_state::models::FlagScore {
+                run_id: String::new(),
+                engine: reckon_state::models::ENGINE_ANOMALY.into(),
+                problem_key: reckon_state::lifecycle::problem_key(e),
+                subject,
+                model: id.clone(),
+                threshold: model.review(),
+                score: j.risk,
+                feature_spec: spec.clone(),
+                features: inputs.get(i * k..(i + 1) * k)?.to_vec(),
+            })
+        })
+        .collect();
+    out.sort_by(|p, q| p.subject.cmp(&q.subject));
+    out
 }
 
 /// `control_violation` for unbalanced journals, `journal_anomaly` above the review risk.
@@ -231,6 +280,24 @@ impl RiskModel {
 
     /// Replaces each journal's rule risk by the model's risk; returns the forest scores.
     pub fn score(&self, tests: &Tests, book: &Book, results: &mut [JournalResult]) -> Result<Vec<f32>, RiskError> {
+        Ok(self.score_with_inputs(tests, book, results)?.0)
+    }
+
+    /// The risk model's input names, as a feature spec a store keeps with each
+    /// journal's inputs (`journal_risk_v2/` and the first 16 hex digits of the
+    /// sha256 of the names): rows are retrained on only by a model with the same inputs.
+    pub fn inputs_spec(&self) -> String {
+        inputs_spec(&self.risk.config.features)
+    }
+
+    /// As [`RiskModel::score`], also returning the risk model's inputs, journal
+    /// by journal (`risk.config.features` per journal).
+    pub fn score_with_inputs(
+        &self,
+        tests: &Tests,
+        book: &Book,
+        results: &mut [JournalResult],
+    ) -> Result<(Vec<f32>, Vec<f32>), RiskError> {
         let n = results.len();
         let f = reckon_journals::features(tests, book, results);
         let ifs = self.iforest.score(n, &f)?;
@@ -266,8 +333,14 @@ impl RiskModel {
                 });
             }
         }
-        Ok(ifs)
+        Ok((ifs, x))
     }
+}
+
+/// The feature spec of a risk model with inputs `names` ([`RiskModel::inputs_spec`]).
+pub fn inputs_spec(names: &[String]) -> String {
+    let h = reckon_core::id::sha256_hex(names.join(",").as_bytes());
+    format!("journal_risk_v2/{}", &h[..16])
 }
 
 /// The risk model's inputs, in the order its config names them, journal by

@@ -540,6 +540,8 @@ pub struct Learned {
     /// The scores of the cash proposals put to people (with the run's id
     /// filled in when the changes are written).
     pub proposals: Vec<reckon_state::models::ProposalScore>,
+    /// The scores of the duplicate pairs and journals raised as exceptions.
+    pub flags: Vec<reckon_state::models::FlagScore>,
     /// Served models' drift against their training reference: (model id, JSON).
     pub drift: Vec<(String, String)>,
     /// Served models' calibration in the field: (model id, JSON).
@@ -549,6 +551,7 @@ pub struct Learned {
 impl Learned {
     pub fn extend(&mut self, o: Learned) {
         self.proposals.extend(o.proposals);
+        self.flags.extend(o.flags);
         self.drift.extend(o.drift);
         self.calibration.extend(o.calibration);
         self.decisions.extend(o.decisions);
@@ -785,6 +788,7 @@ pub fn finish(
         aliases: learned.aliases,
         lapsed: out.lapsed,
         proposals: learned.proposals,
+        flags: learned.flags,
         drift: learned.drift,
         calibration: learned.calibration,
     };

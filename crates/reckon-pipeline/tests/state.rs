@@ -456,11 +456,18 @@ fn controls_and_explanations() {
     let d4 = decisions_file(
         &t.join("dec"),
         "d.jsonl",
-        &[serde_json::json!({"decision_id": "D1", "exception_id": x9, "action": "dismiss", "actor": "bob",
-            "decided_at": "2026-11-07T09:00:00Z", "comment": "a refund, not a receipt"})],
+        &[
+            // `confirm` is for duplicates and journal anomalies only.
+            serde_json::json!({"decision_id": "D0", "exception_id": x9, "action": "confirm", "actor": "bob",
+                "decided_at": "2026-11-07T08:59:00Z"}),
+            serde_json::json!({"decision_id": "D1", "exception_id": x9, "action": "dismiss", "actor": "bob",
+                "decided_at": "2026-11-07T09:00:00Z", "comment": "a refund, not a receipt"}),
+        ],
     );
     let v = submit(&state, &d4, &policy);
-    assert_eq!(v[0].status, Some(DecisionStatus::Applied), "{v:#?}");
+    assert_eq!(v[0].status, Some(DecisionStatus::Refused), "{v:#?}");
+    assert!(v[0].reason.as_deref().is_some_and(|r| r.contains("confirm does not apply to")), "{v:#?}");
+    assert_eq!(v[1].status, Some(DecisionStatus::Applied), "{v:#?}");
     day = t.join("d6");
     write_day(&day, &[], &ar_day1(), &[], &gl(3));
     reckon_pipeline::run(&opts(&day, &t.join("o6"), &state, 7, cfg.clone())).unwrap_or_else(|e| panic!("{e}"));
@@ -592,7 +599,8 @@ fn store_faults_are_clear_and_leave_it_unchanged() {
         })
         .unwrap_or_else(|e| panic!("{e}"));
     let e = Store::open(&newer).err().map(|e| e.to_string()).unwrap_or_default();
-    assert!(e.contains("schema version 99, newer than this reckon knows (7)"), "{e}");
+    let known = format!("schema version 99, newer than this reckon knows ({})", reckon_state::SCHEMA_VERSION);
+    assert!(e.contains(&known), "{e}");
 }
 
 /// A PostgreSQL server that drops the run's connection mid-run: the run fails

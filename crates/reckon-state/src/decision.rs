@@ -26,6 +26,11 @@ reckon_core::vocab_enum! {
         WriteOff => "write_off",
         /// A journal that is in order, with the explanation in `comment`.
         Explain => "explain",
+        /// The exception is right: a `duplicate_invoice` is a real duplicate
+        /// (the later invoice is blocked for payment), a `journal_anomaly` a
+        /// journal to correct. Closes it; with `dismiss` and `explain`, the
+        /// label the duplicate and journal models are retrained on.
+        Confirm => "confirm",
         /// Undo the decision `target`.
         Undo => "undo",
         /// Approve the decision `target` that waits for a second person.

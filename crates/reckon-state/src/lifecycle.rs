@@ -253,7 +253,7 @@ pub fn reconcile(
                 let why = match txn.and_then(|t| cx.settled.get(t)) {
                     Some(how) => how.clone(),
                     None if suppressed.contains(&r.problem_key) => {
-                        format!("dismissed, and nothing material changed (run {})", cx.run_id)
+                        format!("closed by a decision, and nothing material changed (run {})", cx.run_id)
                     }
                     None => format!("no longer raised in run {} (the evidence changed)", cx.run_id),
                 };

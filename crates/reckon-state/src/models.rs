@@ -21,6 +21,10 @@ use crate::store::StoredDecision;
 
 /// The cash-matching engine's name in the registry (as in `reckon train cash`).
 pub const ENGINE_MATCH: &str = "match";
+/// The AP duplicate engine's name in the store (`reckon train duplicates`).
+pub const ENGINE_DEDUP: &str = "dedup";
+/// The journal risk engine's name in the store (`reckon train journals`).
+pub const ENGINE_ANOMALY: &str = "anomaly";
 
 reckon_core::vocab_enum! {
     /// A model's place for an engine.
@@ -147,6 +151,74 @@ pub fn label_proposals(
         }
     }
     out.into_values().collect()
+}
+
+/// The scores of one duplicate pair or journal a run raised as an exception
+/// (schema 8).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FlagScore {
+    pub run_id: String,
+    /// [`ENGINE_DEDUP`] or [`ENGINE_ANOMALY`].
+    pub engine: String,
+    /// `DOC_A+DOC_B` (a pair, doc ids in order) or `entity/journal_id`.
+    pub subject: String,
+    /// The problem key of the exception it was raised in (the lifecycle's).
+    pub problem_key: String,
+    pub model: String,
+    /// The model's review threshold in that run (the flag's score is at or above it).
+    pub threshold: f64,
+    pub score: f64,
+    pub feature_spec: String,
+    #[serde(skip)]
+    pub features: Vec<f32>,
+}
+
+/// A flag people decided on.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LabelledFlag {
+    #[serde(flatten)]
+    pub score: FlagScore,
+    /// People found the exception right (`confirm`); `false`: not a problem
+    /// (`dismiss`, `explain`).
+    pub right: bool,
+    pub decision_id: String,
+}
+
+/// Labels the flags by the decisions that stand (accepted or applied, not
+/// refused, pending or undone) on their exceptions: `confirm` → right,
+/// `dismiss` or `explain` → wrong; other actions say nothing of them. Each
+/// subject is labelled once, on its scores of the first run that raised it
+/// (what people saw when they decided); `problem_of` names the problem key
+/// of each exception id ([`crate::Store::exception_problems`]); `scores` are
+/// in run order.
+pub fn label_flags(
+    scores: &[FlagScore],
+    decisions: &[StoredDecision],
+    problem_of: &HashMap<String, String>,
+) -> Vec<LabelledFlag> {
+    let mut label: HashMap<&str, (bool, &str)> = HashMap::new();
+    for d in decisions {
+        if !matches!(d.status, DecisionStatus::Accepted | DecisionStatus::Applied) {
+            continue;
+        }
+        let right = match d.action {
+            Action::Confirm => true,
+            Action::Dismiss | Action::Explain => false,
+            _ => continue,
+        };
+        if let Some(k) = d.exception_id.as_deref().and_then(|e| problem_of.get(e)) {
+            label.insert(k.as_str(), (right, d.decision_id.as_str()));
+        }
+    }
+    let mut seen: BTreeSet<(&str, &str)> = BTreeSet::new();
+    let mut out = Vec::new();
+    for s in scores {
+        let Some((right, id)) = label.get(s.problem_key.as_str()) else { continue };
+        if seen.insert((s.engine.as_str(), s.subject.as_str())) {
+            out.push(LabelledFlag { score: s.clone(), right: *right, decision_id: id.to_string() });
+        }
+    }
+    out
 }
 
 reckon_core::vocab_enum! {
@@ -350,6 +422,82 @@ mod tests {
             feature_spec: None,
             entity: None,
         }
+    }
+
+    fn flag(run: &str, subject: &str, key: &str, score: f64) -> FlagScore {
+        FlagScore {
+            run_id: run.into(),
+            engine: ENGINE_DEDUP.into(),
+            subject: subject.into(),
+            problem_key: key.into(),
+            model: "duplicates@2.0".into(),
+            threshold: 0.5,
+            score,
+            feature_spec: "ap_pair_v2".into(),
+            features: vec![score as f32],
+        }
+    }
+
+    fn decided(id: &str, exception: &str, action: Action, status: DecisionStatus) -> StoredDecision {
+        StoredDecision {
+            decision_id: id.into(),
+            exception_id: Some(exception.into()),
+            action,
+            actor: "ap.clerk".into(),
+            decided_at: "2026-03-01T18:00:00Z".into(),
+            input: crate::decision::DecisionInput::default(),
+            status,
+            reason: None,
+            source: "test".into(),
+            approved_by: None,
+            applied_run: None,
+        }
+    }
+
+    /// `confirm` labels a flag right and `dismiss`/`explain` wrong, on the
+    /// scores of the first run that raised it; a decision refused, undone or
+    /// waiting for a second person labels nothing, nor does an action that
+    /// says nothing of the flag. Every pair of a cluster's exception gets its label.
+    #[test]
+    fn flags_are_labelled_by_the_decisions_that_stand() {
+        let scores = vec![
+            flag("R1", "A+B", "duplicate_invoice|A|B|C", 0.7),
+            flag("R1", "B+C", "duplicate_invoice|A|B|C", 0.6),
+            flag("R1", "D+E", "duplicate_invoice|D|E", 0.55),
+            flag("R1", "F+G", "duplicate_invoice|F|G", 0.8),
+            flag("R1", "H+I", "duplicate_invoice|H|I", 0.9),
+            flag("R2", "A+B", "duplicate_invoice|A|B|C", 0.75),
+            flag("R2", "J+K", "duplicate_invoice|J|K", 0.65),
+        ];
+        let problems: HashMap<String, String> = [
+            ("X1", "duplicate_invoice|A|B|C"),
+            ("X2", "duplicate_invoice|D|E"),
+            ("X3", "duplicate_invoice|F|G"),
+            ("X4", "duplicate_invoice|H|I"),
+            ("X5", "duplicate_invoice|J|K"),
+        ]
+        .into_iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+        let decisions = vec![
+            decided("D1", "X1", Action::Confirm, DecisionStatus::Applied),
+            decided("D2", "X2", Action::Dismiss, DecisionStatus::Applied),
+            decided("D3", "X3", Action::Confirm, DecisionStatus::Undone),
+            decided("D4", "X4", Action::Dismiss, DecisionStatus::PendingApproval),
+            decided("D5", "X5", Action::Explain, DecisionStatus::Applied),
+            decided("D6", "X3", Action::Undo, DecisionStatus::Applied),
+        ];
+        let got: Vec<(String, String, f64, bool)> = label_flags(&scores, &decisions, &problems)
+            .into_iter()
+            .map(|l| (l.score.run_id, l.score.subject, l.score.score, l.right))
+            .collect();
+        let want = vec![
+            ("R1".to_string(), "A+B".to_string(), 0.7, true),
+            ("R1".into(), "B+C".into(), 0.6, true),
+            ("R1".into(), "D+E".into(), 0.55, false),
+            ("R2".into(), "J+K".into(), 0.65, false),
+        ];
+        assert_eq!(got, want);
     }
 
     /// A challenger better on the decided proposals but clearing fewer of the

@@ -18,7 +18,7 @@ mod embedded {
 }
 
 /// The newest schema version this build knows (the last file in `migrations/`).
-pub const SCHEMA_VERSION: i64 = 7;
+pub const SCHEMA_VERSION: i64 = 8;
 
 reckon_core::vocab_enum! {
     /// Where a bank entry stands across the chain of runs.
@@ -200,7 +200,8 @@ pub struct Alias {
     pub decided_at: String,
 }
 
-/// A dismissed duplicate or explained journal.
+/// A duplicate or journal closed by a decision (dismissed, explained or
+/// confirmed): not raised again while nothing material changes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Dismissal {
     pub problem_key: String,
@@ -285,6 +286,8 @@ pub struct RunChanges {
     pub lapsed: Vec<String>,
     /// The scores of the cash proposals this run put to people.
     pub proposals: Vec<crate::models::ProposalScore>,
+    /// The scores of the duplicate pairs and journals this run raised.
+    pub flags: Vec<crate::models::FlagScore>,
     /// Each served model's drift against its training reference: (model id, JSON).
     pub drift: Vec<(String, String)>,
     /// Each served model's calibration in the field: (model id, JSON).
@@ -308,6 +311,7 @@ impl RunChanges {
             aliases: Vec::new(),
             lapsed: Vec::new(),
             proposals: Vec::new(),
+            flags: Vec::new(),
             drift: Vec::new(),
             calibration: Vec::new(),
         }
@@ -983,6 +987,57 @@ impl Store {
             .map_err(db(&path))
     }
 
+    /// The problem key of every exception, by exception id.
+    pub fn exception_problems(&mut self) -> Result<HashMap<String, String>, StateError> {
+        let path = self.path.clone();
+        let rows = self.sql().rows("SELECT exception_id, problem_key FROM exceptions", &[]).map_err(db(&path))?;
+        rows.iter().map(|r| Ok((r.text(0)?, r.text(1)?))).collect::<Result<_, DbError>>().map_err(db(&path))
+    }
+
+    /// The scores of every duplicate pair or journal (`engine`: `dedup`,
+    /// `anomaly`) the runs raised, in run order (subjects in order within a run).
+    pub fn flag_scores(&mut self, engine: &str) -> Result<Vec<crate::models::FlagScore>, StateError> {
+        let path = self.path.clone();
+        let e = db(&path);
+        let rows = self
+            .sql()
+            .rows(
+                "SELECT f.run_id, f.subject, f.problem_key, f.model, f.score, f.feature_spec, f.features, f.threshold \
+                 FROM flag_scores f JOIN runs r ON r.run_id = f.run_id WHERE f.engine = $1 ORDER BY r.seq, f.subject",
+                vals![engine],
+            )
+            .map_err(&e)?;
+        rows.iter()
+            .map(|r| {
+                let score = r.text(4)?;
+                let threshold = r.text(7)?;
+                Ok(crate::models::FlagScore {
+                    run_id: r.text(0)?,
+                    engine: engine.to_string(),
+                    subject: r.text(1)?,
+                    problem_key: r.text(2)?,
+                    model: r.text(3)?,
+                    score: score.parse().map_err(|x| DbError::Other(format!("probability '{score}': {x}")))?,
+                    threshold: threshold
+                        .parse()
+                        .map_err(|x| DbError::Other(format!("threshold '{threshold}': {x}")))?,
+                    feature_spec: r.text(5)?,
+                    features: serde_json::from_str(&r.text(6)?)
+                        .map_err(|x| DbError::Other(format!("features: {x}")))?,
+                })
+            })
+            .collect::<Result<_, DbError>>()
+            .map_err(&e)
+    }
+
+    /// The flags of `engine` people decided on ([`crate::models::label_flags`]), in run order.
+    pub fn labelled_flags(&mut self, engine: &str) -> Result<Vec<crate::models::LabelledFlag>, StateError> {
+        let scores = self.flag_scores(engine)?;
+        let decisions = self.decisions()?;
+        let problems = self.exception_problems()?;
+        Ok(crate::models::label_flags(&scores, &decisions, &problems))
+    }
+
     /// The scores of every cash proposal put to people, in run order.
     pub fn proposal_scores(&mut self) -> Result<Vec<crate::models::ProposalScore>, StateError> {
         let path = self.path.clone();
@@ -1119,6 +1174,10 @@ impl Store {
             (
                 "proposal_scores",
                 "SELECT txn_id, items, band, model, confidence, challenger, shadow_confidence, features FROM proposal_scores ORDER BY txn_id, items, confidence",
+            ),
+            (
+                "flag_scores",
+                "SELECT engine, subject, problem_key, model, threshold, score, feature_spec, features FROM flag_scores ORDER BY engine, subject, score",
             ),
             (
                 "model_aliases",
@@ -1442,6 +1501,30 @@ fn write_run(tx: &mut dyn Sql, ch: &RunChanges) -> Result<(), DbError> {
             ]
         })
         .collect();
+    let flags: Vec<Vec<Val>> = ch
+        .flags
+        .iter()
+        .map(|f| {
+            vec![
+                Val::Text(ch.run.run_id.clone()),
+                Val::Text(f.engine.clone()),
+                Val::Text(f.subject.clone()),
+                Val::Text(f.problem_key.clone()),
+                Val::Text(f.model.clone()),
+                Val::Text(f.threshold.to_string()),
+                Val::Text(f.score.to_string()),
+                Val::Text(f.feature_spec.clone()),
+                Val::Text(serde_json::to_string(&f.features).unwrap_or_default()),
+            ]
+        })
+        .collect();
+    insert_many(
+        tx,
+        "flag_scores",
+        &["run_id", "engine", "subject", "problem_key", "model", "threshold", "score", "feature_spec", "features"],
+        &flags,
+        "",
+    )?;
     for (model, drift) in &ch.drift {
         tx.exec(
             "INSERT INTO model_drift (run_id, model, drift) VALUES ($1, $2, $3)",
@@ -1776,6 +1859,7 @@ fn allowed(action: Action, kind: ExceptionKind) -> bool {
         }
         Action::Dismiss => !matches!(kind, K::ControlViolation),
         Action::Explain => matches!(kind, K::JournalAnomaly | K::ControlViolation),
+        Action::Confirm => matches!(kind, K::DuplicateInvoice | K::JournalAnomaly),
         Action::Undo | Action::Approve => true,
     }
 }
@@ -2018,7 +2102,7 @@ fn apply_now(tx: &mut dyn Sql, r: &Received, x: &ExceptionRecord) -> Result<Chec
             )?;
             Ok(Ok((DecisionStatus::Applied, None)))
         }
-        Action::Dismiss | Action::Explain => {
+        Action::Dismiss | Action::Explain | Action::Confirm => {
             match x.txn_id() {
                 Some(txn) => {
                     tx.exec(
@@ -2035,7 +2119,11 @@ fn apply_now(tx: &mut dyn Sql, r: &Received, x: &ExceptionRecord) -> Result<Chec
                     )?;
                 }
             }
-            let what = if r.action == Action::Explain { "explained" } else { "dismissed" };
+            let what = match r.action {
+                Action::Explain => "explained",
+                Action::Confirm => "confirmed",
+                _ => "dismissed",
+            };
             resolve_now(tx, x, d, what)?;
             Ok(Ok((DecisionStatus::Applied, None)))
         }

@@ -12,28 +12,51 @@ pub enum What {
     /// journal features plus a logistic regression combining it with the rule flags;
     /// review threshold with the best F1 on --validation. (Also `anomaly`, its
     /// name before 2026-11-30.)
+    ///
+    /// With --state: the risk model refitted to the decisions people took on
+    /// the `journal_anomaly` exceptions of the runs with that store (confirm:
+    /// anomalous; explain or dismiss: in order), over the inputs of --base,
+    /// whose isolation forest it keeps; the newest --holdout-runs runs held out
+    /// for the review threshold and the comparison with the champion's own
+    /// scores; --input scenarios, if any, mixed in as a prior.
     #[command(alias = "anomaly")]
     Journals {
-        /// Training scenarios (`reckon generate` folders with truth/), one or more.
-        #[arg(long, required = true, num_args = 1..)]
+        /// Training scenarios (`reckon generate` folders with truth/), one or more
+        /// (with --state: an optional prior).
+        #[arg(long, num_args = 1..)]
         input: Vec<PathBuf>,
-        /// Other scenarios for the threshold, one or more.
-        #[arg(long, required = true, num_args = 1..)]
+        /// Other scenarios for the threshold, one or more (not with --state).
+        #[arg(long, num_args = 1..)]
         validation: Vec<PathBuf>,
+        #[command(flatten)]
+        decisions: FlagDecisions,
+        /// With --state: the journal model folder to start from (its isolation
+        /// forest and inputs; default: the configured `journals.model`).
+        #[arg(long, requires = "state")]
+        base: Option<PathBuf>,
         /// Model folder to write, e.g. models/journals_v4_0.
         #[arg(long)]
         out: PathBuf,
     },
     /// The AP duplicate-pair scorer (logistic regression, ONNX): fit on --input,
     /// threshold with the best F1 on --validation. (Also `dedup`.)
+    ///
+    /// With --state: fit to the decisions people took on the `duplicate_invoice`
+    /// exceptions of the runs with that store (confirm: a duplicate; dismiss:
+    /// not one), the newest --holdout-runs runs held out for the review
+    /// threshold and the comparison with the champion's own scores; --input
+    /// scenarios, if any, mixed in as a prior.
     #[command(alias = "dedup")]
     Duplicates {
-        /// Training scenarios (`reckon generate` folders with truth/), one or more.
-        #[arg(long, required = true, num_args = 1..)]
+        /// Training scenarios (`reckon generate` folders with truth/), one or more
+        /// (with --state: an optional prior).
+        #[arg(long, num_args = 1..)]
         input: Vec<PathBuf>,
-        /// Other scenarios for the threshold, one or more.
-        #[arg(long, required = true, num_args = 1..)]
+        /// Other scenarios for the threshold, one or more (not with --state).
+        #[arg(long, num_args = 1..)]
         validation: Vec<PathBuf>,
+        #[command(flatten)]
+        decisions: FlagDecisions,
         /// Model folder to write, e.g. models/duplicates_v2_0.
         #[arg(long)]
         out: PathBuf,
@@ -95,10 +118,100 @@ pub enum What {
     },
 }
 
+/// Learning from a state store's decisions on duplicates or journals.
+#[derive(Debug, clap::Args)]
+pub struct FlagDecisions {
+    /// A state store whose decisions to learn from.
+    #[arg(long, conflicts_with = "validation")]
+    state: Option<PathBuf>,
+    /// With --state: the newest runs held out.
+    #[arg(long, default_value_t = 2)]
+    holdout_runs: usize,
+    /// With --state: exceptions decided by people the training window must hold.
+    #[arg(long, default_value_t = 100)]
+    min_labels: usize,
+}
+
+/// A trainer's result on decisions: too few labels is `None` (exit 1, the
+/// count still needed on stderr: retraining waits), any other failure an error.
+fn waits<T>(r: Result<T, reckon_lab::retrain::RetrainError>) -> anyhow::Result<Option<T>> {
+    match r {
+        Ok(r) => Ok(Some(r)),
+        Err(e @ reckon_lab::retrain::RetrainError::TooFewLabels { .. }) => {
+            eprintln!("reckon: {e}");
+            Ok(None)
+        }
+        Err(e) => Err(anyhow::anyhow!(e)),
+    }
+}
+
+/// `reckon train duplicates|journals --state`.
+fn from_decisions(
+    state: &std::path::Path,
+    out: &std::path::Path,
+    model: reckon_lab::retrain_flags::FlagModel,
+    input: Vec<PathBuf>,
+    d: &FlagDecisions,
+) -> anyhow::Result<i32> {
+    let p = reckon_lab::retrain_flags::FlagRetrainParams {
+        holdout_runs: d.holdout_runs,
+        min_labels: d.min_labels,
+        prior: input,
+        ..Default::default()
+    };
+    let Some(r) = waits(reckon_lab::retrain_flags::train_from_decisions(state, out, &model, &p))? else {
+        return Ok(exit::FAILED);
+    };
+    outln!(
+        "trained on {} runs ({} to {}): {} confirmed and {} dismissed or explained by people, {} prior rows",
+        r.train.runs,
+        r.train.first_as_of,
+        r.train.last_as_of,
+        r.train.confirmed,
+        r.train.not_a_problem,
+        r.prior_rows
+    );
+    let opt = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{v:.4}"));
+    for (name, h) in [("candidate", &r.candidate), ("champion", &r.champion)] {
+        outln!(
+            "held out ({} runs, {} confirmed, {} not a problem) — {name}: review threshold {:.4} keeps {} ({} confirmed): precision {:.4}, recall {:.4}, F1 {:.4}; ROC-AUC {}, AP {}",
+            r.holdout.runs,
+            r.holdout.confirmed,
+            r.holdout.not_a_problem,
+            h.threshold,
+            h.kept,
+            h.kept_confirmed,
+            h.precision,
+            h.recall,
+            h.f1,
+            opt(h.roc_auc),
+            opt(h.average_precision)
+        );
+    }
+    outln!("wrote {} (a candidate: serve it only when it beats the champion)", out.display());
+    Ok(exit::OK)
+}
+
 /// Trains the model `what` names and writes its folder.
 pub fn exec(what: What) -> anyhow::Result<i32> {
     match what {
-        What::Journals { input, validation, out } => {
+        What::Journals { input, decisions: d @ FlagDecisions { state: Some(_), .. }, base, out, .. } => {
+            let base = base.unwrap_or_else(|| PathBuf::from(reckon_pipeline::Config::default().journals.model));
+            let base =
+                reckon_pipeline::model::find("--base", &base.display().to_string(), "name a journal model folder")
+                    .map_err(|e| anyhow::anyhow!(e))?;
+            let state = d.state.clone().unwrap_or_default();
+            from_decisions(&state, &out, reckon_lab::retrain_flags::FlagModel::Journals { base }, input, &d)
+        }
+        What::Duplicates { input, decisions: d @ FlagDecisions { state: Some(_), .. }, out, .. } => {
+            let state = d.state.clone().unwrap_or_default();
+            from_decisions(&state, &out, reckon_lab::retrain_flags::FlagModel::Duplicates, input, &d)
+        }
+        What::Journals { input, validation, out, .. } => {
+            anyhow::ensure!(
+                !input.is_empty() && !validation.is_empty(),
+                "train journals needs --input and --validation scenarios (or --state)"
+            );
             let r = reckon_lab::journals::train(&input, &validation, &out, Default::default())
                 .map_err(|e| anyhow::anyhow!(e))?;
             outln!(
@@ -126,7 +239,11 @@ pub fn exec(what: What) -> anyhow::Result<i32> {
             outln!("wrote {}", out.display());
             Ok(exit::OK)
         }
-        What::Duplicates { input, validation, out } => {
+        What::Duplicates { input, validation, out, .. } => {
+            anyhow::ensure!(
+                !input.is_empty() && !validation.is_empty(),
+                "train duplicates needs --input and --validation scenarios (or --state)"
+            );
             let r = reckon_lab::duplicates::train(&input, &validation, &out, Default::default())
                 .map_err(|e| anyhow::anyhow!(e))?;
             outln!(
@@ -181,14 +298,7 @@ pub fn exec(what: What) -> anyhow::Result<i32> {
             let pb = crate::cmd::run::spinner("reckon: training the cash-matching model on decisions");
             let r = reckon_lab::retrain::train_from_decisions(&state, &out, &p, champion_auto);
             pb.finish_and_clear();
-            let r = match r {
-                Ok(r) => r,
-                Err(e @ reckon_lab::retrain::RetrainError::TooFewLabels { .. }) => {
-                    eprintln!("reckon: {e}");
-                    return Ok(exit::FAILED);
-                }
-                Err(e) => return Err(anyhow::anyhow!(e)),
-            };
+            let Some(r) = waits(r)? else { return Ok(exit::FAILED) };
             outln!(
                 "trained on {} runs ({} to {}): {} right and {} wrong proposals decided by people, {} weak positives, {} prior rows",
                 r.train.runs,

@@ -1,0 +1,138 @@
+//! Days with the simulated analyst confirming and dismissing duplicate
+//! invoices and confirming and explaining journals: the store keeps every
+//! raised pair's and journal's features, the decisions label them, and the
+//! duplicate and journal models are retrained on them — a candidate folder
+//! with its card and the held-out comparison with the champion; too few
+//! decisions are refused with the count needed; the same store trains the
+//! same bytes twice.
+
+use std::path::{Path, PathBuf};
+
+use reckon_lab::retrain::RetrainError;
+use reckon_lab::retrain_flags::{FlagModel, FlagRetrainParams, train_from_decisions};
+use reckon_lab::simulate::{SimConfig, simulate};
+
+fn models_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models")
+}
+
+/// A copy of the model folder `from` at `to` with its review threshold set to `cut`.
+fn copy_model(from: &Path, to: &Path, cut: f64) {
+    for sub in ["", "iforest"] {
+        let (f, t) = (from.join(sub), to.join(sub));
+        if !f.is_dir() {
+            continue;
+        }
+        std::fs::create_dir_all(&t).unwrap_or_else(|e| panic!("{e}"));
+        for e in std::fs::read_dir(&f).unwrap_or_else(|e| panic!("{e}")).flatten() {
+            if e.path().is_file() {
+                std::fs::copy(e.path(), t.join(e.file_name())).unwrap_or_else(|e| panic!("{e}"));
+            }
+        }
+    }
+    let cfg = to.join("config.json");
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&cfg).unwrap_or_default()).unwrap_or_else(|e| panic!("{e}"));
+    v["thresholds"]["review"] = serde_json::json!(cut);
+    std::fs::write(&cfg, serde_json::to_string_pretty(&v).unwrap_or_default()).unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[test]
+fn duplicate_and_journal_models_learn_from_decisions() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let days = tmp.path().join("days");
+    // A plant whose vendors deliver twice a day at one price (reckon-synth's
+    // `shift_plant` world): pairs a duplicate model may raise that are not one.
+    let mut cfg = reckon_synth::Config::new(12, 20000);
+    cfg.world = reckon_synth::world::by_name("shift_plant");
+    reckon_synth::days::write_days(&days, &cfg, 6, reckon_synth::days::THIRD_PARTY_PERMILLE)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let out = tmp.path().join("sim");
+    std::fs::create_dir_all(&out).unwrap_or_else(|e| panic!("{e}"));
+    // Champions that raise too much: the shipped models with their review
+    // thresholds lowered, so that people dismiss and explain many of their
+    // flags — what a model that does not fit a team's books does.
+    let loose = tmp.path().join("loose");
+    for (name, cut) in [("duplicates_v2_0", 0.02), ("journals_v4_0", 0.2)] {
+        copy_model(&models_dir().join(name), &loose.join(name), cut);
+    }
+    // Every exception decided, so that both engines collect labels in six days.
+    let mut sim = SimConfig { decide_permille: 1000, ..SimConfig::default() };
+    sim.config.duplicates.model = loose.join("duplicates_v2_0").display().to_string();
+    sim.config.journals.model = loose.join("journals_v4_0").display().to_string();
+    let state = out.join("state.db");
+    let rows = simulate(&days, &out, &state, &sim).unwrap_or_else(|e| panic!("{e}"));
+    let table = reckon_lab::simulate::table(&rows);
+    assert!(rows.iter().all(|r| r.chain_balanced), "{table}");
+
+    let mut store = reckon_state::Store::open(&state).unwrap_or_else(|e| panic!("{e}"));
+    for engine in ["dedup", "anomaly"] {
+        let flags = store.flag_scores(engine).unwrap_or_else(|e| panic!("{e}"));
+        let labelled = store.labelled_flags(engine).unwrap_or_else(|e| panic!("{e}"));
+        let confirmed = labelled.iter().filter(|l| l.right).count();
+        eprintln!("{engine}: {} flags kept, {} labelled, {confirmed} confirmed", flags.len(), labelled.len());
+        assert!(confirmed > 0 && confirmed < labelled.len(), "{engine}: both labels among {}", labelled.len());
+        // Each flag carries the served model's features in its spec's order.
+        assert!(flags.iter().all(|f| !f.features.is_empty() && !f.model.is_empty()), "{engine}");
+    }
+    drop(store);
+
+    for (model, name) in [
+        (FlagModel::Duplicates, "duplicates_v9_0"),
+        (FlagModel::Journals { base: loose.join("journals_v4_0") }, "journals_v9_0"),
+    ] {
+        let p = FlagRetrainParams { min_labels: 20, ..FlagRetrainParams::default() };
+        let dir = tmp.path().join(name);
+        let r = train_from_decisions(&state, &dir, &model, &p).unwrap_or_else(|e| panic!("{name}: {e}"));
+        eprintln!("{name}: {}", serde_json::to_string(&r).unwrap_or_default());
+        assert_eq!((r.train.runs, r.holdout.runs), (4, 2));
+        assert!(r.train.confirmed > 0 && r.train.not_a_problem > 0, "{r:?}");
+        assert_eq!(r.champion.kept, r.holdout.confirmed + r.holdout.not_a_problem, "the champion raised them all");
+        // Fitted to what people decided, the candidate separates the held-out
+        // flags they confirmed from those they closed better than the
+        // champion that raised them all.
+        assert_eq!(r.threshold_from, "the held-out decisions", "{r:?}");
+        assert!(
+            r.candidate.f1 > r.champion.f1,
+            "{name}: F1 {} against the champion's {}",
+            r.candidate.f1,
+            r.champion.f1
+        );
+        assert!(r.candidate.average_precision >= r.champion.average_precision, "{name}: {r:?}");
+        for f in ["model.onnx", "config.json", "metrics.json", "weights.json", "MODEL_CARD.md"] {
+            assert!(dir.join(f).is_file(), "{name}: {f} missing");
+        }
+        let card = std::fs::read_to_string(dir.join("MODEL_CARD.md")).unwrap_or_default();
+        assert!(card.contains("training window") && card.contains("| champion |"), "{card}");
+        // The folder is a model the engine serves.
+        let cfg: reckon_onnx::ModelConfig =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap_or_default())
+                .unwrap_or_else(|e| panic!("{e}"));
+        assert!(cfg.thresholds.contains_key("review"), "{cfg:?}");
+        match &model {
+            FlagModel::Duplicates => {
+                reckon_pipeline::model::load_checked(
+                    &dir,
+                    reckon_pipeline::model::Spec::Fixed(reckon_duplicates::FEATURE_SPEC, reckon_duplicates::FEATURES),
+                )
+                .unwrap_or_else(|e| panic!("{e}"));
+            }
+            FlagModel::Journals { .. } => {
+                reckon_pipeline::journals::RiskModel::load(&dir).unwrap_or_else(|e| panic!("{e}"));
+            }
+        }
+        // The same store and settings: the same bytes.
+        let again = tmp.path().join(format!("{name}_again")).join(name);
+        train_from_decisions(&state, &again, &model, &p).unwrap_or_else(|e| panic!("{e}"));
+        for f in ["model.onnx", "metrics.json", "weights.json"] {
+            assert_eq!(std::fs::read(dir.join(f)).ok(), std::fs::read(again.join(f)).ok(), "{name}: {f} differs");
+        }
+        // Too few decisions: refused, saying how many are needed.
+        let few = FlagRetrainParams { min_labels: 100_000, ..FlagRetrainParams::default() };
+        match train_from_decisions(&state, &tmp.path().join("never"), &model, &few) {
+            Err(RetrainError::TooFewLabels { needed: 100_000, found, .. }) => assert!(found > 0),
+            other => panic!("{name}: {other:?}"),
+        }
+        assert!(!tmp.path().join("never").exists(), "nothing written when refused");
+    }
+}
