@@ -197,6 +197,9 @@ pub struct Fitted {
     config: ModelConfig,
     onnx: Vec<u8>,
     weights: BTreeMap<String, f64>,
+    /// The training pairs' features and scores (`reference.json`): what a run's
+    /// pairs are measured against for drift.
+    reference: String,
     train: Vec<PathBuf>,
     validation: Vec<PathBuf>,
 }
@@ -214,6 +217,7 @@ impl Fitted {
             &[
                 ("metrics.json", serde_json::to_string_pretty(&self.report)? + "\n"),
                 ("weights.json", serde_json::to_string_pretty(&self.weights)? + "\n"),
+                (reckon_monitor::REFERENCE_FILE, self.reference.clone()),
                 ("MODEL_CARD.md", card),
             ],
         )
@@ -262,6 +266,8 @@ impl CheckedTrainParams {
             data_hash,
         );
         let model = Model::from_bytes(Path::new("duplicates"), mc.clone(), &bytes)?;
+        let xf: Vec<f32> = x.iter().map(|v| *v as f32).collect();
+        let reference = reckon_monitor::Reference::fit(FEATURES, &xf, &model.score(y.len(), &xf)?)?.to_json();
         // Every validation scenario's pairs, keyed by (scenario, doc a, doc b).
         let (mut p, mut vy, mut keys) = (Vec::new(), Vec::new(), Vec::new());
         let (mut dups, mut negs): (PairLabels, PairLabels) = Default::default();
@@ -307,7 +313,15 @@ impl CheckedTrainParams {
             validation: val,
         };
         let weights = FEATURES.iter().zip(&lr.weights).map(|(f, w)| (f.to_string(), *w)).collect::<BTreeMap<_, _>>();
-        Ok(Fitted { report, config: mc, onnx: bytes, weights, train: train.to_vec(), validation: validation.to_vec() })
+        Ok(Fitted {
+            report,
+            config: mc,
+            onnx: bytes,
+            weights,
+            reference,
+            train: train.to_vec(),
+            validation: validation.to_vec(),
+        })
     }
 }
 
@@ -320,7 +334,7 @@ exceptions; 0.95 and above escalate) when their numbers can be one document.\n\
 Not for other document types."
             .into(),
         method: "Logistic regression (L2, alpha 0.01, linfa on standardised features), exported as\n\
-ONNX (MatMul, Add, Sigmoid). Weights: `weights.json`."
+ONNX (MatMul, Add, Sigmoid). Weights: `weights.json`; training\nreference (drift): `reference.json`."
             .into(),
         training: format!(
             "Generated scenario{} `{}`: {} candidate pairs, {} duplicates; recurring invoices,\n\

@@ -362,16 +362,24 @@ pub fn train_from_decisions(
         }
     }
     let card = card(&mc, &report, state, model, parts);
-    write_folder(
-        out,
-        &bytes,
-        &mc,
-        &[
-            ("metrics.json", serde_json::to_string_pretty(&report).map_err(LabError::from)? + "\n"),
-            ("weights.json", weights_json),
-            ("MODEL_CARD.md", card),
-        ],
-    )?;
+    let mut files = vec![
+        ("metrics.json", serde_json::to_string_pretty(&report).map_err(LabError::from)? + "\n"),
+        ("weights.json", weights_json),
+    ];
+    // The duplicate model's training rows are what runs' candidate pairs are
+    // measured against for drift. The journal model has none: its inputs are
+    // relative to each book (rarity above the book's median, z within it), so
+    // their spread depends on the book's size and a pooled reference would
+    // flag every book of another size.
+    if let FlagModel::Duplicates = model {
+        let xf: Vec<f32> = x.iter().map(|v| *v as f32).collect();
+        let train_scores = scorer.score(y.len(), &xf).map_err(LabError::from)?;
+        let reference =
+            reckon_monitor::Reference::fit(reckon_duplicates::FEATURES, &xf, &train_scores).map_err(LabError::from)?;
+        files.push((reckon_monitor::REFERENCE_FILE, reference.to_json()));
+    }
+    files.push(("MODEL_CARD.md", card));
+    write_folder(out, &bytes, &mc, &files)?;
     Ok(report)
 }
 
@@ -421,7 +429,7 @@ the `review` threshold become `duplicate_invoice` exceptions. A candidate: serve
 it (`duplicates.model`) only when its held-out figures beat the champion's.",
             format!(
                 "Logistic regression on `{}` features (decisions weigh 1, prior rows {};\n\
-L2 0.01 on standardised features), exported as ONNX. Weights: `weights.json`.",
+L2 0.01 on standardised features), exported as ONNX. Weights: `weights.json`; training\nreference (drift): `reference.json`.",
                 reckon_duplicates::FEATURE_SPEC,
                 r.params.prior_weight
             ),

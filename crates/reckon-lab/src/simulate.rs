@@ -372,7 +372,13 @@ pub fn simulate(days_dir: &Path, out: &Path, state: &Path, cfg: &SimConfig) -> R
             .find(|x| x.role == Some(reckon_pipeline::manifest::ModelRole::Shadow))
             .map(|x| x.id.clone())
             .unwrap_or_default();
-        row.drift_moved = m.models.first().and_then(|x| x.drift.as_ref()).map(|d| d.moved.clone()).unwrap_or_default();
+        row.drift_moved = m
+            .models
+            .iter()
+            .find(|x| x.id.starts_with("cash@"))
+            .and_then(|x| x.drift.as_ref())
+            .map(|d| d.moved.clone())
+            .unwrap_or_default();
         // Automatic matches against the truth: the items of each auto receipt.
         let mp = run_out.join("matches.parquet");
         let matches = parquet(&mp)?;

@@ -16,6 +16,10 @@ use crate::stage::{BuildError, RunInputs, Settled, Stage, StageError, StageOutpu
 #[derive(Debug)]
 pub struct DuplicatesStage {
     model: Option<Model>,
+    /// The model's training reference (its folder's `reference.json`): every
+    /// candidate pair scored is counted against it.
+    monitor: Option<crate::model::Monitor>,
+    limits: reckon_monitor::DriftLimits,
 }
 
 impl DuplicatesStage {
@@ -30,7 +34,11 @@ impl DuplicatesStage {
                 Some(crate::model::load_checked(&dir, spec).map_err(err)?)
             }
         };
-        Ok(Box::new(DuplicatesStage { model }))
+        let monitor = match &model {
+            Some(m) => crate::model::Monitor::of(m).map_err(err)?,
+            None => None,
+        };
+        Ok(Box::new(DuplicatesStage { model, monitor, limits: config.monitor.clone() }))
     }
 }
 
@@ -55,7 +63,8 @@ impl Stage for DuplicatesStage {
         let Some(invoices) = inputs.tables.invoices.get() else {
             return Ok(StageOutput::no_input());
         };
-        let d = detect(&invoices, &inputs.tables.vendors, model).map_err(|e| fail(e.to_string()))?;
+        let d = detect_monitored(&invoices, &inputs.tables.vendors, model, self.monitor.as_ref())
+            .map_err(|e| fail(e.to_string()))?;
         tracing::info!(
             invoices = d.invoices.len(),
             compared = d.compared_pairs,
@@ -63,11 +72,23 @@ impl Stage for DuplicatesStage {
             "duplicate detection done"
         );
         let table = duplicates_frame(&d).map_err(|e| fail(e.to_string()))?;
-        let exceptions = exceptions(&d, inputs.run_id);
+        let mut exceptions = exceptions(&d, inputs.run_id);
+        // The pairs scored against the model's training reference.
+        let mut entry = crate::manifest::ModelEntry::of(model);
+        if let Some(drift) = self.monitor.as_ref().map(|m| m.take(&self.limits)) {
+            exceptions.extend(crate::model::drift_exception(&entry.id, &drift, inputs.run_id));
+            entry.drift = Some(drift);
+        }
         // A run with a store keeps each flagged pair's features and score: with
         // the decisions on its exception, a row to retrain the model on.
         let learned = crate::remember::Learned {
             flags: if inputs.memory.is_some() { flag_scores(&d, &exceptions) } else { Vec::new() },
+            drift: entry
+                .drift
+                .as_ref()
+                .and_then(|d| serde_json::to_string(d).ok())
+                .map(|d| vec![(entry.id.clone(), d)])
+                .unwrap_or_default(),
             ..Default::default()
         };
         let mut counts = BTreeMap::new();
@@ -89,7 +110,7 @@ impl Stage for DuplicatesStage {
             tables: vec![("duplicates", table)],
             exceptions,
             learned,
-            models: vec![crate::manifest::ModelEntry::of(model)],
+            models: vec![entry],
             settled: Settled {
                 ap_screened: Some(d.invoices.iter().map(|i| i.doc_id.clone()).collect()),
                 ..Settled::default()
@@ -130,12 +151,26 @@ pub fn detect<'a>(
     vendors: &[Vendor],
     model: &Model,
 ) -> Result<DedupResult<'a>, reckon_onnx::OnnxError> {
+    detect_monitored(invoices, vendors, model, None)
+}
+
+/// [`detect`], counting every candidate pair's features and score against the
+/// model's training reference when there is one.
+pub fn detect_monitored<'a>(
+    invoices: &'a [Invoice],
+    vendors: &[Vendor],
+    model: &Model,
+    monitor: Option<&crate::model::Monitor>,
+) -> Result<DedupResult<'a>, reckon_onnx::OnnxError> {
     let (ps, why) = pairs(invoices, vendors);
     let k = FEATURES.len().max(1);
     let x: Vec<f32> = ps.iter().flat_map(|p| p.features.iter().copied()).collect();
     // reckon-onnx scores fixed chunks on the rayon pool (the same numbers whatever
     // the thread count).
     let p: Vec<f32> = model.score(x.len() / k, &x)?;
+    if let Some(m) = monitor {
+        m.add(&x, &p);
+    }
     let threshold = model.config.thresholds.get("review").copied().unwrap_or(0.5);
     // Amount, date and vendor alone never make a duplicate: a pair whose numbers
     // cannot be one document (`numbers_linked`) is neither flagged nor clustered,

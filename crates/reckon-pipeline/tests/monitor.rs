@@ -346,3 +346,48 @@ fn an_entitys_own_threshold_in_the_model_decides_for_its_groups() {
     expected.remove("DE01");
     assert_eq!(after, expected, "DE01 cleared nothing, the others as before");
 }
+
+/// The duplicate model is measured against its training reference as the
+/// cash model is: its candidate pairs on a scenario of the generator it was
+/// trained on do not move; a reference in which every pair had equal
+/// amounts names `amount_equal`, in the manifest and as a `model_drift`
+/// exception, the same on one thread and on four.
+#[test]
+fn the_duplicate_model_is_measured_against_its_reference() {
+    let t = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let input = t.path().join("in");
+    reckon_synth::generate(&input, &reckon_synth::Config::new(17, 6000)).unwrap_or_else(|e| panic!("{e}"));
+    let mut cfg = Config::default();
+    cfg.monitor.min_rows = 200;
+    let r = run(&RunOptions::new(&input, &t.path().join("out"), cfg.clone())).unwrap_or_else(|e| panic!("{e}"));
+    let id = "duplicates@2.0";
+    let m = r.manifest.models.iter().find(|m| m.id == id).unwrap_or_else(|| panic!("{id} not served"));
+    let d = m.drift.clone().unwrap_or_else(|| panic!("no drift for {id}"));
+    assert!(d.rows >= 200, "enough rows to judge: {}", d.rows);
+    assert_eq!(d.features.len(), reckon_duplicates::FEATURES.len());
+    assert!(d.moved.is_empty() && !d.score_moved, "nothing moved: {d:?}");
+    assert!(drift_events(&t.path().join("out")).is_empty());
+
+    let model = t.path().join("duplicates_model");
+    copy_dir(&shipped("duplicates_v2_0"), &model);
+    let mut reference =
+        reckon_monitor::Reference::read(&model).unwrap_or_default().unwrap_or_else(|| panic!("no reference"));
+    let eq = reference.features.iter_mut().find(|c| c.name == "amount_equal").unwrap_or_else(|| panic!("none"));
+    (eq.edges, eq.shares, eq.min, eq.max) = (vec![], vec![1.0], 1.0, 1.0);
+    std::fs::write(model.join("reference.json"), reference.to_json()).unwrap_or_else(|e| panic!("{e}"));
+    cfg.duplicates.model = model.display().to_string();
+    let mut seen = Vec::new();
+    for threads in [1, 4] {
+        let out = t.path().join(format!("drift{threads}"));
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap_or_else(|e| panic!("{e}"));
+        let r = pool.install(|| run(&RunOptions::new(&input, &out, cfg.clone()))).unwrap_or_else(|e| panic!("{e}"));
+        let m = r.manifest.models.iter().find(|m| m.id == id).unwrap_or_else(|| panic!("not served"));
+        let d = m.drift.clone().unwrap_or_else(|| panic!("no drift"));
+        assert_eq!(d.moved, vec!["amount_equal".to_string()], "{d:?}");
+        let ev = drift_events(&out);
+        assert_eq!(ev.len(), 1, "{ev:?}");
+        assert_eq!(ev[0]["data"]["model"], id, "{ev:?}");
+        seen.push((ev[0]["data"]["exception_id"].clone(), serde_json::to_string(&d).unwrap_or_default()));
+    }
+    assert_eq!(seen[0], seen[1], "the same exception and the same figures on 1 and 4 threads");
+}
