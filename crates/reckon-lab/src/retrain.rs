@@ -493,18 +493,8 @@ pub fn challenge(
     actor: &str,
     at: &str,
 ) -> Result<reckon_state::models::ModelRef, RetrainError> {
-    use reckon_state::models::{ENGINE_MATCH, ModelAlias};
     let m = model_ref(dir)?;
-    let detail = format!("{} registered as challenger", m.model_id);
-    reckon_state::Store::open(state)?.change_model_aliases(
-        ENGINE_MATCH,
-        &[(ModelAlias::Challenger, Some(m.clone()))],
-        ModelAlias::Challenger,
-        "set",
-        at,
-        actor,
-        &detail,
-    )?;
+    register_challenger(state, reckon_state::models::ENGINE_MATCH, &m, actor, at)?;
     Ok(m)
 }
 
@@ -534,22 +524,68 @@ pub fn promote(
     let champion_auto = champion_auto(state, &MatchConfig::default().model)?;
     let cover = auto.map(|a| reckon_state::models::coverage(&shadow, &challenger.model.model_id, a, champion_auto));
     let c = compare(&labelled, &challenger.model.model_id, auto, cover, rule);
+    record_verdict(
+        state,
+        ENGINE_MATCH,
+        &challenger.model,
+        c.promote,
+        &serde_json::to_string(&c).unwrap_or_default(),
+        actor,
+        at,
+    )?;
+    Ok((c, challenger.model))
+}
+
+/// Records a promotion's outcome for `engine`: the challenger `model` becomes
+/// the champion (`promoted`), or stays challenger (`refused`); `detail` is the
+/// comparison as JSON.
+pub(crate) fn record_verdict(
+    state: &Path,
+    engine: &str,
+    model: &reckon_state::models::ModelRef,
+    promote: bool,
+    detail: &str,
+    actor: &str,
+    at: &str,
+) -> Result<(), RetrainError> {
+    use reckon_state::models::ModelAlias;
     let mut s = reckon_state::Store::open(state)?;
-    let detail = serde_json::to_string(&c).unwrap_or_default();
-    if c.promote {
+    if promote {
         s.change_model_aliases(
-            ENGINE_MATCH,
-            &[(ModelAlias::Champion, Some(challenger.model.clone())), (ModelAlias::Challenger, None)],
+            engine,
+            &[(ModelAlias::Champion, Some(model.clone())), (ModelAlias::Challenger, None)],
             ModelAlias::Champion,
             "promoted",
             at,
             actor,
-            &detail,
+            detail,
         )?;
     } else {
-        s.change_model_aliases(ENGINE_MATCH, &[], ModelAlias::Challenger, "refused", at, actor, &detail)?;
+        s.change_model_aliases(engine, &[], ModelAlias::Challenger, "refused", at, actor, detail)?;
     }
-    Ok((c, challenger.model))
+    Ok(())
+}
+
+/// Registers `m` as the challenger of `engine`.
+pub(crate) fn register_challenger(
+    state: &Path,
+    engine: &str,
+    m: &reckon_state::models::ModelRef,
+    actor: &str,
+    at: &str,
+) -> Result<(), RetrainError> {
+    use reckon_state::models::ModelAlias;
+    let detail = format!("{} registered as challenger", m.model_id);
+    reckon_state::Store::open(state)?.change_model_aliases(
+        engine,
+        &[(ModelAlias::Challenger, Some(m.clone()))],
+        ModelAlias::Challenger,
+        "set",
+        at,
+        actor,
+        &detail,
+    )?;
+    Ok(())
 }
 
 /// What one run of the retraining job did.

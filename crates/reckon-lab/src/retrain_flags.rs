@@ -486,3 +486,183 @@ the newest runs only."
     }
     .render(mc)
 }
+
+/// A duplicate (`dedup`) or journal (`anomaly`) model folder as the registry
+/// names it, with the scorer a promotion scores the kept flags with and the
+/// feature spec of the rows it can score (refused unless the engine can serve it).
+struct Served {
+    model: reckon_state::models::ModelRef,
+    scorer: Model,
+    spec: String,
+    threshold: f64,
+}
+
+fn served(engine: &str, dir: &str) -> Result<Served, RetrainError> {
+    let found = reckon_pipeline::model::find("model", dir, "give a model folder").map_err(LabError::from)?;
+    let (scorer, spec) = match engine {
+        ENGINE_DEDUP => {
+            let m = reckon_pipeline::model::load_checked(
+                &found,
+                reckon_pipeline::model::Spec::Fixed(reckon_duplicates::FEATURE_SPEC, reckon_duplicates::FEATURES),
+            )
+            .map_err(LabError::from)?;
+            (m, reckon_duplicates::FEATURE_SPEC.to_string())
+        }
+        ENGINE_ANOMALY => {
+            let m = reckon_pipeline::journals::RiskModel::load(&found).map_err(LabError::from)?;
+            let spec = m.inputs_spec();
+            (m.risk, spec)
+        }
+        other => return Err(RetrainError::Params(format!("engine '{other}' is not dedup or anomaly"))),
+    };
+    let threshold = scorer.config.thresholds.get("review").copied().unwrap_or(0.5);
+    let model = reckon_state::models::ModelRef {
+        model: dir.to_string(),
+        model_id: scorer.id(),
+        model_sha256: scorer.config.model_sha256.clone(),
+    };
+    Ok(Served { model, scorer, spec, threshold })
+}
+
+/// Registers `dir` as the challenger of `engine` (`dedup` or `anomaly`).
+pub fn challenge(
+    state: &Path,
+    engine: &str,
+    dir: &str,
+    actor: &str,
+    at: &str,
+) -> Result<reckon_state::models::ModelRef, RetrainError> {
+    use reckon_state::models::ModelAlias;
+    let m = served(engine, dir)?.model;
+    if engine == ENGINE_ANOMALY {
+        // The inputs the runs keep come from the champion's forest: a
+        // challenger is scored on them only if it reads them through the same one.
+        let registered = reckon_state::Store::open(state)?
+            .model_aliases()?
+            .into_iter()
+            .find(|a| a.engine == engine && a.alias == ModelAlias::Champion)
+            .map(|a| a.model.model);
+        let champion = registered.unwrap_or_else(|| reckon_pipeline::Config::default().journals.model);
+        let forest = |d: &str| -> Result<String, RetrainError> {
+            let found = reckon_pipeline::model::find("model", d, "give a model folder").map_err(LabError::from)?;
+            let m = reckon_pipeline::journals::RiskModel::load(&found).map_err(LabError::from)?;
+            Ok(m.iforest.config.model_sha256.clone())
+        };
+        if forest(dir)? != forest(&champion)? {
+            return Err(RetrainError::Params(format!(
+                "{dir}: its isolation forest is not the champion's ({champion}); the journal inputs the runs keep come from the champion's forest, so it cannot be judged on them: train it with --base {champion}"
+            )));
+        }
+    }
+    crate::retrain::register_challenger(state, engine, &m, actor, at)?;
+    Ok(m)
+}
+
+/// When a duplicate or journal challenger may replace the champion.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FlagPromotionRule {
+    /// Decided flags raised since the challenger was registered, needed before
+    /// anything is judged.
+    pub min_labels: usize,
+    /// How much lower than the champion's the challenger's recall of the
+    /// confirmed flags may be (the champion raised them all: its recall is 1).
+    pub max_recall_loss: f64,
+}
+
+impl Default for FlagPromotionRule {
+    fn default() -> Self {
+        FlagPromotionRule { min_labels: 50, max_recall_loss: 0.02 }
+    }
+}
+
+/// The champion and the challenger on the decided flags raised since the
+/// challenger was registered.
+#[derive(Clone, Debug, Serialize)]
+pub struct FlagComparison {
+    pub engine: String,
+    pub since: String,
+    pub labelled: usize,
+    pub confirmed: usize,
+    pub champion: FlagHeldOut,
+    pub challenger: FlagHeldOut,
+    pub promote: bool,
+    pub refused: Vec<String>,
+}
+
+/// Scores the challenger of `engine` on the features the runs kept of every
+/// flag raised after it was registered and decided by people — the same
+/// features it would have scored in shadow — and promotes it when it keeps
+/// the flags people confirmed (recall within `max_recall_loss` of the
+/// champion's) with a better F1 than the champion, which raised them all;
+/// otherwise refuses. Either way the outcome is an event of the registry.
+pub fn promote(
+    state: &Path,
+    engine: &str,
+    rule: &FlagPromotionRule,
+    actor: &str,
+    at: &str,
+) -> Result<(FlagComparison, reckon_state::models::ModelRef), RetrainError> {
+    use reckon_state::models::ModelAlias;
+    let mut s = reckon_state::Store::open(state)?;
+    let registered =
+        s.model_aliases()?.into_iter().find(|a| a.engine == engine && a.alias == ModelAlias::Challenger).ok_or_else(
+            || RetrainError::Params(format!("no {engine} challenger registered (reckon models challenge)")),
+        )?;
+    let ch = served(engine, &registered.model.model)?;
+    let since_day = registered.since.get(..10).unwrap_or(&registered.since).to_string();
+    let after: BTreeSet<String> = s.runs()?.into_iter().filter(|r| r.as_of > since_day).map(|r| r.run_id).collect();
+    let rows: Vec<LabelledFlag> = s
+        .labelled_flags(engine)?
+        .into_iter()
+        .filter(|l| after.contains(&l.score.run_id) && l.score.feature_spec == ch.spec)
+        .collect();
+    drop(s);
+    let x: Vec<f32> = rows.iter().flat_map(|l| l.score.features.iter().copied()).collect();
+    let scores: Vec<f64> = if rows.is_empty() {
+        Vec::new()
+    } else {
+        ch.scorer.score(rows.len(), &x).map_err(LabError::from)?.into_iter().map(f64::from).collect()
+    };
+    let labels: Vec<bool> = rows.iter().map(|l| l.right).collect();
+    let confirmed = labels.iter().filter(|b| **b).count();
+    let champion_scores: Vec<f64> = rows.iter().map(|l| l.score.score).collect();
+    let champion_threshold = rows.iter().map(|l| l.score.threshold).fold(f64::INFINITY, f64::min);
+    let champion = held_out(&champion_scores, &labels, champion_threshold);
+    let challenger = held_out(&scores, &labels, ch.threshold);
+    let mut refused = Vec::new();
+    if rows.len() < rule.min_labels {
+        refused.push(format!(
+            "{} decided flags raised after {since_day} (since the challenger was registered); {} needed",
+            rows.len(),
+            rule.min_labels
+        ));
+    } else if confirmed == 0 || confirmed == rows.len() {
+        refused.push(format!("the {} decided flags hold one label only ({confirmed} confirmed)", rows.len()));
+    } else {
+        if challenger.f1 <= champion.f1 {
+            refused.push(format!("F1 {:.4} is not above the champion's {:.4}", challenger.f1, champion.f1));
+        }
+        if challenger.recall < champion.recall - rule.max_recall_loss {
+            refused.push(format!(
+                "it would not raise {} of the {confirmed} flags people confirmed: recall {:.4} against the champion's {:.4} (at most {} lower)",
+                confirmed - challenger.kept_confirmed,
+                challenger.recall,
+                champion.recall,
+                rule.max_recall_loss
+            ));
+        }
+    }
+    let c = FlagComparison {
+        engine: engine.to_string(),
+        since: registered.since.clone(),
+        labelled: rows.len(),
+        confirmed,
+        champion,
+        challenger,
+        promote: refused.is_empty(),
+        refused,
+    };
+    let detail = serde_json::to_string(&c).unwrap_or_default();
+    crate::retrain::record_verdict(state, engine, &registered.model, c.promote, &detail, actor, at)?;
+    Ok((c, registered.model))
+}

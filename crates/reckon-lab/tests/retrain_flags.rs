@@ -135,4 +135,44 @@ fn duplicate_and_journal_models_learn_from_decisions() {
         }
         assert!(!tmp.path().join("never").exists(), "nothing written when refused");
     }
+
+    // The registry: a challenger registered after day 4 is judged on the flags
+    // of days 5 and 6 that people decided, scored from the features the runs
+    // kept. The journal candidate beats the loose champion and is promoted;
+    // the loose duplicate champion registered against itself is refused.
+    let runs = reckon_state::Store::open(&state).and_then(|mut s| s.runs()).unwrap_or_else(|e| panic!("{e}"));
+    let at = format!("{}T20:00:00Z", runs[3].as_of);
+    let rule = reckon_lab::retrain_flags::FlagPromotionRule { min_labels: 20, ..Default::default() };
+    let journals = tmp.path().join("journals_v9_0").display().to_string();
+    reckon_lab::retrain_flags::challenge(&state, "anomaly", &journals, "data.scientist", &at)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (c, m) = reckon_lab::retrain_flags::promote(&state, "anomaly", &rule, "controller", &at)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(c.promote, "{c:?}");
+    assert_eq!(m.model_id, "journals@9.0");
+    assert!(c.labelled >= 20 && c.challenger.f1 > c.champion.f1, "{c:?}");
+    let loose_dups = loose.join("duplicates_v2_0").display().to_string();
+    reckon_lab::retrain_flags::challenge(&state, "dedup", &loose_dups, "data.scientist", &at)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (c, _) =
+        reckon_lab::retrain_flags::promote(&state, "dedup", &rule, "controller", &at).unwrap_or_else(|e| panic!("{e}"));
+    assert!(!c.promote && c.refused.iter().any(|r| r.contains("is not above the champion's")), "{c:?}");
+    // A journal model with a forest of its own cannot be judged on the inputs
+    // the champion's forest gave: refused when registered.
+    let (a, b) = (tmp.path().join("j21"), tmp.path().join("j22"));
+    for (d, seed) in [(&a, 21), (&b, 22)] {
+        reckon_synth::generate(d, &reckon_synth::Config::new(seed, 2000)).unwrap_or_else(|e| panic!("{e}"));
+    }
+    let other = tmp.path().join("journals_v8_0");
+    reckon_lab::journals::train(&[a], &[b], &other, Default::default()).unwrap_or_else(|e| panic!("{e}"));
+    let e = reckon_lab::retrain_flags::challenge(&state, "anomaly", &other.display().to_string(), "ds", &at)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(e.contains("its isolation forest is not the champion's"), "{e}");
+    // A run with the store serves the promoted journal model.
+    let mut cfg = reckon_pipeline::Config::default();
+    reckon_pipeline::remember::serve_registered(&state, &mut cfg).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(cfg.journals.model, journals);
+    assert_eq!(cfg.duplicates.model, reckon_pipeline::Config::default().duplicates.model, "refused: not served");
 }

@@ -797,28 +797,37 @@ pub fn finish(
 
 /// The models the store at `path` serves (`reckon models challenge|promote`):
 /// the cash champion replaces `cash.model`, the challenger
-/// `matching.challenger`. A registered folder whose model no longer has the
-/// registered hash is refused (it was replaced after it was registered).
+/// `matching.challenger`; the duplicate and journal champions replace
+/// `duplicates.model` and `journals.model` (their challengers are judged on
+/// the features the runs keep of every flag, not scored in the run). A
+/// registered folder whose model no longer has the registered hash is refused
+/// (it was replaced after it was registered).
 pub fn serve_registered(path: &Path, config: &mut crate::Config) -> Result<(), RunError> {
+    use reckon_state::models::{ENGINE_ANOMALY, ENGINE_DEDUP, ENGINE_MATCH, ModelAlias};
     let aliases = reckon_state::Store::open(path)?.model_aliases()?;
-    for a in aliases.iter().filter(|a| a.engine == reckon_state::models::ENGINE_MATCH) {
+    for a in &aliases {
+        let target = match (a.engine.as_str(), a.alias) {
+            (ENGINE_MATCH, ModelAlias::Champion) => &mut config.cash.model,
+            (ENGINE_MATCH, ModelAlias::Challenger) => &mut config.cash.challenger,
+            (ENGINE_DEDUP, ModelAlias::Champion) => &mut config.duplicates.model,
+            (ENGINE_ANOMALY, ModelAlias::Champion) => &mut config.journals.model,
+            _ => continue,
+        };
         let dir =
             crate::model::find("state model registry", &a.model.model, "reckon models list --state shows the registry")
                 .map_err(|e| RunError::Model(e.to_string()))?;
         let m = reckon_onnx::Model::load(&dir).map_err(|e| RunError::Model(e.to_string()))?;
         if m.config.model_sha256 != a.model.model_sha256 {
             return Err(RunError::Model(format!(
-                "{}: the {} registered in the state store has model.onnx sha256 {}, the folder now holds {}; register it again (reckon models challenge) or restore the folder",
+                "{}: the {} {} registered in the state store has model.onnx sha256 {}, the folder now holds {}; register it again (reckon models challenge) or restore the folder",
                 dir.display(),
+                a.engine,
                 a.alias,
                 a.model.model_sha256,
                 m.config.model_sha256
             )));
         }
-        match a.alias {
-            reckon_state::models::ModelAlias::Champion => config.cash.model = a.model.model.clone(),
-            reckon_state::models::ModelAlias::Challenger => config.cash.challenger = a.model.model.clone(),
-        }
+        *target = a.model.model.clone();
     }
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! `reckon models verify|score`: a model folder checked, or served on a CSV of
 //! features; `reckon models list|challenge|promote|rollback --state S`: which
-//! cash-matching model a state store serves (champion) and scores in shadow
+//! model a state store serves for each engine (champion) and judges beside it
 //! (challenger), and promotion on the decisions people took.
 
 use std::path::PathBuf;
@@ -34,12 +34,17 @@ pub enum What {
         #[arg(long, value_name = "FILE")]
         labelled: Option<PathBuf>,
     },
-    /// Register a cash-matching model folder as the challenger: runs with the
-    /// store score every candidate group with it in shadow (`shadow_confidence`),
-    /// and it decides nothing until promoted.
+    /// Register a model folder as the challenger of an engine: for `match`, runs
+    /// with the store score every candidate group with it in shadow
+    /// (`shadow_confidence`); for `dedup` and `anomaly`, promotion scores it on
+    /// the features the runs kept of every raised pair or journal. It decides
+    /// nothing until promoted.
     Challenge {
         #[arg(long)]
         state: PathBuf,
+        /// `match` (cash), `dedup` (duplicates) or `anomaly` (journals).
+        #[arg(long, default_value = "match")]
+        engine: String,
         /// The model folder (a path, or a name under models/).
         dir: String,
         /// Who registers it (recorded with the change).
@@ -51,10 +56,17 @@ pub enum What {
     /// rejected or matched to others: wrong), by the metric, with enough
     /// labels and without its auto precision falling below the floor; otherwise
     /// refuse (exit 1) and print the comparison. Either way the outcome is
-    /// recorded.
+    /// recorded. For `dedup` and `anomaly`: on the duplicate pairs or journals
+    /// raised after the challenger was registered and decided by people
+    /// (confirm: right; dismiss or explain: wrong), a better F1 than the
+    /// champion (which raised them all) without losing more than
+    /// --max-recall-loss of the confirmed ones.
     Promote {
         #[arg(long)]
         state: PathBuf,
+        /// `match` (cash), `dedup` (duplicates) or `anomaly` (journals).
+        #[arg(long, default_value = "match")]
+        engine: String,
         #[arg(long)]
         actor: String,
         /// `brier` or `log_loss` (lower is better).
@@ -70,6 +82,10 @@ pub enum What {
         /// clear without a person fewer than the champion did.
         #[arg(long, default_value_t = 0.005)]
         max_touchless_loss: f64,
+        /// `dedup`, `anomaly`: how much lower than the champion's the
+        /// challenger's recall of the confirmed flags may be.
+        #[arg(long, default_value_t = 0.02)]
+        max_recall_loss: f64,
     },
     /// The trend across the store's runs: each served model's drift against its
     /// training reference (PSI of the score and the features that moved most),
@@ -166,12 +182,52 @@ fn registry(what: What) -> anyhow::Result<i32> {
             }
             Ok(exit::OK)
         }
-        What::Challenge { state, dir, actor } => {
+        What::Challenge { state, engine, dir, actor } if engine != ENGINE_MATCH => {
+            let m = reckon_lab::retrain_flags::challenge(&state, &engine, &dir, &actor, &now())
+                .map_err(|e| anyhow::anyhow!(e))?;
+            outln!(
+                "{} registered as {engine} challenger: promotion scores it on the flags runs with {} keep",
+                m.model_id,
+                state.display()
+            );
+            Ok(exit::OK)
+        }
+        What::Promote { state, engine, actor, min_labels, max_recall_loss, .. } if engine != ENGINE_MATCH => {
+            anyhow::ensure!(
+                (0.0..=1.0).contains(&max_recall_loss),
+                "--max-recall-loss {max_recall_loss} must be within 0..=1"
+            );
+            let rule = reckon_lab::retrain_flags::FlagPromotionRule { min_labels, max_recall_loss };
+            let (c, challenger) = reckon_lab::retrain_flags::promote(&state, &engine, &rule, &actor, &now())
+                .map_err(|e| anyhow::anyhow!(e))?;
+            outln!("decided flags raised since {}: {} ({} confirmed)", c.since, c.labelled, c.confirmed);
+            for (name, f) in [("champion", &c.champion), ("challenger", &c.challenger)] {
+                outln!(
+                    "  {name:<11} threshold {:.4}: keeps {} ({} confirmed), precision {:.4}, recall {:.4}, F1 {:.4}",
+                    f.threshold,
+                    f.kept,
+                    f.kept_confirmed,
+                    f.precision,
+                    f.recall,
+                    f.f1
+                );
+            }
+            if c.promote {
+                outln!("promoted {} to {engine} champion", challenger.model_id);
+                Ok(exit::OK)
+            } else {
+                for r in &c.refused {
+                    outln!("refused: {r}");
+                }
+                Ok(exit::FAILED)
+            }
+        }
+        What::Challenge { state, dir, actor, .. } => {
             let m = reckon_lab::retrain::challenge(&state, &dir, &actor, &now()).map_err(|e| anyhow::anyhow!(e))?;
             outln!("{} registered as challenger: runs with {} score it in shadow", m.model_id, state.display());
             Ok(exit::OK)
         }
-        What::Promote { state, actor, metric, min_labels, floor, max_touchless_loss } => {
+        What::Promote { state, actor, metric, min_labels, floor, max_touchless_loss, .. } => {
             let metric = reg::PromotionMetric::parse(&metric)
                 .ok_or_else(|| anyhow::anyhow!("--metric '{metric}': brier or log_loss"))?;
             anyhow::ensure!((0.0..=1.0).contains(&floor), "--floor {floor} must be within 0..=1");
