@@ -69,7 +69,7 @@ impl Default for RetrainParams {
 /// Why a model could not be trained from decisions.
 #[derive(Debug, thiserror::Error)]
 pub enum RetrainError {
-    #[error("{0}")]
+    #[error(transparent)]
     State(#[from] reckon_state::StateError),
     #[error("{0}")]
     Params(String),
@@ -77,6 +77,10 @@ pub enum RetrainError {
         "{found} {what} decided by people in the training window (runs {first} to {last}); training needs {needed}: wait for {more} more decisions or lower --min-labels"
     )]
     TooFewLabels { what: &'static str, found: usize, needed: usize, more: usize, first: String, last: String },
+    /// The decisions so far hold one label only (every flag confirmed, or
+    /// none): nothing to separate yet.
+    #[error("{0}")]
+    OneLabel(String),
     #[error(transparent)]
     Lab(#[from] crate::LabError),
 }

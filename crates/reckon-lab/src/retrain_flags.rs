@@ -259,7 +259,7 @@ pub fn train_from_decisions(
     w.extend(std::iter::repeat_n(p.prior_weight, prior_rows_n));
     y.extend(prior_y.iter().copied());
     if y.iter().all(|b| *b) || !y.iter().any(|b| *b) {
-        return Err(RetrainError::Params(format!(
+        return Err(RetrainError::OneLabel(format!(
             "the training rows hold one label only ({} confirmed, {} not a problem): the model needs both; add a prior (--input) or wait for more decisions",
             y.iter().filter(|b| **b).count(),
             y.iter().filter(|b| !**b).count()
@@ -316,7 +316,7 @@ pub fn train_from_decisions(
             ),
         )
     } else {
-        return Err(RetrainError::Params(format!(
+        return Err(RetrainError::OneLabel(format!(
             "the held-out decisions hold one label only ({confirmed} of {} confirmed) and there is no prior to place the review threshold on: add a prior (--input) or hold out more runs",
             labels.len()
         )));
@@ -665,4 +665,87 @@ pub fn promote(
     let detail = serde_json::to_string(&c).unwrap_or_default();
     crate::retrain::record_verdict(state, engine, &registered.model, c.promote, &detail, actor, at)?;
     Ok((c, registered.model))
+}
+
+/// The retraining job's account for the duplicate or journal model (`reckon
+/// retrain --engine dedup|anomaly --json`).
+#[derive(Clone, Debug, Serialize)]
+pub struct FlagJobSummary {
+    pub action: crate::retrain::JobAction,
+    /// Why, in a sentence.
+    pub detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comparison: Option<FlagComparison>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub candidate: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub training: Option<FlagRetrainReport>,
+}
+
+/// One run of the retraining job for `model`'s engine, as the cash job runs:
+/// a registered challenger is judged first (promoted when the rule is met;
+/// left to gather decided flags while it has fewer than the rule needs);
+/// otherwise a candidate is trained on the decisions into
+/// `models_dir/<name>_v<runs>_0` and registered as challenger.
+pub fn job(
+    state: &Path,
+    model: &FlagModel,
+    models_dir: &Path,
+    params: &FlagRetrainParams,
+    rule: &FlagPromotionRule,
+    actor: &str,
+    at: &str,
+) -> Result<FlagJobSummary, RetrainError> {
+    use crate::retrain::JobAction;
+    use reckon_state::models::ModelAlias;
+    let engine = model.engine();
+    let mut s = reckon_state::Store::open(state)?;
+    let has_challenger = s.model_aliases()?.iter().any(|a| a.engine == engine && a.alias == ModelAlias::Challenger);
+    let runs = s.runs()?.len();
+    drop(s);
+    let summary = |action, detail, comparison, candidate, training| FlagJobSummary {
+        action,
+        detail,
+        comparison,
+        candidate,
+        training,
+    };
+    if has_challenger {
+        let (c, m) = promote(state, engine, rule, actor, at)?;
+        if c.promote {
+            let detail = format!(
+                "{} promoted: F1 {:.4} against {:.4} on {} decided flags",
+                m.model_id, c.challenger.f1, c.champion.f1, c.labelled
+            );
+            return Ok(summary(JobAction::Promoted, detail, Some(c), None, None));
+        }
+        if c.labelled < rule.min_labels {
+            let detail = format!(
+                "{} has {} decided flags raised since it was registered; the rule needs {}",
+                m.model_id, c.labelled, rule.min_labels
+            );
+            return Ok(summary(JobAction::Waiting, detail, Some(c), None, None));
+        }
+    }
+    let name = match model {
+        FlagModel::Duplicates => "duplicates",
+        FlagModel::Journals { .. } => "journals",
+    };
+    let out = models_dir.join(format!("{name}_v{runs}_0"));
+    match train_from_decisions(state, &out, model, params) {
+        Ok(r) => {
+            let m = challenge(state, engine, &out.display().to_string(), actor, at)?;
+            let detail = format!(
+                "{} trained on {} decided {}; it is judged on the flags decided from now on",
+                m.model_id,
+                r.train.confirmed + r.train.not_a_problem,
+                model.what()
+            );
+            Ok(summary(JobAction::ChallengerRegistered, detail, None, Some(out.display().to_string()), Some(r)))
+        }
+        Err(e @ (RetrainError::TooFewLabels { .. } | RetrainError::OneLabel(_))) => {
+            Ok(summary(JobAction::Waiting, e.to_string(), None, None, None))
+        }
+        Err(e) => Err(e),
+    }
 }

@@ -170,9 +170,24 @@ fn duplicate_and_journal_models_learn_from_decisions() {
         .map(|e| e.to_string())
         .unwrap_or_default();
     assert!(e.contains("its isolation forest is not the champion's"), "{e}");
-    // A run with the store serves the promoted journal model.
+    // The retraining job a scheduler calls: the duplicate challenger was
+    // refused on enough decided flags, so a candidate is trained on the
+    // decisions and registered; called again, it judges that candidate on the
+    // flags of days 5–6 and promotes it.
+    let jobs = tmp.path().join("job");
+    let p = FlagRetrainParams { min_labels: 20, ..FlagRetrainParams::default() };
+    let job = |what: &str| {
+        reckon_lab::retrain_flags::job(&state, &FlagModel::Duplicates, &jobs, &p, &rule, "retrain-job", &at)
+            .unwrap_or_else(|e| panic!("{what}: {e}"))
+    };
+    let first = job("first");
+    assert_eq!(first.action, reckon_lab::retrain::JobAction::ChallengerRegistered, "{first:?}");
+    assert!(jobs.join("duplicates_v6_0/model.onnx").is_file(), "{first:?}");
+    let second = job("second");
+    assert_eq!(second.action, reckon_lab::retrain::JobAction::Promoted, "{second:?}");
+    // A run with the store serves the promoted models.
     let mut cfg = reckon_pipeline::Config::default();
     reckon_pipeline::remember::serve_registered(&state, &mut cfg).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(cfg.journals.model, journals);
-    assert_eq!(cfg.duplicates.model, reckon_pipeline::Config::default().duplicates.model, "refused: not served");
+    assert_eq!(cfg.duplicates.model, jobs.join("duplicates_v6_0").display().to_string());
 }

@@ -224,17 +224,55 @@ pub struct RetrainArgs {
     /// Print the account as one JSON object instead of a sentence.
     #[arg(long)]
     pub json: bool,
+    /// The engine whose model to retrain: `match` (cash), `dedup` (duplicates)
+    /// or `anomaly` (journals; the candidate keeps the champion's forest).
+    #[arg(long, default_value = "match")]
+    pub engine: String,
 }
 
 /// `reckon retrain`: one run of the retraining job.
 pub fn retrain(a: RetrainArgs) -> anyhow::Result<i32> {
+    use reckon_lab::retrain_flags::FlagModel;
+    use reckon_state::models::{ENGINE_ANOMALY, ENGINE_DEDUP, ENGINE_MATCH, ModelAlias};
+    let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let model = match a.engine.as_str() {
+        ENGINE_MATCH => None,
+        ENGINE_DEDUP => Some(FlagModel::Duplicates),
+        ENGINE_ANOMALY => {
+            // The champion's folder: the registered one, or the configuration's.
+            let registered = reckon_state::Store::open(&a.state)?
+                .model_aliases()?
+                .into_iter()
+                .find(|x| x.engine == ENGINE_ANOMALY && x.alias == ModelAlias::Champion)
+                .map(|x| x.model.model);
+            let base = registered.unwrap_or_else(|| Config::default().journals.model);
+            let base = reckon_pipeline::model::find("journal champion", &base, "reckon models list --state")?;
+            Some(FlagModel::Journals { base })
+        }
+        other => anyhow::bail!("--engine '{other}': match, dedup or anomaly"),
+    };
+    if let Some(model) = model {
+        let params = reckon_lab::retrain_flags::FlagRetrainParams {
+            min_labels: a.min_labels,
+            holdout_runs: a.holdout_runs,
+            ..Default::default()
+        };
+        let rule = reckon_lab::retrain_flags::FlagPromotionRule { min_labels: a.min_labels, ..Default::default() };
+        let s = reckon_lab::retrain_flags::job(&a.state, &model, &a.models_dir, &params, &rule, &a.actor, &at)
+            .map_err(|e| anyhow::anyhow!(e))?;
+        if a.json {
+            outln!("{}", serde_json::to_string(&s)?);
+        } else {
+            outln!("{:?}: {}", s.action, s.detail);
+        }
+        return Ok(job_exit(&s.action));
+    }
     let params = reckon_lab::retrain::RetrainParams {
         min_labels: a.min_labels,
         holdout_runs: a.holdout_runs,
         ..reckon_lab::retrain::RetrainParams::default()
     };
     let rule = reckon_state::models::PromotionRule { min_labels: a.min_labels, ..Default::default() };
-    let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let s = reckon_lab::retrain::job(&a.state, &a.models_dir, &params, &rule, &a.actor, &at)
         .map_err(|e| anyhow::anyhow!(e))?;
     if a.json {
@@ -242,11 +280,16 @@ pub fn retrain(a: RetrainArgs) -> anyhow::Result<i32> {
     } else {
         outln!("{:?}: {}", s.action, s.detail);
     }
-    Ok(match s.action {
+    Ok(job_exit(&s.action))
+}
+
+/// The retraining job's exit code: what happened.
+fn job_exit(action: &reckon_lab::retrain::JobAction) -> i32 {
+    match action {
         reckon_lab::retrain::JobAction::Promoted => exit::OK,
         reckon_lab::retrain::JobAction::ChallengerRegistered => exit::RETRAIN_CHALLENGER,
         reckon_lab::retrain::JobAction::Waiting => exit::RETRAIN_WAITING,
-    })
+    }
 }
 
 /// `reckon serve`'s arguments.

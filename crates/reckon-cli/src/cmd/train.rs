@@ -132,12 +132,16 @@ pub struct FlagDecisions {
     min_labels: usize,
 }
 
-/// A trainer's result on decisions: too few labels is `None` (exit 1, the
-/// count still needed on stderr: retraining waits), any other failure an error.
+/// A trainer's result on decisions: too few labels, or one label only, is
+/// `None` (exit 1, what is missing on stderr: retraining waits), any other
+/// failure an error.
 fn waits<T>(r: Result<T, reckon_lab::retrain::RetrainError>) -> anyhow::Result<Option<T>> {
     match r {
         Ok(r) => Ok(Some(r)),
-        Err(e @ reckon_lab::retrain::RetrainError::TooFewLabels { .. }) => {
+        Err(
+            e @ (reckon_lab::retrain::RetrainError::TooFewLabels { .. }
+            | reckon_lab::retrain::RetrainError::OneLabel(_)),
+        ) => {
             eprintln!("reckon: {e}");
             Ok(None)
         }
