@@ -11,8 +11,11 @@
 //! pair, or every journal, of generated scenarios labelled by their truth —
 //! the rows the flags alone never show: what the champion did not raise).
 //! Its review threshold is the cut with the best F1 on the held-out
-//! decisions, and the held-out figures are set beside the champion's own
-//! scores on the same rows.
+//! decisions (on the prior's rows when those hold one label only), and the
+//! held-out figures are set beside the champion's own scores on the same rows.
+//! [`challenge`], [`promote`] and [`job`] are the registry's steps for these
+//! engines: a challenger is scored on the features the runs kept of the flags
+//! decided since it was registered.
 //!
 //! The duplicate model is refitted whole (a logistic regression over
 //! `ap_pair_v2`). The journal model keeps the isolation forest of the model
@@ -154,10 +157,12 @@ fn held_out(scores: &[f64], labels: &[bool], threshold: f64) -> FlagHeldOut {
     }
 }
 
-/// The prior's rows of one generated scenario: (features, labels).
-fn prior_rows(model: &FlagModel, base: Option<&reckon_pipeline::journals::RiskModel>, dir: &Path) -> PriorRows {
-    match (model, base) {
-        (FlagModel::Journals { .. }, Some(base)) => {
+/// The prior's rows of one generated scenario: (features, labels) — the
+/// journal model's inputs through `base` when there is one, else the pair
+/// features.
+fn prior_rows(base: Option<&reckon_pipeline::journals::RiskModel>, dir: &Path) -> PriorRows {
+    match base {
+        Some(base) => {
             let tests = crate::model::company_config(dir)?.journals.build()?;
             let book = crate::journals::book_of(dir)?;
             let mut results = tests.run_book(&book);
@@ -165,7 +170,7 @@ fn prior_rows(model: &FlagModel, base: Option<&reckon_pipeline::journals::RiskMo
             let (_, x) = base.score_with_inputs(&tests, &book, &mut results)?;
             Ok((x.into_iter().map(f64::from).collect(), y))
         }
-        _ => {
+        None => {
             let (x, y, _) = crate::duplicates::labelled(dir)?;
             Ok((x, y))
         }
@@ -250,7 +255,7 @@ pub fn train_from_decisions(
     }
     let (mut prior_x, mut prior_y) = (Vec::new(), Vec::new());
     for d in &p.prior {
-        let (px, py) = prior_rows(model, base.as_ref(), d).map_err(LabError::in_dir(d))?;
+        let (px, py) = prior_rows(base.as_ref(), d).map_err(LabError::in_dir(d))?;
         prior_x.extend(px);
         prior_y.extend(py);
     }
