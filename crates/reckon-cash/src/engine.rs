@@ -237,6 +237,10 @@ pub struct MatchRow {
     /// decides nothing (`None` without a challenger).
     pub shadow_confidence: Option<f64>,
     pub band: Band,
+    /// The engine holds the group for a person whatever its score: the bank
+    /// names another payer, the text names invoices not posted yet, or the
+    /// excess is unexplained. A challenger in shadow would not clear it either.
+    pub held: bool,
     pub method: MatchMethod,
     pub reasons: Vec<String>,
 }
@@ -1697,6 +1701,7 @@ fn assign(
                         residual_reason: g.reason,
                         confidence: g.score,
                         shadow_confidence: g.shadow,
+                        held: g.held || g.payer_conflict,
                         band,
                         method: g.method,
                         reasons: g.reasons.clone(),

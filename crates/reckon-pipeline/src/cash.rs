@@ -538,6 +538,7 @@ impl Stage for CashStage {
                 features: res.features.get(&r.match_id).cloned().unwrap_or_default(),
                 feature_spec: Some(reckon_cash::FEATURE_SPEC.to_string()),
                 entity: entity_of.get(r.item_id.as_str()).map(|e| e.to_string()),
+                held: r.held,
             });
             // Items of several entities: no one entity's.
             if p.entity.as_deref() != entity_of.get(r.item_id.as_str()).copied() {

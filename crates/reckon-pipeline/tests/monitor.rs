@@ -220,6 +220,7 @@ fn decided_store(state: &Path, model: &str, probability: f64, n: usize, right: u
             features: vec![],
             feature_spec: None,
             entity: None,
+            held: false,
         });
         let d = serde_json::json!({"decision_id": format!("D-CAL-{i:04}"), "exception_id": id,
             "action": if i < right { "accept" } else { "reject_pair" }, "actor": "ar.analyst",

@@ -92,6 +92,10 @@ pub struct ProposalScore {
     /// The entity (company code) of the group's open items (schema 7; `None`
     /// for rows kept before, or items of several entities).
     pub entity: Option<String>,
+    /// The engine held the group for a person whatever its score
+    /// (`reckon_cash::MatchRow::held`; schema 9, `false` for rows kept before):
+    /// neither model would clear it.
+    pub held: bool,
 }
 
 /// A proposal people decided on.
@@ -272,7 +276,9 @@ pub fn coverage(scores: &[ProposalScore], challenger: &str, challenger_auto: f64
         .iter()
         .filter(|s| s.shadow_confidence.is_some() && s.challenger.as_deref() == Some(challenger))
         .collect();
-    let held = |s: &ProposalScore| s.band == reckon_core::Band::Review && s.confidence >= champion_auto;
+    // Held by the engine (schema 9), or, for rows kept before, in review at or
+    // above the champion's threshold.
+    let held = |s: &ProposalScore| s.held || (s.band == reckon_core::Band::Review && s.confidence >= champion_auto);
     Coverage {
         groups: both.len(),
         champion_auto: both.iter().filter(|s| s.band == reckon_core::Band::Auto).count(),
@@ -288,26 +294,28 @@ pub fn coverage(scores: &[ProposalScore], challenger: &str, challenger_auto: f64
 pub struct Figures {
     pub brier: f64,
     pub log_loss: f64,
-    /// Labelled proposals at or above the model's auto threshold, and of
-    /// those the right ones (`None` threshold: not counted).
+    /// Labelled proposals at or above the model's auto threshold that the
+    /// engine did not hold for a person, and of those the right ones (`None`
+    /// threshold: not counted).
     pub auto_selected: usize,
     pub auto_right: usize,
 }
 
 impl Figures {
-    fn of(p: &[(f64, bool)], auto: Option<f64>) -> Figures {
+    /// Figures of (score, right, held by the engine) triples.
+    fn of(p: &[(f64, bool, bool)], auto: Option<f64>) -> Figures {
         let n = p.len().max(1) as f64;
-        let brier = p.iter().map(|(s, y)| (s - if *y { 1.0 } else { 0.0 }).powi(2)).sum::<f64>() / n;
+        let brier = p.iter().map(|(s, y, _)| (s - if *y { 1.0 } else { 0.0 }).powi(2)).sum::<f64>() / n;
         let log_loss = p
             .iter()
-            .map(|(s, y)| {
+            .map(|(s, y, _)| {
                 let s = s.clamp(1e-6, 1.0 - 1e-6);
                 -(if *y { s.ln() } else { (1.0 - s).ln() })
             })
             .sum::<f64>()
             / n;
-        let sel: Vec<&(f64, bool)> = p.iter().filter(|(s, _)| auto.is_some_and(|a| *s >= a)).collect();
-        Figures { brier, log_loss, auto_selected: sel.len(), auto_right: sel.iter().filter(|(_, y)| *y).count() }
+        let sel: Vec<&(f64, bool, bool)> = p.iter().filter(|(s, _, h)| !h && auto.is_some_and(|a| *s >= a)).collect();
+        Figures { brier, log_loss, auto_selected: sel.len(), auto_right: sel.iter().filter(|(_, y, _)| *y).count() }
     }
 
     fn metric(&self, m: PromotionMetric) -> f64 {
@@ -354,8 +362,9 @@ pub fn compare(
         .iter()
         .filter(|l| l.score.shadow_confidence.is_some() && l.score.challenger.as_deref() == Some(challenger))
         .collect();
-    let champ: Vec<(f64, bool)> = both.iter().map(|l| (l.score.confidence, l.right)).collect();
-    let chall: Vec<(f64, bool)> = both.iter().map(|l| (l.score.shadow_confidence.unwrap_or(0.0), l.right)).collect();
+    let champ: Vec<(f64, bool, bool)> = both.iter().map(|l| (l.score.confidence, l.right, l.score.held)).collect();
+    let chall: Vec<(f64, bool, bool)> =
+        both.iter().map(|l| (l.score.shadow_confidence.unwrap_or(0.0), l.right, l.score.held)).collect();
     let champion = Figures::of(&champ, None);
     let challenger = Figures::of(&chall, challenger_auto);
     let mut refused = Vec::new();
@@ -421,6 +430,7 @@ mod tests {
             features: Vec::new(),
             feature_spec: None,
             entity: None,
+            held: false,
         }
     }
 
@@ -525,5 +535,39 @@ mod tests {
             refused.refused
         );
         assert!(!refused.promote);
+    }
+
+    /// A proposal the engine held for a person (`held`) is cleared by neither
+    /// model, whatever the challenger scores it: it does not count against
+    /// the challenger's auto precision, nor among the groups it clears.
+    #[test]
+    fn a_proposal_the_engine_held_counts_for_neither_model() {
+        use reckon_core::Band::Review;
+        let labelled: Vec<LabelledProposal> = (0..200)
+            .map(|i| {
+                let mut score = group(i, Review, 0.5, 0.9999);
+                // Ten wrong proposals, all held by the engine.
+                score.held = i < 10;
+                LabelledProposal { score, right: i >= 10, decision_id: format!("D{i}") }
+            })
+            .collect();
+        let rule = PromotionRule { min_labels: 100, ..PromotionRule::default() };
+        let c = compare(&labelled, "cash@9.0", Some(0.998), None, &rule);
+        assert_eq!((c.challenger.auto_selected, c.challenger.auto_right), (190, 190));
+        assert!(c.promote, "{:?}", c.refused);
+        let scores: Vec<ProposalScore> = labelled.iter().map(|l| l.score.clone()).collect();
+        assert_eq!(coverage(&scores, "cash@9.0", 0.998, 0.998).challenger_auto, 190);
+        // Not held, the ten wrong ones are cleared: refused by the floor.
+        let unheld: Vec<LabelledProposal> = labelled
+            .iter()
+            .cloned()
+            .map(|mut l| {
+                l.score.held = false;
+                l
+            })
+            .collect();
+        let c = compare(&unheld, "cash@9.0", Some(0.998), None, &rule);
+        assert_eq!((c.challenger.auto_selected, c.challenger.auto_right), (200, 190));
+        assert!(!c.promote);
     }
 }

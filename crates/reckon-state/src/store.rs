@@ -18,7 +18,7 @@ mod embedded {
 }
 
 /// The newest schema version this build knows (the last file in `migrations/`).
-pub const SCHEMA_VERSION: i64 = 8;
+pub const SCHEMA_VERSION: i64 = 9;
 
 reckon_core::vocab_enum! {
     /// Where a bank entry stands across the chain of runs.
@@ -1103,7 +1103,7 @@ fn proposal_scores_where(
         .rows(
             &format!(
                 "SELECT p.run_id, p.txn_id, p.items, p.model, p.confidence, p.challenger, p.shadow_confidence, \
-                 p.band, p.feature_spec, {features}, p.entity \
+                 p.band, p.feature_spec, {features}, p.entity, p.held \
                  FROM proposal_scores p JOIN runs r ON r.run_id = p.run_id WHERE {filter} ORDER BY r.seq, p.txn_id"
             ),
             &[],
@@ -1130,6 +1130,7 @@ fn proposal_scores_where(
                     None => Vec::new(),
                 },
                 entity: r.opt_text(10),
+                held: r.int(11)? != 0,
             })
         })
         .collect::<Result<_, DbError>>()
@@ -1498,6 +1499,7 @@ fn write_run(tx: &mut dyn Sql, ch: &RunChanges) -> Result<(), DbError> {
                     Val::Text(serde_json::to_string(&p.features).unwrap_or_default())
                 },
                 p.entity.clone().map_or(Val::Null, Val::Text),
+                Val::Int(i64::from(p.held)),
             ]
         })
         .collect();
@@ -1552,6 +1554,7 @@ fn write_run(tx: &mut dyn Sql, ch: &RunChanges) -> Result<(), DbError> {
             "feature_spec",
             "features",
             "entity",
+            "held",
         ],
         &proposals,
         "",

@@ -304,6 +304,7 @@ pub fn bench_retrain(dir: &Path, decisions: usize, seed: u64) -> anyhow::Result<
                 features,
                 feature_spec: Some(reckon_cash::FEATURE_SPEC.into()),
                 entity: Some(format!("E{:02}", i % 4)),
+                held: false,
             });
             let input = reckon_state::DecisionInput {
                 decision_id: format!("D-BENCH-{r:02}{i:07}"),
