@@ -9,7 +9,10 @@ type HashMap<K, V> = rustc_hash::FxHashMap<K, V>;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::normalize::{abbreviates, invoice_keys, may_abbreviate, name_key, name_similarity_sorted, sorted_tokens};
+use crate::normalize::{
+    abbreviates, abbreviates_reordered, invoice_keys, may_abbreviate, name_key, name_similarity_sorted, sorted_tokens,
+    without_legal_cuts,
+};
 use crate::vocab::{MatchMethod, ReceiptStatus, ResidualReason};
 
 /// A bank credit to apply.
@@ -558,6 +561,12 @@ impl<'a> Index<'a> {
         // (same-named companies) makes them all candidates: their open items decide.
         if let Some(cis) = self.by_name.get(&key) {
             let mut ids: Vec<String> = cis.iter().map(|&ci| self.customers[ci].0.clone()).collect();
+            // A name only aliases carry (the master file's, or one learned from a
+            // person's decision) says who has used it, not that no one else may: when
+            // it abbreviates masters word by word, they are candidates too.
+            if !cis.iter().any(|&ci| self.customers[ci].1.first() == Some(&key)) {
+                ids.extend(self.abbreviated(&key).into_iter().map(|ci| self.customers[ci].0.clone()));
+            }
             ids.sort();
             ids.dedup();
             let how = if ids.len() > 1 { "names" } else { "name" };
@@ -616,15 +625,6 @@ impl<'a> Index<'a> {
                 *shared.entry(ci).or_insert(0) += 1;
             }
         }
-        // Masters the name may abbreviate word by word share every one of its
-        // pairs of prefixes: all of them are kept aside, not only the best ranked.
-        let pairs = key_pairs.len();
-        let mut all_pairs: Vec<usize> = if pairs > 0 && shared.len() <= 4096 {
-            shared.iter().filter(|(_, n)| **n as usize == pairs).map(|(ci, _)| *ci).collect()
-        } else {
-            Vec::new()
-        };
-        all_pairs.sort_unstable();
         let mut scored = score(shared, false);
         if scored.iter().all(|x| x.0 < threshold) {
             let mut blocks: Vec<&Vec<usize>> =
@@ -648,19 +648,18 @@ impl<'a> Index<'a> {
             scored = score(shared, true);
         }
         let best = scored.iter().map(|x| x.0).fold(0.0, f64::max);
-        // Short of a near-exact name, the masters the bank's name abbreviates word
-        // by word are the payer (several: their open items decide), however
-        // Jaro–Winkler ranks them; the similarity stays Jaro–Winkler's.
-        let mut abbr: Vec<(f64, usize)> = if best < 0.95 {
-            all_pairs
-                .into_iter()
-                .filter(|&ci| self.customers[ci].1.iter().any(|n| abbreviates(&key, n)))
-                .map(|ci| (similarity(ci), ci))
-                .collect()
-        } else {
-            Vec::new()
+        // Short of a near-exact name in the same word order, the masters the bank's
+        // name abbreviates word by word are the payer (several: their open items
+        // decide), however Jaro–Winkler ranks them; the similarity stays
+        // Jaro–Winkler's. A name that is near-exact only with its words reordered
+        // (`CEDA OAKR TREA SVCS` for `OAKR CEDA TREA SVCS`) is another company's
+        // as likely as not; one abbreviated in order is the better evidence.
+        let in_order = |ci: usize| {
+            self.customers[ci].1.iter().map(|n| reckon_core::similarity::jaro_winkler(&key, n)).fold(0.0, f64::max)
         };
-        if !abbr.is_empty() {
+        let near_exact = scored.iter().any(|&(s, ci)| s >= 0.95 && in_order(ci) >= 0.95);
+        let mut abbr: Vec<(f64, usize)> = self.abbreviated(&key).into_iter().map(|ci| (similarity(ci), ci)).collect();
+        if !near_exact && !abbr.is_empty() {
             abbr.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
             let mut ids: Vec<String> = abbr.iter().map(|(_, ci)| self.customers[*ci].0.clone()).collect();
             ids.sort();
@@ -673,11 +672,44 @@ impl<'a> Index<'a> {
         }
         // Customers the name fits equally well (masters with the same name) are all
         // candidates: their open items decide, not the order of the master file.
-        let mut ids: Vec<String> =
-            scored.iter().filter(|(s, _)| *s >= best - 0.005).map(|(_, ci)| self.customers[*ci].0.clone()).collect();
+        // So are the masters it abbreviates word by word beside a near-exact one
+        // (`WEST META` beside a name learned as `WEST META LL`).
+        let mut ids: Vec<String> = scored
+            .iter()
+            .filter(|(s, _)| *s >= best - 0.005)
+            .chain(&abbr)
+            .map(|(_, ci)| self.customers[*ci].0.clone())
+            .collect();
         ids.sort();
         ids.dedup();
-        Some((ids, best, if scored.iter().filter(|(s, _)| *s >= best - 0.005).count() > 1 { "names" } else { "name" }))
+        let how = if ids.len() > 1 { "names" } else { "name" };
+        Some((ids, best, how))
+    }
+
+    /// The masters (by place, in place order) whose names the payer's name key
+    /// abbreviates word by word ([`abbreviates`]); only if none, those it
+    /// abbreviates with its words in another order ([`abbreviates_reordered`]).
+    /// Each shares every pair of the key's name prefixes ([`pair_keys`]), legal
+    /// forms cut short left out.
+    fn abbreviated(&self, key: &str) -> Vec<usize> {
+        let pairs = pair_keys(&without_legal_cuts(key));
+        let mut blocks: Vec<&Vec<usize>> = Vec::with_capacity(pairs.len());
+        for p in &pairs {
+            match self.pair_blocks.get(p) {
+                Some(v) => blocks.push(v),
+                None => return Vec::new(),
+            }
+        }
+        blocks.sort_by_key(|v| v.len());
+        let Some((first, rest)) = blocks.split_first() else { return Vec::new() };
+        let shared: Vec<usize> =
+            first.iter().copied().filter(|ci| rest.iter().all(|v| v.binary_search(ci).is_ok())).collect();
+        let in_order: Vec<usize> =
+            shared.iter().copied().filter(|&ci| self.customers[ci].1.iter().any(|n| abbreviates(key, n))).collect();
+        if !in_order.is_empty() {
+            return in_order;
+        }
+        shared.into_iter().filter(|&ci| self.customers[ci].1.iter().any(|n| abbreviates_reordered(key, n))).collect()
     }
 
     /// Open items whose invoice number appears in the receipt's reference or text.
@@ -1074,16 +1106,28 @@ fn candidates(
                     }
                 }
             }
-            if n == 1 {
+            // The invoices named, with what is short or over explained (a bank
+            // charge, a discount, FX, an overpayment: held for a person when several
+            // are named); one invoice paid short, a partial payment.
+            let open: i64 = reckon_core::sum_minor(refs.iter().map(|&i| items[i].amount));
+            let explained = explain(open, r.amount, cfg, &r.currency, instructed_other(r).as_deref());
+            if n == 1 || explained.is_some() {
                 let i = refs[0];
-                let open = items[i].amount;
-                match explain(open, r.amount, cfg, &r.currency, instructed_other(r).as_deref()) {
+                match explained {
                     Some((why, s, text)) => {
                         let mut rs = reasons.clone();
                         rs.push(text);
+                        // Several invoices named and more paid: the excess likely pays
+                        // one not named (no open item of the payer made it up).
+                        let held = n > 1 && why == ResidualReason::Overpayment;
+                        if held {
+                            rs.push(
+                                "the payment names several invoices and pays more than they hold: for a person".into(),
+                            );
+                        }
                         out.push(Group {
                             receipt: ri,
-                            items: vec![(i, open)],
+                            items: refs.iter().map(|&i| (i, items[i].amount)).collect(),
                             residual: open - r.amount,
                             reason: why,
                             score: if consistent { s } else { s * 0.85 },
@@ -1092,7 +1136,7 @@ fn candidates(
                             features: Vec::new(),
                             payer_conflict: false,
                             shadow: None,
-                            held: false,
+                            held,
                             reasons: rs,
                         });
                     }

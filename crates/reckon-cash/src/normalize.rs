@@ -198,7 +198,6 @@ pub fn name_similarity_sorted(payer: &str, payer_sorted: &str, master: &str, mas
 /// SWIFT MT103 field 50K line 35 — and banks abbreviate names to fit, which
 /// Jaro–Winkler scores poorly against the full name.
 pub fn abbreviates(payer: &str, master: &str) -> bool {
-    let legal_cut = |t: &str| t.len() >= 2 && LEGAL.iter().any(|l| l.len() > 2 && l.starts_with(t));
     let p: Vec<&str> = payer.split(' ').filter(|t| !t.is_empty() && !legal_cut(t)).collect();
     let m: Vec<&str> = master.split(' ').filter(|t| !t.is_empty()).collect();
     let last = p.len().saturating_sub(1);
@@ -209,6 +208,47 @@ pub fn abbreviates(payer: &str, master: &str) -> bool {
         && p.iter().zip(&m).any(|(a, b)| a.len() < b.len())
 }
 
+/// A word of a name key that is a legal form or a connector cut short (`LIMI`,
+/// `AKTI`, `INCO`, `GESE`, `UN`): [`name_key`] drops the whole words.
+fn legal_cut(t: &str) -> bool {
+    t.len() >= 2 && LEGAL.iter().any(|l| l.len() > 2 && l.starts_with(t))
+}
+
+/// A payer's name key without its legal forms and connectors cut short.
+pub fn without_legal_cuts(payer: &str) -> String {
+    payer.split(' ').filter(|t| !t.is_empty() && !legal_cut(t)).collect::<Vec<_>>().join(" ")
+}
+
+/// [`abbreviates`] with the words in another order: the payer's words are
+/// prefixes of the master's first words, each of a different one (`TEXT REDW`
+/// of `REDWOOD TEXTIL`), at least two of two letters or more, one cut short.
+/// The same names in another order are what [`name_similarity`] compares by
+/// sorted tokens; in order ([`abbreviates`]) is the better evidence.
+pub fn abbreviates_reordered(payer: &str, master: &str) -> bool {
+    let p: Vec<&str> = payer.split(' ').filter(|t| t.len() >= 2 && !legal_cut(t)).collect();
+    let m: Vec<&str> = master.split(' ').filter(|t| !t.is_empty()).take(p.len()).collect();
+    if p.len() < 2 || p.len() > 6 || m.len() < p.len() {
+        return false;
+    }
+    // A perfect matching of payer words to master words by prefix (at most six
+    // words: a search over the assignments).
+    fn assign(p: &[&str], m: &[&str], used: &mut [bool]) -> bool {
+        let Some((a, rest)) = p.split_first() else { return true };
+        for (j, b) in m.iter().enumerate() {
+            if !used[j] && b.starts_with(a) {
+                used[j] = true;
+                if assign(rest, m, used) {
+                    return true;
+                }
+                used[j] = false;
+            }
+        }
+        false
+    }
+    let mut used = vec![false; m.len()];
+    assign(&p, &m, &mut used) && p.iter().any(|a| m.iter().any(|b| b.starts_with(a) && a.len() < b.len()))
+}
+
 /// Whether a payer's name key could abbreviate the master's, looser than
 /// [`abbreviates`]: its words are prefixes of the master's words in order,
 /// words of the master passed over (a brand left out: `PACK ENGI VERT` of
@@ -217,7 +257,6 @@ pub fn abbreviates(payer: &str, master: &str) -> bool {
 /// mistyped one). Too loose to name a payer; enough to say the bank's name
 /// does not tell this master apart from the one it was taken for.
 pub fn may_abbreviate(payer: &str, master: &str) -> bool {
-    let legal_cut = |t: &str| t.len() >= 2 && LEGAL.iter().any(|l| l.len() > 2 && l.starts_with(t));
     let p: Vec<&str> = payer.split(' ').filter(|t| !t.is_empty() && !legal_cut(t)).collect();
     let mut m = master.split(' ').filter(|t| !t.is_empty());
     let (mut matched, mut missed) = (0, 0);
@@ -281,6 +320,18 @@ mod tests {
         assert!(abbreviates(&name_key("PION MASC SERV V"), &pioneer), "the last word cut to a letter");
         assert!(abbreviates(&name_key("PION MASC UN SERV"), &pioneer), "a connector cut short");
         assert!(abbreviates(&name_key("EVER CHEM LIMI"), &name_key("Evergreen Chemicals Ltd")), "a legal form cut");
+        let redwood = name_key("Redwood Textil GmbH");
+        assert!(!abbreviates(&name_key("TEXT REDW"), &redwood), "not in order");
+        assert!(abbreviates_reordered(&name_key("TEXT REDW"), &redwood), "the words in another order");
+        assert!(abbreviates_reordered(&name_key("TEXT REDW INCO"), &redwood), "a legal form cut");
+        assert!(!abbreviates_reordered(&name_key("TEXTIL REDWOOD"), &redwood), "nothing cut short");
+        assert!(!abbreviates_reordered(&name_key("TEXT TEXT"), &redwood), "one master word for two");
+        assert!(!abbreviates_reordered(&name_key("TEXT"), &redwood), "one word says too little");
+        assert!(
+            !abbreviates_reordered(&name_key("TEXT HOLZ"), &name_key("Redwood Textil Holzwerke")),
+            "a word beyond the master's first words"
+        );
+        assert_eq!(without_legal_cuts("ASHF INST INCO"), "ASHF INST");
         assert!(
             !abbreviates(&name_key("EVER LIMI"), &name_key("Evergreen Chemicals Ltd")),
             "one word of the name is too little"

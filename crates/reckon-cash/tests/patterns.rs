@@ -334,6 +334,72 @@ fn an_abbreviated_name_many_masters_share() {
     assert_eq!(applied(&res, "N1"), [("ARR".to_string(), 1_054_792)]);
 }
 
+/// What a person taught the engine does not narrow what the bank's name says.
+/// An abbreviated name learned as one customer's alias (`OAKR SUPP`, or `WEST
+/// META LL` close to `WEST META`) still names every master it abbreviates, and
+/// the open item of the amount decides. A name whose words the bank wrote in
+/// another order (`TEXT REDW` of `Redwood Textil`) is abbreviated too, and a
+/// legal form cut short (`INCO`) does not hide the masters.
+#[test]
+fn a_learned_alias_and_reordered_words_keep_every_master_the_name_abbreviates() {
+    let cfg = MatchConfig::default();
+    let mut cust: Vec<Customer> =
+        (0..6).map(|i| master(&format!("O{i}"), &format!("Oakridge Supplies Nord{i} GmbH"), "")).collect();
+    // Aliases learned from people's decisions on earlier days.
+    cust[0].aliases.push("OAKR SUPP".into());
+    cust[1].aliases.push("OAKR SUPP LL".into());
+    cust.push(master("T1", "Redwood Textil GmbH", ""));
+    // Learned from a payment of another company's, near-exact in order.
+    cust.push(master("T0", "Texas Redwater Inc.", "TEXT REDW LL"));
+    cust.push(master("T2", "Ashford Instruments Inc.", ""));
+    cust.push(master("T3", "Ashford Instruments AG", ""));
+    let its = vec![
+        item("AR-O4", "O4", "9010000401", 44_372, 20_520),
+        item("AR-O1", "O1", "9010000402", 100_000, 20_520),
+        item("AR-T1", "T1", "9010000403", 250_000, 20_520),
+        item("AR-T3", "T3", "9010000404", 310_000, 20_520),
+    ];
+    let receipts = vec![
+        receipt("L1", 44_372, "OAKR SUPP", "", "", "PAYMENT"),
+        receipt("L2", 250_000, "TEXT REDW", "", "", "BACS"),
+        receipt("L3", 310_000, "ASHF INST INCO", "", "", "Zahlung"),
+    ];
+    let res = run(&receipts, &its, &cust, &[], &cfg);
+    assert_eq!(applied(&res, "L1"), [("AR-O4".to_string(), 44_372)]);
+    assert_eq!(applied(&res, "L2"), [("AR-T1".to_string(), 250_000)]);
+    assert_eq!(applied(&res, "L3"), [("AR-T3".to_string(), 310_000)]);
+    // Close to a learned alias (`OAKR SUPP LL`), not equal to one.
+    cust[0].aliases.clear();
+    let res = run(&receipts[..1], &its, &cust, &[], &cfg);
+    assert_eq!(applied(&res, "L1"), [("AR-O4".to_string(), 44_372)]);
+}
+
+/// A payment that names several invoices and pays more than they hold is not
+/// lost as "no invoice reference": the invoices named are its candidates,
+/// held for a person (the excess likely pays an invoice it does not name or
+/// that is not posted yet). Several named and paid short by a bank charge
+/// clears them all.
+#[test]
+fn several_invoices_named_with_the_rest_over_or_short() {
+    let cfg = MatchConfig::default();
+    let cust = vec![master("V1", "Vantage Logistik B.V.", "")];
+    let its = vec![
+        item("AR-V1", "V1", "9010049702", 13_046_079, 20_500),
+        item("AR-V2", "V2", "9010077150", 44_992, 20_500),
+        item("AR-V3", "V1", "9010091594", 175_392, 20_500),
+    ];
+    let text = "/INV/260505 9010049702 /INV/260505 9010033284 /INV/260505 9010091594";
+    let res = run(&[receipt("V1", 14_034_787, "VANT LOGI", "", "", text)], &its, &cust, &[], &cfg);
+    let why: Vec<String> = res.rows.iter().flat_map(|r| r.reasons.iter().cloned()).collect();
+    assert_eq!(status(&res, "V1"), "review", "{why:?}");
+    assert!(why.iter().any(|w| w.contains("names several invoices and pays more")), "{why:?}");
+    assert!(why.iter().any(|w| w.contains("9010033284 that no open item carries today")), "{why:?}");
+    let over = 13_046_079 + 175_392 - 1_250;
+    let text = "/INV/260505 9010049702 /INV/260505 9010091594";
+    let res = run(&[receipt("V2", over, "VANT LOGI", "", "", text)], &its, &cust, &[], &cfg);
+    assert_eq!(applied(&res, "V2"), [("AR-V1".to_string(), 13_046_079), ("AR-V3".to_string(), 175_392)]);
+}
+
 /// An entity's own auto threshold (a model retrained on decisions carries
 /// `auto@<entity>`) decides for groups of its open items; other entities keep
 /// the global one.
