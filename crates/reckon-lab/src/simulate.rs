@@ -95,7 +95,8 @@ pub struct DayRow {
     pub carried_in: u64,
     /// Carried receipts matched this day (by the engine or a decision).
     pub carried_applied: u64,
-    /// Open receipts whose late invoice or remittance advice arrived this day.
+    /// Open receipts whose last late piece (open item or remittance advice)
+    /// arrived this day.
     pub late_arrivals: u64,
     /// Of those, matched this day.
     pub matched_on_arrival: u64,
@@ -194,7 +195,9 @@ struct Truth {
     not_ar: BTreeSet<String>,
     true_duplicates: BTreeSet<(String, String)>,
     anomalies: BTreeSet<String>,
-    /// Day (1-based) a late item or an advice arrived → the receipts waiting for it.
+    /// Day (1-based) the last late piece of a receipt arrived (its late open
+    /// items and its advice) → the receipts that could be matched from that
+    /// day on. A receipt waiting for a piece that never arrives is in none.
     arrivals: BTreeMap<usize, BTreeSet<String>>,
     /// Receipts paid under a trade name, with the name.
     trade_name: BTreeMap<String, String>,
@@ -239,15 +242,29 @@ fn truth(dir: &Path) -> Result<Truth, SimError> {
     let (_, remit) = read_rows(&dir.join("all/remittances.csv"))?;
     let remit_ref: HashMap<String, String> =
         remit.iter().map(|r| (r["remittance_id"].clone(), r["payment_ref"].clone())).collect();
-    let mut arrivals: BTreeMap<usize, BTreeSet<String>> = BTreeMap::new();
+    // Each receipt's last late piece: a receipt whose advice arrives on day 5
+    // and whose last invoice is posted on day 6 can be matched on day 6.
+    let mut last: BTreeMap<String, Option<usize>> = BTreeMap::new();
     for r in read_rows(&dir.join("truth/days.csv"))?.1 {
-        let Ok(day) = r["day"].parse::<usize>() else { continue };
+        let day = r["day"].parse::<usize>().ok();
         let waiting: Vec<String> = match r["table"].as_str() {
             "ar_open_items" => payers.get(&r["id"]).cloned().unwrap_or_default(),
             "remittances" => remit_ref.get(&r["id"]).and_then(|p| by_ref.get(p)).cloned().into_iter().collect(),
             _ => Vec::new(),
         };
-        arrivals.entry(day).or_default().extend(waiting);
+        for t in waiting {
+            let e = last.entry(t).or_insert(Some(0));
+            *e = match (*e, day) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                _ => None,
+            };
+        }
+    }
+    let mut arrivals: BTreeMap<usize, BTreeSet<String>> = BTreeMap::new();
+    for (t, day) in last {
+        if let Some(day) = day {
+            arrivals.entry(day).or_default().insert(t);
+        }
     }
     let names: BTreeSet<String> =
         read_rows(&dir.join("truth/trade_names.csv"))?.1.into_iter().map(|r| r["trade_name"].clone()).collect();

@@ -1,6 +1,6 @@
 //! Six generated days against one state store with the simulated analyst:
 //! the chain ties out every day, no problem is raised twice as new, receipts
-//! whose invoice or advice arrives late are matched on arrival, a payer's trade
+//! are matched on the day the last of their late invoices and advice arrives, a payer's trade
 //! name is never matched automatically before a person confirmed it, and wrong
 //! decisions that are undone reopen their exceptions. (That a confirmed name is
 //! then used, with its provenance, is `reckon-pipeline/tests/state.rs`.)
@@ -30,8 +30,10 @@ fn six_days_with_an_analyst() {
     let late: u64 = rows.iter().map(|r| r.late_arrivals).sum();
     let on_arrival: u64 = rows.iter().map(|r| r.matched_on_arrival).sum();
     assert!(late >= 50, "{table}");
+    // A receipt counts on the day its last late piece arrives; what is not
+    // matched then is ambiguous or for a person (179 of 184 on 2026-12-01).
     assert!(
-        on_arrival as f64 >= 0.85 * late as f64,
+        on_arrival as f64 >= 0.95 * late as f64,
         "{on_arrival} of {late} late arrivals matched on arrival\n{table}"
     );
     assert!(rows.iter().map(|r| r.carried_applied).sum::<u64>() > 0, "{table}");
