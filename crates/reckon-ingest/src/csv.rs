@@ -367,6 +367,14 @@ impl<'a> Reader<'a> {
         &self.buf[start..self.ends[k]]
     }
 
+    /// The length of the run from `self.pos` to `next` (a position relative to
+    /// it, or the end), noting a NUL byte in it.
+    fn run(&self, next: Option<usize>, nul: &mut bool) -> usize {
+        let n = next.unwrap_or(self.b.len() - self.pos);
+        *nul |= memchr::memchr(0, &self.b[self.pos..self.pos + n]).is_some();
+        n
+    }
+
     fn record(&mut self) -> Option<RawRecord> {
         if self.pos >= self.b.len() {
             return None;
@@ -439,6 +447,12 @@ impl<'a> Reader<'a> {
                         // A lone CR ends a line inside quotes as it does outside them
                         // (and as the line-by-line re-read counts it).
                         self.line += 1;
+                    } else if c != b'\r' {
+                        // The run of quoted text up to the next quote or line end, at once.
+                        let n = self.run(memchr::memchr3(self.quote, b'\n', b'\r', &self.b[self.pos..]), &mut nul);
+                        self.buf.extend_from_slice(&self.b[self.pos - 1..self.pos + n]);
+                        self.pos += n;
+                        continue;
                     }
                     self.buf.push(c);
                 }
@@ -470,7 +484,11 @@ impl<'a> Reader<'a> {
                 }
                 _ => {
                     saw_any = true;
-                    self.buf.push(c);
+                    // The run of plain text up to the next delimiter or line end, at
+                    // once (a quote inside a field is plain text).
+                    let n = self.run(memchr::memchr3(self.delimiter, b'\n', b'\r', &self.b[self.pos..]), &mut nul);
+                    self.buf.extend_from_slice(&self.b[self.pos - 1..self.pos + n]);
+                    self.pos += n;
                 }
             }
             at_field_start = false;
