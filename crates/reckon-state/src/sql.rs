@@ -145,6 +145,14 @@ impl From<postgres::Error> for DbError {
 /// SQL against one connection or transaction.
 pub(crate) trait Sql {
     fn exec(&mut self, sql: &str, args: &[Val]) -> Result<u64, DbError>;
+    /// Rows of `columns` values one INSERT should carry: one on SQLite (a
+    /// prepared statement run again is cheapest there; a statement of many
+    /// rows measured slower), many on PostgreSQL (each statement is a round
+    /// trip to the server), inside its 65,535 parameters.
+    fn rows_per_insert(&self, columns: usize) -> usize {
+        let _ = columns;
+        1
+    }
     fn rows(&mut self, sql: &str, args: &[Val]) -> Result<Vec<Row>, DbError>;
 
     fn one(&mut self, sql: &str, args: &[Val]) -> Result<Option<Row>, DbError> {
@@ -269,9 +277,17 @@ fn pg_row(r: &postgres::Row) -> Result<Row, DbError> {
 
 fn pg_exec<C: postgres::GenericClient>(c: &mut C, sql: &str, args: &[Val]) -> Result<u64, DbError> {
     let st = c.prepare(sql)?;
+    pg_exec_prepared(c, &st, args)
+}
+
+fn pg_exec_prepared<C: postgres::GenericClient>(
+    c: &mut C,
+    st: &postgres::Statement,
+    args: &[Val],
+) -> Result<u64, DbError> {
     let p = pg_params(st.params(), args)?;
     let refs: Vec<&(dyn ToSql + Sync)> = p.iter().map(|b| b.as_ref()).collect();
-    Ok(c.execute(&st, &refs)?)
+    Ok(c.execute(st, &refs)?)
 }
 
 fn pg_query<C: postgres::GenericClient>(c: &mut C, sql: &str, args: &[Val]) -> Result<Vec<Row>, DbError> {
@@ -290,17 +306,45 @@ impl Sql for postgres::Client {
     }
 }
 
-impl Sql for postgres::Transaction<'_> {
-    fn exec(&mut self, sql: &str, args: &[Val]) -> Result<u64, DbError> {
-        pg_exec(self, sql, args)
+/// A PostgreSQL transaction that prepares each statement once: a run writes
+/// a row per bank entry, exception and event with the same few statements,
+/// and preparing one is a round trip to the server (what SQLite's
+/// `prepare_cached` gives on the other backend).
+pub(crate) struct PgTx<'a> {
+    tx: postgres::Transaction<'a>,
+    prepared: std::collections::HashMap<String, postgres::Statement>,
+}
+
+impl<'a> PgTx<'a> {
+    pub(crate) fn new(tx: postgres::Transaction<'a>) -> PgTx<'a> {
+        PgTx { tx, prepared: std::collections::HashMap::new() }
     }
-    fn rows(&mut self, sql: &str, args: &[Val]) -> Result<Vec<Row>, DbError> {
-        pg_query(self, sql, args)
+
+    fn statement(&mut self, sql: &str) -> Result<postgres::Statement, DbError> {
+        if let Some(st) = self.prepared.get(sql) {
+            return Ok(st.clone());
+        }
+        let st = self.tx.prepare(sql)?;
+        self.prepared.insert(sql.to_string(), st.clone());
+        Ok(st)
     }
 }
 
-impl Tx for postgres::Transaction<'_> {
+impl Sql for PgTx<'_> {
+    fn exec(&mut self, sql: &str, args: &[Val]) -> Result<u64, DbError> {
+        let st = self.statement(sql)?;
+        pg_exec_prepared(&mut self.tx, &st, args)
+    }
+    fn rows_per_insert(&self, columns: usize) -> usize {
+        (30_000 / columns.max(1)).clamp(1, 1_000)
+    }
+    fn rows(&mut self, sql: &str, args: &[Val]) -> Result<Vec<Row>, DbError> {
+        pg_query(&mut self.tx, sql, args)
+    }
+}
+
+impl Tx for PgTx<'_> {
     fn commit(self: Box<Self>) -> Result<(), DbError> {
-        Ok((*self).commit()?)
+        Ok(self.tx.commit()?)
     }
 }
