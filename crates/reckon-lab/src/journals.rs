@@ -511,6 +511,133 @@ labelled history."
 }
 
 /// A scenario's GL book, converted as a run converts it.
+/// What [`reference_from_books`] cut.
+#[derive(Clone, Debug, Serialize)]
+pub struct BookReference {
+    /// The risk model the reference is for (`name@version`).
+    pub model: String,
+    /// Journals of the book the reference was cut from.
+    pub journals: usize,
+    /// Inputs that moved beyond the limits between the reference book and a
+    /// check book of the same company: measured in runs, not judged.
+    pub unjudged: Vec<String>,
+    /// Each check book: its journals and the drift from the reference.
+    pub checks: Vec<(PathBuf, reckon_monitor::Drift)>,
+    /// The model folder holding it.
+    pub out: PathBuf,
+}
+
+/// The risk-model inputs measured against the journal's own book (reckon-journals'
+/// rarity inputs): counted in a book reference, not judged.
+pub const RELATIVE_PREFIX: &str = "rare_";
+
+/// Journals a reference must be cut from: fewer say little about a book.
+pub const REFERENCE_MIN_JOURNALS: usize = 500;
+
+/// Cuts the journal risk model's drift reference (`reference.json`) from a
+/// team's own books (`books[0]`, an input folder with its GL), scored under
+/// `config`'s journal tests as a run scores them, and writes it into `out`:
+/// the model folder itself, or a copy of it made there.
+///
+/// The model's inputs are how rare a journal's behaviour is *in its own book*
+/// (the preparer's accounts and hours, the account pair, …), so their spread
+/// depends on the book's size and habits: a reference from pooled training
+/// books says more about those books than about a team's drift. Cut from a
+/// book like the ones the runs will score (the same scope and span), it says
+/// when a day's journals stop looking like the team's own. Some inputs slide
+/// from one book to the next of the same company even so (the rarity of an
+/// account pair among a few thousand journals rests on counts of one, two,
+/// three): each further book in `books` (another period of the same company,
+/// before anything changed) is held against the reference, and the inputs
+/// that move more than half `config.monitor`'s limits there are recorded as
+/// unjudged.
+pub fn reference_from_books(
+    model: &Path,
+    books: &[PathBuf],
+    config: &reckon_pipeline::Config,
+    out: &Path,
+) -> Result<BookReference, LabError> {
+    let m = RiskModel::load(model)?;
+    let tests = config.journals.build()?;
+    let names: Vec<&str> = m.risk.config.features.iter().map(String::as_str).collect();
+    let Some((first, checks)) = books.split_first() else {
+        return Err(LabError::Params("no books to cut a reference from".into()));
+    };
+    let scored = |dir: &Path| -> Result<(usize, reckon_pipeline::journals::RiskScores), LabError> {
+        let book = book_of(dir)?;
+        let mut results = tests.run_book(&book);
+        if results.len() < REFERENCE_MIN_JOURNALS {
+            return Err(LabError::In {
+                path: dir.to_path_buf(),
+                source: Box::new(LabError::Data(format!(
+                    "{} journals: a reference needs at least {REFERENCE_MIN_JOURNALS}",
+                    results.len()
+                ))),
+            });
+        }
+        Ok((results.len(), m.score_with_inputs(&tests, &book, &mut results)?))
+    };
+    let (journals, s) = scored(first)?;
+    let mut reference = reckon_monitor::Reference::fit(&names, &s.inputs, &s.risk)?;
+    // How rare a journal's behaviour is in its book is relative to the book's
+    // own counts: its values slide from one book to the next of the same
+    // company (PSI 0.3–2.7 for the account-pair and preparer inputs between
+    // periods of one generated company, 2026-12-01).
+    reference.unjudged = names.iter().filter(|n| n.starts_with(RELATIVE_PREFIX)).map(|n| n.to_string()).collect();
+    let mut report = Vec::new();
+    for dir in checks {
+        let (_, s) = scored(dir)?;
+        let mut h = reckon_monitor::Histogram::new(&reference);
+        h.add(&reference, &s.inputs, &s.risk);
+        let d = h.drift(&reference, &config.monitor);
+        // Half the limits: an input that uses half its margin while nothing
+        // changed would raise the alert on noise the next time.
+        let (psi, outside) = (config.monitor.psi / 2.0, config.monitor.outside_range / 2.0);
+        for c in d.features.iter().filter(|c| c.psi > psi || c.outside_range > outside) {
+            if !reference.unjudged.contains(&c.name) {
+                reference.unjudged.push(c.name.clone());
+            }
+        }
+        report.push((dir.clone(), d));
+    }
+    // In the model's input order.
+    reference.unjudged =
+        names.iter().filter(|n| reference.unjudged.iter().any(|u| u == *n)).map(|n| n.to_string()).collect();
+    let same = |a: &Path, b: &Path| matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y);
+    if !same(model, out) {
+        copy_folder(model, out)?;
+    }
+    let path = out.join(reckon_monitor::REFERENCE_FILE);
+    std::fs::write(&path, reference.to_json()).map_err(|source| LabError::Io { path, source })?;
+    Ok(BookReference {
+        model: m.risk.id(),
+        journals,
+        unjudged: reference.unjudged,
+        checks: report,
+        out: out.to_path_buf(),
+    })
+}
+
+/// Copies the files of folder `from` (and its folders, recursively) into `to`.
+fn copy_folder(from: &Path, to: &Path) -> Result<(), LabError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| LabError::Io { path, source }
+    };
+    std::fs::create_dir_all(to).map_err(io(to))?;
+    let mut entries: Vec<_> = std::fs::read_dir(from).map_err(io(from))?.collect::<Result<_, _>>().map_err(io(from))?;
+    entries.sort_by_key(std::fs::DirEntry::file_name);
+    for e in entries {
+        let (src, dst) = (e.path(), to.join(e.file_name()));
+        if src.is_dir() {
+            copy_folder(&src, &dst)?;
+        } else {
+            std::fs::copy(&src, &dst).map_err(io(&src))?;
+        }
+    }
+    Ok(())
+}
+
 pub(crate) fn book_of(dir: &Path) -> Result<std::sync::Arc<Book>, LabError> {
     let (_, tables) = crate::model::tables(dir)?;
     tables.book.get().ok_or_else(|| LabError::In {

@@ -167,7 +167,7 @@ fn prior_rows(base: Option<&reckon_pipeline::journals::RiskModel>, dir: &Path) -
             let book = crate::journals::book_of(dir)?;
             let mut results = tests.run_book(&book);
             let y = crate::journals::labels(&results, &dir.join("truth"))?;
-            let (_, x) = base.score_with_inputs(&tests, &book, &mut results)?;
+            let x = base.score_with_inputs(&tests, &book, &mut results)?.inputs;
             Ok((x.into_iter().map(f64::from).collect(), y))
         }
         None => {

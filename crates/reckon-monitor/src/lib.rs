@@ -114,6 +114,12 @@ pub struct Reference {
     pub rows: u64,
     pub features: Vec<Column>,
     pub score: Column,
+    /// Features counted but not judged: inputs whose values are relative to
+    /// the book they were computed in, or that moved between two books of
+    /// the same company before anything changed, so their moving says
+    /// nothing. Empty for a training reference.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unjudged: Vec<String>,
 }
 
 impl Reference {
@@ -132,7 +138,7 @@ impl Reference {
             })
             .collect::<Result<_, _>>()?;
         let mut s: Vec<f32> = scores.to_vec();
-        Ok(Reference { rows: n as u64, features, score: Column::fit("score", &mut s)? })
+        Ok(Reference { rows: n as u64, features, score: Column::fit("score", &mut s)?, unjudged: Vec::new() })
     }
 
     /// Reads `dir/reference.json`; `None` when the folder has none (a model
@@ -246,6 +252,7 @@ impl Histogram {
         let moved: Vec<String> = features
             .iter()
             .filter(|c| judged && (c.psi > limits.psi || c.outside_range > limits.outside_range))
+            .filter(|c| !r.unjudged.contains(&c.name))
             .map(|c| c.name.clone())
             .collect();
         Drift {

@@ -22,6 +22,11 @@ pub struct JournalsStage {
     tests: Tests,
     model: Option<RiskModel>,
     review_risk: f64,
+    /// The risk model's reference (its folder's `reference.json`, cut from a
+    /// book like the ones the runs score: `reckon models reference`): every
+    /// journal scored is counted against it.
+    monitor: Option<crate::model::Monitor>,
+    limits: reckon_monitor::DriftLimits,
 }
 
 impl JournalsStage {
@@ -37,7 +42,11 @@ impl JournalsStage {
             }
         };
         let review_risk = model.as_ref().map_or(config.journals.review_risk, RiskModel::review);
-        Ok(Box::new(JournalsStage { tests, model, review_risk }))
+        let monitor = match &model {
+            Some(m) => crate::model::Monitor::of(&m.risk).map_err(err)?,
+            None => None,
+        };
+        Ok(Box::new(JournalsStage { tests, model, review_risk, monitor, limits: config.monitor.clone() }))
     }
 }
 
@@ -59,20 +68,33 @@ impl Stage for JournalsStage {
         let Some(book) = inputs.tables.book.get() else { return Ok(StageOutput::no_input()) };
         let book = book.as_ref();
         let mut results = self.tests.run_book(book);
-        let mut risk_inputs = Vec::new();
+        let mut scored = RiskScores::default();
         if let Some(m) = &self.model {
-            risk_inputs = m.score_with_inputs(&self.tests, book, &mut results).map_err(|e| fail(e.to_string()))?.1;
+            scored = m.score_with_inputs(&self.tests, book, &mut results).map_err(|e| fail(e.to_string()))?;
         }
         let model_id = self.model.as_ref().map_or(MODEL.to_string(), |m| m.risk.id());
         let table = scores_frame(book, &results, &model_id).map_err(|e| fail(e.to_string()))?;
-        let exceptions = exceptions(book, &results, self.review_risk, &model_id, inputs.run_id);
+        let mut exceptions = exceptions(book, &results, self.review_risk, &model_id, inputs.run_id);
+        let mut entries: Vec<crate::manifest::ModelEntry> =
+            self.model.iter().flat_map(|m| [&m.risk, &m.iforest]).map(crate::manifest::ModelEntry::of).collect();
+        // The journals scored against the risk model's reference.
+        if let (Some(monitor), Some(entry)) = (&self.monitor, entries.first_mut()) {
+            monitor.add(&scored.inputs, &scored.risk);
+            let drift = monitor.take(&self.limits);
+            exceptions.extend(crate::model::drift_exception(&entry.id, &drift, inputs.run_id));
+            entry.drift = Some(drift);
+        }
         // A run with a store keeps each raised journal's model inputs and risk:
         // with the decisions on its exception, a row to retrain the model on.
         let learned = crate::remember::Learned {
             flags: match &self.model {
-                Some(m) if inputs.memory.is_some() => flag_scores(&results, &exceptions, &risk_inputs, m),
+                Some(m) if inputs.memory.is_some() => flag_scores(&results, &exceptions, &scored.inputs, m),
                 _ => Vec::new(),
             },
+            drift: entries
+                .iter()
+                .filter_map(|e| Some((e.id.clone(), serde_json::to_string(e.drift.as_ref()?).ok()?)))
+                .collect(),
             ..Default::default()
         };
         let mut counts = BTreeMap::new();
@@ -101,12 +123,7 @@ impl Stage for JournalsStage {
             ],
             exceptions,
             learned,
-            models: self
-                .model
-                .iter()
-                .flat_map(|m| [&m.risk, &m.iforest])
-                .map(crate::manifest::ModelEntry::of)
-                .collect(),
+            models: entries,
             settled: Settled {
                 gl_scored: Some(results.iter().flat_map(|j| j.lines.iter().copied()).collect()),
                 ..Settled::default()
@@ -280,7 +297,7 @@ impl RiskModel {
 
     /// Replaces each journal's rule risk by the model's risk; returns the forest scores.
     pub fn score(&self, tests: &Tests, book: &Book, results: &mut [JournalResult]) -> Result<Vec<f32>, RiskError> {
-        Ok(self.score_with_inputs(tests, book, results)?.0)
+        Ok(self.score_with_inputs(tests, book, results)?.forest)
     }
 
     /// The risk model's input names, as a feature spec a store keeps with each
@@ -290,19 +307,20 @@ impl RiskModel {
         inputs_spec(&self.risk.config.features)
     }
 
-    /// As [`RiskModel::score`], also returning the risk model's inputs, journal
-    /// by journal (`risk.config.features` per journal).
+    /// As [`RiskModel::score`], also returning the risk model's inputs and
+    /// output, journal by journal.
     pub fn score_with_inputs(
         &self,
         tests: &Tests,
         book: &Book,
         results: &mut [JournalResult],
-    ) -> Result<(Vec<f32>, Vec<f32>), RiskError> {
+    ) -> Result<RiskScores, RiskError> {
         let n = results.len();
         let f = reckon_journals::features(tests, book, results);
         let ifs = self.iforest.score(n, &f)?;
         let x = combined(results, &ifs, &self.risk.config.features)?;
         let p = self.risk.score(n, &x)?;
+        let risk = p.clone();
         let k = reckon_journals::FEATURES.len();
         let outl = reckon_journals::outlying_features(&f, k, 3.0);
         let untrained = untrained(&self.risk.config.features);
@@ -333,8 +351,19 @@ impl RiskModel {
                 });
             }
         }
-        Ok((ifs, x))
+        Ok(RiskScores { forest: ifs, inputs: x, risk })
     }
+}
+
+/// What the journal risk model computed for a book, journal by journal.
+#[derive(Clone, Debug, Default)]
+pub struct RiskScores {
+    /// The isolation forest's score.
+    pub forest: Vec<f32>,
+    /// The risk model's inputs (`risk.config.features` per journal, row-major).
+    pub inputs: Vec<f32>,
+    /// The risk model's output, before a rule that always raises lifts it.
+    pub risk: Vec<f32>,
 }
 
 /// The feature spec of a risk model with inputs `names` ([`RiskModel::inputs_spec`]).

@@ -95,6 +95,34 @@ pub enum What {
         #[arg(long)]
         state: PathBuf,
     },
+    /// Cut the journal model's drift reference from your own books: scores the
+    /// GL of INPUT (an input folder, as `reckon run --input`) under the
+    /// journal tests of --config, and writes `reference.json` (the quantiles of
+    /// every risk-model input and of the risk) into OUT, a copy of the model
+    /// folder (or the folder itself). Runs with `journals.model = OUT` then
+    /// count every journal against it and raise `model_drift` when a day's
+    /// journals move from it. The inputs are relative to each book, so cut it
+    /// from a book like the ones the runs score: the same scope and span.
+    /// Each --check book (another period of the same company, before anything
+    /// changed) is held against the reference; the inputs that move there
+    /// anyway (more than half the limits) are measured in runs but not judged.
+    Reference {
+        /// The journal model folder (a path, or a name under models/).
+        #[arg(long, default_value = "journals_v4_0")]
+        model: String,
+        /// Input folder holding the books (gl_journal_lines).
+        #[arg(long)]
+        input: PathBuf,
+        /// Another input folder of the same company's books (repeatable).
+        #[arg(long)]
+        check: Vec<PathBuf>,
+        /// reckon.toml whose [journals] settings the runs use (default: built-in defaults).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// The model folder to write (created as a copy of --model unless it is --model).
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Serve the champion before the last promotion again (or the
     /// configuration's model when there was none).
     Rollback {
@@ -370,7 +398,7 @@ fn registry(what: What) -> anyhow::Result<i32> {
             }
             Ok(exit::OK)
         }
-        What::Verify { .. } | What::Score { .. } => anyhow::bail!("not a registry command"),
+        What::Verify { .. } | What::Score { .. } | What::Reference { .. } => anyhow::bail!("not a registry command"),
     }
 }
 
@@ -382,6 +410,35 @@ pub fn exec(what: What) -> anyhow::Result<i32> {
         | What::Promote { .. }
         | What::Rollback { .. }
         | What::Monitor { .. }) => registry(w),
+        What::Reference { model, input, check, config, out } => {
+            let cfg = match &config {
+                Some(p) => reckon_pipeline::Config::load(p)?,
+                None => reckon_pipeline::Config::default(),
+            };
+            let dir = reckon_pipeline::model::find("--model", &model, "name a journal model folder")
+                .map_err(|e| anyhow::anyhow!(e))?;
+            let books: Vec<PathBuf> = std::iter::once(input.clone()).chain(check).collect();
+            let r =
+                reckon_lab::journals::reference_from_books(&dir, &books, &cfg, &out).map_err(|e| anyhow::anyhow!(e))?;
+            for (book, d) in &r.checks {
+                let moved = if d.moved.is_empty() { "nothing".to_string() } else { d.describe() };
+                outln!("{}: {} journals; moved from the reference: {moved}", book.display(), d.rows);
+            }
+            if !r.unjudged.is_empty() {
+                outln!(
+                    "measured, not judged (they moved between books of the same company): {}",
+                    r.unjudged.join(", ")
+                );
+            }
+            outln!(
+                "{}: reference of {} journals from {} written to {}",
+                r.model,
+                r.journals,
+                input.display(),
+                r.out.join(reckon_monitor::REFERENCE_FILE).display()
+            );
+            Ok(exit::OK)
+        }
         What::Score { dir, features, out } => {
             let m = reckon_onnx::Model::load(&dir).map_err(|e| anyhow::anyhow!(e))?;
             let bytes = std::fs::read(&features)?;
