@@ -105,7 +105,8 @@ pub enum What {
     /// from a book like the ones the runs score: the same scope and span.
     /// Each --check book (another period of the same company, before anything
     /// changed) is held against the reference; the inputs that move there
-    /// anyway (more than half the limits) are measured in runs but not judged.
+    /// anyway (more than half the limits), like the inputs relative to each book
+    /// (`rare_*`), are counted in runs but not judged.
     Reference {
         /// The journal model folder (a path, or a name under models/).
         #[arg(long, default_value = "journals_v4_0")]
@@ -426,7 +427,7 @@ pub fn exec(what: What) -> anyhow::Result<i32> {
             }
             if !r.unjudged.is_empty() {
                 outln!(
-                    "measured, not judged (they moved between books of the same company): {}",
+                    "counted, not judged (relative to each book, or beyond half the limits on a check book): {}",
                     r.unjudged.join(", ")
                 );
             }
