@@ -915,6 +915,13 @@ fn candidates(
             advices.push((near[0].as_slice(), false));
         }
     }
+    // The open invoices the payment's own text names: an advice linked by
+    // amount and date alone that names none of them is another payment's.
+    let named_in_text: Vec<usize> = match blocked {
+        Some(b) => b.to_vec(),
+        None if advices.iter().any(|(_, linked)| !linked) => idx.referenced(r),
+        None => Vec::new(),
+    };
     for (lines, linked) in advices {
         let mut applied = Vec::new();
         let mut ok = true;
@@ -939,6 +946,9 @@ fn candidates(
             paid += l.paid;
             disc += l.discount;
             ded += l.deduction;
+        }
+        if !linked && !named_in_text.is_empty() && !applied.iter().any(|(i, _)| named_in_text.contains(i)) {
+            continue;
         }
         if ok && paid == r.amount && !applied.is_empty() {
             let open = reckon_core::sum_minor(applied.iter().map(|(i, _)| items[*i].amount));
@@ -1401,11 +1411,18 @@ fn candidate_groups(
 /// person — or, with a state store, for the day they are posted (the receipt
 /// is carried).
 fn mark_unexplained_excess(gs: &mut [Group], r: &Receipt, idx: &Index<'_>, cfg: &MatchConfig) {
-    // Groups found without the payment's own references (the payer's items by
-    // amount) or paying more than their items.
+    // Groups with items found without the payment's own references (the
+    // payer's items by amount, also those making up the rest after the named
+    // invoices) or paying more than their items.
     let judged = |g: &Group| {
         g.reason == ResidualReason::Overpayment
-            || matches!(g.method, MatchMethod::NameAmount | MatchMethod::SubsetSum | MatchMethod::NameResidual)
+            || matches!(
+                g.method,
+                MatchMethod::NameAmount
+                    | MatchMethod::SubsetSum
+                    | MatchMethod::NameResidual
+                    | MatchMethod::ReferenceSubsetSum
+            )
     };
     if !gs.iter().any(judged) {
         return;
