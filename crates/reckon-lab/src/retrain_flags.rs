@@ -530,12 +530,15 @@ fn served(engine: &str, dir: &str) -> Result<Served, RetrainError> {
 }
 
 /// Registers `dir` as the challenger of `engine` (`dedup` or `anomaly`).
+/// `configured` is the journal model the runs serve while no champion is
+/// registered (their `journals.model`; the default when `None`).
 pub fn challenge(
     state: &Path,
     engine: &str,
     dir: &str,
     actor: &str,
     at: &str,
+    configured: Option<&str>,
 ) -> Result<reckon_state::models::ModelRef, RetrainError> {
     use reckon_state::models::ModelAlias;
     let m = served(engine, dir)?.model;
@@ -547,7 +550,9 @@ pub fn challenge(
             .into_iter()
             .find(|a| a.engine == engine && a.alias == ModelAlias::Champion)
             .map(|a| a.model.model);
-        let champion = registered.unwrap_or_else(|| reckon_pipeline::Config::default().journals.model);
+        let champion = registered.unwrap_or_else(|| {
+            configured.map_or_else(|| reckon_pipeline::Config::default().journals.model, str::to_string)
+        });
         let forest = |d: &str| -> Result<String, RetrainError> {
             let found = reckon_pipeline::model::find("model", d, "give a model folder").map_err(LabError::from)?;
             let m = reckon_pipeline::journals::RiskModel::load(&found).map_err(LabError::from)?;
@@ -739,7 +744,12 @@ pub fn job(
     let out = models_dir.join(format!("{name}_v{runs}_0"));
     match train_from_decisions(state, &out, model, params) {
         Ok(r) => {
-            let m = challenge(state, engine, &out.display().to_string(), actor, at)?;
+            // The candidate reads its inputs through the base model's forest.
+            let base = match model {
+                FlagModel::Journals { base } => Some(base.display().to_string()),
+                FlagModel::Duplicates => None,
+            };
+            let m = challenge(state, engine, &out.display().to_string(), actor, at, base.as_deref())?;
             let detail = format!(
                 "{} trained on {} decided {}; it is judged on the flags decided from now on",
                 m.model_id,

@@ -144,7 +144,7 @@ fn duplicate_and_journal_models_learn_from_decisions() {
     let at = format!("{}T20:00:00Z", runs[3].as_of);
     let rule = reckon_lab::retrain_flags::FlagPromotionRule { min_labels: 20, ..Default::default() };
     let journals = tmp.path().join("journals_v9_0").display().to_string();
-    reckon_lab::retrain_flags::challenge(&state, "anomaly", &journals, "data.scientist", &at)
+    reckon_lab::retrain_flags::challenge(&state, "anomaly", &journals, "data.scientist", &at, None)
         .unwrap_or_else(|e| panic!("{e}"));
     let (c, m) = reckon_lab::retrain_flags::promote(&state, "anomaly", &rule, "controller", &at)
         .unwrap_or_else(|e| panic!("{e}"));
@@ -152,7 +152,7 @@ fn duplicate_and_journal_models_learn_from_decisions() {
     assert_eq!(m.model_id, "journals@9.0");
     assert!(c.labelled >= 20 && c.challenger.f1 > c.champion.f1, "{c:?}");
     let loose_dups = loose.join("duplicates_v2_0").display().to_string();
-    reckon_lab::retrain_flags::challenge(&state, "dedup", &loose_dups, "data.scientist", &at)
+    reckon_lab::retrain_flags::challenge(&state, "dedup", &loose_dups, "data.scientist", &at, None)
         .unwrap_or_else(|e| panic!("{e}"));
     let (c, _) =
         reckon_lab::retrain_flags::promote(&state, "dedup", &rule, "controller", &at).unwrap_or_else(|e| panic!("{e}"));
@@ -165,11 +165,19 @@ fn duplicate_and_journal_models_learn_from_decisions() {
     }
     let other = tmp.path().join("journals_v8_0");
     reckon_lab::journals::train(&[a], &[b], &other, Default::default()).unwrap_or_else(|e| panic!("{e}"));
-    let e = reckon_lab::retrain_flags::challenge(&state, "anomaly", &other.display().to_string(), "ds", &at)
+    let e = reckon_lab::retrain_flags::challenge(&state, "anomaly", &other.display().to_string(), "ds", &at, None)
         .err()
         .map(|e| e.to_string())
         .unwrap_or_default();
     assert!(e.contains("its isolation forest is not the champion's"), "{e}");
+    // With no champion registered, the runs serve their configuration's
+    // journal model: the challenger must share that model's forest.
+    let other_dir = other.display().to_string();
+    for (name, configured, ok) in [("fresh_a.db", Some(other_dir.as_str()), true), ("fresh_b.db", None, false)] {
+        let r =
+            reckon_lab::retrain_flags::challenge(&tmp.path().join(name), "anomaly", &other_dir, "ds", &at, configured);
+        assert_eq!(r.is_ok(), ok, "configured {configured:?}: {r:?}");
+    }
     // The retraining job a scheduler calls: the duplicate challenger was
     // refused on enough decided flags, so a candidate is trained on the
     // decisions and registered; called again, it judges that candidate on the

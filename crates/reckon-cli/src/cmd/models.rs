@@ -50,6 +50,11 @@ pub enum What {
         /// Who registers it (recorded with the change).
         #[arg(long)]
         actor: String,
+        /// The runs' reckon.toml: for `anomaly` with no champion registered,
+        /// its `journals.model` is the model whose isolation forest the
+        /// challenger must share (default: the built-in journals model).
+        #[arg(long)]
+        config: Option<PathBuf>,
     },
     /// Make the challenger the champion if it beats the champion on the
     /// proposals people decided (accepted or matched to the same items: right;
@@ -211,8 +216,10 @@ fn registry(what: What) -> anyhow::Result<i32> {
             }
             Ok(exit::OK)
         }
-        What::Challenge { state, engine, dir, actor } if engine != ENGINE_MATCH => {
-            let m = reckon_lab::retrain_flags::challenge(&state, &engine, &dir, &actor, &now())
+        What::Challenge { state, engine, dir, actor, config } if engine != ENGINE_MATCH => {
+            let configured =
+                config.as_deref().map(reckon_pipeline::Config::load).transpose()?.map(|c| c.journals.model);
+            let m = reckon_lab::retrain_flags::challenge(&state, &engine, &dir, &actor, &now(), configured.as_deref())
                 .map_err(|e| anyhow::anyhow!(e))?;
             outln!(
                 "{} registered as {engine} challenger: promotion scores it on the flags runs with {} keep",
