@@ -6,6 +6,7 @@
 //! ids. It reads no files and pulls in no heavy dependencies, so engines and
 //! tools can depend on it freely.
 
+pub mod creditor_ref;
 pub mod currency;
 pub mod date;
 pub mod id;

@@ -834,16 +834,7 @@ pub fn find_rf(text: &str) -> Option<String> {
 }
 
 fn rf_valid(rf: &str) -> bool {
-    let moved = format!("{}{}", &rf[4..], &rf[..4]);
-    let mut r: u32 = 0;
-    for c in moved.chars() {
-        let v = match c.to_digit(36) {
-            Some(v) => v,
-            None => return false,
-        };
-        r = if v >= 10 { (r * 100 + v) % 97 } else { (r * 10 + v) % 97 };
-    }
-    r == 1
+    reckon_core::creditor_ref::rf_valid(rf)
 }
 
 /// Maps statements to `bank_transactions` rows and checks every statement's balances.
