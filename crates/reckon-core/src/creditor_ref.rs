@@ -57,21 +57,25 @@ pub fn rf_references(text: &str) -> Vec<String> {
         }
         // The longest valid reading: the whole run of letters and digits,
         // then with each following block of at most four after one space.
+        // Printed, every block but the last holds four characters, the first
+        // being `RFnn`: no block follows a shorter one.
         let mut end = i + b[i..].iter().position(|c| !c.is_ascii_alphanumeric()).unwrap_or(b.len() - i);
         let mut best = None;
         let mut compact: String = text[i..end].to_ascii_uppercase();
+        let mut block = compact.len();
         loop {
             if rf_valid(&compact) {
                 best = Some((compact.clone(), end));
             }
             let next = end + 1;
-            if end >= b.len() || b[end] != b' ' || next >= b.len() || !b[next].is_ascii_alphanumeric() {
+            if block != 4 || end >= b.len() || b[end] != b' ' || next >= b.len() || !b[next].is_ascii_alphanumeric() {
                 break;
             }
             let len = b[next..].iter().position(|c| !c.is_ascii_alphanumeric()).unwrap_or(b.len() - next);
             if len > 4 || compact.len() + len > 25 {
                 break;
             }
+            block = len;
             compact.push_str(&text[next..next + len].to_ascii_uppercase());
             end = next + len;
         }

@@ -1,0 +1,45 @@
+//! Properties of the structured creditor references: any text is read without
+//! a panic and yields only references whose check digits hold; a reference
+//! made by ISO 11649's rule is found whole and in printed blocks of four.
+
+use proptest::prelude::*;
+use reckon_core::creditor_ref::{mod97, ogm_vcs_references, ogm_vcs_valid, rf_references, rf_valid};
+
+/// ISO 11649: the check digits are 98 minus the MOD 97-10 of the reference
+/// followed by `RF00`.
+fn make_rf(body: &str) -> String {
+    let check = 98 - mod97(&format!("{body}RF00")).unwrap_or(0);
+    format!("RF{check:02}{body}")
+}
+
+proptest! {
+    #[test]
+    fn any_text_yields_only_valid_references(text in "\\PC{0,80}") {
+        for rf in rf_references(&text) {
+            prop_assert!(rf_valid(&rf), "{rf}");
+        }
+        for d in ogm_vcs_references(&text) {
+            prop_assert!(ogm_vcs_valid(&d), "{d}");
+        }
+    }
+
+    #[test]
+    fn a_made_reference_is_found_whole_and_in_blocks(body in "[A-Z0-9]{1,21}", before in "[a-z ]{0,10}") {
+        let rf = make_rf(&body);
+        prop_assert!(rf_valid(&rf));
+        prop_assert_eq!(rf_references(&format!("{before} {rf} x")), vec![rf.clone()]);
+        // A word after the blocks is no block (a block of four could be: a
+        // printed reference is read as far as its check digits allow).
+        let blocks: Vec<String> = rf.as_bytes().chunks(4).map(|c| String::from_utf8_lossy(c).into_owned()).collect();
+        prop_assert_eq!(rf_references(&format!("{before} {} thanks", blocks.join(" "))), vec![rf.clone()]);
+        prop_assert_eq!(rf_references(&format!("{before} {}, thanks", blocks.join(" "))), vec![rf]);
+    }
+
+    #[test]
+    fn a_made_structured_communication_is_found(base in "[0-9]{10}") {
+        let r = mod97(&base).unwrap_or(0);
+        let d = format!("{base}{:02}", if r == 0 { 97 } else { r });
+        let printed = format!("+++{}/{}/{}+++", &d[..3], &d[3..7], &d[7..]);
+        prop_assert_eq!(ogm_vcs_references(&printed), vec![d]);
+    }
+}
