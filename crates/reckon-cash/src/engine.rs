@@ -841,14 +841,16 @@ pub fn reference_probes(r: &Receipt) -> Vec<String> {
     }
     // A structured creditor reference carries the creditor's own reference
     // (most often the invoice number, zero-padded or not) after its check
-    // digits (ISO 11649 `RF`) or before them (Belgian `+++…+++`): read only
-    // when the check digits hold (`reckon_core::creditor_ref`).
-    use reckon_core::creditor_ref::{ogm_vcs_references, rf_references};
+    // digits (ISO 11649 `RF`) or before them (Belgian `+++…+++`, Swiss QR
+    // reference): read only when the check digits hold
+    // (`reckon_core::creditor_ref`).
+    use reckon_core::creditor_ref::{ogm_vcs_references, qr_references, rf_references};
     for field in [r.reference.as_str(), r.description.as_str()] {
         let bodies = rf_references(field)
             .into_iter()
             .map(|rf| rf[4..].to_string())
-            .chain(ogm_vcs_references(field).into_iter().map(|d| d[..10].to_string()));
+            .chain(ogm_vcs_references(field).into_iter().map(|d| d[..10].to_string()))
+            .chain(qr_references(field).into_iter().map(|d| d[..26].to_string()));
         for body in bodies {
             let trimmed = body.trim_start_matches('0');
             if !trimmed.is_empty() && trimmed.len() < body.len() {

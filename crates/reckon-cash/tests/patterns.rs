@@ -528,8 +528,8 @@ fn an_advice_linked_by_amount_does_not_override_the_payments_own_reference() {
 
 /// Structured creditor references whose check digits hold name the invoice
 /// they carry: ISO 11649 `RF` whole or in printed blocks of four (zero-padded
-/// inside), the Belgian `+++…+++` structured communication; with wrong check
-/// digits they name nothing.
+/// inside), the Belgian `+++…+++` structured communication, the Swiss QR
+/// reference; with wrong check digits they name nothing.
 #[test]
 fn structured_creditor_references_name_their_invoice() {
     let cfg = MatchConfig::default();
@@ -539,11 +539,16 @@ fn structured_creditor_references_name_their_invoice() {
         receipt("S3", 80_000, "", "", "", "+++901/0000/95071+++"),
         // One check digit off: no reference, and no payer to go by.
         receipt("S4", 80_000, "", "", "", "+++901/0000/95072+++"),
+        // A Swiss QR reference, zero-filled, printed in its blocks.
+        receipt("S5", 80_000, "", "", "", "QRR 00 00000 00000 00009 01000 09503"),
     ];
     let res = run(&receipts, &items(), &customers(), &[], &cfg);
     assert_eq!(applied(&res, "S1"), [("AR1".to_string(), 123_456)], "{:?}", res.outcomes);
     assert_eq!(applied(&res, "S2"), [("AR2".to_string(), 50_000)], "{:?}", res.outcomes);
     assert_eq!(applied(&res, "S3"), [("AR7".to_string(), 80_000)], "{:?}", res.outcomes);
+    // S3 and S5 pay the same invoice: each on its own.
+    let res5 = run(&receipts[4..], &items(), &customers(), &[], &cfg);
+    assert_eq!(applied(&res5, "S5"), [("AR7".to_string(), 80_000)], "{:?}", res5.outcomes);
     let why = |t: &str| res.outcomes.iter().find(|o| o.txn_id == t).map(|o| o.reasons.join("; ")).unwrap_or_default();
     assert!(!why("S4").contains("9010000950 in text"), "{}", why("S4"));
 }

@@ -12,6 +12,12 @@
 //! - **Belgian structured communication** (OGM-VCS, Febelfin): twelve digits,
 //!   printed `+++123/4567/89002+++` (or between `***`); the last two are the
 //!   first ten modulo 97, or 97 when that is 0.
+//! - **Swiss QR reference** (QRR; SIX, Swiss Implementation Guidelines
+//!   QR-bill, the successor of the ESR reference): 27 digits, the last a
+//!   check digit by modulo 10 recursive, printed as two digits and five
+//!   blocks of five (`21 00000 00003 13947 14300 09017`); carried in camt.054
+//!   `CdtrRefInf/Ref`. Mandatory on Swiss QR-bills with a QR-IBAN since
+//!   2022-10-01.
 //!
 //! What the creditor puts inside is its own choice: most often the invoice
 //! number, zero-padded or not.
@@ -121,6 +127,68 @@ pub fn ogm_vcs_references(text: &str) -> Vec<String> {
     out
 }
 
+/// The modulo 10 recursive check digit of a string of digits (SIX; the ESR
+/// and QR reference's), `None` for anything else.
+pub fn mod10_recursive(digits: &str) -> Option<u8> {
+    const T: [u8; 10] = [0, 9, 4, 6, 8, 2, 7, 1, 3, 5];
+    let mut carry = 0u8;
+    for c in digits.bytes() {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        carry = T[usize::from((carry + (c - b'0')) % 10)];
+    }
+    Some((10 - carry) % 10)
+}
+
+/// Whether 27 digits are a Swiss QR reference.
+pub fn qr_reference_valid(digits: &str) -> bool {
+    digits.len() == 27
+        && digits.bytes().all(|c| c.is_ascii_digit())
+        && mod10_recursive(&digits[..26]) == Some(digits.as_bytes()[26] - b'0')
+}
+
+/// The valid Swiss QR references in `text` (27 digits), written whole or in
+/// the printed blocks `dd ddddd ddddd ddddd ddddd ddddd`.
+pub fn qr_references(text: &str) -> Vec<String> {
+    // Runs of digits and single spaces between digits, cut at anything else.
+    let mut out = Vec::new();
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if !b[i].is_ascii_digit() || (i > 0 && b[i - 1].is_ascii_alphanumeric()) {
+            i += 1;
+            continue;
+        }
+        let mut groups: Vec<(usize, usize)> = Vec::new();
+        let mut j = i;
+        loop {
+            let start = j;
+            while j < b.len() && b[j].is_ascii_digit() {
+                j += 1;
+            }
+            groups.push((start, j));
+            if j + 1 < b.len() && b[j] == b' ' && b[j + 1].is_ascii_digit() {
+                j += 1;
+            } else {
+                break;
+            }
+        }
+        let end_ok = j >= b.len() || !b[j].is_ascii_alphanumeric();
+        let lens: Vec<usize> = groups.iter().map(|(a, z)| z - a).collect();
+        let whole = lens.len() == 1 && lens[0] == 27;
+        let printed = lens == [2, 5, 5, 5, 5, 5];
+        if end_ok && (whole || printed) {
+            let d: String = groups.iter().map(|(a, z)| &text[*a..*z]).collect();
+            if qr_reference_valid(&d) {
+                out.push(d);
+            }
+        }
+        i = j.max(i + 1);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,5 +218,16 @@ mod tests {
         // First ten digits a multiple of 97: the check digits are 97.
         assert!(ogm_vcs_valid("000000009797"));
         assert!(!ogm_vcs_valid("000000009700"));
+    }
+
+    #[test]
+    fn swiss_qr_reference() {
+        // The QR reference python-stdnum's ch.esr documents, printed and whole.
+        assert_eq!(qr_references("Ref 21 00000 00003 13947 14300 09017 ok"), ["210000000003139471430009017"]);
+        assert_eq!(qr_references("210000000003139471430009017"), ["210000000003139471430009017"]);
+        // One digit off, or one digit short: nothing.
+        assert!(qr_references("21 00000 00003 13947 14300 09018").is_empty());
+        assert!(qr_references("21 00000 00003 13947 14300 0901").is_empty());
+        assert_eq!(mod10_recursive("00000000000000000000001234"), Some(7));
     }
 }

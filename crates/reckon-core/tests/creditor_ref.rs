@@ -3,7 +3,10 @@
 //! made by ISO 11649's rule is found whole and in printed blocks of four.
 
 use proptest::prelude::*;
-use reckon_core::creditor_ref::{mod97, ogm_vcs_references, ogm_vcs_valid, rf_references, rf_valid};
+use reckon_core::creditor_ref::{
+    mod10_recursive, mod97, ogm_vcs_references, ogm_vcs_valid, qr_reference_valid, qr_references, rf_references,
+    rf_valid,
+};
 
 /// ISO 11649: the check digits are 98 minus the MOD 97-10 of the reference
 /// followed by `RF00`.
@@ -20,6 +23,9 @@ proptest! {
         }
         for d in ogm_vcs_references(&text) {
             prop_assert!(ogm_vcs_valid(&d), "{d}");
+        }
+        for d in qr_references(&text) {
+            prop_assert!(qr_reference_valid(&d), "{d}");
         }
     }
 
@@ -41,5 +47,13 @@ proptest! {
         let d = format!("{base}{:02}", if r == 0 { 97 } else { r });
         let printed = format!("+++{}/{}/{}+++", &d[..3], &d[3..7], &d[7..]);
         prop_assert_eq!(ogm_vcs_references(&printed), vec![d]);
+    }
+
+    #[test]
+    fn a_made_qr_reference_is_found_printed_and_whole(body in "[0-9]{26}") {
+        let d = format!("{body}{}", mod10_recursive(&body).unwrap_or(0));
+        let printed = format!("{} {} {} {} {} {}", &d[..2], &d[2..7], &d[7..12], &d[12..17], &d[17..22], &d[22..]);
+        prop_assert_eq!(qr_references(&format!("Ref. {printed}.")), vec![d.clone()]);
+        prop_assert_eq!(qr_references(&d), vec![d]);
     }
 }
