@@ -549,6 +549,8 @@ fn structured_creditor_references_name_their_invoice() {
     // S3 and S5 pay the same invoice: each on its own.
     let res5 = run(&receipts[4..], &items(), &customers(), &[], &cfg);
     assert_eq!(applied(&res5, "S5"), [("AR7".to_string(), 80_000)], "{:?}", res5.outcomes);
+    let rows5: Vec<String> = res5.rows.iter().flat_map(|r| r.reasons.iter().cloned()).collect();
+    assert!(rows5.iter().any(|w| w == "invoice 9010000950 in text"), "{rows5:?}");
     let why = |t: &str| res.outcomes.iter().find(|o| o.txn_id == t).map(|o| o.reasons.join("; ")).unwrap_or_default();
     assert!(!why("S4").contains("9010000950 in text"), "{}", why("S4"));
 }
