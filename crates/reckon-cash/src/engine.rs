@@ -1426,6 +1426,16 @@ fn candidate_groups(
 /// excess would stay unapplied cash and those invoices open; held, it is for a
 /// person — or, with a state store, for the day they are posted (the receipt
 /// is carried).
+/// Whether two invoice keys of one length have one form: the same first three
+/// characters, as many characters before the first digit, and a digit in
+/// `b` (`INV100140` and `INV100150`; not `INVOICENO`, the words `INVOICE NO`
+/// read as one key).
+fn same_shape(a: &str, b: &str) -> bool {
+    let letters = |s: &str| s.bytes().take_while(|c| !c.is_ascii_digit()).count();
+    let lb = letters(b);
+    lb < b.len() && letters(a) == lb && a.get(..3) == b.get(..3)
+}
+
 fn mark_unexplained_excess(gs: &mut [Group], r: &Receipt, idx: &Index<'_>, cfg: &MatchConfig) {
     // Groups with items found without the payment's own references (the
     // payer's items by amount, also those making up the rest after the named
@@ -1455,7 +1465,7 @@ fn mark_unexplained_excess(gs: &mut [Group], r: &Receipt, idx: &Index<'_>, cfg: 
         let unseen: Vec<String> = keys
             .iter()
             .filter(|k| !own.contains(k))
-            .filter(|k| own.iter().any(|o| o.len() == k.len() && o.len() >= 5 && o.get(..3) == k.get(..3)))
+            .filter(|k| own.iter().any(|o| o.len() == k.len() && o.len() >= 5 && same_shape(o, k)))
             .filter(|k| !idx.by_full.contains_key(&(r.currency.clone(), (*k).clone())))
             .cloned()
             .collect();

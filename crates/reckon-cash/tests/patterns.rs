@@ -554,3 +554,20 @@ fn structured_creditor_references_name_their_invoice() {
     let why = |t: &str| res.outcomes.iter().find(|o| o.txn_id == t).map(|o| o.reasons.join("; ")).unwrap_or_default();
     assert!(!why("S4").contains("9010000950 in text"), "{}", why("S4"));
 }
+
+/// Words of a payment's text are no invoice it names: `INVOICE NO INV-100140`
+/// does not name an invoice `INVOICENO` that no open item carries, so the
+/// group is not held for one.
+#[test]
+fn words_around_an_invoice_number_are_no_invoice_not_posted() {
+    let cfg = MatchConfig::default();
+    let mut its = items();
+    its.push(item("AR8", "C2", "INV-100150", 33_000, 20_515));
+    let receipts = vec![receipt("I1", 233_000, "ATLAS FOODS LTD", "", "", "INVOICE NO INV-100140 THANK YOU")];
+    let res = run(&receipts, &its, &customers(), &[], &cfg);
+    let mut got = applied(&res, "I1");
+    got.sort();
+    assert_eq!(got, [("AR4".to_string(), 200_000), ("AR8".to_string(), 33_000)], "{:?}", res.outcomes);
+    let why: Vec<String> = res.rows.iter().flat_map(|r| r.reasons.iter().cloned()).collect();
+    assert!(!why.iter().any(|w| w.contains("no open item carries")), "{why:?}");
+}
