@@ -1462,11 +1462,21 @@ fn mark_unexplained_excess(gs: &mut [Group], r: &Receipt, idx: &Index<'_>, cfg: 
     for g in gs.iter_mut().filter(|g| judged(g)) {
         let own: Vec<String> =
             g.items.iter().filter_map(|(i, _)| invoice_keys(&idx.items[*i].invoice_number).0).collect();
+        let own_tails: Vec<String> =
+            g.items.iter().filter_map(|(i, _)| invoice_keys(&idx.items[*i].invoice_number).1).collect();
+        // An invoice of the group's form, or its number written without the
+        // group's letters (`146115` beside `INV-146114`).
+        let like_own = |k: &str| {
+            own.iter().any(|o| o.len() == k.len() && o.len() >= 5 && same_shape(o, k))
+                || (k.bytes().all(|c| c.is_ascii_digit())
+                    && own_tails.iter().any(|t| t.len() == k.len() && t.len() >= 5 && t.get(..3) == k.get(..3)))
+        };
         let unseen: Vec<String> = keys
             .iter()
-            .filter(|k| !own.contains(k))
-            .filter(|k| own.iter().any(|o| o.len() == k.len() && o.len() >= 5 && same_shape(o, k)))
+            .filter(|k| !own.contains(k) && !own_tails.contains(k))
+            .filter(|k| like_own(k))
             .filter(|k| !idx.by_full.contains_key(&(r.currency.clone(), (*k).clone())))
+            .filter(|k| invoice_keys(k).1.is_none_or(|t| !idx.by_tail.contains_key(&(r.currency.clone(), t))))
             .cloned()
             .collect();
         if !unseen.is_empty() {

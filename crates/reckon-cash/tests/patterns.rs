@@ -571,3 +571,20 @@ fn words_around_an_invoice_number_are_no_invoice_not_posted() {
     let why: Vec<String> = res.rows.iter().flat_map(|r| r.reasons.iter().cloned()).collect();
     assert!(!why.iter().any(|w| w.contains("no open item carries")), "{why:?}");
 }
+
+/// A payment naming by its number alone (`INVOICE NO 146115`) an invoice no
+/// open item carries yet, whose twin of the same amount (`INV-146114`) is
+/// open: the payer's items that sum to the amount are not cleared with the
+/// twin; the group is held for a person, or for the day the named one is posted.
+#[test]
+fn a_bare_number_names_an_invoice_not_posted() {
+    let cfg = MatchConfig::default();
+    let mut its = items();
+    its.push(item("ARX1", "C2", "INV-146114", 13_965_374, 20_500));
+    its.push(item("ARX2", "C2", "INV-113350", 4_053_432, 20_500));
+    let receipts = vec![receipt("X1", 18_018_806, "ATLAS FOODS LTD", "", "", "INVOICE NO 146115 THANK YOU")];
+    let res = run(&receipts, &its, &customers(), &[], &cfg);
+    assert_ne!(status(&res, "X1"), "auto", "{:?} {:?}", applied(&res, "X1"), res.outcomes);
+    let why: Vec<String> = res.rows.iter().flat_map(|r| r.reasons.iter().cloned()).collect();
+    assert!(why.iter().any(|w| w.contains("146115") && w.contains("no open item carries")), "{why:?}");
+}
