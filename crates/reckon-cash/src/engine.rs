@@ -933,10 +933,10 @@ fn candidates(
     }
     // The open invoices the payment's own text names: an advice linked by
     // amount and date alone that names none of them is another payment's.
-    let named_in_text: Vec<usize> = match blocked {
-        Some(b) => b.to_vec(),
-        None if advices.iter().any(|(_, linked)| !linked) => idx.referenced(r),
-        None => Vec::new(),
+    let named_in_text: Vec<usize> = if advices.iter().any(|(_, linked)| !linked) {
+        blocked.map_or_else(|| idx.referenced(r), <[usize]>::to_vec)
+    } else {
+        Vec::new()
     };
     for (lines, linked) in advices {
         let mut applied = Vec::new();
@@ -1414,18 +1414,6 @@ fn candidate_groups(
         .collect()
 }
 
-/// Holds back groups whose payment names invoice numbers of the same form
-/// (length and leading characters as one of the group's own numbers) that no
-/// open item in the currency carries, when the group pays more than its items
-/// or was found by amount rather than by those references — the payment may
-/// be for those invoices, posted later (an invoice booked after its customer
-/// paid), not for the payer's item of the same amount — and overpaying groups
-/// whose excess is above
-/// `overpayment_auto_max_percent` of what the group applies (a collective
-/// payment whose other invoices are not named). Applied automatically, the
-/// excess would stay unapplied cash and those invoices open; held, it is for a
-/// person — or, with a state store, for the day they are posted (the receipt
-/// is carried).
 /// Whether two invoice keys of one length have one form: the same first three
 /// characters, as many characters before the first digit, and a digit in
 /// `b` (`INV100140` and `INV100150`; not `INVOICENO`, the words `INVOICE NO`
@@ -1436,6 +1424,18 @@ fn same_shape(a: &str, b: &str) -> bool {
     lb < b.len() && letters(a) == lb && a.get(..3) == b.get(..3)
 }
 
+/// Holds back groups whose payment names invoice numbers of the same form as
+/// one of the group's own ([`same_shape`], or the number alone without its
+/// letters) that no open item in the currency carries, when the group pays
+/// more than its items or was found by amount rather than by those
+/// references — the payment may be for those invoices, posted later (an
+/// invoice booked after its customer paid), not for the payer's item of the
+/// same amount — and overpaying groups whose excess is above
+/// `overpayment_auto_max_percent` of what the group applies (a collective
+/// payment whose other invoices are not named). Applied automatically, the
+/// excess would stay unapplied cash and those invoices open; held, it is for a
+/// person — or, with a state store, for the day they are posted (the receipt
+/// is carried).
 fn mark_unexplained_excess(gs: &mut [Group], r: &Receipt, idx: &Index<'_>, cfg: &MatchConfig) {
     // Groups with items found without the payment's own references (the
     // payer's items by amount, also those making up the rest after the named
