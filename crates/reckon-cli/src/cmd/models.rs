@@ -113,9 +113,10 @@ pub enum What {
     /// anyway (more than half the limits), like the inputs relative to each book
     /// (`rare_*`), are counted in runs but not judged.
     Reference {
-        /// The journal model folder (a path, or a name under models/).
-        #[arg(long, default_value = "journals_v4_0")]
-        model: String,
+        /// The journal model folder (a path, or a name under models/); default
+        /// the --config's `journals.model` (the built-in model without one).
+        #[arg(long)]
+        model: Option<String>,
         /// Input folder holding the books (gl_journal_lines).
         #[arg(long)]
         input: PathBuf,
@@ -423,6 +424,7 @@ pub fn exec(what: What) -> anyhow::Result<i32> {
                 Some(p) => reckon_pipeline::Config::load(p)?,
                 None => reckon_pipeline::Config::default(),
             };
+            let model = model.unwrap_or_else(|| cfg.journals.model.clone());
             let dir = reckon_pipeline::model::find("--model", &model, "name a journal model folder")
                 .map_err(|e| anyhow::anyhow!(e))?;
             let books: Vec<PathBuf> = std::iter::once(input.clone()).chain(check).collect();
