@@ -581,7 +581,7 @@ pub fn reference_from_books(
     let mut reference = reckon_monitor::Reference::fit(&names, &s.inputs, &s.risk)?;
     // How rare a journal's behaviour is in its book is relative to the book's
     // own counts: its values slide from one book to the next of the same
-    // company (PSI 0.3–2.7 for the account-pair and preparer inputs between
+    // company (PSI 0.25–2.2 for the account-pair and preparer inputs between
     // periods of one generated company, 2026-12-01).
     reference.unjudged = names.iter().filter(|n| n.starts_with(RELATIVE_PREFIX)).map(|n| n.to_string()).collect();
     let mut report = Vec::new();
