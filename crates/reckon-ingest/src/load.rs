@@ -10,7 +10,7 @@ use reckon_core::date::parse_iso_date;
 use reckon_core::{ColumnType, Currency, Reject, RejectCode, Table, parse_minor};
 
 use crate::config::DateRange;
-use crate::csv::{ScanError, scan};
+use crate::csv::{ScanError, Values, scan};
 use crate::mapping::{Encoding, Mapping, Source, TemplatePart};
 
 /// What happened to one input file; the manifest lists these.
@@ -59,9 +59,36 @@ pub struct LoadedFile {
     pub rejects: Vec<Reject>,
 }
 
+/// Time spent in each phase of loading a file, for the debug log.
+struct Phases {
+    last: std::time::Instant,
+    laps: Vec<(&'static str, u128)>,
+}
+
+impl Phases {
+    fn start() -> Phases {
+        Phases { last: std::time::Instant::now(), laps: Vec::new() }
+    }
+
+    fn lap(&mut self, phase: &'static str) {
+        let now = std::time::Instant::now();
+        self.laps.push((phase, (now - self.last).as_millis()));
+        self.last = now;
+    }
+}
+
+impl std::fmt::Display for Phases {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, (phase, ms)) in self.laps.iter().enumerate() {
+            write!(f, "{}{phase} {ms} ms", if i == 0 { "" } else { ", " })?;
+        }
+        Ok(())
+    }
+}
+
 /// Raw text of a file in source columns, with the position of each record.
 struct Raw {
-    df: DataFrame,
+    text: Text,
     /// Line (text) or record (Parquet) number of each row, for rejects.
     positions: Vec<u64>,
     /// `source_position` of each row.
@@ -69,6 +96,87 @@ struct Raw {
     /// Problems found before mapping (encoding, ragged rows), per record.
     pre: Vec<Option<(RejectCode, String)>>,
     blank_lines: u64,
+}
+
+/// A file's text in its source columns.
+enum Text {
+    /// As the CSV scanner left it: one buffer of values per column.
+    Scanned { names: Vec<String>, columns: Vec<Values> },
+    /// String columns (Parquet, statement formats).
+    Frame(DataFrame),
+}
+
+impl Text {
+    fn names(&self) -> Vec<&str> {
+        match self {
+            Text::Scanned { names, .. } => names.iter().map(String::as_str).collect(),
+            Text::Frame(df) => df.get_column_names().into_iter().map(|s| s.as_str()).collect(),
+        }
+    }
+
+    /// The text as a frame of string columns, for mappings that need polars
+    /// expressions (templates).
+    fn frame(&self, height: usize) -> PolarsResult<DataFrame> {
+        match self {
+            Text::Frame(df) => Ok(df.clone()),
+            Text::Scanned { names, columns } => {
+                let cols: Vec<Column> = names
+                    .par_iter()
+                    .zip(columns.par_iter())
+                    .map(|(name, values)| {
+                        let mut b = StringChunkedBuilder::new(name.as_str().into(), values.len());
+                        for v in values.iter() {
+                            b.append_value(v);
+                        }
+                        b.finish().into_column()
+                    })
+                    .collect();
+                DataFrame::new(height, cols)
+            }
+        }
+    }
+}
+
+/// One contract column's text before it is checked.
+enum Mapped<'a> {
+    /// A source column as scanned.
+    Values(&'a Values),
+    /// A column computed by the mapping's polars expressions.
+    Strings(StringChunked),
+    /// A constant.
+    Constant(String),
+    /// Not in the file (an optional contract column).
+    Absent,
+}
+
+impl Mapped<'_> {
+    /// Rows `start..start + n`, trimmed ("" for null or absent).
+    fn text(&self, start: usize, n: usize) -> Vec<Cow<'_, str>> {
+        match self {
+            Mapped::Values(v) => v.range(start, n).map(|t| Cow::Borrowed(trim(t))).collect(),
+            Mapped::Strings(ca) => {
+                // One array: the column is made contiguous when it is mapped.
+                let arr = ca.downcast_iter().next();
+                (start..start + n)
+                    .map(|i| match arr {
+                        Some(a) if i < a.len() => Cow::Borrowed(trim(a.get(i).unwrap_or(""))),
+                        _ => Cow::Borrowed(""),
+                    })
+                    .collect()
+            }
+            Mapped::Constant(c) => vec![Cow::Borrowed(c.trim()); n],
+            Mapped::Absent => vec![Cow::Borrowed(""); n],
+        }
+    }
+}
+
+/// `v` without leading and trailing whitespace ([`str::trim`]; most values
+/// start and end with a visible ASCII character and are returned at once).
+fn trim(v: &str) -> &str {
+    match (v.as_bytes().first(), v.as_bytes().last()) {
+        (Some(a), Some(b)) if a.is_ascii_graphic() && b.is_ascii_graphic() => v,
+        _ => v.trim(),
+    }
 }
 
 /// How a row's `source_position` is written: built per chunk of rows as the
@@ -153,12 +261,15 @@ fn load_file_chunked(
         mapping: mapping_name.map(str::to_string),
         ..FileReport::default()
     };
+    let mut clock = Phases::start();
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
         Err(e) => return refuse(report, format!("cannot read file: {e}")),
     };
+    clock.lap("read");
     report.bytes = bytes.len() as u64;
     report.sha256 = reckon_core::id::sha256_hex(&bytes);
+    clock.lap("sha256");
     let is_parquet = bytes.starts_with(b"PAR1") || path.extension().is_some_and(|e| e.eq_ignore_ascii_case("parquet"));
     report.format = if is_parquet { "parquet" } else { "csv" }.to_string();
     let raw = if is_parquet { read_parquet(path, table) } else { read_csv(&bytes, mapping) };
@@ -166,10 +277,11 @@ fn load_file_chunked(
         Ok(r) => r,
         Err(reason) => return refuse(report, reason),
     };
+    clock.lap("scan");
     report.input_rows = raw.positions.len() as u64;
     report.blank_lines = raw.blank_lines;
     // Every source column the mapping reads must exist.
-    let have: HashSet<&str> = raw.df.get_column_names().into_iter().map(|s| s.as_str()).collect();
+    let have: HashSet<&str> = raw.text.names().into_iter().collect();
     let mut missing: Vec<&str> = mapping.source_columns().into_iter().filter(|c| !have.contains(c)).collect();
     missing.dedup();
     // For contract-shaped files, optional columns may be absent.
@@ -190,8 +302,9 @@ fn load_file_chunked(
             ),
         );
     }
-    match map_and_validate(raw, rel, mapping, is_contract, dates, chunk) {
+    match map_and_validate(raw, rel, mapping, is_contract, dates, chunk, &mut clock) {
         Ok((df, rejects, rejected_rows)) => {
+            tracing::debug!(file = rel, bytes = report.bytes, phases = %clock, "load phases");
             report.loaded_rows = df.height() as u64;
             report.rejected_rows = rejected_rows;
             LoadedFile { report, df: Some(df), rejects }
@@ -249,7 +362,7 @@ pub fn load_statement_file(path: &Path, rel: &str, dates: &DateRange) -> LoadedF
         Err(e) => return refuse(report, format!("internal error: {e}")),
     };
     let raw = Raw {
-        df,
+        text: Text::Frame(df),
         positions: parsed.rows.iter().map(|r| r.line).collect(),
         labels: Labels::Given(parsed.rows.iter().map(|r| format!("line {}: {}", r.line, r.position())).collect()),
         pre: parsed
@@ -265,7 +378,7 @@ pub fn load_statement_file(path: &Path, rel: &str, dates: &DateRange) -> LoadedF
         blank_lines: 0,
     };
     report.input_rows = n as u64;
-    match map_and_validate(raw, rel, &Mapping::contract(table), true, dates, VALIDATE_CHUNK) {
+    match map_and_validate(raw, rel, &Mapping::contract(table), true, dates, VALIDATE_CHUNK, &mut Phases::start()) {
         Ok((df, rejects, rejected_rows)) => {
             report.loaded_rows = df.height() as u64;
             report.rejected_rows = rejected_rows;
@@ -332,22 +445,6 @@ fn read_csv(bytes: &[u8], mapping: &Mapping) -> Result<Raw, String> {
         other => format!("not a usable CSV file: {other}"),
     })?;
     let ncol = scanned.header.len();
-    let height = scanned.records.len();
-    // Each column straight from the scanner's buffer into an Arrow string array.
-    let cols: Vec<Column> = scanned
-        .header
-        .par_iter()
-        .zip(scanned.columns.par_iter())
-        .map(|(name, values)| {
-            let mut b = StringChunkedBuilder::new(name.as_str().into(), values.len());
-            for v in values.iter() {
-                b.append_value(v);
-            }
-            b.finish().into_column()
-        })
-        .collect();
-    drop(scanned.columns);
-    let df = DataFrame::new(height, cols).map_err(|e| e.to_string())?;
     let pre = scanned
         .records
         .iter()
@@ -376,8 +473,8 @@ fn read_csv(bytes: &[u8], mapping: &Mapping) -> Result<Raw, String> {
         })
         .collect();
     Ok(Raw {
-        df,
         positions: scanned.records.iter().map(|r| r.line).collect(),
+        text: Text::Scanned { names: scanned.header, columns: scanned.columns },
         labels: Labels::Lines,
         pre,
         blank_lines: scanned.blank_lines,
@@ -407,7 +504,13 @@ fn read_parquet(path: &Path, table: Table) -> Result<Raw, String> {
     }
     let df = df.lazy().select(exprs).collect().map_err(|e| format!("cannot read Parquet columns as text: {e}"))?;
     let n = df.height();
-    Ok(Raw { df, positions: (1..=n as u64).collect(), labels: Labels::Records, pre: vec![None; n], blank_lines: 0 })
+    Ok(Raw {
+        text: Text::Frame(df),
+        positions: (1..=n as u64).collect(),
+        labels: Labels::Records,
+        pre: vec![None; n],
+        blank_lines: 0,
+    })
 }
 
 /// Applies the mapping (polars expressions), then checks and types every column.
@@ -419,44 +522,96 @@ fn map_and_validate(
     is_contract: bool,
     dates: &DateRange,
     chunk: usize,
+    clock: &mut Phases,
 ) -> PolarsResult<(DataFrame, Vec<Reject>, u64)> {
-    let have: HashSet<String> = raw.df.get_column_names().into_iter().map(|s| s.to_string()).collect();
-    let mut exprs: Vec<Expr> = Vec::new();
-    for (name, src) in &mapping.sources {
-        let e = match src {
-            Source::Column(c) if is_contract && !have.contains(c) => lit(""),
-            Source::Column(c) => col(c.as_str()),
-            Source::Constant(v) => lit(v.clone()),
-            Source::Template(parts) => concat_str(
-                parts
-                    .iter()
-                    .map(|p| match p {
-                        TemplatePart::Lit(l) => lit(l.clone()),
-                        TemplatePart::Col(c) => col(c.as_str()).str().strip_chars(lit(NULL)),
-                    })
-                    .collect::<Vec<_>>(),
-                "",
-                true,
-            ),
-        };
-        exprs.push(e.alias(*name));
+    let names = raw.text.names();
+    let have: HashSet<&str> = names.iter().copied().collect();
+    let templates = mapping.sources.iter().any(|(_, src)| matches!(src, Source::Template(_)));
+    let mut mapped: Vec<(&'static str, Mapped<'_>)> = Vec::new();
+    let n;
+    match &raw.text {
+        // Renames and constants read the scanned buffers as they are.
+        Text::Scanned { columns, .. } if !templates => {
+            n = raw.positions.len();
+            let source = |c: &str| match names.iter().position(|h| *h == c) {
+                Some(i) => Mapped::Values(&columns[i]),
+                None => Mapped::Absent,
+            };
+            for (name, src) in &mapping.sources {
+                let m = match src {
+                    Source::Column(c) => source(c),
+                    Source::Constant(v) => Mapped::Constant(v.clone()),
+                    Source::Template(_) => Mapped::Absent,
+                };
+                mapped.push((*name, m));
+            }
+            if let Some(sign) = &mapping.sign {
+                mapped.push(("__sign", source(&sign.indicator)));
+            }
+        }
+        _ => {
+            let mut exprs: Vec<Expr> = Vec::new();
+            for (name, src) in &mapping.sources {
+                let e = match src {
+                    Source::Column(c) if is_contract && !have.contains(c.as_str()) => lit(""),
+                    Source::Column(c) => col(c.as_str()),
+                    Source::Constant(v) => lit(v.clone()),
+                    Source::Template(parts) => concat_str(
+                        parts
+                            .iter()
+                            .map(|p| match p {
+                                TemplatePart::Lit(l) => lit(l.clone()),
+                                TemplatePart::Col(c) => col(c.as_str()).str().strip_chars(lit(NULL)),
+                            })
+                            .collect::<Vec<_>>(),
+                        "",
+                        true,
+                    ),
+                };
+                exprs.push(e.alias(*name));
+            }
+            if let Some(s) = &mapping.sign {
+                exprs.push(col(s.indicator.as_str()).alias("__sign"));
+            }
+            let frame = raw.text.frame(raw.positions.len())?.lazy().select(exprs).collect()?;
+            n = frame.height();
+            // The frame's columns are the expressions' in order.
+            let targets = mapping.sources.iter().map(|(name, _)| *name).chain(mapping.sign.as_ref().map(|_| "__sign"));
+            for (name, c) in targets.zip(frame.columns()) {
+                let m = match c.str() {
+                    Ok(ca) => Mapped::Strings(ca.rechunk().into_owned()),
+                    Err(_) => Mapped::Absent,
+                };
+                mapped.push((name, m));
+            }
+        }
     }
-    if let Some(s) = &mapping.sign {
-        exprs.push(col(s.indicator.as_str()).alias("__sign"));
-    }
-    let mapped = raw.df.clone().lazy().select(exprs).collect()?;
-    let n = mapped.height();
+    clock.lap("map");
     // Rows are checked in chunks of a fixed size, side by side; each row's checks
     // read only that row, so the chunks join into what one pass would give, on
     // any number of threads.
     let starts: Vec<usize> = if n == 0 { vec![0] } else { (0..n).step_by(chunk.max(1)).collect() };
+    // Text columns taken as scanned (no value map) are built once for the
+    // whole file after the checks, not per chunk and then joined.
+    let spec = mapping.table.spec();
+    let whole: Vec<&'static str> = spec
+        .columns
+        .iter()
+        .filter(|c| {
+            matches!(c.ty, ColumnType::Str | ColumnType::List)
+                && !mapping.values.contains_key(c.name)
+                && mapped.iter().any(|(m, v)| *m == c.name && matches!(v, Mapped::Values(_)))
+        })
+        .map(|c| c.name)
+        .collect();
     let parts: Vec<(DataFrame, Vec<Reject>, Vec<bool>)> = starts
         .into_par_iter()
         .map(|start| {
             let len = chunk.max(1).min(n - start);
-            validate_rows(&mapped.slice(start as i64, len), start, &raw, rel, mapping, dates)
+            validate_rows(&mapped, &whole, start..start + len, &raw, rel, mapping, dates)
         })
         .collect::<PolarsResult<_>>()?;
+    clock.lap("validate");
     let mut df: Option<DataFrame> = None;
     let mut rejects = Vec::new();
     let mut bad = Vec::with_capacity(n);
@@ -470,8 +625,44 @@ fn map_and_validate(
         rejects.extend(r);
         bad.extend(b);
     }
-    let mut df = df.unwrap_or_default();
-    df.rechunk_mut_par();
+    let df = df.unwrap_or_default();
+    clock.lap("join");
+    // Each column in one piece, side by side on this crate's threads: the files
+    // of a folder load at once, and polars' own pool (`rechunk_mut_par`) made
+    // each file wait for the others' work there.
+    let height = df.height();
+    let cols: Vec<Column> =
+        df.into_columns().into_par_iter().map(|c| if c.n_chunks() > 1 { c.rechunk() } else { c }).collect();
+    let mut df = DataFrame::new(height, cols)?;
+    if !whole.is_empty() {
+        let built: Vec<Column> = whole
+            .par_iter()
+            .map(|name| {
+                let mut b = StringChunkedBuilder::new((*name).into(), height);
+                if let Some((_, Mapped::Values(v))) = mapped.iter().find(|(m, _)| m == name) {
+                    for t in v.range(0, height) {
+                        match trim(t) {
+                            "" => b.append_null(),
+                            t => b.append_value(t),
+                        }
+                    }
+                }
+                b.finish().into_column()
+            })
+            .collect();
+        // In the contract's order, then the source columns, as the chunks have them.
+        let mut cols = Vec::with_capacity(df.width() + built.len());
+        for c in spec.columns {
+            match whole.iter().position(|w| *w == c.name) {
+                Some(i) => cols.push(built[i].clone()),
+                None => cols.push(df.column(c.name)?.clone()),
+            }
+        }
+        cols.push(df.column("source_file")?.clone());
+        cols.push(df.column("source_position")?.clone());
+        df = DataFrame::new(height, cols)?;
+    }
+    clock.lap("contiguous");
     // The good rows, filtered once (a filter per chunk costs the whole file's text each time).
     let rejected_rows = bad.iter().filter(|b| **b).count() as u64;
     if rejected_rows > 0 {
@@ -480,18 +671,20 @@ fn map_and_validate(
     }
     // Report in file order; within a row, in contract column order (stable sort).
     rejects.sort_by_key(|r| r.row);
+    clock.lap("filter");
     Ok((df, rejects, rejected_rows))
 }
 
 /// Rows validated per task (fixed: the output does not depend on the thread count).
 const VALIDATE_CHUNK: usize = 1 << 16;
 
-/// Checks and types rows `start..start + mapped.height()` of the file (`mapped`
-/// holds those rows, mapped to contract columns): every row typed, the rejects,
-/// and which rows they reject.
+/// Checks and types `rows` of the file (`mapped`: the file's text in contract
+/// columns): every row typed except the columns in `whole` (built by the
+/// caller for the whole file), the rejects, and which rows they reject.
 fn validate_rows(
-    mapped: &DataFrame,
-    start: usize,
+    mapped: &[(&'static str, Mapped<'_>)],
+    whole: &[&'static str],
+    rows: std::ops::Range<usize>,
     raw: &Raw,
     rel: &str,
     mapping: &Mapping,
@@ -499,15 +692,13 @@ fn validate_rows(
 ) -> PolarsResult<(DataFrame, Vec<Reject>, Vec<bool>)> {
     let table = mapping.table;
     let spec = table.spec();
-    let n = mapped.height();
+    let (start, n) = (rows.start, rows.len());
     let positions = &raw.positions[start..start + n];
     let pre = &raw.pre[start..start + n];
     // Borrowed, trimmed text of a mapped column ("" for null or absent).
-    let string_cols: Vec<Option<StringChunked>> = mapped.columns().iter().map(|c| c.str().ok().cloned()).collect();
-    let names: Vec<String> = mapped.get_column_names().iter().map(|s| s.to_string()).collect();
     let text = |name: &str| -> Vec<Cow<'_, str>> {
-        match names.iter().position(|n| n == name).and_then(|i| string_cols[i].as_ref()) {
-            Some(ca) => ca.iter().map(|v| Cow::Borrowed(v.unwrap_or("").trim())).collect(),
+        match mapped.iter().find(|(m, _)| *m == name) {
+            Some((_, m)) => m.text(start, n),
             None => vec![Cow::Borrowed(""); n],
         }
     };
@@ -591,11 +782,21 @@ fn validate_rows(
             continue;
         }
         let mut currencies: Vec<Option<Currency>> = vec![None; n];
+        // Rows mostly repeat the row before's currency: parsed once per change.
+        let mut last: Option<(&str, Option<Currency>)> = None;
         for (i, v) in vals.iter().enumerate() {
             if v.is_empty() {
                 continue; // reported as missing below
             }
-            match Currency::parse(v) {
+            let parsed = match last {
+                Some((t, c)) if t == v.as_ref() => c,
+                _ => {
+                    let c = Currency::parse(v);
+                    last = Some((v.as_ref(), c));
+                    c
+                }
+            };
+            match parsed {
                 Some(c) => currencies[i] = Some(c),
                 None => {
                     if !broken[i] {
@@ -624,6 +825,9 @@ fn validate_rows(
                 let why = if present.contains(name) { "is empty" } else { "has no source" };
                 reject(i, Some(name), "", RejectCode::MissingRequired, format!("required field {name} {why}"));
             }
+        }
+        if whole.contains(&name) {
+            continue; // built for the whole file by the caller
         }
         let column = match c.ty {
             ColumnType::Str | ColumnType::List => {
