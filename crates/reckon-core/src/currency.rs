@@ -22,10 +22,11 @@ impl Currency {
             return None;
         }
         let up = [b[0].to_ascii_uppercase(), b[1].to_ascii_uppercase(), b[2].to_ascii_uppercase()];
-        ISO_4217
-            .binary_search_by(|(c, _)| c.as_bytes().cmp(&up[..]))
-            .ok()
-            .map(|i| Currency { code: up, exponent: ISO_4217[i].1 })
+        // Loaders parse a currency per row: one table read, not a search.
+        match BY_LETTERS.get(letters_index(up)) {
+            Some(&e) if e > 0 => Some(Currency { code: up, exponent: e - 1 }),
+            _ => None,
+        }
     }
 
     /// The three-letter code.
@@ -53,6 +54,23 @@ impl fmt::Display for Currency {
 }
 
 /// Active ISO 4217 codes with a minor unit, sorted by code (binary searched).
+/// Every three-letter code's exponent plus one (0: not in [`ISO_4217`]),
+/// indexed by [`letters_index`].
+static BY_LETTERS: std::sync::LazyLock<Vec<u8>> = std::sync::LazyLock::new(|| {
+    let mut t = vec![0u8; 26 * 26 * 26];
+    for (code, exponent) in ISO_4217 {
+        if let &[a, b, c] = code.as_bytes() {
+            t[letters_index([a, b, c])] = exponent + 1;
+        }
+    }
+    t
+});
+
+/// The place of three upper-case ASCII letters in `AAA`…`ZZZ`.
+fn letters_index(up: [u8; 3]) -> usize {
+    up.iter().fold(0, |i, l| i * 26 + usize::from(l.saturating_sub(b'A')))
+}
+
 const ISO_4217: &[(&str, u8)] = &[
     ("AED", 2),
     ("AFN", 2),
@@ -230,6 +248,17 @@ mod tests {
     fn table_is_sorted_and_unique() {
         for w in ISO_4217.windows(2) {
             assert!(w[0].0 < w[1].0, "{} !< {}", w[0].0, w[1].0);
+        }
+    }
+
+    /// The table gives what a search of the list gives, for every three letters.
+    #[test]
+    fn table_agrees_with_the_list() {
+        for i in 0..26 * 26 * 26u32 {
+            let code: String = [i / 676, i / 26 % 26, i % 26].iter().map(|l| char::from(b'A' + *l as u8)).collect();
+            let searched = ISO_4217.binary_search_by(|(c, _)| c.cmp(&code.as_str())).ok().map(|k| ISO_4217[k].1);
+            assert_eq!(Currency::parse(&code).map(|c| c.exponent()), searched, "{code}");
+            assert_eq!(Currency::parse(&code.to_lowercase()).map(|c| c.exponent()), searched, "{code}");
         }
     }
 
