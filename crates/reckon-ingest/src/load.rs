@@ -143,6 +143,10 @@ enum Mapped<'a> {
     Values(&'a Values),
     /// A column computed by the mapping's polars expressions.
     Strings(StringChunked),
+    /// A typed date column (Parquet `Date`): days since 1970-01-01.
+    Days(Int32Chunked),
+    /// A typed timestamp column (Parquet `Timestamp` without a time zone): µs since 1970.
+    Micros(Int64Chunked),
     /// A constant.
     Constant(String),
     /// Not in the file (an optional contract column).
@@ -164,10 +168,28 @@ impl Mapped<'_> {
                     })
                     .collect()
             }
+            Mapped::Days(ca) => {
+                (start..start + n).map(|i| ca.get(i).map_or(Cow::Borrowed(""), |d| Cow::Owned(day_text(d)))).collect()
+            }
+            Mapped::Micros(ca) => (start..start + n)
+                .map(|i| ca.get(i).map_or(Cow::Borrowed(""), |us| Cow::Owned(micros_text(us))))
+                .collect(),
             Mapped::Constant(c) => vec![Cow::Borrowed(c.trim()); n],
             Mapped::Absent => vec![Cow::Borrowed(""); n],
         }
     }
+}
+
+/// A day as the contract writes it (`%Y-%m-%d`).
+fn day_text(d: i32) -> String {
+    chrono::NaiveDate::from_num_days_from_ce_opt(d.saturating_add(719_163))
+        .map_or_else(|| format!("day {d}"), |d| d.format("%Y-%m-%d").to_string())
+}
+
+/// A timestamp as the contract writes it (RFC 3339, UTC).
+fn micros_text(us: i64) -> String {
+    chrono::DateTime::from_timestamp_micros(us)
+        .map_or_else(|| format!("{us} µs"), |t| t.format("%Y-%m-%dT%H:%M:%S%.fZ").to_string())
 }
 
 /// `v` without leading and trailing whitespace ([`str::trim`]; most values
@@ -274,7 +296,7 @@ fn load_file_chunked(
     // waits for its pieces is used for it).
     let (sha256, raw) = std::thread::scope(|s| {
         let sha = s.spawn(|| reckon_core::id::sha256_hex(&bytes));
-        let raw = if is_parquet { read_parquet(path, table) } else { read_csv(&bytes, mapping) };
+        let raw = if is_parquet { read_parquet(path, mapping) } else { read_csv(&bytes, mapping) };
         (sha.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)), raw)
     });
     report.sha256 = sha256;
@@ -486,12 +508,18 @@ fn read_csv(bytes: &[u8], mapping: &Mapping) -> Result<Raw, String> {
     })
 }
 
-fn read_parquet(path: &Path, table: Table) -> Result<Raw, String> {
+fn read_parquet(path: &Path, mapping: &Mapping) -> Result<Raw, String> {
     let p = PlRefPath::new(path.to_string_lossy().as_ref());
     let lf = LazyFrame::scan_parquet(p, ScanArgsParquet::default())
         .map_err(|e| format!("not a readable Parquet file: {e}"))?;
-    let df = lf.collect().map_err(|e| format!("not a readable Parquet file: {e}"))?;
-    let spec = table.spec();
+    // Only the columns the mapping reads are decoded (the others are not used).
+    let schema = lf.clone().collect_schema().map_err(|e| format!("not a readable Parquet file: {e}"))?;
+    let wanted: HashSet<&str> = mapping.source_columns().into_iter().collect();
+    let keep: Vec<Expr> = schema.iter_names().filter(|n| wanted.contains(n.as_str())).map(|n| col(n.clone())).collect();
+    let df = if keep.len() == schema.len() { lf } else { lf.select(keep) }
+        .collect()
+        .map_err(|e| format!("not a readable Parquet file: {e}"))?;
+    let spec = mapping.table.spec();
     let mut exprs = Vec::new();
     for (name, dtype) in df.schema().iter() {
         let is_money = spec.column(name).is_some_and(|c| c.ty == ColumnType::Money);
@@ -501,11 +529,15 @@ fn read_parquet(path: &Path, table: Table) -> Result<Raw, String> {
             ));
         }
         let e = match dtype {
-            DataType::String => col(name.clone()),
-            DataType::Datetime(_, _) => col(name.clone()).dt().to_string("%Y-%m-%dT%H:%M:%S%.fZ"),
-            _ => col(name.clone()).cast(DataType::String),
+            DataType::String => col(name.clone()).fill_null(lit("")),
+            // Dates and timestamps without a time zone stay typed: checked as they are, not
+            // written as text and read back.
+            DataType::Date => col(name.clone()),
+            DataType::Datetime(_, None) => col(name.clone()).cast(DataType::Datetime(TimeUnit::Microseconds, None)),
+            DataType::Datetime(_, _) => col(name.clone()).dt().to_string("%Y-%m-%dT%H:%M:%S%.fZ").fill_null(lit("")),
+            _ => col(name.clone()).cast(DataType::String).fill_null(lit("")),
         };
-        exprs.push(e.fill_null(lit("")).alias(name.clone()));
+        exprs.push(e.alias(name.clone()));
     }
     let df = df.lazy().select(exprs).collect().map_err(|e| format!("cannot read Parquet columns as text: {e}"))?;
     let n = df.height();
@@ -583,9 +615,15 @@ fn map_and_validate(
             // The frame's columns are the expressions' in order.
             let targets = mapping.sources.iter().map(|(name, _)| *name).chain(mapping.sign.as_ref().map(|_| "__sign"));
             for (name, c) in targets.zip(frame.columns()) {
-                let m = match c.str() {
-                    Ok(ca) => Mapped::Strings(ca.rechunk().into_owned()),
-                    Err(_) => Mapped::Absent,
+                let m = match c.dtype() {
+                    DataType::Date => Mapped::Days(c.date()?.physical().rechunk().into_owned()),
+                    DataType::Datetime(TimeUnit::Microseconds, None) => {
+                        Mapped::Micros(c.datetime()?.physical().rechunk().into_owned())
+                    }
+                    _ => match c.str() {
+                        Ok(ca) => Mapped::Strings(ca.rechunk().into_owned()),
+                        Err(_) => Mapped::Strings(c.cast(&DataType::String)?.str()?.rechunk().into_owned()),
+                    },
                 };
                 mapped.push((name, m));
             }
@@ -759,7 +797,22 @@ fn validate_rows(
     let mut out_cols: Vec<Column> = Vec::new();
     let present: HashSet<&str> = mapping.sources.iter().map(|(c, _)| *c).collect();
     let mut texts: Vec<(&'static str, Vec<Cow<'_, str>>)> = Vec::new();
+    // Typed dates and timestamps (Parquet) checked as they are, not as text.
+    let typed = |c: &reckon_core::ColumnSpec| -> Option<&Mapped<'_>> {
+        if mapping.values.contains_key(c.name) {
+            return None;
+        }
+        match mapped.iter().find(|(m, _)| *m == c.name) {
+            Some((_, m @ Mapped::Days(_))) if c.ty == ColumnType::Date => Some(m),
+            Some((_, m @ Mapped::Micros(_))) if c.ty == ColumnType::Timestamp => Some(m),
+            _ => None,
+        }
+    };
     for c in spec.columns {
+        if typed(c).is_some() {
+            texts.push((c.name, Vec::new()));
+            continue;
+        }
         if !c.required && whole.contains(&c.name) {
             // Nothing to check here, and built by the caller.
             texts.push((c.name, Vec::new()));
@@ -838,6 +891,50 @@ fn validate_rows(
         }
         if whole.contains(&name) {
             continue; // built for the whole file by the caller
+        }
+        if let Some(m) = typed(c) {
+            let value = |i: usize| match m {
+                Mapped::Days(ca) => ca.get(start + i).map(|d| (i64::from(d), d)),
+                Mapped::Micros(ca) => ca
+                    .get(start + i)
+                    .map(|us| (us, us.div_euclid(86_400_000_000).clamp(i32::MIN.into(), i32::MAX.into()) as i32)),
+                _ => None,
+            };
+            let mut out: Vec<Option<i64>> = Vec::with_capacity(n);
+            for i in 0..n {
+                match value(i) {
+                    None => {
+                        if c.required && !broken[i] {
+                            bad[i] = true;
+                            let why = if present.contains(name) { "is empty" } else { "has no source" };
+                            reject(
+                                i,
+                                Some(name),
+                                "",
+                                RejectCode::MissingRequired,
+                                format!("required field {name} {why}"),
+                            );
+                        }
+                        out.push(None);
+                    }
+                    Some((v, day)) if !dates.contains(day) => {
+                        if !broken[i] {
+                            bad[i] = true;
+                            let text = if c.ty == ColumnType::Date { day_text(day) } else { micros_text(v) };
+                            reject(i, Some(name), &text, RejectCode::BadDate, out_of_range(&text, dates));
+                        }
+                        out.push(None);
+                    }
+                    Some((v, _)) => out.push(Some(v)),
+                }
+            }
+            let column = Column::new(name.into(), out);
+            out_cols.push(if c.ty == ColumnType::Date {
+                column.cast(&DataType::Int32)?.cast(&DataType::Date)?
+            } else {
+                column.cast(&DataType::Datetime(TimeUnit::Microseconds, None))?
+            });
+            continue;
         }
         let column = match c.ty {
             ColumnType::Str | ColumnType::List => {

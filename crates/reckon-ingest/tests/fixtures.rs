@@ -248,3 +248,64 @@ fn parquet_typed_columns_decimal_money_dates_timestamps() {
         .unwrap_or_default();
     assert_eq!(ts, [1_772_409_600_000_000, 1_772_496_000_000_000, 1_772_582_400_000_000]);
 }
+
+/// Typed Parquet dates and timestamps are checked as they are; the same rows
+/// with them written as text give the same rows and the same rejects: a date
+/// before the contract's range, a timestamp after it, an empty required date.
+#[test]
+fn parquet_typed_dates_give_what_text_dates_give() {
+    let write = |dir: &Path, days: Column, created: Column| {
+        let mut df = DataFrame::new(
+            4,
+            vec![
+                Column::new("journal_id".into(), ["J1", "J1", "J2", "J3"]),
+                Column::new("line_no".into(), [1i64, 2, 1, 1]),
+                Column::new("entity".into(), ["DE01", "DE01", "DE01", "DE01"]),
+                Column::new("account".into(), ["4000", "1200", "4000", "4000"]),
+                days,
+                Column::new("amount".into(), ["10.00", "-10.00", "5.00", "1.00"]),
+                Column::new("currency".into(), ["EUR", "EUR", "EUR", "EUR"]),
+                Column::new("preparer_id".into(), ["u1", "u1", "u2", "u2"]),
+                created,
+            ],
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let f = std::fs::File::create(dir.join("gl_journal_lines.parquet")).unwrap_or_else(|e| panic!("{e}"));
+        ParquetWriter::new(f).finish(&mut df).unwrap_or_else(|e| panic!("{e}"));
+    };
+    // 2026-03-01, 1899-12-31 (before the range), none, 2026-03-02.
+    let day_values = [Some(20_513i32), Some(-25_568), None, Some(20_514)];
+    // Milliseconds: 2026-03-01T12:00:00.250Z, …, 3000-01-01T00:00:00Z (after the range).
+    let ms_values =
+        [Some(1_772_366_400_250i64), Some(1_772_366_400_000), Some(1_772_366_400_000), Some(32_503_680_000_000)];
+    let typed = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    write(
+        typed.path(),
+        Series::new("posting_date".into(), day_values).cast(&DataType::Date).unwrap_or_else(|e| panic!("{e}")).into(),
+        Series::new("created_at".into(), ms_values)
+            .cast(&DataType::Datetime(TimeUnit::Milliseconds, None))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .into(),
+    );
+    let text = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    write(
+        text.path(),
+        Column::new("posting_date".into(), ["2026-03-01", "1899-12-31", "", "2026-03-02"]),
+        Column::new(
+            "created_at".into(),
+            ["2026-03-01T12:00:00.250Z", "2026-03-01T12:00:00Z", "2026-03-01T12:00:00Z", "3000-01-01T00:00:00Z"],
+        ),
+    );
+    let (a, b) = (load(typed.path()), load(text.path()));
+    let facts = |l: &Loaded| {
+        l.rejects
+            .iter()
+            .map(|r| format!("{:?} {:?} {:?} {:?} {}", r.row, r.column, r.value, r.code, r.reason))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(facts(&a).len(), 3, "{:?}", facts(&a));
+    assert_eq!(facts(&a), facts(&b));
+    let gl = |l: &Loaded| without_source(&l.tables[&reckon_core::Table::GlJournalLines]);
+    assert_eq!(gl(&a).height(), 1);
+    assert!(gl(&a).equals_missing(&gl(&b)), "{:?}\n{:?}", gl(&a), gl(&b));
+}
