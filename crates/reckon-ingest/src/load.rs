@@ -300,6 +300,8 @@ fn load_file_chunked(
         (sha.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)), raw)
     });
     report.sha256 = sha256;
+    // The scanner copied what it needs: the file's bytes go before the checks.
+    drop(bytes);
     let raw = match raw {
         Ok(r) => r,
         Err(reason) => return refuse(report, reason),
@@ -634,7 +636,7 @@ fn map_and_validate(
     // read only that row, so the chunks join into what one pass would give, on
     // any number of threads.
     let starts: Vec<usize> = if n == 0 { vec![0] } else { (0..n).step_by(chunk.max(1)).collect() };
-    // Text columns taken as scanned (no value map) are built once for the
+    // Text columns taken as they are (no value map) are built once for the
     // whole file after the checks, not per chunk and then joined.
     let spec = mapping.table.spec();
     let whole: Vec<&'static str> = spec
@@ -643,7 +645,7 @@ fn map_and_validate(
         .filter(|c| {
             matches!(c.ty, ColumnType::Str | ColumnType::List)
                 && !mapping.values.contains_key(c.name)
-                && mapped.iter().any(|(m, v)| *m == c.name && matches!(v, Mapped::Values(_)))
+                && mapped.iter().any(|(m, v)| *m == c.name && matches!(v, Mapped::Values(_) | Mapped::Strings(_)))
         })
         .map(|c| c.name)
         .collect();
@@ -682,13 +684,14 @@ fn map_and_validate(
             .par_iter()
             .map(|name| {
                 let mut b = StringChunkedBuilder::new((*name).into(), height);
-                if let Some((_, Mapped::Values(v))) = mapped.iter().find(|(m, _)| m == name) {
-                    for t in v.range(0, height) {
-                        match trim(t) {
-                            "" => b.append_null(),
-                            t => b.append_value(t),
-                        }
-                    }
+                let mut push = |t: &str| match trim(t) {
+                    "" => b.append_null(),
+                    t => b.append_value(t),
+                };
+                match mapped.iter().find(|(m, _)| m == name) {
+                    Some((_, Mapped::Values(v))) => v.range(0, height).for_each(&mut push),
+                    Some((_, Mapped::Strings(ca))) => ca.iter().for_each(|t| push(t.unwrap_or(""))),
+                    _ => {}
                 }
                 b.finish().into_column()
             })
