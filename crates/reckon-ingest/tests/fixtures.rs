@@ -309,3 +309,46 @@ fn parquet_typed_dates_give_what_text_dates_give() {
     assert_eq!(gl(&a).height(), 1);
     assert!(gl(&a).equals_missing(&gl(&b)), "{:?}\n{:?}", gl(&a), gl(&b));
 }
+
+/// A mapping's `date_format` is for text: a Parquet export with typed dates
+/// under the same mapping loads its dates as they are.
+#[test]
+fn parquet_typed_dates_ignore_a_text_date_format() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(
+        dir.path().join("erp_gl.mapping.toml"),
+        "table = \"gl_journal_lines\"\ndate_format = \"%d.%m.%Y\"\n\n[columns]\njournal_id = \"Beleg\"\nline_no = \"Zeile\"\n\
+         entity = \"Buchungskreis\"\naccount = \"Konto\"\nposting_date = \"Buchungsdatum\"\namount = \"Betrag\"\n\
+         currency = \"Währung\"\npreparer_id = \"Erfasser\"\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let mut df = DataFrame::new(
+        2,
+        vec![
+            Column::new("Beleg".into(), ["J1", "J1"]),
+            Column::new("Zeile".into(), [1i64, 2]),
+            Column::new("Buchungskreis".into(), ["DE01", "DE01"]),
+            Column::new("Konto".into(), ["4000", "1200"]),
+            Series::new("Buchungsdatum".into(), [20_513i32, 20_513])
+                .cast(&DataType::Date)
+                .unwrap_or_else(|e| panic!("{e}"))
+                .into(),
+            Column::new("Betrag".into(), ["10.00", "-10.00"]),
+            Column::new("Währung".into(), ["EUR", "EUR"]),
+            Column::new("Erfasser".into(), ["u1", "u1"]),
+        ],
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let f = std::fs::File::create(dir.path().join("erp_gl.parquet")).unwrap_or_else(|e| panic!("{e}"));
+    ParquetWriter::new(f).finish(&mut df).unwrap_or_else(|e| panic!("{e}"));
+    let l = load(dir.path());
+    assert!(l.rejects.is_empty(), "{:?}", l.rejects);
+    let gl = &l.tables[&reckon_core::Table::GlJournalLines];
+    let days: Vec<i32> = gl
+        .column("posting_date")
+        .ok()
+        .and_then(|c| c.cast(&DataType::Int32).ok())
+        .and_then(|c| c.i32().ok().map(|a| a.iter().flatten().collect()))
+        .unwrap_or_default();
+    assert_eq!(days, [20_513, 20_513]);
+}
