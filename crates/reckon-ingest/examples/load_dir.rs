@@ -24,6 +24,8 @@ fn main() {
         match reckon_ingest::load_dir(&dir) {
             Ok(l) => {
                 bytes = l.files.iter().map(|f| f.bytes).sum::<u64>();
+                let held: usize = l.tables.values().map(|df| df.estimated_size()).sum();
+                eprintln!("tables held in memory: {:.2} GiB", held as f64 / (1u64 << 30) as f64);
                 best = best.min(t.elapsed().as_secs_f64());
             }
             Err(e) => {
