@@ -328,42 +328,39 @@ impl Scanned {
         let nfields = rd.ends.len();
         // A trailing empty field beyond the header (trailing delimiter) is not raggedness.
         let effective = if nfields == ncol + 1 && rd.field(ncol).is_empty() { ncol } else { nfields };
-        let mut bad_utf8 = false;
         // The record's text checked at once: fields end at ASCII delimiters and
         // quotes, so each field of valid text is valid text.
-        if let Ok(text) = std::str::from_utf8(&rd.buf) {
-            for (c, col) in self.columns.iter_mut().enumerate() {
-                let v = if c < nfields {
-                    let start = if c == 0 { 0 } else { rd.ends[c - 1] };
-                    text.get(start..rd.ends[c]).unwrap_or("")
-                } else {
-                    ""
-                };
-                col.push(v);
+        let bad_utf8 = match std::str::from_utf8(&rd.buf) {
+            Ok(text) => {
+                for (c, col) in self.columns.iter_mut().enumerate() {
+                    let v = if c < nfields {
+                        let start = if c == 0 { 0 } else { rd.ends[c - 1] };
+                        text.get(start..rd.ends[c]).unwrap_or("")
+                    } else {
+                        ""
+                    };
+                    col.push(v);
+                }
+                false
             }
-            self.records.push(RecordInfo {
-                line: r.line,
-                fields: effective,
-                bad_utf8,
-                unterminated: r.unterminated,
-                nul: r.nul,
-            });
-            return;
-        }
-        for (c, col) in self.columns.iter_mut().enumerate() {
-            if c < nfields {
-                match std::str::from_utf8(rd.field(c)) {
-                    Ok(v) => col.push(v),
-                    Err(_) => {
-                        bad_utf8 = true;
-                        col.push(&String::from_utf8_lossy(rd.field(c)));
+            Err(_) => {
+                let mut bad_utf8 = false;
+                for (c, col) in self.columns.iter_mut().enumerate() {
+                    if c < nfields {
+                        match std::str::from_utf8(rd.field(c)) {
+                            Ok(v) => col.push(v),
+                            Err(_) => {
+                                bad_utf8 = true;
+                                col.push(&String::from_utf8_lossy(rd.field(c)));
+                            }
+                        }
+                    } else {
+                        col.push("");
                     }
                 }
-            } else {
-                col.push("");
+                bad_utf8 | (ncol..nfields).any(|k| std::str::from_utf8(rd.field(k)).is_err())
             }
-        }
-        bad_utf8 |= (ncol..nfields).any(|k| std::str::from_utf8(rd.field(k)).is_err());
+        };
         self.records.push(RecordInfo {
             line: r.line,
             fields: effective,
