@@ -186,10 +186,13 @@ fn day_text(d: i32) -> String {
         .map_or_else(|| format!("day {d}"), |d| d.format("%Y-%m-%d").to_string())
 }
 
+/// How a typed timestamp is written as text (RFC 3339, UTC).
+const TIMESTAMP_TEXT: &str = "%Y-%m-%dT%H:%M:%S%.fZ";
+
 /// A timestamp as the contract writes it (RFC 3339, UTC).
 fn micros_text(us: i64) -> String {
     chrono::DateTime::from_timestamp_micros(us)
-        .map_or_else(|| format!("{us} µs"), |t| t.format("%Y-%m-%dT%H:%M:%S%.fZ").to_string())
+        .map_or_else(|| format!("{us} µs"), |t| t.format(TIMESTAMP_TEXT).to_string())
 }
 
 /// `v` without leading and trailing whitespace ([`str::trim`]; most values
@@ -518,7 +521,9 @@ fn read_parquet(path: &Path, mapping: &Mapping) -> Result<Raw, String> {
     let schema = lf.clone().collect_schema().map_err(|e| format!("not a readable Parquet file: {e}"))?;
     let wanted: HashSet<&str> = mapping.source_columns().into_iter().collect();
     let keep: Vec<Expr> = schema.iter_names().filter(|n| wanted.contains(n.as_str())).map(|n| col(n.clone())).collect();
-    let df = if keep.len() == schema.len() { lf } else { lf.select(keep) }
+    // (With none of them, all are read: the file is refused below for its missing
+    // columns, with its rows counted.)
+    let df = if keep.is_empty() || keep.len() == schema.len() { lf } else { lf.select(keep) }
         .collect()
         .map_err(|e| format!("not a readable Parquet file: {e}"))?;
     let spec = mapping.table.spec();
@@ -536,7 +541,7 @@ fn read_parquet(path: &Path, mapping: &Mapping) -> Result<Raw, String> {
             // written as text and read back.
             DataType::Date => col(name.clone()),
             DataType::Datetime(_, None) => col(name.clone()).cast(DataType::Datetime(TimeUnit::Microseconds, None)),
-            DataType::Datetime(_, _) => col(name.clone()).dt().to_string("%Y-%m-%dT%H:%M:%S%.fZ").fill_null(lit("")),
+            DataType::Datetime(_, _) => col(name.clone()).dt().to_string(TIMESTAMP_TEXT).fill_null(lit("")),
             _ => col(name.clone()).cast(DataType::String).fill_null(lit("")),
         };
         exprs.push(e.alias(name.clone()));
@@ -589,6 +594,14 @@ fn map_and_validate(
             }
         }
         _ => {
+            let input = raw.text.frame(raw.positions.len())?;
+            // A template joins text: a typed date or timestamp in it is written as text first.
+            let schema = input.schema().clone();
+            let as_text = |c: &str| match schema.get(c) {
+                Some(DataType::Datetime(_, _)) => col(c).dt().to_string(TIMESTAMP_TEXT),
+                Some(DataType::String) | None => col(c),
+                Some(_) => col(c).cast(DataType::String),
+            };
             let mut exprs: Vec<Expr> = Vec::new();
             for (name, src) in &mapping.sources {
                 let e = match src {
@@ -600,7 +613,7 @@ fn map_and_validate(
                             .iter()
                             .map(|p| match p {
                                 TemplatePart::Lit(l) => lit(l.clone()),
-                                TemplatePart::Col(c) => col(c.as_str()).str().strip_chars(lit(NULL)),
+                                TemplatePart::Col(c) => as_text(c).str().strip_chars(lit(NULL)),
                             })
                             .collect::<Vec<_>>(),
                         "",
@@ -612,7 +625,7 @@ fn map_and_validate(
             if let Some(s) = &mapping.sign {
                 exprs.push(col(s.indicator.as_str()).alias("__sign"));
             }
-            let frame = raw.text.frame(raw.positions.len())?.lazy().select(exprs).collect()?;
+            let frame = input.lazy().select(exprs).collect()?;
             n = frame.height();
             // The frame's columns are the expressions' in order.
             let targets = mapping.sources.iter().map(|(name, _)| *name).chain(mapping.sign.as_ref().map(|_| "__sign"));
@@ -799,6 +812,10 @@ fn validate_rows(
     let mut curs: HashMap<&'static str, Vec<Option<Currency>>> = HashMap::new();
     let mut out_cols: Vec<Column> = Vec::new();
     let present: HashSet<&str> = mapping.sources.iter().map(|(c, _)| *c).collect();
+    let missing = |name: &str| {
+        let why = if present.contains(name) { "is empty" } else { "has no source" };
+        format!("required field {name} {why}")
+    };
     let mut texts: Vec<(&'static str, Vec<Cow<'_, str>>)> = Vec::new();
     // Typed dates and timestamps (Parquet) checked as they are, not as text.
     let typed = |c: &reckon_core::ColumnSpec| -> Option<&Mapped<'_>> {
@@ -888,8 +905,7 @@ fn validate_rows(
         for (i, v) in vals.iter().enumerate() {
             if c.required && v.is_empty() && !broken[i] {
                 bad[i] = true;
-                let why = if present.contains(name) { "is empty" } else { "has no source" };
-                reject(i, Some(name), "", RejectCode::MissingRequired, format!("required field {name} {why}"));
+                reject(i, Some(name), "", RejectCode::MissingRequired, missing(name));
             }
         }
         if whole.contains(&name) {
@@ -909,14 +925,7 @@ fn validate_rows(
                     None => {
                         if c.required && !broken[i] {
                             bad[i] = true;
-                            let why = if present.contains(name) { "is empty" } else { "has no source" };
-                            reject(
-                                i,
-                                Some(name),
-                                "",
-                                RejectCode::MissingRequired,
-                                format!("required field {name} {why}"),
-                            );
+                            reject(i, Some(name), "", RejectCode::MissingRequired, missing(name));
                         }
                         out.push(None);
                     }

@@ -352,3 +352,65 @@ fn parquet_typed_dates_ignore_a_text_date_format() {
         .unwrap_or_default();
     assert_eq!(days, [20_513, 20_513]);
 }
+
+/// A template may join a typed Parquet date or timestamp: it is written as
+/// the contract writes it (`2026-03-01`, RFC 3339 in UTC) before it is joined.
+#[test]
+fn parquet_typed_dates_join_templates_as_text() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(
+        dir.path().join("erp_gl.mapping.toml"),
+        "table = \"gl_journal_lines\"\n\n[columns]\njournal_id = \"{Beleg}/{Buchungsdatum}\"\nline_no = \"Zeile\"\n\
+         entity = \"Buchungskreis\"\naccount = \"Konto\"\nposting_date = \"Buchungsdatum\"\namount = \"Betrag\"\n\
+         currency = \"Währung\"\npreparer_id = \"Erfasser\"\ndescription = \"Text {Erfasst}\"\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let mut df = DataFrame::new(
+        2,
+        vec![
+            Column::new("Beleg".into(), ["J1", "J1"]),
+            Column::new("Zeile".into(), [1i64, 2]),
+            Column::new("Buchungskreis".into(), ["DE01", "DE01"]),
+            Column::new("Konto".into(), ["4000", "1200"]),
+            Series::new("Buchungsdatum".into(), [20_513i32, 20_513])
+                .cast(&DataType::Date)
+                .unwrap_or_else(|e| panic!("{e}"))
+                .into(),
+            Column::new("Betrag".into(), ["10.00", "-10.00"]),
+            Column::new("Währung".into(), ["EUR", "EUR"]),
+            Column::new("Erfasser".into(), ["u1", "u1"]),
+            Series::new("Erfasst".into(), [1_772_366_400_250i64, 1_772_366_400_000])
+                .cast(&DataType::Datetime(TimeUnit::Milliseconds, None))
+                .unwrap_or_else(|e| panic!("{e}"))
+                .into(),
+        ],
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let f = std::fs::File::create(dir.path().join("erp_gl.parquet")).unwrap_or_else(|e| panic!("{e}"));
+    ParquetWriter::new(f).finish(&mut df).unwrap_or_else(|e| panic!("{e}"));
+    let l = load(dir.path());
+    assert!(l.rejects.is_empty(), "{:?}", l.rejects);
+    let gl = &l.tables[&reckon_core::Table::GlJournalLines];
+    let text = |c: &str| -> Vec<String> {
+        gl.column(c)
+            .ok()
+            .and_then(|c| c.str().ok().map(|a| a.iter().flatten().map(str::to_string).collect()))
+            .unwrap_or_default()
+    };
+    assert_eq!(text("journal_id"), ["J1/2026-03-01", "J1/2026-03-01"]);
+    assert_eq!(text("description"), ["Text 2026-03-01T12:00:00.250Z", "Text 2026-03-01T12:00:00Z"]);
+}
+
+/// A Parquet file with none of its table's columns is refused with every row
+/// it holds counted as rejected.
+#[test]
+fn parquet_without_any_contract_column_is_refused_with_its_rows() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let mut df = df!("x" => ["a", "b", "c"], "y" => [1i64, 2, 3]).unwrap_or_else(|e| panic!("{e}"));
+    let f = std::fs::File::create(dir.path().join("gl_journal_lines.parquet")).unwrap_or_else(|e| panic!("{e}"));
+    ParquetWriter::new(f).finish(&mut df).unwrap_or_else(|e| panic!("{e}"));
+    let l = load(dir.path());
+    assert_eq!(l.refused_files(), vec!["gl_journal_lines.parquet"]);
+    let r = &l.files[0];
+    assert_eq!((r.input_rows, r.rejected_rows, r.loaded_rows), (3, 3, 0));
+}
