@@ -53,7 +53,6 @@ impl fmt::Display for Currency {
     }
 }
 
-/// Active ISO 4217 codes with a minor unit, sorted by code (binary searched).
 /// Every three-letter code's exponent plus one (0: not in [`ISO_4217`]),
 /// indexed by [`letters_index`].
 static BY_LETTERS: std::sync::LazyLock<Vec<u8>> = std::sync::LazyLock::new(|| {
@@ -71,6 +70,8 @@ fn letters_index(up: [u8; 3]) -> usize {
     up.iter().fold(0, |i, l| i * 26 + usize::from(l.saturating_sub(b'A')))
 }
 
+/// Active ISO 4217 codes with a minor unit, sorted by code ([`BY_LETTERS`] is
+/// built from it).
 const ISO_4217: &[(&str, u8)] = &[
     ("AED", 2),
     ("AFN", 2),

@@ -1,5 +1,5 @@
 //! Times loading an input folder: the whole folder as a run loads it, then each
-//! contract table's file alone. `cargo run --release -p reckon-ingest --example
+//! contract table's file alone (`<table>.csv` or `<table>.parquet`). `cargo run --release -p reckon-ingest --example
 //! load_dir -- FOLDER`.
 
 use std::time::Instant;
@@ -23,10 +23,10 @@ fn main() {
         let t = Instant::now();
         match reckon_ingest::load_dir(&dir) {
             Ok(l) => {
+                best = best.min(t.elapsed().as_secs_f64());
                 bytes = l.files.iter().map(|f| f.bytes).sum::<u64>();
                 let held: usize = l.tables.values().map(|df| df.estimated_size()).sum();
                 eprintln!("tables held in memory: {:.2} GiB", held as f64 / (1u64 << 30) as f64);
-                best = best.min(t.elapsed().as_secs_f64());
             }
             Err(e) => {
                 eprintln!("{e}");
@@ -45,10 +45,11 @@ fn main() {
         }
     }
     for table in &Table::ALL {
-        let path = dir.join(format!("{}.csv", table.name()));
-        if !path.exists() {
+        let Some(path) =
+            ["csv", "parquet"].iter().map(|e| dir.join(format!("{}.{e}", table.name()))).find(|p| p.exists())
+        else {
             continue;
-        }
+        };
         let mut s = f64::MAX;
         let mut f = None;
         for _ in 0..runs {
