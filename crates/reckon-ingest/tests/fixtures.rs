@@ -115,6 +115,12 @@ fn mapping_examples() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/mappings")
 }
 
+/// Writes `df` as the Parquet file `path`.
+fn write_parquet(path: &Path, df: &mut DataFrame) {
+    let f = std::fs::File::create(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    ParquetWriter::new(f).finish(df).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+}
+
 fn without_source(df: &DataFrame) -> DataFrame {
     df.drop_many(["source_file", "source_position"])
 }
@@ -161,8 +167,7 @@ fn parquet_input_loads_like_csv() {
         "source_position",
         "amount_open_minor",
     ]);
-    let f = std::fs::File::create(dir.path().join("ar_open_items.parquet")).unwrap_or_else(|e| panic!("{e}"));
-    ParquetWriter::new(f).finish(&mut view).unwrap_or_else(|e| panic!("{e}"));
+    write_parquet(&dir.path().join("ar_open_items.parquet"), &mut view);
     let pq = load(dir.path());
     assert!(pq.rejects.is_empty(), "{:?}", pq.rejects);
     let got = pq.tables.get(&reckon_core::Table::ArOpenItems).unwrap_or_else(|| panic!("no AR"));
@@ -180,15 +185,13 @@ fn parquet_float_money_is_refused() {
         "account_id" => ["A1"], "entity" => ["E1"], "currency" => ["EUR"],
     )
     .unwrap_or_else(|e| panic!("{e}"));
-    let f = std::fs::File::create(dir.path().join("bank_accounts.parquet")).unwrap_or_else(|e| panic!("{e}"));
-    ParquetWriter::new(f).finish(&mut df).unwrap_or_else(|e| panic!("{e}"));
+    write_parquet(&dir.path().join("bank_accounts.parquet"), &mut df);
     let mut gl = df!(
         "journal_id" => ["J1"], "line_no" => [1i64], "entity" => ["E1"], "account" => ["4000"],
         "posting_date" => ["2026-03-01"], "amount" => [12.5f64], "currency" => ["EUR"], "preparer_id" => ["u1"],
     )
     .unwrap_or_else(|e| panic!("{e}"));
-    let f = std::fs::File::create(dir.path().join("gl_journal_lines.parquet")).unwrap_or_else(|e| panic!("{e}"));
-    ParquetWriter::new(f).finish(&mut gl).unwrap_or_else(|e| panic!("{e}"));
+    write_parquet(&dir.path().join("gl_journal_lines.parquet"), &mut gl);
     let l = load(dir.path());
     assert_eq!(l.refused_files(), vec!["gl_journal_lines.parquet"]);
     assert!(l.rejects[0].reason.contains("floats cannot hold exact money"), "{}", l.rejects[0].reason);
@@ -224,8 +227,7 @@ fn parquet_typed_columns_decimal_money_dates_timestamps() {
         ],
     )
     .unwrap_or_else(|e| panic!("{e}"));
-    let f = std::fs::File::create(dir.path().join("gl_journal_lines.parquet")).unwrap_or_else(|e| panic!("{e}"));
-    ParquetWriter::new(f).finish(&mut df).unwrap_or_else(|e| panic!("{e}"));
+    write_parquet(&dir.path().join("gl_journal_lines.parquet"), &mut df);
     let l = load(dir.path());
     // 7.1250 BHD is exact at 3 decimals; -0.5000 EUR is -0.50; nothing rejected.
     assert!(l.rejects.is_empty(), "{:?}", l.rejects);
@@ -270,8 +272,7 @@ fn parquet_typed_dates_give_what_text_dates_give() {
             ],
         )
         .unwrap_or_else(|e| panic!("{e}"));
-        let f = std::fs::File::create(dir.join("gl_journal_lines.parquet")).unwrap_or_else(|e| panic!("{e}"));
-        ParquetWriter::new(f).finish(&mut df).unwrap_or_else(|e| panic!("{e}"));
+        write_parquet(&dir.join("gl_journal_lines.parquet"), &mut df);
     };
     // 2026-03-01, 1899-12-31 (before the range), none, 2026-03-02.
     let day_values = [Some(20_513i32), Some(-25_568), None, Some(20_514)];
@@ -310,6 +311,26 @@ fn parquet_typed_dates_give_what_text_dates_give() {
     assert!(gl(&a).equals_missing(&gl(&b)), "{:?}\n{:?}", gl(&a), gl(&b));
 }
 
+/// Two GL lines of an ERP's Parquet export in its own column names, the
+/// posting date typed, then `more` columns.
+fn erp_gl(more: Vec<Column>) -> DataFrame {
+    let mut cols = vec![
+        Column::new("Beleg".into(), ["J1", "J1"]),
+        Column::new("Zeile".into(), [1i64, 2]),
+        Column::new("Buchungskreis".into(), ["DE01", "DE01"]),
+        Column::new("Konto".into(), ["4000", "1200"]),
+        Series::new("Buchungsdatum".into(), [20_513i32, 20_513])
+            .cast(&DataType::Date)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .into(),
+        Column::new("Betrag".into(), ["10.00", "-10.00"]),
+        Column::new("Währung".into(), ["EUR", "EUR"]),
+        Column::new("Erfasser".into(), ["u1", "u1"]),
+    ];
+    cols.extend(more);
+    DataFrame::new(2, cols).unwrap_or_else(|e| panic!("{e}"))
+}
+
 /// A mapping's `date_format` is for text: a Parquet export with typed dates
 /// under the same mapping loads its dates as they are.
 #[test]
@@ -322,25 +343,8 @@ fn parquet_typed_dates_ignore_a_text_date_format() {
          currency = \"Währung\"\npreparer_id = \"Erfasser\"\n",
     )
     .unwrap_or_else(|e| panic!("{e}"));
-    let mut df = DataFrame::new(
-        2,
-        vec![
-            Column::new("Beleg".into(), ["J1", "J1"]),
-            Column::new("Zeile".into(), [1i64, 2]),
-            Column::new("Buchungskreis".into(), ["DE01", "DE01"]),
-            Column::new("Konto".into(), ["4000", "1200"]),
-            Series::new("Buchungsdatum".into(), [20_513i32, 20_513])
-                .cast(&DataType::Date)
-                .unwrap_or_else(|e| panic!("{e}"))
-                .into(),
-            Column::new("Betrag".into(), ["10.00", "-10.00"]),
-            Column::new("Währung".into(), ["EUR", "EUR"]),
-            Column::new("Erfasser".into(), ["u1", "u1"]),
-        ],
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    let f = std::fs::File::create(dir.path().join("erp_gl.parquet")).unwrap_or_else(|e| panic!("{e}"));
-    ParquetWriter::new(f).finish(&mut df).unwrap_or_else(|e| panic!("{e}"));
+    let mut df = erp_gl(Vec::new());
+    write_parquet(&dir.path().join("erp_gl.parquet"), &mut df);
     let l = load(dir.path());
     assert!(l.rejects.is_empty(), "{:?}", l.rejects);
     let gl = &l.tables[&reckon_core::Table::GlJournalLines];
@@ -365,29 +369,13 @@ fn parquet_typed_dates_join_templates_as_text() {
          currency = \"Währung\"\npreparer_id = \"Erfasser\"\ndescription = \"Text {Erfasst}\"\n",
     )
     .unwrap_or_else(|e| panic!("{e}"));
-    let mut df = DataFrame::new(
-        2,
-        vec![
-            Column::new("Beleg".into(), ["J1", "J1"]),
-            Column::new("Zeile".into(), [1i64, 2]),
-            Column::new("Buchungskreis".into(), ["DE01", "DE01"]),
-            Column::new("Konto".into(), ["4000", "1200"]),
-            Series::new("Buchungsdatum".into(), [20_513i32, 20_513])
-                .cast(&DataType::Date)
-                .unwrap_or_else(|e| panic!("{e}"))
-                .into(),
-            Column::new("Betrag".into(), ["10.00", "-10.00"]),
-            Column::new("Währung".into(), ["EUR", "EUR"]),
-            Column::new("Erfasser".into(), ["u1", "u1"]),
-            Series::new("Erfasst".into(), [1_772_366_400_250i64, 1_772_366_400_000])
-                .cast(&DataType::Datetime(TimeUnit::Milliseconds, None))
-                .unwrap_or_else(|e| panic!("{e}"))
-                .into(),
-        ],
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    let f = std::fs::File::create(dir.path().join("erp_gl.parquet")).unwrap_or_else(|e| panic!("{e}"));
-    ParquetWriter::new(f).finish(&mut df).unwrap_or_else(|e| panic!("{e}"));
+    let mut df = erp_gl(vec![
+        Series::new("Erfasst".into(), [1_772_366_400_250i64, 1_772_366_400_000])
+            .cast(&DataType::Datetime(TimeUnit::Milliseconds, None))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .into(),
+    ]);
+    write_parquet(&dir.path().join("erp_gl.parquet"), &mut df);
     let l = load(dir.path());
     assert!(l.rejects.is_empty(), "{:?}", l.rejects);
     let gl = &l.tables[&reckon_core::Table::GlJournalLines];
@@ -407,8 +395,7 @@ fn parquet_typed_dates_join_templates_as_text() {
 fn parquet_without_any_contract_column_is_refused_with_its_rows() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let mut df = df!("x" => ["a", "b", "c"], "y" => [1i64, 2, 3]).unwrap_or_else(|e| panic!("{e}"));
-    let f = std::fs::File::create(dir.path().join("gl_journal_lines.parquet")).unwrap_or_else(|e| panic!("{e}"));
-    ParquetWriter::new(f).finish(&mut df).unwrap_or_else(|e| panic!("{e}"));
+    write_parquet(&dir.path().join("gl_journal_lines.parquet"), &mut df);
     let l = load(dir.path());
     assert_eq!(l.refused_files(), vec!["gl_journal_lines.parquet"]);
     let r = &l.files[0];
