@@ -118,8 +118,9 @@ pub struct MatchConfig {
     /// probability for each group applied is written as `shadow_confidence`; it
     /// decides nothing. Empty for none.
     pub challenger: String,
-    /// Keep each applied group's features in [`MatchResult::features`] (a run
-    /// with a state store keeps them for retraining); not a setting.
+    /// Keep each applied group's features in [`MatchResult::features`], and
+    /// each receipt's other candidate groups in [`MatchResult::alternatives`]
+    /// (a run with a state store keeps them for retraining); not a setting.
     #[serde(skip)]
     pub keep_features: bool,
     /// Auto thresholds of entities (company codes) that have their own, in
@@ -266,6 +267,30 @@ pub struct MatchResult {
     /// With [`MatchConfig::keep_features`]: each applied group's features
     /// (`match_id` → [`FEATURES`] values), what a model is retrained on.
     pub features: std::collections::BTreeMap<String, Vec<f32>>,
+    /// With [`MatchConfig::keep_features`]: the candidate groups the engine
+    /// scored and did not apply — a receipt's next best groups (at most
+    /// [`ALTERNATIVES_KEPT`]), the best ones of an ambiguous receipt, a best
+    /// group whose items a stronger match took — in (`txn_id`, items) order.
+    /// Once a person accepts the receipt's proposal or chooses its group, these
+    /// are labelled by it: the rows a model is retrained on beside the groups
+    /// applied.
+    pub alternatives: Vec<Alternative>,
+}
+
+/// How many candidate groups besides the best one a receipt keeps in
+/// [`MatchResult::alternatives`] (as many as an ambiguous receipt offers a person).
+pub const ALTERNATIVES_KEPT: usize = 3;
+
+/// A candidate group scored and not applied (see [`MatchResult::alternatives`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Alternative {
+    pub txn_id: String,
+    /// The group's open items, sorted.
+    pub item_ids: Vec<String>,
+    pub confidence: f64,
+    pub shadow_confidence: Option<f64>,
+    /// [`FEATURES`] values.
+    pub features: Vec<f32>,
 }
 
 /// The feature spec of a candidate group, as a model's config names it.
@@ -1711,7 +1736,7 @@ pub fn run_shadowed(
     let keep = cfg.keep_features;
     per_receipt.par_iter_mut().for_each(|gs| {
         for (i, g) in gs.iter_mut().enumerate() {
-            if !(keep && i == 0) {
+            if !(keep && i <= ALTERNATIVES_KEPT) {
                 g.features = Vec::new();
             }
         }
@@ -1731,8 +1756,26 @@ fn assign(
     type Why = (Vec<String>, Vec<Vec<String>>);
     let mut ambiguous: Vec<Option<Why>> = vec![None; receipts.len()];
     let ids_of = |g: &Group| g.items.iter().map(|(i, _)| items[*i].item_id.clone()).collect::<Vec<_>>();
+    let mut alternatives: Vec<Alternative> = Vec::new();
+    let alternative = |g: &Group| {
+        let mut item_ids = ids_of(g);
+        item_ids.sort();
+        Alternative {
+            txn_id: receipts[g.receipt].txn_id.clone(),
+            item_ids,
+            confidence: g.score,
+            shadow_confidence: g.shadow,
+            features: g.features.clone(),
+        }
+    };
     let mut all: Vec<Group> = Vec::new();
     for (ri, gs) in per_receipt.into_iter().enumerate() {
+        if cfg.keep_features && receipts[ri].amount > 0 {
+            // The best group is kept here only when it is not assigned below.
+            let ambiguous = gs.len() >= 2 && (tied[ri] || gs[0].score - gs[1].score < cfg.ambiguity_margin);
+            let skip = usize::from(!ambiguous);
+            alternatives.extend(gs.iter().skip(skip).take(ALTERNATIVES_KEPT + 1 - skip).map(alternative));
+        }
         if gs.len() >= 2 && (tied[ri] || gs[0].score - gs[1].score < cfg.ambiguity_margin) {
             let alts = gs
                 .iter()
@@ -1758,6 +1801,9 @@ fn assign(
             if items[*i].amount >= 0 { *a <= rem } else { rem != 0 }
         });
         if !fits {
+            if cfg.keep_features && receipts[g.receipt].amount > 0 {
+                alternatives.push(alternative(&g));
+            }
             let cands = vec![ids_of(&g)];
             lost[g.receipt] = Some((vec!["its invoices were already applied to a stronger match".into()], cands));
             continue;
@@ -1836,7 +1882,12 @@ fn assign(
         rows: Vec::with_capacity(per.iter().map(|p| p.0.len()).sum()),
         outcomes: Vec::with_capacity(per.len()),
         features: std::collections::BTreeMap::new(),
+        alternatives,
     };
+    // Stable: of two groups of the same items (another method or residual),
+    // the better ranked is kept.
+    result.alternatives.sort_by(|a, b| (&a.txn_id, &a.item_ids).cmp(&(&b.txn_id, &b.item_ids)));
+    result.alternatives.dedup_by(|a, b| a.txn_id == b.txn_id && a.item_ids == b.item_ids);
     for (rows, o, f) in per {
         result.rows.extend(rows);
         result.outcomes.extend(o);

@@ -22,8 +22,8 @@ pub mod normalize;
 pub mod vocab;
 
 pub use engine::{
-    Band, Customer, FEATURE_SPEC, FEATURES, GroupScorer, MatchConfig, MatchError, MatchResult, MatchRow, OpenItem,
-    Receipt, ReceiptOutcome, RemittanceLine, TrainingRow, reference_probes, run, run_blocked, run_excluding,
-    run_shadowed, run_with, training_rows,
+    ALTERNATIVES_KEPT, Alternative, Band, Customer, FEATURE_SPEC, FEATURES, GroupScorer, MatchConfig, MatchError,
+    MatchResult, MatchRow, OpenItem, Receipt, ReceiptOutcome, RemittanceLine, TrainingRow, reference_probes, run,
+    run_blocked, run_excluding, run_shadowed, run_with, training_rows,
 };
 pub use vocab::{MatchMethod, ReceiptStatus, ResidualReason};

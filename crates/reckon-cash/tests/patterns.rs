@@ -588,3 +588,49 @@ fn a_bare_number_names_an_invoice_not_posted() {
     let why: Vec<String> = res.rows.iter().flat_map(|r| r.reasons.iter().cloned()).collect();
     assert!(why.iter().any(|w| w.contains("146115") && w.contains("no open item carries")), "{why:?}");
 }
+
+/// With `keep_features` (a run with a state store), the candidate groups the
+/// engine scored and did not apply are kept with their features — the
+/// negatives a model is retrained on: the best groups of an ambiguous receipt,
+/// the next groups of a matched one, never the group applied — and the same at
+/// any thread count. Without it, none are kept.
+#[test]
+fn other_candidate_groups_are_kept_for_retraining() {
+    let cfg = MatchConfig { keep_features: true, ..MatchConfig::default() };
+    let receipts = vec![
+        receipt("R1", 173_456, "Mueller", "DE02120300000000202051", "", "RE 9010000942"),
+        receipt("R2", 275_000, "Atlas Foods Ltd", "", "", "INV-100140"),
+    ];
+    let res = run(&receipts, &items(), &customers(), &[], &cfg);
+    let groups = |t: &str| -> Vec<Vec<String>> {
+        res.alternatives.iter().filter(|a| a.txn_id == t).map(|a| a.item_ids.clone()).collect()
+    };
+    assert_eq!(status(&res, "R2"), "ambiguous");
+    assert_eq!(groups("R2"), [vec!["AR4", "AR5"], vec!["AR4", "AR6"]]);
+    let mut r1 = applied(&res, "R1").into_iter().map(|(i, _)| i).collect::<Vec<_>>();
+    r1.sort();
+    assert_eq!(r1, ["AR1", "AR2"]);
+    assert!(!groups("R1").contains(&r1), "the group applied is not an alternative: {:?}", groups("R1"));
+    assert!(groups("R1").len() <= reckon_cash::ALTERNATIVES_KEPT);
+    assert!(res.alternatives.iter().all(|a| a.features.len() == reckon_cash::FEATURES.len()));
+    assert!(
+        res.alternatives.windows(2).all(|w| (&w[0].txn_id, &w[0].item_ids) < (&w[1].txn_id, &w[1].item_ids)),
+        "in (receipt, items) order, each once"
+    );
+
+    let many: Vec<Receipt> = (0..200)
+        .map(|k| {
+            let desc = ["9010000942", "INV 100140", "", "PAYMENT", "x"][k % 5];
+            receipt(&format!("T{k:03}"), [123_456, 198_750, 75_000, 4_711][k % 4], "Atlas Foods", "", "", desc)
+        })
+        .collect();
+    let pool = |n| rayon::ThreadPoolBuilder::new().num_threads(n).build().unwrap_or_else(|e| panic!("{e}"));
+    let a = pool(1).install(|| run(&many, &items(), &customers(), &[], &cfg));
+    let b = pool(8).install(|| run(&many, &items(), &customers(), &[], &cfg));
+    assert!(!a.alternatives.is_empty());
+    assert_eq!(a.alternatives, b.alternatives);
+
+    let off = run(&receipts, &items(), &customers(), &[], &MatchConfig::default());
+    assert!(off.alternatives.is_empty() && off.features.is_empty());
+    assert_eq!(off.rows, res.rows, "keeping alternatives changes no match");
+}

@@ -7,7 +7,11 @@
 //! matched to the same items → right; a pair rejected or matched to other items
 //! → wrong, weight 1); a group cleared automatically and still standing
 //! `weak_after_runs` runs later is a weak positive (weight `weak_weight`: no
-//! one checked it, and no one undid it). Optionally mixed with a generated
+//! one checked it, and no one undid it). The other candidate groups the runs
+//! scored for a receipt (`candidate_scores`, schema 10) are labelled once a
+//! person accepted or chose the receipt's group: the group chosen among them
+//! right, the others wrong, weight 1 ([`reckon_state::models::label_candidates`]).
+//! Optionally mixed with a generated
 //! prior (candidate groups of generated scenarios labelled by their truth).
 //! The split is by time: the newest `holdout_runs` runs are held out, the model
 //! is fit on the rows of the runs before them, the auto threshold is chosen on
@@ -22,7 +26,7 @@ use reckon_cash::{FEATURE_SPEC, FEATURES, GroupScorer, MatchConfig};
 use reckon_learn::logistic::Logistic;
 use reckon_learn::threshold::ThresholdRule;
 use reckon_onnx::{Model, ModelConfig};
-use reckon_state::models::{ProposalScore, label_proposals};
+use reckon_state::models::{ProposalScore, label_candidates, label_proposals};
 use serde::Serialize;
 
 use crate::model::{version_of, write_folder};
@@ -93,6 +97,10 @@ pub struct WindowCounts {
     pub last_as_of: String,
     pub decided_right: usize,
     pub decided_wrong: usize,
+    /// Other candidate groups of receipts people decided: the one they chose
+    /// (right), the others (wrong).
+    pub candidates_right: usize,
+    pub candidates_wrong: usize,
     pub weak_positive: usize,
 }
 
@@ -139,8 +147,20 @@ pub struct EntityThreshold {
     pub precision_lower: f64,
 }
 
+/// Where a training row comes from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Source {
+    /// A proposal people decided.
+    Proposal,
+    /// Another candidate group of a receipt people decided.
+    Candidate,
+    /// A standing automatic match.
+    Weak,
+}
+
 struct Row {
     seq: usize,
+    source: Source,
     features: Vec<f32>,
     right: bool,
     weight: f64,
@@ -220,7 +240,11 @@ pub fn train_from_decisions(
     let mut store = reckon_state::Store::open(state)?;
     let runs = store.runs()?;
     let scores = store.proposal_scores()?;
-    let labelled = label_proposals(&scores, &store.decisions()?, &store.exception_txns()?);
+    let candidates = store.candidate_scores()?;
+    let decisions = store.decisions()?;
+    let txn_of = store.exception_txns()?;
+    let labelled = label_proposals(&scores, &decisions, &txn_of);
+    let labelled_candidates = label_candidates(&candidates, &scores, &decisions, &txn_of);
     drop(store);
     let seq_of: BTreeMap<&str, usize> = runs.iter().enumerate().map(|(i, r)| (r.run_id.as_str(), i)).collect();
     let usable =
@@ -230,11 +254,27 @@ pub fn train_from_decisions(
         let Some(&seq) = seq_of.get(l.score.run_id.as_str()) else { continue };
         rows.push(Row {
             seq,
+            source: Source::Proposal,
             features: l.score.features.clone(),
             right: l.right,
             weight: 1.0,
             confidence: l.score.confidence,
             key: format!("{}|{}|{}|{}", l.score.run_id, l.score.txn_id, l.score.items.join("+"), l.right),
+            entity: l.score.entity.clone(),
+        });
+    }
+    let usable_candidate =
+        |c: &reckon_state::models::CandidateScore| c.feature_spec == FEATURE_SPEC && c.features.len() == FEATURES.len();
+    for l in labelled_candidates.iter().filter(|l| usable_candidate(&l.score)) {
+        let Some(&seq) = seq_of.get(l.score.run_id.as_str()) else { continue };
+        rows.push(Row {
+            seq,
+            source: Source::Candidate,
+            features: l.score.features.clone(),
+            right: l.right,
+            weight: 1.0,
+            confidence: l.score.confidence,
+            key: format!("{}|{}|{}|{}|candidate", l.score.run_id, l.score.txn_id, l.score.items.join("+"), l.right),
             entity: l.score.entity.clone(),
         });
     }
@@ -244,6 +284,7 @@ pub fn train_from_decisions(
         if seq + p.weak_after_runs <= last {
             rows.push(Row {
                 seq,
+                source: Source::Weak,
                 features: s.features.clone(),
                 right: true,
                 weight: p.weak_weight,
@@ -258,9 +299,11 @@ pub fn train_from_decisions(
         runs: hi.saturating_sub(lo),
         first_as_of: runs.get(lo).map(|r| r.as_of.clone()).unwrap_or_default(),
         last_as_of: runs.get(hi.saturating_sub(1)).map(|r| r.as_of.clone()).unwrap_or_default(),
-        decided_right: rows.iter().filter(|r| r.weight >= 1.0 && r.right).count(),
-        decided_wrong: rows.iter().filter(|r| !r.right).count(),
-        weak_positive: rows.iter().filter(|r| r.weight < 1.0).count(),
+        decided_right: rows.iter().filter(|r| r.source == Source::Proposal && r.right).count(),
+        decided_wrong: rows.iter().filter(|r| r.source == Source::Proposal && !r.right).count(),
+        candidates_right: rows.iter().filter(|r| r.source == Source::Candidate && r.right).count(),
+        candidates_wrong: rows.iter().filter(|r| r.source == Source::Candidate && !r.right).count(),
+        weak_positive: rows.iter().filter(|r| r.source == Source::Weak).count(),
     };
     let train: Vec<&Row> = rows.iter().filter(|r| r.seq < cut).collect();
     let hold: Vec<&Row> = rows.iter().filter(|r| r.seq >= cut).collect();
@@ -387,8 +430,17 @@ fn json<T: Serialize>(v: &T) -> String {
 fn card(mc: &ModelConfig, r: &RetrainReport, state: &Path) -> String {
     let w = |c: &WindowCounts| {
         format!(
-            "{} runs ({} to {}): {} proposals people accepted or matched as proposed, {} they rejected or matched otherwise, {} automatic matches still standing (weak positives)",
-            c.runs, c.first_as_of, c.last_as_of, c.decided_right, c.decided_wrong, c.weak_positive
+            "{} runs ({} to {}): {} proposals people accepted or matched as proposed, {} they rejected or matched otherwise; \
+             of the other candidate groups of the receipts they decided, {} they chose and {} they did not; \
+             {} automatic matches still standing (weak positives)",
+            c.runs,
+            c.first_as_of,
+            c.last_as_of,
+            c.decided_right,
+            c.decided_wrong,
+            c.candidates_right,
+            c.candidates_wrong,
+            c.weak_positive
         )
     };
     let h = |name: &str, x: &HeldOut| {
@@ -445,9 +497,11 @@ before the engine's rules that send a group to review whatever its score (a paye
                 )
             }
         ),
-        limits: "Trained on the groups reckon applied: receipts it never proposed and the candidates\n\
-people chose instead are not rows. Automatic matches are weak positives because\n\
-no one checked them. Held-out figures are on the newest runs only."
+        limits: "Trained on the candidate groups reckon scored: items people matched that no\n\
+candidate group held are not rows, and a receipt keeps at most its three next\n\
+best groups. Automatic matches are weak positives because no one checked them,\n\
+and bring no negatives: the engine seldom builds a second group for a receipt\n\
+it clears. Held-out figures are on the newest runs only."
             .into(),
         reproduce: vec![format!(
             "reckon train cash --state {} --out models/cash_v{} --holdout-runs {} --min-labels {}",
@@ -715,6 +769,7 @@ mod tests {
     fn row(entity: &str, right: bool) -> Row {
         Row {
             seq: 0,
+            source: Source::Proposal,
             features: Vec::new(),
             right,
             weight: 1.0,

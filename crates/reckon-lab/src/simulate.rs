@@ -627,9 +627,10 @@ pub fn simulate(days_dir: &Path, out: &Path, state: &Path, cfg: &SimConfig) -> R
                     let m = crate::retrain::challenge(state, &dir.display().to_string(), "data.scientist", &at)
                         .map_err(|e| SimError::Data(dir.clone(), e.to_string()))?;
                     row.model_events.push(format!(
-                        "retrained {} on {} decided proposals and {} weak positives; of {} held-out decided proposals, {} right, at or above its threshold {:.3}: {} ({} right; the champion's scores: {}); challenger",
+                        "retrained {} on {} decided proposals, {} other candidate groups of their receipts and {} weak positives; of {} held-out decided proposals, {} right, at or above its threshold {:.3}: {} ({} right; the champion's scores: {}); challenger",
                         m.model_id,
                         r.train.decided_right + r.train.decided_wrong,
+                        r.train.candidates_right + r.train.candidates_wrong,
                         r.train.weak_positive,
                         r.holdout.decided_right + r.holdout.decided_wrong,
                         r.holdout.decided_right,

@@ -62,6 +62,23 @@ fn a_bank_that_changes_its_format_is_seen_and_retrained_for() {
         reckon_state::Store::open(&state).and_then(|mut s| s.proposal_scores()).unwrap_or_else(|e| panic!("{e}"));
     let named = kept.iter().filter(|p| p.entity.as_deref().is_some_and(|e| !e.is_empty())).count();
     assert!(named * 100 >= kept.len() * 99, "{named} of {} groups name an entity", kept.len());
+    // The other candidate groups each run scored (schema 10): never the group it
+    // applied for the receipt, and the negatives the candidate below is fit to.
+    let others =
+        reckon_state::Store::open(&state).and_then(|mut s| s.candidate_scores()).unwrap_or_else(|e| panic!("{e}"));
+    assert!(others.len() > 100, "{} other candidate groups kept", others.len());
+    let applied: std::collections::HashSet<(&str, &str, &[String])> =
+        kept.iter().map(|p| (p.run_id.as_str(), p.txn_id.as_str(), p.items.as_slice())).collect();
+    assert!(others.iter().all(|c| !applied.contains(&(c.run_id.as_str(), c.txn_id.as_str(), c.items.as_slice()))));
+    let metrics: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("models/cash_v4_0/metrics.json")).unwrap_or_default())
+            .unwrap_or_else(|e| panic!("{e}"));
+    let count = |w: &str| metrics["train"][w].as_u64().unwrap_or(0);
+    assert!(
+        count("candidates_right") > 0 && count("candidates_wrong") > 0,
+        "the other groups of decided receipts are trained on: {}",
+        metrics["train"]
+    );
     // The candidate: a folder the engine serves, with its card, reference and figures.
     let cand = out.join("models/cash_v4_0");
     for f in ["model.onnx", "config.json", "reference.json", "metrics.json", "MODEL_CARD.md"] {

@@ -546,6 +546,27 @@ impl Stage for CashStage {
             }
             p.items.push(r.item_id.clone());
         }
+        learned.candidates = res
+            .alternatives
+            .iter()
+            .filter(|_| inputs.memory.is_some())
+            .map(|a| {
+                let mut entities = a.item_ids.iter().map(|i| entity_of.get(i.as_str()).copied());
+                let first = entities.next().flatten();
+                reckon_state::models::CandidateScore {
+                    run_id: inputs.run_id.to_string(),
+                    txn_id: a.txn_id.clone(),
+                    items: a.item_ids.clone(),
+                    model: model_id.clone().unwrap_or_else(|| "rules".into()),
+                    confidence: a.confidence,
+                    shadow_confidence: a.shadow_confidence,
+                    feature_spec: reckon_cash::FEATURE_SPEC.to_string(),
+                    features: a.features.clone(),
+                    // Items of several entities: no one entity's.
+                    entity: first.filter(|e| entities.all(|x| x == Some(*e))).map(str::to_string),
+                }
+            })
+            .collect();
         learned.drift = models
             .iter()
             .filter_map(|m| Some((m.id.clone(), serde_json::to_string(m.drift.as_ref()?).ok()?)))

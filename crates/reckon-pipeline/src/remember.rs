@@ -540,6 +540,8 @@ pub struct Learned {
     /// The scores of the cash proposals put to people (with the run's id
     /// filled in when the changes are written).
     pub proposals: Vec<reckon_state::models::ProposalScore>,
+    /// The cash candidate groups scored and not applied.
+    pub candidates: Vec<reckon_state::models::CandidateScore>,
     /// The scores of the duplicate pairs and journals raised as exceptions.
     pub flags: Vec<reckon_state::models::FlagScore>,
     /// Served models' drift against their training reference: (model id, JSON).
@@ -551,6 +553,7 @@ pub struct Learned {
 impl Learned {
     pub fn extend(&mut self, o: Learned) {
         self.proposals.extend(o.proposals);
+        self.candidates.extend(o.candidates);
         self.flags.extend(o.flags);
         self.drift.extend(o.drift);
         self.calibration.extend(o.calibration);
@@ -788,6 +791,7 @@ pub fn finish(
         aliases: learned.aliases,
         lapsed: out.lapsed,
         proposals: learned.proposals,
+        candidates: learned.candidates,
         flags: learned.flags,
         drift: learned.drift,
         calibration: learned.calibration,

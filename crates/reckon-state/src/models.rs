@@ -157,6 +157,93 @@ pub fn label_proposals(
     out.into_values().collect()
 }
 
+/// A cash candidate group a run scored and did not apply (schema 10): a
+/// receipt's next best groups, the best ones of an ambiguous receipt, or a best
+/// group whose items a stronger match took.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CandidateScore {
+    pub run_id: String,
+    pub txn_id: String,
+    /// The group's open items, sorted.
+    pub items: Vec<String>,
+    pub model: String,
+    pub confidence: f64,
+    pub shadow_confidence: Option<f64>,
+    pub feature_spec: String,
+    #[serde(skip)]
+    pub features: Vec<f32>,
+    /// The entity (company code) of the group's open items (`None`: several).
+    pub entity: Option<String>,
+}
+
+/// A candidate group labelled by a person's decision on its receipt.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LabelledCandidate {
+    #[serde(flatten)]
+    pub score: CandidateScore,
+    /// The group is what the person chose for the receipt.
+    pub right: bool,
+    pub decision_id: String,
+}
+
+/// Labels the latest scores of each candidate group (receipt and items) by the
+/// decisions that stand on its receipt's exceptions: a receipt pays one group,
+/// so once a person named it every other group of the receipt is wrong.
+/// `accept` names the receipt's latest proposal put to people (`proposals`:
+/// scores in run order); `match`/`choose` name their items (a candidate of
+/// those items is right); `reject_pair` makes wrong every candidate holding its
+/// item. Other actions (dismiss, write-off) say nothing of them. `txn_of` as in
+/// [`label_proposals`]; a later decision on a receipt overrides an earlier one.
+pub fn label_candidates(
+    candidates: &[CandidateScore],
+    proposals: &[ProposalScore],
+    decisions: &[StoredDecision],
+    txn_of: &HashMap<String, String>,
+) -> Vec<LabelledCandidate> {
+    let mut latest: BTreeMap<(&str, &[String]), &CandidateScore> = BTreeMap::new();
+    for c in candidates {
+        latest.insert((c.txn_id.as_str(), c.items.as_slice()), c);
+    }
+    let mut by_txn: BTreeMap<&str, Vec<&CandidateScore>> = BTreeMap::new();
+    for ((t, _), c) in &latest {
+        by_txn.entry(t).or_default().push(c);
+    }
+    // The latest proposal put to people for each receipt: what `accept` accepts.
+    let mut proposed: HashMap<&str, &[String]> = HashMap::new();
+    for p in proposals.iter().filter(|p| p.band == reckon_core::Band::Review) {
+        proposed.insert(p.txn_id.as_str(), p.items.as_slice());
+    }
+    let mut out: BTreeMap<(&str, &[String]), LabelledCandidate> = BTreeMap::new();
+    for d in decisions {
+        if !matches!(d.status, DecisionStatus::Accepted | DecisionStatus::Applied) {
+            continue;
+        }
+        let Some(txn) = d.exception_id.as_deref().and_then(|e| txn_of.get(e)) else { continue };
+        let Some(cands) = by_txn.get(txn.as_str()) else { continue };
+        let chosen: Option<BTreeSet<&str>> = match d.action {
+            Action::Accept => proposed.get(txn.as_str()).map(|items| items.iter().map(String::as_str).collect()),
+            Action::Match | Action::Choose => Some(d.input.items.iter().map(|i| i.item_id.as_str()).collect()),
+            _ => None,
+        };
+        for c in cands {
+            let right = match (&chosen, d.action) {
+                (Some(chosen), _) => {
+                    Some(chosen.len() == c.items.len() && c.items.iter().all(|i| chosen.contains(i.as_str())))
+                }
+                (None, Action::RejectPair) => d.input.item_id.as_ref().filter(|i| c.items.contains(i)).map(|_| false),
+                _ => None,
+            };
+            if let Some(right) = right {
+                out.insert(
+                    (c.txn_id.as_str(), c.items.as_slice()),
+                    LabelledCandidate { score: (*c).clone(), right, decision_id: d.decision_id.clone() },
+                );
+            }
+        }
+    }
+    out.into_values().collect()
+}
+
 /// The scores of one duplicate pair or journal a run raised as an exception
 /// (schema 8).
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -462,6 +549,82 @@ mod tests {
             approved_by: None,
             applied_run: None,
         }
+    }
+
+    fn candidate(run: &str, txn: &str, items: &[&str], confidence: f64) -> CandidateScore {
+        CandidateScore {
+            run_id: run.into(),
+            txn_id: txn.into(),
+            items: items.iter().map(|i| i.to_string()).collect(),
+            model: "cash@2.2".into(),
+            confidence,
+            shadow_confidence: None,
+            feature_spec: "cash_group_v2".into(),
+            features: vec![confidence as f32],
+            entity: None,
+        }
+    }
+
+    fn with_items(mut d: StoredDecision, items: &[&str]) -> StoredDecision {
+        d.input.items =
+            items.iter().map(|i| crate::decision::ItemAmount { item_id: i.to_string(), amount: None }).collect();
+        d
+    }
+
+    /// A receipt pays one group: once a person accepted the proposal, or
+    /// matched or chose items, every other candidate group of the receipt is
+    /// wrong and a candidate of the chosen items is right; `reject_pair` makes
+    /// wrong the candidates holding its item; a refused decision, and a
+    /// dismissal, say nothing. Each group is labelled on its latest scores.
+    #[test]
+    fn candidates_are_labelled_by_the_group_people_chose() {
+        use DecisionStatus::*;
+        let txn_of: HashMap<String, String> =
+            ["T1", "T2", "T3", "T4", "T5"].iter().map(|t| (format!("E-{t}"), t.to_string())).collect();
+        let mut proposals = vec![group(1, reckon_core::Band::Review, 0.9, 0.9)];
+        proposals[0].items = vec!["A".into()];
+        let candidates = vec![
+            // T1: proposal A accepted; B and A+C were the other groups.
+            candidate("R1", "T1", &["B"], 0.30),
+            candidate("R1", "T1", &["A", "C"], 0.20),
+            // T2: ambiguous; the person chose D; E was the other.
+            candidate("R1", "T2", &["D"], 0.50),
+            candidate("R1", "T2", &["E"], 0.49),
+            candidate("R2", "T2", &["E"], 0.48),
+            // T3: the person rejected the pair (T3, F).
+            candidate("R1", "T3", &["F"], 0.40),
+            candidate("R1", "T3", &["G"], 0.35),
+            // T4: a refused choice; T5: dismissed.
+            candidate("R1", "T4", &["H"], 0.40),
+            candidate("R1", "T5", &["I"], 0.40),
+        ];
+        let mut reject = decided("D3", "E-T3", Action::RejectPair, Applied);
+        reject.input.item_id = Some("F".into());
+        let decisions = vec![
+            decided("D1", "E-T1", Action::Accept, Accepted),
+            with_items(decided("D2", "E-T2", Action::Choose, Applied), &["D"]),
+            reject,
+            with_items(decided("D4", "E-T4", Action::Choose, Refused), &["H"]),
+            decided("D5", "E-T5", Action::Dismiss, Applied),
+        ];
+        let got: Vec<(String, Vec<String>, String, bool)> =
+            label_candidates(&candidates, &proposals, &decisions, &txn_of)
+                .into_iter()
+                .map(|l| (l.score.txn_id, l.score.items, l.score.run_id, l.right))
+                .collect();
+        let want = |t: &str, items: &[&str], run: &str, right: bool| {
+            (t.to_string(), items.iter().map(|i| i.to_string()).collect::<Vec<_>>(), run.to_string(), right)
+        };
+        assert_eq!(
+            got,
+            vec![
+                want("T1", &["A", "C"], "R1", false),
+                want("T1", &["B"], "R1", false),
+                want("T2", &["D"], "R1", true),
+                want("T2", &["E"], "R2", false),
+                want("T3", &["F"], "R1", false),
+            ]
+        );
     }
 
     /// `confirm` labels a flag right and `dismiss`/`explain` wrong, on the

@@ -18,7 +18,7 @@ mod embedded {
 }
 
 /// The newest schema version this build knows (the last file in `migrations/`).
-pub const SCHEMA_VERSION: i64 = 9;
+pub const SCHEMA_VERSION: i64 = 10;
 
 reckon_core::vocab_enum! {
     /// Where a bank entry stands across the chain of runs.
@@ -286,6 +286,8 @@ pub struct RunChanges {
     pub lapsed: Vec<String>,
     /// The scores of the cash proposals this run put to people.
     pub proposals: Vec<crate::models::ProposalScore>,
+    /// The cash candidate groups this run scored and did not apply.
+    pub candidates: Vec<crate::models::CandidateScore>,
     /// The scores of the duplicate pairs and journals this run raised.
     pub flags: Vec<crate::models::FlagScore>,
     /// Each served model's drift against its training reference: (model id, JSON).
@@ -311,6 +313,7 @@ impl RunChanges {
             aliases: Vec::new(),
             lapsed: Vec::new(),
             proposals: Vec::new(),
+            candidates: Vec::new(),
             flags: Vec::new(),
             drift: Vec::new(),
             calibration: Vec::new(),
@@ -962,6 +965,13 @@ impl Store {
             .map_err(&e)
     }
 
+    /// Every cash candidate group the runs scored and did not apply, in run
+    /// order (schema 10).
+    pub fn candidate_scores(&mut self) -> Result<Vec<crate::models::CandidateScore>, StateError> {
+        let path = self.path.clone();
+        candidate_scores_all(self.sql(), &path)
+    }
+
     /// The proposals people decided, labelled by their decisions
     /// ([`crate::models::label_proposals`]).
     pub fn labelled_proposals(&mut self) -> Result<Vec<crate::models::LabelledProposal>, StateError> {
@@ -1090,6 +1100,37 @@ impl Store {
     }
 }
 
+/// Every cash candidate group the runs scored and did not apply, in run order
+/// (receipts and items in order within a run).
+fn candidate_scores_all(c: &mut dyn Sql, path: &Path) -> Result<Vec<crate::models::CandidateScore>, StateError> {
+    let e = db(path);
+    let rows = c
+        .rows(
+            "SELECT c.run_id, c.txn_id, c.items, c.model, c.confidence, c.shadow_confidence, c.feature_spec, \
+             c.features, c.entity FROM candidate_scores c JOIN runs r ON r.run_id = c.run_id \
+             ORDER BY r.seq, c.txn_id, c.items",
+            &[],
+        )
+        .map_err(&e)?;
+    let num = |v: &str| v.parse::<f64>().map_err(|x| DbError::Other(format!("probability '{v}': {x}")));
+    rows.iter()
+        .map(|r| {
+            Ok(crate::models::CandidateScore {
+                run_id: r.text(0)?,
+                txn_id: r.text(1)?,
+                items: r.text(2)?.split('|').filter(|s| !s.is_empty()).map(str::to_string).collect(),
+                model: r.text(3)?,
+                confidence: num(&r.text(4)?)?,
+                shadow_confidence: r.opt_text(5).map(|v| num(&v)).transpose()?,
+                feature_spec: r.text(6)?,
+                features: serde_json::from_str(&r.text(7)?).map_err(|x| DbError::Other(format!("features: {x}")))?,
+                entity: r.opt_text(8),
+            })
+        })
+        .collect::<Result<_, DbError>>()
+        .map_err(&e)
+}
+
 /// Proposal scores matching `filter` (on `p`, `proposal_scores`), in run
 /// order; `features` is the column to read them from (`NULL`: none).
 fn proposal_scores_where(
@@ -1175,6 +1216,10 @@ impl Store {
             (
                 "proposal_scores",
                 "SELECT txn_id, items, band, model, confidence, challenger, shadow_confidence, features FROM proposal_scores ORDER BY txn_id, items, confidence",
+            ),
+            (
+                "candidate_scores",
+                "SELECT txn_id, items, model, confidence, shadow_confidence, features, entity FROM candidate_scores ORDER BY txn_id, items, confidence",
             ),
             (
                 "flag_scores",
@@ -1540,6 +1585,23 @@ fn write_run(tx: &mut dyn Sql, ch: &RunChanges) -> Result<(), DbError> {
             ]
         })
         .collect();
+    let candidates: Vec<Vec<Val>> = ch
+        .candidates
+        .iter()
+        .map(|c| {
+            vec![
+                Val::Text(c.run_id.clone()),
+                Val::Text(c.txn_id.clone()),
+                Val::Text(c.items.join("|")),
+                Val::Text(c.model.clone()),
+                Val::Text(c.confidence.to_string()),
+                c.shadow_confidence.map_or(Val::Null, |v| Val::Text(v.to_string())),
+                Val::Text(c.feature_spec.clone()),
+                Val::Text(serde_json::to_string(&c.features).unwrap_or_default()),
+                c.entity.clone().map_or(Val::Null, Val::Text),
+            ]
+        })
+        .collect();
     let flags: Vec<Vec<Val>> = ch
         .flags
         .iter()
@@ -1594,6 +1656,23 @@ fn write_run(tx: &mut dyn Sql, ch: &RunChanges) -> Result<(), DbError> {
             "held",
         ],
         proposals,
+        "",
+    )?;
+    insert_many(
+        tx,
+        "candidate_scores",
+        &[
+            "run_id",
+            "txn_id",
+            "items",
+            "model",
+            "confidence",
+            "shadow_confidence",
+            "feature_spec",
+            "features",
+            "entity",
+        ],
+        candidates,
         "",
     )?;
     for (name, f) in [("carried", &ch.carried), ("applications", &ch.auto_applications)] {

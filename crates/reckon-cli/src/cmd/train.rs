@@ -304,12 +304,14 @@ pub fn exec(what: What) -> anyhow::Result<i32> {
             pb.finish_and_clear();
             let Some(r) = waits(r)? else { return Ok(exit::FAILED) };
             outln!(
-                "trained on {} runs ({} to {}): {} right and {} wrong proposals decided by people, {} weak positives, {} prior rows",
+                "trained on {} runs ({} to {}): {} right and {} wrong proposals decided by people, {} right and {} wrong other candidate groups of their receipts, {} weak positives, {} prior rows",
                 r.train.runs,
                 r.train.first_as_of,
                 r.train.last_as_of,
                 r.train.decided_right,
                 r.train.decided_wrong,
+                r.train.candidates_right,
+                r.train.candidates_wrong,
                 r.train.weak_positive,
                 r.prior_rows
             );
