@@ -100,6 +100,9 @@ pub struct DayRow {
     pub late_arrivals: u64,
     /// Of those, matched this day.
     pub matched_on_arrival: u64,
+    /// Of those not matched, put to a person this day with the group of their
+    /// true items (a proposal in review: the engine found the match and held it).
+    pub proposed_on_arrival: u64,
     pub exceptions_new: u64,
     pub exceptions_open: u64,
     pub exceptions_reopened: u64,
@@ -400,6 +403,7 @@ pub fn simulate(days_dir: &Path, out: &Path, state: &Path, cfg: &SimConfig) -> R
         let mp = run_out.join("matches.parquet");
         let matches = parquet(&mp)?;
         let mut auto_items: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        let mut review_items: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         for ((t, i), b) in text(&matches, &mp, "txn_id")?
             .into_iter()
             .zip(text(&matches, &mp, "item_id")?)
@@ -407,6 +411,8 @@ pub fn simulate(days_dir: &Path, out: &Path, state: &Path, cfg: &SimConfig) -> R
         {
             if b == "auto" {
                 auto_items.entry(t).or_default().insert(i);
+            } else {
+                review_items.entry(t).or_default().insert(i);
             }
         }
         let op = run_out.join("receipt_outcomes.parquet");
@@ -444,6 +450,15 @@ pub fn simulate(days_dir: &Path, out: &Path, state: &Path, cfg: &SimConfig) -> R
             let waiting: Vec<&String> = w.iter().filter(|t| open_before.contains(*t)).collect();
             row.late_arrivals = waiting.len() as u64;
             row.matched_on_arrival = waiting.iter().filter(|t| settled.contains(t.as_str())).count() as u64;
+            row.proposed_on_arrival = waiting
+                .iter()
+                .filter(|t| !settled.contains(t.as_str()))
+                .filter(|t| {
+                    let truth_items: Option<BTreeSet<String>> =
+                        truth.links.get(t.as_str()).map(|v| v.iter().cloned().collect());
+                    truth_items.is_some() && truth_items.as_ref() == review_items.get(t.as_str())
+                })
+                .count() as u64;
         }
         // What reckon linked today, for the ERP.
         let matches = parquet(&mp)?;
@@ -673,11 +688,11 @@ fn ratio(a: u64, b: u64) -> String {
 /// when there are ten days or more.
 pub fn table(rows: &[DayRow]) -> String {
     let mut s = String::from(
-        "| day | as of | receipts new | touchless (new) | touchless: paid under a third party's name / others | trade-name receipts, name only: auto / new | of those, name confirmed earlier: auto / all | carried in | carried applied | late arrivals | matched on arrival | exceptions new / open / reopened / resolved | SLA breached | decisions sent / accepted / applied / refused | wrong / undone | raised twice | chain |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+        "| day | as of | receipts new | touchless (new) | touchless: paid under a third party's name / others | trade-name receipts, name only: auto / new | of those, name confirmed earlier: auto / all | carried in | carried applied | late arrivals | matched on arrival / proposed with their items | exceptions new / open / reopened / resolved | SLA breached | decisions sent / accepted / applied / refused | wrong / undone | raised twice | chain |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for r in rows {
         s.push_str(&format!(
-            "| {} | {} | {} | {:.3} | {} / {} | {} / {} | {} / {} | {} | {} | {} | {} | {} / {} / {} / {} | {} | {} / {} / {} / {} | {} / {} | {} | {} |\n",
+            "| {} | {} | {} | {:.3} | {} / {} | {} / {} | {} / {} | {} | {} | {} | {} / {} | {} / {} / {} / {} | {} | {} / {} / {} / {} | {} / {} | {} | {} |\n",
             r.day,
             r.as_of,
             r.receipts_new,
@@ -692,6 +707,7 @@ pub fn table(rows: &[DayRow]) -> String {
             r.carried_applied,
             r.late_arrivals,
             r.matched_on_arrival,
+            r.proposed_on_arrival,
             r.exceptions_new,
             r.exceptions_open,
             r.exceptions_reopened,

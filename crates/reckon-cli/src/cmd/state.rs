@@ -158,6 +158,14 @@ pub struct SimulateArgs {
     /// promotion among the proposals scored in shadow.
     #[arg(long, default_value_t = 200)]
     pub min_labels: usize,
+    /// With --retrain-after-day: generated scenarios (`reckon generate`
+    /// folders) mixed into the candidate's training as a prior, as `reckon
+    /// train cash --state S --input DIR` does. Repeat for several.
+    #[arg(long, value_name = "DIR")]
+    pub prior: Vec<PathBuf>,
+    /// The weight of a prior row (a decision weighs 1).
+    #[arg(long, default_value_t = 1.0)]
+    pub prior_weight: f64,
 }
 
 /// `reckon simulate`: the days against one store; prints the per-day table.
@@ -183,6 +191,8 @@ pub fn simulate(a: SimulateArgs) -> anyhow::Result<i32> {
                 after_day: d,
                 params: reckon_lab::retrain::RetrainParams {
                     min_labels: a.min_labels,
+                    prior: a.prior.clone(),
+                    prior_weight: a.prior_weight,
                     ..reckon_lab::retrain::RetrainParams::default()
                 },
             })
