@@ -51,6 +51,13 @@ pub struct RetrainParams {
     pub floor: f64,
     /// Held-out rows an entity needs before its own threshold is chosen.
     pub min_entity_labels: usize,
+    /// The L2 penalty pulling the candidate's standardised weights towards
+    /// the champion's (`anchor`); 0: towards zero with the default 0.05.
+    pub anchor_alpha: f64,
+    /// The champion to start from: its `name@version` and raw-feature weights
+    /// in [`FEATURES`] order ([`champion`]); `None`: no anchor.
+    #[serde(skip)]
+    pub anchor: Option<(String, Vec<f64>)>,
 }
 
 impl Default for RetrainParams {
@@ -66,6 +73,8 @@ impl Default for RetrainParams {
             z: reckon_learn::threshold::Z_95,
             floor: 0.998,
             min_entity_labels: 200,
+            anchor_alpha: 0.0,
+            anchor: None,
         }
     }
 }
@@ -132,6 +141,8 @@ pub struct RetrainReport {
     /// The champion's own scores on the same held-out rows, at its threshold.
     pub champion: HeldOut,
     pub champion_models: Vec<String>,
+    /// The champion the fit was pulled towards (`anchor_alpha`), if any.
+    pub anchored_on: Option<String>,
     /// Entities (company codes) whose own held-out decisions establish an auto
     /// threshold: the model carries it as `auto@<entity>` and the engine uses it
     /// for groups of that entity's open items.
@@ -342,11 +353,22 @@ pub fn train_from_decisions(
         w.extend(std::iter::repeat_n(p.prior_weight, py.len()));
         y.extend(py);
     }
-    let lr = Logistic::fit_weighted(&x, k, &y, Some(&w), 0.05, &vec![false; k]).map_err(crate::LabError::from)?;
+    let (anchor, anchored_on) = match &p.anchor {
+        Some((id, weights)) if p.anchor_alpha > 0.0 => (Some(weights.as_slice()), Some(id.clone())),
+        _ => (None, None),
+    };
+    let alpha = if anchor.is_some() { p.anchor_alpha } else { 0.05 };
+    let lr =
+        Logistic::fit_toward(&x, k, &y, Some(&w), alpha, &vec![false; k], anchor).map_err(crate::LabError::from)?;
     let mut keys: Vec<&str> = train.iter().map(|r| r.key.as_str()).collect();
     keys.sort_unstable();
     let data_sha256 = reckon_core::id::sha256_hex(
-        (keys.join("\n") + &format!("\nweak {} prior {:?} × {}", p.weak_weight, p.prior, p.prior_weight)).as_bytes(),
+        (keys.join("\n")
+            + &format!(
+                "\nweak {} prior {:?} × {} anchor {:?} × {}",
+                p.weak_weight, p.prior, p.prior_weight, anchored_on, p.anchor_alpha
+            ))
+            .as_bytes(),
     );
     let (bytes, mut mc) = crate::cash::onnx_and_config(&lr, data_sha256.clone());
     mc.version = version_of(out);
@@ -405,6 +427,7 @@ pub fn train_from_decisions(
         threshold_from,
         champion: held_out(&champion_scores, &hold, champion_auto),
         champion_models: champion_models.into_iter().collect(),
+        anchored_on,
         entity_thresholds,
     };
     let weights = FEATURES.iter().zip(&lr.weights).map(|(f, w)| (f.to_string(), *w)).collect::<BTreeMap<_, _>>();
@@ -519,6 +542,24 @@ it clears. Held-out figures are on the newest runs only."
 /// champion, or `configured` (`cash.model`) when none is registered — the
 /// model whose scores the held-out rows carry. A model without one: 1.
 pub fn champion_auto(state: &Path, configured: &str) -> Result<f64, RetrainError> {
+    Ok(champion(state, configured)?.auto)
+}
+
+/// The cash model a store's runs serve (see [`champion_auto`]).
+#[derive(Clone, Debug)]
+pub struct Champion {
+    /// `name@version`.
+    pub id: String,
+    pub auto: f64,
+    /// Its raw-feature weights in [`FEATURES`] order, from the folder's
+    /// `weights.json` (`None`: no such file, another feature spec, or a
+    /// feature missing): what a candidate is pulled towards.
+    pub weights: Option<Vec<f64>>,
+}
+
+/// The cash model a store's runs serve: the registered champion, or
+/// `configured` when none is registered.
+pub fn champion(state: &Path, configured: &str) -> Result<Champion, RetrainError> {
     use reckon_state::models::{ENGINE_MATCH, ModelAlias};
     let champion = reckon_state::Store::open(state)?
         .model_aliases()?
@@ -528,7 +569,12 @@ pub fn champion_auto(state: &Path, configured: &str) -> Result<f64, RetrainError
     let dir =
         reckon_pipeline::model::find("champion", &champion, "reckon models list").map_err(crate::LabError::from)?;
     let m = Model::load(&dir).map_err(crate::LabError::from)?;
-    Ok(m.config.thresholds.get("auto").copied().unwrap_or(1.0))
+    let weights = (m.config.feature_spec == FEATURE_SPEC)
+        .then(|| std::fs::read_to_string(dir.join("weights.json")).ok())
+        .flatten()
+        .and_then(|t| serde_json::from_str::<BTreeMap<String, f64>>(&t).ok())
+        .and_then(|w| FEATURES.iter().map(|f| w.get(*f).copied()).collect::<Option<Vec<f64>>>());
+    Ok(Champion { id: m.id(), auto: m.config.thresholds.get("auto").copied().unwrap_or(1.0), weights })
 }
 
 /// A cash-matching model folder as the registry names it (refused unless the

@@ -629,9 +629,13 @@ pub fn simulate(days_dir: &Path, out: &Path, state: &Path, cfg: &SimConfig) -> R
                 ModelOp::Retrain { after_day, params } if *after_day == d + 1 => {
                     let dir = out.join("models").join(format!("cash_v{}_0", d + 1));
                     // The model that decided the held-out days: the registered champion, or the configuration's.
-                    let auto = crate::retrain::champion_auto(state, &cfg.config.cash.model)
+                    let champion = crate::retrain::champion(state, &cfg.config.cash.model)
                         .map_err(|e| SimError::Data(dir.clone(), e.to_string()))?;
-                    let r = match crate::retrain::train_from_decisions(state, &dir, params, auto) {
+                    let params = crate::retrain::RetrainParams {
+                        anchor: champion.weights.map(|w| (champion.id, w)),
+                        ..params.clone()
+                    };
+                    let r = match crate::retrain::train_from_decisions(state, &dir, &params, champion.auto) {
                         Ok(r) => r,
                         Err(e @ crate::retrain::RetrainError::TooFewLabels { .. }) => {
                             row.model_events.push(format!("retraining waits: {e}"));

@@ -93,6 +93,30 @@ fn a_bank_that_changes_its_format_is_seen_and_retrained_for() {
     if judged.iter().any(|e| e.starts_with("promoted")) {
         assert_eq!(rows[5].model, "cash@4.0", "the promoted model decides the next day\n{table}");
     }
+    // Pulled hard towards the champion, the candidate keeps the champion's
+    // weights; without the pull it does not.
+    let champion = reckon_lab::retrain::champion(&state, "cash_v2_2").unwrap_or_else(|e| panic!("{e}"));
+    let weights = champion.weights.clone().unwrap_or_else(|| panic!("{} has weights.json", champion.id));
+    let fit = |alpha: f64, dir: &str| -> Vec<f64> {
+        let p = RetrainParams {
+            min_labels: 20,
+            anchor_alpha: alpha,
+            anchor: Some((champion.id.clone(), weights.clone())),
+            ..RetrainParams::default()
+        };
+        let r = train_from_decisions(&state, &tmp.path().join(dir), &p, champion.auto).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(r.anchored_on.is_some(), alpha > 0.0);
+        let w: std::collections::BTreeMap<String, f64> = serde_json::from_str(
+            &std::fs::read_to_string(tmp.path().join(dir).join("weights.json")).unwrap_or_default(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        reckon_cash::FEATURES.iter().map(|f| w.get(*f).copied().unwrap_or(f64::NAN)).collect()
+    };
+    let far = |w: &[f64]| w.iter().zip(&weights).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+    let (held, free) = (fit(1e12, "held"), fit(0.0, "free"));
+    assert!(far(&held) < 1e-3, "{held:?}\nagainst the champion's {weights:?}");
+    assert!(far(&free) > 0.1, "the unanchored fit is its own: {free:?}");
+
     // Too few decisions: refused, saying how many are needed.
     let e = train_from_decisions(
         &state,

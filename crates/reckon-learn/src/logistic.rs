@@ -72,6 +72,30 @@ impl Logistic {
         alpha: f64,
         nonneg: &[bool],
     ) -> Result<Logistic, LearnError> {
+        Logistic::fit_toward(x, k, y, weights, alpha, nonneg, None)
+    }
+
+    /// [`Logistic::fit_weighted`] with the penalty centred on the raw-feature
+    /// weights `anchor` instead of zero: `Σ wᵢ log(1 + e^(−sᵢ zᵢ)) + α/2 ‖w −
+    /// a‖²` on standardised features (`a` the anchor's weights standardised by
+    /// this data's spread). Where the rows say little, the fit stays near the
+    /// anchor (a model already serving, fine-tuned on a team's few decisions);
+    /// with `None` it is [`Logistic::fit_weighted`]. The intercept is free.
+    #[allow(clippy::too_many_arguments)]
+    pub fn fit_toward(
+        x: &[f64],
+        k: usize,
+        y: &[bool],
+        weights: Option<&[f64]>,
+        alpha: f64,
+        nonneg: &[bool],
+        anchor: Option<&[f64]>,
+    ) -> Result<Logistic, LearnError> {
+        if let Some(a) = anchor
+            && (a.len() != k || a.iter().any(|v| !v.is_finite()))
+        {
+            return Err(LearnError::Data(format!("{} finite anchor weights for {k} features", a.len())));
+        }
         let n = y.len();
         if let Some(w) = weights
             && (w.len() != n || w.iter().any(|v| !(v.is_finite() && *v >= 0.0)))
@@ -95,10 +119,15 @@ impl Logistic {
         }
         let (mean, sd) = moments(x, n, k);
         let z: Vec<f64> = (0..n * k).map(|i| (x[i] - mean[i % k]) / sd[i % k]).collect();
+        // The anchor on standardised features (zero without one).
+        let centre: Vec<f64> = match anchor {
+            Some(a) => (0..k).map(|j| a[j] * sd[j]).collect(),
+            None => vec![0.0; k],
+        };
         // Variables: k weights, then the intercept (free, not penalised).
         let m = k + 1;
         let loss = |w: &[f64]| -> f64 {
-            let mut f = 0.5 * alpha * w[..k].iter().map(|v| v * v).sum::<f64>();
+            let mut f = 0.5 * alpha * w[..k].iter().zip(&centre).map(|(v, c)| (v - c) * (v - c)).sum::<f64>();
             for r in 0..n {
                 let t = dot(&z[r * k..(r + 1) * k], &w[..k]) + w[k];
                 let s = if y[r] { t } else { -t };
@@ -128,7 +157,7 @@ impl Logistic {
                 }
             }
             for a in 0..k {
-                g[a] += alpha * w[a];
+                g[a] += alpha * (w[a] - centre[a]);
                 h[a * m + a] += alpha;
             }
             for a in 0..m {

@@ -111,3 +111,49 @@ fn a_weight_counts_as_repeated_rows() {
     assert!(Logistic::fit_weighted(&x, 3, &y, Some(&w[..10]), 1.0, &free).is_err());
     assert!(Logistic::fit_weighted(&x, 3, &y, Some(&vec![-1.0; 600]), 1.0, &free).is_err());
 }
+
+/// An anchored fit stays at the anchor when the penalty dominates, reaches the
+/// unanchored optimum when it does not, and between the two is the optimum
+/// of its own objective (the gradient of `Σ log-loss + α/2 ‖w − a‖²` on
+/// standardised features is zero).
+#[test]
+fn an_anchored_fit_moves_from_the_anchor_as_far_as_the_rows_say() {
+    let (x, y) = data(2000, true);
+    let k = 3;
+    let free = [false; 3];
+    let plain = Logistic::fit_weighted(&x, k, &y, None, 1.0, &free).unwrap_or_else(|e| panic!("{e}"));
+    let anchor = [0.2, -0.1, 4.0];
+    let held = Logistic::fit_toward(&x, k, &y, None, 1e9, &free, Some(&anchor)).unwrap_or_else(|e| panic!("{e}"));
+    for j in 0..k {
+        assert!((held.weights[j] - anchor[j]).abs() < 1e-4, "{:?} against {anchor:?}", held.weights);
+    }
+    let none = Logistic::fit_toward(&x, k, &y, None, 1.0, &free, None).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(none, plain, "no anchor: the plain fit");
+    let loose = Logistic::fit_toward(&x, k, &y, None, 1e-6, &free, Some(&anchor)).unwrap_or_else(|e| panic!("{e}"));
+    let unpenalised = Logistic::fit_weighted(&x, k, &y, None, 1e-6, &free).unwrap_or_else(|e| panic!("{e}"));
+    for j in 0..k {
+        assert!((loose.weights[j] - unpenalised.weights[j]).abs() < 1e-3, "{loose:?} / {unpenalised:?}");
+    }
+    // In between: the gradient of its own objective vanishes.
+    let alpha = 50.0;
+    let mid = Logistic::fit_toward(&x, k, &y, None, alpha, &free, Some(&anchor)).unwrap_or_else(|e| panic!("{e}"));
+    let n = y.len();
+    let sd: Vec<f64> = (0..k)
+        .map(|j| {
+            let mean = (0..n).map(|r| x[r * k + j]).sum::<f64>() / n as f64;
+            ((0..n).map(|r| (x[r * k + j] - mean).powi(2)).sum::<f64>() / n as f64).sqrt()
+        })
+        .collect();
+    for j in 0..k {
+        // d/d(w_j sd_j) of the objective: Σ (p − y) x_j / sd_j + α (w_j − a_j) sd_j.
+        let data: f64 = (0..n)
+            .map(|r| (mid.predict(&x[r * k..(r + 1) * k]) - if y[r] { 1.0 } else { 0.0 }) * x[r * k + j] / sd[j])
+            .sum();
+        let g = data + alpha * (mid.weights[j] - anchor[j]) * sd[j];
+        assert!(g.abs() < 1e-4 * n as f64, "feature {j}: gradient {g}");
+    }
+    assert!(
+        (0..k).any(|j| (mid.weights[j] - anchor[j]).abs() > 1e-3 && (mid.weights[j] - plain.weights[j]).abs() > 1e-3),
+        "between the anchor and the plain fit: {mid:?}"
+    );
+}

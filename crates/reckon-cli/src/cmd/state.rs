@@ -166,6 +166,11 @@ pub struct SimulateArgs {
     /// The weight of a prior row (a decision weighs 1).
     #[arg(long, default_value_t = 1.0)]
     pub prior_weight: f64,
+    /// With --retrain-after-day: pull the candidate's weights towards the
+    /// champion's with this L2 penalty, as `reckon train cash --anchor-alpha`
+    /// does (0: no pull).
+    #[arg(long, default_value_t = 0.0)]
+    pub anchor_alpha: f64,
 }
 
 /// `reckon simulate`: the days against one store; prints the per-day table.
@@ -193,6 +198,7 @@ pub fn simulate(a: SimulateArgs) -> anyhow::Result<i32> {
                     min_labels: a.min_labels,
                     prior: a.prior.clone(),
                     prior_weight: a.prior_weight,
+                    anchor_alpha: a.anchor_alpha,
                     ..reckon_lab::retrain::RetrainParams::default()
                 },
             })

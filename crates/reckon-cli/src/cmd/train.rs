@@ -100,6 +100,12 @@ pub enum What {
         /// when its rows establish the target precision).
         #[arg(long, default_value_t = 200)]
         min_entity_labels: usize,
+        /// With --state: pull the candidate's weights towards the serving
+        /// champion's (its folder's weights.json) with this L2 penalty on
+        /// standardised weights, so that where the decisions say little it
+        /// stays the champion (0: no pull, the usual 0.05 towards zero).
+        #[arg(long, default_value_t = 0.0)]
+        anchor_alpha: f64,
         /// Model folder to write, e.g. models/cash_v2_2.
         #[arg(long)]
         out: PathBuf,
@@ -282,10 +288,19 @@ pub fn exec(what: What) -> anyhow::Result<i32> {
             weak_after_runs,
             weak_weight,
             min_entity_labels,
+            anchor_alpha,
         } => {
             // The champion that scored the held-out rows: the store's, or the configuration's default.
-            let champion_auto = reckon_lab::retrain::champion_auto(&state, &reckon_cash::MatchConfig::default().model)
+            let champion = reckon_lab::retrain::champion(&state, &reckon_cash::MatchConfig::default().model)
                 .map_err(|e| anyhow::anyhow!(e))?;
+            let champion_auto = champion.auto;
+            if anchor_alpha > 0.0 && champion.weights.is_none() {
+                anyhow::bail!(
+                    "--anchor-alpha: the champion {} has no weights.json of the features {}",
+                    champion.id,
+                    reckon_cash::FEATURE_SPEC
+                );
+            }
             drop(validation);
             let p = reckon_lab::retrain::RetrainParams {
                 holdout_runs,
@@ -297,6 +312,8 @@ pub fn exec(what: What) -> anyhow::Result<i32> {
                 target_precision,
                 z,
                 floor: floor.unwrap_or(target_precision),
+                anchor_alpha,
+                anchor: champion.weights.map(|w| (champion.id, w)),
                 ..reckon_lab::retrain::RetrainParams::default()
             };
             let pb = crate::cmd::run::spinner("reckon: training the cash-matching model on decisions");
