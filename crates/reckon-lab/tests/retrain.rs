@@ -104,7 +104,8 @@ fn a_bank_that_changes_its_format_is_seen_and_retrained_for() {
             anchor: Some((champion.id.clone(), weights.clone())),
             ..RetrainParams::default()
         };
-        let r = train_from_decisions(&state, &tmp.path().join(dir), &p, champion.auto).unwrap_or_else(|e| panic!("{e}"));
+        let r =
+            train_from_decisions(&state, &tmp.path().join(dir), &p, champion.auto).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(r.anchored_on.is_some(), alpha > 0.0);
         let w: std::collections::BTreeMap<String, f64> = serde_json::from_str(
             &std::fs::read_to_string(tmp.path().join(dir).join("weights.json")).unwrap_or_default(),

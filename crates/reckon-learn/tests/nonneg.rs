@@ -21,16 +21,21 @@ fn data(n: usize, counter: bool) -> (Vec<f64>, Vec<bool>) {
     (x, y)
 }
 
-/// The objective both fits minimise, on the raw-feature weights (standardising
-/// is a change of variables: the L2 term is on standardised weights).
-fn objective(m: &Logistic, x: &[f64], y: &[bool], k: usize, alpha: f64) -> f64 {
-    let n = y.len();
-    let sd: Vec<f64> = (0..k)
+/// Each feature's standard deviation over `n` rows of `k`.
+fn spreads(x: &[f64], n: usize, k: usize) -> Vec<f64> {
+    (0..k)
         .map(|j| {
             let mean = (0..n).map(|r| x[r * k + j]).sum::<f64>() / n as f64;
             ((0..n).map(|r| (x[r * k + j] - mean).powi(2)).sum::<f64>() / n as f64).sqrt()
         })
-        .collect();
+        .collect()
+}
+
+/// The objective both fits minimise, on the raw-feature weights (standardising
+/// is a change of variables: the L2 term is on standardised weights).
+fn objective(m: &Logistic, x: &[f64], y: &[bool], k: usize, alpha: f64) -> f64 {
+    let n = y.len();
+    let sd = spreads(x, n, k);
     let mut f = 0.5 * alpha * (0..k).map(|j| (m.weights[j] * sd[j]).powi(2)).sum::<f64>();
     for r in 0..n {
         let p = m.predict(&x[r * k..(r + 1) * k]).clamp(1e-300, 1.0 - 1e-16);
@@ -138,12 +143,7 @@ fn an_anchored_fit_moves_from_the_anchor_as_far_as_the_rows_say() {
     let alpha = 50.0;
     let mid = Logistic::fit_toward(&x, k, &y, None, alpha, &free, Some(&anchor)).unwrap_or_else(|e| panic!("{e}"));
     let n = y.len();
-    let sd: Vec<f64> = (0..k)
-        .map(|j| {
-            let mean = (0..n).map(|r| x[r * k + j]).sum::<f64>() / n as f64;
-            ((0..n).map(|r| (x[r * k + j] - mean).powi(2)).sum::<f64>() / n as f64).sqrt()
-        })
-        .collect();
+    let sd = spreads(&x, n, k);
     for j in 0..k {
         // d/d(w_j sd_j) of the objective: Σ (p − y) x_j / sd_j + α (w_j − a_j) sd_j.
         let data: f64 = (0..n)
