@@ -21,7 +21,8 @@
 //! ([`decision`] reads files of them; [`config::Policy`] says who may decide
 //! what); [`lifecycle`] turns a run's exceptions into lifecycle states;
 //! [`models`] names each engine's champion and challenger and holds the scores
-//! of the proposals people decide on (schema 4).
+//! of the proposals people decide on (schema 4) and of the other candidate
+//! groups the runs scored (schema 10).
 
 pub mod config;
 pub mod decision;

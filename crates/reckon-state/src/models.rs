@@ -7,6 +7,8 @@
 //! the cash proposals it put to people ([`ProposalScore`]); the decisions people
 //! take on them label them ([`label_proposals`]): accepted, or matched to the
 //! same items → right; a pair rejected, or matched to other items → wrong.
+//! The other candidate groups a run scored for a receipt ([`CandidateScore`])
+//! are labelled by the group people chose for it ([`label_candidates`]).
 //! [`compare`] holds the challenger to the champion on those labels by the
 //! promotion rule ([`PromotionRule`]): enough labels, a better score by the
 //! rule's metric, and auto precision at the challenger's own threshold not
