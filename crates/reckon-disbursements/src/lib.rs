@@ -104,67 +104,130 @@ pub fn settle(
     cluster: &HashMap<String, String>,
     rules: &[Rule],
 ) -> Vec<Outcome> {
+    use rayon::prelude::*;
     // Invoices by the number they carry, with and without their vendor, and
     // with their amount: a debit looks up the numbers in its text directly. (A
     // number alone is shared by thousands of invoices in a large ledger — each
     // vendor numbers from 1 — so filtering one number's invoices per debit
-    // grew with the square of the ledger.)
-    let cl = |v: &str| cluster.get(v).cloned().unwrap_or_else(|| v.to_string());
-    let mut clusters: HashMap<String, u32> = HashMap::default();
-    let mut inv_cluster: Vec<u32> = Vec::with_capacity(invoices.len());
-    for inv in invoices {
-        let n = clusters.len() as u32;
-        inv_cluster.push(*clusters.entry(cl(&inv.vendor_id)).or_insert(n));
+    // grew with the square of the ledger.) Vendor clusters, numbers and
+    // currencies are interned: every key is integers.
+    fn cl<'a>(cluster: &'a HashMap<String, String>, v: &'a str) -> &'a str {
+        cluster.get(v).map_or(v, String::as_str)
     }
-    // Numbers and currencies interned: keys are two integers.
-    type Key = (u32, u32);
+    fn intern<'a>(map: &mut HashMap<&'a str, u32>, key: &'a str) -> u32 {
+        let n = map.len() as u32;
+        *map.entry(key).or_insert(n)
+    }
+    let mut clusters: HashMap<&str, u32> = HashMap::default();
+    let inv_cluster: Vec<u32> = invoices.iter().map(|inv| intern(&mut clusters, cl(cluster, &inv.vendor_id))).collect();
+    type Key = (u32, u32); // (number, currency)
     let mut numbers: HashMap<String, u32> = HashMap::default();
-    let mut currencies: HashMap<String, u32> = HashMap::default();
+    let mut currencies: HashMap<&str, u32> = HashMap::default();
     let mut by_number: HashMap<Key, Vec<usize>> = HashMap::default();
     let mut by_vendor_number: HashMap<(u32, Key), Vec<usize>> = HashMap::default();
     let mut by_number_amount: HashMap<(Key, i64), Vec<usize>> = HashMap::default();
     let mut by_vendor_number_amount: HashMap<(u32, Key, i64), Vec<usize>> = HashMap::default();
-    let mut by_cluster_amount: HashMap<(String, String, i64), Vec<usize>> = HashMap::default();
+    let mut by_cluster_amount: HashMap<(u32, u32, i64), Vec<usize>> = HashMap::default();
+    // One document family: the same vendor, number and amount (an invoice keyed
+    // twice). Paying a second member of a family is paying twice.
+    let mut family: HashMap<(u32, u32, i64), Vec<usize>> = HashMap::default();
+    let mut family_key: Vec<Option<(u32, u32, i64)>> = vec![None; invoices.len()];
     for (i, inv) in invoices.iter().enumerate() {
         if inv.amount <= 0 {
             continue;
         }
         let n = numbers.len() as u32;
         let number = *numbers.entry(normalize_number(&inv.invoice_number)).or_insert(n);
-        let n = currencies.len() as u32;
-        let cur = *currencies.entry(inv.currency.clone()).or_insert(n);
+        let cur = intern(&mut currencies, &inv.currency);
         let key = (number, cur);
         let c = inv_cluster[i];
         by_number.entry(key).or_default().push(i);
         by_vendor_number.entry((c, key)).or_default().push(i);
         by_number_amount.entry((key, inv.amount)).or_default().push(i);
         by_vendor_number_amount.entry((c, key, inv.amount)).or_default().push(i);
-        by_cluster_amount.entry((cl(&inv.vendor_id), inv.currency.clone(), inv.amount)).or_default().push(i);
+        by_cluster_amount.entry((c, cur, inv.amount)).or_default().push(i);
+        family.entry((c, number, inv.amount)).or_default().push(i);
+        family_key[i] = Some((c, number, inv.amount));
     }
-    let mut iban_vendor: HashMap<String, String> = HashMap::default();
+    let mut iban_vendor: HashMap<String, u32> = HashMap::default();
     for v in vendors {
         for iban in &v.ibans {
-            iban_vendor.entry(iban.replace(' ', "").to_uppercase()).or_insert_with(|| cl(&v.vendor_id));
+            let c = intern(&mut clusters, cl(cluster, &v.vendor_id));
+            iban_vendor.entry(iban.replace(' ', "").to_uppercase()).or_insert(c);
         }
     }
-    for inv in invoices {
+    for (i, inv) in invoices.iter().enumerate() {
         if !inv.iban.is_empty() {
-            iban_vendor.entry(inv.iban.replace(' ', "").to_uppercase()).or_insert_with(|| cl(&inv.vendor_id));
+            iban_vendor.entry(inv.iban.replace(' ', "").to_uppercase()).or_insert(inv_cluster[i]);
         }
     }
-    // One document family: the same vendor, number and amount (an invoice keyed
-    // twice). Paying a second member of a family is paying twice.
-    let mut family: HashMap<(String, String, i64), Vec<usize>> = HashMap::default();
-    for (i, inv) in invoices.iter().enumerate().filter(|(_, x)| x.amount > 0) {
-        family.entry((cl(&inv.vendor_id), normalize_number(&inv.invoice_number), inv.amount)).or_default().push(i);
+    let family_of =
+        |i: usize| -> Vec<usize> { family_key[i].and_then(|k| family.get(&k)).cloned().unwrap_or_else(|| vec![i]) };
+    // What each debit's own text, account and amount name — independent of
+    // the other debits, so found side by side; which of them is already paid
+    // is decided below, in booking order.
+    struct Named {
+        /// The vendor (cluster) its account belongs to.
+        vendor: Option<u32>,
+        /// Invoices its text names with its amount.
+        equal: Vec<usize>,
+        /// Every invoice its text names, when each token names at most 12.
+        named: Option<Vec<usize>>,
     }
-    let family_of = |i: usize| -> Vec<usize> {
-        let inv = &invoices[i];
-        family
-            .get(&(cl(&inv.vendor_id), normalize_number(&inv.invoice_number), inv.amount))
-            .cloned()
-            .unwrap_or_else(|| vec![i])
-    };
+    let prepared: Vec<Named> = debits
+        .par_iter()
+        .map(|d| {
+            let vendor = iban_vendor.get(&d.counterparty_account.replace(' ', "").to_uppercase()).copied();
+            // Tokens no invoice carries, or a currency none is in, name nothing.
+            let keys: Vec<Key> = match currencies.get(d.currency.as_str()) {
+                Some(&cur) => {
+                    let text = format!("{} {}", d.reference, d.description);
+                    tokens(&text).iter().filter_map(|t| numbers.get(t).map(|&n| (n, cur))).collect()
+                }
+                None => Vec::new(),
+            };
+            // The invoices the text names (in the debit's currency, of its vendor when
+            // the IBAN says which): each token's invoices.
+            let buckets: Vec<&Vec<usize>> = keys
+                .iter()
+                .filter_map(|k| match vendor {
+                    Some(c) => by_vendor_number.get(&(c, *k)),
+                    None => by_number.get(k),
+                })
+                .collect();
+            // Of those, the ones of the debit's amount.
+            let mut equal: Vec<usize> = keys
+                .iter()
+                .filter_map(|k| match vendor {
+                    Some(c) => by_vendor_number_amount.get(&(c, *k, d.amount)),
+                    None => by_number_amount.get(&(*k, d.amount)),
+                })
+                .flatten()
+                .copied()
+                .collect();
+            equal.sort_unstable();
+            equal.dedup();
+            // All of them, when they are few enough to add up to the amount (one
+            // token naming more than 12 already rules that out).
+            let named = buckets.iter().all(|b| b.len() <= 12).then(|| {
+                let mut named: Vec<usize> = buckets.iter().flat_map(|b| b.iter().copied()).collect();
+                named.sort_unstable();
+                named.dedup();
+                named
+            });
+            Named { vendor, equal, named }
+        })
+        .collect();
+    // The rules' patterns, compared as the rules say (codes upper case, the
+    // rest lower case): the rule, its codes, counterparties and texts.
+    type Patterns<'r> = (&'r Rule, Vec<String>, Vec<String>, Vec<String>);
+    let patterns: Vec<Patterns> = rules
+        .iter()
+        .map(|r| {
+            let lc = |v: &[String]| v.iter().map(|c| c.to_lowercase()).collect::<Vec<_>>();
+            (r, r.bank_code.iter().map(|c| c.to_uppercase()).collect(), lc(&r.counterparty), lc(&r.text))
+        })
+        .collect();
     let mut paid_by: BTreeMap<usize, usize> = BTreeMap::new();
     let mut out = vec![Outcome::Unreconciled; debits.len()];
     let mut order: Vec<usize> = (0..debits.len()).collect();
@@ -173,56 +236,21 @@ pub fn settle(
     });
     for di in order {
         let d = &debits[di];
-        let vendor = iban_vendor.get(&d.counterparty_account.replace(' ', "").to_uppercase()).cloned();
-        let text = format!("{} {}", d.reference, d.description);
-        let vendor_id = vendor.as_ref().and_then(|v| clusters.get(v).copied());
-        // Tokens no invoice carries, or a currency none is in, name nothing.
-        let keys: Vec<Key> = match currencies.get(&d.currency) {
-            Some(&cur) => tokens(&text).iter().filter_map(|t| numbers.get(t).map(|&n| (n, cur))).collect(),
-            None => Vec::new(),
-        };
-        // The invoices the text names (in the debit's currency, of its vendor when
-        // the IBAN says which): each token's invoices.
-        let buckets: Vec<&Vec<usize>> = keys
-            .iter()
-            .filter_map(|k| match (&vendor, vendor_id) {
-                (Some(_), Some(c)) => by_vendor_number.get(&(c, *k)),
-                (Some(_), None) => None,
-                (None, _) => by_number.get(k),
-            })
-            .collect();
-        // Of those, the ones of the debit's amount.
-        let mut equal: Vec<usize> = keys
-            .iter()
-            .filter_map(|k| match (&vendor, vendor_id) {
-                (Some(_), Some(c)) => by_vendor_number_amount.get(&(c, *k, d.amount)),
-                (Some(_), None) => None,
-                (None, _) => by_number_amount.get(&(*k, d.amount)),
-            })
-            .flatten()
-            .copied()
-            .collect();
-        equal.sort_unstable();
-        equal.dedup();
-        // All of them, when they are few enough to add up to the amount (one
-        // token naming more than 12 already rules that out).
-        let few = buckets.iter().all(|b| b.len() <= 12);
-        let mut named: Vec<usize> =
-            if few { buckets.iter().flat_map(|b| b.iter().copied()).collect() } else { Vec::new() };
-        named.sort_unstable();
-        named.dedup();
+        let Named { vendor, equal, named } = &prepared[di];
         // Prefer an unpaid invoice among equal candidates.
         let pick = equal.iter().copied().find(|i| !paid_by.contains_key(i)).or(equal.first().copied());
         let linked: Option<(Vec<usize>, String)> = if let Some(i) = pick {
             Some((vec![i], format!("invoice {} in text, amount equal", invoices[i].invoice_number)))
-        } else if few
-            && !named.is_empty()
-            && named.len() <= 12
-            && reckon_core::sum_minor(named.iter().map(|&i| invoices[i].amount)) == d.amount
-        {
+        } else if let Some(named) = named.as_ref().filter(|n| {
+            !n.is_empty() && n.len() <= 12 && reckon_core::sum_minor(n.iter().map(|&i| invoices[i].amount)) == d.amount
+        }) {
             Some((named.clone(), format!("{} invoices in text add up to the amount", named.len())))
-        } else if let Some(v) = &vendor {
-            match by_cluster_amount.get(&(v.clone(), d.currency.clone(), d.amount)) {
+        } else if let Some(c) = vendor {
+            match by_cluster_amount.get(&(
+                *c,
+                currencies.get(d.currency.as_str()).copied().unwrap_or(u32::MAX),
+                d.amount,
+            )) {
                 Some(c) if c.len() == 1 => {
                     Some((c.clone(), format!("vendor IBAN and amount equal invoice {}", invoices[c[0]].invoice_number)))
                 }
@@ -247,16 +275,19 @@ pub fn settle(
             }
             continue;
         }
-        let lc = |s: &str| s.to_lowercase();
-        let (cp, tx, code) = (lc(&d.counterparty_name), lc(&text), d.bank_code.to_uppercase());
-        let hit = rules.iter().find_map(|r| {
-            if let Some(c) = r.bank_code.iter().find(|c| code.contains(&c.to_uppercase())) {
-                return Some((r.class.clone(), format!("bank code {} contains {c}", d.bank_code)));
+        let text = format!("{} {}", d.reference, d.description);
+        let (cp, tx, code) = (d.counterparty_name.to_lowercase(), text.to_lowercase(), d.bank_code.to_uppercase());
+        let hit = patterns.iter().find_map(|(r, codes, cps, texts)| {
+            if let Some(j) = codes.iter().position(|c| code.contains(c.as_str())) {
+                return Some((r.class.clone(), format!("bank code {} contains {}", d.bank_code, r.bank_code[j])));
             }
-            if let Some(c) = r.counterparty.iter().find(|c| cp.contains(&lc(c))) {
-                return Some((r.class.clone(), format!("counterparty contains '{c}'")));
+            if let Some(j) = cps.iter().position(|c| cp.contains(c.as_str())) {
+                return Some((r.class.clone(), format!("counterparty contains '{}'", r.counterparty[j])));
             }
-            r.text.iter().find(|c| tx.contains(&lc(c))).map(|c| (r.class.clone(), format!("text contains '{c}'")))
+            texts
+                .iter()
+                .position(|c| tx.contains(c.as_str()))
+                .map(|j| (r.class.clone(), format!("text contains '{}'", r.text[j])))
         });
         out[di] = match hit {
             Some((class, why)) => Outcome::Classified(class, why),
@@ -359,5 +390,56 @@ mod tests {
         assert!(matches!(&o[1], Outcome::Paid(d, _) if d == &[20]), "{:?}", o[1]);
         assert_eq!(o[2], Outcome::Unreconciled);
         assert_eq!(o[3], Outcome::Unreconciled, "{:?}", o[3]);
+    }
+
+    /// The debits' texts are read side by side and settled in booking order:
+    /// the same outcomes on one thread as on eight, with invoices paid twice
+    /// among them.
+    #[test]
+    fn the_same_outcomes_at_any_thread_count() {
+        let mut invoices = Vec::new();
+        let mut vendors = Vec::new();
+        let mut cluster = HashMap::default();
+        for v in 0..40 {
+            let id = format!("V{v:02}");
+            for n in 0..25 {
+                invoices.push(inv(&format!("D{v}-{n}"), &id, &format!("{:06}", 100 + n), 1_000 + (v * 7 + n) % 50));
+            }
+            vendors.push(Vendor { vendor_id: id.clone(), ibans: vec![format!("DE{v:020}")], ..Vendor::default() });
+            cluster.insert(id.clone(), id);
+        }
+        let debits: Vec<Debit> = (0..3_000usize)
+            .map(|k| {
+                let (v, n) = (k % 40, k % 31);
+                let account = if k % 3 == 0 { String::new() } else { format!("DE{v:020}") };
+                let text = match k % 5 {
+                    0 => format!("Invoice {:06}", 100 + n),
+                    1 => format!("Rechnung {:06} {:06}", 100 + n, 101 + n),
+                    2 => "Kontofuehrung".to_string(),
+                    _ => format!("payment {k}"),
+                };
+                debit(
+                    &format!("P{k:04}"),
+                    1_000 + ((v * 7 + n) % 50) as i64,
+                    &account,
+                    &text,
+                    "PMNT-ICDT-ESCT",
+                    (k % 90) as i32,
+                )
+            })
+            .collect();
+        let pool = |n| rayon::ThreadPoolBuilder::new().num_threads(n).build().unwrap_or_else(|e| panic!("{e}"));
+        let one = pool(1).install(|| settle(&debits, &invoices, &vendors, &cluster, &default_rules()));
+        let eight = pool(8).install(|| settle(&debits, &invoices, &vendors, &cluster, &default_rules()));
+        assert_eq!(one, eight);
+        for kind in ["paid", "twice", "classified", "unreconciled"] {
+            let found = one.iter().any(|o| match o {
+                Outcome::Paid(..) => kind == "paid",
+                Outcome::PaidTwice(..) => kind == "twice",
+                Outcome::Classified(..) => kind == "classified",
+                Outcome::Unreconciled => kind == "unreconciled",
+            });
+            assert!(found, "no {kind} outcome among {} debits", one.len());
+        }
     }
 }
