@@ -1019,7 +1019,6 @@ impl Store {
             .map_err(&e)?;
         rows.iter()
             .map(|r| {
-                let score = r.text(4)?;
                 let threshold = r.text(7)?;
                 Ok(crate::models::FlagScore {
                     run_id: r.text(0)?,
@@ -1027,13 +1026,12 @@ impl Store {
                     subject: r.text(1)?,
                     problem_key: r.text(2)?,
                     model: r.text(3)?,
-                    score: score.parse().map_err(|x| DbError::Other(format!("probability '{score}': {x}")))?,
+                    score: probability(&r.text(4)?)?,
                     threshold: threshold
                         .parse()
                         .map_err(|x| DbError::Other(format!("threshold '{threshold}': {x}")))?,
                     feature_spec: r.text(5)?,
-                    features: serde_json::from_str(&r.text(6)?)
-                        .map_err(|x| DbError::Other(format!("features: {x}")))?,
+                    features: feature_list(&r.text(6)?)?,
                 })
             })
             .collect::<Result<_, DbError>>()
@@ -1100,6 +1098,21 @@ impl Store {
     }
 }
 
+/// A probability kept as decimal text.
+fn probability(v: &str) -> Result<f64, DbError> {
+    v.parse::<f64>().map_err(|x| DbError::Other(format!("probability '{v}': {x}")))
+}
+
+/// A group's open items, kept joined by `|`.
+fn item_list(v: &str) -> Vec<String> {
+    v.split('|').filter(|s| !s.is_empty()).map(str::to_string).collect()
+}
+
+/// A group's features, kept as a JSON array.
+fn feature_list(v: &str) -> Result<Vec<f32>, DbError> {
+    serde_json::from_str(v).map_err(|x| DbError::Other(format!("features: {x}")))
+}
+
 /// Every cash candidate group the runs scored and did not apply, in run order
 /// (receipts and items in order within a run).
 fn candidate_scores_all(c: &mut dyn Sql, path: &Path) -> Result<Vec<crate::models::CandidateScore>, StateError> {
@@ -1112,18 +1125,17 @@ fn candidate_scores_all(c: &mut dyn Sql, path: &Path) -> Result<Vec<crate::model
             &[],
         )
         .map_err(&e)?;
-    let num = |v: &str| v.parse::<f64>().map_err(|x| DbError::Other(format!("probability '{v}': {x}")));
     rows.iter()
         .map(|r| {
             Ok(crate::models::CandidateScore {
                 run_id: r.text(0)?,
                 txn_id: r.text(1)?,
-                items: r.text(2)?.split('|').filter(|s| !s.is_empty()).map(str::to_string).collect(),
+                items: item_list(&r.text(2)?),
                 model: r.text(3)?,
-                confidence: num(&r.text(4)?)?,
-                shadow_confidence: r.opt_text(5).map(|v| num(&v)).transpose()?,
+                confidence: probability(&r.text(4)?)?,
+                shadow_confidence: r.opt_text(5).map(|v| probability(&v)).transpose()?,
                 feature_spec: r.text(6)?,
-                features: serde_json::from_str(&r.text(7)?).map_err(|x| DbError::Other(format!("features: {x}")))?,
+                features: feature_list(&r.text(7)?)?,
                 entity: r.opt_text(8),
             })
         })
@@ -1150,24 +1162,23 @@ fn proposal_scores_where(
             &[],
         )
         .map_err(&e)?;
-    let num = |v: &str| v.parse::<f64>().map_err(|x| DbError::Other(format!("probability '{v}': {x}")));
     rows.iter()
         .map(|r| {
             Ok(crate::models::ProposalScore {
                 run_id: r.text(0)?,
                 txn_id: r.text(1)?,
-                items: r.text(2)?.split('|').filter(|s| !s.is_empty()).map(str::to_string).collect(),
+                items: item_list(&r.text(2)?),
                 model: r.text(3)?,
-                confidence: num(&r.text(4)?)?,
+                confidence: probability(&r.text(4)?)?,
                 challenger: r.opt_text(5),
-                shadow_confidence: r.opt_text(6).map(|v| num(&v)).transpose()?,
+                shadow_confidence: r.opt_text(6).map(|v| probability(&v)).transpose()?,
                 band: {
                     let b = r.text(7)?;
                     reckon_core::Band::parse(&b).ok_or_else(|| DbError::Other(format!("band '{b}'")))?
                 },
                 feature_spec: r.opt_text(8),
                 features: match r.opt_text(9) {
-                    Some(t) => serde_json::from_str(&t).map_err(|x| DbError::Other(format!("features: {x}")))?,
+                    Some(t) => feature_list(&t)?,
                     None => Vec::new(),
                 },
                 entity: r.opt_text(10),
