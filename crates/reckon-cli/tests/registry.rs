@@ -142,10 +142,23 @@ fn a_challenger_is_promoted_only_when_the_decisions_say_it_is_better() {
     // decisions on what the candidate scores in shadow (exit 6).
     let models = t.path().join("candidates");
     let m = models.display().to_string();
-    let o = reckon(&["retrain", "--state", &s, "--models-dir", &m, "--min-labels", "30", "--json"]);
+    let o = reckon(&[
+        "retrain",
+        "--state",
+        &s,
+        "--models-dir",
+        &m,
+        "--min-labels",
+        "30",
+        "--anchor-alpha",
+        "1000",
+        "--json",
+    ]);
     assert_eq!(o.status.code(), Some(5), "{}", text(&o));
     let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&o)));
     assert_eq!(j["action"], "challenger_registered", "{j}");
+    // Fitted towards the model serving since the rollback.
+    assert_eq!(j["training"]["anchored_on"], "cash@2.2", "{j}");
     assert!(models.join("cash_v4_0/model.onnx").is_file(), "{j}");
     let o = reckon(&["retrain", "--state", &s, "--models-dir", &m, "--min-labels", "30"]);
     assert_eq!(o.status.code(), Some(6), "{}", text(&o));

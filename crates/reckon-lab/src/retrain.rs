@@ -772,17 +772,19 @@ pub fn job(
             });
         }
     }
-    let champion_auto = champion_auto(state, &MatchConfig::default().model)?;
+    let champion = champion(state, &MatchConfig::default().model)?;
+    let params = RetrainParams { anchor: champion.weights.map(|w| (champion.id, w)), ..params.clone() };
     let out = models_dir.join(format!("cash_v{runs}_0"));
-    match train_from_decisions(state, &out, params, champion_auto) {
+    match train_from_decisions(state, &out, &params, champion.auto) {
         Ok(r) => {
             let m = challenge(state, &out.display().to_string(), actor, at)?;
             Ok(JobSummary {
                 action: JobAction::ChallengerRegistered,
                 detail: format!(
-                    "{} trained on {} decided proposals and {} weak positives; it scores in shadow until promoted",
+                    "{} trained on {} decided proposals, {} other candidate groups of their receipts and {} weak positives; it scores in shadow until promoted",
                     m.model_id,
                     r.train.decided_right + r.train.decided_wrong,
+                    r.train.candidates_right + r.train.candidates_wrong,
                     r.train.weak_positive
                 ),
                 comparison: None,

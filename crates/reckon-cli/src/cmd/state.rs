@@ -237,6 +237,11 @@ pub struct RetrainArgs {
     /// The newest runs held out for a candidate's threshold and figures.
     #[arg(long, default_value_t = 2)]
     pub holdout_runs: usize,
+    /// With `--engine match`: pull a candidate's weights towards the serving
+    /// champion's with this L2 penalty, as `reckon train cash --anchor-alpha`
+    /// does (0: no pull).
+    #[arg(long, default_value_t = 0.0)]
+    pub anchor_alpha: f64,
     /// Print the account as one JSON object instead of a sentence.
     #[arg(long)]
     pub json: bool,
@@ -286,6 +291,7 @@ pub fn retrain(a: RetrainArgs) -> anyhow::Result<i32> {
     let params = reckon_lab::retrain::RetrainParams {
         min_labels: a.min_labels,
         holdout_runs: a.holdout_runs,
+        anchor_alpha: a.anchor_alpha,
         ..reckon_lab::retrain::RetrainParams::default()
     };
     let rule = reckon_state::models::PromotionRule { min_labels: a.min_labels, ..Default::default() };
