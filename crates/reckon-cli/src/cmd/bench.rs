@@ -223,7 +223,8 @@ pub fn bench_e2e(dir: &Path, scale: usize, seed: u64) -> anyhow::Result<i32> {
 
 /// Retraining on decisions at size: a fresh SQLite store holding `decisions`
 /// decided cash proposals over six runs, written through the store's own API
-/// (each run's proposals and their exceptions as a run writes them, then the
+/// (each run's proposals, each receipt's next best group, and their
+/// exceptions as a run writes them, then the
 /// decisions through [`reckon_state::Store::submit`], validated as `reckon
 /// decide` sends them), then `reckon train cash --state` timed as a subprocess
 /// with its peak memory. The proposals' features are random draws (seeded),
@@ -265,6 +266,7 @@ pub fn bench_retrain(dir: &Path, decisions: usize, seed: u64) -> anyhow::Result<
         });
         ch.exceptions.reserve(n);
         ch.proposals.reserve(n);
+        ch.candidates.reserve(n);
         let mut received = Vec::with_capacity(n);
         for i in 0..n {
             let txn = format!("BT{r:02}{i:07}");
@@ -292,6 +294,19 @@ pub fn bench_retrain(dir: &Path, decisions: usize, seed: u64) -> anyhow::Result<
                 lifecycle: None,
             };
             ch.exceptions.push(ExceptionRecord::first_raised(&payload, &as_of));
+            // The receipt's next best group, which the engine scored and did
+            // not propose (schema 10): wrong once the proposal is accepted.
+            ch.candidates.push(reckon_state::models::CandidateScore {
+                run_id: run_id.clone(),
+                txn_id: txn.clone(),
+                items: vec![format!("{item}B")],
+                model: "cash@2.2".into(),
+                confidence: confidence * 0.5,
+                shadow_confidence: None,
+                feature_spec: reckon_cash::FEATURE_SPEC.into(),
+                features: (0..k).map(|_| unit() as f32).collect(),
+                entity: Some(format!("E{:02}", i % 4)),
+            });
             ch.proposals.push(reckon_state::models::ProposalScore {
                 run_id: run_id.clone(),
                 txn_id: txn,
