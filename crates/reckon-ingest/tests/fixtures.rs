@@ -116,6 +116,16 @@ fn mapping_examples() -> PathBuf {
 }
 
 /// Writes `df` as the Parquet file `path`.
+/// A date or timestamp column's values as they are kept (days, or
+/// microseconds since 1970); empty when the column is missing.
+fn physical(df: &DataFrame, column: &str) -> Vec<i64> {
+    df.column(column)
+        .ok()
+        .and_then(|c| c.cast(&DataType::Int64).ok())
+        .and_then(|c| c.i64().ok().map(|a| a.iter().flatten().collect()))
+        .unwrap_or_default()
+}
+
 fn write_parquet(path: &Path, df: &mut DataFrame) {
     let f = std::fs::File::create(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     ParquetWriter::new(f).finish(df).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -235,20 +245,8 @@ fn parquet_typed_columns_decimal_money_dates_timestamps() {
     let minor: Vec<i64> =
         gl.column("amount").ok().and_then(|c| c.i64().ok().map(|a| a.iter().flatten().collect())).unwrap_or_default();
     assert_eq!(minor, [123_456, -50, 7_125]);
-    let dates: Vec<i32> = gl
-        .column("posting_date")
-        .ok()
-        .and_then(|c| c.cast(&DataType::Int32).ok())
-        .and_then(|c| c.i32().ok().map(|a| a.iter().flatten().collect()))
-        .unwrap_or_default();
-    assert_eq!(dates, [20_515, 20_516, 20_517]);
-    let ts: Vec<i64> = gl
-        .column("created_at")
-        .ok()
-        .and_then(|c| c.cast(&DataType::Int64).ok())
-        .and_then(|c| c.i64().ok().map(|a| a.iter().flatten().collect()))
-        .unwrap_or_default();
-    assert_eq!(ts, [1_772_409_600_000_000, 1_772_496_000_000_000, 1_772_582_400_000_000]);
+    assert_eq!(physical(gl, "posting_date"), [20_515, 20_516, 20_517]);
+    assert_eq!(physical(gl, "created_at"), [1_772_409_600_000_000, 1_772_496_000_000_000, 1_772_582_400_000_000]);
 }
 
 /// Typed Parquet dates and timestamps are checked as they are; the same rows
@@ -348,13 +346,7 @@ fn parquet_typed_dates_ignore_a_text_date_format() {
     let l = load(dir.path());
     assert!(l.rejects.is_empty(), "{:?}", l.rejects);
     let gl = &l.tables[&reckon_core::Table::GlJournalLines];
-    let days: Vec<i32> = gl
-        .column("posting_date")
-        .ok()
-        .and_then(|c| c.cast(&DataType::Int32).ok())
-        .and_then(|c| c.i32().ok().map(|a| a.iter().flatten().collect()))
-        .unwrap_or_default();
-    assert_eq!(days, [20_513, 20_513]);
+    assert_eq!(physical(gl, "posting_date"), [20_513, 20_513]);
 }
 
 /// A template may join a typed Parquet date or timestamp: it is written as
