@@ -248,6 +248,15 @@ pub fn train_from_decisions(
             p.holdout_runs, p.weak_weight, p.prior_weight
         )));
     }
+    if !(p.anchor_alpha >= 0.0 && p.anchor_alpha.is_finite()) {
+        return Err(RetrainError::Params(format!("--anchor-alpha {} must be at least 0", p.anchor_alpha)));
+    }
+    if p.anchor_alpha > 0.0 && p.anchor.is_none() {
+        return Err(RetrainError::Params(format!(
+            "--anchor-alpha {}: the champion has no weights.json of the features {FEATURE_SPEC} to fit towards",
+            p.anchor_alpha
+        )));
+    }
     let mut store = reckon_state::Store::open(state)?;
     let runs = store.runs()?;
     let scores = store.proposal_scores()?;

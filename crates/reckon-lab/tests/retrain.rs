@@ -127,5 +127,19 @@ fn a_bank_that_changes_its_format_is_seen_and_retrained_for() {
     )
     .err();
     assert!(matches!(e, Some(RetrainError::TooFewLabels { needed: 1_000_000, .. })), "{e:?}");
+    // A pull with nothing to pull towards, or a negative one: refused, not
+    // silently fitted without it.
+    for p in [
+        RetrainParams { min_labels: 20, anchor_alpha: 1000.0, anchor: None, ..RetrainParams::default() },
+        RetrainParams {
+            min_labels: 20,
+            anchor_alpha: -1.0,
+            anchor: Some((champion.id.clone(), weights.clone())),
+            ..RetrainParams::default()
+        },
+    ] {
+        let e = train_from_decisions(&state, &tmp.path().join("never"), &p, 0.998).err();
+        assert!(matches!(&e, Some(RetrainError::Params(m)) if m.contains("--anchor-alpha")), "{e:?}");
+    }
     assert!(!tmp.path().join("never").exists(), "nothing written");
 }

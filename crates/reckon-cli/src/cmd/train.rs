@@ -294,13 +294,6 @@ pub fn exec(what: What) -> anyhow::Result<i32> {
             let champion = reckon_lab::retrain::champion(&state, &reckon_cash::MatchConfig::default().model)
                 .map_err(|e| anyhow::anyhow!(e))?;
             let champion_auto = champion.auto;
-            if anchor_alpha > 0.0 && champion.weights.is_none() {
-                anyhow::bail!(
-                    "--anchor-alpha: the champion {} has no weights.json of the features {}",
-                    champion.id,
-                    reckon_cash::FEATURE_SPEC
-                );
-            }
             drop(validation);
             let p = reckon_lab::retrain::RetrainParams {
                 holdout_runs,
