@@ -174,8 +174,10 @@ pub fn name_similarity_sorted(payer: &str, payer_sorted: &str, master: &str, mas
         reckon_core::similarity::jaro_winkler(payer_sorted, master_sorted)
     };
     // Banks cut names at 35 characters: compare with the master cut to the payer's length.
-    let n = payer.chars().count();
-    let truncated = if n >= 12 && master.chars().count() > n {
+    let n = if payer.is_ascii() { payer.len() } else { payer.chars().count() };
+    let truncated = if n >= 12 && master.is_ascii() && master.len() > n {
+        reckon_core::similarity::jaro_winkler(payer, &master[..n])
+    } else if n >= 12 && master.chars().count() > n {
         let cut: String = master.chars().take(n).collect();
         reckon_core::similarity::jaro_winkler(payer, &cut)
     } else if n >= 12 {
