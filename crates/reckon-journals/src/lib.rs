@@ -23,6 +23,7 @@
 pub mod book;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use rayon::prelude::*;
 use reckon_core::InvalidSetting;
@@ -277,21 +278,25 @@ impl AnomalyConfig {
     }
 }
 
-/// A test that fired on a journal, with its explanation.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+/// A test that fired on a journal, with its explanation. A text that many
+/// journals share (a preparer's Benford deviation) is one allocation for all of
+/// them.
+#[derive(Clone, Debug, PartialEq)]
 pub struct Flag {
     pub test: JournalTest,
-    pub text: String,
+    pub text: Arc<str>,
     pub weight: f64,
 }
 
-/// A journal's outcome.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+/// A journal's outcome. Results are kept for every journal of a book (millions
+/// in a year of a large company's GL), so a result holds its lines as the
+/// journal's position in [`Book::journals`], and its entity's name is shared.
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct JournalResult {
-    pub entity: String,
+    pub entity: Arc<str>,
     pub journal_id: String,
-    /// Line indices (into the input slice).
-    pub lines: Vec<usize>,
+    /// The journal's position in [`Book::journals`]; its lines are [`JournalResult::lines`].
+    pub journal: u32,
     pub flags: Vec<Flag>,
     pub risk: f64,
     /// Unbalanced per currency: a control violation.
@@ -337,6 +342,14 @@ pub struct Rarity {
     /// many similar totals of the same two accounts is expected in a large book;
     /// among few, it is not.
     pub duplicate: f64,
+}
+
+impl JournalResult {
+    /// The journal's lines: indices into `book` (into the input slice for
+    /// [`Tests::run`]), in the order they came in.
+    pub fn lines<'b>(&self, book: &'b Book) -> &'b [u32] {
+        book.journals().lines(self.journal as usize)
+    }
 }
 
 impl Default for Rarity {
@@ -468,6 +481,20 @@ impl Tests {
             })
             .collect();
         let dup_of = self.duplicates(book);
+        let entity_names: Vec<Arc<str>> = book.entity.names().iter().map(|e| Arc::from(e.as_str())).collect();
+        // One text per nonconforming preparer, shared by all of their journals.
+        let benford_text: Vec<Option<Arc<str>>> = benford_off
+            .iter()
+            .enumerate()
+            .map(|(p, mad)| {
+                mad.map(|mad| {
+                    Arc::from(format!(
+                        "{}'s first digits deviate from Benford's law (MAD {mad:.3})",
+                        book.preparer_id.name(p as u32)
+                    ))
+                })
+            })
+            .collect();
         // Entities that post at weekends as a matter of course (retail, hospitality,
         // round-the-clock operations): a weekend posting there is not unusual.
         let off_day = |d: i32| weekday(d) >= 5 || self.holidays.contains(&d);
@@ -522,13 +549,23 @@ impl Tests {
                         .collect();
                     flags.push(Flag {
                         test: JournalTest::Unbalanced,
-                        text: format!("debits and credits differ by {}", off.join(", ")),
+                        text: Arc::from(format!("debits and credits differ by {}", off.join(", "))),
                         weight: 1.0,
                     });
                 }
+                let mut shared = |test: JournalTest, weight: f64, text: &Arc<str>| {
+                    if !flags.iter().any(|f| f.test == test) {
+                        flags.push(Flag { test, text: Arc::clone(text), weight });
+                    }
+                };
+                for &i in ix {
+                    if let Some(Some(text)) = benford_text.get(book.preparer_id.id(i as usize) as usize) {
+                        shared(JournalTest::Benford, 0.15, text);
+                    }
+                }
                 let mut flag = |test: JournalTest, weight: f64, text: &dyn Fn() -> String| {
                     if !flags.iter().any(|f| f.test == test) {
-                        flags.push(Flag { test, text: text(), weight });
+                        flags.push(Flag { test, text: Arc::from(text()), weight });
                     }
                 };
                 for &i in ix {
@@ -614,14 +651,6 @@ impl Tests {
                                 "manual entry to revenue account {} in the last days of {}",
                                 book.account.at(i),
                                 book.fiscal_period.at(i)
-                            )
-                        });
-                    }
-                    if let Some(Some(mad)) = benford_off.get(prep as usize) {
-                        flag(JournalTest::Benford, 0.15, &|| {
-                            format!(
-                                "{}'s first digits deviate from Benford's law (MAD {mad:.3})",
-                                book.preparer_id.at(i)
                             )
                         });
                     }
@@ -735,9 +764,9 @@ impl Tests {
                 flags.sort_by(|a, b| b.weight.total_cmp(&a.weight).then(a.test.as_str().cmp(b.test.as_str())));
                 let risk = 1.0 - flags.iter().map(|f| 1.0 - f.weight).product::<f64>();
                 JournalResult {
-                    entity: book.entity.name(ent).to_string(),
+                    entity: Arc::clone(&entity_names[ent as usize]),
                     journal_id: book.journal_id.at(i0).to_string(),
-                    lines: ix.iter().map(|&i| i as usize).collect(),
+                    journal: j as u32,
                     flags,
                     risk,
                     unbalanced,
@@ -932,20 +961,21 @@ pub fn features(tests: &Tests, book: &Book, results: &[JournalResult]) -> Vec<f3
         book.source.names().iter().map(|s| c.manual_sources.iter().any(|m| m.eq_ignore_ascii_case(s))).collect();
     let mut out = vec![0f32; results.len() * k];
     out.par_chunks_mut(k).zip(results.par_iter()).for_each(|(row, j)| {
-        let ix = &j.lines;
-        let i0 = ix[0];
+        let ix = j.lines(book);
+        let i0 = ix[0] as usize;
         let ent = book.entity.id(i0);
         let exp = book.exponent[i0];
         let unit = 10f64.powi(i32::from(exp));
-        let total: i128 = ix.iter().map(|&i| book.amount[i]).filter(|a| *a > 0).map(i128::from).sum();
+        let total: i128 = ix.iter().map(|&i| book.amount[i as usize]).filter(|a| *a > 0).map(i128::from).sum();
         let posted = book.posting_date[i0];
         let end = period_end(book.fiscal_period.at(i0));
         let dom = end.map_or(0.5, |e| 1.0 - ((e - posted) as f32 / 31.0).clamp(0.0, 1.0));
         let lag = book.created_day[i0].map_or(0.0, |c| ((c - posted) as f32 / 30.0).clamp(-1.0, 6.0));
-        let rare_acct = ix.iter().map(|&i| prof.account_journals(ent, book.account.id(i))).min().unwrap_or(0);
+        let rare_acct = ix.iter().map(|&i| prof.account_journals(ent, book.account.id(i as usize))).min().unwrap_or(0);
         let rare_pa = ix
             .iter()
             .map(|&i| {
+                let i = i as usize;
                 let p = book.preparer_id.id(i);
                 share(
                     prof.preparer_account.get(&(p, book.account.id(i))).copied().unwrap_or(0),
@@ -953,8 +983,7 @@ pub fn features(tests: &Tests, book: &Book, results: &[JournalResult]) -> Vec<f3
                 )
             })
             .fold(f32::INFINITY, f32::min);
-        let ix32: Vec<u32> = ix.iter().map(|&i| i as u32).collect();
-        let (dr, cr) = book.sides(&ix32);
+        let (dr, cr) = book.sides(ix);
         let rare_pair = dr
             .iter()
             .flat_map(|d| cr.iter().map(move |c| (*d, *c)))
@@ -963,9 +992,12 @@ pub fn features(tests: &Tests, book: &Book, results: &[JournalResult]) -> Vec<f3
             .unwrap_or(0);
         let zmax = ix
             .iter()
-            .map(|&i| prof.amount_z(ent, book.account.id(i), book.amount[i]).map_or(0.0, |(z, _)| z.abs()))
+            .map(|&i| {
+                let i = i as usize;
+                prof.amount_z(ent, book.account.id(i), book.amount[i]).map_or(0.0, |(z, _)| z.abs())
+            })
             .fold(0.0, f64::max);
-        let approved = |i: usize| !book.approver_id.at(i).is_empty();
+        let approved = |i: u32| !book.approver_id.at(i as usize).is_empty();
         row.copy_from_slice(&[
             ((total as f64 / unit) + 1.0).log10() as f32,
             ix.len() as f32,
@@ -978,10 +1010,15 @@ pub fn features(tests: &Tests, book: &Book, results: &[JournalResult]) -> Vec<f3
             share(rare_pair, journals_n),
             zmax.min(20.0) as f32,
             if ix.iter().any(|&i| approved(i)) { 1.0 } else { 0.0 },
-            if ix.iter().any(|&i| approved(i) && book.approver_id.at(i) == book.preparer_id.at(i)) { 1.0 } else { 0.0 },
+            if ix.iter().any(|&i| approved(i) && book.approver_id.at(i as usize) == book.preparer_id.at(i as usize)) {
+                1.0
+            } else {
+                0.0
+            },
             if ix
                 .iter()
-                .any(|&i| book.amount[i] != 0 && book.amount[i].unsigned_abs().is_multiple_of(1000 * unit as u64))
+                .map(|&i| book.amount[i as usize])
+                .any(|a| a != 0 && a.unsigned_abs().is_multiple_of(1000 * unit as u64))
             {
                 1.0
             } else {

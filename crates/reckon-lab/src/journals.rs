@@ -49,7 +49,7 @@ pub type JournalTruth = HashMap<(String, String), String>;
 pub fn score_journals(results: &[JournalResult], truth: &JournalTruth, review_risk: f64) -> JournalEval {
     let scores: Vec<f64> = results.iter().map(|j| j.risk).collect();
     let labels: Vec<bool> =
-        results.iter().map(|j| truth.contains_key(&(j.entity.clone(), j.journal_id.clone()))).collect();
+        results.iter().map(|j| truth.contains_key(&(j.entity.to_string(), j.journal_id.clone()))).collect();
     let k = labels.iter().filter(|b| **b).count();
     let mut order: Vec<usize> = (0..results.len()).collect();
     order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
@@ -58,7 +58,7 @@ pub fn score_journals(results: &[JournalResult], truth: &JournalTruth, review_ri
     let mut fp = 0usize;
     for j in results {
         let flagged = j.risk >= review_risk || j.unbalanced;
-        match truth.get(&(j.entity.clone(), j.journal_id.clone())) {
+        match truth.get(&(j.entity.to_string(), j.journal_id.clone())) {
             Some(ty) => {
                 let e = recall.entry(ty.clone()).or_default();
                 e.0 += 1;
@@ -93,14 +93,13 @@ pub fn eval_out(out: &Path, truth_dir: &Path, review_risk: f64) -> Result<Journa
     let score = required_f64(&df, "score").map_err(&bad)?;
     let mut by: BTreeMap<(String, String), JournalResult> = BTreeMap::new();
     for i in 0..df.height() {
-        let e = by.entry((ent[i].clone(), jid[i].clone())).or_insert_with(|| JournalResult {
-            entity: ent[i].clone(),
+        by.entry((ent[i].clone(), jid[i].clone())).or_insert_with(|| JournalResult {
+            entity: ent[i].as_str().into(),
             journal_id: jid[i].clone(),
             risk: score[i],
             unbalanced: flags[i].split('|').any(|f| f == "unbalanced"),
             ..JournalResult::default()
         });
-        e.lines.push(i);
     }
     let results: Vec<JournalResult> = by.into_values().collect();
     evaluate(&results, truth_dir, review_risk)
@@ -115,7 +114,7 @@ pub(crate) fn labels(results: &[JournalResult], truth_dir: &Path) -> Result<Vec<
     let (ei, ji) = (ix("entity")?, ix("journal_id")?);
     let set: std::collections::HashSet<(String, String)> =
         (0..t.records.len()).map(|r| (t.columns[ei][r].to_string(), t.columns[ji][r].to_string())).collect();
-    Ok(results.iter().map(|j| set.contains(&(j.entity.clone(), j.journal_id.clone()))).collect())
+    Ok(results.iter().map(|j| set.contains(&(j.entity.to_string(), j.journal_id.clone()))).collect())
 }
 
 /// A plain isolation forest on raw one-hot features (account, source, preparer,
@@ -133,7 +132,8 @@ fn one_hot(book: &Book, results: &[JournalResult], vocab: &mut Option<Vec<String
     let mut x = vec![0f32; results.len() * k];
     for (r, j) in results.iter().enumerate() {
         let mut total = 0i128;
-        for &i in &j.lines {
+        for &i in j.lines(book) {
+            let i = i as usize;
             let keys = [
                 format!("a:{}", book.account.at(i)),
                 format!("s:{}", book.source.at(i)),

@@ -2,12 +2,12 @@
 //! risk model → `journal_scores.parquet`, `benford.parquet`, `journal_anomaly`
 //! and `control_violation` exceptions. Training and evaluation are in reckon-lab.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use polars::prelude::*;
 use reckon_feed::{Band, Exception, ExceptionKind, Reason};
-use reckon_journals::{Book, JournalResult, Tests};
+use reckon_journals::{Book, JournalResult, JournalTest, Tests};
 
 use crate::stage::{BuildError, RunInputs, Settled, Stage, StageError, StageOutput, StageReport};
 
@@ -125,7 +125,7 @@ impl Stage for JournalsStage {
             learned,
             models: entries,
             settled: Settled {
-                gl_scored: Some(results.iter().flat_map(|j| j.lines.iter().copied()).collect()),
+                gl_scored: Some(results.iter().flat_map(|j| j.lines(book).iter().map(|&i| i as usize)).collect()),
                 ..Settled::default()
             },
         })
@@ -150,23 +150,47 @@ pub fn benford_frame(tests: &Tests, book: &Book) -> PolarsResult<DataFrame> {
 }
 
 /// `journal_scores.parquet`: one row per line with its journal's score and flags.
+///
+/// A year of a large company's GL has millions of lines, so the columns are
+/// built straight from the book: each line's journal is a `u32`, and each
+/// distinct list of flags is joined once.
 pub fn scores_frame(book: &Book, results: &[JournalResult], model: &str) -> PolarsResult<DataFrame> {
-    let flags: Vec<String> =
-        results.iter().map(|j| j.flags.iter().map(|f| f.test.as_str()).collect::<Vec<_>>().join("|")).collect();
-    let mut rows: Vec<(usize, usize)> = Vec::with_capacity(book.len());
+    const NONE: u32 = u32::MAX;
+    let mut journal_of = vec![NONE; book.len()];
+    // The joined flags of each result, as an index into `joined`.
+    let mut joined: Vec<String> = Vec::new();
+    let mut seen: HashMap<Box<[JournalTest]>, u32> = HashMap::new();
+    let mut flags_of: Vec<u32> = Vec::with_capacity(results.len());
+    let mut tests: Vec<JournalTest> = Vec::new();
     for (k, j) in results.iter().enumerate() {
-        rows.extend(j.lines.iter().map(|&i| (i, k)));
+        for &i in j.lines(book) {
+            journal_of[i as usize] = k as u32;
+        }
+        tests.clear();
+        tests.extend(j.flags.iter().map(|f| f.test));
+        let at = match seen.get(tests.as_slice()) {
+            Some(&at) => at,
+            None => {
+                let at = joined.len() as u32;
+                joined.push(tests.iter().map(|t| t.as_str()).collect::<Vec<_>>().join("|"));
+                seen.insert(tests.clone().into_boxed_slice(), at);
+                at
+            }
+        };
+        flags_of.push(at);
     }
-    rows.sort_unstable();
+    let rows = || journal_of.iter().enumerate().filter(|(_, k)| **k != NONE).map(|(i, k)| (i, *k as usize));
+    let height = rows().count();
     let cols = vec![
-        Column::new("entity".into(), rows.iter().map(|r| book.entity.at(r.0)).collect::<Vec<_>>()),
-        Column::new("journal_id".into(), rows.iter().map(|r| book.journal_id.at(r.0)).collect::<Vec<_>>()),
-        Column::new("line_no".into(), rows.iter().map(|r| book.line_no[r.0]).collect::<Vec<_>>()),
-        Column::new("score".into(), rows.iter().map(|r| results[r.1].risk).collect::<Vec<_>>()),
-        Column::new("model".into(), vec![model; rows.len()]),
-        Column::new("flags".into(), rows.iter().map(|r| flags[r.1].as_str()).collect::<Vec<_>>()),
+        StringChunked::from_iter_values("entity".into(), rows().map(|(i, _)| book.entity.at(i))).into_column(),
+        StringChunked::from_iter_values("journal_id".into(), rows().map(|(i, _)| book.journal_id.at(i))).into_column(),
+        Int64Chunked::from_iter_values("line_no".into(), rows().map(|(i, _)| book.line_no[i])).into_column(),
+        Float64Chunked::from_iter_values("score".into(), rows().map(|(_, k)| results[k].risk)).into_column(),
+        StringChunked::from_iter_values("model".into(), std::iter::repeat_n(model, height)).into_column(),
+        StringChunked::from_iter_values("flags".into(), rows().map(|(_, k)| joined[flags_of[k] as usize].as_str()))
+            .into_column(),
     ];
-    DataFrame::new(rows.len(), cols)
+    DataFrame::new(height, cols)
 }
 
 /// The inputs and risk of each journal raised as a `journal_anomaly`, under
@@ -233,8 +257,9 @@ pub fn exceptions(
         } else {
             continue;
         };
-        let i0 = j.lines[0];
-        let total: i128 = j.lines.iter().map(|&i| i128::from(book.amount[i])).filter(|a| *a > 0).sum();
+        let lines = j.lines(book);
+        let i0 = lines[0] as usize;
+        let total: i128 = lines.iter().map(|&i| i128::from(book.amount[i as usize])).filter(|a| *a > 0).sum();
         let records = vec![format!("gl_journal_lines:{}/{}", j.entity, j.journal_id)];
         out.push(Exception {
             exception_id: Exception::id_for(kind, &records),
@@ -243,14 +268,14 @@ pub fn exceptions(
             band,
             score: j.risk,
             confidence: j.risk,
-            entity: Some(j.entity.clone()),
+            entity: Some(j.entity.to_string()),
             currency: Some(book.currency.at(i0).to_string()),
             amount: Some(reckon_core::format_minor_wide(total, book.exponent[i0])),
             records,
             reasons: j
                 .flags
                 .iter()
-                .map(|f| Reason { code: f.test.as_str().into(), text: f.text.clone(), weight: f.weight })
+                .map(|f| Reason { code: f.test.as_str().into(), text: f.text.to_string(), weight: f.weight })
                 .collect(),
             recommended_action: action.into(),
             model: Some(model.into()),
@@ -346,7 +371,7 @@ impl RiskModel {
                 };
                 j.flags.push(reckon_journals::Flag {
                     test: reckon_journals::JournalTest::IsolationForest,
-                    text,
+                    text: text.into(),
                     weight: f64::from(*s),
                 });
             }

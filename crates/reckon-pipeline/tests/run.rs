@@ -383,7 +383,7 @@ fn risk_model_inputs_are_built_by_name() {
     let j = reckon_journals::JournalResult {
         flags: vec![reckon_journals::Flag {
             test: reckon_journals::JournalTest::Backdated,
-            text: String::new(),
+            text: "".into(),
             weight: 0.55,
         }],
         risk: 0.55,
@@ -407,7 +407,7 @@ fn risk_model_inputs_are_built_by_name() {
 fn tests_a_model_was_not_trained_with_raise_its_risk_afterwards() {
     use reckon_journals::{Flag, JournalTest};
     use reckon_pipeline::journals::{combined, raised, untrained};
-    let flag = |test, weight| Flag { test, text: String::new(), weight };
+    let flag = |test, weight| Flag { test, text: "".into(), weight };
     let j = reckon_journals::JournalResult {
         flags: vec![flag(JournalTest::Backdated, 0.55), flag(JournalTest::SeldomAccount, 0.30)],
         risk: 1.0 - 0.45 * 0.70,

@@ -46,8 +46,8 @@ pub fn exec(what: What) -> anyhow::Result<i32> {
             header.extend(reckon_journals::FEATURES.iter().map(|f| f.to_string()));
             w.write_record(&header)?;
             for (i, j) in results.iter().enumerate() {
-                let label = u8::from(truth.contains(&(j.entity.clone(), j.journal_id.clone())));
-                let mut rec = vec![j.entity.clone(), j.journal_id.clone(), label.to_string()];
+                let label = u8::from(truth.contains(&(j.entity.to_string(), j.journal_id.clone())));
+                let mut rec = vec![j.entity.to_string(), j.journal_id.clone(), label.to_string()];
                 rec.extend(f[i * k..(i + 1) * k].iter().map(|v| format!("{v}")));
                 w.write_record(&rec)?;
             }
