@@ -281,6 +281,10 @@ pub fn run_stages(opts: &RunOptions, stages: &[Box<dyn stage::Stage>]) -> Result
     // Every table converted once into the rows the engines read.
     tracing::info!(stage = "tables", "stage start");
     let tables = inputs::Tables::from_loaded(&loaded)?;
+    // The money totals are read off the loaded tables now, so the GL lines'
+    // frame can shrink to what the run still reads of it.
+    let totals = amount_totals(&loaded);
+    slim_gl_lines(&mut loaded, opened.is_some());
     let tables_ms = t2.elapsed().as_millis() as u64;
     timings.insert("tables".to_string(), tables_ms);
     tracing::info!(
@@ -451,7 +455,6 @@ pub fn run_stages(opts: &RunOptions, stages: &[Box<dyn stage::Stage>]) -> Result
         pending = Some(p);
     }
     let refused: Vec<String> = loaded.refused_files().into_iter().map(str::to_string).collect();
-    let totals = amount_totals(&loaded);
     let mut m = Manifest::new(
         started,
         &opts.input,
@@ -523,6 +526,21 @@ pub fn run_stages(opts: &RunOptions, stages: &[Box<dyn stage::Stage>]) -> Result
         RunStatus::InputRefused
     };
     Ok(RunOutcome { manifest: m, loaded, status, deliveries, state_commit_ms })
+}
+
+/// Once the GL lines are the engines' book ([`inputs::Tables::book`]), the run
+/// reads of their loaded frame only its height (conservation) and, with a
+/// state store, the columns of [`remember::GL_FACT_COLUMNS`]. The other columns
+/// are dropped: at 5 M lines they are most of the loaded tables' memory, held
+/// until the run ends. Stages read GL lines from the book, never from
+/// [`stage::RunInputs::loaded`].
+fn slim_gl_lines(loaded: &mut Loaded, with_state: bool) {
+    let Some(df) = loaded.tables.get_mut(&Table::GlJournalLines) else { return };
+    let keep: &[&str] = if with_state { &remember::GL_FACT_COLUMNS } else { &[] };
+    let dropped: Vec<PlSmallStr> =
+        df.get_column_names().into_iter().filter(|c| !keep.contains(&c.as_str())).cloned().collect();
+    // `drop_many` keeps the frame's height, with no columns left too.
+    *df = df.drop_many(dropped);
 }
 
 /// Sum of every money column per table and currency, as exact decimal text.

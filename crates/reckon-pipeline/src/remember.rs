@@ -597,6 +597,14 @@ pub struct Finished {
     pub suppressed: u64,
 }
 
+/// The columns of the loaded GL lines [`facts_of`] reads: all a run keeps of
+/// that frame once its lines are the engines' book (see [`crate::run`]).
+pub const GL_FACT_COLUMNS: [&str; 3] = [
+    reckon_core::col::gl_journal_lines::ENTITY,
+    reckon_core::col::gl_journal_lines::JOURNAL_ID,
+    reckon_core::col::gl_journal_lines::PREPARER_ID,
+];
+
 /// Facts about an exception from the loaded books: a journal's preparers and
 /// line count; for AP documents (duplicates), each document's vendor and
 /// amount — what makes a dismissal or an explanation lapse when it changes.
@@ -617,10 +625,11 @@ pub fn facts_of<'a>(loaded: &'a Loaded, raised: &[Exception]) -> impl Fn(&Except
     let strs = |df: &DataFrame, c: &str| df.column(c).ok().and_then(|c| c.str().ok().cloned());
     let mut by_journal: HashMap<String, (BTreeSet<String>, u64)> = HashMap::new();
     if let Some(gl) = loaded.tables.get(&Table::GlJournalLines).filter(|_| !journals.is_empty())
-        && let (Some(ent), Some(jid)) = (strs(gl, "entity"), strs(gl, "journal_id"))
+        && let [entity, journal_id, preparer_id] = GL_FACT_COLUMNS
+        && let (Some(ent), Some(jid)) = (strs(gl, entity), strs(gl, journal_id))
     {
         let ids: HashSet<&str> = journals.iter().filter_map(|k| k.split_once('/').map(|(_, j)| j)).collect();
-        let prep = strs(gl, "preparer_id");
+        let prep = strs(gl, preparer_id);
         for (i, (e, j)) in ent.iter().zip(jid.iter()).enumerate() {
             let Some(j) = j.filter(|j| ids.contains(j)) else { continue };
             let key = format!("{}/{j}", e.unwrap_or(""));

@@ -29,7 +29,8 @@ use crate::manifest::ModelEntry;
 
 /// What every stage reads: the loaded tables (files, rejects, frames) and the
 /// same tables converted once into engine rows ([`crate::inputs::Tables`]; a
-/// stage reads those, not the frames), the run's id (exception ids do not
+/// stage reads those, not the frames; the GL lines' frame keeps only its
+/// height and the columns the run reads after the stages), the run's id (exception ids do not
 /// depend on it; the events carry it) and, in a run with a state store, what
 /// the store remembers (decisions to apply, rejected pairs, payer aliases, open
 /// amounts reckon already reduced).

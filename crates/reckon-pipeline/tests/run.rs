@@ -169,10 +169,13 @@ fn runs_are_deterministic_and_normalized_output_reloads() {
         b["loaded"].as_u64().unwrap_or(1)
     );
     assert!(b["matched"].as_u64().unwrap_or(0) > 0);
-    // normalized/ is valid contract input: loading it again gives the same rows.
+    // normalized/ is valid contract input: loading it again gives the rows the
+    // input loads to (the run keeps of the GL lines' frame only its height).
     let again = reckon_ingest::load_dir(&a.path().join("normalized")).unwrap_or_else(|e| panic!("{e}"));
     assert!(again.rejects.is_empty(), "{:?}", &again.rejects[..again.rejects.len().min(3)]);
-    for (t, df) in &oa.loaded.tables {
+    let first = reckon_ingest::load_dir(input.path()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(first.tables.keys().collect::<Vec<_>>(), oa.loaded.tables.keys().collect::<Vec<_>>());
+    for (t, df) in &first.tables {
         let other = &again.tables[t];
         let cols: Vec<&str> = t.spec().columns.iter().map(|c| c.name).collect();
         let x = df.select(cols.clone()).unwrap_or_else(|e| panic!("{e}"));
@@ -457,6 +460,40 @@ fn polars_blocking_equals_the_engines_own_lookups() {
 /// other entry is the subject of exactly one exception), and the check finds a
 /// lost entry, an entry in two places and a phantom entry — compensating errors
 /// that a count tally would cancel.
+/// Once the GL lines are the engines' book, the run keeps of their loaded frame
+/// only its height and, with a state store, the columns a journal exception's
+/// facts come from; the money totals are those of the whole table.
+#[test]
+fn the_gl_frame_keeps_only_what_the_run_reads_after_the_stages() {
+    use reckon_core::Table::GlJournalLines as Gl;
+    let input = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    reckon_synth::generate(input.path(), &reckon_synth::Config::new(8, 600)).unwrap_or_else(|e| panic!("{e}"));
+    let fresh = reckon_ingest::load_dir(input.path()).unwrap_or_else(|e| panic!("{e}"));
+    let lines = &fresh.tables[&Gl];
+    assert!(lines.height() > 0 && lines.width() > 3);
+    let totals = reckon_pipeline::amount_totals(&fresh);
+    assert!(!totals["gl_journal_lines"]["amount"].is_empty());
+
+    let out = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let o = run(&opts(input.path(), out.path(), false)).unwrap_or_else(|e| panic!("{e}"));
+    let kept = &o.loaded.tables[&Gl];
+    assert_eq!((kept.height(), kept.width()), (lines.height(), 0));
+    assert_eq!(o.manifest.amount_totals, totals);
+    assert_eq!(o.manifest.conservation.gl_journal_lines.as_ref().map(|c| c.loaded), Some(lines.height() as u64));
+
+    let mut with_state = opts(input.path(), &out.path().join("with_state"), false);
+    with_state.state = Some(out.path().join("state.sqlite"));
+    let o = run(&with_state).unwrap_or_else(|e| panic!("{e}"));
+    let kept = &o.loaded.tables[&Gl];
+    let names: Vec<&str> = kept.get_column_names().into_iter().map(|c| c.as_str()).collect();
+    let (mut sorted, mut facts) = (names.clone(), reckon_pipeline::remember::GL_FACT_COLUMNS.to_vec());
+    sorted.sort();
+    facts.sort();
+    assert_eq!(sorted, facts);
+    assert!(kept.equals_missing(&lines.select(names).unwrap_or_else(|e| panic!("{e}"))));
+    assert_eq!(o.manifest.amount_totals, totals);
+}
+
 #[test]
 fn conservation_is_checked_entry_by_entry() {
     use reckon_pipeline::manifest::{Settlement, conservation};
