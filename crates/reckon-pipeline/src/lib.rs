@@ -284,7 +284,9 @@ pub fn run_stages(opts: &RunOptions, stages: &[Box<dyn stage::Stage>]) -> Result
     // The money totals are read off the loaded tables now, so the GL lines'
     // frame can shrink to what the run still reads of it.
     let totals = amount_totals(&loaded);
-    slim_gl_lines(&mut loaded, opened.is_some());
+    if !stages.iter().any(|s| s.frames().contains(&Table::GlJournalLines)) {
+        slim_gl_lines(&mut loaded, opened.is_some());
+    }
     let tables_ms = t2.elapsed().as_millis() as u64;
     timings.insert("tables".to_string(), tables_ms);
     tracing::info!(
@@ -532,8 +534,8 @@ pub fn run_stages(opts: &RunOptions, stages: &[Box<dyn stage::Stage>]) -> Result
 /// reads of their loaded frame only its height (conservation) and, with a
 /// state store, the columns of [`remember::GL_FACT_COLUMNS`]. The other columns
 /// are dropped: at 5 M lines they are most of the loaded tables' memory, held
-/// until the run ends. Stages read GL lines from the book, never from
-/// [`stage::RunInputs::loaded`].
+/// until the run ends. The built-in stages read GL lines from the book; a run
+/// with a stage that declares the frame ([`stage::Stage::frames`]) keeps it.
 fn slim_gl_lines(loaded: &mut Loaded, with_state: bool) {
     let Some(df) = loaded.tables.get_mut(&Table::GlJournalLines) else { return };
     let keep: &[&str] = if with_state { &remember::GL_FACT_COLUMNS } else { &[] };

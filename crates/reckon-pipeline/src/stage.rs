@@ -29,8 +29,8 @@ use crate::manifest::ModelEntry;
 
 /// What every stage reads: the loaded tables (files, rejects, frames) and the
 /// same tables converted once into engine rows ([`crate::inputs::Tables`]; a
-/// stage reads those, not the frames; the GL lines' frame keeps only its
-/// height and the columns the run reads after the stages), the run's id (exception ids do not
+/// stage reads those; a stage that reads a frame says so in
+/// [`Stage::frames`]), the run's id (exception ids do not
 /// depend on it; the events carry it) and, in a run with a state store, what
 /// the store remembers (decisions to apply, rejected pairs, payer aliases, open
 /// amounts reckon already reduced).
@@ -51,6 +51,13 @@ pub trait Stage: Send + Sync + std::fmt::Debug {
     /// The input tables the stage reads from [`RunInputs::tables`]; the run
     /// releases a table's rows when the last stage that reads it is done.
     fn reads(&self) -> &'static [reckon_core::Table];
+    /// The loaded tables whose frames the stage reads from
+    /// [`RunInputs::loaded`] (through their contract views) instead of, or
+    /// beside, the engine rows. The run keeps such a frame whole; the GL lines'
+    /// frame is otherwise cut down once the book is built.
+    fn frames(&self) -> &'static [reckon_core::Table] {
+        &[]
+    }
     /// Runs the stage. Business problems are exceptions in the output; `Err` is
     /// for a stage that could not be carried out (a model that fails to score).
     fn run(&self, inputs: &RunInputs<'_>) -> Result<StageOutput, StageError>;

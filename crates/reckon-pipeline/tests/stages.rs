@@ -33,6 +33,10 @@ impl Stage for InvoiceCounts {
         &[reckon_core::Table::ApInvoices]
     }
 
+    fn frames(&self) -> &'static [reckon_core::Table] {
+        &[reckon_core::Table::ApInvoices]
+    }
+
     fn run(&self, inputs: &RunInputs<'_>) -> Result<StageOutput, StageError> {
         // A stage may read a loaded table's frame through its contract view.
         let Some(v) = inputs.loaded.view(reckon_core::Table::ApInvoices) else {
@@ -210,6 +214,61 @@ fn an_undeclared_table_is_an_error() {
         .unwrap_or_default();
     assert!(e.contains("sneaky") && e.contains("extra"), "{e}");
     assert!(!out.path().join("o").exists(), "a failed run leaves no output folder");
+}
+
+/// A stage that declares the GL lines' frame reads it whole; without one the
+/// run keeps of it only its height (tests/run.rs).
+#[test]
+fn a_stage_that_declares_a_frame_reads_it_whole() {
+    use reckon_core::Table::GlJournalLines as Gl;
+    #[derive(Debug)]
+    struct GlColumns(bool);
+    impl Stage for GlColumns {
+        fn name(&self) -> &'static str {
+            "gl_columns"
+        }
+        fn outputs(&self) -> &'static [&'static str] {
+            &[]
+        }
+        fn reads(&self) -> &'static [reckon_core::Table] {
+            &[]
+        }
+        fn frames(&self) -> &'static [reckon_core::Table] {
+            if self.0 { &[Gl] } else { &[] }
+        }
+        fn run(&self, inputs: &RunInputs<'_>) -> Result<StageOutput, StageError> {
+            let width = inputs.loaded.tables.get(&Gl).map_or(0, |d| d.width());
+            let mut counts = std::collections::BTreeMap::new();
+            counts.insert("columns".to_string(), width as u64);
+            Ok(StageOutput { report: StageReport { counts, ..StageReport::default() }, ..StageOutput::default() })
+        }
+    }
+    let input = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    reckon_synth::generate(input.path(), &reckon_synth::Config::new(6, 200)).unwrap_or_else(|e| panic!("{e}"));
+    // The GL lines alone: no bank entry is left for this stage to settle.
+    for e in std::fs::read_dir(input.path()).unwrap_or_else(|e| panic!("{e}")).flatten() {
+        let p = e.path();
+        if p.is_file() && !e.file_name().to_string_lossy().starts_with("gl_journal_lines") {
+            std::fs::remove_file(&p).unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+    let whole = reckon_ingest::load_dir(input.path()).unwrap_or_else(|e| panic!("{e}")).tables[&Gl].clone();
+    let out = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    for declared in [true, false] {
+        let stages: Vec<Box<dyn Stage>> = vec![Box::new(GlColumns(declared))];
+        let o = out.path().join(declared.to_string());
+        let r = run_stages(&RunOptions::new(input.path(), &o, Config::default()), &stages)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let seen = r.manifest.stage_reports["gl_columns"].counts["columns"];
+        let kept = &r.loaded.tables[&Gl];
+        assert_eq!(kept.height(), whole.height());
+        if declared {
+            assert_eq!(seen, whole.width() as u64);
+            assert!(kept.equals_missing(&whole), "a declared frame is kept whole");
+        } else {
+            assert_eq!((seen, kept.width()), (0, 0));
+        }
+    }
 }
 
 /// Settings and models are checked when stages are built, before any work.
