@@ -382,8 +382,9 @@ struct Group {
 
 struct Index<'a> {
     items: &'a [OpenItem],
-    by_full: HashMap<(String, String), Vec<usize>>, // (currency, key)
-    by_tail: HashMap<(String, String), Vec<usize>>,
+    /// Items by (currency, full invoice key) and (currency, numeric tail).
+    by_full: KeyIndex,
+    by_tail: KeyIndex,
     customers: Vec<(String, Vec<String>)>, // (customer_id, name keys)
     /// Customer id → its place in `customers`.
     customer_at: HashMap<String, usize>,
@@ -435,55 +436,65 @@ fn pair_keys(key: &str) -> Vec<u64> {
     out
 }
 
-impl<'a> Index<'a> {
-    fn new(items: &'a [OpenItem], customers: &'a [Customer], remittances: &'a [RemittanceLine]) -> Index<'a> {
-        let mut by_full: HashMap<(String, String), Vec<usize>> = HashMap::default();
-        let mut by_tail: HashMap<(String, String), Vec<usize>> = HashMap::default();
-        // Keys computed in parallel, inserted in item order.
-        let keys: Vec<(Option<String>, Option<String>)> =
-            items.par_iter().map(|it| invoice_keys(&it.invoice_number)).collect();
-        for ((i, it), (full, tail)) in items.iter().enumerate().zip(keys) {
-            if let Some(f) = full {
-                by_full.entry((it.currency.clone(), f)).or_default().push(i);
-            }
-            if let Some(t) = tail {
-                by_tail.entry((it.currency.clone(), t)).or_default().push(i);
-            }
-        }
-        let mut cust: Vec<(String, Vec<String>)> = Vec::new();
+/// The customer side of an [`Index`]: masters and customers known only from
+/// their open items, with their name keys, blocks and account keys.
+struct CustomerIndex {
+    customers: Vec<(String, Vec<String>)>,
+    customer_at: HashMap<String, usize>,
+    sorted_names: Vec<Vec<String>>,
+    by_iban: HashMap<String, usize>,
+    name_blocks: HashMap<String, Vec<usize>>,
+    pair_blocks: HashMap<u64, Vec<usize>>,
+    by_name: HashMap<String, Vec<usize>>,
+}
+
+impl CustomerIndex {
+    fn new(items: &[OpenItem], customers: &[Customer]) -> CustomerIndex {
+        // Name keys and account keys computed in parallel, inserted in order.
+        let masters: Vec<(Vec<String>, Vec<String>)> = customers
+            .par_iter()
+            .map(|c| {
+                let mut names = vec![name_key(&c.name)];
+                names.extend(c.aliases.iter().map(|a| name_key(a)));
+                names.retain(|n| !n.is_empty());
+                let mut ids: Vec<String> = c.ibans.iter().flat_map(|i| crate::account::keys(i)).collect();
+                ids.extend(crate::account::ein_key(&c.tax_id));
+                (names, ids)
+            })
+            .collect();
+        let mut cust: Vec<(String, Vec<String>)> = Vec::with_capacity(customers.len());
         let mut by_iban = HashMap::default();
-        let mut name_blocks: HashMap<String, Vec<usize>> = HashMap::default();
-        let mut pair_blocks: HashMap<u64, Vec<usize>> = HashMap::default();
-        let mut seen: BTreeSet<&str> = BTreeSet::new();
-        let mut add = |id: &str, names: Vec<String>, ids: Vec<String>, cust: &mut Vec<(String, Vec<String>)>| {
-            let ci = cust.len();
-            for k in ids {
-                by_iban.insert(k, ci);
-            }
-            for n in &names {
-                for b in block_keys(n) {
-                    name_blocks.entry(b).or_default().push(ci);
-                }
-                for p in pair_keys(n) {
-                    pair_blocks.entry(p).or_default().push(ci);
-                }
-            }
-            cust.push((id.to_string(), names));
-        };
-        for c in customers {
+        let mut seen: HashSet<&str> = HashSet::with_capacity(customers.len());
+        let mut rows: Vec<(String, Vec<String>, Vec<String>)> = Vec::with_capacity(customers.len());
+        for (c, (names, ids)) in customers.iter().zip(masters) {
             seen.insert(c.customer_id.as_str());
-            let mut names = vec![name_key(&c.name)];
-            names.extend(c.aliases.iter().map(|a| name_key(a)));
-            names.retain(|n| !n.is_empty());
-            let mut ids: Vec<String> = c.ibans.iter().flat_map(|i| crate::account::keys(i)).collect();
-            ids.extend(crate::account::ein_key(&c.tax_id));
-            add(&c.customer_id, names, ids, &mut cust);
+            rows.push((c.customer_id.clone(), names, ids));
         }
         // Customers known only from their open items.
         for it in items {
             if seen.insert(it.customer_id.as_str()) {
-                add(&it.customer_id, vec![name_key(&it.customer_name)], Vec::new(), &mut cust);
+                rows.push((it.customer_id.clone(), vec![name_key(&it.customer_name)], Vec::new()));
             }
+        }
+        let blocks: Vec<(Vec<String>, Vec<u64>)> = rows
+            .par_iter()
+            .map(|(_, names, _)| {
+                (names.iter().flat_map(|n| block_keys(n)).collect(), names.iter().flat_map(|n| pair_keys(n)).collect())
+            })
+            .collect();
+        let mut name_blocks: HashMap<String, Vec<usize>> = HashMap::default();
+        let mut pair_blocks: HashMap<u64, Vec<usize>> = HashMap::default();
+        for (ci, ((id, names, ids), (bs, ps))) in rows.into_iter().zip(blocks).enumerate() {
+            for k in ids {
+                by_iban.insert(k, ci);
+            }
+            for b in bs {
+                name_blocks.entry(b).or_default().push(ci);
+            }
+            for p in ps {
+                pair_blocks.entry(p).or_default().push(ci);
+            }
+            cust.push((id, names));
         }
         for v in name_blocks.values_mut().chain(pair_blocks.values_mut()) {
             v.sort_unstable();
@@ -498,6 +509,49 @@ impl<'a> Index<'a> {
                 }
             }
         }
+        let sorted_names = cust.par_iter().map(|(_, names)| names.iter().map(|n| sorted_tokens(n)).collect()).collect();
+        let customer_at: HashMap<String, usize> =
+            cust.iter().enumerate().map(|(ci, (id, _))| (id.clone(), ci)).collect();
+        CustomerIndex { customers: cust, customer_at, sorted_names, by_iban, name_blocks, pair_blocks, by_name }
+    }
+}
+
+/// Items by invoice key within their currency (as [`Index::currency`] numbers it).
+type KeyIndex = HashMap<(u32, String), Vec<usize>>;
+
+/// The items' full and numeric-tail invoice keys, each map filled in item order.
+fn key_indexes(items: &[OpenItem], item_currency: &[u32]) -> (KeyIndex, KeyIndex) {
+    let keys: Vec<(Option<String>, Option<String>)> =
+        items.par_iter().map(|it| invoice_keys(&it.invoice_number)).collect();
+    let fill = |tail: bool| {
+        let mut m: KeyIndex = HashMap::default();
+        for (i, (full, t)) in keys.iter().enumerate() {
+            if let Some(k) = if tail { t } else { full } {
+                m.entry((item_currency[i], k.clone())).or_default().push(i);
+            }
+        }
+        m
+    };
+    rayon::join(|| fill(false), || fill(true))
+}
+
+impl<'a> Index<'a> {
+    fn new(items: &'a [OpenItem], customers: &'a [Customer], remittances: &'a [RemittanceLine]) -> Index<'a> {
+        let mut currencies: HashMap<String, u32> = HashMap::default();
+        let item_currency: Vec<u32> = items
+            .iter()
+            .map(|it| match currencies.get(&it.currency) {
+                Some(&c) => c,
+                None => {
+                    let next = currencies.len() as u32;
+                    currencies.insert(it.currency.clone(), next);
+                    next
+                }
+            })
+            .collect();
+        // The item keys and the customer side are independent: built side by side.
+        let ((by_full, by_tail), c) =
+            rayon::join(|| key_indexes(items, &item_currency), || CustomerIndex::new(items, customers));
         let mut remit: HashMap<String, Vec<&RemittanceLine>> = HashMap::default();
         let mut advices: BTreeMap<&str, Vec<&RemittanceLine>> = BTreeMap::new();
         for r in remittances {
@@ -512,41 +566,30 @@ impl<'a> Index<'a> {
             let total = reckon_core::sum_minor(lines.iter().map(|l| l.paid));
             unlinked.entry((lines[0].currency.clone(), total)).or_default().push(lines);
         }
-        let sorted_names = cust.iter().map(|(_, names)| names.iter().map(|n| sorted_tokens(n)).collect()).collect();
-        let customer_at: HashMap<String, usize> =
-            cust.iter().enumerate().map(|(ci, (id, _))| (id.clone(), ci)).collect();
-        // Every item's customer is in `cust` (masters, then customers known only from items).
+        // Every item's customer is in `customers` (masters, then customers known only from items).
         let item_customer: Vec<usize> =
-            items.iter().map(|it| customer_at.get(&it.customer_id).copied().unwrap_or(usize::MAX)).collect();
-        let mut customer_items: Vec<Vec<usize>> = vec![Vec::new(); cust.len()];
+            items.par_iter().map(|it| c.customer_at.get(&it.customer_id).copied().unwrap_or(usize::MAX)).collect();
+        let mut customer_items: Vec<Vec<usize>> = vec![Vec::new(); c.customers.len()];
         for (i, &ci) in item_customer.iter().enumerate() {
             if let Some(v) = customer_items.get_mut(ci) {
                 v.push(i);
             }
         }
-        let mut currencies: HashMap<String, u32> = HashMap::default();
-        let item_currency = items
-            .iter()
-            .map(|it| {
-                let next = currencies.len() as u32;
-                *currencies.entry(it.currency.clone()).or_insert(next)
-            })
-            .collect();
         Index {
             items,
             by_full,
             by_tail,
-            customers: cust,
-            customer_at,
+            customers: c.customers,
+            customer_at: c.customer_at,
             item_customer,
             customer_items,
             item_currency,
             currencies,
-            sorted_names,
-            by_iban,
-            name_blocks,
-            pair_blocks,
-            by_name,
+            sorted_names: c.sorted_names,
+            by_iban: c.by_iban,
+            name_blocks: c.name_blocks,
+            pair_blocks: c.pair_blocks,
+            by_name: c.by_name,
             remit,
             unlinked,
         }
@@ -743,13 +786,13 @@ impl<'a> Index<'a> {
         for s in reference_probes(r) {
             let (full, tail) = invoice_keys(&s);
             if let Some(f) = full
-                && let Some(v) = self.by_full.get(&(r.currency.clone(), f))
+                && let Some(v) = self.by_full.get(&(self.currency(&r.currency), f))
             {
                 found.extend(v);
                 continue;
             }
             if let Some(t) = tail
-                && let Some(v) = self.by_tail.get(&(r.currency.clone(), t))
+                && let Some(v) = self.by_tail.get(&(self.currency(&r.currency), t))
             {
                 found.extend(v);
             }
@@ -970,8 +1013,8 @@ fn candidates(
         for l in lines {
             let (full, tail) = invoice_keys(&l.invoice_ref);
             let hit = full
-                .and_then(|f| idx.by_full.get(&(r.currency.clone(), f)))
-                .or_else(|| tail.and_then(|t| idx.by_tail.get(&(r.currency.clone(), t))));
+                .and_then(|f| idx.by_full.get(&(idx.currency(&r.currency), f)))
+                .or_else(|| tail.and_then(|t| idx.by_tail.get(&(idx.currency(&r.currency), t))));
             let it = hit
                 .and_then(|v| v.iter().copied().find(|&i| payer_ids.is_empty() || is_payer(i)).or(v.first().copied()));
             match it {
@@ -1500,8 +1543,8 @@ fn mark_unexplained_excess(gs: &mut [Group], r: &Receipt, idx: &Index<'_>, cfg: 
             .iter()
             .filter(|k| !own.contains(k) && !own_tails.contains(k))
             .filter(|k| like_own(k))
-            .filter(|k| !idx.by_full.contains_key(&(r.currency.clone(), (*k).clone())))
-            .filter(|k| invoice_keys(k).1.is_none_or(|t| !idx.by_tail.contains_key(&(r.currency.clone(), t))))
+            .filter(|k| !idx.by_full.contains_key(&(idx.currency(&r.currency), (*k).clone())))
+            .filter(|k| invoice_keys(k).1.is_none_or(|t| !idx.by_tail.contains_key(&(idx.currency(&r.currency), t))))
             .cloned()
             .collect();
         if !unseen.is_empty() {
@@ -1686,7 +1729,26 @@ pub fn run_shadowed(
         return Err(MatchError::Blocks { blocks: b.len(), receipts: receipts.len() });
     }
     let idx = Index::new(items, customers, remittances);
-    let mut per_receipt = candidate_groups(&idx, receipts, cfg, blocks);
+    let per_receipt = candidate_groups(&idx, receipts, cfg, blocks);
+    // The index is not read past candidate generation: freed beside the scoring.
+    let ((), out) = rayon::join(
+        move || drop(idx),
+        || score_and_assign(receipts, items, per_receipt, cfg, scorer, shadow, rejected),
+    );
+    out
+}
+
+/// Scores the candidate groups (with `scorer` and `shadow`, when given) and
+/// assigns the best of each receipt, strongest first.
+fn score_and_assign(
+    receipts: &[Receipt],
+    items: &[OpenItem],
+    mut per_receipt: Vec<Vec<Group>>,
+    cfg: &MatchConfig,
+    scorer: Option<&dyn GroupScorer>,
+    shadow: Option<&dyn GroupScorer>,
+    rejected: &HashSet<(String, String)>,
+) -> Result<MatchResult, MatchError> {
     if !rejected.is_empty() {
         for (r, gs) in receipts.iter().zip(per_receipt.iter_mut()) {
             gs.retain(|g| {
@@ -1791,7 +1853,10 @@ fn assign(
     }
     // Global assignment: best score first; ties by receipt order. An item's open
     // amount is consumed by what is applied to it.
-    all.sort_by(|a, b| b.score.total_cmp(&a.score).then(receipts[a.receipt].txn_id.cmp(&receipts[b.receipt].txn_id)));
+    // A stable sort, so the order is the same on any number of threads.
+    all.par_sort_by(|a, b| {
+        b.score.total_cmp(&a.score).then(receipts[a.receipt].txn_id.cmp(&receipts[b.receipt].txn_id))
+    });
     let mut remaining: Vec<i64> = items.iter().map(|i| i.amount).collect();
     let mut taken: Vec<Option<Group>> = (0..receipts.len()).map(|_| None).collect();
     let mut lost: Vec<Option<Why>> = vec![None; receipts.len()];

@@ -62,7 +62,11 @@ pub fn run_remembering(
                 .filter_map(|(k, v)| Some((k.strip_prefix("auto@")?.to_string(), *v)))
                 .collect();
     }
-    let snapshot: HashMap<String, i64> = i.items.iter().map(|it| (it.item_id.clone(), it.amount)).collect();
+    // What each item had open before this run: read with a state store only.
+    let snapshot: HashMap<String, i64> = match memory {
+        Some(_) => i.items.iter().map(|it| (it.item_id.clone(), it.amount)).collect(),
+        None => HashMap::new(),
+    };
     let mut applied = Applied::default();
     let empty = std::collections::HashSet::new();
     let mut rejected = &empty;
@@ -446,11 +450,21 @@ impl Stage for CashStage {
         let drift = self.monitor.as_ref().map(|m| m.take(&self.limits));
         let model_id = self.scorer.as_ref().map(reckon_cash::GroupScorer::id);
         let decided = result.as_ref().map(|r| r.1.txns.clone()).unwrap_or_default();
-        let mut exceptions = crate::exceptions::from_receipts_except(
-            inputs.tables,
-            result.as_ref().map(|r| &r.0),
-            inputs.run_id,
-            &decided,
+        // The exceptions and the two output tables read the result only: built side by side.
+        let (mut exceptions, built) = rayon::join(
+            || {
+                crate::exceptions::from_receipts_except(
+                    inputs.tables,
+                    result.as_ref().map(|r| &r.0),
+                    inputs.run_id,
+                    &decided,
+                )
+            },
+            || {
+                result.as_ref().map(|(res, applied)| {
+                    rayon::join(|| matches_frame_with(res, &applied.rows), || outcomes_frame_with(res, &applied.txns))
+                })
+            },
         );
         if let Some(id) = &model_id {
             // The proposals' scores come from the model; unmatched receipts' do not.
@@ -487,7 +501,7 @@ impl Stage for CashStage {
             role: Some(crate::manifest::ModelRole::Shadow),
             ..crate::manifest::ModelEntry::of(&c.0)
         }));
-        let Some((res, applied)) = result else {
+        let (Some((res, applied)), Some((matches, outcomes))) = (result, built) else {
             return Ok(StageOutput { exceptions, models, ..StageOutput::no_input() });
         };
         let mut counts = BTreeMap::new();
@@ -504,10 +518,7 @@ impl Stage for CashStage {
             "cash matching done"
         );
         let frame = |f: PolarsResult<DataFrame>| f.map_err(|e| fail(e.to_string()));
-        let tables = vec![
-            ("matches", frame(matches_frame_with(&res, &applied.rows))?),
-            ("receipt_outcomes", frame(outcomes_frame_with(&res, &applied.txns))?),
-        ];
+        let tables = vec![("matches", frame(matches)?), ("receipt_outcomes", frame(outcomes)?)];
         let summary = match &model_id {
             Some(id) => match &self.challenger {
                 Some(c) => format!("ok (model {id}, auto threshold from the model; challenger {} in shadow)", c.0.id()),
