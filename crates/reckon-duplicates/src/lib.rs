@@ -111,10 +111,11 @@ pub fn vendor_clusters(
     vendors: &[Vendor],
     invoices: &[Invoice],
 ) -> (HashMap<String, String>, BTreeMap<(String, String), String>) {
-    let mut ids: Vec<String> = vendors.iter().map(|v| v.vendor_id.clone()).collect();
-    ids.extend(invoices.iter().map(|i| i.vendor_id.clone()));
-    ids.sort();
-    ids.dedup();
+    let mut unique: Vec<&str> =
+        vendors.iter().map(|v| v.vendor_id.as_str()).chain(invoices.iter().map(|i| i.vendor_id.as_str())).collect();
+    unique.par_sort_unstable();
+    unique.dedup();
+    let ids: Vec<String> = unique.into_iter().map(str::to_string).collect();
     let pos: HashMap<&str, usize> = ids.iter().enumerate().map(|(i, v)| (v.as_str(), i)).collect();
     let mut parent: Vec<usize> = (0..ids.len()).collect();
     fn find(p: &mut [usize], x: usize) -> usize {
@@ -137,8 +138,9 @@ pub fn vendor_clusters(
             return;
         }
         let Some(&i) = pos.get(vid) else { return };
-        match first.get(&(kind, key.clone())) {
-            Some(&j) if j != i => {
+        match first.entry((kind, key)) {
+            std::collections::hash_map::Entry::Occupied(e) if *e.get() != i => {
+                let j = *e.get();
                 let (a, b) = (find(parent, i), find(parent, j));
                 if a != b {
                     parent[a.max(b)] = a.min(b);
@@ -152,9 +154,9 @@ pub fn vendor_clusters(
                     });
                 }
             }
-            Some(_) => {}
-            None => {
-                first.insert((kind, key), i);
+            std::collections::hash_map::Entry::Occupied(_) => {}
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(i);
             }
         }
     };
@@ -166,9 +168,14 @@ pub fn vendor_clusters(
         // A normalised name alone does not merge records (two suppliers can share
         // a name); name similarity is a pair feature instead.
     }
-    for inv in invoices {
-        link(0, inv.iban.replace(' ', "").to_uppercase(), &inv.vendor_id, "IBAN", &mut parent);
-        link(1, inv.tax_id.trim().to_uppercase(), &inv.vendor_id, "tax id", &mut parent);
+    // The invoices' keys normalised in parallel, linked in invoice order.
+    let keys: Vec<(String, String)> = invoices
+        .par_iter()
+        .map(|inv| (inv.iban.replace(' ', "").to_uppercase(), inv.tax_id.trim().to_uppercase()))
+        .collect();
+    for (inv, (iban, tax_id)) in invoices.iter().zip(keys) {
+        link(0, iban, &inv.vendor_id, "IBAN", &mut parent);
+        link(1, tax_id, &inv.vendor_id, "tax id", &mut parent);
     }
     let map = ids.iter().enumerate().map(|(i, v)| (v.clone(), ids[find(&mut parent, i)].clone())).collect();
     (map, why)
@@ -233,57 +240,64 @@ pub fn candidate_pairs(inv: &[Invoice], cluster: &HashMap<String, String>, windo
     let cl = |i: usize| cid[i];
     let norm: Vec<String> = inv.par_iter().map(|i| normalize_number(&i.invoice_number)).collect();
     let base = |n: &str| n.split('~').next().unwrap_or(n).to_string();
+    let base_of = |i: usize| norm[i].split('~').next().unwrap_or(&norm[i]);
     // Vendor records with near-identical names are one block (not one supplier:
     // the model weighs the name similarity).
-    let mut name_ids: HashMap<String, u32> = HashMap::default();
-    let nid: Vec<u32> = inv
-        .iter()
-        .map(|x| {
-            let n = name_ids.len() as u32;
-            *name_ids.entry(name_key(&x.vendor_name)).or_insert(n)
-        })
-        .collect();
-    let mut blocks: HashMap<(u8, u32, String, i64), Vec<usize>> = HashMap::default();
-    for i in 0..inv.len() {
-        let c = cl(i);
-        blocks.entry((0, c, base(&norm[i]), 0)).or_default().push(i);
-        blocks.entry((1, c, inv[i].currency.clone(), inv[i].amount.abs())).or_default().push(i);
-        blocks.entry((2, nid[i], base(&norm[i]), 0)).or_default().push(i);
+    let names: Vec<String> = inv.par_iter().map(|x| name_key(&x.vendor_name)).collect();
+    // Each blocking key groups the invoices sharing it, in (date, index) order
+    // within a group; the pairs are a set (sorted and de-duplicated below), so
+    // groups are formed and read in parallel, in any order.
+    fn grouped<K: Ord + Send>(inv: &[Invoice], key: impl Fn(usize) -> K + Sync + Send) -> Vec<Vec<usize>> {
+        let mut keyed: Vec<(K, i32, usize)> =
+            (0..inv.len()).into_par_iter().map(|i| (key(i), inv[i].invoice_date, i)).collect();
+        keyed.par_sort_unstable_by(|a, b| (&a.0, a.1, a.2).cmp(&(&b.0, b.1, b.2)));
+        keyed.chunk_by(|a, b| a.0 == b.0).filter(|g| g.len() >= 2).map(|g| g.iter().map(|k| k.2).collect()).collect()
     }
-    let mut pairs: Vec<(usize, usize)> = Vec::new();
-    let push_block = |v: &[usize], pairs: &mut Vec<(usize, usize)>| {
-        // Large blocks (a vendor billing one amount every month) are compared only
-        // with their nearest neighbours in time.
-        let mut v = v.to_vec();
-        v.sort_by_key(|&i| (inv[i].invoice_date, i));
+    // Large blocks (a vendor billing one amount every month) are compared only
+    // with their nearest neighbours in time.
+    let neighbours = |v: &Vec<usize>| {
+        let mut out = Vec::new();
         for x in 0..v.len() {
             for y in x + 1..v.len().min(x + 8) {
-                pairs.push((v[x].min(v[y]), v[x].max(v[y])));
+                out.push((v[x].min(v[y]), v[x].max(v[y])));
             }
         }
+        out
     };
-    for v in blocks.values() {
-        if v.len() >= 2 {
-            push_block(v, &mut pairs);
-        }
-    }
     // Amount + date window across vendors (a second vendor record the master data does not link).
-    let mut by_amount: HashMap<(String, i64), Vec<usize>> = HashMap::default();
-    for (i, x) in inv.iter().enumerate() {
-        by_amount.entry((x.currency.clone(), x.amount)).or_default().push(i);
-    }
-    for v in by_amount.values().filter(|v| v.len() >= 2) {
-        let mut v = v.clone();
-        v.sort_by_key(|&i| (inv[i].invoice_date, i));
+    let within_window = |v: &Vec<usize>| {
+        let mut out = Vec::new();
         for x in 0..v.len() {
             for y in x + 1..v.len() {
                 if inv[v[y]].invoice_date - inv[v[x]].invoice_date > window_days {
                     break;
                 }
-                pairs.push((v[x].min(v[y]), v[x].max(v[y])));
+                out.push((v[x].min(v[y]), v[x].max(v[y])));
             }
         }
-    }
+        out
+    };
+    let ((by_number, by_amount), (by_name, across_vendors)) = rayon::join(
+        || {
+            rayon::join(
+                || grouped(inv, |i| (cl(i), base_of(i))),
+                || grouped(inv, |i| (cl(i), inv[i].currency.as_str(), inv[i].amount.abs())),
+            )
+        },
+        || {
+            rayon::join(
+                || grouped(inv, |i| (names[i].as_str(), base_of(i))),
+                || grouped(inv, |i| (inv[i].currency.as_str(), inv[i].amount)),
+            )
+        },
+    );
+    let mut pairs: Vec<(usize, usize)> = by_number
+        .par_iter()
+        .chain(by_amount.par_iter())
+        .chain(by_name.par_iter())
+        .flat_map_iter(neighbours)
+        .chain(across_vendors.par_iter().flat_map_iter(within_window))
+        .collect();
     // Sorted neighbourhood on the normalised number within a cluster (typos that change the key).
     let mut order: Vec<usize> = (0..inv.len()).collect();
     order.par_sort_by(|&x, &y| (cl(x), &norm[x], x).cmp(&(cl(y), &norm[y], y)));
@@ -297,7 +311,7 @@ pub fn candidate_pairs(inv: &[Invoice], cluster: &HashMap<String, String>, windo
         }
     }
     // And on the reversed number (a typo early in the number keeps the tail).
-    let rev: Vec<String> = norm.iter().map(|n| base(n).chars().rev().collect()).collect();
+    let rev: Vec<String> = norm.par_iter().map(|n| base(n).chars().rev().collect()).collect();
     order.par_sort_by(|&x, &y| (cl(x), &rev[x], x).cmp(&(cl(y), &rev[y], y)));
     for w in 0..order.len() {
         for k in 1..=3 {
@@ -308,7 +322,8 @@ pub fn candidate_pairs(inv: &[Invoice], cluster: &HashMap<String, String>, windo
             }
         }
     }
-    pairs.retain(|(a, b)| a != b && inv[*a].currency == inv[*b].currency);
+    let mut pairs: Vec<(usize, usize)> =
+        pairs.into_par_iter().filter(|(a, b)| a != b && inv[*a].currency == inv[*b].currency).collect();
     pairs.par_sort_unstable();
     pairs.dedup();
     pairs
