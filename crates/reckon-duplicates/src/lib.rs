@@ -680,6 +680,133 @@ mod tests {
         assert_eq!(FEATURES[NUMBER_LINKED], "number_linked");
     }
 
+    /// Blocking as a plain sequential statement of the rule: each key's group
+    /// in (date, index) order with its seven nearest neighbours, the amount and
+    /// date window across vendors, and the sorted neighbourhoods on the number
+    /// and on the reversed number.
+    fn reference_pairs(inv: &[Invoice], cluster: &HashMap<String, String>, window_days: i32) -> Vec<(usize, usize)> {
+        let cl = |i: usize| cluster.get(&inv[i].vendor_id).map_or(inv[i].vendor_id.clone(), Clone::clone);
+        let norm: Vec<String> = inv.iter().map(|i| normalize_number(&i.invoice_number)).collect();
+        let base = |n: &str| n.split('~').next().unwrap_or(n).to_string();
+        let mut blocks: BTreeMap<(u8, String, String, i64), Vec<usize>> = BTreeMap::new();
+        for i in 0..inv.len() {
+            blocks.entry((0, cl(i), base(&norm[i]), 0)).or_default().push(i);
+            blocks.entry((1, cl(i), inv[i].currency.clone(), inv[i].amount.abs())).or_default().push(i);
+            blocks.entry((2, name_key(&inv[i].vendor_name), base(&norm[i]), 0)).or_default().push(i);
+        }
+        let mut pairs = Vec::new();
+        for v in blocks.values_mut() {
+            v.sort_by_key(|&i| (inv[i].invoice_date, i));
+            for x in 0..v.len() {
+                for y in x + 1..v.len().min(x + 8) {
+                    pairs.push((v[x].min(v[y]), v[x].max(v[y])));
+                }
+            }
+        }
+        let mut by_amount: BTreeMap<(String, i64), Vec<usize>> = BTreeMap::new();
+        for (i, x) in inv.iter().enumerate() {
+            by_amount.entry((x.currency.clone(), x.amount)).or_default().push(i);
+        }
+        for v in by_amount.values_mut() {
+            v.sort_by_key(|&i| (inv[i].invoice_date, i));
+            for x in 0..v.len() {
+                for y in x + 1..v.len() {
+                    if inv[v[y]].invoice_date - inv[v[x]].invoice_date > window_days {
+                        break;
+                    }
+                    pairs.push((v[x].min(v[y]), v[x].max(v[y])));
+                }
+            }
+        }
+        // Clusters numbered by first appearance, as the engine sorts them.
+        let mut first: Vec<String> = Vec::new();
+        let cid: Vec<usize> = (0..inv.len())
+            .map(|i| {
+                let c = cl(i);
+                first.iter().position(|f| *f == c).unwrap_or_else(|| {
+                    first.push(c);
+                    first.len() - 1
+                })
+            })
+            .collect();
+        let rev: Vec<String> = norm.iter().map(|n| base(n).chars().rev().collect()).collect();
+        for text in [&norm, &rev] {
+            let mut order: Vec<usize> = (0..inv.len()).collect();
+            order.sort_by(|&x, &y| (cid[x], &text[x], x).cmp(&(cid[y], &text[y], y)));
+            for w in 0..order.len() {
+                for k in 1..=3 {
+                    if let Some(&o) = order.get(w + k)
+                        && cid[o] == cid[order[w]]
+                    {
+                        pairs.push((order[w].min(o), order[w].max(o)));
+                    }
+                }
+            }
+        }
+        pairs.retain(|(a, b)| a != b && inv[*a].currency == inv[*b].currency);
+        pairs.sort_unstable();
+        pairs.dedup();
+        pairs
+    }
+
+    /// A book with colliding numbers, amounts, names and shared tax ids.
+    fn random_book(n: usize, seed: u64) -> (Vec<Vendor>, Vec<Invoice>) {
+        let mut state = seed;
+        let mut next = move |m: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % m
+        };
+        let names = ["Acme GmbH", "ACME Gmbh.", "Borealis Ltd", "Cobalt Supplies", "Delta & Co KG", "Echo SA"];
+        let vendors: Vec<Vendor> = (0..40)
+            .map(|v| Vendor {
+                vendor_id: format!("V{v:03}"),
+                name: names[v % names.len()].to_string(),
+                tax_id: if v % 7 == 0 { "DE123456789".into() } else { format!("TAX{v}") },
+                ibans: Vec::new(),
+            })
+            .collect();
+        let invoices = (0..n)
+            .map(|i| {
+                let v = next(40) as usize;
+                let k = next(800);
+                let invoice_number = match next(4) {
+                    0 => format!("INV-{k:06}"),
+                    1 => format!("{k}"),
+                    2 => format!("RE{k}-CR"),
+                    _ => format!("{}", k * 10 + next(10)),
+                };
+                Invoice {
+                    doc_id: format!("D{i:05}"),
+                    vendor_id: vendors[v].vendor_id.clone(),
+                    vendor_name: vendors[v].name.clone(),
+                    invoice_number,
+                    invoice_date: next(120) as i32,
+                    amount: [10_000, 12_345, 99_900, -10_000, 5_000][next(5) as usize] + next(3) as i64,
+                    currency: if next(10) == 0 { "USD".into() } else { "EUR".into() },
+                    ..Invoice::default()
+                }
+            })
+            .collect();
+        (vendors, invoices)
+    }
+
+    #[test]
+    fn blocking_is_the_rule_on_any_number_of_threads() {
+        let pool = |n| rayon::ThreadPoolBuilder::new().num_threads(n).build().unwrap_or_else(|e| panic!("{e}"));
+        for seed in [1, 7, 42] {
+            let (vendors, invoices) = random_book(3_000, seed);
+            let (cluster, why) = pool(1).install(|| vendor_clusters(&vendors, &invoices));
+            assert_eq!((cluster.clone(), why.clone()), pool(8).install(|| vendor_clusters(&vendors, &invoices)));
+            assert!(cluster.values().any(|c| c != "V000") && cluster["V007"] == "V000", "tax ids link V000 and V007");
+            let one = pool(1).install(|| candidate_pairs(&invoices, &cluster, 10));
+            assert!(one.len() > invoices.len(), "{} pairs", one.len());
+            assert_eq!(one, reference_pairs(&invoices, &cluster, 10));
+            assert_eq!(one, pool(8).install(|| candidate_pairs(&invoices, &cluster, 10)));
+        }
+    }
+
     #[test]
     fn chains_are_not_clusters() {
         // 0–1 strong, 1–2 strong, 0–2 unrelated: no cluster of three.
