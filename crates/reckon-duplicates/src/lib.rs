@@ -239,7 +239,7 @@ pub fn candidate_pairs(inv: &[Invoice], cluster: &HashMap<String, String>, windo
         .collect();
     let cl = |i: usize| cid[i];
     let norm: Vec<String> = inv.par_iter().map(|i| normalize_number(&i.invoice_number)).collect();
-    let base = |n: &str| n.split('~').next().unwrap_or(n).to_string();
+    // The number without a credit or re-issue suffix (`normalize_number`'s `~`).
     let base_of = |i: usize| norm[i].split('~').next().unwrap_or(&norm[i]);
     // Vendor records with near-identical names are one block (not one supplier:
     // the model weighs the name similarity).
@@ -311,7 +311,7 @@ pub fn candidate_pairs(inv: &[Invoice], cluster: &HashMap<String, String>, windo
         }
     }
     // And on the reversed number (a typo early in the number keeps the tail).
-    let rev: Vec<String> = norm.par_iter().map(|n| base(n).chars().rev().collect()).collect();
+    let rev: Vec<String> = (0..inv.len()).into_par_iter().map(|i| base_of(i).chars().rev().collect()).collect();
     order.par_sort_by(|&x, &y| (cl(x), &rev[x], x).cmp(&(cl(y), &rev[y], y)));
     for w in 0..order.len() {
         for k in 1..=3 {
