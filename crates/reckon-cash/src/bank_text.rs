@@ -44,7 +44,39 @@ pub struct BankText {
     pub invoices: Vec<String>,
     /// Free remittance text (`OBI:`, the entry description).
     pub remittance: Option<String>,
+    /// The width of the field the payer's name came from: ACH Company Name 16
+    /// and Individual Name 22 characters (NACHA Operating Rules, Appendix
+    /// Three: Company/Batch Header Record field 3, Entry Detail Record field
+    /// 8), Fedwire originator name line 35 characters (Fedwire Funds Service
+    /// Format Reference Guide, tag {5000} Originator, name line of 35).
+    pub payer_name_width: Option<usize>,
+    /// The ACH entry's Identification Number (`IND ID`, Entry Detail Record
+    /// field 7, 15 characters: the receiver's identification number the
+    /// originator keys). Payees identify incoming ACH credits by it and ask
+    /// their payers to key the number the payee knows them by (Florida
+    /// Treasury, "ACH Payment Identification": field 7 is the key component of
+    /// identifying incoming payments), so it may be a customer id.
+    pub identification_number: Option<String>,
 }
+
+impl BankText {
+    /// Whether the payer's name may be cut at its field's width: it fills the
+    /// field, or all but the one character a cut after a word leaves blank.
+    /// A cut name is the beginning of the payer's full name, not the whole of it.
+    pub fn payer_name_may_be_cut(&self) -> bool {
+        match (&self.payer_name, self.payer_name_width) {
+            (Some(n), Some(w)) => n.chars().count() + 1 >= w,
+            _ => false,
+        }
+    }
+}
+
+/// ACH Company Name (NACHA Appendix Three, Company/Batch Header field 3).
+const ACH_COMPANY_NAME: usize = 16;
+/// ACH Individual Name (NACHA Appendix Three, Entry Detail field 8).
+const ACH_INDIVIDUAL_NAME: usize = 22;
+/// Fedwire {5000} Originator: one name line (Fedwire FAIM, 35 characters a line).
+const FEDWIRE_NAME_LINE: usize = 35;
 
 /// Reads the keyed values of a description (case of the keys ignored).
 fn values(text: &str) -> Vec<(&'static str, String)> {
@@ -84,15 +116,24 @@ pub fn interpret(description: &str) -> BankText {
                 // A remittance segment may follow the name without a key.
                 let name = v.split("RMR*").next().unwrap_or(&v).trim().to_string();
                 t.payer_name = Some(name).filter(|n| !n.is_empty());
+                t.payer_name_width = t
+                    .payer_name
+                    .as_ref()
+                    .map(|_| if k == "ORIG CO NAME:" { ACH_COMPANY_NAME } else { FEDWIRE_NAME_LINE });
             }
             "IND NAME:" if t.payer_name.is_none() => {
-                t.payer_name = Some(v.split("RMR*").next().unwrap_or(&v).trim().to_string())
+                let name = v.split("RMR*").next().unwrap_or(&v).trim().to_string();
+                t.payer_name = Some(name).filter(|n| !n.is_empty());
+                t.payer_name_width = t.payer_name.as_ref().map(|_| ACH_INDIVIDUAL_NAME);
             }
             "ORIG ID:" if t.originator_id.is_none() => {
                 t.originator_id = Some(v.clone());
                 t.payer_id.get_or_insert(v);
             }
-            "IND ID:" if t.payer_id.is_none() => t.payer_id = Some(v),
+            "IND ID:" => {
+                t.identification_number.get_or_insert(v.clone());
+                t.payer_id.get_or_insert(v);
+            }
             "OBI:" | "CO ENTRY DESCR:" | "ENTRY DESCR:" if t.remittance.is_none() => t.remittance = Some(v),
             _ => {}
         }
@@ -127,6 +168,7 @@ RMR*IV*INV-2026-0042*PI*1250.00\\RMR*IV*INV-2026-0043*PI*99.50\\";
         assert_eq!(t.originator_id.as_deref(), Some("1234567890"));
         assert_eq!(t.invoices, ["INV-2026-0042", "INV-2026-0043"]);
         assert_eq!(t.remittance.as_deref(), Some("PAYMENT"));
+        assert_eq!(t.identification_number.as_deref(), Some("C100"));
     }
 
     #[test]
@@ -136,6 +178,27 @@ REF: CHASE NYC/CTR/BNF=OURCO INC OBI: INV 2026-0815 AND 2026-0816 IMAD: 0302B1QG
         let t = interpret(d);
         assert_eq!(t.payer_name.as_deref(), Some("BETA TRADING LLC NEW YORK NY 10001"));
         assert_eq!(t.remittance.as_deref(), Some("INV 2026-0815 AND 2026-0816"));
+    }
+
+    #[test]
+    fn a_name_that_fills_its_field_may_be_cut() {
+        // Company Name is 16 characters: `ATLAS FOODS UND ENGINEERING` printed cut
+        // after a word (15 and a blank) or inside one (16).
+        let t = interpret("ORIG CO NAME:ATLAS FOODS UND  ORIG ID:1234567890 CO ENTRY DESCR:PAYMENT   SEC:CCD");
+        assert_eq!((t.payer_name.as_deref(), t.payer_name_width), (Some("ATLAS FOODS UND"), Some(16)));
+        assert!(t.payer_name_may_be_cut());
+        assert!(interpret("ORIG CO NAME:ATLAS FOODS UND ENG ORIG ID:1").payer_name_may_be_cut());
+        // A name two or more short of its field was printed whole.
+        let short = interpret("ORIG CO NAME:ATLAS FOODS    ORIG ID:1234567890");
+        assert_eq!(short.payer_name_width, Some(16));
+        assert!(!short.payer_name_may_be_cut());
+        // Individual Name is 22 characters.
+        let ind = interpret("SEC:PPD IND ID:C100 IND NAME:NORTHWIND LOGISTICS SOL");
+        assert_eq!((ind.payer_name.as_deref(), ind.payer_name_width), (Some("NORTHWIND LOGISTICS SOL"), Some(22)));
+        assert!(ind.payer_name_may_be_cut());
+        assert!(!interpret("IND NAME:J SMITH").payer_name_may_be_cut());
+        // No name, nothing cut.
+        assert!(!interpret("SEC:CCD TRACE#:021000021234567").payer_name_may_be_cut());
     }
 
     #[test]

@@ -30,6 +30,14 @@ pub struct Receipt {
     /// What the payer instructed in another currency before the bank converted it
     /// (minor units of that currency, currency code).
     pub instructed: Option<(i64, String)>,
+    /// The payer's name may be the beginning of a longer name, cut at the width
+    /// of the bank's field ([`crate::bank_text::BankText::payer_name_may_be_cut`]):
+    /// masters whose names begin with it are candidates too.
+    pub name_may_be_cut: bool,
+    /// A number the payer keyed to identify itself to the payee (the ACH
+    /// Identification Number: [`crate::bank_text::BankText::identification_number`]);
+    /// when it is a customer's id, it names that customer as the payer.
+    pub payer_ref: String,
 }
 
 /// An AR open item.
@@ -281,6 +289,24 @@ pub struct MatchResult {
 /// [`MatchResult::alternatives`] (as many as an ambiguous receipt offers a person).
 pub const ALTERNATIVES_KEPT: usize = 3;
 
+/// The shortest name key (bytes) taken as the beginning of a cut name: shorter
+/// beginnings (`ACME`) name too many companies to say anything.
+const CUT_NAME_MIN: usize = 8;
+
+/// The shortest payer reference (characters) taken as a customer id: shorter
+/// numbers are too likely to be some other number that happens to be one.
+const PAYER_REF_MIN: usize = 4;
+
+/// Whether a receipt's payer reference ([`Receipt::payer_ref`]) names a
+/// customer: it is one's id (`is_customer_id`) and at least
+/// [`PAYER_REF_MIN`] characters long.
+pub fn payer_ref_is_customer(payer_ref: &str, is_customer_id: impl Fn(&str) -> bool) -> bool {
+    payer_ref.len() >= PAYER_REF_MIN && is_customer_id(payer_ref)
+}
+
+/// The most masters a cut name may begin and still name the payer.
+const CUT_NAME_MASTERS: usize = 32;
+
 /// A candidate group scored and not applied (see [`MatchResult::alternatives`]).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Alternative {
@@ -404,6 +430,9 @@ struct Index<'a> {
     /// Exact name keys (names and aliases) → customer.
     /// Exact name keys → every customer that has it (several = same-named masters).
     by_name: HashMap<String, Vec<usize>>,
+    /// Name keys of at least [`CUT_NAME_MIN`] bytes (names and aliases) with their
+    /// customer, sorted: the masters a cut name begins ([`Index::beginning_with`]).
+    by_prefix: Vec<(String, usize)>,
     remit: HashMap<String, Vec<&'a RemittanceLine>>,
     /// Advices without a payment reference, by (currency, total paid).
     unlinked: HashMap<(String, i64), Vec<Vec<&'a RemittanceLine>>>,
@@ -446,6 +475,7 @@ struct CustomerIndex {
     name_blocks: HashMap<String, Vec<usize>>,
     pair_blocks: HashMap<u64, Vec<usize>>,
     by_name: HashMap<String, Vec<usize>>,
+    by_prefix: Vec<(String, usize)>,
 }
 
 impl CustomerIndex {
@@ -512,7 +542,23 @@ impl CustomerIndex {
         let sorted_names = cust.par_iter().map(|(_, names)| names.iter().map(|n| sorted_tokens(n)).collect()).collect();
         let customer_at: HashMap<String, usize> =
             cust.iter().enumerate().map(|(ci, (id, _))| (id.clone(), ci)).collect();
-        CustomerIndex { customers: cust, customer_at, sorted_names, by_iban, name_blocks, pair_blocks, by_name }
+        let mut by_prefix: Vec<(String, usize)> = cust
+            .iter()
+            .enumerate()
+            .flat_map(|(ci, (_, names))| names.iter().filter(|n| n.len() >= CUT_NAME_MIN).map(move |n| (n.clone(), ci)))
+            .collect();
+        by_prefix.par_sort_unstable();
+        by_prefix.dedup();
+        CustomerIndex {
+            customers: cust,
+            customer_at,
+            sorted_names,
+            by_iban,
+            name_blocks,
+            pair_blocks,
+            by_name,
+            by_prefix,
+        }
     }
 }
 
@@ -590,6 +636,7 @@ impl<'a> Index<'a> {
             name_blocks: c.name_blocks,
             pair_blocks: c.pair_blocks,
             by_name: c.by_name,
+            by_prefix: c.by_prefix,
             remit,
             unlinked,
         }
@@ -621,20 +668,38 @@ impl<'a> Index<'a> {
                 return Some((vec![self.customers[ci].0.clone()], 1.0, how));
             }
         }
+        // The payer's number with us, keyed by the payer itself: as good as its account.
+        if self.payer_ref_is_customer(r)
+            && let Some(&ci) = self.customer_at.get(&r.payer_ref)
+        {
+            return Some((vec![self.customers[ci].0.clone()], 1.0, "customer_id"));
+        }
         let key = name_key(&r.counterparty_name);
         if key.is_empty() {
             return None;
         }
+        // A name the bank's field may have cut is the beginning of the payer's own:
+        // every master whose name begins with it is as much the payer as one whose
+        // name it is (`ATLAS FOODS UND` for Atlas Foods AG and for Atlas Foods und
+        // Engineering), so their open items decide.
+        let begun = if r.name_may_be_cut { self.beginning_with(&key) } else { Vec::new() };
         // The exact name of one master identifies it; the exact name of several
         // (same-named companies) makes them all candidates: their open items decide.
         if let Some(cis) = self.by_name.get(&key) {
-            let mut ids: Vec<String> = cis.iter().map(|&ci| self.customers[ci].0.clone()).collect();
+            let mut ids: Vec<String> = cis.iter().chain(&begun).map(|&ci| self.customers[ci].0.clone()).collect();
             // A name only aliases carry (the master file's, or one learned from a
             // person's decision) says who has used it, not that no one else may: when
             // it abbreviates masters word by word, they are candidates too.
             if !cis.iter().any(|&ci| self.customers[ci].1.first() == Some(&key)) {
                 ids.extend(self.abbreviated(&key).into_iter().map(|ci| self.customers[ci].0.clone()));
             }
+            ids.sort();
+            ids.dedup();
+            let how = if ids.len() > 1 { "names" } else { "name" };
+            return Some((ids, 1.0, how));
+        }
+        if !begun.is_empty() {
+            let mut ids: Vec<String> = begun.iter().map(|&ci| self.customers[ci].0.clone()).collect();
             ids.sort();
             ids.dedup();
             let how = if ids.len() > 1 { "names" } else { "name" };
@@ -754,6 +819,30 @@ impl<'a> Index<'a> {
         Some((ids, best, how))
     }
 
+    /// The masters (by place, in place order) with a name key that begins with
+    /// `key`, a name the bank may have cut: none when `key` is shorter than
+    /// [`CUT_NAME_MIN`] or begins more than [`CUT_NAME_MASTERS`] masters' names
+    /// (a beginning that common names no one).
+    fn beginning_with(&self, key: &str) -> Vec<usize> {
+        if key.len() < CUT_NAME_MIN {
+            return Vec::new();
+        }
+        let from = self.by_prefix.partition_point(|(n, _)| n.as_str() < key);
+        let mut out: Vec<usize> = Vec::new();
+        for (n, ci) in &self.by_prefix[from..] {
+            if !n.starts_with(key) {
+                break;
+            }
+            out.push(*ci);
+            if out.len() > CUT_NAME_MASTERS {
+                return Vec::new();
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
     /// The masters (by place, in place order) whose names the payer's name key
     /// abbreviates word by word ([`abbreviates`]); only if none, those it
     /// abbreviates with its words in another order ([`abbreviates_reordered`]).
@@ -780,10 +869,16 @@ impl<'a> Index<'a> {
         shared.into_iter().filter(|&ci| self.customers[ci].1.iter().any(|n| abbreviates_reordered(key, n))).collect()
     }
 
+    /// Whether the receipt's payer reference is a customer's id
+    /// ([`payer_ref_is_customer`]).
+    fn payer_ref_is_customer(&self, r: &Receipt) -> bool {
+        payer_ref_is_customer(&r.payer_ref, |id| self.customer_at.contains_key(id))
+    }
+
     /// Open items whose invoice number appears in the receipt's reference or text.
     fn referenced(&self, r: &Receipt) -> Vec<usize> {
         let mut found: BTreeSet<usize> = BTreeSet::new();
-        for s in reference_probes(r) {
+        for s in reference_probes(r, self.payer_ref_is_customer(r)) {
             let (full, tail) = invoice_keys(&s);
             if let Some(f) = full
                 && let Some(v) = self.by_full.get(&(self.currency(&r.currency), f))
@@ -891,14 +986,18 @@ fn search(
 /// reference and description, every two adjacent tokens joined (`INV 4711`), and
 /// the invoice part of an RF creditor reference. Each is looked up by its full
 /// invoice key, else by its numeric tail ([`invoice_keys`]), in the receipt's
-/// currency — here or, as a join, by whoever blocks outside the engine.
-pub fn reference_probes(r: &Receipt) -> Vec<String> {
+/// currency — here or, as a join, by whoever blocks outside the engine. A
+/// payer reference that is a customer's id (`payer_ref_is_customer`:
+/// [`payer_ref_is_customer`]) is the payer's number, not an invoice's: the
+/// tokens that are it are left out (`IND ID:C101210` is no invoice 101210).
+pub fn reference_probes(r: &Receipt, payer_ref_is_customer: bool) -> Vec<String> {
     let text = format!("{} {}", r.reference, r.description);
     let text = without_field70_dates(&text);
     let toks: Vec<&str> = text
         .split(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | '/' | ':' | '(' | ')'))
         .map(|t| t.trim_matches(|c: char| !c.is_alphanumeric()))
         .filter(|t| !t.is_empty())
+        .filter(|t| !(payer_ref_is_customer && t.eq_ignore_ascii_case(&r.payer_ref)))
         .collect();
     let mut out: Vec<String> = Vec::with_capacity(toks.len() * 2 + 1);
     for (i, t) in toks.iter().enumerate() {
@@ -980,6 +1079,7 @@ fn candidates(
         "iban" => format!("payer IBAN is customer {}'s", c.join("")),
         "sort_code" => format!("payer sort code and account are customer {}'s", c.join("")),
         "ein" => format!("ACH originator id is customer {}'s EIN", c.join("")),
+        "customer_id" => format!("ACH identification number is customer {}'s id", c.join("")),
         _ => format!("payer name {s:.2} like customer {}", c.join(" or ")),
     });
     // 1. Remittance advice linked by the payment's reference, else the only advice
@@ -1278,7 +1378,7 @@ fn candidates(
         .collect();
     let window: Vec<usize> = in_window.iter().map(|&(i, _)| i).collect();
     let base_score = match payer.as_ref().map(|x| x.2) {
-        Some("iban" | "sort_code" | "ein") => 0.95,
+        Some("iban" | "sort_code" | "ein" | "customer_id") => 0.95,
         Some("name") => 0.9,
         // Several masters with the payer's name: a proposal for a person.
         _ => 0.82,
@@ -1395,7 +1495,7 @@ fn features(
     f.push((1.0 + g.items.len() as f32).ln());
     let kind = payer.as_ref().map_or("", |p| p.2);
     // `payer_iban`: the payer is known by its account, in whichever form the bank gives it.
-    f.push(one(matches!(kind, "iban" | "sort_code" | "ein")));
+    f.push(one(matches!(kind, "iban" | "sort_code" | "ein" | "customer_id")));
     f.push(one(kind == "name"));
     f.push(one(kind == "names"));
     f.push(payer.as_ref().map_or(0.0, |p| p.1 as f32));
@@ -1414,6 +1514,26 @@ fn features(
     f
 }
 
+/// What a receipt says of its payer ([`Index::payer`] reads nothing else).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+struct PayerKey<'r> {
+    account: &'r str,
+    name: &'r str,
+    name_may_be_cut: bool,
+    payer_ref: &'r str,
+}
+
+impl<'r> PayerKey<'r> {
+    fn of(r: &'r Receipt) -> PayerKey<'r> {
+        PayerKey {
+            account: &r.counterparty_account,
+            name: &r.counterparty_name,
+            name_may_be_cut: r.name_may_be_cut,
+            payer_ref: &r.payer_ref,
+        }
+    }
+}
+
 /// Candidate groups per receipt with their features, sorted by rule score.
 fn candidate_groups(
     idx: &Index<'_>,
@@ -1421,22 +1541,23 @@ fn candidate_groups(
     cfg: &MatchConfig,
     blocks: Option<&[Vec<usize>]>,
 ) -> Vec<Vec<Group>> {
-    // Payers repeat: identify each distinct (account, name) once.
-    let mut keys: Vec<(&str, &str)> = receipts
-        .iter()
-        .filter(|r| r.amount > 0)
-        .map(|r| (r.counterparty_account.as_str(), r.counterparty_name.as_str()))
-        .collect();
+    // Payers repeat: identify each distinct payer evidence once.
+    let mut keys: Vec<PayerKey<'_>> = receipts.iter().filter(|r| r.amount > 0).map(PayerKey::of).collect();
     keys.sort_unstable();
     keys.dedup();
-    let payers: HashMap<(&str, &str), (Payer, Vec<usize>)> = keys
+    let payers: HashMap<PayerKey<'_>, (Payer, Vec<usize>)> = keys
         .par_iter()
-        .map(|&(a, n)| {
-            let probe =
-                Receipt { counterparty_account: a.to_string(), counterparty_name: n.to_string(), ..Receipt::default() };
+        .map(|k| {
+            let probe = Receipt {
+                counterparty_account: k.account.to_string(),
+                counterparty_name: k.name.to_string(),
+                name_may_be_cut: k.name_may_be_cut,
+                payer_ref: k.payer_ref.to_string(),
+                ..Receipt::default()
+            };
             let payer = idx.payer(&probe, cfg.name_threshold);
             let at = idx.payer_at(&payer);
-            ((a, n), (payer, at))
+            (*k, (payer, at))
         })
         .collect();
     let unknown: (Payer, Vec<usize>) = (None, Vec::new());
@@ -1447,8 +1568,7 @@ fn candidate_groups(
             if r.amount <= 0 {
                 return Vec::new();
             }
-            let (payer, payer_at) =
-                payers.get(&(r.counterparty_account.as_str(), r.counterparty_name.as_str())).unwrap_or(&unknown);
+            let (payer, payer_at) = payers.get(&PayerKey::of(r)).unwrap_or(&unknown);
             let other_currency = instructed_other(r).is_some();
             let mut gs =
                 candidates(idx, ri, r, cfg, payer, payer_at, blocks.and_then(|b| b.get(ri)).map(Vec::as_slice));
@@ -1521,7 +1641,7 @@ fn mark_unexplained_excess(gs: &mut [Group], r: &Receipt, idx: &Index<'_>, cfg: 
     if !gs.iter().any(judged) {
         return;
     }
-    let keys: Vec<String> = reference_probes(r)
+    let keys: Vec<String> = reference_probes(r, idx.payer_ref_is_customer(r))
         .iter()
         .filter_map(|t| invoice_keys(t).0)
         .collect::<std::collections::BTreeSet<String>>()

@@ -23,7 +23,7 @@ pub mod vocab;
 
 pub use engine::{
     ALTERNATIVES_KEPT, Alternative, Band, Customer, FEATURE_SPEC, FEATURES, GroupScorer, MatchConfig, MatchError,
-    MatchResult, MatchRow, OpenItem, Receipt, ReceiptOutcome, RemittanceLine, TrainingRow, reference_probes, run,
-    run_blocked, run_excluding, run_shadowed, run_with, training_rows,
+    MatchResult, MatchRow, OpenItem, Receipt, ReceiptOutcome, RemittanceLine, TrainingRow, payer_ref_is_customer,
+    reference_probes, run, run_blocked, run_excluding, run_shadowed, run_with, training_rows,
 };
 pub use vocab::{MatchMethod, ReceiptStatus, ResidualReason};

@@ -28,6 +28,8 @@ fn receipt(id: &str, amount: i64, name: &str, iban: &str, reference: &str, desc:
         reference: reference.into(),
         description: desc.into(),
         instructed: None,
+        name_may_be_cut: false,
+        payer_ref: String::new(),
     }
 }
 
@@ -633,4 +635,101 @@ fn other_candidate_groups_are_kept_for_retraining() {
     let off = run(&receipts, &items(), &customers(), &[], &MatchConfig::default());
     assert!(off.alternatives.is_empty() && off.features.is_empty());
     assert_eq!(off.rows, res.rows, "keeping alternatives changes no match");
+}
+
+/// An ACH credit whose payer is only in the bank's text, its Company Name cut
+/// at the field's 16 characters (NACHA Appendix Three): `ATLAS FOODS UND` is
+/// the beginning of `Atlas Foods und Engineering GmbH`, and also — with `UND`
+/// a word left out of name keys — exactly the name of `Atlas Foods AG`. Both
+/// are the payer; the open item of the amount decides.
+#[test]
+fn a_company_name_cut_at_the_ach_field_width_names_every_master_it_begins() {
+    let cfg = MatchConfig::default();
+    let cust = vec![
+        master("A1", "Atlas Foods AG", ""),
+        master("A2", "Atlas Foods und Engineering GmbH", ""),
+        master("B1", "Birchwood Trading LLC", ""),
+    ];
+    let named = |it: OpenItem, name: &str| OpenItem { customer_name: name.into(), currency: "USD".into(), ..it };
+    let its = vec![
+        named(item("ARA1", "A1", "9010000701", 31_000, 20_500), "Atlas Foods AG"),
+        named(item("ARA2", "A2", "9010000702", 48_275, 20_500), "Atlas Foods und Engineering GmbH"),
+        named(item("ARB1", "B1", "9010000703", 48_275, 20_500), "Birchwood Trading LLC"),
+    ];
+    let desc = "ORIG CO NAME:ATLAS FOODS UND  ORIG ID:1234567890 DESC DATE:260302 CO ENTRY DESCR:PAYMENT   \
+SEC:CCD TRACE#:021000021234567 EED:260302";
+    let told = reckon_cash::bank_text::interpret(desc);
+    let ach = |cut: bool| Receipt {
+        currency: "USD".into(),
+        counterparty_name: told.payer_name.clone().unwrap_or_default(),
+        name_may_be_cut: cut,
+        ..receipt("U1", 48_275, "", "", "", desc)
+    };
+    let conflict = |res: &reckon_cash::MatchResult| {
+        res.rows.iter().any(|r| r.reasons.iter().any(|x| x.contains("the bank names customer")))
+    };
+    let res = run(&[ach(told.payer_name_may_be_cut())], &its, &cust, &[], &cfg);
+    assert_eq!(applied(&res, "U1"), [("ARA2".to_string(), 48_275)]);
+    assert!(!conflict(&res), "the cut name begins A2's name");
+    // Read as a whole name it is Atlas Foods AG's alone: A2's item of the amount
+    // is not the payer's.
+    let whole = run(&[ach(false)], &its, &cust, &[], &cfg);
+    assert!(applied(&whole, "U1") != [("ARA2".to_string(), 48_275)] || conflict(&whole));
+}
+
+/// An ACH credit whose payer keyed its number with us as the entry's
+/// Identification Number (`IND ID`, Entry Detail field 7), as payees ask their
+/// payers to: the customer is the payer, however the Company Name reads, and
+/// the number is no invoice's.
+#[test]
+fn an_ach_identification_number_that_is_a_customer_id_names_the_payer() {
+    let cfg = MatchConfig::default();
+    let cust = vec![
+        master("C102069", "Hanse Elektrotechnik und Anlagenbau GmbH", ""),
+        master("C102070", "Elektrotechnik Ulm GmbH", ""),
+    ];
+    let named = |it: OpenItem, name: &str| OpenItem { customer_name: name.into(), currency: "USD".into(), ..it };
+    let its = vec![
+        named(item("ARH1", "C102069", "9010000901", 26_476, 20_500), "Hanse Elektrotechnik und Anlagenbau GmbH"),
+        named(item("ARH2", "C102069", "9010000902", 91_000, 20_500), "Hanse Elektrotechnik und Anlagenbau GmbH"),
+        // Another customer's invoice whose number the customer id ends with.
+        named(item("ARU1", "C102070", "INV-102069", 11_000, 20_500), "Elektrotechnik Ulm GmbH"),
+    ];
+    let ach = |ind_id: &str, amount: i64| {
+        let desc = format!(
+            "ORIG CO NAME:ELEKTROTECHNIK U ORIG ID:9908284411 DESC DATE:260318 CO ENTRY DESCR:PAYABLES SEC:CCD \
+TRACE#:021000020011182 EED:260318 IND ID:{ind_id} IND NAME:NORTHWIND SUPPLY INC"
+        );
+        let told = reckon_cash::bank_text::interpret(&desc);
+        Receipt {
+            currency: "USD".into(),
+            counterparty_name: told.payer_name.clone().unwrap_or_default(),
+            name_may_be_cut: told.payer_name_may_be_cut(),
+            payer_ref: told.identification_number.clone().unwrap_or_default(),
+            ..receipt("U2", amount, "", "", "", &desc)
+        }
+    };
+    let res = run(&[ach("C102069", 26_476)], &its, &cust, &[], &cfg);
+    assert_eq!(applied(&res, "U2"), [("ARH1".to_string(), 26_476)]);
+    // The customer id is the payer's number, not invoice INV-102069: a payment
+    // of two of the payer's invoices is theirs, not a payment of another
+    // customer's invoice held for a person.
+    let res = run(&[ach("C102069", 117_476)], &its, &cust, &[], &cfg);
+    let mut paid = applied(&res, "U2");
+    paid.sort();
+    assert_eq!(paid, [("ARH1".to_string(), 26_476), ("ARH2".to_string(), 91_000)]);
+    assert!(
+        res.rows.iter().all(|m| m.reasons.iter().all(|x| !x.contains("INV-102069") && !x.contains("the bank names"))),
+        "{:?}",
+        res.rows
+    );
+    assert!(
+        res.rows.iter().any(|m| m.reasons.iter().any(|x| x.contains("ACH identification number is customer C102069"))),
+        "{:?}",
+        res.rows
+    );
+    // A number that is no customer's id names no one: the cut name reads like
+    // C102070's, whose item of the amount is not C102069's.
+    let res = run(&[ach("PO 4471", 26_476)], &its, &cust, &[], &cfg);
+    assert!(applied(&res, "U2") != [("ARH1".to_string(), 26_476)]);
 }

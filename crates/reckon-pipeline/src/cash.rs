@@ -83,7 +83,7 @@ pub fn run_remembering(
         Some(m) => Some(m as &dyn reckon_cash::GroupScorer),
         None => scorer.map(|s| s as &dyn reckon_cash::GroupScorer),
     };
-    let blocks = reference_blocks(&i.receipts, &i.items).map_err(CashError::Blocking)?;
+    let blocks = reference_blocks(&i.receipts, &i.items, &i.customers).map_err(CashError::Blocking)?;
     let mut result = reckon_cash::run_shadowed(
         &i.receipts,
         &i.items,
@@ -624,8 +624,13 @@ impl Stage for CashStage {
 /// integer column joins fastest); every joined pair is then checked against the
 /// keys themselves, so a digest collision can never make a candidate. Returns,
 /// per receipt, the items its texts name (ascending), which the engine takes
-/// instead of its own lookups.
-pub fn reference_blocks(receipts: &[Receipt], items: &[OpenItem]) -> PolarsResult<Vec<Vec<usize>>> {
+/// instead of its own lookups. A payer reference that is the id of a customer
+/// (in `customers` or of an open item) is no invoice's, as in the engine.
+pub fn reference_blocks(
+    receipts: &[Receipt],
+    items: &[OpenItem],
+    customers: &[reckon_cash::Customer],
+) -> PolarsResult<Vec<Vec<usize>>> {
     use rayon::prelude::*;
     use reckon_cash::normalize::invoice_keys;
     use std::hash::{Hash, Hasher};
@@ -638,6 +643,12 @@ pub fn reference_blocks(receipts: &[Receipt], items: &[OpenItem]) -> PolarsResul
             h.finish()
         })
     };
+    // Customer ids, for payer references that are one (only when a receipt has one).
+    let ids: std::collections::HashSet<&str> = if receipts.iter().any(|r| !r.payer_ref.is_empty()) {
+        customers.iter().map(|c| c.customer_id.as_str()).chain(items.iter().map(|it| it.customer_id.as_str())).collect()
+    } else {
+        std::collections::HashSet::new()
+    };
     // Probe rows (receipt, keys), keyed in parallel, kept in receipt order.
     let per_receipt: Vec<Vec<(u32, Keys)>> = receipts
         .par_iter()
@@ -646,7 +657,8 @@ pub fn reference_blocks(receipts: &[Receipt], items: &[OpenItem]) -> PolarsResul
             if r.amount <= 0 {
                 return Vec::new();
             }
-            reckon_cash::reference_probes(r)
+            let is_id = |id: &str| ids.contains(id);
+            reckon_cash::reference_probes(r, reckon_cash::payer_ref_is_customer(&r.payer_ref, is_id))
                 .iter()
                 .map(|probe| (ri as u32, invoice_keys(probe)))
                 .filter(|(_, (full, tail))| full.is_some() || tail.is_some())

@@ -196,11 +196,15 @@ pub fn bank(loaded: &Loaded) -> Result<Option<Bank>, ViewError> {
                 } else {
                     reckon_cash::bank_text::BankText::default()
                 };
+                // A name read from the text may be cut at its field's width.
+                let name_may_be_cut = name[i].is_empty() && told.payer_name_may_be_cut();
                 Receipt {
                     txn_id: take(&mut id[i]),
                     booking_date: bd[i].unwrap_or(0),
                     amount,
                     currency: take(&mut cur[i]),
+                    name_may_be_cut,
+                    payer_ref: told.identification_number.clone().unwrap_or_default(),
                     counterparty_name: if name[i].is_empty() {
                         told.payer_name.clone().unwrap_or_default()
                     } else {
