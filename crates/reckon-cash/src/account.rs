@@ -56,6 +56,24 @@ pub fn keys(account: &str) -> Vec<String> {
     vec![s]
 }
 
+/// The width of the payer's name in the payment scheme an account's form
+/// shows: a bare UK sort code and account number is a Bacs or Faster Payments
+/// credit, whose originator's name is 18 characters (Bacs Standard 18: the
+/// originator's name and the destination account name are `18a` fields). A
+/// name as long as that may be cut. Other forms: none known.
+pub fn scheme_name_width(account: &str) -> Option<usize> {
+    let s = compact(account);
+    (s.len() == 14 && s.bytes().all(|b| b.is_ascii_digit())).then_some(18)
+}
+
+/// Whether an account may be a UK payer's in a domestic scheme: none given, a
+/// sort code and account number, or a GB IBAN (an IBAN of another country is
+/// not a Bacs or Faster Payments payer's).
+pub fn may_be_uk_domestic(account: &str) -> bool {
+    let s = compact(account);
+    s.is_empty() || scheme_name_width(&s).is_some() || !looks_like_iban(&s) || s.starts_with("GB")
+}
+
 /// The key of a tax id that is a US EIN (`NN-NNNNNNN`, nine digits, or `US` and
 /// nine digits); other tax ids (VAT numbers) are not account identities.
 pub fn ein_key(tax_id: &str) -> Option<String> {
@@ -90,5 +108,11 @@ mod tests {
         assert_eq!(ein_key("123456789").as_deref(), Some("EIN:123456789"));
         assert_eq!(ein_key("DE123456789"), None, "a German VAT number is no EIN");
         assert_eq!(ein_key("1234-56789"), None);
+        // Bacs and Faster Payments names are 18 characters; an IBAN says nothing.
+        assert_eq!(scheme_name_width("60-16-13 31926819"), Some(18));
+        assert_eq!(scheme_name_width("GB29NWBK60161331926819"), None);
+        assert_eq!(scheme_name_width("ACH:1123456789"), None);
+        assert!(may_be_uk_domestic("") && may_be_uk_domestic("GB29NWBK60161331926819"));
+        assert!(!may_be_uk_domestic("DE89 3704 0044 0532 0130 00"));
     }
 }

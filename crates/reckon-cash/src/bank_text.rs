@@ -7,6 +7,12 @@
 //! texts (`B/O:` by order of, `ORG:` originator, `OBI:` originator to
 //! beneficiary information, `IMAD:`). The interpreter pulls the payer's name,
 //! its id and the invoice references out of the text.
+//!
+//! UK statements name the scheme of a domestic credit in the narrative: `BAC`
+//! (Bacs automated credit), `BGC` (bank giro credit), `FPI` (Faster Payment
+//! inwards) — RBS, "statement abbreviations"; Raisin UK, "Bank statement
+//! abbreviations" — or in words. Their payer names are Bacs names of 18
+//! characters ([`crate::account::scheme_name_width`]).
 
 /// Keys that start a value, longest first where one is a prefix of another.
 const KEYS: &[&str] = &[
@@ -61,14 +67,23 @@ pub struct BankText {
 
 impl BankText {
     /// Whether the payer's name may be cut at its field's width: it fills the
-    /// field, or all but the one character a cut after a word leaves blank.
-    /// A cut name is the beginning of the payer's full name, not the whole of it.
+    /// field, or all but the one character a cut after a word leaves blank
+    /// ([`fills`]). A cut name is the beginning of the payer's full name, not
+    /// the whole of it.
     pub fn payer_name_may_be_cut(&self) -> bool {
         match (&self.payer_name, self.payer_name_width) {
-            (Some(n), Some(w)) => n.chars().count() + 1 >= w,
+            (Some(n), Some(w)) => fills(n, w),
             _ => false,
         }
     }
+}
+
+/// Whether a name fills a field of `width` characters: as long as it, or one
+/// shorter (a cut after a word leaves the last one blank). A longer name was
+/// not written into such a field (a Fedwire `B/O:` followed by the address).
+pub fn fills(name: &str, width: usize) -> bool {
+    let n = name.trim_end().chars().count();
+    n <= width && n + 1 >= width
 }
 
 /// ACH Company Name (NACHA Appendix Three, Company/Batch Header field 3).
@@ -77,6 +92,17 @@ const ACH_COMPANY_NAME: usize = 16;
 const ACH_INDIVIDUAL_NAME: usize = 22;
 /// Fedwire {5000} Originator: one name line (Fedwire FAIM, 35 characters a line).
 const FEDWIRE_NAME_LINE: usize = 35;
+
+/// Whether a description names a UK domestic credit scheme: Bacs or Faster
+/// Payments (`BAC`, `BACS`, `FPI`, `BGC`, `BANK GIRO CREDIT`, `FASTER
+/// PAYMENT(S)`), as whole words, case ignored.
+pub fn uk_domestic_credit(description: &str) -> bool {
+    let up = description.to_ascii_uppercase();
+    let words: Vec<&str> = up.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty()).collect();
+    words.iter().any(|w| matches!(*w, "BAC" | "BACS" | "FPI" | "BGC"))
+        || words.windows(3).any(|w| w == ["BANK", "GIRO", "CREDIT"])
+        || words.windows(2).any(|w| w[0] == "FASTER" && matches!(w[1], "PAYMENT" | "PAYMENTS"))
+}
 
 /// Reads the keyed values of a description (case of the keys ignored).
 fn values(text: &str) -> Vec<(&'static str, String)> {
@@ -187,18 +213,34 @@ REF: CHASE NYC/CTR/BNF=OURCO INC OBI: INV 2026-0815 AND 2026-0816 IMAD: 0302B1QG
         let t = interpret("ORIG CO NAME:ATLAS FOODS UND  ORIG ID:1234567890 CO ENTRY DESCR:PAYMENT   SEC:CCD");
         assert_eq!((t.payer_name.as_deref(), t.payer_name_width), (Some("ATLAS FOODS UND"), Some(16)));
         assert!(t.payer_name_may_be_cut());
-        assert!(interpret("ORIG CO NAME:ATLAS FOODS UND ENG ORIG ID:1").payer_name_may_be_cut());
+        assert!(interpret("ORIG CO NAME:ATLAS FOODS ENGI ORIG ID:1").payer_name_may_be_cut());
+        // Longer than the field: not an ACH Company Name as printed.
+        assert!(!interpret("ORIG CO NAME:ATLAS FOODS UND ENG ORIG ID:1").payer_name_may_be_cut());
+        // A Fedwire originator with its address after the name is no cut name.
+        assert!(!interpret("B/O: BETA TRADING LLC 1 MAIN STREET NEW YORK NY 10001 OBI: X").payer_name_may_be_cut());
         // A name two or more short of its field was printed whole.
         let short = interpret("ORIG CO NAME:ATLAS FOODS    ORIG ID:1234567890");
         assert_eq!(short.payer_name_width, Some(16));
         assert!(!short.payer_name_may_be_cut());
         // Individual Name is 22 characters.
-        let ind = interpret("SEC:PPD IND ID:C100 IND NAME:NORTHWIND LOGISTICS SOL");
-        assert_eq!((ind.payer_name.as_deref(), ind.payer_name_width), (Some("NORTHWIND LOGISTICS SOL"), Some(22)));
+        let ind = interpret("SEC:PPD IND ID:C100 IND NAME:NORTHWIND LOGISTICS SO");
+        assert_eq!((ind.payer_name.as_deref(), ind.payer_name_width), (Some("NORTHWIND LOGISTICS SO"), Some(22)));
         assert!(ind.payer_name_may_be_cut());
         assert!(!interpret("IND NAME:J SMITH").payer_name_may_be_cut());
         // No name, nothing cut.
         assert!(!interpret("SEC:CCD TRACE#:021000021234567").payer_name_may_be_cut());
+    }
+
+    #[test]
+    fn uk_narratives_of_bacs_and_faster_payments() {
+        for d in
+            ["BGC ACME LTD", "FPI 123456 REF", "Bank Giro Credit", "FASTER PAYMENTS RECEIPT", "BACS", "bac payment"]
+        {
+            assert!(uk_domestic_credit(d), "{d}");
+        }
+        for d in ["BACKUP SERVICES", "FASTER DELIVERY", "GIRO", "SEPA CREDIT TRANSFER", ""] {
+            assert!(!uk_domestic_credit(d), "{d}");
+        }
     }
 
     #[test]

@@ -10,8 +10,8 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::normalize::{
-    abbreviates, abbreviates_reordered, invoice_keys, may_abbreviate, name_key, name_similarity_sorted, sorted_tokens,
-    without_legal_cuts,
+    abbreviates, abbreviates_reordered, invoice_keys, legal_cut, may_abbreviate, name_key, name_similarity_sorted,
+    sorted_tokens, without_legal_cuts,
 };
 use crate::vocab::{MatchMethod, ReceiptStatus, ResidualReason};
 
@@ -824,6 +824,12 @@ impl<'a> Index<'a> {
     /// [`CUT_NAME_MIN`] or begins more than [`CUT_NAME_MASTERS`] masters' names
     /// (a beginning that common names no one).
     fn beginning_with(&self, key: &str) -> Vec<usize> {
+        // A last word cut inside a legal form or connector (`UN` of `UND`) is
+        // not in the masters' keys, which drop the whole word.
+        let key = match key.rsplit_once(' ') {
+            Some((head, last)) if legal_cut(last) => head,
+            _ => key,
+        };
         if key.len() < CUT_NAME_MIN {
             return Vec::new();
         }

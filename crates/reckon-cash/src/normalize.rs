@@ -212,7 +212,7 @@ pub fn abbreviates(payer: &str, master: &str) -> bool {
 
 /// A word of a name key that is a legal form or a connector cut short (`LIMI`,
 /// `AKTI`, `INCO`, `GESE`, `UN`): [`name_key`] drops the whole words.
-fn legal_cut(t: &str) -> bool {
+pub fn legal_cut(t: &str) -> bool {
     t.len() >= 2 && LEGAL.iter().any(|l| l.len() > 2 && l.starts_with(t))
 }
 

@@ -733,3 +733,25 @@ TRACE#:021000020011182 EED:260318 IND ID:{ind_id} IND NAME:NORTHWIND SUPPLY INC"
     let res = run(&[ach("PO 4471", 26_476)], &its, &cust, &[], &cfg);
     assert!(applied(&res, "U2") != [("ARH1".to_string(), 26_476)]);
 }
+
+/// A Bacs name is 18 characters (Bacs Standard 18): `WESTBROOK GROUP UN` is
+/// cut inside `und`, a word name keys leave out, so it begins `Westbrook
+/// Group und Group Vertriebsgesellschaft KG`'s key as well as naming
+/// `Westbrook Group KG` whole; the open item of the amount decides.
+#[test]
+fn a_bacs_name_cut_inside_a_connector_begins_the_masters_it_may_be() {
+    let cfg = MatchConfig::default();
+    let cust = vec![
+        master("W1", "Westbrook Group KG", ""),
+        master("W2", "Westbrook Group und Group Vertriebsgesellschaft KG", ""),
+    ];
+    let named = |it: OpenItem, name: &str| OpenItem { customer_name: name.into(), ..it };
+    let its = vec![
+        named(item("ARW1", "W1", "9010000950", 12_000, 20_500), "Westbrook Group KG"),
+        named(item("ARW2", "W2", "9010000951", 70_914, 20_500), "Westbrook Group und Group Vertriebsgesellschaft KG"),
+    ];
+    let bacs = Receipt { name_may_be_cut: true, ..receipt("K1", 70_914, "WESTBROOK GROUP UN", "", "", "BGC ZAHLUNG") };
+    let res = run(&[bacs], &its, &cust, &[], &cfg);
+    assert_eq!(applied(&res, "K1"), [("ARW2".to_string(), 70_914)]);
+    assert!(res.rows.iter().all(|m| m.reasons.iter().all(|x| !x.contains("the bank names"))), "{:?}", res.rows);
+}

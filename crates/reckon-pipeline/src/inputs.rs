@@ -196,8 +196,19 @@ pub fn bank(loaded: &Loaded) -> Result<Option<Bank>, ViewError> {
                 } else {
                     reckon_cash::bank_text::BankText::default()
                 };
-                // A name read from the text may be cut at its field's width.
-                let name_may_be_cut = name[i].is_empty() && told.payer_name_may_be_cut();
+                // A name may be cut at its field's width: one read from the text, or
+                // one of a payment scheme whose names are short (Bacs, Faster Payments).
+                let name_may_be_cut = if name[i].is_empty() {
+                    told.payer_name_may_be_cut()
+                } else {
+                    use reckon_cash::{account, bank_text};
+                    let uk = |desc: &str| {
+                        (account::may_be_uk_domestic(&acct[i]) && bank_text::uk_domestic_credit(desc)).then_some(18)
+                    };
+                    account::scheme_name_width(&acct[i])
+                        .or_else(|| uk(&desc[i]))
+                        .is_some_and(|w| bank_text::fills(&name[i], w))
+                };
                 Receipt {
                     txn_id: take(&mut id[i]),
                     booking_date: bd[i].unwrap_or(0),
