@@ -78,6 +78,23 @@ impl BankText {
     }
 }
 
+impl BankText {
+    /// How much of the payer's name the text holds: cut at its field's width
+    /// ([`BankText::payer_name_may_be_cut`]), or — a Fedwire originator longer
+    /// than its 35-character name line — the name run together with the
+    /// originator's address lines (tag {5000}: a name line and three address
+    /// lines of 35, which banks print one after the other).
+    pub fn payer_name_form(&self) -> crate::PayerNameForm {
+        match (&self.payer_name, self.payer_name_width) {
+            _ if self.payer_name_may_be_cut() => crate::PayerNameForm::MayBeCut,
+            (Some(n), Some(FEDWIRE_NAME_LINE)) if n.trim_end().chars().count() > FEDWIRE_NAME_LINE => {
+                crate::PayerNameForm::RunsOn
+            }
+            _ => crate::PayerNameForm::Whole,
+        }
+    }
+}
+
 /// Whether a name fills a field of `width` characters: as long as it, or one
 /// shorter (a cut after a word leaves the last one blank). A longer name was
 /// not written into such a field (a Fedwire `B/O:` followed by the address).
@@ -216,8 +233,13 @@ REF: CHASE NYC/CTR/BNF=OURCO INC OBI: INV 2026-0815 AND 2026-0816 IMAD: 0302B1QG
         assert!(interpret("ORIG CO NAME:ATLAS FOODS ENGI ORIG ID:1").payer_name_may_be_cut());
         // Longer than the field: not an ACH Company Name as printed.
         assert!(!interpret("ORIG CO NAME:ATLAS FOODS UND ENG ORIG ID:1").payer_name_may_be_cut());
-        // A Fedwire originator with its address after the name is no cut name.
-        assert!(!interpret("B/O: BETA TRADING LLC 1 MAIN STREET NEW YORK NY 10001 OBI: X").payer_name_may_be_cut());
+        // A Fedwire originator with its address after the name is no cut name:
+        // the name runs on into the address.
+        let f = interpret("B/O: BETA TRADING LLC 1 MAIN STREET NEW YORK NY 10001 OBI: X");
+        assert!(!f.payer_name_may_be_cut());
+        assert_eq!(f.payer_name_form(), crate::PayerNameForm::RunsOn);
+        assert_eq!(t.payer_name_form(), crate::PayerNameForm::MayBeCut);
+        assert_eq!(interpret("B/O: BETA TRADING LLC OBI: X").payer_name_form(), crate::PayerNameForm::Whole);
         // A name two or more short of its field was printed whole.
         let short = interpret("ORIG CO NAME:ATLAS FOODS    ORIG ID:1234567890");
         assert_eq!(short.payer_name_width, Some(16));

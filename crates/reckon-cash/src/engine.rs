@@ -13,7 +13,7 @@ use crate::normalize::{
     abbreviates, abbreviates_reordered, invoice_keys, legal_cut, may_abbreviate, name_key, name_similarity_sorted,
     sorted_tokens, without_legal_cuts,
 };
-use crate::vocab::{MatchMethod, ReceiptStatus, ResidualReason};
+use crate::vocab::{MatchMethod, PayerNameForm, ReceiptStatus, ResidualReason};
 
 /// A bank credit to apply.
 #[derive(Clone, Debug, Default)]
@@ -30,10 +30,11 @@ pub struct Receipt {
     /// What the payer instructed in another currency before the bank converted it
     /// (minor units of that currency, currency code).
     pub instructed: Option<(i64, String)>,
-    /// The payer's name may be the beginning of a longer name, cut at the width
-    /// of the bank's field ([`crate::bank_text::BankText::payer_name_may_be_cut`]):
-    /// masters whose names begin with it are candidates too.
-    pub name_may_be_cut: bool,
+    /// How much of the payer's name `counterparty_name` holds
+    /// ([`crate::bank_text::BankText::payer_name_form`]): cut at the width of
+    /// the bank's field (masters whose names begin with it are candidates
+    /// too), or run on into an address (masters whose whole name begins it).
+    pub name_form: PayerNameForm,
     /// A number the payer keyed to identify itself to the payee (the ACH
     /// Identification Number: [`crate::bank_text::BankText::identification_number`]);
     /// when it is a customer's id, it names that customer as the payer.
@@ -682,7 +683,12 @@ impl<'a> Index<'a> {
         // every master whose name begins with it is as much the payer as one whose
         // name it is (`ATLAS FOODS UND` for Atlas Foods AG and for Atlas Foods und
         // Engineering), so their open items decide.
-        let begun = if r.name_may_be_cut { self.beginning_with(&key) } else { Vec::new() };
+        // A name that runs on into an address begins with the payer's whole name.
+        let begun = match r.name_form {
+            PayerNameForm::Whole => Vec::new(),
+            PayerNameForm::MayBeCut => self.beginning_with(&key),
+            PayerNameForm::RunsOn => self.begun_by(&key),
+        };
         // The exact name of one master identifies it; the exact name of several
         // (same-named companies) makes them all candidates: their open items decide.
         if let Some(cis) = self.by_name.get(&key) {
@@ -847,6 +853,24 @@ impl<'a> Index<'a> {
         out.sort_unstable();
         out.dedup();
         out
+    }
+
+    /// The masters (by place, in place order) whose whole name key (or alias) is
+    /// the longest beginning of `key`, ending at a word and at least
+    /// [`CUT_NAME_MIN`] bytes long: the payer's name, where the text runs on
+    /// after it (an address).
+    fn begun_by(&self, key: &str) -> Vec<usize> {
+        let ends: Vec<usize> = key.match_indices(' ').map(|(at, _)| at).collect();
+        for &end in ends.iter().rev() {
+            let head = &key[..end];
+            if head.len() < CUT_NAME_MIN {
+                break;
+            }
+            if let Some(cis) = self.by_name.get(head) {
+                return cis.clone();
+            }
+        }
+        Vec::new()
     }
 
     /// The masters (by place, in place order) whose names the payer's name key
@@ -1525,7 +1549,7 @@ fn features(
 struct PayerKey<'r> {
     account: &'r str,
     name: &'r str,
-    name_may_be_cut: bool,
+    name_form: PayerNameForm,
     payer_ref: &'r str,
 }
 
@@ -1534,7 +1558,7 @@ impl<'r> PayerKey<'r> {
         PayerKey {
             account: &r.counterparty_account,
             name: &r.counterparty_name,
-            name_may_be_cut: r.name_may_be_cut,
+            name_form: r.name_form,
             payer_ref: &r.payer_ref,
         }
     }
@@ -1557,7 +1581,7 @@ fn candidate_groups(
             let probe = Receipt {
                 counterparty_account: k.account.to_string(),
                 counterparty_name: k.name.to_string(),
-                name_may_be_cut: k.name_may_be_cut,
+                name_form: k.name_form,
                 payer_ref: k.payer_ref.to_string(),
                 ..Receipt::default()
             };

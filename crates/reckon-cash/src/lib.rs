@@ -26,4 +26,4 @@ pub use engine::{
     MatchResult, MatchRow, OpenItem, Receipt, ReceiptOutcome, RemittanceLine, TrainingRow, payer_ref_is_customer,
     reference_probes, run, run_blocked, run_excluding, run_shadowed, run_with, training_rows,
 };
-pub use vocab::{MatchMethod, ReceiptStatus, ResidualReason};
+pub use vocab::{MatchMethod, PayerNameForm, ReceiptStatus, ResidualReason};

@@ -4,6 +4,19 @@
 //! the name in `matches.parquet`, `receipt_outcomes.parquet` and the model's
 //! feature names; `ALL` is the order of the model's one-hot features.
 
+/// How much of a payer's name the bank's text holds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum PayerNameForm {
+    /// The name, whole.
+    #[default]
+    Whole,
+    /// The beginning of the name, cut at the width of the bank's field.
+    MayBeCut,
+    /// The name followed by more text: a Fedwire originator's name line run
+    /// together with its address lines.
+    RunsOn,
+}
+
 reckon_core::vocab_enum! {
     /// How a candidate group of open items was found for a receipt.
     pub enum MatchMethod {

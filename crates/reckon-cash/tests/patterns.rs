@@ -1,6 +1,6 @@
 //! One small case per payment pattern, the ambiguity trap, and thread-count independence.
 
-use reckon_cash::{Band, Customer, MatchConfig, OpenItem, Receipt, RemittanceLine, run};
+use reckon_cash::{Band, Customer, MatchConfig, OpenItem, PayerNameForm, Receipt, RemittanceLine, run};
 
 fn item(id: &str, cust: &str, inv: &str, amount: i64, day: i32) -> OpenItem {
     OpenItem {
@@ -28,7 +28,7 @@ fn receipt(id: &str, amount: i64, name: &str, iban: &str, reference: &str, desc:
         reference: reference.into(),
         description: desc.into(),
         instructed: None,
-        name_may_be_cut: false,
+        name_form: PayerNameForm::Whole,
         payer_ref: String::new(),
     }
 }
@@ -662,7 +662,7 @@ SEC:CCD TRACE#:021000021234567 EED:260302";
     let ach = |cut: bool| Receipt {
         currency: "USD".into(),
         counterparty_name: told.payer_name.clone().unwrap_or_default(),
-        name_may_be_cut: cut,
+        name_form: if cut { PayerNameForm::MayBeCut } else { PayerNameForm::Whole },
         ..receipt("U1", 48_275, "", "", "", desc)
     };
     let conflict = |res: &reckon_cash::MatchResult| {
@@ -704,7 +704,7 @@ TRACE#:021000020011182 EED:260318 IND ID:{ind_id} IND NAME:NORTHWIND SUPPLY INC"
         Receipt {
             currency: "USD".into(),
             counterparty_name: told.payer_name.clone().unwrap_or_default(),
-            name_may_be_cut: told.payer_name_may_be_cut(),
+            name_form: told.payer_name_form(),
             payer_ref: told.identification_number.clone().unwrap_or_default(),
             ..receipt("U2", amount, "", "", "", &desc)
         }
@@ -750,8 +750,42 @@ fn a_bacs_name_cut_inside_a_connector_begins_the_masters_it_may_be() {
         named(item("ARW1", "W1", "9010000950", 12_000, 20_500), "Westbrook Group KG"),
         named(item("ARW2", "W2", "9010000951", 70_914, 20_500), "Westbrook Group und Group Vertriebsgesellschaft KG"),
     ];
-    let bacs = Receipt { name_may_be_cut: true, ..receipt("K1", 70_914, "WESTBROOK GROUP UN", "", "", "BGC ZAHLUNG") };
+    let bacs = Receipt {
+        name_form: PayerNameForm::MayBeCut,
+        ..receipt("K1", 70_914, "WESTBROOK GROUP UN", "", "", "BGC ZAHLUNG")
+    };
     let res = run(&[bacs], &its, &cust, &[], &cfg);
     assert_eq!(applied(&res, "K1"), [("ARW2".to_string(), 70_914)]);
+    assert!(res.rows.iter().all(|m| m.reasons.iter().all(|x| !x.contains("the bank names"))), "{:?}", res.rows);
+}
+
+/// A Fedwire credit names its originator as banks print tag {5000}: the name
+/// line and then the address lines, run together after `B/O:`. The customer
+/// whose whole name begins the text is the payer.
+#[test]
+fn a_fedwire_originator_followed_by_its_address_names_the_customer() {
+    let cfg = MatchConfig::default();
+    let cust = vec![
+        master("B1", "Beta Trading LLC", ""),
+        master("B2", "Beta Industries Inc", ""),
+        master("D1", "Delta Trading LLC", ""),
+    ];
+    let named = |it: OpenItem, name: &str| OpenItem { customer_name: name.into(), currency: "USD".into(), ..it };
+    let its = vec![
+        named(item("ARB1", "B1", "9010001001", 52_000, 20_500), "Beta Trading LLC"),
+        named(item("ARB2", "B1", "9010001002", 13_000, 20_500), "Beta Trading LLC"),
+        named(item("ARD1", "D1", "9010001003", 52_000, 20_500), "Delta Trading LLC"),
+    ];
+    let desc = "FEDWIRE CREDIT VIA: JPMORGAN CHASE BANK/021000021 B/O: BETA TRADING LLC 1250 AVENUE OF THE AMERICAS SUITE 400 NEW YORK NY 10020 \
+REF: CHASE NYC/CTR/BNF=OURCO INC OBI: PAYMENT IMAD: 0302B1QGC08C001234";
+    let told = reckon_cash::bank_text::interpret(desc);
+    let r = Receipt {
+        currency: "USD".into(),
+        counterparty_name: told.payer_name.clone().unwrap_or_default(),
+        name_form: told.payer_name_form(),
+        ..receipt("F1", 52_000, "", "", "", desc)
+    };
+    let res = run(&[r], &its, &cust, &[], &cfg);
+    assert_eq!(applied(&res, "F1"), [("ARB1".to_string(), 52_000)]);
     assert!(res.rows.iter().all(|m| m.reasons.iter().all(|x| !x.contains("the bank names"))), "{:?}", res.rows);
 }

@@ -196,25 +196,27 @@ pub fn bank(loaded: &Loaded) -> Result<Option<Bank>, ViewError> {
                 } else {
                     reckon_cash::bank_text::BankText::default()
                 };
-                // A name may be cut at its field's width: one read from the text, or
-                // one of a payment scheme whose names are short (Bacs, Faster Payments).
-                let name_may_be_cut = if name[i].is_empty() {
-                    told.payer_name_may_be_cut()
+                // How much of the payer's name there is: one read from the text may be
+                // cut or run on into an address; one of a payment scheme whose names
+                // are short (Bacs, Faster Payments) may be cut.
+                let name_form = if name[i].is_empty() {
+                    told.payer_name_form()
                 } else {
-                    use reckon_cash::{account, bank_text};
+                    use reckon_cash::{PayerNameForm, account, bank_text};
                     let uk = |desc: &str| {
                         (account::may_be_uk_domestic(&acct[i]) && bank_text::uk_domestic_credit(desc)).then_some(18)
                     };
-                    account::scheme_name_width(&acct[i])
-                        .or_else(|| uk(&desc[i]))
-                        .is_some_and(|w| bank_text::fills(&name[i], w))
+                    match account::scheme_name_width(&acct[i]).or_else(|| uk(&desc[i])) {
+                        Some(w) if bank_text::fills(&name[i], w) => PayerNameForm::MayBeCut,
+                        _ => PayerNameForm::Whole,
+                    }
                 };
                 Receipt {
                     txn_id: take(&mut id[i]),
                     booking_date: bd[i].unwrap_or(0),
                     amount,
                     currency: take(&mut cur[i]),
-                    name_may_be_cut,
+                    name_form,
                     payer_ref: told.identification_number.clone().unwrap_or_default(),
                     counterparty_name: if name[i].is_empty() {
                         told.payer_name.clone().unwrap_or_default()

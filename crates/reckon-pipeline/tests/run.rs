@@ -451,8 +451,8 @@ fn polars_blocking_equals_the_engines_own_lookups() {
         // Names that may be cut: ACH and Bacs/Faster Payments names as long as
         // their fields; in the standard books only names of 17–18 characters of
         // a credit the text calls Bacs, from no account or a UK one.
-        let cut = i.receipts.iter().filter(|r| r.name_may_be_cut).count();
-        for r in i.receipts.iter().filter(|r| r.name_may_be_cut && world.is_none()) {
+        let cut = i.receipts.iter().filter(|r| r.name_form == reckon_cash::PayerNameForm::MayBeCut).count();
+        for r in i.receipts.iter().filter(|r| r.name_form != reckon_cash::PayerNameForm::Whole && world.is_none()) {
             let n = r.counterparty_name.trim_end().chars().count();
             assert!(
                 (17..=18).contains(&n) && reckon_cash::account::may_be_uk_domestic(&r.counterparty_account),
