@@ -108,7 +108,7 @@ const ACH_COMPANY_NAME: usize = 16;
 /// ACH Individual Name (NACHA Appendix Three, Entry Detail field 8).
 const ACH_INDIVIDUAL_NAME: usize = 22;
 /// Fedwire {5000} Originator: one name line (Fedwire FAIM, 35 characters a line).
-const FEDWIRE_NAME_LINE: usize = 35;
+pub const FEDWIRE_NAME_LINE: usize = 35;
 
 /// Whether a description names a UK domestic credit scheme: Bacs or Faster
 /// Payments (`BAC`, `BACS`, `FPI`, `BGC`, `BANK GIRO CREDIT`, `FASTER

@@ -687,7 +687,15 @@ impl<'a> Index<'a> {
         let begun = match r.name_form {
             PayerNameForm::Whole => Vec::new(),
             PayerNameForm::MayBeCut => self.beginning_with(&key),
-            PayerNameForm::RunsOn => self.begun_by(&key),
+            // The name line is the text's first 35 characters: full, it is a name
+            // cut at its width, which begins the payer's; else the name ends
+            // before the address, and the longest master name the text begins
+            // with is the payer's.
+            PayerNameForm::RunsOn => {
+                let line: String = r.counterparty_name.chars().take(crate::bank_text::FEDWIRE_NAME_LINE).collect();
+                let cut = self.beginning_with(&name_key(&line));
+                if cut.is_empty() { self.begun_by(&key) } else { cut }
+            }
         };
         // The exact name of one master identifies it; the exact name of several
         // (same-named companies) makes them all candidates: their open items decide.

@@ -788,4 +788,32 @@ REF: CHASE NYC/CTR/BNF=OURCO INC OBI: PAYMENT IMAD: 0302B1QGC08C001234";
     let res = run(&[r], &its, &cust, &[], &cfg);
     assert_eq!(applied(&res, "F1"), [("ARB1".to_string(), 52_000)]);
     assert!(res.rows.iter().all(|m| m.reasons.iter().all(|x| !x.contains("the bank names"))), "{:?}", res.rows);
+
+    // A name longer than its line is cut at 35 before the address: the cut line
+    // begins the payer's name; a shorter master name it also begins with is not
+    // the payer.
+    let cust = vec![
+        master("N1", "Nordwind Holzwerke GmbH", ""),
+        master("N2", "Nordwind Holzwerke und Pharma Vertriebsgesellschaft mbH", ""),
+    ];
+    let its = vec![
+        named(item("ARN1", "N1", "9010001101", 40_000, 20_500), "Nordwind Holzwerke GmbH"),
+        named(
+            item("ARN2", "N2", "9010001102", 61_500, 20_500),
+            "Nordwind Holzwerke und Pharma Vertriebsgesellschaft mbH",
+        ),
+    ];
+    let desc = "FEDWIRE CREDIT VIA: CITIBANK N.A. B/O: NORDWIND HOLZWERKE UND PHARMA VERTR 500 BOYLSTON ST \
+BOSTON MA 02116 REF: 1485209911889115 OBI: PAYMENT IMAD: 20260207I1B3CN6C000920";
+    let told = reckon_cash::bank_text::interpret(desc);
+    assert_eq!(told.payer_name_form(), PayerNameForm::RunsOn);
+    let r = Receipt {
+        currency: "USD".into(),
+        counterparty_name: told.payer_name.clone().unwrap_or_default(),
+        name_form: told.payer_name_form(),
+        ..receipt("F2", 61_500, "", "", "", desc)
+    };
+    let res = run(&[r], &its, &cust, &[], &cfg);
+    assert_eq!(applied(&res, "F2"), [("ARN2".to_string(), 61_500)]);
+    assert!(res.rows.iter().all(|m| m.reasons.iter().all(|x| !x.contains("the bank names"))), "{:?}", res.rows);
 }

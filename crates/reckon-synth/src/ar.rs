@@ -203,6 +203,18 @@ fn ein(c: &Customer) -> String {
     format!("{:09}", 200_000_000 + c.id[1..].parse::<u64>().unwrap_or(0) * 104_729 % 599_999_999)
 }
 
+/// Fedwire originators' address lines (street; city, state and ZIP code).
+const US_STREETS: &[&str] = &[
+    "1250 AVENUE OF THE AMERICAS",
+    "400 N MICHIGAN AVE STE 1200",
+    "77 W WACKER DR",
+    "2200 ROSS AVE SUITE 3600",
+    "500 BOYLSTON ST",
+    "1 MARKET ST SPEAR TOWER",
+];
+const US_CITIES: &[&str] =
+    &["NEW YORK NY 10020", "CHICAGO IL 60611", "DALLAS TX 75201", "BOSTON MA 02116", "SAN FRANCISCO CA 94105"];
+
 /// A US ACH (CCD, CCD+ or CTX) or Fedwire credit: everything the payer said is in
 /// the description (see [`crate::world::BankStyle::UsAch`] for the fields and sources).
 #[allow(clippy::too_many_arguments)]
@@ -232,9 +244,21 @@ fn us_receipt(
     let major = format!("{}.{:02}", amount / 100, amount % 100);
     let kind = rng.below(20);
     let description = if kind >= 16 {
-        // Fedwire: by order of the payer, the payer's text as OBI (4 x 35).
+        // Fedwire: by order of the payer, the payer's text as OBI (4 x 35). The
+        // originator ({5000}) is a name line and up to three address lines of 35,
+        // printed one after the other; every other originator gives its address
+        // (chosen from the sequence number: no draw, so the rest of the scenario
+        // is as before).
+        let address = match seq % 2 {
+            0 => format!(
+                " {} {}",
+                US_STREETS[(seq / 2) as usize % US_STREETS.len()],
+                US_CITIES[(seq / 6) as usize % US_CITIES.len()]
+            ),
+            _ => String::new(),
+        };
         format!(
-            "FEDWIRE CREDIT VIA: {} B/O: {} REF: {} OBI: {} IMAD: {}{}{:06}",
+            "FEDWIRE CREDIT VIA: {} B/O: {}{address} REF: {} OBI: {} IMAD: {}{}{:06}",
             rng.pick(&["JPMORGAN CHASE BANK", "BANK OF AMERICA N.A.", "WELLS FARGO BANK", "CITIBANK N.A."]),
             cut(&name, 35),
             cut(&format!("{:016}", rng.below(10_000_000_000_000_000)), 16),

@@ -34,8 +34,10 @@ pub enum BankStyle {
     /// DESCR:` 10 characters; `IND ID:` 15; `IND NAME:` 22; `TRACE#:` 15;
     /// addenda as X12 `RMR*IV*…` segments of at most 80 characters — NACHA
     /// Operating Rules, Appendix Three) and Fedwire transfers (`B/O:` by order
-    /// of, `OBI:` originator-to-beneficiary information of at most 4 × 35
-    /// characters, `IMAD:`). No structured payer name, account or end-to-end id.
+    /// of: the originator's name line of 35 characters, for every other one
+    /// followed by its address lines; `OBI:` originator-to-beneficiary
+    /// information of at most 4 × 35 characters, `IMAD:`). No structured payer
+    /// name, account or end-to-end id.
     UsAch,
     /// UK Bacs Direct Credit and Faster Payments: the remitter's name as the
     /// bank prints it (upper case, 18 characters), a reference of at most 18
