@@ -95,6 +95,18 @@ impl BankText {
     }
 }
 
+/// A Fedwire originator's name without the address lines printed after it: a
+/// US address line begins with its primary number (USPS Publication 28,
+/// "primary address number"), so the name ends before the first word of
+/// digits alone. Without such a word the text is returned whole.
+fn without_address(text: &str) -> String {
+    let words: Vec<&str> = text.split(' ').filter(|w| !w.is_empty()).collect();
+    match words.iter().position(|w| w.bytes().all(|b| b.is_ascii_digit())) {
+        Some(at) if at > 0 => words[..at].join(" "),
+        _ => text.to_string(),
+    }
+}
+
 /// Whether a name fills a field of `width` characters: as long as it, or one
 /// shorter (a cut after a word leaves the last one blank). A longer name was
 /// not written into such a field (a Fedwire `B/O:` followed by the address).
@@ -157,7 +169,10 @@ pub fn interpret(description: &str) -> BankText {
         match k {
             "ORIG CO NAME:" | "B/O:" | "ORG:" if t.payer_name.is_none() => {
                 // A remittance segment may follow the name without a key.
-                let name = v.split("RMR*").next().unwrap_or(&v).trim().to_string();
+                let mut name = v.split("RMR*").next().unwrap_or(&v).trim().to_string();
+                if k != "ORIG CO NAME:" && name.chars().count() > FEDWIRE_NAME_LINE {
+                    name = without_address(&name);
+                }
                 t.payer_name = Some(name).filter(|n| !n.is_empty());
                 t.payer_name_width = t
                     .payer_name
@@ -236,6 +251,14 @@ REF: CHASE NYC/CTR/BNF=OURCO INC OBI: INV 2026-0815 AND 2026-0816 IMAD: 0302B1QG
         // A Fedwire originator with its address after the name is no cut name:
         // the name runs on into the address.
         let f = interpret("B/O: BETA TRADING LLC 1 MAIN STREET NEW YORK NY 10001 OBI: X");
+        assert_eq!(f.payer_name.as_deref(), Some("BETA TRADING LLC"));
+        assert_eq!(f.payer_name_form(), crate::PayerNameForm::Whole);
+        // A name line filled to its 35 characters, then the address: cut.
+        let f = interpret("B/O: NORDWIND HOLZWERKE UND PHARMA VERTR 500 BOYLSTON ST BOSTON MA 02116 REF: 1");
+        assert_eq!(f.payer_name.as_deref(), Some("NORDWIND HOLZWERKE UND PHARMA VERTR"));
+        assert_eq!(f.payer_name_form(), crate::PayerNameForm::MayBeCut);
+        // No address number to end the name at: the text runs on.
+        let f = interpret("B/O: BETA TRADING LLC CORPORATE TREASURY DEPARTMENT NEW YORK OBI: X");
         assert!(!f.payer_name_may_be_cut());
         assert_eq!(f.payer_name_form(), crate::PayerNameForm::RunsOn);
         assert_eq!(t.payer_name_form(), crate::PayerNameForm::MayBeCut);

@@ -789,6 +789,21 @@ REF: CHASE NYC/CTR/BNF=OURCO INC OBI: PAYMENT IMAD: 0302B1QGC08C001234";
     assert_eq!(applied(&res, "F1"), [("ARB1".to_string(), 52_000)]);
     assert!(res.rows.iter().all(|m| m.reasons.iter().all(|x| !x.contains("the bank names"))), "{:?}", res.rows);
 
+    // An address line without a number to end the name at: the text runs on,
+    // and the customer whose whole name begins it is the payer.
+    let desc = "FEDWIRE CREDIT VIA: JPMORGAN CHASE BANK/021000021 B/O: BETA TRADING LLC CORPORATE TREASURY \
+DEPARTMENT NEW YORK REF: CHASE NYC/CTR/BNF=OURCO INC OBI: PAYMENT IMAD: 0302B1QGC08C001235";
+    let told = reckon_cash::bank_text::interpret(desc);
+    assert_eq!(told.payer_name_form(), PayerNameForm::RunsOn);
+    let r = Receipt {
+        currency: "USD".into(),
+        counterparty_name: told.payer_name.clone().unwrap_or_default(),
+        name_form: told.payer_name_form(),
+        ..receipt("F3", 52_000, "", "", "", desc)
+    };
+    let res = run(&[r], &its, &cust, &[], &cfg);
+    assert_eq!(applied(&res, "F3"), [("ARB1".to_string(), 52_000)]);
+
     // A name longer than its line is cut at 35 before the address: the cut line
     // begins the payer's name; a shorter master name it also begins with is not
     // the payer.
@@ -806,7 +821,7 @@ REF: CHASE NYC/CTR/BNF=OURCO INC OBI: PAYMENT IMAD: 0302B1QGC08C001234";
     let desc = "FEDWIRE CREDIT VIA: CITIBANK N.A. B/O: NORDWIND HOLZWERKE UND PHARMA VERTR 500 BOYLSTON ST \
 BOSTON MA 02116 REF: 1485209911889115 OBI: PAYMENT IMAD: 20260207I1B3CN6C000920";
     let told = reckon_cash::bank_text::interpret(desc);
-    assert_eq!(told.payer_name_form(), PayerNameForm::RunsOn);
+    assert_eq!(told.payer_name_form(), PayerNameForm::MayBeCut);
     let r = Receipt {
         currency: "USD".into(),
         counterparty_name: told.payer_name.clone().unwrap_or_default(),
