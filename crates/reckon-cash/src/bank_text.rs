@@ -76,9 +76,7 @@ impl BankText {
             _ => false,
         }
     }
-}
 
-impl BankText {
     /// How much of the payer's name the text holds: cut at its field's width
     /// ([`BankText::payer_name_may_be_cut`]), or — a Fedwire originator longer
     /// than its 35-character name line — the name run together with the
@@ -248,8 +246,8 @@ REF: CHASE NYC/CTR/BNF=OURCO INC OBI: INV 2026-0815 AND 2026-0816 IMAD: 0302B1QG
         assert!(interpret("ORIG CO NAME:ATLAS FOODS ENGI ORIG ID:1").payer_name_may_be_cut());
         // Longer than the field: not an ACH Company Name as printed.
         assert!(!interpret("ORIG CO NAME:ATLAS FOODS UND ENG ORIG ID:1").payer_name_may_be_cut());
-        // A Fedwire originator with its address after the name is no cut name:
-        // the name runs on into the address.
+        // A Fedwire originator with its address after the name: the name ends
+        // at the address line's primary number, and is whole.
         let f = interpret("B/O: BETA TRADING LLC 1 MAIN STREET NEW YORK NY 10001 OBI: X");
         assert_eq!(f.payer_name.as_deref(), Some("BETA TRADING LLC"));
         assert_eq!(f.payer_name_form(), crate::PayerNameForm::Whole);
