@@ -160,7 +160,7 @@ impl Default for AnomalyConfig {
             preparer_rare_share: 0.02,
             pair_rare_share: 0.005,
             review_risk: 0.5,
-            model: "journals_v4_0".into(),
+            model: "journals_v5_0".into(),
         }
     }
 }

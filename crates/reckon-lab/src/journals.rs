@@ -9,7 +9,7 @@ use polars::prelude::*;
 use reckon_journals::{Book, JournalResult};
 use serde::Serialize;
 
-use reckon_pipeline::journals::{RiskModel, combined, combined_features, input_test};
+use reckon_pipeline::journals::{RarityBase, RiskModel, combined, combined_features, input_test};
 
 use crate::LabError;
 
@@ -294,7 +294,7 @@ impl CheckedTrainParams {
         let mut tx: Vec<f64> = Vec::new();
         for ((_, btr, _, _), bf) in books.iter().zip(&tfs) {
             let t_if: Vec<f32> = (0..btr.len()).map(|i| forest.score(&bf[i * k..(i + 1) * k]) as f32).collect();
-            tx.extend(combined(btr, &t_if, &inputs)?.into_iter().map(f64::from));
+            tx.extend(combined(btr, &t_if, &inputs, RarityBase::TRAINED)?.into_iter().map(f64::from));
         }
         let w = inputs.len();
         // Strong shrinkage: the forest's score shifts with the book, and a steep weight
@@ -306,7 +306,7 @@ impl CheckedTrainParams {
         let train_seconds = t0.elapsed().as_secs_f64();
         // Model folders.
         let if_bytes = forest.to_onnx(&[("feature_spec", reckon_journals::FEATURE_SPEC)]);
-        let lr_bytes = lr.to_onnx(&[("feature_spec", "journal_risk_v2")]);
+        let lr_bytes = lr.to_onnx(&[("feature_spec", RarityBase::TRAINED.spec())]);
         let data_hash = crate::model::training_data_sha256_of(train, crate::model::Engine::Journals);
         for v in validation {
             crate::model::refuse_same_data(&data_hash, v, crate::model::Engine::Journals, "validation")?;
@@ -330,7 +330,7 @@ impl CheckedTrainParams {
             name: "journals".into(),
             version: version.clone(),
             task: "journal_risk".into(),
-            feature_spec: "journal_risk_v2".into(),
+            feature_spec: RarityBase::TRAINED.spec().into(),
             features: inputs.clone(),
             input: "features".into(),
             output: "probability".into(),
@@ -342,6 +342,7 @@ impl CheckedTrainParams {
         let model = RiskModel {
             iforest: reckon_onnx::Model::from_bytes(Path::new("journals/iforest"), if_cfg.clone(), &if_bytes)?,
             risk: reckon_onnx::Model::from_bytes(Path::new("journals"), risk_cfg.clone(), &lr_bytes)?,
+            base: RarityBase::TRAINED,
         };
         // Validation, through ONNX Runtime as `reckon run` serves it.
         let (mut rule_scores, mut v_if, mut comb, mut vy) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -447,7 +448,9 @@ trained by reckon in Rust on `{spec}` features and exported as one `ai.onnx.ml`\
 TreeEnsembleRegressor; `model.onnx` — a logistic regression over the rule\n\
 flags, the journal's rarity in its own book in place of the flags of the tests\n\
 that measure it (preparer–account, account pair, the preparer's hour and\n\
-source, weekend or holiday: surprise above the book's median; the amount beyond\n\
+source, weekend or holiday: surprise above the book's routine, the surprise of\n\
+its journal at the 90th percentile, so that what one journal in ten of the book\n\
+does reads as usual; the amount beyond\n\
 its account's 99th percentile; a repeat of another journal: how seldom chance\n\
 gives a journal of its kind such a match), the rule risk, the forest's score (z within the\n\
 book) and the largest amount's z: the calibrated combination. Every weight is\n\

@@ -36,6 +36,7 @@ use serde::Serialize;
 use crate::LabError;
 use crate::model::{version_of, write_folder};
 use crate::retrain::RetrainError;
+use reckon_pipeline::journals::RarityBase;
 
 /// Which model is retrained.
 #[derive(Clone, Debug)]
@@ -285,7 +286,10 @@ pub fn train_from_decisions(
     );
     let (name, task, onnx_spec) = match model {
         FlagModel::Duplicates => ("duplicates", "ap_duplicate_pair", reckon_duplicates::FEATURE_SPEC),
-        FlagModel::Journals { .. } => ("journals", "journal_risk", "journal_risk_v2"),
+        // A journal model retrained keeps its base's inputs (the rows were built so).
+        FlagModel::Journals { .. } => {
+            ("journals", "journal_risk", base.as_ref().map_or(RarityBase::TRAINED, |b| b.base).spec())
+        }
     };
     let bytes = lr.to_onnx(&[("feature_spec", onnx_spec), ("task", task)]);
     let mut mc = ModelConfig::probability(name, task, onnx_spec, names.clone(), &bytes, data_sha256.clone());
@@ -373,7 +377,7 @@ pub fn train_from_decisions(
     ];
     // The duplicate model's training rows are what runs' candidate pairs are
     // measured against for drift. The journal model has none: its inputs are
-    // relative to each book (rarity above the book's median, z within it), so
+    // relative to each book (rarity above the book's median or routine, z within it), so
     // their spread depends on the book's size and a pooled reference would
     // flag every book of another size.
     if let FlagModel::Duplicates = model {

@@ -53,13 +53,13 @@ fn duplicate_and_journal_models_learn_from_decisions() {
     // thresholds lowered, so that people dismiss and explain many of their
     // flags — what a model that does not fit a team's books does.
     let loose = tmp.path().join("loose");
-    for (name, cut) in [("duplicates_v2_0", 0.02), ("journals_v4_0", 0.2)] {
+    for (name, cut) in [("duplicates_v2_0", 0.02), ("journals_v5_0", 0.003)] {
         copy_model(&models_dir().join(name), &loose.join(name), cut);
     }
     // Every exception decided, so that both engines collect labels in six days.
     let mut sim = SimConfig { decide_permille: 1000, ..SimConfig::default() };
     sim.config.duplicates.model = loose.join("duplicates_v2_0").display().to_string();
-    sim.config.journals.model = loose.join("journals_v4_0").display().to_string();
+    sim.config.journals.model = loose.join("journals_v5_0").display().to_string();
     let state = out.join("state.db");
     let rows = simulate(&days, &out, &state, &sim).unwrap_or_else(|e| panic!("{e}"));
     let table = reckon_lab::simulate::table(&rows);
@@ -79,7 +79,7 @@ fn duplicate_and_journal_models_learn_from_decisions() {
 
     for (model, name) in [
         (FlagModel::Duplicates, "duplicates_v9_0"),
-        (FlagModel::Journals { base: loose.join("journals_v4_0") }, "journals_v9_0"),
+        (FlagModel::Journals { base: loose.join("journals_v5_0") }, "journals_v9_0"),
     ] {
         let p = FlagRetrainParams { min_labels: 20, ..FlagRetrainParams::default() };
         let dir = tmp.path().join(name);
@@ -117,8 +117,11 @@ fn duplicate_and_journal_models_learn_from_decisions() {
                 )
                 .unwrap_or_else(|e| panic!("{e}"));
             }
-            FlagModel::Journals { .. } => {
-                reckon_pipeline::journals::RiskModel::load(&dir).unwrap_or_else(|e| panic!("{e}"));
+            FlagModel::Journals { base } => {
+                // Its rows were built from the base's inputs: it reads them from the same base.
+                let m = reckon_pipeline::journals::RiskModel::load(&dir).unwrap_or_else(|e| panic!("{e}"));
+                let b = reckon_pipeline::journals::RiskModel::load(base).unwrap_or_else(|e| panic!("{e}"));
+                assert_eq!((m.base, m.inputs_spec()), (b.base, b.inputs_spec()));
             }
         }
         // The same store and settings: the same bytes.

@@ -296,6 +296,8 @@ pub fn exceptions(
 pub struct RiskModel {
     pub iforest: reckon_onnx::Model,
     pub risk: reckon_onnx::Model,
+    /// Where its `rare_*` inputs start, from its feature spec.
+    pub base: RarityBase,
 }
 
 /// Why the journal risk model could not score a book.
@@ -310,13 +312,21 @@ pub enum RiskError {
 impl RiskModel {
     pub fn load(dir: &Path) -> Result<RiskModel, crate::model::ModelError> {
         use crate::model::{Spec, load_checked};
-        let risk = load_checked(dir, Spec::ByName("journal_risk_v2"))?;
+        let risk = reckon_onnx::Model::load(dir)?;
+        let Some(base) = RarityBase::of_spec(&risk.config.feature_spec) else {
+            return Err(crate::model::ModelError::Spec {
+                dir: dir.to_path_buf(),
+                trained: risk.config.feature_spec.clone(),
+                features: risk.config.features.len(),
+                computes: RarityBase::ALL.map(RarityBase::spec).join(" or "),
+            });
+        };
         let iforest =
             load_checked(&dir.join("iforest"), Spec::Fixed(reckon_journals::FEATURE_SPEC, reckon_journals::FEATURES))?;
         // Inputs by name: each must be one reckon computes.
-        combined(&[], &[], &risk.config.features)
+        combined(&[], &[], &risk.config.features, base)
             .map_err(|e| crate::model::ModelError::Inputs { dir: dir.to_path_buf(), reason: e.to_string() })?;
-        Ok(RiskModel { iforest, risk })
+        Ok(RiskModel { iforest, risk, base })
     }
 
     pub fn review(&self) -> f64 {
@@ -332,7 +342,7 @@ impl RiskModel {
     /// journal's inputs (`journal_risk_v2/` and the first 16 hex digits of the
     /// sha256 of the names): rows are retrained on only by a model with the same inputs.
     pub fn inputs_spec(&self) -> String {
-        inputs_spec(&self.risk.config.features)
+        inputs_spec(&self.risk.config.features, self.base)
     }
 
     /// As [`RiskModel::score`], also returning the risk model's inputs and
@@ -346,7 +356,7 @@ impl RiskModel {
         let n = results.len();
         let f = reckon_journals::features(tests, book, results);
         let ifs = self.iforest.score(n, &f)?;
-        let x = combined(results, &ifs, &self.risk.config.features)?;
+        let x = combined(results, &ifs, &self.risk.config.features, self.base)?;
         let p = self.risk.score(n, &x)?;
         let risk = p.clone();
         let k = reckon_journals::FEATURES.len();
@@ -394,10 +404,65 @@ pub struct RiskScores {
     pub risk: Vec<f32>,
 }
 
-/// The feature spec of a risk model with inputs `names` ([`RiskModel::inputs_spec`]).
-pub fn inputs_spec(names: &[String]) -> String {
+/// The feature spec of a risk model with inputs `names` read from `base`
+/// ([`RiskModel::inputs_spec`]).
+pub fn inputs_spec(names: &[String], base: RarityBase) -> String {
     let h = reckon_core::id::sha256_hex(names.join(",").as_bytes());
-    format!("journal_risk_v2/{}", &h[..16])
+    format!("{}/{}", base.spec(), &h[..16])
+}
+
+/// Where a journal's rarity in its own book starts to count as evidence: the
+/// `rare_*` inputs of the risk model are a journal's surprise (`-log10` of a
+/// share, [`reckon_journals::Rarity::surprise`]) above the surprise of this
+/// book's journal at the base's quantile. A model's feature spec names its base.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RarityBase {
+    /// `journal_risk_v2` (journals 4.0 and before): above the book's median.
+    /// A habit of a third of the book (a source a preparer uses for one
+    /// journal in three, weekend postings of a seven-day business) still reads
+    /// as a little rare.
+    Median,
+    /// `journal_risk_v3`: above the book's 90th percentile, its routine. What
+    /// one journal in ten of this book does is how this book works and reads
+    /// as 0; only what is rarer than that is evidence.
+    Routine,
+}
+
+impl RarityBase {
+    pub const ALL: [RarityBase; 2] = [RarityBase::Median, RarityBase::Routine];
+
+    /// The base `reckon train journals` gives a new model.
+    pub const TRAINED: RarityBase = RarityBase::Routine;
+
+    /// The feature spec of a risk model read from this base.
+    pub fn spec(self) -> &'static str {
+        match self {
+            RarityBase::Median => "journal_risk_v2",
+            RarityBase::Routine => "journal_risk_v3",
+        }
+    }
+
+    pub fn of_spec(spec: &str) -> Option<RarityBase> {
+        RarityBase::ALL.into_iter().find(|b| b.spec() == spec)
+    }
+
+    /// The quantile as a fraction `(numerator, denominator)`: the book's
+    /// journals sorted by surprise, the one at index `n · num / den`.
+    fn quantile(self) -> (usize, usize) {
+        match self {
+            RarityBase::Median => (1, 2),
+            RarityBase::Routine => (9, 10),
+        }
+    }
+
+    /// The surprise at this base's quantile of `surprises` (sorted in place); 0
+    /// for an empty book.
+    pub fn of(self, surprises: &mut [f64]) -> f64 {
+        surprises.sort_unstable_by(f64::total_cmp);
+        let (num, den) = self.quantile();
+        let i = (surprises.len() * num / den).min(surprises.len().saturating_sub(1));
+        surprises.get(i).copied().unwrap_or(0.0)
+    }
 }
 
 /// The risk model's inputs, in the order its config names them, journal by
@@ -407,13 +472,18 @@ pub fn inputs_spec(names: &[String]) -> String {
 /// evidence) and `amount_z` (the journal's largest amount above its account's
 /// usual ones, clipped to 0–10), `amount_fence` (how far beyond its account's
 /// 99th percentile, [`reckon_journals::Profile::amount_fence`]) and the journal's rarity in its own book as
-/// surprise above the book's median surprise (`-log10` of a share, 0–4:
-/// [`reckon_journals::Rarity`]):
+/// surprise above the surprise at the book's `base` quantile (`-log10` of a
+/// share, 0–4: [`reckon_journals::Rarity`], [`RarityBase`]):
 /// `rare_preparer_account`, `rare_account_pair`, `rare_preparer_hour`,
 /// `rare_preparer_source`, `rare_weekend_holiday`, `rare_duplicate_journal`
 /// (how seldom chance gives a journal of its kind the match it has). A model names the inputs it was
 /// trained on, so older models keep working when inputs are added.
-pub fn combined(results: &[JournalResult], iforest: &[f32], names: &[String]) -> Result<Vec<f32>, RiskError> {
+pub fn combined(
+    results: &[JournalResult],
+    iforest: &[f32],
+    names: &[String],
+    base: RarityBase,
+) -> Result<Vec<f32>, RiskError> {
     enum In {
         Flag(reckon_journals::JournalTest),
         RuleRisk,
@@ -450,23 +520,23 @@ pub fn combined(results: &[JournalResult], iforest: &[f32], names: &[String]) ->
     let n = iforest.len().max(1) as f64;
     let mean = iforest.iter().map(|v| f64::from(*v)).sum::<f64>() / n;
     let sd = (iforest.iter().map(|v| (f64::from(*v) - mean).powi(2)).sum::<f64>() / n).sqrt().max(1e-3);
-    // Rarity is read above the book's own median: what most journals of this book
-    // do is 0, whatever the book's size or how spread its preparers' habits are.
-    let medians: Vec<f64> = ins
+    // Rarity is read above the book's own base (median or routine): what this
+    // book's journals commonly do is 0, whatever the book's size or how spread
+    // its preparers' habits are.
+    let bases: Vec<f64> = ins
         .iter()
         .map(|i| match i {
             In::Rare(share) => {
                 let mut v: Vec<f64> =
                     results.iter().map(|j| reckon_journals::Rarity::surprise(share(&j.rarity))).collect();
-                v.sort_unstable_by(f64::total_cmp);
-                v.get(v.len() / 2).copied().unwrap_or(0.0)
+                base.of(&mut v)
             }
             _ => 0.0,
         })
         .collect();
     let mut x = Vec::with_capacity(results.len() * ins.len());
     for (j, s) in results.iter().zip(iforest) {
-        for (i, median) in ins.iter().zip(&medians) {
+        for (i, at) in ins.iter().zip(&bases) {
             x.push(match i {
                 In::Flag(t) => {
                     if j.flags.iter().any(|f| f.test == *t) {
@@ -479,7 +549,7 @@ pub fn combined(results: &[JournalResult], iforest: &[f32], names: &[String]) ->
                 In::IforestZ => ((f64::from(*s) - mean) / sd).clamp(0.0, 10.0) as f32,
                 In::AmountZ => j.amount_z.clamp(0.0, 10.0) as f32,
                 In::AmountFence => j.amount_fence as f32,
-                In::Rare(share) => (reckon_journals::Rarity::surprise(share(&j.rarity)) - median).max(0.0) as f32,
+                In::Rare(share) => (reckon_journals::Rarity::surprise(share(&j.rarity)) - at).max(0.0) as f32,
             });
         }
     }

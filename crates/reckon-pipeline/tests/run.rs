@@ -276,7 +276,7 @@ fn the_shipped_model_scores_the_run_and_a_missing_one_is_an_error() {
     let r = run(&RunOptions::new(input.path(), out.path(), Config::default())).unwrap_or_else(|e| panic!("{e}"));
     let ids: Vec<&str> = r.manifest.models.iter().map(|m| m.id.as_str()).collect();
     // In stage order (stage::STAGES): cash, disbursements, duplicates, journals.
-    assert_eq!(ids, ["cash@2.2", "duplicates@2.0", "journals@4.0", "journals_iforest@4.0"]);
+    assert_eq!(ids, ["cash@2.2", "duplicates@2.0", "journals@5.0", "journals_iforest@5.0"]);
     assert!(r.manifest.stages["cash"].contains("model cash@2.2"));
     let ev = std::fs::read_to_string(out.path().join("exceptions.jsonl")).unwrap_or_default();
     assert!(ev.contains("\"model\":\"cash@2.2\""), "proposals should cite the model");
@@ -382,7 +382,7 @@ fn feed_files_for_consumers_agree_and_carry_metadata() {
 /// does not compute.
 #[test]
 fn risk_model_inputs_are_built_by_name() {
-    use reckon_pipeline::journals::combined;
+    use reckon_pipeline::journals::{RarityBase, combined};
     let j = reckon_journals::JournalResult {
         flags: vec![reckon_journals::Flag {
             test: reckon_journals::JournalTest::Backdated,
@@ -395,13 +395,71 @@ fn risk_model_inputs_are_built_by_name() {
     };
     let names: Vec<String> =
         ["amount_z", "flag_backdated", "flag_unbalanced", "rule_risk"].iter().map(|s| s.to_string()).collect();
-    let x = combined(std::slice::from_ref(&j), &[0.5], &names).unwrap_or_else(|e| panic!("{e}"));
+    let x = combined(std::slice::from_ref(&j), &[0.5], &names, RarityBase::TRAINED).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(x, [10.0, 1.0, 0.0, 0.55]);
-    let err = combined(&[j], &[0.5], &["flag_astrology".to_string()]).err();
+    let err = combined(&[j], &[0.5], &["flag_astrology".to_string()], RarityBase::TRAINED).err();
     assert!(
         matches!(&err, Some(reckon_pipeline::journals::RiskError::UnknownInput(n)) if n == "flag_astrology"),
         "{err:?}"
     );
+}
+
+/// A book's rarity inputs start at its base: a source a preparer uses for one
+/// journal in four is a habit of this book, not evidence, for a model read
+/// from the book's routine (`journal_risk_v3`); a source used once in a
+/// hundred is. A model read from the median (`journal_risk_v2`, journals 4.0)
+/// keeps its inputs.
+#[test]
+fn rarity_inputs_start_at_the_books_routine() {
+    use reckon_pipeline::journals::{RarityBase, RiskModel, combined, inputs_spec};
+    let with_share = |share: f64| reckon_journals::JournalResult {
+        rarity: reckon_journals::Rarity { preparer_source: share, ..Default::default() },
+        ..Default::default()
+    };
+    // 70 journals through the preparer's usual source, 25 through one they use
+    // for a quarter of theirs, 5 through one they use once in a hundred.
+    let book: Vec<reckon_journals::JournalResult> = std::iter::repeat_n(1.0, 70)
+        .chain(std::iter::repeat_n(0.25, 25))
+        .chain(std::iter::repeat_n(0.01, 5))
+        .map(with_share)
+        .collect();
+    let names = vec!["rare_preparer_source".to_string()];
+    let forest = vec![0.5; book.len()];
+    let at = |base| {
+        let x = combined(&book, &forest, &names, base).unwrap_or_else(|e| panic!("{e}"));
+        (x[0], x[70], x[95])
+    };
+    let habit = -(0.25f64.log10()) as f32;
+    assert_eq!(at(RarityBase::Median), (0.0, habit, 2.0), "above the median (0): the habit counts");
+    let (usual, minority, rare) = at(RarityBase::Routine);
+    assert_eq!((usual, minority), (0.0, 0.0), "at the routine (the 90th percentile, the habit): 0");
+    assert!((rare - (2.0 - habit)).abs() < 1e-6, "what is rarer than the routine counts: {rare}");
+
+    // A model's feature spec names its base; one reckon does not compute is refused.
+    assert_eq!(RarityBase::of_spec("journal_risk_v2"), Some(RarityBase::Median));
+    assert_eq!(RarityBase::of_spec("journal_risk_v3"), Some(RarityBase::Routine));
+    assert_eq!(RarityBase::of_spec("journal_risk_v1"), None);
+    assert_ne!(inputs_spec(&names, RarityBase::Median), inputs_spec(&names, RarityBase::Routine));
+    let shipped = reckon_pipeline::model::resolve("journals_v5_0").unwrap_or_else(|| panic!("shipped model"));
+    let m = RiskModel::load(&shipped).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(m.base, RarityBase::Routine);
+    let t = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    for (spec, loads) in [("journal_risk_v2", Some(RarityBase::Median)), ("journal_risk_v1", None)] {
+        let dir = t.path().join(spec);
+        std::fs::create_dir_all(dir.join("iforest")).unwrap_or_else(|e| panic!("{e}"));
+        for f in ["model.onnx", "iforest/model.onnx", "iforest/config.json"] {
+            std::fs::copy(shipped.join(f), dir.join(f)).unwrap_or_else(|e| panic!("{f}: {e}"));
+        }
+        let cfg = std::fs::read_to_string(shipped.join("config.json")).unwrap_or_default();
+        assert!(cfg.contains("\"journal_risk_v3\""), "{cfg}");
+        std::fs::write(dir.join("config.json"), cfg.replace("\"journal_risk_v3\"", &format!("\"{spec}\"")))
+            .unwrap_or_else(|e| panic!("{e}"));
+        match (RiskModel::load(&dir), loads) {
+            (Ok(m), Some(base)) => assert_eq!(m.base, base),
+            (Err(e), None) => assert!(e.to_string().contains(spec), "{e}"),
+            (r, _) => panic!("{spec}: {:?}", r.map(|m| m.base)),
+        }
+    }
 }
 
 /// A test added after a model was trained stays out of the `rule_risk` the model
@@ -409,7 +467,7 @@ fn risk_model_inputs_are_built_by_name() {
 #[test]
 fn tests_a_model_was_not_trained_with_raise_its_risk_afterwards() {
     use reckon_journals::{Flag, JournalTest};
-    use reckon_pipeline::journals::{combined, raised, untrained};
+    use reckon_pipeline::journals::{RarityBase, combined, raised, untrained};
     let flag = |test, weight| Flag { test, text: "".into(), weight };
     let j = reckon_journals::JournalResult {
         flags: vec![flag(JournalTest::Backdated, 0.55), flag(JournalTest::SeldomAccount, 0.30)],
@@ -418,7 +476,7 @@ fn tests_a_model_was_not_trained_with_raise_its_risk_afterwards() {
     };
     // The shipped model was trained where seldom_account never fired on an
     // anomalous journal (unusual_hour and unusual_preparer_source did, in the worlds).
-    let dir = reckon_pipeline::model::resolve("journals_v4_0").unwrap_or_else(|| panic!("shipped model"));
+    let dir = reckon_pipeline::model::resolve("journals_v5_0").unwrap_or_else(|| panic!("shipped model"));
     let cfg: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap_or_default())
             .unwrap_or_else(|e| panic!("{e}"));
@@ -426,8 +484,13 @@ fn tests_a_model_was_not_trained_with_raise_its_risk_afterwards() {
         cfg["features"].as_array().into_iter().flatten().filter_map(|v| v.as_str().map(str::to_string)).collect();
     // Tests that never fired on its training journals are not its inputs.
     assert_eq!(untrained(&names), [JournalTest::SeldomAccount]);
-    let x = combined(std::slice::from_ref(&j), &[0.5], &["rule_risk".to_string(), "flag_backdated".to_string()])
-        .unwrap_or_else(|e| panic!("{e}"));
+    let x = combined(
+        std::slice::from_ref(&j),
+        &[0.5],
+        &["rule_risk".to_string(), "flag_backdated".to_string()],
+        RarityBase::TRAINED,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(x, [0.55, 1.0], "rule_risk without the untrained flag");
     let r = raised(0.2, &j.flags, &untrained(&names));
     assert!((r - (1.0 - 0.8 * 0.70)).abs() < 1e-12, "{r}");

@@ -316,7 +316,7 @@ fn a_model_trained_on_other_features_is_refused() {
     let e = stage::build_all(&c).err().map(|e| e.to_string()).unwrap_or_default();
     assert!(e.contains("duplicates_v2_0") && e.contains("feature spec"), "{e}");
     let mut c = Config::default();
-    c.journals.model = copy("journals_v4_0", "iforest/config.json").display().to_string();
+    c.journals.model = copy("journals_v5_0", "iforest/config.json").display().to_string();
     let e = stage::build_all(&c).err().map(|e| e.to_string()).unwrap_or_default();
     assert!(e.contains("iforest") && e.contains("feature spec"), "{e}");
 }

@@ -34,7 +34,7 @@ pub enum What {
         /// forest and inputs; default: the configured `journals.model`).
         #[arg(long, requires = "state")]
         base: Option<PathBuf>,
-        /// Model folder to write, e.g. models/journals_v4_0.
+        /// Model folder to write, e.g. models/journals_v5_0.
         #[arg(long)]
         out: PathBuf,
     },
