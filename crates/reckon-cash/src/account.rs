@@ -56,14 +56,18 @@ pub fn keys(account: &str) -> Vec<String> {
     vec![s]
 }
 
+/// The width of a payer's name in a UK Bacs or Faster Payments credit: 18
+/// characters (Bacs Standard 18: the originator's name and the destination
+/// account name are `18a` fields).
+pub const BACS_NAME_WIDTH: usize = 18;
+
 /// The width of the payer's name in the payment scheme an account's form
 /// shows: a bare UK sort code and account number is a Bacs or Faster Payments
-/// credit, whose originator's name is 18 characters (Bacs Standard 18: the
-/// originator's name and the destination account name are `18a` fields). A
-/// name as long as that may be cut. Other forms: none known.
+/// credit ([`BACS_NAME_WIDTH`]). A name as long as that may be cut. Other
+/// forms: none known.
 pub fn scheme_name_width(account: &str) -> Option<usize> {
     let s = compact(account);
-    (s.len() == 14 && s.bytes().all(|b| b.is_ascii_digit())).then_some(18)
+    (s.len() == 14 && s.bytes().all(|b| b.is_ascii_digit())).then_some(BACS_NAME_WIDTH)
 }
 
 /// Whether an account may be a UK payer's in a domestic scheme: none given, a

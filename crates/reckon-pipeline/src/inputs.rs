@@ -204,7 +204,8 @@ pub fn bank(loaded: &Loaded) -> Result<Option<Bank>, ViewError> {
                 } else {
                     use reckon_cash::{PayerNameForm, account, bank_text};
                     let uk = |desc: &str| {
-                        (account::may_be_uk_domestic(&acct[i]) && bank_text::uk_domestic_credit(desc)).then_some(18)
+                        (account::may_be_uk_domestic(&acct[i]) && bank_text::uk_domestic_credit(desc))
+                            .then_some(account::BACS_NAME_WIDTH)
                     };
                     match account::scheme_name_width(&acct[i]).or_else(|| uk(&desc[i])) {
                         Some(w) if bank_text::fills(&name[i], w) => PayerNameForm::MayBeCut,
