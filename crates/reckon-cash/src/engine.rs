@@ -30,6 +30,10 @@ pub struct Receipt {
     /// What the payer instructed in another currency before the bank converted it
     /// (minor units of that currency, currency code).
     pub instructed: Option<(i64, String)>,
+    /// Charges the banks deducted from this credit before booking it, as the
+    /// bank states them (minor units of `currency`; `charges_amount`): a
+    /// residual of exactly that much is the bank's charges, whatever its size.
+    pub charges: Option<i64>,
     /// How much of the payer's name `counterparty_name` holds
     /// ([`crate::bank_text::BankText::payer_name_form`]): cut at the width of
     /// the bank's field (masters whose names begin with it are candidates
@@ -945,16 +949,29 @@ fn instructed_other(r: &Receipt) -> Option<String> {
     r.instructed.as_ref().filter(|(_, c)| *c != r.currency).map(|(m, c)| money(*m, c))
 }
 
+/// Why `paid` falls short of (or exceeds) `open`, if a rule explains it.
+/// `charges`: what the bank states it deducted from the credit
+/// ([`Receipt::charges`]); a residual of exactly that is the bank's charges,
+/// whatever the configured cap (`bank_fee_max_minor` bounds a residual the
+/// bank does not explain).
 fn explain(
     open: i64,
     paid: i64,
     cfg: &MatchConfig,
     currency: &str,
     fx: Option<&str>,
+    charges: Option<i64>,
 ) -> Option<(ResidualReason, f64, String)> {
     let diff = open - paid;
     if diff == 0 {
         return Some((ResidualReason::None, 1.0, "amount equal".into()));
+    }
+    if diff > 0 && charges == Some(diff) {
+        return Some((
+            ResidualReason::BankFee,
+            0.97,
+            format!("residual {} = bank charges, as the bank states them", money(diff, currency)),
+        ));
     }
     // Paid in another currency: a small difference either way is the conversion.
     if let Some(sent) = fx
@@ -1342,7 +1359,7 @@ fn candidates(
             // charge, a discount, FX, an overpayment: held for a person when several
             // are named); one invoice paid short, a partial payment.
             let open: i64 = reckon_core::sum_minor(refs.iter().map(|&i| items[i].amount));
-            let explained = explain(open, r.amount, cfg, &r.currency, instructed_other(r).as_deref());
+            let explained = explain(open, r.amount, cfg, &r.currency, instructed_other(r).as_deref(), r.charges);
             if n == 1 || explained.is_some() {
                 let i = refs[0];
                 match explained {
@@ -1486,7 +1503,7 @@ fn candidates(
     // One open item of the payer explained by a fee or discount.
     for &i in &window {
         if let Some((why, s, text)) =
-            explain(items[i].amount, r.amount, cfg, &r.currency, instructed_other(r).as_deref())
+            explain(items[i].amount, r.amount, cfg, &r.currency, instructed_other(r).as_deref(), r.charges)
                 .filter(|x| x.0 != ResidualReason::Overpayment)
             && why != ResidualReason::None
         {

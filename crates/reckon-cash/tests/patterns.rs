@@ -28,6 +28,7 @@ fn receipt(id: &str, amount: i64, name: &str, iban: &str, reference: &str, desc:
         reference: reference.into(),
         description: desc.into(),
         instructed: None,
+        charges: None,
         name_form: PayerNameForm::Whole,
         payer_ref: String::new(),
     }
@@ -272,6 +273,33 @@ fn cross_currency_payments() {
         ("AR9", 100_000, "USD", "none")
     );
     assert!(r.reasons.iter().any(|x| x.contains("instructed")), "{:?}", r.reasons);
+}
+
+/// Charges the bank states it deducted from a credit (camt `Chrgs/Rcrd` with
+/// `ChrgInclInd` true, MT940 `/CHGS/`) explain a residual of exactly that
+/// much, beyond the cap that bounds charges no one states; a residual the bank
+/// does not state, or states otherwise, is a short payment.
+#[test]
+fn charges_the_bank_states_explain_the_residual() {
+    let cfg = MatchConfig { model: "rules".into(), ..MatchConfig::default() };
+    let with = |id: &str, text: &str, charges: Option<i64>| Receipt {
+        charges,
+        ..receipt(id, 119_456, "Mueller", "DE02120300000000202051", "", text)
+    };
+    let reason = |r: Receipt| {
+        let res = run(&[r], &items(), &customers(), &[], &cfg);
+        res.rows.first().map(|r| (r.item_id.clone(), r.residual_minor, r.residual_reason.as_str(), r.reasons.clone()))
+    };
+    // 1,234.56 open, 1,194.56 credited: 40.00 short, above the 25.00 cap.
+    for text in ["RE 9010000942", "PAYMENT"] {
+        let r = reason(with("B1", text, Some(4_000))).unwrap_or_else(|| panic!("{text}: no match"));
+        assert_eq!((r.0.as_str(), r.1, r.2), ("AR1", 4_000, "bank_fee"), "{text}: {:?}", r.3);
+        assert!(r.3.iter().any(|x| x.contains("as the bank states")), "{:?}", r.3);
+    }
+    for charges in [None, Some(1_500)] {
+        let r = reason(with("B2", "RE 9010000942", charges)).unwrap_or_else(|| panic!("no match"));
+        assert_eq!((r.0.as_str(), r.2), ("AR1", "short_payment"), "{charges:?}: {:?}", r.3);
+    }
 }
 
 /// A bank that abbreviates payer names word by word (`QUAN ELEK COMP`) and

@@ -163,6 +163,9 @@ contract_table! {
         // `AmtDtls/InstdAmt`, MT940 `:86:` `/OCMT/`): cross-currency payments.
         INSTRUCTED_AMOUNT = opt_money_in("instructed_amount", "instructed_currency"),
         INSTRUCTED_CURRENCY = opt("instructed_currency", Currency),
+        // Charges the banks deducted from a credit before booking it, in
+        // `currency` (camt `Chrgs/Rcrd` with `ChrgInclInd` true, MT940 `/CHGS/`).
+        CHARGES_AMOUNT = opt("charges_amount", Money),
     }
 }
 

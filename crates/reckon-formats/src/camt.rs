@@ -34,6 +34,37 @@ pub struct RefDoc {
     pub creditor_ref: Option<String>,
 }
 
+/// One charges record (`Chrgs/Rcrd`): its amount, whether it is included in
+/// (deducted from) the entry's amount (`ChrgInclInd`), and its direction.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct Charge {
+    pub amount: Amt,
+    pub included: Option<bool>,
+    pub cdt_dbt: Option<String>,
+}
+
+/// The charges the banks deducted from a credit before booking it: the
+/// records whose `ChrgInclInd` is `true` (ISO 20022 camt.053/054,
+/// ChargesRecord: "Indicates whether the charges amount is included in the
+/// entry amount"), not credited back (`CdtDbtInd` `CRDT`), in `ccy`. None when
+/// there is none, or one cannot be read or is in another currency (the
+/// charge is then not evidence for this amount).
+pub fn deducted_charges(charges: &[Charge], ccy: &str) -> Option<i64> {
+    let mut total: Option<i64> = None;
+    for c in charges.iter().filter(|c| c.included == Some(true) && c.cdt_dbt.as_deref() != Some("CRDT")) {
+        if c.amount.ccy != ccy {
+            return None;
+        }
+        let cur = Currency::parse(&c.amount.ccy)?;
+        let m = parse_minor(&c.amount.value, &MoneyFormat::CONTRACT, cur).ok()?;
+        if m <= 0 {
+            return None;
+        }
+        total = Some(total.unwrap_or(0).checked_add(m)?);
+    }
+    total
+}
+
 /// Transaction details (`TxDtls`).
 #[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
 pub struct Tx {
@@ -53,6 +84,8 @@ pub struct Tx {
     pub documents: Vec<RefDoc>,
     /// `TxDtls/AddtlTxInf`: free text some banks give only here.
     pub additional_info: Option<String>,
+    /// `TxDtls/Chrgs/Rcrd`.
+    pub charges: Vec<Charge>,
 }
 
 /// An entry (`Ntry`).
@@ -69,6 +102,8 @@ pub struct Entry {
     pub acct_svcr_ref: Option<String>,
     pub bank_code: Option<String>,
     pub additional_info: Option<String>,
+    /// `Ntry/Chrgs/Rcrd`.
+    pub charges: Vec<Charge>,
     pub txs: Vec<Tx>,
 }
 
@@ -351,6 +386,17 @@ fn assign(
             "RltdPties/UltmtDbtr/Nm" | "RltdPties/UltmtDbtr/Pty/Nm" => t.ultimate_debtor = val(),
             "RmtInf/Ustrd" => t.unstructured.push(v.to_string()),
             "AddtlTxInf" => t.additional_info = val(),
+            "Chrgs/Rcrd/Amt" => t.charges.push(Charge { amount: amt(), ..Charge::default() }),
+            "Chrgs/Rcrd/ChrgInclInd" => {
+                if let Some(c) = t.charges.last_mut() {
+                    c.included = Some(v == "true" || v == "1");
+                }
+            }
+            "Chrgs/Rcrd/CdtDbtInd" => {
+                if let Some(c) = t.charges.last_mut() {
+                    c.cdt_dbt = val();
+                }
+            }
             _ => {}
         }
         return;
@@ -374,6 +420,17 @@ fn assign(
             }
             "BkTxCd/Prtry/Cd" if n.bank_code.is_none() => n.bank_code = val(),
             "AddtlNtryInf" => n.additional_info = val(),
+            "Chrgs/Rcrd/Amt" => n.charges.push(Charge { amount: amt(), ..Charge::default() }),
+            "Chrgs/Rcrd/ChrgInclInd" => {
+                if let Some(c) = n.charges.last_mut() {
+                    c.included = Some(v == "true" || v == "1");
+                }
+            }
+            "Chrgs/Rcrd/CdtDbtInd" => {
+                if let Some(c) = n.charges.last_mut() {
+                    c.cdt_dbt = val();
+                }
+            }
             _ => {}
         }
         return;
@@ -493,6 +550,18 @@ pub fn bank_rows(doc: &Document) -> (Vec<Row>, Vec<Control>) {
                 if !booked {
                     r.reject =
                         Some(format!("entry status {}: not booked (reckon reconciles booked entries)", n.status));
+                }
+                // Charges the banks deducted from a credit: the transaction's,
+                // else (one transaction or none) the entry's.
+                if dir == "CRDT" {
+                    let charges = match t {
+                        Some(t) if !t.charges.is_empty() => &t.charges,
+                        _ if !split => &n.charges,
+                        _ => &Vec::new(),
+                    };
+                    if let (Some(m), Some(c)) = (deducted_charges(charges, &amt.ccy), Currency::parse(&amt.ccy)) {
+                        r.set_minor("charges_amount", m, c.exponent());
+                    }
                 }
                 if let Some(t) = t {
                     // A payment instructed in another currency: what the payer sent.

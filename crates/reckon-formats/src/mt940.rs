@@ -490,7 +490,20 @@ fn signed_minor(amount: &str, negative: bool, cur: Currency) -> Option<i64> {
 /// in the `:61:` supplementary details or the `:86:` text (SWIFT's code for the
 /// original ordered amount). Returns (currency text, amount text in contract form).
 pub fn original_amount(text: &str) -> Option<(String, String)> {
-    let at = text.find("/OCMT/")? + 6;
+    coded_amount(text, "/OCMT/")
+}
+
+/// The charges deducted from an entry: `/CHGS/EUR15,00/` in the `:61:`
+/// supplementary details or the `:86:` text (SWIFT MT940 field 61, subfield 9:
+/// the codes `OCMT` and `CHGS`; Rabobank's MT940 Structured writes them as
+/// `:86:` code words in the order `/OCMT/`, `/EXCH/`, `/CHGS/`). Returns
+/// (currency text, amount text in contract form).
+pub fn charges_amount(text: &str) -> Option<(String, String)> {
+    coded_amount(text, "/CHGS/")
+}
+
+fn coded_amount(text: &str, code: &str) -> Option<(String, String)> {
+    let at = text.find(code)? + code.len();
     let rest = text.get(at..)?;
     let ccy = rest.get(0..3)?;
     if !ccy.bytes().all(|b| b.is_ascii_uppercase()) {
@@ -920,6 +933,22 @@ pub fn to_rows(stmts: Vec<Statement>) -> (Vec<Row>, Vec<Control>) {
                         r.set("instructed_currency", c.code());
                     }
                     None => r.reject = Some(format!("original amount /OCMT/{ccy}{v} cannot be read")),
+                }
+            }
+            // Charges the banks deducted from a credit (`/CHGS/`), in the statement's currency.
+            if !negative
+                && let Some((ccy, v)) = e
+                    .supplementary
+                    .as_deref()
+                    .and_then(charges_amount)
+                    .or_else(|| e.info.as_deref().and_then(charges_amount))
+                && Some(&ccy) == cur_code.as_ref()
+            {
+                match Currency::parse(&ccy).and_then(|c| signed_minor(&v, false, c).map(|m| (m, c))) {
+                    Some((m, c)) if m > 0 => r.set_minor("charges_amount", m, c.exponent()),
+                    // No charges (`/CHGS/EUR0,`): nothing deducted.
+                    Some(_) => {}
+                    None => r.reject = Some(format!("charges /CHGS/{ccy}{v} cannot be read")),
                 }
             }
             if let Some(p) = &e.problem {

@@ -154,6 +154,74 @@ fn row_buffer_keeps_position_and_values_apart() {
     assert_eq!(reckon_formats::Row::new(1, "Stmt[1]/Ntry[4]").position(), "Stmt[1]/Ntry[4]");
 }
 
+/// Charges the banks deducted from a credit: camt `Chrgs/Rcrd` whose
+/// `ChrgInclInd` is true (in the transaction's details, else the entry's),
+/// MT940 `/CHGS/` in the statement line or `:86:`, become `charges_amount`;
+/// charges not included in the amount, credited back, in another currency,
+/// of zero, or on a debit add nothing; charges that cannot be read refuse the row.
+#[test]
+fn charges_deducted_from_credits() {
+    let ntry = |r: &str, amt: &str, dir: &str, tx_chrgs: &str, ntry_chrgs: &str| {
+        format!(
+            r#"<Ntry><Amt Ccy="EUR">{amt}</Amt><CdtDbtInd>{dir}</CdtDbtInd><Sts><Cd>BOOK</Cd></Sts><AcctSvcrRef>{r}</AcctSvcrRef>{ntry_chrgs}
+<NtryDtls><TxDtls>{tx_chrgs}</TxDtls></NtryDtls></Ntry>"#
+        )
+    };
+    let rec = |amt: &str, ccy: &str, incl: &str, dir: &str| {
+        format!(
+            r#"<Rcrd><Amt Ccy="{ccy}">{amt}</Amt><CdtDbtInd>{dir}</CdtDbtInd><ChrgInclInd>{incl}</ChrgInclInd></Rcrd>"#
+        )
+    };
+    let chrgs = |recs: &[String]| {
+        format!("<Chrgs><TtlChrgsAndTaxAmt Ccy=\"EUR\">0</TtlChrgsAndTaxAmt>{}</Chrgs>", recs.concat())
+    };
+    let entries = [
+        // Two records deducted: 25.00 + 15.00.
+        ntry(
+            "A",
+            "1194.56",
+            "CRDT",
+            &chrgs(&[rec("25.00", "EUR", "true", "DBIT"), rec("15.00", "EUR", "true", "DBIT")]),
+            "",
+        ),
+        // Charged separately, not from the amount.
+        ntry("B", "1234.56", "CRDT", &chrgs(&[rec("15.00", "EUR", "false", "DBIT")]), ""),
+        // At the entry's level.
+        ntry("C", "985.00", "CRDT", "", &chrgs(&[rec("15.00", "EUR", "true", "DBIT")])),
+        // In another currency than the entry: not evidence for its amount.
+        ntry("D", "985.00", "CRDT", &chrgs(&[rec("15.00", "USD", "true", "DBIT")]), ""),
+        // A debit's charges are not a credit's shortfall.
+        ntry("E", "100.00", "DBIT", &chrgs(&[rec("5.00", "EUR", "true", "DBIT")]), ""),
+    ];
+    let x = format!(
+        r#"<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.08"><BkToCstmrStmt><Stmt><Id>S</Id>
+<Acct><Id><IBAN>DE1</IBAN></Id></Acct>{}</Stmt></BkToCstmrStmt></Document>"#,
+        entries.concat()
+    );
+    let p = parse(x.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+    let got: Vec<(&str, &str)> = p.rows.iter().map(|r| (get(r, "amount"), get(r, "charges_amount"))).collect();
+    assert_eq!(got, [("1194.56", "40.00"), ("1234.56", ""), ("985.00", "15.00"), ("985.00", ""), ("-100.00", "")]);
+
+    let f = ":20:A\n:25:X\n:28C:1/1\n:60F:C260301EUR0,\n\
+:61:2603020302CR1194,56NTRFNONREF//B1\n/CHGS/EUR40,00/\n:86:/REMI/USTD//INV-77/\n\
+:61:2603020302CR10,NTRFNONREF//B2\n:86:/REMI/USTD//INV-78//CHGS/EUR0,/\n\
+:61:2603020302CR20,NTRFNONREF//B3\n:86:/CHGS/USD5,/REMI/USTD//INV-79/\n\
+:61:2603020302DR5,NTRFNONREF//B4\n:86:/CHGS/EUR1,/\n\
+:62F:C260302EUR1219,56\n-\n";
+    let p = parse(f.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+    let got: Vec<(&str, &str, &str)> =
+        p.rows.iter().map(|r| (get(r, "amount"), get(r, "charges_amount"), get(r, "description"))).collect();
+    assert_eq!(
+        got,
+        [("1194.56", "40.00", "INV-77"), ("10.00", "", "INV-78"), ("20.00", "", "INV-79"), ("-5.00", "", "")]
+    );
+    assert!(p.rows.iter().all(|r| r.reject.is_none()), "{:?}", p.rows.iter().map(|r| &r.reject).collect::<Vec<_>>());
+    assert_eq!(mt940::charges_amount("/CHGS/EUR12,5/"), Some(("EUR".to_string(), "12.5".to_string())));
+    let f = ":20:A\n:25:X\n:28C:1/1\n:60F:C260301EUR0,\n:61:2603020302CR5,NTRFNONREF//B5\n/CHGS/EUR1,2,3/\n:62F:C260302EUR5,\n-\n";
+    let p = parse(f.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+    assert!(p.rows[0].reject.as_deref().is_some_and(|r| r.contains("/CHGS/")), "{:?}", p.rows[0].reject);
+}
+
 /// Cross-currency payments: what the payer instructed before the bank converted it
 /// (camt `AmtDtls/InstdAmt`, MT940 `/OCMT/`) becomes `instructed_amount` /
 /// `instructed_currency`, signed like the entry; the same currency adds nothing.

@@ -169,6 +169,7 @@ pub fn bank(loaded: &Loaded) -> Result<Option<Bank>, ViewError> {
         );
         let (amt, bd) = (v.minor(bt::AMOUNT)?, v.day(bt::BOOKING_DATE)?);
         let (iamt, mut icur) = (v.minor(bt::INSTRUCTED_AMOUNT)?, v.text(bt::INSTRUCTED_CURRENCY)?);
+        let charges = v.minor(bt::CHARGES_AMOUNT)?;
         // Each value is moved out of its column on its last use (a debit's are
         // copied first), so the conversion holds one copy of the text, not two.
         let take = std::mem::take::<String>;
@@ -238,6 +239,7 @@ pub fn bank(loaded: &Loaded) -> Result<Option<Bank>, ViewError> {
                     },
                     description: take(&mut desc[i]),
                     instructed: iamt[i].filter(|_| !icur[i].is_empty()).map(|m| (m, take(&mut icur[i]))),
+                    charges: charges[i].filter(|m| *m > 0),
                 }
             })
             .collect();
