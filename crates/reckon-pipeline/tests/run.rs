@@ -32,7 +32,11 @@ fn matches_of(files: &[(&str, String)]) -> Vec<(String, String, String, String)>
     let d = t.path().join("in");
     std::fs::create_dir_all(&d).unwrap_or_else(|e| panic!("{e}"));
     for (name, text) in files {
-        std::fs::write(d.join(name), text).unwrap_or_else(|e| panic!("{e}"));
+        let p = d.join(name);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).unwrap_or_else(|e| panic!("{e}"));
+        }
+        std::fs::write(p, text).unwrap_or_else(|e| panic!("{e}"));
     }
     let out = t.path().join("out");
     run(&opts(&d, &out, false)).unwrap_or_else(|e| panic!("{e}"));
@@ -784,6 +788,51 @@ BT2,021000021-4432190876,2026-03-07,2026-03-07,812.40,USD,,,,,ORIG CO NAME:SUMIT
     let links = links_of(&files);
     let want = pairs(&[("BT1", "AR1"), ("BT2", "AR3")]);
     assert_eq!(links, want);
+}
+
+/// A camt.053 credit whose bank states the charges it deducted (`Chrgs/Rcrd`
+/// included in the amount) is matched to its invoice with the residual
+/// explained as the bank's charges, though 40.00 is above the default
+/// `bank_fee_max_minor` (25.00); the same credit without the statement is a
+/// short payment.
+#[test]
+fn charges_a_camt_statement_states_explain_the_residual() {
+    let mut files: Vec<(&str, String)> = Vec::new();
+    let mut w = |n: &'static str, s: &str| files.push((n, s.to_string()));
+    w("bank_accounts.csv", "account_id,entity,currency,gl_account\nDE89370400440532013000,DE01,EUR,1200\n");
+    w("customers.csv", "customer_id,name,aliases,ibans,tax_id\nC1,Nordlicht Maschinenbau GmbH,,,\n");
+    w(
+        "ar_open_items.csv",
+        "item_id,entity,customer_id,customer_name,invoice_number,invoice_date,due_date,amount_open,currency\n\
+AR1,DE01,C1,Nordlicht Maschinenbau GmbH,9010000011,2026-02-01,2026-03-03,1234.56,EUR\n\
+AR2,DE01,C1,Nordlicht Maschinenbau GmbH,9010000022,2026-02-01,2026-03-03,1234.56,EUR\n",
+    );
+    let ntry = |r: &str, inv: &str, chrgs: &str| {
+        format!(
+            r#"<Ntry><Amt Ccy="EUR">1194.56</Amt><CdtDbtInd>CRDT</CdtDbtInd><Sts><Cd>BOOK</Cd></Sts><BookgDt><Dt>2026-03-05</Dt></BookgDt><AcctSvcrRef>{r}</AcctSvcrRef>
+<NtryDtls><TxDtls><RltdPties><Dbtr><Nm>NORDLICHT MASCHINENBAU GMBH</Nm></Dbtr></RltdPties>{chrgs}<RmtInf><Ustrd>RE {inv}</Ustrd></RmtInf></TxDtls></NtryDtls></Ntry>"#
+        )
+    };
+    let chrgs = r#"<Chrgs><Rcrd><Amt Ccy="EUR">40.00</Amt><CdtDbtInd>DBIT</CdtDbtInd><ChrgInclInd>true</ChrgInclInd></Rcrd></Chrgs>"#;
+    w(
+        "bank/statement.xml",
+        &format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?>
+<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.08"><BkToCstmrStmt><GrpHdr><MsgId>M1</MsgId><CreDtTm>2026-03-05T18:00:00</CreDtTm></GrpHdr>
+<Stmt><Id>S1</Id><CreDtTm>2026-03-05T18:00:00</CreDtTm><Acct><Id><IBAN>DE89370400440532013000</IBAN></Id><Ccy>EUR</Ccy></Acct>
+<Bal><Tp><CdOrPrtry><Cd>OPBD</Cd></CdOrPrtry></Tp><Amt Ccy="EUR">0.00</Amt><CdtDbtInd>CRDT</CdtDbtInd><Dt><Dt>2026-03-04</Dt></Dt></Bal>
+<Bal><Tp><CdOrPrtry><Cd>CLBD</Cd></CdOrPrtry></Tp><Amt Ccy="EUR">2389.12</Amt><CdtDbtInd>CRDT</CdtDbtInd><Dt><Dt>2026-03-05</Dt></Dt></Bal>
+{}{}</Stmt></BkToCstmrStmt></Document>"#,
+            ntry("X1", "9010000011", chrgs),
+            ntry("X2", "9010000022", "")
+        ),
+    );
+    let m = matches_of(&files);
+    let of = |t: &str| m.iter().find(|r| r.0 == t).unwrap_or_else(|| panic!("{t} not matched: {m:?}"));
+    assert_eq!(of("X1").1, "AR1");
+    assert!(of("X1").3.contains("bank charges, as the bank states them"), "{:?}", of("X1"));
+    assert_eq!(of("X2").1, "AR2");
+    assert!(!of("X2").3.contains("bank charges"), "{:?}", of("X2"));
 }
 
 /// Per receipt of a run on `files`, its band and reasons.
