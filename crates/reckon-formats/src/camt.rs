@@ -46,23 +46,25 @@ pub struct Charge {
 /// The charges the banks deducted from a credit before booking it: the
 /// records whose `ChrgInclInd` is `true` (ISO 20022 camt.053/054,
 /// ChargesRecord: "Indicates whether the charges amount is included in the
-/// entry amount"), not credited back (`CdtDbtInd` `CRDT`), in `ccy`. None when
-/// there is none, or one cannot be read or is in another currency (the
-/// charge is then not evidence for this amount).
-pub fn deducted_charges(charges: &[Charge], ccy: &str) -> Option<i64> {
+/// entry amount"), not credited back (`CdtDbtInd` `CRDT`), summed. `Ok(None)`
+/// when there is none, or one is in another currency than `ccy` (the charges
+/// are then not evidence for this amount); an amount that cannot be read is
+/// an error naming it.
+pub fn deducted_charges(charges: &[Charge], ccy: &str) -> Result<Option<i64>, String> {
     let mut total: Option<i64> = None;
     for c in charges.iter().filter(|c| c.included == Some(true) && c.cdt_dbt.as_deref() != Some("CRDT")) {
         if c.amount.ccy != ccy {
-            return None;
+            return Ok(None);
         }
-        let cur = Currency::parse(&c.amount.ccy)?;
-        let m = parse_minor(&c.amount.value, &MoneyFormat::CONTRACT, cur).ok()?;
-        if m <= 0 {
-            return None;
+        let unread = || format!("charges amount '{}' {} cannot be read", c.amount.value, c.amount.ccy);
+        let cur = Currency::parse(&c.amount.ccy).ok_or_else(unread)?;
+        let m = parse_minor(&c.amount.value, &MoneyFormat::CONTRACT, cur).map_err(|_| unread())?;
+        if m < 0 {
+            return Err(unread());
         }
-        total = Some(total.unwrap_or(0).checked_add(m)?);
+        total = Some(total.unwrap_or(0).checked_add(m).ok_or_else(unread)?);
     }
-    total
+    Ok(total.filter(|m| *m > 0))
 }
 
 /// Transaction details (`TxDtls`).
@@ -559,8 +561,10 @@ pub fn bank_rows(doc: &Document) -> (Vec<Row>, Vec<Control>) {
                         _ if !split => &n.charges,
                         _ => &Vec::new(),
                     };
-                    if let (Some(m), Some(c)) = (deducted_charges(charges, &amt.ccy), Currency::parse(&amt.ccy)) {
-                        r.set_minor("charges_amount", m, c.exponent());
+                    match (deducted_charges(charges, &amt.ccy), Currency::parse(&amt.ccy)) {
+                        (Ok(Some(m)), Some(c)) => r.set_minor("charges_amount", m, c.exponent()),
+                        (Err(why), _) => r.reject = Some(why),
+                        _ => {}
                     }
                 }
                 if let Some(t) = t {

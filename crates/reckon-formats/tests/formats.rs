@@ -158,7 +158,8 @@ fn row_buffer_keeps_position_and_values_apart() {
 /// `ChrgInclInd` is true (in the transaction's details, else the entry's),
 /// MT940 `/CHGS/` in the statement line or `:86:`, become `charges_amount`;
 /// charges not included in the amount, credited back, in another currency,
-/// of zero, or on a debit add nothing; charges that cannot be read refuse the row.
+/// of zero, or on a debit add nothing; charges that cannot be read refuse the
+/// row, naming them.
 #[test]
 fn charges_deducted_from_credits() {
     let ntry = |r: &str, amt: &str, dir: &str, tx_chrgs: &str, ntry_chrgs: &str| {
@@ -192,6 +193,8 @@ fn charges_deducted_from_credits() {
         ntry("D", "985.00", "CRDT", &chrgs(&[rec("15.00", "USD", "true", "DBIT")]), ""),
         // A debit's charges are not a credit's shortfall.
         ntry("E", "100.00", "DBIT", &chrgs(&[rec("5.00", "EUR", "true", "DBIT")]), ""),
+        // Charges that cannot be read refuse the row, naming them.
+        ntry("F", "985.00", "CRDT", &chrgs(&[rec("15,0x", "EUR", "true", "DBIT")]), ""),
     ];
     let x = format!(
         r#"<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.08"><BkToCstmrStmt><Stmt><Id>S</Id>
@@ -200,7 +203,16 @@ fn charges_deducted_from_credits() {
     );
     let p = parse(x.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
     let got: Vec<(&str, &str)> = p.rows.iter().map(|r| (get(r, "amount"), get(r, "charges_amount"))).collect();
-    assert_eq!(got, [("1194.56", "40.00"), ("1234.56", ""), ("985.00", "15.00"), ("985.00", ""), ("-100.00", "")]);
+    assert_eq!(
+        got,
+        [("1194.56", "40.00"), ("1234.56", ""), ("985.00", "15.00"), ("985.00", ""), ("-100.00", ""), ("985.00", "")]
+    );
+    // (The statement has no balances, so every row carries that reason too; a
+    // row's own reason comes first.)
+    let charges_rejects: Vec<bool> =
+        p.rows.iter().map(|r| r.reject.as_deref().is_some_and(|r| r.contains("charges"))).collect();
+    assert_eq!(charges_rejects, [false, false, false, false, false, true]);
+    assert!(p.rows[5].reject.as_deref().is_some_and(|r| r.contains("charges amount '15,0x' EUR")));
 
     let f = ":20:A\n:25:X\n:28C:1/1\n:60F:C260301EUR0,\n\
 :61:2603020302CR1194,56NTRFNONREF//B1\n/CHGS/EUR40,00/\n:86:/REMI/USTD//INV-77/\n\
