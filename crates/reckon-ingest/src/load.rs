@@ -1055,6 +1055,23 @@ fn validate_rows(
                                     );
                                 }
                             }
+                            // Charges a bank deducted are an amount taken off, never a negative one.
+                            Ok(m)
+                                if m < 0
+                                    && table == Table::BankTransactions
+                                    && name == reckon_core::col::bank_transactions::CHARGES_AMOUNT =>
+                            {
+                                if !broken[i] {
+                                    bad[i] = true;
+                                    reject(
+                                        i,
+                                        Some(name),
+                                        v,
+                                        RejectCode::BadMoney,
+                                        format!("'{v}': charges deducted from a credit are 0 or more"),
+                                    );
+                                }
+                            }
                             Ok(m) => parsed = Some(if sign_applies && negate[i] { -m } else { m }),
                             Err(e) if !broken[i] => {
                                 bad[i] = true;
