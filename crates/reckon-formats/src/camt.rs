@@ -67,6 +67,18 @@ pub fn deducted_charges(charges: &[Charge], ccy: &str) -> Result<Option<i64>, St
     Ok(total.filter(|m| *m > 0))
 }
 
+/// One value of a charges record (`Chrgs/Rcrd/<field>`) into `charges`:
+/// `Amt` opens a record (it comes first in a ChargesRecord), the indicators
+/// fill the last one. `value` is the element's text with its `Ccy`.
+fn charge_value(charges: &mut Vec<Charge>, field: &str, value: Amt) {
+    match (field, charges.last_mut()) {
+        ("Amt", _) => charges.push(Charge { amount: value, ..Charge::default() }),
+        ("ChrgInclInd", Some(c)) => c.included = Some(value.value == "true" || value.value == "1"),
+        ("CdtDbtInd", Some(c)) => c.cdt_dbt = Some(value.value).filter(|v| !v.is_empty()),
+        _ => {}
+    }
+}
+
 /// Transaction details (`TxDtls`).
 #[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
 pub struct Tx {
@@ -388,17 +400,7 @@ fn assign(
             "RltdPties/UltmtDbtr/Nm" | "RltdPties/UltmtDbtr/Pty/Nm" => t.ultimate_debtor = val(),
             "RmtInf/Ustrd" => t.unstructured.push(v.to_string()),
             "AddtlTxInf" => t.additional_info = val(),
-            "Chrgs/Rcrd/Amt" => t.charges.push(Charge { amount: amt(), ..Charge::default() }),
-            "Chrgs/Rcrd/ChrgInclInd" => {
-                if let Some(c) = t.charges.last_mut() {
-                    c.included = Some(v == "true" || v == "1");
-                }
-            }
-            "Chrgs/Rcrd/CdtDbtInd" => {
-                if let Some(c) = t.charges.last_mut() {
-                    c.cdt_dbt = val();
-                }
-            }
+            f if f.starts_with("Chrgs/Rcrd/") => charge_value(&mut t.charges, &f["Chrgs/Rcrd/".len()..], amt()),
             _ => {}
         }
         return;
@@ -422,17 +424,7 @@ fn assign(
             }
             "BkTxCd/Prtry/Cd" if n.bank_code.is_none() => n.bank_code = val(),
             "AddtlNtryInf" => n.additional_info = val(),
-            "Chrgs/Rcrd/Amt" => n.charges.push(Charge { amount: amt(), ..Charge::default() }),
-            "Chrgs/Rcrd/ChrgInclInd" => {
-                if let Some(c) = n.charges.last_mut() {
-                    c.included = Some(v == "true" || v == "1");
-                }
-            }
-            "Chrgs/Rcrd/CdtDbtInd" => {
-                if let Some(c) = n.charges.last_mut() {
-                    c.cdt_dbt = val();
-                }
-            }
+            f if f.starts_with("Chrgs/Rcrd/") => charge_value(&mut n.charges, &f["Chrgs/Rcrd/".len()..], amt()),
             _ => {}
         }
         return;
