@@ -68,6 +68,11 @@ pub struct Customer {
     pub ibans: Vec<String>,
     /// The customer's tax id: a US EIN identifies an ACH originator ([`crate::account`]).
     pub tax_id: String,
+    /// Customers permitted to pay this customer's items: a parent, head office
+    /// or group treasury (SAP's alternative payer and permitted payers,
+    /// customer master fields KNRZA and table KNZA; Oracle Receivables'
+    /// customer relationships). A payment by one of them is the customer's own.
+    pub payer_ids: Vec<String>,
 }
 
 /// A remittance advice line.
@@ -423,6 +428,9 @@ struct Index<'a> {
     item_customer: Vec<usize>,
     /// Each customer's open items (by place in `customers`), in item order.
     customer_items: Vec<Vec<usize>>,
+    /// The customers whose master permits each customer as their payer
+    /// ([`Customer::payer_ids`]), by place in `customers`, in master order.
+    permitting: Vec<Vec<usize>>,
     /// Each open item's currency as a number ([`Index::currency`]).
     item_currency: Vec<u32>,
     currencies: HashMap<String, u32>,
@@ -626,6 +634,19 @@ impl<'a> Index<'a> {
                 v.push(i);
             }
         }
+        // A payer id that is no customer names no one.
+        let mut permitting: Vec<Vec<usize>> = vec![Vec::new(); c.customers.len()];
+        for cu in customers {
+            let Some(&child) = c.customer_at.get(&cu.customer_id) else { continue };
+            for p in &cu.payer_ids {
+                if let Some(&pi) = c.customer_at.get(p)
+                    && pi != child
+                    && !permitting[pi].contains(&child)
+                {
+                    permitting[pi].push(child);
+                }
+            }
+        }
         Index {
             items,
             by_full,
@@ -634,6 +655,7 @@ impl<'a> Index<'a> {
             customer_at: c.customer_at,
             item_customer,
             customer_items,
+            permitting,
             item_currency,
             currencies,
             sorted_names: c.sorted_names,
@@ -652,8 +674,23 @@ impl<'a> Index<'a> {
         self.currencies.get(code).copied().unwrap_or(u32::MAX)
     }
 
-    /// The payer's customers as places in `customers`, in the payer's order.
+    /// The payer's customers as places in `customers`, in the payer's order,
+    /// then the customers whose master permits one of them as their payer
+    /// ([`Customer::payer_ids`]): their items are the payer's to pay.
     fn payer_at(&self, payer: &Payer) -> Vec<usize> {
+        let mut at = self.payer_own(payer);
+        for k in 0..at.len() {
+            for &c in &self.permitting[at[k]] {
+                if !at.contains(&c) {
+                    at.push(c);
+                }
+            }
+        }
+        at
+    }
+
+    /// The payer's own customers as places in `customers`, in the payer's order.
+    fn payer_own(&self, payer: &Payer) -> Vec<usize> {
         payer.as_ref().map_or(Vec::new(), |p| p.0.iter().filter_map(|id| self.customer_at.get(id)).copied().collect())
     }
 
@@ -1767,6 +1804,28 @@ fn mark_payer_conflicts(
 ) {
     let Some((ids, payer_sim, how)) = payer else { return };
     let items = idx.items;
+    // Items of customers that permit the payer: evidence, said once per customer.
+    let own = idx.payer_own(payer);
+    for g in gs.iter_mut() {
+        let mut permitted: Vec<usize> =
+            g.items.iter().map(|(i, _)| idx.item_customer[*i]).filter(|ci| !own.contains(ci)).collect();
+        permitted.sort_unstable();
+        permitted.dedup();
+        for ci in permitted {
+            let by: Vec<&str> = own
+                .iter()
+                .filter(|&&pi| idx.permitting[pi].contains(&ci))
+                .map(|&pi| idx.customers[pi].0.as_str())
+                .collect();
+            if !by.is_empty() {
+                g.reasons.push(format!(
+                    "customer {} permits customer {} as its payer (customer master)",
+                    idx.customers[ci].0,
+                    by.join(" or ")
+                ));
+            }
+        }
+    }
     // The payers' own names: known by name, the payer is not told apart from a
     // customer of the same name (a group's companies in several countries, one
     // legal form apart).

@@ -42,6 +42,7 @@ fn customers() -> Vec<Customer> {
             aliases: vec![],
             ibans: vec!["DE02120300000000202051".into()],
             tax_id: String::new(),
+            payer_ids: vec![],
         },
         Customer {
             customer_id: "C2".into(),
@@ -49,6 +50,7 @@ fn customers() -> Vec<Customer> {
             aliases: vec!["ATLAS FOODS UK".into()],
             ibans: vec![],
             tax_id: String::new(),
+            payer_ids: vec![],
         },
     ]
 }
@@ -61,6 +63,7 @@ fn master(id: &str, name: &str, alias: &str) -> Customer {
         aliases: if alias.is_empty() { vec![] } else { vec![alias.into()] },
         ibans: vec![],
         tax_id: String::new(),
+        payer_ids: vec![],
     }
 }
 
@@ -859,4 +862,70 @@ BOSTON MA 02116 REF: 1485209911889115 OBI: PAYMENT IMAD: 20260207I1B3CN6C000920"
     let res = run(&[r], &its, &cust, &[], &cfg);
     assert_eq!(applied(&res, "F2"), [("ARN2".to_string(), 61_500)]);
     assert!(res.rows.iter().all(|m| m.reasons.iter().all(|x| !x.contains("the bank names"))), "{:?}", res.rows);
+}
+
+/// A parent that pays its subsidiary's invoices: named by the subsidiary's
+/// master as a permitted payer (SAP's alternative payer, Oracle Receivables'
+/// customer relationships), its payment quoting the subsidiary's invoice is
+/// the subsidiary's own and clears; its payment naming no invoice finds the
+/// subsidiary's open items. Without the permission the same payment is
+/// another customer's, held for a person, and the name-only one finds nothing.
+#[test]
+fn a_permitted_payer_pays_its_subsidiarys_invoices() {
+    let cfg = MatchConfig::default();
+    let master_with = |payers: &[&str]| {
+        vec![
+            Customer {
+                customer_id: "P1".into(),
+                name: "Holmfirth Holdings plc".into(),
+                aliases: vec![],
+                ibans: vec!["GB33BUKB20201555555555".into()],
+                tax_id: String::new(),
+                payer_ids: vec![],
+            },
+            Customer {
+                customer_id: "S1".into(),
+                name: "Kestrel Retail Ltd".into(),
+                aliases: vec![],
+                ibans: vec![],
+                tax_id: String::new(),
+                payer_ids: payers.iter().map(|p| p.to_string()).collect(),
+            },
+        ]
+    };
+    let its = vec![
+        item("ARS1", "S1", "9010000701", 120_000, 20_500),
+        item("ARS2", "S1", "9010000702", 75_050, 20_510),
+        item("ARP1", "P1", "9010000703", 99_900, 20_500),
+    ];
+    let receipts = vec![
+        // The parent's account, the subsidiary's invoice.
+        receipt("R1", 120_000, "HOLMFIRTH HOLDINGS PLC", "GB33BUKB20201555555555", "", "INV 9010000701"),
+        // The parent's account, no invoice named: the subsidiary's item of that amount.
+        receipt("R2", 75_050, "HOLMFIRTH HOLDINGS PLC", "GB33BUKB20201555555555", "", "PAYMENT"),
+    ];
+    let conflict = |res: &reckon_cash::MatchResult, t: &str| {
+        res.rows
+            .iter()
+            .filter(|r| r.txn_id == t)
+            .any(|r| r.reasons.iter().any(|x| x.contains("the bank names customer")))
+    };
+    let band = |res: &reckon_cash::MatchResult, t: &str| res.rows.iter().find(|r| r.txn_id == t).map(|r| r.band);
+
+    let without = run(&receipts, &its, &master_with(&[]), &[], &cfg);
+    assert!(conflict(&without, "R1"), "another customer's invoice: for a person");
+    assert_ne!(band(&without, "R1"), Some(Band::Auto));
+    assert!(applied(&without, "R2").is_empty(), "the parent's own items do not make 750.50");
+
+    // An id that is no customer names no one.
+    let unknown = run(&receipts, &its, &master_with(&["P9"]), &[], &cfg);
+    assert!(conflict(&unknown, "R1"));
+
+    let with = run(&receipts, &its, &master_with(&["P1"]), &[], &cfg);
+    assert_eq!(applied(&with, "R1"), [("ARS1".to_string(), 120_000)]);
+    assert!(!conflict(&with, "R1"));
+    assert_eq!(band(&with, "R1"), Some(Band::Auto));
+    let r1 = with.rows.iter().find(|r| r.txn_id == "R1").map(|r| r.reasons.join("; ")).unwrap_or_default();
+    assert!(r1.contains("customer S1 permits customer P1 as its payer (customer master)"), "{r1}");
+    assert_eq!(applied(&with, "R2"), [("ARS2".to_string(), 75_050)]);
 }

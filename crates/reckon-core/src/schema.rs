@@ -214,6 +214,7 @@ contract_table! {
         ALIASES = opt("aliases", List),
         IBANS = opt("ibans", List),
         TAX_ID = opt("tax_id", Str),
+        PAYER_IDS = opt("payer_ids", List),
     }
 }
 

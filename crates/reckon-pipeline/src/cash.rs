@@ -147,6 +147,7 @@ fn remember_items(i: &mut Inputs<'_>, m: &RunMemory) {
                     aliases: vec![a.name.clone()],
                     ibans: Vec::new(),
                     tax_id: String::new(),
+                    payer_ids: Vec::new(),
                 });
             }
         }

@@ -279,18 +279,19 @@ pub fn open_items(loaded: &Loaded) -> Result<Option<Vec<OpenItem>>, ViewError> {
 pub fn customers(loaded: &Loaded) -> Result<Vec<Customer>, ViewError> {
     Ok(read(loaded, Table::Customers, |v| {
         let (cid, n, tax) = (v.text(cu::CUSTOMER_ID)?, v.text(cu::NAME)?, v.text(cu::TAX_ID)?);
-        let (aliases, ibans) = (v.list(cu::ALIASES)?, v.list(cu::IBANS)?);
+        let (aliases, ibans, payers) = (v.list(cu::ALIASES)?, v.list(cu::IBANS)?, v.list(cu::PAYER_IDS)?);
         Ok(cid
             .into_iter()
             .zip(n)
             .zip(aliases.into_iter().zip(ibans))
-            .zip(tax)
-            .map(|(((customer_id, name), (aliases, ibans)), tax_id)| Customer {
+            .zip(tax.into_iter().zip(payers))
+            .map(|(((customer_id, name), (aliases, ibans)), (tax_id, payer_ids))| Customer {
                 customer_id,
                 name,
                 aliases,
                 ibans,
                 tax_id,
+                payer_ids,
             })
             .collect())
     })?

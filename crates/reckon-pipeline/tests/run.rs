@@ -883,3 +883,46 @@ BT4,DE89370400440532013000,2026-03-06,2026-03-06,204.00,EUR,NORDLICHT MASCHINENB
     let (_, r4) = b.get("BT4").unwrap_or_else(|| panic!("BT4 not matched: {b:?}"));
     assert!(!r4.contains("no open item carries") && !r4.contains("the excess is more than"), "{r4}");
 }
+
+/// A parent's payment for its subsidiary's invoice, from a customer master CSV
+/// whose `payer_ids` names the parent: cleared as the subsidiary's own, the
+/// reason naming the permission; the same files with an empty `payer_ids`
+/// hold it for a person as another customer's invoice.
+#[test]
+fn a_payer_the_customer_master_permits_pays_the_customers_invoice() {
+    let files = |payers: &str| {
+        let mut files: Vec<(&str, String)> = Vec::new();
+        let mut w = |n: &'static str, s: String| files.push((n, s));
+        w("bank_accounts.csv", "account_id,entity,currency,gl_account\nGB29NWBK60161331926819,GB01,GBP,1200\n".into());
+        w(
+            "customers.csv",
+            format!(
+                "customer_id,name,aliases,ibans,tax_id,payer_ids\n\
+P1,Holmfirth Holdings plc,,GB33BUKB20201555555555,,\n\
+S1,Kestrel Retail Ltd,,,,{payers}\n"
+            ),
+        );
+        w(
+            "ar_open_items.csv",
+            "item_id,entity,customer_id,customer_name,invoice_number,invoice_date,due_date,amount_open,currency\n\
+AR1,GB01,S1,Kestrel Retail Ltd,INV-104711,2026-02-01,2026-03-03,1200.00,GBP\n\
+AR2,GB01,P1,Holmfirth Holdings plc,INV-104712,2026-02-01,2026-03-03,999.00,GBP\n"
+                .into(),
+        );
+        w(
+            "bank_transactions.csv",
+            "txn_id,account_id,booking_date,value_date,amount,currency,counterparty_name,counterparty_account,end_to_end_id,reference,description,bank_code,instructed_amount,instructed_currency\n\
+BT1,GB29NWBK60161331926819,2026-03-05,2026-03-05,1200.00,GBP,HOLMFIRTH HOLDINGS PLC,GB33BUKB20201555555555,,,INV-104711,,,\n"
+                .into(),
+        );
+        files
+    };
+    let with = bands_of(&files("P1"));
+    let (band, reasons) = with.get("BT1").unwrap_or_else(|| panic!("BT1 not matched: {with:?}"));
+    assert_eq!(band, "auto", "{reasons}");
+    assert!(reasons.contains("customer S1 permits customer P1 as its payer (customer master)"), "{reasons}");
+    let without = bands_of(&files(""));
+    let (band, reasons) = without.get("BT1").unwrap_or_else(|| panic!("BT1 not matched: {without:?}"));
+    assert_eq!(band, "review", "{reasons}");
+    assert!(reasons.contains("the bank names customer P1 as the payer"), "{reasons}");
+}
