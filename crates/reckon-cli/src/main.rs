@@ -176,6 +176,12 @@ enum Command {
         /// name (learned only when a person confirms it).
         #[arg(long, value_name = "SHARE", default_value_t = 0.05)]
         third_party_payers: f64,
+        /// With --days: the share of customers whose invoices another
+        /// customer of the master (a parent or head office) pays under its own
+        /// name and account, recorded in the customer's master as a permitted
+        /// payer (`customers.payer_ids`).
+        #[arg(long, value_name = "SHARE", default_value_t = 0.0)]
+        parent_payers: f64,
         /// With --days: from day D on, the bank writes payer names abbreviated
         /// and invoice references as SWIFT MT103 field 70 codes them
         /// (`/INV/<date> <invoice>`): a change of format for monitoring and
@@ -335,9 +341,27 @@ fn dispatch(cmd: Command) -> anyhow::Result<i32> {
         Command::Demo { out } => cmd::run::demo(out),
         Command::Validate { input, all } => cmd::data::validate(input, all),
         Command::Ingest { input, out } => cmd::run::ingest(input, out),
-        Command::Generate { out, seed, scale, profile, world, days, third_party_payers, bank_drift_from_day } => {
-            cmd::data::generate(out, seed, scale, profile, world, days, third_party_payers, bank_drift_from_day)
-        }
+        Command::Generate {
+            out,
+            seed,
+            scale,
+            profile,
+            world,
+            days,
+            third_party_payers,
+            parent_payers,
+            bank_drift_from_day,
+        } => cmd::data::generate(
+            out,
+            seed,
+            scale,
+            profile,
+            world,
+            days,
+            third_party_payers,
+            parent_payers,
+            bank_drift_from_day,
+        ),
         Command::Bench { scale, seed, dir, only } => cmd::bench::bench(scale, seed, dir, &only),
         Command::Parse { files, model } => cmd::data::parse_files(&files, model),
         Command::Eval { out, truth } => cmd::eval::exec(out, truth),

@@ -91,6 +91,12 @@ pub struct DayRow {
     /// confirmed payer names can lift.
     pub third_party_new: u64,
     pub third_party_auto: u64,
+    /// New receipts paid by a parent the customer master permits
+    /// (`reckon generate --parent-payers`), those matched automatically, and of
+    /// those the ones right.
+    pub parent_new: u64,
+    pub parent_auto: u64,
+    pub parent_auto_right: u64,
     /// Open bank entries carried in from earlier days.
     pub carried_in: u64,
     /// Carried receipts matched this day (by the engine or a decision).
@@ -206,6 +212,8 @@ struct Truth {
     trade_name: BTreeMap<String, String>,
     /// Every receipt paid under a third party's name.
     third_party: BTreeSet<String>,
+    /// Every receipt paid by a customer's parent (`truth/parent_payers.csv`).
+    parent_paid: BTreeSet<String>,
 }
 
 fn truth(dir: &Path) -> Result<Truth, SimError> {
@@ -295,7 +303,23 @@ fn truth(dir: &Path) -> Result<Truth, SimError> {
             }
         }
     }
-    Ok(Truth { links, not_ar, true_duplicates, anomalies, arrivals, trade_name, third_party })
+    // Receipts whose items' customer a parent pays for.
+    let mut parent_paid = BTreeSet::new();
+    let pp = dir.join("truth/parent_payers.csv");
+    if pp.is_file() {
+        let children: BTreeSet<String> = read_rows(&pp)?.1.into_iter().map(|r| r["customer_id"].clone()).collect();
+        let customer_of: HashMap<String, String> = read_rows(&dir.join("all/ar_open_items.csv"))?
+            .1
+            .into_iter()
+            .map(|r| (r["item_id"].clone(), r["customer_id"].clone()))
+            .collect();
+        for (t, items) in &links {
+            if items.first().and_then(|i| customer_of.get(i)).is_some_and(|c| children.contains(c)) {
+                parent_paid.insert(t.clone());
+            }
+        }
+    }
+    Ok(Truth { links, not_ar, true_duplicates, anomalies, arrivals, trade_name, third_party, parent_paid })
 }
 
 /// Runs the days in `days_dir` against the store `state`, writing inputs, runs
@@ -433,6 +457,15 @@ pub fn simulate(days_dir: &Path, out: &Path, state: &Path, cfg: &SimConfig) -> R
                 if truth.third_party.contains(t) {
                     row.third_party_new += 1;
                     row.third_party_auto += u64::from(s == "auto");
+                }
+                if truth.parent_paid.contains(t) {
+                    row.parent_new += 1;
+                    if s == "auto" {
+                        row.parent_auto += 1;
+                        let truth_items: Option<BTreeSet<String>> =
+                            truth.links.get(t).map(|v| v.iter().cloned().collect());
+                        row.parent_auto_right += u64::from(truth_items.as_ref() == auto_items.get(t));
+                    }
                 }
                 if let Some(name) = truth.trade_name.get(t) {
                     row.trade_name_new += 1;
@@ -742,6 +775,13 @@ pub fn table(rows: &[DayRow]) -> String {
             ratio(third.0, third.1),
             ratio(all.0 - third.0, all.1 - third.1),
         ));
+    }
+    // Receipts a parent paid, when the days have any.
+    if rows.iter().any(|r| r.parent_new > 0) {
+        s.push_str("\n| day | paid by a parent the customer master permits: new | matched automatically | of those right |\n|---|---|---|---|\n");
+        for r in rows {
+            s.push_str(&format!("| {} | {} | {} | {} |\n", r.day, r.parent_new, r.parent_auto, r.parent_auto_right));
+        }
     }
     // The models: which decided, what moved, what was done with them.
     s.push_str("\n| day | cash model | challenger in shadow | auto precision (new receipts) | features beyond the drift limits | after the day |\n|---|---|---|---|---|---|\n");

@@ -89,3 +89,50 @@ fn six_days_end_alike_on_sqlite_and_postgres() {
     }
     assert!(states[0]["decisions"].as_array().is_some_and(|d| d.len() > 10), "{}", states[0]["decisions"]);
 }
+
+/// Days where a parent pays for one customer in five under its own master
+/// name and account: with the parent recorded in the customers' masters
+/// (`payer_ids`) its payments clear as the customers' own, and rightly; with
+/// `payer_ids` left empty the same payments are another customer's and wait
+/// for a person.
+#[test]
+fn parents_the_customer_master_permits() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let days = tmp.path().join("days");
+    let opts = reckon_synth::days::DaysOptions { parent_permille: 200, ..Default::default() };
+    reckon_synth::days::write_days_with(&days, &reckon_synth::Config::new(13, 3000), 3, &opts)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let run = |name: &str| {
+        let out = tmp.path().join(name);
+        std::fs::create_dir_all(&out).unwrap_or_else(|e| panic!("{e}"));
+        let rows =
+            simulate(&days, &out, &out.join("state.db"), &SimConfig::default()).unwrap_or_else(|e| panic!("{e}"));
+        let sum = |f: &dyn Fn(&reckon_lab::simulate::DayRow) -> u64| rows.iter().map(f).sum::<u64>();
+        (
+            sum(&|r| r.parent_new),
+            sum(&|r| r.parent_auto),
+            sum(&|r| r.parent_auto_right),
+            reckon_lab::simulate::table(&rows),
+        )
+    };
+    let (new, auto, right, table) = run("recorded");
+    assert!(new >= 50, "{table}");
+    assert!(auto as f64 >= 0.8 * new as f64, "{auto} of {new} paid by a parent cleared\n{table}");
+    assert!(right as f64 >= 0.99 * auto as f64, "{right} of {auto} right\n{table}");
+    // The same days with the masters' payer_ids emptied.
+    for d in 1..=3 {
+        let p = days.join(format!("day-{d:02}/customers.csv"));
+        let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{e}"));
+        let blank: String = text
+            .lines()
+            .map(|l| match l.rsplit_once(',') {
+                Some((head, _)) if !l.starts_with("customer_id,") => format!("{head},\n"),
+                _ => format!("{l}\n"),
+            })
+            .collect();
+        std::fs::write(&p, blank).unwrap_or_else(|e| panic!("{e}"));
+    }
+    let (new_none, auto_none, _, table) = run("not recorded");
+    assert_eq!(new_none, new);
+    assert!((auto_none as f64) < 0.2 * new as f64, "{auto_none} of {new} cleared without payer_ids\n{table}");
+}

@@ -17,8 +17,12 @@
 //! nothing like the customer's and always the same (`truth/trade_names.csv`):
 //! a name no similarity finds until a person confirms it. ERPs model the
 //! pattern as parent-company payments (e.g. StreamV ERP, "Processing Parent
-//! Company Payments", erp-help.covesys.com). `out/truth/days.csv` says on
-//! which day every bank entry, advice and item arrived.
+//! Company Payments", erp-help.covesys.com). With
+//! [`DaysOptions::parent_permille`] a share of the other customers is paid
+//! for by another customer of the master under its own name and account, and
+//! names it in `customers.payer_ids` (`truth/parent_payers.csv`).
+//! `out/truth/days.csv` says on which day every bank entry, advice and item
+//! arrived.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io;
@@ -41,6 +45,10 @@ pub struct DaysSummary {
     pub items_posted_late: u64,
     /// Receipts paid under a customer's trade name.
     pub trade_name_receipts: u64,
+    /// Customers whose invoices another customer of the master pays.
+    pub parent_paid_customers: u64,
+    /// Receipts paid by such a parent.
+    pub parent_paid_receipts: u64,
     /// The first day (1-based) the bank writes in its new style, if it changes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bank_drift_from_day: Option<usize>,
@@ -103,6 +111,21 @@ pub fn write_days(out: &Path, cfg: &Config, n: usize, third_party_permille: u32)
     write_days_drifting(out, cfg, n, third_party_permille, None)
 }
 
+/// How the days differ from the scenario they are cut from.
+#[derive(Clone, Debug, Default)]
+pub struct DaysOptions {
+    /// Customers (per mille) that pay through a third party under its own name.
+    pub third_party_permille: u32,
+    /// The first day (1-based) of the bank's new style ([`write_days_drifting`]).
+    pub drift_from_day: Option<usize>,
+    /// Customers (per mille) whose invoices another customer of the master — a
+    /// parent or head office — pays under its own master name and account,
+    /// recorded in the customer's master as a permitted payer
+    /// (`customers.payer_ids`; SAP's alternative payer, Oracle Receivables'
+    /// customer relationships). 0 leaves the scenario as without it.
+    pub parent_permille: u32,
+}
+
 /// Legal forms the bank's new style drops from a payer's name.
 const DRIFT_LEGAL: [&str; 22] = [
     "GMBH", "AG", "KG", "CO", "LTD", "PLC", "LLC", "INC", "SA", "S.A.", "SAS", "BV", "NV", "SPA", "SRL", "LLP", "CORP",
@@ -134,6 +157,12 @@ pub fn write_days_drifting(
     third_party_permille: u32,
     drift_from_day: Option<usize>,
 ) -> io::Result<DaysSummary> {
+    write_days_with(out, cfg, n, &DaysOptions { third_party_permille, drift_from_day, parent_permille: 0 })
+}
+
+/// [`write_days`] with every option ([`DaysOptions`]).
+pub fn write_days_with(out: &Path, cfg: &Config, n: usize, o: &DaysOptions) -> io::Result<DaysSummary> {
+    let (third_party_permille, drift_from_day) = (o.third_party_permille, o.drift_from_day);
     if n == 0 {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, "--days must be at least 1"));
     }
@@ -193,18 +222,61 @@ pub fn write_days_drifting(
             }
         }
     }
+    // Parents: a share of the other customers is paid for by another customer
+    // of the master, under that customer's own name and account (a random
+    // stream of its own, so that without parents the days are as before).
+    let masters_h = header(&t("customers.csv"))?;
+    let mut masters = read_csv(&t("customers.csv"))?;
+    let mut parent: BTreeMap<String, String> = BTreeMap::new();
+    if o.parent_permille > 0 {
+        let mut prng = Rng::new(cfg.seed).fork(901);
+        let ids: Vec<String> = masters.iter().map(|m| m["customer_id"].clone()).collect();
+        for c in customers.iter().filter(|c| !trade.contains_key(*c)) {
+            if ids.len() > 1 && prng.permille(u64::from(o.parent_permille)) {
+                let p = prng.pick(&ids).clone();
+                // A parent is no one's child, and pays for others, not itself.
+                if p.as_str() != *c && !parent.contains_key(&p) && !parent.values().any(|v| v.as_str() == *c) {
+                    parent.insert(c.to_string(), p);
+                }
+            }
+        }
+    }
+    let master_of: HashMap<String, (String, String)> = masters
+        .iter()
+        .map(|m| {
+            let iban = m.get("ibans").and_then(|v| v.split('|').next()).unwrap_or("").to_string();
+            (m["customer_id"].clone(), (m["name"].clone(), iban))
+        })
+        .collect();
     for r in bank.iter_mut() {
         let txn = r["txn_id"].clone();
         // The third party pays every invoice of the customer, under its name and
         // from its own account (unknown to the customer master).
-        if let Some(c) = items_of.get(txn.as_str()).and_then(|v| v.first()).and_then(|i| customer_of.get(i))
+        let first = items_of.get(txn.as_str()).and_then(|v| v.first()).and_then(|i| customer_of.get(i));
+        if let Some(c) = first
             && let Some(name) = trade.get(c)
         {
             r.insert("counterparty_name".into(), name.clone());
             r.insert("counterparty_account".into(), String::new());
             s.trade_name_receipts += 1;
+        } else if let Some(c) = first
+            && let Some((name, iban)) = parent.get(*c).and_then(|p| master_of.get(p))
+        {
+            r.insert("counterparty_name".into(), name.to_uppercase());
+            r.insert("counterparty_account".into(), iban.clone());
+            s.parent_paid_receipts += 1;
         }
     }
+    s.parent_paid_customers = parent.len() as u64;
+    let masters_h = if parent.is_empty() {
+        masters_h
+    } else {
+        for m in masters.iter_mut() {
+            let p = parent.get(&m["customer_id"]).cloned().unwrap_or_default();
+            m.insert("payer_ids".into(), p);
+        }
+        masters_h.into_iter().chain(["payer_ids".to_string()]).collect()
+    };
 
     // The bank's new style from the drift day on.
     if let Some(from) = drift_from_day {
@@ -294,8 +366,14 @@ pub fn write_days_drifting(
         let dir: PathBuf = out.join(format!("day-{:02}", d + 1));
         std::fs::create_dir_all(&dir)?;
         let rows = &mut s.rows[d];
-        for f in ["customers.csv", "vendors.csv", "bank_accounts.csv"] {
+        for f in ["vendors.csv", "bank_accounts.csv"] {
             std::fs::copy(all.join(f), dir.join(f))?;
+        }
+        if parent.is_empty() {
+            std::fs::copy(all.join("customers.csv"), dir.join("customers.csv"))?;
+        } else {
+            let m: Vec<&Row> = masters.iter().collect();
+            write(&dir.join("customers.csv"), &masters_h, &m)?;
         }
         let b: Vec<&Row> = bank.iter().zip(&bank_day).filter(|(_, x)| **x == d).map(|(r, _)| r).collect();
         rows.insert("bank_transactions".into(), write(&dir.join("bank_transactions.csv"), &bank_h, &b)?);
@@ -322,5 +400,13 @@ pub fn write_days_drifting(
         tn.row(&[c, name])?;
     }
     tn.finish()?;
+    // The parents, as truth (none: no file).
+    if !parent.is_empty() {
+        let mut pp = Csv::create(&out.join("truth/parent_payers.csv"), &["customer_id", "parent_id"])?;
+        for (c, p) in &parent {
+            pp.row(&[c, p])?;
+        }
+        pp.finish()?;
+    }
     Ok(s)
 }

@@ -169,3 +169,70 @@ fn the_wide_profile_goes_past_the_default_bounds() {
     let std_out = read_csv(&t.path().join("s/truth/disbursements.csv"));
     assert!(std_out.iter().all(|d| d["class"] != "unreconciled"));
 }
+
+/// Days without parents are the days as before, byte for byte; with them, the
+/// customers a parent pays for name it in `payer_ids`, and their receipts
+/// carry the parent's master name and account.
+#[test]
+fn days_with_parent_payers() {
+    use reckon_synth::days::{DaysOptions, THIRD_PARTY_PERMILLE, write_days, write_days_with};
+    let t = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let cfg = Config::new(21, 2000);
+    let (a, b, c) = (t.path().join("a"), t.path().join("b"), t.path().join("c"));
+    write_days(&a, &cfg, 3, THIRD_PARTY_PERMILLE).unwrap_or_else(|e| panic!("{e}"));
+    let none = DaysOptions { third_party_permille: THIRD_PARTY_PERMILLE, ..DaysOptions::default() };
+    write_days_with(&b, &cfg, 3, &none).unwrap_or_else(|e| panic!("{e}"));
+    assert!(tree(&a, &a) == tree(&b, &b), "parent_permille 0 changes the days");
+    let with = DaysOptions { parent_permille: 200, ..none };
+    let s = write_days_with(&c, &cfg, 3, &with).unwrap_or_else(|e| panic!("{e}"));
+    assert!(s.parent_paid_customers > 0 && s.parent_paid_receipts > 0, "{s:?}");
+    let parents: HashMap<String, String> = read_csv(&c.join("truth/parent_payers.csv"))
+        .into_iter()
+        .map(|r| (r["customer_id"].clone(), r["parent_id"].clone()))
+        .collect();
+    assert_eq!(parents.len() as u64, s.parent_paid_customers);
+    let masters = read_csv(&c.join("day-01/customers.csv"));
+    let name_of: HashMap<&str, &str> =
+        masters.iter().map(|m| (m["customer_id"].as_str(), m["name"].as_str())).collect();
+    for m in &masters {
+        assert_eq!(m["payer_ids"].as_str(), parents.get(&m["customer_id"]).map_or("", String::as_str));
+    }
+    // A parent is no one's child.
+    assert!(parents.values().all(|p| !parents.contains_key(p)));
+    // Every receipt of a child's invoices comes under its parent's name.
+    let item_customer: HashMap<String, String> = read_csv(&c.join("all/ar_open_items.csv"))
+        .into_iter()
+        .map(|r| (r["item_id"].clone(), r["customer_id"].clone()))
+        .collect();
+    let mut first_item: BTreeMap<String, String> = BTreeMap::new();
+    for l in read_csv(&c.join("all/truth/cash_matches.csv")) {
+        first_item.entry(l["txn_id"].clone()).or_insert(l["item_id"].clone());
+    }
+    let mut seen = 0;
+    for d in 1..=3 {
+        for r in read_csv(&c.join(format!("day-{d:02}/bank_transactions.csv"))) {
+            let Some(p) = first_item.get(&r["txn_id"]).and_then(|i| item_customer.get(i)).and_then(|c| parents.get(c))
+            else {
+                continue;
+            };
+            assert_eq!(r["counterparty_name"], name_of[p.as_str()].to_uppercase());
+            seen += 1;
+        }
+    }
+    assert_eq!(seen as u64, s.parent_paid_receipts);
+}
+
+/// Every file under `dir`, by its path relative to `root`.
+fn tree(root: &Path, dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    for e in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{e}")).flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(tree(root, &p));
+        } else {
+            let rel = p.strip_prefix(root).unwrap_or_else(|e| panic!("{e}")).to_path_buf();
+            out.insert(rel, std::fs::read(&p).unwrap_or_else(|e| panic!("{e}")));
+        }
+    }
+    out
+}

@@ -38,10 +38,14 @@ pub fn generate(
     world: Option<String>,
     days: Option<usize>,
     third_party_payers: f64,
+    parent_payers: f64,
     bank_drift_from_day: Option<usize>,
 ) -> anyhow::Result<i32> {
     if bank_drift_from_day.is_some() && days.is_none() {
         anyhow::bail!("--bank-drift-from-day needs --days");
+    }
+    if parent_payers != 0.0 && days.is_none() {
+        anyhow::bail!("--parent-payers needs --days");
     }
     let t = Instant::now();
     let pb = crate::cmd::run::spinner(&format!("reckon: generating {scale} open items"));
@@ -58,8 +62,15 @@ pub fn generate(
         if !(0.0..=1.0).contains(&third_party_payers) {
             anyhow::bail!("--third-party-payers must be a share between 0 and 1, got {third_party_payers}");
         }
-        let permille = (third_party_payers * 1000.0).round() as u32;
-        let s = reckon_synth::days::write_days_drifting(&out, &cfg, n, permille, bank_drift_from_day);
+        if !(0.0..=1.0).contains(&parent_payers) {
+            anyhow::bail!("--parent-payers must be a share between 0 and 1, got {parent_payers}");
+        }
+        let opts = reckon_synth::days::DaysOptions {
+            third_party_permille: (third_party_payers * 1000.0).round() as u32,
+            drift_from_day: bank_drift_from_day,
+            parent_permille: (parent_payers * 1000.0).round() as u32,
+        };
+        let s = reckon_synth::days::write_days_with(&out, &cfg, n, &opts);
         pb.finish_and_clear();
         let s = s?;
         outln!("generated seed={seed} scale={scale} as {n} days into {} in {:.2?}", out.display(), t.elapsed());
@@ -76,10 +87,12 @@ pub fn generate(
             );
         }
         outln!(
-            "  {} items posted after their payment, {} advices arriving after the last day, {} receipts under a trade name",
+            "  {} items posted after their payment, {} advices arriving after the last day, {} receipts under a trade name, {} paid by a parent for {} customers",
             s.items_posted_late,
             s.advices_never_arriving,
-            s.trade_name_receipts
+            s.trade_name_receipts,
+            s.parent_paid_receipts,
+            s.parent_paid_customers
         );
         return Ok(exit::OK);
     }
