@@ -92,9 +92,10 @@ fn six_days_end_alike_on_sqlite_and_postgres() {
 
 /// Days where a parent pays for one customer in five under its own master
 /// name and account: with the parent recorded in the customers' masters
-/// (`payer_ids`) its payments clear as the customers' own, and rightly; with
-/// `payer_ids` left empty the same payments are another customer's and wait
-/// for a person.
+/// (`payer_ids`) its payments clear as the customers' own from day 1, and
+/// rightly; with `payer_ids` left empty they are another customer's and wait
+/// for a person on day 1, and clear from the day after a person matched one
+/// (a payer people confirmed, kept by the store).
 #[test]
 fn parents_the_customer_master_permits() {
     let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
@@ -107,15 +108,12 @@ fn parents_the_customer_master_permits() {
         std::fs::create_dir_all(&out).unwrap_or_else(|e| panic!("{e}"));
         let rows =
             simulate(&days, &out, &out.join("state.db"), &SimConfig::default()).unwrap_or_else(|e| panic!("{e}"));
-        let sum = |f: &dyn Fn(&reckon_lab::simulate::DayRow) -> u64| rows.iter().map(f).sum::<u64>();
-        (
-            sum(&|r| r.parent_new),
-            sum(&|r| r.parent_auto),
-            sum(&|r| r.parent_auto_right),
-            reckon_lab::simulate::table(&rows),
-        )
+        let table = reckon_lab::simulate::table(&rows);
+        (rows, table)
     };
-    let (new, auto, right, table) = run("recorded");
+    let (rows, table) = run("recorded");
+    let sum = |f: &dyn Fn(&reckon_lab::simulate::DayRow) -> u64| rows.iter().map(f).sum::<u64>();
+    let (new, auto, right) = (sum(&|r| r.parent_new), sum(&|r| r.parent_auto), sum(&|r| r.parent_auto_right));
     assert!(new >= 50, "{table}");
     assert!(auto as f64 >= 0.8 * new as f64, "{auto} of {new} paid by a parent cleared\n{table}");
     assert!(right as f64 >= 0.99 * auto as f64, "{right} of {auto} right\n{table}");
@@ -132,7 +130,17 @@ fn parents_the_customer_master_permits() {
             .collect();
         std::fs::write(&p, blank).unwrap_or_else(|e| panic!("{e}"));
     }
-    let (new_none, auto_none, _, table) = run("not recorded");
-    assert_eq!(new_none, new);
-    assert!((auto_none as f64) < 0.2 * new as f64, "{auto_none} of {new} cleared without payer_ids\n{table}");
+    let (none, table) = run("not recorded");
+    assert_eq!(none.iter().map(|r| r.parent_new).sum::<u64>(), new);
+    let (first, last) = (&none[0], &none[2]);
+    assert!((first.parent_auto as f64) < 0.2 * first.parent_new as f64, "day 1 without payer_ids\n{table}");
+    assert!(
+        last.parent_auto as f64 >= 0.3 * last.parent_new as f64 && last.parent_auto > first.parent_auto,
+        "day 3: payers people confirmed on day 1\n{table}"
+    );
+    assert_eq!(
+        none.iter().map(|r| r.parent_auto_right).sum::<u64>(),
+        none.iter().map(|r| r.parent_auto).sum::<u64>(),
+        "{table}"
+    );
 }

@@ -72,7 +72,7 @@ pub fn run_remembering(
     let mut rejected = &empty;
     if let Some(m) = memory {
         remember_items(&mut i, m);
-        applied = apply_decisions(m, &i.receipts, i.items.to_mut(), &snapshot, run_id);
+        applied = apply_decisions(m, &i.receipts, i.items.to_mut(), &i.customers, &snapshot, run_id);
         if !applied.txns.is_empty() {
             i.receipts.to_mut().retain(|r| !applied.txns.contains(&r.txn_id));
         }
@@ -96,8 +96,9 @@ pub fn run_remembering(
         rejected,
     )?;
     if let Some(m) = memory {
-        // Provenance of a confirmed payer name, on the links it helped make.
+        // Provenance of a confirmed payer name or payer, on the links it helped make.
         cite_aliases(&mut result, &i, m);
+        cite_permissions(&mut result, m);
         for r in result.rows.iter().filter(|r| r.band == reckon_cash::Band::Auto) {
             applied.learned.applications.push(Application {
                 txn_id: r.txn_id.clone(),
@@ -127,6 +128,14 @@ fn remember_items(i: &mut Inputs<'_>, m: &RunMemory) {
         }
         // An item reckon applied in full is not open any more.
         items.retain(|it| !(m.open_amounts.contains_key(&it.item_id) && it.amount == 0));
+    }
+    // A payer people confirmed for a customer pays for it as a permitted payer.
+    for p in &m.permissions {
+        if let Some(c) = i.customers.to_mut().iter_mut().find(|c| c.customer_id == p.customer_id)
+            && !c.payer_ids.contains(&p.payer_id)
+        {
+            c.payer_ids.push(p.payer_id.clone());
+        }
     }
     for a in &m.aliases {
         match i.customers.to_mut().iter_mut().find(|c| c.customer_id == a.customer_id) {
@@ -181,6 +190,55 @@ fn cite_aliases(result: &mut MatchResult, i: &Inputs<'_>, m: &RunMemory) {
     }
 }
 
+/// The customer whose master account an account is (IBAN, UK sort code and
+/// account: [`reckon_cash::account::keys`]), by account key.
+fn account_owners(customers: &[Customer]) -> HashMap<String, &str> {
+    let mut owners = HashMap::new();
+    for c in customers {
+        for k in c.ibans.iter().flat_map(|i| reckon_cash::account::keys(i)) {
+            owners.entry(k).or_insert(c.customer_id.as_str());
+        }
+    }
+    owners
+}
+
+/// The master customer whose account `account` is, if one.
+fn account_owner<'a>(owners: &HashMap<String, &'a str>, account: &str) -> Option<&'a str> {
+    reckon_cash::account::keys(account).into_iter().find_map(|k| owners.get(&k).copied())
+}
+
+/// Where a payer people confirmed made a link, the reason says who confirmed it
+/// in place of the customer master.
+fn cite_permissions(result: &mut MatchResult, m: &RunMemory) {
+    if m.permissions.is_empty() {
+        return;
+    }
+    let cited: HashMap<String, String> = m
+        .permissions
+        .iter()
+        .map(|p| {
+            (
+                format!("customer {} permits customer {} as its payer (customer master)", p.customer_id, p.payer_id),
+                format!(
+                    "customer {} confirmed as payer for customer {} by {} on {} (decision {})",
+                    p.payer_id,
+                    p.customer_id,
+                    p.actor,
+                    p.decided_at.get(..10).unwrap_or(&p.decided_at),
+                    p.decision_id
+                ),
+            )
+        })
+        .collect();
+    for x in result.rows.iter_mut().flat_map(|r| r.reasons.iter_mut()) {
+        if x.ends_with("(customer master)")
+            && let Some(to) = cited.get(x.as_str())
+        {
+            x.clone_from(to);
+        }
+    }
+}
+
 /// A link a person decided.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DecidedRow {
@@ -213,6 +271,7 @@ pub fn apply_decisions(
     m: &RunMemory,
     receipts: &[Receipt],
     items: &mut [OpenItem],
+    customers: &[Customer],
     snapshot: &HashMap<String, i64>,
     run_id: &str,
 ) -> Applied {
@@ -220,6 +279,7 @@ pub fn apply_decisions(
     let mut out = Applied::default();
     let by_txn: HashMap<&str, &Receipt> = receipts.iter().map(|r| (r.txn_id.as_str(), r)).collect();
     let index: HashMap<String, usize> = items.iter().enumerate().map(|(i, it)| (it.item_id.clone(), i)).collect();
+    let owners = if m.decided.is_empty() { HashMap::new() } else { account_owners(customers) };
     for d in &m.decided {
         let s = &d.decision;
         let refuse = |out: &mut Applied, why: String| {
@@ -348,10 +408,10 @@ pub fn apply_decisions(
             });
         }
         // The payer name is the customer's from now on, if one customer was paid.
-        let customers: std::collections::BTreeSet<&str> =
+        let customers_paid: std::collections::BTreeSet<&str> =
             plan.iter().map(|(ix, _)| items[*ix].customer_id.as_str()).collect();
-        if let (1, false) = (customers.len(), r.counterparty_name.trim().is_empty()) {
-            let cid = customers.iter().next().copied().unwrap_or("");
+        if let (1, false) = (customers_paid.len(), r.counterparty_name.trim().is_empty()) {
+            let cid = customers_paid.iter().next().copied().unwrap_or("");
             let key = reckon_cash::normalize::name_key(&r.counterparty_name);
             let known = m.aliases.iter().any(|a| a.name_key == key && a.customer_id == cid)
                 || out.learned.aliases.iter().any(|a| a.name_key == key && a.customer_id == cid);
@@ -360,6 +420,24 @@ pub fn apply_decisions(
                     name_key: key,
                     customer_id: cid.to_string(),
                     name: r.counterparty_name.clone(),
+                    decision_id: s.decision_id.clone(),
+                    actor: s.actor.clone(),
+                    decided_at: s.decided_at.clone(),
+                });
+            }
+        }
+        // A payment from another customer's account, matched to one customer's
+        // items: that customer permits the payer from now on (unless its master
+        // says so already).
+        if let (1, Some(payer)) = (customers_paid.len(), account_owner(&owners, &r.counterparty_account)) {
+            let cid = customers_paid.iter().next().copied().unwrap_or("");
+            let in_master = customers.iter().any(|c| c.customer_id == cid && c.payer_ids.iter().any(|p| p == payer));
+            let known = m.permissions.iter().any(|p| p.customer_id == cid && p.payer_id == payer)
+                || out.learned.permissions.iter().any(|p| p.customer_id == cid && p.payer_id == payer);
+            if payer != cid && !in_master && !known {
+                out.learned.permissions.push(reckon_state::Permission {
+                    customer_id: cid.to_string(),
+                    payer_id: payer.to_string(),
                     decision_id: s.decision_id.clone(),
                     actor: s.actor.clone(),
                     decided_at: s.decided_at.clone(),

@@ -39,6 +39,9 @@ pub struct RunMemory {
     pub rejected_pairs: HashSet<(String, String)>,
     /// Payer names people confirmed for customers.
     pub aliases: Vec<Alias>,
+    /// Payers (customers of the master, known by their accounts) people
+    /// confirmed for other customers.
+    pub permissions: Vec<reckon_state::Permission>,
     /// The cash proposals people decided, oldest run first: (model id that
     /// scored it, its probability, found right).
     pub decided_proposals: Vec<(String, f64, bool)>,
@@ -491,6 +494,7 @@ pub fn prepare(loaded: &mut Loaded, opened: &mut Opened) -> Result<(Prepared, Ru
             open_amounts,
             rejected_pairs: mem.rejected_pairs.iter().cloned().collect(),
             aliases: mem.aliases.clone(),
+            permissions: mem.permissions.clone(),
             decided_proposals: mem
                 .decided_proposals
                 .iter()
@@ -533,6 +537,7 @@ pub struct Learned {
     pub decisions: Vec<(String, DecisionStatus, Option<String>)>,
     pub applications: Vec<Application>,
     pub aliases: Vec<Alias>,
+    pub permissions: Vec<reckon_state::Permission>,
     /// Bank entries settled by a decision (txn → decision id).
     pub settled_by: BTreeMap<String, String>,
     /// How each bank entry settled this run was settled (for resolutions).
@@ -560,6 +565,7 @@ impl Learned {
         self.decisions.extend(o.decisions);
         self.applications.extend(o.applications);
         self.aliases.extend(o.aliases);
+        self.permissions.extend(o.permissions);
         self.settled_by.extend(o.settled_by);
         self.how.extend(o.how);
     }
@@ -798,6 +804,7 @@ pub fn finish(
         events: out.events,
         decisions: learned.decisions,
         aliases: learned.aliases,
+        permissions: learned.permissions,
         lapsed: out.lapsed,
         proposals: learned.proposals,
         candidates: learned.candidates,

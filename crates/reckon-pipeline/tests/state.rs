@@ -683,3 +683,86 @@ fn the_same_days_on_one_and_four_threads() {
     assert_eq!(one.0, four.0, "the store differs between 1 and 4 threads");
     assert!(one.1 == four.1, "outputs differ between 1 and 4 threads");
 }
+
+/// A parent's payment from its own account for its subsidiary's invoice is
+/// another customer's until a person matches it; from then on the subsidiary
+/// permits the parent as its payer, and the next such payment clears, citing
+/// the decision. Undoing the decision takes the permission back.
+#[test]
+fn a_payer_a_person_confirmed_pays_for_the_customer() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let t = tmp.path();
+    let state = t.join("state.db");
+    let parent_iban = "GB33BUKB20201555555555";
+    let write = |dir: &Path, bank_rows: &[String]| {
+        std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("{e}"));
+        let mut b = String::from(BANK_HEADER);
+        for r in bank_rows {
+            b.push('\n');
+            b.push_str(r);
+        }
+        std::fs::write(dir.join("bank_transactions.csv"), b + "\n").unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(
+            dir.join("ar_open_items.csv"),
+            format!(
+                "{AR_HEADER}\n{}\n{}\n{}\n",
+                item("AR-A", "S1", "Kestrel Retail GmbH", "INV-7001", "1200.00"),
+                item("AR-B", "S1", "Kestrel Retail GmbH", "INV-7002", "750.50"),
+                item("AR-P", "P1", "Holmfirth Holdings AG", "INV-7003", "999.00"),
+            ),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(
+            dir.join("customers.csv"),
+            format!(
+                "customer_id,name,aliases,ibans,tax_id\nP1,Holmfirth Holdings AG,,{parent_iban},\nS1,Kestrel Retail GmbH,,,\n"
+            ),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    };
+    let from_parent = |id: &str, date: &str, amount: &str, inv: &str| {
+        format!(
+            "{id},DE89370400440532013000,{date},{date},{amount},EUR,HOLMFIRTH HOLDINGS AG,{parent_iban},,,{inv},PMNT-RCDT-ESCT,,"
+        )
+    };
+    write(&t.join("d1"), &[from_parent("T1", "2026-11-02", "1200.00", "INV-7001")]);
+    reckon_pipeline::run(&opts(&t.join("d1"), &t.join("o1"), &state, 2, rules())).unwrap_or_else(|e| panic!("{e}"));
+    let x1 = exceptions(&t.join("o1"))["bank_transactions:T1"].0.clone();
+    let f = decisions_file(
+        &t.join("dec"),
+        "d.jsonl",
+        &[serde_json::json!({"decision_id": "F1", "exception_id": x1, "action": "match", "actor": "alice",
+            "decided_at": "2026-11-02T19:00:00Z", "items": [{"item_id": "AR-A"}]})],
+    );
+    let v = submit(&state, &f, &reckon_state::Policy::default());
+    assert!(v.iter().all(|v| v.status != Some(reckon_state::DecisionStatus::Refused)), "{v:?}");
+    write(&t.join("d2"), &[]);
+    reckon_pipeline::run(&opts(&t.join("d2"), &t.join("o2"), &state, 3, rules())).unwrap_or_else(|e| panic!("{e}"));
+    let mem = Store::open(&state).and_then(|mut s| s.memory()).unwrap_or_else(|e| panic!("{e}"));
+    let learned: Vec<(&str, &str, &str)> =
+        mem.permissions.iter().map(|p| (p.customer_id.as_str(), p.payer_id.as_str(), p.decision_id.as_str())).collect();
+    assert_eq!(learned, [("S1", "P1", "F1")]);
+    // The next payment of the parent for the subsidiary clears, citing the decision.
+    write(&t.join("d3"), &[from_parent("T2", "2026-11-04", "750.50", "INV-7002")]);
+    reckon_pipeline::run(&opts(&t.join("d3"), &t.join("o3"), &state, 4, rules())).unwrap_or_else(|e| panic!("{e}"));
+    let m = read(&t.join("o3/matches.parquet"));
+    let (txn, band, reasons) = (strs(&m, "txn_id"), strs(&m, "band"), strs(&m, "reasons"));
+    let at = txn.iter().position(|x| x == "T2").unwrap_or_else(|| panic!("T2 not matched: {txn:?}"));
+    assert_eq!(band[at], "auto", "{}", reasons[at]);
+    assert!(
+        reasons[at].contains("customer P1 confirmed as payer for customer S1 by alice on 2026-11-02 (decision F1)"),
+        "{}",
+        reasons[at]
+    );
+    // Undone, the decision's permission is gone.
+    let u = decisions_file(
+        &t.join("dec"),
+        "u.jsonl",
+        &[serde_json::json!({"decision_id": "U1", "action": "undo", "actor": "alice", "target": "F1",
+            "decided_at": "2026-11-04T19:00:00Z"})],
+    );
+    let v = submit(&state, &u, &reckon_state::Policy::default());
+    assert!(v.iter().all(|v| v.status != Some(reckon_state::DecisionStatus::Refused)), "{v:?}");
+    let mem = Store::open(&state).and_then(|mut s| s.memory()).unwrap_or_else(|e| panic!("{e}"));
+    assert!(mem.permissions.is_empty(), "{:?}", mem.permissions);
+}

@@ -36,7 +36,8 @@ pub use decision::{Action, DecisionInput, DecisionStatus, ItemAmount, Received, 
 pub use reckon_core::{ExceptionKind, ExceptionState};
 pub use store::{
     Alias, Application, AuditLine, ChainCheck, Dismissal, EntryChange, EntryStatus, EventRow, ExceptionRecord, Memory,
-    NewRun, PendingRun, RunChanges, RunFile, RunRecord, SCHEMA_VERSION, Store, StoredDecision, Verdict, is_postgres,
+    NewRun, PendingRun, Permission, RunChanges, RunFile, RunRecord, SCHEMA_VERSION, Store, StoredDecision, Verdict,
+    is_postgres,
 };
 
 use std::path::PathBuf;

@@ -18,7 +18,7 @@ mod embedded {
 }
 
 /// The newest schema version this build knows (the last file in `migrations/`).
-pub const SCHEMA_VERSION: i64 = 10;
+pub const SCHEMA_VERSION: i64 = 11;
 
 reckon_core::vocab_enum! {
     /// Where a bank entry stands across the chain of runs.
@@ -200,6 +200,18 @@ pub struct Alias {
     pub decided_at: String,
 }
 
+/// A payer a person confirmed for a customer (schema 11): a payment whose
+/// account is customer `payer_id`'s, matched by a decision to customer
+/// `customer_id`'s open items.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Permission {
+    pub customer_id: String,
+    pub payer_id: String,
+    pub decision_id: String,
+    pub actor: String,
+    pub decided_at: String,
+}
+
 /// A duplicate or journal closed by a decision (dismissed, explained or
 /// confirmed): not raised again while nothing material changes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -245,6 +257,7 @@ pub struct Memory {
     /// Exception id → problem key.
     pub keys_by_id: HashMap<String, String>,
     pub aliases: Vec<Alias>,
+    pub permissions: Vec<Permission>,
     pub rejected_pairs: BTreeSet<(String, String)>,
     pub dismissed: HashMap<String, Dismissal>,
     /// Valid decisions a run applies (match, choose, accept, write-off), oldest first.
@@ -282,6 +295,7 @@ pub struct RunChanges {
     /// Decisions this run applied or refused: (id, status, reason).
     pub decisions: Vec<(String, DecisionStatus, Option<String>)>,
     pub aliases: Vec<Alias>,
+    pub permissions: Vec<Permission>,
     /// Dismissals that no longer hold.
     pub lapsed: Vec<String>,
     /// The scores of the cash proposals this run put to people.
@@ -311,6 +325,7 @@ impl RunChanges {
             events: Vec::new(),
             decisions: Vec::new(),
             aliases: Vec::new(),
+            permissions: Vec::new(),
             lapsed: Vec::new(),
             proposals: Vec::new(),
             candidates: Vec::new(),
@@ -641,6 +656,22 @@ impl Store {
                 decision_id: r.text(3).map_err(&e)?,
                 actor: r.text(4).map_err(&e)?,
                 decided_at: r.text(5).map_err(&e)?,
+            });
+        }
+        for r in c
+            .rows(
+                "SELECT customer_id, payer_id, decision_id, actor, decided_at FROM payer_permissions \
+                 ORDER BY customer_id, payer_id",
+                &[],
+            )
+            .map_err(&e)?
+        {
+            m.permissions.push(Permission {
+                customer_id: r.text(0).map_err(&e)?,
+                payer_id: r.text(1).map_err(&e)?,
+                decision_id: r.text(2).map_err(&e)?,
+                actor: r.text(3).map_err(&e)?,
+                decided_at: r.text(4).map_err(&e)?,
             });
         }
         for r in c.rows("SELECT txn_id, item_id FROM rejected_pairs", &[]).map_err(&e)? {
@@ -1215,6 +1246,10 @@ impl Store {
             (
                 "payer_aliases",
                 "SELECT name_key, customer_id, name, decision_id FROM payer_aliases ORDER BY name_key, customer_id",
+            ),
+            (
+                "payer_permissions",
+                "SELECT customer_id, payer_id, decision_id FROM payer_permissions ORDER BY customer_id, payer_id",
             ),
             ("rejected_pairs", "SELECT txn_id, item_id, decision_id FROM rejected_pairs ORDER BY txn_id, item_id"),
             ("dismissed", "SELECT problem_key, material_digest, decision_id FROM dismissed ORDER BY problem_key"),
@@ -1802,6 +1837,13 @@ fn write_run(tx: &mut dyn Sql, ch: &RunChanges) -> Result<(), DbError> {
             vals![a.name_key, a.customer_id, a.name, a.decision_id, a.actor, a.decided_at],
         )?;
     }
+    for p in &ch.permissions {
+        tx.exec(
+            "INSERT INTO payer_permissions (customer_id, payer_id, decision_id, actor, decided_at) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (customer_id, payer_id) DO NOTHING",
+            vals![p.customer_id, p.payer_id, p.decision_id, p.actor, p.decided_at],
+        )?;
+    }
     for k in &ch.lapsed {
         tx.exec("DELETE FROM dismissed WHERE problem_key = $1", vals![k])?;
     }
@@ -2349,6 +2391,7 @@ fn on_decision(tx: &mut dyn Sql, r: &Received, policy: &Policy) -> Result<Check,
             }
             tx.exec("UPDATE decisions SET status = 'undone' WHERE decision_id = $1", vals![target_id])?;
             tx.exec("DELETE FROM payer_aliases WHERE decision_id = $1", vals![target_id])?;
+            tx.exec("DELETE FROM payer_permissions WHERE decision_id = $1", vals![target_id])?;
             tx.exec("DELETE FROM rejected_pairs WHERE decision_id = $1", vals![target_id])?;
             tx.exec("DELETE FROM dismissed WHERE decision_id = $1", vals![target_id])?;
             tx.exec("DELETE FROM applications WHERE decision_id = $1", vals![target_id])?;
