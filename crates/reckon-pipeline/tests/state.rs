@@ -754,6 +754,14 @@ fn a_payer_a_person_confirmed_pays_for_the_customer() {
         "{}",
         reasons[at]
     );
+    // The audit trail of the first payment says what its decision taught.
+    let trail = Store::open(&state).and_then(|mut s| s.audit("T1")).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        trail.iter().filter(|l| l.decision_id.as_deref() == Some("F1")).any(|l| l.what.contains(
+            "taught payer name 'HOLMFIRTH HOLDINGS AG' for customer S1, customer P1 as payer for customer S1"
+        )),
+        "{trail:?}"
+    );
     // Undone, the decision's permission is gone.
     let u = decisions_file(
         &t.join("dec"),

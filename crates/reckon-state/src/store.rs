@@ -1363,20 +1363,50 @@ impl Store {
                 });
             }
             for d in decisions_where(c, &path, "exception_id = $1", vals![x.exception_id])? {
+                // What the decision taught reckon and still stands (undoing it takes it back).
+                let mut taught = Vec::new();
+                for r in c
+                    .rows(
+                        "SELECT name, customer_id FROM payer_aliases WHERE decision_id = $1 ORDER BY name_key, customer_id",
+                        vals![d.decision_id],
+                    )
+                    .map_err(&e)?
+                {
+                    taught.push(format!(
+                        "payer name '{}' for customer {}",
+                        r.text(0).map_err(&e)?,
+                        r.text(1).map_err(&e)?
+                    ));
+                }
+                for r in c
+                    .rows(
+                        "SELECT payer_id, customer_id FROM payer_permissions WHERE decision_id = $1 \
+                         ORDER BY customer_id, payer_id",
+                        vals![d.decision_id],
+                    )
+                    .map_err(&e)?
+                {
+                    taught.push(format!(
+                        "customer {} as payer for customer {}",
+                        r.text(0).map_err(&e)?,
+                        r.text(1).map_err(&e)?
+                    ));
+                }
                 out.push(AuditLine {
                     at: d.decided_at.clone(),
                     exception_id: Some(x.exception_id.clone()),
                     run_id: d.applied_run.clone(),
                     decision_id: Some(d.decision_id.clone()),
                     what: format!(
-                        "decision {} by {} ({}): {}{}{}{}",
+                        "decision {} by {} ({}): {}{}{}{}{}",
                         d.action,
                         d.actor,
                         d.source,
                         d.status,
                         d.reason.as_ref().map(|r| format!(" — {r}")).unwrap_or_default(),
                         d.approved_by.as_ref().map(|a| format!("; approved by {a}")).unwrap_or_default(),
-                        if d.input.comment.is_empty() { String::new() } else { format!("; \"{}\"", d.input.comment) }
+                        if d.input.comment.is_empty() { String::new() } else { format!("; \"{}\"", d.input.comment) },
+                        if taught.is_empty() { String::new() } else { format!("; taught {}", taught.join(", ")) }
                     ),
                 });
             }
