@@ -1167,13 +1167,7 @@ fn candidates(
     // Whether item `i` is one of the payer's (by customer position, not text).
     let is_payer = |i: usize| payer_at.contains(&idx.item_customer[i]);
     let currency = idx.currency(&r.currency);
-    let payer_reason = payer.as_ref().map(|(c, s, how)| match *how {
-        "iban" => format!("payer IBAN is customer {}'s", c.join("")),
-        "sort_code" => format!("payer sort code and account are customer {}'s", c.join("")),
-        "ein" => format!("ACH originator id is customer {}'s EIN", c.join("")),
-        "customer_id" => format!("ACH identification number is customer {}'s id", c.join("")),
-        _ => format!("payer name {s:.2} like customer {}", c.join(" or ")),
-    });
+    let payer_reason = payer_reason(payer);
     // 1. Remittance advice linked by the payment's reference, else the only advice
     // without one that pays exactly this amount within a week of the booking.
     let mut advices: Vec<(&[&RemittanceLine], bool)> = Vec::new();
@@ -1563,6 +1557,17 @@ fn candidates(
         }
     }
     out
+}
+
+/// How the payer was identified, as a reason.
+fn payer_reason(payer: &Payer) -> Option<String> {
+    payer.as_ref().map(|(c, s, how)| match *how {
+        "iban" => format!("payer IBAN is customer {}'s", c.join("")),
+        "sort_code" => format!("payer sort code and account are customer {}'s", c.join("")),
+        "ein" => format!("ACH originator id is customer {}'s EIN", c.join("")),
+        "customer_id" => format!("ACH identification number is customer {}'s id", c.join("")),
+        _ => format!("payer name {s:.2} like customer {}", c.join(" or ")),
+    })
 }
 
 /// Runs cash application over all receipts (amount > 0).
@@ -1964,12 +1969,36 @@ pub fn run_shadowed(
     }
     let idx = Index::new(items, customers, remittances);
     let per_receipt = candidate_groups(&idx, receipts, cfg, blocks);
-    // The index is not read past candidate generation: freed beside the scoring.
+    // Receipts with no candidate at all whose payer the bank names by its
+    // account or by a master's exact name: who paid, for the person who applies
+    // the money on account or asks the payer. A name only like a master's is
+    // not said: it may be anyone's.
+    let known_payer: HashMap<&str, String> = per_receipt
+        .par_iter()
+        .zip(receipts)
+        .filter(|(gs, r)| gs.is_empty() && r.amount > 0)
+        .filter_map(|(_, r)| {
+            let payer = idx.payer(r, cfg.name_threshold).filter(|(_, sim, how)| {
+                matches!(*how, "iban" | "sort_code" | "ein" | "customer_id") || (*how == "name" && *sim >= 1.0)
+            });
+            Some((r.txn_id.as_str(), payer_reason(&payer)?))
+        })
+        .collect();
+    // The index is not read past here: freed beside the scoring.
     let ((), out) = rayon::join(
         move || drop(idx),
         || score_and_assign(receipts, items, per_receipt, cfg, scorer, shadow, rejected),
     );
-    out
+    let mut out = out?;
+    for o in out.outcomes.iter_mut().filter(|o| o.status == ReceiptStatus::Unmatched) {
+        if let Some(who) = known_payer.get(o.txn_id.as_str()) {
+            o.reasons = vec![format!(
+                "no invoice reference or remittance; {who}, and no open item or set of its open items makes up the amount: \
+                 for a person to apply on account or ask the payer"
+            )];
+        }
+    }
+    Ok(out)
 }
 
 /// Scores the candidate groups (with `scorer` and `shadow`, when given) and

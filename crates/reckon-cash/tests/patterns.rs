@@ -929,3 +929,30 @@ fn a_permitted_payer_pays_its_subsidiarys_invoices() {
     assert!(r1.contains("customer S1 permits customer P1 as its payer (customer master)"), "{r1}");
     assert_eq!(applied(&with, "R2"), [("ARS2".to_string(), 75_050)]);
 }
+
+/// A payment whose payer the bank names by its account but which no open item
+/// or set of items of the payer makes up says who paid, for the person who
+/// applies it on account; one from an account nobody knows says nothing of a
+/// payer.
+#[test]
+fn an_unmatched_payment_from_a_known_payer_names_it() {
+    let cfg = MatchConfig::default();
+    let receipts = vec![
+        receipt("U1", 4_567_891, "MUELLER MASCHINENBAU", "DE02120300000000202051", "", "VORAUSZAHLUNG"),
+        receipt("U2", 4_567_891, "SOMEONE ELSE LTD", "GB82WEST12345698765432", "", "PAYMENT"),
+    ];
+    let res = run(&receipts, &items(), &customers(), &[], &cfg);
+    let why = |t: &str| {
+        res.outcomes
+            .iter()
+            .find(|o| o.txn_id == t)
+            .map(|o| (o.status.as_str(), o.reasons.join("; ")))
+            .unwrap_or_default()
+    };
+    let (s1, r1) = why("U1");
+    assert_eq!(s1, "unmatched", "{r1}");
+    assert!(r1.contains("payer IBAN is customer C1's") && r1.contains("apply on account"), "{r1}");
+    let (s2, r2) = why("U2");
+    assert_eq!(s2, "unmatched", "{r2}");
+    assert_eq!(r2, "no invoice reference, remittance or payer match");
+}
