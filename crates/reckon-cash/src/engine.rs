@@ -1856,7 +1856,8 @@ fn mark_payer_conflicts(
         if let Some(it) = other {
             g.payer_conflict = true;
             g.reasons.push(format!(
-                "the bank names customer {} as the payer, but invoice {} is customer {}'s: for a person to confirm",
+                "the bank names customer {} as the payer, but invoice {} is customer {}'s: for a person to confirm \
+                 (a payer that pays for the customer is recorded in customers.payer_ids, or learned from the decision)",
                 ids.join(" or "),
                 it.invoice_number,
                 it.customer_id

@@ -914,6 +914,8 @@ fn a_permitted_payer_pays_its_subsidiarys_invoices() {
 
     let without = run(&receipts, &its, &master_with(&[]), &[], &cfg);
     assert!(conflict(&without, "R1"), "another customer's invoice: for a person");
+    let r1 = without.rows.iter().find(|r| r.txn_id == "R1").map(|r| r.reasons.join("; ")).unwrap_or_default();
+    assert!(r1.contains("recorded in customers.payer_ids, or learned from the decision"), "{r1}");
     assert_ne!(band(&without, "R1"), Some(Band::Auto));
     assert!(applied(&without, "R2").is_empty(), "the parent's own items do not make 750.50");
 
