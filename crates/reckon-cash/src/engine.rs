@@ -1559,6 +1559,13 @@ fn candidates(
     out
 }
 
+/// The reason a link gives when `customer`'s master permits `payer` as its
+/// payer ([`Customer::payer_ids`]); a caller that put a permission there
+/// from elsewhere (a person's decision) finds it by this text.
+pub fn permitted_payer_reason(customer: &str, payer: &str) -> String {
+    format!("customer {customer} permits customer {payer} as its payer (customer master)")
+}
+
 /// How the payer was identified, as a reason.
 fn payer_reason(payer: &Payer) -> Option<String> {
     payer.as_ref().map(|(c, s, how)| match *how {
@@ -1632,18 +1639,13 @@ impl<'r> PayerKey<'r> {
 }
 
 /// Candidate groups per receipt with their features, sorted by rule score.
-fn candidate_groups(
-    idx: &Index<'_>,
-    receipts: &[Receipt],
-    cfg: &MatchConfig,
-    blocks: Option<&[Vec<usize>]>,
-) -> Vec<Vec<Group>> {
-    // Payers repeat: identify each distinct payer evidence once.
-    let mut keys: Vec<PayerKey<'_>> = receipts.iter().filter(|r| r.amount > 0).map(PayerKey::of).collect();
+/// Each distinct payer evidence of the receipts (payers repeat), identified
+/// once: the payer and its customers as [`Index::payer_at`] gives them.
+fn payers_of<'r>(idx: &Index<'_>, receipts: &'r [Receipt], cfg: &MatchConfig) -> Payers<'r> {
+    let mut keys: Vec<PayerKey<'r>> = receipts.iter().filter(|r| r.amount > 0).map(PayerKey::of).collect();
     keys.sort_unstable();
     keys.dedup();
-    let payers: HashMap<PayerKey<'_>, (Payer, Vec<usize>)> = keys
-        .par_iter()
+    keys.par_iter()
         .map(|k| {
             let probe = Receipt {
                 counterparty_account: k.account.to_string(),
@@ -1656,7 +1658,19 @@ fn candidate_groups(
             let at = idx.payer_at(&payer);
             (*k, (payer, at))
         })
-        .collect();
+        .collect()
+}
+
+/// [`payers_of`]: payer evidence → (payer, its customers).
+type Payers<'r> = HashMap<PayerKey<'r>, (Payer, Vec<usize>)>;
+
+fn candidate_groups(
+    idx: &Index<'_>,
+    receipts: &[Receipt],
+    payers: &Payers<'_>,
+    cfg: &MatchConfig,
+    blocks: Option<&[Vec<usize>]>,
+) -> Vec<Vec<Group>> {
     let unknown: (Payer, Vec<usize>) = (None, Vec::new());
     receipts
         .par_iter()
@@ -1823,11 +1837,7 @@ fn mark_payer_conflicts(
                 .map(|&pi| idx.customers[pi].0.as_str())
                 .collect();
             if !by.is_empty() {
-                g.reasons.push(format!(
-                    "customer {} permits customer {} as its payer (customer master)",
-                    idx.customers[ci].0,
-                    by.join(" or ")
-                ));
+                g.reasons.push(permitted_payer_reason(&idx.customers[ci].0, &by.join(" or ")));
             }
         }
     }
@@ -1876,7 +1886,7 @@ pub fn training_rows(
     cfg: &MatchConfig,
 ) -> Vec<TrainingRow> {
     let idx = Index::new(items, customers, remittances);
-    candidate_groups(&idx, receipts, cfg, None)
+    candidate_groups(&idx, receipts, &payers_of(&idx, receipts, cfg), cfg, None)
         .into_iter()
         .flatten()
         .map(|g| TrainingRow {
@@ -1969,7 +1979,8 @@ pub fn run_shadowed(
         return Err(MatchError::Blocks { blocks: b.len(), receipts: receipts.len() });
     }
     let idx = Index::new(items, customers, remittances);
-    let per_receipt = candidate_groups(&idx, receipts, cfg, blocks);
+    let payers = payers_of(&idx, receipts, cfg);
+    let per_receipt = candidate_groups(&idx, receipts, &payers, cfg, blocks);
     // Receipts with no candidate at all whose payer the bank names by its
     // account or by a master's exact name: who paid, for the person who applies
     // the money on account or asks the payer. A name only like a master's is
@@ -1979,12 +1990,13 @@ pub fn run_shadowed(
         .zip(receipts)
         .filter(|(gs, r)| gs.is_empty() && r.amount > 0)
         .filter_map(|(_, r)| {
-            let payer = idx.payer(r, cfg.name_threshold).filter(|(_, sim, how)| {
+            let payer = payers.get(&PayerKey::of(r)).and_then(|(p, _)| p.clone()).filter(|(_, sim, how)| {
                 matches!(*how, "iban" | "sort_code" | "ein" | "customer_id") || (*how == "name" && *sim >= 1.0)
             });
             Some((r.txn_id.as_str(), payer_reason(&payer)?))
         })
         .collect();
+    drop(payers);
     // The index is not read past here: freed beside the scoring.
     let ((), out) = rayon::join(
         move || drop(idx),

@@ -24,6 +24,6 @@ pub mod vocab;
 pub use engine::{
     ALTERNATIVES_KEPT, Alternative, Band, Customer, FEATURE_SPEC, FEATURES, GroupScorer, MatchConfig, MatchError,
     MatchResult, MatchRow, OpenItem, Receipt, ReceiptOutcome, RemittanceLine, TrainingRow, payer_ref_is_customer,
-    reference_probes, run, run_blocked, run_excluding, run_shadowed, run_with, training_rows,
+    permitted_payer_reason, reference_probes, run, run_blocked, run_excluding, run_shadowed, run_with, training_rows,
 };
 pub use vocab::{MatchMethod, PayerNameForm, ReceiptStatus, ResidualReason};

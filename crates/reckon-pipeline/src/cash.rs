@@ -218,7 +218,7 @@ fn cite_permissions(result: &mut MatchResult, m: &RunMemory) {
         .iter()
         .map(|p| {
             (
-                format!("customer {} permits customer {} as its payer (customer master)", p.customer_id, p.payer_id),
+                reckon_cash::permitted_payer_reason(&p.customer_id, &p.payer_id),
                 format!(
                     "customer {} confirmed as payer for customer {} by {} on {} (decision {})",
                     p.payer_id,
@@ -231,9 +231,7 @@ fn cite_permissions(result: &mut MatchResult, m: &RunMemory) {
         })
         .collect();
     for x in result.rows.iter_mut().flat_map(|r| r.reasons.iter_mut()) {
-        if x.ends_with("(customer master)")
-            && let Some(to) = cited.get(x.as_str())
-        {
+        if let Some(to) = cited.get(x.as_str()) {
             x.clone_from(to);
         }
     }
