@@ -228,6 +228,7 @@ pub fn write_days_with(out: &Path, cfg: &Config, n: usize, o: &DaysOptions) -> i
     let masters_h = header(&t("customers.csv"))?;
     let mut masters = read_csv(&t("customers.csv"))?;
     let mut parent: BTreeMap<String, String> = BTreeMap::new();
+    let mut parents: BTreeSet<String> = BTreeSet::new();
     if o.parent_permille > 0 {
         let mut prng = Rng::new(cfg.seed).fork(901);
         let ids: Vec<String> = masters.iter().map(|m| m["customer_id"].clone()).collect();
@@ -235,7 +236,8 @@ pub fn write_days_with(out: &Path, cfg: &Config, n: usize, o: &DaysOptions) -> i
             if ids.len() > 1 && prng.permille(u64::from(o.parent_permille)) {
                 let p = prng.pick(&ids).clone();
                 // A parent is no one's child, and pays for others, not itself.
-                if p.as_str() != *c && !parent.contains_key(&p) && !parent.values().any(|v| v.as_str() == *c) {
+                if p.as_str() != *c && !parent.contains_key(&p) && !parents.contains(*c) {
+                    parents.insert(p.clone());
                     parent.insert(c.to_string(), p);
                 }
             }
