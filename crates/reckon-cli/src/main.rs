@@ -142,53 +142,7 @@ enum Command {
         out: PathBuf,
     },
     /// Generate a deterministic scenario with ground truth (truth/ holds the labels).
-    Generate {
-        /// Output folder.
-        #[arg(long)]
-        out: PathBuf,
-        /// Random seed: the same seed and scale give byte-identical files.
-        #[arg(long, default_value_t = 42)]
-        seed: u64,
-        /// Number of AR open items; other tables scale with it.
-        #[arg(long, default_value_t = 10_000)]
-        scale: usize,
-        /// `standard`, or `wide`: ranges beyond the engines' defaults (bank charges
-        /// above the cap, other discount terms, collective payments of 6–9 invoices,
-        /// debits nothing explains, another approval limit and working day), to
-        /// measure what each default bound costs (docs/quality.md).
-        #[arg(long, default_value = "standard", value_parser = ["standard", "wide"])]
-        profile: String,
-        /// A world: another bank's way of writing receipts, another company's
-        /// posting calendar and hours, other vendors' habits and anomaly mixes
-        /// (`eu_sepa`, `us_ach`, `uk_retail`, `shift_plant`; reckon-synth's
-        /// `world` module describes each). Used by `reckon worlds`.
-        #[arg(long, value_parser = reckon_synth::world::names())]
-        world: Option<String>,
-        /// Write N business days instead of one folder: OUT/day-01 … day-N with
-        /// each day's bank entries and arriving remittance advices (0–3 days
-        /// after their payment) and that day's receivables, payables and journal
-        /// snapshots; OUT/all holds the whole scenario and its truth,
-        /// OUT/truth/days.csv the day each entry, advice and late item arrived.
-        #[arg(long, value_name = "N")]
-        days: Option<usize>,
-        /// With --days: the share of customers that pay every invoice through a
-        /// parent, treasury centre or finance company under that payer's own
-        /// name (learned only when a person confirms it).
-        #[arg(long, value_name = "SHARE", default_value_t = 0.05)]
-        third_party_payers: f64,
-        /// With --days: the share of customers whose invoices another
-        /// customer of the master (a parent or head office) pays under its own
-        /// name and account, recorded in the customer's master as a permitted
-        /// payer (`customers.payer_ids`).
-        #[arg(long, value_name = "SHARE", default_value_t = 0.0)]
-        parent_payers: f64,
-        /// With --days: from day D on, the bank writes payer names abbreviated
-        /// and invoice references as SWIFT MT103 field 70 codes them
-        /// (`/INV/<date> <invoice>`): a change of format for monitoring and
-        /// retraining to meet.
-        #[arg(long, value_name = "D")]
-        bank_drift_from_day: Option<usize>,
-    },
+    Generate(cmd::data::GenerateArgs),
     /// Evaluate a run's outputs against a generated scenario's truth: cash-matching
     /// precision of `auto`, touchless rate, recall in any band, by pattern, and a
     /// threshold sweep. Prints a summary and writes OUT/eval.json.
@@ -341,27 +295,7 @@ fn dispatch(cmd: Command) -> anyhow::Result<i32> {
         Command::Demo { out } => cmd::run::demo(out),
         Command::Validate { input, all } => cmd::data::validate(input, all),
         Command::Ingest { input, out } => cmd::run::ingest(input, out),
-        Command::Generate {
-            out,
-            seed,
-            scale,
-            profile,
-            world,
-            days,
-            third_party_payers,
-            parent_payers,
-            bank_drift_from_day,
-        } => cmd::data::generate(
-            out,
-            seed,
-            scale,
-            profile,
-            world,
-            days,
-            third_party_payers,
-            parent_payers,
-            bank_drift_from_day,
-        ),
+        Command::Generate(a) => cmd::data::generate(a),
         Command::Bench { scale, seed, dir, only } => cmd::bench::bench(scale, seed, dir, &only),
         Command::Parse { files, model } => cmd::data::parse_files(&files, model),
         Command::Eval { out, truth } => cmd::eval::exec(out, truth),

@@ -28,19 +28,60 @@ pub fn validate(input: PathBuf, all: bool) -> anyhow::Result<i32> {
     Ok(if !loaded.refused_files().is_empty() || !loaded.rejects.is_empty() { exit::REFUSED_INPUT } else { exit::OK })
 }
 
+/// `reckon generate`'s arguments.
+#[derive(Debug, clap::Args)]
+pub struct GenerateArgs {
+    /// Output folder.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Random seed: the same seed and scale give byte-identical files.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Number of AR open items; other tables scale with it.
+    #[arg(long, default_value_t = 10_000)]
+    pub scale: usize,
+    /// `standard`, or `wide`: ranges beyond the engines' defaults (bank charges
+    /// above the cap, other discount terms, collective payments of 6–9 invoices,
+    /// debits nothing explains, another approval limit and working day), to
+    /// measure what each default bound costs (docs/quality.md).
+    #[arg(long, default_value = "standard", value_parser = ["standard", "wide"])]
+    pub profile: String,
+    /// A world: another bank's way of writing receipts, another company's
+    /// posting calendar and hours, other vendors' habits and anomaly mixes
+    /// (`eu_sepa`, `us_ach`, `uk_retail`, `shift_plant`; reckon-synth's
+    /// `world` module describes each). Used by `reckon worlds`.
+    #[arg(long, value_parser = reckon_synth::world::names())]
+    pub world: Option<String>,
+    /// Write N business days instead of one folder: OUT/day-01 … day-N with
+    /// each day's bank entries and arriving remittance advices (0–3 days
+    /// after their payment) and that day's receivables, payables and journal
+    /// snapshots; OUT/all holds the whole scenario and its truth,
+    /// OUT/truth/days.csv the day each entry, advice and late item arrived.
+    #[arg(long, value_name = "N")]
+    pub days: Option<usize>,
+    /// With --days: the share of customers that pay every invoice through a
+    /// parent, treasury centre or finance company under that payer's own
+    /// name (learned only when a person confirms it).
+    #[arg(long, value_name = "SHARE", default_value_t = 0.05)]
+    pub third_party_payers: f64,
+    /// With --days: the share of customers whose invoices another
+    /// customer of the master (a parent or head office) pays under its own
+    /// name and account, recorded in the customer's master as a permitted
+    /// payer (`customers.payer_ids`).
+    #[arg(long, value_name = "SHARE", default_value_t = 0.0)]
+    pub parent_payers: f64,
+    /// With --days: from day D on, the bank writes payer names abbreviated
+    /// and invoice references as SWIFT MT103 field 70 codes them
+    /// (`/INV/<date> <invoice>`): a change of format for monitoring and
+    /// retraining to meet.
+    #[arg(long, value_name = "D")]
+    pub bank_drift_from_day: Option<usize>,
+}
+
 /// `reckon generate`: a scenario with truth.
-#[allow(clippy::too_many_arguments)]
-pub fn generate(
-    out: PathBuf,
-    seed: u64,
-    scale: usize,
-    profile: String,
-    world: Option<String>,
-    days: Option<usize>,
-    third_party_payers: f64,
-    parent_payers: f64,
-    bank_drift_from_day: Option<usize>,
-) -> anyhow::Result<i32> {
+pub fn generate(a: GenerateArgs) -> anyhow::Result<i32> {
+    let GenerateArgs { out, seed, scale, profile, world, days, third_party_payers, parent_payers, bank_drift_from_day } =
+        a;
     if bank_drift_from_day.is_some() && days.is_none() {
         anyhow::bail!("--bank-drift-from-day needs --days");
     }
