@@ -324,9 +324,15 @@ pub fn write_days_with(out: &Path, cfg: &Config, n: usize, o: &DaysOptions) -> i
     }
     s.items_posted_late = posted.len() as u64;
 
-    // Advices: the day of their payment plus 0–3 days.
+    // Advices: the day of their payment plus 0–3 days. An advice is one
+    // message (a camt.054, an X12 820, an e-mail): its lines arrive together.
     let mut remit_day = Vec::with_capacity(remit.len());
+    let mut advice_day: HashMap<&str, usize> = HashMap::new();
     for r in &remit {
+        if let Some(&d) = advice_day.get(r["remittance_id"].as_str()) {
+            remit_day.push(d);
+            continue;
+        }
         let paid = by_ref.get(&r["payment_ref"]).copied().unwrap_or_else(|| {
             let k = r["advice_date"].clone();
             let at = bounds.partition_point(|(b, _)| *b < k).min(bounds.len().saturating_sub(1));
@@ -337,6 +343,7 @@ pub fn write_days_with(out: &Path, cfg: &Config, n: usize, o: &DaysOptions) -> i
         if d >= n {
             s.advices_never_arriving += 1;
         }
+        advice_day.insert(r["remittance_id"].as_str(), d);
         remit_day.push(d);
     }
 
