@@ -100,6 +100,9 @@ pub fn run_remembering(
         cite_aliases(&mut result, &i, m);
         cite_permissions(&mut result, m);
         for r in result.rows.iter().filter(|r| r.band == reckon_cash::Band::Auto) {
+            if let Some(a) = &r.remittance_id {
+                applied.learned.advices_used.insert(a.clone());
+            }
             applied.learned.applications.push(Application {
                 txn_id: r.txn_id.clone(),
                 item_id: r.item_id.clone(),

@@ -452,6 +452,8 @@ pub fn run_stages(opts: &RunOptions, stages: &[Box<dyn stage::Stage>]) -> Result
             decisions_applied: applied,
             exceptions: f.counts.clone(),
             suppressed: f.suppressed,
+            advices_kept: f.advices_kept,
+            advices_expired: f.advices_expired,
             chain,
         });
         pending = Some(p);

@@ -28,6 +28,14 @@ use crate::RunError;
 /// the manifest.
 pub const CARRIED: &str = "state:carried";
 
+/// The `path` of the pseudo-file that remittance advice lines kept from earlier
+/// runs are counted under in the manifest.
+pub const ADVICES: &str = "state:advices";
+
+/// The column of the advices' run file that holds the as-of date of the run
+/// that first loaded the line.
+const FIRST_SEEN: &str = "first_seen";
+
 /// What the stages see of the store.
 #[derive(Debug, Default)]
 pub struct RunMemory {
@@ -65,6 +73,8 @@ pub struct Opened {
     pub store: Store,
     pub memory: Memory,
     pub sla: Sla,
+    /// `[state] advice_days`.
+    pub advice_days: u32,
     pub verdicts: Vec<Verdict>,
     pub unreadable: Vec<Unreadable>,
 }
@@ -77,7 +87,7 @@ pub fn open(path: &Path, config: &crate::Config, input: &Path, at: &str) -> Resu
     let mut store = Store::open(path)?;
     let (verdicts, unreadable) = intake(&mut store, input, &policy, at)?;
     let memory = store.memory()?;
-    Ok(Opened { store, memory, sla, verdicts, unreadable })
+    Ok(Opened { store, memory, sla, advice_days: config.state.advice_days, verdicts, unreadable })
 }
 
 /// Reads and submits `decisions/*.jsonl|*.csv` of `input`, in file-name order.
@@ -122,6 +132,15 @@ pub struct Prepared {
     pub carried: u64,
     /// Bank entries the chain had already settled, rejected (`duplicate_key`).
     pub redelivered: u64,
+    /// Remittance advice lines earlier runs left unused, added to this run's.
+    pub advices_carried: u64,
+    /// Advice lines kept from earlier runs that this run's files deliver again
+    /// (the delivered line replaces the kept one).
+    pub advices_redelivered: u64,
+    /// When each carried advice line first arrived, by its position
+    /// (`advice N`).
+    #[serde(skip)]
+    pub advices_first_seen: Vec<String>,
     /// Applications the receivables snapshot now shows (dropped from the store).
     #[serde(skip)]
     pub applications_dropped: Vec<(String, String)>,
@@ -238,17 +257,7 @@ fn align(mut df: DataFrame, like: Option<&DataFrame>) -> PolarsResult<DataFrame>
     ))?;
     match like {
         // The loaded frame's column order and types.
-        Some(l) => {
-            let names: Vec<PlSmallStr> = l.get_column_names().into_iter().cloned().collect();
-            let mut out = df.select(names)?;
-            for (i, f) in l.schema().iter_fields().enumerate() {
-                if out.columns()[i].dtype() != f.dtype() {
-                    let c = out.columns()[i].cast(f.dtype())?;
-                    out.replace_column(i, c)?;
-                }
-            }
-            Ok(out)
-        }
+        Some(l) => conform(df, l),
         None => Ok(df),
     }
 }
@@ -310,6 +319,88 @@ fn run_file(run_id: &str, df: &mut DataFrame) -> PolarsResult<reckon_state::RunF
         sha256: reckon_core::id::sha256_hex(&buf),
         parquet: buf,
     })
+}
+
+/// The identity of a remittance advice line across runs: advice, invoice,
+/// amount paid and currency (the contract gives remittances no key).
+type AdviceLine = (String, String, Option<i64>, String);
+
+/// Each row's [`AdviceLine`].
+fn advice_lines(df: &DataFrame) -> Result<Vec<AdviceLine>, RunError> {
+    use reckon_core::col::remittances as rm;
+    let v = reckon_ingest::TableView::new(Table::Remittances, df);
+    let e = crate::inputs::InputsError::from;
+    let (rid, inv, cur) =
+        (v.text(rm::REMITTANCE_ID).map_err(e)?, v.text(rm::INVOICE_REF).map_err(e)?, v.text(rm::CURRENCY).map_err(e)?);
+    let paid = v.minor(rm::PAID_AMOUNT).map_err(e)?;
+    Ok(rid.into_iter().zip(inv).zip(paid).zip(cur).map(|(((r, i), p), c)| (r, i, p, c)).collect())
+}
+
+/// Adds the advice lines of the last run's file to the loaded remittances
+/// (those this run's files do not deliver again), under [`ADVICES`].
+fn carry_advices(loaded: &mut Loaded, f: &reckon_state::RunFile, p: &mut Prepared) -> Result<(), RunError> {
+    let fail = |e: PolarsError| RunError::Write(ADVICES.into(), e.to_string());
+    let df = ParquetReader::new(std::io::Cursor::new(&f.parquet)).finish().map_err(fail)?;
+    let delivered: HashSet<AdviceLine> = match loaded.tables.get(&Table::Remittances) {
+        Some(r) => advice_lines(r)?.into_iter().collect(),
+        None => HashSet::new(),
+    };
+    let keep: Vec<bool> = advice_lines(&df)?.iter().map(|l| !delivered.contains(l)).collect();
+    p.advices_redelivered = keep.iter().filter(|k| !**k).count() as u64;
+    let df = df.filter(&keep.into_iter().collect()).map_err(fail)?;
+    let n = df.height();
+    if n == 0 {
+        return Ok(());
+    }
+    p.advices_first_seen =
+        text_col(&df, FIRST_SEEN).map_err(fail)?.into_iter().map(Option::unwrap_or_default).collect();
+    let mut df = df.drop(FIRST_SEEN).map_err(fail)?;
+    df.with_column(Column::new("source_file".into(), vec![ADVICES.to_string(); n])).map_err(fail)?;
+    df.with_column(Column::new("source_position".into(), (0..n).map(|k| format!("advice {k}")).collect::<Vec<_>>()))
+        .map_err(fail)?;
+    let df = match loaded.tables.get(&Table::Remittances) {
+        Some(like) => conform(df, like).map_err(fail)?,
+        None => df,
+    };
+    match loaded.tables.get_mut(&Table::Remittances) {
+        Some(r) => {
+            r.vstack_mut_owned(df).map_err(fail)?;
+        }
+        None => {
+            loaded.tables.insert(Table::Remittances, df);
+        }
+    }
+    loaded.files.push(FileReport {
+        path: ADVICES.to_string(),
+        table: Some(Table::Remittances.name().to_string()),
+        format: "state".to_string(),
+        mapping: None,
+        sha256: f.sha256.clone(),
+        bytes: f.parquet.len() as u64,
+        input_rows: n as u64,
+        blank_lines: 0,
+        loaded_rows: n as u64,
+        rejected_rows: 0,
+        refused: None,
+        detected_format: None,
+        statements: None,
+        controls: Vec::new(),
+    });
+    p.advices_carried = n as u64;
+    Ok(())
+}
+
+/// `df` in `like`'s column order and types.
+fn conform(df: DataFrame, like: &DataFrame) -> PolarsResult<DataFrame> {
+    let names: Vec<PlSmallStr> = like.get_column_names().into_iter().cloned().collect();
+    let mut out = df.select(names)?;
+    for (i, f) in like.schema().iter_fields().enumerate() {
+        if out.columns()[i].dtype() != f.dtype() {
+            let c = out.columns()[i].cast(f.dtype())?;
+            out.replace_column(i, c)?;
+        }
+    }
+    Ok(out)
 }
 
 /// Changes `loaded` for the memory and returns what the stages need.
@@ -433,6 +524,11 @@ pub fn prepare(loaded: &mut Loaded, opened: &mut Opened) -> Result<(Prepared, Ru
         });
         p.carried = n;
     }
+    // 2b. Advice lines earlier runs left unused join this run's; a line
+    // delivered again replaces its kept copy.
+    if let Some(f) = opened.memory.advices.take() {
+        carry_advices(loaded, &f, &mut p).map_err(|e| RunError::Write(ADVICES.into(), e.to_string()))?;
+    }
     let mem = &opened.memory;
     // 3. Open amounts after reckon's applications the snapshot does not show.
     let mut applications = mem.applications.clone();
@@ -553,6 +649,8 @@ pub struct Learned {
     pub drift: Vec<(String, String)>,
     /// Served models' calibration in the field: (model id, JSON).
     pub calibration: Vec<(String, String)>,
+    /// Remittance advices a match this run applied used.
+    pub advices_used: BTreeSet<String>,
 }
 
 impl Learned {
@@ -568,6 +666,7 @@ impl Learned {
         self.permissions.extend(o.permissions);
         self.settled_by.extend(o.settled_by);
         self.how.extend(o.how);
+        self.advices_used.extend(o.advices_used);
     }
 }
 
@@ -590,6 +689,11 @@ pub struct StateSection {
     pub exceptions: BTreeMap<String, u64>,
     /// Dismissed or explained exceptions not raised again.
     pub suppressed: u64,
+    /// Remittance advice lines this run leaves for the next (unused).
+    pub advices_kept: u64,
+    /// Advice lines that named no bank entry of this run and arrived more than
+    /// `[state] advice_days` ago: not kept.
+    pub advices_expired: u64,
     pub chain: reckon_state::ChainCheck,
 }
 
@@ -601,6 +705,8 @@ pub struct Finished {
     pub changes: reckon_state::RunChanges,
     pub counts: BTreeMap<String, u64>,
     pub suppressed: u64,
+    pub advices_kept: u64,
+    pub advices_expired: u64,
 }
 
 /// The columns of the loaded GL lines [`facts_of`] reads: all a run keeps of
@@ -785,6 +891,15 @@ pub fn finish(
         carried = Some(run_file(&run.run_id, &mut open).map_err(fail)?);
         tracing::debug!(ms = t.elapsed().as_millis() as u64, rows = open.height(), "lifecycle: carried file");
     }
+    let t = std::time::Instant::now();
+    let (advices, advices_kept, advices_expired) =
+        keep_advices(loaded, matched, &learned.advices_used, prepared, as_of, opened.advice_days, &run.run_id)?;
+    tracing::debug!(
+        ms = t.elapsed().as_millis() as u64,
+        kept = advices_kept,
+        expired = advices_expired,
+        "advices kept"
+    );
     // Automatic applications outstanding: earlier ones the snapshot does not
     // show yet, and this run's; a decision's stay rows of their own.
     let (decided, auto): (Vec<Application>, Vec<Application>) =
@@ -798,6 +913,7 @@ pub fn finish(
         kept_rows,
         carried,
         auto_applications,
+        advices,
         applications_added: decided,
         applications_dropped: prepared.applications_dropped.clone(),
         exceptions: out.records,
@@ -812,7 +928,91 @@ pub fn finish(
         drift: learned.drift,
         calibration: learned.calibration,
     };
-    Ok(Finished { open: out.open, resolved: out.resolved, changes, counts, suppressed: out.suppressed.len() as u64 })
+    Ok(Finished {
+        open: out.open,
+        resolved: out.resolved,
+        changes,
+        counts,
+        suppressed: out.suppressed.len() as u64,
+        advices_kept,
+        advices_expired,
+    })
+}
+
+/// The remittance advice lines this run leaves for the next: every loaded line
+/// (this run's files and those kept before) that no applied match used and
+/// whose bank entry was not settled; of the lines that name no bank entry of
+/// this run, those that first arrived at most `advice_days` before `as_of`.
+/// Returns the file (`None` without remittances), the lines kept and the
+/// lines expired.
+fn keep_advices(
+    loaded: &Loaded,
+    matched: &HashSet<&str>,
+    used: &BTreeSet<String>,
+    prepared: &Prepared,
+    as_of: chrono::NaiveDate,
+    advice_days: u32,
+    run_id: &str,
+) -> Result<(Option<reckon_state::RunFile>, u64, u64), RunError> {
+    use reckon_core::col::remittances as rm;
+    let Some(r) = loaded.tables.get(&Table::Remittances) else { return Ok((None, 0, 0)) };
+    let fail = |e: PolarsError| RunError::Write(ADVICES.into(), e.to_string());
+    // The references each bank entry of this run is known by, settled or open.
+    let (mut settled, mut open): (HashSet<String>, HashSet<String>) = (HashSet::new(), HashSet::new());
+    if let Some(b) = loaded.tables.get(&Table::BankTransactions) {
+        let ids = text_col(b, bt::TXN_ID).map_err(fail)?;
+        let v = reckon_ingest::TableView::new(Table::BankTransactions, b);
+        let e2e = v.text(bt::END_TO_END_ID).map_err(crate::inputs::InputsError::from)?;
+        let refs = v.text(bt::REFERENCE).map_err(crate::inputs::InputsError::from)?;
+        for ((id, e), f) in ids.iter().zip(e2e).zip(refs) {
+            let set = if id.as_deref().is_some_and(|i| matched.contains(i)) { &mut settled } else { &mut open };
+            set.extend([e, f].into_iter().filter(|x| !x.is_empty()));
+        }
+    }
+    let v = reckon_ingest::TableView::new(Table::Remittances, r);
+    let rid = v.text(rm::REMITTANCE_ID).map_err(crate::inputs::InputsError::from)?;
+    let pref = v.text(rm::PAYMENT_REF).map_err(crate::inputs::InputsError::from)?;
+    let files = text_col(r, "source_file").map_err(fail)?;
+    let pos = text_col(r, "source_position").map_err(fail)?;
+    let today = as_of.format("%Y-%m-%d").to_string();
+    let oldest = (as_of - chrono::Days::new(u64::from(advice_days))).format("%Y-%m-%d").to_string();
+    let (mut keep, mut first_seen, mut expired) = (Vec::with_capacity(r.height()), Vec::new(), 0u64);
+    for i in 0..r.height() {
+        let since = match (files[i].as_deref(), pos[i].as_deref()) {
+            (Some(ADVICES), Some(p)) => p
+                .strip_prefix("advice ")
+                .and_then(|k| k.parse::<usize>().ok())
+                .and_then(|k| prepared.advices_first_seen.get(k).cloned())
+                .unwrap_or_else(|| today.clone()),
+            _ => today.clone(),
+        };
+        let r = pref[i].as_str();
+        let k = if used.contains(&rid[i]) || (!r.is_empty() && settled.contains(r)) {
+            false
+        } else if !r.is_empty() && open.contains(r) {
+            true
+        } else if since < oldest {
+            expired += 1;
+            false
+        } else {
+            true
+        };
+        if k {
+            first_seen.push(since);
+        }
+        keep.push(k);
+    }
+    let cols: Vec<PlSmallStr> = Table::Remittances
+        .spec()
+        .columns
+        .iter()
+        .filter(|c| r.column(c.name).is_ok())
+        .map(|c| PlSmallStr::from(c.name))
+        .collect();
+    let mut df = r.filter(&keep.into_iter().collect()).and_then(|d| d.select(cols)).map_err(fail)?;
+    let n = df.height() as u64;
+    df.with_column(Column::new(FIRST_SEEN.into(), first_seen)).map_err(fail)?;
+    Ok((Some(run_file(run_id, &mut df).map_err(fail)?), n, expired))
 }
 
 /// The models the store at `path` serves (`reckon models challenge|promote`):

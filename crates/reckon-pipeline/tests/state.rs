@@ -774,3 +774,74 @@ fn a_payer_a_person_confirmed_pays_for_the_customer() {
     let mem = Store::open(&state).and_then(|mut s| s.memory()).unwrap_or_else(|e| panic!("{e}"));
     assert!(mem.permissions.is_empty(), "{:?}", mem.permissions);
 }
+
+#[test]
+fn an_advice_waits_for_its_invoice_and_its_payment() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let t = tmp.path();
+    let state = t.join("state.db");
+    // The payer's name is no customer's and the text names no invoice: only
+    // the advice can link these payments to their invoices.
+    let pay =
+        |id: &str, date: &str, amount: &str, e2e: &str| bank(id, date, amount, "ORBIT TREASURY", e2e, "", "Payment");
+    let line = |rid: &str, e2e: &str, inv: &str, amount: &str| {
+        format!("{rid},{e2e},ORBIT TREASURY,2026-11-02,{inv},{amount},,,,EUR")
+    };
+    let ar1 = vec![item("AR-1", "C4", "Delta Handels GmbH", "INV-501", "120.00")];
+    let mut ar2 = ar1.clone();
+    ar2.push(item("AR-2", "C4", "Delta Handels GmbH", "INV-502", "80.00"));
+    ar2.push(item("AR-3", "C4", "Delta Handels GmbH", "INV-503", "45.00"));
+    // Day 1: payment P1 and its advice, which names an invoice not posted yet;
+    // advice A2 arrives before its payment.
+    write_day(
+        &t.join("d1"),
+        &[pay("P1", "2026-11-02", "200.00", "E2E-1")],
+        &ar1,
+        &[
+            line("A1", "E2E-1", "INV-501", "120.00"),
+            line("A1", "E2E-1", "INV-502", "80.00"),
+            line("A2", "E2E-2", "INV-503", "45.00"),
+            line("A9", "E2E-9", "INV-999", "10.00"),
+        ],
+        &[],
+    );
+    reckon_pipeline::run(&opts(&t.join("d1"), &t.join("o1"), &state, 2, rules())).unwrap_or_else(|e| panic!("{e}"));
+    let m1 = manifest(&t.join("o1"));
+    assert_eq!(m1["state"]["advices_kept"], 4, "{}", m1["state"]);
+    // Day 2: the invoice is posted and payment P2 arrives; of the advices only
+    // A9 is delivered again (the kept copy gives way to it).
+    write_day(
+        &t.join("d2"),
+        &[pay("P2", "2026-11-03", "45.00", "E2E-2")],
+        &ar2,
+        &[line("A9", "E2E-9", "INV-999", "10.00")],
+        &[],
+    );
+    reckon_pipeline::run(&opts(&t.join("d2"), &t.join("o2"), &state, 3, rules())).unwrap_or_else(|e| panic!("{e}"));
+    let m = read(&t.join("o2/matches.parquet"));
+    let (txn, band, rid) = (strs(&m, "txn_id"), strs(&m, "band"), strs(&m, "remittance_id"));
+    for (p, a) in [("P1", "A1"), ("P2", "A2")] {
+        let at = txn.iter().position(|x| x == p).unwrap_or_else(|| panic!("{p} not matched: {txn:?}"));
+        assert_eq!((band[at].as_str(), rid[at].as_str()), ("auto", a), "{p}");
+    }
+    let m2 = manifest(&t.join("o2"));
+    let s = &m2["state"];
+    assert_eq!((s["advices_carried"].as_u64(), s["advices_redelivered"].as_u64()), (Some(3), Some(1)), "{s}");
+    // Used advices are not kept; the one naming no payment waits.
+    assert_eq!(s["advices_kept"], 1, "{s}");
+    assert!(m2["conservation"]["balanced"].as_bool().unwrap_or(false), "{}", m2["conservation"]);
+    let carried = &m2["inputs"];
+    assert!(carried.to_string().contains(reckon_pipeline::remember::ADVICES), "{carried}");
+    // Thirty days after it last arrived, an advice that names no payment is let go.
+    write_day(&t.join("d3"), &[], &ar2, &[], &[]);
+    reckon_pipeline::run(&opts(&t.join("d3"), &t.join("o3"), &state, 30, rules())).unwrap_or_else(|e| panic!("{e}"));
+    let s = manifest(&t.join("o3"))["state"].clone();
+    assert_eq!((s["advices_kept"].as_u64(), s["advices_expired"].as_u64()), (Some(1), Some(0)), "{s}");
+    let mut o = opts(&t.join("d3"), &t.join("o4"), &state, 30, rules());
+    o.as_of = chrono::NaiveDate::from_ymd_opt(2026, 12, 4);
+    o.started_at =
+        chrono::DateTime::parse_from_rfc3339("2026-12-04T18:00:00Z").ok().map(|d| d.with_timezone(&chrono::Utc));
+    reckon_pipeline::run(&o).unwrap_or_else(|e| panic!("{e}"));
+    let s = manifest(&t.join("o4"))["state"].clone();
+    assert_eq!((s["advices_kept"].as_u64(), s["advices_expired"].as_u64()), (Some(0), Some(1)), "{s}");
+}

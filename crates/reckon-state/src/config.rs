@@ -20,11 +20,15 @@ pub struct StateConfig {
     /// (`unmatched_receipt = 2`); kinds not named get `default_sla_days`.
     pub sla_days: BTreeMap<String, u32>,
     pub default_sla_days: u32,
+    /// Days a remittance advice line that names no bank entry of a run is kept
+    /// for later runs after it first arrived (its payment may come later). A
+    /// line naming an entry still open is kept as long as the entry is.
+    pub advice_days: u32,
 }
 
 impl Default for StateConfig {
     fn default() -> Self {
-        StateConfig { path: None, sla_days: BTreeMap::new(), default_sla_days: 5 }
+        StateConfig { path: None, sla_days: BTreeMap::new(), default_sla_days: 5, advice_days: 30 }
     }
 }
 

@@ -18,7 +18,7 @@ mod embedded {
 }
 
 /// The newest schema version this build knows (the last file in `migrations/`).
-pub const SCHEMA_VERSION: i64 = 11;
+pub const SCHEMA_VERSION: i64 = 12;
 
 reckon_core::vocab_enum! {
     /// Where a bank entry stands across the chain of runs.
@@ -250,6 +250,8 @@ pub struct Memory {
     /// Applications reckon made automatically that the snapshot may not show
     /// yet, as the last run left them.
     pub auto_applications: Option<RunFile>,
+    /// Remittance advice lines the last run left unused (`migrations/V12__advices.sql`).
+    pub advices: Option<RunFile>,
     /// Open exceptions, and resolved ones whose resolution no run has announced
     /// yet, by problem key. Payloads are loaded for the latter and for those a
     /// waiting decision names; [`Store::payloads`] fetches others.
@@ -286,6 +288,8 @@ pub struct RunChanges {
     pub carried: Option<RunFile>,
     /// Automatic applications still outstanding after this run (replaces the last run's).
     pub auto_applications: Option<RunFile>,
+    /// Remittance advice lines this run leaves unused, for the next run (replaces the last run's).
+    pub advices: Option<RunFile>,
     /// Applications decisions made in this run.
     pub applications_added: Vec<Application>,
     /// Applications the receivables snapshot now shows (txn, item).
@@ -319,6 +323,7 @@ impl RunChanges {
             kept_rows: Vec::new(),
             carried: None,
             auto_applications: None,
+            advices: None,
             applications_added: Vec::new(),
             applications_dropped: Vec::new(),
             exceptions: Vec::new(),
@@ -603,6 +608,7 @@ impl Store {
             match r.text(0).map_err(&e)?.as_str() {
                 "carried" => m.carried = Some(f),
                 "applications" => m.auto_applications = Some(f),
+                "advices" => m.advices = Some(f),
                 other => {
                     return Err(StateError::Db(
                         path.clone(),
@@ -1751,7 +1757,7 @@ fn write_run(tx: &mut dyn Sql, ch: &RunChanges) -> Result<(), DbError> {
         candidates,
         "",
     )?;
-    for (name, f) in [("carried", &ch.carried), ("applications", &ch.auto_applications)] {
+    for (name, f) in [("carried", &ch.carried), ("applications", &ch.auto_applications), ("advices", &ch.advices)] {
         if let Some(f) = f {
             tx.exec("DELETE FROM run_files WHERE name = $1", vals![name])?;
             tx.exec(

@@ -1,0 +1,11 @@
+-- reckon state store, schema 12 (reckon 0.1.0, 2026-12-03).
+-- A third run file, `advices`: the remittance advice lines a run did not use
+-- (contract columns of `remittances` and `first_seen`, the as-of date of the
+-- run that first loaded the line), which the next run loads beside its own.
+-- A line is used when a match applies it or the bank entry it names is
+-- settled; one that names a bank entry still open is kept as long as the
+-- entry is; one that names no bank entry of the run is kept `[state]
+-- advice_days` after it first arrived. Nothing in the tables changes; the
+-- version says that a store may hold the file, so a reckon that does not
+-- know it refuses the store as newer.
+UPDATE run_files SET name = name WHERE 1 = 0;
