@@ -109,6 +109,12 @@ pub struct DayRow {
     /// Of those not matched, put to a person this day with the group of their
     /// true items (a proposal in review: the engine found the match and held it).
     pub proposed_on_arrival: u64,
+    /// Late arrivals not matched this day, by the receipt's status: a proposal
+    /// held for a person (`review`), candidates alike (`ambiguous`), no
+    /// candidate (`unmatched`).
+    pub waiting_review: u64,
+    pub waiting_ambiguous: u64,
+    pub waiting_unmatched: u64,
     pub exceptions_new: u64,
     pub exceptions_open: u64,
     pub exceptions_reopened: u64,
@@ -483,6 +489,15 @@ pub fn simulate(days_dir: &Path, out: &Path, state: &Path, cfg: &SimConfig) -> R
             let waiting: Vec<&String> = w.iter().filter(|t| open_before.contains(*t)).collect();
             row.late_arrivals = waiting.len() as u64;
             row.matched_on_arrival = waiting.iter().filter(|t| settled.contains(t.as_str())).count() as u64;
+            let status_of: BTreeMap<&str, &str> =
+                txn.iter().zip(&status).map(|(t, s)| (t.as_str(), s.as_str())).collect();
+            for t in waiting.iter().filter(|t| !settled.contains(t.as_str())) {
+                match status_of.get(t.as_str()).copied() {
+                    Some("review") => row.waiting_review += 1,
+                    Some("ambiguous") => row.waiting_ambiguous += 1,
+                    _ => row.waiting_unmatched += 1,
+                }
+            }
             row.proposed_on_arrival = waiting
                 .iter()
                 .filter(|t| !settled.contains(t.as_str()))
@@ -725,11 +740,11 @@ fn ratio(a: u64, b: u64) -> String {
 /// when there are ten days or more.
 pub fn table(rows: &[DayRow]) -> String {
     let mut s = String::from(
-        "| day | as of | receipts new | touchless (new) | touchless: paid under a third party's name / others | trade-name receipts, name only: auto / new | of those, name confirmed earlier: auto / all | carried in | carried applied | late arrivals | matched on arrival / proposed with their items | exceptions new / open / reopened / resolved | SLA breached | decisions sent / accepted / applied / refused | wrong / undone | raised twice | chain |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+        "| day | as of | receipts new | touchless (new) | touchless: paid under a third party's name / others | trade-name receipts, name only: auto / new | of those, name confirmed earlier: auto / all | carried in | carried applied | late arrivals | matched on arrival / proposed with their items | not matched on arrival: held / ambiguous / no candidate | exceptions new / open / reopened / resolved | SLA breached | decisions sent / accepted / applied / refused | wrong / undone | raised twice | chain |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for r in rows {
         s.push_str(&format!(
-            "| {} | {} | {} | {:.3} | {} / {} | {} / {} | {} / {} | {} | {} | {} | {} / {} | {} / {} / {} / {} | {} | {} / {} / {} / {} | {} / {} | {} | {} |\n",
+            "| {} | {} | {} | {:.3} | {} / {} | {} / {} | {} / {} | {} | {} | {} | {} / {} | {} / {} / {} | {} / {} / {} / {} | {} | {} / {} / {} / {} | {} / {} | {} | {} |\n",
             r.day,
             r.as_of,
             r.receipts_new,
@@ -745,6 +760,9 @@ pub fn table(rows: &[DayRow]) -> String {
             r.late_arrivals,
             r.matched_on_arrival,
             r.proposed_on_arrival,
+            r.waiting_review,
+            r.waiting_ambiguous,
+            r.waiting_unmatched,
             r.exceptions_new,
             r.exceptions_open,
             r.exceptions_reopened,
@@ -774,6 +792,19 @@ pub fn table(rows: &[DayRow]) -> String {
             ratio(all.0, all.1),
             ratio(third.0, third.1),
             ratio(all.0 - third.0, all.1 - third.1),
+        ));
+    }
+    let late: u64 = rows.iter().map(|r| r.late_arrivals).sum();
+    if late > 0 {
+        let t = |f: &dyn Fn(&DayRow) -> u64| rows.iter().map(f).sum::<u64>();
+        let matched = t(&|r| r.matched_on_arrival);
+        s.push_str(&format!(
+            "\nLate arrivals, all days: {late}; matched on arrival {matched} ({}); not matched: held for a person {}, ambiguous {}, no candidate {}; proposed with their true items {}.\n",
+            ratio(matched, late),
+            t(&|r| r.waiting_review),
+            t(&|r| r.waiting_ambiguous),
+            t(&|r| r.waiting_unmatched),
+            t(&|r| r.proposed_on_arrival),
         ));
     }
     // Receipts a parent paid, when the days have any.

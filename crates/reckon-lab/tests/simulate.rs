@@ -38,8 +38,16 @@ fn six_days_with_an_analyst() {
     );
     // Those not matched and put to a person with the group of their true items
     // are counted apart, never beside a match of the same day.
+    // Every late arrival not matched is held, ambiguous or without candidate.
     for r in &rows {
         assert!(r.matched_on_arrival + r.proposed_on_arrival <= r.late_arrivals, "day {}\n{table}", r.day);
+        assert_eq!(
+            r.waiting_review + r.waiting_ambiguous + r.waiting_unmatched,
+            r.late_arrivals - r.matched_on_arrival,
+            "day {}\n{table}",
+            r.day
+        );
+        assert!(r.proposed_on_arrival <= r.waiting_review + r.waiting_ambiguous, "day {}\n{table}", r.day);
     }
     assert!(rows.iter().map(|r| r.carried_applied).sum::<u64>() > 0, "{table}");
     assert!(rows.iter().map(|r| r.undo_sent).sum::<u64>() > 0, "{table}");
