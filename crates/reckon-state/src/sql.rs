@@ -171,21 +171,23 @@ pub(crate) trait Tx: Sql {
 
 // --- SQLite ---
 
-fn lite_params(args: &[Val]) -> Vec<rusqlite::types::Value> {
-    args.iter()
-        .map(|v| match v {
-            Val::Null => rusqlite::types::Value::Null,
-            Val::Text(s) => rusqlite::types::Value::Text(s.clone()),
-            Val::Int(i) => rusqlite::types::Value::Integer(*i),
-            Val::Bytes(b) => rusqlite::types::Value::Blob(b.clone()),
-        })
-        .collect()
+/// A parameter as SQLite reads it, borrowing text and bytes (no copy per value).
+impl rusqlite::ToSql for Val {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::{ToSqlOutput, ValueRef};
+        Ok(ToSqlOutput::Borrowed(match self {
+            Val::Null => ValueRef::Null,
+            Val::Text(s) => ValueRef::Text(s.as_bytes()),
+            Val::Int(i) => ValueRef::Integer(*i),
+            Val::Bytes(b) => ValueRef::Blob(b),
+        }))
+    }
 }
 
 fn lite_rows(c: &rusqlite::Connection, sql: &str, args: &[Val]) -> Result<Vec<Row>, DbError> {
     let mut st = c.prepare_cached(sql)?;
     let n = st.column_count();
-    let mut rows = st.query(rusqlite::params_from_iter(lite_params(args)))?;
+    let mut rows = st.query(rusqlite::params_from_iter(args.iter()))?;
     let mut out = Vec::new();
     while let Some(r) = rows.next()? {
         let mut v = Vec::with_capacity(n);
@@ -205,7 +207,7 @@ fn lite_rows(c: &rusqlite::Connection, sql: &str, args: &[Val]) -> Result<Vec<Ro
 
 fn lite_exec(c: &rusqlite::Connection, sql: &str, args: &[Val]) -> Result<u64, DbError> {
     let mut st = c.prepare_cached(sql)?;
-    Ok(st.execute(rusqlite::params_from_iter(lite_params(args)))? as u64)
+    Ok(st.execute(rusqlite::params_from_iter(args.iter()))? as u64)
 }
 
 impl Sql for rusqlite::Connection {

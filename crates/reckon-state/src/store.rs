@@ -1567,12 +1567,11 @@ fn insert_many(
     let k = columns.len().max(1);
     let per = tx.rows_per_insert(k).max(1);
     let head = format!("INSERT INTO {table} ({}) VALUES ", columns.join(", "));
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        let batch: Vec<Vec<Val>> = rows.by_ref().take(per).collect();
-        let mut sql = String::with_capacity(head.len() + batch.len() * k * 7 + tail.len() + 2);
+    // The statement for `n` rows: built once per size (a full batch and the last).
+    let statement = |n: usize| {
+        let mut sql = String::with_capacity(head.len() + n * k * 7 + tail.len() + 2);
         sql.push_str(&head);
-        for r in 0..batch.len() {
+        for r in 0..n {
             if r > 0 {
                 sql.push_str(", ");
             }
@@ -1589,8 +1588,23 @@ fn insert_many(
             sql.push(' ');
             sql.push_str(tail);
         }
-        let args: Vec<Val> = batch.into_iter().flatten().collect();
-        tx.exec(&sql, &args)?;
+        sql
+    };
+    let full = statement(per);
+    let mut rows = rows.into_iter().peekable();
+    let mut args: Vec<Val> = Vec::with_capacity(per * k);
+    while rows.peek().is_some() {
+        args.clear();
+        let mut n = 0;
+        for r in rows.by_ref().take(per) {
+            args.extend(r);
+            n += 1;
+        }
+        if n == per {
+            tx.exec(&full, &args)?;
+        } else {
+            tx.exec(&statement(n), &args)?;
+        }
     }
     Ok(())
 }
@@ -1640,12 +1654,16 @@ fn write_run(tx: &mut dyn Sql, ch: &RunChanges) -> Result<(), DbError> {
          settled_run = excluded.settled_run, settled_by = excluded.settled_by",
     )?;
     tracing::debug!(ms = t.elapsed().as_millis() as u64, "state: entries");
+    let t = std::time::Instant::now();
     for (id, row) in &ch.kept_rows {
         tx.exec("UPDATE bank_entries SET row_json = $1 WHERE txn_id = $2", vals![row, id])?;
     }
-    let proposals: Vec<Vec<Val>> = ch
-        .proposals
-        .iter()
+    // In key order: rows inserted in the order of their primary key extend the
+    // index at its end instead of splitting pages all over it.
+    let mut proposals: Vec<&crate::models::ProposalScore> = ch.proposals.iter().collect();
+    proposals.sort_by(|a, b| (&a.run_id, &a.txn_id, &a.items).cmp(&(&b.run_id, &b.txn_id, &b.items)));
+    let proposals: Vec<Vec<Val>> = proposals
+        .into_iter()
         .map(|p| {
             vec![
                 Val::Text(p.run_id.clone()),
@@ -1667,9 +1685,10 @@ fn write_run(tx: &mut dyn Sql, ch: &RunChanges) -> Result<(), DbError> {
             ]
         })
         .collect();
-    let candidates: Vec<Vec<Val>> = ch
-        .candidates
-        .iter()
+    let mut candidates: Vec<&crate::models::CandidateScore> = ch.candidates.iter().collect();
+    candidates.sort_by(|a, b| (&a.run_id, &a.txn_id, &a.items).cmp(&(&b.run_id, &b.txn_id, &b.items)));
+    let candidates: Vec<Vec<Val>> = candidates
+        .into_iter()
         .map(|c| {
             vec![
                 Val::Text(c.run_id.clone()),
@@ -1757,6 +1776,13 @@ fn write_run(tx: &mut dyn Sql, ch: &RunChanges) -> Result<(), DbError> {
         candidates,
         "",
     )?;
+    tracing::debug!(
+        ms = t.elapsed().as_millis() as u64,
+        proposals = ch.proposals.len(),
+        candidates = ch.candidates.len(),
+        flags = ch.flags.len(),
+        "state: scores"
+    );
     for (name, f) in [("carried", &ch.carried), ("applications", &ch.auto_applications), ("advices", &ch.advices)] {
         if let Some(f) = f {
             tx.exec("DELETE FROM run_files WHERE name = $1", vals![name])?;
