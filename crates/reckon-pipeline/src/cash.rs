@@ -666,8 +666,24 @@ impl Stage for CashStage {
             .iter()
             .filter_map(|m| Some((m.id.clone(), serde_json::to_string(m.calibration.as_ref()?).ok()?)))
             .collect();
+        // Every proposal put to people; of the automatic matches, all while a
+        // challenger scores in shadow (promotion compares the two over every
+        // group), else the first `auto_groups_kept` by match id (a stable hash:
+        // a sample of the run's matches, whatever their order).
+        let auto_kept = match (inputs.memory, &self.challenger) {
+            (Some(m), None) => m.auto_groups_kept,
+            _ => usize::MAX,
+        };
+        let mut autos = 0usize;
         learned.proposals = by_match
             .into_values()
+            .filter(|p| {
+                if p.band != reckon_cash::Band::Auto {
+                    return true;
+                }
+                autos += 1;
+                autos <= auto_kept
+            })
             .map(|mut p| {
                 p.items.sort();
                 p

@@ -53,6 +53,8 @@ pub struct RunMemory {
     /// The cash proposals people decided, oldest run first: (model id that
     /// scored it, its probability, found right).
     pub decided_proposals: Vec<(String, f64, bool)>,
+    /// `[state] auto_groups_kept`.
+    pub auto_groups_kept: usize,
 }
 
 /// A decision that matches a receipt.
@@ -75,6 +77,8 @@ pub struct Opened {
     pub sla: Sla,
     /// `[state] advice_days`.
     pub advice_days: u32,
+    /// `[state] auto_groups_kept`.
+    pub auto_groups_kept: usize,
     pub verdicts: Vec<Verdict>,
     pub unreadable: Vec<Unreadable>,
 }
@@ -87,7 +91,15 @@ pub fn open(path: &Path, config: &crate::Config, input: &Path, at: &str) -> Resu
     let mut store = Store::open(path)?;
     let (verdicts, unreadable) = intake(&mut store, input, &policy, at)?;
     let memory = store.memory()?;
-    Ok(Opened { store, memory, sla, advice_days: config.state.advice_days, verdicts, unreadable })
+    Ok(Opened {
+        store,
+        memory,
+        sla,
+        advice_days: config.state.advice_days,
+        auto_groups_kept: config.state.auto_groups_kept,
+        verdicts,
+        unreadable,
+    })
 }
 
 /// Reads and submits `decisions/*.jsonl|*.csv` of `input`, in file-name order.
@@ -596,6 +608,7 @@ pub fn prepare(loaded: &mut Loaded, opened: &mut Opened) -> Result<(Prepared, Ru
                 .iter()
                 .map(|l| (l.score.model.clone(), l.score.confidence, l.right))
                 .collect(),
+            auto_groups_kept: opened.auto_groups_kept,
         },
     ))
 }
@@ -905,8 +918,10 @@ pub fn finish(
     let (decided, auto): (Vec<Application>, Vec<Application>) =
         learned.applications.into_iter().partition(|a| a.decision_id.is_some());
     let outstanding: Vec<&Application> = prepared.auto_outstanding.iter().chain(auto.iter()).collect();
+    let t = std::time::Instant::now();
     let auto_applications =
         Some(applications_file(&run.run_id, &outstanding).map_err(|e| RunError::Write(CARRIED.into(), e.to_string()))?);
+    tracing::debug!(ms = t.elapsed().as_millis() as u64, rows = outstanding.len(), "applications file");
     let changes = reckon_state::RunChanges {
         run,
         entries,
@@ -957,21 +972,31 @@ fn keep_advices(
     use reckon_core::col::remittances as rm;
     let Some(r) = loaded.tables.get(&Table::Remittances) else { return Ok((None, 0, 0)) };
     let fail = |e: PolarsError| RunError::Write(ADVICES.into(), e.to_string());
-    // The references each bank entry of this run is known by, settled or open.
-    let (mut settled, mut open): (HashSet<String>, HashSet<String>) = (HashSet::new(), HashSet::new());
-    if let Some(b) = loaded.tables.get(&Table::BankTransactions) {
-        let ids = text_col(b, bt::TXN_ID).map_err(fail)?;
-        let v = reckon_ingest::TableView::new(Table::BankTransactions, b);
-        let e2e = v.text(bt::END_TO_END_ID).map_err(crate::inputs::InputsError::from)?;
-        let refs = v.text(bt::REFERENCE).map_err(crate::inputs::InputsError::from)?;
-        for ((id, e), f) in ids.iter().zip(e2e).zip(refs) {
-            let set = if id.as_deref().is_some_and(|i| matched.contains(i)) { &mut settled } else { &mut open };
-            set.extend([e, f].into_iter().filter(|x| !x.is_empty()));
-        }
-    }
+    let str_col = |df: &DataFrame, c: &str| -> Result<StringChunked, RunError> {
+        df.column(c).and_then(|c| c.str().cloned()).map_err(fail)
+    };
     let v = reckon_ingest::TableView::new(Table::Remittances, r);
     let rid = v.text(rm::REMITTANCE_ID).map_err(crate::inputs::InputsError::from)?;
     let pref = v.text(rm::PAYMENT_REF).map_err(crate::inputs::InputsError::from)?;
+    // Of the references the advices name, those of a bank entry of this run,
+    // settled or open.
+    let named: HashSet<&str> = pref.iter().map(String::as_str).filter(|x| !x.is_empty()).collect();
+    let (mut settled, mut open): (HashSet<&str>, HashSet<&str>) = (HashSet::new(), HashSet::new());
+    let bank = match loaded.tables.get(&Table::BankTransactions) {
+        Some(b) => Some((str_col(b, bt::TXN_ID)?, str_col(b, bt::END_TO_END_ID)?, str_col(b, bt::REFERENCE)?)),
+        None => None,
+    };
+    if let Some((ids, e2e, refs)) = &bank {
+        for ((id, e), f) in ids.iter().zip(e2e.iter()).zip(refs.iter()) {
+            for x in [e, f].into_iter().flatten().filter(|x| named.contains(x)) {
+                if id.is_some_and(|i| matched.contains(i)) {
+                    settled.insert(x);
+                } else {
+                    open.insert(x);
+                }
+            }
+        }
+    }
     let files = text_col(r, "source_file").map_err(fail)?;
     let pos = text_col(r, "source_position").map_err(fail)?;
     let today = as_of.format("%Y-%m-%d").to_string();

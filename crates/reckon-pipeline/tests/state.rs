@@ -845,3 +845,35 @@ fn an_advice_waits_for_its_invoice_and_its_payment() {
     let s = manifest(&t.join("o4"))["state"].clone();
     assert_eq!((s["advices_kept"].as_u64(), s["advices_expired"].as_u64()), (Some(0), Some(1)), "{s}");
 }
+
+#[test]
+fn a_run_keeps_a_bounded_sample_of_its_automatic_matches() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let t = tmp.path();
+    let bank_rows = [
+        bank("T1", "2026-11-02", "1000.00", "Acme GmbH", "", "", "INV-100"),
+        bank("T2", "2026-11-02", "500.00", "Beta AG", "", "", "INV-200"),
+        bank("T3", "2026-11-02", "250.00", "Gamma SA", "", "", "INV-300"),
+        bank("T4", "2026-11-02", "77.00", "Nobody Known", "", "", "thanks"),
+    ];
+    write_day(&t.join("d1"), &bank_rows, &ar_day1(), &[], &[]);
+    let kept = |name: &str, n: Option<usize>| {
+        let mut c = rules();
+        if let Some(n) = n {
+            c.state.auto_groups_kept = n;
+        }
+        let state = t.join(format!("{name}.db"));
+        reckon_pipeline::run(&opts(&t.join("d1"), &t.join(name), &state, 2, c)).unwrap_or_else(|e| panic!("{e}"));
+        let scores = Store::open(&state).and_then(|mut s| s.proposal_scores()).unwrap_or_else(|e| panic!("{e}"));
+        let auto: Vec<String> =
+            scores.iter().filter(|s| s.band == reckon_core::Band::Auto).map(|s| s.txn_id.clone()).collect();
+        (auto, scores.len())
+    };
+    let (all, n_all) = kept("all", None);
+    assert_eq!(all.len(), 3, "{all:?}");
+    let (two, n_two) = kept("two", Some(2));
+    assert_eq!(two.len(), 2, "{two:?}");
+    assert!(two.iter().all(|t| all.contains(t)), "{two:?} of {all:?}");
+    // Only automatic matches are sampled.
+    assert_eq!(n_all - n_two, 1);
+}

@@ -24,11 +24,22 @@ pub struct StateConfig {
     /// for later runs after it first arrived (its payment may come later). A
     /// line naming an entry still open is kept as long as the entry is.
     pub advice_days: u32,
+    /// Automatic matches a run keeps the scores and features of (the weak
+    /// positives retraining learns from), while no challenger scores in
+    /// shadow: a sample this large, by match id; every proposal put to people
+    /// is kept. With a challenger in shadow every group is kept.
+    pub auto_groups_kept: usize,
 }
 
 impl Default for StateConfig {
     fn default() -> Self {
-        StateConfig { path: None, sla_days: BTreeMap::new(), default_sla_days: 5, advice_days: 30 }
+        StateConfig {
+            path: None,
+            sla_days: BTreeMap::new(),
+            default_sla_days: 5,
+            advice_days: 30,
+            auto_groups_kept: 20_000,
+        }
     }
 }
 
