@@ -374,32 +374,55 @@ fn carry_advices(loaded: &mut Loaded, f: &reckon_state::RunFile, p: &mut Prepare
         Some(like) => conform(df, like).map_err(fail)?,
         None => df,
     };
-    match loaded.tables.get_mut(&Table::Remittances) {
-        Some(r) => {
-            r.vstack_mut_owned(df).map_err(fail)?;
-        }
-        None => {
-            loaded.tables.insert(Table::Remittances, df);
+    add_kept(loaded, Table::Remittances, vec![df], ADVICES, f.sha256.clone(), f.parquet.len() as u64).map_err(fail)?;
+    p.advices_carried = n as u64;
+    Ok(())
+}
+
+/// Adds rows the store kept to a loaded table (creating it if no file loaded
+/// any), counted in the manifest's inputs under the pseudo-file `path`.
+fn add_kept(
+    loaded: &mut Loaded,
+    table: Table,
+    parts: Vec<DataFrame>,
+    path: &str,
+    sha256: String,
+    bytes: u64,
+) -> PolarsResult<()> {
+    let n: u64 = parts.iter().map(|d| d.height() as u64).sum();
+    for df in parts {
+        match loaded.tables.get_mut(&table) {
+            Some(t) => {
+                t.vstack_mut_owned(df)?;
+            }
+            None => {
+                loaded.tables.insert(table, df);
+            }
         }
     }
     loaded.files.push(FileReport {
-        path: ADVICES.to_string(),
-        table: Some(Table::Remittances.name().to_string()),
+        path: path.to_string(),
+        table: Some(table.name().to_string()),
         format: "state".to_string(),
         mapping: None,
-        sha256: f.sha256.clone(),
-        bytes: f.parquet.len() as u64,
-        input_rows: n as u64,
+        sha256,
+        bytes,
+        input_rows: n,
         blank_lines: 0,
-        loaded_rows: n as u64,
+        loaded_rows: n,
         rejected_rows: 0,
         refused: None,
         detected_format: None,
         statements: None,
         controls: Vec::new(),
     });
-    p.advices_carried = n as u64;
     Ok(())
+}
+
+/// The contract columns of `table` that `df` holds, in the contract's order:
+/// what a run file keeps of a loaded frame.
+fn contract_columns(table: Table, df: &DataFrame) -> Vec<PlSmallStr> {
+    table.spec().columns.iter().filter(|c| df.column(c.name).is_ok()).map(|c| PlSmallStr::from(c.name)).collect()
 }
 
 /// `df` in `like`'s column order and types.
@@ -419,6 +442,7 @@ fn conform(df: DataFrame, like: &DataFrame) -> PolarsResult<DataFrame> {
 pub fn prepare(loaded: &mut Loaded, opened: &mut Opened) -> Result<(Prepared, RunMemory), RunError> {
     let fail = |e: PolarsError| RunError::Write(CARRIED.into(), e.to_string());
     let mut p = Prepared::default();
+    let t = std::time::Instant::now();
     // 1. Bank entries the chain already settled are refused; open ones loaded
     // again replace their carried copy.
     if let Some(bank) = loaded.tables.get(&Table::BankTransactions).cloned() {
@@ -462,6 +486,8 @@ pub fn prepare(loaded: &mut Loaded, opened: &mut Opened) -> Result<(Prepared, Ru
             loaded.tables.insert(Table::BankTransactions, kept);
         }
     }
+    tracing::debug!(ms = t.elapsed().as_millis() as u64, "prepare: settled entries refused");
+    let t = std::time::Instant::now();
     // 2. Open entries of earlier runs not loaded again are carried: from the
     // last run's Parquet file, else from their kept row.
     let mem = &mut opened.memory;
@@ -508,40 +534,20 @@ pub fn prepare(loaded: &mut Loaded, opened: &mut Opened) -> Result<(Prepared, Ru
     }
     let n: u64 = parts.iter().map(|d| d.height() as u64).sum();
     if n > 0 {
-        for df in parts {
-            match loaded.tables.get_mut(&Table::BankTransactions) {
-                Some(b) => {
-                    b.vstack_mut_owned(df).map_err(fail)?;
-                }
-                None => {
-                    loaded.tables.insert(Table::BankTransactions, df);
-                }
-            }
-        }
-        loaded.files.push(FileReport {
-            path: CARRIED.to_string(),
-            table: Some(Table::BankTransactions.name().to_string()),
-            format: "state".to_string(),
-            mapping: None,
-            sha256: reckon_core::id::sha256_hex(&digest_input),
-            bytes,
-            input_rows: n,
-            blank_lines: 0,
-            loaded_rows: n,
-            rejected_rows: 0,
-            refused: None,
-            detected_format: None,
-            statements: None,
-            controls: Vec::new(),
-        });
+        let digest = reckon_core::id::sha256_hex(&digest_input);
+        add_kept(loaded, Table::BankTransactions, parts, CARRIED, digest, bytes).map_err(fail)?;
         p.carried = n;
     }
+    tracing::debug!(ms = t.elapsed().as_millis() as u64, "prepare: entries carried");
+    let t = std::time::Instant::now();
     // 2b. Advice lines earlier runs left unused join this run's; a line
     // delivered again replaces its kept copy.
     if let Some(f) = opened.memory.advices.take() {
         carry_advices(loaded, &f, &mut p).map_err(|e| RunError::Write(ADVICES.into(), e.to_string()))?;
     }
     let mem = &opened.memory;
+    tracing::debug!(ms = t.elapsed().as_millis() as u64, "prepare: advices carried");
+    let t = std::time::Instant::now();
     // 3. Open amounts after reckon's applications the snapshot does not show.
     let mut applications = mem.applications.clone();
     let auto_from = applications.len();
@@ -581,6 +587,7 @@ pub fn prepare(loaded: &mut Loaded, opened: &mut Opened) -> Result<(Prepared, Ru
         }
         p.items_reduced = open_amounts.len() as u64;
     }
+    tracing::debug!(ms = t.elapsed().as_millis() as u64, "prepare: open amounts");
     // 4. Decisions to apply.
     let decided = mem
         .pending
@@ -891,13 +898,7 @@ pub fn finish(
             kept_rows.extend(did.into_iter().map(Option::unwrap_or_default).zip(rows_json(&d)));
         }
         // The rows left open, for the next run.
-        let cols: Vec<PlSmallStr> = Table::BankTransactions
-            .spec()
-            .columns
-            .iter()
-            .filter(|c| b.column(c.name).is_ok())
-            .map(|c| PlSmallStr::from(c.name))
-            .collect();
+        let cols = contract_columns(Table::BankTransactions, b);
         tracing::debug!(ms = t.elapsed().as_millis() as u64, "lifecycle: entries");
         let t = std::time::Instant::now();
         let mut open = b.filter(&open_mask.into_iter().collect()).and_then(|d| d.select(cols)).map_err(fail)?;
@@ -1027,13 +1028,7 @@ fn keep_advices(
         }
         keep.push(k);
     }
-    let cols: Vec<PlSmallStr> = Table::Remittances
-        .spec()
-        .columns
-        .iter()
-        .filter(|c| r.column(c.name).is_ok())
-        .map(|c| PlSmallStr::from(c.name))
-        .collect();
+    let cols = contract_columns(Table::Remittances, r);
     let mut df = r.filter(&keep.into_iter().collect()).and_then(|d| d.select(cols)).map_err(fail)?;
     let n = df.height() as u64;
     df.with_column(Column::new(FIRST_SEEN.into(), first_seen)).map_err(fail)?;
