@@ -84,6 +84,14 @@ impl<'a> TableView<'a> {
         Ok(s.iter().map(|v| v.unwrap_or("").to_string()).collect())
     }
 
+    /// A text column as [`TableView::text`] reads it, borrowed from the frame.
+    pub fn strs(&self, name: &str) -> Result<Vec<&'a str>, ViewError> {
+        let spec = self.spec(name, "text", &[ColumnType::Str, ColumnType::Currency, ColumnType::List])?;
+        let Some(c) = self.column(spec)? else { return Ok(vec![""; self.height()]) };
+        let s = c.str().map_err(|_| self.wrong(spec, c, "String"))?;
+        Ok(s.iter().map(|v| v.unwrap_or("")).collect())
+    }
+
     /// A `|`-separated list column, split and trimmed.
     pub fn list(&self, name: &str) -> Result<Vec<Vec<String>>, ViewError> {
         let spec = self.spec(name, "a list", &[ColumnType::List])?;

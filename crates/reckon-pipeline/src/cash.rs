@@ -7,9 +7,10 @@ use reckon_core::{Currency, format_minor};
 
 use crate::remember::{Learned, RunMemory};
 use crate::stage::{BuildError, RunInputs, Settled, Stage, StageError, StageOutput, StageReport};
+use rayon::prelude::*;
 use reckon_state::Application;
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use reckon_core::Table;
@@ -62,22 +63,34 @@ pub fn run_remembering(
                 .filter_map(|(k, v)| Some((k.strip_prefix("auto@")?.to_string(), *v)))
                 .collect();
     }
-    // What each item had open before this run: read with a state store only.
-    let snapshot: HashMap<String, i64> = match memory {
-        Some(_) => i.items.iter().map(|it| (it.item_id.clone(), it.amount)).collect(),
-        None => HashMap::new(),
+    let t = std::time::Instant::now();
+    // What each item had open in the receivables snapshot (read with a state
+    // store only; the rows carry the amounts reduced by earlier applications).
+    // `i.items` is borrowed from the run's rows: this copies the reference.
+    let loaded = i.items.clone();
+    let snapshot: rustc_hash::FxHashMap<&str, i64> = match memory {
+        Some(m) => loaded
+            .iter()
+            .map(|it| (it.item_id.as_str(), m.open_seen.get(&it.item_id).copied().unwrap_or(it.amount)))
+            .collect(),
+        None => rustc_hash::FxHashMap::default(),
     };
     let mut applied = Applied::default();
     let empty = std::collections::HashSet::new();
     let mut rejected = &empty;
     if let Some(m) = memory {
         remember_items(&mut i, m);
-        applied = apply_decisions(m, &i.receipts, i.items.to_mut(), &i.customers, &snapshot, run_id);
+        // Only decisions change the items here; without any, they stay borrowed.
+        if !m.decided.is_empty() {
+            applied = apply_decisions(m, &i.receipts, i.items.to_mut(), &i.customers, &snapshot, run_id);
+        }
         if !applied.txns.is_empty() {
             i.receipts.to_mut().retain(|r| !applied.txns.contains(&r.txn_id));
         }
         rejected = &m.rejected_pairs;
     }
+    tracing::debug!(ms = t.elapsed().as_millis() as u64, "cash: memory applied");
+    let t = std::time::Instant::now();
     let monitored = scorer.zip(monitor).map(|(scorer, monitor)| crate::model::Monitored { scorer, monitor });
     let sc = match &monitored {
         Some(m) => Some(m as &dyn reckon_cash::GroupScorer),
@@ -95,6 +108,8 @@ pub fn run_remembering(
         Some(&blocks),
         rejected,
     )?;
+    tracing::debug!(ms = t.elapsed().as_millis() as u64, "cash: matched");
+    let t = std::time::Instant::now();
     if let Some(m) = memory {
         // Provenance of a confirmed payer name or payer, on the links it helped make.
         cite_aliases(&mut result, &i, m);
@@ -108,30 +123,28 @@ pub fn run_remembering(
                 item_id: r.item_id.clone(),
                 applied_minor: r.applied_minor,
                 currency: r.currency.clone(),
-                open_seen_minor: snapshot.get(&r.item_id).copied().unwrap_or(0),
+                open_seen_minor: snapshot.get(r.item_id.as_str()).copied().unwrap_or(0),
                 run_id: run_id.to_string(),
                 decision_id: None,
             });
         }
-        for o in result.outcomes.iter().filter(|o| o.status == reckon_cash::ReceiptStatus::Auto) {
+        // How a bank entry was settled is told only where an exception was about it.
+        for o in result
+            .outcomes
+            .iter()
+            .filter(|o| o.status == reckon_cash::ReceiptStatus::Auto && m.excepted_entries.contains(&o.txn_id))
+        {
             applied.learned.how.insert(o.txn_id.clone(), format!("matched automatically in run {run_id}"));
         }
     }
+    tracing::debug!(ms = t.elapsed().as_millis() as u64, "cash: applications recorded");
     Ok((result, applied))
 }
 
-/// Open amounts reduced by earlier applications, confirmed payer names added.
+/// Confirmed payer names and payers added to the customer master (the open
+/// amounts reckon reduced are in the rows already:
+/// [`crate::inputs::Tables::reduce_open_items`]).
 fn remember_items(i: &mut Inputs<'_>, m: &RunMemory) {
-    if !m.open_amounts.is_empty() {
-        let items = i.items.to_mut();
-        for it in items.iter_mut() {
-            if let Some(a) = m.open_amounts.get(&it.item_id) {
-                it.amount = *a;
-            }
-        }
-        // An item reckon applied in full is not open any more.
-        items.retain(|it| !(m.open_amounts.contains_key(&it.item_id) && it.amount == 0));
-    }
     // A payer people confirmed for a customer pays for it as a permitted payer.
     for p in &m.permissions {
         if let Some(c) = i.customers.to_mut().iter_mut().find(|c| c.customer_id == p.customer_id)
@@ -273,7 +286,7 @@ pub fn apply_decisions(
     receipts: &[Receipt],
     items: &mut [OpenItem],
     customers: &[Customer],
-    snapshot: &HashMap<String, i64>,
+    snapshot: &rustc_hash::FxHashMap<&str, i64>,
     run_id: &str,
 ) -> Applied {
     use reckon_state::{Action, DecisionStatus};
@@ -403,7 +416,7 @@ pub fn apply_decisions(
                 item_id: it.item_id.clone(),
                 applied_minor: *amount,
                 currency: it.currency.clone(),
-                open_seen_minor: snapshot.get(&it.item_id).copied().unwrap_or(0),
+                open_seen_minor: snapshot.get(it.item_id.as_str()).copied().unwrap_or(0),
                 run_id: run_id.to_string(),
                 decision_id: Some(s.decision_id.clone()),
             });
@@ -530,6 +543,7 @@ impl Stage for CashStage {
         let drift = self.monitor.as_ref().map(|m| m.take(&self.limits));
         let model_id = self.scorer.as_ref().map(reckon_cash::GroupScorer::id);
         let decided = result.as_ref().map(|r| r.1.txns.clone()).unwrap_or_default();
+        let t = std::time::Instant::now();
         // The exceptions and the two output tables read the result only: built side by side.
         let (mut exceptions, built) = rayon::join(
             || {
@@ -546,6 +560,8 @@ impl Stage for CashStage {
                 })
             },
         );
+        tracing::debug!(ms = t.elapsed().as_millis() as u64, "cash: exceptions and tables");
+        let t = std::time::Instant::now();
         if let Some(id) = &model_id {
             // The proposals' scores come from the model; unmatched receipts' do not.
             for e in exceptions.iter_mut().filter(|e| e.kind != reckon_feed::ExceptionKind::UnmatchedReceipt) {
@@ -610,13 +626,46 @@ impl Stage for CashStage {
         // and of the challenger in shadow (kept by a state store: the evidence
         // a promotion is judged on).
         let mut learned = applied.learned;
-        // The entity of each open item (a proposal's entity is its items').
+        // Every proposal put to people; of the automatic matches, all while a
+        // challenger scores in shadow (promotion compares the two over every
+        // group), else the first `auto_groups_kept` by match id (a stable hash:
+        // a sample of the run's matches, whatever their order).
+        let auto_kept = match (inputs.memory, &self.challenger) {
+            (Some(m), None) => m.auto_groups_kept,
+            _ => usize::MAX,
+        };
+        let kept_autos: Option<HashSet<&str>> = (inputs.memory.is_some() && auto_kept != usize::MAX).then(|| {
+            let mut ids: Vec<&str> =
+                res.rows.iter().filter(|r| r.band == reckon_cash::Band::Auto).map(|r| r.match_id.as_str()).collect();
+            ids.par_sort_unstable();
+            ids.dedup();
+            ids.truncate(auto_kept);
+            ids.into_iter().collect()
+        });
+        let kept = |r: &&reckon_cash::MatchRow| {
+            inputs.memory.is_some()
+                && (r.band != reckon_cash::Band::Auto
+                    || kept_autos.as_ref().is_none_or(|k| k.contains(r.match_id.as_str())))
+        };
+        // The entity of each open item a kept proposal or candidate names (a
+        // proposal's entity is its items').
+        let named: HashSet<&str> = res
+            .rows
+            .iter()
+            .filter(kept)
+            .map(|r| r.item_id.as_str())
+            .chain(res.alternatives.iter().flat_map(|a| a.item_ids.iter().map(String::as_str)))
+            .collect();
         let entity_of: HashMap<&str, &str> = match (&rows, inputs.memory) {
-            (Some((_, items)), Some(_)) => items.iter().map(|it| (it.item_id.as_str(), it.entity.as_str())).collect(),
+            (Some((_, items)), Some(_)) => items
+                .iter()
+                .filter(|it| named.contains(it.item_id.as_str()))
+                .map(|it| (it.item_id.as_str(), it.entity.as_str()))
+                .collect(),
             _ => HashMap::new(),
         };
         let mut by_match: BTreeMap<&str, reckon_state::models::ProposalScore> = BTreeMap::new();
-        for r in res.rows.iter().filter(|_| inputs.memory.is_some()) {
+        for r in res.rows.iter().filter(kept) {
             let p = by_match.entry(r.match_id.as_str()).or_insert_with(|| reckon_state::models::ProposalScore {
                 run_id: inputs.run_id.to_string(),
                 txn_id: r.txn_id.clone(),
@@ -666,24 +715,8 @@ impl Stage for CashStage {
             .iter()
             .filter_map(|m| Some((m.id.clone(), serde_json::to_string(m.calibration.as_ref()?).ok()?)))
             .collect();
-        // Every proposal put to people; of the automatic matches, all while a
-        // challenger scores in shadow (promotion compares the two over every
-        // group), else the first `auto_groups_kept` by match id (a stable hash:
-        // a sample of the run's matches, whatever their order).
-        let auto_kept = match (inputs.memory, &self.challenger) {
-            (Some(m), None) => m.auto_groups_kept,
-            _ => usize::MAX,
-        };
-        let mut autos = 0usize;
         learned.proposals = by_match
             .into_values()
-            .filter(|p| {
-                if p.band != reckon_cash::Band::Auto {
-                    return true;
-                }
-                autos += 1;
-                autos <= auto_kept
-            })
             .map(|mut p| {
                 p.items.sort();
                 p
@@ -696,6 +729,7 @@ impl Stage for CashStage {
             .map(|o| o.txn_id.clone())
             .collect();
         bank_cleared.extend(applied.txns.iter().cloned());
+        tracing::debug!(ms = t.elapsed().as_millis() as u64, "cash: scores kept");
         Ok(StageOutput {
             report: StageReport {
                 summary,

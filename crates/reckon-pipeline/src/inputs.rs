@@ -110,6 +110,26 @@ impl Tables {
         })
     }
 
+    /// Open items at the open amounts a state store knows (item id → amount
+    /// after reckon's applications the receivables snapshot does not show
+    /// yet); an item so applied in full is not open any more. Called before
+    /// any stage holds the rows, so they change in place.
+    pub fn reduce_open_items(&mut self, open_amounts: &rustc_hash::FxHashMap<String, i64>) {
+        if open_amounts.is_empty() {
+            return;
+        }
+        let Ok(slot) = self.open_items.0.get_mut() else { return };
+        let Some(rows) = slot.as_mut() else { return };
+        let items = Arc::make_mut(rows);
+        items.retain_mut(|it| match open_amounts.get(&it.item_id) {
+            Some(a) => {
+                it.amount = *a;
+                *a != 0
+            }
+            None => true,
+        });
+    }
+
     /// Drops a large table's rows (the run loop calls it when the last stage
     /// that declared the table in [`crate::stage::Stage::reads`] is done).
     pub fn release(&self, table: Table) {

@@ -280,7 +280,10 @@ pub fn run_stages(opts: &RunOptions, stages: &[Box<dyn stage::Stage>]) -> Result
     span.record("run_id", run_id.as_str());
     // Every table converted once into the rows the engines read.
     tracing::info!(stage = "tables", "stage start");
-    let tables = inputs::Tables::from_loaded(&loaded)?;
+    let mut tables = inputs::Tables::from_loaded(&loaded)?;
+    if let Some(m) = &memory {
+        tables.reduce_open_items(&m.open_amounts);
+    }
     // The money totals are read off the loaded tables now, so the GL lines'
     // frame can shrink to what the run still reads of it.
     let totals = amount_totals(&loaded);

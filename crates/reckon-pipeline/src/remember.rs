@@ -6,6 +6,7 @@
 //! rejected and the payer names they confirmed ([`RunMemory`]). After the
 //! stages, [`finish`] computes the exceptions' lifecycle and the store's changes.
 
+use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::Path;
 
@@ -41,8 +42,11 @@ const FIRST_SEEN: &str = "first_seen";
 pub struct RunMemory {
     /// Decisions that match a receipt, oldest first, with what they need.
     pub decided: Vec<Decided>,
-    /// Open items whose open amount reckon reduced (item id → amount to use).
-    pub open_amounts: HashMap<String, i64>,
+    /// Open items whose open amount reckon reduced (item id → amount to use;
+    /// the engine's rows carry it, [`crate::inputs::Tables::reduce_open_items`]).
+    pub open_amounts: FxHashMap<String, i64>,
+    /// The same items' open amounts in the receivables snapshot.
+    pub open_seen: FxHashMap<String, i64>,
     /// (txn_id, item_id) pairs never to propose.
     pub rejected_pairs: HashSet<(String, String)>,
     /// Payer names people confirmed for customers.
@@ -55,6 +59,9 @@ pub struct RunMemory {
     pub decided_proposals: Vec<(String, f64, bool)>,
     /// `[state] auto_groups_kept`.
     pub auto_groups_kept: usize,
+    /// Bank entries an exception of the store is about (its subject): how
+    /// this run settles them is told when the exception is resolved.
+    pub excepted_entries: HashSet<String>,
 }
 
 /// A decision that matches a receipt.
@@ -286,14 +293,19 @@ fn applications_of(bytes: &[u8]) -> PolarsResult<Vec<Application>> {
     let i = |c: &str| -> PolarsResult<Vec<i64>> { Ok(df.column(c)?.i64()?.iter().map(|v| v.unwrap_or(0)).collect()) };
     let (txn, item, cur, run) = (t("txn_id")?, t("item_id")?, t("currency")?, t("run_id")?);
     let (applied, seen) = (i("applied_minor")?, i("open_seen_minor")?);
-    Ok((0..df.height())
-        .map(|k| Application {
-            txn_id: txn[k].clone(),
-            item_id: item[k].clone(),
-            applied_minor: applied[k],
-            currency: cur[k].clone(),
-            open_seen_minor: seen[k],
-            run_id: run[k].clone(),
+    Ok(txn
+        .into_iter()
+        .zip(item)
+        .zip(cur)
+        .zip(run)
+        .zip(applied.into_iter().zip(seen))
+        .map(|((((txn_id, item_id), currency), run_id), (applied_minor, open_seen_minor))| Application {
+            txn_id,
+            item_id,
+            applied_minor,
+            currency,
+            open_seen_minor,
+            run_id,
             decision_id: None,
         })
         .collect())
@@ -491,15 +503,15 @@ pub fn prepare(loaded: &mut Loaded, opened: &mut Opened) -> Result<(Prepared, Ru
     // 2. Open entries of earlier runs not loaded again are carried: from the
     // last run's Parquet file, else from their kept row.
     let mem = &mut opened.memory;
-    let present: HashSet<String> = match loaded.tables.get(&Table::BankTransactions) {
+    let present: FxHashSet<String> = match loaded.tables.get(&Table::BankTransactions) {
         Some(b) => text_col(b, bt::TXN_ID).map_err(fail)?.into_iter().flatten().collect(),
-        None => HashSet::new(),
+        None => FxHashSet::default(),
     };
     let like = loaded.tables.get(&Table::BankTransactions).cloned();
     let mut parts = Vec::new();
     let mut digest_input: Vec<u8> = Vec::new();
     let mut bytes = 0u64;
-    let mut from_file: HashSet<String> = HashSet::new();
+    let mut from_file: FxHashSet<String> = FxHashSet::default();
     if let Some(c) = mem.carried.take() {
         let df = ParquetReader::new(std::io::Cursor::new(&c.parquet)).finish().map_err(fail)?;
         digest_input.extend_from_slice(c.sha256.as_bytes());
@@ -554,32 +566,42 @@ pub fn prepare(loaded: &mut Loaded, opened: &mut Opened) -> Result<(Prepared, Ru
     if let Some(f) = &mem.auto_applications {
         applications.extend(applications_of(&f.parquet).map_err(fail)?);
     }
-    let mut open_amounts: HashMap<String, i64> = HashMap::new();
+    let mut open_amounts: FxHashMap<String, i64> = FxHashMap::default();
+    let mut open_seen: FxHashMap<String, i64> = FxHashMap::default();
     if !applications.is_empty() {
-        let snapshot: HashMap<String, i64> = loaded
+        let snapshot: FxHashMap<&str, i64> = loaded
             .tables
             .get(&Table::ArOpenItems)
             .map(|ar| -> Result<_, RunError> {
                 let v = reckon_ingest::TableView::new(Table::ArOpenItems, ar);
-                let ids = v.text(reckon_core::col::ar_open_items::ITEM_ID).map_err(crate::inputs::InputsError::from)?;
+                let ids = v.strs(reckon_core::col::ar_open_items::ITEM_ID).map_err(crate::inputs::InputsError::from)?;
                 let amt =
                     v.minor(reckon_core::col::ar_open_items::AMOUNT_OPEN).map_err(crate::inputs::InputsError::from)?;
-                Ok(ids.into_iter().zip(amt).filter_map(|(i, a)| Some((i, a?))).collect())
+                let mut m = FxHashMap::with_capacity_and_hasher(ids.len(), Default::default());
+                m.extend(ids.into_iter().zip(amt).filter_map(|(i, a)| Some((i, a?))));
+                Ok(m)
             })
             .transpose()?
             .unwrap_or_default();
+        open_amounts.reserve(applications.len());
+        open_seen.reserve(applications.len());
         for (n, a) in applications.into_iter().enumerate() {
             // Gone from the snapshot, or its open amount fell: the ERP posted it.
-            let posted = snapshot.get(&a.item_id).is_none_or(|open| *open < a.open_seen_minor);
+            let posted = snapshot.get(a.item_id.as_str()).is_none_or(|open| *open < a.open_seen_minor);
             if posted {
                 if n < auto_from {
                     p.applications_dropped.push((a.txn_id.clone(), a.item_id.clone()));
                 }
                 continue;
             }
-            if let Some(open) = snapshot.get(&a.item_id) {
-                let e = open_amounts.entry(a.item_id.clone()).or_insert(*open);
-                *e = e.saturating_sub(a.applied_minor);
+            if let Some(open) = snapshot.get(a.item_id.as_str()) {
+                match open_amounts.get_mut(a.item_id.as_str()) {
+                    Some(e) => *e = e.saturating_sub(a.applied_minor),
+                    None => {
+                        open_seen.insert(a.item_id.clone(), *open);
+                        open_amounts.insert(a.item_id.clone(), open.saturating_sub(a.applied_minor));
+                    }
+                }
             }
             if n >= auto_from {
                 p.auto_outstanding.push(a);
@@ -607,6 +629,7 @@ pub fn prepare(loaded: &mut Loaded, opened: &mut Opened) -> Result<(Prepared, Ru
         RunMemory {
             decided,
             open_amounts,
+            open_seen,
             rejected_pairs: mem.rejected_pairs.iter().cloned().collect(),
             aliases: mem.aliases.clone(),
             permissions: mem.permissions.clone(),
@@ -616,6 +639,11 @@ pub fn prepare(loaded: &mut Loaded, opened: &mut Opened) -> Result<(Prepared, Ru
                 .map(|l| (l.score.model.clone(), l.score.confidence, l.right))
                 .collect(),
             auto_groups_kept: opened.auto_groups_kept,
+            excepted_entries: mem
+                .exceptions
+                .values()
+                .filter_map(|x| x.subject.strip_prefix("bank_transactions:").map(str::to_string))
+                .collect(),
         },
     ))
 }
