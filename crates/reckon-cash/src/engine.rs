@@ -82,6 +82,11 @@ pub struct RemittanceLine {
     pub payment_ref: String,
     /// Days since 1970-01-01, when the advice carries a date.
     pub advice_date: Option<i32>,
+    /// Days since 1970-01-01 on which an earlier run received the advice (a
+    /// line a state store kept); `None` for a line of this run's files. An
+    /// advice without a date or a payment reference links by amount only to
+    /// a payment booked within a week of its date, else of its arrival.
+    pub arrived: Option<i32>,
     pub invoice_ref: String,
     pub paid: i64,
     pub discount: i64,
@@ -1169,7 +1174,9 @@ fn candidates(
     let currency = idx.currency(&r.currency);
     let payer_reason = payer_reason(payer);
     // 1. Remittance advice linked by the payment's reference, else the only advice
-    // without one that pays exactly this amount within a week of the booking.
+    // without one that pays exactly this amount within a week of the booking
+    // (of the advice's date, else of the day an earlier run received it; an
+    // advice of this run's files without a date is near any payment).
     let mut advices: Vec<(&[&RemittanceLine], bool)> = Vec::new();
     for key in [&r.end_to_end_id, &r.reference] {
         if let Some(lines) = idx.remit.get(key.as_str()).filter(|_| !key.is_empty()) {
@@ -1179,8 +1186,10 @@ fn candidates(
     if advices.is_empty()
         && let Some(cands) = idx.unlinked.get(&(r.currency.clone(), r.amount))
     {
-        let near: Vec<&Vec<&RemittanceLine>> =
-            cands.iter().filter(|ls| ls[0].advice_date.is_none_or(|d| (r.booking_date - d).abs() <= 7)).collect();
+        let near: Vec<&Vec<&RemittanceLine>> = cands
+            .iter()
+            .filter(|ls| ls[0].advice_date.or(ls[0].arrived).is_none_or(|d| (r.booking_date - d).abs() <= 7))
+            .collect();
         if near.len() == 1 {
             advices.push((near[0].as_slice(), false));
         }

@@ -331,6 +331,7 @@ pub fn remittances(loaded: &Loaded) -> Result<Vec<RemittanceLine>, ViewError> {
                 remittance_id: std::mem::take(&mut rid[i]),
                 payment_ref: std::mem::take(&mut pref[i]),
                 advice_date: adate[i],
+                arrived: None,
                 invoice_ref: std::mem::take(&mut inv[i]),
                 paid: paid[i].unwrap_or(0),
                 discount: disc[i].unwrap_or(0),

@@ -284,6 +284,9 @@ pub fn run_stages(opts: &RunOptions, stages: &[Box<dyn stage::Stage>]) -> Result
     if let Some(m) = &memory {
         tables.reduce_open_items(&m.open_amounts);
     }
+    if let Some(p) = &prepared {
+        remember::date_kept_advices(&mut tables, &loaded, p)?;
+    }
     // The money totals are read off the loaded tables now, so the GL lines'
     // frame can shrink to what the run still reads of it.
     let totals = amount_totals(&loaded);

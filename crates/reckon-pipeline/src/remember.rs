@@ -391,6 +391,36 @@ fn carry_advices(loaded: &mut Loaded, f: &reckon_state::RunFile, p: &mut Prepare
     Ok(())
 }
 
+/// Tells the engine on which day an earlier run received each advice line the
+/// store kept (`first_seen`): such a line without a date or a payment
+/// reference links by amount only to a payment booked within a week of it,
+/// not to any payment of the same amount for as long as it is kept.
+pub fn date_kept_advices(
+    tables: &mut crate::inputs::Tables,
+    loaded: &Loaded,
+    prepared: &Prepared,
+) -> Result<(), RunError> {
+    let Some(r) = loaded.tables.get(&Table::Remittances).filter(|_| prepared.advices_carried > 0) else {
+        return Ok(());
+    };
+    let fail = |e: PolarsError| RunError::Write(ADVICES.into(), e.to_string());
+    let (files, pos) = (text_col(r, "source_file").map_err(fail)?, text_col(r, "source_position").map_err(fail)?);
+    let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
+    for (i, line) in tables.remittances.iter_mut().enumerate() {
+        if let (Some(Some(ADVICES)), Some(Some(p))) =
+            (files.get(i).map(Option::as_deref), pos.get(i).map(Option::as_deref))
+        {
+            line.arrived = p
+                .strip_prefix("advice ")
+                .and_then(|k| k.parse::<usize>().ok())
+                .and_then(|k| prepared.advices_first_seen.get(k))
+                .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+                .and_then(|d| i32::try_from((d - epoch).num_days()).ok());
+        }
+    }
+    Ok(())
+}
+
 /// Adds rows the store kept to a loaded table (creating it if no file loaded
 /// any), counted in the manifest's inputs under the pseudo-file `path`.
 fn add_kept(

@@ -847,6 +847,40 @@ fn an_advice_waits_for_its_invoice_and_its_payment() {
 }
 
 #[test]
+fn a_kept_advice_without_date_or_reference_links_by_amount_only_near_its_arrival() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let t = tmp.path();
+    let state = t.join("state.db");
+    // Advices with neither a date nor a payment reference, from a payer that
+    // is no customer: only their amount can link them to a payment.
+    let line = |rid: &str, inv: &str, amount: &str| format!("{rid},,ORBIT TREASURY,,{inv},{amount},,,,EUR");
+    let pay = |id: &str, date: &str, amount: &str| bank(id, date, amount, "ORBIT TREASURY", "", "", "Payment");
+    let ar = vec![
+        item("AR-11", "C5", "Kappa Ltd", "INV-611", "150.00"),
+        item("AR-12", "C5", "Kappa Ltd", "INV-612", "90.00"),
+    ];
+    write_day(&t.join("d1"), &[], &ar, &[line("U1", "INV-611", "150.00"), line("U2", "INV-612", "90.00")], &[]);
+    reckon_pipeline::run(&opts(&t.join("d1"), &t.join("o1"), &state, 2, rules())).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(manifest(&t.join("o1"))["state"]["advices_kept"], 2);
+    let linked = |day: u32, txn: &str| {
+        let m = read(&t.join(format!("o{day}/matches.parquet")));
+        let (ids, rid) = (strs(&m, "txn_id"), strs(&m, "remittance_id"));
+        ids.iter().zip(rid).filter(|(i, _)| *i == txn).map(|(_, r)| r).collect::<Vec<_>>()
+    };
+    // Three days after the advices arrived: a payment of one's amount is its.
+    write_day(&t.join("d5"), &[pay("Q1", "2026-11-05", "90.00")], &ar, &[], &[]);
+    reckon_pipeline::run(&opts(&t.join("d5"), &t.join("o5"), &state, 5, rules())).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(linked(5, "Q1"), vec!["U2".to_string()]);
+    // Eighteen days after: the other advice is still kept, but a payment of
+    // its amount is no longer taken for its payment on the amount alone.
+    write_day(&t.join("d20"), &[pay("Q2", "2026-11-20", "150.00")], &ar, &[], &[]);
+    reckon_pipeline::run(&opts(&t.join("d20"), &t.join("o20"), &state, 20, rules())).unwrap_or_else(|e| panic!("{e}"));
+    assert!(linked(20, "Q2").iter().all(|r| r != "U1"), "{:?}", linked(20, "Q2"));
+    let s = manifest(&t.join("o20"))["state"].clone();
+    assert!(s["advices_kept"].as_u64() >= Some(1) && s["advices_expired"] == 0, "{s}");
+}
+
+#[test]
 fn a_run_keeps_a_bounded_sample_of_its_automatic_matches() {
     let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let t = tmp.path();
