@@ -18,3 +18,9 @@ CREATE INDEX bank_entries_by_decision ON bank_entries (settled_by) WHERE settled
 -- (0.7-1.3 s with a million resolved ones beside 69 k open, 0.25-0.3 s from
 -- this index).
 CREATE INDEX exceptions_open ON exceptions (exception_id) WHERE state <> 'resolved' OR resolved_run IS NULL;
+-- Each run reads the review proposals people decided, to judge its model's
+-- calibration in the field; it read every review proposal ever kept.
+CREATE INDEX proposal_scores_review_by_txn ON proposal_scores (txn_id) WHERE band = 'review';
+-- Each run reads the decisions accepted and not applied yet; it read every
+-- decision ever recorded.
+CREATE INDEX decisions_to_apply ON decisions (decided_at, decision_id) WHERE status = 'accepted';

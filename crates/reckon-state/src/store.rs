@@ -692,7 +692,7 @@ impl Store {
             };
             m.dismissed.insert(d.problem_key.clone(), d);
         }
-        m.pending = decisions_where(c, &path, "status = $1", vals![DecisionStatus::Accepted.as_str()])?;
+        m.pending = decisions_where(c, &path, PENDING_DECISIONS, &[])?;
         // The exceptions waiting decisions name, with their payloads (their proposals).
         let named: Vec<String> = m
             .pending
@@ -1104,7 +1104,6 @@ impl Store {
     pub fn decided_proposals(&mut self) -> Result<Vec<crate::models::LabelledProposal>, StateError> {
         let path = self.path.clone();
         let c = self.sql();
-        let scores = proposal_scores_where(c, &path, "p.band = 'review'", "NULL")?;
         let decisions = decisions_where(
             c,
             &path,
@@ -1127,6 +1126,10 @@ impl Store {
             })
             .collect::<Result<_, DbError>>()
             .map_err(db(&path))?;
+        // Only the proposals of entries a decision named can be labelled.
+        let named: BTreeSet<&String> = txns.values().collect();
+        let named: Vec<String> = named.into_iter().cloned().collect();
+        let scores = review_proposals_among(c, &path, &named)?;
         let mut out = crate::models::label_proposals(&scores, &decisions, &txns);
         // Oldest run first, as the scores came.
         let seq: HashMap<&str, usize> = scores.iter().enumerate().map(|(i, s)| (s.run_id.as_str(), i)).collect();
@@ -1188,42 +1191,76 @@ fn proposal_scores_where(
     filter: &str,
     features: &str,
 ) -> Result<Vec<crate::models::ProposalScore>, StateError> {
-    let e = db(path);
     let rows = c
         .rows(
             &format!(
-                "SELECT p.run_id, p.txn_id, p.items, p.model, p.confidence, p.challenger, p.shadow_confidence, \
-                 p.band, p.feature_spec, {features}, p.entity, p.held \
-                 FROM proposal_scores p JOIN runs r ON r.run_id = p.run_id WHERE {filter} ORDER BY r.seq, p.txn_id"
+                "SELECT {} FROM proposal_scores p JOIN runs r ON r.run_id = p.run_id WHERE {filter} \
+                 ORDER BY r.seq, p.txn_id",
+                proposal_columns(features)
             ),
             &[],
         )
-        .map_err(&e)?;
-    rows.iter()
-        .map(|r| {
-            Ok(crate::models::ProposalScore {
-                run_id: r.text(0)?,
-                txn_id: r.text(1)?,
-                items: item_list(&r.text(2)?),
-                model: r.text(3)?,
-                confidence: probability(&r.text(4)?)?,
-                challenger: r.opt_text(5),
-                shadow_confidence: r.opt_text(6).map(|v| probability(&v)).transpose()?,
-                band: {
-                    let b = r.text(7)?;
-                    reckon_core::Band::parse(&b).ok_or_else(|| DbError::Other(format!("band '{b}'")))?
-                },
-                feature_spec: r.opt_text(8),
-                features: match r.opt_text(9) {
-                    Some(t) => feature_list(&t)?,
-                    None => Vec::new(),
-                },
-                entity: r.opt_text(10),
-                held: r.int(11)? != 0,
-            })
-        })
-        .collect::<Result<_, DbError>>()
-        .map_err(&e)
+        .map_err(db(path))?;
+    rows.iter().map(proposal_from_row).collect::<Result<_, DbError>>().map_err(db(path))
+}
+
+/// The review proposals of the given bank entries, in run order (entries in
+/// order within a run): read through the partial index
+/// `proposal_scores_review_by_txn` (schema 13), not every proposal kept.
+fn review_proposals_among(
+    c: &mut dyn Sql,
+    path: &Path,
+    txns: &[String],
+) -> Result<Vec<crate::models::ProposalScore>, StateError> {
+    let rows = among(c, &review_proposals_select(), txns).map_err(db(path))?;
+    let mut out = rows
+        .iter()
+        .map(|r| Ok((r.int(12)?, proposal_from_row(r)?)))
+        .collect::<Result<Vec<(i64, crate::models::ProposalScore)>, DbError>>()
+        .map_err(db(path))?;
+    out.sort_by(|(a, x), (b, y)| (a, &x.txn_id).cmp(&(b, &y.txn_id)));
+    Ok(out.into_iter().map(|(_, p)| p).collect())
+}
+
+/// [`review_proposals_among`]'s query but for the `IN (…)` list of entries.
+fn review_proposals_select() -> String {
+    format!(
+        "SELECT {}, r.seq FROM proposal_scores p JOIN runs r ON r.run_id = p.run_id \
+         WHERE p.band = 'review' AND p.txn_id",
+        proposal_columns("NULL")
+    )
+}
+
+/// The columns [`proposal_from_row`] reads, `features` the expression for the
+/// features (`NULL` to leave them out).
+fn proposal_columns(features: &str) -> String {
+    format!(
+        "p.run_id, p.txn_id, p.items, p.model, p.confidence, p.challenger, p.shadow_confidence, \
+         p.band, p.feature_spec, {features}, p.entity, p.held"
+    )
+}
+
+fn proposal_from_row(r: &Row) -> Result<crate::models::ProposalScore, DbError> {
+    Ok(crate::models::ProposalScore {
+        run_id: r.text(0)?,
+        txn_id: r.text(1)?,
+        items: item_list(&r.text(2)?),
+        model: r.text(3)?,
+        confidence: probability(&r.text(4)?)?,
+        challenger: r.opt_text(5),
+        shadow_confidence: r.opt_text(6).map(|v| probability(&v)).transpose()?,
+        band: {
+            let b = r.text(7)?;
+            reckon_core::Band::parse(&b).ok_or_else(|| DbError::Other(format!("band '{b}'")))?
+        },
+        feature_spec: r.opt_text(8),
+        features: match r.opt_text(9) {
+            Some(t) => feature_list(&t)?,
+            None => Vec::new(),
+        },
+        entity: r.opt_text(10),
+        held: r.int(11)? != 0,
+    })
 }
 
 impl Store {
@@ -1975,6 +2012,10 @@ fn insert_events(tx: &mut dyn Sql, events: &[EventRow]) -> Result<(), DbError> {
 /// store reads that index, not every exception the chain raised.
 const OPEN_EXCEPTIONS: &str = "state <> 'resolved' OR resolved_run IS NULL";
 
+/// The decisions a run applies: accepted, not applied yet. The condition of
+/// the partial index `decisions_to_apply` (schema 13), not every decision.
+const PENDING_DECISIONS: &str = "status = 'accepted'";
+
 /// The chain check's queries. Each reads a partial index of the few rows it
 /// looks for (schema 13; `COUNT_ENTRIES` the smallest index of all entries),
 /// so the check does not grow with every entry the chain ever loaded.
@@ -2633,8 +2674,13 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let mut store = Store::open(&tmp.path().join("state.db")).unwrap_or_else(|e| panic!("{e}"));
         let open = format!("SELECT exception_id FROM exceptions WHERE {OPEN_EXCEPTIONS} ORDER BY exception_id");
+        let review = format!("{} IN ('T1', 'T2')", review_proposals_select());
+        let pending =
+            format!("SELECT decision_id FROM decisions WHERE {PENDING_DECISIONS} ORDER BY decided_at, decision_id");
         for (sql, index) in [
             (open.as_str(), "exceptions_open"),
+            (review.as_str(), "proposal_scores_review_by_txn"),
+            (pending.as_str(), "decisions_to_apply"),
             (COUNT_OPEN, "bank_entries_open"),
             (COUNT_RESOLVED, "bank_entries_resolved"),
             (COUNT_OTHER_STATUS, "bank_entries_other_status"),
