@@ -1646,6 +1646,10 @@ fn insert_many(
     Ok(())
 }
 
+/// The columns of `bank_entries`, in the order a run writes them.
+const BANK_ENTRY_COLUMNS: [&str; 9] =
+    ["txn_id", "amount_minor", "currency", "row_json", "status", "first_run", "last_run", "settled_run", "settled_by"];
+
 fn write_run(tx: &mut dyn Sql, ch: &RunChanges) -> Result<(), DbError> {
     let t = std::time::Instant::now();
     // New entries are inserted; a known entry's status and settlement change.
@@ -1675,17 +1679,7 @@ fn write_run(tx: &mut dyn Sql, ch: &RunChanges) -> Result<(), DbError> {
     insert_many(
         tx,
         "bank_entries",
-        &[
-            "txn_id",
-            "amount_minor",
-            "currency",
-            "row_json",
-            "status",
-            "first_run",
-            "last_run",
-            "settled_run",
-            "settled_by",
-        ],
+        &BANK_ENTRY_COLUMNS,
         rows,
         "ON CONFLICT (txn_id) DO UPDATE SET status = excluded.status, last_run = excluded.last_run, \
          settled_run = excluded.settled_run, settled_by = excluded.settled_by",
@@ -2542,6 +2536,25 @@ fn r_body(tx: &mut dyn Sql, id: &str) -> Result<String, DbError> {
 mod tests {
     use super::*;
 
+    /// An SQLite store in `dir`, and a fresh PostgreSQL database `name` when
+    /// `RECKON_TEST_POSTGRES` names a server (CI starts one and requires it).
+    fn test_stores(dir: &Path, name: &str) -> Vec<PathBuf> {
+        let mut stores = vec![dir.join("state.db")];
+        match std::env::var("RECKON_TEST_POSTGRES") {
+            Ok(url) => {
+                let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap_or_else(|e| panic!("{e}"));
+                admin
+                    .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .and_then(|()| admin.batch_execute(&format!("CREATE DATABASE {name}")))
+                    .unwrap_or_else(|e| panic!("{e}"));
+                let base = url.rsplit_once('/').map_or(url.as_str(), |(b, _)| b);
+                stores.push(PathBuf::from(format!("{base}/{name}")));
+            }
+            Err(_) => assert!(std::env::var_os("CI").is_none(), "CI runs the store's tests on PostgreSQL"),
+        }
+        stores
+    }
+
     /// Every row `insert_many` is given is written once, across statements of
     /// at most [`Sql::rows_per_insert`] rows, and an upsert's tail applies to
     /// every batch: on SQLite, and on PostgreSQL when `RECKON_TEST_POSTGRES`
@@ -2549,19 +2562,7 @@ mod tests {
     #[test]
     fn insert_many_writes_every_row_across_statements() {
         let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let mut stores = vec![tmp.path().join("state.db")];
-        match std::env::var("RECKON_TEST_POSTGRES") {
-            Ok(url) => {
-                let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap_or_else(|e| panic!("{e}"));
-                admin
-                    .batch_execute("DROP DATABASE IF EXISTS reckon_insert_many WITH (FORCE)")
-                    .and_then(|()| admin.batch_execute("CREATE DATABASE reckon_insert_many"))
-                    .unwrap_or_else(|e| panic!("{e}"));
-                let base = url.rsplit_once('/').map_or(url.as_str(), |(b, _)| b);
-                stores.push(PathBuf::from(format!("{base}/reckon_insert_many")));
-            }
-            Err(_) => assert!(std::env::var_os("CI").is_none(), "CI runs the store's tests on PostgreSQL"),
-        }
+        let stores = test_stores(tmp.path(), "reckon_insert_many");
         // 2,501 rows of three columns: three statements of 1,000 rows and
         // one of 501 on PostgreSQL.
         let n = 2_501;
@@ -2604,16 +2605,7 @@ mod tests {
     #[test]
     fn chain_check_counts_by_status_and_finds_what_does_not_balance() {
         let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let mut stores = vec![tmp.path().join("state.db")];
-        if let Ok(url) = std::env::var("RECKON_TEST_POSTGRES") {
-            let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap_or_else(|e| panic!("{e}"));
-            admin
-                .batch_execute("DROP DATABASE IF EXISTS reckon_chain_check WITH (FORCE)")
-                .and_then(|()| admin.batch_execute("CREATE DATABASE reckon_chain_check"))
-                .unwrap_or_else(|e| panic!("{e}"));
-            let base = url.rsplit_once('/').map_or(url.as_str(), |(b, _)| b);
-            stores.push(PathBuf::from(format!("{base}/reckon_chain_check")));
-        }
+        let stores = test_stores(tmp.path(), "reckon_chain_check");
         for path in stores {
             let mut store = Store::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             let mut tx = store.begin().unwrap_or_else(|e| panic!("{e}"));
@@ -2630,17 +2622,6 @@ mod tests {
                     by.map_or(Val::Null, |b| Val::Text(b.into())),
                 ]
             };
-            let cols = [
-                "txn_id",
-                "amount_minor",
-                "currency",
-                "row_json",
-                "status",
-                "first_run",
-                "last_run",
-                "settled_run",
-                "settled_by",
-            ];
             let rows = vec![
                 entry("M1", "matched", Some("auto")),
                 entry("M2", "matched", Some("auto")),
@@ -2649,7 +2630,7 @@ mod tests {
                 entry("R1", "resolved", Some("D-gone")),
                 entry("X1", "settled", Some("auto")),
             ];
-            insert_many(tx.as_mut(), "bank_entries", &cols, rows, "").unwrap_or_else(|e| panic!("{e}"));
+            insert_many(tx.as_mut(), "bank_entries", &BANK_ENTRY_COLUMNS, rows, "").unwrap_or_else(|e| panic!("{e}"));
             let c = chain_check(tx.as_mut(), None).unwrap_or_else(|e| panic!("{e}"));
             let at = path.display();
             assert_eq!((c.entries, c.matched, c.open, c.resolved), (6, 3, 1, 1), "{at}: {c:?}");
