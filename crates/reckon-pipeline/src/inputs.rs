@@ -118,7 +118,8 @@ impl Tables {
         if open_amounts.is_empty() {
             return;
         }
-        let Ok(slot) = self.open_items.0.get_mut() else { return };
+        // No stage has run: the lock cannot be poisoned, and its rows are whole.
+        let slot = self.open_items.0.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner);
         let Some(rows) = slot.as_mut() else { return };
         let items = Arc::make_mut(rows);
         items.retain_mut(|it| match open_amounts.get(&it.item_id) {

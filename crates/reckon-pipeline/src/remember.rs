@@ -405,20 +405,19 @@ pub fn date_kept_advices(
     };
     let fail = |e: PolarsError| RunError::Write(ADVICES.into(), e.to_string());
     let (files, pos) = (text_col(r, "source_file").map_err(fail)?, text_col(r, "source_position").map_err(fail)?);
-    let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
-    for (i, line) in tables.remittances.iter_mut().enumerate() {
-        if let (Some(Some(ADVICES)), Some(Some(p))) =
-            (files.get(i).map(Option::as_deref), pos.get(i).map(Option::as_deref))
-        {
-            line.arrived = p
-                .strip_prefix("advice ")
-                .and_then(|k| k.parse::<usize>().ok())
-                .and_then(|k| prepared.advices_first_seen.get(k))
-                .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
-                .and_then(|d| i32::try_from((d - epoch).num_days()).ok());
-        }
+    for ((line, file), pos) in tables.remittances.iter_mut().zip(&files).zip(&pos) {
+        line.arrived = kept_advice_first_seen(prepared, file.as_deref(), pos.as_deref())
+            .and_then(reckon_core::date::parse_iso_date);
     }
     Ok(())
+}
+
+/// The as-of date (`YYYY-MM-DD`) of the run that first loaded a kept advice
+/// line, for a row of the pseudo-file `state:advices` (`advice <n>`); `None`
+/// for a line of the run's own files.
+fn kept_advice_first_seen<'a>(prepared: &'a Prepared, file: Option<&str>, pos: Option<&str>) -> Option<&'a str> {
+    let k = pos.filter(|_| file == Some(ADVICES))?.strip_prefix("advice ")?.parse::<usize>().ok()?;
+    prepared.advices_first_seen.get(k).map(String::as_str)
 }
 
 /// Adds rows the store kept to a loaded table (creating it if no file loaded
@@ -1062,14 +1061,8 @@ fn keep_advices(
     let oldest = (as_of - chrono::Days::new(u64::from(advice_days))).format("%Y-%m-%d").to_string();
     let (mut keep, mut first_seen, mut expired) = (Vec::with_capacity(r.height()), Vec::new(), 0u64);
     for i in 0..r.height() {
-        let since = match (files[i].as_deref(), pos[i].as_deref()) {
-            (Some(ADVICES), Some(p)) => p
-                .strip_prefix("advice ")
-                .and_then(|k| k.parse::<usize>().ok())
-                .and_then(|k| prepared.advices_first_seen.get(k).cloned())
-                .unwrap_or_else(|| today.clone()),
-            _ => today.clone(),
-        };
+        let since = kept_advice_first_seen(prepared, files[i].as_deref(), pos[i].as_deref())
+            .map_or_else(|| today.clone(), str::to_string);
         let r = pref[i].as_str();
         let k = if used.contains(&rid[i]) || (!r.is_empty() && settled.contains(r)) {
             false
