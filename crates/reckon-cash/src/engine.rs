@@ -451,9 +451,64 @@ struct Index<'a> {
     /// Name keys of at least [`CUT_NAME_MIN`] bytes (names and aliases) with their
     /// customer, sorted: the masters a cut name begins ([`Index::beginning_with`]).
     by_prefix: Vec<(String, usize)>,
-    remit: HashMap<String, Vec<&'a RemittanceLine>>,
+    advices: AdviceIndex<'a>,
+}
+
+/// Remittance advices as a payment finds them: by the payment reference they
+/// give, else (an advice without one) by currency and total paid.
+#[derive(Debug, Default)]
+pub struct AdviceIndex<'a> {
+    by_ref: HashMap<String, Vec<&'a RemittanceLine>>,
     /// Advices without a payment reference, by (currency, total paid).
-    unlinked: HashMap<(String, i64), Vec<Vec<&'a RemittanceLine>>>,
+    by_amount: HashMap<(String, i64), Vec<Vec<&'a RemittanceLine>>>,
+}
+
+impl<'a> AdviceIndex<'a> {
+    pub fn new(remittances: &'a [RemittanceLine]) -> AdviceIndex<'a> {
+        let mut by_ref: HashMap<String, Vec<&RemittanceLine>> = HashMap::default();
+        let mut advices: BTreeMap<&str, Vec<&RemittanceLine>> = BTreeMap::new();
+        for r in remittances {
+            if r.payment_ref.is_empty() {
+                advices.entry(r.remittance_id.as_str()).or_default().push(r);
+            } else {
+                by_ref.entry(r.payment_ref.clone()).or_default().push(r);
+            }
+        }
+        let mut by_amount: HashMap<(String, i64), Vec<Vec<&RemittanceLine>>> = HashMap::default();
+        for (_, lines) in advices {
+            let total = reckon_core::sum_minor(lines.iter().map(|l| l.paid));
+            by_amount.entry((lines[0].currency.clone(), total)).or_default().push(lines);
+        }
+        AdviceIndex { by_ref, by_amount }
+    }
+
+    /// The advices a payment links to, each with whether it was linked by
+    /// reference (`true`) or by amount and date (`false`): those naming the
+    /// payment's end-to-end id or reference; without one, the only advice
+    /// without a payment reference that pays exactly this amount within a
+    /// week of the booking (of the advice's date, else of the day an earlier
+    /// run received it; an advice of this run's files without a date is near
+    /// any payment).
+    pub fn links(&self, r: &Receipt) -> Vec<(&[&'a RemittanceLine], bool)> {
+        let mut out: Vec<(&[&'a RemittanceLine], bool)> = Vec::new();
+        for key in [&r.end_to_end_id, &r.reference] {
+            if let Some(lines) = self.by_ref.get(key.as_str()).filter(|_| !key.is_empty()) {
+                out.push((lines.as_slice(), true));
+            }
+        }
+        if out.is_empty()
+            && let Some(cands) = self.by_amount.get(&(r.currency.clone(), r.amount))
+        {
+            let near: Vec<&Vec<&RemittanceLine>> = cands
+                .iter()
+                .filter(|ls| ls[0].advice_date.or(ls[0].arrived).is_none_or(|d| (r.booking_date - d).abs() <= 7))
+                .collect();
+            if near.len() == 1 {
+                out.push((near[0].as_slice(), false));
+            }
+        }
+        out
+    }
 }
 
 fn block_keys(key: &str) -> Vec<String> {
@@ -616,20 +671,7 @@ impl<'a> Index<'a> {
         // The item keys and the customer side are independent: built side by side.
         let ((by_full, by_tail), c) =
             rayon::join(|| key_indexes(items, &item_currency), || CustomerIndex::new(items, customers));
-        let mut remit: HashMap<String, Vec<&RemittanceLine>> = HashMap::default();
-        let mut advices: BTreeMap<&str, Vec<&RemittanceLine>> = BTreeMap::new();
-        for r in remittances {
-            if r.payment_ref.is_empty() {
-                advices.entry(r.remittance_id.as_str()).or_default().push(r);
-            } else {
-                remit.entry(r.payment_ref.clone()).or_default().push(r);
-            }
-        }
-        let mut unlinked: HashMap<(String, i64), Vec<Vec<&RemittanceLine>>> = HashMap::default();
-        for (_, lines) in advices {
-            let total = reckon_core::sum_minor(lines.iter().map(|l| l.paid));
-            unlinked.entry((lines[0].currency.clone(), total)).or_default().push(lines);
-        }
+        let advices = AdviceIndex::new(remittances);
         // Every item's customer is in `customers` (masters, then customers known only from items).
         let item_customer: Vec<usize> =
             items.par_iter().map(|it| c.customer_at.get(&it.customer_id).copied().unwrap_or(usize::MAX)).collect();
@@ -669,8 +711,7 @@ impl<'a> Index<'a> {
             pair_blocks: c.pair_blocks,
             by_name: c.by_name,
             by_prefix: c.by_prefix,
-            remit,
-            unlinked,
+            advices,
         }
     }
 
@@ -1173,27 +1214,9 @@ fn candidates(
     let is_payer = |i: usize| payer_at.contains(&idx.item_customer[i]);
     let currency = idx.currency(&r.currency);
     let payer_reason = payer_reason(payer);
-    // 1. Remittance advice linked by the payment's reference, else the only advice
-    // without one that pays exactly this amount within a week of the booking
-    // (of the advice's date, else of the day an earlier run received it; an
-    // advice of this run's files without a date is near any payment).
-    let mut advices: Vec<(&[&RemittanceLine], bool)> = Vec::new();
-    for key in [&r.end_to_end_id, &r.reference] {
-        if let Some(lines) = idx.remit.get(key.as_str()).filter(|_| !key.is_empty()) {
-            advices.push((lines.as_slice(), true));
-        }
-    }
-    if advices.is_empty()
-        && let Some(cands) = idx.unlinked.get(&(r.currency.clone(), r.amount))
-    {
-        let near: Vec<&Vec<&RemittanceLine>> = cands
-            .iter()
-            .filter(|ls| ls[0].advice_date.or(ls[0].arrived).is_none_or(|d| (r.booking_date - d).abs() <= 7))
-            .collect();
-        if near.len() == 1 {
-            advices.push((near[0].as_slice(), false));
-        }
-    }
+    // 1. Remittance advice linked by the payment's reference, else by amount
+    // and date ([`AdviceIndex::links`]).
+    let advices = idx.advices.links(r);
     // The open invoices the payment's own text names: an advice linked by
     // amount and date alone that names none of them is another payment's.
     let named_in_text: Vec<usize> = if advices.iter().any(|(_, linked)| !linked) {

@@ -22,8 +22,9 @@ pub mod normalize;
 pub mod vocab;
 
 pub use engine::{
-    ALTERNATIVES_KEPT, Alternative, Band, Customer, FEATURE_SPEC, FEATURES, GroupScorer, MatchConfig, MatchError,
-    MatchResult, MatchRow, OpenItem, Receipt, ReceiptOutcome, RemittanceLine, TrainingRow, payer_ref_is_customer,
-    permitted_payer_reason, reference_probes, run, run_blocked, run_excluding, run_shadowed, run_with, training_rows,
+    ALTERNATIVES_KEPT, AdviceIndex, Alternative, Band, Customer, FEATURE_SPEC, FEATURES, GroupScorer, MatchConfig,
+    MatchError, MatchResult, MatchRow, OpenItem, Receipt, ReceiptOutcome, RemittanceLine, TrainingRow,
+    payer_ref_is_customer, permitted_payer_reason, reference_probes, run, run_blocked, run_excluding, run_shadowed,
+    run_with, training_rows,
 };
 pub use vocab::{MatchMethod, PayerNameForm, ReceiptStatus, ResidualReason};

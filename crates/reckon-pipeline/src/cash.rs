@@ -85,6 +85,7 @@ pub fn run_remembering(
             applied = apply_decisions(m, &i.receipts, i.items.to_mut(), &i.customers, &snapshot, run_id);
         }
         if !applied.txns.is_empty() {
+            advices_of_decided(&i.receipts, &i.items, &i.remittances, &mut applied);
             i.receipts.to_mut().retain(|r| !applied.txns.contains(&r.txn_id));
         }
         rejected = &m.rejected_pairs;
@@ -139,6 +140,42 @@ pub fn run_remembering(
     }
     tracing::debug!(ms = t.elapsed().as_millis() as u64, "cash: applications recorded");
     Ok((result, applied))
+}
+
+/// Marks used the remittance advices of the payments decisions settled this
+/// run: an advice such a payment links to ([`reckon_cash::AdviceIndex::links`])
+/// that names an invoice the decision applied it to. The engine does not see
+/// those payments; an advice left unmarked, linked by amount alone, would be
+/// kept and offered to the next payment of the same amount.
+fn advices_of_decided(receipts: &[Receipt], items: &[OpenItem], remittances: &[RemittanceLine], applied: &mut Applied) {
+    use reckon_cash::normalize::invoice_keys;
+    if remittances.is_empty() {
+        return;
+    }
+    let advices = reckon_cash::AdviceIndex::new(remittances);
+    let by_id: HashMap<&str, &OpenItem> = items.iter().map(|it| (it.item_id.as_str(), it)).collect();
+    let mut used = Vec::new();
+    for r in receipts.iter().filter(|r| applied.txns.contains(&r.txn_id)) {
+        // The keys of the invoices the decision applied the payment to.
+        let keys: Vec<(Option<String>, Option<String>)> = applied
+            .learned
+            .applications
+            .iter()
+            .filter(|a| a.txn_id == r.txn_id && a.decision_id.is_some())
+            .filter_map(|a| by_id.get(a.item_id.as_str()))
+            .map(|it| invoice_keys(&it.invoice_number))
+            .collect();
+        for (lines, _) in advices.links(r) {
+            let names_one = lines.iter().any(|l| {
+                let (full, tail) = invoice_keys(&l.invoice_ref);
+                keys.iter().any(|(f, t)| (full.is_some() && full == *f) || (tail.is_some() && tail == *t))
+            });
+            if names_one {
+                used.push(lines[0].remittance_id.clone());
+            }
+        }
+    }
+    applied.learned.advices_used.extend(used);
 }
 
 /// Confirmed payer names and payers added to the customer master (the open

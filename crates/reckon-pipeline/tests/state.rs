@@ -881,6 +881,49 @@ fn a_kept_advice_without_date_or_reference_links_by_amount_only_near_its_arrival
 }
 
 #[test]
+fn an_advice_a_decision_settled_is_not_offered_to_the_next_payment_of_its_amount() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let t = tmp.path();
+    let state = t.join("state.db");
+    // An advice without a payment reference from a payer that is no customer:
+    // linked to the payment by amount and date alone, it waits for a person.
+    let line = |rid: &str, inv: &str, amount: &str| format!("{rid},,ORBIT TREASURY,2026-11-02,{inv},{amount},,,,EUR");
+    let pay = |id: &str, date: &str, amount: &str| bank(id, date, amount, "ORBIT TREASURY", "", "", "Payment");
+    let ar = vec![
+        item("AR-21", "C6", "Lambda Oy", "INV-721", "150.00"),
+        item("AR-22", "C6", "Lambda Oy", "INV-722", "150.00"),
+    ];
+    write_day(&t.join("d1"), &[pay("R1", "2026-11-02", "150.00")], &ar, &[line("W1", "INV-721", "150.00")], &[]);
+    reckon_pipeline::run(&opts(&t.join("d1"), &t.join("o1"), &state, 2, rules())).unwrap_or_else(|e| panic!("{e}"));
+    let x1 = exceptions(&t.join("o1"))["bank_transactions:R1"].0.clone();
+    // Proposed with the advice's invoice, for a person.
+    let df = read(&t.join("o1/exceptions.parquet"));
+    let records = strs(&df, "records");
+    assert!(records.iter().any(|r| r == "bank_transactions:R1|ar_open_items:AR-21"), "{records:?}");
+    let f = decisions_file(
+        &t.join("dec"),
+        "d.jsonl",
+        &[serde_json::json!({"decision_id": "D1", "exception_id": x1, "action": "accept", "actor": "alice",
+            "decided_at": "2026-11-02T19:00:00Z"})],
+    );
+    let v = submit(&state, &f, &reckon_state::Policy::default());
+    assert!(v.iter().all(|v| v.status != Some(reckon_state::DecisionStatus::Refused)), "{v:?}");
+    // The decision applies the payment (the ERP has not posted it yet); its
+    // advice is used and no longer kept.
+    write_day(&t.join("d3"), &[], &ar, &[], &[]);
+    reckon_pipeline::run(&opts(&t.join("d3"), &t.join("o3"), &state, 3, rules())).unwrap_or_else(|e| panic!("{e}"));
+    let m3 = manifest(&t.join("o3"));
+    assert_eq!(m3["state"]["decisions_applied"], 1, "{}", m3["state"]);
+    assert_eq!(m3["state"]["advices_kept"], 0, "{}", m3["state"]);
+    // The payer's next payment of the same amount is not linked to it.
+    write_day(&t.join("d4"), &[pay("R2", "2026-11-04", "150.00")], &ar, &[], &[]);
+    reckon_pipeline::run(&opts(&t.join("d4"), &t.join("o4"), &state, 4, rules())).unwrap_or_else(|e| panic!("{e}"));
+    let m = read(&t.join("o4/matches.parquet"));
+    let (ids, rid) = (strs(&m, "txn_id"), strs(&m, "remittance_id"));
+    assert!(ids.iter().zip(&rid).all(|(i, r)| i != "R2" || r != "W1"), "{ids:?} {rid:?}");
+}
+
+#[test]
 fn a_run_keeps_a_bounded_sample_of_its_automatic_matches() {
     let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let t = tmp.path();
