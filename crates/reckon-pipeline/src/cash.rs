@@ -71,7 +71,7 @@ pub fn run_remembering(
     let snapshot: rustc_hash::FxHashMap<&str, i64> = match memory {
         Some(m) => loaded
             .iter()
-            .map(|it| (it.item_id.as_str(), m.open_seen.get(&it.item_id).copied().unwrap_or(it.amount)))
+            .map(|it| (it.item_id.as_str(), m.reduced.get(&it.item_id).map_or(it.amount, |r| r.seen)))
             .collect(),
         None => rustc_hash::FxHashMap::default(),
     };

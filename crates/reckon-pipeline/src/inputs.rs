@@ -114,18 +114,18 @@ impl Tables {
     /// after reckon's applications the receivables snapshot does not show
     /// yet); an item so applied in full is not open any more. Called before
     /// any stage holds the rows, so they change in place.
-    pub fn reduce_open_items(&mut self, open_amounts: &rustc_hash::FxHashMap<String, i64>) {
-        if open_amounts.is_empty() {
+    pub fn reduce_open_items(&mut self, reduced: &rustc_hash::FxHashMap<String, crate::remember::Reduced>) {
+        if reduced.is_empty() {
             return;
         }
         // No stage has run: the lock cannot be poisoned, and its rows are whole.
         let slot = self.open_items.0.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner);
         let Some(rows) = slot.as_mut() else { return };
         let items = Arc::make_mut(rows);
-        items.retain_mut(|it| match open_amounts.get(&it.item_id) {
-            Some(a) => {
-                it.amount = *a;
-                *a != 0
+        items.retain_mut(|it| match reduced.get(&it.item_id) {
+            Some(r) => {
+                it.amount = r.open;
+                r.open != 0
             }
             None => true,
         });

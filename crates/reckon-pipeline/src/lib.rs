@@ -282,7 +282,7 @@ pub fn run_stages(opts: &RunOptions, stages: &[Box<dyn stage::Stage>]) -> Result
     tracing::info!(stage = "tables", "stage start");
     let mut tables = inputs::Tables::from_loaded(&loaded)?;
     if let Some(m) = &memory {
-        tables.reduce_open_items(&m.open_amounts);
+        tables.reduce_open_items(&m.reduced);
     }
     if let Some(p) = &prepared {
         remember::date_kept_advices(&mut tables, &loaded, p)?;

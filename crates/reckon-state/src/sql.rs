@@ -155,6 +155,14 @@ pub(crate) trait Sql {
     }
     fn rows(&mut self, sql: &str, args: &[Val]) -> Result<Vec<Row>, DbError>;
 
+    /// Executes `sql` once for each `width` values of `args`, in order.
+    fn exec_each(&mut self, sql: &str, args: &[Val], width: usize) -> Result<(), DbError> {
+        for a in args.chunks(width.max(1)) {
+            self.exec(sql, a)?;
+        }
+        Ok(())
+    }
+
     fn one(&mut self, sql: &str, args: &[Val]) -> Result<Option<Row>, DbError> {
         Ok(self.rows(sql, args)?.into_iter().next())
     }
@@ -210,6 +218,15 @@ fn lite_exec(c: &rusqlite::Connection, sql: &str, args: &[Val]) -> Result<u64, D
     Ok(st.execute(rusqlite::params_from_iter(args.iter()))? as u64)
 }
 
+/// [`Sql::exec_each`] with the statement looked up once, not per row.
+fn lite_exec_each(c: &rusqlite::Connection, sql: &str, args: &[Val], width: usize) -> Result<(), DbError> {
+    let mut st = c.prepare_cached(sql)?;
+    for a in args.chunks(width.max(1)) {
+        st.execute(rusqlite::params_from_iter(a.iter()))?;
+    }
+    Ok(())
+}
+
 impl Sql for rusqlite::Connection {
     fn exec(&mut self, sql: &str, args: &[Val]) -> Result<u64, DbError> {
         lite_exec(self, sql, args)
@@ -223,6 +240,9 @@ impl Sql for rusqlite::Connection {
 impl Sql for rusqlite::Transaction<'_> {
     fn exec(&mut self, sql: &str, args: &[Val]) -> Result<u64, DbError> {
         lite_exec(self, sql, args)
+    }
+    fn exec_each(&mut self, sql: &str, args: &[Val], width: usize) -> Result<(), DbError> {
+        lite_exec_each(self, sql, args, width)
     }
     fn rows(&mut self, sql: &str, args: &[Val]) -> Result<Vec<Row>, DbError> {
         lite_rows(self, sql, args)

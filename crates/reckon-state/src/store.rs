@@ -433,6 +433,14 @@ fn payloads(c: &mut dyn Sql, ids: &[String]) -> Result<HashMap<String, String>, 
         .collect()
 }
 
+/// The first `n` bytes of the file at `path` (fewer if it is shorter).
+fn read_head(path: &Path, n: usize) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut head = Vec::with_capacity(n);
+    std::fs::File::open(path)?.take(n as u64).read_to_end(&mut head)?;
+    Ok(head)
+}
+
 fn db(path: &Path) -> impl Fn(DbError) -> StateError + '_ {
     move |e| match e {
         DbError::NotADatabase => StateError::NotADatabase(path.to_path_buf(), e.to_string()),
@@ -490,7 +498,8 @@ impl Store {
             Err(std::fs::TryLockError::WouldBlock) => return Err(StateError::Busy(path.to_path_buf())),
             Err(std::fs::TryLockError::Error(e)) => return Err(StateError::Io(lock_path, e)),
         }
-        match std::fs::read(path) {
+        // The header alone: a store of gigabytes is not read to check its first bytes.
+        match read_head(path, SQLITE_MAGIC.len()) {
             Ok(bytes) if !bytes.is_empty() && !bytes.starts_with(SQLITE_MAGIC) => {
                 return Err(StateError::NotADatabase(
                     path.to_path_buf(),
@@ -586,6 +595,7 @@ impl Store {
     pub fn memory(&mut self) -> Result<Memory, StateError> {
         let path = self.path.clone();
         let e = db(&path);
+        let t = std::time::Instant::now();
         let mut m = Memory { last_run: self.runs()?.pop(), ..Memory::default() };
         let latest = m.last_run.as_ref().map(|r| r.run_id.clone());
         let c = self.sql();
@@ -635,6 +645,8 @@ impl Store {
                 decision_id: r.opt_text(6),
             });
         }
+        tracing::debug!(ms = t.elapsed().as_millis() as u64, "memory: entries, run files, applications");
+        let t = std::time::Instant::now();
         let open = exception_rows_with(
             c,
             latest.as_deref(),
@@ -647,6 +659,8 @@ impl Store {
             m.keys_by_id.insert(r.exception_id.clone(), r.problem_key.clone());
             m.exceptions.insert(r.problem_key.clone(), r);
         }
+        tracing::debug!(ms = t.elapsed().as_millis() as u64, open = m.exceptions.len(), "memory: exceptions");
+        let t = std::time::Instant::now();
         for r in c
             .rows(
                 "SELECT name_key, customer_id, name, decision_id, actor, decided_at FROM payer_aliases \
@@ -705,7 +719,14 @@ impl Store {
                 x.payload = p;
             }
         }
+        tracing::debug!(ms = t.elapsed().as_millis() as u64, "memory: learned, decisions to apply");
+        let t = std::time::Instant::now();
         m.decided_proposals = self.decided_proposals()?;
+        tracing::debug!(
+            ms = t.elapsed().as_millis() as u64,
+            n = m.decided_proposals.len(),
+            "memory: decided proposals"
+        );
         Ok(m)
     }
 
@@ -1598,7 +1619,7 @@ fn insert_many(
     tx: &mut dyn Sql,
     table: &str,
     columns: &[&str],
-    rows: Vec<Vec<Val>>,
+    rows: impl IntoIterator<Item = Vec<Val>>,
     tail: &str,
 ) -> Result<(), DbError> {
     let k = columns.len().max(1);
@@ -1629,6 +1650,19 @@ fn insert_many(
     };
     let full = statement(per);
     let mut rows = rows.into_iter().peekable();
+    if per == 1 {
+        // One row a statement: the statement is looked up once per batch of
+        // rows, and the rows are built a batch at a time.
+        let mut args: Vec<Val> = Vec::with_capacity(ROWS_PER_BATCH * k);
+        while rows.peek().is_some() {
+            args.clear();
+            for r in rows.by_ref().take(ROWS_PER_BATCH) {
+                args.extend(r);
+            }
+            tx.exec_each(&full, &args, k)?;
+        }
+        return Ok(());
+    }
     let mut args: Vec<Val> = Vec::with_capacity(per * k);
     while rows.peek().is_some() {
         args.clear();
@@ -1646,6 +1680,10 @@ fn insert_many(
     Ok(())
 }
 
+/// Rows [`insert_many`] builds and executes at a time where a statement
+/// carries one row (SQLite).
+const ROWS_PER_BATCH: usize = 4096;
+
 /// The columns of `bank_entries`, in the order a run writes them.
 const BANK_ENTRY_COLUMNS: [&str; 9] =
     ["txn_id", "amount_minor", "currency", "row_json", "status", "first_run", "last_run", "settled_run", "settled_by"];
@@ -1654,28 +1692,26 @@ fn write_run(tx: &mut dyn Sql, ch: &RunChanges) -> Result<(), DbError> {
     let t = std::time::Instant::now();
     // New entries are inserted; a known entry's status and settlement change.
     // One row per entry (the last change wins), as one statement may not touch a row twice.
-    let mut by_id: std::collections::BTreeMap<&str, &EntryChange> = std::collections::BTreeMap::new();
-    for c in &ch.entries {
-        by_id.insert(c.txn_id.as_str(), c);
-    }
+    // In key order (the index grows in order); of changes to one entry the last.
+    use rayon::slice::ParallelSliceMut;
+    let mut by_id: Vec<(usize, &EntryChange)> = ch.entries.iter().enumerate().collect();
+    by_id.par_sort_unstable_by(|(i, a), (j, b)| a.txn_id.cmp(&b.txn_id).then(j.cmp(i)));
+    by_id.dedup_by(|b, a| a.1.txn_id == b.1.txn_id);
     let run = Val::Text(ch.run.run_id.clone());
-    let rows: Vec<Vec<Val>> = by_id
-        .values()
-        .map(|c| {
-            let settled_run = if c.status != EntryStatus::Open { run.clone() } else { Val::Null };
-            vec![
-                Val::Text(c.txn_id.clone()),
-                Val::Int(c.amount_minor),
-                Val::Text(c.currency.clone()),
-                Val::Text(String::new()),
-                Val::Text(c.status.as_str().to_string()),
-                run.clone(),
-                run.clone(),
-                settled_run,
-                c.settled_by.to_val(),
-            ]
-        })
-        .collect();
+    let rows = by_id.into_iter().map(|(_, c)| {
+        let settled_run = if c.status != EntryStatus::Open { run.clone() } else { Val::Null };
+        vec![
+            Val::Text(c.txn_id.clone()),
+            Val::Int(c.amount_minor),
+            Val::Text(c.currency.clone()),
+            Val::Text(String::new()),
+            Val::Text(c.status.as_str().to_string()),
+            run.clone(),
+            run.clone(),
+            settled_run,
+            c.settled_by.to_val(),
+        ]
+    });
     insert_many(
         tx,
         "bank_entries",
