@@ -104,7 +104,7 @@ pub fn open(path: &Path, config: &crate::Config, input: &Path, at: &str) -> Resu
     let policy = config.decisions.build().map_err(RunError::Config)?;
     let mut store = Store::open(path)?;
     let (verdicts, unreadable) = intake(&mut store, input, &policy, at)?;
-    let memory = store.memory()?;
+    let memory = store.memory_labelling(config.monitor.calibration_window)?;
     Ok(Opened {
         store,
         memory,

@@ -288,6 +288,28 @@ fn decisions_that_contradict_the_probabilities_raise_calibration_drift() {
     }
 }
 
+/// A run reads the proposals of the newest decisions until it has the labels
+/// it judges (`[monitor] calibration_window`), not every decision ever made;
+/// what it reads is labelled as a read of all of them labels it.
+#[test]
+fn calibration_reads_the_newest_decisions_until_it_has_its_labels() {
+    let t = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let state = t.path().join("state.db");
+    decided_store(&state, "cash@9.9", 0.97, 100, 60);
+    let mut store = reckon_state::Store::open(&state).unwrap_or_else(|e| panic!("{e}"));
+    let all = store.decided_proposals(1000).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(all.len(), 100);
+    for (labels, from) in [(30, 70), (1, 99), (100, 0)] {
+        let newest = store.decided_proposals(labels).unwrap_or_else(|e| panic!("{e}"));
+        let ids: std::collections::BTreeSet<String> = newest.iter().map(|l| l.decision_id.clone()).collect();
+        let expected: std::collections::BTreeSet<String> = (from..100).map(|i| format!("D-CAL-{i:04}")).collect();
+        assert_eq!(ids, expected, "{labels}");
+        assert!(newest.iter().all(|l| all.contains(l)), "{labels}");
+    }
+    // The store's default is the monitor's.
+    assert_eq!(reckon_state::CALIBRATION_LABELS, reckon_monitor::DriftLimits::default().calibration_window);
+}
+
 /// A served model that carries an entity's own auto threshold
 /// (`auto@<entity>`, as `reckon train cash --state` writes it): the run clears
 /// none of that entity's groups at a threshold none reaches, and the other

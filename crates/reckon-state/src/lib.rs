@@ -35,9 +35,9 @@ pub use config::{DecisionsConfig, Policy, Sla, StateConfig};
 pub use decision::{Action, DecisionInput, DecisionStatus, ItemAmount, Received, Unreadable};
 pub use reckon_core::{ExceptionKind, ExceptionState};
 pub use store::{
-    Alias, Application, AuditLine, ChainCheck, Dismissal, EntryChange, EntryStatus, EventRow, ExceptionRecord, Memory,
-    NewRun, PendingRun, Permission, RunChanges, RunFile, RunRecord, SCHEMA_VERSION, Store, StoredDecision, Verdict,
-    is_postgres,
+    Alias, Application, AuditLine, CALIBRATION_LABELS, ChainCheck, Dismissal, EntryChange, EntryStatus, EventRow,
+    ExceptionRecord, Memory, NewRun, PendingRun, Permission, RunChanges, RunFile, RunRecord, SCHEMA_VERSION, Store,
+    StoredDecision, Verdict, is_postgres,
 };
 
 use std::path::PathBuf;

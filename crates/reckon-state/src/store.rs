@@ -18,7 +18,11 @@ mod embedded {
 }
 
 /// The newest schema version this build knows (the last file in `migrations/`).
-pub const SCHEMA_VERSION: i64 = 13;
+pub const SCHEMA_VERSION: i64 = 14;
+
+/// How many decided proposals [`Store::memory`] reads at least, when there
+/// are as many: `[monitor] calibration_window`'s default.
+pub const CALIBRATION_LABELS: usize = 2000;
 
 reckon_core::vocab_enum! {
     /// Where a bank entry stands across the chain of runs.
@@ -591,8 +595,17 @@ impl Store {
         runs(self.sql()).map_err(db(&path))
     }
 
-    /// Everything a run reads from the store: what is open and what was learned.
+    /// Everything a run reads from the store: what is open and what was
+    /// learned, with the proposals of the newest decisions until
+    /// [`CALIBRATION_LABELS`] are labelled ([`Store::memory_labelling`]).
     pub fn memory(&mut self) -> Result<Memory, StateError> {
+        self.memory_labelling(CALIBRATION_LABELS)
+    }
+
+    /// [`Store::memory`], reading the proposals of the newest decisions until
+    /// `calibration_labels` are labelled (a run judges its model's calibration
+    /// on the newest `[monitor] calibration_window`).
+    pub fn memory_labelling(&mut self, calibration_labels: usize) -> Result<Memory, StateError> {
         let path = self.path.clone();
         let e = db(&path);
         let t = std::time::Instant::now();
@@ -721,7 +734,7 @@ impl Store {
         }
         tracing::debug!(ms = t.elapsed().as_millis() as u64, "memory: learned, decisions to apply");
         let t = std::time::Instant::now();
-        m.decided_proposals = self.decided_proposals()?;
+        m.decided_proposals = self.decided_proposals(calibration_labels)?;
         tracing::debug!(
             ms = t.elapsed().as_millis() as u64,
             n = m.decided_proposals.len(),
@@ -1118,42 +1131,56 @@ impl Store {
         Ok(all.into_iter().filter(|s| s.challenger.as_deref() == Some(challenger)).collect())
     }
 
-    /// The proposals people decided, labelled by their decisions, without
-    /// their features: what a run reads to judge its model's calibration in
-    /// the field (review proposals, the decisions that label them, and only
-    /// the exceptions those decisions name).
-    pub fn decided_proposals(&mut self) -> Result<Vec<crate::models::LabelledProposal>, StateError> {
+    /// The proposals the newest decisions labelled, without their features:
+    /// what a run reads to judge its model's calibration in the field. The
+    /// decisions that label proposals are read newest first, a page of
+    /// `labels` at a time (schema 14's index `decisions_labelling`), until
+    /// they label at least `labels` proposals or none are left; then only the
+    /// exceptions they name and the review proposals of those entries.
+    pub fn decided_proposals(&mut self, labels: usize) -> Result<Vec<crate::models::LabelledProposal>, StateError> {
         let path = self.path.clone();
         let c = self.sql();
-        let decisions = decisions_where(
-            c,
-            &path,
-            "status IN ('accepted', 'applied') AND action IN ('accept', 'match', 'choose', 'reject_pair')",
-            &[],
-        )?;
-        let rows = c
-            .rows(
-                "SELECT DISTINCT e.exception_id, e.subject FROM exceptions e \
-                 JOIN decisions d ON d.exception_id = e.exception_id \
-                 WHERE e.subject LIKE 'bank_transactions:%' ORDER BY e.exception_id",
+        let page = labels.max(1);
+        // Newest first, as read.
+        let mut decisions: Vec<StoredDecision> = Vec::new();
+        let mut txns: HashMap<String, String> = HashMap::new();
+        let mut named: BTreeSet<String> = BTreeSet::new();
+        let mut scores: Vec<(i64, crate::models::ProposalScore)> = Vec::new();
+        loop {
+            let batch = decisions_select(
+                c,
+                &path,
+                &format!(
+                    "WHERE {DECISIONS_LABELLING} ORDER BY decided_at DESC, decision_id DESC LIMIT {page} OFFSET {}",
+                    decisions.len()
+                ),
                 &[],
-            )
-            .map_err(db(&path))?;
-        let txns: HashMap<String, String> = rows
-            .iter()
-            .map(|r| {
-                let subject = r.text(1)?;
-                Ok((r.text(0)?, subject.strip_prefix("bank_transactions:").unwrap_or(&subject).to_string()))
-            })
-            .collect::<Result<_, DbError>>()
-            .map_err(db(&path))?;
-        // Only the proposals of entries a decision named can be labelled.
-        let named: BTreeSet<&String> = txns.values().collect();
-        let named: Vec<String> = named.into_iter().cloned().collect();
-        let scores = review_proposals_among(c, &path, &named)?;
-        let mut out = crate::models::label_proposals(&scores, &decisions, &txns);
+            )?;
+            let read = batch.len();
+            let ids: BTreeSet<String> =
+                batch.iter().filter_map(|d| d.exception_id.clone()).filter(|e| !txns.contains_key(e)).collect();
+            let ids: Vec<String> = ids.into_iter().collect();
+            for r in
+                among(c, "SELECT exception_id, subject FROM exceptions WHERE exception_id", &ids).map_err(db(&path))?
+            {
+                let (id, subject) = (r.text(0).map_err(db(&path))?, r.text(1).map_err(db(&path))?);
+                if let Some(t) = subject.strip_prefix("bank_transactions:") {
+                    txns.insert(id, t.to_string());
+                }
+            }
+            // Only the proposals of entries a decision named can be labelled.
+            let new: BTreeSet<String> = txns.values().filter(|t| !named.contains(*t)).cloned().collect();
+            let new: Vec<String> = new.into_iter().collect();
+            scores.extend(review_proposals_seq(c, &path, &new)?);
+            named.extend(new);
+            decisions.extend(batch);
+            if read < page || label_in_order(&mut scores, &decisions, &txns).len() >= labels {
+                break;
+            }
+        }
+        let mut out = label_in_order(&mut scores, &decisions, &txns);
         // Oldest run first, as the scores came.
-        let seq: HashMap<&str, usize> = scores.iter().enumerate().map(|(i, s)| (s.run_id.as_str(), i)).collect();
+        let seq: HashMap<&str, usize> = scores.iter().enumerate().map(|(i, (_, s))| (s.run_id.as_str(), i)).collect();
         out.sort_by_key(|l| seq.get(l.score.run_id.as_str()).copied().unwrap_or(usize::MAX));
         Ok(out)
     }
@@ -1225,14 +1252,15 @@ fn proposal_scores_where(
     rows.iter().map(proposal_from_row).collect::<Result<_, DbError>>().map_err(db(path))
 }
 
-/// The review proposals of the given bank entries, in run order (entries in
-/// order within a run): read through the partial index
-/// `proposal_scores_review_by_txn` (schema 13), not every proposal kept.
-fn review_proposals_among(
+/// The review proposals of the given bank entries with the sequence number of
+/// their run, in run order (entries in order within a run): read through the
+/// partial index `proposal_scores_review_by_txn` (schema 13), not every
+/// proposal kept.
+fn review_proposals_seq(
     c: &mut dyn Sql,
     path: &Path,
     txns: &[String],
-) -> Result<Vec<crate::models::ProposalScore>, StateError> {
+) -> Result<Vec<(i64, crate::models::ProposalScore)>, StateError> {
     let rows = among(c, &review_proposals_select(), txns).map_err(db(path))?;
     let mut out = rows
         .iter()
@@ -1240,10 +1268,29 @@ fn review_proposals_among(
         .collect::<Result<Vec<(i64, crate::models::ProposalScore)>, DbError>>()
         .map_err(db(path))?;
     out.sort_by(|(a, x), (b, y)| (a, &x.txn_id).cmp(&(b, &y.txn_id)));
-    Ok(out.into_iter().map(|(_, p)| p).collect())
+    Ok(out)
 }
 
-/// [`review_proposals_among`]'s query but for the `IN (…)` list of entries.
+/// [`crate::models::label_proposals`] on scores gathered page by page (put in
+/// run order here) and decisions read newest first.
+fn label_in_order(
+    scores: &mut [(i64, crate::models::ProposalScore)],
+    newest_first: &[StoredDecision],
+    txns: &HashMap<String, String>,
+) -> Vec<crate::models::LabelledProposal> {
+    scores.sort_by(|(a, x), (b, y)| (a, &x.txn_id).cmp(&(b, &y.txn_id)));
+    let in_order: Vec<crate::models::ProposalScore> = scores.iter().map(|(_, s)| s.clone()).collect();
+    let decisions: Vec<StoredDecision> = newest_first.iter().rev().cloned().collect();
+    crate::models::label_proposals(&in_order, &decisions, txns)
+}
+
+/// The decisions that label proposals: accepted or applied matches, choices,
+/// acceptances and rejected pairs. The condition of the partial index
+/// `decisions_labelling` (schema 14), term for term.
+const DECISIONS_LABELLING: &str = "(status = 'accepted' OR status = 'applied') \
+     AND (action = 'accept' OR action = 'match' OR action = 'choose' OR action = 'reject_pair')";
+
+/// [`review_proposals_seq`]'s query but for the `IN (…)` list of entries.
 fn review_proposals_select() -> String {
     format!(
         "SELECT {}, r.seq FROM proposal_scores p JOIN runs r ON r.run_id = p.run_id \
@@ -1577,10 +1624,15 @@ fn decisions_where(
     filter: &str,
     args: &[Val],
 ) -> Result<Vec<StoredDecision>, StateError> {
+    decisions_select(c, path, &format!("WHERE {filter} ORDER BY decided_at, decision_id"), args)
+}
+
+/// Decisions by `tail`, the query's `WHERE … ORDER BY …` and any `LIMIT`.
+fn decisions_select(c: &mut dyn Sql, path: &Path, tail: &str, args: &[Val]) -> Result<Vec<StoredDecision>, StateError> {
     let e = db(path);
     let sql = format!(
         "SELECT decision_id, exception_id, action, actor, decided_at, body, status, reason, source, approved_by, applied_run \
-         FROM decisions WHERE {filter} ORDER BY decided_at, decision_id"
+         FROM decisions {tail}"
     );
     let mut out = Vec::new();
     for r in c.rows(&sql, args).map_err(&e)? {
@@ -2694,10 +2746,15 @@ mod tests {
         let review = format!("{} IN ('T1', 'T2')", review_proposals_select());
         let pending =
             format!("SELECT decision_id FROM decisions WHERE {PENDING_DECISIONS} ORDER BY decided_at, decision_id");
+        let labelling = format!(
+            "SELECT decision_id FROM decisions WHERE {DECISIONS_LABELLING} \
+             ORDER BY decided_at DESC, decision_id DESC LIMIT 2000 OFFSET 2000"
+        );
         for (sql, index) in [
             (open.as_str(), "exceptions_open"),
             (review.as_str(), "proposal_scores_review_by_txn"),
             (pending.as_str(), "decisions_to_apply"),
+            (labelling.as_str(), "decisions_labelling"),
             (COUNT_OPEN, "bank_entries_open"),
             (COUNT_RESOLVED, "bank_entries_resolved"),
             (COUNT_OTHER_STATUS, "bank_entries_other_status"),
