@@ -82,6 +82,24 @@ impl Row {
         }
     }
 
+    /// [`Row::text`], moving the value out of the row (left empty): a row
+    /// read once into a record is not copied column by column.
+    pub fn take_text(&mut self, i: usize) -> Result<String, DbError> {
+        match self.0.get_mut(i) {
+            Some(Val::Text(s)) => Ok(std::mem::take(s)),
+            Some(Val::Int(v)) => Ok(v.to_string()),
+            other => Err(DbError::Other(format!("column {i}: text expected, found {other:?}"))),
+        }
+    }
+
+    /// [`Row::opt_text`], moving the value out of the row.
+    pub fn take_opt_text(&mut self, i: usize) -> Option<String> {
+        match self.0.get_mut(i) {
+            Some(Val::Text(s)) => Some(std::mem::take(s)),
+            _ => None,
+        }
+    }
+
     pub fn bytes(&self, i: usize) -> Result<Vec<u8>, DbError> {
         match self.0.get(i) {
             Some(Val::Bytes(b)) => Ok(b.clone()),

@@ -775,7 +775,7 @@ impl Store {
         let c = self.sql();
         let cols = exception_columns("''");
         let rows = among(c, &format!("SELECT {cols} FROM exceptions WHERE problem_key"), keys).map_err(db(&path))?;
-        rows.iter().map(|r| exception_from_row(r, latest.as_deref())).collect::<Result<_, _>>().map_err(db(&path))
+        rows.into_iter().map(|r| exception_from_row(r, latest.as_deref())).collect::<Result<_, _>>().map_err(db(&path))
     }
 
     /// The published payloads of the given exceptions (id → JSON).
@@ -1582,39 +1582,39 @@ fn exception_rows_with(
     args: &[Val],
 ) -> Result<Vec<ExceptionRecord>, DbError> {
     let sql = format!("SELECT {} FROM exceptions WHERE {filter} ORDER BY exception_id", exception_columns(payload));
-    c.rows(&sql, args)?.iter().map(|r| exception_from_row(r, latest)).collect()
+    c.rows(&sql, args)?.into_iter().map(|r| exception_from_row(r, latest)).collect()
 }
 
 /// An exception row; `state` as of now: one a run raised as `new` and no later
 /// run changed is `open` once a later run exists (`latest`, the chain's last run).
-fn exception_from_row(r: &Row, latest: Option<&str>) -> Result<ExceptionRecord, DbError> {
-    let kind = r.text(2)?;
-    let state = r.text(3)?;
+fn exception_from_row(mut r: Row, latest: Option<&str>) -> Result<ExceptionRecord, DbError> {
+    let kind = r.take_text(2)?;
+    let state = r.take_text(3)?;
     let mut state =
         ExceptionState::parse(&state).ok_or_else(|| DbError::Other(format!("exception state '{state}'")))?;
-    let last_run = r.text(12)?;
+    let last_run = r.take_text(12)?;
     if state == ExceptionState::New && latest.is_some_and(|l| l != last_run) {
         state = ExceptionState::Open;
     }
     Ok(ExceptionRecord {
-        exception_id: r.text(0)?,
-        problem_key: r.text(1)?,
+        exception_id: r.take_text(0)?,
+        problem_key: r.take_text(1)?,
         kind: ExceptionKind::parse(&kind).ok_or_else(|| DbError::Other(format!("exception kind '{kind}'")))?,
         state,
-        subject: r.text(4)?,
-        band: r.text(5)?,
-        currency: r.opt_text(6),
-        amount: r.opt_text(7),
-        content_digest: r.text(8)?,
-        material_digest: r.text(9)?,
-        first_run: r.text(10)?,
-        first_seen: r.text(11)?,
+        subject: r.take_text(4)?,
+        band: r.take_text(5)?,
+        currency: r.take_opt_text(6),
+        amount: r.take_opt_text(7),
+        content_digest: r.take_text(8)?,
+        material_digest: r.take_text(9)?,
+        first_run: r.take_text(10)?,
+        first_seen: r.take_text(11)?,
         last_run,
-        last_seen: r.text(13)?,
-        resolved_run: r.opt_text(14),
-        resolution: r.opt_text(15),
-        preparers: split(&r.opt_text(16).unwrap_or_default()),
-        payload: r.text(17)?,
+        last_seen: r.take_text(13)?,
+        resolved_run: r.take_opt_text(14),
+        resolution: r.take_opt_text(15),
+        preparers: split(&r.take_opt_text(16).unwrap_or_default()),
+        payload: r.take_text(17)?,
     })
 }
 
