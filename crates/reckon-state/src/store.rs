@@ -1147,15 +1147,25 @@ impl Store {
         let mut named: BTreeSet<String> = BTreeSet::new();
         let mut scores: Vec<(i64, crate::models::ProposalScore)> = Vec::new();
         loop {
-            let batch = decisions_select(
-                c,
-                &path,
-                &format!(
-                    "WHERE {DECISIONS_LABELLING} ORDER BY decided_at DESC, decision_id DESC LIMIT {page} OFFSET {}",
-                    decisions.len()
-                ),
-                &[],
-            )?;
+            // The next page starts after the last decision read (by key, not by
+            // offset: a decision submitted meanwhile does not shift the pages).
+            let batch = match decisions.last() {
+                None => decisions_select(
+                    c,
+                    &path,
+                    &format!("WHERE {DECISIONS_LABELLING} ORDER BY decided_at DESC, decision_id DESC LIMIT {page}"),
+                    &[],
+                )?,
+                Some(last) => decisions_select(
+                    c,
+                    &path,
+                    &format!(
+                        "WHERE {DECISIONS_LABELLING} AND (decided_at < $1 OR (decided_at = $1 AND decision_id < $2)) \
+                         ORDER BY decided_at DESC, decision_id DESC LIMIT {page}"
+                    ),
+                    &[Val::Text(last.decided_at.clone()), Val::Text(last.decision_id.clone())],
+                )?,
+            };
             let read = batch.len();
             let ids: BTreeSet<String> =
                 batch.iter().filter_map(|d| d.exception_id.clone()).filter(|e| !txns.contains_key(e)).collect();
@@ -2738,6 +2748,102 @@ mod tests {
     /// The reads that would otherwise grow with the chain use the partial
     /// indexes of schema 13 (SQLite's query plans; a filter edited apart from
     /// its index would scan every row again).
+    /// Calibration reads the decisions that label proposals a page at a time,
+    /// newest first, until enough proposals are labelled: decisions that label
+    /// none (about no bank entry) make it read on, page after page by key,
+    /// through decisions made at the same second.
+    #[test]
+    fn decided_proposals_are_read_page_after_page_until_enough_are_labelled() {
+        let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        for path in test_stores(tmp.path(), "reckon_calibration_pages") {
+            let mut store = Store::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let run_id = "RUN-1".to_string();
+            let mut ch = RunChanges::new(NewRun {
+                run_id: run_id.clone(),
+                as_of: "2026-01-01".into(),
+                started_at: "2026-01-01T06:00:00Z".into(),
+                input: "in".into(),
+                output: "out".into(),
+            });
+            let mut exception_ids = Vec::new();
+            for i in 0..10 {
+                let records = vec![format!("bank_transactions:T{i}"), format!("ar_open_items:A{i}")];
+                let e = reckon_feed::Exception {
+                    exception_id: reckon_feed::Exception::id_for(ExceptionKind::SuggestedMatch, &records),
+                    run_id: run_id.clone(),
+                    kind: ExceptionKind::SuggestedMatch,
+                    band: reckon_feed::Band::Review,
+                    score: 0.9,
+                    confidence: 0.9,
+                    entity: None,
+                    currency: None,
+                    amount: None,
+                    records,
+                    reasons: vec![],
+                    recommended_action: "confirm".into(),
+                    model: Some("cash@1.0".into()),
+                    priority: 3,
+                    lifecycle: None,
+                };
+                exception_ids.push(e.exception_id.clone());
+                ch.exceptions.push(ExceptionRecord::first_raised(&e, "2026-01-01"));
+                ch.proposals.push(crate::models::ProposalScore {
+                    run_id: run_id.clone(),
+                    txn_id: format!("T{i}"),
+                    items: vec![format!("A{i}")],
+                    band: reckon_core::Band::Review,
+                    model: "cash@1.0".into(),
+                    confidence: 0.9,
+                    challenger: None,
+                    shadow_confidence: None,
+                    features: vec![],
+                    feature_spec: None,
+                    entity: None,
+                    held: false,
+                });
+            }
+            store
+                .begin_run(&ch)
+                .and_then(|p| p.commit(&"0".repeat(64), "2026-01-01T07:00:00Z"))
+                .unwrap_or_else(|e| panic!("{e}"));
+            // Ten decisions accept a proposal each; twenty-five later ones, all
+            // made at one second, are about no bank entry.
+            let mut decide = |id: String, exception: Option<&str>, at: &str| {
+                let input: DecisionInput = serde_json::from_value(serde_json::json!({"decision_id": id,
+                    "exception_id": exception, "action": "accept", "actor": "a", "decided_at": at}))
+                .unwrap_or_else(|e| panic!("{e}"));
+                let body = serde_json::to_string(&input).unwrap_or_default();
+                store
+                    .sql()
+                    .exec(
+                        "INSERT INTO decisions (decision_id, exception_id, action, actor, roles, decided_at, comment, \
+                         body, status, source, received_at) VALUES ($1, $2, 'accept', 'a', '', $3, '', $4, 'applied', 't', $3)",
+                        vals![id, exception, at, body],
+                    )
+                    .unwrap_or_else(|e| panic!("{e}"));
+            };
+            for (i, x) in exception_ids.iter().enumerate() {
+                decide(format!("D-L-{i}"), Some(x), &format!("2026-01-01T12:00:0{i}Z"));
+            }
+            for i in 0..25 {
+                decide(format!("D-N-{i:02}"), None, "2026-01-02T12:00:00Z");
+            }
+            let ids = |labels: usize, store: &mut Store| -> BTreeSet<String> {
+                let got = store.decided_proposals(labels).unwrap_or_else(|e| panic!("{e}"));
+                got.iter().map(|l| l.decision_id.clone()).collect()
+            };
+            let at = path.display();
+            // Pages of four: six of decisions that label nothing, the seventh
+            // labels three, the eighth four more.
+            let expected: BTreeSet<String> = (3..10).map(|i| format!("D-L-{i}")).collect();
+            assert_eq!(ids(4, &mut store), expected, "{at}");
+            let all: BTreeSet<String> = (0..10).map(|i| format!("D-L-{i}")).collect();
+            assert_eq!(ids(100, &mut store), all, "{at}");
+            // Pages of seven: the fourth labels three, the fifth the other seven.
+            assert_eq!(ids(7, &mut store), all, "{at}");
+        }
+    }
+
     #[test]
     fn reads_that_grow_with_the_chain_use_their_partial_indexes() {
         let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
@@ -2748,7 +2854,8 @@ mod tests {
             format!("SELECT decision_id FROM decisions WHERE {PENDING_DECISIONS} ORDER BY decided_at, decision_id");
         let labelling = format!(
             "SELECT decision_id FROM decisions WHERE {DECISIONS_LABELLING} \
-             ORDER BY decided_at DESC, decision_id DESC LIMIT 2000 OFFSET 2000"
+             AND (decided_at < '2026-12-01' OR (decided_at = '2026-12-01' AND decision_id < 'D9')) \
+             ORDER BY decided_at DESC, decision_id DESC LIMIT 2000"
         );
         for (sql, index) in [
             (open.as_str(), "exceptions_open"),
