@@ -153,7 +153,11 @@ fn advices_of_decided(receipts: &[Receipt], items: &[OpenItem], remittances: &[R
         return;
     }
     let advices = reckon_cash::AdviceIndex::new(remittances);
-    let by_id: HashMap<&str, &OpenItem> = items.iter().map(|it| (it.item_id.as_str(), it)).collect();
+    // Only the items decisions applied payments to.
+    let decided: HashSet<&str> =
+        applied.learned.applications.iter().filter(|a| a.decision_id.is_some()).map(|a| a.item_id.as_str()).collect();
+    let by_id: HashMap<&str, &OpenItem> =
+        items.iter().filter(|it| decided.contains(it.item_id.as_str())).map(|it| (it.item_id.as_str(), it)).collect();
     let mut used = Vec::new();
     for r in receipts.iter().filter(|r| applied.txns.contains(&r.txn_id)) {
         // The keys of the invoices the decision applied the payment to.

@@ -621,7 +621,7 @@ pub fn prepare(loaded: &mut Loaded, opened: &mut Opened) -> Result<(Prepared, Ru
             None => (Vec::new(), Vec::new()),
         };
         // Each item's row in the snapshot; the amounts are summed by row, not
-        // by a map of item ids (half a million applications a run at 1.2 M
+        // by a map of item ids (0.6 M applications a run at 1.2 M
         // open items: 1.1 s through two maps of owned ids, most of it waiting
         // on memory).
         let mut row_of: FxHashMap<&str, u32> = FxHashMap::with_capacity_and_hasher(ids.len(), Default::default());

@@ -116,15 +116,16 @@ pub struct LabelledProposal {
 /// items → right; `match`/`choose` of other items, or `reject_pair` of one of
 /// its items → wrong. Other actions (dismiss, write-off) say nothing of it.
 /// `txn_of` names the bank entry of each exception about one
-/// ([`crate::Store::exception_txns`]).
-pub fn label_proposals(
-    scores: &[ProposalScore],
-    decisions: &[StoredDecision],
+/// ([`crate::Store::exception_txns`]). Scores come in run order, decisions in
+/// the order they were made.
+pub fn label_proposals<'a>(
+    scores: impl IntoIterator<Item = &'a ProposalScore>,
+    decisions: impl IntoIterator<Item = &'a StoredDecision>,
     txn_of: &HashMap<String, String>,
 ) -> Vec<LabelledProposal> {
     // The latest scores per (receipt, items): scores are in run order.
     let mut latest: BTreeMap<(&str, Vec<String>), &ProposalScore> = BTreeMap::new();
-    for s in scores.iter().filter(|s| s.band == reckon_core::Band::Review) {
+    for s in scores.into_iter().filter(|s| s.band == reckon_core::Band::Review) {
         latest.insert((s.txn_id.as_str(), s.items.clone()), s);
     }
     let mut by_txn: BTreeMap<&str, Vec<&ProposalScore>> = BTreeMap::new();

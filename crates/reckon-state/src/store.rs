@@ -1289,9 +1289,7 @@ fn label_in_order(
     txns: &HashMap<String, String>,
 ) -> Vec<crate::models::LabelledProposal> {
     scores.sort_by(|(a, x), (b, y)| (a, &x.txn_id).cmp(&(b, &y.txn_id)));
-    let in_order: Vec<crate::models::ProposalScore> = scores.iter().map(|(_, s)| s.clone()).collect();
-    let decisions: Vec<StoredDecision> = newest_first.iter().rev().cloned().collect();
-    crate::models::label_proposals(&in_order, &decisions, txns)
+    crate::models::label_proposals(scores.iter().map(|(_, s)| s), newest_first.iter().rev(), txns)
 }
 
 /// The decisions that label proposals: accepted or applied matches, choices,
@@ -2661,9 +2659,10 @@ mod tests {
     fn insert_many_writes_every_row_across_statements() {
         let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let stores = test_stores(tmp.path(), "reckon_insert_many");
-        // 2,501 rows of three columns: three statements of 1,000 rows and
-        // one of 501 on PostgreSQL.
-        let n = 2_501;
+        // 8,193 rows of three columns: on SQLite two batches of
+        // `ROWS_PER_BATCH` (4,096) and one of a row, on PostgreSQL eight
+        // statements of 1,000 rows and one of 193.
+        let n = 2 * ROWS_PER_BATCH + 1;
         let rows = |decision: &str| -> Vec<Vec<Val>> {
             (0..n)
                 .map(|i| {
