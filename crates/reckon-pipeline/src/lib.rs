@@ -53,6 +53,10 @@ pub enum RunError {
     Input(#[from] reckon_ingest::discover::DiscoverError),
     #[error("cannot write {0}: {1}")]
     Write(PathBuf, String),
+    /// A file the state store keeps for the next run (`state:carried`,
+    /// `state:advices`, `state:applications`) that this run cannot read.
+    #[error("state store run file {0}: {1}")]
+    StateFile(&'static str, String),
     #[error("conservation check failed: {0}")]
     Conservation(String),
     #[error("cash-matching model: {0}")]

@@ -33,6 +33,9 @@ pub const CARRIED: &str = "state:carried";
 /// runs are counted under in the manifest.
 pub const ADVICES: &str = "state:advices";
 
+/// The name the automatic applications' run file is reported under.
+pub const APPLICATIONS: &str = "state:applications";
+
 /// The column of the advices' run file that holds the as-of date of the run
 /// that first loaded the line.
 const FIRST_SEEN: &str = "first_seen";
@@ -375,7 +378,7 @@ fn advice_lines(df: &DataFrame) -> Result<Vec<AdviceLine>, RunError> {
 /// Adds the advice lines of the last run's file to the loaded remittances
 /// (those this run's files do not deliver again), under [`ADVICES`].
 fn carry_advices(loaded: &mut Loaded, f: &reckon_state::RunFile, p: &mut Prepared) -> Result<(), RunError> {
-    let fail = |e: PolarsError| RunError::Write(ADVICES.into(), e.to_string());
+    let fail = |e: PolarsError| RunError::StateFile(ADVICES, e.to_string());
     let df = ParquetReader::new(std::io::Cursor::new(&f.parquet)).finish().map_err(fail)?;
     let delivered: HashSet<AdviceLine> = match loaded.tables.get(&Table::Remittances) {
         Some(r) => advice_lines(r)?.into_iter().collect(),
@@ -415,7 +418,7 @@ pub fn date_kept_advices(
     let Some(r) = loaded.tables.get(&Table::Remittances).filter(|_| prepared.advices_carried > 0) else {
         return Ok(());
     };
-    let fail = |e: PolarsError| RunError::Write(ADVICES.into(), e.to_string());
+    let fail = |e: PolarsError| RunError::StateFile(ADVICES, e.to_string());
     let (files, pos) = (text_col(r, "source_file").map_err(fail)?, text_col(r, "source_position").map_err(fail)?);
     for ((line, file), pos) in tables.remittances.iter_mut().zip(&files).zip(&pos) {
         line.arrived = kept_advice_first_seen(prepared, file.as_deref(), pos.as_deref())
@@ -493,7 +496,7 @@ fn conform(df: DataFrame, like: &DataFrame) -> PolarsResult<DataFrame> {
 
 /// Changes `loaded` for the memory and returns what the stages need.
 pub fn prepare(loaded: &mut Loaded, opened: &mut Opened) -> Result<(Prepared, RunMemory), RunError> {
-    let fail = |e: PolarsError| RunError::Write(CARRIED.into(), e.to_string());
+    let fail = |e: PolarsError| RunError::StateFile(CARRIED, e.to_string());
     let mut p = Prepared::default();
     let t = std::time::Instant::now();
     // 1. Bank entries the chain already settled are refused; open ones loaded
@@ -596,7 +599,7 @@ pub fn prepare(loaded: &mut Loaded, opened: &mut Opened) -> Result<(Prepared, Ru
     // 2b. Advice lines earlier runs left unused join this run's; a line
     // delivered again replaces its kept copy.
     if let Some(f) = opened.memory.advices.take() {
-        carry_advices(loaded, &f, &mut p).map_err(|e| RunError::Write(ADVICES.into(), e.to_string()))?;
+        carry_advices(loaded, &f, &mut p)?;
     }
     let mem = &opened.memory;
     tracing::debug!(ms = t.elapsed().as_millis() as u64, "prepare: advices carried");
@@ -604,8 +607,9 @@ pub fn prepare(loaded: &mut Loaded, opened: &mut Opened) -> Result<(Prepared, Ru
     // 3. Open amounts after reckon's applications the snapshot does not show:
     // the decisions' (rows of the store), then the automatic ones of earlier
     // runs (the last run's file, read as columns).
+    let fail_apps = |e: PolarsError| RunError::StateFile(APPLICATIONS, e.to_string());
     let auto = match &mem.auto_applications {
-        Some(f) => Some(applications_frame(&f.parquet).map_err(fail)?),
+        Some(f) => Some(applications_frame(&f.parquet).map_err(fail_apps)?),
         None => None,
     };
     let mut reduced: FxHashMap<String, Reduced> = FxHashMap::default();
@@ -643,16 +647,21 @@ pub fn prepare(loaded: &mut Loaded, opened: &mut Opened) -> Result<(Prepared, Ru
             }
         }
         if let Some(df) = auto {
-            let item = df.column(APPLICATION_COLUMNS[1]).and_then(|c| c.str().cloned()).map_err(fail)?;
-            let applied = df.column(APPLICATION_COLUMNS[2]).and_then(|c| c.i64().cloned()).map_err(fail)?;
-            let seen = df.column(APPLICATION_COLUMNS[4]).and_then(|c| c.i64().cloned()).map_err(fail)?;
-            let outstanding: BooleanChunked = item
-                .iter()
-                .zip(applied.iter())
-                .zip(seen.iter())
-                .map(|((i, a), s)| apply(i.unwrap_or(""), a.unwrap_or(0), s.unwrap_or(0)))
-                .collect();
-            p.auto_outstanding = Some(df.filter(&outstanding).map_err(fail)?);
+            let item = df.column(APPLICATION_COLUMNS[1]).and_then(|c| c.str().cloned()).map_err(fail_apps)?;
+            let applied = df.column(APPLICATION_COLUMNS[2]).and_then(|c| c.i64().cloned()).map_err(fail_apps)?;
+            let seen = df.column(APPLICATION_COLUMNS[4]).and_then(|c| c.i64().cloned()).map_err(fail_apps)?;
+            let mut outstanding = Vec::with_capacity(df.height());
+            for (row, ((i, a), s)) in item.iter().zip(applied.iter()).zip(seen.iter()).enumerate() {
+                let (Some(i), Some(a), Some(s)) = (i, a, s) else {
+                    return Err(RunError::StateFile(
+                        APPLICATIONS,
+                        format!("row {}: item_id, applied_minor and open_seen_minor must all be present", row + 1),
+                    ));
+                };
+                outstanding.push(apply(i, a, s));
+            }
+            let outstanding: BooleanChunked = outstanding.into_iter().collect();
+            p.auto_outstanding = Some(df.filter(&outstanding).map_err(fail_apps)?);
         }
         let n = open.iter().filter(|o| o.is_some()).count();
         reduced.reserve(n);
@@ -1004,7 +1013,7 @@ pub fn finish(
     let t = std::time::Instant::now();
     let auto_applications = Some(
         applications_file(&run.run_id, prepared.auto_outstanding.as_ref(), &auto)
-            .map_err(|e| RunError::Write(CARRIED.into(), e.to_string()))?,
+            .map_err(|e| RunError::Write(APPLICATIONS.into(), e.to_string()))?,
     );
     tracing::debug!(
         ms = t.elapsed().as_millis() as u64,

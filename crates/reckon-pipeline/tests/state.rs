@@ -954,3 +954,74 @@ fn a_run_keeps_a_bounded_sample_of_its_automatic_matches() {
     // Only automatic matches are sampled.
     assert_eq!(n_all - n_two, 1);
 }
+
+/// A file the store keeps for the next run is read as the run that wrote it
+/// left it: bytes changed outside reckon are refused (sha256), and a file whose
+/// rows lack a value is refused by its name and row, not read as blanks. The
+/// failed run leaves the store as it was.
+#[test]
+fn a_run_file_changed_outside_reckon_is_refused_by_name() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let t = tmp.path();
+    let state = t.join("state.db");
+    // An automatic match the receivables snapshot does not show yet: day 1
+    // leaves an applications file.
+    let day1 = [bank("T1", "2026-11-02", "1000.00", "ACME GMBH", "", "INV-100", "INV-100")];
+    write_day(&t.join("d1"), &day1, &ar_day1(), &[], &[]);
+    reckon_pipeline::run(&opts(&t.join("d1"), &t.join("o1"), &state, 2, rules())).unwrap_or_else(|e| panic!("{e}"));
+    write_day(&t.join("d2"), &[], &ar_day1(), &[], &[]);
+    let (bytes, sha): (Vec<u8>, String) = rusqlite::Connection::open(&state)
+        .and_then(|c| {
+            c.query_row("SELECT parquet, sha256 FROM run_files WHERE name = 'applications'", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+        })
+        .unwrap_or_else(|e| panic!("day 1 leaves an applications file: {e}"));
+    assert_eq!(reckon_core::id::sha256_hex(&bytes), sha);
+    let store_with = |name: &str, parquet: &[u8], sha: &str| -> PathBuf {
+        let p = t.join(name);
+        std::fs::copy(&state, &p).unwrap_or_else(|e| panic!("{e}"));
+        rusqlite::Connection::open(&p)
+            .and_then(|c| {
+                c.execute(
+                    "UPDATE run_files SET parquet = ?1, sha256 = ?2 WHERE name = 'applications'",
+                    rusqlite::params![parquet, sha],
+                )
+            })
+            .unwrap_or_else(|e| panic!("{e}"));
+        p
+    };
+
+    // One byte changed, the recorded sha256 kept.
+    let mut changed = bytes.clone();
+    let mid = changed.len() / 2;
+    changed[mid] ^= 0x20;
+    let s = store_with("changed.db", &changed, &sha);
+    let before = std::fs::read(&s).unwrap_or_default();
+    let e = reckon_pipeline::run(&opts(&t.join("d2"), &t.join("o2"), &s, 3, rules())).err().map(|e| e.to_string());
+    let e = e.unwrap_or_else(|| panic!("a changed run file must be refused"));
+    assert!(e.contains("run file 'applications'") && e.contains("do not match the sha256"), "{e}");
+    assert_eq!(std::fs::read(&s).unwrap_or_default(), before, "a refused run changes nothing");
+
+    // A file of the right layout (and a matching sha256) with a row missing its item.
+    let mut df = df!(
+        "txn_id" => ["T1"],
+        "item_id" => [None::<&str>],
+        "applied_minor" => [100_000i64],
+        "currency" => ["EUR"],
+        "open_seen_minor" => [100_000i64],
+        "run_id" => ["R"],
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let mut buf = Vec::new();
+    ParquetWriter::new(&mut buf).finish(&mut df).unwrap_or_else(|e| panic!("{e}"));
+    let s = store_with("blank.db", &buf, &reckon_core::id::sha256_hex(&buf));
+    let before = std::fs::read(&s).unwrap_or_default();
+    let e = reckon_pipeline::run(&opts(&t.join("d2"), &t.join("o3"), &s, 3, rules())).err().map(|e| e.to_string());
+    let e = e.unwrap_or_else(|| panic!("a run file with a blank item must be refused"));
+    assert!(e.contains("state store run file state:applications: row 1:"), "{e}");
+    assert_eq!(std::fs::read(&s).unwrap_or_default(), before, "a refused run changes nothing");
+
+    // The store as day 1 left it runs on.
+    reckon_pipeline::run(&opts(&t.join("d2"), &t.join("o4"), &state, 3, rules())).unwrap_or_else(|e| panic!("{e}"));
+}

@@ -628,7 +628,19 @@ impl Store {
                 Ok(RunFile { run_id: r.text(1)?, rows: r.int(2)?, sha256: r.text(3)?, parquet: r.bytes(4)? })
             })()
             .map_err(&e)?;
-            match r.text(0).map_err(&e)?.as_str() {
+            let name = r.text(0).map_err(&e)?;
+            // The file is read as the run that wrote it left it, or not at all.
+            if reckon_core::id::sha256_hex(&f.parquet) != f.sha256 {
+                return Err(StateError::Db(
+                    path.clone(),
+                    format!(
+                        "run file '{name}' of run {}: its bytes do not match the sha256 recorded with them ({}); \
+                         the store was changed outside reckon",
+                        f.run_id, f.sha256
+                    ),
+                ));
+            }
+            match name.as_str() {
                 "carried" => m.carried = Some(f),
                 "applications" => m.auto_applications = Some(f),
                 "advices" => m.advices = Some(f),
