@@ -922,133 +922,132 @@ pub fn finish(
     }
     let needed = lifecycle::payloads_needed(&opened.memory, &raised);
     let payloads = opened.store.payloads(&needed)?;
-    let cx = lifecycle::Context { run_id: &run.run_id, as_of, at, sla: &opened.sla, settled: &learned.how };
+    let run_id = run.run_id.clone();
+    let cx = lifecycle::Context { run_id: &run_id, as_of, at, sla: &opened.sla, settled: &learned.how };
     tracing::debug!(
         ms = t.elapsed().as_millis() as u64,
         keys = unknown.len(),
         payloads = needed.len(),
         "lifecycle: looked up"
     );
-    let t = std::time::Instant::now();
-    let out = lifecycle::reconcile(&opened.memory, raised, &facts, &payloads, &cx);
-    tracing::debug!(ms = t.elapsed().as_millis() as u64, "lifecycle: reconciled");
-    let t = std::time::Instant::now();
-    let mut counts: BTreeMap<String, u64> = BTreeMap::new();
-    for e in &out.open {
-        if let Some(l) = &e.lifecycle {
-            *counts.entry(l.state.as_str().to_string()).or_insert(0) += 1;
-        }
-    }
-    counts.insert("resolved".into(), out.resolved.len() as u64);
-    // Bank entries new to the chain, and those this run settled; an open entry
-    // that stays open is as the store has it.
-    let mut entries = Vec::new();
-    let mut kept_rows = prepared.kept_rows.clone();
-    let mut carried = None;
-    if let Some(b) = loaded.tables.get(&Table::BankTransactions) {
-        let fail = |e: PolarsError| RunError::Write(CARRIED.into(), e.to_string());
-        // Borrowed from the frame: an owned id and currency only for the
-        // entries that change.
-        let str_col = |c: &str| b.column(c).and_then(|c| c.str().cloned()).map_err(fail);
-        let (ids, cur) = (str_col(bt::TXN_ID)?, str_col(bt::CURRENCY)?);
-        let amt = reckon_ingest::TableView::new(Table::BankTransactions, b)
-            .minor(bt::AMOUNT)
-            .map_err(crate::inputs::InputsError::from)?;
-        let mut open_mask = Vec::with_capacity(b.height());
-        let mut by_decision = Vec::with_capacity(b.height());
-        entries.reserve(b.height());
-        for ((id, currency), amount) in ids.iter().zip(cur.iter()).zip(amt) {
-            let Some(id) = id else {
-                open_mask.push(false);
-                by_decision.push(false);
-                continue;
-            };
-            let status = if matched.contains(id) { EntryStatus::Matched } else { EntryStatus::Open };
-            open_mask.push(status == EntryStatus::Open);
-            let decided = learned.settled_by.get(id);
-            by_decision.push(status == EntryStatus::Matched && decided.is_some());
-            if status == EntryStatus::Open && opened.memory.open_entries.contains(id) {
-                continue;
-            }
-            let settled_by = match status {
-                EntryStatus::Matched => Some(decided.cloned().unwrap_or_else(|| "auto".into())),
-                _ => None,
-            };
-            entries.push(EntryChange {
-                txn_id: id.to_string(),
-                amount_minor: amount.unwrap_or(0),
-                currency: currency.unwrap_or_default().to_string(),
-                status,
-                settled_by,
-            });
-        }
-        let fail = |e: PolarsError| RunError::Write(CARRIED.into(), e.to_string());
-        // Entries a decision settled keep their row (an undo carries them again).
-        if by_decision.iter().any(|d| *d) {
-            let d = b.filter(&by_decision.into_iter().collect()).map_err(fail)?;
-            let did = text_col(&d, bt::TXN_ID).map_err(fail)?;
-            kept_rows.extend(did.into_iter().map(Option::unwrap_or_default).zip(rows_json(&d)));
-        }
-        // The rows left open, for the next run.
-        let cols = contract_columns(Table::BankTransactions, b);
-        tracing::debug!(ms = t.elapsed().as_millis() as u64, "lifecycle: entries");
-        let t = std::time::Instant::now();
-        let mut open = b.filter(&open_mask.into_iter().collect()).and_then(|d| d.select(cols)).map_err(fail)?;
-        carried = Some(run_file(&run.run_id, &mut open).map_err(fail)?);
-        tracing::debug!(ms = t.elapsed().as_millis() as u64, rows = open.height(), "lifecycle: carried file");
-    }
-    let t = std::time::Instant::now();
-    let (advices, advices_kept, advices_expired) =
-        keep_advices(loaded, matched, &learned.advices_used, prepared, as_of, opened.advice_days, &run.run_id)?;
-    tracing::debug!(
-        ms = t.elapsed().as_millis() as u64,
-        kept = advices_kept,
-        expired = advices_expired,
-        "advices kept"
-    );
-    // Automatic applications outstanding: earlier ones the snapshot does not
-    // show yet, and this run's; a decision's stay rows of their own.
+    // The advices' and the applications' files do not depend on the
+    // lifecycle: built on a thread of their own beside it.
     let (decided, auto): (Vec<Application>, Vec<Application>) =
         learned.applications.into_iter().partition(|a| a.decision_id.is_some());
-    let t = std::time::Instant::now();
-    let auto_applications = Some(
-        applications_file(&run.run_id, prepared.auto_outstanding.as_ref(), &auto)
-            .map_err(|e| RunError::Write(APPLICATIONS.into(), e.to_string()))?,
-    );
-    tracing::debug!(
-        ms = t.elapsed().as_millis() as u64,
-        rows = auto_applications.as_ref().map_or(0, |f| f.rows),
-        "applications file"
-    );
-    let changes = reckon_state::RunChanges {
-        run,
-        entries,
-        kept_rows,
-        carried,
-        auto_applications,
-        advices,
-        applications_added: decided,
-        applications_dropped: prepared.applications_dropped.clone(),
-        exceptions: out.records,
-        events: out.events,
-        decisions: learned.decisions,
-        aliases: learned.aliases,
-        permissions: learned.permissions,
-        lapsed: out.lapsed,
-        proposals: learned.proposals,
-        candidates: learned.candidates,
-        flags: learned.flags,
-        drift: learned.drift,
-        calibration: learned.calibration,
-    };
-    Ok(Finished {
-        open: out.open,
-        resolved: out.resolved,
-        changes,
-        counts,
-        suppressed: out.suppressed.len() as u64,
-        advices_kept,
-        advices_expired,
+    let (advices_used, advice_days, run_id) = (&learned.advices_used, opened.advice_days, run_id.as_str());
+    std::thread::scope(|scope| {
+        let files = scope.spawn(move || -> Result<_, RunError> {
+            let t = std::time::Instant::now();
+            let advices = keep_advices(loaded, matched, advices_used, prepared, as_of, advice_days, run_id)?;
+            tracing::debug!(ms = t.elapsed().as_millis() as u64, kept = advices.1, expired = advices.2, "advices kept");
+            // Automatic applications outstanding: earlier ones the snapshot does
+            // not show yet, and this run's; a decision's stay rows of their own.
+            let t = std::time::Instant::now();
+            let applications = applications_file(run_id, prepared.auto_outstanding.as_ref(), &auto)
+                .map_err(|e| RunError::Write(APPLICATIONS.into(), e.to_string()))?;
+            tracing::debug!(ms = t.elapsed().as_millis() as u64, rows = applications.rows, "applications file");
+            Ok((advices, Some(applications)))
+        });
+        let t = std::time::Instant::now();
+        let out = lifecycle::reconcile(&opened.memory, raised, &facts, &payloads, &cx);
+        tracing::debug!(ms = t.elapsed().as_millis() as u64, "lifecycle: reconciled");
+        let t = std::time::Instant::now();
+        let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+        for e in &out.open {
+            if let Some(l) = &e.lifecycle {
+                *counts.entry(l.state.as_str().to_string()).or_insert(0) += 1;
+            }
+        }
+        counts.insert("resolved".into(), out.resolved.len() as u64);
+        // Bank entries new to the chain, and those this run settled; an open entry
+        // that stays open is as the store has it.
+        let mut entries = Vec::new();
+        let mut kept_rows = prepared.kept_rows.clone();
+        let mut carried = None;
+        if let Some(b) = loaded.tables.get(&Table::BankTransactions) {
+            let fail = |e: PolarsError| RunError::Write(CARRIED.into(), e.to_string());
+            // Borrowed from the frame: an owned id and currency only for the
+            // entries that change.
+            let str_col = |c: &str| b.column(c).and_then(|c| c.str().cloned()).map_err(fail);
+            let (ids, cur) = (str_col(bt::TXN_ID)?, str_col(bt::CURRENCY)?);
+            let amt = reckon_ingest::TableView::new(Table::BankTransactions, b)
+                .minor(bt::AMOUNT)
+                .map_err(crate::inputs::InputsError::from)?;
+            let mut open_mask = Vec::with_capacity(b.height());
+            let mut by_decision = Vec::with_capacity(b.height());
+            entries.reserve(b.height());
+            for ((id, currency), amount) in ids.iter().zip(cur.iter()).zip(amt) {
+                let Some(id) = id else {
+                    open_mask.push(false);
+                    by_decision.push(false);
+                    continue;
+                };
+                let status = if matched.contains(id) { EntryStatus::Matched } else { EntryStatus::Open };
+                open_mask.push(status == EntryStatus::Open);
+                let decided = learned.settled_by.get(id);
+                by_decision.push(status == EntryStatus::Matched && decided.is_some());
+                if status == EntryStatus::Open && opened.memory.open_entries.contains(id) {
+                    continue;
+                }
+                let settled_by = match status {
+                    EntryStatus::Matched => Some(decided.cloned().unwrap_or_else(|| "auto".into())),
+                    _ => None,
+                };
+                entries.push(EntryChange {
+                    txn_id: id.to_string(),
+                    amount_minor: amount.unwrap_or(0),
+                    currency: currency.unwrap_or_default().to_string(),
+                    status,
+                    settled_by,
+                });
+            }
+            let fail = |e: PolarsError| RunError::Write(CARRIED.into(), e.to_string());
+            // Entries a decision settled keep their row (an undo carries them again).
+            if by_decision.iter().any(|d| *d) {
+                let d = b.filter(&by_decision.into_iter().collect()).map_err(fail)?;
+                let did = text_col(&d, bt::TXN_ID).map_err(fail)?;
+                kept_rows.extend(did.into_iter().map(Option::unwrap_or_default).zip(rows_json(&d)));
+            }
+            // The rows left open, for the next run.
+            let cols = contract_columns(Table::BankTransactions, b);
+            tracing::debug!(ms = t.elapsed().as_millis() as u64, "lifecycle: entries");
+            let t = std::time::Instant::now();
+            let mut open = b.filter(&open_mask.into_iter().collect()).and_then(|d| d.select(cols)).map_err(fail)?;
+            carried = Some(run_file(&run.run_id, &mut open).map_err(fail)?);
+            tracing::debug!(ms = t.elapsed().as_millis() as u64, rows = open.height(), "lifecycle: carried file");
+        }
+        let ((advices, advices_kept, advices_expired), auto_applications) =
+            files.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+        let changes = reckon_state::RunChanges {
+            run,
+            entries,
+            kept_rows,
+            carried,
+            auto_applications,
+            advices,
+            applications_added: decided,
+            applications_dropped: prepared.applications_dropped.clone(),
+            exceptions: out.records,
+            events: out.events,
+            decisions: learned.decisions,
+            aliases: learned.aliases,
+            permissions: learned.permissions,
+            lapsed: out.lapsed,
+            proposals: learned.proposals,
+            candidates: learned.candidates,
+            flags: learned.flags,
+            drift: learned.drift,
+            calibration: learned.calibration,
+        };
+        Ok(Finished {
+            open: out.open,
+            resolved: out.resolved,
+            changes,
+            counts,
+            suppressed: out.suppressed.len() as u64,
+            advices_kept,
+            advices_expired,
+        })
     })
 }
 
