@@ -28,9 +28,7 @@ Usage: bank_peers.py --reckon PATH_TO_RECKON_BINARY [--report FILE]
 
 import argparse
 import ast
-import hashlib
 import json
-import os
 import subprocess
 import sys
 import tarfile
@@ -39,6 +37,8 @@ import venv
 import zipfile
 from decimal import Decimal
 from pathlib import Path
+
+from pinned import cache_dir, fetch, run
 
 BAI2_SDIST = ("bai2==0.15.0", "bai2-0.15.0.tar.gz", "267a63fee6513a3c4841eb30edec09beaa6d21f9cd440c81057abeda4461a41f")
 OCA_WHEEL = (
@@ -55,27 +55,6 @@ OWN_BAI2 = [REPO / "tests/fixtures/ingest/statements/input/bank/bofa_prior_day.b
 EXPLAINED = {}
 
 
-def run(cmd, **kw):
-    return subprocess.run(cmd, check=True, text=True, capture_output=True, **kw)
-
-
-def cache_dir():
-    d = Path(os.environ.get("RECKON_CONFORMANCE_CACHE", Path.home() / ".cache" / "reckon" / "conformance"))
-    d.mkdir(parents=True, exist_ok=True)
-    return d
-
-
-def download(py, spec, name, sha, binary):
-    dl = Path(tempfile.mkdtemp())
-    flags = ["--no-binary", ":all:"] if not binary else ["--only-binary", ":all:"]
-    run([str(py), "-m", "pip", "download", "-q", "--no-deps", *flags, spec, "-d", str(dl)])
-    f = dl / name
-    digest = hashlib.sha256(f.read_bytes()).hexdigest()
-    if digest != sha:
-        sys.exit(f"{name}: sha256 {digest}, expected {sha}")
-    return f
-
-
 def peers(cache):
     """A venv with the bai2 package; the bai2 sdist's files and the OCA samples."""
     env_dir = cache / "bank-peers-venv"
@@ -85,13 +64,13 @@ def peers(cache):
     src = cache / "bai2-0.15.0"
     installed = subprocess.run([str(py), "-c", "import bai2"], capture_output=True).returncode == 0
     if not (src / "tests" / "data").is_dir() or not installed:
-        tgz = download(py, BAI2_SDIST[0], BAI2_SDIST[1], BAI2_SDIST[2], binary=False)
+        tgz = fetch(py, BAI2_SDIST[0], BAI2_SDIST[1], BAI2_SDIST[2])
         with tarfile.open(tgz) as t:
             t.extractall(cache, filter="data")
         run([str(py), "-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-deps", str(tgz)])
     oca = cache / "oca-camt-19.0.1.0.0.8"
     if not oca.is_dir():
-        whl = download(py, OCA_WHEEL[0], OCA_WHEEL[1], OCA_WHEEL[2], binary=True)
+        whl = fetch(py, OCA_WHEEL[0], OCA_WHEEL[1], OCA_WHEEL[2], binary=True)
         tmp = Path(tempfile.mkdtemp(dir=cache))
         with zipfile.ZipFile(whl) as z:
             for n in z.namelist():

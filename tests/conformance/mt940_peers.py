@@ -17,16 +17,15 @@ Usage: mt940_peers.py --reckon PATH_TO_RECKON_BINARY [--report FILE]
 """
 
 import argparse
-import hashlib
 import json
-import os
 import subprocess
 import sys
 import tarfile
-import tempfile
 import venv
 from decimal import Decimal
 from pathlib import Path
+
+from pinned import cache_dir, fetch, run
 
 SDIST = "mt-940==4.23.0"
 SDIST_SHA256 = "9274bc8298b2d4b69cb3936bdcda315b50e45975789f519a237bdec58346b8d7"
@@ -42,16 +41,6 @@ EXPLAINED = {
 }
 
 
-def run(cmd, **kw):
-    return subprocess.run(cmd, check=True, text=True, capture_output=True, **kw)
-
-
-def cache_dir():
-    d = Path(os.environ.get("RECKON_CONFORMANCE_CACHE", Path.home() / ".cache" / "reckon" / "conformance"))
-    d.mkdir(parents=True, exist_ok=True)
-    return d
-
-
 def python_peer(cache):
     """Venv with the mt-940 package, plus its sdist's test files."""
     env_dir = cache / "venv"
@@ -61,12 +50,7 @@ def python_peer(cache):
     run([str(py), "-m", "pip", "install", "-q", "--disable-pip-version-check", *PY_PINS])
     src = cache / "mt-940-4.23.0"
     if not (src / "mt940_tests").is_dir():
-        dl = Path(tempfile.mkdtemp())
-        run([str(py), "-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:", SDIST, "-d", str(dl)])
-        tgz = next(dl.glob("mt*940-4.23.0.tar.gz"))
-        digest = hashlib.sha256(tgz.read_bytes()).hexdigest()
-        if digest != SDIST_SHA256:
-            sys.exit(f"sdist hash mismatch: {digest}")
+        tgz = fetch(py, SDIST, "mt*940-4.23.0.tar.gz", SDIST_SHA256)
         with tarfile.open(tgz) as t:
             t.extractall(cache, filter="data")
     return py, src / "mt940_tests"

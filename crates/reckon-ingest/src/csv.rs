@@ -784,6 +784,28 @@ mod tests {
 
     use proptest::prelude::*;
 
+    /// The pieces random files are made of: short and long plain text,
+    /// delimiters, line ends of every kind, quotes, spaces, invalid and
+    /// multi-byte UTF-8, NUL.
+    fn file_parts() -> impl Strategy<Value = Vec<Vec<u8>>> {
+        proptest::collection::vec(
+            prop_oneof![
+                6 => "[a-c]{1,3}".prop_map(String::into_bytes),
+                2 => "[a-c]{7,20}".prop_map(String::into_bytes),
+                3 => Just(b",".to_vec()),
+                3 => Just(b"\n".to_vec()),
+                1 => Just(b"\r\n".to_vec()),
+                1 => Just(b"\r".to_vec()),
+                2 => Just(b"\"".to_vec()),
+                1 => Just(b" ".to_vec()),
+                1 => Just(vec![0xC3u8]),
+                1 => Just("é€".as_bytes().to_vec()),
+                1 => Just(vec![0u8]),
+            ],
+            0..80,
+        )
+    }
+
     proptest! {
         /// The eight-byte mask marks exactly the bytes equal to the one sought.
         #[test]
@@ -806,22 +828,7 @@ mod tests {
         /// reader gives, on the same files as below, whole and cut.
         #[test]
         fn plain_lines_read_as_records_do(
-            parts in proptest::collection::vec(
-                prop_oneof![
-                    6 => "[a-c]{1,3}".prop_map(String::into_bytes),
-                    2 => "[a-c]{7,20}".prop_map(String::into_bytes),
-                    3 => Just(b",".to_vec()),
-                    3 => Just(b"\n".to_vec()),
-                    1 => Just(b"\r\n".to_vec()),
-                    1 => Just(b"\r".to_vec()),
-                    2 => Just(b"\"".to_vec()),
-                    1 => Just(b" ".to_vec()),
-                    1 => Just(vec![0xC3u8]),
-                    1 => Just("é€".as_bytes().to_vec()),
-                    1 => Just(vec![0u8]),
-                ],
-                0..80,
-            ),
+            parts in file_parts(),
             pieces in 1usize..4,
         ) {
             // A long first record: a NUL in the records past it marks its record
@@ -839,21 +846,7 @@ mod tests {
         /// blank lines, ragged rows, NUL and invalid UTF-8 included.
         #[test]
         fn pieces_give_what_one_scan_gives(
-            parts in proptest::collection::vec(
-                prop_oneof![
-                    6 => "[a-c]{1,3}".prop_map(String::into_bytes),
-                    3 => Just(b",".to_vec()),
-                    3 => Just(b"\n".to_vec()),
-                    1 => Just(b"\r\n".to_vec()),
-                    1 => Just(b"\r".to_vec()),
-                    2 => Just(b"\"".to_vec()),
-                    1 => Just(b" ".to_vec()),
-                    1 => Just(vec![0xC3u8]),
-                    1 => Just("é€".as_bytes().to_vec()),
-                    1 => Just(vec![0u8]),
-                ],
-                0..80,
-            ),
+            parts in file_parts(),
             pieces in 2usize..7,
         ) {
             let mut bytes = b"h1,h2,h3\n".to_vec();
