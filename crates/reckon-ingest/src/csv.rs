@@ -375,10 +375,13 @@ impl Scanned {
         let nfields = rd.ends.len();
         // A trailing empty field beyond the header (trailing delimiter) is not raggedness.
         let effective = if nfields == ncol + 1 && rd.field(ncol).is_empty() { ncol } else { nfields };
-        // The record's text checked at once: fields end at ASCII delimiters and
-        // quotes, so each field of valid text is valid text.
-        let bad_utf8 = match std::str::from_utf8(&rd.buf) {
-            Ok(text) => {
+        // The record's text checked at once, and each field's end a character
+        // boundary in it: the fields are stored without their delimiters, so a
+        // character cut by one (`M\xC3,\xBCller`) reads whole in the joined
+        // text while each of its fields is invalid.
+        let text = std::str::from_utf8(&rd.buf).ok().filter(|t| rd.ends.iter().all(|&e| t.is_char_boundary(e)));
+        let bad_utf8 = match text {
+            Some(text) => {
                 for (c, col) in self.columns.iter_mut().enumerate() {
                     let v = if c < nfields {
                         let start = if c == 0 { 0 } else { rd.ends[c - 1] };
@@ -390,7 +393,7 @@ impl Scanned {
                 }
                 false
             }
-            Err(_) => {
+            None => {
                 let mut bad_utf8 = false;
                 for (c, col) in self.columns.iter_mut().enumerate() {
                     if c < nfields {
@@ -682,6 +685,18 @@ mod tests {
         scan(text.as_bytes(), b',', b'"').unwrap_or_else(|e| panic!("{e}"))
     }
 
+    /// A character cut in two by a delimiter leaves two invalid fields, not
+    /// one valid character and two empty values (found by the fuzz target
+    /// `csv_differential`).
+    #[test]
+    fn a_character_cut_by_a_delimiter_is_invalid_in_both_fields() {
+        let r = scan(b"a,b,c\nM\xC3,\xBCller,x\n", b',', b'"').unwrap_or_else(|e| panic!("{e}"));
+        assert!(r.records[0].bad_utf8);
+        assert_eq!(r.columns[0].iter().collect::<Vec<_>>(), ["M\u{FFFD}"]);
+        assert_eq!(r.columns[1].iter().collect::<Vec<_>>(), ["\u{FFFD}ller"]);
+        assert_eq!(r.columns[2].iter().collect::<Vec<_>>(), ["x"]);
+    }
+
     #[test]
     fn lines_quotes_blanks_ragged() {
         let r = s("a,b,c\r\n1,\"x\ny\",3\r\n\r\n4,5\n7,8,9,10\n\"q\"\"q\",,\n");
@@ -799,6 +814,7 @@ mod tests {
                 2 => Just(b"\"".to_vec()),
                 1 => Just(b" ".to_vec()),
                 1 => Just(vec![0xC3u8]),
+                1 => Just(vec![0xBCu8]),
                 1 => Just("é€".as_bytes().to_vec()),
                 1 => Just(vec![0u8]),
             ],
