@@ -2756,9 +2756,6 @@ mod tests {
         }
     }
 
-    /// The reads that would otherwise grow with the chain use the partial
-    /// indexes of schema 13 (SQLite's query plans; a filter edited apart from
-    /// its index would scan every row again).
     /// Calibration reads the decisions that label proposals a page at a time,
     /// newest first, until enough proposals are labelled: decisions that label
     /// none (about no bank entry) make it read on, page after page by key,
@@ -2855,6 +2852,9 @@ mod tests {
         }
     }
 
+    /// The reads that would otherwise grow with the chain use the partial
+    /// indexes of schema 13 (SQLite's query plans; a filter edited apart from
+    /// its index would scan every row again).
     #[test]
     fn reads_that_grow_with_the_chain_use_their_partial_indexes() {
         let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
