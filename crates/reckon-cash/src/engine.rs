@@ -464,6 +464,7 @@ pub struct AdviceIndex<'a> {
 }
 
 impl<'a> AdviceIndex<'a> {
+    /// Indexes the advice lines of a run (its files' and those kept from earlier runs).
     pub fn new(remittances: &'a [RemittanceLine]) -> AdviceIndex<'a> {
         let mut by_ref: HashMap<String, Vec<&RemittanceLine>> = HashMap::default();
         let mut advices: BTreeMap<&str, Vec<&RemittanceLine>> = BTreeMap::new();

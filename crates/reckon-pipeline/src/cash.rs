@@ -158,17 +158,17 @@ fn advices_of_decided(receipts: &[Receipt], items: &[OpenItem], remittances: &[R
         applied.learned.applications.iter().filter(|a| a.decision_id.is_some()).map(|a| a.item_id.as_str()).collect();
     let by_id: HashMap<&str, &OpenItem> =
         items.iter().filter(|it| decided.contains(it.item_id.as_str())).map(|it| (it.item_id.as_str(), it)).collect();
+    // The keys (full, tail) of the invoices the decisions applied each payment to.
+    type Keys = Vec<(Option<String>, Option<String>)>;
+    let mut keys_of: HashMap<&str, Keys> = HashMap::new();
+    for a in applied.learned.applications.iter().filter(|a| a.decision_id.is_some()) {
+        if let Some(it) = by_id.get(a.item_id.as_str()) {
+            keys_of.entry(a.txn_id.as_str()).or_default().push(invoice_keys(&it.invoice_number));
+        }
+    }
     let mut used = Vec::new();
     for r in receipts.iter().filter(|r| applied.txns.contains(&r.txn_id)) {
-        // The keys of the invoices the decision applied the payment to.
-        let keys: Vec<(Option<String>, Option<String>)> = applied
-            .learned
-            .applications
-            .iter()
-            .filter(|a| a.txn_id == r.txn_id && a.decision_id.is_some())
-            .filter_map(|a| by_id.get(a.item_id.as_str()))
-            .map(|it| invoice_keys(&it.invoice_number))
-            .collect();
+        let Some(keys) = keys_of.get(r.txn_id.as_str()) else { continue };
         for (lines, _) in advices.links(r) {
             let names_one = lines.iter().any(|l| {
                 let (full, tail) = invoice_keys(&l.invoice_ref);
