@@ -136,9 +136,11 @@ def compare_bai2(expected, got, report):
             else:
                 if m["number"] != a["number"]:
                     head.append(("account", m["number"], a["number"], None))
-                # bai2 leaves a blank currency blank; reckon applies the BAI2
-                # default (the group's currency, else USD: BAI2 spec, 03 record
-                # field 3), so only a currency the file states is compared.
+                # bai2 leaves a blank currency blank. reckon applies the group's
+                # currency (the BAI2 specification's 03 example: "the optional
+                # currency code is defaulted to the group currency code"), and
+                # USD when the group's is blank too (reckon-formats bai2.rs, not
+                # from the specification): only a currency the file states is compared.
                 if a["currency"] and m["currency"] != a["currency"]:
                     head.append(("currency", m["currency"], a["currency"], None))
                 if [list(s) for s in m["summaries"]] != a["summaries"]:
