@@ -562,6 +562,10 @@ impl Stage for CashStage {
         &[Table::BankTransactions, Table::ArOpenItems, Table::Customers, Table::Remittances, Table::BankAccounts]
     }
 
+    fn settles_bank(&self) -> bool {
+        true
+    }
+
     fn run(&self, inputs: &RunInputs<'_>) -> Result<StageOutput, StageError> {
         let fail = |message: String| StageError { stage: self.name(), message };
         let rows = rows(inputs.tables);

@@ -102,6 +102,10 @@ impl Stage for DisbursementsStage {
         &[Table::BankTransactions, Table::ApInvoices, Table::Vendors, Table::BankAccounts]
     }
 
+    fn settles_bank(&self) -> bool {
+        true
+    }
+
     fn run(&self, inputs: &RunInputs<'_>) -> Result<StageOutput, StageError> {
         use reckon_disbursements::Outcome;
         let mo = money_out(inputs.tables, &self.rules);

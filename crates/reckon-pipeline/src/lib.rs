@@ -305,15 +305,55 @@ pub fn run_stages(opts: &RunOptions, stages: &[Box<dyn stage::Stage>]) -> Result
         summary = "loaded tables converted into the engines' rows",
         "tables done"
     );
+    // With a state store: the run in the chain, and the store's connection
+    // apart from what was read of it — the run's transaction begins once the
+    // stages that settle bank entries are done.
+    let (mut store, state) = match (opened.as_mut(), &prepared) {
+        (Some(o), Some(p)) => {
+            let as_of = remember::as_of(opts.as_of, &loaded, started, &o.memory);
+            let run = reckon_state::NewRun {
+                run_id: run_id.clone(),
+                as_of: as_of.format("%Y-%m-%d").to_string(),
+                started_at: time.clone(),
+                input: opts.input.display().to_string(),
+                output: opts.out.display().to_string(),
+            };
+            let schema_version = o.store.schema_version()?;
+            let store_name = o.store.path().display().to_string();
+            let (store, held) = o.split();
+            (Some(store), Some((held, p, run, as_of, schema_version, store_name)))
+        }
+        _ => (None, None),
+    };
     let t2 = Instant::now();
     tracing::info!("stages start");
-    let ran = stage::run_all(
-        stages,
-        &stage::RunInputs { loaded: &loaded, tables: &tables, run_id: &run_id, memory: memory.as_ref() },
-        &out,
-    )?;
+    let (ran, bank) = {
+        let begin = store.take().zip(state.as_ref()).map(|(store, (held, p, run, as_of, _, _))| {
+            let (memory, advice_days) = (&*held.memory, held.advice_days);
+            let (p, as_of, loaded) = (*p, *as_of, &loaded);
+            once(move |bank: &[&stage::Ran]| {
+                let outputs: Vec<&stage::StageOutput> = bank.iter().map(|r| &r.output).collect();
+                remember::begin_bank(store, memory, loaded, &outputs, p, run, as_of, advice_days)
+            })
+        });
+        stage::run_all(
+            stages,
+            &stage::RunInputs { loaded: &loaded, tables: &tables, run_id: &run_id, memory: memory.as_ref() },
+            &out,
+            |bank: &[&stage::Ran]| begin.map(|f| f(bank)),
+        )?
+    };
     drop(tables);
     timings.insert("stages".to_string(), t2.elapsed().as_millis() as u64);
+    // The bank side was written beside the stages; the run waited for it only after the last.
+    let mut bank_side = None;
+    if let Some(b) = bank
+        && let Some(r) = b.result
+    {
+        timings.insert("state_bank".to_string(), b.ms);
+        timings.insert("state_bank_after_stages".to_string(), b.after_stages_ms);
+        bank_side = Some(r?);
+    }
 
     // The same for every stage: its tables are written, its exceptions fed, its
     // models, report and timing go into the manifest, its settled rows into the
@@ -346,21 +386,27 @@ pub fn run_stages(opts: &RunOptions, stages: &[Box<dyn stage::Stage>]) -> Result
     policy.apply(&mut ex);
     // With a state store: the lifecycle decides ids, states and which events go out.
     let mut finished = None;
-    if let (Some(o), Some(p)) = (opened.as_mut(), &prepared) {
+    let mut pending = None;
+    let mut state_rest = None;
+    if let (Some((mut held, p, run, as_of, schema_version, store_name)), Some((mut pend, side))) = (state, bank_side) {
         let t_lifecycle = Instant::now();
-        let as_of = remember::as_of(opts.as_of, &loaded, started, &o.memory);
-        let matched: std::collections::HashSet<&str> = settlement.matched.iter().map(String::as_str).collect();
-        let run = reckon_state::NewRun {
-            run_id: run_id.clone(),
-            as_of: as_of.format("%Y-%m-%d").to_string(),
-            started_at: time.clone(),
-            input: opts.input.display().to_string(),
-            output: opts.out.display().to_string(),
-        };
-        let f = remember::finish(o, &loaded, std::mem::take(&mut ex), &matched, learned, p, run, &time, as_of)?;
+        let f = remember::finish(
+            &mut held,
+            &mut pend,
+            &loaded,
+            std::mem::take(&mut ex),
+            learned,
+            p,
+            side,
+            run,
+            &time,
+            as_of,
+        )?;
         ex = f.open.clone();
         timings.insert("state_lifecycle".to_string(), t_lifecycle.elapsed().as_millis() as u64);
         finished = Some((f, as_of));
+        pending = Some(pend);
+        state_rest = Some((held.verdicts, held.unreadable, schema_version, store_name));
     }
     let events: Vec<&reckon_feed::Exception> = match &finished {
         Some((f, _)) => {
@@ -370,24 +416,16 @@ pub fn run_stages(opts: &RunOptions, stages: &[Box<dyn stage::Stage>]) -> Result
     };
     // The exception feed's files and — with a state store — the store's changes
     // (written, not committed) are independent: written side by side.
-    let schema_version = match opened.as_mut() {
-        Some(o) => Some(o.store.schema_version()?),
-        None => None,
-    };
-    let (store, intake) = match opened.as_mut() {
-        Some(o) => (Some(&mut o.store), Some((&o.verdicts, &o.unreadable))),
-        None => (None, None),
-    };
-    let store_name = store.as_ref().map(|s| s.path().display().to_string());
     let (written, began) = {
         let (out_r, ex_r, ev_r, time_r) = (&out, &ex, &events, &time);
         let changes = finished.as_ref().map(|(f, _)| &f.changes);
+        let pending = pending.as_mut();
         std::thread::scope(move |s| {
             let feed = s.spawn(move || exceptions::write(out_r, ex_r, ev_r, time_r));
-            let began = match (store, changes) {
-                (Some(st), Some(ch)) => {
+            let began = match (pending, changes) {
+                (Some(p), Some(ch)) => {
                     let t = Instant::now();
-                    Some(st.begin_run(ch).map(|p| (p, t.elapsed().as_millis() as u64)))
+                    Some(p.write(ch).map(|_| t.elapsed().as_millis() as u64))
                 }
                 _ => None,
             };
@@ -410,10 +448,9 @@ pub fn run_stages(opts: &RunOptions, stages: &[Box<dyn stage::Stage>]) -> Result
     let mut conservation = manifest::conservation(&loaded, &settlement);
     // The store's changes, written but not committed: the chain's conservation
     // goes into the manifest, the commit follows the output folder's.
-    let mut pending = None;
     let mut state_section = None;
-    if let (Some((verdicts, unreadable)), Some((f, as_of)), Some((p, write_ms)), Some(schema_version), Some(store)) =
-        (intake, &finished, began, schema_version, store_name)
+    if let (Some((verdicts, unreadable, schema_version, store)), Some((f, as_of)), Some(write_ms), Some(p)) =
+        (state_rest, &finished, began, pending.as_ref())
     {
         let as_of = *as_of;
         let mut received: BTreeMap<String, u64> = BTreeMap::new();
@@ -466,7 +503,6 @@ pub fn run_stages(opts: &RunOptions, stages: &[Box<dyn stage::Stage>]) -> Result
             advices_expired: f.advices_expired,
             chain,
         });
-        pending = Some(p);
     }
     let refused: Vec<String> = loaded.refused_files().into_iter().map(str::to_string).collect();
     let mut m = Manifest::new(
@@ -540,6 +576,15 @@ pub fn run_stages(opts: &RunOptions, stages: &[Box<dyn stage::Stage>]) -> Result
         RunStatus::InputRefused
     };
     Ok(RunOutcome { manifest: m, loaded, status, deliveries, state_commit_ms })
+}
+
+/// `f` as a closure called once: the store's borrow it holds moves into the
+/// run's transaction it returns.
+fn once<'s, F>(f: F) -> F
+where
+    F: FnOnce(&[&stage::Ran]) -> Result<(reckon_state::PendingRun<'s>, remember::BankSide), RunError>,
+{
+    f
 }
 
 /// Once the GL lines are the engines' book ([`inputs::Tables::book`]), the run

@@ -100,6 +100,33 @@ pub struct Opened {
     pub unreadable: Vec<Unreadable>,
 }
 
+/// What a run holds of the opened store besides its connection.
+#[derive(Debug)]
+pub struct Held<'a> {
+    pub memory: &'a mut Memory,
+    pub sla: &'a Sla,
+    pub advice_days: u32,
+    pub verdicts: &'a [Verdict],
+    pub unreadable: &'a [Unreadable],
+}
+
+impl Opened {
+    /// The store's connection — for the run's transaction, which lasts from
+    /// [`begin_bank`] to the commit — apart from what was read of it.
+    pub fn split(&mut self) -> (&mut Store, Held<'_>) {
+        (
+            &mut self.store,
+            Held {
+                memory: &mut self.memory,
+                sla: &self.sla,
+                advice_days: self.advice_days,
+                verdicts: &self.verdicts,
+                unreadable: &self.unreadable,
+            },
+        )
+    }
+}
+
 /// Opens the store (lock, migrations), takes in `decisions/` of the input
 /// folder and reads the memory.
 pub fn open(path: &Path, config: &crate::Config, input: &Path, at: &str) -> Result<Opened, RunError> {
@@ -313,8 +340,8 @@ const APPLICATION_TYPES: [DataType; 6] =
     [DataType::String, DataType::String, DataType::Int64, DataType::String, DataType::Int64, DataType::String];
 
 /// Applications as a frame of the run file's columns.
-fn applications_to_frame(apps: &[Application]) -> PolarsResult<DataFrame> {
-    let s = |f: &dyn Fn(&Application) -> &str| apps.iter().map(f).collect::<Vec<&str>>();
+fn applications_to_frame(apps: &[&Application]) -> PolarsResult<DataFrame> {
+    let s = |f: &dyn Fn(&Application) -> &str| apps.iter().map(|a| f(a)).collect::<Vec<&str>>();
     DataFrame::new(
         apps.len(),
         vec![
@@ -334,7 +361,7 @@ fn applications_to_frame(apps: &[Application]) -> PolarsResult<DataFrame> {
 fn applications_file(
     run_id: &str,
     earlier: Option<&DataFrame>,
-    apps: &[Application],
+    apps: &[&Application],
 ) -> PolarsResult<reckon_state::RunFile> {
     let mut df = applications_to_frame(apps)?;
     if let Some(e) = earlier {
@@ -929,17 +956,145 @@ pub fn facts_of<'a>(loaded: &'a Loaded, raised: &[Exception]) -> impl Fn(&Except
     }
 }
 
-/// Computes the lifecycle of this run's exceptions and everything the store
-/// keeps of the run: bank entries new to the chain or settled by it, the rows
-/// it leaves open (one Parquet file), changed exceptions and their events.
+/// What [`begin_bank`] wrote, as the manifest counts it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct BankSide {
+    /// Remittance advice lines left for the next run.
+    pub advices_kept: u64,
+    /// Advice lines that named no bank entry of this run and arrived more than
+    /// `[state] advice_days` ago: not kept.
+    pub advices_expired: u64,
+}
+
+/// Starts the run's transaction and writes its bank side — the bank entries
+/// new to the chain or settled by this run, the rows kept of those a decision
+/// settled, the rows left open (the carried file), the advices kept and the
+/// automatic applications outstanding. These depend only on the stages that
+/// settle bank entries (`bank`, their outputs), so the run calls this as soon
+/// as they are done, while the other stages still run ([`crate::stage::run_all`]).
+#[allow(clippy::too_many_arguments)]
+pub fn begin_bank<'s>(
+    store: &'s mut Store,
+    memory: &Memory,
+    loaded: &Loaded,
+    bank: &[&crate::stage::StageOutput],
+    prepared: &Prepared,
+    run: &reckon_state::NewRun,
+    as_of: chrono::NaiveDate,
+    advice_days: u32,
+) -> Result<(reckon_state::PendingRun<'s>, BankSide), RunError> {
+    let matched: HashSet<&str> = bank.iter().flat_map(|o| o.settled.bank_cleared.iter().map(String::as_str)).collect();
+    let learned: Vec<&Learned> = bank.iter().map(|o| &o.learned).collect();
+    let run_id = run.run_id.as_str();
+    // The advices' and the applications' files beside the entries.
+    let (changes, side) = std::thread::scope(|scope| -> Result<_, RunError> {
+        let files = scope.spawn(|| -> Result<_, RunError> {
+            let t = std::time::Instant::now();
+            let used = |rid: &str| learned.iter().any(|l| l.advices_used.contains(rid));
+            let advices = keep_advices(loaded, &matched, &used, prepared, as_of, advice_days, run_id)?;
+            tracing::debug!(ms = t.elapsed().as_millis() as u64, kept = advices.1, expired = advices.2, "advices kept");
+            // Automatic applications outstanding: earlier ones the snapshot does
+            // not show yet, and this run's; a decision's stay rows of their own.
+            let t = std::time::Instant::now();
+            let auto: Vec<&Application> =
+                learned.iter().flat_map(|l| l.applications.iter()).filter(|a| a.decision_id.is_none()).collect();
+            let applications = applications_file(run_id, prepared.auto_outstanding.as_ref(), &auto)
+                .map_err(|e| RunError::Write(APPLICATIONS.into(), e.to_string()))?;
+            tracing::debug!(ms = t.elapsed().as_millis() as u64, rows = applications.rows, "applications file");
+            Ok((advices, applications))
+        });
+        let (entries, kept_rows, carried) = bank_entries(memory, loaded, &matched, &learned, prepared, run_id)?;
+        let ((advices, advices_kept, advices_expired), applications) =
+            files.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+        let changes =
+            reckon_state::BankChanges { entries, kept_rows, carried, auto_applications: Some(applications), advices };
+        Ok((changes, BankSide { advices_kept, advices_expired }))
+    })?;
+    let mut pending = store.start_run(run.clone())?;
+    pending.write_bank(&changes)?;
+    Ok((pending, side))
+}
+
+/// Bank entries new to the chain, and those this run settled (an open entry
+/// that stays open is as the store has it); the rows kept of entries a
+/// decision settled; the rows left open, for the next run.
+#[allow(clippy::type_complexity)]
+fn bank_entries(
+    memory: &Memory,
+    loaded: &Loaded,
+    matched: &HashSet<&str>,
+    learned: &[&Learned],
+    prepared: &Prepared,
+    run_id: &str,
+) -> Result<(Vec<EntryChange>, Vec<(String, String)>, Option<reckon_state::RunFile>), RunError> {
+    let t = std::time::Instant::now();
+    let mut entries = Vec::new();
+    let mut kept_rows = prepared.kept_rows.clone();
+    let Some(b) = loaded.tables.get(&Table::BankTransactions) else { return Ok((entries, kept_rows, None)) };
+    let fail = |e: PolarsError| RunError::Write(CARRIED.into(), e.to_string());
+    // Borrowed from the frame: an owned id and currency only for the
+    // entries that change.
+    let str_col = |c: &str| b.column(c).and_then(|c| c.str().cloned()).map_err(fail);
+    let (ids, cur) = (str_col(bt::TXN_ID)?, str_col(bt::CURRENCY)?);
+    let amt = reckon_ingest::TableView::new(Table::BankTransactions, b)
+        .minor(bt::AMOUNT)
+        .map_err(crate::inputs::InputsError::from)?;
+    let mut open_mask = Vec::with_capacity(b.height());
+    let mut by_decision = Vec::with_capacity(b.height());
+    entries.reserve(b.height());
+    for ((id, currency), amount) in ids.iter().zip(cur.iter()).zip(amt) {
+        let Some(id) = id else {
+            open_mask.push(false);
+            by_decision.push(false);
+            continue;
+        };
+        let status = if matched.contains(id) { EntryStatus::Matched } else { EntryStatus::Open };
+        open_mask.push(status == EntryStatus::Open);
+        let decided = learned.iter().find_map(|l| l.settled_by.get(id));
+        by_decision.push(status == EntryStatus::Matched && decided.is_some());
+        if status == EntryStatus::Open && memory.open_entries.contains(id) {
+            continue;
+        }
+        let settled_by = match status {
+            EntryStatus::Matched => Some(decided.cloned().unwrap_or_else(|| "auto".into())),
+            _ => None,
+        };
+        entries.push(EntryChange {
+            txn_id: id.to_string(),
+            amount_minor: amount.unwrap_or(0),
+            currency: currency.unwrap_or_default().to_string(),
+            status,
+            settled_by,
+        });
+    }
+    // Entries a decision settled keep their row (an undo carries them again).
+    if by_decision.iter().any(|d| *d) {
+        let d = b.filter(&by_decision.into_iter().collect()).map_err(fail)?;
+        let did = text_col(&d, bt::TXN_ID).map_err(fail)?;
+        kept_rows.extend(did.into_iter().map(Option::unwrap_or_default).zip(rows_json(&d)));
+    }
+    // The rows left open, for the next run.
+    let cols = contract_columns(Table::BankTransactions, b);
+    tracing::debug!(ms = t.elapsed().as_millis() as u64, "bank side: entries");
+    let t = std::time::Instant::now();
+    let mut open = b.filter(&open_mask.into_iter().collect()).and_then(|d| d.select(cols)).map_err(fail)?;
+    let carried = run_file(run_id, &mut open).map_err(fail)?;
+    tracing::debug!(ms = t.elapsed().as_millis() as u64, rows = open.height(), "bank side: carried file");
+    Ok((entries, kept_rows, Some(carried)))
+}
+
+/// Computes the lifecycle of this run's exceptions and the rest of what the
+/// store keeps of the run (its bank side is written: [`begin_bank`]):
+/// changed exceptions and their events, decisions, learned names, scores.
 #[allow(clippy::too_many_arguments)]
 pub fn finish(
-    opened: &mut Opened,
+    held: &mut Held<'_>,
+    pending: &mut reckon_state::PendingRun<'_>,
     loaded: &Loaded,
     raised: Vec<Exception>,
-    matched: &HashSet<&str>,
     learned: Learned,
     prepared: &Prepared,
+    bank: BankSide,
     run: reckon_state::NewRun,
     at: &str,
     as_of: chrono::NaiveDate,
@@ -947,139 +1102,58 @@ pub fn finish(
     let t = std::time::Instant::now();
     let facts = facts_of(loaded, &raised);
     // Resolved exceptions raised again, and payloads of those to announce.
-    let unknown = lifecycle::keys_unknown(&opened.memory, &raised);
-    for r in opened.store.exceptions_among(&unknown)? {
-        opened.memory.keys_by_id.insert(r.exception_id.clone(), r.problem_key.clone());
-        opened.memory.exceptions.insert(r.problem_key.clone(), r);
+    let memory = &mut *held.memory;
+    let unknown = lifecycle::keys_unknown(memory, &raised);
+    for r in pending.exceptions_among(&unknown)? {
+        memory.keys_by_id.insert(r.exception_id.clone(), r.problem_key.clone());
+        memory.exceptions.insert(r.problem_key.clone(), r);
     }
-    let needed = lifecycle::payloads_needed(&opened.memory, &raised);
-    let payloads = opened.store.payloads(&needed)?;
+    let needed = lifecycle::payloads_needed(memory, &raised);
+    let payloads = pending.payloads(&needed)?;
     let run_id = run.run_id.clone();
-    let cx = lifecycle::Context { run_id: &run_id, as_of, at, sla: &opened.sla, settled: &learned.how };
+    let cx = lifecycle::Context { run_id: &run_id, as_of, at, sla: held.sla, settled: &learned.how };
     tracing::debug!(
         ms = t.elapsed().as_millis() as u64,
         keys = unknown.len(),
         payloads = needed.len(),
         "lifecycle: looked up"
     );
-    // The advices' and the applications' files do not depend on the
-    // lifecycle: built on a thread of their own beside it.
-    let (decided, auto): (Vec<Application>, Vec<Application>) =
-        learned.applications.into_iter().partition(|a| a.decision_id.is_some());
-    let (advices_used, advice_days, run_id) = (&learned.advices_used, opened.advice_days, run_id.as_str());
-    std::thread::scope(|scope| {
-        let files = scope.spawn(move || -> Result<_, RunError> {
-            let t = std::time::Instant::now();
-            let advices = keep_advices(loaded, matched, advices_used, prepared, as_of, advice_days, run_id)?;
-            tracing::debug!(ms = t.elapsed().as_millis() as u64, kept = advices.1, expired = advices.2, "advices kept");
-            // Automatic applications outstanding: earlier ones the snapshot does
-            // not show yet, and this run's; a decision's stay rows of their own.
-            let t = std::time::Instant::now();
-            let applications = applications_file(run_id, prepared.auto_outstanding.as_ref(), &auto)
-                .map_err(|e| RunError::Write(APPLICATIONS.into(), e.to_string()))?;
-            tracing::debug!(ms = t.elapsed().as_millis() as u64, rows = applications.rows, "applications file");
-            Ok((advices, Some(applications)))
-        });
-        let t = std::time::Instant::now();
-        let out = lifecycle::reconcile(&opened.memory, raised, &facts, &payloads, &cx);
-        tracing::debug!(ms = t.elapsed().as_millis() as u64, "lifecycle: reconciled");
-        let t = std::time::Instant::now();
-        let mut counts: BTreeMap<String, u64> = BTreeMap::new();
-        for e in &out.open {
-            if let Some(l) = &e.lifecycle {
-                *counts.entry(l.state.as_str().to_string()).or_insert(0) += 1;
-            }
+    let t = std::time::Instant::now();
+    let out = lifecycle::reconcile(memory, raised, &facts, &payloads, &cx);
+    tracing::debug!(ms = t.elapsed().as_millis() as u64, "lifecycle: reconciled");
+    let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+    for e in &out.open {
+        if let Some(l) = &e.lifecycle {
+            *counts.entry(l.state.as_str().to_string()).or_insert(0) += 1;
         }
-        counts.insert("resolved".into(), out.resolved.len() as u64);
-        // Bank entries new to the chain, and those this run settled; an open entry
-        // that stays open is as the store has it.
-        let mut entries = Vec::new();
-        let mut kept_rows = prepared.kept_rows.clone();
-        let mut carried = None;
-        if let Some(b) = loaded.tables.get(&Table::BankTransactions) {
-            let fail = |e: PolarsError| RunError::Write(CARRIED.into(), e.to_string());
-            // Borrowed from the frame: an owned id and currency only for the
-            // entries that change.
-            let str_col = |c: &str| b.column(c).and_then(|c| c.str().cloned()).map_err(fail);
-            let (ids, cur) = (str_col(bt::TXN_ID)?, str_col(bt::CURRENCY)?);
-            let amt = reckon_ingest::TableView::new(Table::BankTransactions, b)
-                .minor(bt::AMOUNT)
-                .map_err(crate::inputs::InputsError::from)?;
-            let mut open_mask = Vec::with_capacity(b.height());
-            let mut by_decision = Vec::with_capacity(b.height());
-            entries.reserve(b.height());
-            for ((id, currency), amount) in ids.iter().zip(cur.iter()).zip(amt) {
-                let Some(id) = id else {
-                    open_mask.push(false);
-                    by_decision.push(false);
-                    continue;
-                };
-                let status = if matched.contains(id) { EntryStatus::Matched } else { EntryStatus::Open };
-                open_mask.push(status == EntryStatus::Open);
-                let decided = learned.settled_by.get(id);
-                by_decision.push(status == EntryStatus::Matched && decided.is_some());
-                if status == EntryStatus::Open && opened.memory.open_entries.contains(id) {
-                    continue;
-                }
-                let settled_by = match status {
-                    EntryStatus::Matched => Some(decided.cloned().unwrap_or_else(|| "auto".into())),
-                    _ => None,
-                };
-                entries.push(EntryChange {
-                    txn_id: id.to_string(),
-                    amount_minor: amount.unwrap_or(0),
-                    currency: currency.unwrap_or_default().to_string(),
-                    status,
-                    settled_by,
-                });
-            }
-            let fail = |e: PolarsError| RunError::Write(CARRIED.into(), e.to_string());
-            // Entries a decision settled keep their row (an undo carries them again).
-            if by_decision.iter().any(|d| *d) {
-                let d = b.filter(&by_decision.into_iter().collect()).map_err(fail)?;
-                let did = text_col(&d, bt::TXN_ID).map_err(fail)?;
-                kept_rows.extend(did.into_iter().map(Option::unwrap_or_default).zip(rows_json(&d)));
-            }
-            // The rows left open, for the next run.
-            let cols = contract_columns(Table::BankTransactions, b);
-            tracing::debug!(ms = t.elapsed().as_millis() as u64, "lifecycle: entries");
-            let t = std::time::Instant::now();
-            let mut open = b.filter(&open_mask.into_iter().collect()).and_then(|d| d.select(cols)).map_err(fail)?;
-            carried = Some(run_file(&run.run_id, &mut open).map_err(fail)?);
-            tracing::debug!(ms = t.elapsed().as_millis() as u64, rows = open.height(), "lifecycle: carried file");
-        }
-        let ((advices, advices_kept, advices_expired), auto_applications) =
-            files.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
-        let changes = reckon_state::RunChanges {
-            run,
-            entries,
-            kept_rows,
-            carried,
-            auto_applications,
-            advices,
-            applications_added: decided,
-            applications_dropped: prepared.applications_dropped.clone(),
-            exceptions: out.records,
-            events: out.events,
-            decisions: learned.decisions,
-            aliases: learned.aliases,
-            permissions: learned.permissions,
-            lapsed: out.lapsed,
-            proposals: learned.proposals,
-            candidates: learned.candidates,
-            flags: learned.flags,
-            drift: learned.drift,
-            calibration: learned.calibration,
-        };
-        Ok(Finished {
-            open: out.open,
-            resolved: out.resolved,
-            changes,
-            counts,
-            suppressed: out.suppressed.len() as u64,
-            advices_kept,
-            advices_expired,
-        })
+    }
+    counts.insert("resolved".into(), out.resolved.len() as u64);
+    let decided: Vec<Application> = learned.applications.into_iter().filter(|a| a.decision_id.is_some()).collect();
+    let changes = reckon_state::RunChanges {
+        run,
+        bank: reckon_state::BankChanges::default(),
+        applications_added: decided,
+        applications_dropped: prepared.applications_dropped.clone(),
+        exceptions: out.records,
+        events: out.events,
+        decisions: learned.decisions,
+        aliases: learned.aliases,
+        permissions: learned.permissions,
+        lapsed: out.lapsed,
+        proposals: learned.proposals,
+        candidates: learned.candidates,
+        flags: learned.flags,
+        drift: learned.drift,
+        calibration: learned.calibration,
+    };
+    Ok(Finished {
+        open: out.open,
+        resolved: out.resolved,
+        changes,
+        counts,
+        suppressed: out.suppressed.len() as u64,
+        advices_kept: bank.advices_kept,
+        advices_expired: bank.advices_expired,
     })
 }
 
@@ -1092,7 +1166,7 @@ pub fn finish(
 fn keep_advices(
     loaded: &Loaded,
     matched: &HashSet<&str>,
-    used: &BTreeSet<String>,
+    used: &dyn Fn(&str) -> bool,
     prepared: &Prepared,
     as_of: chrono::NaiveDate,
     advice_days: u32,
@@ -1135,7 +1209,7 @@ fn keep_advices(
         let since = kept_advice_first_seen(prepared, files[i].as_deref(), pos[i].as_deref())
             .map_or_else(|| today.clone(), str::to_string);
         let r = pref[i].as_str();
-        let k = if used.contains(&rid[i]) || (!r.is_empty() && settled.contains(r)) {
+        let k = if used(&rid[i]) || (!r.is_empty() && settled.contains(r)) {
             false
         } else if !r.is_empty() && open.contains(r) {
             true

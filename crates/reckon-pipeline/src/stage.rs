@@ -58,6 +58,15 @@ pub trait Stage: Send + Sync + std::fmt::Debug {
     fn frames(&self) -> &'static [reckon_core::Table] {
         &[]
     }
+    /// Whether the stage settles bank entries ([`Settled::bank_cleared`]) or
+    /// leaves the store what it knows of them ([`crate::remember::Learned`]:
+    /// entries settled by a decision, applications, advices used). Once every
+    /// such stage is done, a run with a state store computes and writes its
+    /// bank side while the other stages still run; a stage that settles bank
+    /// entries without saying so fails.
+    fn settles_bank(&self) -> bool {
+        false
+    }
     /// Runs the stage. Business problems are exceptions in the output; `Err` is
     /// for a stage that could not be carried out (a model that fails to score).
     fn run(&self, inputs: &RunInputs<'_>) -> Result<StageOutput, StageError>;
@@ -164,21 +173,35 @@ pub(crate) struct Ran {
     pub written: Result<Vec<(String, crate::manifest::OutputEntry)>, crate::RunError>,
 }
 
+/// What [`run_all`] did once the stages that settle bank entries were done.
+pub(crate) struct AfterBank<R> {
+    pub result: R,
+    /// Its wall time.
+    pub ms: u64,
+    /// The part of it after the last stage was done: the time the run waited for it.
+    pub after_stages_ms: u64,
+}
+
 /// Runs the stages side by side, each on a thread of its own (their own work
 /// goes to the rayon pool); results in stage order. A stage's tables are
 /// written to `out` as soon as it is done, while the others still run (the
 /// files are the same whatever finishes first).
+///
+/// Once every stage that [`Stage::settles_bank`] is done (at once if none
+/// does), `after_bank` runs on the calling thread with their outputs, in stage
+/// order, while the other stages still run; not if one of them failed.
 ///
 /// Not one task per stage on the rayon pool: a rayon worker that waits (for a
 /// polars query, which runs on polars' own pool) runs other queued tasks
 /// meanwhile, so a stage that waited briefly would resume only after whole
 /// other stages had run on its thread (measured at 1M open items: cash matching
 /// resumed 19.5 s after its reference join was done).
-pub(crate) fn run_all(
+pub(crate) fn run_all<R>(
     stages: &[Box<dyn Stage>],
     inputs: &RunInputs<'_>,
     out: &std::path::Path,
-) -> Result<Vec<Ran>, StageError> {
+    after_bank: impl FnOnce(&[&Ran]) -> R,
+) -> Result<(Vec<Ran>, Option<AfterBank<R>>), StageError> {
     use std::sync::atomic::{AtomicUsize, Ordering};
     // The run's span (and so its id) on every worker thread.
     let span = tracing::Span::current();
@@ -200,6 +223,17 @@ pub(crate) fn run_all(
         if let Some((name, _)) = output.tables.iter().find(|(n, _)| !s.outputs().contains(n)) {
             return Err(StageError { stage: s.name(), message: format!("wrote table '{name}' it does not declare") });
         }
+        let l = &output.learned;
+        let bank = !output.settled.bank_cleared.is_empty()
+            || !l.settled_by.is_empty()
+            || !l.applications.is_empty()
+            || !l.advices_used.is_empty();
+        if bank && !s.settles_bank() {
+            return Err(StageError {
+                stage: s.name(),
+                message: "settled bank entries, and does not declare it (Stage::settles_bank)".into(),
+            });
+        }
         let ms = t.elapsed().as_millis() as u64;
         tracing::info!(stage = s.name(), ms, summary = %output.report.summary, "stage done");
         let written = std::mem::take(&mut output.tables)
@@ -213,13 +247,189 @@ pub(crate) fn run_all(
             .collect();
         Ok(Ran { name: s.name(), ms, output, written })
     };
+    let bank: Vec<usize> = (0..stages.len()).filter(|i| stages[*i].settles_bank()).collect();
+    let mut after_bank = Some(after_bank);
+    let mut after = None;
+    let mut done: Vec<Option<Result<Ran, StageError>>> = stages.iter().map(|_| None).collect();
+    let mut last_done = None;
     std::thread::scope(|scope| {
-        let handles: Vec<_> = stages.iter().map(|s| scope.spawn(|| run_one(s.as_ref()))).collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
-            .collect::<Vec<_>>()
-    })
-    .into_iter()
-    .collect()
+        let (tx, rx) = std::sync::mpsc::channel();
+        let handles: Vec<_> = stages
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let (tx, run_one) = (tx.clone(), &run_one);
+                scope.spawn(move || {
+                    let r = run_one(s.as_ref());
+                    // The receiver outlives every stage thread.
+                    let _ = tx.send((i, r, Instant::now()));
+                })
+            })
+            .collect();
+        drop(tx);
+        let mut next = |done: &[Option<Result<Ran, StageError>>]| {
+            if after_bank.is_none() || !bank.iter().all(|i| matches!(done[*i], Some(Ok(_)))) {
+                return;
+            }
+            if let Some(f) = after_bank.take() {
+                let ran: Vec<&Ran> =
+                    bank.iter().filter_map(|i| done[*i].as_ref().and_then(|r| r.as_ref().ok())).collect();
+                let t = Instant::now();
+                let result = f(&ran);
+                after = Some((result, t.elapsed(), Instant::now()));
+            }
+        };
+        next(&done);
+        // Ends when every stage thread has ended (a panicked one sends nothing).
+        for (i, r, at) in rx {
+            done[i] = Some(r);
+            last_done = Some(last_done.map_or(at, |l: Instant| l.max(at)));
+            next(&done);
+        }
+        for h in handles {
+            h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        }
+    });
+    let ran = done
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| unreachable!("a stage thread that ends without panicking sends its result")))
+        .collect::<Result<Vec<Ran>, StageError>>()?;
+    let after = after.map(|(result, took, end)| AfterBank {
+        result,
+        ms: took.as_millis() as u64,
+        after_stages_ms: last_done.map_or(0, |l| end.saturating_duration_since(l).as_millis() as u64),
+    });
+    Ok((ran, after))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+    use std::sync::mpsc::{Receiver, Sender, channel};
+    use std::time::Duration;
+
+    /// Settles a bank entry, or fails.
+    #[derive(Debug)]
+    struct Bank(bool);
+
+    impl Stage for Bank {
+        fn name(&self) -> &'static str {
+            "bank"
+        }
+        fn outputs(&self) -> &'static [&'static str] {
+            &[]
+        }
+        fn reads(&self) -> &'static [reckon_core::Table] {
+            &[]
+        }
+        fn settles_bank(&self) -> bool {
+            true
+        }
+        fn run(&self, _: &RunInputs<'_>) -> Result<StageOutput, StageError> {
+            if !self.0 {
+                return Err(StageError { stage: "bank", message: "failed".into() });
+            }
+            let settled = Settled { bank_cleared: vec!["T1".into()], ..Settled::default() };
+            Ok(StageOutput { settled, ..StageOutput::default() })
+        }
+    }
+
+    /// Done only once it is told (by the work after the bank stages), or
+    /// fails after `wait`.
+    #[derive(Debug)]
+    struct Waiter(Mutex<Receiver<()>>, Duration);
+
+    impl Stage for Waiter {
+        fn name(&self) -> &'static str {
+            "waiter"
+        }
+        fn outputs(&self) -> &'static [&'static str] {
+            &[]
+        }
+        fn reads(&self) -> &'static [reckon_core::Table] {
+            &[]
+        }
+        fn run(&self, _: &RunInputs<'_>) -> Result<StageOutput, StageError> {
+            let told =
+                self.0.lock().map_err(|e| StageError { stage: "waiter", message: e.to_string() })?.recv_timeout(self.1);
+            let summary = if told.is_ok() { "told" } else { "not told" };
+            Ok(StageOutput { report: StageReport::summary(summary), ..StageOutput::default() })
+        }
+    }
+
+    fn run(
+        stages: &[Box<dyn Stage>],
+        tell: Sender<()>,
+    ) -> Result<(Vec<Ran>, Option<AfterBank<Vec<String>>>), StageError> {
+        let (loaded, tables) = (Loaded::default(), crate::inputs::Tables::default());
+        let inputs = RunInputs { loaded: &loaded, tables: &tables, run_id: "r", memory: None };
+        let out = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        run_all(stages, &inputs, out.path(), |bank: &[&Ran]| {
+            let _ = tell.send(());
+            bank.iter().flat_map(|r| r.output.settled.bank_cleared.clone()).collect()
+        })
+    }
+
+    fn waiter(wait: Duration) -> (Box<dyn Stage>, Sender<()>) {
+        let (tx, rx) = channel();
+        (Box::new(Waiter(Mutex::new(rx), wait)), tx)
+    }
+
+    /// The work after the bank stages runs while another stage still runs:
+    /// the waiting stage is told by it (not after a 20 s timeout).
+    #[test]
+    fn after_the_bank_stages_work_runs_beside_the_others() {
+        let (w, tell) = waiter(Duration::from_secs(20));
+        let stages: Vec<Box<dyn Stage>> = vec![Box::new(Bank(true)), w];
+        let (ran, after) = run(&stages, tell).unwrap_or_else(|e| panic!("{e}"));
+        let names: Vec<&str> = ran.iter().map(|r| r.name).collect();
+        assert_eq!(names, ["bank", "waiter"], "results in stage order");
+        assert_eq!(ran[1].output.report.summary, "told");
+        let after = after.unwrap_or_else(|| panic!("the work after the bank stages did not run"));
+        assert_eq!(after.result, ["T1"], "it gets the bank stages' outputs");
+    }
+
+    /// Without a stage that settles bank entries it runs at once; after a
+    /// bank stage that failed it does not run, and the run fails.
+    #[test]
+    fn it_runs_at_once_without_bank_stages_and_never_after_a_failed_one() {
+        let (w, tell) = waiter(Duration::from_secs(20));
+        let (ran, after) = run(&[w], tell).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(ran[0].output.report.summary, "told");
+        assert_eq!(after.map(|a| a.result), Some(Vec::<String>::new()));
+
+        let (w, tell) = waiter(Duration::from_millis(200));
+        let e = run(&[Box::new(Bank(false)), w], tell).err().map(|e| e.to_string());
+        assert_eq!(e.as_deref(), Some("stage bank: failed"));
+    }
+
+    /// A stage that settles bank entries without declaring it fails.
+    #[test]
+    fn an_undeclared_bank_settlement_fails() {
+        #[derive(Debug)]
+        struct Sneaky;
+        impl Stage for Sneaky {
+            fn name(&self) -> &'static str {
+                "sneaky"
+            }
+            fn outputs(&self) -> &'static [&'static str] {
+                &[]
+            }
+            fn reads(&self) -> &'static [reckon_core::Table] {
+                &[]
+            }
+            fn run(&self, _: &RunInputs<'_>) -> Result<StageOutput, StageError> {
+                Bank(true).run(&RunInputs {
+                    loaded: &Loaded::default(),
+                    tables: &crate::inputs::Tables::default(),
+                    run_id: "r",
+                    memory: None,
+                })
+            }
+        }
+        let (tell, _) = channel();
+        let e = run(&[Box::new(Sneaky)], tell).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(e.contains("sneaky") && e.contains("settles_bank"), "{e}");
+    }
 }

@@ -33,13 +33,16 @@ fn seed(path: &Path) -> String {
     let rec = ExceptionRecord::first_raised(&e, "2026-11-02");
     let mut s = Store::open(path).unwrap_or_else(|e| panic!("{e}"));
     let ch = RunChanges {
-        entries: vec![reckon_state::EntryChange {
-            txn_id: "T1".into(),
-            amount_minor: 120_000,
-            currency: "EUR".into(),
-            status: reckon_state::EntryStatus::Open,
-            settled_by: None,
-        }],
+        bank: reckon_state::BankChanges {
+            entries: vec![reckon_state::EntryChange {
+                txn_id: "T1".into(),
+                amount_minor: 120_000,
+                currency: "EUR".into(),
+                status: reckon_state::EntryStatus::Open,
+                settled_by: None,
+            }],
+            ..reckon_state::BankChanges::default()
+        },
         exceptions: vec![rec],
         ..RunChanges::new(NewRun {
             run_id: "r1".into(),

@@ -14,7 +14,10 @@
 //!
 //! A run reads its [`Memory`] (what is open and what was learned; settled
 //! entries and resolved exceptions are looked up by key) at the start and
-//! writes its [`RunChanges`] (only what changed) in one transaction at the end ([`Store::begin_run`] → [`PendingRun::commit`]); a
+//! writes its [`RunChanges`] (only what changed) in one transaction
+//! ([`Store::start_run`] → [`PendingRun::write_bank`], its [`BankChanges`],
+//! as soon as they are known → [`PendingRun::write`] → [`PendingRun::commit`];
+//! [`Store::begin_run`] writes all at once); a
 //! run that fails or is killed leaves the store as it was. An OS lock on
 //! `PATH.lock` (released by the kernel when the process dies) refuses a second
 //! process on the same store. Decisions arrive through [`Store::submit`]
@@ -35,9 +38,9 @@ pub use config::{DecisionsConfig, Policy, Sla, StateConfig};
 pub use decision::{Action, DecisionInput, DecisionStatus, ItemAmount, Received, Unreadable};
 pub use reckon_core::{ExceptionKind, ExceptionState};
 pub use store::{
-    Alias, Application, AuditLine, CALIBRATION_LABELS, ChainCheck, Dismissal, EntryChange, EntryStatus, EventRow,
-    ExceptionRecord, Memory, NewRun, PendingRun, Permission, RunChanges, RunFile, RunRecord, SCHEMA_VERSION, Store,
-    StoredDecision, Verdict, is_postgres,
+    Alias, Application, AuditLine, BankChanges, CALIBRATION_LABELS, ChainCheck, Dismissal, EntryChange, EntryStatus,
+    EventRow, ExceptionRecord, Memory, NewRun, PendingRun, Permission, RunChanges, RunFile, RunRecord, SCHEMA_VERSION,
+    Store, StoredDecision, Verdict, is_postgres,
 };
 
 use std::path::PathBuf;

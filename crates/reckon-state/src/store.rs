@@ -279,12 +279,12 @@ impl Memory {
     }
 }
 
-/// Everything a run changes, written in one transaction. Only what changed:
-/// bank entries new to the chain or whose status changed, exceptions whose
-/// state, content or resolution changed, and an event for each such change.
-#[derive(Clone, Debug)]
-pub struct RunChanges {
-    pub run: NewRun,
+/// What a run changes of its bank side: the entries, the rows of those a
+/// decision settled, and the files it leaves the next run. Known once the
+/// stages that settle bank entries are done, so it can be written
+/// ([`PendingRun::write_bank`]) while the other stages still run.
+#[derive(Clone, Debug, Default)]
+pub struct BankChanges {
     pub entries: Vec<EntryChange>,
     /// Rows to keep one by one for entries a decision settled: (txn_id, row JSON).
     pub kept_rows: Vec<(String, String)>,
@@ -294,6 +294,16 @@ pub struct RunChanges {
     pub auto_applications: Option<RunFile>,
     /// Remittance advice lines this run leaves unused, for the next run (replaces the last run's).
     pub advices: Option<RunFile>,
+}
+
+/// Everything a run changes, written in one transaction. Only what changed:
+/// bank entries new to the chain or whose status changed, exceptions whose
+/// state, content or resolution changed, and an event for each such change.
+#[derive(Clone, Debug)]
+pub struct RunChanges {
+    pub run: NewRun,
+    /// Empty when [`PendingRun::write_bank`] wrote the bank side before.
+    pub bank: BankChanges,
     /// Applications decisions made in this run.
     pub applications_added: Vec<Application>,
     /// Applications the receivables snapshot now shows (txn, item).
@@ -323,11 +333,7 @@ impl RunChanges {
     pub fn new(run: NewRun) -> RunChanges {
         RunChanges {
             run,
-            entries: Vec::new(),
-            kept_rows: Vec::new(),
-            carried: None,
-            auto_applications: None,
-            advices: None,
+            bank: BankChanges::default(),
             applications_added: Vec::new(),
             applications_dropped: Vec::new(),
             exceptions: Vec::new(),
@@ -799,23 +805,19 @@ impl Store {
     /// Writes a run's changes in one transaction and checks the chain's
     /// conservation; nothing is visible until [`PendingRun::commit`].
     pub fn begin_run(&mut self, ch: &RunChanges) -> Result<PendingRun<'_>, StateError> {
+        let mut p = self.start_run(ch.run.clone())?;
+        p.write(ch)?;
+        Ok(p)
+    }
+
+    /// Opens a run's transaction; its changes are written with
+    /// [`PendingRun::write_bank`] and [`PendingRun::write`], and nothing is
+    /// visible until [`PendingRun::commit`] (dropped, it is rolled back).
+    pub fn start_run(&mut self, run: NewRun) -> Result<PendingRun<'_>, StateError> {
         let path = self.path.clone();
-        let e = db(&path);
         let predecessor = self.runs()?.pop();
-        let mut tx = self.begin()?;
-        let t = std::time::Instant::now();
-        write_run(tx.as_mut(), ch).map_err(&e)?;
-        let written = t.elapsed();
-        let check = chain_check(tx.as_mut(), predecessor.as_ref()).map_err(&e)?;
-        tracing::debug!(
-            entries = ch.entries.len(),
-            exceptions = ch.exceptions.len(),
-            events = ch.events.len(),
-            write_ms = written.as_millis() as u64,
-            check_ms = (t.elapsed() - written).as_millis() as u64,
-            "state written"
-        );
-        Ok(PendingRun { tx, path: path.clone(), run: ch.run.clone(), check, predecessor })
+        let tx = self.begin()?;
+        Ok(PendingRun { tx, path, run, check: ChainCheck::default(), predecessor })
     }
 
     /// Records decisions. Each is validated against the store and `policy`;
@@ -1760,7 +1762,9 @@ const ROWS_PER_BATCH: usize = 4096;
 const BANK_ENTRY_COLUMNS: [&str; 9] =
     ["txn_id", "amount_minor", "currency", "row_json", "status", "first_run", "last_run", "settled_run", "settled_by"];
 
-fn write_run(tx: &mut dyn Sql, ch: &RunChanges) -> Result<(), DbError> {
+/// Writes a run's bank side: its entries' changes, the rows kept of entries
+/// a decision settled, and the run files it leaves the next run.
+fn write_bank(tx: &mut dyn Sql, run_id: &str, ch: &BankChanges) -> Result<(), DbError> {
     let t = std::time::Instant::now();
     // New entries are inserted; a known entry's status and settlement change.
     // One row per entry (the last change wins), as one statement may not touch a row twice.
@@ -1769,7 +1773,7 @@ fn write_run(tx: &mut dyn Sql, ch: &RunChanges) -> Result<(), DbError> {
     let mut by_id: Vec<(usize, &EntryChange)> = ch.entries.iter().enumerate().collect();
     by_id.par_sort_unstable_by(|(i, a), (j, b)| a.txn_id.cmp(&b.txn_id).then(j.cmp(i)));
     by_id.dedup_by(|b, a| a.1.txn_id == b.1.txn_id);
-    let run = Val::Text(ch.run.run_id.clone());
+    let run = Val::Text(run_id.to_string());
     let rows = by_id.into_iter().map(|(_, c)| {
         let settled_run = if c.status != EntryStatus::Open { run.clone() } else { Val::Null };
         vec![
@@ -1792,11 +1796,27 @@ fn write_run(tx: &mut dyn Sql, ch: &RunChanges) -> Result<(), DbError> {
         "ON CONFLICT (txn_id) DO UPDATE SET status = excluded.status, last_run = excluded.last_run, \
          settled_run = excluded.settled_run, settled_by = excluded.settled_by",
     )?;
-    tracing::debug!(ms = t.elapsed().as_millis() as u64, "state: entries");
+    tracing::debug!(ms = t.elapsed().as_millis() as u64, entries = ch.entries.len(), "state: entries");
     let t = std::time::Instant::now();
     for (id, row) in &ch.kept_rows {
         tx.exec("UPDATE bank_entries SET row_json = $1 WHERE txn_id = $2", vals![row, id])?;
     }
+    for (name, f) in [("carried", &ch.carried), ("applications", &ch.auto_applications), ("advices", &ch.advices)] {
+        if let Some(f) = f {
+            tx.exec("DELETE FROM run_files WHERE name = $1", vals![name])?;
+            tx.exec(
+                "INSERT INTO run_files (name, run_id, rows, sha256, parquet) VALUES ($1, $2, $3, $4, $5)",
+                vals![name, run_id, f.rows, f.sha256, f.parquet.as_slice()],
+            )?;
+        }
+    }
+    tracing::debug!(ms = t.elapsed().as_millis() as u64, "state: kept rows, run files");
+    Ok(())
+}
+
+/// Writes everything of a run but its bank side ([`write_bank`]).
+fn write_run(tx: &mut dyn Sql, ch: &RunChanges) -> Result<(), DbError> {
+    let t = std::time::Instant::now();
     // In key order: rows inserted in the order of their primary key extend the
     // index at its end instead of splitting pages all over it.
     let mut proposals: Vec<&crate::models::ProposalScore> = ch.proposals.iter().collect();
@@ -1922,15 +1942,6 @@ fn write_run(tx: &mut dyn Sql, ch: &RunChanges) -> Result<(), DbError> {
         flags = ch.flags.len(),
         "state: scores"
     );
-    for (name, f) in [("carried", &ch.carried), ("applications", &ch.auto_applications), ("advices", &ch.advices)] {
-        if let Some(f) = f {
-            tx.exec("DELETE FROM run_files WHERE name = $1", vals![name])?;
-            tx.exec(
-                "INSERT INTO run_files (name, run_id, rows, sha256, parquet) VALUES ($1, $2, $3, $4, $5)",
-                vals![name, ch.run.run_id, f.rows, f.sha256, f.parquet.as_slice()],
-            )?;
-        }
-    }
     for (t, i) in &ch.applications_dropped {
         tx.exec("DELETE FROM applications WHERE txn_id = $1 AND item_id = $2", vals![t, i])?;
     }
@@ -2176,7 +2187,55 @@ impl std::fmt::Debug for PendingRun<'_> {
 }
 
 impl PendingRun<'_> {
-    /// The chain's conservation with this run's changes.
+    /// Writes the run's bank side; a later [`PendingRun::write`] writes the rest.
+    pub fn write_bank(&mut self, bank: &BankChanges) -> Result<(), StateError> {
+        write_bank(self.tx.as_mut(), &self.run.run_id, bank).map_err(db(&self.path))
+    }
+
+    /// Writes the run's changes (their bank side too, empty when
+    /// [`PendingRun::write_bank`] wrote it) and checks the chain's
+    /// conservation with them.
+    pub fn write(&mut self, ch: &RunChanges) -> Result<&ChainCheck, StateError> {
+        if ch.run != self.run {
+            return Err(StateError::Db(
+                self.path.clone(),
+                format!("the changes of run {} written in the transaction of run {}", ch.run.run_id, self.run.run_id),
+            ));
+        }
+        let e = db(&self.path);
+        let t = std::time::Instant::now();
+        write_bank(self.tx.as_mut(), &self.run.run_id, &ch.bank).map_err(&e)?;
+        write_run(self.tx.as_mut(), ch).map_err(&e)?;
+        let written = t.elapsed();
+        self.check = chain_check(self.tx.as_mut(), self.predecessor.as_ref()).map_err(&e)?;
+        tracing::debug!(
+            exceptions = ch.exceptions.len(),
+            events = ch.events.len(),
+            write_ms = written.as_millis() as u64,
+            check_ms = (t.elapsed() - written).as_millis() as u64,
+            "state written"
+        );
+        Ok(&self.check)
+    }
+
+    /// The exceptions with the given problem keys, in any state (without
+    /// payloads), as this transaction sees them.
+    pub fn exceptions_among(&mut self, keys: &[String]) -> Result<Vec<ExceptionRecord>, StateError> {
+        let e = db(&self.path);
+        let latest = self.predecessor.as_ref().map(|r| r.run_id.as_str());
+        let cols = exception_columns("''");
+        let rows =
+            among(self.tx.as_mut(), &format!("SELECT {cols} FROM exceptions WHERE problem_key"), keys).map_err(&e)?;
+        rows.into_iter().map(|r| exception_from_row(r, latest)).collect::<Result<_, _>>().map_err(&e)
+    }
+
+    /// The published payloads of the given exceptions (id → JSON), as this
+    /// transaction sees them.
+    pub fn payloads(&mut self, ids: &[String]) -> Result<HashMap<String, String>, StateError> {
+        payloads(self.tx.as_mut(), ids).map_err(db(&self.path))
+    }
+
+    /// The chain's conservation with this run's changes (after [`PendingRun::write`]).
     pub fn check(&self) -> &ChainCheck {
         &self.check
     }
