@@ -195,7 +195,6 @@ pub fn run_stages(opts: &RunOptions, stages: &[Box<dyn stage::Stage>]) -> Result
     // shippers), from the moment the inputs that make the id are read.
     let span = tracing::info_span!("run", run_id = tracing::field::Empty);
     let _entered = span.enter();
-    let t0 = Instant::now();
     // Usage errors before anything is written: sinks without secrets, an input
     // that is not a folder.
     let sinks = if opts.deliver { sinks(&opts.config.feed)? } else { Vec::new() };
@@ -209,22 +208,45 @@ pub fn run_stages(opts: &RunOptions, stages: &[Box<dyn stage::Stage>]) -> Result
         Err(e) => return Err(reckon_ingest::discover::DiscoverError::Folder(opts.input.clone(), e).into()),
     }
     let time = started.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    // The state store, locked for the whole run; decisions in `decisions/` are
-    // taken in before anything is read.
+    // The state store, locked for the whole run (a store another run holds is
+    // refused before any input is read); decisions in `decisions/` are taken
+    // in and the store's memory read while the input loads.
     let state_path = opts.state.clone().or_else(|| opts.config.state.path.as_ref().map(PathBuf::from));
     let t_state = Instant::now();
-    let mut opened = match &state_path {
-        Some(p) => Some(remember::open(p, &opts.config, &opts.input, &time)?),
+    let store = match &state_path {
+        Some(p) => Some(remember::open_store(p, &opts.config)?),
         None => None,
     };
-    let state_open_ms = t_state.elapsed().as_millis() as u64;
+    let store_open = t_state.elapsed();
     // Everything is written into a staging folder that replaces `opts.out` only
     // when the manifest is complete (see `staging`).
     let staged = staging::Staged::begin(&opts.out)?;
     let out = staged.dir().to_path_buf();
     tracing::info!(stage = "ingest", "stage start");
-    let mut loaded = reckon_ingest::load_dir_with(&opts.input, &dates)?;
-    let ingest_ms = (t0.elapsed().as_millis() as u64).saturating_sub(state_open_ms);
+    let t_ingest = Instant::now();
+    let (read, loaded, ingest, waited) = std::thread::scope(|s| {
+        let reading = store.map(|store| {
+            let (span, config, input, time) = (tracing::Span::current(), &opts.config, &opts.input, &time);
+            s.spawn(move || {
+                let _entered = span.enter();
+                let t = Instant::now();
+                (remember::read(store, config, input, time), t.elapsed())
+            })
+        });
+        let loaded = reckon_ingest::load_dir_with(&opts.input, &dates);
+        let ingest = t_ingest.elapsed();
+        let read = reading.map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)));
+        (read, loaded, ingest, t_ingest.elapsed() - ingest)
+    });
+    // The store's error first, as its lock is taken first.
+    let (mut opened, state_read_ms) = match read {
+        Some((r, took)) => (Some(r?), took.as_millis() as u64),
+        None => (None, 0),
+    };
+    let mut loaded = loaded?;
+    // What the run waited for the store: opening it, and its memory after the input was loaded.
+    let state_open_ms = (store_open + waited).as_millis() as u64;
+    let ingest_ms = ingest.as_millis() as u64;
     let t_prepare = Instant::now();
     let (prepared, memory) = match opened.as_mut() {
         Some(o) => {
@@ -245,6 +267,7 @@ pub fn run_stages(opts: &RunOptions, stages: &[Box<dyn stage::Stage>]) -> Result
     if opened.is_some() {
         // The store's part: open + decisions + memory, then carrying and adjusting.
         timings.insert("state_open".to_string(), state_open_ms);
+        timings.insert("state_read".to_string(), state_read_ms);
         timings.insert("state_prepare".to_string(), t_prepare.elapsed().as_millis() as u64);
     }
     timings.insert("ingest".to_string(), ingest_ms);

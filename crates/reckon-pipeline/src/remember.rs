@@ -127,12 +127,20 @@ impl Opened {
     }
 }
 
-/// Opens the store (lock, migrations), takes in `decisions/` of the input
-/// folder and reads the memory.
-pub fn open(path: &Path, config: &crate::Config, input: &Path, at: &str) -> Result<Opened, RunError> {
+/// Opens the store (lock, migrations) after checking the `[state]` and
+/// `[decisions]` settings: a store another run holds, or a file that is not
+/// reckon's store, is refused before any input is read.
+pub fn open_store(path: &Path, config: &crate::Config) -> Result<Store, RunError> {
+    config.state.build().map_err(RunError::Config)?;
+    config.decisions.build().map_err(RunError::Config)?;
+    Ok(Store::open(path)?)
+}
+
+/// Takes in `decisions/` of the input folder and reads the memory of the
+/// store [`open_store`] opened (the run does this while it loads its input).
+pub fn read(mut store: Store, config: &crate::Config, input: &Path, at: &str) -> Result<Opened, RunError> {
     let sla = config.state.build().map_err(RunError::Config)?;
     let policy = config.decisions.build().map_err(RunError::Config)?;
-    let mut store = Store::open(path)?;
     let (verdicts, unreadable) = intake(&mut store, input, &policy, at)?;
     let memory = store.memory_labelling(config.monitor.calibration_window)?;
     Ok(Opened {

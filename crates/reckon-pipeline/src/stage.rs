@@ -358,10 +358,10 @@ mod tests {
         }
     }
 
-    fn run(
-        stages: &[Box<dyn Stage>],
-        tell: Sender<()>,
-    ) -> Result<(Vec<Ran>, Option<AfterBank<Vec<String>>>), StageError> {
+    /// The stages' results, and the bank entries the work after the bank stages saw.
+    type Outcome = Result<(Vec<Ran>, Option<AfterBank<Vec<String>>>), StageError>;
+
+    fn run(stages: &[Box<dyn Stage>], tell: Sender<()>) -> Outcome {
         let (loaded, tables) = (Loaded::default(), crate::inputs::Tables::default());
         let inputs = RunInputs { loaded: &loaded, tables: &tables, run_id: "r", memory: None };
         let out = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
