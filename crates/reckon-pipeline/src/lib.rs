@@ -354,16 +354,16 @@ pub fn run_stages(opts: &RunOptions, stages: &[Box<dyn stage::Stage>]) -> Result
         let begin = store.take().zip(state.as_ref()).map(|(store, (held, p, run, as_of, _, _))| {
             let (memory, advice_days) = (&*held.memory, held.advice_days);
             let (p, as_of, loaded) = (*p, *as_of, &loaded);
-            once(move |bank: &[&stage::Ran]| {
+            once(move |bank: &[&stage::Ran], others_running: bool| {
                 let outputs: Vec<&stage::StageOutput> = bank.iter().map(|r| &r.output).collect();
-                remember::begin_bank(store, memory, loaded, &outputs, p, run, as_of, advice_days)
+                remember::begin_bank(store, memory, loaded, &outputs, p, run, as_of, advice_days, others_running)
             })
         });
         stage::run_all(
             stages,
             &stage::RunInputs { loaded: &loaded, tables: &tables, run_id: &run_id, memory: memory.as_ref() },
             &out,
-            |bank: &[&stage::Ran]| begin.map(|f| f(bank)),
+            |bank: &[&stage::Ran], others_running: bool| begin.map(|f| f(bank, others_running)),
         )?
     };
     drop(tables);
@@ -605,7 +605,7 @@ pub fn run_stages(opts: &RunOptions, stages: &[Box<dyn stage::Stage>]) -> Result
 /// run's transaction it returns.
 fn once<'s, F>(f: F) -> F
 where
-    F: FnOnce(&[&stage::Ran]) -> Result<(reckon_state::PendingRun<'s>, remember::BankSide), RunError>,
+    F: FnOnce(&[&stage::Ran], bool) -> Result<(reckon_state::PendingRun<'s>, remember::BankSide), RunError>,
 {
     f
 }

@@ -964,9 +964,12 @@ pub fn facts_of<'a>(loaded: &'a Loaded, raised: &[Exception]) -> impl Fn(&Except
     }
 }
 
-/// What [`begin_bank`] wrote, as the manifest counts it.
-#[derive(Clone, Copy, Debug, Default)]
+/// The bank side of a run ([`begin_bank`]).
+#[derive(Debug, Default)]
 pub struct BankSide {
+    /// The changes, when they were left for [`finish`] to write (no other
+    /// stage was running any more).
+    pub unwritten: Option<reckon_state::BankChanges>,
     /// Remittance advice lines left for the next run.
     pub advices_kept: u64,
     /// Advice lines that named no bank entry of this run and arrived more than
@@ -974,12 +977,14 @@ pub struct BankSide {
     pub advices_expired: u64,
 }
 
-/// Starts the run's transaction and writes its bank side — the bank entries
+/// Starts the run's transaction and computes its bank side — the bank entries
 /// new to the chain or settled by this run, the rows kept of those a decision
 /// settled, the rows left open (the carried file), the advices kept and the
 /// automatic applications outstanding. These depend only on the stages that
 /// settle bank entries (`bank`, their outputs), so the run calls this as soon
-/// as they are done, while the other stages still run ([`crate::stage::run_all`]).
+/// as they are done ([`crate::stage::run_all`]). While other stages still run
+/// (`others_running`) it writes them at once; otherwise [`finish`] writes them
+/// while it reconciles the lifecycle.
 #[allow(clippy::too_many_arguments)]
 pub fn begin_bank<'s>(
     store: &'s mut Store,
@@ -990,6 +995,7 @@ pub fn begin_bank<'s>(
     run: &reckon_state::NewRun,
     as_of: chrono::NaiveDate,
     advice_days: u32,
+    others_running: bool,
 ) -> Result<(reckon_state::PendingRun<'s>, BankSide), RunError> {
     let matched: HashSet<&str> = bank.iter().flat_map(|o| o.settled.bank_cleared.iter().map(String::as_str)).collect();
     let learned: Vec<&Learned> = bank.iter().map(|o| &o.learned).collect();
@@ -1016,11 +1022,16 @@ pub fn begin_bank<'s>(
             files.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
         let changes =
             reckon_state::BankChanges { entries, kept_rows, carried, auto_applications: Some(applications), advices };
-        Ok((changes, BankSide { advices_kept, advices_expired }))
+        Ok((changes, (advices_kept, advices_expired)))
     })?;
     let mut pending = store.start_run(run.clone())?;
-    pending.write_bank(&changes)?;
-    Ok((pending, side))
+    let unwritten = if others_running {
+        pending.write_bank(&changes)?;
+        None
+    } else {
+        Some(changes)
+    };
+    Ok((pending, BankSide { unwritten, advices_kept: side.0, advices_expired: side.1 }))
 }
 
 /// Bank entries new to the chain, and those this run settled (an open entry
@@ -1126,8 +1137,15 @@ pub fn finish(
         payloads = needed.len(),
         "lifecycle: looked up"
     );
+    // The bank side, if it is left to write, is written while the lifecycle is reconciled.
     let t = std::time::Instant::now();
-    let out = lifecycle::reconcile(memory, raised, &facts, &payloads, &cx);
+    let (out, written) = std::thread::scope(|scope| {
+        let (memory, facts, payloads, cx) = (&*memory, &facts, &payloads, &cx);
+        let reconciled = scope.spawn(move || lifecycle::reconcile(memory, raised, facts, payloads, cx));
+        let written = bank.unwritten.as_ref().map(|ch| pending.write_bank(ch)).transpose();
+        (reconciled.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)), written)
+    });
+    written?;
     tracing::debug!(ms = t.elapsed().as_millis() as u64, "lifecycle: reconciled");
     let mut counts: BTreeMap<String, u64> = BTreeMap::new();
     for e in &out.open {

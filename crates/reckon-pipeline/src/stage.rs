@@ -189,7 +189,7 @@ pub(crate) struct AfterBank<R> {
 ///
 /// Once every stage that [`Stage::settles_bank`] is done (at once if none
 /// does), `after_bank` runs on the calling thread with their outputs, in stage
-/// order, while the other stages still run; not if one of them failed.
+/// order, and whether other stages still run; not if one of them failed.
 ///
 /// Not one task per stage on the rayon pool: a rayon worker that waits (for a
 /// polars query, which runs on polars' own pool) runs other queued tasks
@@ -200,7 +200,7 @@ pub(crate) fn run_all<R>(
     stages: &[Box<dyn Stage>],
     inputs: &RunInputs<'_>,
     out: &std::path::Path,
-    after_bank: impl FnOnce(&[&Ran]) -> R,
+    after_bank: impl FnOnce(&[&Ran], bool) -> R,
 ) -> Result<(Vec<Ran>, Option<AfterBank<R>>), StageError> {
     use std::sync::atomic::{AtomicUsize, Ordering};
     // The run's span (and so its id) on every worker thread.
@@ -274,8 +274,9 @@ pub(crate) fn run_all<R>(
             if let Some(f) = after_bank.take() {
                 let ran: Vec<&Ran> =
                     bank.iter().filter_map(|i| done[*i].as_ref().and_then(|r| r.as_ref().ok())).collect();
+                let others_running = done.iter().any(Option::is_none);
                 let t = Instant::now();
-                let result = f(&ran);
+                let result = f(&ran, others_running);
                 after = Some((result, t.elapsed(), Instant::now()));
             }
         };
@@ -358,16 +359,17 @@ mod tests {
         }
     }
 
-    /// The stages' results, and the bank entries the work after the bank stages saw.
-    type Outcome = Result<(Vec<Ran>, Option<AfterBank<Vec<String>>>), StageError>;
+    /// The stages' results; the bank entries the work after the bank stages
+    /// saw, and whether other stages still ran.
+    type Outcome = Result<(Vec<Ran>, Option<AfterBank<(Vec<String>, bool)>>), StageError>;
 
     fn run(stages: &[Box<dyn Stage>], tell: Sender<()>) -> Outcome {
         let (loaded, tables) = (Loaded::default(), crate::inputs::Tables::default());
         let inputs = RunInputs { loaded: &loaded, tables: &tables, run_id: "r", memory: None };
         let out = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        run_all(stages, &inputs, out.path(), |bank: &[&Ran]| {
+        run_all(stages, &inputs, out.path(), |bank: &[&Ran], others_running| {
             let _ = tell.send(());
-            bank.iter().flat_map(|r| r.output.settled.bank_cleared.clone()).collect()
+            (bank.iter().flat_map(|r| r.output.settled.bank_cleared.clone()).collect(), others_running)
         })
     }
 
@@ -387,7 +389,11 @@ mod tests {
         assert_eq!(names, ["bank", "waiter"], "results in stage order");
         assert_eq!(ran[1].output.report.summary, "told");
         let after = after.unwrap_or_else(|| panic!("the work after the bank stages did not run"));
-        assert_eq!(after.result, ["T1"], "it gets the bank stages' outputs");
+        assert_eq!(after.result, (vec!["T1".to_string()], true), "it gets the bank stages' outputs");
+        // Alone, the bank stage leaves no other stage running.
+        let (tell, _) = channel();
+        let (_, after) = run(&[Box::new(Bank(true))], tell).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(after.map(|a| a.result), Some((vec!["T1".to_string()], false)));
     }
 
     /// Without a stage that settles bank entries it runs at once; after a
@@ -397,7 +403,7 @@ mod tests {
         let (w, tell) = waiter(Duration::from_secs(20));
         let (ran, after) = run(&[w], tell).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(ran[0].output.report.summary, "told");
-        assert_eq!(after.map(|a| a.result), Some(Vec::<String>::new()));
+        assert_eq!(after.map(|a| a.result), Some((Vec::new(), true)));
 
         let (w, tell) = waiter(Duration::from_millis(200));
         let e = run(&[Box::new(Bank(false)), w], tell).err().map(|e| e.to_string());

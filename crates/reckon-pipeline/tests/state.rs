@@ -206,6 +206,16 @@ fn three_days_on_postgres_end_as_on_sqlite() {
 }
 
 fn three_days(t: &Path, state: &Path) {
+    three_days_in(t, state, None);
+}
+
+/// The three days, with the built-in stages in the order `order` forces
+/// (`None`: as they come).
+fn three_days_in(t: &Path, state: &Path, order: Option<BankOrder>) {
+    let run = |o: &RunOptions| match order {
+        None => reckon_pipeline::run(o),
+        Some(order) => reckon_pipeline::run_stages(o, &ordered(&o.config, order)),
+    };
     let state = state.to_path_buf();
     // Day 1: T1 pays INV-100 by reference; T2's advice and invoice come
     // tomorrow; T3 is from a payer name nobody knows.
@@ -216,8 +226,7 @@ fn three_days(t: &Path, state: &Path) {
         bank("T3", "2026-11-02", "500.00", "BX TREASURY SVCS", "", "", "payment"),
     ];
     write_day(&t.join("d1"), &day1, &ar_day1(), &[], &gl(2));
-    let o1 = reckon_pipeline::run(&opts(&t.join("d1"), &t.join("o1"), &state, 2, rules()))
-        .unwrap_or_else(|e| panic!("day 1: {e}"));
+    let o1 = run(&opts(&t.join("d1"), &t.join("o1"), &state, 2, rules())).unwrap_or_else(|e| panic!("day 1: {e}"));
     assert!(o1.manifest.conservation.balanced);
     let ex1 = exceptions(&t.join("o1"));
     let x2 = ex1.get("bank_transactions:T2").unwrap_or_else(|| panic!("T2 not raised: {ex1:?}")).clone();
@@ -269,8 +278,7 @@ fn three_days(t: &Path, state: &Path) {
     let day2 = [t1, bank("T4", "2026-11-03", "1000.00", "ACME GMBH", "", "INV-100", "INV-100 again")];
     let remit2 = ["R1,E2E-2,DELTA HANDELS,2026-11-03,INV-700,777.00,,,,EUR".to_string()];
     write_day(&t.join("d2"), &day2, &ar2, &remit2, &gl(2));
-    let o2 = reckon_pipeline::run(&opts(&t.join("d2"), &t.join("o2"), &state, 3, rules()))
-        .unwrap_or_else(|e| panic!("day 2: {e}"));
+    let o2 = run(&opts(&t.join("d2"), &t.join("o2"), &state, 3, rules())).unwrap_or_else(|e| panic!("day 2: {e}"));
     assert!(o2.manifest.conservation.balanced, "{:?}", o2.manifest.conservation.problems);
     let m2 = manifest(&t.join("o2"));
     assert_eq!(m2["state"]["carried"], 2, "T2 and T3 carried: {}", m2["state"]);
@@ -320,8 +328,7 @@ fn three_days(t: &Path, state: &Path) {
     ar3.push(item("AR-201", "C2", "Beta AG", "INV-201", "123.45"));
     let day3 = [bank("T5", "2026-11-04", "123.45", "BX TREASURY SVCS", "", "", "payment")];
     write_day(&t.join("d3"), &day3, &ar3, &[], &gl(2));
-    reckon_pipeline::run(&opts(&t.join("d3"), &t.join("o3"), &state, 4, rules()))
-        .unwrap_or_else(|e| panic!("day 3: {e}"));
+    run(&opts(&t.join("d3"), &t.join("o3"), &state, 4, rules())).unwrap_or_else(|e| panic!("day 3: {e}"));
     let m3 = read(&t.join("o3/matches.parquet"));
     let (txn, itm, why) = (strs(&m3, "txn_id"), strs(&m3, "item_id"), strs(&m3, "reasons"));
     let i = (0..m3.height()).find(|&i| txn[i] == "T5").unwrap_or_else(|| panic!("T5 not linked: {m3}"));
@@ -663,6 +670,107 @@ fn postgres_going_away_mid_run_changes_nothing() {
 
 /// With a store as without: the same days on 1 and 4 threads give the same
 /// store, the same exceptions and events and the same links, byte for byte.
+/// Which stages finish first: those that settle bank entries (the run writes
+/// its bank side while the others still run) or the others (the run writes it
+/// after the stages, beside the lifecycle).
+#[derive(Clone, Copy, Debug)]
+enum BankOrder {
+    BankFirst,
+    BankLast,
+}
+
+/// A built-in stage that waits for the other group of stages before it runs
+/// (bank first) or before it returns (bank last); it gives up waiting after
+/// 60 s.
+#[derive(Debug)]
+struct Ordered {
+    inner: Box<dyn reckon_pipeline::stage::Stage>,
+    order: BankOrder,
+    /// Stages done: [settling bank entries, the others], and how many there are.
+    done: std::sync::Arc<[std::sync::atomic::AtomicUsize; 2]>,
+    of: [usize; 2],
+}
+
+impl Ordered {
+    fn wait_for(&self, group: usize) {
+        let t = std::time::Instant::now();
+        while self.done[group].load(std::sync::atomic::Ordering::Acquire) < self.of[group]
+            && t.elapsed() < std::time::Duration::from_secs(60)
+        {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+}
+
+impl reckon_pipeline::stage::Stage for Ordered {
+    fn name(&self) -> &'static str {
+        self.inner.name()
+    }
+    fn outputs(&self) -> &'static [&'static str] {
+        self.inner.outputs()
+    }
+    fn reads(&self) -> &'static [reckon_core::Table] {
+        self.inner.reads()
+    }
+    fn frames(&self) -> &'static [reckon_core::Table] {
+        self.inner.frames()
+    }
+    fn settles_bank(&self) -> bool {
+        self.inner.settles_bank()
+    }
+    fn run(
+        &self,
+        inputs: &reckon_pipeline::stage::RunInputs<'_>,
+    ) -> Result<reckon_pipeline::stage::StageOutput, reckon_pipeline::stage::StageError> {
+        let bank = self.settles_bank();
+        if let (BankOrder::BankFirst, false) = (self.order, bank) {
+            self.wait_for(0);
+            // The bank side is written while this stage still runs.
+            std::thread::sleep(std::time::Duration::from_millis(300));
+        }
+        let out = self.inner.run(inputs);
+        if let (BankOrder::BankLast, true) = (self.order, bank) {
+            self.wait_for(1);
+        }
+        self.done[usize::from(!bank)].fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        out
+    }
+}
+
+fn ordered(config: &Config, order: BankOrder) -> Vec<Box<dyn reckon_pipeline::stage::Stage>> {
+    let stages = reckon_pipeline::stage::build_all(config).unwrap_or_else(|e| panic!("{e}"));
+    let bank = stages.iter().filter(|s| s.settles_bank()).count();
+    let (of, done) = ([bank, stages.len() - bank], std::sync::Arc::new(Default::default()));
+    stages
+        .into_iter()
+        .map(|inner| -> Box<dyn reckon_pipeline::stage::Stage> {
+            Box::new(Ordered { inner, order, done: std::sync::Arc::clone(&done), of })
+        })
+        .collect()
+}
+
+/// The bank side written while other stages run and written after them give
+/// the same store and the same outputs.
+#[test]
+fn the_bank_side_beside_the_stages_or_after_them_gives_the_same_store() {
+    let run = |order: BankOrder| {
+        let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let state = tmp.path().join("state.db");
+        three_days_in(tmp.path(), &state, Some(order));
+        let dump = Store::open(&state).and_then(|mut s| s.canonical()).unwrap_or_else(|e| panic!("{e}"));
+        let mut files = Vec::new();
+        for day in ["o1", "o2", "o3"] {
+            for f in ["exceptions.parquet", "exceptions.jsonl", "matches.parquet", "receipt_outcomes.parquet"] {
+                files.push(std::fs::read(tmp.path().join(day).join(f)).unwrap_or_else(|e| panic!("{day}/{f}: {e}")));
+            }
+        }
+        (dump, files)
+    };
+    let (first, last) = (run(BankOrder::BankFirst), run(BankOrder::BankLast));
+    assert_eq!(first.0, last.0, "the store differs");
+    assert!(first.1 == last.1, "the outputs differ");
+}
+
 #[test]
 fn the_same_days_on_one_and_four_threads() {
     let run = |threads: usize| {
