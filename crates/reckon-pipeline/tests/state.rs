@@ -670,6 +670,22 @@ fn postgres_going_away_mid_run_changes_nothing() {
 
 /// With a store as without: the same days on 1 and 4 threads give the same
 /// store, the same exceptions and events and the same links, byte for byte.
+/// The three days run by `days` (in a folder, on a store): the store at the
+/// end, and each day's exceptions, events, matches and receipt outcomes.
+fn three_days_ended(days: &dyn Fn(&Path, &Path)) -> (serde_json::Value, Vec<Vec<u8>>) {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let state = tmp.path().join("state.db");
+    days(tmp.path(), &state);
+    let dump = Store::open(&state).and_then(|mut s| s.canonical()).unwrap_or_else(|e| panic!("{e}"));
+    let mut files = Vec::new();
+    for day in ["o1", "o2", "o3"] {
+        for f in ["exceptions.parquet", "exceptions.jsonl", "matches.parquet", "receipt_outcomes.parquet"] {
+            files.push(std::fs::read(tmp.path().join(day).join(f)).unwrap_or_else(|e| panic!("{day}/{f}: {e}")));
+        }
+    }
+    (dump, files)
+}
+
 /// Which stages finish first: those that settle bank entries (the run writes
 /// its bank side while the others still run) or the others (the run writes it
 /// after the stages, beside the lifecycle).
@@ -753,19 +769,7 @@ fn ordered(config: &Config, order: BankOrder) -> Vec<Box<dyn reckon_pipeline::st
 /// the same store and the same outputs.
 #[test]
 fn the_bank_side_beside_the_stages_or_after_them_gives_the_same_store() {
-    let run = |order: BankOrder| {
-        let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let state = tmp.path().join("state.db");
-        three_days_in(tmp.path(), &state, Some(order));
-        let dump = Store::open(&state).and_then(|mut s| s.canonical()).unwrap_or_else(|e| panic!("{e}"));
-        let mut files = Vec::new();
-        for day in ["o1", "o2", "o3"] {
-            for f in ["exceptions.parquet", "exceptions.jsonl", "matches.parquet", "receipt_outcomes.parquet"] {
-                files.push(std::fs::read(tmp.path().join(day).join(f)).unwrap_or_else(|e| panic!("{day}/{f}: {e}")));
-            }
-        }
-        (dump, files)
-    };
+    let run = |order: BankOrder| three_days_ended(&|t: &Path, state: &Path| three_days_in(t, state, Some(order)));
     let (first, last) = (run(BankOrder::BankFirst), run(BankOrder::BankLast));
     assert_eq!(first.0, last.0, "the store differs");
     assert!(first.1 == last.1, "the outputs differ");
@@ -774,18 +778,8 @@ fn the_bank_side_beside_the_stages_or_after_them_gives_the_same_store() {
 #[test]
 fn the_same_days_on_one_and_four_threads() {
     let run = |threads: usize| {
-        let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let state = tmp.path().join("state.db");
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap_or_else(|e| panic!("{e}"));
-        pool.install(|| three_days(tmp.path(), &state));
-        let dump = Store::open(&state).and_then(|mut s| s.canonical()).unwrap_or_else(|e| panic!("{e}"));
-        let mut files = Vec::new();
-        for day in ["o1", "o2", "o3"] {
-            for f in ["exceptions.parquet", "exceptions.jsonl", "matches.parquet", "receipt_outcomes.parquet"] {
-                files.push(std::fs::read(tmp.path().join(day).join(f)).unwrap_or_else(|e| panic!("{day}/{f}: {e}")));
-            }
-        }
-        (dump, files)
+        three_days_ended(&|t: &Path, state: &Path| pool.install(|| three_days(t, state)))
     };
     let (one, four) = (run(1), run(4));
     assert_eq!(one.0, four.0, "the store differs between 1 and 4 threads");
