@@ -368,7 +368,8 @@ pub fn run_stages(opts: &RunOptions, stages: &[Box<dyn stage::Stage>]) -> Result
     };
     drop(tables);
     timings.insert("stages".to_string(), t2.elapsed().as_millis() as u64);
-    // The bank side was written beside the stages; the run waited for it only after the last.
+    // The bank side, computed (and written while other stages ran) beside the
+    // stages; the run waited for it only after the last.
     let mut bank_side = None;
     if let Some(b) = bank
         && let Some(r) = b.result
@@ -376,6 +377,10 @@ pub fn run_stages(opts: &RunOptions, stages: &[Box<dyn stage::Stage>]) -> Result
         timings.insert("state_bank".to_string(), b.ms);
         timings.insert("state_bank_after_stages".to_string(), b.after_stages_ms);
         bank_side = Some(r?);
+    }
+    if state.is_some() && bank_side.is_none() {
+        // `run_all` runs it whenever the stages succeed: a run never goes on without it.
+        return Err(RunError::StateFile(remember::CARRIED, "the run's bank side was not computed".into()));
     }
 
     // The same for every stage: its tables are written, its exceptions fed, its

@@ -3,8 +3,10 @@
 //! one, a bank entry the chain already settled is refused, open items are
 //! reduced by what reckon applied that the receivables snapshot does not show
 //! yet, and the cash stage gets the decisions to apply, the pairs people
-//! rejected and the payer names they confirmed ([`RunMemory`]). After the
-//! stages, [`finish`] computes the exceptions' lifecycle and the store's changes.
+//! rejected and the payer names they confirmed ([`RunMemory`]). Once the
+//! stages that settle bank entries are done, [`begin_bank`] opens the run's
+//! transaction with its bank side; after the stages, [`finish`] computes the
+//! exceptions' lifecycle and the rest of the store's changes.
 
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
