@@ -237,7 +237,7 @@ pub struct RunFile {
 
 /// What a run needs from the store: what is open, and what was learned.
 /// Settled bank entries and resolved exceptions are looked up by key when a
-/// run meets them again ([`Store::settled_among`], [`Store::exceptions_among`]),
+/// run meets them again ([`Store::settled_among`], [`PendingRun::exceptions_among`]),
 /// so reading the memory costs what is open, not the chain's history.
 #[derive(Clone, Debug, Default)]
 pub struct Memory {
@@ -784,22 +784,6 @@ impl Store {
             out.insert(id, (status, r.opt_text(3).or(r.opt_text(2))));
         }
         Ok(out)
-    }
-
-    /// The exceptions with the given problem keys, in any state (without payloads).
-    pub fn exceptions_among(&mut self, keys: &[String]) -> Result<Vec<ExceptionRecord>, StateError> {
-        let path = self.path.clone();
-        let latest = self.runs()?.pop().map(|r| r.run_id);
-        let c = self.sql();
-        let cols = exception_columns("''");
-        let rows = among(c, &format!("SELECT {cols} FROM exceptions WHERE problem_key"), keys).map_err(db(&path))?;
-        rows.into_iter().map(|r| exception_from_row(r, latest.as_deref())).collect::<Result<_, _>>().map_err(db(&path))
-    }
-
-    /// The published payloads of the given exceptions (id → JSON).
-    pub fn payloads(&mut self, ids: &[String]) -> Result<HashMap<String, String>, StateError> {
-        let path = self.path.clone();
-        payloads(self.sql(), ids).map_err(db(&path))
     }
 
     /// Writes a run's changes in one transaction and checks the chain's
@@ -2222,6 +2206,7 @@ impl PendingRun<'_> {
     /// payloads), as this transaction sees them.
     pub fn exceptions_among(&mut self, keys: &[String]) -> Result<Vec<ExceptionRecord>, StateError> {
         let e = db(&self.path);
+        // The latest run of the chain is the one before this.
         let latest = self.predecessor.as_ref().map(|r| r.run_id.as_str());
         let cols = exception_columns("''");
         let rows =
