@@ -258,7 +258,7 @@ pub struct Memory {
     pub advices: Option<RunFile>,
     /// Open exceptions, and resolved ones whose resolution no run has announced
     /// yet, by problem key. Payloads are loaded for the latter and for those a
-    /// waiting decision names; [`Store::payloads`] fetches others.
+    /// waiting decision names; [`PendingRun::payloads`] fetches others.
     pub exceptions: HashMap<String, ExceptionRecord>,
     /// Exception id → problem key.
     pub keys_by_id: HashMap<String, String>,
