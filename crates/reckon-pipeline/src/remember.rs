@@ -1105,8 +1105,10 @@ fn bank_entries(
 }
 
 /// Computes the lifecycle of this run's exceptions and the rest of what the
-/// store keeps of the run (its bank side is written: [`begin_bank`]):
-/// changed exceptions and their events, decisions, learned names, scores.
+/// store keeps of the run: changed exceptions and their events, decisions,
+/// learned names, scores. The bank side comes from [`begin_bank`]; when it
+/// was left unwritten there, it is written here while the lifecycle is
+/// reconciled.
 #[allow(clippy::too_many_arguments)]
 pub fn finish(
     held: &mut Held<'_>,
