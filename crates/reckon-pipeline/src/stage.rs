@@ -61,8 +61,8 @@ pub trait Stage: Send + Sync + std::fmt::Debug {
     /// Whether the stage settles bank entries ([`Settled::bank_cleared`]) or
     /// leaves the store what it knows of them ([`crate::remember::Learned`]:
     /// entries settled by a decision, applications, advices used). Once every
-    /// such stage is done, a run with a state store computes and writes its
-    /// bank side while the other stages still run; a stage that settles bank
+    /// such stage is done, a run with a state store computes its bank side
+    /// (and writes it, if other stages still run); a stage that settles bank
     /// entries without saying so fails.
     fn settles_bank(&self) -> bool {
         false
